@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import {
+  comparePositions,
+  ManualClock,
+  MemorySource,
+  type Sink,
+  TopologyBuilder,
+  TopologyRuntime,
+  TopologyTestDriver,
+} from '../../../topology/index.ts';
+import { arraySink, doubler, toText } from './fixtures.ts';
+
+function numbers() {
+  const b = new TopologyBuilder('numbers');
+  const input = b.source('input', new MemorySource<number>());
+  const doubled = input.via('double', doubler());
+  const text = doubled.via('to-text', toText()).to('texts', arraySink<string>([]));
+  const dead = doubled.side('dlq').to('dead-letters', arraySink<string>([]));
+  const raw = input.to('raw', arraySink<number>([]));
+  return { topology: b.build(), input, text, dead, raw };
+}
+
+describe('topology runtime', () => {
+  it('runs batches through fan-out and side outputs, in order per shard', async () => {
+    const t = numbers();
+    const driver = new TopologyTestDriver(t.topology);
+    driver.send(t.input, 'shard-a', [1, 2, -3]);
+    driver.send(t.input, 'shard-a', [4]);
+    driver.send(t.input, 'shard-b', [5, -6]);
+    await driver.settle();
+    expect(driver.output(t.raw)).toHaveLength(6);
+    expect(driver.output(t.dead).sort()).toEqual(['negative: -3', 'negative: -6']);
+    const texts = driver.output(t.text);
+    // within a shard, order is kept
+    expect(texts.filter((s) => ['2', '4', '8'].includes(s))).toEqual(['2', '4', '8']);
+    expect([...texts].sort()).toEqual(['10', '2', '4', '8']);
+    await driver.close();
+  });
+
+  it('counts records in and out and batches for every node without the components doing anything', async () => {
+    const t = numbers();
+    const driver = new TopologyTestDriver(t.topology);
+    driver.send(t.input, 's', [1, -1, 3]);
+    await driver.settle();
+    const byName = Object.fromEntries(driver.metrics().nodes.map((n) => [n.node, n]));
+    expect(byName.double).toMatchObject({ recordsIn: 3, recordsOut: 3, batches: 1, errors: 0 });
+    expect(byName['to-text']).toMatchObject({ recordsIn: 2, recordsOut: 2 });
+    expect(byName['dead-letters']).toMatchObject({ recordsIn: 1, recordsOut: 0 });
+    expect(byName.input).toMatchObject({ recordsIn: 3, batches: 1 });
+    await driver.close();
+  });
+
+  it('checkpoints only what every sink has made durable', async () => {
+    const slowWrites: Array<() => void> = [];
+    const gatedSink: Sink<string> = {
+      type: 'gated',
+      write: () => new Promise<void>((resolve) => slowWrites.push(resolve)),
+    };
+    const b = new TopologyBuilder('gated');
+    const input = b.source('input', new MemorySource<number>());
+    input.to('fast', arraySink<number>([]));
+    input.via('to-text', toText()).to('slow', gatedSink);
+    const driver = new TopologyTestDriver(b.build(), { sinks: 'tap' });
+    const first = driver.send(input, 's', [1]);
+    const second = driver.send(input, 's', [2]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(driver.checkpoints(input, 's')).toEqual([]);
+    slowWrites.shift()!();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(driver.checkpoints(input, 's')).toEqual([first]);
+    slowWrites.shift()!();
+    await driver.settle();
+    expect(driver.checkpoints(input, 's').at(-1)).toEqual(second);
+    await driver.close();
+  });
+
+  it('moves the checkpoint past batches whose records were all filtered out', async () => {
+    const t = numbers();
+    const driver = new TopologyTestDriver(t.topology);
+    driver.send(t.input, 's', [1]);
+    const last = driver.send(t.input, 's', [-1, -2]);
+    await driver.settle();
+    expect(driver.checkpoints(t.input, 's').at(-1)).toEqual(last);
+    await driver.close();
+  });
+
+  it('retries a failing sink with backoff on the injected clock and loses nothing', async () => {
+    const clock = new ManualClock(0);
+    let failures = 2;
+    const written: number[] = [];
+    const flaky: Sink<number> = {
+      type: 'flaky',
+      write: async (batch) => {
+        if (failures-- > 0) throw new Error('database down');
+        written.push(...batch);
+      },
+    };
+    const b = new TopologyBuilder('flaky');
+    const input = b.source('input', new MemorySource<number>());
+    input.to('db', flaky);
+    const driver = new TopologyTestDriver(b.build(), {
+      clock,
+      sinks: 'tap',
+      sinkRetry: { maxAttempts: 0, initialDelayMs: 1000, maxDelayMs: 5000 },
+    });
+    const position = driver.send(input, 's', [7, 8]);
+    while (clock.pending === 0) await new Promise((r) => setTimeout(r, 1));
+    expect(written).toEqual([]);
+    await clock.advance(1000);
+    await clock.advance(2000);
+    await driver.settle();
+    expect(written).toEqual([7, 8]);
+    expect(driver.checkpoints(input, 's')).toEqual([position]);
+    expect(driver.metrics().nodes.find((n) => n.node === 'db')?.errors).toBe(2);
+    await driver.close();
+  });
+
+  it('stops the worker when an operator throws, and never checkpoints the failed batch', async () => {
+    const b = new TopologyBuilder('broken');
+    const input = b.source('input', new MemorySource<number>());
+    input
+      .via('explode', {
+        type: 'explode',
+        process: (batch: readonly number[]) => {
+          if (batch.includes(13)) throw new Error('unlucky');
+          return batch;
+        },
+      })
+      .to('out', arraySink<number>([]));
+    const driver = new TopologyTestDriver(b.build());
+    const ok = driver.send(input, 's', [1]);
+    driver.send(input, 's', [13]);
+    await expect(driver.settle()).rejects.toThrow('unlucky');
+    await expect(driver.close()).rejects.toThrow('unlucky');
+    expect(driver.released(input, 's')).toEqual(ok);
+  });
+
+  it('drains in-flight batches on stop and releases each shard at its last durable position', async () => {
+    const source = new MemorySource<number>();
+    const out: number[] = [];
+    const b = new TopologyBuilder('drain');
+    b.source('input', source).to(
+      'slow',
+      arraySink(out, () => new Promise((r) => setTimeout(r, 5))),
+    );
+    const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0, maxInFlightBatches: 3 });
+    const done = runtime.run();
+    const positions = [source.push('s', [1]), source.push('s', [2]), source.push('s', [3])];
+    await new Promise((r) => setTimeout(r, 1));
+    await runtime.stop();
+    await done;
+    expect(out).toEqual([1, 2, 3]);
+    expect(source.released.get('s')).toEqual(positions[2]);
+    expect(comparePositions(positions[0]!, positions[2]!)).toBeLessThan(0);
+  });
+});

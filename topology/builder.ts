@@ -1,0 +1,187 @@
+/**
+ * The typed graph builder. A topology is declared by naming each node and attaching it to the stream
+ * it reads; TypeScript refuses an operator or sink whose input type does not match that stream.
+ *
+ * ```ts
+ * const b = new TopologyBuilder('demo');
+ * const raw = b.source('kinesis', kinesisSource(cfg));          // Stream<RawRecord>
+ * const telemetry = raw.via('parse-envelope', parseEnvelope());  // Stream<Telemetry>
+ * telemetry.side('dlq').to('dead-letters', deadLetterSink(db));
+ * telemetry.via('count-hourly', countPerProductHour()).to('hourly-counts', hourlyCountSink(db));
+ * const topology = b.build();
+ * ```
+ */
+import type { NoSideOutputs, Operator, SideOutputs, Sink, Source } from './components.ts';
+import { describeTopology, type TopologyDescription } from './description.ts';
+
+/** Raised for a topology that cannot be built: bad or duplicate names, unconnected side outputs. */
+export class TopologyError extends Error {
+  override readonly name = 'TopologyError';
+}
+
+const NAME_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+const MAX_NAME_LENGTH = 64;
+/** The port every node's regular output uses; side outputs have their own names. */
+export const MAIN_PORT = 'main';
+
+/** Checks a node name: lower-case words joined by single dashes, at most 64 characters. */
+export function validateNodeName(name: string): void {
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new TopologyError(`node name "${name}" is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  if (!NAME_PATTERN.test(name)) {
+    throw new TopologyError(
+      `node name "${name}" is invalid: use lower-case letters and digits in words joined by single dashes, starting with a letter (e.g. "parse-envelope")`,
+    );
+  }
+}
+
+/** Where a node reads from: a parent node and one of its ports. */
+export interface Input {
+  readonly node: string;
+  readonly port: string;
+}
+
+interface NodeBase {
+  readonly name: string;
+}
+/** A source node in the built graph. */
+export interface SourceNode extends NodeBase {
+  readonly kind: 'source';
+  readonly component: Source<unknown>;
+}
+/** An operator node in the built graph. */
+export interface OperatorNode extends NodeBase {
+  readonly kind: 'operator';
+  readonly component: Operator<unknown, unknown, SideOutputs>;
+  readonly input: Input;
+}
+/** A sink node in the built graph. */
+export interface SinkNode extends NodeBase {
+  readonly kind: 'sink';
+  readonly component: Sink<unknown>;
+  readonly input: Input;
+}
+/** Any node of the built graph. */
+export type TopologyNode = SourceNode | OperatorNode | SinkNode;
+
+/** A built, frozen topology: the nodes in declaration order, and its description. */
+export interface Topology {
+  readonly name: string;
+  readonly nodes: readonly TopologyNode[];
+  describe(): TopologyDescription;
+}
+
+/** Handle to a sink in a topology, typed by what it receives (the test driver uses it). */
+export interface SinkRef<T> {
+  readonly node: string;
+  /** Phantom: carries the record type for the test driver; never set. */
+  readonly __type?: (record: T) => void;
+}
+
+/** A typed stream of batches leaving one port of a node. */
+export class Stream<T> {
+  /** @internal */
+  constructor(
+    protected readonly builder: TopologyBuilder,
+    /** The node and port this stream leaves from. */
+    readonly from: Input,
+  ) {}
+
+  /** Attaches an operator that reads this stream; returns its output stream. */
+  via<Out, Sides extends SideOutputs = NoSideOutputs>(
+    name: string,
+    operator: Operator<T, Out, Sides>,
+  ): OperatorStream<Out, Sides> {
+    this.builder.add({ kind: 'operator', name, component: operator as never, input: this.from });
+    return new OperatorStream<Out, Sides>(this.builder, { node: name, port: MAIN_PORT });
+  }
+
+  /** Attaches a sink that writes this stream. */
+  to(name: string, sink: Sink<T>): SinkRef<T> {
+    this.builder.add({ kind: 'sink', name, component: sink as Sink<unknown>, input: this.from });
+    return { node: name };
+  }
+}
+
+/** The main output stream of an operator, from which its side outputs can also be taken. */
+export class OperatorStream<T, Sides extends SideOutputs> extends Stream<T> {
+  /** The stream of one declared side output (e.g. `'dlq'`). */
+  side<K extends keyof Sides & string>(port: K): Stream<Sides[K]> {
+    const node = this.builder.operator(this.from.node);
+    if (!(node.component.sideOutputs ?? []).includes(port)) {
+      throw new TopologyError(`node "${node.name}" has no side output "${port}"`);
+    }
+    return new Stream<Sides[K]>(this.builder, { node: this.from.node, port });
+  }
+}
+
+/** Collects nodes; `build()` checks the graph and freezes it. */
+export class TopologyBuilder {
+  private readonly nodes: TopologyNode[] = [];
+  private built = false;
+
+  constructor(readonly name: string) {
+    validateNodeName(name);
+  }
+
+  /** Adds a source and returns the stream of its records. */
+  source<T>(name: string, source: Source<T>): Stream<T> {
+    this.add({ kind: 'source', name, component: source as Source<unknown> });
+    return new Stream<T>(this, { node: name, port: MAIN_PORT });
+  }
+
+  /** @internal */
+  add(node: TopologyNode): void {
+    if (this.built) throw new TopologyError(`topology "${this.name}" is already built`);
+    validateNodeName(node.name);
+    if (this.nodes.some((n) => n.name === node.name)) {
+      throw new TopologyError(`node name "${node.name}" is used twice`);
+    }
+    if (node.kind !== 'source') {
+      const parent = this.nodes.find((n) => n.name === node.input.node);
+      if (parent === undefined) throw new TopologyError(`node "${node.input.node}" does not exist`);
+      if (parent.kind === 'sink') throw new TopologyError(`sink "${parent.name}" has no output`);
+    }
+    this.nodes.push(node);
+  }
+
+  /** @internal */
+  operator(name: string): OperatorNode {
+    const node = this.nodes.find((n) => n.name === name);
+    if (node?.kind !== 'operator') throw new TopologyError(`"${name}" is not an operator`);
+    return node;
+  }
+
+  /** Checks the graph (every side output consumed, every source read) and freezes it. */
+  build(): Topology {
+    if (this.nodes.length === 0) throw new TopologyError(`topology "${this.name}" has no nodes`);
+    for (const node of this.nodes) {
+      const readers = this.nodes.filter((n) => n.kind !== 'source' && n.input.node === node.name);
+      if (node.kind === 'source' && readers.length === 0) {
+        throw new TopologyError(`source "${node.name}" is not read by any node`);
+      }
+      if (node.kind === 'operator') {
+        for (const port of node.component.sideOutputs ?? []) {
+          if (!readers.some((r) => r.kind !== 'source' && r.input.port === port)) {
+            throw new TopologyError(
+              `side output "${port}" of node "${node.name}" is not connected: records sent there would be lost`,
+            );
+          }
+        }
+      }
+    }
+    this.built = true;
+    const nodes = Object.freeze(this.nodes.map((n) => Object.freeze({ ...n })));
+    const name = this.name;
+    let description: TopologyDescription | undefined;
+    return Object.freeze({
+      name,
+      nodes,
+      describe: () => {
+        description ??= describeTopology(name, nodes);
+        return description;
+      },
+    });
+  }
+}

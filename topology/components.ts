@@ -1,0 +1,118 @@
+/**
+ * The contracts of the three kinds of node: sources, operators and sinks. Components implement only
+ * these; batching, ordering, backpressure, metrics, retries and checkpoints come from the runtime.
+ *
+ * Functions are declared as properties (not methods) on purpose: TypeScript checks property
+ * parameters contravariantly, which is what makes a mismatched edge fail to compile.
+ */
+import type { Clock } from './clock.ts';
+import type { Position } from './records.ts';
+
+/** Side outputs of an operator: port name → record type (e.g. `{ dlq: DeadLetter }`). */
+export type SideOutputs = { readonly [port: string]: unknown };
+
+/** The operator has no side outputs. */
+export type NoSideOutputs = Record<never, never>;
+
+/** A store a component reads or writes, shown in the topology description. */
+export interface StoreRef {
+  /** Stable name, e.g. `warm.hourly_counts`. */
+  readonly name: string;
+  /** The technology, e.g. `postgresql`, `redis`, `dynamodb`. */
+  readonly kind: string;
+}
+
+/** What every component gets with each batch. */
+export interface BatchContext {
+  /** The author-given name of the node running this batch. */
+  readonly node: string;
+  readonly shardId: string;
+  /** The source position of the last record of the source batch this batch derives from. */
+  readonly position: Position;
+  readonly clock: Clock;
+}
+
+/** Batch context of an operator, with its typed side outputs. */
+export interface OperatorContext<Sides extends SideOutputs = NoSideOutputs> extends BatchContext {
+  /** Emits a record on a declared side output (dead letters, late records). */
+  side<K extends keyof Sides & string>(port: K, record: Sides[K]): void;
+}
+
+/** What a component gets once, when the runtime opens it. */
+export interface OpenContext {
+  readonly node: string;
+  readonly clock: Clock;
+  /** Aborted when the runtime shuts down. */
+  readonly signal: AbortSignal;
+}
+
+/** A transformation of batches: `In[]` → `Out[]`, with optional side outputs. */
+export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
+  /** What kind of operator this is (e.g. `parse-envelope`); the node's name is given by the author. */
+  readonly type: string;
+  /** Names of the side outputs the operator may emit on; each must be connected in the topology. */
+  readonly sideOutputs?: readonly (keyof Sides & string)[];
+  readonly stores?: readonly StoreRef[];
+  readonly open?: (ctx: OpenContext) => void | Promise<void>;
+  readonly process: (
+    batch: readonly In[],
+    ctx: OperatorContext<Sides>,
+  ) => readonly Out[] | Promise<readonly Out[]>;
+  readonly close?: () => void | Promise<void>;
+}
+
+/** Open context of a sink: a buffering sink reports durability through it. */
+export interface SinkOpenContext extends OpenContext {
+  /** Reports that everything this sink received from `shardId` up to `position` is durable. */
+  markDurable(shardId: string, position: Position): void;
+}
+
+/**
+ * A writer to a store. A sink with `durability: 'on-write'` (the default) has made a batch durable
+ * when `write` resolves; one with `'explicit'` buffers and calls `markDurable` after its commit.
+ */
+export interface Sink<In> {
+  readonly type: string;
+  readonly stores?: readonly StoreRef[];
+  readonly durability?: 'on-write' | 'explicit';
+  readonly open?: (ctx: SinkOpenContext) => void | Promise<void>;
+  readonly write: (batch: readonly In[], ctx: BatchContext) => Promise<void>;
+  /** Makes everything buffered durable; called before the final checkpoint of a shard or worker. */
+  readonly flush?: () => Promise<void>;
+  readonly close?: () => void | Promise<void>;
+}
+
+/** One batch as a source hands it over: a GetRecords page, say. */
+export interface SourceBatch<T> {
+  readonly records: readonly T[];
+  /** Position of the last record in the batch (also set for an empty page, to move the checkpoint). */
+  readonly position: Position;
+  /** How far this shard's reader is behind the tip of the stream, when the source knows. */
+  readonly millisBehindLatest?: number;
+}
+
+/** One shard (source partition) assigned to this worker. */
+export interface ShardHandle<T> {
+  readonly shardId: string;
+  /** The shard's batches in order. Pulled one at a time: the runtime pulls only when it has room. */
+  readonly batches: AsyncIterable<SourceBatch<T>>;
+  /** The lowest position every sink has made durable; the source may commit it. */
+  readonly checkpoint: (position: Position) => Promise<void>;
+  /**
+   * Called once when the shard's pipeline has drained after `batches` ended (shard end, lost lease)
+   * or after shutdown, with the final durable position.
+   */
+  readonly release: (finalPosition: Position | undefined) => Promise<void>;
+}
+
+/** Open context of a source. */
+export interface SourceContext extends OpenContext {}
+
+/** A producer of shards and their batches. */
+export interface Source<T> {
+  readonly type: string;
+  readonly stores?: readonly StoreRef[];
+  /** The shards this worker processes, yielded as they are assigned; ends when `ctx.signal` aborts. */
+  readonly shards: (ctx: SourceContext) => AsyncIterable<ShardHandle<T>>;
+  readonly close?: () => void | Promise<void>;
+}

@@ -1,0 +1,21 @@
+/**
+ * The public surface of `topology/`: what sources, operators, sinks and the CLI may import.
+ */
+export * from './builder.ts';
+export * from './clock.ts';
+export * from './components.ts';
+export * from './description.ts';
+export * from './logger.ts';
+export * from './records.ts';
+export * from './render.ts';
+export * from './runtime/metrics.ts';
+export {
+  OPERATOR_RETRY,
+  type RetryPolicy,
+  retryPolicySchema,
+  SINK_RETRY,
+  withRetry,
+} from './runtime/retry.ts';
+export { type RuntimeEvent, type RuntimeOptions, TopologyRuntime } from './runtime/runtime.ts';
+export { type TestDriverOptions, TopologyTestDriver } from './testing/driver.ts';
+export { MemorySource } from './testing/memorySource.ts';

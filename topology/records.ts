@@ -1,0 +1,90 @@
+/**
+ * The records that flow between shardflow's components (architecture page, section 2).
+ * Sources produce `RawRecord`s; the decode stage turns them into `Telemetry`.
+ */
+
+/** A source's place in one shard: a Kinesis sequence number (decimal string) and sub-sequence. */
+export interface Position {
+  readonly sequenceNumber: string;
+  /** Index of a user record inside a KPL-aggregated record; 0 when not aggregated. */
+  readonly subSequenceNumber: number;
+}
+
+/** Orders two positions of the same shard (sequence numbers are unbounded decimal strings). */
+export function comparePositions(a: Position, b: Position): number {
+  const sa = a.sequenceNumber;
+  const sb = b.sequenceNumber;
+  if (sa.length !== sb.length) return sa.length < sb.length ? -1 : 1;
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  return a.subSequenceNumber - b.subSequenceNumber;
+}
+
+/** The later of two positions; `undefined` counts as "nothing yet". */
+export function maxPosition(a: Position | undefined, b: Position): Position {
+  return a === undefined || comparePositions(a, b) < 0 ? b : a;
+}
+
+/** One record as read from a stream shard, before any decoding. */
+export interface RawRecord {
+  readonly stream: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly subSequenceNumber?: number;
+  readonly partitionKey: string;
+  /** Approximate arrival time at the stream (epoch ms). */
+  readonly arrivedAt: number;
+  readonly data: Uint8Array;
+}
+
+/** What gateways write to the stream: a device payload and how it arrived. */
+export interface IngestEnvelope {
+  readonly v: 1;
+  readonly protocol: 'mqtt' | 'tcp' | 'rest' | 'file';
+  readonly topic?: string;
+  readonly source?: string;
+  /** When the gateway received the payload (epoch ms). */
+  readonly receivedAt: number;
+  readonly productId?: string;
+  readonly encoding: 'base64' | 'utf8' | 'hex';
+  readonly payload: string;
+}
+
+/** Where a decoded record came from, so any output can be traced to its stream position. */
+export interface RawRef {
+  readonly protocol: IngestEnvelope['protocol'];
+  readonly topic?: string;
+  readonly format: string;
+  readonly stream: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly subSequenceNumber?: number;
+}
+
+/** The standard telemetry structure every format decodes into. Carries no customer or site. */
+export interface Telemetry {
+  readonly device_id: string;
+  /** Event time (epoch ms). */
+  readonly device_timestamp: number;
+  readonly productId: string;
+  readonly metrics: Readonly<Record<string, number | string | boolean | null>>;
+  readonly hub_id?: string;
+  readonly hub_timestamp?: number;
+  readonly childDeviceId?: string;
+  /** When the gateway received the payload (epoch ms). */
+  readonly ingest_timestamp: number;
+  readonly rawRef: RawRef;
+}
+
+/** A record that could not be processed, with the reason, kept so nothing is lost. */
+export interface DeadLetter {
+  /** The node that rejected the record. */
+  readonly node: string;
+  readonly reason: string;
+  readonly stream: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly subSequenceNumber?: number;
+  /** The original bytes, base64-encoded. */
+  readonly payloadBase64: string;
+  readonly failedAt: number;
+}

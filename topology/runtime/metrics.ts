@@ -1,0 +1,187 @@
+/**
+ * Metrics the runtime keeps for every node and shard, without the components doing anything:
+ * records in/out, errors, batch latency, queue depth, batches and records in flight, lag.
+ */
+import type { Position } from '../records.ts';
+
+/** Upper bounds (ms) of the batch-latency histogram buckets. */
+export const LATENCY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+
+/** Counters of one node, summed over its shards. */
+export class NodeMetrics {
+  recordsIn = 0;
+  recordsOut = 0;
+  batches = 0;
+  errors = 0;
+  latencySumMs = 0;
+  latencyMaxMs = 0;
+  /** Cumulative counts per bucket of {@link LATENCY_BUCKETS_MS}, plus one for +Inf. */
+  readonly latencyBuckets: number[] = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
+
+  constructor(
+    readonly node: string,
+    readonly kind: 'source' | 'operator' | 'sink',
+  ) {}
+
+  /** Records one processed batch. */
+  observe(recordsIn: number, recordsOut: number, latencyMs: number): void {
+    this.recordsIn += recordsIn;
+    this.recordsOut += recordsOut;
+    this.batches++;
+    this.latencySumMs += latencyMs;
+    if (latencyMs > this.latencyMaxMs) this.latencyMaxMs = latencyMs;
+    let i = LATENCY_BUCKETS_MS.findIndex((bound) => latencyMs <= bound);
+    if (i === -1) i = LATENCY_BUCKETS_MS.length;
+    this.latencyBuckets[i]!++;
+  }
+}
+
+/** Gauges and counters of one shard pipeline. */
+export class ShardMetrics {
+  batches = 0;
+  records = 0;
+  inFlightBatches = 0;
+  bufferedRecords = 0;
+  /** Highest `bufferedRecords` seen: the figure the backpressure bound is checked against. */
+  maxBufferedRecords = 0;
+  millisBehindLatest: number | undefined;
+  checkpoint: Position | undefined;
+
+  constructor(
+    readonly source: string,
+    readonly shardId: string,
+  ) {}
+
+  /** A source batch entered the pipeline. */
+  admit(records: number): void {
+    this.batches++;
+    this.records += records;
+    this.inFlightBatches++;
+    this.bufferedRecords += records;
+    if (this.bufferedRecords > this.maxBufferedRecords) this.maxBufferedRecords = this.bufferedRecords;
+  }
+
+  /** A source batch left the pipeline (every sink has it). */
+  complete(records: number): void {
+    this.inFlightBatches--;
+    this.bufferedRecords -= records;
+  }
+}
+
+/** A node's figures at one moment. */
+export interface NodeMetricsSnapshot {
+  readonly node: string;
+  readonly kind: 'source' | 'operator' | 'sink';
+  readonly recordsIn: number;
+  readonly recordsOut: number;
+  readonly batches: number;
+  readonly errors: number;
+  readonly queueDepth: number;
+  readonly latencyMeanMs: number;
+  readonly latencyMaxMs: number;
+  readonly latencyBuckets: readonly number[];
+  readonly latencySumMs: number;
+}
+
+/** A shard's figures at one moment. */
+export interface ShardMetricsSnapshot {
+  readonly source: string;
+  readonly shardId: string;
+  readonly batches: number;
+  readonly records: number;
+  readonly inFlightBatches: number;
+  readonly bufferedRecords: number;
+  readonly maxBufferedRecords: number;
+  readonly millisBehindLatest: number | undefined;
+  readonly checkpoint: Position | undefined;
+}
+
+/** Everything the runtime measures, at one moment. */
+export interface RuntimeMetricsSnapshot {
+  readonly at: number;
+  readonly nodes: readonly NodeMetricsSnapshot[];
+  readonly shards: readonly ShardMetricsSnapshot[];
+}
+
+/** Snapshot of one node's counters, with its current queue depth. */
+export function snapshotNode(m: NodeMetrics, queueDepth: number): NodeMetricsSnapshot {
+  return {
+    node: m.node,
+    kind: m.kind,
+    recordsIn: m.recordsIn,
+    recordsOut: m.recordsOut,
+    batches: m.batches,
+    errors: m.errors,
+    queueDepth,
+    latencyMeanMs: m.batches === 0 ? 0 : m.latencySumMs / m.batches,
+    latencyMaxMs: m.latencyMaxMs,
+    latencyBuckets: [...m.latencyBuckets],
+    latencySumMs: m.latencySumMs,
+  };
+}
+
+/** Snapshot of one shard's gauges. */
+export function snapshotShard(m: ShardMetrics): ShardMetricsSnapshot {
+  return {
+    source: m.source,
+    shardId: m.shardId,
+    batches: m.batches,
+    records: m.records,
+    inFlightBatches: m.inFlightBatches,
+    bufferedRecords: m.bufferedRecords,
+    maxBufferedRecords: m.maxBufferedRecords,
+    millisBehindLatest: m.millisBehindLatest,
+    checkpoint: m.checkpoint,
+  };
+}
+
+function label(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+}
+
+/** Renders a snapshot in the Prometheus text exposition format. */
+export function renderPrometheus(s: RuntimeMetricsSnapshot): string {
+  const out: string[] = [];
+  const counter = (name: string, help: string, get: (n: NodeMetricsSnapshot) => number, type = 'counter') => {
+    out.push(`# HELP shardflow_${name} ${help}`, `# TYPE shardflow_${name} ${type}`);
+    for (const n of s.nodes)
+      out.push(`shardflow_${name}{node="${label(n.node)}",kind="${n.kind}"} ${get(n)}`);
+  };
+  counter('node_records_in_total', 'Records received by the node.', (n) => n.recordsIn);
+  counter('node_records_out_total', 'Records emitted by the node (all ports).', (n) => n.recordsOut);
+  counter('node_batches_total', 'Batches processed by the node.', (n) => n.batches);
+  counter('node_errors_total', 'Failed attempts to process a batch.', (n) => n.errors);
+  counter('node_queue_depth', 'Batches queued at the node over all shards.', (n) => n.queueDepth, 'gauge');
+
+  out.push('# HELP shardflow_node_batch_latency_ms Time to process one batch.');
+  out.push('# TYPE shardflow_node_batch_latency_ms histogram');
+  for (const n of s.nodes) {
+    const l = `node="${label(n.node)}",kind="${n.kind}"`;
+    let cumulative = 0;
+    LATENCY_BUCKETS_MS.forEach((bound, i) => {
+      cumulative += n.latencyBuckets[i]!;
+      out.push(`shardflow_node_batch_latency_ms_bucket{${l},le="${bound}"} ${cumulative}`);
+    });
+    out.push(`shardflow_node_batch_latency_ms_bucket{${l},le="+Inf"} ${n.batches}`);
+    out.push(`shardflow_node_batch_latency_ms_sum{${l}} ${n.latencySumMs}`);
+    out.push(`shardflow_node_batch_latency_ms_count{${l}} ${n.batches}`);
+  }
+
+  const gauge = (name: string, help: string, get: (m: ShardMetricsSnapshot) => number | undefined) => {
+    out.push(`# HELP shardflow_${name} ${help}`, `# TYPE shardflow_${name} gauge`);
+    for (const m of s.shards) {
+      const v = get(m);
+      if (v !== undefined)
+        out.push(`shardflow_${name}{source="${label(m.source)}",shard="${label(m.shardId)}"} ${v}`);
+    }
+  };
+  gauge('shard_in_flight_batches', 'Source batches in the shard pipeline.', (m) => m.inFlightBatches);
+  gauge('shard_buffered_records', 'Records in the shard pipeline.', (m) => m.bufferedRecords);
+  gauge(
+    'shard_millis_behind_latest',
+    'How far the shard reader is behind the stream tip.',
+    (m) => m.millisBehindLatest,
+  );
+  gauge('shard_records_total', 'Records read from the shard.', (m) => m.records);
+  return `${out.join('\n')}\n`;
+}

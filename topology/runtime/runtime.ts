@@ -1,0 +1,371 @@
+/**
+ * The topology runtime: one pipeline per shard, in order within a shard, a bounded window of batches
+ * in flight per shard (a full window stops the source from fetching), metrics for every node, and a
+ * checkpoint coordinator that hands each source the minimum durable position over its sinks.
+ */
+import { Subject } from 'rxjs';
+import { MAIN_PORT, type SinkNode, type SourceNode, type Topology } from '../builder.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import type { ShardHandle } from '../components.ts';
+import { errorMessage, type Logger, silentLogger } from '../logger.ts';
+import type { Position } from '../records.ts';
+import { ShardCheckpoints } from './checkpoints.ts';
+import { Lane } from './lane.ts';
+import {
+  NodeMetrics,
+  type RuntimeMetricsSnapshot,
+  ShardMetrics,
+  snapshotNode,
+  snapshotShard,
+} from './metrics.ts';
+import { Permits } from './permits.ts';
+import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
+import {
+  deliver,
+  OperatorRunner,
+  type Runner,
+  type RunnerEnv,
+  type ShardScope,
+  SinkRunner,
+} from './runners.ts';
+
+/** How the runtime runs a topology. */
+export interface RuntimeOptions {
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Source batches in flight per shard before the source is no longer pulled. Default 4. */
+  readonly maxInFlightBatches?: number;
+  /** How often advanced checkpoints are handed to sources; 0 hands each advance at once. Default 1000. */
+  readonly checkpointIntervalMs?: number;
+  /** How long `stop()` lets in-flight batches finish before it aborts retries. Default 30 s. */
+  readonly drainTimeoutMs?: number;
+  readonly sinkRetry?: RetryPolicy;
+  readonly operatorRetry?: RetryPolicy;
+}
+
+/** Something that happened in the runtime, for logs, progress and the visualiser. */
+export type RuntimeEvent =
+  | { readonly type: 'shard-opened'; readonly source: string; readonly shardId: string }
+  | {
+      readonly type: 'shard-released';
+      readonly source: string;
+      readonly shardId: string;
+      readonly position: Position | undefined;
+    }
+  | {
+      readonly type: 'checkpoint';
+      readonly source: string;
+      readonly shardId: string;
+      readonly position: Position;
+    }
+  | { readonly type: 'failed'; readonly error: unknown };
+
+class ShardState implements ShardScope {
+  readonly lanes = new Map<string, Lane>();
+  readonly permits: Permits;
+  readonly metrics: ShardMetrics;
+  readonly checkpoints: ShardCheckpoints;
+  readonly checkpointLane = new Lane();
+
+  constructor(
+    readonly source: string,
+    readonly handle: ShardHandle<unknown>,
+    sinks: readonly string[],
+    window: number,
+  ) {
+    this.permits = new Permits(window);
+    this.metrics = new ShardMetrics(source, handle.shardId);
+    this.checkpoints = new ShardCheckpoints(sinks);
+  }
+
+  get shardId(): string {
+    return this.handle.shardId;
+  }
+
+  lane(node: string): Lane {
+    let lane = this.lanes.get(node);
+    if (lane === undefined) {
+      lane = new Lane();
+      this.lanes.set(node, lane);
+    }
+    return lane;
+  }
+
+  markDurable(sink: string, position: Position): void {
+    this.checkpoints.markDurable(sink, position);
+  }
+}
+
+interface SubTopology {
+  readonly source: SourceNode;
+  readonly roots: readonly Runner[];
+  readonly sinks: readonly SinkRunner[];
+  readonly shards: Map<string, ShardState>;
+}
+
+/** Runs a built topology until its sources end or `stop()` is called. */
+export class TopologyRuntime {
+  /** Events as they happen (rxjs: subscribe for logs, progress and the admin page). */
+  readonly events = new Subject<RuntimeEvent>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly window: number;
+  private readonly checkpointIntervalMs: number;
+  private readonly drainTimeoutMs: number;
+  private readonly soft = new AbortController();
+  private readonly hard = new AbortController();
+  private readonly nodeMetrics = new Map<string, NodeMetrics>();
+  private readonly subTopologies: SubTopology[] = [];
+  private failure: { error: unknown } | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly topology: Topology,
+    options: RuntimeOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log ?? silentLogger;
+    this.window = options.maxInFlightBatches ?? 4;
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    const env: RunnerEnv = { clock: this.clock, log: this.log, hardStop: this.hard.signal };
+    this.plan(env, options.operatorRetry ?? OPERATOR_RETRY, options.sinkRetry ?? SINK_RETRY);
+  }
+
+  private plan(env: RunnerEnv, operatorRetry: RetryPolicy, sinkRetry: RetryPolicy): void {
+    const runners = new Map<string, Runner>();
+    const childrenOf = new Map<string, Map<string, Runner[]>>();
+    for (const node of this.topology.nodes) {
+      const metrics = new NodeMetrics(node.name, node.kind);
+      this.nodeMetrics.set(node.name, metrics);
+      if (node.kind === 'source') {
+        childrenOf.set(node.name, new Map());
+        continue;
+      }
+      const runner =
+        node.kind === 'operator'
+          ? new OperatorRunner(node.name, node.component, metrics, operatorRetry, env)
+          : new SinkRunner(node.name, node.component, metrics, sinkRetry, env);
+      if (runner instanceof OperatorRunner) childrenOf.set(node.name, runner.children);
+      runners.set(node.name, runner);
+      const siblings = childrenOf.get(node.input.node)!;
+      siblings.set(node.input.port, [...(siblings.get(node.input.port) ?? []), runner]);
+    }
+    for (const source of this.topology.nodes) {
+      if (source.kind !== 'source') continue;
+      const members = this.topology.describe().subTopologies.find((s) => s.source === source.name)!.nodes;
+      const sinks = members
+        .map((name) => runners.get(name))
+        .filter((r): r is SinkRunner => r instanceof SinkRunner);
+      this.subTopologies.push({
+        source,
+        roots: childrenOf.get(source.name)!.get(MAIN_PORT) ?? [],
+        sinks,
+        shards: new Map(),
+      });
+    }
+  }
+
+  /** Opens every component, runs until the sources end or `stop()` drains, then closes everything. */
+  run(): Promise<void> {
+    this.running ??= this.runToEnd();
+    return this.running;
+  }
+
+  /** Stops fetching, drains in-flight batches (up to the drain timeout), checkpoints, closes. */
+  async stop(): Promise<void> {
+    if (!this.soft.signal.aborted) this.soft.abort(new Error('runtime stopping'));
+    const running = this.running ?? Promise.resolve();
+    const timeout = new AbortController();
+    const timer = this.clock.sleep(this.drainTimeoutMs, timeout.signal).then(
+      () => this.hard.abort(new Error('drain timeout')),
+      () => {},
+    );
+    try {
+      await running;
+    } finally {
+      timeout.abort();
+      await timer;
+    }
+  }
+
+  /** The error that stopped the runtime, if one did. */
+  get error(): unknown {
+    return this.failure?.error;
+  }
+
+  /** Current figures for every node and shard. */
+  metrics(): RuntimeMetricsSnapshot {
+    const depth = new Map<string, number>();
+    const shards = [];
+    for (const sub of this.subTopologies) {
+      for (const shard of sub.shards.values()) {
+        shards.push(snapshotShard(shard.metrics));
+        for (const [node, lane] of shard.lanes) depth.set(node, (depth.get(node) ?? 0) + lane.depth);
+      }
+    }
+    const nodes = [...this.nodeMetrics.values()].map((m) => snapshotNode(m, depth.get(m.node) ?? 0));
+    return { at: this.clock.now(), nodes, shards };
+  }
+
+  private async runToEnd(): Promise<void> {
+    const components = this.topology.nodes.map((n) => ({ name: n.name, component: n.component }));
+    for (const node of this.topology.nodes) {
+      const ctx = { node: node.name, clock: this.clock, signal: this.soft.signal };
+      if (node.kind === 'sink') {
+        await node.component.open?.({
+          ...ctx,
+          markDurable: (shardId, p) => this.sinkDurable(node, shardId, p),
+        });
+      } else if (node.kind === 'operator') {
+        await node.component.open?.(ctx);
+      }
+    }
+    const ticker = this.checkpointTicker();
+    try {
+      await Promise.all(this.subTopologies.map((sub) => this.runSource(sub)));
+    } finally {
+      this.soft.abort(new Error('runtime stopped'));
+      await ticker;
+      for (const { name, component } of components.reverse()) {
+        try {
+          await component.close?.();
+        } catch (error) {
+          this.log.error({ node: name, error: errorMessage(error) }, 'close failed');
+        }
+      }
+      this.events.complete();
+    }
+    if (this.failure) throw this.failure.error;
+  }
+
+  private sinkDurable(sink: SinkNode, shardId: string, position: Position): void {
+    for (const sub of this.subTopologies) {
+      if (sub.sinks.some((s) => s.node === sink.name))
+        sub.shards.get(shardId)?.markDurable(sink.name, position);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure) return;
+    this.failure = { error };
+    this.log.error({ error: errorMessage(error) }, 'runtime failed; stopping');
+    this.events.next({ type: 'failed', error });
+    this.soft.abort(error);
+  }
+
+  private async runSource(sub: SubTopology): Promise<void> {
+    const pipelines = new Set<Promise<void>>();
+    const ctx = { node: sub.source.name, clock: this.clock, signal: this.soft.signal };
+    try {
+      for await (const handle of sub.source.component.shards(ctx)) {
+        const pipeline = this.runShard(sub, handle).catch((error) => this.fail(error));
+        pipelines.add(pipeline);
+        void pipeline.finally(() => pipelines.delete(pipeline));
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+    await Promise.all(pipelines);
+  }
+
+  private async runShard(sub: SubTopology, handle: ShardHandle<unknown>): Promise<void> {
+    const source = sub.source.name;
+    if (sub.shards.has(handle.shardId)) throw new Error(`shard ${handle.shardId} of ${source} opened twice`);
+    const shard = new ShardState(
+      source,
+      handle,
+      sub.sinks.map((s) => s.node),
+      this.window,
+    );
+    sub.shards.set(handle.shardId, shard);
+    this.events.next({ type: 'shard-opened', source, shardId: handle.shardId });
+    const sourceMetrics = this.nodeMetrics.get(source)!;
+    try {
+      const batches = handle.batches[Symbol.asyncIterator]();
+      for (;;) {
+        await shard.permits.acquire();
+        if (this.failure) {
+          shard.permits.release();
+          break;
+        }
+        const next = await batches.next();
+        if (next.done) {
+          shard.permits.release();
+          break;
+        }
+        const { records, position, millisBehindLatest } = next.value;
+        shard.metrics.admit(records.length);
+        if (millisBehindLatest !== undefined) shard.metrics.millisBehindLatest = millisBehindLatest;
+        sourceMetrics.observe(records.length, records.length, 0);
+        deliver(sub.roots, shard, records, position).then(
+          () => {
+            shard.metrics.complete(records.length);
+            shard.permits.release();
+            if (this.checkpointIntervalMs === 0) void this.commit(shard);
+          },
+          (error) => {
+            shard.metrics.complete(records.length);
+            shard.permits.release();
+            this.fail(error);
+          },
+        );
+      }
+    } finally {
+      // Drain: every permit back means every batch of this shard has left the pipeline.
+      for (let i = 0; i < shard.permits.size; i++) await shard.permits.acquire();
+      await this.flushExplicitSinks(sub);
+      await this.commit(shard);
+      const final = shard.checkpoints.lastCommitted;
+      sub.shards.delete(handle.shardId);
+      try {
+        await handle.release(final);
+      } finally {
+        this.events.next({ type: 'shard-released', source, shardId: handle.shardId, position: final });
+      }
+    }
+  }
+
+  private async flushExplicitSinks(sub: SubTopology): Promise<void> {
+    for (const sink of sub.sinks) {
+      if (!sink.explicitDurability) continue;
+      const node = this.topology.nodes.find((n) => n.name === sink.node) as SinkNode;
+      try {
+        await node.component.flush?.();
+      } catch (error) {
+        this.log.error({ node: sink.node, error: errorMessage(error) }, 'flush failed');
+      }
+    }
+  }
+
+  /** Hands the shard's advanced safe position to its source, one call at a time, in order. */
+  private commit(shard: ShardState): Promise<void> {
+    return shard.checkpointLane.run(async () => {
+      const position = shard.checkpoints.nextAdvance();
+      if (position === undefined) return;
+      try {
+        await shard.handle.checkpoint(position);
+        shard.checkpoints.confirm(position);
+        shard.metrics.checkpoint = position;
+        this.events.next({ type: 'checkpoint', source: shard.source, shardId: shard.shardId, position });
+      } catch (error) {
+        this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'checkpoint failed');
+      }
+    });
+  }
+
+  private async checkpointTicker(): Promise<void> {
+    if (this.checkpointIntervalMs === 0) return;
+    for (;;) {
+      try {
+        await this.clock.sleep(this.checkpointIntervalMs, this.soft.signal);
+      } catch {
+        return;
+      }
+      const commits = this.subTopologies.flatMap((sub) =>
+        [...sub.shards.values()].map((s) => this.commit(s)),
+      );
+      await Promise.all(commits);
+    }
+  }
+}
