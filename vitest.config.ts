@@ -19,7 +19,7 @@ export default defineConfig({
           globalSetup: ['test/integration/services.setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

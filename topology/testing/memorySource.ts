@@ -24,8 +24,8 @@ export class MemorySource<T> implements Source<T> {
   /** Adds a batch to a shard (opening the shard on first use) and returns its position. */
   push(shardId: string, records: readonly T[]): Position {
     const shard = this.shard(shardId);
-    const sequenceNumber = (shard.nextSequence += BigInt(Math.max(1, records.length)));
-    const position: Position = { sequenceNumber: sequenceNumber.toString(), subSequenceNumber: 0 };
+    shard.nextSequence += BigInt(Math.max(1, records.length));
+    const position: Position = { sequenceNumber: shard.nextSequence.toString(), subSequenceNumber: 0 };
     shard.batches.push({ records, position });
     return position;
   }

@@ -29,7 +29,7 @@ describe('topology runtime', () => {
     driver.send(t.input, 'shard-b', [5, -6]);
     await driver.settle();
     expect(driver.output(t.raw)).toHaveLength(6);
-    expect(driver.output(t.dead).sort()).toEqual(['negative: -3', 'negative: -6']);
+    expect([...driver.output(t.dead)].sort()).toEqual(['negative: -3', 'negative: -6']);
     const texts = driver.output(t.text);
     // within a shard, order is kept
     expect(texts.filter((s) => ['2', '4', '8'].includes(s))).toEqual(['2', '4', '8']);
