@@ -1,0 +1,262 @@
+/**
+ * The all-shards Kinesis source inside a real topology, against kinesalite: envelopes from the
+ * simulated fleet go in through the producer and must come out exactly once, in order per shard and
+ * per device, on the right shards; children of a split are read only after their parent ended.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ListShardsCommand,
+  type Shard,
+  SplitShardCommand,
+} from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
+import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
+import { kinesisAllShardsSource } from '../../sources/kinesis/allShardsSource.ts';
+import { createKinesisClient } from '../../sources/kinesis/client.ts';
+import {
+  type BatchContext,
+  comparePositions,
+  type RawRecord,
+  type RuntimeEvent,
+  type Sink,
+  systemClock,
+  TopologyBuilder,
+  TopologyRuntime,
+} from '../../topology/index.ts';
+
+const endpoint = process.env.SHARDFLOW_TEST_KINESIS_ENDPOINT;
+const decoder = new TextDecoder();
+
+interface Delivered {
+  readonly record: RawRecord;
+  readonly ctxShardId: string;
+}
+
+function collectingSink(into: Delivered[]): Sink<RawRecord> {
+  return {
+    type: 'collect',
+    write: async (batch, ctx: BatchContext) => {
+      for (const record of batch) into.push({ record, ctxShardId: ctx.shardId });
+    },
+  };
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
+}
+
+function uniqueStream(label: string): string {
+  return `it-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
+  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  await waitForActive(client, name);
+}
+
+async function waitForActive(client: KinesisClient, name: string): Promise<void> {
+  await waitFor(`${name} to be ACTIVE`, async () => {
+    const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
+  });
+}
+
+async function shardsOf(client: KinesisClient, name: string): Promise<Shard[]> {
+  return (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+}
+
+/** The shard whose hash key range holds the partition key (Kinesis hashes keys with MD5). */
+function shardForKey(shards: readonly Shard[], partitionKey: string): string | undefined {
+  const hash = BigInt(`0x${createHash('md5').update(partitionKey).digest('hex')}`);
+  const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+  return open.find(
+    (s) => BigInt(s.HashKeyRange!.StartingHashKey!) <= hash && hash <= BigInt(s.HashKeyRange!.EndingHashKey!),
+  )?.ShardId;
+}
+
+function topologyFor(source: ReturnType<typeof kinesisAllShardsSource>, into: Delivered[]) {
+  const b = new TopologyBuilder('kinesis-it');
+  b.source('kinesis', source).to('collect', collectingSink(into));
+  const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0 });
+  const events: RuntimeEvent[] = [];
+  runtime.events.subscribe((e) => events.push(e));
+  return { runtime, events };
+}
+
+describe.skipIf(!endpoint)('kinesis all-shards source (kinesalite)', () => {
+  let client: KinesisClient;
+  const fast = { idleTimeBetweenReadsMs: 20, maxIdleTimeMs: 100 };
+
+  beforeAll(() => {
+    client = createKinesisClient({ region: 'us-east-1', endpoint });
+  });
+  afterAll(() => client?.destroy());
+
+  it('delivers every record of four shards exactly once, in order, on the right shard', async () => {
+    const stream = uniqueStream('four');
+    await createStream(client, stream, 4);
+    const fleet = simulatedFleet({ devices: 200, seed: 11 });
+    const envelopes = fleet.batch(Date.UTC(2025, 0, 1), 2000);
+    const producer = kinesisProducer({ client, clock: systemClock, streamName: stream });
+    expect(await producer.put(envelopes)).toBe(2000);
+
+    const delivered: Delivered[] = [];
+    const source = kinesisAllShardsSource(
+      { streamName: stream, endpoint, ...fast },
+      { clock: systemClock, client },
+    );
+    const { runtime, events } = topologyFor(source, delivered);
+    const started = performance.now();
+    const running = runtime.run();
+    await waitFor('2000 records', () => delivered.length >= 2000);
+    const elapsedMs = performance.now() - started;
+    console.log(`read 2000 records from 4 shards in ${elapsedMs.toFixed(0)} ms`);
+    await runtime.stop();
+    await running;
+
+    // exactly once: the same multiset of envelopes, no sequence number twice
+    expect(delivered).toHaveLength(2000);
+    expect(new Set(delivered.map((d) => `${d.record.shardId}/${d.record.sequenceNumber}`)).size).toBe(2000);
+    const received = delivered.map((d) => decoder.decode(d.record.data)).sort();
+    expect(received).toEqual(envelopes.map((e) => JSON.stringify(e)).sort());
+
+    // right shard: the one whose hash range holds the device id, also the shard the pipeline ran in
+    const shards = await shardsOf(client, stream);
+    expect(shards).toHaveLength(4);
+    for (const { record, ctxShardId } of delivered) {
+      expect(record.shardId).toBe(ctxShardId);
+      expect(record.shardId).toBe(shardForKey(shards, record.partitionKey));
+      expect(record.stream).toBe(stream);
+    }
+
+    // order: rising sequence numbers per shard, and each device's readings in the order put
+    const byShard = groupBy(delivered, (d) => d.record.shardId);
+    expect(byShard.size).toBe(4);
+    for (const list of byShard.values()) {
+      for (let i = 1; i < list.length; i++) {
+        const a = { sequenceNumber: list[i - 1]!.record.sequenceNumber, subSequenceNumber: 0 };
+        const b = { sequenceNumber: list[i]!.record.sequenceNumber, subSequenceNumber: 0 };
+        expect(comparePositions(a, b)).toBeLessThan(0);
+      }
+    }
+    const putOrder = groupBy(envelopes, (e) => e.topic!);
+    const readOrder = groupBy(
+      delivered.map((d) => JSON.parse(decoder.decode(d.record.data))),
+      (e: { topic: string }) => e.topic,
+    );
+    for (const [topic, list] of putOrder) expect(readOrder.get(topic)).toEqual(list);
+
+    // the runtime handed each shard's last position to the source
+    const checkpoints = source.checkpoints();
+    for (const [shardId, list] of byShard) {
+      expect(checkpoints.get(shardId)?.sequenceNumber).toBe(list.at(-1)!.record.sequenceNumber);
+    }
+    expect(events.filter((e) => e.type === 'checkpoint').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('reads the children of a split shard only after the parent was read to its end', async () => {
+    const stream = uniqueStream('split');
+    await createStream(client, stream, 1);
+    const fleet = simulatedFleet({ devices: 40, seed: 3 });
+    const producer = kinesisProducer({ client, clock: systemClock, streamName: stream });
+    const before = fleet.batch(Date.UTC(2025, 0, 1), 300);
+    await producer.put(before);
+    const [parent] = await shardsOf(client, stream);
+    await client.send(
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: parent!.ShardId,
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
+    );
+    await waitForActive(client, stream);
+    const after = fleet.batch(Date.UTC(2025, 0, 1, 0, 1), 300);
+    await producer.put(after);
+
+    const delivered: Delivered[] = [];
+    const source = kinesisAllShardsSource(
+      { streamName: stream, endpoint, ...fast },
+      { clock: systemClock, client },
+    );
+    const { runtime, events } = topologyFor(source, delivered);
+    const running = runtime.run();
+    await waitFor('600 records', () => delivered.length >= 600);
+    await runtime.stop();
+    await running;
+
+    expect(delivered).toHaveLength(600);
+    const parentId = parent!.ShardId!;
+    const lastParent = delivered.findLastIndex((d) => d.record.shardId === parentId);
+    const firstChild = delivered.findIndex((d) => d.record.shardId !== parentId);
+    expect(lastParent).toBe(299);
+    expect(firstChild).toBe(300);
+    expect(new Set(delivered.slice(300).map((d) => d.record.shardId)).size).toBe(2);
+    // the parent was released (its records all written) before any child was opened
+    const released = events.findIndex((e) => e.type === 'shard-released' && e.shardId === parentId);
+    const childOpened = events.findIndex((e) => e.type === 'shard-opened' && e.shardId !== parentId);
+    expect(released).toBeGreaterThanOrEqual(0);
+    expect(released).toBeLessThan(childOpened);
+  });
+
+  it('follows a split made while it runs', async () => {
+    const stream = uniqueStream('live-split');
+    await createStream(client, stream, 1);
+    const fleet = simulatedFleet({ devices: 40, seed: 4 });
+    const producer = kinesisProducer({ client, clock: systemClock, streamName: stream });
+    const delivered: Delivered[] = [];
+    const source = kinesisAllShardsSource(
+      { streamName: stream, endpoint, ...fast },
+      { clock: systemClock, client },
+    );
+    const { runtime } = topologyFor(source, delivered);
+    const running = runtime.run();
+    await producer.put(fleet.batch(Date.UTC(2025, 0, 1), 100));
+    await waitFor('the parent records', () => delivered.length >= 100);
+    const [parent] = await shardsOf(client, stream);
+    await client.send(
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: parent!.ShardId,
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
+    );
+    await waitForActive(client, stream);
+    await producer.put(fleet.batch(Date.UTC(2025, 0, 1, 0, 1), 100));
+    await waitFor('the child records', () => delivered.length >= 200);
+    await runtime.stop();
+    await running;
+    expect(delivered).toHaveLength(200);
+    expect(new Set(delivered.slice(100).map((d) => d.record.shardId)).size).toBe(2);
+    expect(delivered.slice(100).every((d) => d.record.shardId !== parent!.ShardId)).toBe(true);
+  });
+
+  it('ends promptly when stopped while its shards are idle', async () => {
+    const stream = uniqueStream('abort');
+    await createStream(client, stream, 2);
+    // default idle waits (200 ms growing to 1 s): the readers are parked on the clock when stopped
+    const source = kinesisAllShardsSource({ streamName: stream, endpoint }, { clock: systemClock, client });
+    const { runtime, events } = topologyFor(source, []);
+    const running = runtime.run();
+    await waitFor('both shards open', () => events.filter((e) => e.type === 'shard-opened').length === 2);
+    await new Promise((r) => setTimeout(r, 1500));
+    const stopping = performance.now();
+    await runtime.stop();
+    await running;
+    expect(performance.now() - stopping).toBeLessThan(250);
+    expect(events.filter((e) => e.type === 'shard-released')).toHaveLength(2);
+  });
+});
