@@ -13,6 +13,9 @@
  */
 import type { NoSideOutputs, Operator, SideOutputs, Sink, Source } from './components.ts';
 import { describeTopology, type TopologyDescription } from './description.ts';
+import { type Input, MAIN_PORT, type OperatorNode, type TopologyNode } from './graph.ts';
+
+export * from './graph.ts';
 
 /** Raised for a topology that cannot be built: bad or duplicate names, unconnected side outputs. */
 export class TopologyError extends Error {
@@ -21,8 +24,6 @@ export class TopologyError extends Error {
 
 const NAME_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 const MAX_NAME_LENGTH = 64;
-/** The port every node's regular output uses; side outputs have their own names. */
-export const MAIN_PORT = 'main';
 
 /** Checks a node name: lower-case words joined by single dashes, at most 64 characters. */
 export function validateNodeName(name: string): void {
@@ -35,35 +36,6 @@ export function validateNodeName(name: string): void {
     );
   }
 }
-
-/** Where a node reads from: a parent node and one of its ports. */
-export interface Input {
-  readonly node: string;
-  readonly port: string;
-}
-
-interface NodeBase {
-  readonly name: string;
-}
-/** A source node in the built graph. */
-export interface SourceNode extends NodeBase {
-  readonly kind: 'source';
-  readonly component: Source<unknown>;
-}
-/** An operator node in the built graph. */
-export interface OperatorNode extends NodeBase {
-  readonly kind: 'operator';
-  readonly component: Operator<unknown, unknown, SideOutputs>;
-  readonly input: Input;
-}
-/** A sink node in the built graph. */
-export interface SinkNode extends NodeBase {
-  readonly kind: 'sink';
-  readonly component: Sink<unknown>;
-  readonly input: Input;
-}
-/** Any node of the built graph. */
-export type TopologyNode = SourceNode | OperatorNode | SinkNode;
 
 /** A built, frozen topology: the nodes in declaration order, and its description. */
 export interface Topology {

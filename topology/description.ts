@@ -2,7 +2,7 @@
  * The frozen, serialisable description of a topology: plain data that `describe`, the visualiser and
  * the admin API read. Nothing here refers to a runtime object.
  */
-import { MAIN_PORT, type TopologyNode } from './builder.ts';
+import { MAIN_PORT, type TopologyNode } from './graph.ts';
 
 /** One node as described. */
 export interface NodeDescription {

@@ -1,0 +1,84 @@
+/**
+ * Import direction, enforced (`npm run deps`, part of the test line):
+ *   topology        ← the engine; imports nothing else of the project
+ *   sources, operators, state, sinks, specs, gateways
+ *                   ← components; import topology (and operators may read specs), never each other
+ *   cli             ← wires everything; may import any component
+ *   infra           ← local service scripts; imports no project code
+ *   test/, bench/   ← nothing outside them imports them
+ */
+const COMPONENTS = '^(sources|operators|state|sinks|specs|gateways)/';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'topology-is-the-bottom',
+      comment: 'topology/ is the engine every component builds on; it must not depend on any of them.',
+      severity: 'error',
+      from: { path: '^topology/' },
+      to: { path: '^(sources|operators|state|sinks|specs|gateways|cli|infra|bench|test)/' },
+    },
+    {
+      name: 'components-do-not-import-each-other',
+      comment: 'Components depend on topology types only; the CLI wires them together.',
+      severity: 'error',
+      from: { path: '^(sources|operators|state|sinks|specs|gateways)/([^/]+)' },
+      to: {
+        path: COMPONENTS,
+        pathNot: ['^$1/', '^specs/'],
+      },
+    },
+    {
+      name: 'specs-are-data',
+      comment: 'specs/ holds schemas and example specs; it depends on topology types at most.',
+      severity: 'error',
+      from: { path: '^specs/' },
+      to: { path: '^(sources|operators|state|sinks|gateways)/' },
+    },
+    {
+      name: 'nothing-imports-cli',
+      severity: 'error',
+      from: { pathNot: '^(cli|test|bench)/' },
+      to: { path: '^cli/' },
+    },
+    {
+      name: 'nothing-imports-tests-or-bench',
+      comment: 'test/ and bench/ sit on top; production code never reaches into them.',
+      severity: 'error',
+      from: { pathNot: '^(test|bench)/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'bench-does-not-import-tests',
+      severity: 'error',
+      from: { path: '^bench/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'infra-is-standalone',
+      comment: 'infra/ scripts start servers; they import only npm packages and node built-ins.',
+      severity: 'error',
+      from: { path: '^infra/' },
+      to: { path: '^(topology|sources|operators|state|sinks|specs|gateways|cli|bench|test)/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },
+  },
+};

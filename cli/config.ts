@@ -1,0 +1,149 @@
+/**
+ * A worker's configuration: YAML, then `SHARDFLOW_*` environment overrides, validated by one zod
+ * schema composed from the components' own schemas. Every error names the key and the problem.
+ *
+ * Environment overrides address a key by its path, sections joined by `__`, words by `_`:
+ * `SHARDFLOW_SOURCE__KINESIS__STREAM_NAME=telemetry` sets `source.kinesis.streamName`. Values are
+ * read as YAML scalars (`4` is a number, `true` a boolean). Variables without `__` are not config.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { parseEnvelopeConfigSchema } from '../operators/parseEnvelope.ts';
+import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
+import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
+import { runtimeConfigSchema } from '../topology/index.ts';
+
+/** The configuration of one worker (`shardflow run --config FILE`). */
+export const workerConfigSchema = z
+  .object({
+    topology: z
+      .object({
+        name: z.string().default('telemetry').describe('name of the topology (metrics, state keys)'),
+      })
+      .strict()
+      .default({ name: 'telemetry' }),
+    source: z.object({ kinesis: kinesisSourceConfigSchema.describe('the telemetry stream') }).strict(),
+    decode: parseEnvelopeConfigSchema.default({}),
+    warm: warmStoreConfigSchema.describe('the Warm store (PostgreSQL / Aurora)'),
+    runtime: runtimeConfigSchema.default(runtimeConfigSchema.parse({})),
+    log: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('lowest level logged'),
+        pretty: z.boolean().default(false).describe('human-readable logs instead of JSON lines'),
+      })
+      .strict()
+      .default({ level: 'info', pretty: false }),
+    admin: z
+      .object({
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65_535)
+          .default(9400)
+          .describe('admin HTTP port; 0 = any free port'),
+        host: z.string().default('127.0.0.1').describe('admin HTTP address'),
+        enabled: z.boolean().default(true).describe('serve /healthz, /metrics, /topology'),
+      })
+      .strict()
+      .default({ port: 9400, host: '127.0.0.1', enabled: true }),
+  })
+  .strict();
+/** The configuration as written. */
+export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
+/** The validated configuration, defaults applied. */
+export type WorkerConfig = z.output<typeof workerConfigSchema>;
+
+/** A configuration that cannot be used; `message` lists every problem with its key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly problems: readonly string[],
+    readonly source: string,
+  ) {
+    super(`invalid configuration (${source}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+const ENV_PREFIX = 'SHARDFLOW_';
+
+function camel(word: string): string {
+  return word.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Applies `SHARDFLOW_A__B_C=v` overrides to a raw config; returns which env var set which path. */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
+  const origins = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || !name.includes('__') || value === undefined) continue;
+    const path = name.slice(ENV_PREFIX.length).split('__').map(camel);
+    let node: Record<string, unknown> = raw;
+    for (const key of path.slice(0, -1)) {
+      const child = node[key];
+      if (child === undefined) node[key] = {};
+      else if (child === null || typeof child !== 'object') {
+        throw new ConfigError(
+          [`${path.join('.')}: ${name} sets a key inside "${key}", which is not a section`],
+          'environment',
+        );
+      }
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path.at(-1)!] = parseYaml(value);
+    origins.set(path.join('.'), name);
+  }
+  return origins;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, origins: Map<string, string>): string[] {
+  const path = issue.path.map(String);
+  const where = (p: string[]) => {
+    const key = p.length === 0 ? '(top level)' : p.join('.');
+    const origin = origins.get(key);
+    return origin ? `${key} (from ${origin})` : key;
+  };
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${where([...path, k])}: unknown key`);
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return [`${where(path)}: is required`];
+  return [`${where(path)}: ${issue.message}`];
+}
+
+/** Validates a raw configuration object, applying environment overrides first. */
+export function parseWorkerConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  source = 'configuration',
+): WorkerConfig {
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(['(top level): expected a mapping of sections'], source);
+  const copy = structuredClone(raw) as Record<string, unknown>;
+  const origins = applyEnvOverrides(copy, env);
+  const result = workerConfigSchema.safeParse(copy, { reportInput: true });
+  if (!result.success)
+    throw new ConfigError(
+      result.error.issues.flatMap((i) => formatIssue(i, origins)),
+      source,
+    );
+  return result.data;
+}
+
+/** Reads a YAML configuration file and validates it (with environment overrides). */
+export function loadWorkerConfig(file: string, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`cannot read the file: ${(error as Error).message}`], file);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    if (error instanceof YAMLParseError) throw new ConfigError([`not valid YAML: ${error.message}`], file);
+    throw error;
+  }
+  return parseWorkerConfig(raw, env, file);
+}

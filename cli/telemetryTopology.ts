@@ -1,0 +1,51 @@
+/**
+ * The telemetry topology of the first slice, and where the later stages will go:
+ *
+ *   kinesis → parse-envelope → count-per-product-hour → hourly-counts (Warm)
+ *                  └─dlq→ dead-letters (Warm)
+ *
+ * Seams: `parse-envelope` becomes spec-driven decode + validate; enrich (device → site → customer)
+ * goes between it and the aggregation; `count-per-product-hour` becomes the 1 h / 6 h / 1 day
+ * windows with Redis state; Hot and Cold sinks fan out from the decoded telemetry.
+ */
+import { countPerProductHour } from '../operators/countPerProductHour.ts';
+import { type ParseEnvelopeConfig, parseEnvelope } from '../operators/parseEnvelope.ts';
+import {
+  type DeadLetter,
+  type ProductHourCount,
+  type RawRecord,
+  type Sink,
+  type SinkRef,
+  type Source,
+  type Stream,
+  type Topology,
+  TopologyBuilder,
+} from '../topology/index.ts';
+
+/** The components the telemetry topology is made of. */
+export interface TelemetryComponents {
+  readonly source: Source<RawRecord>;
+  readonly decode?: ParseEnvelopeConfig;
+  readonly hourlyCounts: Sink<ProductHourCount>;
+  readonly deadLetters: Sink<DeadLetter>;
+}
+
+/** The built topology and typed handles to its ends (for the test driver). */
+export interface TelemetryTopology {
+  readonly topology: Topology;
+  readonly records: Stream<RawRecord>;
+  readonly hourlyCounts: SinkRef<ProductHourCount>;
+  readonly deadLetters: SinkRef<DeadLetter>;
+}
+
+/** Builds the telemetry topology from its components. */
+export function buildTelemetryTopology(name: string, c: TelemetryComponents): TelemetryTopology {
+  const b = new TopologyBuilder(name);
+  const records = b.source('kinesis', c.source);
+  const telemetry = records.via('parse-envelope', parseEnvelope(c.decode));
+  const deadLetters = telemetry.side('dlq').to('dead-letters', c.deadLetters);
+  const hourlyCounts = telemetry
+    .via('count-per-product-hour', countPerProductHour())
+    .to('hourly-counts', c.hourlyCounts);
+  return { topology: b.build(), records, hourlyCounts, deadLetters };
+}

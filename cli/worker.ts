@@ -1,0 +1,152 @@
+/**
+ * Wires a validated configuration into a running worker: checks that each service answers (and says
+ * which one, at what address, when it does not), prepares the Warm schema, builds the telemetry
+ * topology, runs it, and serves the admin port.
+ */
+import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { deadLetterSink } from '../sinks/warm/deadLetterSink.ts';
+import { hourlyCountSink } from '../sinks/warm/hourlyCountSink.ts';
+import { ensureWarmSchema } from '../sinks/warm/schema.ts';
+import { describeEndpoint, openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
+import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
+import { createKinesisClient } from '../sources/kinesis/client.ts';
+import {
+  type Clock,
+  errorMessage,
+  type Logger,
+  systemClock,
+  type TopologyDescription,
+  TopologyRuntime,
+} from '../topology/index.ts';
+import { type AdminServer, startAdminServer } from './admin.ts';
+import type { WorkerConfig } from './config.ts';
+import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
+
+/** A service the worker needs did not answer. */
+export class ServiceUnavailableError extends Error {
+  override readonly name = 'ServiceUnavailableError';
+  constructor(service: string, key: string, address: string, cause: unknown) {
+    super(`cannot reach ${service} (${key}) at ${address}: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/** A running worker. */
+export interface Worker {
+  readonly runtime: TopologyRuntime;
+  readonly telemetry: TelemetryTopology;
+  readonly description: TopologyDescription;
+  readonly warm: WarmStore;
+  readonly admin: AdminServer | undefined;
+  /** Settles when the runtime has stopped (rejects with the error that stopped it). */
+  readonly done: Promise<void>;
+  /** Drains, checkpoints and closes everything. */
+  stop(): Promise<void>;
+}
+
+/** What the worker is given besides its configuration. */
+export interface WorkerDeps {
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** An already-open Warm store (the demo's embedded one); opened from the config when absent. */
+  readonly warm?: WarmStore;
+}
+
+async function checkKinesis(config: WorkerConfig): Promise<void> {
+  const { streamName, region, endpoint } = config.source.kinesis;
+  const probe: KinesisClient = createKinesisClient({ region, endpoint, maxAttempts: 1 });
+  const address = endpoint ?? `the AWS Kinesis endpoint of ${region}`;
+  try {
+    await probe.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
+      throw new ServiceUnavailableError(
+        'Kinesis stream',
+        'source.kinesis.streamName',
+        address,
+        `stream "${streamName}" does not exist`,
+      );
+    }
+    throw new ServiceUnavailableError('Kinesis', 'source.kinesis.endpoint', address, error);
+  } finally {
+    probe.destroy();
+  }
+}
+
+async function checkPostgres(warm: WarmStore, config: WorkerConfig): Promise<void> {
+  const endpoints: Array<[string, string, typeof warm.write]> = [
+    ['warm.writeUrl', config.warm.writeUrl, warm.write],
+  ];
+  if (config.warm.readUrl !== undefined) endpoints.push(['warm.readUrl', config.warm.readUrl, warm.read]);
+  for (const [key, url, client] of endpoints) {
+    try {
+      await client.query('SELECT 1');
+    } catch (error) {
+      throw new ServiceUnavailableError('PostgreSQL', key, describeEndpoint(url), error);
+    }
+  }
+}
+
+/** Builds the topology described by a configuration without connecting to anything. */
+export function telemetryTopologyFor(
+  config: WorkerConfig,
+  deps: WorkerDeps,
+  warm: WarmStore,
+): TelemetryTopology {
+  return buildTelemetryTopology(config.topology.name, {
+    source: kinesisAllShardsSource(config.source.kinesis, {
+      clock: deps.clock ?? systemClock,
+      log: deps.log,
+    }),
+    decode: config.decode,
+    hourlyCounts: hourlyCountSink(warm.write),
+    deadLetters: deadLetterSink(warm.write),
+  });
+}
+
+/** Checks the services, prepares the schema and starts processing. */
+export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<Worker> {
+  const { log } = deps;
+  const warm = deps.warm ?? openWarmStore(config.warm);
+  try {
+    await checkPostgres(warm, config);
+    await checkKinesis(config);
+    await ensureWarmSchema(warm.write);
+  } catch (error) {
+    await warm.close().catch(() => {});
+    throw error;
+  }
+
+  const telemetry = telemetryTopologyFor(config, deps, warm);
+  const runtime = new TopologyRuntime(telemetry.topology, { ...config.runtime, clock: deps.clock, log });
+  runtime.events.subscribe((event) => {
+    if (event.type === 'shard-opened' || event.type === 'shard-released') log.info(event, event.type);
+  });
+  const description = telemetry.topology.describe();
+  let running = true;
+  const done = runtime.run().finally(() => {
+    running = false;
+  });
+  done.catch(() => {});
+  const admin = config.admin.enabled
+    ? await startAdminServer(
+        { description, metrics: () => runtime.metrics(), ready: () => running },
+        config.admin.host,
+        config.admin.port,
+      )
+    : undefined;
+  if (admin) log.info({ url: admin.url }, 'admin server listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      try {
+        await runtime.stop();
+      } finally {
+        await admin?.close();
+        await warm.close();
+      }
+    })();
+    return stopping;
+  };
+  return { runtime, telemetry, description, warm, admin, done, stop };
+}

@@ -1,0 +1,38 @@
+/**
+ * Keeps dead letters in `dead_letters`: the original bytes, the node that refused them and why.
+ * Idempotent: a replayed dead letter (same stream position and node) is not stored twice.
+ */
+import type { DeadLetter, Sink } from '../../topology/index.ts';
+import { type SqlClient, valuesList } from './sql.ts';
+
+const COLUMNS = 8;
+// PostgreSQL allows 65,535 parameters per statement.
+const MAX_ROWS_PER_STATEMENT = Math.floor(65_535 / COLUMNS);
+
+/** Writes dead letters to PostgreSQL with one multi-row insert per batch. */
+export function deadLetterSink(client: SqlClient): Sink<DeadLetter> {
+  return {
+    type: 'postgres-dead-letters',
+    stores: [{ name: 'warm.dead_letters', kind: 'postgresql' }],
+    async write(batch) {
+      for (let i = 0; i < batch.length; i += MAX_ROWS_PER_STATEMENT) {
+        const chunk = batch.slice(i, i + MAX_ROWS_PER_STATEMENT);
+        await client.query(
+          `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at)
+           VALUES ${valuesList(chunk.length, COLUMNS)}
+           ON CONFLICT (stream, shard_id, sequence_number, sub_sequence_number, node) DO NOTHING`,
+          chunk.flatMap((d) => [
+            d.node,
+            d.reason,
+            d.stream,
+            d.shardId,
+            d.sequenceNumber,
+            d.subSequenceNumber ?? 0,
+            Buffer.from(d.payloadBase64, 'base64'),
+            new Date(d.failedAt).toISOString(),
+          ]),
+        );
+      }
+    },
+  };
+}

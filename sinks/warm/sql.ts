@@ -1,0 +1,89 @@
+/**
+ * The small SQL surface the Warm sinks need, with two adapters: node-postgres (a real PostgreSQL or
+ * Aurora endpoint) and PGlite (embedded, for the demo). Sinks are written once against `SqlClient`.
+ */
+import type { PGlite } from '@electric-sql/pglite';
+import type { Pool, PoolClient } from 'pg';
+
+/** Rows of a query. */
+export interface SqlResult<Row> {
+  readonly rows: Row[];
+}
+
+/** Runs statements; `transaction` runs `work` in one transaction on one connection. */
+export interface SqlClient {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
+  transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+type Queryable = Pick<Pool, 'query'> | Pick<PoolClient, 'query'>;
+
+function pgQuery(q: Queryable): SqlClient['query'] {
+  return (async (text: string, params?: readonly unknown[]) => {
+    const result = await q.query(text, params as unknown[]);
+    return { rows: result.rows };
+  }) as SqlClient['query'];
+}
+
+function fromPoolClient(client: PoolClient): SqlClient {
+  return {
+    query: pgQuery(client),
+    transaction: () => Promise.reject(new Error('nested transactions are not supported')),
+    close: async () => {},
+  };
+}
+
+/** A `SqlClient` over a node-postgres pool. */
+export function pgSqlClient(pool: Pool): SqlClient {
+  return {
+    query: pgQuery(pool),
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(fromPoolClient(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** A `SqlClient` over an embedded PGlite database. */
+export function pgliteSqlClient(db: PGlite): SqlClient {
+  const wrap = (q: Pick<PGlite, 'query'>): SqlClient['query'] =>
+    (async (text: string, params?: readonly unknown[]) => {
+      const result = await q.query(text, params as unknown[]);
+      return { rows: result.rows };
+    }) as SqlClient['query'];
+  return {
+    query: wrap(db),
+    transaction: (work) =>
+      db.transaction((tx) =>
+        work({
+          query: wrap(tx),
+          transaction: () => Promise.reject(new Error('nested transactions are not supported')),
+          close: async () => {},
+        }),
+      ),
+    close: () => db.close(),
+  };
+}
+
+/** `($1, $2), ($3, $4), …` for a multi-row VALUES list of `rows` rows of `columns` columns. */
+export function valuesList(rows: number, columns: number): string {
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cells: string[] = [];
+    for (let c = 1; c <= columns; c++) cells.push(`$${r * columns + c}`);
+    tuples.push(`(${cells.join(', ')})`);
+  }
+  return tuples.join(', ');
+}
