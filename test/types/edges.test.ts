@@ -1,0 +1,53 @@
+/**
+ * Compile-time guarantees of the builder. `tsc --noEmit` (part of the test line) fails if any
+ * `@ts-expect-error` below stops being an error, so these lines prove that wrong edges do not compile.
+ */
+import { describe, expectTypeOf, it } from 'vitest';
+import { countPerProductHour } from '../../operators/countPerProductHour.ts';
+import { parseEnvelope } from '../../operators/parseEnvelope.ts';
+import {
+  type DeadLetter,
+  MemorySource,
+  type ProductHourCount,
+  type RawRecord,
+  type Sink,
+  type Stream,
+  type Telemetry,
+  TopologyBuilder,
+} from '../../topology/index.ts';
+
+const hourlySink: Sink<ProductHourCount> = { type: 'test', write: async () => {} };
+
+describe('typed edges', () => {
+  it('infers each stream type from the operator that produces it', () => {
+    const b = new TopologyBuilder('types');
+    const raw = b.source('raw', new MemorySource<RawRecord>());
+    const telemetry = raw.via('parse', parseEnvelope());
+    expectTypeOf(raw).toEqualTypeOf<Stream<RawRecord>>();
+    expectTypeOf(telemetry).toMatchTypeOf<Stream<Telemetry>>();
+    expectTypeOf(telemetry.side('dlq')).toEqualTypeOf<Stream<DeadLetter>>();
+  });
+
+  it('refuses an operator whose input type does not match the stream', () => {
+    const b = new TopologyBuilder('types');
+    const raw = b.source('raw', new MemorySource<RawRecord>());
+    // count-per-product-hour reads Telemetry, not RawRecord:
+    // @ts-expect-error mismatched edge: Stream<RawRecord> into Operator<Telemetry, …>
+    raw.via('count', countPerProductHour());
+  });
+
+  it('refuses a sink whose input type does not match the stream', () => {
+    const b = new TopologyBuilder('types');
+    const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('parse', parseEnvelope());
+    // @ts-expect-error mismatched edge: Stream<Telemetry> into Sink<ProductHourCount>
+    telemetry.to('hourly', hourlySink);
+  });
+
+  it('refuses a side output the operator does not declare', () => {
+    const b = new TopologyBuilder('types');
+    const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('parse', parseEnvelope());
+    expectTypeOf(telemetry.side).parameter(0).toEqualTypeOf<'dlq'>();
+    // @ts-expect-error parse-envelope has no "late" side output
+    () => telemetry.side('late');
+  });
+});

@@ -1,0 +1,109 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseWorkerConfig } from '../../../cli/config.ts';
+import { runCli } from '../../support/cli.ts';
+
+const valid = {
+  source: { kinesis: { streamName: 'telemetry', endpoint: 'http://127.0.0.1:4567' } },
+  warm: { writeUrl: 'postgres://postgres@127.0.0.1:5432/shardflow' },
+};
+
+function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  try {
+    parseWorkerConfig(raw, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function configFile(yaml: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'shardflow-config-')), 'shardflow.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('worker configuration', () => {
+  it('applies defaults from the component schemas', () => {
+    const config = parseWorkerConfig(valid, {});
+    expect(config.source.kinesis).toMatchObject({
+      region: 'us-east-1',
+      startPosition: 'TRIM_HORIZON',
+      maxRecords: 10_000,
+    });
+    expect(config.runtime).toMatchObject({ maxInFlightBatches: 4, checkpointIntervalMs: 1000 });
+    expect(config.topology.name).toBe('telemetry');
+  });
+
+  it('names an unknown key with its full path', () => {
+    expect(problems({ ...valid, source: { kinesis: { streamName: 's', maxRecord: 5 } } })).toEqual([
+      'source.kinesis.maxRecord: unknown key',
+    ]);
+  });
+
+  it('names a missing key and a wrong value', () => {
+    const found = problems({ source: { kinesis: { maxRecords: 20_000 } }, warm: { writeUrl: 'mysql://db' } });
+    expect(found).toContain('source.kinesis.streamName: is required');
+    expect(found.some((p) => p.startsWith('source.kinesis.maxRecords: Too big'))).toBe(true);
+    expect(found.some((p) => p.startsWith('warm.writeUrl: expected a postgres://'))).toBe(true);
+  });
+
+  it('takes SHARDFLOW_* overrides as typed values and names the variable when one is wrong', () => {
+    const config = parseWorkerConfig(valid, {
+      SHARDFLOW_RUNTIME__MAX_IN_FLIGHT_BATCHES: '8',
+      SHARDFLOW_LOG__PRETTY: 'true',
+      SHARDFLOW_SOURCE__KINESIS__STREAM_NAME: 'other',
+      SHARDFLOW_TEST_REDIS_URL: 'redis://ignored: no double underscore, not configuration',
+    });
+    expect(config.runtime.maxInFlightBatches).toBe(8);
+    expect(config.log.pretty).toBe(true);
+    expect(config.source.kinesis.streamName).toBe('other');
+    expect(problems(valid, { SHARDFLOW_RUNTIME__MAX_IN_FLIGHT_BATCHES: 'many' })).toEqual([
+      'runtime.maxInFlightBatches (from SHARDFLOW_RUNTIME__MAX_IN_FLIGHT_BATCHES): Invalid input: expected number, received string',
+    ]);
+    expect(problems(valid, { SHARDFLOW_WARM__READ_URLS: 'postgres://x' })).toEqual([
+      'warm.readUrls (from SHARDFLOW_WARM__READ_URLS): unknown key',
+    ]);
+  });
+
+  it('`shardflow run` with a bad configuration exits 2 and names the offending key', async () => {
+    const file = configFile(
+      'source:\n  kinesis:\n    streamName: telemetry\n    pollIntervalMs: 5\nwarm:\n  writeUrl: embedded\n',
+    );
+    const result = await runCli(['run', '--config', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('source.kinesis.pollIntervalMs: unknown key');
+    expect(result.stderr).toContain(file);
+  });
+
+  it('`shardflow run` with invalid YAML or a missing file exits 2 and says so', async () => {
+    const broken = await runCli(['run', '--config', configFile('source: [unclosed\n')]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain('not valid YAML');
+    const missing = await runCli(['run', '--config', '/nonexistent/shardflow.yaml']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read the file');
+  });
+
+  it('`shardflow run` with a database that does not answer exits 3 and names the service, key and address', async () => {
+    const port = await freePort();
+    const file = configFile(
+      `source:\n  kinesis:\n    streamName: telemetry\n    endpoint: http://127.0.0.1:${port}\nwarm:\n  writeUrl: postgres://postgres@127.0.0.1:${port}/shardflow\n  connectTimeoutMs: 1000\n`,
+    );
+    const result = await runCli(['run', '--config', file]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`cannot reach PostgreSQL (warm.writeUrl) at 127.0.0.1:${port}/shardflow`);
+  });
+});

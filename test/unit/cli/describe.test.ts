@@ -1,0 +1,56 @@
+/**
+ * The demo topology's description, pinned by golden files in every format. After an intended
+ * change, regenerate with `UPDATE_GOLDEN=1 npx vitest run test/unit/cli/describe.test.ts`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { demoConfig } from '../../../cli/demoConfig.ts';
+import { telemetryTopologyFor } from '../../../cli/worker.ts';
+import { openWarmStore } from '../../../sinks/warm/store.ts';
+import { type DescriptionFormat, renderDescription, silentLogger } from '../../../topology/index.ts';
+import { runCli } from '../../support/cli.ts';
+
+const EXTENSION: Record<DescriptionFormat, string> = {
+  text: 'txt',
+  json: 'json',
+  mermaid: 'mmd',
+  dot: 'dot',
+};
+const golden = (format: DescriptionFormat) =>
+  new URL(`../../golden/telemetry-topology.${EXTENSION[format]}`, import.meta.url);
+
+function demoDescription() {
+  const config = demoConfig();
+  return telemetryTopologyFor(config, { log: silentLogger }, openWarmStore(config.warm)).topology.describe();
+}
+
+describe('topology describe', () => {
+  it.each(Object.keys(EXTENSION) as DescriptionFormat[])(
+    'renders the demo topology as %s, as pinned',
+    (format) => {
+      const rendered = renderDescription(demoDescription(), format);
+      if (process.env.UPDATE_GOLDEN) writeFileSync(golden(format), rendered);
+      expect(rendered).toBe(readFileSync(golden(format), 'utf8'));
+    },
+  );
+
+  it('prints the description as JSON from the command line', async () => {
+    const result = await runCli(['topology', 'describe', '--format', 'json']);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed).toEqual(JSON.parse(readFileSync(golden('json'), 'utf8')));
+    expect(printed.nodes.map((n: { name: string }) => n.name)).toEqual([
+      'kinesis',
+      'parse-envelope',
+      'dead-letters',
+      'count-per-product-hour',
+      'hourly-counts',
+    ]);
+  });
+
+  it('refuses an unknown format and says which are allowed', async () => {
+    const result = await runCli(['topology', 'describe', '--format', 'svg']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('text, json, mermaid, dot');
+  });
+});
