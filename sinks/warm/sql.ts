@@ -34,22 +34,32 @@ function fromPoolClient(client: PoolClient): SqlClient {
   };
 }
 
-/** A `SqlClient` over a node-postgres pool. */
+/**
+ * A `SqlClient` over a node-postgres pool. A connection that dies (database restart, failover,
+ * network) makes its client emit 'error', which would crash the process where no listener happens
+ * to be attached at that moment; every client gets one, and the failure reaches the caller as the
+ * rejected query instead, which the runtime retries.
+ */
 export function pgSqlClient(pool: Pool): SqlClient {
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return {
     query: pgQuery(pool),
     async transaction(work) {
       const client = await pool.connect();
+      let failed: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await work(fromPoolClient(client));
         await client.query('COMMIT');
         return result;
       } catch (error) {
+        failed = error instanceof Error ? error : new Error(String(error));
         await client.query('ROLLBACK').catch(() => {});
         throw error;
       } finally {
-        client.release();
+        // After a failure the connection is discarded rather than returned to the pool.
+        client.release(failed);
       }
     },
     close: () => pool.end(),

@@ -3,10 +3,8 @@
  * simulated fleet go in through the producer and must come out exactly once, in order per shard and
  * per device, on the right shards; children of a split are read only after their parent ended.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
-  CreateStreamCommand,
-  DescribeStreamSummaryCommand,
   type KinesisClient,
   ListShardsCommand,
   type Shard,
@@ -27,6 +25,8 @@ import {
   TopologyBuilder,
   TopologyRuntime,
 } from '../../topology/index.ts';
+import { createStream, uniqueStream, waitForActive } from '../support/kinesis.ts';
+import { waitFor } from '../support/wait.ts';
 
 const endpoint = process.env.SHARDFLOW_TEST_KINESIS_ENDPOINT;
 const decoder = new TextDecoder();
@@ -49,30 +49,6 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
   const groups = new Map<string, T[]>();
   for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
   return groups;
-}
-
-function uniqueStream(label: string): string {
-  return `it-${label}-${randomUUID().slice(0, 8)}`;
-}
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
-  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-  await waitForActive(client, name);
-}
-
-async function waitForActive(client: KinesisClient, name: string): Promise<void> {
-  await waitFor(`${name} to be ACTIVE`, async () => {
-    const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
-    return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
-  });
 }
 
 async function shardsOf(client: KinesisClient, name: string): Promise<Shard[]> {

@@ -1,0 +1,27 @@
+/** Streams in kinesalite for integration tests. */
+import { randomUUID } from 'node:crypto';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import { waitFor } from './wait.ts';
+
+/** A stream name no other test uses. */
+export function uniqueStream(label: string): string {
+  return `it-${label}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Waits until the stream is ACTIVE. */
+export async function waitForActive(client: KinesisClient, name: string): Promise<void> {
+  await waitFor(`${name} to be ACTIVE`, async () => {
+    const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    return out.StreamDescriptionSummary?.StreamStatus === 'ACTIVE';
+  });
+}
+
+/** Creates a stream with `shards` shards and waits until it is ACTIVE. */
+export async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
+  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  await waitForActive(client, name);
+}

@@ -1,0 +1,31 @@
+/** A fresh PostgreSQL database per test file, on the server the integration setup started. */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { testEnv } from './wait.ts';
+
+/** A database of its own, and how to drop it. */
+export interface TestDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database on the test server. */
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+  const serverUrl = testEnv('SHARDFLOW_TEST_POSTGRES_URL');
+  const name = `it_${label}_${randomUUID().slice(0, 8)}`.replaceAll('-', '_');
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
