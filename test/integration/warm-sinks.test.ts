@@ -26,7 +26,13 @@ const adapters: Array<[string, () => Promise<{ client: SqlClient; cleanup: () =>
     async () => {
       const db: TestDatabase = await createTestDatabase('warm');
       const client = pgSqlClient(new pg.Pool({ connectionString: db.url, max: 2 }));
-      return { client, cleanup: async () => (await client.close(), await db.drop()) };
+      return {
+        client,
+        cleanup: async () => {
+          await client.close();
+          await db.drop();
+        },
+      };
     },
   ],
   [

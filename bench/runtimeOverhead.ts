@@ -1,0 +1,137 @@
+/**
+ * What the runtime costs: the first slice's operators (parse-envelope, count-per-product-hour) over
+ * the same simulated records, (a) called in a plain loop — the baseline — and (b) run by the
+ * topology runtime from an in-memory source with 4 shards into a no-op sink. Reported as records/s
+ * and as the ratio b/a measured in the same run, so it holds on a noisy machine.
+ *
+ *   npx tsx bench/runtimeOverhead.ts [--records N] [--batch N] [--runs N]
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { simulatedFleet } from '../gateways/simulator/fleet.ts';
+import { countPerProductHour } from '../operators/countPerProductHour.ts';
+import { parseEnvelope } from '../operators/parseEnvelope.ts';
+import {
+  ManualClock,
+  MemorySource,
+  type ProductHourCount,
+  type RawRecord,
+  TopologyBuilder,
+  TopologyRuntime,
+} from '../topology/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '400000' },
+    batch: { type: 'string', default: '500' },
+    runs: { type: 'string', default: '5' },
+    out: { type: 'string' },
+  },
+});
+const RECORDS = Number(values.records);
+const BATCH = Number(values.batch);
+const RUNS = Number(values.runs);
+const SHARDS = 4;
+
+function makeBatches(): RawRecord[][] {
+  const fleet = simulatedFleet({ devices: 10_000, seed: 3 });
+  const encoder = new TextEncoder();
+  const batches: RawRecord[][] = [];
+  let seq = 0;
+  for (let i = 0; i < RECORDS; i += BATCH) {
+    const shardId = `shard-${batches.length % SHARDS}`;
+    batches.push(
+      fleet.batch(1_700_000_000_000 + i, Math.min(BATCH, RECORDS - i)).map((envelope) => ({
+        stream: 'bench',
+        shardId,
+        sequenceNumber: String(++seq),
+        partitionKey: 'k',
+        arrivedAt: 0,
+        data: encoder.encode(JSON.stringify(envelope)),
+      })),
+    );
+  }
+  return batches;
+}
+
+async function baseline(batches: RawRecord[][]): Promise<number> {
+  const parse = parseEnvelope();
+  const count = countPerProductHour();
+  const clock = new ManualClock();
+  let partials = 0;
+  const started = performance.now();
+  for (const batch of batches) {
+    const ctx = {
+      node: 'x',
+      shardId: 's',
+      position: { sequenceNumber: '1', subSequenceNumber: 0 },
+      clock,
+      side: () => {},
+    };
+    const telemetry = await parse.process(batch, ctx);
+    partials += (await count.process(telemetry, ctx)).length;
+  }
+  if (partials === 0) throw new Error('baseline produced nothing');
+  return RECORDS / ((performance.now() - started) / 1000);
+}
+
+async function runtime(batches: RawRecord[][]): Promise<number> {
+  const source = new MemorySource<RawRecord>();
+  let partials = 0;
+  const b = new TopologyBuilder('bench');
+  const telemetry = b.source('source', source).via('parse-envelope', parseEnvelope());
+  telemetry.side('dlq').to('dead-letters', { type: 'none', write: async () => {} });
+  telemetry.via('count', countPerProductHour()).to('sink', {
+    type: 'none',
+    write: async (batch: readonly ProductHourCount[]) => {
+      partials += batch.length;
+    },
+  });
+  const rt = new TopologyRuntime(b.build(), { maxInFlightBatches: 4, checkpointIntervalMs: 0 });
+  const started = performance.now();
+  const done = rt.run();
+  for (const batch of batches) source.push(batch[0]!.shardId, batch);
+  source.endAll();
+  await done;
+  if (partials === 0) throw new Error('runtime produced nothing');
+  return RECORDS / ((performance.now() - started) / 1000);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const batches = makeBatches();
+const base: number[] = [];
+const run: number[] = [];
+await baseline(batches); // warm-up
+await runtime(batches);
+for (let i = 0; i < RUNS; i++) {
+  base.push(await baseline(batches));
+  run.push(await runtime(batches));
+}
+const result = {
+  benchmark: 'runtime-overhead',
+  records: RECORDS,
+  batch: BATCH,
+  runs: RUNS,
+  baselineRecordsPerSecond: Math.round(median(base)),
+  runtimeRecordsPerSecond: Math.round(median(run)),
+  ratio: Number((median(run) / median(base)).toFixed(3)),
+  spread: {
+    baseline: [Math.round(Math.min(...base)), Math.round(Math.max(...base))],
+    runtime: [Math.round(Math.min(...run)), Math.round(Math.max(...run))],
+  },
+  peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  at: new Date().toISOString(),
+};
+console.log(JSON.stringify(result, null, 2));
+if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
