@@ -107,3 +107,12 @@ describe('worker configuration', () => {
     expect(result.stderr).toContain(`cannot reach PostgreSQL (warm.writeUrl) at 127.0.0.1:${port}/shardflow`);
   });
 });
+
+describe('the example configuration', () => {
+  it('is valid', async () => {
+    const { loadWorkerConfig } = await import('../../../cli/config.ts');
+    const config = loadWorkerConfig(new URL('../../../shardflow.example.yaml', import.meta.url).pathname, {});
+    expect(config.warm.readUrl).toContain('aurora-reader');
+    expect(config.runtime.sinkRetry).toEqual({ maxAttempts: 0, initialDelayMs: 100, maxDelayMs: 10_000 });
+  });
+});
