@@ -4,12 +4,7 @@
  * per device, on the right shards; children of a split are read only after their parent ended.
  */
 import { createHash } from 'node:crypto';
-import {
-  type KinesisClient,
-  ListShardsCommand,
-  type Shard,
-  SplitShardCommand,
-} from '@aws-sdk/client-kinesis';
+import { type KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
@@ -25,7 +20,7 @@ import {
   TopologyBuilder,
   TopologyRuntime,
 } from '../../topology/index.ts';
-import { createStream, uniqueStream, waitForActive } from '../support/kinesis.ts';
+import { createStream, splitFirstShard, uniqueStream } from '../support/kinesis.ts';
 import { waitFor } from '../support/wait.ts';
 
 const endpoint = process.env.SHARDFLOW_TEST_KINESIS_ENDPOINT;
@@ -151,15 +146,7 @@ describe.skipIf(!endpoint)('kinesis all-shards source (kinesalite)', () => {
     const producer = kinesisProducer({ client, clock: systemClock, streamName: stream });
     const before = fleet.batch(Date.UTC(2025, 0, 1), 300);
     await producer.put(before);
-    const [parent] = await shardsOf(client, stream);
-    await client.send(
-      new SplitShardCommand({
-        StreamName: stream,
-        ShardToSplit: parent!.ShardId,
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    );
-    await waitForActive(client, stream);
+    const parentId = await splitFirstShard(client, stream);
     const after = fleet.batch(Date.UTC(2025, 0, 1, 0, 1), 300);
     await producer.put(after);
 
@@ -175,7 +162,6 @@ describe.skipIf(!endpoint)('kinesis all-shards source (kinesalite)', () => {
     await running;
 
     expect(delivered).toHaveLength(600);
-    const parentId = parent!.ShardId!;
     const lastParent = delivered.findLastIndex((d) => d.record.shardId === parentId);
     const firstChild = delivered.findIndex((d) => d.record.shardId !== parentId);
     expect(lastParent).toBe(299);
@@ -202,22 +188,14 @@ describe.skipIf(!endpoint)('kinesis all-shards source (kinesalite)', () => {
     const running = runtime.run();
     await producer.put(fleet.batch(Date.UTC(2025, 0, 1), 100));
     await waitFor('the parent records', () => delivered.length >= 100);
-    const [parent] = await shardsOf(client, stream);
-    await client.send(
-      new SplitShardCommand({
-        StreamName: stream,
-        ShardToSplit: parent!.ShardId,
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    );
-    await waitForActive(client, stream);
+    const parentId = await splitFirstShard(client, stream);
     await producer.put(fleet.batch(Date.UTC(2025, 0, 1, 0, 1), 100));
     await waitFor('the child records', () => delivered.length >= 200);
     await runtime.stop();
     await running;
     expect(delivered).toHaveLength(200);
     expect(new Set(delivered.slice(100).map((d) => d.record.shardId)).size).toBe(2);
-    expect(delivered.slice(100).every((d) => d.record.shardId !== parent!.ShardId)).toBe(true);
+    expect(delivered.slice(100).every((d) => d.record.shardId !== parentId)).toBe(true);
   });
 
   it('ends promptly when stopped while its shards are idle', async () => {

@@ -4,6 +4,8 @@ import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
   type KinesisClient,
+  ListShardsCommand,
+  SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { waitFor } from './wait.ts';
 
@@ -24,4 +26,18 @@ export async function waitForActive(client: KinesisClient, name: string): Promis
 export async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
   await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
   await waitForActive(client, name);
+}
+
+/** Splits the stream's first shard at the middle of the hash key space, waits until ACTIVE, returns its id. */
+export async function splitFirstShard(client: KinesisClient, name: string): Promise<string> {
+  const [parent] = (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  await client.send(
+    new SplitShardCommand({
+      StreamName: name,
+      ShardToSplit: parent!.ShardId,
+      NewStartingHashKey: (2n ** 127n).toString(),
+    }),
+  );
+  await waitForActive(client, name);
+  return parent!.ShardId!;
 }
