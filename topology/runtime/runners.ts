@@ -17,6 +17,28 @@ export interface ShardScope {
   readonly shardId: string;
   lane(node: string): Lane;
   markDurable(sink: string, position: Position): void;
+  /**
+   * Set by the first batch that fails for good. From then on no later batch of the shard runs
+   * anywhere or becomes durable: its records must be read again after a restart, in order.
+   */
+  readonly failure: { readonly error: unknown } | undefined;
+  fail(error: unknown): void;
+}
+
+/** Raised for batches that follow a failed batch of the same shard; they were not processed. */
+export class ShardStoppedError extends Error {
+  override readonly name = 'ShardStoppedError';
+}
+
+/** Runs `work` unless the shard has failed; marks the shard failed if `work` fails. */
+async function guarded<T>(shard: ShardScope, work: () => Promise<T>): Promise<T> {
+  if (shard.failure) throw new ShardStoppedError(`shard ${shard.shardId} stopped after an earlier failure`);
+  try {
+    return await work();
+  } catch (error) {
+    shard.fail(error);
+    throw error;
+  }
 }
 
 /** Shared services of all runners. */
@@ -87,7 +109,9 @@ export class OperatorRunner implements Runner {
   ) {}
 
   async accept(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void> {
-    const result = await shard.lane(this.node).run(() => this.execute(shard.shardId, records, position));
+    const result = await shard
+      .lane(this.node)
+      .run(() => guarded(shard, () => this.execute(shard.shardId, records, position)));
     const forwards: Promise<void>[] = [];
     for (const [port, runners] of this.children) {
       const out = port === 'main' ? result.main : (result.sides.get(port) ?? []);
@@ -136,26 +160,28 @@ export class SinkRunner implements Runner {
   }
 
   accept(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void> {
-    return shard.lane(this.node).run(async () => {
-      // An empty batch still moves the sink's durable position: every record before it is written.
-      if (records.length > 0 || this.explicitDurability) {
-        const started = performance.now();
-        const ctx: BatchContext = {
-          node: this.node,
-          shardId: shard.shardId,
-          position,
-          clock: this.env.clock,
-        };
-        await withRetry(
-          () => this.sink.write(records, ctx),
-          this.retry,
-          this.env.clock,
-          this.env.hardStop,
-          onFailure(this.env, this.metrics, shard.shardId),
-        );
-        this.metrics.observe(records.length, 0, performance.now() - started);
-      }
-      if (!this.explicitDurability) shard.markDurable(this.node, position);
-    });
+    return shard.lane(this.node).run(() => guarded(shard, () => this.write(shard, records, position)));
+  }
+
+  private async write(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void> {
+    // An empty batch still moves the sink's durable position: every record before it is written.
+    if (records.length > 0 || this.explicitDurability) {
+      const started = performance.now();
+      const ctx: BatchContext = {
+        node: this.node,
+        shardId: shard.shardId,
+        position,
+        clock: this.env.clock,
+      };
+      await withRetry(
+        () => this.sink.write(records, ctx),
+        this.retry,
+        this.env.clock,
+        this.env.hardStop,
+        onFailure(this.env, this.metrics, shard.shardId),
+      );
+      this.metrics.observe(records.length, 0, performance.now() - started);
+    }
+    if (!this.explicitDurability) shard.markDurable(this.node, position);
   }
 }

@@ -66,6 +66,7 @@ class ShardState implements ShardScope {
   readonly metrics: ShardMetrics;
   readonly checkpoints: ShardCheckpoints;
   readonly checkpointLane = new Lane();
+  failure: { readonly error: unknown } | undefined;
 
   constructor(
     readonly source: string,
@@ -92,7 +93,11 @@ class ShardState implements ShardScope {
   }
 
   markDurable(sink: string, position: Position): void {
-    this.checkpoints.markDurable(sink, position);
+    if (this.failure === undefined) this.checkpoints.markDurable(sink, position);
+  }
+
+  fail(error: unknown): void {
+    this.failure ??= { error };
   }
 }
 
@@ -307,7 +312,8 @@ export class TopologyRuntime {
           (error) => {
             shard.metrics.complete(records.length);
             shard.permits.release();
-            this.fail(error);
+            // batches after the failed one reject too; report the failure that stopped the shard
+            this.fail(shard.failure?.error ?? error);
           },
         );
       }

@@ -118,7 +118,7 @@ describe('topology runtime', () => {
   it('stops the worker when an operator throws, and never checkpoints the failed batch', async () => {
     const b = new TopologyBuilder('broken');
     const input = b.source('input', new MemorySource<number>());
-    input
+    const out = input
       .via('explode', {
         type: 'explode',
         process: (batch: readonly number[]) => {
@@ -127,11 +127,44 @@ describe('topology runtime', () => {
         },
       })
       .to('out', arraySink<number>([]));
+    input.to(
+      'slow',
+      arraySink<number>([], () => new Promise((r) => setTimeout(r, 1))),
+    );
     const driver = new TopologyTestDriver(b.build());
     const ok = driver.send(input, 's', [1]);
     driver.send(input, 's', [13]);
+    driver.send(input, 's', [2]);
     await expect(driver.settle()).rejects.toThrow('unlucky');
     await expect(driver.close()).rejects.toThrow('unlucky');
+    // nothing after the failed batch may be written or checkpointed: a restart must see it again
+    expect(driver.output(out)).toEqual([1]);
+    expect(driver.released(input, 's')).toEqual(ok);
+    expect(driver.checkpoints(input, 's')).toEqual([ok]);
+  });
+
+  it('writes nothing after a batch a sink gave up on, so a restart reads it again in order', async () => {
+    const written: number[] = [];
+    const picky: Sink<number> = {
+      type: 'picky',
+      write: async (batch) => {
+        if (batch.includes(13)) throw new Error('constraint violated');
+        written.push(...batch);
+      },
+    };
+    const b = new TopologyBuilder('picky');
+    const input = b.source('input', new MemorySource<number>());
+    input.to('db', picky);
+    const driver = new TopologyTestDriver(b.build(), {
+      sinks: 'tap',
+      sinkRetry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+    });
+    const ok = driver.send(input, 's', [1]);
+    driver.send(input, 's', [13]);
+    driver.send(input, 's', [2]);
+    await expect(driver.settle()).rejects.toThrow('constraint violated');
+    await expect(driver.close()).rejects.toThrow('constraint violated');
+    expect(written).toEqual([1]);
     expect(driver.released(input, 's')).toEqual(ok);
   });
 
