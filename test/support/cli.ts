@@ -1,5 +1,5 @@
 /** Runs the real `shardflow` command in a child process, as a user would. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/shardflow.js', import.meta.url));
@@ -11,27 +11,44 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `shardflow ...args` and waits for it to exit. */
-export function runCli(
+/** A running `shardflow` process. */
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** Resolves when it exits. */
+  readonly exited: Promise<CliResult>;
+}
+
+/** Starts `shardflow ...args` without waiting for it; it is killed after `timeoutMs`. */
+export function startCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
   timeoutMs = 120_000,
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const exited = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+  return { child, exited };
+}
+
+/** Runs `shardflow ...args` and waits for it to exit. */
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+): Promise<CliResult> {
+  return startCli(args, env, timeoutMs).exited;
 }
