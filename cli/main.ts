@@ -11,6 +11,7 @@ import {
   renderDescription,
 } from '../topology/index.ts';
 import { ConfigError, loadWorkerConfig } from './config.ts';
+import { configReference } from './configReference.ts';
 import { runDemo } from './demo.ts';
 import { demoConfig } from './demoConfig.ts';
 import { createLogger } from './log.ts';
@@ -87,6 +88,7 @@ program
   .description('run one worker until SIGINT/SIGTERM, then drain and checkpoint')
   .requiredOption('-c, --config <file>', 'worker configuration (YAML); SHARDFLOW_<SECTION>__<KEY> overrides')
   .option('--pretty', 'human-readable logs instead of JSON lines')
+  .addHelpText('after', () => configReference())
   .action(async (opts: { config: string; pretty?: boolean }) => {
     try {
       const config = loadWorkerConfig(opts.config);

@@ -116,3 +116,32 @@ describe('the example configuration', () => {
     expect(config.runtime.sinkRetry).toEqual({ maxAttempts: 0, initialDelayMs: 100, maxDelayMs: 10_000 });
   });
 });
+
+describe('the configuration reference in `shardflow run --help`', () => {
+  it('lists every key with the environment variable that really sets it', async () => {
+    const { configReference } = await import('../../../cli/configReference.ts');
+    const { applyEnvOverrides } = await import('../../../cli/config.ts');
+    const text = configReference();
+    const pairs = [...text.matchAll(/^ {2}(\S+) {2}\(.*\)\n(?: {6}.*\n)*? {6}env: (\S+)$/gm)].map((m) => [
+      m[1]!,
+      m[2]!,
+    ]);
+    expect(pairs.map(([path]) => path)).toEqual(
+      expect.arrayContaining([
+        'source.kinesis.streamName',
+        'warm.writeUrl',
+        'runtime.maxInFlightBatches',
+        'admin.port',
+      ]),
+    );
+    expect(pairs.length).toBeGreaterThan(15);
+    for (const [path, env] of pairs) {
+      const raw: Record<string, unknown> = {};
+      applyEnvOverrides(raw, { [env]: 'x' });
+      const value = path
+        .split('.')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], raw);
+      expect(value, `${env} should set ${path}`).toBe('x');
+    }
+  });
+});

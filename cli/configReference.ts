@@ -1,0 +1,49 @@
+/**
+ * The configuration reference printed by `shardflow run --help`, generated from the same zod schema
+ * that validates the file, so the help text cannot drift from what is accepted.
+ */
+import { z } from 'zod';
+import { workerConfigSchema } from './config.ts';
+
+interface JsonSchema {
+  readonly type?: string;
+  readonly properties?: Record<string, JsonSchema>;
+  readonly required?: readonly string[];
+  readonly description?: string;
+  readonly default?: unknown;
+  readonly enum?: readonly unknown[];
+  readonly anyOf?: readonly JsonSchema[];
+}
+
+function typeOf(s: JsonSchema): string {
+  if (s.enum) return s.enum.join('|');
+  if (s.anyOf) return s.anyOf.map(typeOf).join(' or ');
+  return s.type ?? 'any';
+}
+
+function envName(path: readonly string[]): string {
+  return `SHARDFLOW_${path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('__')}`;
+}
+
+function walk(s: JsonSchema, path: string[], required: boolean, lines: string[]): void {
+  if (s.type === 'object' && s.properties) {
+    for (const [key, child] of Object.entries(s.properties)) {
+      walk(child, [...path, key], (s.required ?? []).includes(key), lines);
+    }
+    return;
+  }
+  const notes = [typeOf(s)];
+  if (s.default !== undefined) notes.push(`default ${JSON.stringify(s.default)}`);
+  else if (required) notes.push('required');
+  lines.push(`  ${path.join('.')}  (${notes.join(', ')})`);
+  if (s.description) lines.push(`      ${s.description}`);
+  lines.push(`      env: ${envName(path)}`);
+}
+
+/** Every configuration key with its type, default, description and environment variable. */
+export function configReference(): string {
+  const schema = z.toJSONSchema(workerConfigSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const lines = ['', 'Configuration keys (YAML; each can be overridden by its environment variable):'];
+  walk(schema, [], true, lines);
+  return `${lines.join('\n')}\n`;
+}
