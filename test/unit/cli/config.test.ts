@@ -122,10 +122,9 @@ describe('the configuration reference in `shardflow run --help`', () => {
     const { configReference } = await import('../../../cli/configReference.ts');
     const { applyEnvOverrides } = await import('../../../cli/config.ts');
     const text = configReference();
-    const pairs = [...text.matchAll(/^ {2}(\S+) {2}\(.*\)\n(?: {6}.*\n)*? {6}env: (\S+)$/gm)].map((m) => [
-      m[1]!,
-      m[2]!,
-    ]);
+    const pairs = [...text.matchAll(/^ {2}(\S+) {2}\(.*\)\n(?: {6}.*\n)*? {6}env: (\S+)$/gm)].map(
+      (m): [string, string] => [m[1]!, m[2]!],
+    );
     expect(pairs.map(([path]) => path)).toEqual(
       expect.arrayContaining([
         'source.kinesis.streamName',
