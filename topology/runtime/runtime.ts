@@ -9,25 +9,10 @@ import { type Clock, systemClock } from '../clock.ts';
 import type { ShardHandle } from '../components.ts';
 import { errorMessage, type Logger, silentLogger } from '../logger.ts';
 import type { Position } from '../records.ts';
-import { ShardCheckpoints } from './checkpoints.ts';
-import { Lane } from './lane.ts';
-import {
-  NodeMetrics,
-  type RuntimeMetricsSnapshot,
-  ShardMetrics,
-  snapshotNode,
-  snapshotShard,
-} from './metrics.ts';
-import { Permits } from './permits.ts';
+import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
 import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
-import {
-  deliver,
-  OperatorRunner,
-  type Runner,
-  type RunnerEnv,
-  type ShardScope,
-  SinkRunner,
-} from './runners.ts';
+import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
+import { ShardState } from './shardState.ts';
 
 /** How the runtime runs a topology. */
 export interface RuntimeOptions {
@@ -59,47 +44,6 @@ export type RuntimeEvent =
       readonly position: Position;
     }
   | { readonly type: 'failed'; readonly error: unknown };
-
-class ShardState implements ShardScope {
-  readonly lanes = new Map<string, Lane>();
-  readonly permits: Permits;
-  readonly metrics: ShardMetrics;
-  readonly checkpoints: ShardCheckpoints;
-  readonly checkpointLane = new Lane();
-  failure: { readonly error: unknown } | undefined;
-
-  constructor(
-    readonly source: string,
-    readonly handle: ShardHandle<unknown>,
-    sinks: readonly string[],
-    window: number,
-  ) {
-    this.permits = new Permits(window);
-    this.metrics = new ShardMetrics(source, handle.shardId);
-    this.checkpoints = new ShardCheckpoints(sinks);
-  }
-
-  get shardId(): string {
-    return this.handle.shardId;
-  }
-
-  lane(node: string): Lane {
-    let lane = this.lanes.get(node);
-    if (lane === undefined) {
-      lane = new Lane();
-      this.lanes.set(node, lane);
-    }
-    return lane;
-  }
-
-  markDurable(sink: string, position: Position): void {
-    if (this.failure === undefined) this.checkpoints.markDurable(sink, position);
-  }
-
-  fail(error: unknown): void {
-    this.failure ??= { error };
-  }
-}
 
 interface SubTopology {
   readonly source: SourceNode;
@@ -213,8 +157,7 @@ export class TopologyRuntime {
     return { at: this.clock.now(), nodes, shards };
   }
 
-  private async runToEnd(): Promise<void> {
-    const components = this.topology.nodes.map((n) => ({ name: n.name, component: n.component }));
+  private async openComponents(): Promise<void> {
     for (const node of this.topology.nodes) {
       const ctx = { node: node.name, clock: this.clock, signal: this.soft.signal };
       if (node.kind === 'sink') {
@@ -226,12 +169,19 @@ export class TopologyRuntime {
         await node.component.open?.(ctx);
       }
     }
-    const ticker = this.checkpointTicker();
+  }
+
+  private async runToEnd(): Promise<void> {
+    const components = this.topology.nodes.map((n) => ({ name: n.name, component: n.component }));
+    let ticker: Promise<void> | undefined;
     try {
+      await this.openComponents();
+      ticker = this.checkpointTicker();
       await Promise.all(this.subTopologies.map((sub) => this.runSource(sub)));
     } finally {
       this.soft.abort(new Error('runtime stopped'));
       await ticker;
+      // every component is closed, including those opened before one failed to open
       for (const { name, component } of components.reverse()) {
         try {
           await component.close?.();
