@@ -9,6 +9,7 @@ import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import { z } from 'zod';
 import {
   type Clock,
+  comparePositions,
   errorMessage,
   type Logger,
   maxPosition,
@@ -137,7 +138,12 @@ export function kinesisAllShardsSource(
         },
         release: async (finalPosition) => {
           if (finalPosition !== undefined) record(finalPosition);
-          if (!reader.reachedEnd) return;
+          // Finished only when read to the end AND everything read is durable: a pipeline that
+          // failed on a late batch must not let the children start before it is read again.
+          const last = reader.lastPosition;
+          const drained =
+            last === undefined || (finalPosition !== undefined && comparePositions(finalPosition, last) >= 0);
+          if (!reader.reachedEnd || !drained) return;
           log.info({ stream, shardId, position: finalPosition }, 'kinesis shard finished');
           finished.add(shardId);
           lineage.markFinished(shardId);

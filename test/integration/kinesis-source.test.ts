@@ -174,6 +174,53 @@ describe.skipIf(!endpoint)('kinesis all-shards source (kinesalite)', () => {
     expect(released).toBeLessThan(childOpened);
   });
 
+  it('re-reads the tail of a parent whose last batch failed before letting its children start', async () => {
+    const stream = uniqueStream('fail');
+    await createStream(client, stream, 1);
+    const fleet = simulatedFleet({ devices: 20, seed: 9 });
+    const producer = kinesisProducer({ client, clock: systemClock, streamName: stream });
+    await producer.put(fleet.batch(Date.UTC(2025, 0, 1), 200));
+    const parentId = await splitFirstShard(client, stream);
+    await producer.put(fleet.batch(Date.UTC(2025, 0, 1, 0, 1), 100));
+    // one source object across both runs: its in-memory checkpoints play the lease table's part
+    const source = kinesisAllShardsSource(
+      { streamName: stream, endpoint, maxRecords: 50, ...fast },
+      { clock: systemClock, client },
+    );
+
+    // first run: the sink refuses the parent's last page (records 150..199), for good
+    const first: Delivered[] = [];
+    const b = new TopologyBuilder('failing');
+    b.source('kinesis', source).to('collect', {
+      type: 'refuse-parent-tail',
+      write: async (batch, ctx) => {
+        // slow, so the reader has already reached the parent's end when its last page fails
+        await new Promise((r) => setTimeout(r, 100));
+        if (ctx.shardId === parentId && first.filter((d) => d.ctxShardId === parentId).length >= 150) {
+          throw new Error('refused');
+        }
+        for (const record of batch) first.push({ record, ctxShardId: ctx.shardId });
+      },
+    });
+    const failing = new TopologyRuntime(b.build(), {
+      checkpointIntervalMs: 0,
+      sinkRetry: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
+    });
+    await expect(failing.run()).rejects.toThrow('refused');
+    expect(first.some((d) => d.ctxShardId !== parentId)).toBe(false);
+
+    // second run: the parent's last 50 come first, then the children's 100
+    const second: Delivered[] = [];
+    const { runtime } = topologyFor(source, second);
+    const running = runtime.run();
+    await waitFor('the rest', () => second.length >= 150);
+    await runtime.stop();
+    await running;
+    expect(second).toHaveLength(150);
+    expect(second.slice(0, 50).every((d) => d.record.shardId === parentId)).toBe(true);
+    expect(second.slice(50).every((d) => d.record.shardId !== parentId)).toBe(true);
+  });
+
   it('follows a split made while it runs', async () => {
     const stream = uniqueStream('live-split');
     await createStream(client, stream, 1);

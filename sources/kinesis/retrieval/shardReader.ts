@@ -48,6 +48,8 @@ export interface ShardReader extends AsyncIterable<SourceBatch<RawRecord>> {
   readonly shardId: string;
   /** True once the shard's end was reached (its iterator ran out), as opposed to stopping on abort. */
   readonly reachedEnd: boolean;
+  /** Position of the last record handed out, if any. */
+  readonly lastPosition: Position | undefined;
 }
 
 /** The GetShardIterator request for a start position. */
@@ -79,7 +81,7 @@ export function shardReader(options: ShardReaderOptions): ShardReader {
     random: options.random,
     policy: options.backoff ?? KINESIS_BACKOFF,
   };
-  const state = { reachedEnd: false };
+  const state: { reachedEnd: boolean; last: Position | undefined } = { reachedEnd: false, last: undefined };
 
   const getIterator = async (start: StartPosition): Promise<string | undefined> => {
     const command = new GetShardIteratorCommand(shardIteratorRequest(streamName, shardId, start));
@@ -134,6 +136,7 @@ export function shardReader(options: ShardReaderOptions): ShardReader {
         idleMs = options.idleTimeBetweenReadsMs;
         // A full page means more is waiting: read again at once. Otherwise the reader is at the tip.
         nextReadAt = kinesisRecords.length >= options.maxRecords ? clock.now() : clock.now() + idleMs;
+        state.last = last;
         yield { records, position: last, millisBehindLatest: page.MillisBehindLatest };
       }
       if (iterator === undefined) state.reachedEnd = true;
@@ -147,6 +150,9 @@ export function shardReader(options: ShardReaderOptions): ShardReader {
     shardId,
     get reachedEnd() {
       return state.reachedEnd;
+    },
+    get lastPosition() {
+      return state.last;
     },
     [Symbol.asyncIterator]: readShard,
   };
