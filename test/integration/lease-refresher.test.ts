@@ -1,0 +1,98 @@
+/**
+ * The lease table against dynalite: KCL's attribute names, and fencing by `leaseCounter` on every
+ * write, so a worker that lost a lease can neither renew it nor checkpoint.
+ */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Lease } from '../../sources/kinesis/leases/lease.ts';
+import { LeaseLostError, LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
+import { systemClock } from '../../topology/index.ts';
+import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
+
+const fresh = (leaseKey: string, parents: string[] = []): Lease => ({
+  leaseKey,
+  leaseOwner: undefined,
+  leaseCounter: 0,
+  checkpoint: { sentinel: 'TRIM_HORIZON' },
+  pendingCheckpoint: undefined,
+  ownerSwitchesSinceCheckpoint: 0,
+  parentShardIds: parents,
+  childShardIds: [],
+});
+
+describe('lease refresher (dynalite)', () => {
+  const client = testDynamoClient();
+  const table = uniqueTable('leases');
+  const refresher = new LeaseRefresher(client, table);
+
+  beforeAll(() => refresher.ensureTable(systemClock));
+  afterAll(() => client.destroy());
+
+  it('creates a lease once, with KCL attribute names', async () => {
+    expect(
+      await refresher.createLeaseIfNotExists(fresh('shardId-000000000002', ['shardId-000000000000'])),
+    ).toBe(true);
+    expect(await refresher.createLeaseIfNotExists(fresh('shardId-000000000002'))).toBe(false);
+    const { Item } = await client.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { leaseKey: { S: 'shardId-000000000002' } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(Item).toEqual({
+      leaseKey: { S: 'shardId-000000000002' },
+      leaseCounter: { N: '0' },
+      ownerSwitchesSinceCheckpoint: { N: '0' },
+      checkpoint: { S: 'TRIM_HORIZON' },
+      checkpointSubSequenceNumber: { N: '0' },
+      parentShardId: { SS: ['shardId-000000000000'] },
+    });
+  });
+
+  it('fences every write by the counter: a worker that lost the lease cannot renew or checkpoint', async () => {
+    await refresher.createLeaseIfNotExists(fresh('s-1'));
+    const [unowned] = (await refresher.listLeases()).filter((l) => l.leaseKey === 's-1');
+    const a = await refresher.takeLease(unowned!, 'worker-a');
+    expect(a).toMatchObject({ leaseOwner: 'worker-a', leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0 });
+    const renewed = await refresher.renewLease(a);
+    expect(renewed.leaseCounter).toBe(2);
+
+    // worker-b steals from what it saw; worker-a's view is now stale
+    const stolen = await refresher.takeLease(renewed, 'worker-b');
+    expect(stolen).toMatchObject({
+      leaseOwner: 'worker-b',
+      leaseCounter: 3,
+      ownerSwitchesSinceCheckpoint: 1,
+    });
+    await expect(refresher.renewLease(renewed)).rejects.toBeInstanceOf(LeaseLostError);
+    const position = {
+      sequenceNumber: '49590338271490256608559692538361571095921575989136588898',
+      subSequenceNumber: 0,
+    };
+    await expect(refresher.updateCheckpoint(renewed, { position })).rejects.toBeInstanceOf(LeaseLostError);
+
+    const checkpointed = await refresher.updateCheckpoint(stolen, { position });
+    expect(checkpointed).toMatchObject({
+      checkpoint: { position },
+      ownerSwitchesSinceCheckpoint: 0,
+      leaseCounter: 4,
+    });
+  });
+
+  it('evicts a lease so anyone can take it, and resets a checkpoint for a replay', async () => {
+    await refresher.createLeaseIfNotExists(fresh('s-2'));
+    const [lease] = (await refresher.listLeases()).filter((l) => l.leaseKey === 's-2');
+    const held = await refresher.takeLease(lease!, 'worker-a');
+    const evicted = await refresher.evictLease(held);
+    expect(evicted.leaseOwner).toBeUndefined();
+    const retaken = await refresher.takeLease(evicted, 'worker-c');
+    const reset = await refresher.resetCheckpoint(retaken, { sentinel: 'AT_TIMESTAMP' }, 1_700_000_000_000);
+    expect(reset).toMatchObject({
+      leaseOwner: undefined,
+      checkpoint: { sentinel: 'AT_TIMESTAMP' },
+      startTimestamp: 1_700_000_000_000,
+    });
+    await expect(refresher.renewLease(retaken)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+});
