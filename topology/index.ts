@@ -9,6 +9,7 @@ export * from './logger.ts';
 export * from './records.ts';
 export * from './render.ts';
 export { type RuntimeConfig, runtimeConfigSchema } from './runtime/config.ts';
+export { Lane } from './runtime/lane.ts';
 export * from './runtime/metrics.ts';
 export {
   OPERATOR_RETRY,
@@ -18,5 +19,6 @@ export {
   withRetry,
 } from './runtime/retry.ts';
 export { type RuntimeEvent, type RuntimeOptions, TopologyRuntime } from './runtime/runtime.ts';
+export { AsyncQueue } from './testing/asyncQueue.ts';
 export { type TestDriverOptions, TopologyTestDriver } from './testing/driver.ts';
 export { MemorySource } from './testing/memorySource.ts';
