@@ -108,10 +108,20 @@ export interface ShardHandle<T> {
 /** Open context of a source. */
 export interface SourceContext extends OpenContext {}
 
+/** A figure a source reports about itself (leases held, open shards), exported as a gauge. */
+export interface SourceGauge {
+  /** Metric name without the `shardflow_` prefix, e.g. `leases_held`. */
+  readonly name: string;
+  readonly help: string;
+  readonly value: number;
+}
+
 /** A producer of shards and their batches. */
 export interface Source<T> {
   readonly type: string;
   readonly stores?: readonly StoreRef[];
+  /** The source's own gauges, read whenever metrics are read. */
+  readonly gauges?: () => readonly SourceGauge[];
   /** The shards this worker processes, yielded as they are assigned; ends when `ctx.signal` aborts. */
   readonly shards: (ctx: SourceContext) => AsyncIterable<ShardHandle<T>>;
   readonly close?: () => void | Promise<void>;

@@ -96,11 +96,20 @@ export interface ShardMetricsSnapshot {
   readonly checkpoint: Position | undefined;
 }
 
+/** A gauge reported by a source. */
+export interface SourceGaugeSnapshot {
+  readonly source: string;
+  readonly name: string;
+  readonly help: string;
+  readonly value: number;
+}
+
 /** Everything the runtime measures, at one moment. */
 export interface RuntimeMetricsSnapshot {
   readonly at: number;
   readonly nodes: readonly NodeMetricsSnapshot[];
   readonly shards: readonly ShardMetricsSnapshot[];
+  readonly gauges: readonly SourceGaugeSnapshot[];
 }
 
 /** Snapshot of one node's counters, with its current queue depth. */
@@ -183,5 +192,10 @@ export function renderPrometheus(s: RuntimeMetricsSnapshot): string {
     (m) => m.millisBehindLatest,
   );
   gauge('shard_records_total', 'Records read from the shard.', (m) => m.records);
+  for (const name of new Set(s.gauges.map((g) => g.name))) {
+    const of = s.gauges.filter((g) => g.name === name);
+    out.push(`# HELP shardflow_${name} ${of[0]!.help}`, `# TYPE shardflow_${name} gauge`);
+    for (const g of of) out.push(`shardflow_${name}{source="${label(g.source)}"} ${g.value}`);
+  }
   return `${out.join('\n')}\n`;
 }

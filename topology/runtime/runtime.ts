@@ -154,7 +154,10 @@ export class TopologyRuntime {
       }
     }
     const nodes = [...this.nodeMetrics.values()].map((m) => snapshotNode(m, depth.get(m.node) ?? 0));
-    return { at: this.clock.now(), nodes, shards };
+    const gauges = this.subTopologies.flatMap(({ source }) =>
+      (source.component.gauges?.() ?? []).map((g) => ({ source: source.name, ...g })),
+    );
+    return { at: this.clock.now(), nodes, shards, gauges };
   }
 
   private async openComponents(): Promise<void> {
@@ -254,10 +257,12 @@ export class TopologyRuntime {
         if (millisBehindLatest !== undefined) shard.metrics.millisBehindLatest = millisBehindLatest;
         sourceMetrics.observe(records.length, records.length, 0);
         deliver(sub.roots, shard, records, position).then(
-          () => {
+          async () => {
             shard.metrics.complete(records.length);
+            // With checkpoints at every advance, a batch stays in flight until its checkpoint is
+            // written: after a crash at most the window of batches is read again.
+            if (this.checkpointIntervalMs === 0) await this.commit(shard);
             shard.permits.release();
-            if (this.checkpointIntervalMs === 0) void this.commit(shard);
           },
           (error) => {
             shard.metrics.complete(records.length);

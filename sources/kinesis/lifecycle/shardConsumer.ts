@@ -1,0 +1,196 @@
+/**
+ * The life of one leased shard in this worker, as an explicit state machine (KCL's `ShardConsumer`):
+ *
+ *   WAITING_ON_PARENT_SHARDS → INITIALIZING → PROCESSING → SHUTTING_DOWN → SHUTDOWN_COMPLETE
+ *
+ * It waits until every parent lease is at SHARD_END (so records of a partition key stay in order
+ * across a reshard), starts reading at the lease's checkpoint, hands the runtime a `ShardHandle`,
+ * and at the end records SHARD_END (the shard was read to its end and all of it is durable) or gives
+ * the lease back (shutdown), or does nothing at all (the lease was lost: no checkpoint is written).
+ */
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  type Clock,
+  comparePositions,
+  type Logger,
+  type Position,
+  type RawRecord,
+  type ShardHandle,
+} from '../../../topology/index.ts';
+import { isShardEnd, type Lease } from '../leases/lease.ts';
+import type { LeaseCoordinator } from '../leases/leaseCoordinator.ts';
+import type { LeaseRefresher } from '../leases/leaseRefresher.ts';
+import { type ShardReader, type StartPosition, shardReader } from '../retrieval/shardReader.ts';
+
+/** States of a shard consumer. */
+export type ShardConsumerState =
+  | 'WAITING_ON_PARENT_SHARDS'
+  | 'INITIALIZING'
+  | 'PROCESSING'
+  | 'SHUTTING_DOWN'
+  | 'SHUTDOWN_COMPLETE';
+
+const NEXT: Record<ShardConsumerState, readonly ShardConsumerState[]> = {
+  WAITING_ON_PARENT_SHARDS: ['INITIALIZING', 'SHUTTING_DOWN'],
+  INITIALIZING: ['PROCESSING', 'SHUTTING_DOWN'],
+  PROCESSING: ['SHUTTING_DOWN'],
+  SHUTTING_DOWN: ['SHUTDOWN_COMPLETE'],
+  SHUTDOWN_COMPLETE: [],
+};
+
+/** What a shard consumer needs. */
+export interface ShardConsumerDeps {
+  readonly client: KinesisClient;
+  readonly refresher: LeaseRefresher;
+  readonly coordinator: LeaseCoordinator;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly streamName: string;
+  readonly reader: {
+    readonly maxRecords: number;
+    readonly idleTimeBetweenReadsMs: number;
+    readonly maxIdleTimeMs: number;
+  };
+  readonly parentPollMs: number;
+  /** The start time of `AT_TIMESTAMP` leases that carry none. */
+  readonly defaultStartTimestamp?: number;
+  /** Aborted when the worker stops: the consumer finishes its batches and gives the lease back. */
+  readonly workerSignal: AbortSignal;
+  /** Called when a shard was finished, so the children's leases get created soon. */
+  readonly onShardEnd: (shardId: string) => void;
+}
+
+/** The start position a lease's checkpoint means. */
+export function startOf(lease: Lease, defaultTimestamp?: number): StartPosition {
+  const c = lease.checkpoint;
+  if ('position' in c) return { type: 'AFTER_SEQUENCE_NUMBER', position: c.position };
+  if (c.sentinel === 'AT_TIMESTAMP') {
+    const timestamp = lease.startTimestamp ?? defaultTimestamp;
+    if (timestamp === undefined)
+      throw new Error(`lease ${lease.leaseKey} is AT_TIMESTAMP without a start time`);
+    return { type: 'AT_TIMESTAMP', timestamp };
+  }
+  if (c.sentinel === 'LATEST') return { type: 'LATEST' };
+  return { type: 'TRIM_HORIZON' };
+}
+
+/** One leased shard, from waiting on its parents to giving its lease back. */
+export class ShardConsumer {
+  private current: ShardConsumerState = 'WAITING_ON_PARENT_SHARDS';
+  private readonly stop = new AbortController();
+  private lostReason: string | undefined;
+  private reader: ShardReader | undefined;
+
+  constructor(
+    private readonly lease: Lease,
+    private readonly deps: ShardConsumerDeps,
+  ) {
+    const { workerSignal } = deps;
+    if (workerSignal.aborted) this.stop.abort(workerSignal.reason);
+    else workerSignal.addEventListener('abort', () => this.stop.abort(workerSignal.reason), { once: true });
+  }
+
+  get shardId(): string {
+    return this.lease.leaseKey;
+  }
+
+  get state(): ShardConsumerState {
+    return this.current;
+  }
+
+  private moveTo(next: ShardConsumerState): void {
+    if (!NEXT[this.current].includes(next))
+      throw new Error(`shard ${this.shardId}: ${this.current} → ${next} is not allowed`);
+    this.deps.log.debug({ shardId: this.shardId, from: this.current, to: next }, 'shard consumer state');
+    this.current = next;
+  }
+
+  /** The lease was lost: stop reading at once; nothing more is checkpointed. */
+  lost(reason: string): void {
+    this.lostReason ??= reason;
+    this.stop.abort(new Error(reason));
+  }
+
+  /**
+   * Waits for the parents and initialises; resolves with the handle for the runtime, or with
+   * `undefined` when the consumer was stopped first (its lease is then given back or was lost).
+   */
+  async start(): Promise<ShardHandle<RawRecord> | undefined> {
+    if (!(await this.waitForParents())) return this.finishEarly();
+    this.moveTo('INITIALIZING');
+    const lease = this.deps.coordinator.lease(this.shardId) ?? this.lease;
+    if (isShardEnd(lease)) return this.finishEarly();
+    this.reader = shardReader({
+      client: this.deps.client,
+      clock: this.deps.clock,
+      streamName: this.deps.streamName,
+      shardId: this.shardId,
+      start: startOf(lease, this.deps.defaultStartTimestamp),
+      ...this.deps.reader,
+      signal: this.stop.signal,
+      log: this.deps.log,
+    });
+    if (this.stop.signal.aborted) return this.finishEarly();
+    this.moveTo('PROCESSING');
+    return {
+      shardId: this.shardId,
+      batches: this.reader,
+      checkpoint: (position) => this.checkpoint(position),
+      release: (finalPosition) => this.shutdown(finalPosition),
+    };
+  }
+
+  private async waitForParents(): Promise<boolean> {
+    const parents = this.lease.parentShardIds;
+    while (parents.length > 0 && !this.stop.signal.aborted) {
+      const leases = await this.deps.refresher.listLeases();
+      const open = parents.filter((p) => {
+        const parent = leases.find((l) => l.leaseKey === p);
+        return parent !== undefined && !isShardEnd(parent);
+      });
+      if (open.length === 0) return true;
+      await this.deps.clock.sleep(this.deps.parentPollMs, this.stop.signal).catch(() => {});
+    }
+    return !this.stop.signal.aborted;
+  }
+
+  private async checkpoint(position: Position): Promise<void> {
+    try {
+      await this.deps.coordinator.checkpoint(this.shardId, { position });
+    } catch (error) {
+      this.lost(`checkpoint refused: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  private async finishEarly(): Promise<undefined> {
+    this.moveTo('SHUTTING_DOWN');
+    if (this.lostReason === undefined) await this.deps.coordinator.release(this.shardId);
+    this.moveTo('SHUTDOWN_COMPLETE');
+    return undefined;
+  }
+
+  private async shutdown(finalPosition: Position | undefined): Promise<void> {
+    this.moveTo('SHUTTING_DOWN');
+    try {
+      if (this.lostReason !== undefined) return; // another worker owns it: write nothing
+      const reader = this.reader!;
+      const last = reader.lastPosition;
+      const drained =
+        last === undefined || (finalPosition !== undefined && comparePositions(finalPosition, last) >= 0);
+      if (reader.reachedEnd && drained) {
+        await this.deps.coordinator.checkpoint(this.shardId, { sentinel: 'SHARD_END' });
+        this.deps.log.info({ shardId: this.shardId }, 'shard finished (SHARD_END)');
+        this.deps.onShardEnd(this.shardId);
+      }
+      await this.deps.coordinator.release(this.shardId);
+    } catch (error) {
+      this.deps.log.warn(
+        { shardId: this.shardId, error: (error as Error).message },
+        'shard shutdown incomplete',
+      );
+    } finally {
+      this.moveTo('SHUTDOWN_COMPLETE');
+    }
+  }
+}
