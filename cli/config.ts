@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { parseEnvelopeConfigSchema } from '../operators/parseEnvelope.ts';
 import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
 import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
+import { leaseConfigSchema } from '../sources/kinesis/kclSource.ts';
 import { runtimeConfigSchema } from '../topology/index.ts';
 
 /** The configuration of one worker (`shardflow run --config FILE`). */
@@ -23,7 +24,16 @@ export const workerConfigSchema = z
       })
       .strict()
       .default({ name: 'telemetry' }),
-    source: z.object({ kinesis: kinesisSourceConfigSchema.describe('the telemetry stream') }).strict(),
+    source: z
+      .object({
+        kinesis: kinesisSourceConfigSchema.describe('the telemetry stream'),
+        leases: leaseConfigSchema
+          .optional()
+          .describe(
+            'share the shards with other workers through a KCL lease table; without it one worker reads every shard',
+          ),
+      })
+      .strict(),
     decode: parseEnvelopeConfigSchema.default({}),
     warm: warmStoreConfigSchema.describe('the Warm store (PostgreSQL / Aurora)'),
     runtime: runtimeConfigSchema.default(runtimeConfigSchema.parse({})),

@@ -1,8 +1,8 @@
 /**
  * The telemetry topology of the first slice, and where the later stages will go:
  *
- *   kinesis → parse-envelope → count-per-product-hour → hourly-counts (Warm)
- *                  └─dlq→ dead-letters (Warm)
+ *   kinesis → kpl-deaggregation → parse-envelope → count-per-product-hour → hourly-counts (Warm)
+ *                  └─dlq→ kpl-dead-letters     └─dlq→ dead-letters (Warm)
  *
  * Seams: `parse-envelope` becomes spec-driven decode + validate; enrich (device → site → customer)
  * goes between it and the aggregation; `count-per-product-hour` becomes the 1 h / 6 h / 1 day
@@ -10,6 +10,7 @@
  */
 import { countPerProductHour } from '../operators/countPerProductHour.ts';
 import { type ParseEnvelopeConfig, parseEnvelope } from '../operators/parseEnvelope.ts';
+import { kplDeaggregation } from '../sources/kinesis/kplDeaggregation.ts';
 import {
   type DeadLetter,
   type ProductHourCount,
@@ -27,7 +28,8 @@ export interface TelemetryComponents {
   readonly source: Source<RawRecord>;
   readonly decode?: ParseEnvelopeConfig;
   readonly hourlyCounts: Sink<ProductHourCount>;
-  readonly deadLetters: Sink<DeadLetter>;
+  /** Makes a dead-letter sink; called once per stage that can refuse records. */
+  readonly deadLetters: () => Sink<DeadLetter>;
 }
 
 /** The built topology and typed handles to its ends (for the test driver). */
@@ -42,8 +44,10 @@ export interface TelemetryTopology {
 export function buildTelemetryTopology(name: string, c: TelemetryComponents): TelemetryTopology {
   const b = new TopologyBuilder(name);
   const records = b.source('kinesis', c.source);
-  const telemetry = records.via('parse-envelope', parseEnvelope(c.decode));
-  const deadLetters = telemetry.side('dlq').to('dead-letters', c.deadLetters);
+  const userRecords = records.via('kpl-deaggregation', kplDeaggregation());
+  userRecords.side('dlq').to('kpl-dead-letters', c.deadLetters());
+  const telemetry = userRecords.via('parse-envelope', parseEnvelope(c.decode));
+  const deadLetters = telemetry.side('dlq').to('dead-letters', c.deadLetters());
   const hourlyCounts = telemetry
     .via('count-per-product-hour', countPerProductHour())
     .to('hourly-counts', c.hourlyCounts);

@@ -10,6 +10,7 @@ import { ensureWarmSchema } from '../sinks/warm/schema.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
+import { kclSource } from '../sources/kinesis/kclSource.ts';
 import {
   type Clock,
   errorMessage,
@@ -92,14 +93,14 @@ export function telemetryTopologyFor(
   deps: WorkerDeps,
   warm: WarmStore,
 ): TelemetryTopology {
+  const clock = deps.clock ?? systemClock;
   return buildTelemetryTopology(config.topology.name, {
-    source: kinesisAllShardsSource(config.source.kinesis, {
-      clock: deps.clock ?? systemClock,
-      log: deps.log,
-    }),
+    source: config.source.leases
+      ? kclSource(config.source.kinesis, config.source.leases, { clock, log: deps.log })
+      : kinesisAllShardsSource(config.source.kinesis, { clock, log: deps.log }),
     decode: config.decode,
     hourlyCounts: hourlyCountSink(warm.write),
-    deadLetters: deadLetterSink(warm.write),
+    deadLetters: () => deadLetterSink(warm.write),
   });
 }
 

@@ -41,6 +41,8 @@ describe('topology describe', () => {
     expect(printed).toEqual(JSON.parse(readFileSync(golden('json'), 'utf8')));
     expect(printed.nodes.map((n: { name: string }) => n.name)).toEqual([
       'kinesis',
+      'kpl-deaggregation',
+      'kpl-dead-letters',
       'parse-envelope',
       'dead-letters',
       'count-per-product-hour',
