@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { Clock, Logger, Position, RawRecord, SourceBatch } from '../../../topology/index.ts';
 import { type BackoffPolicy, callWithBackoff, errorName, KINESIS_BACKOFF } from './backoff.ts';
-import { toRawRecords } from './records.ts';
+import { toRawRecord } from './records.ts';
 
 /** Where a reader starts in its shard. */
 export type StartPosition =
@@ -130,7 +130,7 @@ export function shardReader(options: ShardReaderOptions): ShardReader {
         }
         const records: RawRecord[] = [];
         for (const record of kinesisRecords) {
-          for (const raw of toRawRecords(streamName, shardId, record)) records.push(raw);
+          records.push(toRawRecord(streamName, shardId, record));
         }
         last = { sequenceNumber: kinesisRecords.at(-1)!.SequenceNumber!, subSequenceNumber: 0 };
         idleMs = options.idleTimeBetweenReadsMs;
