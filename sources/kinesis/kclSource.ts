@@ -136,8 +136,12 @@ export function kclSource(
       openShards = result.openShards;
       if (result.created.length > 0) log.info({ created: result.created }, 'leases created for new shards');
     };
-    const startConsumer = (leaseKey: string) => {
-      const lease = coordinator!.lease(leaseKey)!;
+    const startConsumer = async (leaseKey: string) => {
+      // A lease lost and taken back (a replay reset it, a pause cost it) may still have its old
+      // pipeline draining here: the new consumer starts only once the old one has finished.
+      await consumers.get(leaseKey)?.finished;
+      const lease = coordinator!.lease(leaseKey);
+      if (lease === undefined) return;
       const consumer = new ShardConsumer(lease, {
         client: kinesis,
         refresher,
@@ -176,7 +180,7 @@ export function kclSource(
       clock,
       log,
       {
-        acquired: (lease) => startConsumer(lease.leaseKey),
+        acquired: (lease) => void startConsumer(lease.leaseKey),
         lost: (leaseKey, reason) => consumers.get(leaseKey)?.lost(reason),
       },
     );

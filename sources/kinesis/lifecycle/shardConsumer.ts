@@ -80,6 +80,11 @@ export class ShardConsumer {
   private readonly stop = new AbortController();
   private lostReason: string | undefined;
   private reader: ShardReader | undefined;
+  private complete!: () => void;
+  /** Settles when the consumer reached SHUTDOWN_COMPLETE (its pipeline drained, its lease handled). */
+  readonly finished = new Promise<void>((resolve) => {
+    this.complete = resolve;
+  });
 
   constructor(
     private readonly lease: Lease,
@@ -103,6 +108,7 @@ export class ShardConsumer {
       throw new Error(`shard ${this.shardId}: ${this.current} → ${next} is not allowed`);
     this.deps.log.debug({ shardId: this.shardId, from: this.current, to: next }, 'shard consumer state');
     this.current = next;
+    if (next === 'SHUTDOWN_COMPLETE') this.complete();
   }
 
   /** The lease was lost: stop reading at once; nothing more is checkpointed. */
@@ -116,6 +122,19 @@ export class ShardConsumer {
    * `undefined` when the consumer was stopped first (its lease is then given back or was lost).
    */
   async start(): Promise<ShardHandle<RawRecord> | undefined> {
+    try {
+      return await this.initialize();
+    } catch (error) {
+      // e.g. the lease table or the stream did not answer: give the lease back for a later try
+      this.deps.log.warn(
+        { shardId: this.shardId, error: (error as Error).message },
+        'shard consumer could not start',
+      );
+      return this.finishEarly();
+    }
+  }
+
+  private async initialize(): Promise<ShardHandle<RawRecord> | undefined> {
     if (!(await this.waitForParents())) return this.finishEarly();
     this.moveTo('INITIALIZING');
     const lease = this.deps.coordinator.lease(this.shardId) ?? this.lease;
