@@ -1,12 +1,14 @@
 /**
  * The lease table against dynalite: KCL's attribute names, and fencing by `leaseCounter` on every
- * write, so a worker that lost a lease can neither renew it nor checkpoint.
+ * write, so a worker that lost a lease can neither renew it nor checkpoint; and the coordinator's
+ * local view, which gives up a lease it could not renew within the failover time.
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lease } from '../../sources/kinesis/leases/lease.ts';
+import { LeaseCoordinator } from '../../sources/kinesis/leases/leaseCoordinator.ts';
 import { LeaseLostError, LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
-import { systemClock } from '../../topology/index.ts';
+import { ManualClock, silentLogger, systemClock } from '../../topology/index.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 
 const fresh = (leaseKey: string, parents: string[] = []): Lease => ({
@@ -94,5 +96,42 @@ describe('lease refresher (dynalite)', () => {
       startTimestamp: 1_700_000_000_000,
     });
     await expect(refresher.renewLease(retaken)).rejects.toBeInstanceOf(LeaseLostError);
+  });
+});
+
+describe('lease coordinator (dynalite, manual clock)', () => {
+  const client = testDynamoClient();
+  const table = uniqueTable('coordinator');
+  const refresher = new LeaseRefresher(client, table);
+  beforeAll(async () => {
+    await refresher.ensureTable(systemClock);
+    for (const key of ['s-a', 's-b']) await refresher.createLeaseIfNotExists(fresh(key));
+  });
+  afterAll(() => client.destroy());
+
+  it('treats a lease not renewed within the failover time as lost, before any write fails', async () => {
+    const clock = new ManualClock(1_000_000);
+    const lost: string[] = [];
+    const coordinator = new LeaseCoordinator(
+      refresher,
+      'worker-a',
+      { failoverTimeMs: 10_000, renewIntervalMs: 3_000, takeIntervalMs: 1_000 },
+      clock,
+      silentLogger,
+      { acquired: () => {}, lost: (key) => lost.push(key) },
+    );
+    const taken = await coordinator.takeOnce();
+    expect(taken.map((l) => l.leaseKey).sort()).toEqual(['s-a', 's-b']);
+    expect(coordinator.holdsFresh('s-a')).toBe(true);
+
+    // a pause longer than the failover time: nothing was renewed, nothing has failed yet
+    await clock.advance(10_001);
+    expect(coordinator.holdsFresh('s-a')).toBe(false);
+    expect(lost).toEqual(['s-a']);
+    expect(coordinator.lease('s-a')).toBeUndefined();
+    await expect(coordinator.checkpoint('s-a', { sentinel: 'SHARD_END' })).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect(coordinator.leaseCount).toBe(1);
   });
 });

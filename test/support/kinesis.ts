@@ -28,14 +28,16 @@ export async function createStream(client: KinesisClient, name: string, shards: 
   await waitForActive(client, name);
 }
 
-/** Splits the stream's first shard at the middle of the hash key space, waits until ACTIVE, returns its id. */
+/** Splits the stream's first shard at the middle of its hash key range, waits until ACTIVE, returns its id. */
 export async function splitFirstShard(client: KinesisClient, name: string): Promise<string> {
   const [parent] = (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  const { StartingHashKey, EndingHashKey } = parent!.HashKeyRange!;
+  const middle = (BigInt(StartingHashKey!) + BigInt(EndingHashKey!) + 1n) / 2n;
   await client.send(
     new SplitShardCommand({
       StreamName: name,
       ShardToSplit: parent!.ShardId,
-      NewStartingHashKey: (2n ** 127n).toString(),
+      NewStartingHashKey: middle.toString(),
     }),
   );
   await waitForActive(client, name);

@@ -51,6 +51,19 @@ export class LeaseCoordinator {
     return this.held.size;
   }
 
+  /**
+   * True while the lease is held and was renewed within the failover time. After a long pause (GC,
+   * SIGSTOP, a frozen host) another worker may own it already even though no write has failed yet:
+   * nothing of the shard is processed until a renewal proves it is still ours.
+   */
+  holdsFresh(leaseKey: string): boolean {
+    const held = this.held.get(leaseKey);
+    if (held === undefined) return false;
+    if (this.clock.now() - held.renewedAt <= this.timing.failoverTimeMs) return true;
+    this.lose(leaseKey, 'not renewed within the failover time');
+    return false;
+  }
+
   /** The held lease of a shard, if any. */
   lease(leaseKey: string): Lease | undefined {
     return this.held.get(leaseKey)?.lease;

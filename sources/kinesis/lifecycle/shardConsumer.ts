@@ -16,6 +16,7 @@ import {
   type Position,
   type RawRecord,
   type ShardHandle,
+  type SourceBatch,
 } from '../../../topology/index.ts';
 import { isShardEnd, type Lease } from '../leases/lease.ts';
 import type { LeaseCoordinator } from '../leases/leaseCoordinator.ts';
@@ -153,10 +154,21 @@ export class ShardConsumer {
     this.moveTo('PROCESSING');
     return {
       shardId: this.shardId,
-      batches: this.reader,
+      batches: this.leasedBatches(this.reader),
       checkpoint: (position) => this.checkpoint(position),
       release: (finalPosition) => this.shutdown(finalPosition),
     };
+  }
+
+  /** The reader's batches, each handed on only if the lease is still fresh in this worker's view. */
+  private async *leasedBatches(reader: ShardReader): AsyncGenerator<SourceBatch<RawRecord>> {
+    for await (const batch of reader) {
+      if (!this.deps.coordinator.holdsFresh(this.shardId)) {
+        this.lost('lease not renewed within the failover time');
+        return;
+      }
+      yield batch;
+    }
   }
 
   private async waitForParents(): Promise<boolean> {
