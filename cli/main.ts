@@ -10,6 +10,9 @@ import {
   errorMessage,
   renderDescription,
 } from '../topology/index.ts';
+import { registerReplayCommand } from './commands/replay.ts';
+import { registerSavepointCommand } from './commands/savepoint.ts';
+import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
 import { ConfigError, loadWorkerConfig } from './config.ts';
 import { configReference } from './configReference.ts';
 import { runDemo } from './demo.ts';
@@ -175,6 +178,10 @@ program
       }
     },
   );
+
+registerReplayCommand(program);
+registerSavepointCommand(program);
+registerScaleAdviceCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`shardflow: ${errorMessage(error)}`);

@@ -1,0 +1,124 @@
+/**
+ * What the operator commands (`replay`, `savepoint`, `scale-advice`) share: the worker
+ * configuration with a `--stream` override, the lease table it names, and one mapping of errors to
+ * exit codes (2 usage or configuration, 3 a service did not answer, 1 anything else).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Command } from 'commander';
+import { createDynamoClient } from '../../sources/kinesis/kclSource.ts';
+import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
+import { errorMessage } from '../../topology/index.ts';
+import { ConfigError, loadWorkerConfig, type WorkerConfig } from '../config.ts';
+import { ServiceUnavailableError } from '../worker.ts';
+
+/** A request that cannot be carried out as asked (exit 2); the message says what to change. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The options every operator command takes. */
+export interface CommonOptions {
+  readonly config: string;
+  readonly stream?: string;
+}
+
+/** Adds `-c, --config FILE` and `--stream S` to a command. */
+export function withCommonOptions(command: Command): Command {
+  return command
+    .requiredOption(
+      '-c, --config <file>',
+      'worker configuration (YAML): stream, region, endpoints, lease table',
+    )
+    .option('--stream <name>', "the stream; the configuration's source.kinesis.streamName when absent");
+}
+
+/** The configuration with `--stream` applied. */
+export function loadCommandConfig(opts: CommonOptions): WorkerConfig {
+  const config = loadWorkerConfig(opts.config);
+  if (opts.stream === undefined) return config;
+  return {
+    ...config,
+    source: { ...config.source, kinesis: { ...config.source.kinesis, streamName: opts.stream } },
+  };
+}
+
+/** The lease table of a configuration that must name one. */
+export interface LeaseTableAccess {
+  readonly refresher: LeaseRefresher;
+  readonly dynamodb: DynamoDBClient;
+  /** Runs a DynamoDB call, turning "no answer" and "no such table" into {@link ServiceUnavailableError}. */
+  call<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Opens the lease table `source.leases` names; a configuration without it is a {@link ConfigError}. */
+export function openLeaseTable(config: WorkerConfig, file: string, command: string): LeaseTableAccess {
+  const leases = config.source.leases;
+  if (leases === undefined)
+    throw new ConfigError([`source.leases: is required by ${command} (it names the lease table)`], file);
+  const region = leases.region ?? config.source.kinesis.region;
+  const dynamodb = createDynamoClient(region, leases.endpoint);
+  const address = leases.endpoint ?? `the AWS DynamoDB endpoint of ${region}`;
+  return {
+    refresher: new LeaseRefresher(dynamodb, leases.tableName),
+    dynamodb,
+    call: (fn) =>
+      serviceCall(fn, (error, missing) =>
+        missing
+          ? new ServiceUnavailableError(
+              'DynamoDB lease table',
+              'source.leases.tableName',
+              address,
+              `table "${leases.tableName}" does not exist (has a worker run with this configuration?)`,
+            )
+          : new ServiceUnavailableError('DynamoDB', 'source.leases.endpoint', address, error),
+      ),
+  };
+}
+
+/**
+ * Runs an AWS call; an error with no HTTP answer (refused, timed out) or a missing resource becomes
+ * the error `unavailable` builds. Errors the service answered with are rethrown as they are.
+ */
+export async function serviceCall<T>(
+  fn: () => Promise<T>,
+  unavailable: (error: unknown, missing: boolean) => Error,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    // Only the SDK's own errors carry $metadata; errors of shardflow's code pass through.
+    const metadata = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
+    if (metadata === undefined) throw error;
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') throw unavailable(error, true);
+    const status = metadata.httpStatusCode;
+    if (status === undefined || status >= 500) throw unavailable(error, false);
+    throw error;
+  }
+}
+
+/** Prints the error and exits with its code: 2 usage or configuration, 3 a service, 1 otherwise. */
+export function exitWithError(error: unknown): never {
+  if (error instanceof ConfigError || error instanceof UsageError) {
+    console.error(`shardflow: ${error.message}`);
+    process.exit(2);
+  }
+  if (error instanceof ServiceUnavailableError) {
+    console.error(`shardflow: ${error.message}`);
+    process.exit(3);
+  }
+  console.error(`shardflow: ${errorMessage(error)}`);
+  process.exit(1);
+}
+
+/** Rows as aligned columns, the first row the header. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
