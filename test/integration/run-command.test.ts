@@ -1,6 +1,7 @@
 /**
  * `shardflow run --config FILE` as an operator runs it: a real process against kinesalite and
- * PostgreSQL, configured by YAML plus a SHARDFLOW_* override, stopped by SIGTERM after it drained.
+ * PostgreSQL (and dynalite for leases), configured by YAML plus a SHARDFLOW_* override, stopped by
+ * SIGTERM after it drained.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,29 +11,40 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
+import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { systemClock } from '../../topology/index.ts';
-import { startCli } from '../support/cli.ts';
+import { type RunningCli, startCli } from '../support/cli.ts';
+import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
-describe('shardflow run', () => {
-  let db: TestDatabase | undefined;
-  afterAll(() => db?.drop());
+type LogLine = { msg: string; shardId?: string; url?: string };
+const parseLogs = (stderr: string): LogLine[] =>
+  stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as LogLine);
 
-  it('processes a stream, logs JSON lines, and drains and exits 0 on SIGTERM', async () => {
+describe('shardflow run', () => {
+  const databases: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const db of databases) await db.drop();
+  });
+
+  /** Starts `shardflow run` on a new 2-shard stream, puts 500 records and waits until all are counted. */
+  async function runUntilCounted(extraYaml: string): Promise<{ worker: RunningCli; stream: string }> {
     const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
     const kinesis = createKinesisClient({ region: 'us-east-1', endpoint });
     const stream = uniqueStream('run');
     await createStream(kinesis, stream, 2);
-    db = await createTestDatabase('run');
-    const dir = mkdtempSync(join(tmpdir(), 'shardflow-run-'));
-    const file = join(dir, 'shardflow.yaml');
+    const db = await createTestDatabase('run');
+    databases.push(db);
+    const file = join(mkdtempSync(join(tmpdir(), 'shardflow-run-')), 'shardflow.yaml');
     writeFileSync(
       file,
-      `source:\n  kinesis:\n    streamName: does-not-matter\n    endpoint: ${endpoint}\n    idleTimeBetweenReadsMs: 20\nwarm:\n  writeUrl: ${db.url}\nadmin:\n  port: 0\n`,
+      `source:\n  kinesis:\n    streamName: does-not-matter\n    endpoint: ${endpoint}\n    idleTimeBetweenReadsMs: 20\n${extraYaml}warm:\n  writeUrl: ${db.url}\nadmin:\n  port: 0\n`,
     );
-
     const worker = startCli(['run', '--config', file], { SHARDFLOW_SOURCE__KINESIS__STREAM_NAME: stream });
     const producer = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });
     const produced = await producer.put(simulatedFleet({ devices: 30, seed: 5 }).batch(Date.now(), 500));
@@ -48,14 +60,15 @@ describe('shardflow run', () => {
       await reader.end();
       kinesis.destroy();
     }
+    return { worker, stream };
+  }
 
+  it('processes a stream, logs JSON lines, and drains and exits 0 on SIGTERM', async () => {
+    const { worker } = await runUntilCounted('');
     worker.child.kill('SIGTERM');
     const result = await worker.exited;
     expect(result.code).toBe(0);
-    const logs = result.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg: string; shardId?: string });
+    const logs = parseLogs(result.stderr);
     const messages = logs.map((l) => l.msg);
     expect(messages).toContain('worker started');
     expect(messages).toContain('admin server listening');
@@ -66,5 +79,32 @@ describe('shardflow run', () => {
         .sort(),
     ).toEqual(['shardId-000000000000', 'shardId-000000000001']);
     expect(messages.at(-1)).toBe('worker stopped');
+  });
+
+  it('with source.leases: holds leases, exports lease gauges, and gives the leases back on SIGTERM', async () => {
+    const table = uniqueTable('run');
+    const { worker } = await runUntilCounted(
+      `  leases:\n    tableName: ${table}\n    endpoint: ${testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT')}\n    takeIntervalMs: 200\n`,
+    );
+    const dynamo = testDynamoClient();
+    const refresher = new LeaseRefresher(dynamo, table);
+    try {
+      const held = await refresher.listLeases();
+      expect(held).toHaveLength(2);
+      expect(held.every((l) => l.leaseOwner !== undefined)).toBe(true);
+      const url = parseLogs(worker.stderr()).find((l) => l.msg === 'admin server listening')?.url;
+      const metrics = await (await fetch(`${url}metrics`)).text();
+      expect(metrics).toContain('shardflow_leases_held{source="kinesis"} 2');
+      expect(metrics).toContain('shardflow_open_shards{source="kinesis"} 2');
+
+      worker.child.kill('SIGTERM');
+      const result = await worker.exited;
+      expect(result.code).toBe(0);
+      const released = await refresher.listLeases();
+      expect(released.every((l) => l.leaseOwner === undefined)).toBe(true);
+      expect(released.every((l) => 'position' in l.checkpoint)).toBe(true);
+    } finally {
+      dynamo.destroy();
+    }
   });
 });

@@ -14,6 +14,8 @@ export interface CliResult {
 /** A running `shardflow` process. */
 export interface RunningCli {
   readonly child: ChildProcess;
+  /** What it has written to stderr so far. */
+  stderr(): string;
   /** Resolves when it exits. */
   readonly exited: Promise<CliResult>;
 }
@@ -41,7 +43,7 @@ export function startCli(
       resolve({ code, stdout, stderr });
     });
   });
-  return { child, exited };
+  return { child, stderr: () => stderr, exited };
 }
 
 /** Runs `shardflow ...args` and waits for it to exit. */
