@@ -8,7 +8,14 @@
  * `devices/{hub}/child/{id}/telemetry`); the product from the envelope, else the payload.
  */
 import { z } from 'zod';
-import type { DeadLetter, IngestEnvelope, Operator, RawRecord, Telemetry } from '../topology/index.ts';
+import {
+  type DeadLetter,
+  deadLetterOf,
+  type IngestEnvelope,
+  type Operator,
+  type RawRecord,
+  type Telemetry,
+} from '../topology/index.ts';
 
 /** Options of {@link parseEnvelope}. */
 export const parseEnvelopeConfigSchema = z
@@ -119,16 +126,7 @@ export function parseEnvelope(
           out.push(parseRecord(record, defaultProductId));
         } catch (error) {
           if (!(error instanceof ParseError)) throw error;
-          ctx.side('dlq', {
-            node: ctx.node,
-            reason: error.message,
-            stream: record.stream,
-            shardId: record.shardId,
-            sequenceNumber: record.sequenceNumber,
-            subSequenceNumber: record.subSequenceNumber,
-            payloadBase64: Buffer.from(record.data).toString('base64'),
-            failedAt: ctx.clock.now(),
-          });
+          ctx.side('dlq', deadLetterOf(record, ctx.node, error.message, ctx.clock.now()));
         }
       }
       return out;

@@ -99,3 +99,17 @@ export interface ProductHourCount {
   readonly hourStart: number;
   readonly count: number;
 }
+
+/** The dead letter of a raw record that `node` refused, keeping its bytes and stream position. */
+export function deadLetterOf(record: RawRecord, node: string, reason: string, failedAt: number): DeadLetter {
+  return {
+    node,
+    reason,
+    stream: record.stream,
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    subSequenceNumber: record.subSequenceNumber,
+    payloadBase64: Buffer.from(record.data).toString('base64'),
+    failedAt,
+  };
+}

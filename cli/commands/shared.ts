@@ -5,7 +5,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
-import { createDynamoClient } from '../../sources/kinesis/kclSource.ts';
+import { createDynamoClient } from '../../sources/kinesis/dynamodb.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { errorMessage } from '../../topology/index.ts';
 import { ConfigError, loadWorkerConfig, type WorkerConfig } from '../config.ts';

@@ -6,9 +6,8 @@
  * the lease counter. On shutdown it drains, checkpoints and gives its leases back at once.
  */
 import { hostname } from 'node:os';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { z } from 'zod';
 import {
   AsyncQueue,
@@ -23,6 +22,7 @@ import {
 } from '../../topology/index.ts';
 import { type KinesisSourceConfigInput, kinesisSourceConfigSchema } from './allShardsSource.ts';
 import { createKinesisClient } from './client.ts';
+import { createDynamoClient } from './dynamodb.ts';
 import { LeaseCoordinator } from './leases/leaseCoordinator.ts';
 import { LeaseRefresher } from './leases/leaseRefresher.ts';
 import { type InitialPosition, syncShards } from './leases/shardSync.ts';
@@ -88,17 +88,6 @@ export interface KclSource extends Source<RawRecord> {
   readonly workerId: string;
   readonly leaseCount: () => number;
   readonly refresher: LeaseRefresher;
-}
-
-/** A DynamoDB client like the Kinesis one: HTTP/1.1, dummy credentials for a local endpoint. */
-export function createDynamoClient(region: string, endpoint?: string): DynamoDBClient {
-  const local = endpoint !== undefined && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE;
-  return new DynamoDBClient({
-    region,
-    requestHandler: new NodeHttpHandler(),
-    ...(endpoint !== undefined ? { endpoint } : {}),
-    ...(local ? { credentials: { accessKeyId: 'shardflow-local', secretAccessKey: 'shardflow-local' } } : {}),
-  });
 }
 
 /** Reads a stream's shards that this worker holds leases for, among any number of workers. */

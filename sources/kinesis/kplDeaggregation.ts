@@ -10,7 +10,7 @@
  * records.side('dlq').to('dead-letters', deadLetterSink);
  * ```
  */
-import type { DeadLetter, Operator, RawRecord } from '../../topology/index.ts';
+import { type DeadLetter, deadLetterOf, type Operator, type RawRecord } from '../../topology/index.ts';
 import { deaggregate } from './retrieval/kpl.ts';
 
 /**
@@ -44,16 +44,10 @@ export function kplDeaggregation(): Operator<RawRecord, RawRecord, { dlq: DeadLe
             });
           }
         } else {
-          ctx.side('dlq', {
-            node: ctx.node,
-            reason: `corrupt KPL aggregate: ${result.reason}`,
-            stream: record.stream,
-            shardId: record.shardId,
-            sequenceNumber: record.sequenceNumber,
-            subSequenceNumber: record.subSequenceNumber,
-            payloadBase64: Buffer.from(record.data).toString('base64'),
-            failedAt: ctx.clock.now(),
-          });
+          ctx.side(
+            'dlq',
+            deadLetterOf(record, ctx.node, `corrupt KPL aggregate: ${result.reason}`, ctx.clock.now()),
+          );
         }
       }
       return out;

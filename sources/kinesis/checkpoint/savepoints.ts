@@ -7,16 +7,14 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
-  CreateTableCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  ResourceInUseException,
   ResourceNotFoundException,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { Clock } from '../../../topology/index.ts';
+import { ensureTable } from '../dynamodb.ts';
 import {
   ATTR,
   checkpointAttributes,
@@ -109,24 +107,8 @@ export class SavepointStore {
   }
 
   /** Creates the table (on-demand capacity) if it does not exist, and waits until it is active. */
-  async ensureTable(): Promise<void> {
-    try {
-      await this.client.send(
-        new CreateTableCommand({
-          TableName: this.tableName,
-          KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: 'name', AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ResourceInUseException)) throw error;
-    }
-    for (;;) {
-      const { Table } = await this.client.send(new DescribeTableCommand({ TableName: this.tableName }));
-      if (Table?.TableStatus === 'ACTIVE') return;
-      await this.clock.sleep(100);
-    }
+  ensureTable(): Promise<void> {
+    return ensureTable(this.client, this.tableName, 'name', this.clock);
   }
 
   /**

@@ -6,16 +6,14 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
-  CreateTableCommand,
   DeleteItemCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   PutItemCommand,
-  ResourceInUseException,
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { Clock, Position } from '../../../topology/index.ts';
+import { ensureTable } from '../dynamodb.ts';
 import { ATTR, checkpointAttributes, fromItem, type Lease, type LeaseCheckpoint, toItem } from './lease.ts';
 
 /** A conditional write found the lease changed: another worker holds it now, or it was reset. */
@@ -39,24 +37,8 @@ export class LeaseRefresher {
   ) {}
 
   /** Creates the table (on-demand capacity) if it does not exist, and waits until it is active. */
-  async ensureTable(clock: Clock): Promise<void> {
-    try {
-      await this.client.send(
-        new CreateTableCommand({
-          TableName: this.tableName,
-          KeySchema: [{ AttributeName: ATTR.leaseKey, KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: ATTR.leaseKey, AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ResourceInUseException)) throw error;
-    }
-    for (;;) {
-      const { Table } = await this.client.send(new DescribeTableCommand({ TableName: this.tableName }));
-      if (Table?.TableStatus === 'ACTIVE') return;
-      await clock.sleep(100);
-    }
+  ensureTable(clock: Clock): Promise<void> {
+    return ensureTable(this.client, this.tableName, ATTR.leaseKey, clock);
   }
 
   /** Every lease, read consistently. */
