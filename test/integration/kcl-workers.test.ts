@@ -136,6 +136,23 @@ class Scenario {
     return byOwner;
   }
 
+  /**
+   * Waits until the lease counts match `expected` (e.g. '2/2/2') and stay so for `settleMs`. A worker
+   * stolen from keeps reading until its next renewal fails, so records put right after the steal
+   * was written could be delivered by both (at-least-once, as with KCL); a settled balance excludes
+   * that from tests about something else.
+   */
+  async balanced(expected: string, timeoutMs: number, settleMs: number): Promise<void> {
+    const counts = async () =>
+      [...(await this.owners()).values()]
+        .map((s) => s.length)
+        .sort()
+        .join('/');
+    await waitFor(expected, async () => (await counts()) === expected, timeoutMs);
+    await new Promise((r) => setTimeout(r, settleMs));
+    await waitFor(`${expected} still`, async () => (await counts()) === expected, timeoutMs);
+  }
+
   async deliveries(): Promise<Delivery[]> {
     return (await this.pool.query<Delivery>('SELECT * FROM deliveries ORDER BY n')).rows;
   }
@@ -180,24 +197,15 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
     );
     const elapsed = Date.now() - started;
     console.log(`balanced 3/3/2 after ${elapsed} ms (process start included)`);
-    // measured from the moment every worker holds leases, balancing must fit in 3 failover times
-    expect(elapsed).toBeLessThan(3 * TIMING.failoverTimeMs + 10_000);
+    // three failover times, plus up to 3 s for three Node processes to start and load the code
+    expect(elapsed).toBeLessThan(3 * TIMING.failoverTimeMs + 3_000);
   });
 
   it('after kill -9 the shards move within failover + renew interval; nothing is lost and redelivery is bounded', async () => {
     scenario = new Scenario();
     await scenario.setUp(8);
     const [victim] = ['w1', 'w2', 'w3'].map((id) => scenario!.start(id));
-    await waitFor(
-      'all leased',
-      async () => [...(await scenario!.owners()).values()].flat().length === 8,
-      20_000,
-    );
-    await waitFor(
-      'the victim holds leases',
-      async () => ((await scenario!.owners()).get('w1')?.length ?? 0) > 0,
-      20_000,
-    );
+    await scenario.balanced('2/3/3', 30_000, TIMING.renewIntervalMs + 2 * TIMING.takeIntervalMs);
 
     const total = 50_000;
     const producing = (async () => {
@@ -225,7 +233,7 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
     await producing;
     await waitFor('all 50,000', async () => (await scenario!.distinctDelivered()) === total, 120_000);
     const rows = await scenario.deliveries();
-    const redelivered = rows.length - total;
+    const redelivered = rows.length - new Set(rows.map((r) => `${r.shard_id}/${r.sequence_number}`)).size;
     console.log(`kill -9: ${redelivered} records delivered twice over ${moved.length} moved shards`);
     expect(new Set(rows.map((r) => r.record_id)).size).toBe(total);
     expect(redelivered).toBeLessThanOrEqual(moved.length * WINDOW * MAX_RECORDS);
@@ -234,15 +242,12 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
   it('on SIGTERM a worker hands its shards over in under 2 s, with no redelivery at all', async () => {
     scenario = new Scenario();
     await scenario.setUp(6);
-    const [leaving] = ['w1', 'w2', 'w3'].map((id) => scenario!.start(id));
-    await waitFor(
-      '2/2/2',
-      async () => {
-        const counts = [...(await scenario!.owners()).values()].map((s) => s.length);
-        return counts.length === 3 && counts.every((c) => c === 2);
-      },
-      30_000,
+    // The handoff does not wait for the failover time; a long one keeps a CPU-starved worker (the
+    // suite shares two cores) from losing leases by expiry, which would redeliver for another reason.
+    const [leaving] = ['w1', 'w2', 'w3'].map((id) =>
+      scenario!.start(id, { failoverTimeMs: 10_000, renewIntervalMs: 1_000 }),
     );
+    await scenario.balanced('2/2/2', 30_000, 1_000 + 2 * TIMING.takeIntervalMs);
     const producing = (async () => {
       for (let sent = 0; sent < 6000; sent += 500) await scenario!.put(500);
     })();
@@ -268,7 +273,19 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
       async () => (await scenario!.distinctDelivered()) === scenario!.produced,
       60_000,
     );
-    expect((await scenario.deliveries()).length).toBe(scenario.produced);
+    const rows = await scenario.deliveries();
+    const firstSeq = new Map<string, string>();
+    const twice: string[] = [];
+    for (const r of rows) {
+      const seen = firstSeq.get(r.record_id);
+      if (seen !== undefined)
+        twice.push(
+          `${r.shard_id} ${r.worker} id ${r.record_id} seq ${seen === r.sequence_number ? 'same' : 'different'}`,
+        );
+      else firstSeq.set(r.record_id, r.sequence_number);
+    }
+    if (twice.length > 0) console.log('delivered twice:', twice.slice(0, 5), twice.length);
+    expect(rows.length).toBe(scenario.produced);
   });
 
   it('a split and a merge while records flow lose nothing and keep each partition key in sequence order', async () => {
@@ -276,11 +293,7 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
     await scenario.setUp(4);
     scenario.start('w1');
     scenario.start('w2');
-    await waitFor(
-      '2/2',
-      async () => [...(await scenario!.owners()).values()].map((s) => s.length).join('/') === '2/2',
-      30_000,
-    );
+    await scenario.balanced('2/2', 30_000, TIMING.renewIntervalMs + 2 * TIMING.takeIntervalMs);
 
     await scenario.put(3000);
     await splitFirstShard(scenario.kinesis, scenario.stream);
@@ -330,11 +343,8 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
       20_000,
     );
     scenario.start('w2');
-    await waitFor(
-      '2/2',
-      async () => [...(await scenario!.owners()).values()].map((s) => s.length).join('/') === '2/2',
-      30_000,
-    );
+    // settled, so w1 has noticed the balancing steals before it is paused
+    await scenario.balanced('2/2', 30_000, TIMING.renewIntervalMs + 2 * TIMING.takeIntervalMs);
     const stolen = (await scenario.owners()).get('w1')!;
 
     const lostBefore = paused.logs().filter((l) => l.msg === 'lease lost').length; // from the balancing steals
