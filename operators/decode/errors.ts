@@ -1,0 +1,42 @@
+/**
+ * Why a record could not become telemetry: a stable reason code (for dashboards, alerts and
+ * `dlq list --reason`) and a human message. Decoders throw {@link DecodeError}; the decode operator
+ * turns it into a dead letter. Anything else thrown is a bug and fails the worker.
+ */
+
+/** Stable reason codes of dead letters from decoding and validation. */
+export const REASON_CODES = [
+  'no-spec', // no spec matches the record
+  'payload-too-large', // over the spec's maxBytes
+  'invalid-envelope', // the ingest envelope is not valid
+  'invalid-hex-text', // a hex-text payload has non-hex characters or an odd length
+  'truncated', // the frame ends before a field, group or value
+  'trailing-bytes', // bytes left after the last field
+  'checksum-mismatch',
+  'invalid-utf8',
+  'invalid-json',
+  'invalid-csv',
+  'missing-field', // a field the spec maps is absent
+  'bad-value', // a value cannot be read as its type (NaN, BCD digit > 9, …)
+  'unknown-key', // a key-value key the spec does not know (unknownKeys: reject)
+  'bad-timestamp',
+  'no-device-id',
+  'contract-missing', // a required metric is absent
+  'contract-type',
+  'contract-range',
+  'contract-allowed',
+  'clock-skew', // timestamp too far in the future or too old
+] as const;
+/** One of {@link REASON_CODES}. */
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+/** A record that cannot be decoded or breaks its contract. */
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+  constructor(
+    readonly code: ReasonCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * What every format compiler produces: a function from payload bytes to decoded records (one frame
+ * may hold several: repeated groups, JSON arrays of readings, CSV rows). Compiled once per spec
+ * version; the per-record path never looks at the spec's YAML tree again.
+ */
+
+/** A decoded value. */
+export type FieldValue = number | string | boolean | null;
+
+/** One decoded record: field name → value. */
+export type DecodedFields = Record<string, FieldValue>;
+
+/** Decodes one payload; throws `DecodeError` (with a reason code) for anything it cannot decode. */
+export type FrameDecoder = (payload: Uint8Array) => DecodedFields[];

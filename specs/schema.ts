@@ -1,0 +1,289 @@
+/**
+ * The language of product specs: one YAML file per product and version says how to recognise its
+ * records, how to decode them (hex length-based, key-value, hybrid, JSON, CSV), how to build the
+ * standard telemetry from the decoded fields, and what the data contract is. This zod schema is the
+ * single source for validation and for the JSON Schema editors use (`specJsonSchema`).
+ */
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a field name: letters, digits and _, not starting with a digit');
+const hexBytes = z.string().regex(/^([0-9A-Fa-f]{2})+$/, 'hex bytes, e.g. "F3899AC2"');
+
+/** Types of a field in a binary frame. */
+export const BINARY_TYPES = [
+  'u8',
+  'u16',
+  'u32',
+  'u64',
+  'i8',
+  'i16',
+  'i32',
+  'i64',
+  'f32',
+  'f64',
+  'bcd',
+  'ascii',
+  'hex',
+] as const;
+
+/** Bytes a numeric type takes (`bcd`, `ascii`, `hex` need an explicit length). */
+export const TYPE_BYTES: Partial<Record<(typeof BINARY_TYPES)[number], number>> = {
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  u64: 8,
+  i8: 1,
+  i16: 2,
+  i32: 4,
+  i64: 8,
+  f32: 4,
+  f64: 8,
+};
+
+const valueTransform = {
+  scale: z.number().optional().describe('multiply the raw value'),
+  offset: z.number().optional().describe('then add this'),
+  enum: z
+    .record(z.string(), z.union([z.string(), z.number()]))
+    .optional()
+    .describe('raw value → label'),
+};
+
+/** A bit field inside an integer field (bit 0 is the least significant). */
+export const bitFieldSchema = z
+  .object({
+    name,
+    shift: z.number().int().min(0).max(63),
+    width: z.number().int().min(1).max(53),
+    ...valueTransform,
+  })
+  .strict();
+
+/** One field of a binary frame, in order. */
+export const binaryFieldSchema = z
+  .object({
+    name,
+    type: z.enum(BINARY_TYPES),
+    length: z.number().int().min(1).max(65_535).optional().describe('bytes; required for bcd, ascii and hex'),
+    endian: z.enum(['big', 'little']).default('big'),
+    ...valueTransform,
+    bits: z.array(bitFieldSchema).optional().describe('split an integer into named bit fields'),
+    skip: z.boolean().default(false).describe('reserved bytes: read past, not emitted'),
+  })
+  .strict()
+  .refine((f) => TYPE_BYTES[f.type] !== undefined || f.length !== undefined, {
+    message: 'bcd, ascii and hex fields need a length',
+    path: ['length'],
+  });
+/** See {@link binaryFieldSchema}. */
+export type BinaryField = z.output<typeof binaryFieldSchema>;
+
+/** A checksum over a byte range, checked before anything is emitted. */
+export const checksumSchema = z
+  .object({
+    algorithm: z.enum(['sum8', 'xor', 'crc16-modbus', 'crc32']),
+    from: z.number().int().default(0).describe('first byte covered'),
+    to: z
+      .number()
+      .int()
+      .optional()
+      .describe(
+        'end of the covered range (exclusive; negative counts from the end); default: up to the checksum',
+      ),
+    at: z.number().int().describe('offset of the checksum (negative counts from the end)'),
+    endian: z.enum(['big', 'little']).default('big'),
+  })
+  .strict();
+
+const groupSchema = z
+  .object({
+    count: name.describe('the field holding how many times the group repeats'),
+    fields: z.array(binaryFieldSchema).min(1),
+  })
+  .strict();
+
+const hexFormat = z
+  .object({
+    type: z.literal('hex'),
+    fields: z.array(binaryFieldSchema).min(1),
+    repeat: groupSchema.optional().describe('a repeated group after the fields: one record per entry'),
+    checksum: checksumSchema.optional(),
+  })
+  .strict();
+
+const kvFormat = z
+  .object({
+    type: z.literal('kv'),
+    header: z.array(binaryFieldSchema).default([]).describe('fixed fields before the key-value pairs'),
+    keys: z.record(z.string().regex(/^[0-9A-Fa-f]{4}$/, 'a 2-byte key as 4 hex digits'), binaryFieldSchema),
+    lengthByte: z.boolean().default(false).describe('every value is preceded by a 1-byte length'),
+    unknownKeys: z.enum(['skip', 'reject']).default('reject').describe('skip needs lengthByte'),
+    checksum: checksumSchema.optional(),
+  })
+  .strict();
+
+const hybridFormat = z
+  .object({
+    type: z.literal('hybrid'),
+    separator: z.union([hexBytes, z.string().min(1)]).describe('segment separator: hex bytes or text'),
+    separatorIsHex: z.boolean().default(false),
+    segments: z.array(z.object({ fields: z.array(binaryFieldSchema).min(1) }).strict()).min(1),
+    checksum: checksumSchema.optional(),
+  })
+  .strict();
+
+const jsonFormat = z
+  .object({
+    type: z.literal('json'),
+    fields: z
+      .record(name, z.string().min(1))
+      .describe('field → dotted path (in a reading when `records` is set)'),
+    records: z.string().optional().describe('dotted path of an array: one record per element'),
+    shared: z
+      .record(name, z.string().min(1))
+      .default({})
+      .describe('field → dotted path from the root, copied into every record'),
+  })
+  .strict();
+
+const csvFormat = z
+  .object({
+    type: z.literal('csv'),
+    delimiter: z.string().length(1).default(','),
+    header: z.boolean().default(true).describe('first row names the columns'),
+    columns: z
+      .record(name, z.union([z.string(), z.number().int().min(0)]))
+      .describe('field → column name or index'),
+    numeric: z.array(name).default([]).describe('fields parsed as numbers'),
+  })
+  .strict();
+
+/** How the payload is decoded. */
+export const formatSchema = z.discriminatedUnion('type', [
+  hexFormat,
+  kvFormat,
+  hybridFormat,
+  jsonFormat,
+  csvFormat,
+]);
+/** See {@link formatSchema}. */
+export type Format = z.output<typeof formatSchema>;
+export type HexFormat = z.output<typeof hexFormat>;
+export type KvFormat = z.output<typeof kvFormat>;
+export type HybridFormat = z.output<typeof hybridFormat>;
+export type JsonFormat = z.output<typeof jsonFormat>;
+export type CsvFormat = z.output<typeof csvFormat>;
+export type Checksum = z.output<typeof checksumSchema>;
+
+/** Where an id comes from. */
+const idSource = z.union([
+  z.object({ from: z.literal('topic'), part: z.enum(['device', 'hub']).default('device') }).strict(),
+  z.object({ from: z.literal('field'), field: name }).strict(),
+  z
+    .object({ from: z.literal('envelope') })
+    .strict()
+    .describe('the envelope’s `source`'),
+]);
+
+/** How a timestamp is read. */
+export const timestampSchema = z.union([
+  z
+    .object({
+      field: name,
+      kind: z.enum(['epoch-s', 'epoch-ms', 'epoch-us', 'iso8601', 'bcd', 'local']),
+      zone: z.string().optional().describe('IANA zone for bcd/local device time; UTC when absent'),
+    })
+    .strict(),
+  z
+    .object({ from: z.literal('ingest') })
+    .strict()
+    .describe('the gateway’s receive time'),
+]);
+
+const metricContract = z
+  .object({
+    type: z.enum(['number', 'string', 'boolean']).default('number'),
+    unit: z.string().optional(),
+    required: z.boolean().default(false),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    allowed: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
+    onViolation: z.enum(['reject', 'drop-metric']).default('reject'),
+  })
+  .strict();
+
+/** One product spec (one version). */
+export const specSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+    version: z.number().int().min(1),
+    productId: z.string().min(1),
+    description: z.string().optional(),
+    match: z
+      .object({
+        productId: z.string().optional().describe('the envelope names this product'),
+        topic: z
+          .string()
+          .optional()
+          .describe('topic pattern with {hub} and {device}, e.g. devices/{hub}/child/{device}/telemetry'),
+        prefix: hexBytes.optional().describe('the payload starts with these bytes (magic)'),
+      })
+      .strict()
+      .refine((m) => m.productId || m.topic || m.prefix, 'give at least one of productId, topic, prefix'),
+    payload: z
+      .object({
+        encoding: z
+          .enum(['envelope', 'hex-text'])
+          .default('envelope')
+          .describe('hex-text: the decoded payload is hex digits'),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(16 * 1024 * 1024)
+          .default(64 * 1024),
+      })
+      .strict()
+      .default({ encoding: 'envelope', maxBytes: 64 * 1024 }),
+    format: formatSchema,
+    telemetry: z
+      .object({
+        deviceId: idSource,
+        hubId: idSource.optional(),
+        timestamp: timestampSchema,
+        hubTimestamp: timestampSchema.optional(),
+        metrics: z
+          .array(name)
+          .optional()
+          .describe('fields that are metrics; default: every field not used above'),
+      })
+      .strict(),
+    contract: z
+      .object({
+        metrics: z.record(name, metricContract).default({}),
+        maxFutureSkewMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(5 * 60_000),
+        maxAgeMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(30 * 24 * 3_600_000),
+      })
+      .strict()
+      .default({ metrics: {}, maxFutureSkewMs: 5 * 60_000, maxAgeMs: 30 * 24 * 3_600_000 }),
+  })
+  .strict();
+/** A validated spec. */
+export type Spec = z.output<typeof specSchema>;
+export type TimestampSpec = z.output<typeof timestampSchema>;
+export type MetricContract = z.output<typeof metricContract>;
+
+/** The JSON Schema of a spec file, for editors. */
+export function specJsonSchema(): object {
+  return z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' });
+}
