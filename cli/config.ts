@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { parseEnvelopeConfigSchema } from '../operators/parseEnvelope.ts';
+import { decodeConfigSchema } from '../operators/decodeBySpec.ts';
 import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
 import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
 import { leaseConfigSchema } from '../sources/kinesis/kclSource.ts';
@@ -34,7 +34,7 @@ export const workerConfigSchema = z
           ),
       })
       .strict(),
-    decode: parseEnvelopeConfigSchema.default({}),
+    decode: decodeConfigSchema.default({ reloadIntervalMs: 5000 }),
     warm: warmStoreConfigSchema.describe('the Warm store (PostgreSQL / Aurora)'),
     runtime: runtimeConfigSchema.default(runtimeConfigSchema.parse({})),
     log: z

@@ -66,7 +66,7 @@ async function storeTotals(warm: WarmStore): Promise<{ counted: number; deadLett
 }
 
 function processed(m: RuntimeMetricsSnapshot): number {
-  return m.nodes.find((n) => n.node === 'parse-envelope')?.recordsIn ?? 0;
+  return m.nodes.find((n) => n.node === 'decode')?.recordsIn ?? 0;
 }
 
 function progressLine(elapsedS: number, produced: number, m: RuntimeMetricsSnapshot, rate: number): string {

@@ -13,6 +13,7 @@ import {
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSavepointCommand } from './commands/savepoint.ts';
 import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
+import { registerSpecsCommand } from './commands/specs.ts';
 import { ConfigError, loadWorkerConfig } from './config.ts';
 import { configReference } from './configReference.ts';
 import { runDemo } from './demo.ts';
@@ -182,6 +183,7 @@ program
 registerReplayCommand(program);
 registerSavepointCommand(program);
 registerScaleAdviceCommand(program);
+registerSpecsCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`shardflow: ${errorMessage(error)}`);

@@ -3,7 +3,11 @@
  * which one, at what address, when it does not), prepares the Warm schema, builds the telemetry
  * topology, runs it, and serves the admin port.
  */
+
+import { fileURLToPath } from 'node:url';
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { SpecRegistry } from '../operators/decode/registry.ts';
+import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { deadLetterSink } from '../sinks/warm/deadLetterSink.ts';
 import { hourlyCountSink } from '../sinks/warm/hourlyCountSink.ts';
 import { ensureWarmSchema } from '../sinks/warm/schema.ts';
@@ -20,7 +24,7 @@ import {
   TopologyRuntime,
 } from '../topology/index.ts';
 import { type AdminServer, startAdminServer } from './admin.ts';
-import type { WorkerConfig } from './config.ts';
+import { ConfigError, type WorkerConfig } from './config.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
 
 /** A service the worker needs did not answer. */
@@ -47,6 +51,8 @@ export interface Worker {
 /** What the worker is given besides its configuration. */
 export interface WorkerDeps {
   readonly log: Logger;
+  /** Already-loaded specs; loaded from `decode.specDir` when absent. */
+  readonly specs?: SpecRegistry;
   readonly clock?: Clock;
   /** An already-open Warm store (the demo's embedded one); opened from the config when absent. */
   readonly warm?: WarmStore;
@@ -87,6 +93,29 @@ async function checkPostgres(warm: WarmStore, config: WorkerConfig): Promise<voi
   }
 }
 
+/** The specs shipped with shardflow (the demo fleet and one example of each format). */
+export const BUNDLED_SPECS = fileURLToPath(new URL('../specs/examples', import.meta.url));
+
+/** Loads the decode stage's specs; a directory with no valid spec is a configuration error. */
+export function loadSpecs(config: WorkerConfig, log: Logger): SpecRegistry {
+  const dir = config.decode.specDir ?? BUNDLED_SPECS;
+  const registry = new SpecRegistry(dir, log);
+  let problems: ReturnType<SpecRegistry['load']>;
+  try {
+    problems = registry.load();
+  } catch (error) {
+    throw new ConfigError([`decode.specDir: cannot read ${dir}: ${errorMessage(error)}`], 'configuration');
+  }
+  if (registry.specs.length === 0) {
+    const why = problems.map((p) => `${p.file}:${p.line} ${p.message}`).join('; ');
+    throw new ConfigError(
+      [`decode.specDir: no valid spec in ${dir}${why ? ` (${why})` : ''}`],
+      'configuration',
+    );
+  }
+  return registry;
+}
+
 /** Builds the topology described by a configuration without connecting to anything. */
 export function telemetryTopologyFor(
   config: WorkerConfig,
@@ -98,7 +127,9 @@ export function telemetryTopologyFor(
     source: config.source.leases
       ? kclSource(config.source.kinesis, config.source.leases, { clock, log: deps.log })
       : kinesisAllShardsSource(config.source.kinesis, { clock, log: deps.log }),
-    decode: config.decode,
+    decode: decodeBySpec(deps.specs ?? loadSpecs(config, deps.log), {
+      reloadIntervalMs: config.decode.reloadIntervalMs,
+    }),
     hourlyCounts: hourlyCountSink(warm.write),
     deadLetters: () => deadLetterSink(warm.write),
   });

@@ -5,7 +5,7 @@
  * ```ts
  * const b = new TopologyBuilder('demo');
  * const raw = b.source('kinesis', kinesisSource(cfg));          // Stream<RawRecord>
- * const telemetry = raw.via('parse-envelope', parseEnvelope());  // Stream<Telemetry>
+ * const telemetry = raw.via('decode', decodeBySpec(specs));       // Stream<Telemetry>
  * telemetry.side('dlq').to('dead-letters', deadLetterSink(db));
  * telemetry.via('count-hourly', countPerProductHour()).to('hourly-counts', hourlyCountSink(db));
  * const topology = b.build();

@@ -48,7 +48,7 @@ export interface OpenContext {
 
 /** A transformation of batches: `In[]` → `Out[]`, with optional side outputs. */
 export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
-  /** What kind of operator this is (e.g. `parse-envelope`); the node's name is given by the author. */
+  /** What kind of operator this is (e.g. `decode-by-spec`); the node's name is given by the author. */
   readonly type: string;
   /** Names of the side outputs the operator may emit on; each must be connected in the topology. */
   readonly sideOutputs?: readonly (keyof Sides & string)[];

@@ -58,6 +58,9 @@ export interface RawRef {
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly subSequenceNumber?: number;
+  /** The product spec that decoded the record, and its version. */
+  readonly specId?: string;
+  readonly specVersion?: number;
 }
 
 /** The standard telemetry structure every format decodes into. Carries no customer or site. */
@@ -79,7 +82,13 @@ export interface Telemetry {
 export interface DeadLetter {
   /** The node that rejected the record. */
   readonly node: string;
+  /** Human-readable: what was wrong. */
   readonly reason: string;
+  /** Stable reason code (e.g. `checksum-mismatch`), when the node gives one. */
+  readonly code?: string;
+  /** The spec that was applied, when one matched. */
+  readonly specId?: string;
+  readonly specVersion?: number;
   readonly stream: string;
   readonly shardId: string;
   readonly sequenceNumber: string;
@@ -101,10 +110,17 @@ export interface ProductHourCount {
 }
 
 /** The dead letter of a raw record that `node` refused, keeping its bytes and stream position. */
-export function deadLetterOf(record: RawRecord, node: string, reason: string, failedAt: number): DeadLetter {
+export function deadLetterOf(
+  record: RawRecord,
+  node: string,
+  reason: string,
+  failedAt: number,
+  extra: Pick<DeadLetter, 'code' | 'specId' | 'specVersion'> = {},
+): DeadLetter {
   return {
     node,
     reason,
+    ...extra,
     stream: record.stream,
     shardId: record.shardId,
     sequenceNumber: record.sequenceNumber,

@@ -5,7 +5,7 @@
 import type { DeadLetter, Sink } from '../../topology/index.ts';
 import { type SqlClient, valuesList } from './sql.ts';
 
-const COLUMNS = 8;
+const COLUMNS = 11;
 // PostgreSQL allows 65,535 parameters per statement.
 const MAX_ROWS_PER_STATEMENT = Math.floor(65_535 / COLUMNS);
 
@@ -18,7 +18,7 @@ export function deadLetterSink(client: SqlClient): Sink<DeadLetter> {
       for (let i = 0; i < batch.length; i += MAX_ROWS_PER_STATEMENT) {
         const chunk = batch.slice(i, i + MAX_ROWS_PER_STATEMENT);
         await client.query(
-          `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at)
+          `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at, code, spec_id, spec_version)
            VALUES ${valuesList(chunk.length, COLUMNS)}
            ON CONFLICT (stream, shard_id, sequence_number, sub_sequence_number, node) DO NOTHING`,
           chunk.flatMap((d) => [
@@ -30,6 +30,9 @@ export function deadLetterSink(client: SqlClient): Sink<DeadLetter> {
             d.subSequenceNumber ?? 0,
             Buffer.from(d.payloadBase64, 'base64'),
             new Date(d.failedAt).toISOString(),
+            d.code ?? null,
+            d.specId ?? null,
+            d.specVersion ?? null,
           ]),
         );
       }

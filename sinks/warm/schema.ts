@@ -34,6 +34,11 @@ const STATEMENTS = [
      failed_at           timestamptz NOT NULL,
      UNIQUE (stream, shard_id, sequence_number, sub_sequence_number, node)
    )`,
+  // the decode stage's reason code and the spec it applied (added after the first slice)
+  'ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS code text',
+  'ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS spec_id text',
+  'ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS spec_version integer',
+  'CREATE INDEX IF NOT EXISTS dead_letters_code ON dead_letters (code, failed_at)',
 ];
 
 /** Creates the Warm tables that do not exist yet. */

@@ -92,7 +92,7 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
     const t = await totals();
     expect(t.counted + t.dead).toBe(produced);
     expect(t.dead).toBeGreaterThan(0);
-    expect(node('parse-envelope').recordsIn).toBe(produced);
+    expect(node('decode').recordsIn).toBe(produced);
     expect(node('dead-letters').recordsIn).toBe(t.dead);
   });
 
@@ -101,9 +101,7 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
     expect((await fetch(`${base}healthz`)).status).toBe(200);
     expect((await fetch(`${base}readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${base}metrics`)).text();
-    expect(metrics).toMatch(
-      /shardflow_node_records_in_total\{node="parse-envelope",kind="operator"\} [1-9]\d*/,
-    );
+    expect(metrics).toMatch(/shardflow_node_records_in_total\{node="decode",kind="operator"\} [1-9]\d*/);
     expect(metrics).toContain(
       'shardflow_node_batch_latency_ms_bucket{node="hourly-counts",kind="sink",le="+Inf"}',
     );
@@ -119,7 +117,7 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
     const before = await totals();
     const fleet = simulatedFleet({ devices: 80, seed: 11 });
     const producer = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });
-    const processedBefore = node('parse-envelope').recordsIn;
+    const processedBefore = node('decode').recordsIn;
     const errorsBefore = node('hourly-counts').errors;
 
     proxy.down();
@@ -129,7 +127,7 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
 
     // The shards stopped fetching: at most a window of batches per shard was read while down.
     const shards = worker.runtime.metrics().shards;
-    const readWhileDown = node('parse-envelope').recordsIn - processedBefore;
+    const readWhileDown = node('decode').recordsIn - processedBefore;
     expect(readWhileDown).toBeLessThanOrEqual(shards.length * (WINDOW + 1) * MAX_RECORDS);
     expect(readWhileDown).toBeLessThan(produced);
     for (const shard of shards) expect(shard.bufferedRecords).toBeLessThanOrEqual(WINDOW * MAX_RECORDS);

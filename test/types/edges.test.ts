@@ -4,7 +4,8 @@
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import { countPerProductHour } from '../../operators/countPerProductHour.ts';
-import { parseEnvelope } from '../../operators/parseEnvelope.ts';
+import { SpecRegistry } from '../../operators/decode/registry.ts';
+import { decodeBySpec } from '../../operators/decodeBySpec.ts';
 import {
   type DeadLetter,
   MemorySource,
@@ -17,12 +18,13 @@ import {
 } from '../../topology/index.ts';
 
 const hourlySink: Sink<ProductHourCount> = { type: 'test', write: async () => {} };
+const decode = () => decodeBySpec(new SpecRegistry('specs/examples'));
 
 describe('typed edges', () => {
   it('infers each stream type from the operator that produces it', () => {
     const b = new TopologyBuilder('types');
     const raw = b.source('raw', new MemorySource<RawRecord>());
-    const telemetry = raw.via('parse', parseEnvelope());
+    const telemetry = raw.via('decode', decode());
     expectTypeOf(raw).toEqualTypeOf<Stream<RawRecord>>();
     expectTypeOf(telemetry).toMatchTypeOf<Stream<Telemetry>>();
     expectTypeOf(telemetry.side('dlq')).toEqualTypeOf<Stream<DeadLetter>>();
@@ -38,16 +40,16 @@ describe('typed edges', () => {
 
   it('refuses a sink whose input type does not match the stream', () => {
     const b = new TopologyBuilder('types');
-    const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('parse', parseEnvelope());
+    const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('decode', decode());
     // @ts-expect-error mismatched edge: Stream<Telemetry> into Sink<ProductHourCount>
     telemetry.to('hourly', hourlySink);
   });
 
   it('refuses a side output the operator does not declare', () => {
     const b = new TopologyBuilder('types');
-    const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('parse', parseEnvelope());
+    const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('decode', decode());
     expectTypeOf(telemetry.side).parameter(0).toEqualTypeOf<'dlq'>();
-    // @ts-expect-error parse-envelope has no "late" side output
+    // @ts-expect-error decode has no "late" side output
     () => telemetry.side('late');
   });
 });

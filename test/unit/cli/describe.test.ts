@@ -43,7 +43,7 @@ describe('topology describe', () => {
       'kinesis',
       'kpl-deaggregation',
       'kpl-dead-letters',
-      'parse-envelope',
+      'decode',
       'dead-letters',
       'count-per-product-hour',
       'hourly-counts',

@@ -1,0 +1,155 @@
+/**
+ * Compiles a whole spec once: its match, its format decoder, its timestamp readers, its id
+ * sources, its metric list and its contract. The result turns one record into standard telemetry
+ * (several, when one frame carries several readings) with no further look at the spec's tree.
+ */
+import type { Format, Spec } from '../../specs/schema.ts';
+import type { RawRecord, Telemetry } from '../../topology/index.ts';
+import { compileContract } from './contract.ts';
+import type { Incoming } from './envelope.ts';
+import { DecodeError } from './errors.ts';
+import { compileCsv } from './formats/csv.ts';
+import { compileHex } from './formats/hex.ts';
+import { compileHybrid } from './formats/hybrid.ts';
+import { compileJson } from './formats/json.ts';
+import { compileKv } from './formats/kv.ts';
+import type { DecodedFields, FieldValue, FrameDecoder } from './frame.ts';
+import { compileMatch, type TopicIds, topicIds } from './match.ts';
+import { compileTimestamp } from './timestamps.ts';
+
+/** A spec ready to decode records. */
+export interface CompiledSpec {
+  readonly spec: Spec;
+  matches(incoming: Incoming): boolean;
+  /** The record's telemetry; throws `DecodeError` when it cannot be decoded or breaks the contract. */
+  decode(record: RawRecord, incoming: Incoming, now: number): Telemetry[];
+}
+
+/** The frame decoder of a format. */
+export function compileFormat(format: Format): FrameDecoder {
+  switch (format.type) {
+    case 'hex':
+      return compileHex(format);
+    case 'kv':
+      return compileKv(format);
+    case 'hybrid':
+      return compileHybrid(format);
+    case 'json':
+      return compileJson(format);
+    case 'csv':
+      return compileCsv(format);
+  }
+}
+
+type IdReader = (
+  fields: DecodedFields,
+  topic: TopicIds | undefined,
+  incoming: Incoming,
+) => string | undefined;
+
+function compileId(source: Spec['telemetry']['deviceId']): { read: IdReader; field?: string } {
+  switch (source.from) {
+    case 'topic':
+      return { read: (_f, topic) => (source.part === 'hub' ? topic?.hub : topic?.device) };
+    case 'envelope':
+      return { read: (_f, _t, incoming) => incoming.envelope?.source };
+    case 'field':
+      return {
+        field: source.field,
+        read: (fields) => {
+          const value = fields[source.field];
+          return value === undefined || value === null || value === '' ? undefined : String(value);
+        },
+      };
+  }
+}
+
+const HEX_TEXT = /^([0-9a-fA-F]{2})*$/;
+const latin1 = new TextDecoder('latin1');
+
+/** Compiles a validated spec. */
+export function compileSpec(spec: Spec): CompiledSpec {
+  const match = compileMatch(spec.match);
+  const decodeFrame = compileFormat(spec.format);
+  const deviceId = compileId(spec.telemetry.deviceId);
+  const hubId = spec.telemetry.hubId ? compileId(spec.telemetry.hubId) : undefined;
+  const timestamp = compileTimestamp(spec.telemetry.timestamp);
+  const hubTimestamp = spec.telemetry.hubTimestamp
+    ? compileTimestamp(spec.telemetry.hubTimestamp)
+    : undefined;
+  const checkContract = compileContract(spec.contract);
+  const used = new Set<string>(
+    [
+      deviceId.field,
+      hubId?.field,
+      ...[spec.telemetry.timestamp, spec.telemetry.hubTimestamp].map((t) =>
+        t && 'field' in t ? t.field : undefined,
+      ),
+    ].filter((f): f is string => f !== undefined),
+  );
+  const listed = spec.telemetry.metrics;
+  const { maxBytes, encoding } = spec.payload;
+
+  const metricsOf = (fields: DecodedFields): Record<string, FieldValue> => {
+    const metrics: Record<string, FieldValue> = {};
+    if (listed) {
+      for (const name of listed) if (fields[name] !== undefined) metrics[name] = fields[name];
+    } else {
+      for (const name in fields) if (!used.has(name)) metrics[name] = fields[name]!;
+    }
+    return metrics;
+  };
+
+  return {
+    spec,
+    matches: match.test,
+    decode(record, incoming, now) {
+      let payload = incoming.payload;
+      if (payload.length > maxBytes) {
+        throw new DecodeError(
+          'payload-too-large',
+          `payload of ${payload.length} bytes is over the limit of ${maxBytes}`,
+        );
+      }
+      if (encoding === 'hex-text') {
+        const text = latin1.decode(payload).trim();
+        if (!HEX_TEXT.test(text))
+          throw new DecodeError('invalid-hex-text', 'payload is not an even number of hex digits');
+        payload = Buffer.from(text, 'hex');
+      }
+      const envelope = incoming.envelope;
+      const topic = topicIds(envelope?.topic, match.topic);
+      const ingest = envelope?.receivedAt ?? record.arrivedAt;
+      const out: Telemetry[] = [];
+      for (const fields of decodeFrame(payload)) {
+        const device = deviceId.read(fields, topic, incoming);
+        if (device === undefined)
+          throw new DecodeError('no-device-id', 'no device id where the spec says to find it');
+        const hub = hubId?.read(fields, topic, incoming);
+        const deviceTimestamp = timestamp(fields, ingest);
+        const metrics = checkContract(metricsOf(fields), deviceTimestamp, now);
+        out.push({
+          device_id: device,
+          device_timestamp: deviceTimestamp,
+          productId: spec.productId,
+          metrics: metrics as Telemetry['metrics'],
+          ...(hub !== undefined && hub !== device ? { hub_id: hub, childDeviceId: device } : {}),
+          ...(hubTimestamp ? { hub_timestamp: hubTimestamp(fields, ingest) } : {}),
+          ingest_timestamp: ingest,
+          rawRef: {
+            protocol: envelope?.protocol ?? 'tcp',
+            topic: envelope?.topic,
+            format: spec.format.type,
+            stream: record.stream,
+            shardId: record.shardId,
+            sequenceNumber: record.sequenceNumber,
+            subSequenceNumber: record.subSequenceNumber,
+            specId: spec.id,
+            specVersion: spec.version,
+          },
+        });
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The specs in force: loaded from a directory, compiled once per version, and reloaded when the
+ * directory changes, without a restart. A file that becomes invalid is refused (with file, line and
+ * the problem) and its previous version stays in force; a file that is removed takes its spec away.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type LoadedSpec, loadSpecDirectory, type SpecProblem } from '../../specs/loader.ts';
+import { type Clock, errorMessage, type Logger, silentLogger } from '../../topology/index.ts';
+import { type CompiledSpec, compileSpec } from './compileSpec.ts';
+import type { Incoming } from './envelope.ts';
+
+/** The compiled specs of a directory. */
+export class SpecRegistry {
+  private byFile = new Map<string, CompiledSpec>();
+  private inForce: CompiledSpec[] = [];
+  private fingerprint = '';
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger = silentLogger,
+  ) {}
+
+  /** (Re)loads the directory; returns the problems found (the specs in force are still usable). */
+  load(): SpecProblem[] {
+    const loaded = loadSpecDirectory(this.dir);
+    const specs = loaded.specs;
+    const problems = [...loaded.problems];
+    const problemFiles = new Set(problems.map((p) => p.file));
+    const next = new Map<string, CompiledSpec>();
+    const compile = (loaded: LoadedSpec) => {
+      try {
+        next.set(loaded.file, compileSpec(loaded.spec));
+      } catch (error) {
+        problems.push({ file: loaded.file, line: 1, message: errorMessage(error) });
+        problemFiles.add(loaded.file);
+      }
+    };
+    for (const loaded of specs) if (!problemFiles.has(loaded.file)) compile(loaded);
+    // an invalid file keeps the version that was in force; a removed file takes its spec with it
+    for (const file of problemFiles) {
+      const previous = this.byFile.get(file);
+      if (previous !== undefined) next.set(file, previous);
+    }
+    this.byFile = next;
+    this.inForce = latestVersions([...next.values()]);
+    this.fingerprint = this.currentFingerprint();
+    for (const p of problems)
+      this.log.warn({ file: p.file, line: p.line, problem: p.message }, 'spec refused');
+    return problems;
+  }
+
+  /** The compiled specs in force: the highest version of each spec id, in file order. */
+  get specs(): readonly CompiledSpec[] {
+    return this.inForce;
+  }
+
+  /** The first spec whose `match` accepts the record. */
+  find(incoming: Incoming): CompiledSpec | undefined {
+    for (const spec of this.inForce) if (spec.matches(incoming)) return spec;
+    return undefined;
+  }
+
+  private currentFingerprint(): string {
+    try {
+      return readdirSync(this.dir)
+        .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+        .sort()
+        .map((f) => `${f}:${statSync(join(this.dir, f)).mtimeMs}`)
+        .join('|');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Reloads whenever the directory's files change, until `signal` aborts. */
+  async watch(clock: Clock, intervalMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await clock.sleep(intervalMs, signal).catch(() => {});
+      if (signal.aborted || this.currentFingerprint() === this.fingerprint) continue;
+      this.load();
+      this.log.info({ specs: this.inForce.map((s) => `${s.spec.id}@${s.spec.version}`) }, 'specs reloaded');
+    }
+  }
+}
+
+function latestVersions(specs: CompiledSpec[]): CompiledSpec[] {
+  const latest = new Map<string, CompiledSpec>();
+  for (const s of specs) {
+    const current = latest.get(s.spec.id);
+    if (current === undefined || s.spec.version > current.spec.version) latest.set(s.spec.id, s);
+  }
+  return specs.filter((s) => latest.get(s.spec.id) === s);
+}

@@ -1,0 +1,80 @@
+/**
+ * Decodes raw records by the product specs in force: finds each record's spec (envelope product,
+ * topic pattern or magic bytes), decodes its frame, builds standard telemetry, and applies the
+ * data contract. A record that matches no spec, cannot be decoded or breaks its contract goes to
+ * `dlq` with a stable reason code, the spec id and version, and its bytes; the stream keeps flowing.
+ */
+import { z } from 'zod';
+import {
+  type DeadLetter,
+  deadLetterOf,
+  type Operator,
+  type RawRecord,
+  type Telemetry,
+} from '../topology/index.ts';
+import { readIncoming } from './decode/envelope.ts';
+import { DecodeError } from './decode/errors.ts';
+import type { SpecRegistry } from './decode/registry.ts';
+
+/** Configuration of the decode stage. */
+export const decodeConfigSchema = z
+  .object({
+    specDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('directory of product specs (*.yaml); the bundled example specs when absent'),
+    reloadIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5000)
+      .describe('how often the directory is checked for changed specs'),
+  })
+  .strict();
+/** See {@link decodeConfigSchema}. */
+export type DecodeConfig = z.output<typeof decodeConfigSchema>;
+
+/** Decodes and validates by spec; what cannot become telemetry goes to `dlq`. */
+export function decodeBySpec(
+  registry: SpecRegistry,
+  options: { readonly reloadIntervalMs?: number } = {},
+): Operator<RawRecord, Telemetry, { dlq: DeadLetter }> {
+  return {
+    type: 'decode-by-spec',
+    sideOutputs: ['dlq'],
+    // changed or added specs take effect without a restart
+    open: (ctx) => {
+      if (options.reloadIntervalMs !== undefined)
+        void registry.watch(ctx.clock, options.reloadIntervalMs, ctx.signal);
+    },
+    process: function decodeBatch(batch, ctx) {
+      const now = ctx.clock.now();
+      const out: Telemetry[] = [];
+      for (const record of batch) {
+        let specId: string | undefined;
+        let specVersion: number | undefined;
+        try {
+          const incoming = readIncoming(record);
+          const spec = registry.find(incoming);
+          if (spec === undefined) {
+            const what = incoming.envelope
+              ? `product ${incoming.envelope.productId ?? '?'} on ${incoming.envelope.topic ?? 'no topic'}`
+              : 'a bare payload';
+            throw new DecodeError('no-spec', `no spec matches ${what}`);
+          }
+          specId = spec.spec.id;
+          specVersion = spec.spec.version;
+          for (const telemetry of spec.decode(record, incoming, now)) out.push(telemetry);
+        } catch (error) {
+          if (!(error instanceof DecodeError)) throw error;
+          ctx.side(
+            'dlq',
+            deadLetterOf(record, ctx.node, error.message, now, { code: error.code, specId, specVersion }),
+          );
+        }
+      }
+      return out;
+    },
+  };
+}
