@@ -78,15 +78,12 @@ export function compileSpec(spec: Spec): CompiledSpec {
     ? compileTimestamp(spec.telemetry.hubTimestamp)
     : undefined;
   const checkContract = compileContract(spec.contract);
-  const used = new Set<string>(
-    [
-      deviceId.field,
-      hubId?.field,
-      ...[spec.telemetry.timestamp, spec.telemetry.hubTimestamp].map((t) =>
-        t && 'field' in t ? t.field : undefined,
-      ),
-    ].filter((f): f is string => f !== undefined),
-  );
+  // fields that carry ids or times are not metrics (unless the spec lists them as metrics)
+  const used = new Set<string>();
+  for (const id of [deviceId, hubId]) if (id?.field !== undefined) used.add(id.field);
+  for (const time of [spec.telemetry.timestamp, spec.telemetry.hubTimestamp]) {
+    if (time !== undefined && 'field' in time) used.add(time.field);
+  }
   const listed = spec.telemetry.metrics;
   const { maxBytes, encoding } = spec.payload;
 
@@ -137,6 +134,7 @@ export function compileSpec(spec: Spec): CompiledSpec {
           ...(hubTimestamp ? { hub_timestamp: hubTimestamp(fields, ingest) } : {}),
           ingest_timestamp: ingest,
           rawRef: {
+            // a bare payload (no envelope) comes from the TCP gateway, the one that writes raw frames
             protocol: envelope?.protocol ?? 'tcp',
             topic: envelope?.topic,
             format: spec.format.type,
