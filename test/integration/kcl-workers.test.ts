@@ -185,8 +185,15 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
   it('three workers on eight shards end balanced 3/3/2 within three failover times', async () => {
     scenario = new Scenario();
     await scenario.setUp(8);
+    const workers = ['w1', 'w2', 'w3'].map((id) => scenario!.start(id));
+    // the clock starts when the last worker's lease coordinator runs: starting Node processes on a
+    // busy machine is not what is measured
+    await waitFor(
+      'three coordinators',
+      () => workers.every((w) => w.logs().some((l) => l.msg === 'lease coordinator started')),
+      60_000,
+    );
     const started = Date.now();
-    for (const id of ['w1', 'w2', 'w3']) scenario.start(id);
     await waitFor(
       '3/3/2',
       async () => {
@@ -196,9 +203,8 @@ describe('KCL worker processes', { timeout: 180_000 }, () => {
       3 * TIMING.failoverTimeMs + 15_000,
     );
     const elapsed = Date.now() - started;
-    console.log(`balanced 3/3/2 after ${elapsed} ms (process start included)`);
-    // three failover times, plus up to 3 s for three Node processes to start and load the code
-    expect(elapsed).toBeLessThan(3 * TIMING.failoverTimeMs + 3_000);
+    console.log(`balanced 3/3/2 ${elapsed} ms after the last worker started`);
+    expect(elapsed).toBeLessThan(3 * TIMING.failoverTimeMs);
   });
 
   it('after kill -9 the shards move within failover + renew interval; nothing is lost and redelivery is bounded', async () => {
