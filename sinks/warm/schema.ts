@@ -39,6 +39,8 @@ const STATEMENTS = [
   'ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS spec_id text',
   'ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS spec_version integer',
   'CREATE INDEX IF NOT EXISTS dead_letters_code ON dead_letters (code, failed_at)',
+  // when `shardflow dlq replay` put the record back on the stream; a replay skips such rows
+  'ALTER TABLE dead_letters ADD COLUMN IF NOT EXISTS replayed_at timestamptz',
 ];
 
 /** Creates the Warm tables that do not exist yet. */
