@@ -10,6 +10,7 @@ import {
   errorMessage,
   renderDescription,
 } from '../topology/index.ts';
+import { registerDlqCommand } from './commands/dlq.ts';
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSavepointCommand } from './commands/savepoint.ts';
 import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
@@ -180,6 +181,7 @@ program
     },
   );
 
+registerDlqCommand(program);
 registerReplayCommand(program);
 registerSavepointCommand(program);
 registerScaleAdviceCommand(program);
