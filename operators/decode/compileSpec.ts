@@ -8,6 +8,7 @@ import type { RawRecord, Telemetry } from '../../topology/index.ts';
 import { compileContract } from './contract.ts';
 import type { Incoming } from './envelope.ts';
 import { DecodeError } from './errors.ts';
+import { compileFields } from './formats/binaryFields.ts';
 import { compileCsv } from './formats/csv.ts';
 import { compileHex } from './formats/hex.ts';
 import { compileHybrid } from './formats/hybrid.ts';
@@ -64,6 +65,53 @@ function compileId(source: Spec['telemetry']['deviceId']): { read: IdReader; fie
   }
 }
 
+/**
+ * The names of the fields every record of a format carries, when the format fixes them: hex and
+ * hybrid frames always decode the same fields. (Key-value, JSON and CSV records carry what the
+ * payload has.)
+ */
+function staticFieldNames(format: Format): readonly string[] | undefined {
+  if (format.type === 'hex') {
+    const header = compileFields(format.fields).names;
+    return format.repeat ? [...header, ...compileFields(format.repeat.fields).names] : header;
+  }
+  if (format.type === 'hybrid')
+    return format.segments.flatMap((segment) => compileFields(segment.fields).names);
+  return undefined;
+}
+
+/**
+ * Picks a record's metrics out of its decoded fields. Where the fields are fixed, a generated
+ * function builds the metrics object in one step (an object literal with a stable shape), which
+ * is several times faster for wide frames than adding keys one by one. Field names in the code
+ * are validated names passed through JSON.stringify; no payload data reaches it.
+ */
+function compileMetrics(
+  format: Format,
+  listed: readonly string[] | undefined,
+  used: ReadonlySet<string>,
+): (fields: DecodedFields) => Record<string, FieldValue> {
+  const fixed = staticFieldNames(format);
+  if (fixed !== undefined) {
+    const names = (listed ?? fixed).filter((n) => listed !== undefined || !used.has(n));
+    if (names.every((n) => fixed.includes(n))) {
+      const props = names.map((n) => `${JSON.stringify(n)}: f[${JSON.stringify(n)}]`).join(', ');
+      return new Function('f', `return { ${props} };`) as (
+        fields: DecodedFields,
+      ) => Record<string, FieldValue>;
+    }
+  }
+  return (fields) => {
+    const metrics: Record<string, FieldValue> = {};
+    if (listed) {
+      for (const name of listed) if (fields[name] !== undefined) metrics[name] = fields[name];
+    } else {
+      for (const name in fields) if (!used.has(name)) metrics[name] = fields[name]!;
+    }
+    return metrics;
+  };
+}
+
 const HEX_TEXT = /^([0-9a-fA-F]{2})*$/;
 const latin1 = new TextDecoder('latin1');
 
@@ -87,15 +135,7 @@ export function compileSpec(spec: Spec): CompiledSpec {
   const listed = spec.telemetry.metrics;
   const { maxBytes, encoding } = spec.payload;
 
-  const metricsOf = (fields: DecodedFields): Record<string, FieldValue> => {
-    const metrics: Record<string, FieldValue> = {};
-    if (listed) {
-      for (const name of listed) if (fields[name] !== undefined) metrics[name] = fields[name];
-    } else {
-      for (const name in fields) if (!used.has(name)) metrics[name] = fields[name]!;
-    }
-    return metrics;
-  };
+  const metricsOf = compileMetrics(spec.format, listed, used);
 
   return {
     spec,

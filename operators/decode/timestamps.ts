@@ -11,8 +11,26 @@ export type TimestampReader = (fields: DecodedFields, ingestTimestamp: number) =
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** Offset of `zone` from UTC at the instant `epochMs`, in ms. */
+const HOUR_MS = 3_600_000;
+const offsetCache = new Map<string, number>();
+
+/**
+ * Offset of `zone` from UTC at the instant `epochMs`, in ms. Zones change offset only on the hour
+ * (or half hour) in practice, so offsets are cached per zone and UTC quarter hour: devices report
+ * the same few hours over and over, and `Intl` is far too slow to ask per record.
+ */
 function zoneOffset(zone: string, epochMs: number): number {
+  const key = `${zone}|${Math.floor(epochMs / (HOUR_MS / 4))}`;
+  let offset = offsetCache.get(key);
+  if (offset === undefined) {
+    if (offsetCache.size > 10_000) offsetCache.clear();
+    offset = computeZoneOffset(zone, epochMs);
+    offsetCache.set(key, offset);
+  }
+  return offset;
+}
+
+function computeZoneOffset(zone: string, epochMs: number): number {
   let f = formatters.get(zone);
   if (f === undefined) {
     f = new Intl.DateTimeFormat('en-US', {
