@@ -7,6 +7,7 @@
  * the compiled decoder, so the ratio measures compiling the spec, not those. It covers what the
  * benchmark frames use (no CSV quoting, enum keys matched as written).
  */
+import { rawRefOf } from '../operators/decode/compileSpec.ts';
 import type { Incoming } from '../operators/decode/envelope.ts';
 import { DecodeError } from '../operators/decode/errors.ts';
 import { CHECKSUM_BYTES, crc16Modbus, crc32 } from '../operators/decode/formats/checksum.ts';
@@ -49,17 +50,7 @@ export function interpretiveDecode(
         ? { hub_timestamp: readTimestamp(spec.telemetry.hubTimestamp, fields, ingest) }
         : {}),
       ingest_timestamp: ingest,
-      rawRef: {
-        protocol: envelope?.protocol ?? 'tcp',
-        topic: envelope?.topic,
-        format: spec.format.type,
-        stream: record.stream,
-        shardId: record.shardId,
-        sequenceNumber: record.sequenceNumber,
-        subSequenceNumber: record.subSequenceNumber,
-        specId: spec.id,
-        specVersion: spec.version,
-      },
+      rawRef: rawRefOf(record, envelope, spec),
     };
     out.push(telemetry);
   }

@@ -4,7 +4,7 @@
  * (several, when one frame carries several readings) with no further look at the spec's tree.
  */
 import type { Format, Spec } from '../../specs/schema.ts';
-import type { RawRecord, Telemetry } from '../../topology/index.ts';
+import type { RawRecord, RawRef, Telemetry } from '../../topology/index.ts';
 import { compileContract } from './contract.ts';
 import type { Incoming } from './envelope.ts';
 import { DecodeError } from './errors.ts';
@@ -24,6 +24,22 @@ export interface CompiledSpec {
   matches(incoming: Incoming): boolean;
   /** The record's telemetry; throws `DecodeError` when it cannot be decoded or breaks the contract. */
   decode(record: RawRecord, incoming: Incoming, now: number): Telemetry[];
+}
+
+/** Where a record's telemetry came from: stream position, envelope, and the spec and its version. */
+export function rawRefOf(record: RawRecord, envelope: Incoming['envelope'], spec: Spec): RawRef {
+  return {
+    // a bare payload (no envelope) comes from the TCP gateway, the one that writes raw frames
+    protocol: envelope?.protocol ?? 'tcp',
+    topic: envelope?.topic,
+    format: spec.format.type,
+    stream: record.stream,
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    subSequenceNumber: record.subSequenceNumber,
+    specId: spec.id,
+    specVersion: spec.version,
+  };
 }
 
 /** The frame decoder of a format. */
@@ -173,18 +189,7 @@ export function compileSpec(spec: Spec): CompiledSpec {
           ...(hub !== undefined && hub !== device ? { hub_id: hub, childDeviceId: device } : {}),
           ...(hubTimestamp ? { hub_timestamp: hubTimestamp(fields, ingest) } : {}),
           ingest_timestamp: ingest,
-          rawRef: {
-            // a bare payload (no envelope) comes from the TCP gateway, the one that writes raw frames
-            protocol: envelope?.protocol ?? 'tcp',
-            topic: envelope?.topic,
-            format: spec.format.type,
-            stream: record.stream,
-            shardId: record.shardId,
-            sequenceNumber: record.sequenceNumber,
-            subSequenceNumber: record.subSequenceNumber,
-            specId: spec.id,
-            specVersion: spec.version,
-          },
+          rawRef: rawRefOf(record, envelope, spec),
         });
       }
       return out;
