@@ -21,9 +21,9 @@ import {
   TopologyRuntime,
 } from '../../topology/index.ts';
 import { createStream, splitFirstShard, uniqueStream } from '../support/kinesis.ts';
-import { waitFor } from '../support/wait.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
 
-const endpoint = process.env.SHARDFLOW_TEST_KINESIS_ENDPOINT;
+const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
 const decoder = new TextDecoder();
 
 interface Delivered {
@@ -68,7 +68,7 @@ function topologyFor(source: ReturnType<typeof kinesisAllShardsSource>, into: De
   return { runtime, events };
 }
 
-describe.skipIf(!endpoint)('kinesis all-shards source (kinesalite)', () => {
+describe('kinesis all-shards source (kinesalite)', () => {
   let client: KinesisClient;
   const fast = { idleTimeBetweenReadsMs: 20, maxIdleTimeMs: 100 };
 
