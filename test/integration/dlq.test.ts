@@ -20,7 +20,7 @@ import { silentLogger, systemClock } from '../../topology/index.ts';
 import type { IngestEnvelope } from '../../topology/records.ts';
 import { runCli } from '../support/cli.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, warmTotals } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 // 2,000 records, 1 % of them bad for a reason a spec fix removes
@@ -45,13 +45,7 @@ describe('shardflow dlq', () => {
   let configFile: string;
   let stream: string;
 
-  const totals = async () => {
-    const { rows } = await reader.query<{ counted: string; dead: string }>(
-      `SELECT (SELECT coalesce(sum(record_count), 0) FROM product_hourly_counts)::text AS counted,
-              (SELECT count(*) FROM dead_letters)::text AS dead`,
-    );
-    return { counted: Number(rows[0]!.counted), dead: Number(rows[0]!.dead) };
-  };
+  const totals = () => warmTotals(reader);
   const dlq = (...args: string[]) => runCli(['dlq', ...args, '-c', configFile]);
 
   beforeAll(async () => {

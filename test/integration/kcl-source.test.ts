@@ -7,40 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { type KclSource, kclSource } from '../../sources/kinesis/kclSource.ts';
-import {
-  type RawRecord,
-  type Sink,
-  systemClock,
-  TopologyBuilder,
-  TopologyRuntime,
-} from '../../topology/index.ts';
+import { type RawRecord, type Sink, systemClock } from '../../topology/index.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
+import { startLeasedWorker } from '../support/kclInProcess.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const endpoint = () => testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
-
-function worker(stream: string, table: string, workerId: string, into: RawRecord[]) {
-  const source: KclSource = kclSource(
-    { streamName: stream, endpoint: endpoint(), idleTimeBetweenReadsMs: 20, maxIdleTimeMs: 100 },
-    {
-      tableName: table,
-      workerId,
-      endpoint: testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT'),
-      failoverTimeMs: 1500,
-      takeIntervalMs: 200,
-      shardSyncIntervalMs: 500,
-      parentPollMs: 100,
-    },
-    { clock: systemClock },
-  );
-  const sink: Sink<RawRecord> = { type: 'collect', write: async (batch) => void into.push(...batch) };
-  const b = new TopologyBuilder('kcl-it');
-  b.source('kinesis', source).to('collect', sink);
-  const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0 });
-  return { source, runtime, done: runtime.run() };
-}
 
 describe('kcl source (kinesalite + dynalite)', () => {
   const kinesis = createKinesisClient({ region: 'us-east-1', endpoint: endpoint() });
@@ -56,8 +29,12 @@ describe('kcl source (kinesalite + dynalite)', () => {
     await createStream(kinesis, stream, 4);
     const a: RawRecord[] = [];
     const b: RawRecord[] = [];
-    const wa = worker(stream, table, 'worker-a', a);
-    const wb = worker(stream, table, 'worker-b', b);
+    const collect = (into: RawRecord[]): Sink<RawRecord> => ({
+      type: 'collect',
+      write: async (batch) => void into.push(...batch),
+    });
+    const wa = startLeasedWorker(stream, table, 'worker-a', collect(a));
+    const wb = startLeasedWorker(stream, table, 'worker-b', collect(b));
     await waitFor('2/2 balance', () => wa.source.leaseCount() === 2 && wb.source.leaseCount() === 2, 15_000);
 
     const producer = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });

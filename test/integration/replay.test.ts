@@ -10,16 +10,9 @@ import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { type KclSource, kclSource } from '../../sources/kinesis/kclSource.ts';
-import {
-  type RawRecord,
-  type Sink,
-  systemClock,
-  TopologyBuilder,
-  TopologyRuntime,
-} from '../../topology/index.ts';
 import { runCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
+import { startLeasedWorker } from '../support/kclInProcess.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
@@ -51,20 +44,7 @@ function workerConfig(stream: string, table: string): string {
 }
 
 function startWorker(stream: string, table: string, into: Delivered[]) {
-  const source: KclSource = kclSource(
-    { streamName: stream, endpoint: kinesisEndpoint(), idleTimeBetweenReadsMs: 20, maxIdleTimeMs: 100 },
-    {
-      tableName: table,
-      workerId: 'worker-a',
-      endpoint: dynamoEndpoint(),
-      failoverTimeMs: 1500,
-      takeIntervalMs: 200,
-      shardSyncIntervalMs: 500,
-      parentPollMs: 100,
-    },
-    { clock: systemClock },
-  );
-  const sink: Sink<RawRecord> = {
+  return startLeasedWorker(stream, table, 'worker-a', {
     type: 'collect',
     write: async (batch) => {
       for (const r of batch) {
@@ -72,11 +52,7 @@ function startWorker(stream: string, table: string, into: Delivered[]) {
         into.push({ id, shardId: r.shardId, sequenceNumber: r.sequenceNumber });
       }
     },
-  };
-  const b = new TopologyBuilder('replay-it');
-  b.source('kinesis', source).to('collect', sink);
-  const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0 });
-  return { source, runtime, done: runtime.run() };
+  });
 }
 
 const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b);

@@ -16,7 +16,7 @@ import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { silentLogger, systemClock } from '../../topology/index.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, warmTotals } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const MAX_RECORDS = 100;
@@ -30,13 +30,7 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
   let worker: Worker;
   let stream: string;
 
-  const totals = async () => {
-    const { rows } = await reader.query<{ counted: string; dead: string }>(
-      `SELECT (SELECT coalesce(sum(record_count), 0) FROM product_hourly_counts)::text AS counted,
-              (SELECT count(*) FROM dead_letters)::text AS dead`,
-    );
-    return { counted: Number(rows[0]!.counted), dead: Number(rows[0]!.dead) };
-  };
+  const totals = () => warmTotals(reader);
   const node = (name: string) => worker.runtime.metrics().nodes.find((n) => n.node === name)!;
 
   beforeAll(async () => {

@@ -29,3 +29,12 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/** Records counted in the hourly counts and rows in the dead-letter table of a Warm store. */
+export async function warmTotals(pool: pg.Pool): Promise<{ counted: number; dead: number }> {
+  const { rows } = await pool.query<{ counted: string; dead: string }>(
+    `SELECT (SELECT coalesce(sum(record_count), 0) FROM product_hourly_counts)::text AS counted,
+            (SELECT count(*) FROM dead_letters)::text AS dead`,
+  );
+  return { counted: Number(rows[0]!.counted), dead: Number(rows[0]!.dead) };
+}

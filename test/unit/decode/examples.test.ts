@@ -91,7 +91,7 @@ describe('decoding the example products', () => {
       '0002' + '02' + '01F4', // current 500 → 5.00
       '0099' + '01' + 'FF', // unknown: skipped by its length
       '0003' + '04' + '0001E240', // energy 123456 → 123.456
-      '0010' + '04' + ts.toString(16).padStart(8, '0'),
+      `001004${ts.toString(16).padStart(8, '0')}`,
     ].join('');
     const { telemetry, dead } = await decode([
       enveloped({ productId: 'meter-kv2', topic: 'meters/MTR00042', payload }, NOW),
