@@ -12,7 +12,8 @@ import {
 import { kinesisProducer } from '../gateways/kinesis/producer.ts';
 import { simulatedFleet } from '../gateways/simulator/fleet.ts';
 import { startKinesalite } from '../infra/local/emulators.ts';
-import { ensureWarmSchema, readProductHourlyCounts } from '../sinks/warm/schema.ts';
+import { migrateWarm } from '../sinks/warm/migrate.ts';
+import { readProductHourlyCounts } from '../sinks/warm/schema.ts';
 import { openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { type Clock, type Logger, type RuntimeMetricsSnapshot, systemClock } from '../topology/index.ts';
@@ -102,7 +103,7 @@ export async function runDemo(
         ? 'starting embedded PostgreSQL (PGlite)…'
         : 'connecting to PostgreSQL…',
     );
-    await ensureWarmSchema(warm.write);
+    await migrateWarm(warm.write);
     const before = await storeTotals(warm);
 
     const worker = await startWorker(config, { log, clock, warm });

@@ -10,7 +10,7 @@ import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { deadLetterSink } from '../sinks/warm/deadLetterSink.ts';
 import { hourlyCountSink } from '../sinks/warm/hourlyCountSink.ts';
-import { ensureWarmSchema } from '../sinks/warm/schema.ts';
+import { migrateWarm } from '../sinks/warm/migrate.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
@@ -142,7 +142,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   try {
     await checkPostgres(warm, config);
     await checkKinesis(config);
-    await ensureWarmSchema(warm.write);
+    await migrateWarm(warm.write);
   } catch (error) {
     await warm.close().catch(() => {});
     throw error;

@@ -78,6 +78,65 @@ export interface Telemetry {
   readonly rawRef: RawRef;
 }
 
+/**
+ * Telemetry joined with master data: the site and customer the device belonged to at the record's
+ * event time (`device_timestamp`), or `null` when the device is unknown to the master data.
+ */
+export interface Enriched extends Telemetry {
+  readonly site_id: string | null;
+  readonly customer_id: string | null;
+}
+
+/**
+ * The running statistics of one metric in one window, in mergeable form: two partials of the same
+ * key combine exactly (count/mean/m2 by Chan's parallel variance; first/last by event time).
+ */
+export interface MetricStats {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  /** Sum of squared differences from the mean; population variance = m2 / count. */
+  readonly m2: number;
+  readonly first: number;
+  /** Event time of `first` (epoch ms). */
+  readonly firstAt: number;
+  readonly last: number;
+  /** Event time of `last` (epoch ms). */
+  readonly lastAt: number;
+}
+
+/** A window size: tumbling 1 hour, 6 hours or 1 day. */
+export type WindowSize = '1h' | '6h' | '1d';
+
+/** What a window aggregate is keyed by. */
+export type AggregateScope = 'product' | 'device' | 'customer-product';
+
+/**
+ * One emitted window aggregate: a metric's statistics over one tumbling window of one key. Emitted
+ * while open (running values, `final: false`) and when final; a late record re-emits it with the
+ * next `revision`, and stores keep the highest revision.
+ */
+export interface WindowAggregate {
+  readonly scope: AggregateScope;
+  readonly window: WindowSize;
+  readonly productId: string;
+  /** Set for `device` scope. */
+  readonly deviceId?: string;
+  /** Set for `customer-product` scope (`null` customer: devices unknown to the master data). */
+  readonly customerId?: string | null;
+  readonly metric: string;
+  /** Window start and end (epoch ms, end exclusive). */
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  /** Starts at 1; grows with every emission of the same window and key. */
+  readonly revision: number;
+  /** True once the global watermark passed the window's end plus the allowed lateness. */
+  readonly final: boolean;
+  readonly stats: MetricStats;
+}
+
 /** A record that could not be processed, with the reason, kept so nothing is lost. */
 export interface DeadLetter {
   /** The node that rejected the record. */

@@ -21,7 +21,7 @@ import {
   markReplayed,
   type StoredDeadLetter,
 } from '../../sinks/warm/deadLetters.ts';
-import { ensureWarmSchema } from '../../sinks/warm/schema.ts';
+import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/warm/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RawRecord, silentLogger, systemClock } from '../../topology/index.ts';
@@ -90,7 +90,7 @@ async function openStore(config: WorkerConfig): Promise<WarmStore> {
     }
   };
   // the column replay marks may be newer than the worker that created the table
-  await reach('warm.writeUrl', config.warm.writeUrl, () => ensureWarmSchema(warm.write));
+  await reach('warm.writeUrl', config.warm.writeUrl, () => migrateWarm(warm.write));
   if (config.warm.readUrl !== undefined)
     await reach('warm.readUrl', config.warm.readUrl, () => warm.read.query('SELECT 1'));
   return warm;

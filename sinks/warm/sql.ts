@@ -68,8 +68,14 @@ export function pgSqlClient(pool: Pool): SqlClient {
 
 /** A `SqlClient` over an embedded PGlite database. */
 export function pgliteSqlClient(db: PGlite): SqlClient {
-  const wrap = (q: Pick<PGlite, 'query'>): SqlClient['query'] =>
+  // Without parameters a text may hold several statements (a migration file): PGlite runs those only
+  // through `exec`, which answers with the rows of the last one, as node-postgres does.
+  const wrap = (q: Pick<PGlite, 'query' | 'exec'>): SqlClient['query'] =>
     (async (text: string, params?: readonly unknown[]) => {
+      if (params === undefined) {
+        const results = await q.exec(text);
+        return { rows: results.at(-1)?.rows ?? [] };
+      }
       const result = await q.query(text, params as unknown[]);
       return { rows: result.rows };
     }) as SqlClient['query'];

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
 import { hourlyCountSink } from '../../sinks/warm/hourlyCountSink.ts';
-import { ensureWarmSchema, readProductHourlyCounts } from '../../sinks/warm/schema.ts';
+import { migrateWarm } from '../../sinks/warm/migrate.ts';
+import { readProductHourlyCounts } from '../../sinks/warm/schema.ts';
 import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { type BatchContext, type DeadLetter, ManualClock } from '../../topology/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
@@ -50,10 +51,20 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
 
   beforeAll(async () => {
     ({ client, cleanup } = await open());
-    await ensureWarmSchema(client);
-    await ensureWarmSchema(client); // idempotent
+    const [first, second] = await Promise.all([migrateWarm(client), migrateWarm(client)]);
+    // Two workers starting together: one applies the migrations, the other finds nothing to do.
+    expect([first.applied.length > 0, second.applied.length > 0].sort()).toEqual([false, true]);
+    expect((await migrateWarm(client)).applied).toEqual([]);
   });
   afterAll(() => cleanup());
+
+  it('records each applied migration with its checksum', async () => {
+    const { rows } = await client.query<{ version: string; name: string; md5: string }>(
+      'SELECT version::text AS version, name, md5 FROM schema_migrations WHERE version > 0 ORDER BY version',
+    );
+    expect(rows[0]).toMatchObject({ version: '1', name: 'first-slice' });
+    expect(rows.every((r) => /^[0-9a-f]{32}$/.test(r.md5))).toBe(true);
+  });
 
   it('adds hourly count partials with one upsert per batch, per product and hour', async () => {
     const sink = hourlyCountSink(client);

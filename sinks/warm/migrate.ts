@@ -1,0 +1,41 @@
+/**
+ * Versioned Warm-store migrations with postgrator: plain SQL files in `migrations/`, named
+ * `NNN.do.<what>.sql`, applied in version order at start-up and recorded in `schema_migrations`
+ * (with checksums, so an edited applied migration is refused).
+ *
+ * All pending migrations run in one transaction behind an advisory lock, so workers starting together
+ * migrate once and a failed migration leaves nothing half applied. Version ranges by area keep
+ * independent work from colliding: 001–099 core (dead letters, progress), 100–199 master data,
+ * 200–299 Hot store on PostgreSQL, 300–399 windows and aggregates, 400–499 the Iceberg catalog.
+ */
+import { fileURLToPath } from 'node:url';
+import Postgrator from 'postgrator';
+import type { SqlClient } from './sql.ts';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations/*.sql', import.meta.url));
+// Any constant shared by every shardflow worker; `hashtext('shardflow.migrate')` would do as well.
+const ADVISORY_LOCK = 7_140_101;
+
+/** What a migration run did. */
+export interface MigrationResult {
+  readonly from: number;
+  readonly to: number;
+  readonly applied: readonly string[];
+}
+
+/** Brings the Warm schema to the newest migration (idempotent). */
+export async function migrateWarm(client: SqlClient): Promise<MigrationResult> {
+  return client.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCK]);
+    const postgrator = new Postgrator({
+      migrationPattern: MIGRATIONS,
+      driver: 'pg',
+      schemaTable: 'schema_migrations',
+      execQuery: (query: string) => tx.query(query),
+    });
+    const from = Number(await postgrator.getDatabaseVersion());
+    const applied = await postgrator.migrate();
+    const to = Number(await postgrator.getDatabaseVersion());
+    return { from, to, applied: applied.map((m) => m.filename) };
+  });
+}
