@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the integration tests need (redis-server, PostgreSQL 15) when absent.
+# Installs the Debian packages the integration tests need (redis-server, PostgreSQL 15, Chromium) when
+# absent.
 # Idempotent: does nothing, and touches no package index, when everything is already there.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
+
+# The benchmark report's test opens it in headless Chromium through playwright-core (never a download).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
