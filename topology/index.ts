@@ -5,6 +5,7 @@ export * from './builder.ts';
 export * from './clock.ts';
 export * from './components.ts';
 export * from './description.ts';
+export * from './layout.ts';
 export * from './logger.ts';
 export * from './records.ts';
 export * from './render.ts';
