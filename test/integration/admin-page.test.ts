@@ -57,8 +57,9 @@ describe('admin page', () => {
   it('draws the topology and shows live rates on each node', async () => {
     const page = await browser.newPage();
     await page.goto(admin.url);
-    await page.waitForFunction(() => document.querySelectorAll('g[data-node]').length > 0);
-    const drawn = await page.$$eval('g[data-node]', (gs) => gs.map((g) => g.getAttribute('data-node')));
+    const boxes = page.locator('g[data-node]');
+    await boxes.first().waitFor();
+    const drawn = await Promise.all((await boxes.all()).map((g) => g.getAttribute('data-node')));
     expect(drawn.sort()).toEqual(description.nodes.map((n) => n.name).sort());
     expect(await page.locator('path[data-edge]').count()).toBe(description.edges.length);
     expect(await page.locator('path.side').count()).toBe(
