@@ -9,33 +9,37 @@ const COLUMNS = 11;
 // PostgreSQL allows 65,535 parameters per statement.
 const MAX_ROWS_PER_STATEMENT = Math.floor(65_535 / COLUMNS);
 
+/** Stores dead letters in PostgreSQL with one multi-row insert per chunk; replays are skipped. */
+export async function writeDeadLetters(client: SqlClient, batch: readonly DeadLetter[]): Promise<void> {
+  for (let i = 0; i < batch.length; i += MAX_ROWS_PER_STATEMENT) {
+    const chunk = batch.slice(i, i + MAX_ROWS_PER_STATEMENT);
+    await client.query(
+      `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at, code, spec_id, spec_version)
+       VALUES ${valuesList(chunk.length, COLUMNS)}
+       ON CONFLICT (stream, shard_id, sequence_number, sub_sequence_number, node) DO NOTHING`,
+      chunk.flatMap((d) => [
+        d.node,
+        d.reason,
+        d.stream,
+        d.shardId,
+        d.sequenceNumber,
+        d.subSequenceNumber ?? 0,
+        Buffer.from(d.payloadBase64, 'base64'),
+        new Date(d.failedAt).toISOString(),
+        d.code ?? null,
+        d.specId ?? null,
+        d.specVersion ?? null,
+      ]),
+    );
+  }
+}
+
 /** Writes dead letters to PostgreSQL with one multi-row insert per batch. */
 export function deadLetterSink(client: SqlClient): Sink<DeadLetter> {
   return {
     type: 'postgres-dead-letters',
     stores: [{ name: 'warm.dead_letters', kind: 'postgresql' }],
-    async write(batch) {
-      for (let i = 0; i < batch.length; i += MAX_ROWS_PER_STATEMENT) {
-        const chunk = batch.slice(i, i + MAX_ROWS_PER_STATEMENT);
-        await client.query(
-          `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at, code, spec_id, spec_version)
-           VALUES ${valuesList(chunk.length, COLUMNS)}
-           ON CONFLICT (stream, shard_id, sequence_number, sub_sequence_number, node) DO NOTHING`,
-          chunk.flatMap((d) => [
-            d.node,
-            d.reason,
-            d.stream,
-            d.shardId,
-            d.sequenceNumber,
-            d.subSequenceNumber ?? 0,
-            Buffer.from(d.payloadBase64, 'base64'),
-            new Date(d.failedAt).toISOString(),
-            d.code ?? null,
-            d.specId ?? null,
-            d.specVersion ?? null,
-          ]),
-        );
-      }
-    },
+    durability: 'on-write',
+    write: (batch) => writeDeadLetters(client, batch),
   };
 }

@@ -3,14 +3,26 @@
  * endpoint (CQRS), or an embedded PGlite database for the demo. Nothing connects until first use, so
  * a topology can be built and described without a database.
  */
+import { readFileSync } from 'node:fs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import {
+  credentialsConfigSchema,
+  PASSWORD_IN_URL,
+  resolveCredentials,
+  type SecretsReader,
+  withCredentials,
+} from './credentials.ts';
 import { pgliteSqlClient, pgSqlClient, type SqlClient } from './sql.ts';
 
 const EMBEDDED = /^embedded(?::(.+))?$/;
 
-const endpoint = z.string().refine((s) => EMBEDDED.test(s) || /^postgres(ql)?:\/\//.test(s), {
-  message: 'expected a postgres://… URL, "embedded" (in memory) or "embedded:DIR" (PGlite on disk)',
-});
+const endpoint = z
+  .string()
+  .refine((s) => EMBEDDED.test(s) || /^postgres(ql)?:\/\//.test(s), {
+    message: 'expected a postgres://… URL, "embedded" (in memory) or "embedded:DIR" (PGlite on disk)',
+  })
+  .refine(PASSWORD_IN_URL.check, { message: PASSWORD_IN_URL.message });
 
 /** Configuration of the Warm store. */
 export const warmStoreConfigSchema = z
@@ -19,6 +31,14 @@ export const warmStoreConfigSchema = z
     readUrl: endpoint.optional().describe('PostgreSQL read endpoint (reads); the write endpoint when absent'),
     maxConnections: z.number().int().min(1).max(100).default(4).describe('connections per endpoint'),
     connectTimeoutMs: z.number().int().min(100).default(5000).describe('time allowed to connect'),
+    credentials: credentialsConfigSchema
+      .optional()
+      .describe('user name and password from the environment or AWS Secrets Manager'),
+    tls: z.boolean().default(false).describe('connect with TLS, verifying the server certificate'),
+    tlsCaFile: z
+      .string()
+      .optional()
+      .describe('PEM file of the CA to verify the server with (e.g. the RDS bundle)'),
   })
   .strict();
 /** See {@link warmStoreConfigSchema}. */
@@ -49,29 +69,57 @@ function lazy(open: () => Promise<SqlClient>): SqlClient {
   };
 }
 
-async function openEndpoint(url: string, config: WarmStoreConfig): Promise<SqlClient> {
+/** Where credentials are looked up; the process environment and a default client when absent. */
+export interface StoreDeps {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly secrets?: () => SecretsReader;
+  /** The configuration section, for messages (default `warm`). */
+  readonly key?: string;
+}
+
+/** The `ssl` option of node-postgres for a store's TLS settings. */
+export function pgTlsOptions(config: { tls: boolean; tlsCaFile?: string }) {
+  if (!config.tls) return undefined;
+  return {
+    rejectUnauthorized: true,
+    ...(config.tlsCaFile !== undefined ? { ca: readFileSync(config.tlsCaFile, 'utf8') } : {}),
+  };
+}
+
+async function openEndpoint(
+  url: string,
+  key: string,
+  config: WarmStoreConfig,
+  deps: StoreDeps,
+): Promise<SqlClient> {
   const embedded = EMBEDDED.exec(url);
   if (embedded) {
     const { PGlite } = await import('@electric-sql/pglite');
     return pgliteSqlClient(await PGlite.create(embedded[1]));
   }
+  const credentials = await resolveCredentials(
+    { key, credentials: config.credentials },
+    deps.env ?? process.env,
+    deps.secrets ?? (() => new SecretsManagerClient({})),
+  );
   const { default: pg } = await import('pg');
   return pgSqlClient(
     new pg.Pool({
-      connectionString: url,
+      connectionString: withCredentials(url, credentials),
       max: config.maxConnections,
       connectionTimeoutMillis: config.connectTimeoutMs,
+      ssl: pgTlsOptions(config),
     }),
   );
 }
 
 /** Opens (lazily) the Warm store's endpoints. */
-export function openWarmStore(config: WarmStoreConfig): WarmStore {
-  const write = lazy(() => openEndpoint(config.writeUrl, config));
+export function openWarmStore(config: WarmStoreConfig, deps: StoreDeps = {}): WarmStore {
+  const write = lazy(() => openEndpoint(config.writeUrl, deps.key ?? 'warm', config, deps));
   const read =
     config.readUrl === undefined || config.readUrl === config.writeUrl
       ? write
-      : lazy(() => openEndpoint(config.readUrl!, config));
+      : lazy(() => openEndpoint(config.readUrl!, deps.key ?? 'warm', config, deps));
   return {
     write,
     read,

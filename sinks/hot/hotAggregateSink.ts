@@ -1,0 +1,20 @@
+/**
+ * Writes product- and device-scope window aggregates to the Hot store, keeping the highest revision
+ * of each window. Customer x product aggregates in the same stream are the Warm store's
+ * (`warmDailyAggregateSink`) and are passed over here.
+ */
+import type { Sink, WindowAggregate } from '../../topology/index.ts';
+import { type HotStore, isHotAggregate } from './hotStore.ts';
+
+/** The Hot store's aggregate sink (scopes product and device). */
+export function hotAggregateSink(store: HotStore): Sink<WindowAggregate> {
+  return {
+    type: `hot-aggregates-${store.kind}`,
+    stores: [{ name: 'hot.aggregates', kind: store.kind }],
+    durability: 'on-write',
+    async write(batch) {
+      const hot = batch.filter(isHotAggregate);
+      if (hot.length > 0) await store.writeAggregates(hot);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/** Reads of the daily customer x product aggregates, on the Warm store's read endpoint. */
+import type { WindowAggregate } from '../../topology/index.ts';
+import type { SqlClient } from './sql.ts';
+
+/** Which daily aggregates to read; every condition given must hold. */
+export interface DailyAggregateFilter {
+  readonly productId?: string;
+  /** A customer id, or `null` for devices unknown to the master data. */
+  readonly customerId?: string | null;
+  readonly metric?: string;
+  /** Days starting at or after this time (epoch ms). */
+  readonly from?: number;
+  /** Days starting before this time (epoch ms). */
+  readonly to?: number;
+}
+
+interface Row {
+  customer_id: string | null;
+  product_id: string;
+  metric: string;
+  day_start: Date;
+  day_end: Date;
+  revision: number;
+  final: boolean;
+  count: string | number;
+  sum: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  first: number;
+  first_at: Date;
+  last: number;
+  last_at: Date;
+}
+
+/** Daily customer x product aggregates matching `filter`, by day, customer, product and metric. */
+export async function readDailyAggregates(
+  client: SqlClient,
+  filter: DailyAggregateFilter = {},
+): Promise<WindowAggregate[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (filter.productId !== undefined) where.push(`product_id = ${param(filter.productId)}`);
+  if (filter.customerId !== undefined) where.push(`customer_key = ${param(filter.customerId ?? '')}`);
+  if (filter.metric !== undefined) where.push(`metric = ${param(filter.metric)}`);
+  if (filter.from !== undefined) where.push(`day_start >= ${param(new Date(filter.from).toISOString())}`);
+  if (filter.to !== undefined) where.push(`day_start < ${param(new Date(filter.to).toISOString())}`);
+  const { rows } = await client.query<Row>(
+    `SELECT customer_id, product_id, metric, day_start, day_end, revision, final, count, sum, min, max, mean, m2,
+       first, first_at, last, last_at
+     FROM customer_product_daily_aggregates${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY day_start, customer_key, product_id, metric`,
+    params,
+  );
+  return rows.map((r) => ({
+    scope: 'customer-product',
+    window: '1d',
+    productId: r.product_id,
+    customerId: r.customer_id,
+    metric: r.metric,
+    windowStart: new Date(r.day_start).getTime(),
+    windowEnd: new Date(r.day_end).getTime(),
+    revision: Number(r.revision),
+    final: r.final,
+    stats: {
+      count: Number(r.count),
+      sum: Number(r.sum),
+      min: Number(r.min),
+      max: Number(r.max),
+      mean: Number(r.mean),
+      m2: Number(r.m2),
+      first: Number(r.first),
+      firstAt: new Date(r.first_at).getTime(),
+      last: Number(r.last),
+      lastAt: new Date(r.last_at).getTime(),
+    },
+  }));
+}

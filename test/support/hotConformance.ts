@@ -1,0 +1,298 @@
+/**
+ * The Hot store conformance suite: every `HotStore` implementation runs these same tests, through
+ * its sinks (`hotTelemetrySink`, `hotAggregateSink`) as the runtime would call them, and reads back
+ * through the store's read side.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
+import { DAY_MS, type HotStore, utcDayStart } from '../../sinks/hot/hotStore.ts';
+import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
+import {
+  type BatchContext,
+  type Enriched,
+  ManualClock,
+  type MetricStats,
+  type WindowAggregate,
+} from '../../topology/index.ts';
+
+/** An opened store and how to dispose of it. */
+export interface OpenedHotStore {
+  readonly store: HotStore;
+  cleanup(): Promise<void>;
+}
+
+/** Options of one run of the suite. */
+export interface HotConformanceOptions {
+  /** Records replayed twice in the replay test (the acceptance figure is 100,000). */
+  readonly replayRecords: number;
+}
+
+const HOUR = 3_600_000;
+// Today (UTC) at 12:00: recent enough that a MongoDB TTL index leaves the records alone.
+const BASE = utcDayStart(Date.now()) + 12 * HOUR;
+
+function context(clock: ManualClock, shardId = 'shardId-000000000000'): BatchContext {
+  return { node: 'hot', shardId, position: { sequenceNumber: '1', subSequenceNumber: 0 }, clock };
+}
+
+/** A joined telemetry record of `device` at `at`, from stream position `sequence`. */
+export function enriched(
+  device: string,
+  at: number,
+  sequence: number,
+  metrics: Enriched['metrics'],
+): Enriched {
+  return {
+    device_id: device,
+    device_timestamp: at,
+    productId: 'env-h1',
+    metrics,
+    ingest_timestamp: at + 250,
+    rawRef: {
+      protocol: 'mqtt',
+      topic: `devices/${device}/telemetry`,
+      format: 'json',
+      stream: 'telemetry',
+      shardId: 'shardId-000000000000',
+      sequenceNumber: String(49_000_000_000 + sequence),
+      subSequenceNumber: 0,
+      specId: 'env-h1',
+      specVersion: 3,
+    },
+    site_id: 'site-1',
+    customer_id: 'customer-1',
+  };
+}
+
+function stats(count: number, mean: number): MetricStats {
+  return {
+    count,
+    sum: count * mean,
+    min: mean - 1,
+    max: mean + 1,
+    mean,
+    m2: count * 0.25,
+    first: mean - 1,
+    firstAt: BASE,
+    last: mean + 1,
+    lastAt: BASE + 1000,
+  };
+}
+
+function aggregate(over: Partial<WindowAggregate>): WindowAggregate {
+  return {
+    scope: 'product',
+    window: '1h',
+    productId: 'env-h1',
+    metric: 'temperature',
+    windowStart: BASE,
+    windowEnd: BASE + HOUR,
+    revision: 1,
+    final: false,
+    stats: stats(10, 20),
+    ...over,
+  };
+}
+
+const sortByKey = (rows: Enriched[]) =>
+  [...rows].sort(
+    (a, b) =>
+      a.device_timestamp - b.device_timestamp ||
+      a.device_id.localeCompare(b.device_id) ||
+      a.rawRef.sequenceNumber.localeCompare(b.rawRef.sequenceNumber),
+  );
+
+/** Runs the conformance suite against the store `open` returns (prepared before the tests). */
+export function hotConformance(
+  name: string,
+  open: () => Promise<OpenedHotStore>,
+  options: HotConformanceOptions,
+): void {
+  describe(`Hot store conformance: ${name}`, () => {
+    let opened: OpenedHotStore;
+    let store: HotStore;
+    const clock = new ManualClock(BASE + HOUR);
+
+    beforeAll(async () => {
+      opened = await open();
+      store = opened.store;
+      await store.prepare();
+      await store.prepare();
+    }, 60_000);
+    afterAll(() => opened?.cleanup());
+
+    it('stores joined telemetry and reads it back as written, odd metric names included', async () => {
+      const records = [
+        enriched('dev-rt-1', BASE + 1000, 1, {
+          temperature: 21.5,
+          'a.b': 1,
+          $where: 'x',
+          '%24': true,
+          off: null,
+        }),
+        enriched('dev-rt-1', BASE + 2000, 2, { temperature: 21.75 }),
+        {
+          ...enriched('dev-rt-2', BASE + 1500, 3, { humidity: 40 }),
+          hub_id: 'hub-9',
+          hub_timestamp: BASE + 1400,
+          childDeviceId: 'dev-rt-2',
+          customer_id: null,
+          site_id: null,
+        },
+      ];
+      await hotTelemetrySink(store).write(records, context(clock));
+      expect(await store.readTelemetry({ deviceId: 'dev-rt-1', from: BASE, to: BASE + HOUR })).toEqual(
+        records.slice(0, 2),
+      );
+      expect(await store.readTelemetry({ deviceId: 'dev-rt-2', from: BASE, to: BASE + HOUR })).toEqual([
+        records[2],
+      ]);
+      expect(await store.readTelemetry({ deviceId: 'dev-rt-1', from: BASE + 1500, to: BASE + HOUR })).toEqual(
+        [records[1]],
+      );
+      expect(
+        await store.readTelemetry({ deviceId: 'dev-rt-1', from: BASE, to: BASE + HOUR, limit: 1 }),
+      ).toEqual([records[0]]);
+    });
+
+    it('leaves the same rows when the same records are written again (replay, redelivery)', async () => {
+      const from = BASE - 6 * HOUR;
+      const records: Enriched[] = [];
+      for (let i = 0; i < options.replayRecords; i++)
+        records.push(
+          enriched(`dev-replay-${i % 500}`, from + i * 10, 1_000_000 + i, {
+            temperature: i % 97,
+            ok: i % 2 === 0,
+          }),
+        );
+      const sink = hotTelemetrySink(store);
+      const page = 500;
+      const writeAll = async () => {
+        for (let i = 0; i < records.length; i += page)
+          await sink.write(records.slice(i, i + page), context(clock));
+      };
+      await writeAll();
+      const to = from + options.replayRecords * 10;
+      const first = await store.readTelemetry({ productId: 'env-h1', from, to });
+      expect(first).toHaveLength(options.replayRecords);
+      await writeAll();
+      expect(await store.countTelemetry(from, to)).toBe(options.replayRecords);
+      const second = await store.readTelemetry({ productId: 'env-h1', from, to });
+      expect(sortByKey(second)).toEqual(sortByKey(first));
+      expect(sortByKey(second)).toEqual(sortByKey(records));
+    }, 600_000);
+
+    it('moves each device’s latest state only forward in device time', async () => {
+      const sink = hotTelemetrySink(store);
+      await sink.write(
+        [
+          enriched('dev-state', BASE + 5000, 10, { temperature: 5 }),
+          enriched('dev-state', BASE + 3000, 11, { temperature: 3 }),
+        ],
+        context(clock),
+      );
+      expect(await store.readLatestState('dev-state')).toEqual({
+        deviceId: 'dev-state',
+        productId: 'env-h1',
+        deviceTimestamp: BASE + 5000,
+        siteId: 'site-1',
+        customerId: 'customer-1',
+        metrics: { temperature: 5 },
+      });
+      await sink.write([enriched('dev-state', BASE + 4000, 12, { temperature: 4 })], context(clock));
+      expect((await store.readLatestState('dev-state'))?.metrics).toEqual({ temperature: 5 });
+      await sink.write([enriched('dev-state', BASE + 6000, 13, { 'x.y': 6 })], context(clock));
+      expect(await store.readLatestState('dev-state')).toMatchObject({
+        deviceTimestamp: BASE + 6000,
+        metrics: { 'x.y': 6 },
+      });
+      expect(await store.readLatestState('dev-nobody')).toBeUndefined();
+    });
+
+    it('keeps the highest revision of each window aggregate', async () => {
+      const sink = hotAggregateSink(store);
+      const key = { productId: 'env-agg' };
+      await sink.write(
+        [
+          aggregate({ ...key, revision: 1 }),
+          aggregate({ ...key, revision: 2, stats: stats(12, 21) }),
+          aggregate({ ...key, metric: 'humidity' }),
+        ],
+        context(clock),
+      );
+      const query = { scope: 'product', key: 'env-agg', window: '1h', from: BASE, to: BASE + HOUR } as const;
+      let rows = await store.readAggregates({ ...query, metric: 'temperature' });
+      expect(rows).toEqual([aggregate({ ...key, revision: 2, stats: stats(12, 21) })]);
+      // a late, lower revision never overwrites; a replay of the same changes nothing
+      await sink.write([aggregate({ ...key, revision: 1, stats: stats(1, 1) })], context(clock));
+      await sink.write([aggregate({ ...key, revision: 2, stats: stats(12, 21) })], context(clock));
+      rows = await store.readAggregates({ ...query, metric: 'temperature' });
+      expect(rows).toEqual([aggregate({ ...key, revision: 2, stats: stats(12, 21) })]);
+      await sink.write(
+        [aggregate({ ...key, revision: 3, final: true, stats: stats(13, 22) })],
+        context(clock),
+      );
+      rows = await store.readAggregates(query);
+      expect(rows.map((r) => [r.metric, r.revision, r.final, r.stats.count])).toEqual([
+        ['humidity', 1, false, 10],
+        ['temperature', 3, true, 13],
+      ]);
+    });
+
+    it('keeps device-scope aggregates by device and passes customer x product ones over', async () => {
+      const sink = hotAggregateSink(store);
+      const device = aggregate({
+        scope: 'device',
+        deviceId: 'dev-agg-1',
+        productId: 'env-dev',
+        window: '6h',
+        windowEnd: BASE + 6 * HOUR,
+      });
+      await sink.write(
+        [
+          device,
+          aggregate({
+            scope: 'customer-product',
+            customerId: 'customer-1',
+            productId: 'env-dev',
+            window: '1d',
+          }),
+        ],
+        context(clock),
+      );
+      expect(
+        await store.readAggregates({
+          scope: 'device',
+          key: 'dev-agg-1',
+          window: '6h',
+          from: BASE,
+          to: BASE + 1,
+        }),
+      ).toEqual([device]);
+      expect(
+        await store.readAggregates({
+          scope: 'product',
+          key: 'env-dev',
+          window: '1d',
+          from: 0,
+          to: BASE + DAY_MS,
+        }),
+      ).toEqual([]);
+    });
+
+    it('keeps telemetry for the retention and no longer', async () => {
+      const sink = hotTelemetrySink(store);
+      const days = store.retentionDays;
+      const old = enriched('dev-retention', BASE - (days + 2) * DAY_MS, 20, { temperature: 1 });
+      const edge = enriched('dev-retention', BASE - (days - 1) * DAY_MS, 21, { temperature: 2 });
+      const fresh = enriched('dev-retention', BASE + 100, 22, { temperature: 3 });
+      await sink.write([old, edge, fresh], context(clock));
+      const all = { deviceId: 'dev-retention', from: 0, to: BASE + DAY_MS };
+      // older than the retention at write time: not written at all
+      expect(await store.readTelemetry(all)).toEqual([edge, fresh]);
+      // two days on, `edge` is past the retention
+      expect(await store.expire(clock.now() + 2 * DAY_MS)).toBeGreaterThan(0);
+      expect(await store.readTelemetry(all)).toEqual([fresh]);
+    });
+  });
+}
