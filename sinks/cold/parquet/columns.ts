@@ -1,0 +1,351 @@
+/**
+ * Builds Arrow column buffers directly from columnar values (no row objects, no Arrow builders) and
+ * collects each leaf column's Iceberg metrics in the same pass: value, null and NaN counts and the
+ * minimum and maximum. The arrays go to parquet-wasm, whose Parquet writer takes the Iceberg field id
+ * of every schema element from the Arrow field metadata key `PARQUET:field_id`.
+ */
+import * as arrow from 'apache-arrow';
+import { compareCodePoints } from './bounds.ts';
+import type { ColdField, ColdMapValue, ColdType, ColdValue } from './types.ts';
+
+/** Metrics of one leaf column, before bounds are encoded. */
+export interface LeafStats {
+  readonly id: number;
+  readonly type: ColdType;
+  valueCount: number;
+  nullCount: number;
+  nanCount: number;
+  /** Minimum and maximum non-null, non-NaN value; `long`/`timestamptz` in the written unit (µs). */
+  min: string | number | bigint | boolean | undefined;
+  max: string | number | bigint | boolean | undefined;
+  /** Whether min/max become Iceberg bounds (not for values inside maps). */
+  readonly bounded: boolean;
+}
+
+/** One built column: its Arrow field (with field ids) and data, and the metrics of its leaves. */
+export interface BuiltColumn {
+  readonly field: arrow.Field;
+  readonly data: arrow.Data;
+  readonly leaves: readonly LeafStats[];
+}
+
+const FIELD_ID = 'PARQUET:field_id';
+const TWO_32 = 4294967296;
+
+const fieldIdMetadata = (id: number) => new Map([[FIELD_ID, String(id)]]);
+
+function arrowType(type: ColdType): arrow.DataType {
+  switch (type) {
+    case 'string':
+      return new arrow.Utf8();
+    case 'long':
+      return new arrow.Int64();
+    case 'int':
+      return new arrow.Int32();
+    case 'double':
+      return new arrow.Float64();
+    case 'boolean':
+      return new arrow.Bool();
+    case 'timestamptz':
+      return new arrow.TimestampMicrosecond('UTC');
+    case 'date':
+      return new arrow.DateDay();
+  }
+}
+
+function newStats(id: number, type: ColdType, bounded: boolean): LeafStats {
+  return { id, type, valueCount: 0, nullCount: 0, nanCount: 0, min: undefined, max: undefined, bounded };
+}
+
+/** Validity bitmap (bit set = present), allocated only once a null is seen. */
+class Validity {
+  bitmap: Uint8Array | undefined;
+  nulls = 0;
+  constructor(readonly length: number) {}
+  setNull(i: number): void {
+    if (!this.bitmap) {
+      this.bitmap = new Uint8Array((this.length + 7) >> 3).fill(0xff);
+    }
+    this.bitmap[i >> 3]! &= ~(1 << (i & 7));
+    this.nulls++;
+  }
+}
+
+function fail(name: string, row: number, problem: string): never {
+  throw new Error(`column "${name}", row ${row}: ${problem}`);
+}
+
+function buildUtf8(name: string, values: ArrayLike<ColdValue>, n: number, v: Validity, s: LeafStats) {
+  const offsets = new Int32Array(n + 1);
+  let bytes = new Uint8Array(Math.max(64, n * 16));
+  let at = 0;
+  let min: string | undefined;
+  let max: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      v.setNull(i);
+    } else {
+      if (typeof value !== 'string') fail(name, i, `expected a string, got ${typeof value}`);
+      const len = value.length;
+      if (at + len * 3 > bytes.length) {
+        const grown = new Uint8Array(Math.max(bytes.length * 2, at + len * 3));
+        grown.set(bytes.subarray(0, at));
+        bytes = grown;
+      }
+      // ASCII byte by byte is faster than TextEncoder for short identifiers; anything else falls back.
+      let j = 0;
+      for (; j < len; j++) {
+        const c = value.charCodeAt(j);
+        if (c >= 0x80) break;
+        bytes[at + j] = c;
+      }
+      if (j === len) at += len;
+      else at += utf8.encodeInto(value, bytes.subarray(at)).written;
+      if (min === undefined || compareCodePoints(value, min) < 0) min = value;
+      if (max === undefined || compareCodePoints(value, max) > 0) max = value;
+    }
+    offsets[i + 1] = at;
+  }
+  s.min = min;
+  s.max = max;
+  return { valueOffsets: offsets, data: bytes.subarray(0, at) };
+}
+
+const utf8 = new TextEncoder();
+
+function buildInt64(
+  name: string,
+  type: ColdType,
+  values: ArrayLike<ColdValue>,
+  n: number,
+  v: Validity,
+  s: LeafStats,
+) {
+  const data = new BigInt64Array(n);
+  const words = new Int32Array(data.buffer);
+  const micros = type === 'timestamptz';
+  let min: number | bigint | undefined;
+  let max: number | bigint | undefined;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      v.setNull(i);
+      continue;
+    }
+    let x: number | bigint;
+    if (typeof value === 'number') {
+      x = micros ? Math.round(value * 1000) : value;
+      if (!Number.isSafeInteger(x)) fail(name, i, `${value} is not a safe integer ${micros ? 'ms' : ''}`);
+      // Two 32-bit words instead of a BigInt per value: numbers stay numbers.
+      const hi = Math.floor(x / TWO_32);
+      words[2 * i] = (x - hi * TWO_32) | 0;
+      words[2 * i + 1] = hi;
+    } else if (typeof value === 'bigint') {
+      x = micros ? value * 1000n : value;
+      data[i] = x;
+    } else {
+      fail(name, i, `expected a number, got ${typeof value}`);
+    }
+    if (min === undefined || x < min) min = x;
+    if (max === undefined || x > max) max = x;
+  }
+  s.min = min;
+  s.max = max;
+  return data;
+}
+
+function buildNumbers(
+  name: string,
+  type: 'int' | 'date' | 'double',
+  values: ArrayLike<ColdValue>,
+  n: number,
+  v: Validity,
+  s: LeafStats,
+) {
+  const data = type === 'double' ? new Float64Array(n) : new Int32Array(n);
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let nans = 0;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      v.setNull(i);
+      continue;
+    }
+    if (typeof value !== 'number') fail(name, i, `expected a number, got ${typeof value}`);
+    if (type !== 'double' && (value | 0) !== value) fail(name, i, `${value} is not a 32-bit integer`);
+    data[i] = value;
+    if (Number.isNaN(value)) {
+      nans++;
+      continue;
+    }
+    // Iceberg orders -0 before 0, so a column holding both has bounds -0 and 0.
+    if (value < min || (value === 0 && min === 0 && 1 / value < 0)) min = value;
+    if (value > max || (value === 0 && max === 0 && 1 / value > 0)) max = value;
+  }
+  s.nanCount = nans;
+  if (min <= max) {
+    s.min = min;
+    s.max = max;
+  }
+  return data;
+}
+
+function buildBooleans(name: string, values: ArrayLike<ColdValue>, n: number, v: Validity, s: LeafStats) {
+  const data = new Uint8Array((n + 7) >> 3);
+  let trues = 0;
+  let falses = 0;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      v.setNull(i);
+    } else if (value === true) {
+      data[i >> 3]! |= 1 << (i & 7);
+      trues++;
+    } else if (value === false) {
+      falses++;
+    } else {
+      fail(name, i, `expected a boolean, got ${typeof value}`);
+    }
+  }
+  if (trues + falses > 0) {
+    s.min = falses === 0;
+    s.max = trues > 0;
+  }
+  return data;
+}
+
+/** Builds the Arrow data of one primitive column of `n` values. */
+function buildPrimitive(
+  name: string,
+  type: ColdType,
+  values: ArrayLike<ColdValue>,
+  n: number,
+  s: LeafStats,
+): arrow.Data {
+  const v = new Validity(n);
+  const t = arrowType(type);
+  let data: arrow.Data;
+  switch (type) {
+    case 'string': {
+      const { valueOffsets, data: bytes } = buildUtf8(name, values, n, v, s);
+      data = arrow.makeData({ type: t as arrow.Utf8, length: n, valueOffsets, data: bytes, ...nulls(v) });
+      break;
+    }
+    case 'long':
+    case 'timestamptz':
+      data = arrow.makeData({
+        type: t as arrow.Int64,
+        length: n,
+        data: buildInt64(name, type, values, n, v, s),
+        ...nulls(v),
+      });
+      break;
+    case 'int':
+    case 'date':
+    case 'double':
+      data = arrow.makeData({
+        type: t as arrow.Int32,
+        length: n,
+        data: buildNumbers(name, type, values, n, v, s) as Int32Array,
+        ...nulls(v),
+      });
+      break;
+    case 'boolean':
+      data = arrow.makeData({
+        type: t as arrow.Bool,
+        length: n,
+        data: buildBooleans(name, values, n, v, s),
+        ...nulls(v),
+      });
+      break;
+  }
+  s.valueCount += n;
+  s.nullCount += v.nulls;
+  return data;
+}
+
+function nulls(v: Validity): { nullCount: number; nullBitmap?: Uint8Array } {
+  return v.bitmap ? { nullCount: v.nulls, nullBitmap: v.bitmap } : { nullCount: 0 };
+}
+
+function isAbsent(value: ColdValue | ColdMapValue): value is null | undefined {
+  return value === null || value === undefined;
+}
+
+/** Builds one column of `n` rows; `values` undefined means all null. */
+export function buildColumn(
+  field: ColdField,
+  values: ArrayLike<ColdValue> | ArrayLike<ColdMapValue> | undefined,
+  n: number,
+): BuiltColumn {
+  const column = values ?? { length: n };
+  if (column.length !== n) throw new Error(`column "${field.name}": ${column.length} values for ${n} rows`);
+  if (typeof field.type === 'string') {
+    const stats = newStats(field.id, field.type, true);
+    const data = buildPrimitive(field.name, field.type, column as ArrayLike<ColdValue>, n, stats);
+    if (field.required && stats.nullCount > 0) {
+      const row = Array.from({ length: n }, (_, i) => i).find((i) => isAbsent(column[i]));
+      fail(field.name, row ?? 0, 'null in a required column');
+    }
+    const arrowField = new arrow.Field(field.name, data.type, !field.required, fieldIdMetadata(field.id));
+    return { field: arrowField, data, leaves: [stats] };
+  }
+  return buildMap(field, column as ArrayLike<ColdMapValue>, n);
+}
+
+function buildMap(field: ColdField, values: ArrayLike<ColdMapValue>, n: number): BuiltColumn {
+  const type = field.type as Exclude<ColdField['type'], ColdType>;
+  const keys: string[] = [];
+  const items: ColdValue[] = [];
+  const offsets = new Int32Array(n + 1);
+  const v = new Validity(n);
+  // Parquet keeps one slot per null or empty map in each leaf; Iceberg counts those as values and nulls.
+  let emptySlots = 0;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (isAbsent(value)) {
+      if (field.required) fail(field.name, i, 'null in a required column');
+      v.setNull(i);
+      emptySlots++;
+    } else {
+      const before = keys.length;
+      const entries = value instanceof Map ? value.entries() : Object.entries(value);
+      for (const [key, item] of entries) {
+        keys.push(key);
+        items.push(item);
+      }
+      if (keys.length === before) emptySlots++;
+    }
+    offsets[i + 1] = keys.length;
+  }
+  const keyStats = newStats(type.keyId, 'string', false);
+  const valueStats = newStats(type.valueId, type.value, false);
+  const keyData = buildPrimitive(`${field.name}.key`, 'string', keys, keys.length, keyStats);
+  if (keyStats.nullCount > 0) fail(field.name, 0, 'a map key is null');
+  const valueData = buildPrimitive(`${field.name}.value`, type.value, items, items.length, valueStats);
+  for (const s of [keyStats, valueStats]) {
+    s.valueCount += emptySlots;
+    s.nullCount += emptySlots;
+  }
+  const keyField = new arrow.Field('key', keyData.type, false, fieldIdMetadata(type.keyId));
+  const valueField = new arrow.Field('value', valueData.type, true, fieldIdMetadata(type.valueId));
+  const entryType = new arrow.Struct([keyField, valueField]);
+  const entries = arrow.makeData({
+    type: entryType,
+    length: keys.length,
+    nullCount: 0,
+    children: [keyData, valueData],
+  });
+  const mapType = new arrow.Map_(new arrow.Field('key_value', entryType, false));
+  const data = arrow.makeData({
+    type: mapType,
+    length: n,
+    valueOffsets: offsets,
+    child: entries,
+    ...nulls(v),
+  });
+  const arrowField = new arrow.Field(field.name, mapType, !field.required, fieldIdMetadata(field.id));
+  return { field: arrowField, data, leaves: [keyStats, valueStats] };
+}

@@ -1,0 +1,80 @@
+/**
+ * The Cold layer's Parquet contract: the columns of a data file described by Iceberg field ids and
+ * types, the columnar rows handed to the writer, and the Iceberg `data_file` metrics it returns.
+ */
+import { z } from 'zod';
+
+/** Iceberg primitive types the Cold layer writes. */
+export type ColdType = 'string' | 'long' | 'int' | 'double' | 'boolean' | 'timestamptz' | 'date';
+
+/** `map<string, value>`: written three-level, with field ids on the key and the value. */
+export interface ColdMapType {
+  readonly kind: 'map';
+  readonly keyId: number;
+  readonly valueId: number;
+  readonly value: ColdType;
+}
+
+/** One column of the table schema, as Iceberg numbers and types it. */
+export interface ColdField {
+  readonly id: number;
+  readonly name: string;
+  readonly type: ColdType | ColdMapType;
+  readonly required: boolean;
+}
+
+/** One value of a primitive column; `null` and `undefined` both mean null. */
+export type ColdValue = string | number | bigint | boolean | null | undefined;
+
+/** One value of a map column: a plain object or a `Map` of key to value, or null. */
+export type ColdMapValue =
+  | Readonly<Record<string, ColdValue>>
+  | ReadonlyMap<string, ColdValue>
+  | null
+  | undefined;
+
+/**
+ * The rows of one data file, column by column, keyed by field id (arrays or typed arrays, each
+ * `length` long). Values per type: `string` strings; `int` 32-bit integers; `long` safe-integer numbers
+ * or bigints; `double` numbers (a `Float64Array` when there are no nulls is fastest); `boolean`
+ * booleans; `timestamptz` epoch milliseconds (fractions kept to the microsecond); `date` days since
+ * 1970-01-01. A column absent from the map is all null (an error for a required field).
+ */
+export interface ColumnarRows {
+  readonly length: number;
+  readonly columns: ReadonlyMap<number, ArrayLike<ColdValue> | ArrayLike<ColdMapValue>>;
+}
+
+/** Iceberg `data_file` metrics of one written file, keyed by field id (leaf columns only). */
+export interface DataFileStats {
+  readonly recordCount: number;
+  readonly fileSizeInBytes: number;
+  readonly columnSizes: ReadonlyMap<number, number>;
+  readonly valueCounts: ReadonlyMap<number, number>;
+  readonly nullValueCounts: ReadonlyMap<number, number>;
+  readonly nanValueCounts: ReadonlyMap<number, number>;
+  /** Iceberg single-value binary form; none for map keys and values. */
+  readonly lowerBounds: ReadonlyMap<number, Uint8Array>;
+  readonly upperBounds: ReadonlyMap<number, Uint8Array>;
+  /** Start offset of each row group, ascending. */
+  readonly splitOffsets: readonly number[];
+}
+
+/** How a data file is written. */
+export const parquetOptionsSchema = z
+  .object({
+    compression: z.enum(['zstd', 'snappy']).default('zstd').describe('page compression codec'),
+    rowGroupRows: z
+      .number()
+      .int()
+      .min(1)
+      .default(1_000_000)
+      .describe('rows per row group (the last one may hold fewer)'),
+    keyValueMetadata: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('extra footer key/value metadata, e.g. "iceberg.schema"'),
+  })
+  .strict();
+/** See {@link parquetOptionsSchema}. */
+export type ParquetOptions = z.input<typeof parquetOptionsSchema>;
