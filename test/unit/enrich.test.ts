@@ -205,7 +205,7 @@ describe('enrich', () => {
     const op = enrich(config({ unknownDevice: 'hold', holdMs: 2000, retryIntervalMs: 500 }), directory);
     const { ctx, clock } = harness();
     let heldDone = false;
-    const held = op.process([reading('late', T0), reading('d2', T0)], ctx).then((out) => {
+    const held = Promise.resolve(op.process([reading('late', T0), reading('d2', T0)], ctx)).then((out) => {
       heldDone = true;
       return out as Enriched[];
     });
@@ -218,7 +218,7 @@ describe('enrich', () => {
     expect(directory.roundTrips).toBeGreaterThanOrEqual(3);
 
     let settled = false;
-    const never = op.process([reading('ghost', T0)], ctx).then((out) => {
+    const never = Promise.resolve(op.process([reading('ghost', T0)], ctx)).then((out) => {
       settled = true;
       return out as Enriched[];
     });
