@@ -5,11 +5,14 @@
  * tree on every record. Both get a pre-read `Incoming`, so envelope parsing is not measured. Reported
  * as telemetry records/s (CSV: rows/s), median of the runs, and the ratio compiled / interpretive.
  *
- *   npx tsx bench/decodeThroughput.ts [--runs N] [--seconds S] [--out FILE]
+ *   npx tsx bench/decodeThroughput.ts [--runs N] [--seconds S] [--out FILE] [--format F]... [--compiled-only]
+ *
+ * `--format` keeps only the named formats; `--compiled-only` skips the baseline (for profiling with
+ * `node --cpu-prof --import tsx bench/decodeThroughput.ts --compiled-only --format hex`).
  */
 import { deepStrictEqual } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { compileSpec } from '../operators/decode/compileSpec.ts';
 import type { Incoming } from '../operators/decode/envelope.ts';
@@ -24,6 +27,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '1' },
     out: { type: 'string' },
+    format: { type: 'string', multiple: true },
+    'compiled-only': { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(values.runs);
@@ -192,16 +197,22 @@ const record: RawRecord = {
 
 type Decode = () => number;
 
-/** Telemetry records per second: `decode` called back to back for at least `ms`. */
-function measure(decode: Decode, ms: number): number {
+/**
+ * Telemetry records per second: `decode` called back to back for at least `ms`; per second of wall
+ * time, and per second of the process's CPU time (which a machine shared with other work disturbs
+ * less; it includes the GC's helper threads, so it errs low).
+ */
+function measure(decode: Decode, ms: number): { wall: number; cpu: number } {
   let records = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   let elapsed = 0;
   do {
     for (let i = 0; i < 1_000; i++) records += decode();
     elapsed = performance.now() - started;
   } while (elapsed < ms);
-  return records / (elapsed / 1000);
+  const used = process.cpuUsage(cpu);
+  return { wall: records / (elapsed / 1000), cpu: records / ((used.user + used.system) / 1e6) };
 }
 
 function median(xs: number[]): number {
@@ -209,7 +220,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-const rows = cases.map((c) => {
+const selected = values.format ? cases.filter((c) => values.format!.includes(c.format)) : cases;
+const compiledOnly = values['compiled-only'];
+
+const rows = selected.map((c) => {
   const spec = loadSpec(c.specFile);
   const compiled = compileSpec(spec);
   const expected = compiled.decode(record, c.incoming, NOW);
@@ -220,15 +234,19 @@ const rows = cases.map((c) => {
   const compiledDecode: Decode = () => compiled.decode(record, c.incoming, NOW).length;
   const interpretiveDecodeOnce: Decode = () => interpretiveDecode(spec, record, c.incoming, NOW).length;
   measure(compiledDecode, RUN_MS / 2); // warm-up
-  measure(interpretiveDecodeOnce, RUN_MS / 2);
-  const compiledRuns: number[] = [];
-  const interpretiveRuns: number[] = [];
+  if (!compiledOnly) measure(interpretiveDecodeOnce, RUN_MS / 2);
+  const compiledRuns: { wall: number; cpu: number }[] = [];
+  const interpretiveRuns: { wall: number; cpu: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
     compiledRuns.push(measure(compiledDecode, RUN_MS));
-    interpretiveRuns.push(measure(interpretiveDecodeOnce, RUN_MS));
+    interpretiveRuns.push(
+      compiledOnly ? { wall: Number.NaN, cpu: Number.NaN } : measure(interpretiveDecodeOnce, RUN_MS),
+    );
   }
-  const compiledPerSecond = median(compiledRuns);
-  const interpretivePerSecond = median(interpretiveRuns);
+  const compiledPerSecond = median(compiledRuns.map((r) => r.wall));
+  const interpretivePerSecond = median(interpretiveRuns.map((r) => r.wall));
+  const compiledPerCpuSecond = median(compiledRuns.map((r) => r.cpu));
+  const interpretivePerCpuSecond = median(interpretiveRuns.map((r) => r.cpu));
   return {
     format: c.format,
     spec: c.specFile,
@@ -238,11 +256,14 @@ const rows = cases.map((c) => {
     compiledPerSecond: Math.round(compiledPerSecond),
     interpretivePerSecond: Math.round(interpretivePerSecond),
     ratio: Number((compiledPerSecond / interpretivePerSecond).toFixed(2)),
+    compiledPerCpuSecond: Math.round(compiledPerCpuSecond),
+    interpretivePerCpuSecond: Math.round(interpretivePerCpuSecond),
+    cpuRatio: Number((compiledPerCpuSecond / interpretivePerCpuSecond).toFixed(2)),
     goal: c.goal,
     meetsGoal: compiledPerSecond >= c.goal,
     runs: {
-      compiled: compiledRuns.map(Math.round),
-      interpretive: interpretiveRuns.map(Math.round),
+      compiled: compiledRuns.map((r) => Math.round(r.wall)),
+      interpretive: interpretiveRuns.map((r) => Math.round(r.wall)),
     },
   };
 });
@@ -258,12 +279,15 @@ const result = {
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
+    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
   },
   at: new Date().toISOString(),
 };
 
 const n = (x: number) => x.toLocaleString('en-US');
-console.log('format  bytes  per payload  compiled/s   interpretive/s  ratio  goal        met');
+console.log(
+  'format  bytes  per payload  compiled/s   interpretive/s  ratio  compiled/cpu-s  interpretive/cpu-s  ratio  goal        met',
+);
 for (const r of rows) {
   console.log(
     [
@@ -273,6 +297,9 @@ for (const r of rows) {
       n(r.compiledPerSecond).padStart(11),
       n(r.interpretivePerSecond).padStart(15),
       r.ratio.toFixed(2).padStart(6),
+      n(r.compiledPerCpuSecond).padStart(14),
+      n(r.interpretivePerCpuSecond).padStart(18),
+      r.cpuRatio.toFixed(2).padStart(6),
       n(r.goal).padStart(10),
       r.meetsGoal ? '  yes' : '  no',
     ].join('  '),

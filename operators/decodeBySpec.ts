@@ -14,7 +14,10 @@ import {
 } from '../topology/index.ts';
 import { readIncoming } from './decode/envelope.ts';
 import { DecodeError } from './decode/errors.ts';
+import type { DeviceRegistry } from './decode/match.ts';
 import type { SpecRegistry } from './decode/registry.ts';
+
+export type { DeviceRegistry } from './decode/match.ts';
 
 /** Configuration of the decode stage. */
 export const decodeConfigSchema = z
@@ -35,11 +38,20 @@ export const decodeConfigSchema = z
 /** See {@link decodeConfigSchema}. */
 export type DecodeConfig = z.output<typeof decodeConfigSchema>;
 
+/** What the decode operator is given beside the specs. */
+export interface DecodeOptions {
+  /** Poll the spec directory this often (ms) and reload changed specs; no reloading when absent. */
+  readonly reloadIntervalMs?: number;
+  /** Which product a device is, for specs recognised through the device registry (`match.registry`). */
+  readonly devices?: DeviceRegistry;
+}
+
 /** Decodes and validates by spec; what cannot become telemetry goes to `dlq`. */
 export function decodeBySpec(
   registry: SpecRegistry,
-  options: { readonly reloadIntervalMs?: number } = {},
+  options: DecodeOptions = {},
 ): Operator<RawRecord, Telemetry, { dlq: DeadLetter }> {
+  const { devices } = options;
   return {
     type: 'decode-by-spec',
     sideOutputs: ['dlq'],
@@ -56,7 +68,7 @@ export function decodeBySpec(
         let specVersion: number | undefined;
         try {
           const incoming = readIncoming(record);
-          const spec = registry.find(incoming);
+          const spec = registry.find(incoming, devices);
           if (spec === undefined) {
             const what = incoming.envelope
               ? `product ${incoming.envelope.productId ?? '?'} on ${incoming.envelope.topic ?? 'no topic'}`

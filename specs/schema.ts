@@ -229,9 +229,18 @@ export const specSchema = z
           .optional()
           .describe('topic pattern with {hub} and {device}, e.g. devices/{hub}/child/{device}/telemetry'),
         prefix: hexBytes.optional().describe('the payload starts with these bytes (magic)'),
+        registry: z
+          .boolean()
+          .optional()
+          .describe(
+            'also recognised when the device registry says the device of the record’s topic is of this productId; consulted only when no spec’s own conditions hold',
+          ),
       })
       .strict()
-      .refine((m) => m.productId || m.topic || m.prefix, 'give at least one of productId, topic, prefix'),
+      .refine(
+        (m) => m.productId || m.topic || m.prefix || m.registry,
+        'give at least one of productId, topic, prefix, registry',
+      ),
     payload: z
       .object({
         encoding: z

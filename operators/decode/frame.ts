@@ -10,5 +10,12 @@ export type FieldValue = number | string | boolean | null;
 /** One decoded record: field name → value. */
 export type DecodedFields = Record<string, FieldValue>;
 
-/** Decodes one payload; throws `DecodeError` (with a reason code) for anything it cannot decode. */
-export type FrameDecoder = (payload: Uint8Array) => DecodedFields[];
+/**
+ * Decodes one payload; throws `DecodeError` (with a reason code) for anything it cannot decode.
+ * A binary decoder compiled with a projection returns records of the kept fields only and leaves
+ * the other wanted values in `aux` (record `i`'s at `i * width`), valid until its next call.
+ */
+export interface FrameDecoder {
+  (payload: Uint8Array): DecodedFields[];
+  aux?: FieldValue[];
+}

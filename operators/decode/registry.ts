@@ -9,11 +9,14 @@ import { type LoadedSpec, loadSpecDirectory, type SpecProblem } from '../../spec
 import { type Clock, errorMessage, type Logger, silentLogger } from '../../topology/index.ts';
 import { type CompiledSpec, compileSpec } from './compileSpec.ts';
 import type { Incoming } from './envelope.ts';
+import { type DeviceRegistry, topicIds } from './match.ts';
 
 /** The compiled specs of a directory. */
 export class SpecRegistry {
   private byFile = new Map<string, CompiledSpec>();
   private inForce: CompiledSpec[] = [];
+  /** Product id → the first spec in force that may be recognised through the device registry. */
+  private byRegistryProduct = new Map<string, CompiledSpec>();
   private fingerprint = '';
 
   constructor(
@@ -44,6 +47,11 @@ export class SpecRegistry {
     }
     this.byFile = next;
     this.inForce = latestVersions([...next.values()]);
+    this.byRegistryProduct = new Map();
+    for (const s of this.inForce) {
+      if (s.spec.match.registry === true && !this.byRegistryProduct.has(s.spec.productId))
+        this.byRegistryProduct.set(s.spec.productId, s);
+    }
     this.fingerprint = this.currentFingerprint();
     for (const p of problems)
       this.log.warn({ file: p.file, line: p.line, problem: p.message }, 'spec refused');
@@ -55,10 +63,18 @@ export class SpecRegistry {
     return this.inForce;
   }
 
-  /** The first spec whose `match` accepts the record. */
-  find(incoming: Incoming): CompiledSpec | undefined {
+  /**
+   * The first spec whose own `match` conditions accept the record; failing that, when `devices` is
+   * given, the spec with `match.registry` whose product the registry names for the device of the
+   * record's topic (a standard MQTT topic: the child device, else the device or hub).
+   */
+  find(incoming: Incoming, devices?: DeviceRegistry): CompiledSpec | undefined {
     for (const spec of this.inForce) if (spec.matches(incoming)) return spec;
-    return undefined;
+    if (devices === undefined || this.byRegistryProduct.size === 0) return undefined;
+    const device = topicIds(incoming.envelope?.topic, undefined)?.device;
+    if (device === undefined) return undefined;
+    const product = devices.productOf(device);
+    return product === undefined ? undefined : this.byRegistryProduct.get(product);
   }
 
   private currentFingerprint(): string {

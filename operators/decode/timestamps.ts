@@ -4,28 +4,34 @@
  */
 import type { TimestampSpec } from '../../specs/schema.ts';
 import { DecodeError } from './errors.ts';
-import type { DecodedFields } from './frame.ts';
+import type { DecodedFields, FieldValue } from './frame.ts';
 
 /** Reads a record's time (epoch ms) from its fields, or from the ingest time. */
 export type TimestampReader = (fields: DecodedFields, ingestTimestamp: number) => number;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-const HOUR_MS = 3_600_000;
-const offsetCache = new Map<string, number>();
+const QUARTER_HOUR_MS = 900_000;
+/** Zone → (UTC quarter hour → offset in ms); numeric keys, so a lookup hashes no string. */
+const offsetCache = new Map<string, Map<number, number>>();
 
 /**
  * Offset of `zone` from UTC at the instant `epochMs`, in ms. Zones change offset only on the hour
- * (or half hour) in practice, so offsets are cached per zone and UTC quarter hour: devices report
+ * (or quarter hour) in practice, so offsets are cached per zone and UTC quarter hour: devices report
  * the same few hours over and over, and `Intl` is far too slow to ask per record.
  */
 function zoneOffset(zone: string, epochMs: number): number {
-  const key = `${zone}|${Math.floor(epochMs / (HOUR_MS / 4))}`;
-  let offset = offsetCache.get(key);
+  let byQuarter = offsetCache.get(zone);
+  if (byQuarter === undefined) {
+    byQuarter = new Map();
+    offsetCache.set(zone, byQuarter);
+  }
+  const quarter = Math.floor(epochMs / QUARTER_HOUR_MS);
+  let offset = byQuarter.get(quarter);
   if (offset === undefined) {
-    if (offsetCache.size > 10_000) offsetCache.clear();
+    if (byQuarter.size > 10_000) byQuarter.clear();
     offset = computeZoneOffset(zone, epochMs);
-    offsetCache.set(key, offset);
+    byQuarter.set(quarter, offset);
   }
   return offset;
 }
@@ -52,18 +58,51 @@ function computeZoneOffset(zone: string, epochMs: number): number {
   );
 }
 
-/** The instant of a wall-clock time in `zone` (UTC when undefined). */
-export function zonedTime(parts: readonly number[], zone: string | undefined): number {
-  const [y, mo, d, h, mi, s] = parts as [number, number, number, number, number, number];
-  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
-  const check = new Date(asUtc);
-  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
-    throw new DecodeError('bad-timestamp', `not a calendar time: ${parts.join(',')}`);
+const DAY_MS = 86_400_000;
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/** The instant of a wall-clock time given as numbers, in `zone` (UTC when undefined). */
+export function zonedInstant(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  zone: string | undefined,
+): number {
+  // arithmetic rather than Date: no allocation per record, and the checks are plain comparisons
+  if (
+    !(mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h <= 23 && mi <= 59 && s <= 59) ||
+    !(h >= 0 && mi >= 0 && s >= 0)
+  ) {
+    throw new DecodeError('bad-timestamp', `not a calendar time: ${[y, mo, d, h, mi, s].join(',')}`);
   }
+  const asUtc = daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000;
   if (zone === undefined) return asUtc;
   // two passes find the right offset across daylight-saving changes
   const first = asUtc - zoneOffset(zone, asUtc);
   return asUtc - zoneOffset(zone, first);
+}
+
+/** The instant of a wall-clock time in `zone` (UTC when undefined). */
+export function zonedTime(parts: readonly number[], zone: string | undefined): number {
+  const [y, mo, d, h, mi, s] = parts as [number, number, number, number, number, number];
+  return zonedInstant(y, mo, d, h, mi, s, zone);
 }
 
 function numeric(value: unknown, field: string): number {
@@ -77,12 +116,18 @@ function numeric(value: unknown, field: string): number {
   return n;
 }
 
-const BCD = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}/;
 
-/** Compiles a timestamp rule; checks the zone once, here. */
-export function compileTimestamp(rule: TimestampSpec): TimestampReader {
-  if ('from' in rule) return (_fields, ingest) => ingest;
+/** Reads a time (epoch ms) from one field's value (`undefined` when the field is absent). */
+export type TimeValueReader = (value: FieldValue | undefined, ingestTimestamp: number) => number;
+
+/**
+ * Compiles a timestamp rule into a reader of the field's value, for generated code that already
+ * holds the value; checks the zone once, here.
+ */
+export function compileTimeValue(rule: TimestampSpec): TimeValueReader {
+  if ('from' in rule) return (_value, ingest) => ingest;
   const { field, kind, zone } = rule;
   if (zone !== undefined) {
     try {
@@ -91,41 +136,70 @@ export function compileTimestamp(rule: TimestampSpec): TimestampReader {
       throw new Error(`unknown time zone "${zone}"`);
     }
   }
-  const read = (fields: DecodedFields) => {
-    const value = fields[field];
+  const present = (value: FieldValue | undefined): FieldValue => {
     if (value === undefined || value === null)
       throw new DecodeError('bad-timestamp', `timestamp field "${field}" is missing`);
     return value;
   };
   switch (kind) {
     case 'epoch-s':
-      return (f) => numeric(read(f), field) * 1000;
+      return function epochSeconds(v) {
+        return (typeof v === 'number' && Number.isFinite(v) ? v : numeric(present(v), field)) * 1000;
+      };
     case 'epoch-ms':
-      return (f) => numeric(read(f), field);
+      return function epochMillis(v) {
+        return typeof v === 'number' && Number.isFinite(v) ? v : numeric(present(v), field);
+      };
     case 'epoch-us':
-      return (f) => Math.floor(numeric(read(f), field) / 1000);
+      return function epochMicros(v) {
+        return Math.floor(
+          (typeof v === 'number' && Number.isFinite(v) ? v : numeric(present(v), field)) / 1000,
+        );
+      };
     case 'iso8601':
-      return (f) => {
-        const value = read(f);
-        const ms =
-          typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+      return function iso8601(v) {
+        const value = present(v);
+        const ms = typeof value === 'string' && ISO_DATE.test(value) ? Date.parse(value) : Number.NaN;
         if (Number.isNaN(ms))
           throw new DecodeError('bad-timestamp', `"${field}" is not ISO-8601: ${JSON.stringify(value)}`);
         return ms;
       };
     case 'bcd':
-      return (f) => {
-        const digits = String(read(f)).padStart(12, '0');
-        const m = BCD.exec(digits);
-        if (!m) throw new DecodeError('bad-timestamp', `"${field}" is not BCD YYMMDDhhmmss: ${digits}`);
-        const [, yy, mo, d, h, mi, s] = m.map(Number) as number[];
-        return zonedTime([2000 + yy!, mo!, d!, h!, mi!, s!], zone);
+      return function bcdTime(v) {
+        const value = present(v);
+        // a 6-byte BCD field decodes to the number whose decimal digits are YYMMDDhhmmss
+        if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value < 1e12) {
+          const date = Math.floor(value / 1e6);
+          const time = value - date * 1e6;
+          return zonedInstant(
+            2000 + Math.floor(date / 10_000),
+            Math.floor(date / 100) % 100,
+            date % 100,
+            Math.floor(time / 10_000),
+            Math.floor(time / 100) % 100,
+            time % 100,
+            zone,
+          );
+        }
+        const digits = String(value).padStart(12, '0');
+        if (!/^\d{12}$/.test(digits))
+          throw new DecodeError('bad-timestamp', `"${field}" is not BCD YYMMDDhhmmss: ${digits}`);
+        const n = (i: number) => Number(digits.slice(i, i + 2));
+        return zonedInstant(2000 + n(0), n(2), n(4), n(6), n(8), n(10), zone);
       };
     case 'local':
-      return (f) => {
-        const m = LOCAL.exec(String(read(f)));
+      return function localTime(v) {
+        const m = LOCAL.exec(String(present(v)));
         if (!m) throw new DecodeError('bad-timestamp', `"${field}" is not YYYY-MM-DD hh:mm:ss`);
-        return zonedTime(m.slice(1).map(Number), zone);
+        return zonedInstant(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone);
       };
   }
+}
+
+/** Compiles a timestamp rule into a reader of a record's fields; checks the zone once, here. */
+export function compileTimestamp(rule: TimestampSpec): TimestampReader {
+  const read = compileTimeValue(rule);
+  if ('from' in rule) return (_fields, ingest) => ingest;
+  const { field } = rule;
+  return (fields, ingest) => read(fields[field], ingest);
 }

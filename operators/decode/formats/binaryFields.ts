@@ -38,13 +38,36 @@ export function isIntegerField(field: BinaryField): boolean {
   return INTEGER_TYPES.has(field.type);
 }
 
+/** The names a field list emits, in order: bit fields in place of their field, skipped fields left out. */
+export function emittedNames(fields: readonly BinaryField[]): string[] {
+  const names: string[] = [];
+  for (const field of fields) {
+    if (field.skip) continue;
+    if (field.bits && field.bits.length > 0) for (const bit of field.bits) names.push(bit.name);
+    else names.push(field.name);
+  }
+  return names;
+}
+
 /** Reads a run of fields at `offset` into a new record that starts with `base`'s inherited fields. */
 export type RecordReader = (
   view: DataView,
   bytes: Uint8Array,
   offset: number,
   base?: DecodedFields,
+  aux?: FieldValue[],
+  auxAt?: number,
 ) => DecodedFields;
+
+/**
+ * What `create` builds when the caller knows which fields it wants: a record of the `keep` fields
+ * only, while the values of the `aux` fields (ids and times, say) go to `aux[auxAt + i]`. A record
+ * that is exactly what the caller keeps saves building a second wide object per record.
+ */
+export interface Projection {
+  readonly keep: readonly string[];
+  readonly aux: readonly string[];
+}
 
 /**
  * A compiled field list: `read` stores into an existing record, `create` builds a new one with a
@@ -66,6 +89,7 @@ export interface CompiledFields {
 export function compileFields(
   fields: readonly BinaryField[],
   inherited: readonly string[] = [],
+  projection?: Projection,
 ): CompiledFields {
   const layout: { name: string; at: number; size: number }[] = [];
   const code = new CodeBuilder();
@@ -95,14 +119,26 @@ export function compileFields(
       truncated,
     },
   );
-  const entries = [
+  let entries = [
     ...inherited.map((name) => `${JSON.stringify(name)}: base[${JSON.stringify(name)}]`),
     ...code.emits.map(([name, local]) => `${JSON.stringify(name)}: ${local}`),
   ];
+  let auxStores = '';
+  if (projection !== undefined) {
+    // the last of equal names wins, as in the unprojected literal
+    const valueOf = new Map<string, string>();
+    for (const name of inherited) valueOf.set(name, `base[${JSON.stringify(name)}]`);
+    for (const [name, local] of code.emits) valueOf.set(name, local);
+    [...projection.keep, ...projection.aux].forEach(checkName);
+    entries = projection.keep.map((name) => `${JSON.stringify(name)}: ${valueOf.get(name) ?? 'undefined'}`);
+    auxStores = projection.aux
+      .map((name, i) => `aux[ai + ${i}] = ${valueOf.get(name) ?? 'undefined'};\n`)
+      .join('');
+  }
   const create = code.build<RecordReader>(
     'createRecord',
-    'view, bytes, o, base',
-    `${head}return {\n${entries.join(',\n')}\n};`,
+    'view, bytes, o, base, aux, ai',
+    `${head}${auxStores}return {\n${entries.join(',\n')}\n};`,
     {
       truncated,
     },

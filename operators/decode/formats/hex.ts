@@ -4,8 +4,8 @@
  */
 import type { HexFormat } from '../../../specs/schema.ts';
 import { DecodeError } from '../errors.ts';
-import type { DecodedFields, FrameDecoder } from '../frame.ts';
-import { compileFields, isIntegerField } from './binaryFields.ts';
+import type { DecodedFields, FieldValue, FrameDecoder } from '../frame.ts';
+import { compileFields, isIntegerField, type Projection } from './binaryFields.ts';
 import { compileChecksum, trailingChecksumBytes } from './checksum.ts';
 
 /**
@@ -15,8 +15,10 @@ import { compileChecksum, trailingChecksumBytes } from './checksum.ts';
  * const decode = compileHex({ type: 'hex', fields: [{ name: 'temp', type: 'i16', endian: 'big', skip: false }] });
  * decode(Uint8Array.of(0xff, 0x38)); // [{ temp: -200 }]
  */
-export function compileHex(format: HexFormat): FrameDecoder {
-  const header = compileFields(format.fields);
+export function compileHex(format: HexFormat, projection?: Projection): FrameDecoder {
+  const header = compileFields(format.fields, [], format.repeat ? undefined : projection);
+  const aux: FieldValue[] = [];
+  const auxWidth = projection?.aux.length ?? 0;
   const check = format.checksum ? compileChecksum(format.checksum) : undefined;
   const { checksum, repeat } = format;
 
@@ -29,13 +31,15 @@ export function compileHex(format: HexFormat): FrameDecoder {
   }
 
   if (!repeat) {
-    return function decodeHex(payload) {
+    const decode: FrameDecoder = function decodeHex(payload) {
       check?.(payload);
       const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-      const out = header.create(view, payload, 0);
+      const out = header.create(view, payload, 0, undefined, aux, 0);
       assertConsumed(payload, header.size);
       return [out];
     };
+    decode.aux = aux;
+    return decode;
   }
 
   const countField = format.fields.find((f) => f.name === repeat.count);
@@ -44,10 +48,10 @@ export function compileHex(format: HexFormat): FrameDecoder {
       `repeat.count ${repeat.count} must name an integer field of the header (not skipped, no bits)`,
     );
   }
-  const group = compileFields(repeat.fields, header.names);
+  const group = compileFields(repeat.fields, header.names, projection);
   const countName = repeat.count;
 
-  return function decodeHexGroups(payload) {
+  const decode: FrameDecoder = function decodeHexGroups(payload) {
     check?.(payload);
     const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     const head = header.create(view, payload, 0);
@@ -65,10 +69,12 @@ export function compileHex(format: HexFormat): FrameDecoder {
     }
     const records: DecodedFields[] = [];
     for (let i = 0; i < count; i++) {
-      records.push(group.create(view, payload, offset, head));
+      records.push(group.create(view, payload, offset, head, aux, i * auxWidth));
       offset += group.size;
     }
     assertConsumed(payload, offset);
     return records;
   };
+  decode.aux = aux;
+  return decode;
 }

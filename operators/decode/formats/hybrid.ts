@@ -6,8 +6,8 @@
  */
 import type { BinaryField, HybridFormat } from '../../../specs/schema.ts';
 import { DecodeError } from '../errors.ts';
-import type { FrameDecoder } from '../frame.ts';
-import { compileFields } from './binaryFields.ts';
+import type { FieldValue, FrameDecoder } from '../frame.ts';
+import { compileFields, type Projection } from './binaryFields.ts';
 import { compileChecksum, trailingChecksumBytes } from './checksum.ts';
 
 /**
@@ -19,7 +19,7 @@ import { compileChecksum, trailingChecksumBytes } from './checksum.ts';
  *   { fields: [{ name: 'b', type: 'u8', endian: 'big', skip: false }] } ] });
  * decode(Uint8Array.of(0x01, 0x2c, 0x02)); // [{ a: 1, b: 2 }]
  */
-export function compileHybrid(format: HybridFormat): FrameDecoder {
+export function compileHybrid(format: HybridFormat, projection?: Projection): FrameDecoder {
   const separator = format.separatorIsHex
     ? Uint8Array.from(format.separator.match(/../g)!, (h) => Number.parseInt(h, 16))
     : new TextEncoder().encode(format.separator);
@@ -35,12 +35,17 @@ export function compileHybrid(format: HybridFormat): FrameDecoder {
     endian: 'big',
     skip: true,
   };
-  const frame = compileFields(format.segments.flatMap((s, i) => (i === 0 ? s.fields : [gap, ...s.fields])));
+  const frame = compileFields(
+    format.segments.flatMap((s, i) => (i === 0 ? s.fields : [gap, ...s.fields])),
+    [],
+    projection,
+  );
+  const aux: FieldValue[] = [];
   const check = format.checksum ? compileChecksum(format.checksum) : undefined;
   const { checksum } = format;
   const last = sizes.length - 1;
 
-  return function decodeHybrid(payload) {
+  const decode: FrameDecoder = function decodeHybrid(payload) {
     check?.(payload);
     let p = 0;
     for (let i = 0; i <= last; i++) {
@@ -67,8 +72,11 @@ export function compileHybrid(format: HybridFormat): FrameDecoder {
       const more = separatorAt(payload, p) ? 'more segments than the spec' : `${left} bytes`;
       throw new DecodeError('trailing-bytes', `${more} after offset ${p}`);
     }
-    return [frame.create(new DataView(payload.buffer, payload.byteOffset, payload.byteLength), payload, 0)];
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    return [frame.create(view, payload, 0, undefined, aux, 0)];
   };
+  decode.aux = aux;
+  return decode;
 
   function separatorAt(bytes: Uint8Array, at: number): boolean {
     if (at + separator.length > bytes.length) return false;
