@@ -109,7 +109,9 @@ describe('Hot and Warm sinks through a PostgreSQL outage', () => {
 
     telemetry.push(SHARD, batch());
     aggregates.push(SHARD, [daily(1)]);
-    await waitFor('the first batch stored', async () => (await stored()) === BATCH);
+    // acknowledged by both statements (telemetry and latest state), hence checkpointed
+    await waitFor('the first batch checkpointed', () => telemetry.checkpoints.get(SHARD)?.length === 1);
+    expect(await stored()).toBe(BATCH);
 
     const errorsBefore = node('hot-telemetry').errors;
     const heapBefore = process.memoryUsage().heapUsed;
