@@ -120,7 +120,7 @@ export function embeddedWindowState(): WindowStateBackend {
         }
         for (const [field, stats] of partial.fields) {
           const current = bucket.fields.get(field);
-          if (current === undefined) bucket.fields.set(field, { stats, revision: 0 });
+          if (current === undefined) bucket.fields.set(field, { stats: { ...stats }, revision: 0 });
           else current.stats = mergeStats(current.stats, stats);
           changed.add(field);
         }

@@ -1,0 +1,207 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type WindowAggregateConfig,
+  windowAggregate,
+  windowAggregateConfigSchema,
+} from '../../operators/windowAggregate.ts';
+import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
+import {
+  type Enriched,
+  ManualClock,
+  MemorySource,
+  type Sink,
+  TopologyBuilder,
+  TopologyTestDriver,
+  type WindowAggregate,
+} from '../../topology/index.ts';
+import {
+  compareAggregates,
+  enriched,
+  feed,
+  latestAggregates,
+  referenceAggregates,
+  windowWorkload,
+} from '../support/stateConformance.ts';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 0, 5);
+
+const config = (over: Partial<WindowAggregateConfig> = {}): WindowAggregateConfig =>
+  windowAggregateConfigSchema.parse({
+    allowedOutOfOrdernessMs: 5 * MIN,
+    allowedLatenessMs: 10 * MIN,
+    retentionMs: 6 * HOUR,
+    idleTimeoutMs: 30_000,
+    flushIntervalMs: 0,
+    ...over,
+  });
+
+// the driver captures what reaches each sink; these sinks are never called
+const unused = <T>(): Sink<T> => ({ type: 'captured', write: async () => {} });
+
+function topology(cfg: WindowAggregateConfig, clock: ManualClock) {
+  const b = new TopologyBuilder('windows-test');
+  const input = b.source('telemetry', new MemorySource<Enriched>());
+  const windows = input.via('windows', windowAggregate(cfg, embeddedWindowState()));
+  const aggregates = windows.to('aggregates', unused<WindowAggregate>());
+  const lateRecords = windows.side('late').to('late-records', unused<Enriched>());
+  const driver = new TopologyTestDriver(b.build(), { clock });
+  return {
+    driver,
+    input,
+    get out() {
+      return driver.output(aggregates);
+    },
+    get late() {
+      return driver.output(lateRecords);
+    },
+  };
+}
+
+describe('window-aggregate', () => {
+  it('gives exactly the brute-force aggregates of the records it did not send to late (generated fleets)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          shards: fc.integer({ min: 1, max: 3 }),
+          batch: fc.integer({ min: 1, max: 60 }),
+          records: fc.integer({ min: 50, max: 400 }),
+          lateShare: fc.constantFrom(0, 0.02, 0.1),
+        }),
+        async ({ seed, shards, batch, records, lateShare }) => {
+          const clock = new ManualClock(T0);
+          const cfg = config();
+          const t = topology(cfg, clock);
+          const workload = windowWorkload({
+            seed,
+            devices: 40,
+            products: 3,
+            metrics: 3,
+            shards,
+            records,
+            spanMs: 2 * DAY,
+            start: T0,
+            outOfOrderMs: 5 * MIN,
+            lateShare,
+            lateByMs: lateShare > 0.05 ? 20 * MIN : 9 * HOUR,
+          });
+          for (let s = 0; s < shards; s++) {
+            const list = workload[s]!;
+            for (let i = 0; i < list.length; i += batch)
+              t.driver.send(t.input, `shard-${s}`, list.slice(i, i + batch));
+          }
+          await t.driver.settle();
+          // every shard far ahead: every window becomes final
+          for (let s = 0; s < shards; s++)
+            t.driver.send(t.input, `shard-${s}`, [enriched('close', 'close', null, T0 + 30 * DAY, {})]);
+          await t.driver.settle();
+          await t.driver.close();
+          const lateSet = new Set(t.late);
+          const accepted = workload.flat().filter((r) => !lateSet.has(r));
+          const problems = compareAggregates(
+            latestAggregates(t.out),
+            referenceAggregates(accepted, cfg.windows),
+          );
+          expect(problems.slice(0, 3)).toEqual([]);
+          for (const r of t.late) expect(r.device_timestamp).toBeLessThan(T0 + 2 * DAY - cfg.retentionMs);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  it('re-emits a final window with the next revision for a record late within retention', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(config(), clock);
+    t.driver.send(t.input, 'a', [enriched('d1', 'p', 'c', T0 + 10 * MIN, { v: 1 })]);
+    // watermark = T0 + 1h + 10 min: the first hour (end T0 + 1h, lateness 10 min) is final
+    t.driver.send(t.input, 'a', [enriched('d1', 'p', 'c', T0 + HOUR + 15 * MIN, { v: 2 })]);
+    await t.driver.settle();
+    const hour = (list: readonly WindowAggregate[]) =>
+      list.filter((a) => a.scope === 'product' && a.window === '1h' && a.windowStart === T0);
+    expect(hour(t.out).map((a) => [a.revision, a.final, a.stats.count])).toEqual([
+      [1, false, 1],
+      [2, true, 1],
+    ]);
+    t.driver.send(t.input, 'a', [enriched('d2', 'p', 'c', T0 + 20 * MIN, { v: 5 })]);
+    await t.driver.settle();
+    expect(hour(t.out).at(-1)).toMatchObject({
+      revision: 3,
+      final: true,
+      stats: { count: 2, sum: 6, max: 5 },
+    });
+    expect(t.late).toEqual([]);
+    await t.driver.close();
+  });
+
+  it('sends records later than retention to late, and counts them nowhere else', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(config({ retentionMs: HOUR }), clock);
+    t.driver.send(t.input, 'a', [enriched('d1', 'p', 'c', T0 + 10 * MIN, { v: 1 })]);
+    t.driver.send(t.input, 'a', [enriched('d1', 'p', 'c', T0 + 3 * HOUR, { v: 1 })]);
+    await t.driver.settle();
+    // watermark T0 + 2h55: the first hour (end T0 + 1h) is past its retention of 1 h
+    const tooLate = enriched('d9', 'p', 'c', T0 + 30 * MIN, { v: 100 });
+    const inTime = enriched('d9', 'p', 'c', T0 + 2 * HOUR, { v: 7 });
+    t.driver.send(t.input, 'a', [tooLate, inTime]);
+    await t.driver.settle();
+    expect(t.late).toEqual([tooLate]);
+    const d9 = t.out.filter((a) => a.deviceId === 'd9');
+    expect(d9.map((a) => [a.window, a.windowStart - T0, a.stats.count, a.stats.sum]).sort()).toEqual([
+      ['1d', 0, 1, 7],
+      ['1h', 2 * HOUR, 1, 7],
+      ['6h', 0, 1, 7],
+    ]);
+    const m = t.driver.metrics().nodes.find((n) => n.node === 'late-records');
+    expect(m?.recordsIn).toBe(1);
+    await t.driver.close();
+  });
+
+  it('lets an idle shard stop holding the global watermark back after the idleness timeout', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(config(), clock);
+    t.driver.send(t.input, 'slow', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { v: 1 })]);
+    await t.driver.settle();
+    t.driver.send(t.input, 'busy', [enriched('d2', 'p', 'c', T0 + 3 * HOUR, { v: 1 })]);
+    await t.driver.settle();
+    const finalFirstHour = () => t.out.some((a) => a.windowStart === T0 && a.window === '1h' && a.final);
+    expect(finalFirstHour()).toBe(false); // 'slow' holds the watermark at T0
+    await clock.advance(30_001);
+    t.driver.send(t.input, 'busy', [enriched('d2', 'p', 'c', T0 + 3 * HOUR + MIN, { v: 1 })]);
+    await t.driver.settle();
+    expect(finalFirstHour()).toBe(true);
+    await t.driver.close();
+  });
+
+  it('changes nothing when a batch is delivered again, and repeats its late records and claims', async () => {
+    const clock = new ManualClock(T0);
+    const backend = embeddedWindowState();
+    const op = windowAggregate(config({ retentionMs: HOUR }), backend);
+    await op.open?.({ node: 'windows', clock, signal: new AbortController().signal });
+    const late: Enriched[] = [];
+    await feed(op, 's', 1, [enriched('d', 'p', 'c', T0 + 3 * HOUR, { v: 1 })], clock, late);
+    const batch = [
+      enriched('d', 'p', 'c', T0 + 10 * MIN, { v: 4 }),
+      enriched('d', 'p', 'c', T0 + 3 * HOUR, { v: 2 }),
+    ];
+    const first = await feed(op, 's', 2, batch, clock, late);
+    const again = await feed(op, 's', 2, batch, clock, late);
+    expect(late).toEqual([batch[0], batch[0]]);
+    expect(again).toEqual(first);
+    const stored = await backend.readWindow(`device|1h|${T0 + 3 * HOUR}`, 'p\x1fd\x1fv');
+    expect(stored?.stats).toMatchObject({ count: 2, sum: 3 });
+    await op.close?.();
+  });
+
+  it('names the key of a bad configuration', () => {
+    const bad = windowAggregateConfigSchema.safeParse({ allowedLatenessMs: 10, retentionMs: 5 });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.path).toEqual(['retentionMs']);
+    const zone = windowAggregateConfigSchema.safeParse({ zone: 'Mars/Olympus' });
+    expect(zone.error?.issues[0]).toMatchObject({ path: ['zone'], message: 'not an IANA time zone' });
+  });
+});
