@@ -1,0 +1,241 @@
+/**
+ * The Cold sink: joined telemetry buffered in memory and appended to the Iceberg table as Parquet,
+ * one snapshot per commit, on a row target or an interval (never an empty commit). Each snapshot's
+ * summary records every shard's committed position; shards are marked durable only after the catalog
+ * swap. On start the sink reads those positions back and drops records at or below them, so a replay
+ * after a crash adds nothing twice. Data files written by a commit that never swapped are orphans,
+ * removed by `shardflow iceberg maintain`.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  comparePositions,
+  type Enriched,
+  errorMessage,
+  type Logger,
+  maxPosition,
+  type Position,
+  type Sink,
+  type SinkOpenContext,
+  silentLogger,
+} from '../../topology/index.ts';
+import type { Catalog } from './catalog/catalog.ts';
+import { checkpointSummary, committedPositions } from './iceberg/checkpoints.ts';
+import { appendFiles, evolveSchema, loadOrCreateTable, type TableRef } from './iceberg/commit.ts';
+import { stringifyJson } from './iceberg/json.ts';
+import { currentSchema, defaultSpec } from './iceberg/metadata.ts';
+import { dayOf, partitionPath } from './iceberg/partition.ts';
+import type { TableFiles } from './iceberg/tableFiles.ts';
+import {
+  coldFields,
+  evolvedTelemetrySchema,
+  metricColumnSchema,
+  TELEMETRY_SPEC,
+  telemetryColumns,
+  telemetrySchema,
+} from './iceberg/telemetryTable.ts';
+import type { DataFile, PartitionSpecJson, SchemaJson } from './iceberg/types.ts';
+import type { ColdField, ColumnarRows, DataFileStats, ParquetOptions } from './parquet/types.ts';
+
+/** Configuration of the Cold sink (`cold` section). */
+export const coldSinkConfigSchema = z.object({
+  namespace: z.string().min(1).default('iot').describe('catalog namespace (Glue database) of the table'),
+  table: z.string().min(1).default('telemetry').describe('table name'),
+  commitIntervalMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(300_000)
+    .describe('commit at least this often while rows are buffered'),
+  targetRows: z
+    .number()
+    .int()
+    .min(1)
+    .default(500_000)
+    .describe('commit as soon as this many rows are buffered'),
+  writerId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('id recorded in snapshot summaries (default: a fresh UUID per start)'),
+  metricColumns: z
+    .array(metricColumnSchema)
+    .default([])
+    .describe('metrics kept in typed columns; the rest go to the metrics map'),
+  compression: z.enum(['zstd', 'snappy']).default('zstd').describe('Parquet page compression'),
+  maxCommitAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .default(12)
+    .describe('catalog swap attempts per commit before failing it'),
+  commitBackoffMs: z.number().int().min(0).default(100).describe('first backoff after a lost commit race'),
+});
+
+/** Validated Cold sink configuration. */
+export type ColdSinkConfig = z.infer<typeof coldSinkConfigSchema>;
+
+/** Writes one Parquet data file (the Cold layer's `writeParquet`). */
+export type DataFileWriter = (
+  fields: readonly ColdField[],
+  rows: ColumnarRows,
+  options: ParquetOptions,
+) => { bytes: Uint8Array; stats: DataFileStats };
+
+/** What the sink is wired to. */
+export interface ColdSinkDeps {
+  readonly catalog: Catalog;
+  readonly files: TableFiles;
+  readonly writeDataFile: DataFileWriter;
+  readonly log?: Logger;
+}
+
+const positionOf = (r: Enriched): Position => ({
+  sequenceNumber: r.rawRef.sequenceNumber,
+  subSequenceNumber: r.rawRef.subSequenceNumber ?? 0,
+});
+
+/** A sink appending telemetry to the Cold Iceberg table, exactly once per shard position. */
+export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enriched> {
+  const log = deps.log ?? silentLogger;
+  const writerId = config.writerId ?? randomUUID();
+  const id = { namespace: config.namespace, name: config.table };
+  let ctx: SinkOpenContext | undefined;
+  let ref: TableRef | undefined;
+  let schema: SchemaJson | undefined;
+  let spec: PartitionSpecJson = TELEMETRY_SPEC;
+  let committed = new Map<string, Position>();
+  let buffer: Enriched[] = [];
+  // Per shard, the end of the last source batch taken into the buffer (records kept or skipped).
+  let buffered = new Map<string, Position>();
+  let chain: Promise<unknown> = Promise.resolve();
+  const stop = new AbortController();
+
+  async function writeDataFiles(rows: readonly Enriched[]): Promise<DataFile[]> {
+    const groups = new Map<string, Enriched[]>();
+    for (const r of rows) {
+      const key = `${dayOf(r.device_timestamp)}\u0000${r.productId}`;
+      const g = groups.get(key);
+      if (g) g.push(r);
+      else groups.set(key, [r]);
+    }
+    const fields = coldFields(schema!);
+    const out: DataFile[] = [];
+    for (const group of groups.values()) {
+      const partition = {
+        device_timestamp_day: dayOf(group[0]!.device_timestamp),
+        product_id: group[0]!.productId,
+      };
+      const { bytes, stats } = deps.writeDataFile(fields, telemetryColumns(group, schema!), {
+        compression: config.compression,
+        keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
+      });
+      const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
+      await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
+      out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
+    }
+    return out;
+  }
+
+  async function commitBuffered(): Promise<void> {
+    if (buffer.length === 0) return;
+    const rows = buffer;
+    const positions = buffered;
+    buffer = [];
+    buffered = new Map();
+    try {
+      const files = await writeDataFiles(rows);
+      const merged = new Map(committed);
+      for (const [shard, p] of positions) merged.set(shard, maxPosition(merged.get(shard), p));
+      const result = await appendFiles(ref!, files, checkpointSummary(writerId, merged));
+      committed = merged;
+      log.info(
+        {
+          table: `${id.namespace}.${id.name}`,
+          snapshotId: String(result.snapshotId),
+          rows: rows.length,
+          files: files.length,
+          attempts: result.attempts,
+        },
+        'cold commit',
+      );
+      for (const [shard, p] of positions) ctx!.markDurable(shard, p);
+    } catch (error) {
+      // Put the rows back: nothing was committed, and a retried write must not buffer them twice.
+      buffer = [...rows, ...buffer];
+      for (const [shard, p] of positions) buffered.set(shard, maxPosition(buffered.get(shard), p));
+      throw error;
+    }
+  }
+
+  const commit = (): Promise<void> => {
+    const next = chain.then(commitBuffered);
+    chain = next.catch(() => {});
+    return next;
+  };
+
+  async function commitOnInterval(): Promise<void> {
+    while (!stop.signal.aborted) {
+      try {
+        await ctx!.clock.sleep(config.commitIntervalMs, stop.signal);
+      } catch {
+        return;
+      }
+      await commit().catch((error) =>
+        log.warn({ error: errorMessage(error) }, 'cold commit failed; rows stay buffered'),
+      );
+    }
+  }
+
+  return {
+    type: 'iceberg-cold',
+    stores: [{ name: `cold.${config.namespace}.${config.table}`, kind: 'iceberg' }],
+    durability: 'explicit',
+    async open(openCtx) {
+      ctx = openCtx;
+      ref = {
+        id,
+        catalog: deps.catalog,
+        files: deps.files,
+        clock: openCtx.clock,
+        maxAttempts: config.maxCommitAttempts,
+        backoffMs: config.commitBackoffMs,
+      };
+      let table = await loadOrCreateTable(ref, telemetrySchema(config.metricColumns), TELEMETRY_SPEC, {
+        'write.parquet.compression-codec': config.compression,
+      });
+      const wanted = evolvedTelemetrySchema(
+        currentSchema(table.metadata),
+        table.metadata['last-column-id'],
+        config.metricColumns,
+      );
+      if (wanted) {
+        table = await evolveSchema(ref, (meta) =>
+          evolvedTelemetrySchema(currentSchema(meta), meta['last-column-id'], config.metricColumns),
+        );
+      }
+      schema = currentSchema(table.metadata);
+      spec = defaultSpec(table.metadata);
+      committed = committedPositions(table.metadata).positions;
+      openCtx.signal.addEventListener('abort', () => stop.abort(), { once: true });
+      void commitOnInterval();
+    },
+    async write(batch, batchCtx) {
+      const shard = batchCtx.shardId;
+      const done = committed.get(shard);
+      const floor = buffered.get(shard) ?? done;
+      if (floor && comparePositions(batchCtx.position, floor) <= 0) {
+        // A replayed or retried batch: everything in it is committed or already buffered.
+        if (!buffered.has(shard)) ctx!.markDurable(shard, batchCtx.position);
+        return;
+      }
+      for (const r of batch) if (!floor || comparePositions(positionOf(r), floor) > 0) buffer.push(r);
+      buffered.set(shard, batchCtx.position);
+      if (buffer.length >= config.targetRows) await commit();
+    },
+    flush: () => commit(),
+    close() {
+      stop.abort();
+    },
+  };
+}
