@@ -1,13 +1,13 @@
 /**
  * Joined telemetry written to the PostgreSQL Hot store: rows/s through the store's batch path
- * (`writeTelemetry`: one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT` per chunk, plus the
+ * (`writeTelemetry`: one `INSERT … SELECT FROM jsonb_to_recordset($1) ON CONFLICT` per chunk, plus the
  * latest-state upsert the sink also does) against one INSERT per record (the same upsert, telemetry
  * only) as the baseline, both on one connection, alternating in the same run. Starts a throwaway
  * PostgreSQL cluster unless `--url` is given.
  *
  *   npx tsx bench/warmWrites.ts [--records N] [--baseline-records N] [--batch N] [--runs N] [--url URL]
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startPostgres } from '../infra/local/postgres.ts';
@@ -128,11 +128,11 @@ async function main(): Promise<void> {
   const b = median(batched);
   const s = median(single);
   console.log(
-    `\nHot store (PostgreSQL) joined telemetry, ${RECORDS} rows in batches of ${BATCH} (baseline ${BASELINE_RECORDS} rows), one connection, ${cpus().length} cores, median of ${RUNS}:`,
+    `\nHot store (PostgreSQL) joined telemetry, ${RECORDS} rows in batches of ${BATCH} (baseline ${BASELINE_RECORDS} rows), one connection, ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)}), median of ${RUNS}:`,
   );
   console.log(`| path | rows/s |\n|---|---:|`);
   console.log(
-    `| multi-row upsert via unnest (telemetry + latest state) | ${Math.round(b).toLocaleString('en-US')} |`,
+    `| multi-row upsert via jsonb_to_recordset (telemetry + latest state) | ${Math.round(b).toLocaleString('en-US')} |`,
   );
   console.log(`| one INSERT per record (telemetry only) | ${Math.round(s).toLocaleString('en-US')} |`);
   console.log(`ratio: ${(b / s).toFixed(1)}x; goal 50,000 rows/s: ${b >= 50_000 ? 'met' : 'not met'}`);

@@ -2,8 +2,10 @@
  * The Hot store on PostgreSQL (tables from migration 200). Telemetry lives in `hot_telemetry`,
  * partitioned by UTC day: a day's partition is created the first time a batch reaches that day
  * (and the next day's ahead of it, so midnight does not wait on DDL), and retention drops whole
- * partitions, which costs no vacuum. Writes are one `INSERT … SELECT FROM unnest(arrays)` per
- * chunk: the statement text and its 15 parameters stay the same whatever the batch size.
+ * partitions, which costs no vacuum. Writes are one `INSERT … SELECT FROM jsonb_to_recordset($1)`
+ * per chunk: one parameter whatever the batch size, and the server parses one JSON document, which
+ * measured about 2.5 times faster than `unnest` over per-column arrays (JSON metrics in a text array
+ * are escaped twice and parsed element by element).
  */
 import type { Enriched, WindowAggregate } from '../../topology/index.ts';
 import { migrateWarm } from '../warm/migrate.ts';
@@ -32,10 +34,9 @@ const INSERT_TELEMETRY = `INSERT INTO hot_telemetry (device_id, device_timestamp
     sub_sequence_number, product_id, site_id, customer_id, hub_id, hub_timestamp, child_device_id, ingest_timestamp,
     metrics, raw_ref)
   SELECT d, to_timestamp(t / 1000), st, sh, sq, ss, p, si, cu, hb, to_timestamp(ht / 1000), ch, to_timestamp(it / 1000),
-    m::jsonb, r::jsonb
-  FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[],
-    $9::text[], $10::text[], $11::float8[], $12::text[], $13::float8[], $14::text[], $15::text[])
-    AS u(d, t, st, sh, sq, ss, p, si, cu, hb, ht, ch, it, m, r)
+    m, r
+  FROM jsonb_to_recordset($1::jsonb) AS u(d text, t float8, st text, sh text, sq text, ss int, p text, si text,
+    cu text, hb text, ht float8, ch text, it float8, m jsonb, r jsonb)
   ON CONFLICT (device_id, device_timestamp, stream, shard_id, sequence_number, sub_sequence_number) DO UPDATE SET
     product_id = EXCLUDED.product_id, site_id = EXCLUDED.site_id, customer_id = EXCLUDED.customer_id,
     hub_id = EXCLUDED.hub_id, hub_timestamp = EXCLUDED.hub_timestamp, child_device_id = EXCLUDED.child_device_id,
@@ -43,9 +44,9 @@ const INSERT_TELEMETRY = `INSERT INTO hot_telemetry (device_id, device_timestamp
 
 const UPSERT_STATE = `INSERT INTO hot_device_state (device_id, product_id, device_timestamp, site_id, customer_id, metrics,
     stream, shard_id, sequence_number, sub_sequence_number)
-  SELECT d, p, to_timestamp(t / 1000), si, cu, m::jsonb, st, sh, sq, ss
-  FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::int[]) AS u(d, p, t, si, cu, m, st, sh, sq, ss)
+  SELECT d, p, to_timestamp(t / 1000), si, cu, m, st, sh, sq, ss
+  FROM jsonb_to_recordset($1::jsonb) AS u(d text, p text, t float8, si text, cu text, m jsonb, st text, sh text,
+    sq text, ss int)
   ON CONFLICT (device_id) DO UPDATE SET product_id = EXCLUDED.product_id, device_timestamp = EXCLUDED.device_timestamp,
     site_id = EXCLUDED.site_id, customer_id = EXCLUDED.customer_id, metrics = EXCLUDED.metrics,
     stream = EXCLUDED.stream, shard_id = EXCLUDED.shard_id, sequence_number = EXCLUDED.sequence_number,
@@ -56,10 +57,9 @@ const UPSERT_AGGREGATES = `INSERT INTO hot_aggregates (scope, key, metric, windo
     product_id, device_id, revision, final, count, sum, min, max, mean, m2, first, first_at, last, last_at)
   SELECT sc, k, me, w, to_timestamp(ws / 1000), to_timestamp(we / 1000), p, d, rv, f, c, su, mi, ma, mn, m2, fi,
     to_timestamp(fa / 1000), la, to_timestamp(lt / 1000)
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[],
-    $9::int[], $10::bool[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[],
-    $17::float8[], $18::float8[], $19::float8[], $20::float8[])
-    AS u(sc, k, me, w, ws, we, p, d, rv, f, c, su, mi, ma, mn, m2, fi, fa, la, lt)
+  FROM jsonb_to_recordset($1::jsonb) AS u(sc text, k text, me text, w text, ws float8, we float8, p text, d text,
+    rv int, f bool, c float8, su float8, mi float8, ma float8, mn float8, m2 float8, fi float8, fa float8, la float8,
+    lt float8)
   ON CONFLICT (scope, key, metric, window_size, window_start) DO UPDATE SET window_end = EXCLUDED.window_end,
     product_id = EXCLUDED.product_id, device_id = EXCLUDED.device_id, revision = EXCLUDED.revision,
     final = EXCLUDED.final, count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max,
@@ -88,15 +88,6 @@ function isAlreadyThere(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   // duplicate_table, or the pg_type unique index when two workers create the same day at once
   return code === '42P07' || code === '23505';
-}
-
-function columns<T>(rows: readonly T[], count: number, cells: (row: T) => unknown[]): unknown[][] {
-  const out: unknown[][] = Array.from({ length: count }, () => new Array(rows.length));
-  for (let i = 0; i < rows.length; i++) {
-    const values = cells(rows[i]!);
-    for (let c = 0; c < count; c++) out[c]![i] = values[c];
-  }
-  return out;
 }
 
 interface TelemetryRow {
@@ -133,6 +124,19 @@ interface AggregateRow {
   first_at: Date;
   last: number;
   last_at: Date;
+}
+
+/**
+ * The JSON parameter of a `jsonb_to_recordset` write. PostgreSQL text and jsonb cannot hold NUL
+ * (`\u0000`), which ASCII fields padded with zero bytes can carry; it is dropped rather than
+ * letting the batch fail for ever.
+ */
+function jsonParam(rows: readonly unknown[]): string {
+  const text = JSON.stringify(rows);
+  if (!text.includes('\\u0000')) return text;
+  return JSON.stringify(rows, (_key, value: unknown) =>
+    typeof value === 'string' ? value.replaceAll('\u0000', '') : value,
+  );
 }
 
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
@@ -178,45 +182,47 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
       }
       for (let i = 0; i < kept.length; i += CHUNK) {
         const chunk = kept.slice(i, i + CHUNK);
-        await write.query(
-          INSERT_TELEMETRY,
-          columns(chunk, 15, (e) => [
-            e.device_id,
-            e.device_timestamp,
-            e.rawRef.stream,
-            e.rawRef.shardId,
-            e.rawRef.sequenceNumber,
-            e.rawRef.subSequenceNumber ?? 0,
-            e.productId,
-            e.site_id,
-            e.customer_id,
-            e.hub_id ?? null,
-            e.hub_timestamp ?? null,
-            e.childDeviceId ?? null,
-            e.ingest_timestamp,
-            JSON.stringify(e.metrics),
-            JSON.stringify(e.rawRef),
-          ]),
-        );
+        await write.query(INSERT_TELEMETRY, [
+          jsonParam(
+            chunk.map((e) => ({
+              d: e.device_id,
+              t: e.device_timestamp,
+              st: e.rawRef.stream,
+              sh: e.rawRef.shardId,
+              sq: e.rawRef.sequenceNumber,
+              ss: e.rawRef.subSequenceNumber ?? 0,
+              p: e.productId,
+              si: e.site_id,
+              cu: e.customer_id,
+              hb: e.hub_id ?? null,
+              ht: e.hub_timestamp ?? null,
+              ch: e.childDeviceId ?? null,
+              it: e.ingest_timestamp,
+              m: e.metrics,
+              r: e.rawRef,
+            })),
+          ),
+        ]);
       }
       const latest = latestPerDevice(kept);
       for (let i = 0; i < latest.length; i += CHUNK) {
         const chunk = latest.slice(i, i + CHUNK);
-        await write.query(
-          UPSERT_STATE,
-          columns(chunk, 10, (e) => [
-            e.device_id,
-            e.productId,
-            e.device_timestamp,
-            e.site_id,
-            e.customer_id,
-            JSON.stringify(e.metrics),
-            e.rawRef.stream,
-            e.rawRef.shardId,
-            e.rawRef.sequenceNumber,
-            e.rawRef.subSequenceNumber ?? 0,
-          ]),
-        );
+        await write.query(UPSERT_STATE, [
+          jsonParam(
+            chunk.map((e) => ({
+              d: e.device_id,
+              p: e.productId,
+              t: e.device_timestamp,
+              si: e.site_id,
+              cu: e.customer_id,
+              m: e.metrics,
+              st: e.rawRef.stream,
+              sh: e.rawRef.shardId,
+              sq: e.rawRef.sequenceNumber,
+              ss: e.rawRef.subSequenceNumber ?? 0,
+            })),
+          ),
+        ]);
       }
     },
 
@@ -224,31 +230,32 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
       const best = highestRevisions(batch.filter(isHotAggregate));
       for (let i = 0; i < best.length; i += CHUNK) {
         const chunk = best.slice(i, i + CHUNK);
-        await write.query(
-          UPSERT_AGGREGATES,
-          columns(chunk, 20, (a) => [
-            a.scope,
-            hotAggregateKey(a),
-            a.metric,
-            a.window,
-            a.windowStart,
-            a.windowEnd,
-            a.productId,
-            a.deviceId ?? null,
-            a.revision,
-            a.final,
-            a.stats.count,
-            a.stats.sum,
-            a.stats.min,
-            a.stats.max,
-            a.stats.mean,
-            a.stats.m2,
-            a.stats.first,
-            a.stats.firstAt,
-            a.stats.last,
-            a.stats.lastAt,
-          ]),
-        );
+        await write.query(UPSERT_AGGREGATES, [
+          jsonParam(
+            chunk.map((a) => ({
+              sc: a.scope,
+              k: hotAggregateKey(a),
+              me: a.metric,
+              w: a.window,
+              ws: a.windowStart,
+              we: a.windowEnd,
+              p: a.productId,
+              d: a.deviceId ?? null,
+              rv: a.revision,
+              f: a.final,
+              c: a.stats.count,
+              su: a.stats.sum,
+              mi: a.stats.min,
+              ma: a.stats.max,
+              mn: a.stats.mean,
+              m2: a.stats.m2,
+              fi: a.stats.first,
+              fa: a.stats.firstAt,
+              la: a.stats.last,
+              lt: a.stats.lastAt,
+            })),
+          ),
+        ]);
       }
     },
 

@@ -88,4 +88,12 @@ describe('PostgreSQL Hot store partitions', () => {
     expect(await store.countTelemetry(0, today + 2 * DAY_MS)).toBe(2);
     expect(await store.expire(now + 2 * DAY_MS)).toBe(0);
   });
+
+  it('drops NUL characters, which PostgreSQL text cannot hold, instead of failing the batch', async () => {
+    const store = postgresHotStore({ write: client, read: client }, { retentionDays: 3 });
+    const now = today + 12 * 3_600_000;
+    await store.writeTelemetry([enriched('d-nul', today + 7, 4, { label: 'AB\u0000\u0000', t: 1 })], now);
+    const [stored] = await store.readTelemetry({ deviceId: 'd-nul', from: today, to: today + DAY_MS });
+    expect(stored?.metrics).toEqual({ label: 'AB', t: 1 });
+  });
 });
