@@ -17,7 +17,7 @@ import {
 
 /** Recent classification watermarks kept per shard, for batches redelivered after they were applied. */
 const CLASSIFIED_KEPT = 4096;
-/** Recent emission claims kept per shard, for batches redelivered after they claimed windows. */
+/** Recent emissions kept per shard, for batches redelivered after they claimed windows. */
 const CLAIMS_KEPT = 32;
 
 interface Field {
@@ -36,7 +36,7 @@ interface Shard {
   maxEventTime: number;
   activeAt: number;
   readonly classified: { readonly position: Position; readonly watermark: number }[];
-  readonly claims: { readonly position: Position; readonly items: readonly (readonly [string, string])[] }[];
+  readonly claims: { readonly position: Position; readonly emissions: readonly Emission[] }[];
 }
 
 const samePosition = (a: Position, b: Position) =>
@@ -56,14 +56,20 @@ export function embeddedWindowState(): WindowStateBackend {
     return { bucket, windowEnd: b.end, field, stats: f.stats, revision: f.revision, final: b.final };
   };
 
-  const claim = (req: ApplyRequest): (readonly [string, string])[] => {
+  const claim = (req: ApplyRequest, changedFinal: readonly (readonly [string, string])[]) => {
     const items: (readonly [string, string])[] = [];
+    const seen = new Set<string>();
+    for (const item of changedFinal) {
+      if (seen.has(`${item[0]}\x1f${item[1]}`)) continue;
+      seen.add(`${item[0]}\x1f${item[1]}`);
+      items.push(item);
+    }
     const { allowedLatenessMs } = req.policy;
     for (const [id, b] of buckets) {
       if (b.final || b.end + allowedLatenessMs > global) continue;
       b.final = true;
       dirty.delete(id);
-      for (const field of b.fields.keys()) items.push([id, field]);
+      for (const field of b.fields.keys()) if (!seen.has(`${id}\x1f${field}`)) items.push([id, field]);
     }
     if (req.flush) {
       for (const [id, fields] of dirty) for (const field of fields) items.push([id, field]);
@@ -93,9 +99,7 @@ export function embeddedWindowState(): WindowStateBackend {
       if (shard !== undefined && !positionAfter(req.position, shard.position)) {
         const classified = shard.classified.find((c) => samePosition(c.position, req.position));
         const claimed = shard.claims.find((c) => samePosition(c.position, req.position));
-        const emissions = (claimed?.items ?? [])
-          .map(([bucket, field]) => emissionOf(bucket, field))
-          .filter((e): e is Emission => e !== undefined);
+        const emissions = claimed?.emissions ?? [];
         return {
           status: 'duplicate',
           globalWatermark: global,
@@ -107,6 +111,8 @@ export function embeddedWindowState(): WindowStateBackend {
       if (req.partials.some((p) => p.windowEnd + retentionMs <= global))
         return { status: 'stale-watermark', globalWatermark: global };
 
+      // changes to final windows (late records) are emitted at once, open ones on the flush interval
+      const changedFinal: (readonly [string, string])[] = [];
       for (const partial of req.partials) {
         let bucket = buckets.get(partial.bucket);
         if (bucket === undefined) {
@@ -114,7 +120,7 @@ export function embeddedWindowState(): WindowStateBackend {
           buckets.set(partial.bucket, bucket);
         }
         let changed = dirty.get(partial.bucket);
-        if (changed === undefined) {
+        if (changed === undefined && !bucket.final) {
           changed = new Set();
           dirty.set(partial.bucket, changed);
         }
@@ -122,7 +128,8 @@ export function embeddedWindowState(): WindowStateBackend {
           const current = bucket.fields.get(field);
           if (current === undefined) bucket.fields.set(field, { stats: { ...stats }, revision: 0 });
           else current.stats = mergeStats(current.stats, stats);
-          changed.add(field);
+          if (bucket.final) changedFinal.push([partial.bucket, field]);
+          else changed!.add(field);
         }
       }
 
@@ -147,10 +154,11 @@ export function embeddedWindowState(): WindowStateBackend {
       }
       if (liveMin !== Number.POSITIVE_INFINITY && liveMin > global) global = liveMin;
 
-      const items = claim(req);
+      const items = claim(req, changedFinal);
       const emissions = items.map(([bucket, field]) => emissionOf(bucket, field)!);
       if (items.length > 0) {
-        entry.claims.unshift({ position: req.position, items });
+        // what was emitted, not a reference: the windows may expire before a redelivery
+        entry.claims.unshift({ position: req.position, emissions });
         if (entry.claims.length > CLAIMS_KEPT) entry.claims.pop();
       }
       expire(retentionMs);

@@ -8,8 +8,9 @@
  *   `sequence:subSequence:watermark` the batches were classified with;
  * - `P open` / `P fin`: zsets of open / final buckets scored by window end; `P b:<bucket>`: hash
  *   field → 88 bytes (ten float64 statistics and the revision, little-endian);
- * - `P dirty`: set of `bucket US field` changed since the last flush; `P c:<shard>:<pos>`: the
- *   claim of a batch, listed in `P claims:<shard>` (the most recent 32 kept).
+ * - `P dirty`: set of `bucket US field` of open windows changed since the last flush (changes to
+ *   final windows are claimed by the batch that makes them); `P c:<shard>:<pos>`: what a
+ *   batch emitted (its claim, as the reply's blob), listed in `P claims:<shard>` (the last 32 kept).
  *
  * Numbers cross the boundary as strings (`-inf` for no watermark): Redis truncates Lua numbers.
  * Partials and emissions travel as one binary blob per bucket / per reply: ten thousand separate
@@ -39,19 +40,19 @@ local function bucketEnd(b)
   end
   return e
 end
--- appends one field's stored window to the reply's emission blob; bumps its revision when asked
-local function emit(out, b, f, bump)
+-- the emission record of one field's stored window (bumping its revision when asked), or nil
+local function emission(b, f, bump)
   local e = bucketEnd(b)
-  if not e[1] then return end
+  if not e[1] then return nil end
   local key = P .. 'b:' .. b
   local v = redis.call('HGET', key, f)
-  if not v then return end
+  if not v then return nil end
   if bump then
     local s = {struct.unpack('<ddddddddddd', v)}
     v = struct.pack('<ddddddddddd', s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11] + 1)
     redis.call('HSET', key, f, v)
   end
-  out[#out + 1] = struct.pack('<H', #b) .. b .. struct.pack('<H', #f) .. f .. struct.pack('<d', e[1]) .. v
+  return struct.pack('<H', #b) .. b .. struct.pack('<H', #f) .. f .. struct.pack('<d', e[1]) .. v
     .. (e[2] and '\\1' or '\\0')
 end
 `;
@@ -80,12 +81,8 @@ if applied then
       local eseq, esub, w = string.match(entry, '^(%d+):(%d+):(.+)$')
       if eseq == seq and tonumber(esub) == sub then cw = w break end
     end
-    local out = {}
-    for _, m in ipairs(redis.call('SMEMBERS', P .. 'c:' .. shard .. ':' .. posKey)) do
-      local b, f = string.match(m, '^(.-)\\31(.*)$')
-      emit(out, b, f, false)
-    end
-    return {'duplicate', str(G), cw, table.concat(out)}
+    local claimed = redis.call('GET', P .. 'c:' .. shard .. ':' .. posKey) or ''
+    return {'duplicate', str(G), cw, claimed}
   end
 end
 
@@ -93,7 +90,7 @@ local nb = tonumber(ARGV[14])
 local idx = 15
 for _ = 1, nb do
   if tonumber(ARGV[idx + 1]) + retention <= G then return {'stale', str(G)} end
-  idx = idx + 3
+  idx = idx + 4
 end
 
 local function merge(a, b)
@@ -111,13 +108,16 @@ local function merge(a, b)
 end
 
 idx = 15
-local changed = {}
+local changed, changedFinal = {}, {}
 for _ = 1, nb do
   -- a bucket's partials travel as one blob of (u16 name length, name, ten float64s)
   local b, e, n, blob = ARGV[idx], ARGV[idx + 1], tonumber(ARGV[idx + 2]), ARGV[idx + 3]
   idx = idx + 4
   local key = P .. 'b:' .. b
-  if not redis.call('ZSCORE', P .. 'fin', b) then redis.call('ZADD', P .. 'open', 'NX', e, b) end
+  -- changes to final windows (late records) are emitted at once, open ones on the flush interval
+  local changes = changed
+  if redis.call('ZSCORE', P .. 'fin', b) then changes = changedFinal
+  else redis.call('ZADD', P .. 'open', 'NX', e, b) end
   local at = 1
   for c = 0, n - 1, 2000 do
     local count = math.min(2000, n - c)
@@ -142,7 +142,7 @@ for _ = 1, nb do
       end
       writes[#writes + 1] = names[i]
       writes[#writes + 1] = v
-      changed[#changed + 1] = b .. SEP .. names[i]
+      changes[#changes + 1] = b .. SEP .. names[i]
     end
     redis.call('HSET', key, unpack(writes))
   end
@@ -194,6 +194,12 @@ if G ~= -math.huge then
     chunked('SREM', P .. 'dirty', members)
   end
 end
+for _, m in ipairs(changedFinal) do
+  if not seen[m] then
+    items[#items + 1] = m
+    seen[m] = true
+  end
+end
 if flush then
   for _, m in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
     if not seen[m] then items[#items + 1] = m end
@@ -202,11 +208,13 @@ if flush then
 end
 for _, m in ipairs(items) do
   local b, f = string.match(m, '^(.-)\\31(.*)$')
-  emit(out, b, f, true)
+  out[#out + 1] = emission(b, f, true)
 end
-if #items > 0 then
+local emitted = table.concat(out)
+if #emitted > 0 then
+  -- the claim keeps what was emitted, not a reference: the windows may expire before a redelivery
   local claimKey = P .. 'c:' .. shard .. ':' .. posKey
-  chunked('SADD', claimKey, items)
+  redis.call('SET', claimKey, emitted)
   redis.call('LPUSH', P .. 'claims:' .. shard, claimKey)
   while redis.call('LLEN', P .. 'claims:' .. shard) > 32 do
     redis.call('DEL', redis.call('RPOP', P .. 'claims:' .. shard))
@@ -218,5 +226,5 @@ if G ~= -math.huge then
     redis.call('ZREM', P .. 'fin', b)
   end
 end
-return {'applied', str(G), '', table.concat(out)}
+return {'applied', str(G), '', emitted}
 `;

@@ -121,6 +121,16 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect(stored?.stats.first).toBe(7.125);
       expect(stored?.stats.last).toBe(3);
       expect(stored?.revision).toBe(0);
+      // several buckets in one batch
+      const three = [
+        partial(11, { x: [[11 * HOUR, 1]] }),
+        partial(12, { y: [[12 * HOUR, 2]] }),
+        partial(10, { z: a }),
+      ];
+      expect((await s.apply(request('shard-1', '102', three))).status).toBe('applied');
+      expect((await s.readWindow(bucketAt(11), 'x'))?.stats.sum).toBe(1);
+      expect((await s.readWindow(bucketAt(12), 'y'))?.stats.sum).toBe(2);
+      expect((await s.readWindow(bucketAt(10), 'z'))?.stats).toEqual(statsOf(a));
     });
 
     it('ignores a batch at or below the shard position (decimal order by length) and reports its classification', async () => {

@@ -1,0 +1,177 @@
+/**
+ * The window operator on the Redis backend as workers run it: two workers sharing one Redis agree on
+ * the global watermark, and workers lost mid-run (their batches since the last checkpoint redelivered
+ * to another worker) still give exactly the brute-force aggregates.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  type WindowAggregateConfig,
+  windowAggregate,
+  windowAggregateConfigSchema,
+} from '../../operators/windowAggregate.ts';
+import { type RedisWindowState, redisWindowState } from '../../state/redisWindowState.ts';
+import { type Enriched, ManualClock, type WindowAggregate } from '../../topology/index.ts';
+import {
+  compareAggregates,
+  enriched,
+  feed,
+  latestAggregates,
+  referenceAggregates,
+  windowWorkload,
+} from '../support/stateConformance.ts';
+import { testEnv } from '../support/wait.ts';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 0, 5);
+
+const cfg: WindowAggregateConfig = windowAggregateConfigSchema.parse({
+  allowedOutOfOrdernessMs: 5 * MIN,
+  allowedLatenessMs: 10 * MIN,
+  retentionMs: 6 * HOUR,
+  idleTimeoutMs: 60_000,
+  flushIntervalMs: 5_000,
+});
+
+interface Step {
+  readonly shardId: string;
+  /** Crosses a decimal length boundary on purpose (99 990 … 100 000 …). */
+  readonly sequenceNumber: number;
+  readonly records: readonly Enriched[];
+}
+
+/** The batches of every shard, interleaved round robin, then one batch per shard far ahead. */
+function schedule(shards: number, batchSize: number, seed: number): { steps: Step[]; records: Enriched[] } {
+  const workload = windowWorkload({
+    seed,
+    devices: 300,
+    products: 3,
+    metrics: 5,
+    shards,
+    records: 6_000,
+    spanMs: 2 * DAY,
+    start: T0,
+    outOfOrderMs: 5 * MIN,
+    lateShare: 0.005,
+    lateByMs: 9 * HOUR,
+  });
+  const perShard = workload.map((list, s) => {
+    const steps: Step[] = [];
+    for (let i = 0; i < list.length; i += batchSize)
+      steps.push({
+        shardId: `shard-${s}`,
+        sequenceNumber: 99_990 + steps.length * 3,
+        records: list.slice(i, i + batchSize),
+      });
+    steps.push({
+      shardId: `shard-${s}`,
+      sequenceNumber: 99_990 + steps.length * 3,
+      records: [enriched('close', 'close', null, T0 + 30 * DAY, {})],
+    });
+    return steps;
+  });
+  const steps: Step[] = [];
+  for (let i = 0; perShard.some((s) => i < s.length); i++)
+    for (const s of perShard) if (i < s.length) steps.push(s[i]!);
+  return { steps, records: workload.flat() };
+}
+
+async function worker(namespace: string) {
+  const backend = redisWindowState({ redisUrl: testEnv('SHARDFLOW_TEST_REDIS_URL'), namespace });
+  const operator = windowAggregate(cfg, backend);
+  await operator.open?.({ node: 'windows', clock: new ManualClock(), signal: new AbortController().signal });
+  return { backend, operator };
+}
+
+function expectExact(
+  out: readonly WindowAggregate[],
+  late: readonly Enriched[],
+  records: readonly Enriched[],
+): void {
+  const lateSet = new Set(late);
+  const accepted = records.filter((r) => !lateSet.has(r));
+  const expected = referenceAggregates(accepted, cfg.windows);
+  expect(expected.size).toBeGreaterThan(1000);
+  expect(compareAggregates(latestAggregates(out), expected).slice(0, 3)).toEqual([]);
+}
+
+describe('window-aggregate on Redis', () => {
+  it('two workers sharing one Redis agree on the global watermark and together give exact aggregates', async () => {
+    const namespace = `two-${randomUUID()}`;
+    const [a, b] = [await worker(namespace), await worker(namespace)];
+    const clock = new ManualClock(T0);
+    const { steps, records } = schedule(4, 60, 7);
+    const out: WindowAggregate[] = [];
+    const late: Enriched[] = [];
+    let compared = 0;
+    for (const [i, step] of steps.entries()) {
+      await clock.advance(1_000);
+      // shards 0 and 1 belong to worker a, 2 and 3 to worker b
+      const w = step.shardId === 'shard-0' || step.shardId === 'shard-1' ? a : b;
+      out.push(...(await feed(w.operator, step.shardId, step.sequenceNumber, step.records, clock, late)));
+      if (i % 20 === 19) {
+        const [wa, wb] = [await a.backend.watermarks(), await b.backend.watermarks()];
+        expect(wa).toEqual(wb);
+        const live = wa.shards.filter((s) => s.activeAt >= clock.now() - cfg.idleTimeoutMs);
+        expect(wa.global).toBeGreaterThanOrEqual(
+          Math.min(...live.map((s) => s.maxEventTime)) - cfg.allowedOutOfOrdernessMs,
+        );
+        expect(live).toHaveLength(4);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(3);
+    // both workers' finals went out; each emitted some of them
+    const finals = out.filter((x) => x.final);
+    expect(finals.length).toBeGreaterThan(0);
+    expect(late.length).toBeGreaterThan(0);
+    expectExact(out, late, records);
+    await a.operator.close?.();
+    await b.operator.close?.();
+  });
+
+  it('gives the same numbers when workers are lost twice and their uncheckpointed batches are redelivered', async () => {
+    const namespace = `lost-${randomUUID()}`;
+    const clock = new ManualClock(T0);
+    const { steps, records } = schedule(2, 50, 11);
+    const out: WindowAggregate[] = [];
+    const late: Enriched[] = [];
+    // a worker dies after `crashAt` steps; everything it did after the checkpoint (`checkpointAt`)
+    // never reached a store, and the next worker starts again from the checkpoint
+    const crashes = [
+      { checkpointAt: Math.floor(steps.length * 0.3), crashAt: Math.floor(steps.length * 0.4) },
+      { checkpointAt: Math.floor(steps.length * 0.6), crashAt: Math.floor(steps.length * 0.75) },
+    ];
+    let from = 0;
+    for (const crash of [...crashes, { checkpointAt: steps.length, crashAt: steps.length }]) {
+      const w = await worker(namespace);
+      for (let i = from; i < crash.crashAt; i++) {
+        await clock.advance(1_000);
+        const step = steps[i]!;
+        const stepLate: Enriched[] = [];
+        const emitted = await feed(
+          w.operator,
+          step.shardId,
+          step.sequenceNumber,
+          step.records,
+          clock,
+          stepLate,
+        );
+        if (i < crash.checkpointAt) {
+          out.push(...emitted);
+          late.push(...stepLate);
+        }
+      }
+      // kill: no close, no flush; the connection just goes away
+      w.backend.close();
+      from = crash.checkpointAt;
+    }
+    expectExact(out, late, records);
+    const redelivered = crashes.reduce((n, c) => n + c.crashAt - c.checkpointAt, 0);
+    expect(redelivered).toBeGreaterThan(20);
+  });
+});
+
+export type { RedisWindowState };
