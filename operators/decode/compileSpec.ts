@@ -48,15 +48,15 @@ export function rawRefOf(record: RawRecord, envelope: Incoming['envelope'], spec
 }
 
 /**
- * The frame decoder of a format. The binary formats with a fixed layout (hex, hybrid) take a
- * projection: they then build each record as exactly its metrics object.
+ * The frame decoder of a format. The binary formats take a projection: they then build each record
+ * as exactly its metrics object.
  */
 export function compileFormat(format: Format, projection?: Projection): FrameDecoder {
   switch (format.type) {
     case 'hex':
       return compileHex(format, projection);
     case 'kv':
-      return compileKv(format);
+      return compileKv(format, projection);
     case 'hybrid':
       return compileHybrid(format, projection);
     case 'json':
@@ -73,7 +73,7 @@ const latin1 = new TextDecoder('latin1');
 export function compileSpec(spec: Spec): CompiledSpec {
   const match = compileMatch(spec.match);
   const fields = fieldNamesOf(spec.format);
-  const projected = spec.format.type === 'hex' || spec.format.type === 'hybrid';
+  const projected = spec.format.type !== 'json' && spec.format.type !== 'csv';
   const decodeFrame = compileFormat(spec.format, projected ? projectionOf(spec, fields) : undefined);
   const build = compileTelemetryBuilder(spec, fields, compileContract(spec.contract), projected);
   const auxWidth = projected ? projectionOf(spec, fields).aux.length : 0;

@@ -80,6 +80,8 @@ export interface CompiledFields {
   readonly size: number;
   /** The names of the fields emitted, in order. */
   readonly names: readonly string[];
+  /** Throws `truncated`, naming the first field that does not fit in a frame of `frame` bytes. */
+  readonly truncated: (offset: number, frame: number) => never;
 }
 
 /**
@@ -126,13 +128,13 @@ export function compileFields(
   let auxStores = '';
   if (projection !== undefined) {
     // the last of equal names wins, as in the unprojected literal
-    const valueOf = new Map<string, string>();
-    for (const name of inherited) valueOf.set(name, `base[${JSON.stringify(name)}]`);
-    for (const [name, local] of code.emits) valueOf.set(name, local);
+    const sourceOf = new Map<string, string>();
+    for (const name of inherited) sourceOf.set(name, `base[${JSON.stringify(name)}]`);
+    for (const [name, local] of code.emits) sourceOf.set(name, local);
     [...projection.keep, ...projection.aux].forEach(checkName);
-    entries = projection.keep.map((name) => `${JSON.stringify(name)}: ${valueOf.get(name) ?? 'undefined'}`);
+    entries = projection.keep.map((name) => `${JSON.stringify(name)}: ${sourceOf.get(name) ?? 'undefined'}`);
     auxStores = projection.aux
-      .map((name, i) => `aux[ai + ${i}] = ${valueOf.get(name) ?? 'undefined'};\n`)
+      .map((name, i) => `aux[ai + ${i}] = ${sourceOf.get(name) ?? 'undefined'};\n`)
       .join('');
   }
   const create = code.build<RecordReader>(
@@ -143,7 +145,8 @@ export function compileFields(
       truncated,
     },
   );
-  return { read, create, size, names: [...new Set([...inherited, ...code.emits.map(([name]) => name)])] };
+  const names = [...new Set([...inherited, ...code.emits.map(([name]) => name)])];
+  return { read, create, size, names, truncated };
 }
 
 /** Compiles one field whose length may come from the frame; the caller checks the bounds. */
@@ -213,12 +216,22 @@ type Transform = {
   enum?: Record<string, string | number> | undefined;
 };
 
-/** Collects the statements for a field list and the values they refer to (`k.*`). */
-class CodeBuilder {
-  private readonly lines: string[] = [];
+/**
+ * Collects the statements for a field list and the values they refer to (`k.*`). Locals are named
+ * `prefix` + index; with `assign`, values go to locals the caller declares (`let`) instead of new
+ * `const`s, for code that reads a field in a branch (a key-value case). Builders that generate one
+ * function together share their `enums`.
+ */
+export class CodeBuilder {
+  private lines: string[] = [];
   /** Field name → the local holding its value, in frame order. */
   readonly emits: [string, string][] = [];
-  private readonly enums: ((raw: number | string) => FieldValue)[] = [];
+
+  constructor(
+    private readonly prefix = 'v',
+    private readonly enums: ((raw: number | string) => FieldValue)[] = [],
+    private readonly assign = false,
+  ) {}
 
   field(field: BinaryField, at: string, len: string): void {
     checkName(field.name);
@@ -255,9 +268,17 @@ class CodeBuilder {
   }
 
   private emit(name: string, expr: string): void {
-    const local = `v${this.emits.length}`;
-    this.lines.push(`const ${local} = ${expr};`);
+    // assigned locals are named after their field, so a field read in several places has one local
+    const local = this.assign ? `${this.prefix}${name}` : `${this.prefix}${this.emits.length}`;
+    this.lines.push(this.assign ? `${local} = ${expr};` : `const ${local} = ${expr};`);
     this.emits.push([name, local]);
+  }
+
+  /** The statements collected since the last `take`. */
+  take(): string {
+    const text = this.text();
+    this.lines = [];
+    return text;
   }
 
   /** The raw expression with the field's enum, scale and offset applied. */
@@ -280,6 +301,7 @@ class CodeBuilder {
     return this.lines.map((l) => `${l}\n`).join('');
   }
 
+  /** A named function of `params` with `body`; `h` holds the read helpers, `k` `extra` and the enums. */
   build<F>(name: string, params: string, body: string, extra: object): F {
     const source = `return function ${name}(${params}) {\nlet hi = 0, lo = 0;\n${body}\n};`;
     const factory = new Function('h', 'k', source) as (h: typeof helpers, k: object) => F;
@@ -353,7 +375,8 @@ function literal(n: number): string {
   return `(${String(n)})`;
 }
 
-function checkName(name: string): void {
+/** Refuses a name that is not a valid field name (they are written into generated code). */
+export function checkName(name: string): void {
   // `__proto__` matches the name pattern but would set the record's prototype instead of a field.
   if (!NAME.test(name) || name === '__proto__')
     throw new Error(`not a valid field name: ${JSON.stringify(name)}`);

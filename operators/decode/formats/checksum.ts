@@ -20,10 +20,26 @@ export const CHECKSUM_BYTES: Readonly<Record<Checksum['algorithm'], number>> = {
 const CRC16_MODBUS_TABLE = table(0xa001);
 const CRC32_TABLE = table(0xedb88320);
 
+/**
+ * The CRC-16/MODBUS register after two bytes: a 16-bit register is wholly replaced by 16 bits of
+ * input, so the next value depends only on `crc ^ (b0 | b1 << 8)`. One lookup per two bytes
+ * (a 128 KiB table) halves the work of the byte-wise loop.
+ */
+const CRC16_MODBUS_PAIRS = (() => {
+  const t = new Uint16Array(65_536);
+  for (let x = 0; x < 65_536; x++) {
+    const once = (x >>> 8) ^ CRC16_MODBUS_TABLE[x & 0xff]!;
+    t[x] = (once >>> 8) ^ CRC16_MODBUS_TABLE[once & 0xff]!;
+  }
+  return t;
+})();
+
 /** CRC-16/MODBUS (reflected poly 0xA001, init 0xFFFF) of `bytes[from, to)`. */
 export function crc16Modbus(bytes: Uint8Array, from = 0, to = bytes.length): number {
   let crc = 0xffff;
-  for (let i = from; i < to; i++) crc = (crc >>> 8) ^ CRC16_MODBUS_TABLE[(crc ^ bytes[i]!) & 0xff]!;
+  let i = from;
+  for (; i + 1 < to; i += 2) crc = CRC16_MODBUS_PAIRS[crc ^ (bytes[i]! | (bytes[i + 1]! << 8))]!;
+  if (i < to) crc = (crc >>> 8) ^ CRC16_MODBUS_TABLE[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
