@@ -10,7 +10,7 @@ import {
   windowAggregate,
   windowAggregateConfigSchema,
 } from '../../operators/windowAggregate.ts';
-import { type RedisWindowState, redisWindowState } from '../../state/redisWindowState.ts';
+import { redisWindowState } from '../../state/redisWindowState.ts';
 import { type Enriched, ManualClock, type WindowAggregate } from '../../topology/index.ts';
 import {
   compareAggregates,
@@ -173,5 +173,3 @@ describe('window-aggregate on Redis', () => {
     expect(redelivered).toBeGreaterThan(20);
   });
 });
-
-export type { RedisWindowState };
