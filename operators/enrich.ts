@@ -190,11 +190,11 @@ export function enrich(
             ctx.side('dlq', unknownDeviceLetter(record, ctx.node, ctx.clock.now()));
             continue;
           }
-          out.push({ ...record, site_id: null, customer_id: null });
+          out.push(enriched(record, null, null));
           continue;
         }
         const p = placementAt(placements, record.device_timestamp);
-        out.push({ ...record, site_id: p?.siteId ?? null, customer_id: p?.customerId ?? null });
+        out.push(enriched(record, p?.siteId ?? null, p?.customerId ?? null));
       }
       return out;
     },
@@ -237,6 +237,37 @@ export function enrich(
         { name: 'enrich_cache_devices', help: 'devices in the cache', value: s.cacheSize },
       ];
     },
+  };
+}
+
+/**
+ * The enriched record as an object literal: V8 copies `{ ...record, site_id, customer_id }` on a
+ * slow path (about 30x slower here), and this is the per-record cost of the operator.
+ */
+function enriched(r: Telemetry, site_id: string | null, customer_id: string | null): Enriched {
+  if (r.hub_id === undefined && r.hub_timestamp === undefined && r.childDeviceId === undefined)
+    return {
+      device_id: r.device_id,
+      device_timestamp: r.device_timestamp,
+      productId: r.productId,
+      metrics: r.metrics,
+      ingest_timestamp: r.ingest_timestamp,
+      rawRef: r.rawRef,
+      site_id,
+      customer_id,
+    };
+  return {
+    device_id: r.device_id,
+    device_timestamp: r.device_timestamp,
+    productId: r.productId,
+    metrics: r.metrics,
+    ...(r.hub_id === undefined ? {} : { hub_id: r.hub_id }),
+    ...(r.hub_timestamp === undefined ? {} : { hub_timestamp: r.hub_timestamp }),
+    ...(r.childDeviceId === undefined ? {} : { childDeviceId: r.childDeviceId }),
+    ingest_timestamp: r.ingest_timestamp,
+    rawRef: r.rawRef,
+    site_id,
+    customer_id,
   };
 }
 

@@ -60,10 +60,13 @@ interface DeviceRow {
 
 /** A deterministic pseudo-random sequence (the test must be reproducible). */
 function random(seed: number): () => number {
+  // mulberry32
   let s = seed;
   return () => {
-    s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return s / 2_147_483_648;
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
 

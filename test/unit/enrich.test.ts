@@ -232,16 +232,18 @@ describe('enrich', () => {
 
 describe('LruTtlCache', () => {
   it('evicts the least recently used beyond capacity and expires entries', () => {
-    const cache = new LruTtlCache<number>(2);
-    cache.set('a', 1, 100);
-    cache.set('b', 2, 100);
-    expect(cache.get('a', 0)).toBe(1); // a is now the most recent
-    cache.set('c', 3, 100);
-    expect(cache.get('b', 0)).toBeUndefined();
-    expect(cache.get('a', 0)).toBe(1);
-    expect(cache.get('c', 0)).toBe(3);
-    expect(cache.evictions).toBe(1);
-    expect(cache.get('a', 100)).toBeUndefined();
-    expect(cache.size).toBe(1);
+    const cache = new LruTtlCache<number>(10);
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, i, 100);
+    expect(cache.get('k0', 0)).toBe(0); // k0 is now the most recently used
+    cache.set('k10', 10, 100);
+    // past capacity, down to 90 %: the two least recently used (k1, k2) go
+    expect(cache.size).toBe(9);
+    expect(cache.evictions).toBe(2);
+    expect(cache.get('k1', 0)).toBeUndefined();
+    expect(cache.get('k2', 0)).toBeUndefined();
+    expect(cache.get('k0', 0)).toBe(0);
+    expect(cache.get('k10', 0)).toBe(10);
+    expect(cache.get('k0', 100)).toBeUndefined();
+    expect(cache.size).toBe(8);
   });
 });
