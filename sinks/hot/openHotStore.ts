@@ -84,6 +84,8 @@ export async function openHotStore(config: HotStoreConfig, deps: StoreDeps = {})
   const options = {
     // DocumentDB supports no retryable writes; the runtime retries the whole (idempotent) batch.
     retryWrites: false,
+    // Absent optional fields stay absent (the driver would store them as null), as in PostgreSQL.
+    ignoreUndefined: true,
     maxPoolSize: config.maxConnections,
     connectTimeoutMS: config.connectTimeoutMs,
     serverSelectionTimeoutMS: config.connectTimeoutMs,

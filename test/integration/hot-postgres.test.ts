@@ -7,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, utcDayStart } from '../../sinks/hot/hotStore.ts';
+import { hotStoreConfigSchema, openHotStore } from '../../sinks/hot/openHotStore.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { enriched, hotConformance } from '../support/hotConformance.ts';
@@ -95,5 +96,24 @@ describe('PostgreSQL Hot store partitions', () => {
     await store.writeTelemetry([enriched('d-nul', today + 7, 4, { label: 'AB\u0000\u0000', t: 1 })], now);
     const [stored] = await store.readTelemetry({ deviceId: 'd-nul', from: today, to: today + DAY_MS });
     expect(stored?.metrics).toEqual({ label: 'AB', t: 1 });
+  });
+
+  it('opens from configuration, separate write and read pools sized by maxConnections', async () => {
+    const store = await openHotStore(
+      hotStoreConfigSchema.parse({
+        writeUrl: db.url,
+        readUrl: `${db.url}?application_name=hot-reader`,
+        maxConnections: 1,
+      }),
+    );
+    await store.prepare();
+    const now = today + 12 * 3_600_000;
+    await store.writeTelemetry([enriched('d-config', today + 9, 5, { t: 9 })], now);
+    expect((await store.readLatestState('d-config'))?.metrics).toEqual({ t: 9 });
+    const { rows } = await client.query<{ application_name: string }>(
+      "SELECT application_name FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'hot-reader'",
+    );
+    expect(rows).toHaveLength(1);
+    await store.close();
   });
 });
