@@ -1,0 +1,386 @@
+/**
+ * Runs in the local-stack mode (kinesalite and dynalite in a process of their own, PostgreSQL) and
+ * the remote mode (real AWS endpoints from the remote configuration): a producer process writes the
+ * workload at the profile's rate, the worker reads it with the leased KCL source, and the harness
+ * puts the latency markers itself and reads the Warm store for them. The CPU of each process is read
+ * from /proc, so a run says whether the emulators, the producer or shardflow was the limit.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
+import { startPostgres } from '../../infra/local/postgres.ts';
+import { migrateWarm } from '../../sinks/warm/migrate.ts';
+import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
+import { createKinesisClient } from '../../sources/kinesis/client.ts';
+import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../../topology/index.ts';
+import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
+import type { Workload } from '../workloads/workload.ts';
+import type { KnobValues } from './knobs.ts';
+import { ownCpuSeconds, processCpuSeconds } from './machine.ts';
+import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
+import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
+import type { Marker } from './probe.ts';
+import type { ProducerConfig } from './producerProcess.ts';
+import type { RemoteConfig } from './remote.ts';
+import type { RunResult } from './result.ts';
+import type { PointRunner } from './runner.ts';
+import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
+
+const TSX_ARGS = ['--import', 'tsx'];
+const POLL_MS = 50;
+
+interface Services {
+  kinesisEndpoint?: string;
+  dynamodbEndpoint?: string;
+  region: string;
+  emulatorPid?: number;
+  warm: WarmStore;
+  stop(): Promise<void>;
+}
+
+/** A point runner holding the services for the whole sweep; `close` stops what it started. */
+export interface StackRunner extends PointRunner {
+  close(): Promise<void>;
+}
+
+async function startEmulators(): Promise<{ child: ChildProcess; kinesis: string; dynamodb: string }> {
+  const child = spawn(
+    process.execPath,
+    [...TSX_ARGS, fileURLToPath(new URL('../emulators.ts', import.meta.url))],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+  if (first.done) throw new Error('the emulator process exited before printing its endpoints');
+  const endpoints = JSON.parse(first.value as string) as { kinesis: string; dynamodb: string };
+  return { child, ...endpoints };
+}
+
+async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
+  await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (;;) {
+    const s = await client.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (s.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await systemClock.sleep(50);
+  }
+}
+
+/** A partition key per open shard that Kinesis routes to it (MD5 of the key within the shard's hash range). */
+export async function laneKeysFor(client: KinesisClient, streamName: string): Promise<string[]> {
+  const shards = (await client.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
+  const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
+  return open.map((shard) => {
+    const lo = BigInt(shard.HashKeyRange!.StartingHashKey!);
+    const hi = BigInt(shard.HashKeyRange!.EndingHashKey!);
+    for (let n = 0; n < 1_000_000; n++) {
+      const key = `bench-marker-${n}`;
+      const hash = BigInt(`0x${createHash('md5').update(key).digest('hex')}`);
+      if (hash >= lo && hash <= hi) return key;
+    }
+    throw new Error(`no marker key found for ${shard.ShardId}`);
+  });
+}
+
+function startProducer(config: ProducerConfig): {
+  child: ChildProcess;
+  last: () => { produced: number; malformed: number; telemetry: number; changes: number };
+  done: Promise<void>;
+} {
+  const child = spawn(
+    process.execPath,
+    [...TSX_ARGS, fileURLToPath(new URL('./producerProcess.ts', import.meta.url)), JSON.stringify(config)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    },
+  );
+  let last = { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      last = JSON.parse(line) as typeof last;
+    } catch {
+      // not a report line
+    }
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`the producer exited with ${code}`)),
+    );
+  });
+  done.catch(() => {});
+  return { child, last: () => last, done };
+}
+
+function limitOf(cores: Record<string, number | undefined>, keptUp: boolean): string {
+  const shown = Object.entries(cores)
+    .filter((e): e is [string, number] => e[1] !== undefined)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ');
+  if (keptUp) return `kept up with the offered rate (cores: ${shown})`;
+  const [name, top] = Object.entries(cores)
+    .filter((e): e is [string, number] => e[1] !== undefined)
+    .sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
+  return top >= 0.8 ? `${name} (cores: ${shown})` : `no process saturated a core (cores: ${shown})`;
+}
+
+/** A runner for the local stack, or for the remote endpoints when `remote` is given. */
+export function localStackRunner(workload: Workload, remote?: RemoteConfig): StackRunner {
+  let services: Promise<Services> | undefined;
+  const open = async (options: RunOptions): Promise<Services> => {
+    if (remote) {
+      const warm = openWarmStore(
+        warmStoreConfigSchema.parse({ writeUrl: remote.warm.writeUrl, readUrl: remote.warm.readUrl }),
+      );
+      await migrateWarm(warm.write);
+      return {
+        kinesisEndpoint: remote.kinesis.endpoint,
+        dynamodbEndpoint: remote.leases.endpoint,
+        region: remote.region,
+        warm,
+        stop: () => warm.close(),
+      };
+    }
+    const emulators = await startEmulators();
+    const postgres = options.postgresUrl === undefined ? await startPostgres() : undefined;
+    const warm = openWarmStore(
+      warmStoreConfigSchema.parse({ writeUrl: options.postgresUrl ?? postgres!.url }),
+    );
+    await migrateWarm(warm.write);
+    return {
+      kinesisEndpoint: emulators.kinesis,
+      dynamodbEndpoint: emulators.dynamodb,
+      region: 'us-east-1',
+      emulatorPid: emulators.child.pid,
+      warm,
+      stop: async () => {
+        await warm.close();
+        emulators.child.kill('SIGTERM');
+        await postgres?.stop();
+      },
+    };
+  };
+
+  const run = async (knobs: KnobValues, repeat: number, options: RunOptions): Promise<RunResult> => {
+    services ??= open(options);
+    const s = await services;
+    const clock = systemClock;
+    const client = createKinesisClient({ region: s.region, endpoint: s.kinesisEndpoint });
+    const streamName = remote ? remote.kinesis.streamName : `bench-${randomUUID().slice(0, 8)}`;
+    const changeStream = remote ? undefined : `${streamName}-cdc`;
+    try {
+      if (!remote) {
+        await createStream(client, streamName, knobs.shards ?? KNOB_DEFAULTS.shards);
+        await createStream(client, changeStream!, 1);
+      }
+      const laneKeys = await laneKeysFor(client, streamName);
+      const pipeline = buildBenchPipeline(remote ? 'remote' : 'local-stack', workload, knobs, {
+        specs: options.specs,
+        clock,
+        log: options.log,
+        input: {
+          kind: 'kinesis',
+          streamName,
+          region: s.region,
+          endpoint: s.kinesisEndpoint,
+          leaseTable: remote ? remote.leases.tableName : `bench-leases-${randomUUID().slice(0, 8)}`,
+          dynamodbEndpoint: s.dynamodbEndpoint,
+          startPosition: remote ? 'LATEST' : 'TRIM_HORIZON',
+          laneKeys,
+        },
+        warm: s.warm,
+        redisUrl: remote?.redisUrl ?? options.redisUrl,
+        markerIntervalMs: options.markerIntervalMs,
+        paced: true,
+      });
+      const before = await pipeline.totals();
+      await pipeline.probe.start();
+      const markers: Marker[] = [];
+      const tracker = new VisibilityTracker(pipeline.probe, () => markers, clock);
+      const sampler = new Sampler();
+      const runtime = new TopologyRuntime(pipeline.topology, pipeline.runtime);
+      const done = runtime.run();
+      done.catch(() => {});
+      const profile =
+        knobs.rate === undefined ? workload.profile : scaleProfile(workload.profile, knobs.rate);
+      const total = options.warmupMs + options.durationMs;
+      const producer =
+        remote?.produce === false
+          ? undefined
+          : startProducer({
+              region: s.region,
+              endpoint: s.kinesisEndpoint,
+              streamName,
+              changeStreamName: changeStream,
+              workload,
+              profile,
+              durationMs: total,
+            });
+      const markerProducer = kinesisProducer({ client, clock, streamName });
+      let markerIndex = 0;
+      const putMarkers = async () => {
+        const now = clock.now();
+        const batch = laneKeys.map((_, lane) => ({ lane, index: markerIndex, receivedAt: now }));
+        markerIndex++;
+        await markerProducer.put(batch.map((m) => pipeline.probe.envelope(m.lane, m.index, m.receivedAt)));
+        markers.push(...batch);
+      };
+      let measuring = false;
+      const started = clock.now();
+      const poller = setInterval(() => void tracker.poll().catch(() => {}), POLL_MS);
+      const marking = setInterval(() => void putMarkers().catch(() => {}), options.markerIntervalMs);
+      const ticker = setInterval(() => {
+        const m = runtime.metrics();
+        sampler.sample(m, measuring);
+        const elapsed = clock.now() - started;
+        const produced = producer?.last().produced ?? 0;
+        const lag = Math.max(0, ...m.shards.map((x) => x.millisBehindLatest ?? 0));
+        options.progress(
+          Math.min(0.99, elapsed / total),
+          `put ${produced.toLocaleString('en-US')}  behind ${lag} ms`,
+        );
+      }, 250);
+
+      const cpu = () => ({
+        own: ownCpuSeconds(),
+        emulators: s.emulatorPid === undefined ? undefined : processCpuSeconds(s.emulatorPid),
+        producer: producer?.child.pid === undefined ? undefined : processCpuSeconds(producer.child.pid),
+        trips: pipeline.roundTrips(),
+      });
+      let a: RuntimeMetricsSnapshot | undefined;
+      let b: RuntimeMetricsSnapshot | undefined;
+      let cpuA = cpu();
+      let cpuB = cpuA;
+      let windowStart = 0;
+      let windowEnd = 0;
+      try {
+        await Promise.race([clock.sleep(options.warmupMs), done]);
+        a = runtime.metrics();
+        cpuA = cpu();
+        windowStart = clock.now();
+        measuring = true;
+        await Promise.race([clock.sleep(options.durationMs), done]);
+        b = runtime.metrics();
+        cpuB = cpu();
+        windowEnd = clock.now();
+        measuring = false;
+        clearInterval(marking);
+        await producer?.done;
+        // Drain: until every record put (workload and markers) has gone through the decode stage.
+        const expected = (producer?.last().produced ?? 0) + markers.length;
+        const drainUntil = clock.now() + DRAIN_TIMEOUT_MS;
+        while (clock.now() < drainUntil && runtime.error === undefined) {
+          const m = runtime.metrics();
+          const decoded = m.nodes.find((n) => n.node === 'decode')?.recordsIn ?? 0;
+          if (
+            decoded >= expected &&
+            m.shards.every((x) => x.inFlightBatches === 0) &&
+            tracker.pending() === 0
+          )
+            break;
+          await tracker.poll();
+          await clock.sleep(100);
+        }
+      } finally {
+        clearInterval(poller);
+        clearInterval(marking);
+        clearInterval(ticker);
+        producer?.child.kill('SIGTERM');
+        await runtime.stop();
+        await done.catch(() => {});
+      }
+      if (runtime.error !== undefined) throw runtime.error;
+      const seconds = (windowEnd - windowStart) / 1000;
+      const rates = ratesBetween(a!, b!, seconds);
+      const latency = tracker.latencies(windowStart, windowEnd);
+      const after = await pipeline.totals();
+      const sent = producer?.last() ?? { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
+      const counted = after.counted - before.counted - markers.length;
+      const deadLetters = after.deadLetters - before.deadLetters;
+      const own = cpuB.own - cpuA.own;
+      const emu =
+        cpuA.emulators === undefined || cpuB.emulators === undefined
+          ? undefined
+          : cpuB.emulators - cpuA.emulators;
+      const prod =
+        cpuA.producer === undefined || cpuB.producer === undefined
+          ? undefined
+          : cpuB.producer - cpuA.producer;
+      const offered = profileRate(profile, windowStart - started, windowEnd - started) ?? 0;
+      const keptUp = rates.completed / seconds >= 0.97 * offered;
+      const trips =
+        cpuA.trips === undefined || cpuB.trips === undefined ? undefined : cpuB.trips - cpuA.trips;
+      const sinkBatches = Object.values(rates.sinkBatches).reduce((x, y) => x + y, 0);
+      return {
+        repeat,
+        seconds,
+        offeredPerSecond: offered,
+        recordsPerSecond: {
+          read: rates.read / seconds,
+          endToEnd: rates.completed / seconds,
+          telemetry: rates.stages.decode?.out ?? 0,
+        },
+        stages: rates.stages,
+        latencyMs: latency.summary,
+        markers: { sent: latency.sent, unseen: latency.unseen, store: pipeline.probe.store, pollMs: POLL_MS },
+        cpu: {
+          shardflowSeconds: own,
+          shardflowCores: own / seconds,
+          perMillionRecords: rates.completed > 0 ? (own * 1e6) / rates.completed : Number.NaN,
+          emulators: emu === undefined ? undefined : { seconds: emu, cores: emu / seconds },
+          producer: prod === undefined ? undefined : { seconds: prod, cores: prod / seconds },
+        },
+        peakRssMiB: sampler.peakRssBytes / 2 ** 20,
+        roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
+        millisBehindLatest: sampler.millisBehindLatest(),
+        limit: limitOf(
+          {
+            shardflow: own / seconds,
+            'kinesalite+dynalite': emu === undefined ? undefined : emu / seconds,
+            producer: prod === undefined ? undefined : prod / seconds,
+          },
+          keptUp,
+        ),
+        accounting: {
+          envelopes: sent.produced,
+          malformed: sent.malformed,
+          expectedTelemetry: sent.telemetry,
+          counted,
+          deadLetters,
+          balanced: counted === sent.telemetry && deadLetters === sent.malformed,
+        },
+      };
+    } finally {
+      if (!remote) {
+        for (const name of [streamName, changeStream!])
+          await client.send(new DeleteStreamCommand({ StreamName: name })).catch(() => {});
+      }
+      client.destroy();
+    }
+  };
+
+  return Object.assign(run, {
+    close: async () => {
+      if (services) await (await services).stop();
+    },
+  });
+}
+
+/** Mean offered rate between two times (ms into the run). */
+function profileRate(profile: RateProfile, fromMs: number, toMs: number): number | undefined {
+  if (toMs <= fromMs) return undefined;
+  return (dueByMs(profile, toMs) - dueByMs(profile, fromMs)) / ((toMs - fromMs) / 1000);
+}
+
+function dueByMs(profile: RateProfile, ms: number): number {
+  return dueBy(profile, ms / 1000);
+}

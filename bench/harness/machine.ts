@@ -1,0 +1,74 @@
+/**
+ * What a result says about where it ran: the machine, the Node version, the commit; and the CPU
+ * time of other processes (the emulators, the producer) read from `/proc/<pid>/stat`.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+
+/** The machine and code a result was measured on. */
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cpus: number;
+  readonly memoryGiB: number;
+  readonly node: string;
+  readonly os: string;
+  /** Load average over 1, 5 and 15 minutes when the run started (a shared machine's noise). */
+  readonly loadAverage: readonly number[];
+  readonly commit: string;
+  /** The working tree had uncommitted changes. */
+  readonly dirty: boolean;
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Describes this machine and the commit checked out. */
+export function machineInfo(): MachineInfo {
+  return {
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cpus: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${process.platform} ${release()}`,
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
+    commit: git(['rev-parse', 'HEAD']) || 'unknown',
+    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+  };
+}
+
+let ticksPerSecond: number | undefined;
+
+/** CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`; undefined if unreadable. */
+export function processCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  ticksPerSecond ??= clockTicks();
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+function clockTicks(): number {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** CPU seconds this process has used. */
+export function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}

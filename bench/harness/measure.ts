@@ -1,0 +1,128 @@
+/**
+ * What the harness watches while a run goes on: marker visibility in the store (polled, so latency
+ * is what a reader of the store sees, to within the poll interval), peak RSS, and how far the shard
+ * readers are behind the stream tip.
+ */
+import type { Clock, RuntimeMetricsSnapshot } from '../../topology/index.ts';
+import type { Marker, VisibilityProbe } from './probe.ts';
+import { type LatencySummary, summarizeLatency } from './stats.ts';
+
+/** Polls the store for markers and keeps when each became visible. */
+export class VisibilityTracker {
+  private readonly seen = new Map<Marker, number>();
+  private polling: Promise<void> | undefined;
+
+  constructor(
+    private readonly probe: VisibilityProbe,
+    private readonly markers: () => readonly Marker[],
+    private readonly clock: Clock,
+  ) {}
+
+  /** One pass: asks the store about every marker not yet seen (one pass at a time). */
+  poll(): Promise<void> {
+    if (this.polling === undefined) {
+      const pass = this.pass();
+      this.polling = pass;
+      void pass
+        .finally(() => {
+          if (this.polling === pass) this.polling = undefined;
+        })
+        .catch(() => {});
+    }
+    return this.polling;
+  }
+
+  private async pass(): Promise<void> {
+    const pending = this.markers().filter((m) => !this.seen.has(m));
+    if (pending.length === 0) return;
+    const visible = await this.probe.visible(pending);
+    const at = this.clock.now();
+    for (const m of visible) this.seen.set(m, at);
+  }
+
+  /** Markers sent but not yet seen in the store. */
+  pending(): number {
+    return this.markers().length - this.seen.size;
+  }
+
+  /** Latency of the markers received in [from, to): visible minus received (ms). */
+  latencies(from: number, to: number): { summary: LatencySummary | undefined; sent: number; unseen: number } {
+    const inWindow = this.markers().filter((m) => m.receivedAt >= from && m.receivedAt < to);
+    const values: number[] = [];
+    for (const m of inWindow) {
+      const at = this.seen.get(m);
+      if (at !== undefined) values.push(at - m.receivedAt);
+    }
+    return {
+      summary: summarizeLatency(values),
+      sent: inWindow.length,
+      unseen: inWindow.length - values.length,
+    };
+  }
+}
+
+/** Peak RSS and millisBehindLatest, sampled. */
+export class Sampler {
+  peakRssBytes = 0;
+  private lagMax = 0;
+  private lagSum = 0;
+  private lagSamples = 0;
+
+  /** Takes one sample of memory and, from `metrics`, the readers' lag. */
+  sample(metrics: RuntimeMetricsSnapshot | undefined, measuring: boolean): void {
+    const rss = process.memoryUsage.rss();
+    if (rss > this.peakRssBytes) this.peakRssBytes = rss;
+    if (!measuring || metrics === undefined) return;
+    const lags = metrics.shards.map((s) => s.millisBehindLatest).filter((l): l is number => l !== undefined);
+    if (lags.length === 0) return;
+    const worst = Math.max(...lags);
+    this.lagMax = Math.max(this.lagMax, worst);
+    this.lagSum += worst;
+    this.lagSamples++;
+  }
+
+  /** The worst shard's lag: its maximum and its mean over the samples; undefined when none was reported. */
+  millisBehindLatest(): { max: number; mean: number } | undefined {
+    if (this.lagSamples === 0) return undefined;
+    return { max: this.lagMax, mean: Math.round(this.lagSum / this.lagSamples) };
+  }
+}
+
+/** Records per second of each node, and completed source records, between two snapshots. */
+export function ratesBetween(
+  a: RuntimeMetricsSnapshot,
+  b: RuntimeMetricsSnapshot,
+  seconds: number,
+): {
+  stages: Record<string, { in: number; out: number }>;
+  completed: number;
+  read: number;
+  sinkBatches: Record<string, number>;
+} {
+  const stages: Record<string, { in: number; out: number }> = {};
+  const sinkBatches: Record<string, number> = {};
+  for (const nb of b.nodes) {
+    const na = a.nodes.find((n) => n.node === nb.node);
+    stages[nb.node] = {
+      in: (nb.recordsIn - (na?.recordsIn ?? 0)) / seconds,
+      out: (nb.recordsOut - (na?.recordsOut ?? 0)) / seconds,
+    };
+    if (nb.kind === 'sink') sinkBatches[nb.node] = nb.batches - (na?.batches ?? 0);
+  }
+  return {
+    stages,
+    completed: completedRecords(b) - completedRecords(a),
+    read: readRecords(b) - readRecords(a),
+    sinkBatches,
+  };
+}
+
+/** Source records whose batches every sink has finished. */
+export function completedRecords(m: RuntimeMetricsSnapshot): number {
+  return m.shards.reduce((sum, s) => sum + s.records - s.bufferedRecords, 0);
+}
+
+/** Source records read so far. */
+export function readRecords(m: RuntimeMetricsSnapshot): number {
+  return m.shards.reduce((sum, s) => sum + s.records, 0);
+}

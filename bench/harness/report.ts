@@ -1,0 +1,117 @@
+/**
+ * The HTML report written next to `result.json`: the configuration, the machine, a throughput chart
+ * and a latency chart per sweep point, and the figures as tables. One self-contained file.
+ */
+import { describeProfile } from '../workloads/profiles.ts';
+import { type BarChart, barChartSvg, esc } from './charts.ts';
+import type { BenchResult } from './result.ts';
+import type { Spread } from './stats.ts';
+import { formatSpread } from './summary.ts';
+
+function bar(series: string, s: Spread | undefined) {
+  return s === undefined ? [] : [{ series, median: s.median, min: s.min, max: s.max }];
+}
+
+/** The throughput chart: end-to-end and telemetry records/s per point, goal line at the target. */
+export function throughputChart(result: BenchResult): BarChart {
+  return {
+    id: 'throughput',
+    title: 'Throughput per sweep point (median of runs, whiskers: slowest–fastest)',
+    unit: 'records/s',
+    groups: result.points.map((p) => ({
+      label: p.label,
+      bars: [...bar('source records/s', p.summary.endToEnd), ...bar('telemetry/s', p.summary.telemetry)],
+    })),
+    goal: {
+      value: result.goals.recordsPerSecond,
+      label: `goal ${result.goals.recordsPerSecond.toLocaleString('en-US')}/s`,
+    },
+  };
+}
+
+/** The latency chart: p50, p95, p99 and max from ingest to visibility in the store. */
+export function latencyChart(result: BenchResult): BarChart {
+  return {
+    id: 'latency',
+    title: 'End-to-end latency per sweep point, ingest → visible in the store',
+    unit: 'ms',
+    groups: result.points.map((p) => ({
+      label: p.label,
+      bars: [
+        ...bar('p50', p.summary.p50),
+        ...bar('p95', p.summary.p95),
+        ...bar('p99', p.summary.p99),
+        ...bar('max', p.summary.max),
+      ],
+    })),
+    goal: { value: result.goals.p99Ms, label: `goal p99 < ${result.goals.p99Ms} ms` },
+  };
+}
+
+function stageTable(result: BenchResult): string {
+  const nodes = [...new Set(result.points.flatMap((p) => p.runs.flatMap((r) => Object.keys(r.stages))))];
+  const head = `<tr><th>point</th>${nodes.map((n) => `<th>${esc(n)}</th>`).join('')}</tr>`;
+  const rows = result.points.map((p) => {
+    const ok = p.runs.filter((r) => r.error === undefined);
+    const cells = nodes.map((n) => {
+      const values = ok.map((r) => r.stages[n]?.in ?? 0).sort((a, b) => a - b);
+      const median = values.length === 0 ? 0 : values[values.length >> 1]!;
+      return `<td>${Math.round(median).toLocaleString('en-US')}</td>`;
+    });
+    return `<tr><td>${esc(p.label)}</td>${cells.join('')}</tr>`;
+  });
+  return `<table><caption>records in per second, per node (median of runs)</caption>${head}${rows.join('')}</table>`;
+}
+
+function summaryRows(result: BenchResult): string {
+  return result.points
+    .map((p) => {
+      const s = p.summary;
+      const limits = [...new Set(p.runs.map((r) => r.limit).filter(Boolean))].join('; ');
+      const cells = [
+        p.label,
+        formatSpread(s.endToEnd),
+        formatSpread(s.telemetry),
+        formatSpread(s.p50),
+        formatSpread(s.p95),
+        formatSpread(s.p99),
+        formatSpread(s.max),
+        formatSpread(s.cpuPerMillion, 1),
+        formatSpread(s.peakRssMiB),
+        formatSpread(s.roundTripsPerBatch, 2),
+        formatSpread(s.millisBehindLatest),
+        p.runs.every((r) => r.error === undefined && r.accounting.balanced) ? 'yes' : 'no',
+        limits || '–',
+      ];
+      return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+    })
+    .join('');
+}
+
+/** The whole report as one HTML document. */
+export function reportHtml(result: BenchResult): string {
+  const w = result.workload;
+  const m = result.machine;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>shardflow bench: ${esc(w.name)} (${esc(result.mode)})</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
+.charts svg{display:block;margin:12px 0;border:1px solid #eee}
+</style></head><body>
+<h1>shardflow bench: ${esc(w.name)}, ${esc(result.mode)}</h1>
+<p>${esc(`${w.devices.toLocaleString('en-US')} devices, ${describeProfile(w.profile)}, seed ${w.seed}; out of order ${w.outOfOrderFraction}, late ${w.lateFraction}, malformed ${w.malformedFraction}, churn ${w.churnPerHour}/h. ${result.options.durationSeconds} s measured after ${result.options.warmupSeconds} s warm-up, ${result.options.repeat} run(s) per point, ${result.options.paced ? 'paced by the profile' : 'unpaced'}; stores: ${result.options.stores}; a marker per shard every ${result.options.markerIntervalMs} ms.`)}</p>
+<p>${esc(`${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}, load ${m.loadAverage.join(' ')}; commit ${m.commit}${m.dirty ? ' (uncommitted changes)' : ''}; ${result.startedAt} – ${result.finishedAt}`)}</p>
+<div class="charts">
+${barChartSvg(throughputChart(result))}
+${barChartSvg(latencyChart(result))}
+</div>
+<table><caption>summary: median (min–max) over the runs</caption>
+<tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>round trips per sink batch</th><th>ms behind latest (max)</th><th>stores balanced</th><th>limit</th></tr>
+${summaryRows(result)}
+</table>
+${stageTable(result)}
+</body></html>
+`;
+}

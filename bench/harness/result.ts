@@ -1,0 +1,110 @@
+/**
+ * The shape of a result file (`result.json`): the machine, the commit, the configuration, and per
+ * sweep point every run's figures with their median and spread. The report, the summary table and
+ * the RESULTS.md section are all drawn from this alone.
+ */
+import type { Workload } from '../workloads/workload.ts';
+import type { BenchMode, KnobValues } from './knobs.ts';
+import type { MachineInfo } from './machine.ts';
+import type { LatencySummary, Spread } from './stats.ts';
+
+/** CPU used during the measured window. */
+export interface CpuFigures {
+  /** This process: the shardflow worker (and, in-process, the generator). */
+  readonly shardflowSeconds: number;
+  /** Cores used on average by this process (CPU seconds per wall second). */
+  readonly shardflowCores: number;
+  /** CPU seconds per million source records (this process). */
+  readonly perMillionRecords: number;
+  /** In-process: time spent generating records, and the figure above without it. */
+  readonly generatorSeconds?: number;
+  readonly perMillionExcludingGenerator?: number;
+  /** Local stack: kinesalite + dynalite (their own process) and the producer (its own process). */
+  readonly emulators?: { readonly seconds: number; readonly cores: number };
+  readonly producer?: { readonly seconds: number; readonly cores: number };
+}
+
+/** One run of one sweep point. */
+export interface RunResult {
+  readonly repeat: number;
+  /** Length of the measured window (after warm-up). */
+  readonly seconds: number;
+  /** Records per second the profile offered (paced runs). */
+  readonly offeredPerSecond?: number;
+  /** Source records (envelopes) read, completed by every sink, and telemetry decoded, per second. */
+  readonly recordsPerSecond: { readonly read: number; readonly endToEnd: number; readonly telemetry: number };
+  /** Records in and out per second of each node. */
+  readonly stages: Readonly<Record<string, { readonly in: number; readonly out: number }>>;
+  /** Ingest to visibility in the store, over the markers received in the window. */
+  readonly latencyMs?: LatencySummary;
+  readonly markers: {
+    readonly sent: number;
+    readonly unseen: number;
+    readonly store: string;
+    readonly pollMs: number;
+  };
+  readonly cpu: CpuFigures;
+  readonly peakRssMiB: number;
+  /** Store round trips per sink batch, when the stores count them. */
+  readonly roundTripsPerBatch?: number;
+  readonly millisBehindLatest?: { readonly max: number; readonly mean: number };
+  /** Which process limited the run, when one did (local stack). */
+  readonly limit?: string;
+  /** What the stores hold against what was sent, over the whole run (warm-up and drain included). */
+  readonly accounting: {
+    readonly envelopes: number;
+    readonly malformed: number;
+    readonly expectedTelemetry: number;
+    readonly counted: number;
+    readonly deadLetters: number;
+    readonly balanced: boolean;
+  };
+  readonly error?: string;
+}
+
+/** Median and spread over the runs of one point. */
+export interface PointSummary {
+  readonly endToEnd?: Spread;
+  readonly telemetry?: Spread;
+  readonly p50?: Spread;
+  readonly p95?: Spread;
+  readonly p99?: Spread;
+  readonly max?: Spread;
+  readonly cpuPerMillion?: Spread;
+  readonly peakRssMiB?: Spread;
+  readonly roundTripsPerBatch?: Spread;
+  readonly millisBehindLatest?: Spread;
+}
+
+/** One sweep point: its knob values, runs and summary. */
+export interface PointResult {
+  readonly label: string;
+  readonly knobs: KnobValues;
+  readonly runs: readonly RunResult[];
+  readonly summary: PointSummary;
+}
+
+/** A whole `bench run`. */
+export interface BenchResult {
+  readonly version: 1;
+  readonly workload: Workload;
+  readonly mode: BenchMode;
+  readonly options: {
+    readonly durationSeconds: number;
+    readonly warmupSeconds: number;
+    readonly repeat: number;
+    readonly sweeps: readonly string[];
+    readonly paced: boolean;
+    readonly markerIntervalMs: number;
+    readonly stores: string;
+  };
+  readonly machine: MachineInfo;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  /** The platform's goals the figures are compared with. */
+  readonly goals: { readonly recordsPerSecond: number; readonly p99Ms: number; readonly devices: number };
+  readonly points: readonly PointResult[];
+}
+
+/** The platform's targets (issue 9): 100,000 devices, 5,000 records/s, under one second end to end. */
+export const GOALS = { recordsPerSecond: 5_000, p99Ms: 1_000, devices: 100_000 } as const;

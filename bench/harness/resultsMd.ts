@@ -1,0 +1,65 @@
+/**
+ * The harness's section of `bench/RESULTS.md`, between marker comments; other benchmarks own the
+ * rest of the file. Inside it, one subsection per workload and mode, each replaced by the latest run.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describeProfile } from '../workloads/profiles.ts';
+import type { BenchResult } from './result.ts';
+import { formatSpread } from './summary.ts';
+
+const BEGIN = '<!-- bench-harness:begin -->';
+const END = '<!-- bench-harness:end -->';
+const HEADING = '## Harness: whole topology (`shardflow bench run`)';
+
+/** The subsection of one result, with its own markers. */
+export function resultSubsection(result: BenchResult): string {
+  const key = `${result.workload.name}/${result.mode}`;
+  const m = result.machine;
+  const w = result.workload;
+  const rows = result.points.map((p) => {
+    const s = p.summary;
+    const rate = s.endToEnd?.median;
+    const p99 = s.p99?.median;
+    const limits = [...new Set(p.runs.map((r) => r.limit).filter(Boolean))].join('; ');
+    return `| ${p.label} | ${formatSpread(s.endToEnd)} | ${formatSpread(s.telemetry)} | ${formatSpread(s.p50)} | ${formatSpread(s.p99)} | ${formatSpread(s.max)} | ${formatSpread(s.cpuPerMillion, 1)} | ${formatSpread(s.peakRssMiB)} | ${rate === undefined ? '–' : (rate / result.goals.recordsPerSecond).toFixed(2)} | ${p99 === undefined ? '–' : (p99 / result.goals.p99Ms).toFixed(2)} | ${limits || '–'} |`;
+  });
+  return [
+    `<!-- bench-harness:${key} -->`,
+    `### ${w.name}, ${result.mode}`,
+    '',
+    `${w.devices.toLocaleString('en-US')} devices, ${describeProfile(w.profile)}; ${result.options.durationSeconds} s measured after ${result.options.warmupSeconds} s warm-up, ${result.options.repeat} run(s) per point, ${result.options.paced ? 'paced' : 'unpaced'}; stores: ${result.options.stores}. ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, load average ${m.loadAverage[0]} at the start, commit ${m.commit.slice(0, 10)}, ${result.startedAt.slice(0, 10)}.`,
+    '',
+    '| point | records/s | telemetry/s | p50 ms | p99 ms | max ms | CPU s per M records | peak RSS MiB | ÷ 5,000/s goal | p99 ÷ 1 s goal | limit |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    `<!-- bench-harness:${key}:end -->`,
+  ].join('\n');
+}
+
+/** `markdown` with the result's subsection put in (or replaced) inside the harness's section. */
+export function withResultSection(markdown: string, result: BenchResult): string {
+  const sub = resultSubsection(result);
+  const key = `${result.workload.name}/${result.mode}`;
+  let text = markdown;
+  if (!text.includes(BEGIN)) {
+    text = `${text.trimEnd()}\n\n${BEGIN}\n${HEADING}\n\nWritten by the harness (\`shardflow bench run … --results\`); medians with (min–max) over the runs. Latency is ingest (the envelope's \`receivedAt\`) to the marker's visibility in the store, read by polling it.\n${END}\n`;
+  }
+  const start = text.indexOf(BEGIN);
+  const end = text.indexOf(END, start);
+  let section = text.slice(start, end);
+  const open = `<!-- bench-harness:${key} -->`;
+  const close = `<!-- bench-harness:${key}:end -->`;
+  const at = section.indexOf(open);
+  if (at >= 0) {
+    const to = section.indexOf(close, at);
+    section = section.slice(0, at) + sub + section.slice(to + close.length);
+  } else {
+    section = `${section.trimEnd()}\n\n${sub}\n`;
+  }
+  return text.slice(0, start) + section + text.slice(end);
+}
+
+/** Rewrites the harness's section of the RESULTS.md file at `path` with `result`. */
+export function updateResultsFile(path: string, result: BenchResult): void {
+  writeFileSync(path, withResultSection(readFileSync(path, 'utf8'), result));
+}

@@ -1,0 +1,24 @@
+/**
+ * What every run of a point is given: timing, pacing, the specs, the stores, and where progress goes.
+ */
+import type { SpecRegistry } from '../../operators/decode/registry.ts';
+import type { Logger } from '../../topology/index.ts';
+
+/** Options shared by the runs of one `bench run`. */
+export interface RunOptions {
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly markerIntervalMs: number;
+  /** In-process: pace generation by the profile (default: flat out). Local stack: always paced. */
+  readonly paced: boolean;
+  readonly specs: SpecRegistry;
+  readonly log: Logger;
+  /** Warm store URL (postgres://… or embedded); in-process uses in-memory tables without it. */
+  readonly postgresUrl?: string;
+  readonly redisUrl?: string;
+  /** Called about four times a second: share of the run done (0..1) and a status line. */
+  readonly progress: (done: number, status: string) => void;
+}
+
+/** Longest wait for the pipeline to drain and the last markers to show after production stops. */
+export const DRAIN_TIMEOUT_MS = 60_000;

@@ -1,0 +1,77 @@
+/**
+ * The terminal's summary of a result: one row per sweep point with the medians and spreads, then
+ * the figures against the platform's goals.
+ */
+import { describeProfile } from '../workloads/profiles.ts';
+import type { BenchResult } from './result.ts';
+import type { Spread } from './stats.ts';
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** `median (min–max)` of a spread, or `–`. */
+export function formatSpread(s: Spread | undefined, digits = 0): string {
+  if (s === undefined) return '–';
+  const f = (n: number) => (digits === 0 ? int(n) : n.toFixed(digits));
+  return s.runs.length === 1 ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The summary table of a result, as text. */
+export function summaryTable(result: BenchResult): string {
+  const w = result.workload;
+  const head = [
+    `workload ${w.name}: ${int(w.devices)} devices, ${describeProfile(w.profile)}; mode ${result.mode}; stores ${result.options.stores}`,
+    `${result.options.durationSeconds} s measured after ${result.options.warmupSeconds} s warm-up, ${result.options.repeat} run(s) per point, median (min–max); ${result.options.paced ? 'paced by the profile' : 'unpaced (as fast as the pipeline takes records)'}`,
+    `${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.memoryGiB} GiB, Node ${result.machine.node}, load ${result.machine.loadAverage.join(' ')}, commit ${result.machine.commit.slice(0, 10)}${result.machine.dirty ? ' (dirty)' : ''}`,
+    '',
+  ];
+  const rows = result.points.map((p) => {
+    const s = p.summary;
+    const failed = p.runs.filter((r) => r.error !== undefined).length;
+    const limits = [...new Set(p.runs.map((r) => r.limit).filter((l) => l !== undefined))].join('; ');
+    const balanced = p.runs.every((r) => r.error !== undefined || r.accounting.balanced);
+    return [
+      p.label,
+      formatSpread(s.endToEnd),
+      formatSpread(s.telemetry),
+      formatSpread(s.p50),
+      formatSpread(s.p99),
+      formatSpread(s.max),
+      formatSpread(s.cpuPerMillion, 1),
+      formatSpread(s.peakRssMiB),
+      formatSpread(s.roundTripsPerBatch, 2),
+      formatSpread(s.millisBehindLatest),
+      `${balanced ? 'yes' : 'NO'}${failed > 0 ? `, ${failed} failed` : ''}${limits ? `; ${limits}` : ''}`,
+    ];
+  });
+  const out = table(
+    [
+      'point',
+      'records/s',
+      'telemetry/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'CPU s/M',
+      'RSS MiB',
+      'trips/batch',
+      'behind ms',
+      'balanced',
+    ],
+    rows,
+  );
+  const goals = result.points.map((p) => {
+    const rate = p.summary.endToEnd?.median;
+    const p99 = p.summary.p99?.median;
+    const r = rate === undefined ? '–' : (rate / result.goals.recordsPerSecond).toFixed(2);
+    const l = p99 === undefined ? '–' : (p99 / result.goals.p99Ms).toFixed(2);
+    return `  ${p.label}: records/s ÷ ${int(result.goals.recordsPerSecond)} = ${r}; p99 ÷ ${int(result.goals.p99Ms)} ms = ${l}`;
+  });
+  return [...head, out, '', 'against the goals (≥ 1 and ≤ 1 meet them):', ...goals, ''].join('\n');
+}
