@@ -25,6 +25,19 @@ interface Field {
   revision: number;
 }
 
+const copyOf = (s: MetricStats): MetricStats => ({
+  count: s.count,
+  sum: s.sum,
+  min: s.min,
+  max: s.max,
+  mean: s.mean,
+  m2: s.m2,
+  first: s.first,
+  firstAt: s.firstAt,
+  last: s.last,
+  lastAt: s.lastAt,
+});
+
 interface Bucket {
   readonly end: number;
   final: boolean;
@@ -126,7 +139,7 @@ export function embeddedWindowState(): WindowStateBackend {
         }
         for (const [field, stats] of partial.fields) {
           const current = bucket.fields.get(field);
-          if (current === undefined) bucket.fields.set(field, { stats: { ...stats }, revision: 0 });
+          if (current === undefined) bucket.fields.set(field, { stats: copyOf(stats), revision: 0 });
           else current.stats = mergeStats(current.stats, stats);
           if (bucket.final) changedFinal.push([partial.bucket, field]);
           else changed!.add(field);

@@ -1,0 +1,200 @@
+/**
+ * Window aggregation throughput, decode-free, on one core: pre-built enriched records (devices ×
+ * 10 numeric metrics, three products) in batches through `windowAggregate` (1 h, 6 h, 1 day per product
+ * and device, daily per customer × product) with (a) the embedded backend and (b) the Redis backend
+ * (one script per batch), against (c) a naive Redis baseline measured in the same run: one
+ * `HINCRBYFLOAT` per record per aggregate (pipelined per batch, sums only). Also reports Redis round
+ * trips per batch, the emissions and the process's peak memory. Redis runs as a throwaway server
+ * (or `--redis-url`).
+ *
+ *   npx tsx bench/windowThroughput.ts [--devices N] [--records N] [--baseline-records N] [--batch N]
+ *     [--scopes product,device,customer-product] [--redis-url URL] [--out FILE]
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { startRedis } from '../infra/local/redis.ts';
+import { windowAggregate, windowAggregateConfigSchema } from '../operators/windowAggregate.ts';
+import { windowAssigner } from '../operators/windows/assign.ts';
+import { embeddedWindowState } from '../state/embeddedWindowState.ts';
+import { redisWindowState } from '../state/redisWindowState.ts';
+import type { WindowStateBackend } from '../state/windowState.ts';
+import { type Enriched, ManualClock, type WindowSize } from '../topology/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '100000' },
+    records: { type: 'string', default: '50000' },
+    'baseline-records': { type: 'string', default: '10000' },
+    batch: { type: 'string', default: '500' },
+    scopes: { type: 'string', default: 'product,device,customer-product' },
+    'redis-url': { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const DEVICES = Number(values.devices);
+const RECORDS = Number(values.records);
+const BASELINE_RECORDS = Number(values['baseline-records']);
+const BATCH = Number(values.batch);
+const METRICS = 10;
+const T0 = Date.UTC(2026, 0, 5);
+const SPAN = 6 * 3_600_000;
+const config = windowAggregateConfigSchema.parse({
+  scopes: values.scopes.split(','),
+  allowedOutOfOrdernessMs: 300_000,
+  allowedLatenessMs: 600_000,
+  retentionMs: 2 * 86_400_000,
+  flushIntervalMs: 10_000,
+});
+
+let peakRss = 0;
+const sampleRss = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
+
+function makeBatches(records: number): Enriched[][] {
+  let state = 12345;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+  const batches: Enriched[][] = [];
+  for (let i = 0; i < records; i += BATCH) {
+    const batch: Enriched[] = [];
+    for (let j = i; j < Math.min(records, i + BATCH); j++) {
+      const device = Math.floor(random() * DEVICES);
+      const metrics: Record<string, number> = {};
+      for (let m = 0; m < METRICS; m++) metrics[`m${m}`] = Math.round(random() * 10_000) / 100;
+      const t = T0 + Math.floor((j / records) * SPAN - random() * 300_000);
+      batch.push({
+        device_id: `dev-${device}`,
+        device_timestamp: t,
+        productId: `prod-${device % 3}`,
+        metrics,
+        ingest_timestamp: t,
+        rawRef: {
+          protocol: 'mqtt',
+          format: 'json',
+          stream: 'bench',
+          shardId: 'shard-0',
+          sequenceNumber: String(j),
+        },
+        site_id: null,
+        customer_id: `cust-${device % 1000}`,
+      });
+    }
+    batches.push(batch);
+  }
+  return batches;
+}
+
+async function runOperator(backend: WindowStateBackend, batches: Enriched[][]) {
+  const op = windowAggregate(config, backend);
+  const clock = new ManualClock(T0);
+  await op.open?.({ node: 'windows', clock, signal: new AbortController().signal });
+  let emitted = 0;
+  let late = 0;
+  const started = performance.now();
+  for (const [i, batch] of batches.entries()) {
+    // 500 records per 100 ms of processing time: a flush every 100 batches
+    await clock.advance(100);
+    const out = await op.process(batch, {
+      node: 'windows',
+      shardId: 'shard-0',
+      position: { sequenceNumber: String(1_000_000 + i), subSequenceNumber: 0 },
+      clock,
+      side: () => late++,
+    });
+    emitted += out.length;
+    if (i % 10 === 0) sampleRss();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await op.close?.();
+  return { recordsPerSecond: (batches.length * BATCH) / seconds, emitted, late, seconds };
+}
+
+/** The naive baseline: one HINCRBYFLOAT per record per aggregate (sum only), pipelined per batch. */
+async function runBaseline(redis: Redis, batches: Enriched[][]) {
+  const assign = windowAssigner(config.zone);
+  const sizes: WindowSize[] = config.windows;
+  let commands = 0;
+  const started = performance.now();
+  for (const batch of batches) {
+    const pipeline = redis.pipeline();
+    for (const r of batch) {
+      const keys: string[] = [];
+      for (const size of sizes) {
+        const { start } = assign(r.device_timestamp, size);
+        if (config.scopes.includes('product')) keys.push(`naive:product:${size}:${start}:${r.productId}`);
+        if (config.scopes.includes('device')) keys.push(`naive:device:${size}:${start}:${r.device_id}`);
+      }
+      if (config.scopes.includes('customer-product'))
+        keys.push(`naive:cp:1d:${assign(r.device_timestamp, '1d').start}:${r.customer_id}:${r.productId}`);
+      for (const [metric, value] of Object.entries(r.metrics)) {
+        for (const key of keys) {
+          pipeline.hincrbyfloat(key, metric, value as number);
+          commands++;
+        }
+      }
+    }
+    await pipeline.exec();
+    sampleRss();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    recordsPerSecond: (batches.length * BATCH) / seconds,
+    commandsPerRecord: commands / (batches.length * BATCH),
+  };
+}
+
+async function main(): Promise<void> {
+  const server = values['redis-url'] ? undefined : await startRedis();
+  const redisUrl = values['redis-url'] ?? server!.url;
+  const admin = new Redis(redisUrl);
+  try {
+    const batches = makeBatches(RECORDS);
+    const baselineBatches = makeBatches(BASELINE_RECORDS);
+    sampleRss();
+    // warm-up: JIT and the script cache
+    await runOperator(embeddedWindowState(), batches.slice(0, 10));
+    const embedded = await runOperator(embeddedWindowState(), batches);
+    const redis = redisWindowState({ redisUrl, namespace: `bench-${Date.now()}` });
+    const viaRedis = await runOperator(redis, batches);
+    const roundTripsPerBatch = redis.roundTrips / batches.length;
+    const baseline = await runBaseline(admin, baselineBatches);
+    const redisMemory = (await admin.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
+    const result = {
+      at: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        loadavg: loadavg(),
+      },
+      workload: {
+        devices: DEVICES,
+        metrics: METRICS,
+        records: RECORDS,
+        batch: BATCH,
+        scopes: config.scopes,
+        windows: config.windows,
+      },
+      embedded,
+      redis: { ...viaRedis, roundTripsPerBatch },
+      baseline: { records: BASELINE_RECORDS, ...baseline },
+      ratioRedisToBaseline: viaRedis.recordsPerSecond / baseline.recordsPerSecond,
+      peakRssMiB: Math.round(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20),
+      redisUsedMemory: redisMemory,
+    };
+    console.log(JSON.stringify(result, null, 2));
+    if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    admin.disconnect();
+    await server?.stop();
+  }
+}
+
+await main();
