@@ -1,6 +1,7 @@
 /**
  * Parquet writers for the Cold layer, compared on the same telemetry-like rows: shardflow's writer
- * (`sinks/cold/parquet/writer.ts`: Arrow buffers built directly, written by parquet-wasm) with zstd and
+ * (`sinks/cold/parquet/writer.ts`: records collected by `columnBuffer.ts`, Arrow buffers built directly,
+ * written by parquet-wasm) with zstd and
  * with snappy, hyparquet-writer (snappy: it has no zstd compressor of its own and Node 20 has none) and
  * parquetjs-lite (snappy; the baseline). Each timed run starts from row objects (the Enriched shape
  * with a metrics object) and ends with the file's bytes on local disk, so the conversion to each
@@ -20,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import type { ColdField, ColdValue, ColumnarRows } from '../sinks/cold/parquet/types.ts';
+import { ColumnBuffer } from '../sinks/cold/parquet/columnBuffer.ts';
+import type { ColdField } from '../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 
 /** The part of parquetjs-lite's API used here (the package ships no types). */
@@ -97,30 +99,18 @@ const FIELDS: readonly ColdField[] = [
 type WriterName = 'shardflow-zstd' | 'shardflow-snappy' | 'hyparquet-writer' | 'parquetjs-lite';
 
 function shardflow(rows: readonly Row[], compression: 'zstd' | 'snappy'): Uint8Array {
-  const n = rows.length;
-  const cols: ColdValue[][] = FIELDS.map(() => new Array(n));
-  const [ids, ts, products, sites, customers] = cols as [
-    ColdValue[],
-    ColdValue[],
-    ColdValue[],
-    ColdValue[],
-    ColdValue[],
-  ];
-  const metricCols = cols.slice(5);
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!;
-    ids[i] = r.device_id;
-    ts[i] = r.device_timestamp;
-    products[i] = r.productId;
-    sites[i] = r.site_id;
-    customers[i] = r.customer_id;
-    for (let k = 0; k < METRICS.length; k++) metricCols[k]![i] = r.metrics[METRICS[k]!];
+  const buffer = new ColumnBuffer(FIELDS, rows.length + 1);
+  const [ids, ts, products, sites, customers, ...metrics] = FIELDS.map((f) => buffer.column(f.id));
+  for (const r of rows) {
+    ids!.set(r.device_id);
+    ts!.set(r.device_timestamp);
+    products!.set(r.productId);
+    sites!.set(r.site_id);
+    customers!.set(r.customer_id);
+    for (let k = 0; k < METRICS.length; k++) metrics[k]!.set(r.metrics[METRICS[k]!]);
+    buffer.endRow();
   }
-  const input: ColumnarRows = {
-    length: n,
-    columns: new Map(FIELDS.map((f, k) => [f.id, cols[k]!])),
-  };
-  return writeParquet(FIELDS, input, { compression, rowGroupRows: ROW_GROUP }).bytes;
+  return writeParquet(FIELDS, buffer.rows(), { compression, rowGroupRows: ROW_GROUP }).bytes;
 }
 
 function hyparquet(rows: readonly Row[]): Uint8Array {

@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBound } from '../../sinks/cold/parquet/bounds.ts';
+import { ColumnBuffer } from '../../sinks/cold/parquet/columnBuffer.ts';
 import type { ColdField, ColumnarRows } from '../../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 
@@ -275,5 +276,117 @@ describe('writeParquet', () => {
       ),
     ).toThrow('field "other": field id 11 is used twice');
     expect(() => writeParquet(FIELDS, ROWS, { compression: 'lz4' as 'zstd' })).toThrow(/compression/);
+  });
+});
+
+describe('typed columns and ColumnBuffer', () => {
+  const fields: readonly ColdField[] = [
+    { id: 1, name: 'device_id', type: 'string', required: true },
+    { id: 2, name: 'device_timestamp', type: 'timestamptz', required: true },
+    { id: 3, name: 'temperature', type: 'double', required: false },
+    { id: 4, name: 'count', type: 'int', required: false },
+    { id: 5, name: 'seq', type: 'long', required: false },
+    { id: 6, name: 'metrics', type: { kind: 'map', keyId: 7, valueId: 8, value: 'double' }, required: false },
+  ];
+
+  it('writes typed arrays with presence flags like the same values in plain arrays', async () => {
+    const typed: ColumnarRows = {
+      length: 4,
+      columns: new Map([
+        [1, ['a', 'b', 'c', 'd']],
+        [2, { values: Float64Array.of(T, T + 0.25, T - 1, T + 9, 12345) }],
+        [3, { values: Float64Array.of(1.5, 99, Number.NaN, -0, 7), present: Uint8Array.of(1, 0, 1, 1, 1) }],
+        [4, { values: Int32Array.of(3, 4, 5, 6), present: Uint8Array.of(0, 1, 1, 0) }],
+        [5, { values: Float64Array.of(2 ** 40, -1, 0, 5) }],
+      ]),
+    };
+    const plain: ColumnarRows = {
+      length: 4,
+      columns: new Map<number, ArrayLike<unknown>>([
+        [1, ['a', 'b', 'c', 'd']],
+        [2, [T, T + 0.25, T - 1, T + 9]],
+        [3, [1.5, null, Number.NaN, -0]],
+        [4, [null, 4, 5, null]],
+        [5, [2 ** 40, -1, 0, 5]],
+      ]) as ColumnarRows['columns'],
+    };
+    const a = writeParquet(fields, typed, { compression: 'snappy' });
+    const b = writeParquet(fields, plain, { compression: 'snappy' });
+    expect(a.stats.lowerBounds).toEqual(b.stats.lowerBounds);
+    expect(a.stats.upperBounds).toEqual(b.stats.upperBounds);
+    expect(a.stats.nullValueCounts).toEqual(b.stats.nullValueCounts);
+    expect(a.stats.nanValueCounts.get(3)).toBe(1);
+    expect(decodeBound('double', a.stats.lowerBounds.get(3)!)).toBe(-0);
+    const rows = await parquetReadObjects({ file: a.bytes.slice().buffer });
+    expect(rows).toEqual(await parquetReadObjects({ file: b.bytes.slice().buffer }));
+    expect(rows.map((r) => r.count)).toEqual([null, 4, 5, null]);
+    expect(() =>
+      writeParquet(
+        fields,
+        {
+          length: 1,
+          columns: new Map([
+            [1, ['a']],
+            [2, { values: Float64Array.of(T) }],
+            [4, { values: Float64Array.of(1) }],
+          ]),
+        },
+        {},
+      ),
+    ).toThrow('column "count": a Float64Array cannot hold int values');
+    expect(() =>
+      writeParquet(
+        fields,
+        {
+          length: 1,
+          columns: new Map([
+            [1, ['a']],
+            [2, { values: Float64Array.of(T), present: Uint8Array.of(0) }],
+          ]),
+        },
+        {},
+      ),
+    ).toThrow('column "device_timestamp", row 0: null in a required column');
+  });
+
+  it('collects records column by column, growing past its capacity', async () => {
+    const buffer = new ColumnBuffer(fields, 2);
+    const [id, ts, temperature, count, , metrics] = fields.map((f) => buffer.column(f.id));
+    for (let i = 0; i < 5; i++) {
+      id!.set(`dev-${i}`);
+      ts!.set(T + i);
+      if (i !== 2) temperature!.set(i / 2);
+      count!.set(i === 4 ? null : i);
+      if (i === 1) metrics!.set({ hum: 50 });
+      buffer.endRow();
+    }
+    expect(buffer.length).toBe(5);
+    const { bytes, stats } = writeParquet(fields, buffer.rows(), { compression: 'zstd' });
+    expect(stats.recordCount).toBe(5);
+    expect(stats.nullValueCounts.get(3)).toBe(1);
+    expect(stats.nullValueCounts.get(5)).toBe(5);
+    const values = await duckdbRows(
+      bytes,
+      (f) => `SELECT device_id, epoch_ms(device_timestamp) AS ms, temperature, "count", metrics['hum'] AS hum
+        FROM read_parquet(${f})`,
+    );
+    expect(values).toEqual([
+      { device_id: 'dev-0', ms: String(T), temperature: 0, count: 0, hum: null },
+      { device_id: 'dev-1', ms: String(T + 1), temperature: 0.5, count: 1, hum: 50 },
+      { device_id: 'dev-2', ms: String(T + 2), temperature: null, count: 2, hum: null },
+      { device_id: 'dev-3', ms: String(T + 3), temperature: 1.5, count: 3, hum: null },
+      { device_id: 'dev-4', ms: String(T + 4), temperature: 2, count: null, hum: null },
+    ]);
+    buffer.clear();
+    id!.set('again');
+    ts!.set(T);
+    buffer.endRow();
+    const again = writeParquet(fields, buffer.rows(), { compression: 'zstd' });
+    expect(again.stats.recordCount).toBe(1);
+    expect(again.stats.nullValueCounts.get(3)).toBe(1);
+    expect(() => temperature!.set('warm')).toThrow(
+      'column "temperature", row 1: expected a number, got string',
+    );
+    expect(() => buffer.column(99)).toThrow('no column with field id 99');
   });
 });

@@ -6,7 +6,7 @@
  */
 import * as arrow from 'apache-arrow';
 import { compareCodePoints } from './bounds.ts';
-import type { ColdField, ColdMapValue, ColdType, ColdValue } from './types.ts';
+import type { ColdField, ColdMapValue, ColdType, ColdValue, ColumnValues, TypedColumn } from './types.ts';
 
 /** Metrics of one leaf column, before bounds are encoded. */
 export interface LeafStats {
@@ -274,24 +274,85 @@ function isAbsent(value: ColdValue | ColdMapValue): value is null | undefined {
   return value === null || value === undefined;
 }
 
+/** Builds a numeric column from a typed array: no boxed numbers, and `double`/`int`/`date` copy nothing. */
+function buildTyped(name: string, type: ColdType, column: TypedColumn, n: number, s: LeafStats): arrow.Data {
+  const { values, present } = column;
+  const int64 = type === 'long' || type === 'timestamptz';
+  const wanted = type === 'int' || type === 'date' ? Int32Array : Float64Array;
+  if (type === 'string' || type === 'boolean' || !(values instanceof wanted)) {
+    throw new Error(`column "${name}": a ${values.constructor.name} cannot hold ${type} values`);
+  }
+  if (values.length < n || (present && present.length < n)) {
+    throw new Error(`column "${name}": typed array shorter than ${n} rows`);
+  }
+  const v = new Validity(n);
+  const data = int64 ? new BigInt64Array(n) : values.subarray(0, n);
+  const words = int64 ? new Int32Array(data.buffer) : undefined;
+  const micros = type === 'timestamptz';
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let nans = 0;
+  for (let i = 0; i < n; i++) {
+    if (present && present[i] === 0) {
+      v.setNull(i);
+      continue;
+    }
+    let x = values[i]!;
+    if (words) {
+      x = micros ? Math.round(x * 1000) : x;
+      if (!Number.isSafeInteger(x))
+        fail(name, i, `${values[i]} is not a safe integer${micros ? ' of ms' : ''}`);
+      const hi = Math.floor(x / TWO_32);
+      words[2 * i] = (x - hi * TWO_32) | 0;
+      words[2 * i + 1] = hi;
+    } else if (Number.isNaN(x)) {
+      nans++;
+      continue;
+    }
+    if (x < min || (x === 0 && min === 0 && 1 / x < 0)) min = x;
+    if (x > max || (x === 0 && max === 0 && 1 / x > 0)) max = x;
+  }
+  s.nanCount = nans;
+  if (min <= max) {
+    s.min = min;
+    s.max = max;
+  }
+  s.valueCount += n;
+  s.nullCount += v.nulls;
+  return arrow.makeData({
+    type: arrowType(type) as arrow.Int32,
+    length: n,
+    data: data as Int32Array,
+    ...nulls(v),
+  });
+}
+
+function isTyped(values: ColumnValues): values is TypedColumn {
+  return 'values' in values && ArrayBuffer.isView((values as TypedColumn).values);
+}
+
 /** Builds one column of `n` rows; `values` undefined means all null. */
-export function buildColumn(
-  field: ColdField,
-  values: ArrayLike<ColdValue> | ArrayLike<ColdMapValue> | undefined,
-  n: number,
-): BuiltColumn {
+export function buildColumn(field: ColdField, values: ColumnValues | undefined, n: number): BuiltColumn {
   const column = values ?? { length: n };
-  if (column.length !== n) throw new Error(`column "${field.name}": ${column.length} values for ${n} rows`);
+  const typed = isTyped(column);
+  if (!typed && column.length !== n) {
+    throw new Error(`column "${field.name}": ${column.length} values for ${n} rows`);
+  }
   if (typeof field.type === 'string') {
     const stats = newStats(field.id, field.type, true);
-    const data = buildPrimitive(field.name, field.type, column as ArrayLike<ColdValue>, n, stats);
+    const data = typed
+      ? buildTyped(field.name, field.type, column, n, stats)
+      : buildPrimitive(field.name, field.type, column as ArrayLike<ColdValue>, n, stats);
     if (field.required && stats.nullCount > 0) {
-      const row = Array.from({ length: n }, (_, i) => i).find((i) => isAbsent(column[i]));
+      const row = Array.from({ length: n }, (_, i) => i).find((i) =>
+        typed ? column.present?.[i] === 0 : isAbsent((column as ArrayLike<ColdValue>)[i]),
+      );
       fail(field.name, row ?? 0, 'null in a required column');
     }
     const arrowField = new arrow.Field(field.name, data.type, !field.required, fieldIdMetadata(field.id));
     return { field: arrowField, data, leaves: [stats] };
   }
+  if (typed) throw new Error(`column "${field.name}": a map column cannot be a typed array`);
   return buildMap(field, column as ArrayLike<ColdMapValue>, n);
 }
 

@@ -34,16 +34,30 @@ export type ColdMapValue =
   | undefined;
 
 /**
+ * A numeric column in a typed array, the fast form (no boxed numbers): `Float64Array` for `double`,
+ * `timestamptz` (epoch ms) and `long` (safe integers); `Int32Array` for `int` and `date`. `present[i]`
+ * is 0 where row `i` is null; without `present` no value is null. Only the first `length` rows count.
+ */
+export interface TypedColumn {
+  readonly values: Float64Array | Int32Array;
+  readonly present?: Uint8Array;
+}
+
+/**
  * The rows of one data file, column by column, keyed by field id (arrays or typed arrays, each
  * `length` long). Values per type: `string` strings; `int` 32-bit integers; `long` safe-integer numbers
  * or bigints; `double` numbers (a `Float64Array` when there are no nulls is fastest); `boolean`
  * booleans; `timestamptz` epoch milliseconds (fractions kept to the microsecond); `date` days since
- * 1970-01-01. A column absent from the map is all null (an error for a required field).
+ * 1970-01-01; numeric columns may also be a {@link TypedColumn}. A column absent from the map is all
+ * null (an error for a required field).
  */
 export interface ColumnarRows {
   readonly length: number;
-  readonly columns: ReadonlyMap<number, ArrayLike<ColdValue> | ArrayLike<ColdMapValue>>;
+  readonly columns: ReadonlyMap<number, ColumnValues>;
 }
+
+/** The values of one column: an array of values, or a typed array for numeric columns. */
+export type ColumnValues = ArrayLike<ColdValue> | ArrayLike<ColdMapValue> | TypedColumn;
 
 /** Iceberg `data_file` metrics of one written file, keyed by field id (leaf columns only). */
 export interface DataFileStats {
