@@ -1,0 +1,211 @@
+/**
+ * The harness's arithmetic and outputs: sweep parsing and points, knob refusal, percentiles and
+ * spreads, the HTML report's charts, the RESULTS.md section, the remote configuration.
+ */
+import { describe, expect, it } from 'vitest';
+import { barChartSvg, niceScale } from '../../bench/harness/charts.ts';
+import { parseSweep, pointLabel, SweepError, sweepPoints } from '../../bench/harness/knobs.ts';
+import { checkKnobs } from '../../bench/harness/pipeline.ts';
+import { parseRemoteConfig, RemoteConfigError } from '../../bench/harness/remote.ts';
+import { reportHtml } from '../../bench/harness/report.ts';
+import type { BenchResult, RunResult } from '../../bench/harness/result.ts';
+import { withResultSection } from '../../bench/harness/resultsMd.ts';
+import { summarizePoint } from '../../bench/harness/runner.ts';
+import { quantile, spreadOf, summarizeLatency } from '../../bench/harness/stats.ts';
+import { summaryTable } from '../../bench/harness/summary.ts';
+import { workloadNamed } from '../../bench/workloads/catalog.ts';
+
+function run(rate: number, p99: number): RunResult {
+  return {
+    repeat: 1,
+    seconds: 10,
+    recordsPerSecond: { read: rate, endToEnd: rate, telemetry: rate * 1.3 },
+    stages: { decode: { in: rate, out: rate * 1.3 } },
+    latencyMs: { count: 50, p50: p99 / 3, p95: p99 / 1.5, p99, max: p99 * 1.2, mean: p99 / 3 },
+    markers: { sent: 50, unseen: 0, store: 'warm.product_hourly_counts', pollMs: 25 },
+    cpu: { shardflowSeconds: 9, shardflowCores: 0.9, perMillionRecords: 20 },
+    peakRssMiB: 150,
+    accounting: {
+      envelopes: 1,
+      malformed: 0,
+      expectedTelemetry: 1,
+      counted: 1,
+      deadLetters: 0,
+      balanced: true,
+    },
+  };
+}
+
+/** A result of two points with three runs each, as the runner writes it. */
+function sampleResult(): BenchResult {
+  const points = [
+    { knobs: { batch: 500 }, runs: [run(9000, 120), run(10_000, 150), run(11_000, 180)] },
+    { knobs: { batch: 2000 }, runs: [run(14_000, 400), run(15_000, 450), run(12_000, 700)] },
+  ];
+  return {
+    version: 1,
+    workload: workloadNamed('fleet-100k'),
+    mode: 'in-process',
+    options: {
+      durationSeconds: 10,
+      warmupSeconds: 2,
+      repeat: 3,
+      sweeps: ['batch=500,2000'],
+      paced: false,
+      markerIntervalMs: 200,
+      stores: 'in-memory Warm tables',
+    },
+    machine: {
+      cpuModel: 'Test CPU',
+      cpus: 2,
+      memoryGiB: 24,
+      node: 'v20',
+      os: 'linux',
+      loadAverage: [1, 1, 1],
+      commit: 'abcdef0123456789',
+      dirty: false,
+    },
+    startedAt: '2026-11-22T03:00:00.000Z',
+    finishedAt: '2026-11-22T03:01:00.000Z',
+    goals: { recordsPerSecond: 5000, p99Ms: 1000, devices: 100_000 },
+    points: points.map((p) => ({
+      label: pointLabel(p.knobs),
+      knobs: p.knobs,
+      runs: p.runs,
+      summary: summarizePoint(p.runs),
+    })),
+  };
+}
+
+describe('sweeps', () => {
+  it('parses knob=values and makes every combination, the first sweep varying slowest', () => {
+    const points = sweepPoints([parseSweep('batch=500,2000,10_000'), parseSweep('maxInFlight=1, 8')]);
+    expect(points).toHaveLength(6);
+    expect(points[0]).toEqual({ batch: 500, maxInFlight: 1 });
+    expect(points[1]).toEqual({ batch: 500, maxInFlight: 8 });
+    expect(points[5]).toEqual({ batch: 10_000, maxInFlight: 8 });
+    expect(pointLabel(points[5]!)).toBe('batch=10000 maxInFlight=8');
+    expect(sweepPoints([])).toEqual([{}]);
+  });
+
+  it('refuses what cannot be swept, saying why', () => {
+    expect(() => parseSweep('batch')).toThrow(/expected name=value/);
+    expect(() => parseSweep('bogus=1')).toThrow(/unknown knob "bogus"; known: batch/);
+    expect(() => parseSweep('batch=0')).toThrow(/"0" is not an integer from 1 to 10000/);
+    expect(() => parseSweep('batch=5,,6')).toThrow(SweepError);
+    expect(() => parseSweep('batch=5,5')).toThrow(/repeated/);
+    expect(() => sweepPoints([parseSweep('batch=1'), parseSweep('batch=2')])).toThrow(/given twice/);
+    // flushMs is a real knob, but nothing in today's topology flushes on an interval
+    expect(() => checkKnobs('in-process', { flushMs: 100 })).toThrow(
+      /flushMs: no stage .* has a flush interval/,
+    );
+    expect(() => checkKnobs('remote', { shards: 4 })).toThrow(/reshard/);
+    expect(() => checkKnobs('local-stack', { batch: 500, shards: 2 })).not.toThrow();
+  });
+});
+
+describe('statistics', () => {
+  it('interpolates quantiles between the closest ranks', () => {
+    const xs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    expect(quantile(xs, 0.5)).toBe(5.5);
+    expect(quantile(xs, 0.95)).toBeCloseTo(9.55);
+    expect(quantile(xs, 0)).toBe(1);
+    expect(quantile(xs, 1)).toBe(10);
+    expect(quantile([], 0.5)).toBeNaN();
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(summarizeLatency(hundred)).toMatchObject({
+      count: 100,
+      p50: 50.5,
+      p99: 99.01,
+      max: 100,
+      mean: 50.5,
+    });
+    expect(summarizeLatency([])).toBeUndefined();
+  });
+
+  it('takes the median and spread of runs, ignoring missing figures', () => {
+    expect(spreadOf([3, 1, 2])).toMatchObject({ median: 2, min: 1, max: 3, relative: 1 });
+    expect(spreadOf([4, 1, 2, 3])?.median).toBe(2.5);
+    expect(spreadOf([undefined, 7, Number.NaN])).toMatchObject({ median: 7, runs: [7], relative: 0 });
+    expect(spreadOf([undefined])).toBeUndefined();
+  });
+});
+
+describe('report', () => {
+  it('draws a throughput and a latency chart with a bar per series and point', () => {
+    const html = reportHtml(sampleResult());
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    const throughput = html.slice(html.indexOf('id="throughput"'), html.indexOf('id="latency"'));
+    expect(throughput.match(/class="bar"/g)).toHaveLength(4); // 2 points × (records/s, telemetry/s)
+    expect(throughput).toContain('data-value="10000"');
+    const latency = html.slice(html.indexOf('id="latency"'));
+    expect(latency.match(/class="bar"/g)).toHaveLength(8); // 2 points × p50, p95, p99, max
+    expect(latency).toContain('goal p99 &lt; 1000 ms');
+    expect(html).toContain('abcdef0123456789');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('scales axes to round numbers and escapes labels', () => {
+    expect(niceScale(9300)).toEqual({ top: 10_000, step: 2000 });
+    expect(niceScale(0)).toEqual({ top: 1, step: 0.25 });
+    const svg = barChartSvg({
+      id: 'x',
+      title: 'a<b',
+      unit: 'ms',
+      groups: [{ label: '<p>', bars: [{ series: 's', median: 1, min: 1, max: 1 }] }],
+    });
+    expect(svg).toContain('a&lt;b');
+    expect(svg).not.toContain('<p>');
+  });
+
+  it('summarises points in a table with medians, spreads and the goal ratios', () => {
+    const text = summaryTable(sampleResult());
+    expect(text).toContain('10,000 (9,000–11,000)');
+    expect(text).toContain('batch=2000: records/s ÷ 5,000 = 2.80; p99 ÷ 1,000 ms = 0.45');
+  });
+
+  it('rewrites only its own subsection of RESULTS.md', () => {
+    const original = '# Benchmark results\n\n## Decode throughput\n\nkept as is\n';
+    const once = withResultSection(original, sampleResult());
+    expect(once.startsWith(original.trimEnd())).toBe(true);
+    expect(once).toContain('### fleet-100k, in-process');
+    const changed = sampleResult();
+    const twice = withResultSection(once, { ...changed, points: changed.points.slice(0, 1) });
+    expect(twice.match(/### fleet-100k, in-process/g)).toHaveLength(1);
+    expect(twice).not.toContain('| batch=2000 |');
+    expect(twice).toContain('## Decode throughput\n\nkept as is');
+    const other = withResultSection(twice, { ...changed, mode: 'local-stack' });
+    expect(other).toContain('### fleet-100k, in-process');
+    expect(other).toContain('### fleet-100k, local-stack');
+  });
+});
+
+describe('remote configuration', () => {
+  it('accepts a complete configuration and names every missing or wrong key', () => {
+    const ok = parseRemoteConfig({
+      region: 'eu-central-1',
+      kinesis: { streamName: 'bench' },
+      leases: { tableName: 'bench-leases' },
+      warm: { writeUrl: 'postgres://u:p@aurora:5432/warm' },
+    });
+    expect(ok.produce).toBe(true);
+    let error: unknown;
+    try {
+      parseRemoteConfig({
+        kinesis: {},
+        leases: { tableName: 'x' },
+        warm: { writeUrl: 'mysql://x' },
+        extra: 1,
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RemoteConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('region: is required');
+    expect(message).toContain('kinesis.streamName: is required');
+    expect(message).toContain('leases.tableName');
+    expect(message).toContain('warm.writeUrl: expected a postgres:// URL');
+    expect(message).toContain('extra: unknown key');
+  });
+});
