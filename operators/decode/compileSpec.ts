@@ -48,8 +48,8 @@ export function rawRefOf(record: RawRecord, envelope: Incoming['envelope'], spec
 }
 
 /**
- * The frame decoder of a format. The binary formats take a projection: they then build each record
- * as exactly its metrics object.
+ * The frame decoder of a format. With a projection, each record is built as exactly its metrics
+ * object, and the id and time fields are left in the decoder's `aux`.
  */
 export function compileFormat(format: Format, projection?: Projection): FrameDecoder {
   switch (format.type) {
@@ -60,9 +60,9 @@ export function compileFormat(format: Format, projection?: Projection): FrameDec
     case 'hybrid':
       return compileHybrid(format, projection);
     case 'json':
-      return compileJson(format);
+      return compileJson(format, projection);
     case 'csv':
-      return compileCsv(format);
+      return compileCsv(format, projection);
   }
 }
 
@@ -73,10 +73,10 @@ const latin1 = new TextDecoder('latin1');
 export function compileSpec(spec: Spec): CompiledSpec {
   const match = compileMatch(spec.match);
   const fields = fieldNamesOf(spec.format);
-  const projected = spec.format.type !== 'json' && spec.format.type !== 'csv';
-  const decodeFrame = compileFormat(spec.format, projected ? projectionOf(spec, fields) : undefined);
-  const build = compileTelemetryBuilder(spec, fields, compileContract(spec.contract), projected);
-  const auxWidth = projected ? projectionOf(spec, fields).aux.length : 0;
+  const projection = projectionOf(spec, fields);
+  const decodeFrame = compileFormat(spec.format, projection);
+  const build = compileTelemetryBuilder(spec, fields, compileContract(spec.contract), true);
+  const auxWidth = projection.aux.length;
   const { maxBytes, encoding } = spec.payload;
   const { deviceId, hubId } = spec.telemetry;
   const needsTopic = deviceId.from === 'topic' || hubId?.from === 'topic';

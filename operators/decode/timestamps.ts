@@ -159,7 +159,10 @@ export function compileTimeValue(rule: TimestampSpec): TimeValueReader {
     case 'iso8601':
       return function iso8601(v) {
         const value = present(v);
-        const ms = typeof value === 'string' && ISO_DATE.test(value) ? Date.parse(value) : Number.NaN;
+        if (typeof value !== 'string') return notIso(field, value);
+        const fast = isoUtc(value);
+        if (fast === fast) return fast; // not NaN
+        const ms = ISO_DATE.test(value) ? Date.parse(value) : Number.NaN;
         if (Number.isNaN(ms))
           throw new DecodeError('bad-timestamp', `"${field}" is not ISO-8601: ${JSON.stringify(value)}`);
         return ms;
@@ -194,6 +197,57 @@ export function compileTimeValue(rule: TimestampSpec): TimeValueReader {
         return zonedInstant(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, zone);
       };
   }
+}
+
+function notIso(field: string, value: FieldValue): never {
+  throw new DecodeError('bad-timestamp', `"${field}" is not ISO-8601: ${JSON.stringify(value)}`);
+}
+
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return Number.NaN;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/**
+ * The common shape `YYYY-MM-DDThh:mm:ss[.sss](Z|±hh:mm)` read by hand (no `Date.parse`, no
+ * allocation); NaN for anything else, which `Date.parse` then decides.
+ */
+function isoUtc(s: string): number {
+  const n = s.length;
+  if (n < 20 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84)
+    return Number.NaN;
+  if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return Number.NaN;
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 2);
+  const d = digits(s, 8, 2);
+  const h = digits(s, 11, 2);
+  const mi = digits(s, 14, 2);
+  const sec = digits(s, 17, 2);
+  let at = 19;
+  let ms = 0;
+  if (s.charCodeAt(at) === 46) {
+    if (n < at + 4) return Number.NaN;
+    ms = digits(s, at + 1, 3);
+    at += 4;
+  }
+  let offset = 0;
+  if (at === n - 1 && s.charCodeAt(at) === 90) {
+    // Z
+  } else if (at === n - 6 && s.charCodeAt(at + 3) === 58) {
+    const sign = s.charCodeAt(at);
+    if (sign !== 43 && sign !== 45) return Number.NaN;
+    offset = (digits(s, at + 1, 2) * 60 + digits(s, at + 4, 2)) * 60_000 * (sign === 43 ? 1 : -1);
+  } else return Number.NaN;
+  // out-of-range parts (and NaN from a non-digit) go to Date.parse, which knows the edge cases
+  if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h <= 23 && mi <= 59 && sec <= 59))
+    return Number.NaN;
+  if (!(ms >= 0 && offset === offset)) return Number.NaN;
+  return daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset;
 }
 
 /** Compiles a timestamp rule into a reader of a record's fields; checks the zone once, here. */

@@ -14,7 +14,17 @@
 import { type Options, parse } from 'csv-parse/sync';
 import type { CsvFormat } from '../../../specs/schema.ts';
 import { DecodeError } from '../errors.ts';
-import type { DecodedFields, FrameDecoder } from '../frame.ts';
+import type { DecodedFields, FieldValue, FrameDecoder } from '../frame.ts';
+import type { Projection } from './binaryFields.ts';
+
+/** Builds one row's record from its cells; generated per spec (see `compileRow`). */
+type RowReader = (
+  cells: readonly string[],
+  plan: readonly number[],
+  row: number,
+  aux: FieldValue[],
+  auxAt: number,
+) => DecodedFields;
 
 // One decoder for every payload: `decode` without `stream` keeps no state between calls.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -33,7 +43,7 @@ const BLANK = /^\s*$/;
  * const decode = compileCsv({ type: 'csv', delimiter: ',', header: true, columns: { t: 'temp' }, numeric: ['t'] });
  * decode(new TextEncoder().encode('id,temp\nd1,21.5\n')); // [{ t: 21.5 }]
  */
-export function compileCsv(format: CsvFormat): FrameDecoder {
+export function compileCsv(format: CsvFormat, projection?: Projection): FrameDecoder {
   const { delimiter, header } = format;
   const fields = Object.keys(format.columns);
   const columns = fields.map((field) => format.columns[field] as string | number);
@@ -49,6 +59,9 @@ export function compileCsv(format: CsvFormat): FrameDecoder {
     }
   }
   const positional = header ? undefined : (columns as number[]);
+  const readRow = compileRow(fields, columns, numeric, projection);
+  const aux: FieldValue[] = [];
+  const auxWidth = projection?.aux.length ?? 0;
   const byHeader = new Map<string, number[]>();
 
   /** Column index per field for one header; a mapped name the header lacks is `missing-field`. */
@@ -67,7 +80,7 @@ export function compileCsv(format: CsvFormat): FrameDecoder {
     return plan;
   }
 
-  return function decodeCsv(payload: Uint8Array): DecodedFields[] {
+  const decode: FrameDecoder = function decodeCsv(payload: Uint8Array): DecodedFields[] {
     let text: string;
     try {
       text = utf8.decode(payload);
@@ -91,23 +104,51 @@ export function compileCsv(format: CsvFormat): FrameDecoder {
 
     const out: DecodedFields[] = new Array(rows.length - first);
     for (let r = first; r < rows.length; r++) {
-      const cells = rows[r] as string[];
-      const record: DecodedFields = {};
-      for (let f = 0; f < plan.length; f++) {
-        const at = plan[f] as number;
-        const cell = cells[at];
-        if (cell === undefined) {
-          throw new DecodeError(
-            'missing-field',
-            `field ${fields[f]}: row ${r + 1} has ${cells.length} columns, no column ${at}`,
-          );
-        }
-        record[fields[f] as string] = numeric[f] ? toNumber(cell, r, fields[f] as string, columns[f]) : cell;
-      }
-      out[r - first] = record;
+      out[r - first] = readRow(rows[r] as string[], plan, r, aux, (r - first) * auxWidth);
     }
     return out;
   };
+  decode.aux = aux;
+  return decode;
+}
+
+/**
+ * The generated reader of one row: each field's cell by the header's plan, converted when numeric,
+ * into one object literal (every field is in every row: a missing cell is an error). Field names
+ * pass the spec's name pattern and are emitted through `JSON.stringify`.
+ */
+function compileRow(
+  fields: readonly string[],
+  columns: readonly (string | number)[],
+  numeric: readonly boolean[],
+  projection: Projection | undefined,
+): RowReader {
+  const lines = fields.map(
+    (_, f) =>
+      `const c${f} = cells[plan[${f}]];\nif (c${f} === undefined) k.missing(${f}, row, cells, plan);\n` +
+      `const v${f} = ${numeric[f] ? `k.toNumber(c${f}, row, ${f})` : `c${f}`};`,
+  );
+  const valueOf = (name: string) => {
+    // the last of equal names wins, as when the record was built key by key
+    const f = fields.lastIndexOf(name);
+    return f >= 0 ? `v${f}` : 'undefined';
+  };
+  const keep = (projection?.keep ?? fields).filter((n) => n !== '__proto__');
+  lines.push(...(projection?.aux ?? []).map((n, j) => `aux[auxAt + ${j}] = ${valueOf(n)};`));
+  lines.push(`return { ${keep.map((n) => `${JSON.stringify(n)}: ${valueOf(n)}`).join(', ')} };`);
+  const helpers = {
+    missing(f: number, row: number, cells: readonly string[], plan: readonly number[]): never {
+      throw new DecodeError(
+        'missing-field',
+        `field ${fields[f]}: row ${row + 1} has ${cells.length} columns, no column ${plan[f]}`,
+      );
+    },
+    toNumber(cell: string, row: number, f: number): number | null {
+      return toNumber(cell, row, fields[f]!, columns[f]);
+    },
+  };
+  const source = `return function readRow(cells, plan, row, aux, auxAt) {\n${lines.join('\n')}\n};`;
+  return new Function('k', source)(helpers) as RowReader;
 }
 
 /** Lines, then cells; empty lines are skipped and every row must be as wide as the first. */
