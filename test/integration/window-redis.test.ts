@@ -4,6 +4,7 @@
  * to another worker) still give exactly the brute-force aggregates.
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
   type WindowAggregateConfig,
@@ -11,7 +12,16 @@ import {
   windowAggregateConfigSchema,
 } from '../../operators/windowAggregate.ts';
 import { redisWindowState } from '../../state/redisWindowState.ts';
-import { type Enriched, ManualClock, type WindowAggregate } from '../../topology/index.ts';
+import { StateLostError } from '../../state/windowState.ts';
+import {
+  type Enriched,
+  ManualClock,
+  MemorySource,
+  type Sink,
+  TopologyBuilder,
+  TopologyTestDriver,
+  type WindowAggregate,
+} from '../../topology/index.ts';
 import {
   compareAggregates,
   enriched,
@@ -171,5 +181,27 @@ describe('window-aggregate on Redis', () => {
     expectExact(out, late, records);
     const redelivered = crashes.reduce((n, c) => n + c.crashAt - c.checkpointAt, 0);
     expect(redelivered).toBeGreaterThan(20);
+  });
+
+  it('stops the worker with StateLostError when Redis restarts empty mid-run', async () => {
+    const namespace = `restart-${randomUUID()}`;
+    const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
+    const b = new TopologyBuilder('windows-restart');
+    const input = b.source('telemetry', new MemorySource<Enriched>());
+    const windows = input.via('windows', windowAggregate(cfg, redisWindowState({ redisUrl, namespace })));
+    const unused: Sink<unknown> = { type: 'captured', write: async () => {} };
+    const aggregates = windows.to('aggregates', unused);
+    windows.side('late').to('late-records', unused);
+    const driver = new TopologyTestDriver(b.build(), { clock: new ManualClock(T0) });
+    driver.send(input, 'shard-0', [enriched('d', 'p', 'c', T0, { v: 1 })]);
+    await driver.settle();
+    expect(driver.output(aggregates).length).toBeGreaterThan(0);
+    // what a restart of a Redis without persistence leaves: none of the namespace's keys
+    const admin = new Redis(redisUrl);
+    await admin.del(...(await admin.keys(`sf:{${namespace}}:*`)));
+    admin.disconnect();
+    driver.send(input, 'shard-0', [enriched('d', 'p', 'c', T0 + 1_000, { v: 2 })]);
+    await expect(driver.settle()).rejects.toBeInstanceOf(StateLostError);
+    await expect(driver.close()).rejects.toBeInstanceOf(StateLostError);
   });
 });
