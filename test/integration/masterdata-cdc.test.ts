@@ -6,13 +6,22 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCdcTopology } from '../../cli/cdcTopology.ts';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
 import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
+import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
 import { masterDataApplySink } from '../../sinks/warm/masterdata/applier.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
-import { type DeadLetter, ManualClock, type OperatorContext, type RawRecord } from '../../topology/index.ts';
+import {
+  type DeadLetter,
+  ManualClock,
+  MemorySource,
+  type OperatorContext,
+  type RawRecord,
+  TopologyTestDriver,
+} from '../../topology/index.ts';
 import { asRawRecords, dmsControl, dmsData, mongoChange } from '../support/dms.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
@@ -317,5 +326,36 @@ describe('master data from CDC', () => {
       ['A', T0, move],
       ['B', move, null],
     ]);
+  });
+
+  it('the CDC topology applies a stream page and dead-letters what is not CDC', async () => {
+    await freshSchema();
+    const cdc = buildCdcTopology('masterdata', {
+      source: new MemorySource<RawRecord>(),
+      decode: cdcDecode(MAPPINGS),
+      apply: masterDataApplySink(client),
+      deadLetters: deadLetterSink(client),
+    });
+    const driver = new TopologyTestDriver(cdc.topology, { sinks: 'tap' });
+    const records = asRawRecords(
+      [
+        dmsData('crm', 'customers', 'insert', { id: 'c9', name: 'Nine' }, T0),
+        { not: 'a change' },
+        dmsData('iot', 'devices', 'insert', { device_id: 't1', product: 'p1', site: 's1' }, T0),
+      ],
+      'shardId-000000000001',
+    );
+    driver.send(cdc.records, 'shardId-000000000001', records);
+    await driver.settle();
+    await driver.close();
+    expect(driver.output(cdc.applied).map((c) => c.kind === 'change' && `${c.entity}:${c.key}`)).toEqual([
+      'customer:c9',
+      'device:t1',
+      'device-assignment:t1',
+    ]);
+    const stored = await pool.query(
+      "SELECT (SELECT name FROM customers WHERE customer_id = 'c9') AS name, (SELECT site_id FROM device_site_assignments WHERE device_id = 't1') AS site, (SELECT code FROM dead_letters WHERE node = 'cdc-decode') AS code",
+    );
+    expect(stored.rows).toEqual([{ name: 'Nine', site: 's1', code: 'cdc-invalid' }]);
   });
 });
