@@ -1,0 +1,99 @@
+/**
+ * The harness end to end as `shardflow bench` runs it (its entry point in a process of its own): a
+ * short in-process sweep writes a result file with every point and run, figures that hang together,
+ * and stores that account for every record sent; a knob the topology would ignore is refused.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchResult } from '../../bench/harness/result.ts';
+
+const ENTRY = path.resolve('bench/harness/main.ts');
+const out = mkdtempSync(path.join(tmpdir(), 'bench-cli-'));
+
+function harness(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('shardflow bench run (in-process)', () => {
+  it('runs a sweep and writes result.json and report.html with every point and run', async () => {
+    const { code, stdout, stderr } = await harness([
+      'run',
+      '--workload',
+      'smoke',
+      '--duration',
+      '2',
+      '--warmup',
+      '1',
+      '--repeat',
+      '2',
+      '--sweep',
+      'batch=100,400',
+      '--marker-ms',
+      '100',
+      '--out',
+      out,
+    ]);
+    expect(stderr).toContain('100%');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^batch=100 /m);
+    expect(stdout).toMatch(/^batch=400 /m);
+    expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+
+    const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as BenchResult;
+    expect(result.mode).toBe('in-process');
+    expect(result.workload.name).toBe('smoke');
+    expect(result.machine.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(result.points.map((p) => p.knobs)).toEqual([{ batch: 100 }, { batch: 400 }]);
+    for (const point of result.points) {
+      expect(point.runs).toHaveLength(2);
+      for (const r of point.runs) {
+        expect(r.error).toBeUndefined();
+        expect(r.recordsPerSecond.endToEnd).toBeGreaterThan(0);
+        // hub and CSV envelopes carry several records each
+        expect(r.recordsPerSecond.telemetry).toBeGreaterThan(r.recordsPerSecond.endToEnd);
+        expect(r.stages.decode!.in).toBeCloseTo(r.recordsPerSecond.read, 0);
+        expect(r.latencyMs!.count).toBeGreaterThan(0);
+        expect(r.latencyMs!.p50).toBeLessThanOrEqual(r.latencyMs!.p99);
+        expect(r.latencyMs!.p99).toBeLessThanOrEqual(r.latencyMs!.max);
+        expect(r.markers.unseen).toBe(0);
+        expect(r.cpu.perMillionRecords).toBeGreaterThan(0);
+        expect(r.peakRssMiB).toBeGreaterThan(20);
+        expect(r.accounting.balanced).toBe(true);
+        expect(r.accounting.deadLetters).toBe(r.accounting.malformed);
+      }
+      expect(point.summary.endToEnd!.runs).toHaveLength(2);
+      expect(point.summary.endToEnd!.min).toBeLessThanOrEqual(point.summary.endToEnd!.median);
+    }
+  });
+
+  it('refuses a knob that nothing in the topology honours, with exit code 2', async () => {
+    const { code, stderr } = await harness([
+      'run',
+      '--workload',
+      'smoke',
+      '--sweep',
+      'flushMs=100,1000',
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/flushMs: no stage of the benchmarked topology has a flush interval/);
+  });
+});
