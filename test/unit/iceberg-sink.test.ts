@@ -1,0 +1,320 @@
+/**
+ * The Cold sink's commit policy and schema evolution (on an embedded PGlite catalog and a local
+ * directory), the Glue catalog's conflict and unknown-outcome handling, and the manifests decoded by
+ * plain avsc with every field id in place.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Table } from '@aws-sdk/client-glue';
+import { PGlite } from '@electric-sql/pglite';
+import avro from 'avsc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../sinks/cold/catalog/catalog.ts';
+import { type GlueCalls, glueCatalog } from '../../sinks/cold/catalog/glueCatalog.ts';
+import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
+import { coldSink, coldSinkConfigSchema } from '../../sinks/cold/coldSink.ts';
+import { appendFiles, loadOrCreateTable, loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
+import { readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
+import { ancestry, currentSchema, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
+import { readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
+import { TELEMETRY_SPEC, telemetrySchema } from '../../sinks/cold/iceberg/telemetryTable.ts';
+import type { DataFile } from '../../sinks/cold/iceberg/types.ts';
+import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
+import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
+import { migrateWarm } from '../../sinks/warm/migrate.ts';
+import { pgliteSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { type Enriched, ManualClock, type Position, systemClock } from '../../topology/index.ts';
+import { waitFor } from '../support/wait.ts';
+
+const T0 = Date.UTC(2026, 10, 20, 8);
+let dir: string;
+let sql: SqlClient;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'iceberg-unit-'));
+  sql = pgliteSqlClient(await PGlite.create());
+  await migrateWarm(sql);
+}, 60_000);
+
+afterAll(async () => {
+  await sql?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const filesAt = (name: string): TableFiles => {
+  const store = localObjectStore({ kind: 'local', directory: dir });
+  return { store, prefix: `wh/${name}`, location: store.uri(`wh/${name}`) };
+};
+
+function rec(seq: number, metrics: Enriched['metrics']): Enriched {
+  return {
+    device_id: 'dev-1',
+    device_timestamp: T0 + seq,
+    productId: 'meter',
+    metrics,
+    ingest_timestamp: T0 + seq,
+    site_id: null,
+    customer_id: null,
+    rawRef: { protocol: 'tcp', format: 'hex', stream: 's', shardId: 'shard-0', sequenceNumber: String(seq) },
+  };
+}
+
+async function opened(name: string, clock: ManualClock, extra: object = {}) {
+  const durable: Position[] = [];
+  const abort = new AbortController();
+  const config = coldSinkConfigSchema.parse({ table: name, writerId: 'w', targetRows: 1000, ...extra });
+  const files = filesAt(name);
+  const catalog = jdbcCatalog(sql, { catalogName: 'unit' });
+  const sink = coldSink(config, { catalog, files, writeDataFile: writeParquet });
+  await sink.open!({ node: 'cold', clock, signal: abort.signal, markDurable: (_, p) => durable.push(p) });
+  const write = (batch: Enriched[]) =>
+    sink.write(batch, {
+      node: 'cold',
+      shardId: 'shard-0',
+      position: { sequenceNumber: batch.at(-1)!.rawRef.sequenceNumber, subSequenceNumber: 0 },
+      clock,
+    });
+  const ref: TableRef = { id: { namespace: 'iot', name }, catalog, files, clock: systemClock };
+  return { sink, durable, write, ref, close: () => abort.abort() };
+}
+
+describe('Cold sink commit policy', () => {
+  it('commits on the interval, never an empty commit, and on the row target', async () => {
+    const clock = new ManualClock(T0);
+    const s = await opened('policy', clock);
+    await s.write([rec(1, { temperature: 1 }), rec(2, { temperature: 2 })]);
+    expect(s.durable).toEqual([]);
+    await waitFor('the sink to park on the interval', () => clock.pending > 0);
+    await clock.advance(300_000);
+    await waitFor('the interval commit', () => s.durable.length === 1);
+    expect(s.durable[0]!.sequenceNumber).toBe('2');
+
+    await clock.advance(300_000);
+    await clock.advance(300_000);
+    expect(ancestry((await loadTable(s.ref))!.metadata)).toHaveLength(1);
+
+    const big = Array.from({ length: 1000 }, (_, i) => rec(10 + i, { temperature: i }));
+    await s.write(big);
+    expect(s.durable.at(-1)!.sequenceNumber).toBe('1009');
+    const meta = (await loadTable(s.ref))!.metadata;
+    expect(ancestry(meta)).toHaveLength(2);
+    expect(currentSnapshot(meta)!.summary['shardflow.checkpoints']).toBe('{"shard-0":"1009:0"}');
+    s.close();
+  });
+
+  it('adds a configured metric column to the schema, after last-column-id', async () => {
+    const clock = new ManualClock(T0);
+    const first = await opened('evolve', clock);
+    await first.write([rec(1, { temperature: 20.5, battery: 80 })]);
+    await first.sink.flush!();
+    first.close();
+    const second = await opened('evolve', clock, { metricColumns: [{ name: 'battery', type: 'long' }] });
+    const meta = (await loadTable(second.ref))!.metadata;
+    expect(meta['current-schema-id']).toBe(1);
+    expect(meta.schemas).toHaveLength(2);
+    expect(currentSchema(meta).fields.at(-1)).toEqual({
+      id: 18,
+      name: 'battery',
+      required: false,
+      type: 'long',
+    });
+    expect(meta['last-column-id']).toBe(18);
+    await second.write([rec(2, { temperature: 21, battery: 79 })]);
+    await second.sink.flush!();
+    second.close();
+    const after = (await loadTable(second.ref))!.metadata;
+    expect(currentSnapshot(after)!['schema-id']).toBe(1);
+    expect(after['current-schema-id']).toBe(1);
+  });
+});
+
+describe('manifests decoded by plain avsc', () => {
+  it('every field, list element and map key/value carries its Iceberg id', async () => {
+    const clock = new ManualClock(T0);
+    const s = await opened('avsc', clock);
+    await s.write([rec(1, { temperature: 1 }), rec(2, { temperature: 2 })]);
+    await s.sink.flush!();
+    s.close();
+    const meta = (await loadTable(s.ref))!.metadata;
+    const snap = currentSnapshot(meta)!;
+    const files = filesAt('avsc');
+    const listBytes = Buffer.from(await readLocation(files, snap['manifest-list']));
+    const manifestPath = (await readManifestList(listBytes))[0]!.manifestPath;
+    const manifestBytes = Buffer.from(await readLocation(files, manifestPath));
+
+    // avsc's own decoder, with its documented bigint long: no shardflow code involved.
+    const long = avro.types.LongType.__with({
+      fromBuffer: (b: Buffer) => b.readBigInt64LE(),
+      toBuffer: (n: bigint) => {
+        const b = Buffer.alloc(8);
+        b.writeBigInt64LE(n);
+        return b;
+      },
+      fromJSON: BigInt,
+      toJSON: Number,
+      isValid: (n: unknown) => typeof n === 'bigint',
+      compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
+    });
+    const decode = (bytes: Buffer) =>
+      new Promise<{ schema: unknown; meta: Record<string, string>; rows: Record<string, unknown>[] }>(
+        (resolve, reject) => {
+          const rows: Record<string, unknown>[] = [];
+          let schema: unknown;
+          let meta: Record<string, string> = {};
+          const d = new avro.streams.BlockDecoder({
+            parseHook: (s: avro.Schema) => {
+              schema = s;
+              return avro.Type.forSchema(s, { registry: { long } });
+            },
+          });
+          d.on('metadata', (_t: unknown, _c: unknown, h: { meta: Record<string, Buffer> }) => {
+            meta = Object.fromEntries(Object.entries(h.meta).map(([k, v]) => [k, v.toString()]));
+          });
+          d.on('data', (r: Record<string, unknown>) => rows.push(r));
+          d.on('error', reject);
+          d.on('end', () => resolve({ schema, meta, rows }));
+          d.end(bytes);
+        },
+      );
+
+    const list = await decode(listBytes);
+    expect(list.meta['snapshot-id']).toBe(String(snap['snapshot-id']));
+    expect(list.meta['parent-snapshot-id']).toBe('null');
+    expect(list.meta['format-version']).toBe('2');
+    expect(list.rows[0]!.added_snapshot_id).toBe(snap['snapshot-id']);
+
+    const manifest = await decode(manifestBytes);
+    expect(Object.keys(manifest.meta).sort()).toEqual(
+      [
+        'avro.codec',
+        'avro.schema',
+        'content',
+        'format-version',
+        'partition-spec',
+        'partition-spec-id',
+        'schema',
+        'schema-id',
+      ].sort(),
+    );
+    const missing: string[] = [];
+    const walk = (t: unknown, where: string) => {
+      if (Array.isArray(t)) return t.forEach((u) => walk(u, where));
+      if (typeof t !== 'object' || t === null) return;
+      const node = t as Record<string, unknown>;
+      if (node.type === 'record') {
+        for (const f of node.fields as Record<string, unknown>[]) {
+          if (typeof f['field-id'] !== 'number') missing.push(`${where}.${String(f.name)}`);
+          walk(f.type, `${where}.${String(f.name)}`);
+        }
+      } else if (node.type === 'array') {
+        const items = node.items as Record<string, unknown>;
+        if (node.logicalType !== 'map' && typeof node['element-id'] !== 'number') missing.push(`${where}[]`);
+        walk(items, `${where}[]`);
+      }
+    };
+    walk(manifest.schema, 'manifest_entry');
+    walk(list.schema, 'manifest_file');
+    expect(missing).toEqual([]);
+    const entry = manifest.rows[0] as {
+      status: number;
+      sequence_number: unknown;
+      data_file: Record<string, unknown>;
+    };
+    expect(entry.status).toBe(1);
+    expect(entry.sequence_number).toBeNull();
+    expect({ ...(entry.data_file.partition as object) }).toEqual({
+      device_timestamp_day: Math.floor(T0 / 86_400_000),
+      product_id: 'meter',
+    });
+    expect(entry.data_file.record_count).toBe(2n);
+    const lower = new Map(
+      (entry.data_file.lower_bounds as { key: number; value: Buffer }[]).map((e) => [e.key, e.value]),
+    );
+    expect(lower.get(2)!.readBigInt64LE()).toBe(BigInt(T0 + 1) * 1000n);
+    expect(lower.get(1)!.toString()).toBe('dev-1');
+  });
+});
+
+/** An in-memory Glue table store that injects faults: a fake, because Glue cannot run here. */
+function faultyGlue() {
+  const tables = new Map<string, Table>();
+  let version = 0;
+  const faults: ('conflict' | 'lost-after-apply' | 'lost-before-apply')[] = [];
+  const calls: GlueCalls = {
+    getTable: async (db, name) => structuredClone(tables.get(`${db}.${name}`)),
+    async createTable(input) {
+      const key = `${input.DatabaseName}.${input.TableInput!.Name}`;
+      if (tables.has(key)) throw Object.assign(new Error('exists'), { name: 'AlreadyExistsException' });
+      tables.set(key, { ...input.TableInput!, Name: input.TableInput!.Name!, VersionId: String(++version) });
+    },
+    async updateTable(input) {
+      const key = `${input.DatabaseName}.${input.TableInput!.Name}`;
+      const fault = faults.shift();
+      if (fault === 'lost-before-apply')
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      if (fault === 'conflict' || tables.get(key)?.VersionId !== input.VersionId) {
+        throw Object.assign(new Error('version changed'), { name: 'ConcurrentModificationException' });
+      }
+      tables.set(key, { ...input.TableInput!, Name: input.TableInput!.Name!, VersionId: String(++version) });
+      if (fault === 'lost-after-apply')
+        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+    },
+  };
+  return { calls, tables, faults };
+}
+
+describe('Glue catalog (fault-injecting fake client)', () => {
+  const dataFile = (n: number): DataFile => ({
+    filePath: `${filesAt('glue').location}/data/f${n}.parquet`,
+    partition: { device_timestamp_day: 20412, product_id: 'meter' },
+    stats: {
+      recordCount: 10,
+      fileSizeInBytes: 100,
+      columnSizes: new Map([[1, 50]]),
+      valueCounts: new Map([[1, 10]]),
+      nullValueCounts: new Map([[1, 0]]),
+      nanValueCounts: new Map(),
+      lowerBounds: new Map(),
+      upperBounds: new Map(),
+      splitOffsets: [4],
+    },
+  });
+
+  it('retries a ConcurrentModificationException, and resolves lost answers from the metadata log', async () => {
+    const glue = faultyGlue();
+    const catalog: Catalog = glueCatalog(glue.calls);
+    const ref: TableRef = {
+      id: { namespace: 'iot', name: 'glue' },
+      catalog,
+      files: filesAt('glue'),
+      clock: systemClock,
+      backoffMs: 1,
+    };
+    await loadOrCreateTable(ref, telemetrySchema([]), TELEMETRY_SPEC);
+    const params = () => glue.tables.get('iot.glue')!.Parameters!;
+    expect(params().table_type).toBe('ICEBERG');
+
+    glue.faults.push('conflict');
+    const first = await appendFiles(ref, [dataFile(1)]);
+    expect(first.attempts).toBe(2);
+
+    glue.faults.push('lost-after-apply');
+    const second = await appendFiles(ref, [dataFile(2)]);
+    expect(second.attempts).toBe(1);
+    expect(params().metadata_location).toBe(second.metadataLocation);
+    expect(params().previous_metadata_location).toBe(first.metadataLocation);
+
+    glue.faults.push('lost-before-apply');
+    const third = await appendFiles(ref, [dataFile(3)]);
+    expect(third.attempts).toBe(2);
+
+    const meta = (await loadTable(ref))!.metadata;
+    expect(ancestry(meta).map((s) => s['snapshot-id'])).toEqual([
+      third.snapshotId,
+      second.snapshotId,
+      first.snapshotId,
+    ]);
+    expect(currentSnapshot(meta)!.summary['total-records']).toBe('30');
+  });
+});
