@@ -198,8 +198,11 @@ describe('manifests decoded by plain avsc', () => {
       ].sort(),
     );
     const missing: string[] = [];
-    const walk = (t: unknown, where: string) => {
-      if (Array.isArray(t)) return t.forEach((u) => walk(u, where));
+    const walk = (t: unknown, where: string): void => {
+      if (Array.isArray(t)) {
+        for (const u of t) walk(u, where);
+        return;
+      }
       if (typeof t !== 'object' || t === null) return;
       const node = t as Record<string, unknown>;
       if (node.type === 'record') {
