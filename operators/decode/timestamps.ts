@@ -161,7 +161,7 @@ export function compileTimeValue(rule: TimestampSpec): TimeValueReader {
         const value = present(v);
         if (typeof value !== 'string') return notIso(field, value);
         const fast = isoUtc(value);
-        if (fast === fast) return fast; // not NaN
+        if (!Number.isNaN(fast)) return fast;
         const ms = ISO_DATE.test(value) ? Date.parse(value) : Number.NaN;
         if (Number.isNaN(ms))
           throw new DecodeError('bad-timestamp', `"${field}" is not ISO-8601: ${JSON.stringify(value)}`);
@@ -246,7 +246,7 @@ function isoUtc(s: string): number {
   // out-of-range parts (and NaN from a non-digit) go to Date.parse, which knows the edge cases
   if (!(mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h <= 23 && mi <= 59 && sec <= 59))
     return Number.NaN;
-  if (!(ms >= 0 && offset === offset)) return Number.NaN;
+  if (!(ms >= 0) || Number.isNaN(offset)) return Number.NaN;
   return daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset;
 }
 

@@ -128,14 +128,14 @@ function compileRow(
       `const c${f} = cells[plan[${f}]];\nif (c${f} === undefined) k.missing(${f}, row, cells, plan);\n` +
       `const v${f} = ${numeric[f] ? `k.toNumber(c${f}, row, ${f})` : `c${f}`};`,
   );
-  const valueOf = (name: string) => {
+  const sourceOf = (name: string) => {
     // the last of equal names wins, as when the record was built key by key
     const f = fields.lastIndexOf(name);
     return f >= 0 ? `v${f}` : 'undefined';
   };
   const keep = (projection?.keep ?? fields).filter((n) => n !== '__proto__');
-  lines.push(...(projection?.aux ?? []).map((n, j) => `aux[auxAt + ${j}] = ${valueOf(n)};`));
-  lines.push(`return { ${keep.map((n) => `${JSON.stringify(n)}: ${valueOf(n)}`).join(', ')} };`);
+  lines.push(...(projection?.aux ?? []).map((n, j) => `aux[auxAt + ${j}] = ${sourceOf(n)};`));
+  lines.push(`return { ${keep.map((n) => `${JSON.stringify(n)}: ${sourceOf(n)}`).join(', ')} };`);
   const helpers = {
     missing(f: number, row: number, cells: readonly string[], plan: readonly number[]): never {
       throw new DecodeError(

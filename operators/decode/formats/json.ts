@@ -54,7 +54,7 @@ export function compileJson(format: JsonFormat, projection?: Projection): FrameD
     `let s${i};`,
     ...readCode(`s${i}`, 'root', compilePath(path), i),
   ]);
-  const valueOf = (name: string) => {
+  const sourceOf = (name: string) => {
     const f = fields.findIndex(([n]) => n === name);
     const s = shared.findIndex(([n]) => n === name);
     if (f >= 0 && s >= 0) return `(f${f} !== undefined ? f${f} : s${s})`;
@@ -62,9 +62,9 @@ export function compileJson(format: JsonFormat, projection?: Projection): FrameD
   };
   const recordCode = (auxAt: string) => {
     const key = (n: string) => JSON.stringify(n);
-    const lines = keep.map((n, i) => `const r${i} = ${valueOf(n)};`);
+    const lines = keep.map((n, i) => `const r${i} = ${sourceOf(n)};`);
     lines.push(
-      ...auxNames.map((n, j) => `aux[${auxAt} + ${j}] = ${names.includes(n) ? valueOf(n) : 'undefined'};`),
+      ...auxNames.map((n, j) => `aux[${auxAt} + ${j}] = ${names.includes(n) ? sourceOf(n) : 'undefined'};`),
     );
     const all = keep.map((_, i) => `r${i} !== undefined`).join(' && ') || 'true';
     lines.push(`let rec;\nif (${all}) rec = { ${keep.map((n, i) => `${key(n)}: r${i}`).join(', ')} };`);
