@@ -21,7 +21,7 @@ import {
 } from '../../topology/index.ts';
 import type { Catalog } from './catalog/catalog.ts';
 import { checkpointSummary, committedPositions } from './iceberg/checkpoints.ts';
-import { appendFiles, evolveSchema, loadOrCreateTable, type TableRef } from './iceberg/commit.ts';
+import { appendFiles, evolveSchema, loadOrCreateTable, loadTable, type TableRef } from './iceberg/commit.ts';
 import { stringifyJson } from './iceberg/json.ts';
 import { currentSchema, defaultSpec } from './iceberg/metadata.ts';
 import { dayOf, partitionPath } from './iceberg/partition.ts';
@@ -108,6 +108,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   let buffer: Enriched[] = [];
   // Per shard, the end of the last source batch taken into the buffer (records kept or skipped).
   let buffered = new Map<string, Position>();
+  const seen = new Set<string>();
   let chain: Promise<unknown> = Promise.resolve();
   const stop = new AbortController();
 
@@ -222,6 +223,14 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
     },
     async write(batch, batchCtx) {
       const shard = batchCtx.shardId;
+      if (!seen.has(shard)) {
+        // A shard new to this worker may have moved here from another writer since open: take its
+        // newest committed position from the table before filtering.
+        const table = await loadTable(ref!);
+        const latest = table && committedPositions(table.metadata).positions.get(shard);
+        if (latest) committed.set(shard, maxPosition(committed.get(shard), latest));
+        seen.add(shard);
+      }
       const done = committed.get(shard);
       const floor = buffered.get(shard) ?? done;
       if (floor && comparePositions(batchCtx.position, floor) <= 0) {

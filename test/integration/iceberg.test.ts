@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../sinks/cold/catalog/catalog.ts';
 import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
 import { type ColdSinkConfig, coldSink, coldSinkConfigSchema } from '../../sinks/cold/coldSink.ts';
+import { committedPositions } from '../../sinks/cold/iceberg/checkpoints.ts';
 import { loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
 import { expireSnapshots, mergeManifests, removeOrphans } from '../../sinks/cold/iceberg/maintain.ts';
 import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
@@ -271,23 +272,31 @@ describe('Cold sink on a PostgreSQL catalog', () => {
     expect(new Set(entries.map((e) => e.sequenceNumber))).toEqual(new Set([1, 2, 3]));
     expect(await icebirdRows()).toHaveLength(700);
 
+    const later = await openSink('writer-b');
+    for (const batch of batches('shard-b', 300, 1, 50)) await later.write(batch);
+    await later.sink.flush!();
+    later.close();
+
+    const before = (await loadTable(ref()))!.metadata;
     const expired = await expireSnapshots(ref(), Date.now() + 1_000);
     const after = (await loadTable(ref()))!.metadata;
-    // writer-a, writer-b and writer-c2 hold the highest positions of their shards; the merge is current.
-    expect(after.snapshots.map((s) => s.summary['shardflow.writer'] ?? 'merge').sort()).toEqual([
-      'merge',
-      'writer-a',
-      'writer-b',
-      'writer-c2',
-    ]);
-    expect(expired.expired).toBe(0);
-    expect(await icebirdRows()).toHaveLength(700);
+    // Every shard's committed position is still held by a kept snapshot; the merge, writer-b's
+    // first append and others whose markers are superseded are gone.
+    expect(committedPositions(after).positions).toEqual(committedPositions(before).positions);
+    expect(committedPositions(after).positions.get('shard-b')?.sequenceNumber).toBe('1349');
+    expect(after['current-snapshot-id']).toBe(before['current-snapshot-id']);
+    expect(after.snapshots.length).toBeLessThan(before.snapshots.length);
+    expect(after.snapshots.some((s) => s.summary.operation === 'replace')).toBe(false);
+    expect(expired.expired).toBe(before.snapshots.length - after.snapshots.length);
+    expect(expired.deletedFiles).toBeGreaterThanOrEqual(2);
+    expect(await icebirdRows()).toHaveLength(750);
 
     const resumed = await openSink('writer-d');
     for (const batch of batches('shard-c', 0, 2, 50)) await resumed.write(batch);
     await resumed.sink.flush!();
     resumed.close();
-    expect(await icebirdRows()).toHaveLength(700);
+    expect(resumed.durable).toHaveLength(2);
+    expect(await icebirdRows()).toHaveLength(750);
   });
 
   it('DuckDB over the current snapshot’s files agrees on count and sum', async () => {
@@ -300,10 +309,10 @@ describe('Cold sink on a PostgreSQL catalog', () => {
               sum(CAST(metrics['temperature'] AS DOUBLE)) AS s FROM read_parquet([${list}])`,
     );
     const [n, d, s] = reader.getRows()[0]!;
-    expect(n).toBe(700);
-    expect(d).toBe(700);
-    // shard-a 0..299, shard-b 0..299, shard-c 0..99; temperature = seq / 2
-    expect(s).toBe((299 * 300) / 4 + (299 * 300) / 4 + (99 * 100) / 4);
+    expect(n).toBe(750);
+    expect(d).toBe(750);
+    // shard-a 0..299, shard-b 0..349, shard-c 0..99; temperature = seq / 2
+    expect(s).toBe((299 * 300) / 4 + (349 * 350) / 4 + (99 * 100) / 4);
     conn.closeSync();
   });
 });
