@@ -1,8 +1,7 @@
 /**
  * Parquet writers for the Cold layer, compared on the same telemetry-like rows: shardflow's writer
- * (`sinks/cold/parquet/writer.ts`: records collected by `columnBuffer.ts`, Arrow buffers built directly,
- * written by parquet-wasm) with zstd and
- * with snappy, hyparquet-writer (snappy: it has no zstd compressor of its own and Node 20 has none) and
+ * (`sinks/cold/parquet/writer.ts`: records collected by `columnBuffer.ts`, Arrow buffers built
+ * directly, written by parquet-wasm) with zstd and with snappy, hyparquet-writer (snappy: it has no zstd compressor of its own and Node 20 has none) and
  * parquetjs-lite (snappy; the baseline). Each timed run starts from row objects (the Enriched shape
  * with a metrics object) and ends with the file's bytes on local disk, so the conversion to each
  * library's input is measured too. parquetjs-lite is slow, so it writes fewer rows and its rate is

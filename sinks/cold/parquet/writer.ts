@@ -67,6 +67,14 @@ function encode(
     .setCompression(compression === 'zstd' ? parquetWasm.Compression.ZSTD : parquetWasm.Compression.SNAPPY)
     .setMaxRowGroupSize(rowGroupRows)
     .setCreatedBy('shardflow (parquet-rs via parquet-wasm)');
+  // Measurements, doubles and timestamps rarely repeat: trying a dictionary first made zstd writes
+  // several times slower and the files larger (bench/RESULTS.md).
+  for (const c of columns) {
+    const type = c.leaves.length === 1 ? c.leaves[0]!.type : undefined;
+    if (type === 'double' || type === 'timestamptz' || type === 'long') {
+      builder = builder.setColumnDictionaryEnabled(c.field.name, false);
+    }
+  }
   if (keyValueMetadata) builder = builder.setKeyValueMetadata(new Map(Object.entries(keyValueMetadata)));
   const properties = builder.build();
   // writeParquet takes ownership of (and frees) both the table and the properties.
@@ -76,7 +84,7 @@ function encode(
   );
 }
 
-/** Field id of each leaf column path, as the Parquet footer names it (`metrics.key_value.key`). */
+/** Field id of each leaf column path, as the Parquet footer names it (`metrics.entries.key`). */
 function leafIds(fields: readonly ColdField[]): (path: readonly string[]) => number | undefined {
   const top = new Map(fields.map((f) => [f.name, f]));
   return (path) => {
