@@ -72,8 +72,26 @@ export type EnrichOperator = Operator<Telemetry, Enriched, { dlq: DeadLetter }> 
   gauges(): readonly SourceGauge[];
 };
 
+/**
+ * A cached device: its latest placement inline (most readings fall in it, and reading it costs no
+ * further memory access than the entry itself), the whole history for the others.
+ */
+interface DeviceView {
+  readonly from: number;
+  readonly to: number;
+  readonly siteId: string | null;
+  readonly customerId: string | null;
+  readonly placements: readonly DevicePlacement[];
+}
+
+function viewOf(placements: readonly DevicePlacement[]): DeviceView {
+  const last = placements[placements.length - 1];
+  if (last === undefined) return { from: 0, to: 0, siteId: null, customerId: null, placements };
+  return { from: last.from, to: last.to, siteId: last.siteId, customerId: last.customerId, placements };
+}
+
 // Cached for unknown devices; compared by identity.
-const UNKNOWN: readonly DevicePlacement[] = Object.freeze([]);
+const UNKNOWN: DeviceView = Object.freeze(viewOf([]));
 
 /** Enriches telemetry with the site and customer in force at its event time. */
 export function enrich(
@@ -81,7 +99,7 @@ export function enrich(
   directory: DeviceDirectory,
   invalidations?: DeviceInvalidations,
 ): EnrichOperator {
-  const cache = new LruTtlCache<readonly DevicePlacement[]>(config.cacheSize);
+  const cache = new LruTtlCache<DeviceView>(config.cacheSize);
   const c = { records: 0, hits: 0, misses: 0, lookups: 0, unknown: 0, dead: 0, held: 0, invalidated: 0 };
   let unsubscribe: (() => void) | undefined;
   // devices invalidated while a lookup was in flight: its answer for them may predate the change
@@ -140,7 +158,7 @@ export function enrich(
     process: async function enrichBatch(batch, ctx) {
       const now = ctx.clock.now();
       const n = batch.length;
-      const found: (readonly DevicePlacement[] | undefined)[] = new Array(n);
+      const found: (DeviceView | undefined)[] = new Array(n);
       let missing: Set<string> | undefined;
       let misses = 0;
       for (let i = 0; i < n; i++) {
@@ -156,17 +174,18 @@ export function enrich(
       c.misses += misses;
       c.hits += n - misses;
 
-      let loaded: Map<string, readonly DevicePlacement[]> | undefined;
+      let loaded: Map<string, DeviceView> | undefined;
       if (missing !== undefined) {
         const raced = new Set<string>();
-        loaded = new Map(await lookup([...missing], raced));
+        loaded = new Map();
+        for (const [id, p] of await lookup([...missing], raced)) loaded.set(id, viewOf(p));
         let unknown = [...missing].filter((id) => !loaded!.has(id));
         if (unknown.length > 0 && config.unknownDevice === 'hold') {
           c.held++;
           const until = now + config.holdMs;
           while (unknown.length > 0 && ctx.clock.now() + config.retryIntervalMs <= until) {
             await ctx.clock.sleep(config.retryIntervalMs);
-            for (const [id, p] of await lookup(unknown, raced)) loaded.set(id, p);
+            for (const [id, p] of await lookup(unknown, raced)) loaded.set(id, viewOf(p));
             unknown = unknown.filter((id) => !loaded!.has(id));
           }
         }
@@ -182,8 +201,8 @@ export function enrich(
       const out: Enriched[] = [];
       for (let i = 0; i < n; i++) {
         const record = batch[i]!;
-        const placements = found[i] ?? loaded?.get(record.device_id) ?? UNKNOWN;
-        if (placements === UNKNOWN) {
+        const view = found[i] ?? loaded?.get(record.device_id) ?? UNKNOWN;
+        if (view === UNKNOWN) {
           c.unknown++;
           if (config.unknownDevice === 'dead-letter') {
             c.dead++;
@@ -193,7 +212,12 @@ export function enrich(
           out.push(enriched(record, null, null));
           continue;
         }
-        const p = placementAt(placements, record.device_timestamp);
+        const t = record.device_timestamp;
+        if (t >= view.from && t < view.to) {
+          out.push(enriched(record, view.siteId, view.customerId));
+          continue;
+        }
+        const p = placementAt(view.placements, t);
         out.push(enriched(record, p?.siteId ?? null, p?.customerId ?? null));
       }
       return out;
