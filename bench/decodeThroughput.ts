@@ -3,7 +3,8 @@
  * through the compiled spec's `decode` (frame decoder, ids, timestamps, metrics, contract) and,
  * alternately in the same process, through `interpretiveDecode`, the baseline that walks the spec
  * tree on every record. Both get a pre-read `Incoming`, so envelope parsing is not measured. Reported
- * as telemetry records/s (CSV: rows/s), median of the runs, and the ratio compiled / interpretive.
+ * as telemetry records/s (CSV: rows/s) per second of wall time and per second of process CPU time,
+ * median of the runs, and the ratio compiled / interpretive.
  *
  *   npx tsx bench/decodeThroughput.ts [--runs N] [--seconds S] [--out FILE] [--format F]... [--compiled-only]
  *
