@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import type { Table } from '@aws-sdk/client-glue';
 import { PGlite } from '@electric-sql/pglite';
 import avro from 'avsc';
+import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../sinks/cold/catalog/catalog.ts';
 import { type GlueCalls, glueCatalog } from '../../sinks/cold/catalog/glueCatalog.ts';
 import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
 import { coldSink, coldSinkConfigSchema } from '../../sinks/cold/coldSink.ts';
 import { appendFiles, loadOrCreateTable, loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
-import { readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
+import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
 import { ancestry, currentSchema, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
 import { readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { TELEMETRY_SPEC, telemetrySchema } from '../../sinks/cold/iceberg/telemetryTable.ts';
@@ -109,23 +110,41 @@ describe('Cold sink commit policy', () => {
     await first.write([rec(1, { temperature: 20.5, battery: 80 })]);
     await first.sink.flush!();
     first.close();
-    const second = await opened('evolve', clock, { metricColumns: [{ name: 'battery', type: 'long' }] });
+    // snappy: hyparquet reads it without a codec plug-in.
+    const second = await opened('evolve', clock, {
+      compression: 'snappy',
+      metricColumns: [
+        { name: 'battery', type: 'long' },
+        { name: 'temperature', type: 'double' },
+      ],
+    });
     const meta = (await loadTable(second.ref))!.metadata;
     expect(meta['current-schema-id']).toBe(1);
     expect(meta.schemas).toHaveLength(2);
-    expect(currentSchema(meta).fields.at(-1)).toEqual({
-      id: 18,
-      name: 'battery',
-      required: false,
-      type: 'long',
-    });
-    expect(meta['last-column-id']).toBe(18);
-    await second.write([rec(2, { temperature: 21, battery: 79 })]);
+    expect(currentSchema(meta).fields.slice(-2)).toEqual([
+      { id: 18, name: 'battery', required: false, type: 'long' },
+      { id: 19, name: 'temperature', required: false, type: 'double' },
+    ]);
+    expect(meta['last-column-id']).toBe(19);
+    await second.write([rec(2, { temperature: 21.5, battery: 79, mode: 'eco' })]);
     await second.sink.flush!();
     second.close();
     const after = (await loadTable(second.ref))!.metadata;
     expect(currentSnapshot(after)!['schema-id']).toBe(1);
-    expect(after['current-schema-id']).toBe(1);
+
+    // The new file holds the typed columns; the metric without one stays in the map.
+    const files = filesAt('evolve');
+    const list = await readManifestList(await readLocation(files, currentSnapshot(after)!['manifest-list']));
+    const { entries } = await readManifest(list[0]!, await readLocation(files, list[0]!.manifestPath));
+    const bytes = await readLocation(files, entries[0]!.dataFile.filePath);
+    const rows = await parquetReadObjects({
+      file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.battery).toBe(79n);
+    expect(rows[0]!.temperature).toBe(21.5);
+    expect(rows[0]!.metrics).toEqual({ mode: 'eco' });
+    expect(Buffer.from(entries[0]!.dataFile.stats.lowerBounds.get(19)!).readDoubleLE()).toBe(21.5);
   });
 });
 

@@ -7,7 +7,7 @@
 
 import { z } from 'zod';
 import type { Enriched } from '../../../topology/index.ts';
-import type { ColdValue, ColumnarRows } from '../parquet/types.ts';
+import type { ColdValue, ColumnarRows, ColumnValues } from '../parquet/types.ts';
 import type { ColdField, ColdType, PartitionSpecJson, SchemaFieldJson, SchemaJson } from './types.ts';
 
 /** A metric kept in a typed column of its own. */
@@ -148,49 +148,101 @@ function fits(type: ColdType, v: unknown): boolean {
   }
 }
 
-/** Enriched records as the Parquet writer's columns for `schema` (timestamps in epoch ms). */
+interface TypedMetric {
+  readonly id: number;
+  readonly type: ColdType;
+  readonly values: Float64Array | Int32Array | ColdValue[];
+  readonly present?: Uint8Array;
+}
+
+function typedMetric(id: number, type: ColdType, n: number): TypedMetric {
+  if (type === 'double') return { id, type, values: new Float64Array(n), present: new Uint8Array(n) };
+  if (type === 'int') return { id, type, values: new Int32Array(n), present: new Uint8Array(n) };
+  return { id, type, values: new Array<ColdValue>(n).fill(null) };
+}
+
+/**
+ * Enriched records as the Parquet writer's columns for `schema` (timestamps in epoch ms), in one pass;
+ * `double` and `int` metric columns go as typed arrays with a presence mask.
+ */
 export function telemetryColumns(records: readonly Enriched[], schema: SchemaJson): ColumnarRows {
   const n = records.length;
-  const col = <T>(f: (r: Enriched) => T): T[] => records.map(f);
-  const columns = new Map<
-    number,
-    ArrayLike<ColdValue> | ArrayLike<Readonly<Record<string, ColdValue>> | null>
-  >([
-    [1, col((r) => r.device_id)],
-    [2, col((r) => r.device_timestamp)],
-    [3, col((r) => r.productId)],
-    [4, col((r) => r.hub_id ?? null)],
-    [5, col((r) => r.childDeviceId ?? null)],
-    [6, col((r) => r.site_id)],
-    [7, col((r) => r.customer_id)],
-    [8, col((r) => r.ingest_timestamp)],
-    [9, col((r) => r.rawRef.stream)],
-    [10, col((r) => r.rawRef.shardId)],
-    [11, col((r) => r.rawRef.sequenceNumber)],
-    [12, col((r) => r.rawRef.subSequenceNumber ?? 0)],
-    [13, col((r) => r.rawRef.specId ?? null)],
-    [14, col((r) => r.rawRef.specVersion ?? null)],
-  ]);
-  const typed = schema.fields.filter((f) => f.id >= FIRST_METRIC_ID && typeof f.type === 'string');
-  const typedValues = typed.map(() => new Array<ColdValue>(n).fill(null));
-  const typedIndex = new Map(typed.map((f, t) => [f.name, t]));
-  const rest = new Array<Record<string, string> | null>(n).fill(null);
+  const strings = () => new Array<string | null>(n);
+  const deviceId = strings();
+  const productId = strings();
+  const hubId = strings();
+  const childId = strings();
+  const siteId = strings();
+  const customerId = strings();
+  const stream = strings();
+  const shardId = strings();
+  const sequence = strings();
+  const specId = strings();
+  const deviceTs = new Float64Array(n);
+  const ingestTs = new Float64Array(n);
+  const subSequence = new Int32Array(n);
+  const specVersion = new Array<number | null>(n);
+  const rest = new Array<Record<string, string> | null>(n);
+  const typed = schema.fields
+    .filter((f) => f.id >= FIRST_METRIC_ID && typeof f.type === 'string')
+    .map((f) => [f.name, typedMetric(f.id, f.type as ColdType, n)] as const);
+  const byName = new Map(typed);
   for (let i = 0; i < n; i++) {
-    const metrics = records[i]!.metrics;
+    const r = records[i]!;
+    const ref = r.rawRef;
+    deviceId[i] = r.device_id;
+    deviceTs[i] = r.device_timestamp;
+    productId[i] = r.productId;
+    hubId[i] = r.hub_id ?? null;
+    childId[i] = r.childDeviceId ?? null;
+    siteId[i] = r.site_id;
+    customerId[i] = r.customer_id;
+    ingestTs[i] = r.ingest_timestamp;
+    stream[i] = ref.stream;
+    shardId[i] = ref.shardId;
+    sequence[i] = ref.sequenceNumber;
+    subSequence[i] = ref.subSequenceNumber ?? 0;
+    specId[i] = ref.specId ?? null;
+    specVersion[i] = ref.specVersion ?? null;
     let other: Record<string, string> | null = null;
+    const metrics = r.metrics;
     for (const name in metrics) {
       const v = metrics[name];
       if (v === null || v === undefined) continue;
-      const t = typedIndex.get(name) ?? -1;
-      if (t >= 0 && fits(typed[t]!.type as ColdType, v)) typedValues[t]![i] = v;
-      else {
+      const t = byName.get(name);
+      if (t !== undefined && fits(t.type, v)) {
+        t.values[i] = v as never;
+        if (t.present) t.present[i] = 1;
+      } else {
         other ??= {};
         other[name] = String(v);
       }
     }
     rest[i] = other;
   }
-  for (const [t, f] of typed.entries()) columns.set(f.id, typedValues[t]!);
-  columns.set(15, rest);
+  const columns = new Map<number, ColumnValues>([
+    [1, deviceId],
+    [2, deviceTs],
+    [3, productId],
+    [4, hubId],
+    [5, childId],
+    [6, siteId],
+    [7, customerId],
+    [8, ingestTs],
+    [9, stream],
+    [10, shardId],
+    [11, sequence],
+    [12, { values: subSequence }],
+    [13, specId],
+    [14, specVersion],
+    [15, rest],
+  ]);
+  for (const [, t] of typed)
+    columns.set(
+      t.id,
+      t.present
+        ? { values: t.values as Float64Array | Int32Array, present: t.present }
+        : (t.values as ColdValue[]),
+    );
   return { length: n, columns };
 }
