@@ -9,10 +9,17 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { cdcDecodeConfigSchema } from '../operators/cdc/mapping.ts';
 import { decodeConfigSchema } from '../operators/decodeBySpec.ts';
+import { enrichConfigSchema } from '../operators/enrich.ts';
+import { windowAggregateConfigSchema } from '../operators/windowAggregate.ts';
+import { coldConfigSchema } from '../sinks/cold/catalog/coldTable.ts';
+import { deadLettersConfigSchema } from '../sinks/deadletter/config.ts';
+import { hotStoreConfigSchema } from '../sinks/hot/openHotStore.ts';
 import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
 import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
 import { leaseConfigSchema } from '../sources/kinesis/kclSource.ts';
+import { windowStateConfigSchema } from '../state/windowStateConfig.ts';
 import { runtimeConfigSchema } from '../topology/index.ts';
 
 /** The configuration of one worker (`shardflow run --config FILE`). */
@@ -32,10 +39,31 @@ export const workerConfigSchema = z
           .describe(
             'share the shards with other workers through a KCL lease table; without it one worker reads every shard',
           ),
+        cdc: z
+          .object({
+            kinesis: kinesisSourceConfigSchema.describe('the CDC stream (AWS DMS, MongoDB change streams)'),
+            leases: leaseConfigSchema
+              .optional()
+              .describe("the CDC stream's own lease table (a KCL application per stream)"),
+            decode: cdcDecodeConfigSchema.describe('which source tables and columns feed which entity'),
+          })
+          .strict()
+          .optional()
+          .describe('master-data changes to apply to the Warm store; no CDC branch when absent'),
       })
       .strict(),
     decode: decodeConfigSchema.default({ reloadIntervalMs: 5000 }),
+    enrich: enrichConfigSchema.default(enrichConfigSchema.parse({})),
+    windows: windowAggregateConfigSchema.default(windowAggregateConfigSchema.parse({})),
+    state: windowStateConfigSchema
+      .default({ backend: 'embedded' })
+      .describe('window state: redis (shared by all workers) or embedded (one worker)'),
     warm: warmStoreConfigSchema.describe('the Warm store (PostgreSQL / Aurora)'),
+    hot: hotStoreConfigSchema
+      .optional()
+      .describe('the Hot store; its tables live in the Warm PostgreSQL when absent'),
+    deadLetters: deadLettersConfigSchema.default({ kind: 'postgres' }),
+    cold: coldConfigSchema.optional().describe('the Cold Iceberg table; no Cold sink when absent'),
     runtime: runtimeConfigSchema.default(runtimeConfigSchema.parse({})),
     log: z
       .object({
@@ -59,7 +87,16 @@ export const workerConfigSchema = z
       .strict()
       .default({ port: 9400, host: '127.0.0.1', enabled: true }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.source.leases !== undefined && c.state.backend === 'embedded')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['state', 'backend'],
+        message:
+          'embedded keeps window state inside one process; workers sharing shards through source.leases need redis',
+      });
+  });
 /** The configuration as written. */
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;
 /** The validated configuration, defaults applied. */

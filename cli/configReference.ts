@@ -12,10 +12,13 @@ interface JsonSchema {
   readonly description?: string;
   readonly default?: unknown;
   readonly enum?: readonly unknown[];
+  readonly const?: unknown;
   readonly anyOf?: readonly JsonSchema[];
+  readonly oneOf?: readonly JsonSchema[];
 }
 
 function typeOf(s: JsonSchema): string {
+  if (s.const !== undefined) return String(s.const);
   if (s.enum) return s.enum.join('|');
   if (s.anyOf) return s.anyOf.map(typeOf).join(' or ');
   return s.type ?? 'any';
@@ -25,7 +28,29 @@ function envName(path: readonly string[]): string {
   return `SHARDFLOW_${path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('__')}`;
 }
 
+/**
+ * One object schema for a union of object variants (e.g. `state`: redis or embedded): every key of
+ * any variant, a key's types joined with `|`, the union's description and default kept.
+ */
+function mergeVariants(s: JsonSchema, variants: readonly JsonSchema[]): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  for (const variant of variants) {
+    for (const [key, child] of Object.entries(variant.properties ?? {})) {
+      const seen = properties[key];
+      properties[key] = seen
+        ? { ...seen, const: undefined, type: `${typeOf(seen)}|${typeOf(child)}` }
+        : child;
+    }
+  }
+  return { type: 'object', properties, description: s.description, default: s.default };
+}
+
 function walk(s: JsonSchema, path: string[], required: boolean, lines: string[]): void {
+  const variants = s.oneOf ?? s.anyOf;
+  if (variants?.every((v) => v.type === 'object' && v.properties)) {
+    walk(mergeVariants(s, variants), path, required, lines);
+    return;
+  }
   if (s.type === 'object' && s.properties) {
     for (const [key, child] of Object.entries(s.properties)) {
       walk(child, [...path, key], (s.required ?? []).includes(key), lines);

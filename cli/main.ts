@@ -3,14 +3,16 @@
  * 3 a service could not be reached.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { openWarmStore } from '../sinks/warm/store.ts';
 import {
   DESCRIPTION_FORMATS,
   type DescriptionFormat,
   errorMessage,
   renderDescription,
 } from '../topology/index.ts';
+import { registerBenchCommand } from './commands/bench.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
+import { registerIcebergCommand } from './commands/iceberg.ts';
+import { registerMasterdataCommand } from './commands/masterdata.ts';
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSavepointCommand } from './commands/savepoint.ts';
 import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
@@ -20,7 +22,7 @@ import { configReference } from './configReference.ts';
 import { runDemo } from './demo.ts';
 import { demoConfig } from './demoConfig.ts';
 import { createLogger } from './log.ts';
-import { ServiceUnavailableError, startWorker, telemetryTopologyFor } from './worker.ts';
+import { describeTopologyFor, ServiceUnavailableError, startWorker } from './worker.ts';
 
 const EXIT = { failed: 1, config: 2, service: 3 } as const;
 
@@ -81,8 +83,7 @@ topology
       const config = opts.config ? loadWorkerConfig(opts.config) : demoConfig();
       // Building needs no connection: stores open on first use, which describe never makes.
       const log = createLogger({ level: 'error', pretty: false });
-      const { topology: t } = telemetryTopologyFor(config, { log }, openWarmStore(config.warm));
-      process.stdout.write(renderDescription(t.describe(), opts.format));
+      process.stdout.write(renderDescription(await describeTopologyFor(config, { log }), opts.format));
     } catch (error) {
       fail(error);
     }
@@ -181,7 +182,10 @@ program
     },
   );
 
+registerBenchCommand(program);
 registerDlqCommand(program);
+registerIcebergCommand(program);
+registerMasterdataCommand(program);
 registerReplayCommand(program);
 registerSavepointCommand(program);
 registerScaleAdviceCommand(program);

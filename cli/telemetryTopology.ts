@@ -1,16 +1,27 @@
 /**
- * The telemetry topology of the first slice, and where the later stages will go:
+ * The worker's topology: the telemetry branch and, when configured, the master-data (CDC) branch.
  *
- *   kinesis → kpl-deaggregation → decode → count-per-product-hour → hourly-counts (Warm)
- *                  └─dlq→ kpl-dead-letters └─dlq→ dead-letters (Warm)
+ *   kinesis → kpl-deaggregation → decode → enrich → windows → hot-aggregates          (Hot)
+ *                  │                │        │        │     → daily-aggregates        (Warm)
+ *                  │                │        │        └─late→ late-records → late-dead-letters
+ *                  │                │        ├→ hot-telemetry                         (Hot)
+ *                  │                │        └→ cold-telemetry                        (Cold, optional)
+ *                  │                ├→ count-per-product-hour → hourly-counts         (Warm)
+ *                  │                └─dlq→ dead-letters              enrich └─dlq→ enrich-dead-letters
+ *                  └─dlq→ kpl-dead-letters
+ *   cdc → cdc-decode → masterdata-apply (Warm; invalidates every worker's enrich cache)
+ *           └─dlq→ cdc-dead-letters
  *
- * Seams: enrich (device → site → customer) goes between `decode` and the aggregation; `count-per-product-hour` becomes the 1 h / 6 h / 1 day
- * windows with Redis state; Hot and Cold sinks fan out from the decoded telemetry.
+ * Every sink is idempotent on replay (natural-key upserts, forward-only revisions, or a per-shard
+ * position kept with the data), so a shard's checkpoint may trail what the stores hold.
  */
+import type { MasterDataChange } from '../operators/cdc/change.ts';
 import { countPerProductHour } from '../operators/countPerProductHour.ts';
+import { lateRecordsAsDeadLetters } from '../operators/lateRecords.ts';
 import { kplDeaggregation } from '../sources/kinesis/kplDeaggregation.ts';
 import {
   type DeadLetter,
+  type Enriched,
   type Operator,
   type ProductHourCount,
   type RawRecord,
@@ -21,16 +32,35 @@ import {
   type Telemetry,
   type Topology,
   TopologyBuilder,
+  type WindowAggregate,
 } from '../topology/index.ts';
 
-/** The components the telemetry topology is made of. */
+/** The master-data branch's components. */
+export interface CdcComponents {
+  /** The CDC stream's source (its own lease table when leased). */
+  readonly source: Source<RawRecord>;
+  readonly decode: Operator<RawRecord, MasterDataChange, { dlq: DeadLetter }>;
+  readonly apply: Sink<MasterDataChange>;
+}
+
+/** The components the topology is made of. */
 export interface TelemetryComponents {
   readonly source: Source<RawRecord>;
   /** The decode stage (spec-driven decode and data contracts). */
   readonly decode: Operator<RawRecord, Telemetry, { dlq: DeadLetter }>;
+  readonly enrich: Operator<Telemetry, Enriched, { dlq: DeadLetter }>;
+  readonly windows: Operator<Enriched, WindowAggregate, { late: Enriched }>;
   readonly hourlyCounts: Sink<ProductHourCount>;
+  readonly hotTelemetry: Sink<Enriched>;
+  /** Product and device windows (other scopes are ignored by the sink). */
+  readonly hotAggregates: Sink<WindowAggregate>;
+  /** Daily customer × product windows (other scopes are ignored by the sink). */
+  readonly dailyAggregates: Sink<WindowAggregate>;
+  /** All joined telemetry into the Iceberg table; no Cold branch when absent. */
+  readonly cold?: Sink<Enriched>;
   /** Makes a dead-letter sink; called once per stage that can refuse records. */
   readonly deadLetters: () => Sink<DeadLetter>;
+  readonly cdc?: CdcComponents;
 }
 
 /** The built topology and typed handles to its ends (for the test driver). */
@@ -39,9 +69,12 @@ export interface TelemetryTopology {
   readonly records: Stream<RawRecord>;
   readonly hourlyCounts: SinkRef<ProductHourCount>;
   readonly deadLetters: SinkRef<DeadLetter>;
+  readonly hotTelemetry: SinkRef<Enriched>;
+  readonly hotAggregates: SinkRef<WindowAggregate>;
+  readonly dailyAggregates: SinkRef<WindowAggregate>;
 }
 
-/** Builds the telemetry topology from its components. */
+/** Builds the topology from its components. */
 export function buildTelemetryTopology(name: string, c: TelemetryComponents): TelemetryTopology {
   const b = new TopologyBuilder(name);
   const records = b.source('kinesis', c.source);
@@ -52,5 +85,32 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   const hourlyCounts = telemetry
     .via('count-per-product-hour', countPerProductHour())
     .to('hourly-counts', c.hourlyCounts);
-  return { topology: b.build(), records, hourlyCounts, deadLetters };
+
+  const enriched = telemetry.via('enrich', c.enrich);
+  enriched.side('dlq').to('enrich-dead-letters', c.deadLetters());
+  const hotTelemetry = enriched.to('hot-telemetry', c.hotTelemetry);
+  if (c.cold) enriched.to('cold-telemetry', c.cold);
+
+  const aggregates = enriched.via('windows', c.windows);
+  aggregates
+    .side('late')
+    .via('late-records', lateRecordsAsDeadLetters())
+    .to('late-dead-letters', c.deadLetters());
+  const hotAggregates = aggregates.to('hot-aggregates', c.hotAggregates);
+  const dailyAggregates = aggregates.to('daily-aggregates', c.dailyAggregates);
+
+  if (c.cdc) {
+    const changes = b.source('cdc', c.cdc.source).via('cdc-decode', c.cdc.decode);
+    changes.side('dlq').to('cdc-dead-letters', c.deadLetters());
+    changes.to('masterdata-apply', c.cdc.apply);
+  }
+  return {
+    topology: b.build(),
+    records,
+    hourlyCounts,
+    deadLetters,
+    hotTelemetry,
+    hotAggregates,
+    dailyAggregates,
+  };
 }

@@ -6,25 +6,41 @@
 
 import { fileURLToPath } from 'node:url';
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { Redis } from 'ioredis';
+import { cdcDecode } from '../operators/cdc/cdcDecode.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
-import { deadLetterSink } from '../sinks/warm/deadLetterSink.ts';
+import { enrich } from '../operators/enrich.ts';
+import { windowAggregate } from '../operators/windowAggregate.ts';
+import { coldSink } from '../sinks/cold/coldSink.ts';
+import { writeParquet } from '../sinks/cold/parquet/writer.ts';
+import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
+import { hotAggregateSink } from '../sinks/hot/hotAggregateSink.ts';
+import { hotTelemetrySink } from '../sinks/hot/hotTelemetrySink.ts';
+import { warmDailyAggregateSink } from '../sinks/warm/dailyAggregateSink.ts';
 import { hourlyCountSink } from '../sinks/warm/hourlyCountSink.ts';
+import { masterDataApplySink } from '../sinks/warm/masterdata/applier.ts';
+import { pgDeviceDirectory } from '../sinks/warm/masterdata/deviceDirectory.ts';
+import { type PgInvalidationFeed, pgInvalidationFeed } from '../sinks/warm/masterdata/invalidationFeed.ts';
 import { migrateWarm } from '../sinks/warm/migrate.ts';
-import { describeEndpoint, openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
+import { describeEndpoint, type WarmStore } from '../sinks/warm/store.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { kclSource } from '../sources/kinesis/kclSource.ts';
+import { windowStateBackend } from '../state/windowStateConfig.ts';
 import {
   type Clock,
   errorMessage,
   type Logger,
+  type RawRecord,
+  type Source,
   systemClock,
   type TopologyDescription,
   TopologyRuntime,
 } from '../topology/index.ts';
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
+import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
 
 /** A service the worker needs did not answer. */
@@ -41,6 +57,7 @@ export interface Worker {
   readonly telemetry: TelemetryTopology;
   readonly description: TopologyDescription;
   readonly warm: WarmStore;
+  readonly stores: WorkerStores;
   readonly admin: AdminServer | undefined;
   /** Settles when the runtime has stopped (rejects with the error that stopped it). */
   readonly done: Promise<void>;
@@ -93,6 +110,38 @@ async function checkPostgres(warm: WarmStore, config: WorkerConfig): Promise<voi
   }
 }
 
+async function checkRedis(config: WorkerConfig): Promise<void> {
+  if (config.state.backend !== 'redis') return;
+  const url = config.state.redisUrl;
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 5000 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    const { host, port } = new URL(url);
+    throw new ServiceUnavailableError('Redis', 'state.redisUrl', `${host}:${port || '6379'}`, error);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+async function prepareHot(stores: WorkerStores, config: WorkerConfig): Promise<void> {
+  try {
+    await stores.hot.prepare();
+  } catch (error) {
+    if (!config.hot) throw error;
+    const url = config.hot.writeUrl;
+    const address = config.hot.kind === 'mongodb' ? new URL(url).host : describeEndpoint(url);
+    throw new ServiceUnavailableError(
+      config.hot.kind === 'mongodb' ? 'MongoDB' : 'PostgreSQL',
+      'hot.writeUrl',
+      address,
+      error,
+    );
+  }
+}
+
 /** The specs shipped with shardflow (the demo fleet and one example of each format). */
 export const BUNDLED_SPECS = fileURLToPath(new URL('../specs/examples', import.meta.url));
 
@@ -116,39 +165,96 @@ export function loadSpecs(config: WorkerConfig, log: Logger): SpecRegistry {
   return registry;
 }
 
+/** What a topology is built from besides its configuration. */
+export interface TopologyResources {
+  readonly stores: WorkerStores;
+  /** The master-data invalidations (PostgreSQL LISTEN); none for an embedded Warm store. */
+  readonly invalidations?: PgInvalidationFeed;
+}
+
+function kinesisSource(
+  kinesis: WorkerConfig['source']['kinesis'],
+  leases: WorkerConfig['source']['leases'],
+  deps: { clock: Clock; log: Logger },
+): Source<RawRecord> {
+  return leases ? kclSource(kinesis, leases, deps) : kinesisAllShardsSource(kinesis, deps);
+}
+
 /** Builds the topology described by a configuration without connecting to anything. */
 export function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
-  warm: WarmStore,
+  { stores, invalidations }: TopologyResources,
 ): TelemetryTopology {
   const clock = deps.clock ?? systemClock;
-  return buildTelemetryTopology(config.topology.name, {
-    source: config.source.leases
-      ? kclSource(config.source.kinesis, config.source.leases, { clock, log: deps.log })
-      : kinesisAllShardsSource(config.source.kinesis, { clock, log: deps.log }),
+  const { warm, hot, cold } = stores;
+  const name = config.topology.name;
+  const cdc = config.source.cdc;
+  return buildTelemetryTopology(name, {
+    source: kinesisSource(config.source.kinesis, config.source.leases, { clock, log: deps.log }),
     decode: decodeBySpec(deps.specs ?? loadSpecs(config, deps.log), {
       reloadIntervalMs: config.decode.reloadIntervalMs,
     }),
+    enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
+    windows: windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`)),
     hourlyCounts: hourlyCountSink(warm.write),
-    deadLetters: () => deadLetterSink(warm.write),
+    hotTelemetry: hotTelemetrySink(hot),
+    hotAggregates: hotAggregateSink(hot),
+    dailyAggregates: warmDailyAggregateSink(warm.write),
+    cold:
+      cold && config.cold
+        ? coldSink(config.cold.sink, {
+            catalog: cold.catalog,
+            files: cold.files,
+            writeDataFile: writeParquet,
+            log: deps.log,
+          })
+        : undefined,
+    deadLetters: () => deadLetterStoreSink(stores.deadLetters),
+    cdc: cdc && {
+      source: kinesisSource(cdc.kinesis, cdc.leases, { clock, log: deps.log }),
+      decode: cdcDecode(cdc.decode),
+      apply: masterDataApplySink(warm.write),
+    },
   });
+}
+
+/** The topology of a configuration, built with stores that are never connected (`describe`). */
+export async function describeTopologyFor(
+  config: WorkerConfig,
+  deps: WorkerDeps,
+): Promise<TopologyDescription> {
+  const stores = await openWorkerStores(config, deps.clock ?? systemClock);
+  try {
+    return telemetryTopologyFor(config, deps, { stores }).topology.describe();
+  } finally {
+    await stores.close();
+  }
 }
 
 /** Checks the services, prepares the schema and starts processing. */
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<Worker> {
   const { log } = deps;
-  const warm = deps.warm ?? openWarmStore(config.warm);
+  const clock = deps.clock ?? systemClock;
+  const stores = await openWorkerStores(config, clock, deps.warm);
+  const { warm } = stores;
+  let invalidations: PgInvalidationFeed | undefined;
   try {
     await checkPostgres(warm, config);
+    await checkRedis(config);
     await checkKinesis(config);
     await migrateWarm(warm.write);
+    await prepareHot(stores, config);
+    // Embedded PGlite has no server to LISTEN on; its cache entries expire by TTL instead.
+    if (!config.warm.writeUrl.startsWith('embedded')) {
+      invalidations = pgInvalidationFeed(config.warm.writeUrl, clock);
+    }
   } catch (error) {
-    await warm.close().catch(() => {});
+    await stores.close().catch(() => {});
     throw error;
   }
 
-  const telemetry = telemetryTopologyFor(config, deps, warm);
+  const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations });
   const runtime = new TopologyRuntime(telemetry.topology, { ...config.runtime, clock: deps.clock, log });
   runtime.events.subscribe((event) => {
     if (event.type === 'shard-opened' || event.type === 'shard-released') log.info(event, event.type);
@@ -175,10 +281,11 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         await runtime.stop();
       } finally {
         await admin?.close();
-        await warm.close();
+        await invalidations?.close();
+        await stores.close();
       }
     })();
     return stopping;
   };
-  return { runtime, telemetry, description, warm, admin, done, stop };
+  return { runtime, telemetry, description, warm, stores, admin, done, stop };
 }

@@ -8,16 +8,10 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdminServer, startAdminServer } from '../../cli/admin.ts';
 import { demoConfig } from '../../cli/demoConfig.ts';
-import { telemetryTopologyFor } from '../../cli/worker.ts';
-import { openWarmStore } from '../../sinks/warm/store.ts';
+import { describeTopologyFor } from '../../cli/worker.ts';
 import { type RuntimeMetricsSnapshot, silentLogger } from '../../topology/index.ts';
 
-const config = demoConfig();
-const description = telemetryTopologyFor(
-  config,
-  { log: silentLogger },
-  openWarmStore(config.warm),
-).topology.describe();
+const description = await describeTopologyFor(demoConfig(), { log: silentLogger });
 
 let calls = 0;
 function metrics(): RuntimeMetricsSnapshot {

@@ -39,7 +39,7 @@ function workerConfig(stream: string, table: string): string {
   return configFile(
     `source:\n  kinesis:\n    streamName: ${stream}\n    endpoint: ${kinesisEndpoint()}\n` +
       `  leases:\n    tableName: ${table}\n    endpoint: ${dynamoEndpoint()}\n` +
-      'warm:\n  writeUrl: embedded\n',
+      `warm:\n  writeUrl: embedded\nstate:\n  backend: redis\n  redisUrl: ${testEnv('SHARDFLOW_TEST_REDIS_URL')}\n`,
   );
 }
 
@@ -232,7 +232,8 @@ describe('shardflow replay and savepoint (kinesalite + dynalite, live worker)', 
 
       const unreachable = configFile(
         `source:\n  kinesis:\n    streamName: ${stream}\n    endpoint: ${kinesisEndpoint()}\n` +
-          `  leases:\n    tableName: ${table}\n    endpoint: http://127.0.0.1:9\nwarm:\n  writeUrl: embedded\n`,
+          `  leases:\n    tableName: ${table}\n    endpoint: http://127.0.0.1:9\nwarm:\n  writeUrl: embedded\n` +
+          `state:\n  backend: redis\n  redisUrl: ${testEnv('SHARDFLOW_TEST_REDIS_URL')}\n`,
       );
       const down = await runCli(['savepoint', 'list', '-c', unreachable]);
       expect(down.code).toBe(3);

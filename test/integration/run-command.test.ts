@@ -84,7 +84,8 @@ describe('shardflow run', () => {
   it('with source.leases: holds leases, exports lease gauges, and gives the leases back on SIGTERM', async () => {
     const table = uniqueTable('run');
     const { worker } = await runUntilCounted(
-      `  leases:\n    tableName: ${table}\n    endpoint: ${testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT')}\n    takeIntervalMs: 200\n`,
+      `  leases:\n    tableName: ${table}\n    endpoint: ${testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT')}\n    takeIntervalMs: 200\n` +
+        `state:\n  backend: redis\n  redisUrl: ${testEnv('SHARDFLOW_TEST_REDIS_URL')}\n`,
     );
     const dynamo = testDynamoClient();
     const refresher = new LeaseRefresher(dynamo, table);

@@ -5,8 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { demoConfig } from '../../../cli/demoConfig.ts';
-import { telemetryTopologyFor } from '../../../cli/worker.ts';
-import { openWarmStore } from '../../../sinks/warm/store.ts';
+import { describeTopologyFor } from '../../../cli/worker.ts';
 import { type DescriptionFormat, renderDescription, silentLogger } from '../../../topology/index.ts';
 import { runCli } from '../../support/cli.ts';
 
@@ -19,16 +18,13 @@ const EXTENSION: Record<DescriptionFormat, string> = {
 const golden = (format: DescriptionFormat) =>
   new URL(`../../golden/telemetry-topology.${EXTENSION[format]}`, import.meta.url);
 
-function demoDescription() {
-  const config = demoConfig();
-  return telemetryTopologyFor(config, { log: silentLogger }, openWarmStore(config.warm)).topology.describe();
-}
+const demoDescription = () => describeTopologyFor(demoConfig(), { log: silentLogger });
 
 describe('topology describe', () => {
   it.each(Object.keys(EXTENSION) as DescriptionFormat[])(
     'renders the demo topology as %s, as pinned',
-    (format) => {
-      const rendered = renderDescription(demoDescription(), format);
+    async (format) => {
+      const rendered = renderDescription(await demoDescription(), format);
       if (process.env.UPDATE_GOLDEN) writeFileSync(golden(format), rendered);
       expect(rendered).toBe(readFileSync(golden(format), 'utf8'));
     },
@@ -47,6 +43,14 @@ describe('topology describe', () => {
       'dead-letters',
       'count-per-product-hour',
       'hourly-counts',
+      'enrich',
+      'enrich-dead-letters',
+      'hot-telemetry',
+      'windows',
+      'late-records',
+      'late-dead-letters',
+      'hot-aggregates',
+      'daily-aggregates',
     ]);
   });
 
