@@ -1,26 +1,20 @@
 /**
  * The Cold sink's commit policy and schema evolution (on an embedded PGlite catalog and a local
- * directory), the Glue catalog's conflict and unknown-outcome handling, and the manifests decoded by
- * plain avsc with every field id in place.
+ * directory), and its manifests decoded by plain avsc with every field id in place.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Table } from '@aws-sdk/client-glue';
 import { PGlite } from '@electric-sql/pglite';
 import avro from 'avsc';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../sinks/cold/catalog/catalog.ts';
-import { type GlueCalls, glueCatalog } from '../../sinks/cold/catalog/glueCatalog.ts';
 import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
 import { coldSink, coldSinkConfigSchema } from '../../sinks/cold/coldSink.ts';
-import { appendFiles, loadOrCreateTable, loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
+import { loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
 import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
 import { ancestry, currentSchema, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
 import { readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
-import { TELEMETRY_SPEC, telemetrySchema } from '../../sinks/cold/iceberg/telemetryTable.ts';
-import type { DataFile } from '../../sinks/cold/iceberg/types.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
@@ -255,88 +249,5 @@ describe('manifests decoded by plain avsc', () => {
     );
     expect(lower.get(2)!.readBigInt64LE()).toBe(BigInt(T0 + 1) * 1000n);
     expect(lower.get(1)!.toString()).toBe('dev-1');
-  });
-});
-
-/** An in-memory Glue table store that injects faults: a fake, because Glue cannot run here. */
-function faultyGlue() {
-  const tables = new Map<string, Table>();
-  let version = 0;
-  const faults: ('conflict' | 'lost-after-apply' | 'lost-before-apply')[] = [];
-  const calls: GlueCalls = {
-    getTable: async (db, name) => structuredClone(tables.get(`${db}.${name}`)),
-    async createTable(input) {
-      const key = `${input.DatabaseName}.${input.TableInput!.Name}`;
-      if (tables.has(key)) throw Object.assign(new Error('exists'), { name: 'AlreadyExistsException' });
-      tables.set(key, { ...input.TableInput!, Name: input.TableInput!.Name!, VersionId: String(++version) });
-    },
-    async updateTable(input) {
-      const key = `${input.DatabaseName}.${input.TableInput!.Name}`;
-      const fault = faults.shift();
-      if (fault === 'lost-before-apply')
-        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-      if (fault === 'conflict' || tables.get(key)?.VersionId !== input.VersionId) {
-        throw Object.assign(new Error('version changed'), { name: 'ConcurrentModificationException' });
-      }
-      tables.set(key, { ...input.TableInput!, Name: input.TableInput!.Name!, VersionId: String(++version) });
-      if (fault === 'lost-after-apply')
-        throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
-    },
-  };
-  return { calls, tables, faults };
-}
-
-describe('Glue catalog (fault-injecting fake client)', () => {
-  const dataFile = (n: number): DataFile => ({
-    filePath: `${filesAt('glue').location}/data/f${n}.parquet`,
-    partition: { device_timestamp_day: 20412, product_id: 'meter' },
-    stats: {
-      recordCount: 10,
-      fileSizeInBytes: 100,
-      columnSizes: new Map([[1, 50]]),
-      valueCounts: new Map([[1, 10]]),
-      nullValueCounts: new Map([[1, 0]]),
-      nanValueCounts: new Map(),
-      lowerBounds: new Map(),
-      upperBounds: new Map(),
-      splitOffsets: [4],
-    },
-  });
-
-  it('retries a ConcurrentModificationException, and resolves lost answers from the metadata log', async () => {
-    const glue = faultyGlue();
-    const catalog: Catalog = glueCatalog(glue.calls);
-    const ref: TableRef = {
-      id: { namespace: 'iot', name: 'glue' },
-      catalog,
-      files: filesAt('glue'),
-      clock: systemClock,
-      backoffMs: 1,
-    };
-    await loadOrCreateTable(ref, telemetrySchema([]), TELEMETRY_SPEC);
-    const params = () => glue.tables.get('iot.glue')!.Parameters!;
-    expect(params().table_type).toBe('ICEBERG');
-
-    glue.faults.push('conflict');
-    const first = await appendFiles(ref, [dataFile(1)]);
-    expect(first.attempts).toBe(2);
-
-    glue.faults.push('lost-after-apply');
-    const second = await appendFiles(ref, [dataFile(2)]);
-    expect(second.attempts).toBe(1);
-    expect(params().metadata_location).toBe(second.metadataLocation);
-    expect(params().previous_metadata_location).toBe(first.metadataLocation);
-
-    glue.faults.push('lost-before-apply');
-    const third = await appendFiles(ref, [dataFile(3)]);
-    expect(third.attempts).toBe(2);
-
-    const meta = (await loadTable(ref))!.metadata;
-    expect(ancestry(meta).map((s) => s['snapshot-id'])).toEqual([
-      third.snapshotId,
-      second.snapshotId,
-      first.snapshotId,
-    ]);
-    expect(currentSnapshot(meta)!.summary['total-records']).toBe('30');
   });
 });
