@@ -109,6 +109,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   // Per shard, the end of the last source batch taken into the buffer (records kept or skipped).
   let buffered = new Map<string, Position>();
   const seen = new Set<string>();
+  let failedBefore = false;
   let chain: Promise<unknown> = Promise.resolve();
   const stop = new AbortController();
 
@@ -138,7 +139,34 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
     return out;
   }
 
+  /**
+   * After a failed commit whose swap may still have happened (the catalog's answer was lost and could
+   * not be checked), the table's markers say which buffered rows are in fact committed.
+   */
+  async function dropCommitted(): Promise<void> {
+    const table = await loadTable(ref!);
+    if (!table) return;
+    for (const [shard, p] of committedPositions(table.metadata).positions) {
+      committed.set(shard, maxPosition(committed.get(shard), p));
+    }
+    buffer = buffer.filter((r) => {
+      const done = committed.get(r.rawRef.shardId);
+      return !done || comparePositions(positionOf(r), done) > 0;
+    });
+    for (const [shard, p] of buffered) {
+      const done = committed.get(shard);
+      if (done && comparePositions(p, done) <= 0) {
+        buffered.delete(shard);
+        ctx!.markDurable(shard, p);
+      }
+    }
+  }
+
   async function commitBuffered(): Promise<void> {
+    if (failedBefore) {
+      await dropCommitted();
+      failedBefore = false;
+    }
     if (buffer.length === 0) return;
     const rows = buffer;
     const positions = buffered;
@@ -165,6 +193,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
       // Put the rows back: nothing was committed, and a retried write must not buffer them twice.
       buffer = [...rows, ...buffer];
       for (const [shard, p] of positions) buffered.set(shard, maxPosition(buffered.get(shard), p));
+      failedBefore = true;
       throw error;
     }
   }

@@ -259,9 +259,37 @@ describe('Cold sink on a PostgreSQL catalog', () => {
     expect(await icebirdRows()).toHaveLength(700);
   });
 
+  it('a swap whose answer is lost is found committed on the retry, adding nothing twice', async () => {
+    // Applies the swap, then fails as a connection dropped before the answer would (a fault a real
+    // server cannot be made to produce on demand).
+    let lose = true;
+    const lossy: Catalog = {
+      load: (t) => catalog.load(t),
+      create: (t, l) => catalog.create(t, l),
+      async compareAndSwap(t, o, n) {
+        const outcome = await catalog.compareAndSwap(t, o, n);
+        if (lose) {
+          lose = false;
+          throw new Error('read ECONNRESET');
+        }
+        return outcome;
+      },
+    };
+    const sink = await openSink('writer-e', lossy);
+    for (const batch of batches('shard-e', 0, 1, 20)) await sink.write(batch);
+    await expect(sink.sink.flush!()).rejects.toThrow(/ECONNRESET/);
+    expect(sink.durable).toEqual([]);
+    await sink.sink.flush!();
+    sink.close();
+    expect(sink.durable).toEqual([['shard-e', { sequenceNumber: '1019', subSequenceNumber: 0 }]]);
+    const rows = await icebirdRows();
+    expect(rows.filter((r) => r.shard_id === 'shard-e')).toHaveLength(20);
+    expect(rows).toHaveLength(720);
+  });
+
   it('maintain merges manifests and expires snapshots, keeping the shards’ markers', async () => {
     const merge = await mergeManifests(ref(), 8 << 20, 2);
-    expect(merge.merged).toBe(3);
+    expect(merge.merged).toBe(4);
     const table = (await loadTable(ref()))!;
     const head = currentSnapshot(table.metadata)!;
     expect(head.summary.operation).toBe('replace');
@@ -269,8 +297,8 @@ describe('Cold sink on a PostgreSQL catalog', () => {
     expect(list).toHaveLength(1);
     const { entries } = await readManifest(list[0]!, await readLocation(files, list[0]!.manifestPath));
     expect(entries.every((e) => e.status === 0 && e.sequenceNumber !== undefined)).toBe(true);
-    expect(new Set(entries.map((e) => e.sequenceNumber))).toEqual(new Set([1, 2, 3]));
-    expect(await icebirdRows()).toHaveLength(700);
+    expect(new Set(entries.map((e) => e.sequenceNumber))).toEqual(new Set([1, 2, 3, 4]));
+    expect(await icebirdRows()).toHaveLength(720);
 
     const later = await openSink('writer-b');
     for (const batch of batches('shard-b', 300, 1, 50)) await later.write(batch);
@@ -289,14 +317,14 @@ describe('Cold sink on a PostgreSQL catalog', () => {
     expect(after.snapshots.some((s) => s.summary.operation === 'replace')).toBe(false);
     expect(expired.expired).toBe(before.snapshots.length - after.snapshots.length);
     expect(expired.deletedFiles).toBeGreaterThanOrEqual(2);
-    expect(await icebirdRows()).toHaveLength(750);
+    expect(await icebirdRows()).toHaveLength(770);
 
     const resumed = await openSink('writer-d');
     for (const batch of batches('shard-c', 0, 2, 50)) await resumed.write(batch);
     await resumed.sink.flush!();
     resumed.close();
     expect(resumed.durable).toHaveLength(2);
-    expect(await icebirdRows()).toHaveLength(750);
+    expect(await icebirdRows()).toHaveLength(770);
   });
 
   it('DuckDB over the current snapshot’s files agrees on count and sum', async () => {
@@ -309,10 +337,10 @@ describe('Cold sink on a PostgreSQL catalog', () => {
               sum(CAST(metrics['temperature'] AS DOUBLE)) AS s FROM read_parquet([${list}])`,
     );
     const [n, d, s] = reader.getRows()[0]!;
-    expect(n).toBe(750);
-    expect(d).toBe(750);
-    // shard-a 0..299, shard-b 0..349, shard-c 0..99; temperature = seq / 2
-    expect(s).toBe((299 * 300) / 4 + (349 * 350) / 4 + (99 * 100) / 4);
+    expect(n).toBe(770);
+    expect(d).toBe(770);
+    // shard-a 0..299, shard-b 0..349, shard-c 0..99, shard-e 0..19; temperature = seq / 2
+    expect(s).toBe((299 * 300) / 4 + (349 * 350) / 4 + (99 * 100) / 4 + (19 * 20) / 4);
     conn.closeSync();
   });
 });
