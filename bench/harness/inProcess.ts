@@ -11,7 +11,7 @@ import { dueBy, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
 import { createGenerator } from '../workloads/workload.ts';
 import type { KnobValues } from './knobs.ts';
-import { ownCpuSeconds } from './machine.ts';
+import { machineCpuSeconds, ownCpuSeconds } from './machine.ts';
 import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline } from './pipeline.ts';
 import type { RunResult } from './result.ts';
@@ -78,6 +78,8 @@ export async function runInProcess(
     let cpuB = 0;
     let genA = 0;
     let genB = 0;
+    let machineA = machineCpuSeconds();
+    let machineB = machineA;
     let tripsA: number | undefined;
     let tripsB: number | undefined;
     try {
@@ -86,6 +88,7 @@ export async function runInProcess(
       cpuA = ownCpuSeconds();
       genA = generated.generatorMs();
       tripsA = pipeline.roundTrips();
+      machineA = machineCpuSeconds();
       windowStart = clock.now();
       measuring = true;
       await Promise.race([clock.sleep(options.durationMs), done]);
@@ -93,6 +96,7 @@ export async function runInProcess(
       cpuB = ownCpuSeconds();
       genB = generated.generatorMs();
       tripsB = pipeline.roundTrips();
+      machineB = machineCpuSeconds();
       windowEnd = clock.now();
       measuring = false;
       generated.stop();
@@ -141,6 +145,10 @@ export async function runInProcess(
         perMillionRecords: perMillion(cpuSeconds),
         generatorSeconds,
         perMillionExcludingGenerator: perMillion(cpuSeconds - generatorSeconds),
+        machineBusyCores:
+          machineA === undefined || machineB === undefined
+            ? undefined
+            : (machineB.busy - machineA.busy) / seconds,
       },
       peakRssMiB: sampler.peakRssBytes / 2 ** 20,
       roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,

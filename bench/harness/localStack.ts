@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
@@ -25,7 +26,7 @@ import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../..
 import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
 import type { KnobValues } from './knobs.ts';
-import { ownCpuSeconds, processCpuSeconds } from './machine.ts';
+import { machineCpuSeconds, ownCpuSeconds, processCpuSeconds } from './machine.ts';
 import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { Marker } from './probe.ts';
@@ -94,6 +95,7 @@ export async function laneKeysFor(client: KinesisClient, streamName: string): Pr
 function startProducer(config: ProducerConfig): {
   child: ChildProcess;
   last: () => { produced: number; malformed: number; telemetry: number; changes: number };
+  ready: Promise<void>;
   done: Promise<void>;
 } {
   const child = spawn(
@@ -105,9 +107,14 @@ function startProducer(config: ProducerConfig): {
     },
   );
   let last = { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
   createInterface({ input: child.stdout! }).on('line', (line) => {
     try {
       last = JSON.parse(line) as typeof last;
+      if ((last as { type?: string }).type === 'ready') onReady();
     } catch {
       // not a report line
     }
@@ -118,10 +125,10 @@ function startProducer(config: ProducerConfig): {
     );
   });
   done.catch(() => {});
-  return { child, last: () => last, done };
+  return { child, last: () => last, ready: Promise.race([ready, done]), done };
 }
 
-function limitOf(cores: Record<string, number | undefined>, keptUp: boolean): string {
+function limitOf(cores: Record<string, number | undefined>, keptUp: boolean, machineBusy?: number): string {
   const shown = Object.entries(cores)
     .filter((e): e is [string, number] => e[1] !== undefined)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
@@ -130,7 +137,13 @@ function limitOf(cores: Record<string, number | undefined>, keptUp: boolean): st
   const [name, top] = Object.entries(cores)
     .filter((e): e is [string, number] => e[1] !== undefined)
     .sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
-  return top >= 0.8 ? `${name} (cores: ${shown})` : `no process saturated a core (cores: ${shown})`;
+  if (top >= 0.8) return `${name} (cores: ${shown})`;
+  const ours = Object.values(cores).reduce<number>((a, b) => a + (b ?? 0), 0);
+  const all = cpus().length;
+  // On a shared machine the runs may simply not get the CPU: say so rather than blame a process.
+  if (machineBusy !== undefined && machineBusy >= 0.9 * all)
+    return `the machine: ${machineBusy.toFixed(2)} of ${all} cores busy, ${ours.toFixed(2)} of them the benchmark's (cores: ${shown})`;
+  return `no process saturated a core (cores: ${shown})`;
 }
 
 /** A runner for the local stack, or for the remote endpoints when `remote` is given. */
@@ -225,6 +238,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
               profile,
               durationMs: total,
             });
+      await producer?.ready;
       const markerProducer = kinesisProducer({ client, clock, streamName });
       let markerIndex = 0;
       const putMarkers = async () => {
@@ -255,6 +269,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         emulators: s.emulatorPid === undefined ? undefined : processCpuSeconds(s.emulatorPid),
         producer: producer?.child.pid === undefined ? undefined : processCpuSeconds(producer.child.pid),
         trips: pipeline.roundTrips(),
+        machine: machineCpuSeconds(),
       });
       let a: RuntimeMetricsSnapshot | undefined;
       let b: RuntimeMetricsSnapshot | undefined;
@@ -320,6 +335,10 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       const trips =
         cpuA.trips === undefined || cpuB.trips === undefined ? undefined : cpuB.trips - cpuA.trips;
       const sinkBatches = Object.values(rates.sinkBatches).reduce((x, y) => x + y, 0);
+      const machineBusy =
+        cpuA.machine === undefined || cpuB.machine === undefined
+          ? undefined
+          : (cpuB.machine.busy - cpuA.machine.busy) / seconds;
       return {
         repeat,
         seconds,
@@ -338,6 +357,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           perMillionRecords: rates.completed > 0 ? (own * 1e6) / rates.completed : Number.NaN,
           emulators: emu === undefined ? undefined : { seconds: emu, cores: emu / seconds },
           producer: prod === undefined ? undefined : { seconds: prod, cores: prod / seconds },
+          machineBusyCores: machineBusy,
         },
         peakRssMiB: sampler.peakRssBytes / 2 ** 20,
         roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
@@ -349,6 +369,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
             producer: prod === undefined ? undefined : prod / seconds,
           },
           keptUp,
+          machineBusy,
         ),
         accounting: {
           envelopes: sent.produced,

@@ -72,3 +72,18 @@ export function ownCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
+
+/** Busy and total CPU time of the whole machine so far (seconds, summed over its cores), from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  ticksPerSecond ??= clockTicks();
+  return { busy: (total - idle) / ticksPerSecond, total: total / ticksPerSecond };
+}

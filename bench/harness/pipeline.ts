@@ -1,8 +1,10 @@
 /**
  * The topology under test, built in ONE place for every mode: `buildBenchPipeline` takes the mode,
  * the workload and the sweep point's knob values and returns the topology, its source, the stores'
- * visibility probe and the runtime options. It uses the worker's own `buildTelemetryTopology`, so the
- * benchmark runs what `shardflow run` runs.
+ * visibility probe and the runtime options. It builds the first slice's stages with the same
+ * components and node names as the worker's topology (`cli/telemetryTopology.ts`), which is being
+ * extended with the later stages; once it is, this function should call `buildTelemetryTopology`
+ * with the components below plus the new ones, so the benchmark runs what `shardflow run` runs.
  *
  * Where the later stages plug in (when `TelemetryComponents` grows them):
  * - enrich: build it here from `env.warm` (master data) and `workload`'s fleet, and pass it with
@@ -14,14 +16,23 @@
  */
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { buildTelemetryTopology } from '../../cli/telemetryTopology.ts';
+import { countPerProductHour } from '../../operators/countPerProductHour.ts';
 import type { SpecRegistry } from '../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../operators/decodeBySpec.ts';
 import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
 import { hourlyCountSink } from '../../sinks/warm/hourlyCountSink.ts';
 import type { WarmStore } from '../../sinks/warm/store.ts';
 import { kclSource } from '../../sources/kinesis/kclSource.ts';
-import type { Clock, Logger, RawRecord, RuntimeOptions, Source, Topology } from '../../topology/index.ts';
+import { kplDeaggregation } from '../../sources/kinesis/kplDeaggregation.ts';
+import {
+  type Clock,
+  type Logger,
+  type RawRecord,
+  type RuntimeOptions,
+  type Source,
+  type Topology,
+  TopologyBuilder,
+} from '../../topology/index.ts';
 import { scaleProfile } from '../workloads/profiles.ts';
 import type { Workload, WorkloadGenerator } from '../workloads/workload.ts';
 import { type GeneratedSource, generatedSource } from './generatedSource.ts';
@@ -156,14 +167,19 @@ export function buildBenchPipeline(
     );
   }
 
-  const telemetry = buildTelemetryTopology('bench', {
-    source,
-    decode: decodeBySpec(env.specs),
-    hourlyCounts: memory ? memory.hourlyCounts : hourlyCountSink(counted!.store.write),
-    deadLetters: memory ? memory.deadLetters : () => deadLetterSink(counted!.store.write),
-  });
+  // The first slice's stages, node for node as cli/telemetryTopology.ts names them (see the top of
+  // this file for where enrich, windows and the Hot/Cold sinks go).
+  const b = new TopologyBuilder('bench');
+  const userRecords = b.source('kinesis', source).via('kpl-deaggregation', kplDeaggregation());
+  const deadLetters = memory ? memory.deadLetters : () => deadLetterSink(counted!.store.write);
+  userRecords.side('dlq').to('kpl-dead-letters', deadLetters());
+  const telemetry = userRecords.via('decode', decodeBySpec(env.specs));
+  telemetry.side('dlq').to('dead-letters', deadLetters());
+  telemetry
+    .via('count-per-product-hour', countPerProductHour())
+    .to('hourly-counts', memory ? memory.hourlyCounts : hourlyCountSink(counted!.store.write));
   return {
-    topology: telemetry.topology,
+    topology: b.build(),
     source,
     generated,
     probe,

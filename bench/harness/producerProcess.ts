@@ -2,7 +2,7 @@
  * The local stack's producer, in a process of its own so its CPU is not counted as shardflow's: puts
  * the workload on the stream at the profile's rate (paced by elapsed time, PutRecords of up to 500,
  * a few requests in flight) and the master-data churn on the change stream. Reads its configuration
- * as JSON from argv[2]; writes JSON lines: `{"type":"progress"|"done", produced, malformed, telemetry, changes}`.
+ * as JSON from argv[2]; writes JSON lines: `{"type":"ready"|"progress"|"done", produced, malformed, telemetry, changes}`.
  */
 import { kinesisProducer, type ProducerRecord } from '../../gateways/kinesis/producer.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -37,6 +37,8 @@ async function main(config: ProducerConfig): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({ type, produced: producer.recordsPut, generated: generator.counts.envelopes, malformed: generator.counts.malformed, telemetry: generator.counts.telemetry, changes: generator.counts.changes })}\n`,
     );
+  // The harness starts its clock on this line: building a large fleet takes a while under load.
+  report('ready');
   const start = clock.now();
   let generated = 0;
   let lastReport = start;

@@ -22,6 +22,8 @@ export interface CpuFigures {
   /** Local stack: kinesalite + dynalite (their own process) and the producer (its own process). */
   readonly emulators?: { readonly seconds: number; readonly cores: number };
   readonly producer?: { readonly seconds: number; readonly cores: number };
+  /** Cores the whole machine kept busy in the window (every process, ours and others'). */
+  readonly machineBusyCores?: number;
 }
 
 /** One run of one sweep point. */

@@ -46,16 +46,18 @@ describe('benchmark report in a browser', () => {
       const sizes = await page.$$eval(`svg#${chart} path.bar`, (paths) =>
         paths.map((p) => {
           const box = p.getBoundingClientRect();
-          return { width: box.width, height: box.height, fill: getComputedStyle(p).fill };
+          return { width: box.width, height: box.height, fill: p.getAttribute('fill') };
         }),
       );
       expect(sizes).toHaveLength(bars);
       for (const s of sizes) {
         expect(s.width).toBeGreaterThan(5);
-        expect(s.fill).not.toBe('none');
+        expect(s.fill).toMatch(/^#[0-9a-f]{6}$/);
       }
-      // at least one bar per chart is tall enough to see (latencies can be a few ms next to a max)
-      expect(Math.max(...sizes.map((s) => s.height))).toBeGreaterThan(20);
+      // every bar is drawn; throughput bars are tall (the latency axis reaches the 1 s goal, so a few
+      // milliseconds of latency make short bars)
+      for (const s of sizes) expect(s.height).toBeGreaterThan(0);
+      if (chart === 'throughput') expect(Math.max(...sizes.map((s) => s.height))).toBeGreaterThan(20);
     }
 
     const shot = await page.locator('svg#throughput').screenshot();
