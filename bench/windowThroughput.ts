@@ -9,6 +9,7 @@
  *
  *   npx tsx bench/windowThroughput.ts [--devices N] [--records N] [--baseline-records N] [--batch N]
  *     [--scopes product,device,customer-product] [--redis-url URL] [--out FILE]
+ *     [--skip embedded,redis,baseline]   (e.g. to profile one of them with node --cpu-prof)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -31,12 +32,14 @@ const { values } = parseArgs({
     scopes: { type: 'string', default: 'product,device,customer-product' },
     'redis-url': { type: 'string' },
     out: { type: 'string' },
+    skip: { type: 'string', default: '' },
   },
 });
 const DEVICES = Number(values.devices);
 const RECORDS = Number(values.records);
 const BASELINE_RECORDS = Number(values['baseline-records']);
 const BATCH = Number(values.batch);
+const SKIP = new Set(values.skip.split(',').filter((s) => s !== ''));
 const METRICS = 10;
 const T0 = Date.UTC(2026, 0, 5);
 const SPAN = 6 * 3_600_000;
@@ -91,12 +94,27 @@ function makeBatches(records: number): Enriched[][] {
   return batches;
 }
 
-async function runOperator(backend: WindowStateBackend, batches: Enriched[][]) {
+/** CPU seconds a Redis server has used so far (`INFO cpu`). */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const user = Number(info.match(/used_cpu_user:([\d.]+)/)?.[1] ?? 0);
+  const sys = Number(info.match(/used_cpu_sys:([\d.]+)/)?.[1] ?? 0);
+  return user + sys;
+}
+
+/**
+ * Runs the operator over the batches. Besides wall-clock throughput it reports records per CPU
+ * second of this process and of the Redis server (when `admin` is given): on a machine shared with
+ * other work the wall clock mostly measures the wait for a core, CPU time measures the work.
+ */
+async function runOperator(backend: WindowStateBackend, batches: Enriched[][], admin?: Redis) {
   const op = windowAggregate(config, backend);
   const clock = new ManualClock(T0);
   await op.open?.({ node: 'windows', clock, signal: new AbortController().signal });
   let emitted = 0;
   let late = 0;
+  const redisCpuBefore = admin ? await redisCpuSeconds(admin) : 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (const [i, batch] of batches.entries()) {
     // 500 records per 100 ms of processing time: a flush every 100 batches
@@ -112,8 +130,26 @@ async function runOperator(backend: WindowStateBackend, batches: Enriched[][]) {
     if (i % 10 === 0) sampleRss();
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const redisCpu = admin ? (await redisCpuSeconds(admin)) - redisCpuBefore : undefined;
   await op.close?.();
-  return { recordsPerSecond: (batches.length * BATCH) / seconds, emitted, late, seconds };
+  const records = batches.length * BATCH;
+  return {
+    recordsPerSecond: records / seconds,
+    recordsPerProcessCpuSecond: records / cpuSeconds,
+    ...(redisCpu === undefined
+      ? {}
+      : {
+          recordsPerRedisCpuSecond: records / redisCpu,
+          recordsPerCpuSecond: records / (cpuSeconds + redisCpu),
+        }),
+    emitted,
+    late,
+    seconds,
+    processCpuSeconds: cpuSeconds,
+    ...(redisCpu === undefined ? {} : { redisCpuSeconds: redisCpu }),
+  };
 }
 
 /** The naive baseline: one HINCRBYFLOAT per record per aggregate (sum only), pipelined per batch. */
@@ -121,6 +157,8 @@ async function runBaseline(redis: Redis, batches: Enriched[][]) {
   const assign = windowAssigner(config.zone);
   const sizes: WindowSize[] = config.windows;
   let commands = 0;
+  const redisCpuBefore = await redisCpuSeconds(redis);
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (const batch of batches) {
     const pipeline = redis.pipeline();
@@ -144,9 +182,15 @@ async function runBaseline(redis: Redis, batches: Enriched[][]) {
     sampleRss();
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const redisCpu = (await redisCpuSeconds(redis)) - redisCpuBefore;
+  const records = batches.length * BATCH;
   return {
-    recordsPerSecond: (batches.length * BATCH) / seconds,
-    commandsPerRecord: commands / (batches.length * BATCH),
+    recordsPerSecond: records / seconds,
+    recordsPerProcessCpuSecond: records / ((cpu.user + cpu.system) / 1e6),
+    recordsPerRedisCpuSecond: records / redisCpu,
+    recordsPerCpuSecond: records / ((cpu.user + cpu.system) / 1e6 + redisCpu),
+    commandsPerRecord: commands / records,
   };
 }
 
@@ -160,11 +204,11 @@ async function main(): Promise<void> {
     sampleRss();
     // warm-up: JIT and the script cache
     await runOperator(embeddedWindowState(), batches.slice(0, 10));
-    const embedded = await runOperator(embeddedWindowState(), batches);
+    const embedded = SKIP.has('embedded') ? undefined : await runOperator(embeddedWindowState(), batches);
     const redis = redisWindowState({ redisUrl, namespace: `bench-${Date.now()}` });
-    const viaRedis = await runOperator(redis, batches);
+    const viaRedis = SKIP.has('redis') ? undefined : await runOperator(redis, batches, admin);
     const roundTripsPerBatch = redis.roundTrips / batches.length;
-    const baseline = await runBaseline(admin, baselineBatches);
+    const baseline = SKIP.has('baseline') ? undefined : await runBaseline(admin, baselineBatches);
     const redisMemory = (await admin.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
     const result = {
       at: new Date().toISOString(),
@@ -183,9 +227,14 @@ async function main(): Promise<void> {
         windows: config.windows,
       },
       embedded,
-      redis: { ...viaRedis, roundTripsPerBatch },
-      baseline: { records: BASELINE_RECORDS, ...baseline },
-      ratioRedisToBaseline: viaRedis.recordsPerSecond / baseline.recordsPerSecond,
+      redis: viaRedis && { ...viaRedis, roundTripsPerBatch },
+      baseline: baseline && { records: BASELINE_RECORDS, ...baseline },
+      ...(viaRedis &&
+        baseline && {
+          ratioRedisToBaseline: viaRedis.recordsPerSecond / baseline.recordsPerSecond,
+          // both sides wait for Redis on every batch: client plus server CPU is the time a core needs
+          ratioRedisToBaselineByCpu: viaRedis.recordsPerCpuSecond! / baseline.recordsPerCpuSecond,
+        }),
       peakRssMiB: Math.round(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20),
       redisUsedMemory: redisMemory,
     };

@@ -80,15 +80,15 @@ const US = '\x1f';
 const NO_CUSTOMER = '\x00';
 
 interface Batch {
-  readonly buckets: Map<
-    string,
-    { readonly end: number; readonly keys: Map<string, Map<string, RunningStats>> }
-  >;
+  /** Bucket id → window end and its fields (key × metric) already in the backend's flat form. */
+  readonly buckets: Map<string, { readonly end: number; readonly fields: Map<string, RunningStats> }>;
   readonly late: Enriched[];
   maxEventTime: number;
 }
 
-/** The slices of a record's windows: scope, size and bucket prefix. */
+type Accumulator = Batch['buckets'] extends Map<string, infer A> ? A : never;
+
+/** The slices of a record's windows: scope and size. */
 function plan(config: WindowAggregateConfig) {
   const slices: { scope: AggregateScope; size: WindowSize }[] = [];
   for (const scope of config.scopes) {
@@ -98,59 +98,105 @@ function plan(config: WindowAggregateConfig) {
   return slices;
 }
 
+/**
+ * Field names (`key US metric`) of keys that recur across batches (products), so the hot loop builds
+ * no string for them; device and customer keys are too many to keep.
+ */
+function fieldNames() {
+  const byKey = new Map<string, Map<string, string>>();
+  return (key: string, metric: string): string => {
+    let metrics = byKey.get(key);
+    if (metrics === undefined) {
+      if (byKey.size > 10_000) byKey.clear();
+      metrics = new Map();
+      byKey.set(key, metrics);
+    }
+    let name = metrics.get(metric);
+    if (name === undefined) {
+      name = `${key}${US}${metric}`;
+      metrics.set(metric, name);
+    }
+    return name;
+  };
+}
+
 function aggregate(
   batch: readonly Enriched[],
   slices: ReturnType<typeof plan>,
   assign: WindowAssigner,
   retentionMs: number,
   watermark: number,
+  productField: (key: string, metric: string) => string,
 ): Batch {
   const out: Batch = { buckets: new Map(), late: [], maxEventTime: Number.NEGATIVE_INFINITY };
-  const ends = new Array<number>(slices.length);
-  const ids = new Array<string>(slices.length);
+  const n = slices.length;
+  const accs = new Array<Accumulator>(n);
+  // records of a batch mostly share their windows: remember each slice's last window
+  const lastStart = new Array<number>(n).fill(Number.NaN);
+  const lastAcc = new Array<Accumulator | undefined>(n);
+  const names: string[] = [];
+  const values: number[] = [];
+  const fields: string[] = [];
   for (const record of batch) {
     const t = record.device_timestamp;
     if (!Number.isFinite(t)) continue;
     if (t > out.maxEventTime) out.maxEventTime = t;
     let firstEnd = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < slices.length; i++) {
-      const { start, end } = assign(t, slices[i]!.size);
-      ends[i] = end;
-      ids[i] = `${slices[i]!.scope}|${slices[i]!.size}|${start}`;
+    for (let i = 0; i < n; i++) {
+      const slice = slices[i]!;
+      const { start, end } = assign(t, slice.size);
       if (end < firstEnd) firstEnd = end;
+      let acc = lastAcc[i];
+      if (start !== lastStart[i] || acc === undefined) {
+        const id = `${slice.scope}|${slice.size}|${start}`;
+        acc = out.buckets.get(id);
+        if (acc === undefined) {
+          acc = { end, fields: new Map() };
+          out.buckets.set(id, acc);
+        }
+        lastStart[i] = start;
+        lastAcc[i] = acc;
+      }
+      accs[i] = acc;
     }
     // too late for the first of its windows: too late for all (one rule, so counts stay exact)
     if (firstEnd + retentionMs <= watermark) {
       out.late.push(record);
       continue;
     }
-    for (let i = 0; i < slices.length; i++) {
+    names.length = 0;
+    values.length = 0;
+    for (const metric in record.metrics) {
+      const value = record.metrics[metric];
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+      names.push(metric);
+      values.push(value);
+    }
+    if (names.length === 0) continue;
+    let fieldsOf: AggregateScope | undefined;
+    for (let i = 0; i < n; i++) {
       const scope = slices[i]!.scope;
-      const key =
-        scope === 'product'
-          ? record.productId
-          : scope === 'device'
-            ? `${record.productId}${US}${record.device_id}`
-            : `${record.productId}${US}${record.customer_id ?? NO_CUSTOMER}`;
-      let bucket = out.buckets.get(ids[i]!);
-      if (bucket === undefined) {
-        bucket = { end: ends[i]!, keys: new Map() };
-        out.buckets.set(ids[i]!, bucket);
+      if (scope !== fieldsOf) {
+        // the sizes of one scope share the record's field names
+        fieldsOf = scope;
+        fields.length = 0;
+        if (scope === 'product') for (const m of names) fields.push(productField(record.productId, m));
+        else {
+          const prefix =
+            scope === 'device'
+              ? `${record.productId}${US}${record.device_id}${US}`
+              : `${record.productId}${US}${record.customer_id ?? NO_CUSTOMER}${US}`;
+          for (const m of names) fields.push(prefix + m);
+        }
       }
-      let metrics = bucket.keys.get(key);
-      if (metrics === undefined) {
-        metrics = new Map();
-        bucket.keys.set(key, metrics);
-      }
-      for (const metric in record.metrics) {
-        const value = record.metrics[metric];
-        if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        let stats = metrics.get(metric);
+      const acc = accs[i]!.fields;
+      for (let m = 0; m < fields.length; m++) {
+        let stats = acc.get(fields[m]!);
         if (stats === undefined) {
           stats = new RunningStats();
-          metrics.set(metric, stats);
+          acc.set(fields[m]!, stats);
         }
-        stats.add(value, t);
+        stats.add(values[m]!, t);
       }
     }
   }
@@ -159,35 +205,73 @@ function aggregate(
 
 function partialsOf(batch: Batch): WindowBackendPartial[] {
   const partials: WindowBackendPartial[] = [];
-  for (const [bucket, { end, keys }] of batch.buckets) {
-    const fields = new Map<string, RunningStats>();
-    for (const [key, metrics] of keys)
-      for (const [metric, stats] of metrics) fields.set(`${key}${US}${metric}`, stats);
+  for (const [bucket, { end, fields }] of batch.buckets)
     if (fields.size > 0) partials.push({ bucket, windowEnd: end, fields });
-  }
   return partials;
+}
+
+const parsedBuckets = new Map<string, { scope: AggregateScope; window: WindowSize; start: number }>();
+
+/** A bucket id's scope, size and start, parsed once per bucket rather than once per field. */
+function bucketOf(id: string) {
+  let parsed = parsedBuckets.get(id);
+  if (parsed === undefined) {
+    const [scope, window, start] = id.split('|') as [AggregateScope, WindowSize, string];
+    if (parsedBuckets.size > 10_000) parsedBuckets.clear();
+    parsed = { scope, window, start: Number(start) };
+    parsedBuckets.set(id, parsed);
+  }
+  return parsed;
 }
 
 /** Turns a claimed window back into the platform's record. */
 export function aggregateOf(e: WindowEmission): WindowAggregate {
-  const [scope, window, start] = e.bucket.split('|') as [AggregateScope, WindowSize, string];
-  const parts = e.field.split(US);
-  const metric = parts[parts.length - 1]!;
-  const base = {
+  const { scope, window, start } = bucketOf(e.bucket);
+  const f = e.field;
+  const first = f.indexOf(US);
+  const last = f.lastIndexOf(US);
+  const productId = f.slice(0, first);
+  const metric = f.slice(last + 1);
+  // one object literal per shape: spreading a base object per emission doubles the allocations
+  if (scope === 'device')
+    return {
+      scope,
+      window,
+      productId,
+      metric,
+      windowStart: start,
+      windowEnd: e.windowEnd,
+      revision: e.revision,
+      final: e.final,
+      stats: e.stats,
+      deviceId: f.slice(first + 1, last),
+    };
+  if (scope === 'customer-product') {
+    const customer = f.slice(first + 1, last);
+    return {
+      scope,
+      window,
+      productId,
+      metric,
+      windowStart: start,
+      windowEnd: e.windowEnd,
+      revision: e.revision,
+      final: e.final,
+      stats: e.stats,
+      customerId: customer === NO_CUSTOMER ? null : customer,
+    };
+  }
+  return {
     scope,
     window,
-    productId: parts[0]!,
+    productId,
     metric,
-    windowStart: Number(start),
+    windowStart: start,
     windowEnd: e.windowEnd,
     revision: e.revision,
     final: e.final,
     stats: e.stats,
   };
-  if (scope === 'device') return { ...base, deviceId: parts[1]! };
-  if (scope === 'customer-product')
-    return { ...base, customerId: parts[1] === NO_CUSTOMER ? null : parts[1]! };
-  return base;
 }
 
 /** Tumbling window aggregates of numeric metrics, exactly-once on the given state backend. */
@@ -203,6 +287,7 @@ export function windowAggregate(
     retentionMs: config.retentionMs,
     idleTimeoutMs: config.idleTimeoutMs,
   };
+  const productField = fieldNames();
   let watermark = Number.NEGATIVE_INFINITY;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
 
@@ -216,7 +301,7 @@ export function windowAggregate(
       const flush = now - lastFlushAt >= config.flushIntervalMs;
       for (;;) {
         const classifiedWith = watermark;
-        const built = aggregate(batch, slices, assign, config.retentionMs, classifiedWith);
+        const built = aggregate(batch, slices, assign, config.retentionMs, classifiedWith, productField);
         const result = await backend.apply({
           shardId: ctx.shardId,
           position: ctx.position,
@@ -234,7 +319,7 @@ export function windowAggregate(
           // the first delivery's classification decides which records were late
           const first = result.classifiedWith ?? result.globalWatermark;
           if (first !== classifiedWith)
-            late = aggregate(batch, slices, assign, config.retentionMs, first).late;
+            late = aggregate(batch, slices, assign, config.retentionMs, first, productField).late;
         } else if (flush) {
           lastFlushAt = now;
         }

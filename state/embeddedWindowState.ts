@@ -39,6 +39,7 @@ const copyOf = (s: MetricStats): MetricStats => ({
 });
 
 interface Bucket {
+  readonly id: string;
   readonly end: number;
   final: boolean;
   readonly fields: Map<string, Field>;
@@ -55,53 +56,60 @@ interface Shard {
 const samePosition = (a: Position, b: Position) =>
   a.sequenceNumber === b.sequenceNumber && a.subSequenceNumber === b.subSequenceNumber;
 
+/** Inserts a bucket into a list kept in window-end order (buckets are few; fields are many). */
+function insertByEnd(list: Bucket[], bucket: Bucket): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.end <= bucket.end) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, bucket);
+}
+
 /** An in-process window state backend (the embedded demo's). */
 export function embeddedWindowState(): WindowStateBackend {
   const buckets = new Map<string, Bucket>();
-  const dirty = new Map<string, Set<string>>();
+  // open and final buckets by window end: finality and retention look only at the due ones
+  const open: Bucket[] = [];
+  const fin: Bucket[] = [];
+  const dirty = new Map<Bucket, Set<string>>();
   const shards = new Map<string, Shard>();
   let global = Number.NEGATIVE_INFINITY;
 
-  const emissionOf = (bucket: string, field: string): Emission | undefined => {
-    const b = buckets.get(bucket);
-    const f = b?.fields.get(field);
-    if (b === undefined || f === undefined) return undefined;
-    return { bucket, windowEnd: b.end, field, stats: f.stats, revision: f.revision, final: b.final };
+  const emit = (out: Emission[], b: Bucket, field: string, f: Field) => {
+    f.revision++;
+    out.push({ bucket: b.id, windowEnd: b.end, field, stats: f.stats, revision: f.revision, final: b.final });
   };
 
-  const claim = (req: ApplyRequest, changedFinal: readonly (readonly [string, string])[]) => {
-    const items: (readonly [string, string])[] = [];
-    const seen = new Set<string>();
-    for (const item of changedFinal) {
-      if (seen.has(`${item[0]}\x1f${item[1]}`)) continue;
-      seen.add(`${item[0]}\x1f${item[1]}`);
-      items.push(item);
-    }
-    const { allowedLatenessMs } = req.policy;
-    for (const [id, b] of buckets) {
-      if (b.final || b.end + allowedLatenessMs > global) continue;
+  const claim = (req: ApplyRequest, changedFinal: Map<Bucket, Set<string>>): Emission[] => {
+    const out: Emission[] = [];
+    // a bucket that turns final here was open during the merge: its changes are in `dirty`, not
+    // `changedFinal`, so the three groups never name the same field twice
+    for (const [b, fields] of changedFinal)
+      for (const field of fields) emit(out, b, field, b.fields.get(field)!);
+    const due = global - req.policy.allowedLatenessMs;
+    let done = 0;
+    while (done < open.length && open[done]!.end <= due) done++;
+    for (const b of open.splice(0, done)) {
       b.final = true;
-      dirty.delete(id);
-      for (const field of b.fields.keys()) if (!seen.has(`${id}\x1f${field}`)) items.push([id, field]);
+      fin.push(b);
+      dirty.delete(b);
+      for (const [field, f] of b.fields) emit(out, b, field, f);
     }
+    if (done > 0) fin.sort((x, y) => x.end - y.end);
     if (req.flush) {
-      for (const [id, fields] of dirty) for (const field of fields) items.push([id, field]);
+      for (const [b, fields] of dirty) for (const field of fields) emit(out, b, field, b.fields.get(field)!);
       dirty.clear();
     }
-    for (const [id, field] of items) {
-      const f = buckets.get(id)!.fields.get(field)!;
-      f.revision++;
-    }
-    return items;
+    return out;
   };
 
   const expire = (retentionMs: number) => {
-    for (const [id, b] of buckets) {
-      if (b.final && b.end + retentionMs <= global) {
-        buckets.delete(id);
-        dirty.delete(id);
-      }
-    }
+    let gone = 0;
+    while (gone < fin.length && fin[gone]!.end + retentionMs <= global) buckets.delete(fin[gone++]!.id);
+    if (gone > 0) fin.splice(0, gone);
   };
 
   return {
@@ -125,24 +133,26 @@ export function embeddedWindowState(): WindowStateBackend {
         return { status: 'stale-watermark', globalWatermark: global };
 
       // changes to final windows (late records) are emitted at once, open ones on the flush interval
-      const changedFinal: (readonly [string, string])[] = [];
+      const changedFinal = new Map<Bucket, Set<string>>();
       for (const partial of req.partials) {
         let bucket = buckets.get(partial.bucket);
         if (bucket === undefined) {
-          bucket = { end: partial.windowEnd, final: false, fields: new Map() };
+          bucket = { id: partial.bucket, end: partial.windowEnd, final: false, fields: new Map() };
           buckets.set(partial.bucket, bucket);
+          insertByEnd(open, bucket);
         }
-        let changed = dirty.get(partial.bucket);
-        if (changed === undefined && !bucket.final) {
+        const changes = bucket.final ? changedFinal : dirty;
+        let changed = changes.get(bucket);
+        if (changed === undefined) {
           changed = new Set();
-          dirty.set(partial.bucket, changed);
+          changes.set(bucket, changed);
         }
+        const stored = bucket.fields;
         for (const [field, stats] of partial.fields) {
-          const current = bucket.fields.get(field);
-          if (current === undefined) bucket.fields.set(field, { stats: copyOf(stats), revision: 0 });
+          const current = stored.get(field);
+          if (current === undefined) stored.set(field, { stats: copyOf(stats), revision: 0 });
           else current.stats = mergeStats(current.stats, stats);
-          if (bucket.final) changedFinal.push([partial.bucket, field]);
-          else changed!.add(field);
+          changed.add(field);
         }
       }
 
@@ -167,9 +177,8 @@ export function embeddedWindowState(): WindowStateBackend {
       }
       if (liveMin !== Number.POSITIVE_INFINITY && liveMin > global) global = liveMin;
 
-      const items = claim(req, changedFinal);
-      const emissions = items.map(([bucket, field]) => emissionOf(bucket, field)!);
-      if (items.length > 0) {
+      const emissions = claim(req, changedFinal);
+      if (emissions.length > 0) {
         // what was emitted, not a reference: the windows may expire before a redelivery
         entry.claims.unshift({ position: req.position, emissions });
         if (entry.claims.length > CLAIMS_KEPT) entry.claims.pop();

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { MetricStats } from '../topology/index.ts';
-import { PACKED_STATS_BYTES, packStats, unpackStats } from './mergeStats.ts';
+import { PACKED_STATS_BYTES, unpackStats } from './mergeStats.ts';
 import { WINDOW_APPLY } from './windowScripts.ts';
 import {
   type ApplyRequest,
@@ -44,41 +44,70 @@ interface WindowCommands {
 const num = (s: string) => (s === '-inf' ? Number.NEGATIVE_INFINITY : Number(s));
 const str = (x: number) => (x === Number.NEGATIVE_INFINITY ? '-inf' : String(x));
 
-/** Reads the reply's emission blob: (u16 + bucket, u16 + field, f64 end, 88-byte window, u8 final)*. */
+/** Reads the reply's emission blob (per bucket: name, end, final flag, fields; see `windowScripts.ts`). */
 function readEmissions(blob: Buffer): Emission[] {
   const out: Emission[] = [];
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   let at = 0;
   while (at < blob.length) {
-    const bucketLength = blob.readUInt16LE(at);
+    const bucketLength = view.getUint16(at, true);
     const bucket = blob.toString('utf8', at + 2, at + 2 + bucketLength);
     at += 2 + bucketLength;
-    const fieldLength = blob.readUInt16LE(at);
-    const field = blob.toString('utf8', at + 2, at + 2 + fieldLength);
-    at += 2 + fieldLength;
-    const windowEnd = blob.readDoubleLE(at);
-    const stats = unpackStats(blob, at + 8);
-    const revision = blob.readDoubleLE(at + 8 + PACKED_STATS_BYTES);
-    const final = blob[at + 16 + PACKED_STATS_BYTES] === 1;
-    at += 17 + PACKED_STATS_BYTES;
-    out.push({ bucket, windowEnd, field, stats, revision, final });
+    const windowEnd = view.getFloat64(at, true);
+    const final = blob[at + 8] === 1;
+    const count = view.getUint32(at + 9, true);
+    at += 13;
+    for (let i = 0; i < count; i++) {
+      const fieldLength = view.getUint16(at, true);
+      const field = blob.toString('utf8', at + 2, at + 2 + fieldLength);
+      at += 2 + fieldLength;
+      const stats: MetricStats = {
+        count: view.getFloat64(at, true),
+        sum: view.getFloat64(at + 8, true),
+        min: view.getFloat64(at + 16, true),
+        max: view.getFloat64(at + 24, true),
+        mean: view.getFloat64(at + 32, true),
+        m2: view.getFloat64(at + 40, true),
+        first: view.getFloat64(at + 48, true),
+        firstAt: view.getFloat64(at + 56, true),
+        last: view.getFloat64(at + 64, true),
+        lastAt: view.getFloat64(at + 72, true),
+      };
+      const revision = view.getFloat64(at + PACKED_STATS_BYTES, true);
+      at += 8 + PACKED_STATS_BYTES;
+      out.push({ bucket, windowEnd, field, stats, revision, final });
+    }
   }
   return out;
 }
 
-/** Packs a bucket's partials into one blob: (u16 name length, name, ten float64s)*. */
+/** Packs a bucket's partials into one blob: n × ten float64s, then n × (u16 name length, name). */
 function packPartials(fields: ReadonlyMap<string, MetricStats>): Buffer {
-  let size = 0;
-  for (const field of fields.keys()) size += 2 + Buffer.byteLength(field) + PACKED_STATS_BYTES;
-  const blob = Buffer.allocUnsafe(size);
+  const statsBytes = fields.size * PACKED_STATS_BYTES;
+  let bound = statsBytes;
+  // a UTF-16 code unit takes at most three bytes of UTF-8: size the blob once, without measuring
+  for (const field of fields.keys()) bound += 2 + 3 * field.length;
+  const blob = Buffer.allocUnsafeSlow(bound);
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   let at = 0;
-  for (const [field, stats] of fields) {
-    const length = blob.write(field, at + 2);
-    blob.writeUInt16LE(length, at);
-    at += 2 + length;
-    packStats(stats, blob, at);
+  let names = statsBytes;
+  for (const [field, s] of fields) {
+    view.setFloat64(at, s.count, true);
+    view.setFloat64(at + 8, s.sum, true);
+    view.setFloat64(at + 16, s.min, true);
+    view.setFloat64(at + 24, s.max, true);
+    view.setFloat64(at + 32, s.mean, true);
+    view.setFloat64(at + 40, s.m2, true);
+    view.setFloat64(at + 48, s.first, true);
+    view.setFloat64(at + 56, s.firstAt, true);
+    view.setFloat64(at + 64, s.last, true);
+    view.setFloat64(at + 72, s.lastAt, true);
     at += PACKED_STATS_BYTES;
+    const length = blob.write(field, names + 2);
+    view.setUint16(names, length, true);
+    names += 2 + length;
   }
-  return blob;
+  return blob.subarray(0, names);
 }
 
 /** The Redis backend, with its count of requests sent (the benchmark reports round trips per batch). */

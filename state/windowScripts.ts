@@ -8,52 +8,67 @@
  *   `sequence:subSequence:watermark` the batches were classified with;
  * - `P open` / `P fin`: zsets of open / final buckets scored by window end; `P b:<bucket>`: hash
  *   field → 88 bytes (ten float64 statistics and the revision, little-endian);
- * - `P dirty`: set of `bucket US field` of open windows changed since the last flush (changes to
- *   final windows are claimed by the batch that makes them); `P c:<shard>:<pos>`: what a
- *   batch emitted (its claim, as the reply's blob), listed in `P claims:<shard>` (the last 32 kept).
+ * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that
+ *   bucket's changed fields (changes to final windows are claimed by the batch that makes them);
+ * - `P c:<shard>:<pos>`: what a batch emitted (its claim, as the reply's blob), listed in
+ *   `P claims:<shard>` (the last 32 kept).
  *
  * Numbers cross the boundary as strings (`-inf` for no watermark): Redis truncates Lua numbers.
  * Partials and emissions travel as one binary blob per bucket / per reply: ten thousand separate
- * arguments cost the client more than the script's whole work.
+ * arguments cost the client more than the script's whole work. A batch's work is proportional to its
+ * partials and to what it emits: due windows are found through the zsets by end, flushes through
+ * the dirty sets, and stored fields are read and written in chunks of one `HMGET` / `HSET`.
+ *
+ * Partials blob: n × ten float64s, then n × (u16 name length, name). Emission blob, per bucket:
+ * u16 name length, name, f64 window end, u8 final, u32 field count, then per field (u16 name length,
+ * name, 88-byte stored window).
  */
 
 const COMMON = `
 local P = ARGV[1]
-local SEP = '\\31'
 local function num(s) if s == '-inf' then return -math.huge end return tonumber(s) end
 local function str(x) if x == -math.huge then return '-inf' end return string.format('%.17g', x) end
-local function chunked(cmd, key, list)
-  for i = 1, #list, 4000 do
-    redis.call(cmd, key, unpack(list, i, math.min(i + 3999, #list)))
-  end
-end
-local ends = {}
-local function bucketEnd(b)
-  local e = ends[b]
-  if e == nil then
-    local fin = redis.call('ZSCORE', P .. 'fin', b)
-    if fin then e = {tonumber(fin), true} else
-      local open = redis.call('ZSCORE', P .. 'open', b)
-      e = {open and tonumber(open) or false, false}
-    end
-    ends[b] = e
-  end
-  return e
-end
--- the emission record of one field's stored window (bumping its revision when asked), or nil
-local function emission(b, f, bump)
-  local e = bucketEnd(b)
-  if not e[1] then return nil end
+local ZERO = struct.pack('<d', 0)
+-- claims fields of one bucket: bumps their revisions and appends the bucket's emission record to
+-- out; names lists the fields, or is nil for every field (a window turning final)
+local function emitBucket(out, b, e, final, names)
   local key = P .. 'b:' .. b
-  local v = redis.call('HGET', key, f)
-  if not v then return nil end
-  if bump then
-    local s = {struct.unpack('<ddddddddddd', v)}
-    v = struct.pack('<ddddddddddd', s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11] + 1)
-    redis.call('HSET', key, f, v)
+  local parts, count = {}, 0
+  local function emitChunk(fields, values)
+    local writes = {}
+    for i = 1, #fields do
+      local v = values[i]
+      if v then
+        local f = fields[i]
+        v = string.sub(v, 1, 80) .. struct.pack('<d', struct.unpack('<d', v, 81) + 1)
+        writes[#writes + 1] = f
+        writes[#writes + 1] = v
+        count = count + 1
+        parts[count] = struct.pack('<H', #f) .. f .. v
+      end
+    end
+    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
   end
-  return struct.pack('<H', #b) .. b .. struct.pack('<H', #f) .. f .. struct.pack('<d', e[1]) .. v
-    .. (e[2] and '\\1' or '\\0')
+  if names == nil then
+    local all = redis.call('HGETALL', key)
+    for c = 1, #all, 4000 do
+      local fields, values = {}, {}
+      for i = c, math.min(c + 3999, #all), 2 do
+        fields[#fields + 1] = all[i]
+        values[#values + 1] = all[i + 1]
+      end
+      emitChunk(fields, values)
+    end
+  else
+    for c = 1, #names, 2000 do
+      local fields = {unpack(names, c, math.min(c + 1999, #names))}
+      emitChunk(fields, redis.call('HMGET', key, unpack(fields)))
+    end
+  end
+  if count > 0 then
+    out[#out + 1] = struct.pack('<H', #b) .. b .. struct.pack('<d', e) .. (final and '\\1' or '\\0')
+      .. struct.pack('<I4', count) .. table.concat(parts)
+  end
 end
 `;
 
@@ -108,46 +123,63 @@ local function merge(a, b)
 end
 
 idx = 15
-local changed, changedFinal = {}, {}
+-- changes to final windows (late records) are emitted at once, open ones on the flush interval
+local changedFinal, finalOrder = {}, {}
 for _ = 1, nb do
-  -- a bucket's partials travel as one blob of (u16 name length, name, ten float64s)
   local b, e, n, blob = ARGV[idx], ARGV[idx + 1], tonumber(ARGV[idx + 2]), ARGV[idx + 3]
   idx = idx + 4
   local key = P .. 'b:' .. b
-  -- changes to final windows (late records) are emitted at once, open ones on the flush interval
-  local changes = changed
-  if redis.call('ZSCORE', P .. 'fin', b) then changes = changedFinal
-  else redis.call('ZADD', P .. 'open', 'NX', e, b) end
-  local at = 1
+  local fin = redis.call('ZSCORE', P .. 'fin', b)
+  local changes
+  if fin then
+    changes = changedFinal[b]
+    if changes == nil then
+      changes = {e = tonumber(fin), names = {}, seen = {}}
+      changedFinal[b] = changes
+      finalOrder[#finalOrder + 1] = b
+    end
+  else
+    redis.call('ZADD', P .. 'open', 'NX', e, b)
+    redis.call('SADD', P .. 'dirty', b)
+  end
+  local at = n * 80 + 1
   for c = 0, n - 1, 2000 do
     local count = math.min(2000, n - c)
-    local names, incs = {}, {}
+    local names = {}
     for i = 1, count do
-      local len, p = struct.unpack('<H', blob, at)
-      names[i] = string.sub(blob, p, p + len - 1)
-      incs[i] = p + len
-      at = p + len + 80
+      local len = struct.unpack('<H', blob, at)
+      names[i] = string.sub(blob, at + 2, at + 1 + len)
+      at = at + 2 + len
     end
     local stored = redis.call('HMGET', key, unpack(names))
     local writes = {}
     for i = 1, count do
       local v = stored[i]
+      local from = (c + i - 1) * 80 + 1
       if v then
         local a = {struct.unpack('<ddddddddddd', v)}
-        local p = {struct.unpack('<dddddddddd', blob, incs[i])}
+        local p = {struct.unpack('<dddddddddd', blob, from)}
         local n2, sum, min, max, mean, m2, first, firstAt, last, lastAt = merge(a, p)
         v = struct.pack('<ddddddddddd', n2, sum, min, max, mean, m2, first, firstAt, last, lastAt, a[11])
       else
-        v = string.sub(blob, incs[i], incs[i] + 79) .. struct.pack('<d', 0)
+        v = string.sub(blob, from, from + 79) .. ZERO
       end
-      writes[#writes + 1] = names[i]
-      writes[#writes + 1] = v
-      changes[#changes + 1] = b .. SEP .. names[i]
+      writes[2 * i - 1] = names[i]
+      writes[2 * i] = v
     end
     redis.call('HSET', key, unpack(writes))
+    if changes then
+      for i = 1, count do
+        if not changes.seen[names[i]] then
+          changes.seen[names[i]] = true
+          changes.names[#changes.names + 1] = names[i]
+        end
+      end
+    else
+      redis.call('SADD', P .. 'd:' .. b, unpack(names))
+    end
   end
 end
-chunked('SADD', P .. 'dirty', changed)
 
 redis.call('HSET', P .. 'pos', shard, posKey)
 local prev = redis.call('HGET', P .. 'wm', shard)
@@ -176,39 +208,29 @@ if live ~= nil and live > G then
 end
 
 local out = {}
-local items = {}
-local seen = {}
+-- a bucket turning final here was open during the merge: its changes are in the dirty sets, not in
+-- changedFinal, so no field is claimed twice
+for _, b in ipairs(finalOrder) do
+  emitBucket(out, b, changedFinal[b].e, true, changedFinal[b].names)
+end
 if G ~= -math.huge then
-  for _, b in ipairs(redis.call('ZRANGEBYSCORE', P .. 'open', '-inf', str(G - lateness))) do
-    local e = redis.call('ZSCORE', P .. 'open', b)
+  local due = redis.call('ZRANGEBYSCORE', P .. 'open', '-inf', str(G - lateness), 'WITHSCORES')
+  for i = 1, #due, 2 do
+    local b, e = due[i], due[i + 1]
     redis.call('ZREM', P .. 'open', b)
     redis.call('ZADD', P .. 'fin', e, b)
-    ends[b] = {tonumber(e), true}
-    local members = {}
-    for _, f in ipairs(redis.call('HKEYS', P .. 'b:' .. b)) do
-      local m = b .. SEP .. f
-      members[#members + 1] = m
-      items[#items + 1] = m
-      seen[m] = true
-    end
-    chunked('SREM', P .. 'dirty', members)
-  end
-end
-for _, m in ipairs(changedFinal) do
-  if not seen[m] then
-    items[#items + 1] = m
-    seen[m] = true
+    redis.call('SREM', P .. 'dirty', b)
+    redis.call('DEL', P .. 'd:' .. b)
+    emitBucket(out, b, tonumber(e), true, nil)
   end
 end
 if flush then
-  for _, m in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
-    if not seen[m] then items[#items + 1] = m end
+  for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
+    local e = redis.call('ZSCORE', P .. 'open', b)
+    emitBucket(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b))
+    redis.call('DEL', P .. 'd:' .. b)
   end
   redis.call('DEL', P .. 'dirty')
-end
-for _, m in ipairs(items) do
-  local b, f = string.match(m, '^(.-)\\31(.*)$')
-  out[#out + 1] = emission(b, f, true)
 end
 local emitted = table.concat(out)
 if #emitted > 0 then

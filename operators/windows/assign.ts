@@ -61,9 +61,15 @@ function zoneOffset(zone: string): (t: number) => number {
 /** A window assigner for `zone` (`UTC` by default). */
 export function windowAssigner(zone = 'UTC'): WindowAssigner {
   if (zone === 'UTC' || zone === 'Etc/UTC') {
+    // successive records mostly fall in the window of the previous one: reuse its bounds
+    const last: Partial<Record<WindowSize, WindowBounds>> = {};
     return (t, size) => {
+      const previous = last[size];
+      if (previous !== undefined && t >= previous.start && t < previous.end) return previous;
       const start = t - mod(t, WINDOW_MS[size]);
-      return { start, end: start + WINDOW_MS[size] };
+      const bounds = { start, end: start + WINDOW_MS[size] };
+      last[size] = bounds;
+      return bounds;
     };
   }
   const offset = zoneOffset(zone);

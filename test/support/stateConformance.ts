@@ -227,6 +227,66 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect((await s.readWindow(bucketAt(12), 'f'))?.stats.count).toBe(2);
     });
 
+    it('emits exactly the windows due by end among many stored ones, each field once, and expires by end', async () => {
+      const s = await fresh();
+      const hours = Array.from({ length: 30 }, (_, i) => (i * 7) % 30); // every hour, out of order
+      const fields = (h: number) => ({ f: [[h * HOUR, h]] as const, g: [[h * HOUR + 1, -h]] as const });
+      // windows arrive before the watermark moves: the shard holds it back at zero
+      let r = await s.apply(
+        request(
+          'a',
+          '1',
+          hours.map((h) => partial(h, fields(h))),
+          { maxEventTime: 0 },
+        ),
+      );
+      expect(r.status === 'applied' && r.emissions).toEqual([]);
+      let sequence = 2;
+      let emittedUpTo = 0; // hours below this were emitted final
+      let previous = Number.NEGATIVE_INFINITY;
+      let lateUpdates = 0;
+      for (const k of [1, 2, 5, 6, 13, 20, 29]) {
+        const watermark = k * HOUR + policy.allowedLatenessMs;
+        // a late record for a window already final (within retention) and a window never seen that
+        // is already due: both are claimed in the same step as the windows turning final now
+        const lateHour = emittedUpTo - 1;
+        const partials = [partial(k - 1, { late: [[(k - 1) * HOUR + 2, 1]] })].map((p) => ({
+          ...p,
+          bucket: `device|1h|${(k - 1) * HOUR}`,
+        }));
+        // within retention under the watermark before this step (the one the backend checks)
+        if (lateHour >= 0 && (lateHour + 1) * HOUR + policy.retentionMs > previous)
+          partials.push(partial(lateHour, { f: [[lateHour * HOUR + 3, 100]] }));
+        r = await s.apply(
+          request('a', String(sequence++), partials, {
+            maxEventTime: watermark + policy.outOfOrdernessMs,
+          }),
+        );
+        expect(r.status).toBe('applied');
+        const got = r.status === 'applied' ? r.emissions : [];
+        const expected: string[] = [];
+        for (let h = emittedUpTo; h < k; h++) expected.push(`${bucketAt(h)}#f`, `${bucketAt(h)}#g`);
+        expected.push(`device|1h|${(k - 1) * HOUR}#late`);
+        if (partials.length > 1) expected.push(`${bucketAt(lateHour)}#f`);
+        expect(got.map((e) => `${e.bucket}#${e.field}`).sort()).toEqual(expected.sort());
+        expect(got.every((e) => e.final && e.windowEnd === Number(e.bucket.split('|')[2]) + HOUR)).toBe(true);
+        const revisions = byField(got);
+        if (partials.length > 1) {
+          lateUpdates++;
+          expect(revisions[`${bucketAt(lateHour)}#f`]).toMatchObject({ revision: 2, stats: { count: 2 } });
+        }
+        expect(revisions[`${bucketAt(k - 1)}#g`]?.revision).toBe(1);
+        // kept while end + retention is above the watermark, gone after
+        for (let h = 0; h < 30; h++) {
+          const kept = (h + 1) * HOUR + policy.retentionMs > watermark;
+          expect((await s.readWindow(bucketAt(h), 'g')) !== undefined).toBe(kept);
+        }
+        emittedUpTo = k;
+        previous = watermark;
+      }
+      expect(lateUpdates).toBe(6);
+    });
+
     it('re-reads the claim of a redelivered batch without bumping revisions', async () => {
       const s = await fresh();
       const first = await s.apply(request('a', '7', [partial(10, { f: [[10 * HOUR, 1]] })], { flush: true }));
