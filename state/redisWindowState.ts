@@ -73,7 +73,8 @@ function readEmissions(blob: Buffer): Emission[] {
         last: view.getFloat64(at + 64, true),
         lastAt: view.getFloat64(at + 72, true),
       };
-      const revision = view.getFloat64(at + PACKED_STATS_BYTES, true);
+      // a final bucket's turning final is the +1 the script does not write to each field
+      const revision = view.getFloat64(at + PACKED_STATS_BYTES, true) + (final ? 1 : 0);
       at += 8 + PACKED_STATS_BYTES;
       out.push({ bucket, windowEnd, field, stats, revision, final });
     }
@@ -194,7 +195,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       if (value === null) return undefined;
       return {
         stats: unpackStats(value),
-        revision: value.readDoubleLE(PACKED_STATS_BYTES),
+        revision: value.readDoubleLE(PACKED_STATS_BYTES) + (fin !== null ? 1 : 0),
         final: fin !== null,
       };
     },

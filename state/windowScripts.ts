@@ -7,7 +7,10 @@
  * - `P pos`: shard → last applied `sequence:subSequence`; `P cw:<shard>`: recent
  *   `sequence:subSequence:watermark` the batches were classified with;
  * - `P open` / `P fin`: zsets of open / final buckets scored by window end; `P b:<bucket>`: hash
- *   field → 88 bytes (ten float64 statistics and the revision, little-endian);
+ *   field → 88 bytes (ten float64 statistics and the stored revision, little-endian). A window
+ *   turning final claims every field of its bucket at once: that claim is not written to each
+ *   field, so the revision of a field of a final bucket is its stored revision + 1 (a field created
+ *   in a bucket already final is stored at −1);
  * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that
  *   bucket's changed fields (changes to final windows are claimed by the batch that makes them);
  * - `P c:<shard>:<pos>`: what a batch emitted (its claim, as the reply's blob), listed in
@@ -21,14 +24,14 @@
  *
  * Partials blob: n × ten float64s, then n × (u16 name length, name). Emission blob, per bucket:
  * u16 name length, name, f64 window end, u8 final, u32 field count, then per field (u16 name length,
- * name, 88-byte stored window).
+ * name, 88-byte stored window: the reader adds 1 to the revision when the bucket is final).
  */
 
 const COMMON = `
 local P = ARGV[1]
 local function num(s) if s == '-inf' then return -math.huge end return tonumber(s) end
 local function str(x) if x == -math.huge then return '-inf' end return string.format('%.17g', x) end
-local ZERO = struct.pack('<d', 0)
+local ZERO, MINUS_ONE = struct.pack('<d', 0), struct.pack('<d', -1)
 -- claims fields of one bucket: bumps their revisions and appends the bucket's emission record to
 -- out; names lists the fields, or is nil for every field (a window turning final)
 local function emitBucket(out, b, e, final, names)
@@ -50,14 +53,12 @@ local function emitBucket(out, b, e, final, names)
     if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
   end
   if names == nil then
+    -- turning final: the +1 of every field is implied by the bucket being final (no write)
     local all = redis.call('HGETALL', key)
-    for c = 1, #all, 4000 do
-      local fields, values = {}, {}
-      for i = c, math.min(c + 3999, #all), 2 do
-        fields[#fields + 1] = all[i]
-        values[#values + 1] = all[i + 1]
-      end
-      emitChunk(fields, values)
+    for i = 1, #all, 2 do
+      local f = all[i]
+      count = count + 1
+      parts[count] = struct.pack('<H', #f) .. f .. all[i + 1]
     end
   else
     for c = 1, #names, 2000 do
@@ -162,7 +163,7 @@ for _ = 1, nb do
         local n2, sum, min, max, mean, m2, first, firstAt, last, lastAt = merge(a, p)
         v = struct.pack('<ddddddddddd', n2, sum, min, max, mean, m2, first, firstAt, last, lastAt, a[11])
       else
-        v = string.sub(blob, from, from + 79) .. ZERO
+        v = string.sub(blob, from, from + 79) .. (changes and MINUS_ONE or ZERO)
       end
       writes[2 * i - 1] = names[i]
       writes[2 * i] = v

@@ -256,7 +256,8 @@ export function describeWindowStateConformance(name: string, make: () => Promise
         }));
         // within retention under the watermark before this step (the one the backend checks)
         if (lateHour >= 0 && (lateHour + 1) * HOUR + policy.retentionMs > previous)
-          partials.push(partial(lateHour, { f: [[lateHour * HOUR + 3, 100]] }));
+          // `h` is a field the final window never had: its first emission is revision 1
+          partials.push(partial(lateHour, { f: [[lateHour * HOUR + 3, 100]], h: [[lateHour * HOUR, 5]] }));
         r = await s.apply(
           request('a', String(sequence++), partials, {
             maxEventTime: watermark + policy.outOfOrdernessMs,
@@ -267,13 +268,14 @@ export function describeWindowStateConformance(name: string, make: () => Promise
         const expected: string[] = [];
         for (let h = emittedUpTo; h < k; h++) expected.push(`${bucketAt(h)}#f`, `${bucketAt(h)}#g`);
         expected.push(`device|1h|${(k - 1) * HOUR}#late`);
-        if (partials.length > 1) expected.push(`${bucketAt(lateHour)}#f`);
+        if (partials.length > 1) expected.push(`${bucketAt(lateHour)}#f`, `${bucketAt(lateHour)}#h`);
         expect(got.map((e) => `${e.bucket}#${e.field}`).sort()).toEqual(expected.sort());
         expect(got.every((e) => e.final && e.windowEnd === Number(e.bucket.split('|')[2]) + HOUR)).toBe(true);
         const revisions = byField(got);
         if (partials.length > 1) {
           lateUpdates++;
           expect(revisions[`${bucketAt(lateHour)}#f`]).toMatchObject({ revision: 2, stats: { count: 2 } });
+          expect(revisions[`${bucketAt(lateHour)}#h`]).toMatchObject({ revision: 1, stats: { count: 1 } });
         }
         expect(revisions[`${bucketAt(k - 1)}#g`]?.revision).toBe(1);
         // kept while end + retention is above the watermark, gone after
