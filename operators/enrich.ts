@@ -103,18 +103,19 @@ export function enrich(
   const c = { records: 0, hits: 0, misses: 0, lookups: 0, unknown: 0, dead: 0, held: 0, invalidated: 0 };
   let unsubscribe: (() => void) | undefined;
   // devices invalidated while a lookup was in flight: its answer for them may predate the change
-  let inFlight: Set<string> | 'all' | undefined;
+  // One watch per lookup in flight: shards share the operator, so lookups overlap.
+  const inFlight = new Set<{ devices: Set<string>; all: boolean }>();
 
   const invalidate = (devices: DeviceInvalidation) => {
     if (devices === 'all') {
       c.invalidated += cache.size;
       cache.clear();
-      if (inFlight !== undefined) inFlight = 'all';
+      for (const watch of inFlight) watch.all = true;
       return;
     }
     for (const id of devices) {
       if (cache.delete(id)) c.invalidated++;
-      if (inFlight !== undefined && inFlight !== 'all') inFlight.add(id);
+      for (const watch of inFlight) watch.devices.add(id);
     }
   };
 
@@ -124,14 +125,13 @@ export function enrich(
     raced: Set<string>,
   ): Promise<ReadonlyMap<string, readonly DevicePlacement[]>> {
     c.lookups++;
-    const watch = new Set<string>();
-    inFlight = watch;
+    const watch = { devices: new Set<string>(), all: false };
+    inFlight.add(watch);
     try {
       return await directory.lookup(ids);
     } finally {
-      const seen = inFlight as Set<string> | 'all';
-      inFlight = undefined;
-      for (const id of seen === 'all' ? ids : seen) raced.add(id);
+      inFlight.delete(watch);
+      for (const id of watch.all ? ids : watch.devices) raced.add(id);
     }
   }
 
@@ -150,6 +150,8 @@ export function enrich(
 
   return {
     type: 'enrich',
+    // the directory is a database: an outage stalls the shard and is retried, it does not fail the worker
+    retry: 'like-sink',
     sideOutputs: ['dlq'],
     stores: [{ name: 'warm.masterdata', kind: 'postgresql' }],
     open() {

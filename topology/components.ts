@@ -53,6 +53,13 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
   /** Names of the side outputs the operator may emit on; each must be connected in the topology. */
   readonly sideOutputs?: readonly (keyof Sides & string)[];
   readonly stores?: readonly StoreRef[];
+  /**
+   * How a failed batch is retried. By default a throwing operator is a bug and fails the worker (it
+   * restarts from its checkpoint); `'like-sink'` is for operators that read or write a store (the
+   * master data, the window state) and must be idempotent: a store outage is then retried like a
+   * sink's, stalling the shard until the store answers.
+   */
+  readonly retry?: 'like-sink';
   readonly open?: (ctx: OpenContext) => void | Promise<void>;
   readonly process: (
     batch: readonly In[],

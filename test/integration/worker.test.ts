@@ -104,7 +104,11 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
     );
     const topology = await (await fetch(`${base}topology`)).json();
     expect(topology).toEqual(JSON.parse(JSON.stringify(worker.description)));
-    expect(await (await fetch(base)).text()).toContain('Sub-topology 0 (reads source kinesis)');
+    expect(await (await fetch(base)).text()).toContain('<div id="graph">');
+    const layout = (await (await fetch(`${base}topology/layout`)).json()) as { nodes: { name: string }[] };
+    expect(layout.nodes.map((n) => n.name).sort()).toEqual(
+      worker.description.nodes.map((n) => n.name).sort(),
+    );
   });
 
   it('stalls with bounded buffers while the database is down, then catches up without loss', async () => {

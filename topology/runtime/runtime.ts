@@ -93,7 +93,14 @@ export class TopologyRuntime {
       }
       const runner =
         node.kind === 'operator'
-          ? new OperatorRunner(node.name, node.component, metrics, operatorRetry, env)
+          ? new OperatorRunner(
+              node.name,
+              node.component,
+              metrics,
+              // an operator that reads a store declares its own retry (a store outage is not a bug)
+              node.component.retry === 'like-sink' ? sinkRetry : operatorRetry,
+              env,
+            )
           : new SinkRunner(node.name, node.component, metrics, sinkRetry, env);
       if (runner instanceof OperatorRunner) childrenOf.set(node.name, runner.children);
       runners.set(node.name, runner);
