@@ -10,14 +10,16 @@ import {
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { kinesisProducer } from '../gateways/kinesis/producer.ts';
-import { simulatedFleet } from '../gateways/simulator/fleet.ts';
+import { SIMULATED_PRODUCTS, simulatedFleet } from '../gateways/simulator/fleet.ts';
 import { startKinesalite } from '../infra/local/emulators.ts';
+import { readDailyAggregates } from '../sinks/warm/dailyAggregates.ts';
 import { migrateWarm } from '../sinks/warm/migrate.ts';
 import { readProductHourlyCounts } from '../sinks/warm/schema.ts';
 import { openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { type Clock, type Logger, type RuntimeMetricsSnapshot, systemClock } from '../topology/index.ts';
 import { DEMO_SHARDS, DEMO_STREAM, demoConfig } from './demoConfig.ts';
+import { loadDemoMasterData } from './demoMasterData.ts';
 import { createLogger } from './log.ts';
 import { startWorker } from './worker.ts';
 
@@ -43,11 +45,18 @@ export interface DemoSummary {
   readonly seconds: number;
   readonly perProduct: ReadonlyMap<string, number>;
   readonly hourlyRows: number;
+  /** Joined telemetry rows in the Hot store, and how many of them the master data placed. */
+  readonly hotTelemetry: number;
+  /** Daily customer × product aggregates in the Warm store: records counted per customer. */
+  readonly perCustomer: ReadonlyMap<string, number>;
   /** Counted records plus dead letters equal the records produced. */
   readonly balanced: boolean;
 }
 
 const TICK_MS = 100;
+
+// The metric every report of a product carries (the simulated fleet's first metric of each).
+const firstMetric = new Map(SIMULATED_PRODUCTS.map((p) => [p.productId, p.metrics[0]!.name]));
 
 async function createDemoStream(client: KinesisClient, clock: Clock): Promise<void> {
   await client.send(new CreateStreamCommand({ StreamName: DEMO_STREAM, ShardCount: DEMO_SHARDS }));
@@ -105,14 +114,16 @@ export async function runDemo(
     );
     await migrateWarm(warm.write);
     const before = await storeTotals(warm);
-
-    const worker = await startWorker(config, { log, clock, warm });
-    if (worker.admin) print(`topology and live figures at ${worker.admin.url}`);
     const fleet = simulatedFleet({
       devices: options.devices,
       seed: options.seed,
       malformedFraction: options.malformedFraction,
     });
+    const placed = await loadDemoMasterData(warm.write, fleet.devices, clock.now());
+    print(`master data: ${placed} devices placed at their sites and customers`);
+
+    const worker = await startWorker(config, { log, clock, warm });
+    if (worker.admin) print(`topology and live figures at ${worker.admin.url}`);
     const producer = kinesisProducer({ client, clock, streamName: DEMO_STREAM, log });
     print(
       `producing ${options.rate} records/s from ${options.devices} devices for ${options.durationSeconds} s`,
@@ -158,6 +169,16 @@ export async function runDemo(
     for (const r of rows) perProduct.set(r.productId, (perProduct.get(r.productId) ?? 0) + r.count);
     await worker.stop();
     await worker.done;
+    // Running values: windows are emitted within batches every flush interval, so the last second of
+    // records may not be in the daily aggregates yet.
+    const hotTelemetry = await worker.stores.hot.countTelemetry(0, clock.now() + 86_400_000);
+    const perCustomer = new Map<string, number>();
+    for (const a of await readDailyAggregates(warm.read)) {
+      // one metric per product is enough to count its records
+      if (a.metric !== firstMetric.get(a.productId)) continue;
+      const customer = a.customerId ?? '(unknown)';
+      perCustomer.set(customer, (perCustomer.get(customer) ?? 0) + a.stats.count);
+    }
     const counted = after.counted - before.counted;
     const deadLetters = after.deadLetters - before.deadLetters;
     return {
@@ -167,6 +188,8 @@ export async function runDemo(
       seconds: (clock.now() - started) / 1000,
       perProduct,
       hourlyRows: rows.length,
+      hotTelemetry,
+      perCustomer,
       balanced: counted + deadLetters === produced,
     };
   } finally {

@@ -168,6 +168,12 @@ program
           console.log(`  ${product.padEnd(12)} ${count.toLocaleString('en-US').padStart(10)} records`);
         }
         console.log(`  hourly rows in the store: ${summary.hourlyRows}`);
+        console.log(`  joined telemetry in the Hot store: ${summary.hotTelemetry}`);
+        for (const [customer, count] of [...summary.perCustomer].sort()) {
+          console.log(
+            `  ${customer.padEnd(12)} ${count.toLocaleString('en-US').padStart(10)} records (daily customer aggregates)`,
+          );
+        }
         console.log(
           `  produced ${summary.produced}, counted ${summary.counted}, dead letters ${summary.deadLetters}`,
         );

@@ -59,8 +59,9 @@ function lazyHotStore(config: NonNullable<WorkerConfig['hot']>): HotStore {
 export async function openWorkerStores(
   config: WorkerConfig,
   clock: Clock,
-  warm: WarmStore = openWarmStore(config.warm),
+  given?: WarmStore,
 ): Promise<WorkerStores> {
+  const warm = given ?? openWarmStore(config.warm);
   const hot = config.hot
     ? lazyHotStore(config.hot)
     : postgresHotStore(warm, { retentionDays: 10, ownsEndpoints: false });
@@ -74,7 +75,8 @@ export async function openWorkerStores(
     async close() {
       await hot.close();
       await cold?.close();
-      await warm.close();
+      // a Warm store handed in belongs to the caller
+      if (given === undefined) await warm.close();
     },
   };
 }

@@ -29,5 +29,10 @@ describe('shardflow demo', () => {
     for (const product of ['thermo-t1', 'meter-m2', 'air-a3'])
       expect(out).toMatch(new RegExp(`${product}\\s+[\\d,]+ records`));
     expect(out).toContain('every record accounted for');
+    // every decoded record reached the Hot store, joined with its master data
+    expect(/joined telemetry in the Hot store: (\d+)/.exec(out)?.[1]).toBe(counted);
+    const customers = [...out.matchAll(/(cust-\d+)\s+[\d,]+ records \(daily customer aggregates\)/g)];
+    expect(customers.length).toBeGreaterThan(0);
+    expect(out).not.toContain('(unknown)');
   });
 });
