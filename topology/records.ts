@@ -137,6 +137,49 @@ export interface WindowAggregate {
   readonly stats: MetricStats;
 }
 
+/** A master-data entity that change-data capture feeds. */
+export type MasterDataEntity =
+  | 'customer'
+  | 'site'
+  | 'product'
+  | 'device'
+  | 'device-assignment'
+  | 'site-assignment';
+
+/**
+ * A row change of one master-data key, as the CDC decoder emits it and the applier consumes it.
+ * `version` orders the changes of one key as plain text (fixed-width digits: the source's commit
+ * order, then the stream position); a change not above the stored version is stale.
+ */
+export interface MasterDataRowChange {
+  readonly kind: 'change';
+  readonly entity: MasterDataEntity;
+  /** `upsert` carries the full row, `patch` only the changed fields (a Mongo update without fullDocument). */
+  readonly op: 'upsert' | 'patch' | 'delete';
+  /** The entity's id (for assignments: the device id or the site id). */
+  readonly key: string;
+  readonly fields: Readonly<Record<string, string | null>>;
+  readonly version: string;
+  /** When the change takes effect (epoch ms): an assignment's new period starts here. */
+  readonly effectiveAt: number;
+  /** Where it came from, e.g. `dms:crm.devices` or `mongo:iot.sites`. */
+  readonly origin: string;
+}
+
+/** A CDC control record (table created, dropped, altered): recorded, otherwise ignored. */
+export interface MasterDataControl {
+  readonly kind: 'control';
+  readonly origin: string;
+  readonly operation: string;
+  readonly version: string;
+  readonly at: number;
+  /** The record's metadata as JSON text. */
+  readonly detail: string;
+}
+
+/** What flows from the CDC decoder to the master-data applier. */
+export type MasterDataChange = MasterDataRowChange | MasterDataControl;
+
 /** A record that could not be processed, with the reason, kept so nothing is lost. */
 export interface DeadLetter {
   /** The node that rejected the record. */

@@ -7,6 +7,14 @@
  * transaction record id; Mongo `clusterTime` seconds and increment), then the stream position as a
  * tie-break. A change whose version is not above the stored one is stale and changes nothing.
  */
+import type { MasterDataEntity } from '../../topology/index.ts';
+
+export type {
+  MasterDataChange,
+  MasterDataControl,
+  MasterDataEntity,
+  MasterDataRowChange,
+} from '../../topology/index.ts';
 
 /** The master-data entities a change can feed. */
 export const MASTER_DATA_ENTITIES = [
@@ -16,9 +24,7 @@ export const MASTER_DATA_ENTITIES = [
   'device',
   'device-assignment',
   'site-assignment',
-] as const;
-/** One of {@link MASTER_DATA_ENTITIES}. */
-export type MasterDataEntity = (typeof MASTER_DATA_ENTITIES)[number];
+] as const satisfies readonly MasterDataEntity[];
 
 /** The target fields each entity has (besides its key); every value is text or null. */
 export const ENTITY_FIELDS = {
@@ -29,37 +35,6 @@ export const ENTITY_FIELDS = {
   'device-assignment': ['site_id'],
   'site-assignment': ['customer_id'],
 } as const satisfies Record<MasterDataEntity, readonly string[]>;
-
-/** A row change of one entity key. */
-export interface MasterDataRowChange {
-  readonly kind: 'change';
-  readonly entity: MasterDataEntity;
-  /** `upsert` carries the full row, `patch` only the changed fields (a Mongo update without fullDocument). */
-  readonly op: 'upsert' | 'patch' | 'delete';
-  /** The entity's id (for assignments: the device id or the site id). */
-  readonly key: string;
-  readonly fields: Readonly<Record<string, string | null>>;
-  /** Ordering value; see the file comment. */
-  readonly version: string;
-  /** When the change takes effect (epoch ms): an assignment's new period starts here. */
-  readonly effectiveAt: number;
-  /** Where it came from, e.g. `dms:crm.devices` or `mongo:iot.sites`. */
-  readonly origin: string;
-}
-
-/** A DMS control record (table created, dropped, altered): recorded, otherwise ignored. */
-export interface MasterDataControl {
-  readonly kind: 'control';
-  readonly origin: string;
-  readonly operation: string;
-  readonly version: string;
-  readonly at: number;
-  /** The record's metadata as JSON text. */
-  readonly detail: string;
-}
-
-/** What the CDC decoder emits. */
-export type MasterDataChange = MasterDataRowChange | MasterDataControl;
 
 const pad = (n: bigint | number, width: number) => n.toString().padStart(width, '0');
 
