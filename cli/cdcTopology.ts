@@ -2,7 +2,7 @@
  * The master-data (CDC) topology: a branch of its own, reading the CDC stream that AWS DMS and the
  * MongoDB change-stream forwarder write to.
  *
- *   kinesis (CDC stream) → cdc-decode → masterdata-apply (Warm, write endpoint; NOTIFY at commit)
+ *   cdc (CDC stream) → cdc-decode → masterdata-apply (Warm, write endpoint; NOTIFY at commit)
  *                               └─dlq→ cdc-dead-letters (Warm)
  *
  * The applier is idempotent per key version, so the shard checkpoint may lag the commits freely: a
@@ -21,7 +21,7 @@ import {
   TopologyBuilder,
 } from '../topology/index.ts';
 
-/** The components the CDC topology is made of. */
+/** The components of the CDC branch. */
 export interface CdcComponents {
   /** The CDC stream's source (a Kinesis source of its own, with its own lease table). */
   readonly source: Source<RawRecord>;
@@ -29,23 +29,37 @@ export interface CdcComponents {
   readonly decode: Operator<RawRecord, MasterDataChange, { dlq: DeadLetter }>;
   /** `masterDataApplySink(warm.write)` from `sinks/warm/masterdata/applier.ts`. */
   readonly apply: Sink<MasterDataChange>;
-  readonly deadLetters: Sink<DeadLetter>;
 }
 
-/** The built topology and typed handles to its ends (for the test driver). */
-export interface CdcTopology {
-  readonly topology: Topology;
+/** Typed handles to the CDC branch's ends (for the test driver). */
+export interface CdcBranch {
   readonly records: Stream<RawRecord>;
   readonly applied: SinkRef<MasterDataChange>;
   readonly deadLetters: SinkRef<DeadLetter>;
 }
 
-/** Builds the CDC topology from its components. */
-export function buildCdcTopology(name: string, c: CdcComponents): CdcTopology {
-  const b = new TopologyBuilder(name);
-  const records = b.source('kinesis', c.source);
+/** Adds the CDC branch (source `cdc`) to a topology being built; the worker's topology uses it. */
+export function addCdcBranch(b: TopologyBuilder, c: CdcComponents, deadLetters: Sink<DeadLetter>): CdcBranch {
+  const records = b.source('cdc', c.source);
   const changes = records.via('cdc-decode', c.decode);
-  const deadLetters = changes.side('dlq').to('cdc-dead-letters', c.deadLetters);
-  const applied = changes.to('masterdata-apply', c.apply);
-  return { topology: b.build(), records, applied, deadLetters };
+  return {
+    records,
+    deadLetters: changes.side('dlq').to('cdc-dead-letters', deadLetters),
+    applied: changes.to('masterdata-apply', c.apply),
+  };
+}
+
+/** The CDC branch alone, as a topology of its own. */
+export interface CdcTopology extends CdcBranch {
+  readonly topology: Topology;
+}
+
+/** Builds the CDC branch as a topology of its own. */
+export function buildCdcTopology(
+  name: string,
+  c: CdcComponents & { readonly deadLetters: Sink<DeadLetter> },
+): CdcTopology {
+  const b = new TopologyBuilder(name);
+  const branch = addCdcBranch(b, c, c.deadLetters);
+  return { topology: b.build(), ...branch };
 }

@@ -15,7 +15,6 @@
  * Every sink is idempotent on replay (natural-key upserts, forward-only revisions, or a per-shard
  * position kept with the data), so a shard's checkpoint may trail what the stores hold.
  */
-import type { MasterDataChange } from '../operators/cdc/change.ts';
 import { countPerProductHour } from '../operators/countPerProductHour.ts';
 import { lateRecordsAsDeadLetters } from '../operators/lateRecords.ts';
 import { kplDeaggregation } from '../sources/kinesis/kplDeaggregation.ts';
@@ -34,14 +33,7 @@ import {
   TopologyBuilder,
   type WindowAggregate,
 } from '../topology/index.ts';
-
-/** The master-data branch's components. */
-export interface CdcComponents {
-  /** The CDC stream's source (its own lease table when leased). */
-  readonly source: Source<RawRecord>;
-  readonly decode: Operator<RawRecord, MasterDataChange, { dlq: DeadLetter }>;
-  readonly apply: Sink<MasterDataChange>;
-}
+import { addCdcBranch, type CdcComponents } from './cdcTopology.ts';
 
 /** The components the topology is made of. */
 export interface TelemetryComponents {
@@ -99,11 +91,7 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   const hotAggregates = aggregates.to('hot-aggregates', c.hotAggregates);
   const dailyAggregates = aggregates.to('daily-aggregates', c.dailyAggregates);
 
-  if (c.cdc) {
-    const changes = b.source('cdc', c.cdc.source).via('cdc-decode', c.cdc.decode);
-    changes.side('dlq').to('cdc-dead-letters', c.deadLetters());
-    changes.to('masterdata-apply', c.cdc.apply);
-  }
+  if (c.cdc) addCdcBranch(b, c.cdc, c.deadLetters());
   return {
     topology: b.build(),
     records,
