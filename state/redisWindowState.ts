@@ -82,9 +82,12 @@ function readEmissions(blob: Buffer): Emission[] {
   return out;
 }
 
-/** Packs a bucket's partials into one blob: n × ten float64s, then n × (u16 name length, name). */
+/** Bytes of a partial in the blob: the stored form (ten float64s and revision 0), copied as is when new. */
+const PARTIAL_BYTES = PACKED_STATS_BYTES + 8;
+
+/** Packs a bucket's partials into one blob: n × 88-byte records, then n × (u16 name length, name). */
 function packPartials(fields: ReadonlyMap<string, MetricStats>): Buffer {
-  const statsBytes = fields.size * PACKED_STATS_BYTES;
+  const statsBytes = fields.size * PARTIAL_BYTES;
   let bound = statsBytes;
   // a UTF-16 code unit takes at most three bytes of UTF-8: size the blob once, without measuring
   for (const field of fields.keys()) bound += 2 + 3 * field.length;
@@ -103,7 +106,8 @@ function packPartials(fields: ReadonlyMap<string, MetricStats>): Buffer {
     view.setFloat64(at + 56, s.firstAt, true);
     view.setFloat64(at + 64, s.last, true);
     view.setFloat64(at + 72, s.lastAt, true);
-    at += PACKED_STATS_BYTES;
+    view.setFloat64(at + 80, 0, true);
+    at += PARTIAL_BYTES;
     const length = blob.write(field, names + 2);
     view.setUint16(names, length, true);
     names += 2 + length;

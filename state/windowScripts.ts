@@ -22,7 +22,7 @@
  * partials and to what it emits: due windows are found through the zsets by end, flushes through
  * the dirty sets, and stored fields are read and written in chunks of one `HMGET` / `HSET`.
  *
- * Partials blob: n × ten float64s, then n × (u16 name length, name). Emission blob, per bucket:
+ * Partials blob: n × (ten float64s, revision 0.0), then n × (u16 name length, name). Emission blob, per bucket:
  * u16 name length, name, f64 window end, u8 final, u32 field count, then per field (u16 name length,
  * name, 88-byte stored window: the reader adds 1 to the revision when the bucket is final).
  */
@@ -31,7 +31,13 @@ const COMMON = `
 local P = ARGV[1]
 local function num(s) if s == '-inf' then return -math.huge end return tonumber(s) end
 local function str(x) if x == -math.huge then return '-inf' end return string.format('%.17g', x) end
-local ZERO, MINUS_ONE = struct.pack('<d', 0), struct.pack('<d', -1)
+local MINUS_ONE = struct.pack('<d', -1)
+-- u16 length prefixes, packed once per length
+local LEN = setmetatable({}, {__index = function(t, n)
+  local s = struct.pack('<H', n)
+  t[n] = s
+  return s
+end})
 -- claims fields of one bucket: bumps their revisions and appends the bucket's emission record to
 -- out; names lists the fields, or is nil for every field (a window turning final)
 local function emitBucket(out, b, e, final, names)
@@ -47,7 +53,7 @@ local function emitBucket(out, b, e, final, names)
         writes[#writes + 1] = f
         writes[#writes + 1] = v
         count = count + 1
-        parts[count] = struct.pack('<H', #f) .. f .. v
+        parts[count] = LEN[#f] .. f .. v
       end
     end
     if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
@@ -58,7 +64,7 @@ local function emitBucket(out, b, e, final, names)
     for i = 1, #all, 2 do
       local f = all[i]
       count = count + 1
-      parts[count] = struct.pack('<H', #f) .. f .. all[i + 1]
+      parts[count] = LEN[#f] .. f .. all[i + 1]
     end
   else
     for c = 1, #names, 2000 do
@@ -131,7 +137,7 @@ for _ = 1, nb do
   idx = idx + 4
   local key = P .. 'b:' .. b
   local fin = redis.call('ZSCORE', P .. 'fin', b)
-  local changes
+  local changes, fresh
   if fin then
     changes = changedFinal[b]
     if changes == nil then
@@ -140,10 +146,11 @@ for _ = 1, nb do
       finalOrder[#finalOrder + 1] = b
     end
   else
-    redis.call('ZADD', P .. 'open', 'NX', e, b)
+    -- a bucket new to the open zset has no stored fields (expired ones are refused as stale)
+    fresh = redis.call('ZADD', P .. 'open', 'NX', e, b) == 1
     redis.call('SADD', P .. 'dirty', b)
   end
-  local at = n * 80 + 1
+  local at = n * 88 + 1
   for c = 0, n - 1, 2000 do
     local count = math.min(2000, n - c)
     local names = {}
@@ -152,18 +159,20 @@ for _ = 1, nb do
       names[i] = string.sub(blob, at + 2, at + 1 + len)
       at = at + 2 + len
     end
-    local stored = redis.call('HMGET', key, unpack(names))
+    local stored = fresh and {} or redis.call('HMGET', key, unpack(names))
     local writes = {}
     for i = 1, count do
       local v = stored[i]
-      local from = (c + i - 1) * 80 + 1
+      local from = (c + i - 1) * 88 + 1
       if v then
         local a = {struct.unpack('<ddddddddddd', v)}
         local p = {struct.unpack('<dddddddddd', blob, from)}
         local n2, sum, min, max, mean, m2, first, firstAt, last, lastAt = merge(a, p)
         v = struct.pack('<ddddddddddd', n2, sum, min, max, mean, m2, first, firstAt, last, lastAt, a[11])
       else
-        v = string.sub(blob, from, from + 79) .. (changes and MINUS_ONE or ZERO)
+        -- the partial's record carries revision 0; a field new to a final bucket starts at -1
+        if changes then v = string.sub(blob, from, from + 79) .. MINUS_ONE
+        else v = string.sub(blob, from, from + 87) end
       end
       writes[2 * i - 1] = names[i]
       writes[2 * i] = v
