@@ -1,10 +1,10 @@
 /**
  * The in-process window state backend of the embedded demo: the same semantics as the Redis backend
- * (`test/support/stateConformance.ts` runs both), kept in maps. Its state lives and dies with the
+ * (`test/support/stateConformance.ts` runs both), kept in maps and typed arrays. Its state lives and dies with the
  * process, so it gives exactly-once only against redelivery within one process.
  */
-import type { MetricStats, Position } from '../topology/index.ts';
-import { mergeStats } from './mergeStats.ts';
+import type { Position } from '../topology/index.ts';
+import { mergeInto, readStats, STORED_SLOTS, writeStats } from './mergeStats.ts';
 import {
   type ApplyRequest,
   type ApplyResult,
@@ -20,29 +20,18 @@ const CLASSIFIED_KEPT = 4096;
 /** Recent emissions kept per shard, for batches redelivered after they claimed windows. */
 const CLAIMS_KEPT = 32;
 
-interface Field {
-  stats: MetricStats;
-  revision: number;
-}
-
-const copyOf = (s: MetricStats): MetricStats => ({
-  count: s.count,
-  sum: s.sum,
-  min: s.min,
-  max: s.max,
-  mean: s.mean,
-  m2: s.m2,
-  first: s.first,
-  firstAt: s.firstAt,
-  last: s.last,
-  lastAt: s.lastAt,
-});
-
+/**
+ * A window of one scope and size. Its fields' statistics and revisions live in one growing
+ * `Float64Array` (slot = field's index × 11), not in an object per field: with 100,000 devices a
+ * bucket holds a million fields, and objects that many make every garbage collection slow.
+ */
 interface Bucket {
   readonly id: string;
   readonly end: number;
   final: boolean;
-  readonly fields: Map<string, Field>;
+  readonly index: Map<string, number>;
+  readonly names: string[];
+  data: Float64Array;
 }
 
 interface Shard {
@@ -74,21 +63,28 @@ export function embeddedWindowState(): WindowStateBackend {
   // open and final buckets by window end: finality and retention look only at the due ones
   const open: Bucket[] = [];
   const fin: Bucket[] = [];
-  const dirty = new Map<Bucket, Set<string>>();
+  const dirty = new Map<Bucket, Set<number>>();
   const shards = new Map<string, Shard>();
   let global = Number.NEGATIVE_INFINITY;
 
-  const emit = (out: Emission[], b: Bucket, field: string, f: Field) => {
-    f.revision++;
-    out.push({ bucket: b.id, windowEnd: b.end, field, stats: f.stats, revision: f.revision, final: b.final });
+  const emit = (out: Emission[], b: Bucket, i: number) => {
+    const at = i * STORED_SLOTS;
+    const revision = ++b.data[at + 10]!;
+    out.push({
+      bucket: b.id,
+      windowEnd: b.end,
+      field: b.names[i]!,
+      stats: readStats(b.data, at),
+      revision,
+      final: b.final,
+    });
   };
 
-  const claim = (req: ApplyRequest, changedFinal: Map<Bucket, Set<string>>): Emission[] => {
+  const claim = (req: ApplyRequest, changedFinal: Map<Bucket, Set<number>>): Emission[] => {
     const out: Emission[] = [];
     // a bucket that turns final here was open during the merge: its changes are in `dirty`, not
     // `changedFinal`, so the three groups never name the same field twice
-    for (const [b, fields] of changedFinal)
-      for (const field of fields) emit(out, b, field, b.fields.get(field)!);
+    for (const [b, fields] of changedFinal) for (const i of fields) emit(out, b, i);
     const due = global - req.policy.allowedLatenessMs;
     let done = 0;
     while (done < open.length && open[done]!.end <= due) done++;
@@ -96,11 +92,11 @@ export function embeddedWindowState(): WindowStateBackend {
       b.final = true;
       fin.push(b);
       dirty.delete(b);
-      for (const [field, f] of b.fields) emit(out, b, field, f);
+      for (let i = 0; i < b.names.length; i++) emit(out, b, i);
     }
     if (done > 0) fin.sort((x, y) => x.end - y.end);
     if (req.flush) {
-      for (const [b, fields] of dirty) for (const field of fields) emit(out, b, field, b.fields.get(field)!);
+      for (const [b, fields] of dirty) for (const i of fields) emit(out, b, i);
       dirty.clear();
     }
     return out;
@@ -133,11 +129,18 @@ export function embeddedWindowState(): WindowStateBackend {
         return { status: 'stale-watermark', globalWatermark: global };
 
       // changes to final windows (late records) are emitted at once, open ones on the flush interval
-      const changedFinal = new Map<Bucket, Set<string>>();
+      const changedFinal = new Map<Bucket, Set<number>>();
       for (const partial of req.partials) {
         let bucket = buckets.get(partial.bucket);
         if (bucket === undefined) {
-          bucket = { id: partial.bucket, end: partial.windowEnd, final: false, fields: new Map() };
+          bucket = {
+            id: partial.bucket,
+            end: partial.windowEnd,
+            final: false,
+            index: new Map(),
+            names: [],
+            data: new Float64Array(STORED_SLOTS * Math.max(16, partial.fields.size)),
+          };
           buckets.set(partial.bucket, bucket);
           insertByEnd(open, bucket);
         }
@@ -147,12 +150,22 @@ export function embeddedWindowState(): WindowStateBackend {
           changed = new Set();
           changes.set(bucket, changed);
         }
-        const stored = bucket.fields;
+        const { index, names } = bucket;
         for (const [field, stats] of partial.fields) {
-          const current = stored.get(field);
-          if (current === undefined) stored.set(field, { stats: copyOf(stats), revision: 0 });
-          else current.stats = mergeStats(current.stats, stats);
-          changed.add(field);
+          let i = index.get(field);
+          if (i === undefined) {
+            i = names.length;
+            index.set(field, i);
+            names.push(field);
+            if ((i + 1) * STORED_SLOTS > bucket.data.length) {
+              const grown = new Float64Array(bucket.data.length * 2);
+              grown.set(bucket.data);
+              bucket.data = grown;
+            }
+            writeStats(bucket.data, i * STORED_SLOTS, stats);
+            bucket.data[i * STORED_SLOTS + 10] = 0;
+          } else mergeInto(bucket.data, i * STORED_SLOTS, stats);
+          changed.add(i);
         }
       }
 
@@ -188,8 +201,10 @@ export function embeddedWindowState(): WindowStateBackend {
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const b = buckets.get(bucket);
-      const f = b?.fields.get(field);
-      return b && f ? { stats: f.stats, revision: f.revision, final: b.final } : undefined;
+      const i = b?.index.get(field);
+      if (b === undefined || i === undefined) return undefined;
+      const at = i * STORED_SLOTS;
+      return { stats: readStats(b.data, at), revision: b.data[at + 10]!, final: b.final };
     },
     watermarks: async () => ({
       global,

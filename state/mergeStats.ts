@@ -29,6 +29,73 @@ export function mergeStats(a: MetricStats, b: MetricStats): MetricStats {
   };
 }
 
+/** Slots of one stored window in a `Float64Array`: the ten statistics in `packStats` order, then the revision. */
+export const STORED_SLOTS = 11;
+
+/**
+ * Merges a partial into statistics stored at `at` of a slab (the {@link STORED_SLOTS} layout), with
+ * {@link mergeStats}'s arithmetic in its order, so the numbers are the same to the bit.
+ */
+export function mergeInto(d: Float64Array, at: number, b: MetricStats): void {
+  const ac = d[at]!;
+  if (ac === 0) {
+    writeStats(d, at, b);
+    return;
+  }
+  if (b.count === 0) return;
+  const n = ac + b.count;
+  const aMean = d[at + 4]!;
+  const delta = b.mean - aMean;
+  const mean = aMean + (delta * b.count) / n;
+  const m2 = d[at + 5]! + b.m2 + (delta * delta * ac * b.count) / n;
+  const takeFirstB = b.firstAt < d[at + 7]! || (b.firstAt === d[at + 7]! && b.first < d[at + 6]!);
+  const takeLastB = b.lastAt > d[at + 9]! || (b.lastAt === d[at + 9]! && b.last > d[at + 8]!);
+  d[at] = n;
+  d[at + 1] = d[at + 1]! + b.sum;
+  d[at + 2] = Math.min(b.min, d[at + 2]!);
+  d[at + 3] = Math.max(b.max, d[at + 3]!);
+  d[at + 4] = mean;
+  d[at + 5] = m2;
+  if (takeFirstB) {
+    d[at + 6] = b.first;
+    d[at + 7] = b.firstAt;
+  }
+  if (takeLastB) {
+    d[at + 8] = b.last;
+    d[at + 9] = b.lastAt;
+  }
+}
+
+/** Writes statistics at `at` of a slab (the revision slot is left alone). */
+export function writeStats(d: Float64Array, at: number, s: MetricStats): void {
+  d[at] = s.count;
+  d[at + 1] = s.sum;
+  d[at + 2] = s.min;
+  d[at + 3] = s.max;
+  d[at + 4] = s.mean;
+  d[at + 5] = s.m2;
+  d[at + 6] = s.first;
+  d[at + 7] = s.firstAt;
+  d[at + 8] = s.last;
+  d[at + 9] = s.lastAt;
+}
+
+/** Reads statistics stored at `at` of a slab into a new object. */
+export function readStats(d: Float64Array, at: number): MetricStats {
+  return {
+    count: d[at]!,
+    sum: d[at + 1]!,
+    min: d[at + 2]!,
+    max: d[at + 3]!,
+    mean: d[at + 4]!,
+    m2: d[at + 5]!,
+    first: d[at + 6]!,
+    firstAt: d[at + 7]!,
+    last: d[at + 8]!,
+    lastAt: d[at + 9]!,
+  };
+}
+
 /** Bytes of packed statistics: ten float64s. */
 export const PACKED_STATS_BYTES = 80;
 
