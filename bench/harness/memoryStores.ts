@@ -37,12 +37,26 @@ export function memoryWarm(): MemoryWarm {
       type: 'memory-dead-letters',
       stores: [{ name: 'warm.dead_letters', kind: 'memory' }],
       write: async (batch) => {
-        dead += batch.length;
+        // Too-late records were decoded and counted already: they are not malformed input.
+        for (const d of batch) if (d.code !== 'too-late') dead++;
       },
     }),
     read: async (productId, hourStarts) =>
       new Map(hourStarts.map((h) => [h, counts.get(`${productId}\u0000${h}`) ?? 0])),
     counted: () => counted,
     deadLetterCount: () => dead,
+  };
+}
+
+/** A sink that only counts what it is given: an in-memory stand-in for a store the probe does not read. */
+export function countingSink<T>(store: string): Sink<T> & { readonly count: () => number } {
+  let count = 0;
+  return {
+    type: 'memory-count',
+    stores: [{ name: store, kind: 'memory' }],
+    write: async (batch) => {
+      count += batch.length;
+    },
+    count: () => count,
   };
 }

@@ -1,52 +1,50 @@
 /**
  * The topology under test, built in ONE place for every mode: `buildBenchPipeline` takes the mode,
  * the workload and the sweep point's knob values and returns the topology, its source, the stores'
- * visibility probe and the runtime options. It builds the first slice's stages with the same
- * components and node names as the worker's topology (`cli/telemetryTopology.ts`), which is being
- * extended with the later stages; once it is, this function should call `buildTelemetryTopology`
- * with the components below plus the new ones, so the benchmark runs what `shardflow run` runs.
- *
- * Where the later stages plug in (when `TelemetryComponents` grows them):
- * - enrich: build it here from `env.warm` (master data) and `workload`'s fleet, and pass it with
- *   the other components; the workload's `changes()` stream is the master-data churn to feed it;
- * - windows with Redis state: take `env.redisUrl`, and add `flushMs` to `SUPPORTED_KNOBS` mapped to
- *   the window's flush interval;
- * - Hot/Warm/Cold sinks: add them to the components; give the Hot store's `VisibilityProbe` instead
- *   of the hourly-count probe, so latency is measured to the Hot store.
+ * visibility probe and the runtime options. The topology is the worker's own
+ * (`buildTelemetryTopology` from `cli/telemetryTopology.ts`): decode → enrich → windows → Hot and
+ * Warm sinks, with the hourly count and the dead-letter sinks, so the benchmark runs what
+ * `shardflow run` runs. What differs, and why:
+ * - master data: the workload's fleet is given to enrich as an in-memory directory (the PostgreSQL
+ *   directory's own cost is measured by `bench:enrich`); there is no churn;
+ * - window state: embedded, or Redis when `env.redisUrl` is set;
+ * - stores: in memory (counting sinks) unless a Warm store is given, then the PostgreSQL Hot tables
+ *   and the Warm daily aggregates in it; no Cold sink (its commit cost is in `bench:parquet`).
  */
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { countPerProductHour } from '../../operators/countPerProductHour.ts';
+import { buildTelemetryTopology } from '../../cli/telemetryTopology.ts';
 import type { SpecRegistry } from '../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../operators/decodeBySpec.ts';
+import { type DevicePlacement, memoryDeviceDirectory } from '../../operators/enrich/directory.ts';
+import { enrich, enrichConfigSchema } from '../../operators/enrich.ts';
+import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
+import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
+import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
+import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
+import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
 import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
 import { hourlyCountSink } from '../../sinks/warm/hourlyCountSink.ts';
 import type { WarmStore } from '../../sinks/warm/store.ts';
 import { kclSource } from '../../sources/kinesis/kclSource.ts';
-import { kplDeaggregation } from '../../sources/kinesis/kplDeaggregation.ts';
-import {
-  type Clock,
-  type Logger,
-  type RawRecord,
-  type RuntimeOptions,
-  type Source,
-  type Topology,
-  TopologyBuilder,
-} from '../../topology/index.ts';
+import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
+import { redisWindowState } from '../../state/redisWindowState.ts';
+import type { Clock, Logger, RawRecord, RuntimeOptions, Source, Topology } from '../../topology/index.ts';
+import { buildFleet } from '../workloads/fleet.ts';
 import { scaleProfile } from '../workloads/profiles.ts';
 import type { Workload, WorkloadGenerator } from '../workloads/workload.ts';
 import { type GeneratedSource, generatedSource } from './generatedSource.ts';
 import { type BenchMode, type KnobValues, SweepError } from './knobs.ts';
-import { memoryWarm } from './memoryStores.ts';
+import { countingSink, memoryWarm } from './memoryStores.ts';
 import { hourlyCountProbe, type VisibilityProbe } from './probe.ts';
 import { countedWarm, sqlHourlyCounts, warmTotals } from './warmStores.ts';
 
 /** Knobs the current topology honours, per mode. */
 export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
-  'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate'],
-  'local-stack': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate'],
+  'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', 'flushMs'],
+  'local-stack': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', 'flushMs'],
   // The remote stream exists already: its shard count is the stream's, not the benchmark's.
-  remote: ['batch', 'maxInFlight', 'checkpointMs', 'rate'],
+  remote: ['batch', 'maxInFlight', 'checkpointMs', 'rate', 'flushMs'],
 };
 
 /** Values of knobs not swept. */
@@ -56,10 +54,6 @@ export const KNOB_DEFAULTS = { maxInFlight: 4, checkpointMs: 1000, shards: 4 } a
 export function checkKnobs(mode: BenchMode, point: KnobValues): void {
   for (const knob of Object.keys(point)) {
     if (SUPPORTED_KNOBS[mode].includes(knob)) continue;
-    if (knob === 'flushMs')
-      throw new SweepError(
-        'flushMs: no stage of the benchmarked topology has a flush interval yet (windows and the Hot/Warm/Cold sinks that will have one are not in bench/harness/pipeline.ts); refusing a knob that would change nothing',
-      );
     if (knob === 'shards' && mode === 'remote')
       throw new SweepError('shards: the remote stream exists with its own shard count; reshard it instead');
     throw new SweepError(`${knob}: not supported in ${mode} mode`);
@@ -167,19 +161,37 @@ export function buildBenchPipeline(
     );
   }
 
-  // The first slice's stages, node for node as cli/telemetryTopology.ts names them (see the top of
-  // this file for where enrich, windows and the Hot/Cold sinks go).
-  const b = new TopologyBuilder('bench');
-  const userRecords = b.source('kinesis', source).via('kpl-deaggregation', kplDeaggregation());
-  const deadLetters = memory ? memory.deadLetters : () => deadLetterSink(counted!.store.write);
-  userRecords.side('dlq').to('kpl-dead-letters', deadLetters());
-  const telemetry = userRecords.via('decode', decodeBySpec(env.specs));
-  telemetry.side('dlq').to('dead-letters', deadLetters());
-  telemetry
-    .via('count-per-product-hour', countPerProductHour())
-    .to('hourly-counts', memory ? memory.hourlyCounts : hourlyCountSink(counted!.store.write));
+  // The workload's fleet is the master data: every device placed since the epoch.
+  const placements = new Map<string, readonly DevicePlacement[]>(
+    buildFleet(workload).devices.map((d) => [
+      d.deviceId,
+      [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: d.siteId, customerId: d.customerId }],
+    ]),
+  );
+  const windowConfig = windowAggregateConfigSchema.parse(
+    knobs.flushMs === undefined ? {} : { flushIntervalMs: knobs.flushMs },
+  );
+  const windowState = env.redisUrl
+    ? redisWindowState({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })
+    : embeddedWindowState();
+  const hot = counted
+    ? postgresHotStore(counted.store, { retentionDays: 10, ownsEndpoints: false })
+    : undefined;
+  const telemetry = buildTelemetryTopology('bench', {
+    source,
+    decode: decodeBySpec(env.specs),
+    enrich: enrich(enrichConfigSchema.parse({}), memoryDeviceDirectory(placements)),
+    windows: windowAggregate(windowConfig, windowState),
+    hourlyCounts: memory ? memory.hourlyCounts : hourlyCountSink(counted!.store.write),
+    hotTelemetry: hot ? hotTelemetrySink(hot) : countingSink('hot.telemetry'),
+    hotAggregates: hot ? hotAggregateSink(hot) : countingSink('hot.aggregates'),
+    dailyAggregates: hot
+      ? warmDailyAggregateSink(counted!.store.write)
+      : countingSink('warm.daily_aggregates'),
+    deadLetters: memory ? memory.deadLetters : () => deadLetterSink(counted!.store.write),
+  });
   return {
-    topology: b.build(),
+    topology: telemetry.topology,
     source,
     generated,
     probe,
@@ -189,7 +201,16 @@ export function buildBenchPipeline(
       maxInFlightBatches: knobs.maxInFlight ?? KNOB_DEFAULTS.maxInFlight,
       checkpointIntervalMs: knobs.checkpointMs ?? KNOB_DEFAULTS.checkpointMs,
     },
-    sinkNodes: ['hourly-counts', 'dead-letters', 'kpl-dead-letters'],
+    sinkNodes: [
+      'hourly-counts',
+      'hot-telemetry',
+      'hot-aggregates',
+      'daily-aggregates',
+      'dead-letters',
+      'kpl-dead-letters',
+      'enrich-dead-letters',
+      'late-dead-letters',
+    ],
     roundTrips: () => counted?.roundTrips(),
     totals: async () =>
       memory

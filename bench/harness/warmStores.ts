@@ -55,7 +55,7 @@ export function sqlHourlyCounts(client: SqlClient): HourlyCountReader {
 export async function warmTotals(client: SqlClient): Promise<{ counted: number; deadLetters: number }> {
   const { rows } = await client.query<{ counted: string; dead: string }>(
     `SELECT (SELECT coalesce(sum(record_count), 0) FROM product_hourly_counts)::text AS counted,
-            (SELECT count(*) FROM dead_letters)::text AS dead`,
+            (SELECT count(*) FROM dead_letters WHERE code IS DISTINCT FROM 'too-late')::text AS dead`,
   );
   return { counted: Number(rows[0]?.counted ?? 0), deadLetters: Number(rows[0]?.dead ?? 0) };
 }
