@@ -8,6 +8,7 @@
  * are escaped twice and parsed element by element).
  */
 import type { Enriched, WindowAggregate } from '../../topology/index.ts';
+import { type StatsRow, statsOfRow } from '../warm/dailyAggregates.ts';
 import { migrateWarm } from '../warm/migrate.ts';
 import type { SqlClient } from '../warm/sql.ts';
 import {
@@ -114,7 +115,7 @@ interface TelemetryRow {
   raw_ref: Enriched['rawRef'];
 }
 
-interface AggregateRow {
+interface AggregateRow extends StatsRow {
   scope: 'product' | 'device';
   metric: string;
   window_size: WindowAggregate['window'];
@@ -124,16 +125,6 @@ interface AggregateRow {
   device_id: string | null;
   revision: number;
   final: boolean;
-  count: string | number;
-  sum: number;
-  min: number;
-  max: number;
-  mean: number;
-  m2: number;
-  first: number;
-  first_at: Date;
-  last: number;
-  last_at: Date;
 }
 
 /**
@@ -389,18 +380,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
           windowEnd: new Date(r.window_end).getTime(),
           revision: Number(r.revision),
           final: r.final,
-          stats: {
-            count: Number(r.count),
-            sum: Number(r.sum),
-            min: Number(r.min),
-            max: Number(r.max),
-            mean: Number(r.mean),
-            m2: Number(r.m2),
-            first: Number(r.first),
-            firstAt: new Date(r.first_at).getTime(),
-            last: Number(r.last),
-            lastAt: new Date(r.last_at).getTime(),
-          },
+          stats: statsOfRow(r),
         }),
       );
     },

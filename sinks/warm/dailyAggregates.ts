@@ -1,5 +1,5 @@
 /** Reads of the daily customer x product aggregates, on the Warm store's read endpoint. */
-import type { WindowAggregate } from '../../topology/index.ts';
+import type { MetricStats, WindowAggregate } from '../../topology/index.ts';
 import type { SqlClient } from './sql.ts';
 
 /** Which daily aggregates to read; every condition given must hold. */
@@ -14,14 +14,8 @@ export interface DailyAggregateFilter {
   readonly to?: number;
 }
 
-interface Row {
-  customer_id: string | null;
-  product_id: string;
-  metric: string;
-  day_start: Date;
-  day_end: Date;
-  revision: number;
-  final: boolean;
+/** The statistics columns every aggregate table (Warm daily, Hot windows) has, as a row returns them. */
+export interface StatsRow {
   count: string | number;
   sum: number;
   min: number;
@@ -32,6 +26,32 @@ interface Row {
   first_at: Date;
   last: number;
   last_at: Date;
+}
+
+/** The statistics of an aggregate row. */
+export function statsOfRow(r: StatsRow): MetricStats {
+  return {
+    count: Number(r.count),
+    sum: Number(r.sum),
+    min: Number(r.min),
+    max: Number(r.max),
+    mean: Number(r.mean),
+    m2: Number(r.m2),
+    first: Number(r.first),
+    firstAt: new Date(r.first_at).getTime(),
+    last: Number(r.last),
+    lastAt: new Date(r.last_at).getTime(),
+  };
+}
+
+interface Row extends StatsRow {
+  customer_id: string | null;
+  product_id: string;
+  metric: string;
+  day_start: Date;
+  day_end: Date;
+  revision: number;
+  final: boolean;
 }
 
 /** Daily customer x product aggregates matching `filter`, by day, customer, product and metric. */
@@ -67,17 +87,6 @@ export async function readDailyAggregates(
     windowEnd: new Date(r.day_end).getTime(),
     revision: Number(r.revision),
     final: r.final,
-    stats: {
-      count: Number(r.count),
-      sum: Number(r.sum),
-      min: Number(r.min),
-      max: Number(r.max),
-      mean: Number(r.mean),
-      m2: Number(r.m2),
-      first: Number(r.first),
-      firstAt: new Date(r.first_at).getTime(),
-      last: Number(r.last),
-      lastAt: new Date(r.last_at).getTime(),
-    },
+    stats: statsOfRow(r),
   }));
 }
