@@ -24,7 +24,7 @@ import {
 } from '../../sinks/cold/iceberg/telemetryTable.ts';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/iceberg-golden', import.meta.url));
+const GOLDEN = fileURLToPath(new URL('../fixtures/iceberg-golden', import.meta.url));
 const golden = localObjectStore({ kind: 'local', directory: GOLDEN });
 const table = (location: string, prefix: string): TableFiles => ({ store: golden, location, prefix });
 const text = (path: string) => readFileSync(`${GOLDEN}/${path}`, 'utf8');
