@@ -60,6 +60,8 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
    * sink's, stalling the shard until the store answers.
    */
   readonly retry?: 'like-sink';
+  /** The operator's own gauges (cache hits, say), read whenever metrics are read. */
+  readonly gauges?: () => readonly SourceGauge[];
   readonly open?: (ctx: OpenContext) => void | Promise<void>;
   readonly process: (
     batch: readonly In[],

@@ -102,6 +102,9 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
     expect(metrics).toMatch(
       /shardflow_shard_in_flight_batches\{source="kinesis",shard="shardId-000000000000"\} \d/,
     );
+    // an operator's own gauges: the enrich stage looked the devices up (none is in the master data)
+    expect(metrics).toMatch(/shardflow_enrich_lookups_total\{node="enrich"\} [1-9]/);
+    expect(metrics).toMatch(/shardflow_enrich_unknown_devices_total\{node="enrich"\} [1-9]/);
     const topology = await (await fetch(`${base}topology`)).json();
     expect(topology).toEqual(JSON.parse(JSON.stringify(worker.description)));
     expect(await (await fetch(base)).text()).toContain('<div id="graph">');

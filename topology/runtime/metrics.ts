@@ -98,7 +98,9 @@ export interface ShardMetricsSnapshot {
 
 /** A gauge reported by a source. */
 export interface SourceGaugeSnapshot {
+  /** The node that reports it: a source, or an operator when `kind` is `operator`. */
   readonly source: string;
+  readonly kind?: 'operator';
   readonly name: string;
   readonly help: string;
   readonly value: number;
@@ -195,7 +197,11 @@ export function renderPrometheus(s: RuntimeMetricsSnapshot): string {
   for (const name of new Set(s.gauges.map((g) => g.name))) {
     const of = s.gauges.filter((g) => g.name === name);
     out.push(`# HELP shardflow_${name} ${of[0]!.help}`, `# TYPE shardflow_${name} gauge`);
-    for (const g of of) out.push(`shardflow_${name}{source="${label(g.source)}"} ${g.value}`);
+    for (const g of of) {
+      out.push(
+        `shardflow_${name}{${g.kind === 'operator' ? 'node' : 'source'}="${label(g.source)}"} ${g.value}`,
+      );
+    }
   }
   return `${out.join('\n')}\n`;
 }

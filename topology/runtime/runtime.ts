@@ -161,9 +161,16 @@ export class TopologyRuntime {
       }
     }
     const nodes = [...this.nodeMetrics.values()].map((m) => snapshotNode(m, depth.get(m.node) ?? 0));
-    const gauges = this.subTopologies.flatMap(({ source }) =>
-      (source.component.gauges?.() ?? []).map((g) => ({ source: source.name, ...g })),
-    );
+    const gauges = [
+      ...this.subTopologies.flatMap(({ source }) =>
+        (source.component.gauges?.() ?? []).map((g) => ({ source: source.name, ...g })),
+      ),
+      ...this.topology.nodes.flatMap((n) =>
+        n.kind === 'operator'
+          ? (n.component.gauges?.() ?? []).map((g) => ({ source: n.name, kind: 'operator' as const, ...g }))
+          : [],
+      ),
+    ];
     return { at: this.clock.now(), nodes, shards, gauges };
   }
 
