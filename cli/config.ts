@@ -52,7 +52,7 @@ export const workerConfigSchema = z
           .describe('master-data changes to apply to the Warm store; no CDC branch when absent'),
       })
       .strict(),
-    decode: decodeConfigSchema.default({ reloadIntervalMs: 5000 }),
+    decode: decodeConfigSchema.default(decodeConfigSchema.parse({})),
     enrich: enrichConfigSchema.default(enrichConfigSchema.parse({})),
     windows: windowAggregateConfigSchema.default(windowAggregateConfigSchema.parse({})),
     state: windowStateConfigSchema

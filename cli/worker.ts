@@ -21,6 +21,7 @@ import { warmDailyAggregateSink } from '../sinks/warm/dailyAggregateSink.ts';
 import { hourlyCountSink } from '../sinks/warm/hourlyCountSink.ts';
 import { masterDataApplySink } from '../sinks/warm/masterdata/applier.ts';
 import { pgDeviceDirectory } from '../sinks/warm/masterdata/deviceDirectory.ts';
+import { type DeviceProducts, pgDeviceProducts } from '../sinks/warm/masterdata/deviceProducts.ts';
 import { type PgInvalidationFeed, pgInvalidationFeed } from '../sinks/warm/masterdata/invalidationFeed.ts';
 import { migrateWarm } from '../sinks/warm/migrate.ts';
 import { describeEndpoint, type WarmStore } from '../sinks/warm/store.ts';
@@ -170,6 +171,8 @@ export interface TopologyResources {
   readonly stores: WorkerStores;
   /** The master-data invalidations (PostgreSQL LISTEN); none for an embedded Warm store. */
   readonly invalidations?: PgInvalidationFeed;
+  /** Device → product, for specs matched through the device registry. */
+  readonly deviceProducts?: DeviceProducts;
 }
 
 function kinesisSource(
@@ -184,7 +187,7 @@ function kinesisSource(
 export function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
-  { stores, invalidations }: TopologyResources,
+  { stores, invalidations, deviceProducts }: TopologyResources,
 ): TelemetryTopology {
   const clock = deps.clock ?? systemClock;
   const { warm, hot, cold } = stores;
@@ -194,6 +197,7 @@ export function telemetryTopologyFor(
     source: kinesisSource(config.source.kinesis, config.source.leases, { clock, log: deps.log }),
     decode: decodeBySpec(deps.specs ?? loadSpecs(config, deps.log), {
       reloadIntervalMs: config.decode.reloadIntervalMs,
+      devices: deviceProducts,
     }),
     enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
     windows: windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`)),
@@ -239,12 +243,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   const stores = await openWorkerStores(config, clock, deps.warm);
   const { warm } = stores;
   let invalidations: PgInvalidationFeed | undefined;
+  const deviceProducts = pgDeviceProducts(warm.read, clock, log);
+  const background = new AbortController();
   try {
     await checkPostgres(warm, config);
     await checkRedis(config);
     await checkKinesis(config);
     await migrateWarm(warm.write);
     await prepareHot(stores, config);
+    await deviceProducts.refresh();
     // Embedded PGlite has no server to LISTEN on; its cache entries expire by TTL instead.
     if (!config.warm.writeUrl.startsWith('embedded')) {
       invalidations = pgInvalidationFeed(config.warm.writeUrl, clock);
@@ -254,7 +261,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     throw error;
   }
 
-  const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations });
+  const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations, deviceProducts });
+  void deviceProducts.watch(config.decode.registryRefreshMs, background.signal);
   const runtime = new TopologyRuntime(telemetry.topology, { ...config.runtime, clock: deps.clock, log });
   runtime.events.subscribe((event) => {
     if (event.type === 'shard-opened' || event.type === 'shard-released') log.info(event, event.type);
@@ -281,6 +289,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         await runtime.stop();
       } finally {
         await admin?.close();
+        background.abort();
         await invalidations?.close();
         await stores.close();
       }

@@ -33,6 +33,12 @@ export const decodeConfigSchema = z
       .min(100)
       .default(5000)
       .describe('how often the directory is checked for changed specs'),
+    registryRefreshMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(30_000)
+      .describe('how often the device → product map of match.registry specs is read from the master data'),
   })
   .strict();
 /** See {@link decodeConfigSchema}. */

@@ -7,12 +7,14 @@
  *               running workers process them like any record; they are then marked replayed, so
  *               a second replay skips them (unless `--again`)
  */
+
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { type Command, InvalidArgumentError } from 'commander';
 import { devicePartitionKey, kinesisProducer, type ProducerRecord } from '../../gateways/kinesis/producer.ts';
 import { readIncoming } from '../../operators/decode/envelope.ts';
 import { DecodeError, REASON_CODES } from '../../operators/decode/errors.ts';
 import type { SpecRegistry } from '../../operators/decode/registry.ts';
+import type { DeviceRegistry } from '../../operators/decodeBySpec.ts';
 import {
   type DeadLetterFilter,
   envelopeOf,
@@ -21,6 +23,7 @@ import {
   markReplayed,
   type StoredDeadLetter,
 } from '../../sinks/warm/deadLetters.ts';
+import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/warm/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -169,7 +172,12 @@ export type Redecoded =
   | { readonly recovered: false; readonly code: string; readonly reason: string };
 
 /** Decodes a dead letter's bytes as the decode operator would, with the specs in `registry`. */
-export function redecode(registry: SpecRegistry, d: StoredDeadLetter, now: number): Redecoded {
+export function redecode(
+  registry: SpecRegistry,
+  d: StoredDeadLetter,
+  now: number,
+  devices?: DeviceRegistry,
+): Redecoded {
   const record: RawRecord = {
     stream: d.stream,
     shardId: d.shardId,
@@ -181,7 +189,7 @@ export function redecode(registry: SpecRegistry, d: StoredDeadLetter, now: numbe
   };
   try {
     const incoming = readIncoming(record);
-    const spec = registry.find(incoming);
+    const spec = registry.find(incoming, devices);
     if (spec === undefined) throw new DecodeError('no-spec', 'no spec matches this record');
     const [first] = spec.decode(record, incoming, now);
     // the key the gateway used: the device (or hub) that sent the frame
@@ -238,9 +246,12 @@ async function replay(warm: WarmStore, config: WorkerConfig, opts: ReplayOptions
     return;
   }
   const now = Date.now();
+  // the master data's device → product map, for specs recognised through the device registry
+  const devices = pgDeviceProducts(warm.read, systemClock, silentLogger);
+  await devices.refresh();
   const recovered: Array<{ row: StoredDeadLetter; partitionKey: string }> = [];
   for (const row of selected) {
-    const outcome = redecode(registry, row, now);
+    const outcome = redecode(registry, row, now, devices);
     if (outcome.recovered) recovered.push({ row, partitionKey: outcome.partitionKey });
     console.log(
       `${row.id}  ${outcome.recovered ? 'recovered' : `${outcome.code}  ${cut(outcome.reason, 80)}`}`,
