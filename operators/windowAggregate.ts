@@ -293,6 +293,9 @@ export function windowAggregate(
 
   return {
     type: 'window-aggregate',
+    // The state is a store (Redis): an outage stalls the shard and is retried; a batch applies once
+    // per shard position, so a retry after a lost reply changes nothing. Lost state is fatal.
+    retry: 'like-sink',
     sideOutputs: ['late'],
     stores: [{ name: 'state.windows', kind: backend.kind }],
     open: () => backend.open(),

@@ -100,6 +100,8 @@ export interface StoredWindow {
 /** Raised when the backend lost its state (e.g. Redis restarted empty): numbers would be wrong. */
 export class StateLostError extends Error {
   override readonly name = 'StateLostError';
+  /** Retrying cannot bring the state back: the runtime stops instead (see `isFatal` in `topology/`). */
+  readonly fatal = true;
 }
 
 /** A window state backend; implementations pass `test/support/stateConformance.ts`. */

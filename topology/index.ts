@@ -13,6 +13,7 @@ export { type RuntimeConfig, runtimeConfigSchema } from './runtime/config.ts';
 export { Lane } from './runtime/lane.ts';
 export * from './runtime/metrics.ts';
 export {
+  isFatal,
   OPERATOR_RETRY,
   type RetryPolicy,
   retryPolicySchema,

@@ -33,8 +33,17 @@ export function backoffDelay(
 }
 
 /**
- * Runs `work` until it succeeds, the policy's attempts are used up, or `signal` aborts (then the
- * last error is thrown). `onError` hears about every failure, for metrics and logs.
+ * An error that no retry can mend (state found lost, say): it carries `fatal: true` and is thrown at
+ * once, whatever the policy, so the worker stops and reports it instead of retrying for ever.
+ */
+export function isFatal(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { fatal?: unknown }).fatal === true;
+}
+
+/**
+ * Runs `work` until it succeeds, the policy's attempts are used up, a fatal error is thrown (see
+ * {@link isFatal}), or `signal` aborts (then the last error is thrown). `onError` hears about every
+ * failure, for metrics and logs.
  */
 export async function withRetry<T>(
   work: () => Promise<T>,
@@ -48,7 +57,8 @@ export async function withRetry<T>(
       return await work();
     } catch (error) {
       onError(error, attempt);
-      if ((policy.maxAttempts !== 0 && attempt >= policy.maxAttempts) || signal.aborted) throw error;
+      if ((policy.maxAttempts !== 0 && attempt >= policy.maxAttempts) || signal.aborted || isFatal(error))
+        throw error;
       try {
         await clock.sleep(backoffDelay(policy, attempt), signal);
       } catch {
