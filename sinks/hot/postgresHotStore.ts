@@ -140,6 +140,18 @@ function jsonParam(rows: readonly unknown[]): string {
   );
 }
 
+/** Runs `statement` once per chunk of `rows`, each chunk as one `jsonb_to_recordset` parameter. */
+async function writeInChunks<T>(
+  client: SqlClient,
+  statement: string,
+  rows: readonly T[],
+  toJson: (row: T) => unknown,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await client.query(statement, [jsonParam(rows.slice(i, i + CHUNK).map(toJson))]);
+  }
+}
+
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
 /** The Hot store on PostgreSQL over a write and a read endpoint. */
@@ -181,83 +193,62 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         await ensurePartition(day);
         await ensurePartition(day + DAY_MS);
       }
-      for (let i = 0; i < kept.length; i += CHUNK) {
-        const chunk = kept.slice(i, i + CHUNK);
-        await write.query(INSERT_TELEMETRY, [
-          jsonParam(
-            chunk.map((e) => ({
-              d: e.device_id,
-              t: e.device_timestamp,
-              st: e.rawRef.stream,
-              sh: e.rawRef.shardId,
-              sq: e.rawRef.sequenceNumber,
-              ss: e.rawRef.subSequenceNumber ?? 0,
-              p: e.productId,
-              si: e.site_id,
-              cu: e.customer_id,
-              hb: e.hub_id ?? null,
-              ht: e.hub_timestamp ?? null,
-              ch: e.childDeviceId ?? null,
-              it: e.ingest_timestamp,
-              m: e.metrics,
-              r: e.rawRef,
-            })),
-          ),
-        ]);
-      }
+      await writeInChunks(write, INSERT_TELEMETRY, kept, (e) => ({
+        d: e.device_id,
+        t: e.device_timestamp,
+        st: e.rawRef.stream,
+        sh: e.rawRef.shardId,
+        sq: e.rawRef.sequenceNumber,
+        ss: e.rawRef.subSequenceNumber ?? 0,
+        p: e.productId,
+        si: e.site_id,
+        cu: e.customer_id,
+        hb: e.hub_id ?? null,
+        ht: e.hub_timestamp ?? null,
+        ch: e.childDeviceId ?? null,
+        it: e.ingest_timestamp,
+        m: e.metrics,
+        r: e.rawRef,
+      }));
       const latest = latestPerDevice(kept);
-      for (let i = 0; i < latest.length; i += CHUNK) {
-        const chunk = latest.slice(i, i + CHUNK);
-        await write.query(UPSERT_STATE, [
-          jsonParam(
-            chunk.map((e) => ({
-              d: e.device_id,
-              p: e.productId,
-              t: e.device_timestamp,
-              si: e.site_id,
-              cu: e.customer_id,
-              m: e.metrics,
-              st: e.rawRef.stream,
-              sh: e.rawRef.shardId,
-              sq: e.rawRef.sequenceNumber,
-              ss: e.rawRef.subSequenceNumber ?? 0,
-            })),
-          ),
-        ]);
-      }
+      await writeInChunks(write, UPSERT_STATE, latest, (e) => ({
+        d: e.device_id,
+        p: e.productId,
+        t: e.device_timestamp,
+        si: e.site_id,
+        cu: e.customer_id,
+        m: e.metrics,
+        st: e.rawRef.stream,
+        sh: e.rawRef.shardId,
+        sq: e.rawRef.sequenceNumber,
+        ss: e.rawRef.subSequenceNumber ?? 0,
+      }));
     },
 
     async writeAggregates(batch) {
       const best = highestRevisions(batch.filter(isHotAggregate));
-      for (let i = 0; i < best.length; i += CHUNK) {
-        const chunk = best.slice(i, i + CHUNK);
-        await write.query(UPSERT_AGGREGATES, [
-          jsonParam(
-            chunk.map((a) => ({
-              sc: a.scope,
-              k: hotAggregateKey(a),
-              me: a.metric,
-              w: a.window,
-              ws: a.windowStart,
-              we: a.windowEnd,
-              p: a.productId,
-              d: a.deviceId ?? null,
-              rv: a.revision,
-              f: a.final,
-              c: a.stats.count,
-              su: a.stats.sum,
-              mi: a.stats.min,
-              ma: a.stats.max,
-              mn: a.stats.mean,
-              m2: a.stats.m2,
-              fi: a.stats.first,
-              fa: a.stats.firstAt,
-              la: a.stats.last,
-              lt: a.stats.lastAt,
-            })),
-          ),
-        ]);
-      }
+      await writeInChunks(write, UPSERT_AGGREGATES, best, (a) => ({
+        sc: a.scope,
+        k: hotAggregateKey(a),
+        me: a.metric,
+        w: a.window,
+        ws: a.windowStart,
+        we: a.windowEnd,
+        p: a.productId,
+        d: a.deviceId ?? null,
+        rv: a.revision,
+        f: a.final,
+        c: a.stats.count,
+        su: a.stats.sum,
+        mi: a.stats.min,
+        ma: a.stats.max,
+        mn: a.stats.mean,
+        m2: a.stats.m2,
+        fi: a.stats.first,
+        fa: a.stats.firstAt,
+        la: a.stats.last,
+        lt: a.stats.lastAt,
+      }));
     },
 
     async expire(now) {
@@ -387,34 +378,26 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
 
     async writeOpenAlarms(alarms) {
       const latest = latestAlarms(alarms);
-      for (let i = 0; i < latest.length; i += CHUNK) {
-        const chunk = latest.slice(i, i + CHUNK);
-        await write.query(UPSERT_ALARMS, [
-          jsonParam(
-            chunk.map((a) => ({
-              r: a.ruleId,
-              d: a.deviceId,
-              p: a.productId,
-              s: a.severity,
-              m: a.message,
-              v: a.value,
-              o: a.openedAt,
-              u: a.updatedAt,
-            })),
-          ),
-        ]);
-      }
+      await writeInChunks(write, UPSERT_ALARMS, latest, (a) => ({
+        r: a.ruleId,
+        d: a.deviceId,
+        p: a.productId,
+        s: a.severity,
+        m: a.message,
+        v: a.value,
+        o: a.openedAt,
+        u: a.updatedAt,
+      }));
     },
 
     async clearOpenAlarms(keys) {
-      for (let i = 0; i < keys.length; i += CHUNK) {
-        const chunk = keys.slice(i, i + CHUNK);
-        await write.query(
-          `DELETE FROM hot_open_alarms WHERE (rule_id, device_id) IN
-             (SELECT r, d FROM jsonb_to_recordset($1::jsonb) AS x(r text, d text))`,
-          [jsonParam(chunk.map((k) => ({ r: k.ruleId, d: k.deviceId })))],
-        );
-      }
+      await writeInChunks(
+        write,
+        `DELETE FROM hot_open_alarms WHERE (rule_id, device_id) IN
+           (SELECT r, d FROM jsonb_to_recordset($1::jsonb) AS x(r text, d text))`,
+        keys,
+        (k) => ({ r: k.ruleId, d: k.deviceId }),
+      );
     },
 
     async readOpenAlarms(query) {
