@@ -3,43 +3,20 @@
  * client, because Glue cannot run here), and the Glue catalog's conflict and unknown-outcome handling
  * under injected faults.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Table } from '@aws-sdk/client-glue';
-import { PGlite } from '@electric-sql/pglite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Catalog } from '../../sinks/cold/catalog/catalog.ts';
 import { type GlueCalls, glueCatalog } from '../../sinks/cold/catalog/glueCatalog.ts';
 import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
 import { appendFiles, loadOrCreateTable, loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
 import { ancestry, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
-import type { TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { TELEMETRY_SPEC, telemetrySchema } from '../../sinks/cold/iceberg/telemetryTable.ts';
 import type { DataFile } from '../../sinks/cold/iceberg/types.ts';
-import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgliteSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { systemClock } from '../../topology/index.ts';
+import { icebergScratch } from '../support/icebergScratch.ts';
 
-let dir: string;
-let sql: SqlClient;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'iceberg-catalog-'));
-  sql = pgliteSqlClient(await PGlite.create());
-  await migrateWarm(sql);
-}, 60_000);
-
-afterAll(async () => {
-  await sql?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const filesAt = (name: string): TableFiles => {
-  const store = localObjectStore({ kind: 'local', directory: dir });
-  return { store, prefix: `wh/${name}`, location: store.uri(`wh/${name}`) };
-};
+const scratch = icebergScratch('iceberg-catalog');
+const filesAt = scratch.filesAt;
 
 /** An in-memory Glue table store that injects faults: a fake, because Glue cannot run here. */
 function faultyGlue() {
@@ -125,7 +102,7 @@ describe('Glue catalog (fault-injecting fake client)', () => {
 });
 
 const implementations: [string, () => Catalog][] = [
-  ['jdbc (PGlite)', () => jdbcCatalog(sql, { catalogName: 'conformance' })],
+  ['jdbc (PGlite)', () => jdbcCatalog(scratch.sql, { catalogName: 'conformance' })],
   ['glue (fake client)', () => glueCatalog(faultyGlue().calls)],
 ];
 

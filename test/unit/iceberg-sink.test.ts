@@ -2,45 +2,23 @@
  * The Cold sink's commit policy and schema evolution (on an embedded PGlite catalog and a local
  * directory), and its manifests decoded by plain avsc with every field id in place.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import avro from 'avsc';
 import { parquetReadObjects } from 'hyparquet';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
 import { coldSink, coldSinkConfigSchema } from '../../sinks/cold/coldSink.ts';
 import { loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
 import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
 import { ancestry, currentSchema, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
-import { readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
+import { readLocation } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
-import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgliteSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { type Enriched, ManualClock, type Position, systemClock } from '../../topology/index.ts';
+import { icebergScratch } from '../support/icebergScratch.ts';
 import { waitFor } from '../support/wait.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 8);
-let dir: string;
-let sql: SqlClient;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'iceberg-unit-'));
-  sql = pgliteSqlClient(await PGlite.create());
-  await migrateWarm(sql);
-}, 60_000);
-
-afterAll(async () => {
-  await sql?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-const filesAt = (name: string): TableFiles => {
-  const store = localObjectStore({ kind: 'local', directory: dir });
-  return { store, prefix: `wh/${name}`, location: store.uri(`wh/${name}`) };
-};
+const scratch = icebergScratch('iceberg-unit');
+const filesAt = scratch.filesAt;
 
 function rec(seq: number, metrics: Enriched['metrics']): Enriched {
   return {
@@ -60,7 +38,7 @@ async function opened(name: string, clock: ManualClock, extra: object = {}) {
   const abort = new AbortController();
   const config = coldSinkConfigSchema.parse({ table: name, writerId: 'w', targetRows: 1000, ...extra });
   const files = filesAt(name);
-  const catalog = jdbcCatalog(sql, { catalogName: 'unit' });
+  const catalog = jdbcCatalog(scratch.sql, { catalogName: 'unit' });
   const sink = coldSink(config, { catalog, files, writeDataFile: writeParquet });
   await sink.open!({ node: 'cold', clock, signal: abort.signal, markDurable: (_, p) => durable.push(p) });
   const write = (batch: Enriched[]) =>
