@@ -5,8 +5,19 @@
  * entries, with capped exponential backoff on the injected clock. Retried entries land after
  * entries of the same request that succeeded, as with any Kinesis producer that retries.
  */
-import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  type KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
 import type { Clock, IngestEnvelope, Logger } from '../../topology/index.ts';
+import {
+  aggregateRecords,
+  DEFAULT_AGGREGATE_BYTES,
+  type ShardHashRange,
+  shardRouter,
+} from './kplAggregation.ts';
 
 /** PutRecords limits: records per request, bytes per request, bytes per record (data + key). */
 export const PUT_RECORDS_LIMITS = { records: 500, requestBytes: 5 * 1024 * 1024, recordBytes: 1024 * 1024 };
@@ -24,6 +35,11 @@ export interface KinesisProducerOptions {
   /** The partition key of an envelope; default: the device id from the MQTT topic. */
   readonly partitionKey?: (envelope: IngestEnvelope) => string;
   readonly signal?: AbortSignal;
+  /**
+   * Pack records into KPL aggregates (grouped by the shard their key hashes to, from ListShards,
+   * refreshed every `shardMapTtlMs`) instead of one Kinesis record each. Default: off.
+   */
+  readonly aggregation?: { readonly maxBytes?: number; readonly shardMapTtlMs?: number };
 }
 
 /** One record to put: its partition key and bytes. */
@@ -38,7 +54,7 @@ export interface KinesisProducer {
   put(envelopes: readonly IngestEnvelope[]): Promise<number>;
   /** Puts already-encoded records; resolves with how many were put. */
   putRecords(records: readonly ProducerRecord[]): Promise<number>;
-  /** Records put by this producer so far. */
+  /** Records put by this producer so far (user records, when aggregating). */
   readonly recordsPut: number;
 }
 
@@ -88,32 +104,36 @@ export function kinesisProducer(options: KinesisProducerOptions): KinesisProduce
   const keyOf = options.partitionKey ?? devicePartitionKey;
   let recordsPut = 0;
 
-  const send = async (entries: PutRecordsRequestEntry[]): Promise<PutRecordsRequestEntry[]> => {
+  /** Entries to put, each with the number of user records it carries. */
+  type Pending = { entry: PutRecordsRequestEntry; records: number };
+  const send = async (pending: Pending[]): Promise<Pending[]> => {
     try {
-      const out = await client.send(new PutRecordsCommand({ StreamName: streamName, Records: entries }), {
-        abortSignal: signal,
-      });
+      const out = await client.send(
+        new PutRecordsCommand({ StreamName: streamName, Records: pending.map((p) => p.entry) }),
+        { abortSignal: signal },
+      );
       if (!out.FailedRecordCount) return [];
       // Results are positional: the entries whose result has an ErrorCode are the ones to resend.
-      return entries.filter((_, i) => out.Records?.[i]?.ErrorCode !== undefined);
+      return pending.filter((_, i) => out.Records?.[i]?.ErrorCode !== undefined);
     } catch (error) {
       const name = error instanceof Error ? error.name : '';
-      if (THROTTLED.has(name)) return entries; // the whole request was throttled: resend all of it
+      if (THROTTLED.has(name)) return pending; // the whole request was throttled: resend all of it
       throw error;
     }
   };
 
-  const putBatch = async (batch: readonly ProducerRecord[]): Promise<void> => {
-    let pending: PutRecordsRequestEntry[] = batch.map((r) => ({
-      PartitionKey: r.partitionKey,
-      Data: r.data,
+  const putBatch = async (batch: readonly ProducerRecord[], counts: ReadonlyMap<ProducerRecord, number>) => {
+    let pending: Pending[] = batch.map((r) => ({
+      entry: { PartitionKey: r.partitionKey, Data: r.data },
+      records: counts.get(r) ?? 1,
     }));
+    const sum = (entries: readonly Pending[]) => entries.reduce((n, p) => n + p.records, 0);
     for (let attempt = 0; ; attempt++) {
       const failed = await send(pending);
-      recordsPut += pending.length - failed.length;
+      recordsPut += sum(pending) - sum(failed);
       if (failed.length === 0) return;
       if (attempt >= maxRetries) {
-        throw new Error(`${failed.length} records not put to ${streamName} after ${maxRetries} retries`);
+        throw new Error(`${sum(failed)} records not put to ${streamName} after ${maxRetries} retries`);
       }
       const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
       options.log?.debug(
@@ -125,9 +145,33 @@ export function kinesisProducer(options: KinesisProducerOptions): KinesisProduce
     }
   };
 
+  const aggregation = options.aggregation;
+  let shardMap: { router: (key: string) => string; loadedAt: number } | undefined;
+  const routerNow = async (): Promise<(key: string) => string> => {
+    const ttl = aggregation?.shardMapTtlMs ?? 60_000;
+    if (shardMap === undefined || clock.now() - shardMap.loadedAt >= ttl) {
+      shardMap = {
+        router: shardRouter(await openShardRanges(client, streamName, signal)),
+        loadedAt: clock.now(),
+      };
+    }
+    return shardMap.router;
+  };
+
   const putRecords = async (records: readonly ProducerRecord[]): Promise<number> => {
     const before = recordsPut;
-    for (const batch of putRecordsBatches(records)) await putBatch(batch);
+    const counts = new Map<ProducerRecord, number>();
+    let entries = records;
+    if (aggregation !== undefined) {
+      const packed = aggregateRecords(
+        records,
+        await routerNow(),
+        aggregation.maxBytes ?? DEFAULT_AGGREGATE_BYTES,
+      );
+      for (const p of packed) if (p.count > 1) counts.set(p.record, p.count);
+      entries = packed.map((p) => p.record);
+    }
+    for (const batch of putRecordsBatches(entries)) await putBatch(batch, counts);
     return recordsPut - before;
   };
 
@@ -139,4 +183,30 @@ export function kinesisProducer(options: KinesisProducerOptions): KinesisProduce
       return recordsPut;
     },
   };
+}
+
+/** The stream's open shards' hash key ranges (closed parents are left out). */
+export async function openShardRanges(
+  client: KinesisClient,
+  streamName: string,
+  signal?: AbortSignal,
+): Promise<ShardHashRange[]> {
+  const ranges: ShardHashRange[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(
+      new ListShardsCommand(nextToken === undefined ? { StreamName: streamName } : { NextToken: nextToken }),
+      { abortSignal: signal },
+    );
+    for (const shard of page.Shards ?? []) {
+      if (shard.SequenceNumberRange?.EndingSequenceNumber !== undefined) continue;
+      ranges.push({
+        shardId: shard.ShardId ?? '',
+        startingHashKey: shard.HashKeyRange?.StartingHashKey ?? '0',
+        endingHashKey: shard.HashKeyRange?.EndingHashKey ?? '0',
+      });
+    }
+    nextToken = page.NextToken;
+  } while (nextToken !== undefined);
+  return ranges;
 }

@@ -10,6 +10,7 @@ import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
 import { kinesisAllShardsSource } from '../../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
+import { kplDeaggregation } from '../../sources/kinesis/kplDeaggregation.ts';
 import {
   type BatchContext,
   comparePositions,
@@ -137,6 +138,63 @@ describe('kinesis all-shards source (kinesalite)', () => {
       expect(checkpoints.get(shardId)?.sequenceNumber).toBe(list.at(-1)!.record.sequenceNumber);
     }
     expect(events.filter((e) => e.type === 'checkpoint').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("reads KPL aggregates a producer packed per shard: every user record once, on its own key's shard, in order", async () => {
+    const stream = uniqueStream('kpl');
+    await createStream(client, stream, 3);
+    const envelopes = simulatedFleet({ devices: 150, seed: 5 }).batch(Date.UTC(2025, 0, 1), 3000);
+    const producer = kinesisProducer({
+      client,
+      clock: systemClock,
+      streamName: stream,
+      aggregation: { maxBytes: 8192 },
+    });
+    expect(await producer.put(envelopes)).toBe(3000);
+    expect(producer.recordsPut).toBe(3000);
+
+    const aggregates: RawRecord[] = [];
+    const users: RawRecord[] = [];
+    const b = new TopologyBuilder('kpl-it');
+    const kinesis = b.source(
+      'kinesis',
+      kinesisAllShardsSource({ streamName: stream, endpoint, ...fast }, { clock: systemClock, client }),
+    );
+    kinesis.to('aggregates', {
+      type: 'collect',
+      write: async (batch: readonly RawRecord[]) => void aggregates.push(...batch),
+    });
+    const unpacked = kinesis.via('kpl', kplDeaggregation());
+    const corrupt: unknown[] = [];
+    unpacked.side('dlq').to('corrupt', {
+      type: 'collect',
+      write: async (batch: readonly unknown[]) => void corrupt.push(...batch),
+    });
+    unpacked.to('users', {
+      type: 'collect',
+      write: async (batch: readonly RawRecord[]) => void users.push(...batch),
+    });
+    const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0 });
+    const running = runtime.run();
+    await waitFor('3000 user records', () => users.length >= 3000);
+    await runtime.stop();
+    await running;
+
+    // far fewer Kinesis records than user records, each within the size bound
+    expect(aggregates.length).toBeLessThan(200);
+    for (const a of aggregates) expect(a.data.byteLength).toBeLessThanOrEqual(8192);
+    expect(users).toHaveLength(3000);
+    expect(corrupt).toEqual([]);
+    const received = users.map((u) => decoder.decode(u.data)).sort();
+    expect(received).toEqual(envelopes.map((e) => JSON.stringify(e)).sort());
+    const shards = await shardsOf(client, stream);
+    for (const u of users) expect(u.shardId).toBe(shardForKey(shards, u.partitionKey));
+    const putOrder = groupBy(envelopes, (e) => e.topic!);
+    const readOrder = groupBy(
+      users.map((u) => JSON.parse(decoder.decode(u.data))),
+      (e: { topic: string }) => e.topic,
+    );
+    for (const [topic, list] of putOrder) expect(readOrder.get(topic)).toEqual(list);
   });
 
   it('reads the children of a split shard only after the parent was read to its end', async () => {
