@@ -20,12 +20,17 @@ import {
   silentLogger,
 } from '../../topology/index.ts';
 import type { Catalog } from './catalog/catalog.ts';
-import { checkpointSummary, committedPositions } from './iceberg/checkpoints.ts';
+import {
+  AlreadyCommittedError,
+  checkpointSummary,
+  checkStartsBeyond,
+  committedPositions,
+} from './iceberg/checkpoints.ts';
 import { appendFiles, evolveSchema, loadOrCreateTable, loadTable, type TableRef } from './iceberg/commit.ts';
 import { stringifyJson } from './iceberg/json.ts';
 import { currentSchema, defaultSpec } from './iceberg/metadata.ts';
 import { dayOf, partitionPath } from './iceberg/partition.ts';
-import type { TableFiles } from './iceberg/tableFiles.ts';
+import { keyOf, type TableFiles } from './iceberg/tableFiles.ts';
 import {
   coldFields,
   evolvedTelemetrySchema,
@@ -140,15 +145,11 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   }
 
   /**
-   * After a failed commit whose swap may still have happened (the catalog's answer was lost and could
-   * not be checked), the table's markers say which buffered rows are in fact committed.
+   * Takes `positions` (shard → position the table holds) as committed: drops buffered rows at or below
+   * them and marks durable each shard whose buffered batches they cover entirely.
    */
-  async function dropCommitted(): Promise<void> {
-    const table = await loadTable(ref!);
-    if (!table) return;
-    for (const [shard, p] of committedPositions(table.metadata).positions) {
-      committed.set(shard, maxPosition(committed.get(shard), p));
-    }
+  function settle(positions: ReadonlyMap<string, Position>): void {
+    for (const [shard, p] of positions) committed.set(shard, maxPosition(committed.get(shard), p));
     buffer = buffer.filter((r) => {
       const done = committed.get(r.rawRef.shardId);
       return !done || comparePositions(positionOf(r), done) > 0;
@@ -162,39 +163,75 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
     }
   }
 
+  /** Per shard, the position of its first row in `rows`. */
+  function firstPositions(rows: readonly Enriched[]): Map<string, Position> {
+    const firsts = new Map<string, Position>();
+    for (const r of rows) {
+      const seen = firsts.get(r.rawRef.shardId);
+      if (!seen || comparePositions(positionOf(r), seen) < 0) firsts.set(r.rawRef.shardId, positionOf(r));
+    }
+    return firsts;
+  }
+
+  /**
+   * Commits the buffer as one snapshot. The append re-checks, on every swap attempt, that each shard's
+   * rows start beyond the position the table holds for it: another writer may have committed them
+   * since (the shard moved while this writer still held them). A data file mixes shards, so such an
+   * attempt cannot drop just the stale rows: it is abandoned, its files deleted, the buffer filtered
+   * against the table's positions and the rest written and committed anew.
+   */
   async function commitBuffered(): Promise<void> {
     if (failedBefore) {
-      await dropCommitted();
+      // The last swap may have happened although its answer was lost: the table's markers say.
+      const table = await loadTable(ref!);
+      if (table) settle(committedPositions(table.metadata).positions);
       failedBefore = false;
     }
-    if (buffer.length === 0) return;
-    const rows = buffer;
-    const positions = buffered;
-    buffer = [];
-    buffered = new Map();
-    try {
-      const files = await writeDataFiles(rows);
-      const merged = new Map(committed);
-      for (const [shard, p] of positions) merged.set(shard, maxPosition(merged.get(shard), p));
-      const result = await appendFiles(ref!, files, checkpointSummary(writerId, merged));
-      committed = merged;
-      log.info(
-        {
-          table: `${id.namespace}.${id.name}`,
-          snapshotId: String(result.snapshotId),
-          rows: rows.length,
-          files: files.length,
-          attempts: result.attempts,
-        },
-        'cold commit',
-      );
-      for (const [shard, p] of positions) ctx!.markDurable(shard, p);
-    } catch (error) {
-      // Put the rows back: nothing was committed, and a retried write must not buffer them twice.
-      buffer = [...rows, ...buffer];
-      for (const [shard, p] of positions) buffered.set(shard, maxPosition(buffered.get(shard), p));
-      failedBefore = true;
-      throw error;
+    for (;;) {
+      if (buffer.length === 0) return;
+      const rows = buffer;
+      const positions = buffered;
+      buffer = [];
+      buffered = new Map();
+      const firsts = firstPositions(rows);
+      let files: DataFile[] = [];
+      try {
+        files = await writeDataFiles(rows);
+        const merged = new Map(committed);
+        for (const [shard, p] of positions) merged.set(shard, maxPosition(merged.get(shard), p));
+        const result = await appendFiles(ref!, files, {
+          summary: checkpointSummary(writerId, merged),
+          precondition: (current) => checkStartsBeyond(current, firsts),
+        });
+        committed = merged;
+        log.info(
+          {
+            table: `${id.namespace}.${id.name}`,
+            snapshotId: String(result.snapshotId),
+            rows: rows.length,
+            files: files.length,
+            attempts: result.attempts,
+          },
+          'cold commit',
+        );
+        for (const [shard, p] of positions) ctx!.markDurable(shard, p);
+        return;
+      } catch (error) {
+        // Put the rows back: nothing was committed, and a retried write must not buffer them twice.
+        buffer = [...rows, ...buffer];
+        for (const [shard, p] of positions) buffered.set(shard, maxPosition(buffered.get(shard), p));
+        if (!(error instanceof AlreadyCommittedError)) {
+          failedBefore = true;
+          throw error;
+        }
+        // No snapshot references these files: delete them rather than leave orphans.
+        await deps.files.store.delete(files.map((f) => keyOf(deps.files, f.filePath))).catch(() => {});
+        log.info(
+          { table: `${id.namespace}.${id.name}`, shards: [...error.committed.keys()] },
+          'cold commit: rows already committed by another writer dropped',
+        );
+        settle(error.committed);
+      }
     }
   }
 

@@ -73,7 +73,12 @@ let files: TableFiles;
 let catalog: Catalog;
 
 /** A sink opened on the table, with the positions it marked durable. */
-async function openSink(writerId: string, over: Catalog = catalog, extra: Partial<ColdSinkConfig> = {}) {
+async function openSink(
+  writerId: string,
+  over: Catalog = catalog,
+  extra: Partial<ColdSinkConfig> = {},
+  on: TableFiles = files,
+) {
   const durable: [string, Position][] = [];
   const abort = new AbortController();
   const config = coldSinkConfigSchema.parse({
@@ -82,7 +87,7 @@ async function openSink(writerId: string, over: Catalog = catalog, extra: Partia
     commitBackoffMs: 10,
     ...extra,
   });
-  const sink: Sink<Enriched> = coldSink(config, { catalog: over, files, writeDataFile: writeParquet });
+  const sink: Sink<Enriched> = coldSink(config, { catalog: over, files: on, writeDataFile: writeParquet });
   await sink.open!({
     node: 'cold',
     clock: systemClock,
@@ -101,20 +106,32 @@ async function openSink(writerId: string, over: Catalog = catalog, extra: Partia
   return { sink, durable, write, close: () => abort.abort() };
 }
 
-const ref = (): TableRef => ({ id: TABLE, catalog, files, clock: systemClock });
+/** The main table, or table `name` of namespace `iot` stored beside it. */
+const tableFiles = (name = TABLE.name): TableFiles =>
+  name === TABLE.name
+    ? files
+    : { store: files.store, location: files.location.replace(/[^/]+$/, name), prefix: `wh/iot/${name}` };
 
-async function icebirdRows(): Promise<Record<string, unknown>[]> {
-  const table = (await loadTable(ref()))!;
-  const name = table.metadataLocation.slice(table.metadataLocation.lastIndexOf('/') + 1);
-  return icebergRead({ tableUrl: files.location, metadataFileName: name });
+const ref = (name = TABLE.name): TableRef => ({
+  id: { namespace: TABLE.namespace, name },
+  catalog,
+  files: tableFiles(name),
+  clock: systemClock,
+});
+
+async function icebirdRows(name = TABLE.name): Promise<Record<string, unknown>[]> {
+  const table = (await loadTable(ref(name)))!;
+  const file = table.metadataLocation.slice(table.metadataLocation.lastIndexOf('/') + 1);
+  return icebergRead({ tableUrl: tableFiles(name).location, metadataFileName: file });
 }
 
-async function currentDataFiles(): Promise<string[]> {
-  const table = (await loadTable(ref()))!;
+async function currentDataFiles(name = TABLE.name): Promise<string[]> {
+  const on = tableFiles(name);
+  const table = (await loadTable(ref(name)))!;
   const snap = currentSnapshot(table.metadata)!;
   const out: string[] = [];
-  for (const m of await readManifestList(await readLocation(files, snap['manifest-list']))) {
-    const { entries } = await readManifest(m, await readLocation(files, m.manifestPath));
+  for (const m of await readManifestList(await readLocation(on, snap['manifest-list']))) {
+    const { entries } = await readManifest(m, await readLocation(on, m.manifestPath));
     out.push(...entries.map((e) => e.dataFile.filePath));
   }
   return out;
@@ -342,5 +359,131 @@ describe('Cold sink on a PostgreSQL catalog', () => {
     // shard-a 0..299, shard-b 0..349, shard-c 0..99, shard-e 0..19; temperature = seq / 2
     expect(s).toBe((299 * 300) / 4 + (349 * 350) / 4 + (99 * 100) / 4 + (19 * 20) / 4);
     conn.closeSync();
+  });
+});
+
+describe('a shard moving between writers', () => {
+  // Worker A buffers shard-m's records, then loses the shard's lease; worker B takes the shard,
+  // resumes from its last durable position (nothing yet) and reads the same records again. Whatever
+  // the order of their commits, the table must hold each record of shard-m once.
+  const moving = (table: string, writerId: string, over: Catalog = catalog) =>
+    openSink(writerId, over, { table }, tableFiles(table));
+
+  async function expectEachOnce(table: string, expected: Record<string, number>) {
+    const rows = await icebirdRows(table);
+    const keys = rows.map((r) => `${r.shard_id}/${r.sequence_number}`);
+    const want = Object.entries(expected).flatMap(([shard, n]) =>
+      Array.from({ length: n }, (_, i) => `${shard}/${1000 + i}`),
+    );
+    expect(keys.length).toBe(want.length);
+    expect(new Set(keys)).toEqual(new Set(want));
+  }
+
+  async function expectNoOrphans(table: string) {
+    const swept = await removeOrphans(ref(table), Date.now() + 60_000);
+    expect(swept.deleted).toEqual([]);
+  }
+
+  const summaries = async (table: string) =>
+    ancestry((await loadTable(ref(table)))!.metadata)
+      .reverse()
+      .map((s) => `${s.summary['shardflow.writer']}:${s.summary['added-records']}`);
+
+  it('the old owner committing after the new one drops its copies of the shard’s records', async () => {
+    const a = await moving('move_late', 'a');
+    for (const batch of batches('shard-m', 0, 3, 100)) await a.write(batch);
+    for (const batch of batches('shard-n', 0, 1, 50)) await a.write(batch);
+    const b = await moving('move_late', 'b');
+    for (const batch of batches('shard-m', 0, 5, 100)) await b.write(batch);
+    await b.sink.flush!();
+    await a.sink.flush!();
+    a.close();
+    b.close();
+
+    await expectEachOnce('move_late', { 'shard-m': 500, 'shard-n': 50 });
+    expect(await summaries('move_late')).toEqual(['b:500', 'a:50']);
+    // shard-m's records up to 1299 are committed (by b), so a may say so.
+    expect(a.durable.map(([s, p]) => `${s}@${p.sequenceNumber}`).sort()).toEqual([
+      'shard-m@1299',
+      'shard-n@1049',
+    ]);
+    const positions = committedPositions((await loadTable(ref('move_late')))!.metadata).positions;
+    expect(positions.get('shard-m')?.sequenceNumber).toBe('1499');
+    await expectNoOrphans('move_late');
+  });
+
+  it('the new owner committing after the old one commits only the records beyond it', async () => {
+    const a = await moving('move_early', 'a');
+    for (const batch of batches('shard-m', 0, 3, 100)) await a.write(batch);
+    const b = await moving('move_early', 'b');
+    for (const batch of batches('shard-m', 0, 5, 100)) await b.write(batch);
+    await a.sink.flush!();
+    await b.sink.flush!();
+    a.close();
+    b.close();
+
+    await expectEachOnce('move_early', { 'shard-m': 500 });
+    expect(await summaries('move_early')).toEqual(['a:300', 'b:200']);
+    expect(b.durable).toEqual([['shard-m', { sequenceNumber: '1499', subSequenceNumber: 0 }]]);
+    await expectNoOrphans('move_early');
+  });
+
+  it('an old owner whose every record the new owner committed makes no commit', async () => {
+    const a = await moving('move_all', 'a');
+    for (const batch of batches('shard-m', 0, 2, 100)) await a.write(batch);
+    const b = await moving('move_all', 'b');
+    for (const batch of batches('shard-m', 0, 3, 100)) await b.write(batch);
+    await b.sink.flush!();
+    await a.sink.flush!();
+    a.close();
+    b.close();
+
+    await expectEachOnce('move_all', { 'shard-m': 300 });
+    expect(await summaries('move_all')).toEqual(['b:300']);
+    expect(a.durable).toEqual([['shard-m', { sequenceNumber: '1199', subSequenceNumber: 0 }]]);
+    await expectNoOrphans('move_all');
+  });
+
+  it('an append retried after losing the swap to the other owner re-checks the shard’s position', async () => {
+    // Both writers load the same metadata before either swaps, so one swap fails and that writer
+    // re-applies its append on top of the other's commit of the same shard.
+    let waiting = 0;
+    let release!: () => void;
+    const bothLoaded = new Promise<void>((r) => {
+      release = r;
+    });
+    const outcomes: string[] = [];
+    const racing: Catalog = {
+      load: (t) => catalog.load(t),
+      create: (t, l) => catalog.create(t, l),
+      async compareAndSwap(t, o, n) {
+        if (outcomes.length < 2) {
+          waiting++;
+          if (waiting === 2) release();
+          await bothLoaded;
+        }
+        const outcome = await catalog.compareAndSwap(t, o, n);
+        outcomes.push(outcome);
+        return outcome;
+      },
+    };
+    const a = await moving('move_race', 'a', racing);
+    for (const batch of batches('shard-m', 0, 3, 100)) await a.write(batch);
+    for (const batch of batches('shard-n', 0, 1, 50)) await a.write(batch);
+    const b = await moving('move_race', 'b', racing);
+    for (const batch of batches('shard-m', 0, 5, 100)) await b.write(batch);
+    await Promise.all([a.sink.flush!(), b.sink.flush!()]);
+    a.close();
+    b.close();
+
+    expect(outcomes).toEqual(['committed', 'conflict', 'committed']);
+    await expectEachOnce('move_race', { 'shard-m': 500, 'shard-n': 50 });
+    const commits = await summaries('move_race');
+    // Whoever won, the loser's second commit holds only what the winner did not.
+    expect([
+      ['a:350', 'b:200'],
+      ['b:500', 'a:50'],
+    ]).toContainEqual(commits);
+    await expectNoOrphans('move_race');
   });
 });

@@ -2,10 +2,26 @@
  * Exactly-once markers in snapshot summaries: each append records `shardflow.writer` and
  * `shardflow.checkpoints` (shard → committed position, cumulative for that writer). A starting writer
  * takes, per shard, the highest position any writer's newest snapshot holds, so a shard that moved
- * between workers resumes where its last committer stopped.
+ * between workers resumes where its last committer stopped. Every append re-checks, on each swap
+ * attempt, that its records of each shard start beyond that position, so two writers that both held a
+ * shard (a lease lost mid-commit) never commit the same records.
  */
 import { comparePositions, type Position } from '../../../topology/index.ts';
 import type { SnapshotJson, TableMetadata } from './types.ts';
+
+/**
+ * Thrown by an append whose records of some shard do not all lie beyond the position the table already
+ * holds for that shard (another writer committed them since): `committed` holds those shards' positions.
+ */
+export class AlreadyCommittedError extends Error {
+  constructor(readonly committed: ReadonlyMap<string, Position>) {
+    const shards = [...committed].map(
+      ([s, p]) => `${s} (committed to ${p.sequenceNumber}:${p.subSequenceNumber})`,
+    );
+    super(`records already committed by another writer for ${shards.join(', ')}`);
+    this.name = 'AlreadyCommittedError';
+  }
+}
 
 /** Summary key of the writer id. */
 export const WRITER_KEY = 'shardflow.writer';
@@ -65,4 +81,19 @@ export function committedPositions(meta: TableMetadata): {
     }
   }
   return { positions, holders: new Set(holder.values()) };
+}
+
+/**
+ * Checks, against the table as it is now, that each shard's records in an append start beyond the
+ * shard's committed position (`firsts`: shard → position of its first record in the append). Throws
+ * {@link AlreadyCommittedError} naming every shard that fails.
+ */
+export function checkStartsBeyond(meta: TableMetadata, firsts: ReadonlyMap<string, Position>): void {
+  const { positions } = committedPositions(meta);
+  const overlapping = new Map<string, Position>();
+  for (const [shard, first] of firsts) {
+    const done = positions.get(shard);
+    if (done && comparePositions(first, done) <= 0) overlapping.set(shard, done);
+  }
+  if (overlapping.size > 0) throw new AlreadyCommittedError(overlapping);
 }

@@ -28,7 +28,7 @@ import {
   withSnapshot,
 } from './metadata.ts';
 import { summarisePartitions } from './partition.ts';
-import { readLocation, type TableFiles, writeRelative } from './tableFiles.ts';
+import { keyOf, readLocation, type TableFiles, writeRelative } from './tableFiles.ts';
 import type {
   DataFile,
   ManifestFile,
@@ -189,6 +189,17 @@ export interface AppendResult extends LoadedTable {
   readonly attempts: number;
 }
 
+/** Options of {@link appendFiles}. */
+export interface AppendOptions {
+  /** Extra snapshot summary entries (the exactly-once markers). */
+  readonly summary?: Readonly<Record<string, string>>;
+  /**
+   * Runs on every attempt against the freshly loaded metadata, before anything of the attempt is
+   * written; throwing abandons the append (nothing is committed and its manifest is removed).
+   */
+  readonly precondition?: (current: TableMetadata) => void;
+}
+
 /**
  * Appends data files as one snapshot: one new manifest (written once, its entries inheriting the
  * sequence number), a manifest list of the parent's manifests plus it, new metadata, one swap.
@@ -196,15 +207,22 @@ export interface AppendResult extends LoadedTable {
 export async function appendFiles(
   ref: TableRef,
   files: readonly DataFile[],
-  summaryExtra: Readonly<Record<string, string>> = {},
+  options: AppendOptions = {},
 ): Promise<AppendResult> {
   if (files.length === 0) throw new Error('an append needs at least one data file');
   const snapshotId = newSnapshotId();
   let manifest: { location: string; length: number; schemaId: number; specId: number } | undefined;
   const result = await commitChange(ref, async ({ metadata }, attempt) => {
+    try {
+      options.precondition?.(metadata);
+    } catch (error) {
+      if (manifest) await ref.files.store.delete([keyOf(ref.files, manifest.location)]).catch(() => {});
+      throw error;
+    }
     const schema = currentSchema(metadata);
     const spec = defaultSpec(metadata);
     if (!manifest || manifest.schemaId !== schema['schema-id'] || manifest.specId !== spec['spec-id']) {
+      if (manifest) await ref.files.store.delete([keyOf(ref.files, manifest.location)]).catch(() => {});
       const bytes = writeManifest(
         schema,
         spec,
@@ -254,7 +272,7 @@ export async function appendFiles(
       'sequence-number': sequenceNumber,
       'timestamp-ms': Math.max(ref.clock.now(), metadata['last-updated-ms']),
       'manifest-list': listLocation,
-      summary: appendSummary(parent, files, summaryExtra),
+      summary: appendSummary(parent, files, options.summary ?? {}),
       'schema-id': schema['schema-id'],
     };
     return { metadata: withSnapshot(metadata, snapshot), written: [listLocation] };
