@@ -203,7 +203,8 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
           summary: checkpointSummary(writerId, merged),
           precondition: (current) => checkStartsBeyond(current, firsts),
         });
-        committed = merged;
+        // Not `committed = merged`: a write may have taken a moved shard's position meanwhile.
+        for (const [shard, p] of merged) committed.set(shard, maxPosition(committed.get(shard), p));
         log.info(
           {
             table: `${id.namespace}.${id.name}`,
