@@ -12,6 +12,7 @@ import {
   type TableIdentifier,
   tableName,
 } from '../catalog/catalog.ts';
+import { faultPoint } from './faultPoint.ts';
 import { readManifestList, writeManifest, writeManifestList } from './manifest.ts';
 import {
   currentSchema,
@@ -124,6 +125,7 @@ export async function commitChange(
     const { metadata, written } = await change(current, attempt);
     const next = withMetadataLog(metadata, current.metadata, current.metadataLocation);
     const location = await writeMetadata(ref, next, current.metadataLocation);
+    faultPoint('iceberg-commit-after-metadata');
     let committed: boolean;
     try {
       committed =
@@ -132,6 +134,7 @@ export async function commitChange(
       if (!(error instanceof CommitStateUnknownError)) throw error;
       committed = await swapWasApplied(ref, location);
     }
+    if (committed) faultPoint('iceberg-commit-after-swap');
     if (committed) return { metadataLocation: location, metadata: next, attempts: attempt };
     const keys = [...written, location].map(
       (l) => `${ref.files.prefix}/${l.slice(ref.files.location.length + 1)}`,
