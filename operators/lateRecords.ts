@@ -23,6 +23,8 @@ export function lateRecordsAsDeadLetters(): Operator<Enriched, DeadLetter> {
           shardId: record.rawRef.shardId,
           sequenceNumber: record.rawRef.sequenceNumber,
           subSequenceNumber: record.rawRef.subSequenceNumber,
+          // a raw record may yield several records (hub children, logger rows): tell them apart
+          item: `${record.device_id}@${record.device_timestamp}`,
           payloadBase64: Buffer.from(JSON.stringify(record)).toString('base64'),
           failedAt,
         }),

@@ -195,6 +195,11 @@ export interface DeadLetter {
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly subSequenceNumber?: number;
+  /**
+   * Which of the raw record's outputs this is, when one raw record yields several (a hub frame's
+   * children, a logger's rows): part of the dead letter's identity, so they do not collapse into one.
+   */
+  readonly item?: string;
   /** The original bytes, base64-encoded. */
   readonly payloadBase64: string;
   readonly failedAt: number;

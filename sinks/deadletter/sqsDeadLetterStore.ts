@@ -100,7 +100,7 @@ export function toSqsMessage(
 function deduplicationId(d: DeadLetter): string {
   return createHash('sha256')
     .update(
-      `${d.stream}\u0000${d.shardId}\u0000${d.sequenceNumber}\u0000${d.subSequenceNumber ?? 0}\u0000${d.node}`,
+      `${d.stream}\u0000${d.shardId}\u0000${d.sequenceNumber}\u0000${d.subSequenceNumber ?? 0}\u0000${d.item ?? ''}\u0000${d.node}`,
     )
     .digest('hex');
 }

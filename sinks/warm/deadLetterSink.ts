@@ -1,11 +1,11 @@
 /**
  * Keeps dead letters in `dead_letters`: the original bytes, the node that refused them and why.
- * Idempotent: a replayed dead letter (same stream position and node) is not stored twice.
+ * Idempotent: a replayed dead letter (same stream position, item and node) is not stored twice.
  */
 import type { DeadLetter, Sink } from '../../topology/index.ts';
 import { type SqlClient, valuesList } from './sql.ts';
 
-const COLUMNS = 11;
+const COLUMNS = 12;
 // PostgreSQL allows 65,535 parameters per statement.
 const MAX_ROWS_PER_STATEMENT = Math.floor(65_535 / COLUMNS);
 
@@ -14,9 +14,9 @@ export async function writeDeadLetters(client: SqlClient, batch: readonly DeadLe
   for (let i = 0; i < batch.length; i += MAX_ROWS_PER_STATEMENT) {
     const chunk = batch.slice(i, i + MAX_ROWS_PER_STATEMENT);
     await client.query(
-      `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at, code, spec_id, spec_version)
+      `INSERT INTO dead_letters (node, reason, stream, shard_id, sequence_number, sub_sequence_number, payload, failed_at, code, spec_id, spec_version, item)
        VALUES ${valuesList(chunk.length, COLUMNS)}
-       ON CONFLICT (stream, shard_id, sequence_number, sub_sequence_number, node) DO NOTHING`,
+       ON CONFLICT (stream, shard_id, sequence_number, sub_sequence_number, item, node) DO NOTHING`,
       chunk.flatMap((d) => [
         d.node,
         d.reason,
@@ -29,6 +29,7 @@ export async function writeDeadLetters(client: SqlClient, batch: readonly DeadLe
         d.code ?? null,
         d.specId ?? null,
         d.specVersion ?? null,
+        d.item ?? '',
       ]),
     );
   }

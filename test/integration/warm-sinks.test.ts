@@ -115,4 +115,27 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
     expect(rows[0]!.reason).toBe('envelope is not JSON');
     expect(Buffer.from(rows[0]!.payload).toString()).toBe('not json');
   });
+
+  it('keeps each refused record of one raw record (hub children) apart by item, once each', async () => {
+    const sink = deadLetterSink(client);
+    const child = (item: string): DeadLetter => ({
+      node: 'late-records',
+      reason: 'too late',
+      code: 'too-late',
+      stream: 'telemetry',
+      shardId: 'shard-2',
+      sequenceNumber: '77',
+      subSequenceNumber: 3,
+      item,
+      payloadBase64: Buffer.from(item).toString('base64'),
+      failedAt: 1_700_000_000_000,
+    });
+    const children = [child('hub-1-c1@1700000000000'), child('hub-1-c2@1700000000000')];
+    await sink.write(children, at('shard-2', '77'));
+    await sink.write(children, at('shard-2', '77'));
+    const { rows } = await client.query<{ item: string }>(
+      "SELECT item FROM dead_letters WHERE shard_id = 'shard-2' ORDER BY item",
+    );
+    expect(rows.map((r) => r.item)).toEqual(['hub-1-c1@1700000000000', 'hub-1-c2@1700000000000']);
+  });
 });
