@@ -1,8 +1,9 @@
 /**
  * The production window state backend: Redis, one `EVALSHA` per batch (the script in
  * `windowScripts.ts` merges every partial of the batch, moves the shard's applied position and
- * watermark, recomputes the global watermark and claims due windows, atomically). Statistics travel
- * and rest as packed float64s, so the numbers are the embedded backend's to the bit.
+ * watermark, recomputes the global watermark and claims due windows, atomically). State is kept in
+ * rows, one per key with all its metrics (`windowRows.ts`); statistics travel and rest as packed
+ * float64s, so the numbers are the embedded backend's to the bit.
  *
  * An epoch key guards against a Redis that restarted empty (or was flushed): every call names the
  * epoch it joined, and a missing or different epoch raises `StateLostError` instead of counting on.
@@ -10,13 +11,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { MetricStats } from '../topology/index.ts';
-import { PACKED_STATS_BYTES, unpackStats } from './mergeStats.ts';
+import { packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
 import { WINDOW_APPLY } from './windowScripts.ts';
 import {
   type ApplyRequest,
   type ApplyResult,
-  type Emission,
   type ShardWatermark,
   StateLostError,
   type StoredWindow,
@@ -43,77 +42,6 @@ interface WindowCommands {
 
 const num = (s: string) => (s === '-inf' ? Number.NEGATIVE_INFINITY : Number(s));
 const str = (x: number) => (x === Number.NEGATIVE_INFINITY ? '-inf' : String(x));
-
-/** Reads the reply's emission blob (per bucket: name, end, final flag, fields; see `windowScripts.ts`). */
-function readEmissions(blob: Buffer): Emission[] {
-  const out: Emission[] = [];
-  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  let at = 0;
-  while (at < blob.length) {
-    const bucketLength = view.getUint16(at, true);
-    const bucket = blob.toString('utf8', at + 2, at + 2 + bucketLength);
-    at += 2 + bucketLength;
-    const windowEnd = view.getFloat64(at, true);
-    const final = blob[at + 8] === 1;
-    const count = view.getUint32(at + 9, true);
-    at += 13;
-    for (let i = 0; i < count; i++) {
-      const fieldLength = view.getUint16(at, true);
-      const field = blob.toString('utf8', at + 2, at + 2 + fieldLength);
-      at += 2 + fieldLength;
-      const stats: MetricStats = {
-        count: view.getFloat64(at, true),
-        sum: view.getFloat64(at + 8, true),
-        min: view.getFloat64(at + 16, true),
-        max: view.getFloat64(at + 24, true),
-        mean: view.getFloat64(at + 32, true),
-        m2: view.getFloat64(at + 40, true),
-        first: view.getFloat64(at + 48, true),
-        firstAt: view.getFloat64(at + 56, true),
-        last: view.getFloat64(at + 64, true),
-        lastAt: view.getFloat64(at + 72, true),
-      };
-      // a final bucket's turning final is the +1 the script does not write to each field
-      const revision = view.getFloat64(at + PACKED_STATS_BYTES, true) + (final ? 1 : 0);
-      at += 8 + PACKED_STATS_BYTES;
-      out.push({ bucket, windowEnd, field, stats, revision, final });
-    }
-  }
-  return out;
-}
-
-/** Bytes of a partial in the blob: the stored form (ten float64s and revision 0), copied as is when new. */
-const PARTIAL_BYTES = PACKED_STATS_BYTES + 8;
-
-/** Packs a bucket's partials into one blob: n × 88-byte records, then n × (u16 name length, name). */
-function packPartials(fields: ReadonlyMap<string, MetricStats>): Buffer {
-  const statsBytes = fields.size * PARTIAL_BYTES;
-  let bound = statsBytes;
-  // a UTF-16 code unit takes at most three bytes of UTF-8: size the blob once, without measuring
-  for (const field of fields.keys()) bound += 2 + 3 * field.length;
-  const blob = Buffer.allocUnsafeSlow(bound);
-  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  let at = 0;
-  let names = statsBytes;
-  for (const [field, s] of fields) {
-    view.setFloat64(at, s.count, true);
-    view.setFloat64(at + 8, s.sum, true);
-    view.setFloat64(at + 16, s.min, true);
-    view.setFloat64(at + 24, s.max, true);
-    view.setFloat64(at + 32, s.mean, true);
-    view.setFloat64(at + 40, s.m2, true);
-    view.setFloat64(at + 48, s.first, true);
-    view.setFloat64(at + 56, s.firstAt, true);
-    view.setFloat64(at + 64, s.last, true);
-    view.setFloat64(at + 72, s.lastAt, true);
-    view.setFloat64(at + 80, 0, true);
-    at += PARTIAL_BYTES;
-    const length = blob.write(field, names + 2);
-    view.setUint16(names, length, true);
-    names += 2 + length;
-  }
-  return blob.subarray(0, names);
-}
 
 /** The Redis backend, with its count of requests sent (the benchmark reports round trips per batch). */
 export interface RedisWindowState extends WindowStateBackend {
@@ -165,12 +93,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         String(req.partials.length),
       ];
       for (const partial of req.partials)
-        args.push(
-          partial.bucket,
-          String(partial.windowEnd),
-          String(partial.fields.size),
-          packPartials(partial.fields),
-        );
+        args.push(partial.bucket, String(partial.windowEnd), packRows(partial.fields));
       roundTrips++;
       const reply = await redis().windowApplyBuffer(...args);
       const status = reply[0]!.toString();
@@ -192,14 +115,16 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const c = redis();
+      const { row, column } = splitField(field);
       const [value, fin] = await Promise.all([
-        c.hgetBuffer(`${prefix}b:${bucket}`, field),
+        c.hgetBuffer(`${prefix}b:${bucket}`, row),
         c.zscore(`${prefix}fin`, bucket),
       ]);
-      if (value === null) return undefined;
+      const stored = value === null ? undefined : readColumn(value, column);
+      if (stored === undefined) return undefined;
       return {
-        stats: unpackStats(value),
-        revision: value.readDoubleLE(PACKED_STATS_BYTES) + (fin !== null ? 1 : 0),
+        stats: stored.stats,
+        revision: stored.revision + (fin !== null ? 1 : 0),
         final: fin !== null,
       };
     },

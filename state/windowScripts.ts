@@ -1,81 +1,116 @@
 /**
- * The Lua scripts of the Redis window state backend. One `EVALSHA` of `WINDOW_APPLY` is the whole
+ * The Lua script of the Redis window state backend. One `EVALSHA` of `WINDOW_APPLY` is the whole
  * atomic step of a batch (see `windowState.ts`). Keys (prefix `P`, a hash-tagged namespace):
  *
  * - `P epoch`: the state's epoch, created by the first worker; missing or changed = state lost;
  * - `P g`: the global watermark (only moves forward); `P wm`: shard → `maxEventTime,activeAt`;
  * - `P pos`: shard → last applied `sequence:subSequence`; `P cw:<shard>`: recent
  *   `sequence:subSequence:watermark` the batches were classified with;
- * - `P open` / `P fin`: zsets of open / final buckets scored by window end; `P b:<bucket>`: hash
- *   field → 88 bytes (ten float64 statistics and the stored revision, little-endian). A window
- *   turning final claims every field of its bucket at once: that claim is not written to each
- *   field, so the revision of a field of a final bucket is its stored revision + 1 (a field created
- *   in a bucket already final is stored at −1);
- * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that
- *   bucket's changed fields (changes to final windows are claimed by the batch that makes them);
+ * - `P open` / `P fin`: zsets of open / final buckets scored by window end;
+ * - `P b:<bucket>`: hash of rows (see `windowRows.ts`: a field's row is its name up to its last unit
+ *   separator, so one row holds every metric of one key). A row's value is its columns' names, then
+ *   per column the ten float64 statistics and the stored revision, then per column a flag: changed
+ *   since the last flush. A window turning final claims every column of its bucket at once: that
+ *   claim is not written to each column, so the revision of a column of a final bucket is its stored
+ *   revision + 1 (a column created in a bucket already final is stored at −1);
+ * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that bucket's
+ *   rows with changed columns (changes to final windows are claimed by the batch that makes them);
  * - `P c:<shard>:<pos>`: what a batch emitted (its claim, as the reply's blob), listed in
  *   `P claims:<shard>` (the last 32 kept).
  *
  * Numbers cross the boundary as strings (`-inf` for no watermark): Redis truncates Lua numbers.
- * Partials and emissions travel as one binary blob per bucket / per reply: ten thousand separate
- * arguments cost the client more than the script's whole work. A batch's work is proportional to its
- * partials and to what it emits: due windows are found through the zsets by end, flushes through
- * the dirty sets, and stored fields are read and written in chunks of one `HMGET` / `HSET`.
+ * Partials and emissions travel as one binary blob per bucket / per reply. A batch's work is
+ * proportional to its rows and to what it emits: a partial row new to its bucket is stored as sent
+ * (no unpacking), a row whose columns match the stored ones merges column by column in one unpack
+ * and one pack, due windows are found through the zsets by end, flushes through the dirty sets, and
+ * rows are read and written in chunks of one `HMGET` / `HSET`.
  *
- * Partials blob: n × (ten float64s, revision 0.0), then n × (u16 name length, name). Emission blob, per bucket:
- * u16 name length, name, f64 window end, u8 final, u32 field count, then per field (u16 name length,
- * name, 88-byte stored window: the reader adds 1 to the revision when the bucket is final).
+ * Partials blob of a bucket: per row u16 name length, name, u32 row length, row (revisions 0, every
+ * flag 1). Emission blob, per bucket: u16 name length, name, f64 window end, u8 final, u8 every
+ * column (a window turning final) or only the flagged ones, u32 row count, then per row u16 name
+ * length, name, u32 row length, row (the reader adds 1 to the revision when the bucket is final).
  */
 
 const COMMON = `
 local P = ARGV[1]
 local function num(s) if s == '-inf' then return -math.huge end return tonumber(s) end
 local function str(x) if x == -math.huge then return '-inf' end return string.format('%.17g', x) end
-local MINUS_ONE = struct.pack('<d', -1)
--- u16 length prefixes, packed once per length
-local LEN = setmetatable({}, {__index = function(t, n)
-  local s = struct.pack('<H', n)
+-- struct formats of n float64s and strings of n flags, built once per n
+local FMT = setmetatable({}, {__index = function(t, n)
+  local s = '<' .. string.rep('d', n)
   t[n] = s
   return s
 end})
--- claims fields of one bucket: bumps their revisions and appends the bucket's emission record to
--- out; names lists the fields, or is nil for every field (a window turning final)
-local function emitBucket(out, b, e, final, names)
-  local key = P .. 'b:' .. b
-  local parts, count = {}, 0
-  local function emitChunk(fields, values)
-    local writes = {}
-    for i = 1, #fields do
-      local v = values[i]
-      if v then
-        local f = fields[i]
-        v = string.sub(v, 1, 80) .. struct.pack('<d', struct.unpack('<d', v, 81) + 1)
-        writes[#writes + 1] = f
-        writes[#writes + 1] = v
-        count = count + 1
-        parts[count] = LEN[#f] .. f .. v
-      end
-    end
-    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+local ZEROS = setmetatable({}, {__index = function(t, n)
+  local s = string.rep('\\0', n)
+  t[n] = s
+  return s
+end})
+local ONES = setmetatable({}, {__index = function(t, n)
+  local s = string.rep('\\1', n)
+  t[n] = s
+  return s
+end})
+-- a row: u16 header length h, header (per column u16 name length, name), n x 88 bytes, n flags
+local function shape(v)
+  local h = struct.unpack('<H', v)
+  return h, (#v - 2 - h) / 89
+end
+local function columnNames(v, h)
+  local list, at, stop = {}, 3, 2 + h
+  while at <= stop do
+    local len = struct.unpack('<H', v, at)
+    list[#list + 1] = string.sub(v, at + 2, at + 1 + len)
+    at = at + 2 + len
   end
-  if names == nil then
-    -- turning final: the +1 of every field is implied by the bucket being final (no write)
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      local f = all[i]
-      count = count + 1
-      parts[count] = LEN[#f] .. f .. all[i + 1]
-    end
-  else
-    for c = 1, #names, 2000 do
-      local fields = {unpack(names, c, math.min(c + 1999, #names))}
-      emitChunk(fields, redis.call('HMGET', key, unpack(fields)))
-    end
+  return list
+end
+-- a row's statistics as a table of 11 n numbers, and back (in chunks: Lua's C stack holds 8,000 values)
+local function unpackStats(v, at, n)
+  if n <= 100 then return {struct.unpack(FMT[11 * n], v, at)} end
+  local t = {}
+  for c = 0, n - 1, 100 do
+    local m = math.min(100, n - c)
+    local part = {struct.unpack(FMT[11 * m], v, at + 88 * c)}
+    for k = 1, 11 * m do t[11 * c + k] = part[k] end
   end
-  if count > 0 then
-    out[#out + 1] = struct.pack('<H', #b) .. b .. struct.pack('<d', e) .. (final and '\\1' or '\\0')
-      .. struct.pack('<I4', count) .. table.concat(parts)
+  return t
+end
+local function packStats(a, n)
+  if n <= 100 then return struct.pack(FMT[11 * n], unpack(a, 1, 11 * n)) end
+  local parts = {}
+  for c = 0, n - 1, 100 do
+    local m = math.min(100, n - c)
+    parts[#parts + 1] = struct.pack(FMT[11 * m], unpack(a, 11 * c + 1, 11 * (c + m)))
   end
+  return table.concat(parts)
+end
+-- a list of 0 / 1 as flag bytes
+local function flagBytes(list)
+  local parts = {}
+  for i = 1, #list do parts[i] = list[i] == 1 and '\\1' or '\\0' end
+  return table.concat(parts)
+end
+local function record(name, row)
+  return struct.pack('<H', #name) .. name .. struct.pack('<I4', #row) .. row
+end
+-- bumps the revisions of the columns flagged in a row (flags: nil = the row's own flags); returns
+-- the row to store (flags cleared) and its emission record (flags = the columns emitted)
+local function bumpRow(name, v, flags)
+  local h, n = shape(v)
+  local statsAt = 3 + h
+  local flagsAt = statsAt + 88 * n
+  flags = flags or string.sub(v, flagsAt, flagsAt + n - 1)
+  local a = unpackStats(v, statsAt, n)
+  for i = 1, n do
+    if string.byte(flags, i) == 1 then a[11 * i] = a[11 * i] + 1 end
+  end
+  local kept = string.sub(v, 1, 2 + h) .. packStats(a, n)
+  return kept .. ZEROS[n], record(name, kept .. flags)
+end
+local function bucketRecord(b, e, final, every, rows)
+  return struct.pack('<H', #b) .. b .. struct.pack('<d', e) .. (final and '\\1' or '\\0')
+    .. (every and '\\1' or '\\0') .. struct.pack('<I4', #rows) .. table.concat(rows)
 end
 `;
 
@@ -112,82 +147,138 @@ local nb = tonumber(ARGV[14])
 local idx = 15
 for _ = 1, nb do
   if tonumber(ARGV[idx + 1]) + retention <= G then return {'stale', str(G)} end
-  idx = idx + 4
+  idx = idx + 3
 end
 
-local function merge(a, b)
-  local n = a[1] + b[1]
-  local delta = b[5] - a[5]
-  local mean = a[5] + (delta * b[1]) / n
-  local m2 = a[6] + b[6] + (delta * delta * a[1] * b[1]) / n
-  local first, firstAt, last, lastAt = a[7], a[8], a[9], a[10]
-  if b[8] < a[8] or (b[8] == a[8] and b[7] < a[7]) then first, firstAt = b[7], b[8] end
-  if b[10] > a[10] or (b[10] == a[10] and b[9] > a[9]) then last, lastAt = b[9], b[10] end
-  local min, max = a[3], a[4]
-  if b[3] < min then min = b[3] end
-  if b[4] > max then max = b[4] end
-  return n, a[2] + b[2], min, max, mean, m2, first, firstAt, last, lastAt
+-- merges the statistics at b[j..j+9] into a[i..i+9] (mergeStats's arithmetic, in its order)
+local function merge(a, i, b, j)
+  local ac, bc = a[i], b[j]
+  if bc == 0 then return end
+  if ac == 0 then
+    for k = 0, 9 do a[i + k] = b[j + k] end
+    return
+  end
+  local n = ac + bc
+  local delta = b[j + 4] - a[i + 4]
+  a[i + 4] = a[i + 4] + (delta * bc) / n
+  a[i + 5] = a[i + 5] + b[j + 5] + (delta * delta * ac * bc) / n
+  a[i] = n
+  a[i + 1] = a[i + 1] + b[j + 1]
+  if b[j + 2] < a[i + 2] then a[i + 2] = b[j + 2] end
+  if b[j + 3] > a[i + 3] then a[i + 3] = b[j + 3] end
+  if b[j + 7] < a[i + 7] or (b[j + 7] == a[i + 7] and b[j + 6] < a[i + 6]) then
+    a[i + 6], a[i + 7] = b[j + 6], b[j + 7]
+  end
+  if b[j + 9] > a[i + 9] or (b[j + 9] == a[i + 9] and b[j + 8] > a[i + 8]) then
+    a[i + 8], a[i + 9] = b[j + 8], b[j + 9]
+  end
+end
+
+-- merges partial row p into stored row v (nil: none yet); returns the row to store and the stored
+-- indices of the columns p changed (nil when p's columns are the stored ones, in order)
+local function mergeRow(v, p, final)
+  local hp, np = shape(p)
+  if v == nil and not final then return p, nil end
+  local b = unpackStats(p, 3 + hp, np)
+  if v == nil then
+    -- a row new to a final bucket: its columns start at revision -1 (the bucket's +1 makes 0)
+    for j = 1, np do b[11 * j] = -1 end
+    return string.sub(p, 1, 2 + hp) .. packStats(b, np) .. ZEROS[np], nil
+  end
+  local hv, nv = shape(v)
+  local a = unpackStats(v, 3 + hv, nv)
+  local header = string.sub(v, 1, 2 + hv)
+  local flags
+  if not final then flags = string.sub(v, 3 + hv + 88 * nv, 2 + hv + 89 * nv) end
+  if hv == hp and header == string.sub(p, 1, 2 + hp) then
+    for j = 0, np - 1 do merge(a, 11 * j + 1, b, 11 * j + 1) end
+    if final then flags = ZEROS[nv] else flags = ONES[nv] end
+    return header .. packStats(a, nv) .. flags, nil
+  end
+  -- columns differ: match them by name, append the new ones
+  local stored = columnNames(v, hv)
+  local at = {}
+  for i, name in ipairs(stored) do at[name] = i end
+  local fl = {}
+  for i = 1, nv do fl[i] = final and 0 or string.byte(flags, i) end
+  local changed, added = {}, {}
+  for j, name in ipairs(columnNames(p, hp)) do
+    local i = at[name]
+    local bj = 11 * (j - 1) + 1
+    if i == nil then
+      nv = nv + 1
+      i = nv
+      at[name] = i
+      added[#added + 1] = struct.pack('<H', #name) .. name
+      local ai = 11 * (i - 1) + 1
+      for k = 0, 9 do a[ai + k] = b[bj + k] end
+      a[ai + 10] = final and -1 or 0
+    else
+      merge(a, 11 * (i - 1) + 1, b, bj)
+    end
+    fl[i] = final and 0 or 1
+    changed[#changed + 1] = i
+  end
+  local names = string.sub(header, 3) .. table.concat(added)
+  return struct.pack('<H', #names) .. names .. packStats(a, nv) .. flagBytes(fl), changed
 end
 
 idx = 15
 -- changes to final windows (late records) are emitted at once, open ones on the flush interval
 local changedFinal, finalOrder = {}, {}
 for _ = 1, nb do
-  local b, e, n, blob = ARGV[idx], ARGV[idx + 1], tonumber(ARGV[idx + 2]), ARGV[idx + 3]
-  idx = idx + 4
+  local b, e, blob = ARGV[idx], ARGV[idx + 1], ARGV[idx + 2]
+  idx = idx + 3
   local key = P .. 'b:' .. b
   local fin = redis.call('ZSCORE', P .. 'fin', b)
   local changes, fresh
   if fin then
     changes = changedFinal[b]
     if changes == nil then
-      changes = {e = tonumber(fin), names = {}, seen = {}}
+      changes = {e = tonumber(fin), rows = {}, columns = {}}
       changedFinal[b] = changes
       finalOrder[#finalOrder + 1] = b
     end
   else
-    -- a bucket new to the open zset has no stored fields (expired ones are refused as stale)
+    -- a bucket new to the open zset has no stored rows (expired ones are refused as stale)
     fresh = redis.call('ZADD', P .. 'open', 'NX', e, b) == 1
     redis.call('SADD', P .. 'dirty', b)
   end
-  local at = n * 88 + 1
-  for c = 0, n - 1, 2000 do
-    local count = math.min(2000, n - c)
-    local names = {}
-    for i = 1, count do
+  local at, size = 1, #blob
+  while at <= size do
+    local names, rows = {}, {}
+    while at <= size and #names < 1000 do
       local len = struct.unpack('<H', blob, at)
-      names[i] = string.sub(blob, at + 2, at + 1 + len)
-      at = at + 2 + len
+      local rowLen = struct.unpack('<I4', blob, at + 2 + len)
+      names[#names + 1] = string.sub(blob, at + 2, at + 1 + len)
+      rows[#rows + 1] = string.sub(blob, at + 6 + len, at + 5 + len + rowLen)
+      at = at + 6 + len + rowLen
     end
     local stored = fresh and {} or redis.call('HMGET', key, unpack(names))
     local writes = {}
-    for i = 1, count do
-      local v = stored[i]
-      local from = (c + i - 1) * 88 + 1
-      if v then
-        local a = {struct.unpack('<ddddddddddd', v)}
-        local p = {struct.unpack('<dddddddddd', blob, from)}
-        local n2, sum, min, max, mean, m2, first, firstAt, last, lastAt = merge(a, p)
-        v = struct.pack('<ddddddddddd', n2, sum, min, max, mean, m2, first, firstAt, last, lastAt, a[11])
-      else
-        -- the partial's record carries revision 0; a field new to a final bucket starts at -1
-        if changes then v = string.sub(blob, from, from + 79) .. MINUS_ONE
-        else v = string.sub(blob, from, from + 87) end
-      end
+    for i = 1, #names do
+      local v, columns = mergeRow(stored[i] or nil, rows[i], changes ~= nil)
       writes[2 * i - 1] = names[i]
       writes[2 * i] = v
-    end
-    redis.call('HSET', key, unpack(writes))
-    if changes then
-      for i = 1, count do
-        if not changes.seen[names[i]] then
-          changes.seen[names[i]] = true
-          changes.names[#changes.names + 1] = names[i]
+      if changes then
+        -- which columns to claim: every column of the partial, by stored index
+        local name = names[i]
+        local set = changes.columns[name]
+        if set == nil then
+          set = {}
+          changes.columns[name] = set
+          changes.rows[#changes.rows + 1] = name
+        end
+        if columns == nil then
+          local _, np = shape(rows[i])
+          for c = 1, np do set[c] = true end
+        else
+          for _, c in ipairs(columns) do set[c] = true end
         end
       end
-    else
-      redis.call('SADD', P .. 'd:' .. b, unpack(names))
     end
+    redis.call('HSET', key, unpack(writes))
+    if not changes then redis.call('SADD', P .. 'd:' .. b, unpack(names)) end
   end
 end
 
@@ -217,11 +308,40 @@ if live ~= nil and live > G then
   redis.call('SET', P .. 'g', str(G))
 end
 
+-- claims the given rows of a bucket: flags = function(name, row) -> the columns to claim (nil: the
+-- row's own flags); bumps their revisions and appends the bucket's record to out
+local function claimRows(out, b, e, final, names, flagsOf)
+  local key = P .. 'b:' .. b
+  local records = {}
+  for c = 1, #names, 1000 do
+    local chunk = {unpack(names, c, math.min(c + 999, #names))}
+    local values = redis.call('HMGET', key, unpack(chunk))
+    local writes = {}
+    for i = 1, #chunk do
+      local v = values[i]
+      if v then
+        local kept, rec = bumpRow(chunk[i], v, flagsOf(chunk[i], v))
+        writes[#writes + 1] = chunk[i]
+        writes[#writes + 1] = kept
+        records[#records + 1] = rec
+      end
+    end
+    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+  end
+  if #records > 0 then out[#out + 1] = bucketRecord(b, e, final, false, records) end
+end
+
 local out = {}
 -- a bucket turning final here was open during the merge: its changes are in the dirty sets, not in
--- changedFinal, so no field is claimed twice
+-- changedFinal, so no column is claimed twice
 for _, b in ipairs(finalOrder) do
-  emitBucket(out, b, changedFinal[b].e, true, changedFinal[b].names)
+  local changes = changedFinal[b]
+  claimRows(out, b, changes.e, true, changes.rows, function(name, v)
+    local _, n = shape(v)
+    local set, fl = changes.columns[name], {}
+    for i = 1, n do fl[i] = set[i] and 1 or 0 end
+    return flagBytes(fl)
+  end)
 end
 if G ~= -math.huge then
   local due = redis.call('ZRANGEBYSCORE', P .. 'open', '-inf', str(G - lateness), 'WITHSCORES')
@@ -231,13 +351,18 @@ if G ~= -math.huge then
     redis.call('ZADD', P .. 'fin', e, b)
     redis.call('SREM', P .. 'dirty', b)
     redis.call('DEL', P .. 'd:' .. b)
-    emitBucket(out, b, tonumber(e), true, nil)
+    -- turning final: every column, and the +1 of each is implied by the bucket being final (no write)
+    local rows = redis.call('HGETALL', P .. 'b:' .. b)
+    local records = {}
+    for r = 1, #rows, 2 do records[#records + 1] = record(rows[r], rows[r + 1]) end
+    if #records > 0 then out[#out + 1] = bucketRecord(b, tonumber(e), true, true, records) end
   end
 end
 if flush then
+  local own = function() return nil end
   for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
     local e = redis.call('ZSCORE', P .. 'open', b)
-    emitBucket(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b))
+    claimRows(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b), own)
     redis.call('DEL', P .. 'd:' .. b)
   end
   redis.call('DEL', P .. 'dirty')

@@ -289,6 +289,88 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect(lateUpdates).toBe(6);
     });
 
+    it('keeps the metrics of one key apart: each merges, flushes, finalises and takes late updates alone', async () => {
+      const s = await fresh();
+      // the operator's field names: key parts and the metric, joined by the unit separator
+      const f = (device: string, metric: string) => `p\x1f${device}\x1f${metric}`;
+      const points: Record<string, [number, number][]> = {};
+      const send = async (
+        sequenceNumber: string,
+        fields: Record<string, [number, number][]>,
+        flush = false,
+      ) => {
+        for (const [field, list] of Object.entries(fields))
+          points[field] = [...(points[field] ?? []), ...list];
+        const r = await s.apply(request('a', sequenceNumber, [partial(10, fields)], { flush }));
+        expect(r.status).toBe('applied');
+        return byField(r.status === 'applied' ? r.emissions : []);
+      };
+      const t = 10 * HOUR;
+      let e = await send(
+        '1',
+        { [f('d1', 'm0')]: [[t, 1]], [f('d1', 'm1')]: [[t, 2]], x: [[t, 3]], 'q\x1f': [[t, 4]] },
+        true,
+      );
+      expect(Object.values(e).map((x) => [x.field, x.revision])).toEqual(
+        expect.arrayContaining([
+          [f('d1', 'm0'), 1],
+          [f('d1', 'm1'), 1],
+          ['x', 1],
+          ['q\x1f', 1],
+        ]),
+      );
+      expect(Object.keys(e)).toHaveLength(4);
+      // one metric of a key changes, the key gains a metric, another key appears
+      e = await send(
+        '2',
+        { [f('d1', 'm1')]: [[t + 1, 5]], [f('d1', 'm2')]: [[t, 6]], [f('d2', 'm0')]: [[t, 7]] },
+        true,
+      );
+      expect(Object.keys(e).sort()).toEqual(
+        [f('d1', 'm1'), f('d1', 'm2'), f('d2', 'm0')].map((x) => `${bucketAt(10)}#${x}`).sort(),
+      );
+      expect(e[`${bucketAt(10)}#${f('d1', 'm1')}`]).toMatchObject({
+        revision: 2,
+        stats: { count: 2, last: 5 },
+      });
+      // metrics in another order than stored
+      e = await send('3', { [f('d1', 'm2')]: [[t + 2, -1]], [f('d1', 'm0')]: [[t - 1, 8]] });
+      expect(Object.keys(e)).toEqual([]);
+      for (const [field, list] of Object.entries(points))
+        expect((await s.readWindow(bucketAt(10), field))?.stats).toEqual(
+          list.map((p) => statsOf([p])).reduce(mergeStats),
+        );
+      expect(await s.readWindow(bucketAt(10), f('d1', 'm9'))).toBeUndefined();
+      expect(await s.readWindow(bucketAt(10), f('d9', 'm0'))).toBeUndefined();
+      // final: every metric of every key, each revision one past its last emission
+      const endPlus = 11 * HOUR + policy.allowedLatenessMs + policy.outOfOrdernessMs;
+      const r = await s.apply(request('a', '4', [partial(12, { y: [[endPlus, 1]] })]));
+      const finals = byField(r.status === 'applied' ? r.emissions : []);
+      const revisionOf = (field: string) => finals[`${bucketAt(10)}#${field}`]?.revision;
+      expect(Object.keys(finals)).toHaveLength(6);
+      expect(Object.values(finals).every((x) => x.final)).toBe(true);
+      expect(
+        [f('d1', 'm0'), f('d1', 'm1'), f('d1', 'm2'), f('d2', 'm0'), 'x', 'q\x1f'].map(revisionOf),
+      ).toEqual([2, 3, 2, 2, 2, 2]);
+      // a late update to one metric and a metric the final key never had: only those are emitted
+      e = await send('5', { [f('d1', 'm1')]: [[t + 3, 9]], [f('d1', 'm3')]: [[t, 10]] });
+      expect(Object.keys(e).sort()).toEqual(
+        [f('d1', 'm1'), f('d1', 'm3')].map((x) => `${bucketAt(10)}#${x}`).sort(),
+      );
+      expect(e[`${bucketAt(10)}#${f('d1', 'm1')}`]).toMatchObject({
+        final: true,
+        revision: 4,
+        stats: { count: 3 },
+      });
+      expect(e[`${bucketAt(10)}#${f('d1', 'm3')}`]).toMatchObject({
+        final: true,
+        revision: 1,
+        stats: { count: 1 },
+      });
+      expect(await s.readWindow(bucketAt(10), f('d1', 'm0'))).toMatchObject({ revision: 2, final: true });
+      expect(await s.readWindow(bucketAt(10), f('d1', 'm3'))).toMatchObject({ revision: 1, final: true });
+    });
+
     it('re-reads the claim of a redelivered batch without bumping revisions', async () => {
       const s = await fresh();
       const first = await s.apply(request('a', '7', [partial(10, { f: [[10 * HOUR, 1]] })], { flush: true }));

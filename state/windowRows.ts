@@ -1,0 +1,223 @@
+/**
+ * The row form in which the Redis backend keeps window state: a field's *row* is its name up to and
+ * including its last unit separator (`\x1f`; the window operator's fields are `key US metric`), the
+ * rest is its *column*, so one row holds every metric of one key and a batch touches one hash field
+ * per key instead of one per key × metric. A field without a separator is a column of row `''`.
+ *
+ * A row (little-endian): u16 header length, header (per column u16 name length, name), per column
+ * ten float64 statistics (`packStats` order) and the stored revision, then per column one flag byte
+ * (in the store: changed since the last flush; in an emission: claimed). The Lua script in
+ * `windowScripts.ts` reads and writes the same form.
+ */
+import type { MetricStats } from '../topology/index.ts';
+import type { Emission } from './windowState.ts';
+
+const SEPARATOR = '\x1f';
+/** Bytes per column after the header: ten statistics, the revision, the flag. */
+const COLUMN_BYTES = 89;
+
+interface HeaderNode {
+  readonly next: Map<string, HeaderNode>;
+  header: Buffer | undefined;
+}
+
+// headers by column list: the rows of a batch mostly share one list of metrics
+let headers: HeaderNode = { next: new Map(), header: undefined };
+let headerCount = 0;
+
+function headerOf(columns: readonly string[]): Buffer {
+  let node = headers;
+  for (const column of columns) {
+    let next = node.next.get(column);
+    if (next === undefined) {
+      next = { next: new Map(), header: undefined };
+      node.next.set(column, next);
+    }
+    node = next;
+  }
+  if (node.header === undefined) {
+    if (++headerCount > 10_000) {
+      headers = { next: new Map(), header: undefined };
+      headerCount = 0;
+    }
+    let size = 2;
+    for (const column of columns) size += 2 + Buffer.byteLength(column);
+    if (size > 0xffff) throw new Error(`window state row has too many metrics (${columns.length})`);
+    const header = Buffer.allocUnsafe(size);
+    header.writeUInt16LE(size - 2, 0);
+    let at = 2;
+    for (const column of columns) {
+      const length = header.write(column, at + 2);
+      header.writeUInt16LE(length, at);
+      at += 2 + length;
+    }
+    node.header = header;
+  }
+  return node.header;
+}
+
+/** A field's row and column. */
+export function splitField(field: string): { readonly row: string; readonly column: string } {
+  const cut = field.lastIndexOf(SEPARATOR) + 1;
+  return { row: field.slice(0, cut), column: field.slice(cut) };
+}
+
+interface RowPartial {
+  readonly columns: string[];
+  readonly stats: MetricStats[];
+}
+
+/**
+ * Packs a bucket's partials as rows: per row u16 name length, name, u32 row length, row (revision 0
+ * and every flag set, so the script stores a row new to its bucket as sent).
+ */
+export function packRows(fields: ReadonlyMap<string, MetricStats>): Buffer {
+  const rows = new Map<string, RowPartial>();
+  for (const [field, stats] of fields) {
+    const cut = field.lastIndexOf(SEPARATOR) + 1;
+    const name = cut === 0 ? '' : field.slice(0, cut);
+    let row = rows.get(name);
+    if (row === undefined) {
+      row = { columns: [], stats: [] };
+      rows.set(name, row);
+    }
+    row.columns.push(cut === 0 ? field : field.slice(cut));
+    row.stats.push(stats);
+  }
+  const packed: Buffer[] = [];
+  let bound = 0;
+  for (const [name, row] of rows) {
+    const header = headerOf(row.columns);
+    packed.push(header);
+    // a UTF-16 code unit takes at most three bytes of UTF-8: size the blob once, without measuring
+    bound += 6 + 3 * name.length + header.length + COLUMN_BYTES * row.columns.length;
+  }
+  const blob = Buffer.allocUnsafeSlow(bound);
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  let at = 0;
+  let r = 0;
+  for (const [name, row] of rows) {
+    const header = packed[r++]!;
+    const nameLength = name === '' ? 0 : blob.write(name, at + 2);
+    view.setUint16(at, nameLength, true);
+    at += 2 + nameLength;
+    const n = row.columns.length;
+    view.setUint32(at, header.length + COLUMN_BYTES * n, true);
+    at += 4;
+    header.copy(blob, at);
+    at += header.length;
+    for (const s of row.stats) {
+      view.setFloat64(at, s.count, true);
+      view.setFloat64(at + 8, s.sum, true);
+      view.setFloat64(at + 16, s.min, true);
+      view.setFloat64(at + 24, s.max, true);
+      view.setFloat64(at + 32, s.mean, true);
+      view.setFloat64(at + 40, s.m2, true);
+      view.setFloat64(at + 48, s.first, true);
+      view.setFloat64(at + 56, s.firstAt, true);
+      view.setFloat64(at + 64, s.last, true);
+      view.setFloat64(at + 72, s.lastAt, true);
+      view.setFloat64(at + 80, 0, true);
+      at += 88;
+    }
+    blob.fill(1, at, at + n);
+    at += n;
+  }
+  return blob.subarray(0, at);
+}
+
+// column names by header bytes (as latin1 text): emissions repeat a few headers many times
+let columnCache = new Map<string, readonly string[]>();
+
+function columnsOf(blob: Buffer, start: number, end: number): readonly string[] {
+  const key = blob.toString('latin1', start, end);
+  let columns = columnCache.get(key);
+  if (columns === undefined) {
+    const list: string[] = [];
+    for (let at = start; at < end; ) {
+      const length = blob.readUInt16LE(at);
+      list.push(blob.toString('utf8', at + 2, at + 2 + length));
+      at += 2 + length;
+    }
+    if (columnCache.size > 10_000) columnCache = new Map();
+    columns = list;
+    columnCache.set(key, columns);
+  }
+  return columns;
+}
+
+function statsAt(view: DataView, at: number): MetricStats {
+  return {
+    count: view.getFloat64(at, true),
+    sum: view.getFloat64(at + 8, true),
+    min: view.getFloat64(at + 16, true),
+    max: view.getFloat64(at + 24, true),
+    mean: view.getFloat64(at + 32, true),
+    m2: view.getFloat64(at + 40, true),
+    first: view.getFloat64(at + 48, true),
+    firstAt: view.getFloat64(at + 56, true),
+    last: view.getFloat64(at + 64, true),
+    lastAt: view.getFloat64(at + 72, true),
+  };
+}
+
+/** One column of a stored row, if the row has it. */
+export function readColumn(
+  row: Buffer,
+  column: string,
+): { readonly stats: MetricStats; readonly revision: number } | undefined {
+  const h = row.readUInt16LE(0);
+  const i = columnsOf(row, 2, 2 + h).indexOf(column);
+  if (i < 0) return undefined;
+  const view = new DataView(row.buffer, row.byteOffset, row.byteLength);
+  const at = 2 + h + 88 * i;
+  return { stats: statsAt(view, at), revision: view.getFloat64(at + 80, true) };
+}
+
+/**
+ * Reads the reply's emission blob (per bucket: name, end, final flag, every-column flag, rows; see
+ * `windowScripts.ts`): every column of a bucket turning final, otherwise the flagged ones.
+ */
+export function readEmissions(blob: Buffer): Emission[] {
+  const out: Emission[] = [];
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
+  let at = 0;
+  while (at < blob.length) {
+    const bucketLength = view.getUint16(at, true);
+    const bucket = blob.toString('utf8', at + 2, at + 2 + bucketLength);
+    at += 2 + bucketLength;
+    const windowEnd = view.getFloat64(at, true);
+    const final = blob[at + 8] === 1;
+    const every = blob[at + 9] === 1;
+    const rows = view.getUint32(at + 10, true);
+    at += 14;
+    // a final bucket's turning final is the +1 the script does not write to each column
+    const plus = final ? 1 : 0;
+    for (let r = 0; r < rows; r++) {
+      const nameLength = view.getUint16(at, true);
+      const name = nameLength === 0 ? '' : blob.toString('utf8', at + 2, at + 2 + nameLength);
+      at += 2 + nameLength;
+      const rowLength = view.getUint32(at, true);
+      const row = at + 4;
+      at = row + rowLength;
+      const h = view.getUint16(row, true);
+      const columns = columnsOf(blob, row + 2, row + 2 + h);
+      const n = columns.length;
+      const stats = row + 2 + h;
+      const flags = stats + 88 * n;
+      for (let i = 0; i < n; i++) {
+        if (!every && blob[flags + i] !== 1) continue;
+        const s = stats + 88 * i;
+        out.push({
+          bucket,
+          windowEnd,
+          field: name + columns[i]!,
+          stats: statsAt(view, s),
+          revision: view.getFloat64(s + 80, true) + plus,
+          final,
+        });
+      }
+    }
+  }
+  return out;
+}
