@@ -27,15 +27,76 @@ export interface BatchContext {
   /** The author-given name of the node running this batch. */
   readonly node: string;
   readonly shardId: string;
-  /** The source position of the last record of the source batch this batch derives from. */
+  /**
+   * The source position of the last record of the source batch this batch derives from. For records
+   * an operator's timer emitted (`fromTimer`), the last position that operator had seen on the shard.
+   */
   readonly position: Position;
   readonly clock: Clock;
+  /**
+   * Set when the records come from an operator's timer, not from the source batch at `position`. They
+   * are new records, not a replay: a sink that skips positions it has already applied must not skip
+   * them, and must make them idempotent by content (a revision, an upsert) instead.
+   */
+  readonly fromTimer?: boolean;
 }
 
 /** Batch context of an operator, with its typed side outputs. */
 export interface OperatorContext<Sides extends SideOutputs = NoSideOutputs> extends BatchContext {
   /** Emits a record on a declared side output (dead letters, late records). */
   side<K extends keyof Sides & string>(port: K, record: Sides[K]): void;
+  /**
+   * This node's keyed timers on this shard. Always set by the runtime; optional only so that a test
+   * may call `process` with a context of its own.
+   */
+  readonly timers?: TimerService;
+}
+
+/** The two clocks a timer can wait on. */
+export type TimeDomain = 'event-time' | 'processing-time';
+
+/**
+ * Keyed timers of one operator on one shard, at most one per (key, timestamp, domain). They live in
+ * memory and die with the shard's pipeline: an operator whose timers must survive a restart keeps the
+ * truth in its state backend and registers them again in `openShard`.
+ */
+export interface TimerService {
+  /** The shard's event-time watermark as this operator last advanced it; `-Infinity` at first. */
+  readonly watermark: number;
+  /**
+   * Moves the watermark forward (a lower value changes nothing). Event-time timers at or below it fire
+   * as soon as the current `process`, `onTimer` or `openShard` call returns.
+   */
+  advanceWatermark(watermark: number): void;
+  /** Fires once the watermark reaches `timestamp` (epoch ms). */
+  registerEventTime(key: string, timestamp: number): void;
+  /** Fires once the runtime's clock reaches `timestamp` (epoch ms), also while the shard is idle. */
+  registerProcessingTime(key: string, timestamp: number): void;
+  /** Deletes an event-time timer that has not fired (an unknown one is ignored). */
+  deleteEventTime(key: string, timestamp: number): void;
+  /** Deletes a processing-time timer that has not fired (an unknown one is ignored). */
+  deleteProcessingTime(key: string, timestamp: number): void;
+}
+
+/** A timer that came due. */
+export interface FiredTimer {
+  readonly key: string;
+  readonly timestamp: number;
+  readonly domain: TimeDomain;
+}
+
+/** Context of `onTimer`: a batch context whose records come from timers, with the timers at hand. */
+export interface TimerContext<Sides extends SideOutputs = NoSideOutputs> extends OperatorContext<Sides> {
+  readonly fromTimer: true;
+  readonly timers: TimerService;
+}
+
+/** What an operator gets when one of its shards opens, before the shard's first batch. */
+export interface ShardContext {
+  readonly node: string;
+  readonly shardId: string;
+  readonly clock: Clock;
+  readonly timers: TimerService;
 }
 
 /** What a component gets once, when the runtime opens it. */
@@ -66,6 +127,20 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
   readonly process: (
     batch: readonly In[],
     ctx: OperatorContext<Sides>,
+  ) => readonly Out[] | Promise<readonly Out[]>;
+  /**
+   * Called once per shard when its pipeline opens, in the node's lane before the shard's first batch:
+   * the place to register timers again from the operator's state.
+   */
+  readonly openShard?: (ctx: ShardContext) => void | Promise<void>;
+  /**
+   * Called with the shard's timers that came due, in timestamp order, in the node's lane for that
+   * shard (never alongside one of its batches), retried like `process`. Its outputs, main and side,
+   * flow downstream like a batch's. Required to register timers.
+   */
+  readonly onTimer?: (
+    fired: readonly FiredTimer[],
+    ctx: TimerContext<Sides>,
   ) => readonly Out[] | Promise<readonly Out[]>;
   readonly close?: () => void | Promise<void>;
 }
@@ -105,6 +180,11 @@ export interface ShardHandle<T> {
   readonly shardId: string;
   /** The shard's batches in order. Pulled one at a time: the runtime pulls only when it has room. */
   readonly batches: AsyncIterable<SourceBatch<T>>;
+  /**
+   * The checkpoint the shard resumes after, when the source has one. Operators' timers may fire at this
+   * position before the shard's first batch (on a shard that stays idle after a restart, say).
+   */
+  readonly startPosition?: Position;
   /** The lowest position every sink has made durable; the source may commit it. */
   readonly checkpoint: (position: Position) => Promise<void>;
   /**

@@ -9,8 +9,10 @@ export class ShardCheckpoints {
   private readonly durable = new Map<string, Position | undefined>();
   private committed: Position | undefined;
 
-  constructor(sinks: readonly string[]) {
+  /** @param start the checkpoint the shard resumes after, if the source said: it is not handed back. */
+  constructor(sinks: readonly string[], start?: Position) {
     for (const sink of sinks) this.durable.set(sink, undefined);
+    this.committed = start;
   }
 
   /** A sink made everything up to `position` durable (reports never move a sink backwards). */

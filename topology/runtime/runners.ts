@@ -1,16 +1,26 @@
 /**
  * The runtime's wrappers around components. Each node gets one runner, shared by all shards; a runner
- * runs its component in the shard's lane for that node (in order), measures it, retries it, and hands
- * its outputs to the runners downstream. Components never see any of this.
+ * runs its component in the shard's lane for that node (in order), measures it, retries it, fires its
+ * timers, and hands its outputs to the runners downstream. Components never see any of this.
  */
 
 import type { Clock } from '../clock.ts';
-import type { BatchContext, Operator, OperatorContext, SideOutputs, Sink } from '../components.ts';
+import type {
+  BatchContext,
+  FiredTimer,
+  Operator,
+  OperatorContext,
+  SideOutputs,
+  Sink,
+  TimerContext,
+  TimerService,
+} from '../components.ts';
 import { errorMessage, type Logger } from '../logger.ts';
-import type { Position } from '../records.ts';
+import { maxPosition, type Position } from '../records.ts';
 import type { Lane } from './lane.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
+import { NodeTimers } from './timers.ts';
 
 /** What a runner needs from the shard it is running for. */
 export interface ShardScope {
@@ -23,6 +33,10 @@ export interface ShardScope {
    */
   readonly failure: { readonly error: unknown } | undefined;
   fail(error: unknown): void;
+  /** The node's timers on this shard, made by `create` on first use. */
+  timers(node: string, create: () => NodeTimers): NodeTimers;
+  /** Keeps a timer's delivery until the shard is released; its failure stops the worker. */
+  track(delivery: Promise<void>): void;
 }
 
 /** Raised for batches that follow a failed batch of the same shard; they were not processed. */
@@ -52,8 +66,16 @@ export interface RunnerEnv {
 /** A node that accepts batches from upstream. */
 export interface Runner {
   readonly node: string;
-  /** Resolves when this node and everything downstream of it has finished the batch. */
-  accept(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void>;
+  /**
+   * Resolves when this node and everything downstream of it has finished the batch. `fromTimer`
+   * marks records an operator's timer emitted (see `BatchContext.fromTimer`).
+   */
+  accept(
+    shard: ShardScope,
+    records: readonly unknown[],
+    position: Position,
+    fromTimer?: boolean,
+  ): Promise<void>;
 }
 
 /** Hands one batch to several runners at once (fan-out); each keeps its own order. */
@@ -62,9 +84,10 @@ export function deliver(
   shard: ShardScope,
   records: readonly unknown[],
   position: Position,
+  fromTimer = false,
 ): Promise<void> {
-  if (runners.length === 1) return runners[0]!.accept(shard, records, position);
-  return Promise.all(runners.map((r) => r.accept(shard, records, position))).then(() => undefined);
+  if (runners.length === 1) return runners[0]!.accept(shard, records, position, fromTimer);
+  return Promise.all(runners.map((r) => r.accept(shard, records, position, fromTimer))).then(() => undefined);
 }
 
 class OperatorBatchContext implements OperatorContext<SideOutputs> {
@@ -76,6 +99,8 @@ class OperatorBatchContext implements OperatorContext<SideOutputs> {
     readonly position: Position,
     readonly clock: Clock,
     ports: readonly string[],
+    readonly timers: TimerService,
+    readonly fromTimer: boolean,
   ) {
     for (const port of ports) this.sides.set(port, []);
   }
@@ -95,10 +120,20 @@ function onFailure(env: RunnerEnv, metrics: NodeMetrics, shardId: string) {
   };
 }
 
-/** Runs an operator and routes its main and side outputs. */
+interface Outputs {
+  readonly main: readonly unknown[];
+  readonly sides: ReadonlyMap<string, readonly unknown[]>;
+}
+
+/**
+ * Runs an operator and routes its main and side outputs. Outputs are handed downstream inside the
+ * node's lane, so the runners downstream receive them in lane order: a timer's outputs always follow
+ * those of the batches before it, which is what makes their position safe to report as durable.
+ */
 export class OperatorRunner implements Runner {
   /** Downstream runners by port (`main` or a side output). */
   readonly children = new Map<string, Runner[]>();
+  private readonly ports: readonly string[];
 
   constructor(
     readonly node: string,
@@ -106,42 +141,165 @@ export class OperatorRunner implements Runner {
     private readonly metrics: NodeMetrics,
     private readonly retry: RetryPolicy,
     private readonly env: RunnerEnv,
-  ) {}
+  ) {
+    this.ports = operator.sideOutputs ?? [];
+  }
 
-  async accept(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void> {
-    const result = await shard
-      .lane(this.node)
-      .run(() => guarded(shard, () => this.execute(shard.shardId, records, position)));
+  accept(
+    shard: ShardScope,
+    records: readonly unknown[],
+    position: Position,
+    fromTimer = false,
+  ): Promise<void> {
+    return this.inLane(shard, async (forwards) => {
+      const timers = this.timersOf(shard);
+      timers.position = maxPosition(timers.position, position);
+      const result = await this.execute(shard, records, position, fromTimer, timers);
+      this.forward(shard, result, position, fromTimer, forwards);
+      await this.fireDue(shard, timers, forwards);
+    });
+  }
+
+  /** Runs the operator's `openShard` in the node's lane, ahead of any batch of the shard. */
+  openShard(shard: ShardScope): void {
+    const openShard = this.operator.openShard;
+    if (openShard === undefined) return;
+    const opened = this.inLane(shard, async (forwards) => {
+      const timers = this.timersOf(shard);
+      const ctx = { node: this.node, shardId: shard.shardId, clock: this.env.clock, timers: timers.service };
+      await this.withRetry(shard, async () => openShard(ctx));
+      await this.fireDue(shard, timers, forwards);
+    });
+    shard.track(opened);
+  }
+
+  /** Runs `work` in the shard's lane for this node; resolves once its forwards are through. */
+  private async inLane(shard: ShardScope, work: (forwards: Promise<void>[]) => Promise<void>): Promise<void> {
     const forwards: Promise<void>[] = [];
-    for (const [port, runners] of this.children) {
-      const out = port === 'main' ? result.main : (result.sides.get(port) ?? []);
-      forwards.push(deliver(runners, shard, out, position));
-    }
+    await shard.lane(this.node).run(() => guarded(shard, () => work(forwards)));
     await Promise.all(forwards);
   }
 
-  private async execute(shardId: string, records: readonly unknown[], position: Position) {
-    const ports = this.operator.sideOutputs ?? [];
+  private forward(
+    shard: ShardScope,
+    result: Outputs,
+    position: Position,
+    fromTimer: boolean,
+    forwards: Promise<void>[],
+  ): void {
+    for (const [port, runners] of this.children) {
+      const out = port === 'main' ? result.main : (result.sides.get(port) ?? []);
+      // a batch is passed on even when empty (it moves the sinks' durable positions); a timer's
+      // position is no news downstream, so only its records are
+      if (fromTimer && out.length === 0) continue;
+      const forward = deliver(runners, shard, out, position, fromTimer);
+      // rejections are the caller's, once every forward is handed over
+      forward.catch(() => {});
+      forwards.push(forward);
+    }
+  }
+
+  private timersOf(shard: ShardScope): NodeTimers {
+    return shard.timers(this.node, () => {
+      const timers: NodeTimers = new NodeTimers(
+        this.node,
+        this.env.clock,
+        this.operator.onTimer !== undefined,
+        () => this.onProcessingTime(shard, timers),
+      );
+      return timers;
+    });
+  }
+
+  /** The clock reached the earliest processing-time timer: fire what is due, in the lane. */
+  private onProcessingTime(shard: ShardScope, timers: NodeTimers): void {
+    if (shard.failure) return;
+    shard.track(
+      timers.deliver(() => this.inLane(shard, (forwards) => this.fireDue(shard, timers, forwards))),
+    );
+  }
+
+  /** Fires the due processing-time timers, then event-time timers until none is due; re-arms the clock. */
+  private async fireDue(shard: ShardScope, timers: NodeTimers, forwards: Promise<void>[]): Promise<void> {
+    const processing = timers.takeDue('processing-time');
+    if (processing.length > 0) await this.fire(shard, timers, processing, forwards);
+    for (;;) {
+      const event = timers.takeDue('event-time');
+      if (event.length === 0) break;
+      await this.fire(shard, timers, event, forwards);
+    }
+    timers.arm();
+  }
+
+  private async fire(
+    shard: ShardScope,
+    timers: NodeTimers,
+    fired: readonly FiredTimer[],
+    forwards: Promise<void>[],
+  ): Promise<void> {
+    const onTimer = this.operator.onTimer!;
+    const position = timers.position!;
+    const started = performance.now();
+    const result = await this.withRetry(shard, async () => {
+      const ctx = new OperatorBatchContext(
+        this.node,
+        shard.shardId,
+        position,
+        this.env.clock,
+        this.ports,
+        timers.service,
+        true,
+      );
+      const main = await onTimer(fired, ctx as TimerContext<SideOutputs>);
+      return { main, sides: ctx.sides };
+    });
+    this.metrics.timersFired += fired.length;
+    this.observe(0, result, started);
+    this.forward(shard, result, position, true, forwards);
+  }
+
+  private async execute(
+    shard: ShardScope,
+    records: readonly unknown[],
+    position: Position,
+    fromTimer: boolean,
+    timers: NodeTimers,
+  ): Promise<Outputs> {
     if (records.length === 0) {
       return { main: records, sides: new Map<string, unknown[]>() };
     }
     const started = performance.now();
-    const run = async () => {
-      const ctx = new OperatorBatchContext(this.node, shardId, position, this.env.clock, ports);
+    const result = await this.withRetry(shard, async () => {
+      const ctx = new OperatorBatchContext(
+        this.node,
+        shard.shardId,
+        position,
+        this.env.clock,
+        this.ports,
+        timers.service,
+        fromTimer,
+      );
       const main = await this.operator.process(records, ctx);
       return { main, sides: ctx.sides };
-    };
-    const result = await withRetry(
-      run,
+    });
+    this.observe(records.length, result, started);
+    return result;
+  }
+
+  private withRetry<T>(shard: ShardScope, work: () => Promise<T>): Promise<T> {
+    return withRetry(
+      work,
       this.retry,
       this.env.clock,
       this.env.hardStop,
-      onFailure(this.env, this.metrics, shardId),
+      onFailure(this.env, this.metrics, shard.shardId),
     );
+  }
+
+  private observe(recordsIn: number, result: Outputs, started: number): void {
     let out = result.main.length;
     for (const side of result.sides.values()) out += side.length;
-    this.metrics.observe(records.length, out, performance.now() - started);
-    return result;
+    this.metrics.observe(recordsIn, out, performance.now() - started);
   }
 }
 
@@ -159,11 +317,23 @@ export class SinkRunner implements Runner {
     return this.sink.durability === 'explicit';
   }
 
-  accept(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void> {
-    return shard.lane(this.node).run(() => guarded(shard, () => this.write(shard, records, position)));
+  accept(
+    shard: ShardScope,
+    records: readonly unknown[],
+    position: Position,
+    fromTimer = false,
+  ): Promise<void> {
+    return shard
+      .lane(this.node)
+      .run(() => guarded(shard, () => this.write(shard, records, position, fromTimer)));
   }
 
-  private async write(shard: ShardScope, records: readonly unknown[], position: Position): Promise<void> {
+  private async write(
+    shard: ShardScope,
+    records: readonly unknown[],
+    position: Position,
+    fromTimer: boolean,
+  ): Promise<void> {
     // An empty batch still moves the sink's durable position: every record before it is written.
     if (records.length > 0 || this.explicitDurability) {
       const started = performance.now();
@@ -172,6 +342,7 @@ export class SinkRunner implements Runner {
         shardId: shard.shardId,
         position,
         clock: this.env.clock,
+        ...(fromTimer ? { fromTimer } : {}),
       };
       await withRetry(
         () => this.sink.write(records, ctx),

@@ -1,7 +1,8 @@
 /**
  * The topology runtime: one pipeline per shard, in order within a shard, a bounded window of batches
- * in flight per shard (a full window stops the source from fetching), metrics for every node, and a
- * checkpoint coordinator that hands each source the minimum durable position over its sinks.
+ * in flight per shard (a full window stops the source from fetching), operators' keyed timers per
+ * shard, metrics for every node, and a checkpoint coordinator that hands each source the minimum
+ * durable position over its sinks.
  */
 import { Subject } from 'rxjs';
 import { MAIN_PORT, type SinkNode, type SourceNode, type Topology } from '../builder.ts';
@@ -48,6 +49,7 @@ export type RuntimeEvent =
 interface SubTopology {
   readonly source: SourceNode;
   readonly roots: readonly Runner[];
+  readonly operators: readonly OperatorRunner[];
   readonly sinks: readonly SinkRunner[];
   readonly shards: Map<string, ShardState>;
 }
@@ -110,12 +112,13 @@ export class TopologyRuntime {
     for (const source of this.topology.nodes) {
       if (source.kind !== 'source') continue;
       const members = this.topology.describe().subTopologies.find((s) => s.source === source.name)!.nodes;
-      const sinks = members
-        .map((name) => runners.get(name))
-        .filter((r): r is SinkRunner => r instanceof SinkRunner);
+      const runnersOf = members.map((name) => runners.get(name));
+      const sinks = runnersOf.filter((r): r is SinkRunner => r instanceof SinkRunner);
+      const operators = runnersOf.filter((r): r is OperatorRunner => r instanceof OperatorRunner);
       this.subTopologies.push({
         source,
         roots: childrenOf.get(source.name)!.get(MAIN_PORT) ?? [],
+        operators,
         sinks,
         shards: new Map(),
       });
@@ -249,11 +252,14 @@ export class TopologyRuntime {
       handle,
       sub.sinks.map((s) => s.node),
       this.window,
+      (error) => this.fail(error),
     );
     sub.shards.set(handle.shardId, shard);
     this.events.next({ type: 'shard-opened', source, shardId: handle.shardId });
     const sourceMetrics = this.nodeMetrics.get(source)!;
     try {
+      // queued in each operator's lane ahead of the first batch
+      for (const operator of sub.operators) operator.openShard(shard);
       const batches = handle.batches[Symbol.asyncIterator]();
       for (;;) {
         await shard.permits.acquire();
@@ -287,8 +293,10 @@ export class TopologyRuntime {
         );
       }
     } finally {
-      // Drain: every permit back means every batch of this shard has left the pipeline.
+      // Drain: every permit back means every batch of this shard has left the pipeline; then no timer
+      // fires any more, and those that fired have left it too.
       for (let i = 0; i < shard.permits.size; i++) await shard.permits.acquire();
+      await shard.closeTimers();
       await this.flushExplicitSinks(sub);
       await this.commit(shard);
       const final = shard.checkpoints.lastCommitted;

@@ -1,6 +1,7 @@
 /**
  * The runtime's state for one shard: its lanes (one per node), its window of batches in flight,
- * its metrics and checkpoints, and whether a batch of it has failed for good.
+ * its operators' timers and their deliveries in flight, its metrics and checkpoints, and whether a
+ * batch of it has failed for good.
  */
 import type { ShardHandle } from '../components.ts';
 import type { Position } from '../records.ts';
@@ -9,6 +10,7 @@ import { Lane } from './lane.ts';
 import { ShardMetrics } from './metrics.ts';
 import { Permits } from './permits.ts';
 import type { ShardScope } from './runners.ts';
+import type { NodeTimers } from './timers.ts';
 
 /** One shard assigned to this worker, as the runtime tracks it. */
 export class ShardState implements ShardScope {
@@ -18,16 +20,20 @@ export class ShardState implements ShardScope {
   readonly checkpoints: ShardCheckpoints;
   readonly checkpointLane = new Lane();
   failure: { readonly error: unknown } | undefined;
+  private readonly nodeTimers = new Map<string, NodeTimers>();
+  private readonly timerDeliveries = new Set<Promise<void>>();
 
+  /** @param failWorker stops the worker when a timer's delivery fails (a batch's failure is seen by the loop). */
   constructor(
     readonly source: string,
     readonly handle: ShardHandle<unknown>,
     sinks: readonly string[],
     window: number,
+    private readonly failWorker: (error: unknown) => void = () => {},
   ) {
     this.permits = new Permits(window);
     this.metrics = new ShardMetrics(source, handle.shardId);
-    this.checkpoints = new ShardCheckpoints(sinks);
+    this.checkpoints = new ShardCheckpoints(sinks, handle.startPosition);
   }
 
   get shardId(): string {
@@ -41,6 +47,33 @@ export class ShardState implements ShardScope {
       this.lanes.set(node, lane);
     }
     return lane;
+  }
+
+  timers(node: string, create: () => NodeTimers): NodeTimers {
+    let timers = this.nodeTimers.get(node);
+    if (timers === undefined) {
+      timers = create();
+      timers.position = this.handle.startPosition;
+      this.nodeTimers.set(node, timers);
+    }
+    return timers;
+  }
+
+  track(delivery: Promise<void>): void {
+    this.metrics.inFlightTimers++;
+    this.timerDeliveries.add(delivery);
+    delivery
+      .catch((error) => this.failWorker(this.failure?.error ?? error))
+      .finally(() => {
+        this.metrics.inFlightTimers--;
+        this.timerDeliveries.delete(delivery);
+      });
+  }
+
+  /** Cancels every timer of the shard and waits for the deliveries of those that already fired. */
+  async closeTimers(): Promise<void> {
+    for (const timers of this.nodeTimers.values()) timers.close();
+    await Promise.allSettled([...this.timerDeliveries]);
   }
 
   markDurable(sink: string, position: Position): void {

@@ -82,13 +82,17 @@ export class TopologyTestDriver {
     this.source(source as Stream<unknown>).end(shardId);
   }
 
-  /** Waits until every batch sent so far has left the pipeline (or the runtime failed). */
+  /**
+   * Waits until every batch sent so far, and the outputs of every timer fired so far, have left the
+   * pipeline (or the runtime failed). Timers fire on the runtime's clock: advance a `ManualClock` first.
+   */
   async settle(maxRounds = 10_000): Promise<void> {
     for (let round = 0; round < maxRounds; round++) {
       if (this.runtime.error !== undefined) throw this.runtime.error;
       const m = this.runtime.metrics();
       const admitted = m.nodes.filter((n) => n.kind === 'source').reduce((sum, n) => sum + n.batches, 0);
-      if (admitted === this.sent && m.shards.every((s) => s.inFlightBatches === 0)) return;
+      if (admitted === this.sent && m.shards.every((s) => s.inFlightBatches === 0 && s.inFlightTimers === 0))
+        return;
       await flushMicrotasks(2);
     }
     throw new Error('topology did not settle');
