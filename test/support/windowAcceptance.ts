@@ -1,0 +1,204 @@
+/**
+ * One run of the window acceptance workload through real `shardflow run` processes: kinesalite (KPL
+ * aggregates), leases in dynalite, window state in Redis, Hot and Warm in a fresh PostgreSQL database.
+ * The test decides what happens to the workers while the run goes on (`during`), then reads back what
+ * the stores hold and compares it with the brute force.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import pg from 'pg';
+import type { WorkerConfigInput } from '../../cli/config.ts';
+import { createKinesisClient } from '../../sources/kinesis/client.ts';
+import { redisWindowState } from '../../state/redisWindowState.ts';
+import type { ShardWatermark } from '../../state/windowState.ts';
+import type { Position } from '../../topology/index.ts';
+import { uniqueTable } from './dynamodb.ts';
+import { createStream, uniqueStream } from './kinesis.ts';
+import { createTestDatabase, type TestDatabase } from './postgres.ts';
+import { testEnv, waitFor } from './wait.ts';
+import {
+  type ComparisonReport,
+  compareStoredAggregates,
+  HOUR,
+  loadMasterData,
+  putReadings,
+  putTicks,
+  REFERENCE_WINDOWS,
+  type Reading,
+  type ReferenceWorkload,
+  tickKeys,
+  writeReferenceSpecs,
+} from './windowReference.ts';
+import { type WorkerFleet, workerFleet } from './workerProcesses.ts';
+
+/** What a run gives the test while it goes on. */
+export interface RunControl {
+  readonly fleet: WorkerFleet;
+  /** The global watermark and every shard's published watermark and applied position (Redis). */
+  watermarks(): Promise<{ global: number; shards: readonly ShardWatermark[] }>;
+  /** Resolves once the global watermark passed `share` of the workload's event time. */
+  progressed(share: number, timeoutMs?: number): Promise<void>;
+}
+
+/** What a finished run left in the stores. */
+export interface RunResult {
+  readonly comparison: ComparisonReport;
+  /** Readings the Hot telemetry holds (ticks excluded). */
+  readonly hotTelemetry: number;
+  /** Items of the `too-late` dead letters (`device@eventTime`). */
+  readonly tooLate: readonly string[];
+  /** Dead letters of any other node or code: `node code: reason` (the first ten) and how many. */
+  readonly otherDeadLetters: number;
+  readonly otherDeadLetterSamples: readonly string[];
+  /** Final window rows whose revision is above 1 (re-emitted after turning final). */
+  readonly revisedFinals: number;
+  readonly produced: number;
+  readonly seconds: { produce: number; run: number; compare: number };
+}
+
+/** Runs the workload through `workers` initial worker processes; `during` runs alongside. */
+export async function runWindowWorkload(options: {
+  readonly label: string;
+  readonly workload: ReferenceWorkload;
+  readonly shards: number;
+  readonly workers: readonly string[];
+  readonly during?: (run: RunControl) => Promise<void>;
+  readonly timeoutMs: number;
+  /**
+   * Kinesis records per GetRecords and bytes per KPL aggregate: together they bound a batch, whose
+   * readings are classified against the watermark from before it, so a batch must span well under
+   * the 14 h the too-late readings leave.
+   */
+  readonly batching: { readonly maxRecords: number; readonly aggregateBytes: number };
+}): Promise<RunResult> {
+  const { workload } = options;
+  const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
+  const kinesis: KinesisClient = createKinesisClient({ region: 'us-east-1', endpoint });
+  const stream = uniqueStream(options.label);
+  const name = `${options.label}-${randomUUID().slice(0, 8)}`;
+  const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
+  let db: TestDatabase | undefined;
+  let fleet: WorkerFleet | undefined;
+  const state = redisWindowState({ redisUrl, namespace: `${name}.windows` });
+  try {
+    await createStream(kinesis, stream, options.shards);
+    db = await createTestDatabase(options.label.replaceAll('-', '_'));
+    await loadMasterData(db.url, workload);
+    const config: WorkerConfigInput = {
+      topology: { name },
+      source: {
+        kinesis: {
+          streamName: stream,
+          endpoint,
+          region: 'us-east-1',
+          maxRecords: options.batching.maxRecords,
+          idleTimeBetweenReadsMs: 50,
+          maxIdleTimeMs: 200,
+        },
+        leases: {
+          tableName: uniqueTable(options.label),
+          endpoint: testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT'),
+          failoverTimeMs: 3000,
+          renewIntervalMs: 500,
+          takeIntervalMs: 500,
+        },
+      },
+      decode: { specDir: writeReferenceSpecs() },
+      windows: REFERENCE_WINDOWS,
+      state: { backend: 'redis', redisUrl },
+      warm: { writeUrl: db.url },
+      runtime: { checkpointIntervalMs: 1000 },
+      log: { level: 'info' },
+    };
+    fleet = workerFleet(config, { timeoutMs: options.timeoutMs });
+    const workers = options.workers.map((id) => fleet!.start(id));
+    for (const w of workers) await w.started();
+    await state.open();
+    const watermarks = () => state.watermarks();
+
+    // every shard publishes its watermark before any data flows, so none is left out of the global one
+    const keys = await tickKeys(kinesis, stream);
+    await putTicks(kinesis, stream, keys, workload.start);
+    await waitFor(
+      'every shard to publish its watermark',
+      async () => (await watermarks()).shards.length === keys.size,
+      60_000,
+    );
+
+    const span = workload.hours * HOUR;
+    const control: RunControl = {
+      fleet,
+      watermarks,
+      progressed: (share, timeoutMs = options.timeoutMs) =>
+        waitFor(
+          `the global watermark past ${share * 100} % of the event time`,
+          async () => {
+            await new Promise((r) => setTimeout(r, 250));
+            return (await watermarks()).global >= workload.start + share * span;
+          },
+          timeoutMs,
+        ),
+    };
+    const started = Date.now();
+    const during = options.during?.(control);
+    during?.catch(() => {});
+    const produced = await putReadings(kinesis, stream, workload.readings, options.batching.aggregateBytes);
+    const producedAt = Date.now();
+    const ends: Map<string, Position> = await putTicks(kinesis, stream, keys, workload.start + span + HOUR);
+    await during;
+    await fleet.waitForCheckpoints(ends, options.timeoutMs);
+    const ranAt = Date.now();
+    await fleet.close();
+    for (const w of fleet.workers) {
+      const exit = await w.cli.exited;
+      if (exit.code !== 0 && exit.code !== null)
+        throw new Error(`worker ${w.id} exited ${exit.code}: ${exit.stderr.slice(-2000)}`);
+    }
+
+    const accepted = workload.readings.filter((r: Reading) => r.timing !== 'too-late');
+    const comparison = await compareStoredAggregates(db.url, workload, accepted);
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const hot = await pool.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM hot_telemetry WHERE device_id NOT LIKE 'tick-%'`,
+      );
+      const late = await pool.query<{ item: string }>(
+        `SELECT item FROM dead_letters WHERE node = 'late-records' AND code = 'too-late'`,
+      );
+      const other = await pool.query<{ n: string; sample: string[] | null }>(
+        `SELECT count(*)::text AS n, (array_agg(node || ' ' || coalesce(code, '') || ': ' || reason))[1:10] AS sample
+         FROM dead_letters WHERE NOT (node = 'late-records' AND code = 'too-late')`,
+      );
+      const revised = await pool.query<{ n: string }>(
+        `SELECT ((SELECT count(*) FROM hot_aggregates WHERE final AND revision > 1)
+               + (SELECT count(*) FROM customer_product_daily_aggregates WHERE final AND revision > 1))::text AS n`,
+      );
+      return {
+        comparison,
+        hotTelemetry: Number(hot.rows[0]!.n),
+        tooLate: late.rows.map((r) => r.item),
+        otherDeadLetters: Number(other.rows[0]!.n),
+        otherDeadLetterSamples: other.rows[0]!.sample ?? [],
+        revisedFinals: Number(revised.rows[0]!.n),
+        produced,
+        seconds: {
+          produce: (producedAt - started) / 1000,
+          run: (ranAt - started) / 1000,
+          compare: (Date.now() - ranAt) / 1000,
+        },
+      };
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await fleet?.close().catch(() => {});
+    await state.close();
+    kinesis.destroy();
+    await db?.drop().catch(() => {});
+  }
+}
+
+/** The too-late dead-letter items the workload must produce (`device@eventTime`). */
+export function expectedTooLate(workload: ReferenceWorkload): string[] {
+  return workload.readings.filter((r) => r.timing === 'too-late').map((r) => `${r.deviceId}@${r.at}`);
+}
