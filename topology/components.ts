@@ -189,7 +189,7 @@ export interface ShardHandle<T> {
   readonly checkpoint: (position: Position) => Promise<void>;
   /**
    * Called once when the shard's pipeline has drained after `batches` ended (shard end, lost lease)
-   * or after shutdown, with the final durable position.
+   * or after shutdown, with the final durable position (`startPosition` if nothing moved it).
    */
   readonly release: (finalPosition: Position | undefined) => Promise<void>;
 }
