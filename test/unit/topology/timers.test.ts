@@ -325,6 +325,32 @@ describe('operator timers', () => {
     expect(driver.released(t.input, 's')).toEqual(ok);
   });
 
+  it('stops the worker when a sink gives up on a timer’s outputs, and checkpoints nothing after it', async () => {
+    const clock = new ManualClock(0);
+    const picky: Sink<string> = {
+      type: 'picky',
+      write: async (batch) => {
+        if (batch.some((s) => s.startsWith('flush'))) throw new Error('constraint violated');
+      },
+    };
+    const b = new TopologyBuilder('picky');
+    const input = b.source('input', new MemorySource<Reading>());
+    input.via('timed', flushAfter(1_000)).to('db', picky);
+    const driver = new TopologyTestDriver(b.build(), {
+      clock,
+      sinks: 'tap',
+      sinkRetry: { maxAttempts: 2, initialDelayMs: 0, maxDelayMs: 0 },
+    });
+    const ok = driver.send(input, 's', [{ key: 'a', t: 0 }]);
+    await driver.settle();
+    await clock.advance(1_000);
+    await clock.advance(0);
+    await expect(driver.settle()).rejects.toThrow('constraint violated');
+    await expect(driver.close()).rejects.toThrow('constraint violated');
+    expect(driver.checkpoints(input, 's')).toEqual([ok]);
+    expect(driver.released(input, 's')).toEqual(ok);
+  });
+
   it('refuses a timer from an operator without onTimer', async () => {
     const operator: Operator<Reading, string> = {
       type: 'no-handler',
