@@ -249,6 +249,36 @@ describe('writeParquet', () => {
     expect(stats.valueCounts.get(1)).toBe(0);
   });
 
+  it('writes repetitive and all-distinct string columns alike (dictionary and plain Arrow input)', async () => {
+    const n = 400;
+    const repeated = Array.from({ length: n }, (_, i) => (i % 5 === 4 ? null : `site-${(i * 7) % 3}`));
+    const distinct = Array.from({ length: n }, (_, i) => `dev-${String((i * 37) % n).padStart(4, '0')}é`);
+    const columns = new Map<number, ArrayLike<unknown>>([
+      [1, distinct],
+      [2, Array.from({ length: n }, (_, i) => T + i)],
+      [3, Array.from({ length: n }, () => 'p1')],
+      [4, repeated],
+    ]) as ColumnarRows['columns'];
+    const { bytes, stats } = writeParquet(FIELDS, { length: n, columns }, { compression: 'snappy' });
+    const meta = parquetMetadata(bytes);
+    for (const name of ['device_id', 'productId', 'site_id']) {
+      const element = meta.schema.find((e) => e.name === name)!;
+      expect([element.type, element.logical_type?.type]).toEqual(['BYTE_ARRAY', 'STRING']);
+    }
+    const rows = await parquetReadObjects({
+      file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    });
+    expect(rows.map((r) => r.device_id)).toEqual(distinct);
+    expect(rows.map((r) => r.site_id)).toEqual(repeated);
+    expect(rows.every((r) => r.productId === 'p1')).toBe(true);
+    expect(decodeBound('string', stats.lowerBounds.get(1)!)).toBe('dev-0000é');
+    expect(decodeBound('string', stats.upperBounds.get(1)!)).toBe(`dev-0${n - 1}é`);
+    expect(decodeBound('string', stats.lowerBounds.get(4)!)).toBe('site-0');
+    expect(decodeBound('string', stats.upperBounds.get(4)!)).toBe('site-2');
+    expect(stats.nullValueCounts.get(4)).toBe(n / 5);
+    expect(stats.valueCounts.get(4)).toBe(n);
+  });
+
   it('names the column and the row of a bad value', () => {
     const bad = (id: number, values: unknown[]) =>
       writeParquet(

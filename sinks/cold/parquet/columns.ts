@@ -114,6 +114,44 @@ function buildUtf8(name: string, values: ArrayLike<ColdValue>, n: number, v: Val
 
 const utf8 = new TextEncoder();
 
+/**
+ * A string column as dictionary indices into its distinct values, or `undefined` when more than a
+ * quarter of the values are distinct (then the plain form is cheaper). Telemetry's strings repeat
+ * (device, product, site, customer): encoding and ordering each distinct value once, not each row,
+ * makes the column several times cheaper, and Parquet dictionary-encodes the column either way.
+ */
+function buildUtf8Dictionary(name: string, values: ArrayLike<ColdValue>, n: number, v: Validity) {
+  const limit = Math.max(16, n >> 2);
+  const indices = new Int32Array(n);
+  const codes = new Map<string, number>();
+  const distinct: string[] = [];
+  let last: string | undefined;
+  let lastCode = 0;
+  for (let i = 0; i < n; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      v.setNull(i);
+      continue;
+    }
+    if (value === last) {
+      indices[i] = lastCode;
+      continue;
+    }
+    if (typeof value !== 'string') fail(name, i, `expected a string, got ${typeof value}`);
+    let code = codes.get(value);
+    if (code === undefined) {
+      code = distinct.length;
+      if (code >= limit) return undefined;
+      codes.set(value, code);
+      distinct.push(value);
+    }
+    indices[i] = code;
+    last = value;
+    lastCode = code;
+  }
+  return { indices, distinct };
+}
+
 function buildInt64(
   name: string,
   type: ColdType,
@@ -214,6 +252,38 @@ function buildBooleans(name: string, values: ArrayLike<ColdValue>, n: number, v:
     s.max = trues > 0;
   }
   return data;
+}
+
+/** A dictionary-encoded string column, or `undefined` when its values are too varied. */
+function buildDictionaryString(
+  name: string,
+  values: ArrayLike<ColdValue>,
+  n: number,
+  s: LeafStats,
+): arrow.Data | undefined {
+  const v = new Validity(n);
+  const dict = buildUtf8Dictionary(name, values, n, v);
+  if (!dict) return undefined;
+  // The distinct values are plain strings; their bounds and bytes come from the plain builder.
+  const words = buildUtf8(name, dict.distinct, dict.distinct.length, new Validity(dict.distinct.length), s);
+  const dictionary = arrow.makeVector(
+    arrow.makeData({
+      type: new arrow.Utf8(),
+      length: dict.distinct.length,
+      valueOffsets: words.valueOffsets,
+      data: words.data,
+      nullCount: 0,
+    }),
+  );
+  s.valueCount += n;
+  s.nullCount += v.nulls;
+  return arrow.makeData({
+    type: new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()),
+    length: n,
+    data: dict.indices,
+    dictionary,
+    ...nulls(v),
+  });
 }
 
 /** Builds the Arrow data of one primitive column of `n` values. */
@@ -340,9 +410,11 @@ export function buildColumn(field: ColdField, values: ColumnValues | undefined, 
   }
   if (typeof field.type === 'string') {
     const stats = newStats(field.id, field.type, true);
+    const plain = column as ArrayLike<ColdValue>;
     const data = typed
       ? buildTyped(field.name, field.type, column, n, stats)
-      : buildPrimitive(field.name, field.type, column as ArrayLike<ColdValue>, n, stats);
+      : ((field.type === 'string' ? buildDictionaryString(field.name, plain, n, stats) : undefined) ??
+        buildPrimitive(field.name, field.type, plain, n, stats));
     if (field.required && stats.nullCount > 0) {
       const row = Array.from({ length: n }, (_, i) => i).find((i) =>
         typed ? column.present?.[i] === 0 : isAbsent((column as ArrayLike<ColdValue>)[i]),
