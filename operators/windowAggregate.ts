@@ -14,7 +14,7 @@ import { z } from 'zod';
 import type { AggregateScope, Enriched, Operator, WindowAggregate, WindowSize } from '../topology/index.ts';
 import { isKnownZone, type WindowAssigner, windowAssigner } from './windows/assign.ts';
 import type { WindowBackend, WindowBackendPartial, WindowEmission } from './windows/backend.ts';
-import { RunningStats } from './windows/stats.ts';
+import { ColumnLists, WindowRows } from './windows/rows.ts';
 
 const sizes = z.enum(['1h', '6h', '1d']);
 
@@ -80,8 +80,8 @@ const US = '\x1f';
 const NO_CUSTOMER = '\x00';
 
 interface Batch {
-  /** Bucket id → window end and its fields (key × metric) already in the backend's flat form. */
-  readonly buckets: Map<string, { readonly end: number; readonly fields: Map<string, RunningStats> }>;
+  /** Bucket id → window end and its statistics by key (row) and metric (column). */
+  readonly buckets: Map<string, { readonly end: number; readonly rows: WindowRows }>;
   readonly late: Enriched[];
   maxEventTime: number;
 }
@@ -99,22 +99,17 @@ function plan(config: WindowAggregateConfig) {
 }
 
 /**
- * Field names (`key US metric`) of keys that recur across batches (products), so the hot loop builds
- * no string for them; device and customer keys are too many to keep.
+ * Row names (`key US`) of keys that recur across batches (products), so the hot loop builds no string
+ * for them; device and customer keys are too many to keep.
  */
-function fieldNames() {
-  const byKey = new Map<string, Map<string, string>>();
-  return (key: string, metric: string): string => {
-    let metrics = byKey.get(key);
-    if (metrics === undefined) {
-      if (byKey.size > 10_000) byKey.clear();
-      metrics = new Map();
-      byKey.set(key, metrics);
-    }
-    let name = metrics.get(metric);
+function rowNames() {
+  const byKey = new Map<string, string>();
+  return (key: string): string => {
+    let name = byKey.get(key);
     if (name === undefined) {
-      name = `${key}${US}${metric}`;
-      metrics.set(metric, name);
+      if (byKey.size > 10_000) byKey.clear();
+      name = `${key}${US}`;
+      byKey.set(key, name);
     }
     return name;
   };
@@ -126,7 +121,8 @@ function aggregate(
   assign: WindowAssigner,
   retentionMs: number,
   watermark: number,
-  productField: (key: string, metric: string) => string,
+  productRow: (key: string) => string,
+  lists: ColumnLists,
 ): Batch {
   const out: Batch = { buckets: new Map(), late: [], maxEventTime: Number.NEGATIVE_INFINITY };
   const n = slices.length;
@@ -136,7 +132,6 @@ function aggregate(
   const lastAcc = new Array<Accumulator | undefined>(n);
   const names: string[] = [];
   const values: number[] = [];
-  const fields: string[] = [];
   for (const record of batch) {
     const t = record.device_timestamp;
     if (!Number.isFinite(t)) continue;
@@ -151,7 +146,7 @@ function aggregate(
         const id = `${slice.scope}|${slice.size}|${start}`;
         acc = out.buckets.get(id);
         if (acc === undefined) {
-          acc = { end, fields: new Map() };
+          acc = { end, rows: new WindowRows(lists) };
           out.buckets.set(id, acc);
         }
         lastStart[i] = start;
@@ -173,31 +168,20 @@ function aggregate(
       values.push(value);
     }
     if (names.length === 0) continue;
-    let fieldsOf: AggregateScope | undefined;
+    let rowOf: AggregateScope | undefined;
+    let rowName = '';
     for (let i = 0; i < n; i++) {
       const scope = slices[i]!.scope;
-      if (scope !== fieldsOf) {
-        // the sizes of one scope share the record's field names
-        fieldsOf = scope;
-        fields.length = 0;
-        if (scope === 'product') for (const m of names) fields.push(productField(record.productId, m));
-        else {
-          const prefix =
-            scope === 'device'
-              ? `${record.productId}${US}${record.device_id}${US}`
-              : `${record.productId}${US}${record.customer_id ?? NO_CUSTOMER}${US}`;
-          for (const m of names) fields.push(prefix + m);
-        }
+      if (scope !== rowOf) {
+        // the sizes of one scope share the record's row name
+        rowOf = scope;
+        if (scope === 'product') rowName = productRow(record.productId);
+        else if (scope === 'device') rowName = `${record.productId}${US}${record.device_id}${US}`;
+        else rowName = `${record.productId}${US}${record.customer_id ?? NO_CUSTOMER}${US}`;
       }
-      const acc = accs[i]!.fields;
-      for (let m = 0; m < fields.length; m++) {
-        let stats = acc.get(fields[m]!);
-        if (stats === undefined) {
-          stats = new RunningStats();
-          acc.set(fields[m]!, stats);
-        }
-        stats.add(values[m]!, t);
-      }
+      const rows = accs[i]!.rows;
+      const row = rows.row(rowName, names.length);
+      for (let m = 0; m < names.length; m++) rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
     }
   }
   return out;
@@ -205,8 +189,8 @@ function aggregate(
 
 function partialsOf(batch: Batch): WindowBackendPartial[] {
   const partials: WindowBackendPartial[] = [];
-  for (const [bucket, { end, fields }] of batch.buckets)
-    if (fields.size > 0) partials.push({ bucket, windowEnd: end, fields });
+  for (const [bucket, { end, rows }] of batch.buckets)
+    if (rows.size > 0) partials.push({ bucket, windowEnd: end, fields: rows, rows });
   return partials;
 }
 
@@ -287,7 +271,8 @@ export function windowAggregate(
     retentionMs: config.retentionMs,
     idleTimeoutMs: config.idleTimeoutMs,
   };
-  const productField = fieldNames();
+  const productRow = rowNames();
+  const lists = new ColumnLists();
   let watermark = Number.NEGATIVE_INFINITY;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
 
@@ -304,7 +289,7 @@ export function windowAggregate(
       const flush = now - lastFlushAt >= config.flushIntervalMs;
       for (;;) {
         const classifiedWith = watermark;
-        const built = aggregate(batch, slices, assign, config.retentionMs, classifiedWith, productField);
+        const built = aggregate(batch, slices, assign, config.retentionMs, classifiedWith, productRow, lists);
         const result = await backend.apply({
           shardId: ctx.shardId,
           position: ctx.position,
@@ -322,7 +307,7 @@ export function windowAggregate(
           // the first delivery's classification decides which records were late
           const first = result.classifiedWith ?? result.globalWatermark;
           if (first !== classifiedWith)
-            late = aggregate(batch, slices, assign, config.retentionMs, first, productField).late;
+            late = aggregate(batch, slices, assign, config.retentionMs, first, productRow, lists).late;
         } else if (flush) {
           lastFlushAt = now;
         }

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
+import { packPartialRows, packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
 import { WINDOW_APPLY } from './windowScripts.ts';
 import {
   type ApplyRequest,
@@ -93,7 +93,11 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         String(req.partials.length),
       ];
       for (const partial of req.partials)
-        args.push(partial.bucket, String(partial.windowEnd), packRows(partial.fields));
+        args.push(
+          partial.bucket,
+          String(partial.windowEnd),
+          partial.rows ? packPartialRows(partial.rows) : packRows(partial.fields),
+        );
       roundTrips++;
       const reply = await redis().windowApplyBuffer(...args);
       const status = reply[0]!.toString();

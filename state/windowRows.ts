@@ -10,7 +10,7 @@
  * `windowScripts.ts` reads and writes the same form.
  */
 import type { MetricStats } from '../topology/index.ts';
-import type { Emission } from './windowState.ts';
+import type { Emission, PartialRows } from './windowState.ts';
 
 const SEPARATOR = '\x1f';
 /** Bytes per column after the header: ten statistics, the revision, the flag. */
@@ -60,6 +60,65 @@ function headerOf(columns: readonly string[]): Buffer {
 export function splitField(field: string): { readonly row: string; readonly column: string } {
   const cut = field.lastIndexOf(SEPARATOR) + 1;
   return { row: field.slice(0, cut), column: field.slice(cut) };
+}
+
+// headers by column list object: a caller that keeps rows shares one list among rows of the same metrics
+const listHeaders = new WeakMap<readonly string[], Buffer>();
+
+function listHeader(columns: readonly string[]): Buffer {
+  let header = listHeaders.get(columns);
+  if (header === undefined) {
+    header = headerOf(columns);
+    listHeaders.set(columns, header);
+  }
+  return header;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+// a row's stored statistics are assembled here, then copied into the blob in one go
+let scratch = new Float64Array(11 * 64);
+let scratchBytes = Buffer.from(scratch.buffer);
+
+/** Packs a bucket's partials kept by row (see {@link packRows}), building no per-field string or object. */
+export function packPartialRows(rows: PartialRows): Buffer {
+  const headerList: Buffer[] = [];
+  let bound = 0;
+  for (const [name, row] of rows.byRow) {
+    const header = listHeader(row.columns);
+    headerList.push(header);
+    bound += 6 + 3 * name.length + header.length + COLUMN_BYTES * row.columns.length;
+  }
+  const blob = Buffer.allocUnsafeSlow(bound);
+  const d = rows.data;
+  let at = 0;
+  let r = 0;
+  for (const [name, row] of rows.byRow) {
+    const header = headerList[r++]!;
+    const nameLength = name === '' ? 0 : blob.write(name, at + 2);
+    blob.writeUInt16LE(nameLength, at);
+    at += 2 + nameLength;
+    const n = row.columns.length;
+    blob.writeUInt32LE(header.length + COLUMN_BYTES * n, at);
+    at += 4;
+    header.copy(blob, at);
+    at += header.length;
+    if (scratch.length < 11 * n) {
+      scratch = new Float64Array(22 * n);
+      scratchBytes = Buffer.from(scratch.buffer);
+    }
+    for (let c = 0; c < n; c++) {
+      const from = row.at + 10 * c;
+      const to = 11 * c;
+      for (let k = 0; k < 10; k++) scratch[to + k] = d[from + k]!;
+      scratch[to + 10] = 0;
+    }
+    if (LITTLE_ENDIAN) scratchBytes.copy(blob, at, 0, 88 * n);
+    else for (let k = 0; k < 11 * n; k++) blob.writeDoubleLE(scratch[k]!, at + 8 * k);
+    at += 88 * n;
+    for (let c = 0; c < n; c++) blob[at + c] = 1;
+    at += n;
+  }
+  return blob.subarray(0, at);
 }
 
 interface RowPartial {

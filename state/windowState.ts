@@ -19,6 +19,18 @@ export interface BucketPartial {
   readonly windowEnd: number;
   /** Field (key × metric) → the batch's statistics. */
   readonly fields: ReadonlyMap<string, MetricStats>;
+  /** The same statistics by row, if the caller keeps them so (the Redis backend then packs no field). */
+  readonly rows?: PartialRows;
+}
+
+/**
+ * A partial's statistics by row: a field is its row's name (up to and including its last unit
+ * separator, `\x1f`) followed by a column (the metric), as in `windowRows.ts`.
+ */
+export interface PartialRows {
+  readonly byRow: ReadonlyMap<string, { readonly columns: readonly string[]; readonly at: number }>;
+  /** Ten statistics per column (`MetricStats` order) from the row's `at`. */
+  readonly data: Float64Array;
 }
 
 /** Event-time policy of the window operator, passed with every call (the backend keeps no config). */

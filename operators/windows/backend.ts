@@ -11,6 +11,15 @@ export interface WindowBackendPartial {
   readonly bucket: string;
   readonly windowEnd: number;
   readonly fields: ReadonlyMap<string, MetricStats>;
+  /** The same statistics by row, for a backend that stores rows (optional: `fields` alone suffices). */
+  readonly rows?: WindowBackendRows;
+}
+
+/** A partial's statistics by row: a field is its row's name (up to its last unit separator) + a column. */
+export interface WindowBackendRows {
+  readonly byRow: ReadonlyMap<string, { readonly columns: readonly string[]; readonly at: number }>;
+  /** Ten statistics per column (`MetricStats` order) from the row's `at`. */
+  readonly data: Float64Array;
 }
 
 /** A window of one field the backend claimed for emission. */
