@@ -115,12 +115,13 @@ export function kinesisAllShardsSource(
 
     const open = (shard: Shard): ShardHandle<RawRecord> => {
       const shardId = shard.ShardId!;
+      const start = startOf(shardId);
       const reader: ShardReader = shardReader({
         client,
         clock: deps.clock,
         streamName: stream,
         shardId,
-        start: startOf(shardId),
+        start,
         maxRecords: config.maxRecords,
         idleTimeBetweenReadsMs: config.idleTimeBetweenReadsMs,
         maxIdleTimeMs: config.maxIdleTimeMs,
@@ -132,6 +133,7 @@ export function kinesisAllShardsSource(
         checkpoints.set(shardId, maxPosition(checkpoints.get(shardId), position));
       return {
         shardId,
+        ...(start.type === 'AFTER_SEQUENCE_NUMBER' ? { startPosition: start.position } : {}),
         batches: reader,
         checkpoint: async (position) => {
           record(position);

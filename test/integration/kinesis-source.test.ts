@@ -197,6 +197,49 @@ describe('kinesis all-shards source (kinesalite)', () => {
     for (const [topic, list] of putOrder) expect(readOrder.get(topic)).toEqual(list);
   });
 
+  it('hands a resumed shard its checkpoint as start position, so timers fire on it before any new record', async () => {
+    const stream = uniqueStream('resume');
+    await createStream(client, stream, 1);
+    const producer = kinesisProducer({ client, clock: systemClock, streamName: stream });
+    await producer.put(simulatedFleet({ devices: 5, seed: 2 }).batch(Date.UTC(2025, 0, 1), 20));
+    const source = kinesisAllShardsSource(
+      { streamName: stream, endpoint, ...fast },
+      { clock: systemClock, client },
+    );
+    const first: Delivered[] = [];
+    const one = topologyFor(source, first);
+    const running = one.runtime.run();
+    await waitFor('20 records', () => first.length >= 20);
+    await one.runtime.stop();
+    await running;
+    const [checkpoint] = [...source.checkpoints().values()];
+    expect(checkpoint?.sequenceNumber).toBe(first.at(-1)!.record.sequenceNumber);
+
+    // the same source again: the shard resumes after its checkpoint and gets no new record
+    const ticks: { position: string; fromTimer: boolean | undefined }[] = [];
+    const b = new TopologyBuilder('resume-it');
+    b.source('kinesis', source)
+      .via('tick', {
+        type: 'tick',
+        openShard: (ctx) => ctx.timers.registerProcessingTime('tick', ctx.clock.now()),
+        onTimer: () => ['tick'],
+        process: () => [],
+      })
+      .to('ticks', {
+        type: 'collect',
+        write: async (batch: readonly string[], ctx: BatchContext) => {
+          for (const _ of batch)
+            ticks.push({ position: ctx.position.sequenceNumber, fromTimer: ctx.fromTimer });
+        },
+      });
+    const two = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0 });
+    const again = two.run();
+    await waitFor('a timer on the idle resumed shard', () => ticks.length >= 1);
+    await two.stop();
+    await again;
+    expect(ticks[0]).toEqual({ position: checkpoint!.sequenceNumber, fromTimer: true });
+  });
+
   it('reads the children of a split shard only after the parent was read to its end', async () => {
     const stream = uniqueStream('split');
     await createStream(client, stream, 1);

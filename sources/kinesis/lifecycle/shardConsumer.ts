@@ -140,12 +140,13 @@ export class ShardConsumer {
     this.moveTo('INITIALIZING');
     const lease = this.deps.coordinator.lease(this.shardId) ?? this.lease;
     if (isShardEnd(lease)) return this.finishEarly();
+    const start = startOf(lease, this.deps.defaultStartTimestamp);
     this.reader = shardReader({
       client: this.deps.client,
       clock: this.deps.clock,
       streamName: this.deps.streamName,
       shardId: this.shardId,
-      start: startOf(lease, this.deps.defaultStartTimestamp),
+      start,
       ...this.deps.reader,
       signal: this.stop.signal,
       log: this.deps.log,
@@ -154,6 +155,8 @@ export class ShardConsumer {
     this.moveTo('PROCESSING');
     return {
       shardId: this.shardId,
+      // a resumed shard has a position before its first batch: operators' timers may fire from it
+      ...(start.type === 'AFTER_SEQUENCE_NUMBER' ? { startPosition: start.position } : {}),
       batches: this.leasedBatches(this.reader),
       checkpoint: (position) => this.checkpoint(position),
       release: (finalPosition) => this.shutdown(finalPosition),
