@@ -164,6 +164,7 @@ export function registerIcebergCommand(program: Command): void {
           );
           const orphans = await removeOrphans(table.ref, now - opts.orphanAge);
           console.log(`removed ${orphans.deleted.length} orphan files`);
+          for (const key of orphans.deleted) console.log(`  ${key}`);
         }),
     );
 }
