@@ -1,0 +1,552 @@
+/**
+ * Issue 8's acceptance test: a million readings through `shardflow run` (child processes, leased
+ * Kinesis source on kinesalite and dynalite, window state in Redis, Warm and Hot in PostgreSQL, the
+ * Cold table in a local directory with its JDBC catalog in PostgreSQL), with the worker killed twice
+ * in the middle of a Cold commit, then run to the end of the stream. The table must hold every
+ * reading exactly once: DuckDB over the current snapshot's files and icebird (served over loopback
+ * HTTP) agree with the generator on the count, a sum over a metric and a sum over the event times,
+ * and no record key appears twice. `shardflow iceberg maintain` then lists and removes the files the
+ * first killed commit left, and the table reads the same afterwards.
+ *
+ * The kills come from the commit path's test-only fault points (`SHARDFLOW_FAULT`, see
+ * `sinks/cold/iceberg/faultPoint.ts`): a real process cannot otherwise be made to die between two
+ * steps of a commit. The first run dies after writing a metadata file the catalog never points to;
+ * the second dies after a swap, before the worker marked the shards durable, so Kinesis is replayed
+ * from checkpoints behind what the table holds and the sink must skip what is already committed.
+ *
+ * Size: `SHARDFLOW_TEST_COLD_READINGS` (default 100,000; a multiple of 1,000).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KinesisClient, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { icebergRead } from 'icebird';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWorkerConfig } from '../../cli/config.ts';
+import { loadDemoMasterData } from '../../cli/demoMasterData.ts';
+import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
+import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
+import { jdbcCatalog } from '../../sinks/cold/catalog/jdbcCatalog.ts';
+import { committedPositions, WRITER_KEY } from '../../sinks/cold/iceberg/checkpoints.ts';
+import { loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
+import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
+import { currentSnapshot, parseMetadata } from '../../sinks/cold/iceberg/metadata.ts';
+import { keyOf, readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
+import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
+import { migrateWarm } from '../../sinks/warm/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { createKinesisClient } from '../../sources/kinesis/client.ts';
+import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
+import { comparePositions, systemClock } from '../../topology/index.ts';
+import { runCli } from '../support/cli.ts';
+import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
+import { createStream, uniqueStream } from '../support/kinesis.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
+
+const READINGS = Number(process.env.SHARDFLOW_TEST_COLD_READINGS ?? 100_000);
+const DEVICES = 1_000;
+const ROUNDS = READINGS / DEVICES;
+const SHARDS = 3;
+/** Readings between two reports of one device: more than the fleet's largest device lag (2 s). */
+const ROUND_MS = 3_000;
+const PUT_ROUNDS = 20;
+const TEST_TIMEOUT_MS = 20 * 60_000;
+const RUN_TIMEOUT_MS = 10 * 60_000;
+const BIN = fileURLToPath(new URL('../../bin/shardflow.js', import.meta.url));
+const TABLE = { namespace: 'iot', name: 'telemetry' };
+
+/** What the generator put on the stream. */
+interface Produced {
+  readings: number;
+  /** Sum of `power` over the meter readings (whole watts, so the sum is exact in a double). */
+  power: number;
+  meterReadings: number;
+  /** Sum of the readings' event times (epoch ms). */
+  timestamps: bigint;
+  /** Per shard, the sequence number of the last Kinesis record put. */
+  ends: Map<string, string>;
+  kinesisRecords: number;
+}
+
+/** One `shardflow run` process, its logs going to a file. */
+interface WorkerRun {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  tail(): string;
+}
+
+function startWorker(configFile: string, logFile: string, env: Record<string, string>): WorkerRun {
+  const child = spawn(process.execPath, [BIN, 'run', '--config', configFile], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(logFile, { flags: 'a' });
+  let tail = '';
+  const keep = (d: Buffer) => {
+    log.write(d);
+    tail = (tail + d.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      log.end();
+      resolve({ code, signal });
+    });
+  });
+  return { child, exited, tail: () => tail };
+}
+
+/**
+ * Waits for the process to exit; kills it and fails when it outlives `timeoutMs`, or as soon as
+ * `hopeless()` says it never will (checked every second).
+ */
+async function exitOf(run: WorkerRun, timeoutMs: number, hopeless?: () => Promise<string | undefined>) {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const fail = (why: string) => {
+    run.child.kill('SIGKILL');
+    return new Error(`${why}; last output:\n${run.tail()}`);
+  };
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(fail(`worker still running after ${timeoutMs} ms`)), timeoutMs);
+  });
+  const watch = new Promise<never>((_, reject) => {
+    if (!hopeless) return;
+    void (async () => {
+      while (!stopped) {
+        await new Promise((r) => setTimeout(r, 1_000));
+        const why = stopped ? undefined : await hopeless().catch(() => undefined);
+        if (why) return reject(fail(why));
+      }
+    })();
+  });
+  try {
+    return await Promise.race([run.exited, timeout, watch]);
+  } finally {
+    stopped = true;
+    clearTimeout(timer);
+  }
+}
+
+/** Serves a directory over HTTP with range requests (icebird reads only over HTTP). */
+function serveDirectory(dir: string): Server {
+  return createServer(async (req, res) => {
+    const path = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    const size = await stat(path).then(
+      (s) => (s.isFile() ? s.size : -1),
+      () => -1,
+    );
+    if (size < 0) return void res.writeHead(404).end();
+    const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+    if (!range) {
+      res.writeHead(200, { 'content-length': size });
+      return void (req.method === 'HEAD' ? res.end() : createReadStream(path).pipe(res));
+    }
+    const start = Number(range[1]);
+    const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    res.writeHead(206, {
+      'content-length': end - start + 1,
+      'content-range': `bytes ${start}-${end}/${size}`,
+    });
+    createReadStream(path, { start, end }).pipe(res);
+  });
+}
+
+/** Records, per shard, the highest sequence number PutRecords returned. */
+function observeEnds(client: KinesisClient, ends: Map<string, string>, counted: { records: number }) {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args);
+      const out = result.output as Partial<PutRecordsCommandOutput>;
+      for (const r of out.Records ?? []) {
+        if (r.ShardId === undefined || r.SequenceNumber === undefined) continue;
+        counted.records++;
+        const seen = ends.get(r.ShardId);
+        const p = { sequenceNumber: r.SequenceNumber, subSequenceNumber: 0 };
+        if (!seen || comparePositions({ sequenceNumber: seen, subSequenceNumber: 0 }, p) < 0) {
+          ends.set(r.ShardId, r.SequenceNumber);
+        }
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'observePutRecordsEnds' },
+  );
+}
+
+/** Puts READINGS readings (DEVICES devices × ROUNDS rounds), KPL-aggregated, and sums what it put. */
+async function produce(client: KinesisClient, streamName: string, t0: number) {
+  const fleet = simulatedFleet({ devices: DEVICES, seed: 8 });
+  const ends = new Map<string, string>();
+  const counted = { records: 0 };
+  observeEnds(client, ends, counted);
+  const producer = kinesisProducer({
+    client,
+    clock: systemClock,
+    streamName,
+    aggregation: { maxBytes: 50_000 },
+  });
+  const produced: Produced = {
+    readings: 0,
+    power: 0,
+    meterReadings: 0,
+    timestamps: 0n,
+    ends,
+    kinesisRecords: 0,
+  };
+  for (let round = 0; round < ROUNDS; round += PUT_ROUNDS) {
+    const envelopes = [];
+    for (let r = round; r < Math.min(ROUNDS, round + PUT_ROUNDS); r++) {
+      envelopes.push(...fleet.batch(t0 + r * ROUND_MS, DEVICES));
+    }
+    for (const e of envelopes) {
+      const body = JSON.parse(e.payload) as { ts: number; metrics: { power?: number } };
+      produced.timestamps += BigInt(body.ts);
+      if (body.metrics.power !== undefined) {
+        produced.power += body.metrics.power;
+        produced.meterReadings++;
+      }
+    }
+    produced.readings += await producer.put(envelopes);
+  }
+  produced.kinesisRecords = counted.records;
+  return { produced, devices: fleet.devices };
+}
+
+let db: TestDatabase;
+let sql: SqlClient;
+let warehouse: string;
+let server: Server;
+let files: TableFiles;
+let ref: TableRef;
+let kinesis: KinesisClient;
+
+/** The current snapshot's data files (local paths), read with shardflow's manifest reader. */
+async function currentDataFiles(): Promise<string[]> {
+  const table = (await loadTable(ref))!;
+  const snapshot = currentSnapshot(table.metadata)!;
+  const out: string[] = [];
+  for (const m of await readManifestList(await readLocation(files, snapshot['manifest-list']))) {
+    const { entries } = await readManifest(m, await readLocation(files, m.manifestPath));
+    for (const e of entries) if (e.status !== 2) out.push(join(warehouse, keyOf(files, e.dataFile.filePath)));
+  }
+  return out;
+}
+
+/** Count, sums and duplicate keys over the current snapshot, by DuckDB. */
+async function duckdbTotals() {
+  const paths = await currentDataFiles();
+  const duck = await DuckDBInstance.create(':memory:');
+  const conn = await duck.connect();
+  try {
+    const list = `read_parquet([${paths.map((p) => `'${p}'`).join(', ')}])`;
+    const totals = await conn.runAndReadAll(
+      `SELECT count(*)::BIGINT AS n,
+              count(power)::BIGINT AS meters,
+              sum(power)::DOUBLE AS power,
+              sum(epoch_ms(device_timestamp)::HUGEINT)::VARCHAR AS timestamps,
+              count(DISTINCT (device_id, device_timestamp))::BIGINT AS readings
+       FROM ${list}`,
+    );
+    const [n, meters, power, timestamps, readings] = totals.getRows()[0]!;
+    const duplicates = await conn.runAndReadAll(
+      `SELECT device_id, device_timestamp, shard_id, sequence_number, sub_sequence_number, count(*)::BIGINT AS copies
+       FROM ${list}
+       GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC LIMIT 5`,
+    );
+    return {
+      files: paths.length,
+      count: Number(n),
+      meterReadings: Number(meters),
+      power: Number(power),
+      timestamps: BigInt(timestamps as string),
+      distinctReadings: Number(readings),
+      duplicates: duplicates.getRowObjectsJson(),
+    };
+  } finally {
+    conn.closeSync();
+    duck.closeSync();
+  }
+}
+
+/** Count and sums over the table as icebird reads it over HTTP, in slices to bound memory. */
+async function icebirdTotals() {
+  const table = (await loadTable(ref))!;
+  const metadataFileName = table.metadataLocation.slice(table.metadataLocation.lastIndexOf('/') + 1);
+  const totals = { count: 0, power: 0, meterReadings: 0, timestamps: 0n };
+  const slice = 100_000;
+  for (let start = 0; ; start += slice) {
+    const rows = await icebergRead({
+      tableUrl: files.location,
+      metadataFileName,
+      rowStart: start,
+      rowEnd: start + slice,
+    });
+    for (const row of rows) {
+      totals.count++;
+      const ts = row.device_timestamp;
+      totals.timestamps += ts instanceof Date ? BigInt(ts.getTime()) : BigInt(ts as bigint) / 1000n;
+      if (row.power !== null && row.power !== undefined) {
+        totals.power += Number(row.power);
+        totals.meterReadings++;
+      }
+    }
+    if (rows.length < slice) return totals;
+  }
+}
+
+/** Metadata files in the table's folder that neither the catalog's pointer nor its log names. */
+async function unreferencedMetadataFiles(): Promise<string[]> {
+  const table = (await loadTable(ref))!;
+  const named = new Set([
+    table.metadataLocation,
+    ...table.metadata['metadata-log'].map((e) => e['metadata-file']),
+  ]);
+  return readdirSync(join(warehouse, files.prefix, 'metadata'))
+    .filter((f) => f.endsWith('.metadata.json'))
+    .map((f) => `${files.location}/metadata/${f}`)
+    .filter((l) => !named.has(l));
+}
+
+/** Every file the commit that wrote metadata file `location` made: it, its manifest list, manifest, data. */
+async function filesOfCommit(location: string): Promise<string[]> {
+  const meta = parseMetadata(Buffer.from(await readLocation(files, location)).toString('utf8'));
+  const snapshot = currentSnapshot(meta)!;
+  const [added] = await readManifestList(await readLocation(files, snapshot['manifest-list']));
+  const { entries } = await readManifest(added!, await readLocation(files, added!.manifestPath));
+  return [
+    location,
+    snapshot['manifest-list'],
+    added!.manifestPath,
+    ...entries.map((e) => e.dataFile.filePath),
+  ]
+    .map((l) => keyOf(files, l))
+    .sort();
+}
+
+const positionsNow = async () => committedPositions((await loadTable(ref))!.metadata).positions;
+
+beforeAll(async () => {
+  db = await createTestDatabase('cold_once');
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = pgSqlClient(pool);
+  await migrateWarm(sql);
+  warehouse = mkdtempSync(join(tmpdir(), 'shardflow-cold-once-'));
+  server = serveDirectory(warehouse);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  files = {
+    store: localObjectStore({ kind: 'local', directory: warehouse }),
+    location: `http://127.0.0.1:${port}/${TABLE.namespace}/${TABLE.name}`,
+    prefix: `${TABLE.namespace}/${TABLE.name}`,
+  };
+  ref = { id: TABLE, catalog: jdbcCatalog(sql, { catalogName: 'shardflow' }), files, clock: systemClock };
+  kinesis = createKinesisClient({
+    region: 'us-east-1',
+    endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
+  });
+});
+
+afterAll(async () => {
+  kinesis?.destroy();
+  server?.close();
+  await sql?.close();
+  await db?.drop();
+  if (warehouse && !process.env.SHARDFLOW_TEST_KEEP_WAREHOUSE)
+    await rm(warehouse, { recursive: true, force: true });
+});
+
+describe('the Cold table after workers killed mid-commit', () => {
+  it(
+    `holds each of ${READINGS.toLocaleString('en')} readings exactly once`,
+    async () => {
+      expect(Number.isInteger(ROUNDS)).toBe(true);
+      const phases: Record<string, number> = {};
+      let phaseStart = Date.now();
+      const phase = (name: string) => {
+        phases[name] = Date.now() - phaseStart;
+        phaseStart = Date.now();
+      };
+
+      const streamName = uniqueStream('cold-once');
+      await createStream(kinesis, streamName, SHARDS);
+      const t0 = Math.floor(Date.now() / 1000) * 1000 - ROUNDS * ROUND_MS - 60_000;
+      const { produced, devices } = await produce(kinesis, streamName, t0);
+      await loadDemoMasterData(sql, devices, Date.now());
+      expect(produced.readings).toBe(READINGS);
+      expect(produced.ends.size).toBe(SHARDS);
+      phase('produce');
+
+      const leaseTable = uniqueTable('cold-once');
+      const raw = {
+        source: {
+          kinesis: {
+            streamName,
+            region: 'us-east-1',
+            endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
+            idleTimeBetweenReadsMs: 20,
+            maxIdleTimeMs: 200,
+            // A page of at most 20 aggregates (about 4,000 readings): many commits per run, so the
+            // armed commit comes while most of the stream is still to be read.
+            maxRecords: 20,
+          },
+          leases: {
+            tableName: leaseTable,
+            endpoint: testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT'),
+            failoverTimeMs: 3_000,
+            renewIntervalMs: 1_000,
+            takeIntervalMs: 500,
+          },
+        },
+        state: {
+          backend: 'redis',
+          redisUrl: testEnv('SHARDFLOW_TEST_REDIS_URL'),
+          namespace: `it-cold-once-${randomUUID().slice(0, 8)}`,
+        },
+        warm: { writeUrl: db.url },
+        cold: {
+          storage: { kind: 'local', directory: warehouse },
+          location: files.location,
+          sink: {
+            commitIntervalMs: 5_000,
+            targetRows: Math.max(1_000, READINGS / 20),
+            commitBackoffMs: 50,
+            metricColumns: [
+              { name: 'temperature', type: 'double' },
+              { name: 'power', type: 'double' },
+            ],
+          },
+        },
+        runtime: { checkpointIntervalMs: 500 },
+        admin: { enabled: false },
+        log: { level: 'info' },
+      };
+      parseWorkerConfig(raw, {}); // fails here, with the key named, rather than in the child
+      const configFile = join(warehouse, 'shardflow.yaml');
+      writeFileSync(configFile, JSON.stringify(raw, null, 2)); // JSON is YAML
+      const logFile = join(warehouse, 'workers.log');
+      const run = (writerId: string, fault?: string) =>
+        startWorker(configFile, logFile, {
+          SHARDFLOW_COLD__SINK__WRITER_ID: writerId,
+          SHARDFLOW_SOURCE__LEASES__WORKER_ID: writerId,
+          ...(fault ? { SHARDFLOW_FAULT: fault } : {}),
+        });
+      const atEnd = async () => {
+        const positions = await positionsNow();
+        return [...produced.ends].every(([shard, end]) => positions.get(shard)?.sequenceNumber === end);
+      };
+      const neverKilled = async () =>
+        (await atEnd()) ? 'the whole stream was committed before the armed commit' : undefined;
+      const writers = (meta: Awaited<ReturnType<typeof loadTable>>) =>
+        meta!.metadata.snapshots.map((s) => s.summary[WRITER_KEY]);
+
+      // Run 1 dies at its third commit, with the new metadata file written and the catalog not swapped.
+      const first = run('run-1', 'iceberg-commit-after-metadata:3');
+      expect(await exitOf(first, RUN_TIMEOUT_MS, neverKilled), first.tail()).toEqual({
+        code: null,
+        signal: 'SIGKILL',
+      });
+      const afterFirst = await loadTable(ref);
+      expect(writers(afterFirst)).toEqual(['run-1', 'run-1']);
+      const stray = await unreferencedMetadataFiles();
+      expect(stray).toHaveLength(1);
+      const leftByKill = await filesOfCommit(stray[0]!);
+      phase('run 1 (killed after metadata)');
+
+      // Run 2 dies right after its second swap: the table holds positions Kinesis was never told of.
+      const second = run('run-2', 'iceberg-commit-after-swap:2');
+      expect(await exitOf(second, RUN_TIMEOUT_MS, neverKilled), second.tail()).toEqual({
+        code: null,
+        signal: 'SIGKILL',
+      });
+      const afterSecond = await loadTable(ref);
+      expect(writers(afterSecond)).toEqual(['run-1', 'run-1', 'run-2', 'run-2']);
+      expect(await unreferencedMetadataFiles()).toEqual(stray);
+      const inTable = committedPositions(afterSecond!.metadata).positions;
+      const leases = await new LeaseRefresher(testDynamoClient(), leaseTable).listLeases();
+      const behind = leases.filter((lease) => {
+        const held = inTable.get(lease.leaseKey);
+        if (!held) return false;
+        if (!('position' in lease.checkpoint)) return true;
+        return comparePositions(lease.checkpoint.position, held) < 0;
+      });
+      expect(behind.length, 'a shard whose Kinesis checkpoint trails the table').toBeGreaterThan(0);
+      phase('run 2 (killed after swap)');
+
+      // Run 3 has no fault: it runs until every shard's position in the table is the stream's end.
+      const third = run('run-3');
+      let exitedEarly: unknown;
+      third.exited.then((e) => {
+        exitedEarly = e;
+      });
+      await waitFor(
+        'every shard committed to its end',
+        async () => {
+          if (exitedEarly) throw new Error(`run 3 exited: ${JSON.stringify(exitedEarly)}\n${third.tail()}`);
+          await new Promise((r) => setTimeout(r, 500));
+          return atEnd();
+        },
+        RUN_TIMEOUT_MS,
+      );
+      third.child.kill('SIGTERM');
+      expect(await exitOf(third, 120_000), third.tail()).toEqual({ code: 0, signal: null });
+      phase('run 3 (to the end)');
+
+      const expected = {
+        count: READINGS,
+        meterReadings: produced.meterReadings,
+        power: produced.power,
+        timestamps: produced.timestamps,
+      };
+      const duck = await duckdbTotals();
+      expect(duck.duplicates).toEqual([]);
+      expect({ ...duck, files: undefined, distinctReadings: undefined, duplicates: undefined }).toEqual({
+        ...expected,
+        files: undefined,
+        distinctReadings: undefined,
+        duplicates: undefined,
+      });
+      expect(duck.distinctReadings).toBe(READINGS);
+      phase('duckdb');
+      expect(await icebirdTotals()).toEqual(expected);
+      phase('icebird');
+
+      const maintained = await runCli(['iceberg', 'maintain', '--config', configFile, '--orphan-age', '0s']);
+      expect(maintained.stderr).toBe('');
+      expect(maintained.code).toBe(0);
+      const removed = maintained.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('  '))
+        .map((l) => l.trim())
+        .sort();
+      expect(removed).toEqual(leftByKill);
+      expect(await unreferencedMetadataFiles()).toEqual([]);
+      const afterMaintenance = await duckdbTotals();
+      expect(afterMaintenance.count).toBe(READINGS);
+      expect(afterMaintenance.power).toBe(produced.power);
+      expect(afterMaintenance.timestamps).toBe(produced.timestamps);
+      expect(afterMaintenance.duplicates).toEqual([]);
+      phase('maintain');
+
+      console.log(
+        JSON.stringify({
+          readings: READINGS,
+          kinesisRecords: produced.kinesisRecords,
+          dataFiles: duck.files,
+          snapshots: (await loadTable(ref))!.metadata.snapshots.length,
+          phasesMs: phases,
+        }),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
