@@ -1,7 +1,8 @@
 /**
  * One run in the in-process mode: the workload generated straight into the topology (no servers),
- * in-memory Warm tables unless a Warm URL is given. CPU-bound: it measures the pipeline, and the
- * generator's own time is measured and reported beside it.
+ * a memory Hot store and in-memory Warm tables unless a Warm URL is given. CPU-bound: it measures the
+ * pipeline, and the generator's own time is measured and reported beside it. After the run, the
+ * same workload goes through a pass-through topology for the in-run baseline.
  */
 
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
@@ -10,10 +11,11 @@ import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../..
 import { dueBy, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
 import { createGenerator } from '../workloads/workload.ts';
+import { passThroughBaseline } from './baselines.ts';
 import type { KnobValues } from './knobs.ts';
 import { machineCpuSeconds, ownCpuSeconds } from './machine.ts';
 import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
-import { buildBenchPipeline } from './pipeline.ts';
+import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { RunResult } from './result.ts';
 import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
 
@@ -112,6 +114,7 @@ export async function runInProcess(
       generated.stop();
       await runtime.stop();
       await done.catch(() => {});
+      await pipeline.close();
     }
     if (runtime.error !== undefined) throw runtime.error;
     const seconds = (windowEnd - windowStart) / 1000;
@@ -127,13 +130,29 @@ export async function runInProcess(
     const trips = tripsA === undefined || tripsB === undefined ? undefined : tripsB - tripsA;
     const sinkBatches = Object.values(rates.sinkBatches).reduce((x, y) => x + y, 0);
     const profile = knobs.rate === undefined ? workload.profile : scaleProfile(workload.profile, knobs.rate);
+    const endToEnd = rates.completed / seconds;
+    options.progress(0.99, 'baseline: pass-through topology');
+    const baseline = options.baseline
+      ? await passThroughBaseline(
+          createGenerator(workload),
+          {
+            shards: knobs.shards ?? KNOB_DEFAULTS.shards,
+            batch: knobs.batch ?? 500,
+            maxInFlight: knobs.maxInFlight ?? KNOB_DEFAULTS.maxInFlight,
+            warmupMs: Math.min(options.warmupMs, 2000),
+            durationMs: Math.min(options.durationMs, 10_000),
+            clock,
+          },
+          endToEnd,
+        )
+      : undefined;
     return {
       repeat,
       seconds,
       offeredPerSecond: options.paced ? dueBy(profile, seconds) / seconds : undefined,
       recordsPerSecond: {
         read: rates.read / seconds,
-        endToEnd: rates.completed / seconds,
+        endToEnd,
         telemetry: rates.stages.decode?.out ?? 0,
       },
       stages: rates.stages,
@@ -153,6 +172,12 @@ export async function runInProcess(
       peakRssMiB: sampler.peakRssBytes / 2 ** 20,
       roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
       millisBehindLatest: sampler.millisBehindLatest(),
+      baseline,
+      setup: {
+        windowState: options.redisUrl === undefined ? 'embedded' : 'redis',
+        hot: warm === undefined ? 'memory' : 'postgresql',
+        cold: 'none',
+      },
       accounting: {
         envelopes: generated.envelopes(),
         malformed: generator.counts.malformed,

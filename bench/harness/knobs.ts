@@ -35,6 +35,18 @@ export const KNOBS: readonly KnobDefinition[] = [
   },
   { name: 'rate', min: 1, max: 1_000_000, sets: 'the workload profile’s base rate (records/s offered)' },
   { name: 'flushMs', min: 1, max: 600_000, sets: 'the flush interval of the buffering sinks and windows' },
+  {
+    name: 'aggregateBytes',
+    min: 0,
+    max: 1_048_576,
+    sets: 'the producer’s KPL aggregation: largest aggregate in bytes (0: one Kinesis record per envelope)',
+  },
+  {
+    name: 'coldCommitMs',
+    min: 1000,
+    max: 3_600_000,
+    sets: 'the Cold sink’s commit interval: cold.sink.commitIntervalMs',
+  },
 ];
 
 /** Knob values of one sweep point (knobs not swept take their defaults). */

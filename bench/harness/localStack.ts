@@ -1,13 +1,19 @@
 /**
- * Runs in the local-stack mode (kinesalite and dynalite in a process of their own, PostgreSQL) and
- * the remote mode (real AWS endpoints from the remote configuration): a producer process writes the
- * workload at the profile's rate, the worker reads it with the leased KCL source, and the harness
- * puts the latency markers itself and reads the Warm store for them. The CPU of each process is read
- * from /proc, so a run says whether the emulators, the producer or shardflow was the limit.
+ * Runs in the local-stack mode (kinesalite and dynalite in a process of their own, Redis for the
+ * window state, PostgreSQL for Hot and Warm, the Cold Iceberg table in a local directory with its
+ * JDBC catalog in the same PostgreSQL) and the remote mode (real AWS endpoints from the remote
+ * configuration): a producer process writes the workload at the profile's rate, KPL-aggregated by
+ * default (`aggregateBytes`), the worker reads it with the leased KCL source, and the harness puts
+ * the latency markers itself, one plain Kinesis record each, and reads the Hot store for them. The
+ * CPU of each process is read from /proc, so a run says whether the emulators, the producer, the
+ * servers or shardflow was the limit. After the run, the raw GetRecords loop reads the same stream
+ * for the in-run baseline.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
@@ -19,14 +25,22 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { startPostgres } from '../../infra/local/postgres.ts';
+import { startRedis } from '../../infra/local/redis.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../../topology/index.ts';
 import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
+import { type BaselineFigure, rawLoopBaseline } from './baselines.ts';
 import type { KnobValues } from './knobs.ts';
-import { machineCpuSeconds, ownCpuSeconds, processCpuSeconds } from './machine.ts';
+import {
+  findProcess,
+  machineCpuSeconds,
+  ownCpuSeconds,
+  processCpuSeconds,
+  processTreeCpuSeconds,
+} from './machine.ts';
 import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { Marker } from './probe.ts';
@@ -38,6 +52,8 @@ import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
 
 const TSX_ARGS = ['--import', 'tsx'];
 const POLL_MS = 50;
+/** Longest the raw GetRecords loop reads the stream after a run. */
+const BASELINE_MAX_MS = 30_000;
 
 interface Services {
   kinesisEndpoint?: string;
@@ -45,8 +61,16 @@ interface Services {
   region: string;
   emulatorPid?: number;
   warm: WarmStore;
+  redisUrl?: string;
+  /** The Cold table's warehouse directory (local stack). */
+  coldDirectory?: string;
+  /** Servers the harness started, whose CPU it reads: PostgreSQL's postmaster, redis-server. */
+  postgresPid?: number;
+  redisPid?: number;
   stop(): Promise<void>;
 }
+
+const portOf = (url: string) => new URL(url).port;
 
 /** A point runner holding the services for the whole sweep; `close` stops what it started. */
 export interface StackRunner extends PointRunner {
@@ -76,15 +100,18 @@ async function createStream(client: KinesisClient, name: string, shards: number)
   }
 }
 
-/** A partition key per open shard that Kinesis routes to it (MD5 of the key within the shard's hash range). */
-export async function laneKeysFor(client: KinesisClient, streamName: string): Promise<string[]> {
+/**
+ * A partition key per open shard that Kinesis routes to it (MD5 of the key within the shard's hash
+ * range); `run` makes the keys, which are also the marker devices' ids, fresh per run.
+ */
+export async function laneKeysFor(client: KinesisClient, streamName: string, run = ''): Promise<string[]> {
   const shards = (await client.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
   const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   return open.map((shard) => {
     const lo = BigInt(shard.HashKeyRange!.StartingHashKey!);
     const hi = BigInt(shard.HashKeyRange!.EndingHashKey!);
     for (let n = 0; n < 1_000_000; n++) {
-      const key = `bench-marker-${n}`;
+      const key = run === '' ? `bench-marker-${n}` : `bench-marker-${run}-${n}`;
       const hash = BigInt(`0x${createHash('md5').update(key).digest('hex')}`);
       if (hash >= lo && hash <= hi) return key;
     }
@@ -128,7 +155,12 @@ function startProducer(config: ProducerConfig): {
   return { child, last: () => last, ready: Promise.race([ready, done]), done };
 }
 
-function limitOf(cores: Record<string, number | undefined>, keptUp: boolean, machineBusy?: number): string {
+/** Which process, or the machine, limited a run that did not keep up; the cores of each either way. */
+export function limitOf(
+  cores: Record<string, number | undefined>,
+  keptUp: boolean,
+  machineBusy?: number,
+): string {
   const shown = Object.entries(cores)
     .filter((e): e is [string, number] => e[1] !== undefined)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
@@ -160,25 +192,40 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         dynamodbEndpoint: remote.leases.endpoint,
         region: remote.region,
         warm,
+        redisUrl: remote.redisUrl,
         stop: () => warm.close(),
       };
     }
     const emulators = await startEmulators();
     const postgres = options.postgresUrl === undefined ? await startPostgres() : undefined;
+    const redis = options.redisUrl === undefined ? await startRedis() : undefined;
     const warm = openWarmStore(
       warmStoreConfigSchema.parse({ writeUrl: options.postgresUrl ?? postgres!.url }),
     );
     await migrateWarm(warm.write);
+    const coldDirectory = mkdtempSync(path.join(tmpdir(), 'shardflow-bench-cold-'));
     return {
       kinesisEndpoint: emulators.kinesis,
       dynamodbEndpoint: emulators.dynamodb,
       region: 'us-east-1',
       emulatorPid: emulators.child.pid,
       warm,
+      redisUrl: options.redisUrl ?? redis!.url,
+      coldDirectory,
+      postgresPid: postgres
+        ? findProcess((line) => /postgres -D /.test(line) && line.includes(` -p ${portOf(postgres.url)} `))
+        : undefined,
+      redisPid: redis
+        ? findProcess(
+            (line) => line.startsWith('/') && line.includes(`redis-server 127.0.0.1:${portOf(redis.url)}`),
+          )
+        : undefined,
       stop: async () => {
         await warm.close();
         emulators.child.kill('SIGTERM');
         await postgres?.stop();
+        await redis?.stop();
+        rmSync(coldDirectory, { recursive: true, force: true });
       },
     };
   };
@@ -195,7 +242,8 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         await createStream(client, streamName, knobs.shards ?? KNOB_DEFAULTS.shards);
         await createStream(client, changeStream!, 1);
       }
-      const laneKeys = await laneKeysFor(client, streamName);
+      const laneKeys = await laneKeysFor(client, streamName, randomUUID().slice(0, 8));
+      const aggregateBytes = knobs.aggregateBytes ?? KNOB_DEFAULTS.aggregateBytes;
       const pipeline = buildBenchPipeline(remote ? 'remote' : 'local-stack', workload, knobs, {
         specs: options.specs,
         clock,
@@ -211,7 +259,8 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           laneKeys,
         },
         warm: s.warm,
-        redisUrl: remote?.redisUrl ?? options.redisUrl,
+        redisUrl: s.redisUrl,
+        coldDirectory: s.coldDirectory,
         markerIntervalMs: options.markerIntervalMs,
         paced: true,
       });
@@ -236,7 +285,9 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
               changeStreamName: changeStream,
               workload,
               profile,
-              durationMs: total,
+              // A little past the window, so the producer's CPU is still readable at its end.
+              durationMs: total + 2000,
+              aggregateBytes,
             });
       await producer?.ready;
       const markerProducer = kinesisProducer({ client, clock, streamName });
@@ -268,6 +319,8 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         own: ownCpuSeconds(),
         emulators: s.emulatorPid === undefined ? undefined : processCpuSeconds(s.emulatorPid),
         producer: producer?.child.pid === undefined ? undefined : processCpuSeconds(producer.child.pid),
+        postgres: s.postgresPid === undefined ? undefined : processTreeCpuSeconds(s.postgresPid),
+        redis: s.redisPid === undefined ? undefined : processCpuSeconds(s.redisPid),
         trips: pipeline.roundTrips(),
         machine: machineCpuSeconds(),
       });
@@ -312,26 +365,29 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         producer?.child.kill('SIGTERM');
         await runtime.stop();
         await done.catch(() => {});
+        await pipeline.close();
       }
       if (runtime.error !== undefined) throw runtime.error;
       const seconds = (windowEnd - windowStart) / 1000;
       const rates = ratesBetween(a!, b!, seconds);
+      // The runtime counts Kinesis records; with aggregation, user records are what enters decode.
+      // End to end: those, scaled by the share of the window's Kinesis records every sink finished.
+      const userRead = rates.stages.decode?.in ?? 0;
+      const endToEnd = rates.read > 0 ? userRead * (rates.completed / rates.read) : 0;
       const latency = tracker.latencies(windowStart, windowEnd);
       const after = await pipeline.totals();
       const sent = producer?.last() ?? { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
       const counted = after.counted - before.counted - markers.length;
       const deadLetters = after.deadLetters - before.deadLetters;
       const own = cpuB.own - cpuA.own;
-      const emu =
-        cpuA.emulators === undefined || cpuB.emulators === undefined
-          ? undefined
-          : cpuB.emulators - cpuA.emulators;
-      const prod =
-        cpuA.producer === undefined || cpuB.producer === undefined
-          ? undefined
-          : cpuB.producer - cpuA.producer;
+      const between = (x: number | undefined, y: number | undefined) =>
+        x === undefined || y === undefined ? undefined : { seconds: y - x, cores: (y - x) / seconds };
+      const emu = between(cpuA.emulators, cpuB.emulators);
+      const prod = between(cpuA.producer, cpuB.producer);
+      const pg = between(cpuA.postgres, cpuB.postgres);
+      const rds = between(cpuA.redis, cpuB.redis);
       const offered = profileRate(profile, windowStart - started, windowEnd - started) ?? 0;
-      const keptUp = rates.completed / seconds >= 0.97 * offered;
+      const keptUp = endToEnd >= 0.97 * offered;
       const trips =
         cpuA.trips === undefined || cpuB.trips === undefined ? undefined : cpuB.trips - cpuA.trips;
       const sinkBatches = Object.values(rates.sinkBatches).reduce((x, y) => x + y, 0);
@@ -339,14 +395,20 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         cpuA.machine === undefined || cpuB.machine === undefined
           ? undefined
           : (cpuB.machine.busy - cpuA.machine.busy) / seconds;
+      let baseline: BaselineFigure | undefined;
+      if (!remote && options.baseline) {
+        options.progress(0.99, 'baseline: raw GetRecords loop over the same stream');
+        baseline = await rawLoopBaseline(client, streamName, BASELINE_MAX_MS, endToEnd);
+      }
       return {
         repeat,
         seconds,
         offeredPerSecond: offered,
         recordsPerSecond: {
-          read: rates.read / seconds,
-          endToEnd: rates.completed / seconds,
+          read: userRead,
+          endToEnd,
           telemetry: rates.stages.decode?.out ?? 0,
+          kinesisRecords: rates.read / seconds,
         },
         stages: rates.stages,
         latencyMs: latency.summary,
@@ -354,9 +416,11 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         cpu: {
           shardflowSeconds: own,
           shardflowCores: own / seconds,
-          perMillionRecords: rates.completed > 0 ? (own * 1e6) / rates.completed : Number.NaN,
-          emulators: emu === undefined ? undefined : { seconds: emu, cores: emu / seconds },
-          producer: prod === undefined ? undefined : { seconds: prod, cores: prod / seconds },
+          perMillionRecords: endToEnd > 0 ? (own * 1e6) / (endToEnd * seconds) : Number.NaN,
+          emulators: emu,
+          producer: prod,
+          postgres: pg,
+          redis: rds,
           machineBusyCores: machineBusy,
         },
         peakRssMiB: sampler.peakRssBytes / 2 ** 20,
@@ -365,12 +429,23 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         limit: limitOf(
           {
             shardflow: own / seconds,
-            'kinesalite+dynalite': emu === undefined ? undefined : emu / seconds,
-            producer: prod === undefined ? undefined : prod / seconds,
+            'kinesalite+dynalite': emu?.cores,
+            producer: prod?.cores,
+            postgresql: pg?.cores,
+            redis: rds?.cores,
           },
           keptUp,
           machineBusy,
         ),
+        baseline,
+        setup: {
+          aggregateBytes,
+          markers: 'plain Kinesis records',
+          windowState: s.redisUrl === undefined ? 'embedded' : 'redis',
+          hot: 'postgresql',
+          cold: s.coldDirectory === undefined ? 'none' : 'iceberg on disk, jdbc catalog',
+          coldCommitMs: knobs.coldCommitMs ?? KNOB_DEFAULTS.coldCommitMs,
+        },
         accounting: {
           envelopes: sent.produced,
           malformed: sent.malformed,

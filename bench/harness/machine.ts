@@ -1,9 +1,9 @@
 /**
  * What a result says about where it ran: the machine, the Node version, the commit; and the CPU
- * time of other processes (the emulators, the producer) read from `/proc/<pid>/stat`.
+ * time of other processes (the emulators, the producer, PostgreSQL and Redis) read from `/proc`.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 
 /** The machine and code a result was measured on. */
@@ -86,4 +86,55 @@ export function machineCpuSeconds(): { busy: number; total: number } | undefined
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
   ticksPerSecond ??= clockTicks();
   return { busy: (total - idle) / ticksPerSecond, total: total / ticksPerSecond };
+}
+
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds of a process and all its descendants (a PostgreSQL postmaster and its backends): the
+ * live ones' own time plus the time of children already reaped (the root's cutime and cstime).
+ */
+export function processTreeCpuSeconds(root: number): number | undefined {
+  const rootFields = statFields(root);
+  if (rootFields === undefined) return undefined;
+  ticksPerSecond ??= clockTicks();
+  const parents = new Map<number, number>();
+  const own = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const f = statFields(entry);
+    if (f === undefined) continue;
+    parents.set(Number(entry), Number(f[1]));
+    own.set(Number(entry), Number(f[11]) + Number(f[12]));
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; p = parents.get(p) ?? 0, hops++)
+      if (p === root) return true;
+    return false;
+  };
+  let ticks = Number(rootFields[13]) + Number(rootFields[14]);
+  for (const [pid, t] of own) if (inTree(pid)) ticks += t;
+  return ticks / ticksPerSecond;
+}
+
+/** The first process whose command line (arguments joined by spaces) `matches`; undefined when none. */
+export function findProcess(matches: (commandLine: string) => boolean): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let line: string;
+    try {
+      line = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\u0000', ' ').trim();
+    } catch {
+      continue;
+    }
+    if (matches(line)) return Number(entry);
+  }
+  return undefined;
 }

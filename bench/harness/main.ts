@@ -17,7 +17,7 @@ import { runInProcess } from './inProcess.ts';
 import { BENCH_MODES, type BenchMode, parseSweep, type Sweep, SweepError } from './knobs.ts';
 import { localStackRunner } from './localStack.ts';
 import { ProgressBar } from './progress.ts';
-import { loadRemoteConfig, RemoteConfigError } from './remote.ts';
+import { checkRemoteCredentials, loadRemoteConfig, RemoteConfigError } from './remote.ts';
 import { reportHtml } from './report.ts';
 import type { BenchResult } from './result.ts';
 import { updateResultsFile } from './resultsMd.ts';
@@ -44,6 +44,8 @@ export interface RunCommandOptions {
   readonly remoteConfig?: string;
   readonly results?: boolean | string;
   readonly progress?: boolean;
+  /** Measure the in-run baseline (default true; `--no-baseline`). */
+  readonly baseline?: boolean;
 }
 
 function positive(max: number) {
@@ -94,13 +96,16 @@ export async function benchRun(
   let stores: string;
   if (opts.mode === 'in-process') {
     run = (knobs, repeat, options) => runInProcess(workload, knobs, repeat, options);
-    stores = opts.postgresUrl === undefined ? 'in-memory Warm tables' : 'Warm on PostgreSQL/PGlite';
+    stores = `${opts.postgresUrl === undefined ? 'memory Hot store, in-memory Warm tables' : 'Hot and Warm on PostgreSQL/PGlite'}; windows ${opts.redisUrl === undefined ? 'embedded' : 'on Redis'}`;
   } else {
     const remote = opts.mode === 'remote' ? loadRemoteConfig(opts.remoteConfig) : undefined;
+    if (remote) await checkRemoteCredentials(remote);
     const stack = localStackRunner(workload, remote);
     run = stack;
     close = stack.close;
-    stores = remote ? 'remote (AWS) stores' : 'Warm on PostgreSQL';
+    stores = remote
+      ? 'remote (AWS) stores'
+      : 'Hot and Warm on PostgreSQL, windows on Redis, Cold Iceberg table on disk (JDBC catalog)';
   }
   const bar = new ProgressBar();
   const result = await runSweep(
@@ -114,6 +119,7 @@ export async function benchRun(
       log,
       postgresUrl: opts.postgresUrl,
       redisUrl: opts.redisUrl,
+      baseline: opts.baseline !== false,
       progress: () => {},
     },
     run,
@@ -165,7 +171,7 @@ export function benchCommand(name = 'bench'): Command {
     .option('-r, --repeat <n>', 'runs per sweep point', integer(1, 100), 3)
     .option(
       '-s, --sweep <knob=v1,v2>',
-      'sweep a knob: batch, maxInFlight, checkpointMs, shards, rate, flushMs (repeatable)',
+      'sweep a knob: batch, maxInFlight, checkpointMs, shards, rate, flushMs, aggregateBytes, coldCommitMs (repeatable)',
       collectSweep,
     )
     .option(
@@ -177,17 +183,18 @@ export function benchCommand(name = 'bench'): Command {
     .option('--seed <n>', 'seed of the workload (default: the workload’s)', integer(0, 2 ** 31))
     .option(
       '--postgres-url <url>',
-      'Warm store (local stack: a throwaway cluster when absent; in-process: in-memory tables when absent)',
+      'Hot and Warm store (local stack: a throwaway cluster when absent; in-process: memory stores when absent)',
       process.env.SHARDFLOW_BENCH_POSTGRES_URL,
     )
     .option(
       '--redis-url <url>',
-      'Redis, for stages that keep state there',
+      'Redis for the window state (local stack: a throwaway redis-server when absent; in-process: embedded state when absent)',
       process.env.SHARDFLOW_BENCH_REDIS_URL,
     )
     .option('--remote-config <file>', 'remote mode: endpoints, stream and stores (YAML)')
     .option('--results [file]', 'also rewrite the harness section of bench/RESULTS.md (or FILE)')
     .option('--no-progress', 'no progress bar on stderr')
+    .option('--no-baseline', 'skip the in-run baseline (raw GetRecords loop, pass-through topology)')
     .action(async (o: RunCommandOptions) => {
       try {
         const { result, dir } = await benchRun({ ...o, sweep: o.sweep ?? [] });

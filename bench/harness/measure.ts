@@ -88,18 +88,21 @@ export class Sampler {
   }
 }
 
-/** Records per second of each node, and completed source records, between two snapshots. */
+/**
+ * Records per second of each node (and its mean time per batch), and completed source records,
+ * between two snapshots.
+ */
 export function ratesBetween(
   a: RuntimeMetricsSnapshot,
   b: RuntimeMetricsSnapshot,
   seconds: number,
 ): {
-  stages: Record<string, { in: number; out: number }>;
+  stages: Record<string, { in: number; out: number; batchMs?: number }>;
   completed: number;
   read: number;
   sinkBatches: Record<string, number>;
 } {
-  const stages: Record<string, { in: number; out: number }> = {};
+  const stages: Record<string, { in: number; out: number; batchMs?: number }> = {};
   const sinkBatches: Record<string, number> = {};
   for (const nb of b.nodes) {
     const na = a.nodes.find((n) => n.node === nb.node);
@@ -107,6 +110,8 @@ export function ratesBetween(
       in: (nb.recordsIn - (na?.recordsIn ?? 0)) / seconds,
       out: (nb.recordsOut - (na?.recordsOut ?? 0)) / seconds,
     };
+    const batches = nb.batches - (na?.batches ?? 0);
+    if (batches > 0) stages[nb.node]!.batchMs = (nb.latencySumMs - (na?.latencySumMs ?? 0)) / batches;
     if (nb.kind === 'sink') sinkBatches[nb.node] = nb.batches - (na?.batches ?? 0);
   }
   return {

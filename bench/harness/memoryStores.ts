@@ -1,8 +1,15 @@
 /**
- * In-memory stand-ins for the Warm store's first-slice tables, for the in-process mode: the same
- * writes the PostgreSQL sinks make (hourly count partials added up per product and hour, dead letters
- * kept), held in maps the visibility probe reads.
+ * In-memory stand-ins for the stores, for the in-process mode: the Warm store's first-slice tables
+ * (hourly count partials added up per product and hour, dead letters kept) and a Hot store that
+ * keeps what the dashboards read first, each device's latest state, written by the real Hot sinks.
  */
+import {
+  type DeviceState,
+  type HotStore,
+  highestRevisions,
+  isHotAggregate,
+  latestPerDevice,
+} from '../../sinks/hot/hotStore.ts';
 import type { DeadLetter, ProductHourCount, Sink } from '../../topology/index.ts';
 import type { HourlyCountReader } from './probe.ts';
 
@@ -58,5 +65,55 @@ export function countingSink<T>(store: string): Sink<T> & { readonly count: () =
       count += batch.length;
     },
     count: () => count,
+  };
+}
+
+/** A Hot store in memory that keeps each device's latest state, and counts what it is given. */
+export interface MemoryHot extends HotStore {
+  /** Telemetry records and aggregates written so far. */
+  written(): { telemetry: number; aggregates: number };
+}
+
+/**
+ * A memory Hot store: latest state per device moving only forward in device time (as the real
+ * stores do), telemetry and aggregates counted but not kept (five minutes at the target rate would
+ * be millions of rows). Reads of telemetry and aggregates return nothing.
+ */
+export function memoryHot(): MemoryHot {
+  const states = new Map<string, DeviceState>();
+  let telemetry = 0;
+  let aggregates = 0;
+  return {
+    kind: 'postgresql',
+    retentionDays: 10,
+    prepare: async () => {},
+    async writeTelemetry(batch) {
+      telemetry += batch.length;
+      for (const e of latestPerDevice(batch)) {
+        const current = states.get(e.device_id);
+        if (current !== undefined && current.deviceTimestamp > e.device_timestamp) continue;
+        states.set(e.device_id, {
+          deviceId: e.device_id,
+          productId: e.productId,
+          deviceTimestamp: e.device_timestamp,
+          siteId: e.site_id ?? null,
+          customerId: e.customer_id ?? null,
+          metrics: e.metrics,
+        });
+      }
+    },
+    async writeAggregates(batch) {
+      aggregates += highestRevisions(batch.filter(isHotAggregate)).length;
+    },
+    expire: async () => 0,
+    readTelemetry: async () => [],
+    countTelemetry: async () => 0,
+    readLatestState: async (deviceId) => states.get(deviceId),
+    readAggregates: async () => [],
+    writeOpenAlarms: async () => {},
+    clearOpenAlarms: async () => {},
+    readOpenAlarms: async () => [],
+    close: async () => {},
+    written: () => ({ telemetry, aggregates }),
   };
 }

@@ -5,11 +5,15 @@
  * (`buildTelemetryTopology` from `cli/telemetryTopology.ts`): decode → enrich → windows → Hot and
  * Warm sinks, with the hourly count and the dead-letter sinks, so the benchmark runs what
  * `shardflow run` runs. What differs, and why:
- * - master data: the workload's fleet is given to enrich as an in-memory directory (the PostgreSQL
- *   directory's own cost is measured by `bench:enrich`); there is no churn;
- * - window state: embedded, or Redis when `env.redisUrl` is set;
- * - stores: in memory (counting sinks) unless a Warm store is given, then the PostgreSQL Hot tables
- *   and the Warm daily aggregates in it; no Cold sink (its commit cost is in `bench:parquet`).
+ * - master data: the workload's fleet (and the latency markers' devices) is given to enrich as an
+ *   in-memory directory (the PostgreSQL directory's own cost is measured by `bench:enrich`); the
+ *   churn goes on the change stream but no CDC branch applies it;
+ * - window state: embedded, or Redis when `env.redisUrl` is set (the local stack always sets it);
+ * - stores: in memory (a memory Hot store keeping each device's latest state, in-memory Warm
+ *   tables) unless a Warm store is given, then the PostgreSQL Hot tables and the Warm daily
+ *   aggregates in it; the Cold Iceberg table when `env.cold` is given (local stack: a directory,
+ *   JDBC catalog in the Warm PostgreSQL).
+ * Latency is read from the Hot store: each marker lane's device's latest state (`hotStateProbe`).
  */
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -19,6 +23,9 @@ import { decodeBySpec } from '../../operators/decodeBySpec.ts';
 import { type DevicePlacement, memoryDeviceDirectory } from '../../operators/enrich/directory.ts';
 import { enrich, enrichConfigSchema } from '../../operators/enrich.ts';
 import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
+import { coldConfigSchema, openColdTable } from '../../sinks/cold/catalog/coldTable.ts';
+import { coldSink } from '../../sinks/cold/coldSink.ts';
+import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
@@ -35,20 +42,36 @@ import { scaleProfile } from '../workloads/profiles.ts';
 import type { Workload, WorkloadGenerator } from '../workloads/workload.ts';
 import { type GeneratedSource, generatedSource } from './generatedSource.ts';
 import { type BenchMode, type KnobValues, SweepError } from './knobs.ts';
-import { countingSink, memoryWarm } from './memoryStores.ts';
-import { hourlyCountProbe, type VisibilityProbe } from './probe.ts';
-import { countedWarm, sqlHourlyCounts, warmTotals } from './warmStores.ts';
+import { countingSink, memoryHot, memoryWarm } from './memoryStores.ts';
+import { hotStateProbe, type VisibilityProbe } from './probe.ts';
+import { countedWarm, warmTotals } from './warmStores.ts';
 
 /** Knobs the current topology honours, per mode. */
 export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
   'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', 'flushMs'],
-  'local-stack': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', 'flushMs'],
+  'local-stack': [
+    'batch',
+    'maxInFlight',
+    'checkpointMs',
+    'shards',
+    'rate',
+    'flushMs',
+    'aggregateBytes',
+    'coldCommitMs',
+  ],
   // The remote stream exists already: its shard count is the stream's, not the benchmark's.
-  remote: ['batch', 'maxInFlight', 'checkpointMs', 'rate', 'flushMs'],
+  remote: ['batch', 'maxInFlight', 'checkpointMs', 'rate', 'flushMs', 'aggregateBytes'],
 };
 
 /** Values of knobs not swept. */
-export const KNOB_DEFAULTS = { maxInFlight: 4, checkpointMs: 1000, shards: 4 } as const;
+export const KNOB_DEFAULTS = {
+  maxInFlight: 4,
+  checkpointMs: 1000,
+  shards: 4,
+  /** KPL aggregates of at most this many bytes (the KPL's own default is 51,200). */
+  aggregateBytes: 51_200,
+  coldCommitMs: 60_000,
+} as const;
 
 /** Refuses a knob the topology under test would ignore, saying why. */
 export function checkKnobs(mode: BenchMode, point: KnobValues): void {
@@ -56,6 +79,9 @@ export function checkKnobs(mode: BenchMode, point: KnobValues): void {
     if (SUPPORTED_KNOBS[mode].includes(knob)) continue;
     if (knob === 'shards' && mode === 'remote')
       throw new SweepError('shards: the remote stream exists with its own shard count; reshard it instead');
+    if (knob === 'aggregateBytes' && mode === 'in-process')
+      throw new SweepError('aggregateBytes: the in-process source makes no Kinesis records to aggregate');
+    if (knob === 'coldCommitMs') throw new SweepError(`coldCommitMs: ${mode} mode has no Cold sink`);
     throw new SweepError(`${knob}: not supported in ${mode} mode`);
   }
 }
@@ -85,8 +111,10 @@ export interface BenchEnvironment {
   readonly input: BenchInput;
   /** The Warm store (PostgreSQL or PGlite); in-memory tables when absent. */
   readonly warm?: WarmStore;
-  /** Redis, for the window state when the windows are wired in. */
+  /** Redis, for the window state; embedded state when absent. */
   readonly redisUrl?: string;
+  /** The Cold table's warehouse directory (JDBC catalog in the Warm store); no Cold sink when absent. */
+  readonly coldDirectory?: string;
   readonly markerIntervalMs: number;
   /** In-process: pace generation by the workload's profile instead of generating flat out. */
   readonly paced: boolean;
@@ -106,6 +134,13 @@ export interface BenchPipeline {
   roundTrips(): number | undefined;
   /** Records counted and dead letters held by the stores, read from the stores. */
   totals(): Promise<{ counted: number; deadLetters: number }>;
+  /** Closes what the pipeline opened itself (the Cold table's storage). */
+  close(): Promise<void>;
+}
+
+/** `count` marker partition keys for in-process shards, fresh per run (`run` tells runs apart). */
+export function generatedLaneKeys(count: number, run: string): string[] {
+  return Array.from({ length: count }, (_, i) => `bench-marker-${run}-${i}`);
 }
 
 /** Builds the topology under test for one sweep point. */
@@ -121,12 +156,13 @@ export function buildBenchPipeline(
   const memory = env.warm === undefined ? memoryWarm() : undefined;
   const counted = env.warm === undefined ? undefined : countedWarm(env.warm);
   const laneKeys =
-    env.input.kind === 'kinesis'
-      ? env.input.laneKeys
-      : Array.from({ length: shards }, (_, i) => `bench-marker-${i}`);
-  const probe = hourlyCountProbe(
-    'warm.product_hourly_counts',
-    memory ? memory.read : sqlHourlyCounts(env.warm!.read),
+    env.input.kind === 'kinesis' ? env.input.laneKeys : generatedLaneKeys(shards, String(env.clock.now()));
+  const hot = counted
+    ? postgresHotStore(counted.store, { retentionDays: 10, ownsEndpoints: false })
+    : memoryHot();
+  const probe = hotStateProbe(
+    counted ? 'hot.device_state (PostgreSQL)' : 'hot.device_state (memory)',
+    (deviceId) => hot.readLatestState(deviceId),
     laneKeys,
     env.clock.now(),
   );
@@ -161,33 +197,49 @@ export function buildBenchPipeline(
     );
   }
 
-  // The workload's fleet is the master data: every device placed since the epoch.
+  // The workload's fleet is the master data: every device placed since the epoch, and the markers'.
   const placements = new Map<string, readonly DevicePlacement[]>(
     buildFleet(workload).devices.map((d) => [
       d.deviceId,
       [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: d.siteId, customerId: d.customerId }],
     ]),
   );
+  for (const key of laneKeys)
+    placements.set(key, [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: 'bench', customerId: 'bench' }]);
   const windowConfig = windowAggregateConfigSchema.parse(
     knobs.flushMs === undefined ? {} : { flushIntervalMs: knobs.flushMs },
   );
   const windowState = env.redisUrl
     ? redisWindowState({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })
     : embeddedWindowState();
-  const hot = counted
-    ? postgresHotStore(counted.store, { retentionDays: 10, ownsEndpoints: false })
-    : undefined;
+  const coldConfig =
+    env.coldDirectory !== undefined && counted
+      ? coldConfigSchema.parse({
+          storage: { kind: 'local', directory: env.coldDirectory },
+          sink: { commitIntervalMs: knobs.coldCommitMs ?? KNOB_DEFAULTS.coldCommitMs },
+        })
+      : undefined;
+  const coldTable = coldConfig ? openColdTable(coldConfig, env.clock, counted!.store.write) : undefined;
   const telemetry = buildTelemetryTopology('bench', {
     source,
     decode: decodeBySpec(env.specs),
     enrich: enrich(enrichConfigSchema.parse({}), memoryDeviceDirectory(placements)),
     windows: windowAggregate(windowConfig, windowState),
     hourlyCounts: memory ? memory.hourlyCounts : hourlyCountSink(counted!.store.write),
-    hotTelemetry: hot ? hotTelemetrySink(hot) : countingSink('hot.telemetry'),
-    hotAggregates: hot ? hotAggregateSink(hot) : countingSink('hot.aggregates'),
-    dailyAggregates: hot
-      ? warmDailyAggregateSink(counted!.store.write)
+    hotTelemetry: hotTelemetrySink(hot),
+    hotAggregates: hotAggregateSink(hot),
+    dailyAggregates: counted
+      ? warmDailyAggregateSink(counted.store.write)
       : countingSink('warm.daily_aggregates'),
+    cold:
+      coldConfig && coldTable
+        ? coldSink(coldConfig.sink, {
+            catalog: coldTable.catalog,
+            files: coldTable.files,
+            writeDataFile: writeParquet,
+            log: env.log,
+          })
+        : undefined,
     deadLetters: memory ? memory.deadLetters : () => deadLetterSink(counted!.store.write),
   });
   return {
@@ -206,6 +258,7 @@ export function buildBenchPipeline(
       'hot-telemetry',
       'hot-aggregates',
       'daily-aggregates',
+      ...(coldTable ? ['cold-telemetry'] : []),
       'dead-letters',
       'kpl-dead-letters',
       'enrich-dead-letters',
@@ -216,5 +269,8 @@ export function buildBenchPipeline(
       memory
         ? { counted: memory.counted(), deadLetters: memory.deadLetterCount() }
         : warmTotals(env.warm!.read),
+    close: async () => {
+      await coldTable?.close();
+    },
   };
 }

@@ -1,8 +1,11 @@
 /**
  * The local stack's producer, in a process of its own so its CPU is not counted as shardflow's: puts
  * the workload on the stream at the profile's rate (paced by elapsed time, PutRecords of up to 500,
- * a few requests in flight) and the master-data churn on the change stream. Reads its configuration
- * as JSON from argv[2]; writes JSON lines: `{"type":"ready"|"progress"|"done", produced, malformed, telemetry, changes}`.
+ * a few requests in flight) and the master-data churn on the change stream. With `aggregateBytes`
+ * it packs each tick's envelopes into KPL aggregates per shard, as a fleet's gateways do with the
+ * KPL (the producer packs what one tick gives it: no extra buffering time). Reads its configuration
+ * as JSON from argv[2]; writes JSON lines:
+ * `{"type":"ready"|"progress"|"done", produced, malformed, telemetry, changes}`.
  */
 import { kinesisProducer, type ProducerRecord } from '../../gateways/kinesis/producer.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -19,6 +22,8 @@ export interface ProducerConfig {
   readonly workload: Workload;
   readonly profile: RateProfile;
   readonly durationMs: number;
+  /** Largest KPL aggregate in bytes; one Kinesis record per envelope when absent or 0. */
+  readonly aggregateBytes?: number;
 }
 
 const TICK_MS = 50;
@@ -27,11 +32,18 @@ const IN_FLIGHT = 4;
 async function main(config: ProducerConfig): Promise<void> {
   const clock = systemClock;
   const client = createKinesisClient({ region: config.region, endpoint: config.endpoint });
-  const producer = kinesisProducer({ client, clock, streamName: config.streamName });
+  const producer = kinesisProducer({
+    client,
+    clock,
+    streamName: config.streamName,
+    aggregation: config.aggregateBytes ? { maxBytes: config.aggregateBytes } : undefined,
+  });
   const changes = config.changeStreamName
     ? kinesisProducer({ client, clock, streamName: config.changeStreamName })
     : undefined;
   const generator = createGenerator(config.workload);
+  // Aggregating, a whole tick goes to one call so its envelopes pack by shard; plain, PutRecords' 500.
+  const chunk = config.aggregateBytes ? 10_000 : 500;
   const encoder = new TextEncoder();
   const report = (type: string) =>
     process.stdout.write(
@@ -51,9 +63,9 @@ async function main(config: ProducerConfig): Promise<void> {
         .batch(tick, due - generated)
         .map((g) => ({ partitionKey: g.partitionKey, data: encoder.encode(JSON.stringify(g.envelope)) }));
       generated = due;
-      for (let i = 0; i < records.length; i += 500) {
+      for (let i = 0; i < records.length; i += chunk) {
         while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-        const put = producer.putRecords(records.slice(i, i + 500)).finally(() => inFlight.delete(put));
+        const put = producer.putRecords(records.slice(i, i + chunk)).finally(() => inFlight.delete(put));
         inFlight.add(put);
       }
     }

@@ -4,9 +4,9 @@
  */
 import { describeProfile } from '../workloads/profiles.ts';
 import { type BarChart, barChartSvg, esc } from './charts.ts';
-import type { BenchResult } from './result.ts';
-import type { Spread } from './stats.ts';
-import { formatSpread } from './summary.ts';
+import type { BenchResult, RunResult } from './result.ts';
+import { type Spread, spreadOf } from './stats.ts';
+import { baselineLines, formatSpread } from './summary.ts';
 
 function bar(series: string, s: Spread | undefined) {
   return s === undefined ? [] : [{ series, median: s.median, min: s.min, max: s.max }];
@@ -20,7 +20,11 @@ export function throughputChart(result: BenchResult): BarChart {
     unit: 'records/s',
     groups: result.points.map((p) => ({
       label: p.label,
-      bars: [...bar('source records/s', p.summary.endToEnd), ...bar('telemetry/s', p.summary.telemetry)],
+      bars: [
+        ...bar('source records/s', p.summary.endToEnd),
+        ...bar('telemetry/s', p.summary.telemetry),
+        ...bar('baseline records/s', p.summary.baseline),
+      ],
     })),
     goal: {
       value: result.goals.recordsPerSecond,
@@ -63,6 +67,28 @@ function stageTable(result: BenchResult): string {
   return `<table><caption>records in per second, per node (median of runs)</caption>${head}${rows.join('')}</table>`;
 }
 
+const CPU_COLUMNS: readonly [string, (r: RunResult) => number | undefined][] = [
+  ['shardflow', (r) => r.cpu.shardflowCores],
+  ['kinesalite+dynalite', (r) => r.cpu.emulators?.cores],
+  ['producer', (r) => r.cpu.producer?.cores],
+  ['postgresql', (r) => r.cpu.postgres?.cores],
+  ['redis', (r) => r.cpu.redis?.cores],
+  ['whole machine', (r) => r.cpu.machineBusyCores],
+];
+
+function cpuTable(result: BenchResult): string {
+  const columns = CPU_COLUMNS.filter(([, f]) =>
+    result.points.some((p) => p.runs.some((r) => f(r) !== undefined)),
+  );
+  const head = `<tr><th>point</th>${columns.map(([n]) => `<th>${esc(n)}</th>`).join('')}</tr>`;
+  const rows = result.points.map((p) => {
+    const ok = p.runs.filter((r) => r.error === undefined);
+    const cells = columns.map(([, f]) => `<td>${esc(formatSpread(spreadOf(ok.map(f)), 2))}</td>`);
+    return `<tr><td>${esc(p.label)}</td>${cells.join('')}</tr>`;
+  });
+  return `<table><caption>CPU cores used in the measured window, per process (median of runs)</caption>${head}${rows.join('')}</table>`;
+}
+
 function summaryRows(result: BenchResult): string {
   return result.points
     .map((p) => {
@@ -80,6 +106,8 @@ function summaryRows(result: BenchResult): string {
         formatSpread(s.peakRssMiB),
         formatSpread(s.roundTripsPerBatch, 2),
         formatSpread(s.millisBehindLatest),
+        formatSpread(s.baseline),
+        formatSpread(s.baselineRatio, 3),
         p.runs.every((r) => r.error === undefined && r.accounting.balanced) ? 'yes' : 'no',
         limits || '–',
       ];
@@ -108,9 +136,13 @@ ${barChartSvg(throughputChart(result))}
 ${barChartSvg(latencyChart(result))}
 </div>
 <table><caption>summary: median (min–max) over the runs</caption>
-<tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>round trips per sink batch</th><th>ms behind latest (max)</th><th>stores balanced</th><th>limit</th></tr>
+<tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>round trips per sink batch</th><th>ms behind latest (max)</th><th>baseline records/s</th><th>÷ baseline</th><th>stores balanced</th><th>limit</th></tr>
 ${summaryRows(result)}
 </table>
+${baselineLines(result)
+  .map((l) => `<p>${esc(l)}.</p>`)
+  .join('\n')}
+${cpuTable(result)}
 ${stageTable(result)}
 </body></html>
 `;

@@ -4,6 +4,7 @@
  * the RESULTS.md section are all drawn from this alone.
  */
 import type { Workload } from '../workloads/workload.ts';
+import type { BaselineFigure } from './baselines.ts';
 import type { BenchMode, KnobValues } from './knobs.ts';
 import type { MachineInfo } from './machine.ts';
 import type { LatencySummary, Spread } from './stats.ts';
@@ -22,6 +23,9 @@ export interface CpuFigures {
   /** Local stack: kinesalite + dynalite (their own process) and the producer (its own process). */
   readonly emulators?: { readonly seconds: number; readonly cores: number };
   readonly producer?: { readonly seconds: number; readonly cores: number };
+  /** Local stack, servers the harness started: PostgreSQL (postmaster and backends) and Redis. */
+  readonly postgres?: { readonly seconds: number; readonly cores: number };
+  readonly redis?: { readonly seconds: number; readonly cores: number };
   /** Cores the whole machine kept busy in the window (every process, ours and others'). */
   readonly machineBusyCores?: number;
 }
@@ -33,10 +37,20 @@ export interface RunResult {
   readonly seconds: number;
   /** Records per second the profile offered (paced runs). */
   readonly offeredPerSecond?: number;
-  /** Source records (envelopes) read, completed by every sink, and telemetry decoded, per second. */
-  readonly recordsPerSecond: { readonly read: number; readonly endToEnd: number; readonly telemetry: number };
-  /** Records in and out per second of each node. */
-  readonly stages: Readonly<Record<string, { readonly in: number; readonly out: number }>>;
+  /**
+   * Source records (envelopes, i.e. user records) read, completed by every sink, and telemetry
+   * decoded, per second; with KPL aggregation also the Kinesis records (aggregates) read per second.
+   */
+  readonly recordsPerSecond: {
+    readonly read: number;
+    readonly endToEnd: number;
+    readonly telemetry: number;
+    readonly kinesisRecords?: number;
+  };
+  /** Records in and out per second of each node, and its mean time per batch (ms). */
+  readonly stages: Readonly<
+    Record<string, { readonly in: number; readonly out: number; readonly batchMs?: number }>
+  >;
   /** Ingest to visibility in the store, over the markers received in the window. */
   readonly latencyMs?: LatencySummary;
   readonly markers: {
@@ -52,6 +66,10 @@ export interface RunResult {
   readonly millisBehindLatest?: { readonly max: number; readonly mean: number };
   /** Which process limited the run, when one did (local stack). */
   readonly limit?: string;
+  /** The same run's baseline (raw GetRecords loop, pass-through topology) and the ratio to it. */
+  readonly baseline?: BaselineFigure;
+  /** The configuration the run used beyond the knobs (aggregation, window state, Cold sink). */
+  readonly setup?: Readonly<Record<string, string | number | boolean>>;
   /** What the stores hold against what was sent, over the whole run (warm-up and drain included). */
   readonly accounting: {
     readonly envelopes: number;
@@ -76,6 +94,9 @@ export interface PointSummary {
   readonly peakRssMiB?: Spread;
   readonly roundTripsPerBatch?: Spread;
   readonly millisBehindLatest?: Spread;
+  /** The baseline's records/s and the topology's ratio to it. */
+  readonly baseline?: Spread;
+  readonly baselineRatio?: Spread;
 }
 
 /** One sweep point: its knob values, runs and summary. */
@@ -103,6 +124,8 @@ export interface BenchResult {
   readonly machine: MachineInfo;
   readonly startedAt: string;
   readonly finishedAt: string;
+  /** Load average over 1, 5 and 15 minutes when the sweep finished (the start's is in `machine`). */
+  readonly loadAverageAtEnd?: readonly number[];
   /** The platform's goals the figures are compared with. */
   readonly goals: { readonly recordsPerSecond: number; readonly p99Ms: number; readonly devices: number };
   readonly points: readonly PointResult[];

@@ -16,6 +16,8 @@ export interface RunOptions {
   /** Warm store URL (postgres://… or embedded); in-process uses in-memory tables without it. */
   readonly postgresUrl?: string;
   readonly redisUrl?: string;
+  /** Measure the in-run baseline after each run (default in the CLI). */
+  readonly baseline: boolean;
   /** Called about four times a second: share of the run done (0..1) and a status line. */
   readonly progress: (done: number, status: string) => void;
 }

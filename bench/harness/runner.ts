@@ -3,6 +3,7 @@
  * round 2, …) so a noisy minute on a shared machine spreads over the points instead of sinking one;
  * then the median and spread of each figure per point.
  */
+import { loadavg } from 'node:os';
 import type { Workload } from '../workloads/workload.ts';
 import { type BenchMode, type KnobValues, pointLabel, type Sweep, sweepPoints } from './knobs.ts';
 import { machineInfo } from './machine.ts';
@@ -38,6 +39,8 @@ export function summarizePoint(runs: readonly RunResult[]): PointSummary {
     peakRssMiB: of((r) => r.peakRssMiB),
     roundTripsPerBatch: of((r) => r.roundTripsPerBatch),
     millisBehindLatest: of((r) => r.millisBehindLatest?.max),
+    baseline: of((r) => r.baseline?.recordsPerSecond),
+    baselineRatio: of((r) => r.baseline?.ratio),
   };
 }
 
@@ -94,6 +97,7 @@ export async function runSweep(
     machine,
     startedAt,
     finishedAt: new Date().toISOString(),
+    loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
     goals: GOALS,
     points: result,
   };

@@ -28,7 +28,7 @@ export function summaryTable(result: BenchResult): string {
   const head = [
     `workload ${w.name}: ${int(w.devices)} devices, ${describeProfile(w.profile)}; mode ${result.mode}; stores ${result.options.stores}`,
     `${result.options.durationSeconds} s measured after ${result.options.warmupSeconds} s warm-up, ${result.options.repeat} run(s) per point, median (min–max); ${result.options.paced ? 'paced by the profile' : 'unpaced (as fast as the pipeline takes records)'}`,
-    `${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.memoryGiB} GiB, Node ${result.machine.node}, load ${result.machine.loadAverage.join(' ')}, commit ${result.machine.commit.slice(0, 10)}${result.machine.dirty ? ' (dirty)' : ''}`,
+    `${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.memoryGiB} GiB, Node ${result.machine.node}, load ${result.machine.loadAverage.join(' ')}${result.loadAverageAtEnd ? ` (at the end ${result.loadAverageAtEnd.join(' ')})` : ''}, commit ${result.machine.commit.slice(0, 10)}${result.machine.dirty ? ' (dirty)' : ''}`,
     '',
   ];
   const rows = result.points.map((p) => {
@@ -47,6 +47,8 @@ export function summaryTable(result: BenchResult): string {
       formatSpread(s.peakRssMiB),
       formatSpread(s.roundTripsPerBatch, 2),
       formatSpread(s.millisBehindLatest),
+      formatSpread(s.baseline),
+      formatSpread(s.baselineRatio, 3),
       `${balanced ? 'yes' : 'NO'}${failed > 0 ? `, ${failed} failed` : ''}${limits ? `; ${limits}` : ''}`,
     ];
   });
@@ -62,6 +64,8 @@ export function summaryTable(result: BenchResult): string {
       'RSS MiB',
       'trips/batch',
       'behind ms',
+      'baseline/s',
+      '÷ baseline',
       'balanced',
     ],
     rows,
@@ -73,5 +77,25 @@ export function summaryTable(result: BenchResult): string {
     const l = p99 === undefined ? '–' : (p99 / result.goals.p99Ms).toFixed(2);
     return `  ${p.label}: records/s ÷ ${int(result.goals.recordsPerSecond)} = ${r}; p99 ÷ ${int(result.goals.p99Ms)} ms = ${l}`;
   });
-  return [...head, out, '', 'against the goals (≥ 1 and ≤ 1 meet them):', ...goals, ''].join('\n');
+  const baselines = baselineLines(result);
+  return [
+    ...head,
+    out,
+    '',
+    ...(baselines.length > 0 ? [...baselines, ''] : []),
+    'against the goals (≥ 1 and ≤ 1 meet them):',
+    ...goals,
+    '',
+  ].join('\n');
+}
+
+/** What the in-run baseline was, once per kind of baseline in the result. */
+export function baselineLines(result: BenchResult): string[] {
+  const seen = new Map<string, string>();
+  for (const p of result.points)
+    for (const r of p.runs) if (r.baseline) seen.set(r.baseline.name, r.baseline.description);
+  return [...seen].map(
+    ([name, description]) =>
+      `baseline: ${name}, ${description}; ÷ baseline is the topology's records/s divided by it`,
+  );
 }

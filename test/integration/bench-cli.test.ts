@@ -1,7 +1,8 @@
 /**
  * The harness end to end as `shardflow bench` runs it (its entry point in a process of its own): a
  * short in-process sweep writes a result file with every point and run, figures that hang together,
- * and stores that account for every record sent; a knob the topology would ignore is refused.
+ * stores that account for every record sent and the in-run baseline; a knob the topology would
+ * ignore is refused, and so is the remote mode without its configuration.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -73,6 +74,11 @@ describe('shardflow bench run (in-process)', () => {
         expect(r.latencyMs!.p50).toBeLessThanOrEqual(r.latencyMs!.p99);
         expect(r.latencyMs!.p99).toBeLessThanOrEqual(r.latencyMs!.max);
         expect(r.markers.unseen).toBe(0);
+        expect(r.markers.store).toBe('hot.device_state (memory)');
+        // the in-run baseline: a pass-through topology over the same workload, faster than the whole
+        expect(r.baseline!.name).toBe('pass-through topology');
+        expect(r.baseline!.recordsPerSecond).toBeGreaterThan(0);
+        expect(r.baseline!.ratio).toBeCloseTo(r.recordsPerSecond.endToEnd / r.baseline!.recordsPerSecond, 6);
         expect(r.cpu.perMillionRecords).toBeGreaterThan(0);
         expect(r.peakRssMiB).toBeGreaterThan(20);
         expect(r.accounting.balanced).toBe(true);
@@ -80,7 +86,16 @@ describe('shardflow bench run (in-process)', () => {
       }
       expect(point.summary.endToEnd!.runs).toHaveLength(2);
       expect(point.summary.endToEnd!.min).toBeLessThanOrEqual(point.summary.endToEnd!.median);
+      expect(point.summary.baselineRatio!.runs).toHaveLength(2);
     }
+    expect(stdout).toMatch(/^baseline: pass-through topology/m);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('<th>÷ baseline</th>');
+  });
+
+  it('refuses the remote mode without its configuration, naming the option, with exit code 2', async () => {
+    const { code, stderr } = await harness(['run', '--workload', 'smoke', '--mode', 'remote', '--out', out]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--mode remote needs --remote-config FILE');
   });
 
   it('refuses a knob it does not know, with exit code 2', async () => {

@@ -98,6 +98,11 @@ describe('sweeps', () => {
     // flushMs is the windows' flush interval
     expect(() => checkKnobs('in-process', { flushMs: 100 })).not.toThrow();
     expect(() => checkKnobs('remote', { shards: 4 })).toThrow(/reshard/);
+    // KPL aggregation is the producer's: there is none in-process; 0 turns it off
+    expect(() => checkKnobs('local-stack', { aggregateBytes: 0 })).not.toThrow();
+    expect(() => checkKnobs('in-process', { aggregateBytes: 51_200 })).toThrow(/no Kinesis records/);
+    expect(() => checkKnobs('remote', { coldCommitMs: 10_000 })).toThrow(/no Cold sink/);
+    expect(parseSweep('aggregateBytes=0,51200').values).toEqual([0, 51_200]);
     expect(() => checkKnobs('local-stack', { batch: 500, shards: 2 })).not.toThrow();
   });
 });
@@ -175,6 +180,38 @@ describe('report', () => {
     const other = withResultSection(twice, { ...changed, mode: 'local-stack' });
     expect(other).toContain('### fleet-100k, in-process');
     expect(other).toContain('### fleet-100k, local-stack');
+  });
+});
+
+describe('in-run baseline', () => {
+  it('carries the baseline and the ratio to it into the summary, the report and RESULTS.md', () => {
+    const withBaseline = (r: RunResult, rate: number): RunResult => ({
+      ...r,
+      baseline: {
+        name: 'raw GetRecords loop',
+        description: 'plain GetRecords over the same stream',
+        recordsPerSecond: rate,
+        records: rate * 10,
+        seconds: 10,
+        ratio: r.recordsPerSecond.endToEnd / rate,
+      },
+    });
+    const result = sampleResult();
+    const runs = [withBaseline(run(5000, 300), 40_000), withBaseline(run(5000, 320), 50_000)];
+    const point = { ...result.points[0]!, runs, summary: summarizePoint(runs) };
+    expect(point.summary.baseline!.median).toBe(45_000);
+    expect(point.summary.baselineRatio!.min).toBeCloseTo(0.1, 6);
+    expect(point.summary.baselineRatio!.max).toBeCloseTo(0.125, 6);
+    const one = { ...result, points: [point] };
+    const text = summaryTable(one);
+    expect(text).toContain('÷ baseline');
+    expect(text).toContain('45,000 (40,000–50,000)');
+    expect(text).toContain('0.113 (0.100–0.125)');
+    expect(text).toMatch(/^baseline: raw GetRecords loop, plain GetRecords over the same stream/m);
+    expect(reportHtml(one)).toContain('<td>0.113 (0.100–0.125)</td>');
+    const md = withResultSection('# Results\n', one);
+    expect(md).toContain('| baseline records/s | ÷ baseline |');
+    expect(md).toContain('| 45,000 (40,000–50,000) | 0.113 (0.100–0.125) |');
   });
 });
 
