@@ -4,6 +4,7 @@
  * to), runs one worker against it, and reads the Warm store for the markers.
  */
 import { readFileSync } from 'node:fs';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -83,4 +84,36 @@ export function loadRemoteConfig(file: string | undefined): RemoteConfig {
     throw new RemoteConfigError(`${file} is not valid YAML: ${(error as Error).message}`);
   }
   return parseRemoteConfig(raw, file);
+}
+
+/** Resolves AWS credentials the way the SDK clients will; throws when there are none. */
+export type CredentialsCheck = () => Promise<unknown>;
+
+/** The SDK's default credential chain, for `config.region`. */
+export function sdkCredentials(config: RemoteConfig): CredentialsCheck {
+  return async () => {
+    const client = new KinesisClient({ region: config.region });
+    try {
+      return await client.config.credentials();
+    } finally {
+      client.destroy();
+    }
+  };
+}
+
+/**
+ * Refuses to start the remote mode without AWS credentials: with an explicit endpoint the Kinesis
+ * client would otherwise fall back to the local emulators' dummy keys and fail later, less clearly.
+ */
+export async function checkRemoteCredentials(
+  config: RemoteConfig,
+  resolve: CredentialsCheck = sdkCredentials(config),
+): Promise<void> {
+  try {
+    await resolve();
+  } catch (error) {
+    throw new RemoteConfigError(
+      `--mode remote needs AWS credentials for region ${config.region}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role (${(error as Error).message})`,
+    );
+  }
 }
