@@ -4,7 +4,8 @@
  * process, so it gives exactly-once only against redelivery within one process.
  */
 import type { Position } from '../topology/index.ts';
-import { mergeInto, readStats, STORED_SLOTS, writeStats } from './mergeStats.ts';
+import { mergeSlots, readStats } from './mergeStats.ts';
+import { rowsOf, splitField } from './windowRows.ts';
 import {
   type ApplyRequest,
   type ApplyResult,
@@ -20,18 +21,61 @@ const CLASSIFIED_KEPT = 4096;
 /** Recent emissions kept per shard, for batches redelivered after they claimed windows. */
 const CLAIMS_KEPT = 32;
 
+/** Slots of one stored column: the ten statistics (`MetricStats` order), the revision, the changed flag. */
+const SLOTS = 12;
+
+/** One key of a bucket (a row, as in `windowRows.ts`): its metrics are columns from slot `at`. */
+interface Row {
+  readonly name: string;
+  readonly columns: string[];
+  at: number;
+  capacity: number;
+}
+
 /**
- * A window of one scope and size. Its fields' statistics and revisions live in one growing
- * `Float64Array` (slot = field's index × 11), not in an object per field: with 100,000 devices a
- * bucket holds a million fields, and objects that many make every garbage collection slow.
+ * A window of one scope and size. Its rows' statistics, revisions and changed flags live in one
+ * growing `Float64Array`, not in objects per field: with 100,000 devices a bucket holds a million
+ * fields, and objects that many make every garbage collection slow.
  */
 interface Bucket {
   readonly id: string;
   readonly end: number;
   final: boolean;
-  readonly index: Map<string, number>;
-  readonly names: string[];
+  readonly rows: Map<string, Row>;
   data: Float64Array;
+  used: number;
+}
+
+/** Makes room for `slots` more slots at the end of a bucket's slab. */
+function reserve(b: Bucket, slots: number): void {
+  b.used += slots;
+  if (b.used > b.data.length) {
+    const grown = new Float64Array(Math.max(b.used, b.data.length * 2));
+    grown.set(b.data);
+    b.data = grown;
+  }
+}
+
+/** The column of `name` in a row, appended (statistics zero, revision 0) when new. */
+function columnOf(b: Bucket, row: Row, name: string, hint: number): number {
+  if (row.columns[hint] === name) return hint;
+  const found = row.columns.indexOf(name);
+  if (found >= 0) return found;
+  const c = row.columns.length;
+  if (c === row.capacity) {
+    const capacity = Math.max(c + 1, 2 * row.capacity);
+    if (row.at + SLOTS * row.capacity === b.used) reserve(b, SLOTS * (capacity - row.capacity));
+    else {
+      const at = b.used;
+      reserve(b, SLOTS * capacity);
+      b.data.copyWithin(at, row.at, row.at + SLOTS * c);
+      row.at = at;
+    }
+    row.capacity = capacity;
+  }
+  row.columns.push(name);
+  b.data.fill(0, row.at + SLOTS * c, row.at + SLOTS * (c + 1));
+  return c;
 }
 
 interface Shard {
@@ -63,28 +107,30 @@ export function embeddedWindowState(): WindowStateBackend {
   // open and final buckets by window end: finality and retention look only at the due ones
   const open: Bucket[] = [];
   const fin: Bucket[] = [];
-  const dirty = new Map<Bucket, Set<number>>();
+  // open buckets' rows with changed columns (flagged in the slab) since the last flush
+  const dirty = new Map<Bucket, Set<Row>>();
   const shards = new Map<string, Shard>();
   let global = Number.NEGATIVE_INFINITY;
 
-  const emit = (out: Emission[], b: Bucket, i: number) => {
-    const at = i * STORED_SLOTS;
+  const emit = (out: Emission[], b: Bucket, row: Row, c: number) => {
+    const at = row.at + SLOTS * c;
     const revision = ++b.data[at + 10]!;
     out.push({
       bucket: b.id,
       windowEnd: b.end,
-      field: b.names[i]!,
+      field: row.name + row.columns[c]!,
       stats: readStats(b.data, at),
       revision,
       final: b.final,
     });
   };
 
-  const claim = (req: ApplyRequest, changedFinal: Map<Bucket, Set<number>>): Emission[] => {
+  const claim = (req: ApplyRequest, changedFinal: Map<Bucket, Map<Row, Set<number>>>): Emission[] => {
     const out: Emission[] = [];
     // a bucket that turns final here was open during the merge: its changes are in `dirty`, not
     // `changedFinal`, so the three groups never name the same field twice
-    for (const [b, fields] of changedFinal) for (const i of fields) emit(out, b, i);
+    for (const [b, rows] of changedFinal)
+      for (const [row, columns] of rows) for (const c of columns) emit(out, b, row, c);
     const due = global - req.policy.allowedLatenessMs;
     let done = 0;
     while (done < open.length && open[done]!.end <= due) done++;
@@ -92,11 +138,18 @@ export function embeddedWindowState(): WindowStateBackend {
       b.final = true;
       fin.push(b);
       dirty.delete(b);
-      for (let i = 0; i < b.names.length; i++) emit(out, b, i);
+      for (const row of b.rows.values()) for (let c = 0; c < row.columns.length; c++) emit(out, b, row, c);
     }
     if (done > 0) fin.sort((x, y) => x.end - y.end);
     if (req.flush) {
-      for (const [b, fields] of dirty) for (const i of fields) emit(out, b, i);
+      for (const [b, rows] of dirty)
+        for (const row of rows)
+          for (let c = 0; c < row.columns.length; c++) {
+            const flag = row.at + SLOTS * c + 11;
+            if (b.data[flag] === 0) continue;
+            b.data[flag] = 0;
+            emit(out, b, row, c);
+          }
       dirty.clear();
     }
     return out;
@@ -129,7 +182,7 @@ export function embeddedWindowState(): WindowStateBackend {
         return { status: 'stale-watermark', globalWatermark: global };
 
       // changes to final windows (late records) are emitted at once, open ones on the flush interval
-      const changedFinal = new Map<Bucket, Set<number>>();
+      const changedFinal = new Map<Bucket, Map<Row, Set<number>>>();
       for (const partial of req.partials) {
         let bucket = buckets.get(partial.bucket);
         if (bucket === undefined) {
@@ -137,35 +190,51 @@ export function embeddedWindowState(): WindowStateBackend {
             id: partial.bucket,
             end: partial.windowEnd,
             final: false,
-            index: new Map(),
-            names: [],
-            data: new Float64Array(STORED_SLOTS * Math.max(16, partial.fields.size)),
+            rows: new Map(),
+            data: new Float64Array(SLOTS * Math.max(16, partial.fields.size)),
+            used: 0,
           };
           buckets.set(partial.bucket, bucket);
           insertByEnd(open, bucket);
         }
-        const changes = bucket.final ? changedFinal : dirty;
-        let changed = changes.get(bucket);
-        if (changed === undefined) {
-          changed = new Set();
-          changes.set(bucket, changed);
+        let finalChanges: Map<Row, Set<number>> | undefined;
+        let dirtyRows: Set<Row> | undefined;
+        if (bucket.final) {
+          finalChanges = changedFinal.get(bucket);
+          if (finalChanges === undefined) {
+            finalChanges = new Map();
+            changedFinal.set(bucket, finalChanges);
+          }
+        } else {
+          dirtyRows = dirty.get(bucket);
+          if (dirtyRows === undefined) {
+            dirtyRows = new Set();
+            dirty.set(bucket, dirtyRows);
+          }
         }
-        const { index, names } = bucket;
-        for (const [field, stats] of partial.fields) {
-          let i = index.get(field);
-          if (i === undefined) {
-            i = names.length;
-            index.set(field, i);
-            names.push(field);
-            if ((i + 1) * STORED_SLOTS > bucket.data.length) {
-              const grown = new Float64Array(bucket.data.length * 2);
-              grown.set(bucket.data);
-              bucket.data = grown;
+        const { byRow, data: from } = partial.rows ?? rowsOf(partial.fields);
+        for (const [name, p] of byRow) {
+          let row = bucket.rows.get(name);
+          if (row === undefined) {
+            row = { name, columns: [], at: bucket.used, capacity: p.columns.length };
+            bucket.rows.set(name, row);
+            reserve(bucket, SLOTS * p.columns.length);
+          }
+          let changed: Set<number> | undefined;
+          if (finalChanges !== undefined) {
+            changed = finalChanges.get(row);
+            if (changed === undefined) {
+              changed = new Set();
+              finalChanges.set(row, changed);
             }
-            writeStats(bucket.data, i * STORED_SLOTS, stats);
-            bucket.data[i * STORED_SLOTS + 10] = 0;
-          } else mergeInto(bucket.data, i * STORED_SLOTS, stats);
-          changed.add(i);
+          } else dirtyRows!.add(row);
+          for (let j = 0; j < p.columns.length; j++) {
+            const c = columnOf(bucket, row, p.columns[j]!, j);
+            const at = row.at + SLOTS * c;
+            mergeSlots(bucket.data, at, from, p.at + 10 * j);
+            if (changed !== undefined) changed.add(c);
+            else bucket.data[at + 11] = 1;
+          }
         }
       }
 
@@ -201,9 +270,11 @@ export function embeddedWindowState(): WindowStateBackend {
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const b = buckets.get(bucket);
-      const i = b?.index.get(field);
-      if (b === undefined || i === undefined) return undefined;
-      const at = i * STORED_SLOTS;
+      const { row: name, column } = splitField(field);
+      const row = b?.rows.get(name);
+      const c = row?.columns.indexOf(column) ?? -1;
+      if (b === undefined || row === undefined || c < 0) return undefined;
+      const at = row.at + SLOTS * c;
       return { stats: readStats(b.data, at), revision: b.data[at + 10]!, final: b.final };
     },
     watermarks: async () => ({

@@ -5,7 +5,7 @@
  * per key instead of one per key × metric. A field without a separator is a column of row `''`.
  *
  * A row (little-endian): u16 header length, header (per column u16 name length, name), per column
- * ten float64 statistics (`packStats` order) and the stored revision, then per column one flag byte
+ * ten float64 statistics (`MetricStats` order) and the stored revision, then per column one flag byte
  * (in the store: changed since the last flush; in an emission: claimed). The Lua script in
  * `windowScripts.ts` reads and writes the same form.
  */
@@ -121,9 +121,41 @@ export function packPartialRows(rows: PartialRows): Buffer {
   return blob.subarray(0, at);
 }
 
-interface RowPartial {
-  readonly columns: string[];
-  readonly stats: MetricStats[];
+/** Groups fields by row into the {@link PartialRows} form (ten statistics per column). */
+export function rowsOf(fields: ReadonlyMap<string, MetricStats>): PartialRows {
+  const byRow = new Map<string, { columns: string[]; at: number }>();
+  const grouped = new Map<string, MetricStats[]>();
+  for (const [field, stats] of fields) {
+    const cut = field.lastIndexOf(SEPARATOR) + 1;
+    const name = cut === 0 ? '' : field.slice(0, cut);
+    let row = byRow.get(name);
+    if (row === undefined) {
+      row = { columns: [], at: 0 };
+      byRow.set(name, row);
+      grouped.set(name, []);
+    }
+    row.columns.push(cut === 0 ? field : field.slice(cut));
+    grouped.get(name)!.push(stats);
+  }
+  const data = new Float64Array(10 * fields.size);
+  let at = 0;
+  for (const [name, row] of byRow) {
+    row.at = at;
+    for (const s of grouped.get(name)!) {
+      data[at] = s.count;
+      data[at + 1] = s.sum;
+      data[at + 2] = s.min;
+      data[at + 3] = s.max;
+      data[at + 4] = s.mean;
+      data[at + 5] = s.m2;
+      data[at + 6] = s.first;
+      data[at + 7] = s.firstAt;
+      data[at + 8] = s.last;
+      data[at + 9] = s.lastAt;
+      at += 10;
+    }
+  }
+  return { byRow, data };
 }
 
 /**
@@ -131,58 +163,7 @@ interface RowPartial {
  * and every flag set, so the script stores a row new to its bucket as sent).
  */
 export function packRows(fields: ReadonlyMap<string, MetricStats>): Buffer {
-  const rows = new Map<string, RowPartial>();
-  for (const [field, stats] of fields) {
-    const cut = field.lastIndexOf(SEPARATOR) + 1;
-    const name = cut === 0 ? '' : field.slice(0, cut);
-    let row = rows.get(name);
-    if (row === undefined) {
-      row = { columns: [], stats: [] };
-      rows.set(name, row);
-    }
-    row.columns.push(cut === 0 ? field : field.slice(cut));
-    row.stats.push(stats);
-  }
-  const packed: Buffer[] = [];
-  let bound = 0;
-  for (const [name, row] of rows) {
-    const header = headerOf(row.columns);
-    packed.push(header);
-    // a UTF-16 code unit takes at most three bytes of UTF-8: size the blob once, without measuring
-    bound += 6 + 3 * name.length + header.length + COLUMN_BYTES * row.columns.length;
-  }
-  const blob = Buffer.allocUnsafeSlow(bound);
-  const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
-  let at = 0;
-  let r = 0;
-  for (const [name, row] of rows) {
-    const header = packed[r++]!;
-    const nameLength = name === '' ? 0 : blob.write(name, at + 2);
-    view.setUint16(at, nameLength, true);
-    at += 2 + nameLength;
-    const n = row.columns.length;
-    view.setUint32(at, header.length + COLUMN_BYTES * n, true);
-    at += 4;
-    header.copy(blob, at);
-    at += header.length;
-    for (const s of row.stats) {
-      view.setFloat64(at, s.count, true);
-      view.setFloat64(at + 8, s.sum, true);
-      view.setFloat64(at + 16, s.min, true);
-      view.setFloat64(at + 24, s.max, true);
-      view.setFloat64(at + 32, s.mean, true);
-      view.setFloat64(at + 40, s.m2, true);
-      view.setFloat64(at + 48, s.first, true);
-      view.setFloat64(at + 56, s.firstAt, true);
-      view.setFloat64(at + 64, s.last, true);
-      view.setFloat64(at + 72, s.lastAt, true);
-      view.setFloat64(at + 80, 0, true);
-      at += 88;
-    }
-    blob.fill(1, at, at + n);
-    at += n;
-  }
-  return blob.subarray(0, at);
+  return packPartialRows(rowsOf(fields));
 }
 
 // column names by header bytes (as latin1 text): emissions repeat a few headers many times

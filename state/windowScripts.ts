@@ -188,19 +188,16 @@ local function mergeRow(v, p, final)
   local hv, nv = shape(v)
   local a = unpackStats(v, 3 + hv, nv)
   local header = string.sub(v, 1, 2 + hv)
-  local flags
-  if not final then flags = string.sub(v, 3 + hv + 88 * nv, 2 + hv + 89 * nv) end
   if hv == hp and header == string.sub(p, 1, 2 + hp) then
     for j = 0, np - 1 do merge(a, 11 * j + 1, b, 11 * j + 1) end
-    if final then flags = ZEROS[nv] else flags = ONES[nv] end
-    return header .. packStats(a, nv) .. flags, nil
+    return header .. packStats(a, nv) .. (final and ZEROS[nv] or ONES[nv]), nil
   end
   -- columns differ: match them by name, append the new ones
   local stored = columnNames(v, hv)
   local at = {}
   for i, name in ipairs(stored) do at[name] = i end
   local fl = {}
-  for i = 1, nv do fl[i] = final and 0 or string.byte(flags, i) end
+  for i = 1, nv do fl[i] = final and 0 or string.byte(v, 2 + hv + 88 * nv + i) end
   local changed, added = {}, {}
   for j, name in ipairs(columnNames(p, hp)) do
     local i = at[name]
