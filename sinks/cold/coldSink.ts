@@ -305,8 +305,15 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
         if (!buffered.has(shard)) ctx!.markDurable(shard, batchCtx.position);
         return;
       }
-      for (const r of batch) if (!floor || comparePositions(positionOf(r), floor) > 0) buffer.push(r);
-      buffered.set(shard, batchCtx.position);
+      // The batch position names sub-record 0 of its last Kinesis record; when that record is a KPL
+      // aggregate, the batch ends at its last user record, and a replay whose pages end elsewhere
+      // must find those user records committed too.
+      let end = batchCtx.position;
+      for (const r of batch) {
+        if (!floor || comparePositions(positionOf(r), floor) > 0) buffer.push(r);
+        end = maxPosition(end, positionOf(r));
+      }
+      buffered.set(shard, end);
       if (buffer.length >= config.targetRows) await commit();
     },
     flush: () => commit(),
