@@ -395,8 +395,8 @@ describe('the Cold table after workers killed mid-commit', () => {
             endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
             idleTimeBetweenReadsMs: 20,
             maxIdleTimeMs: 200,
-            // A page of at most 20 aggregates (about 4,000 readings): many commits per run, so the
-            // armed commit comes while most of the stream is still to be read.
+            // Pages of a few aggregates (up to about 4,000 readings, set per run below): many commits
+            // per run, so the armed commit comes while most of the stream is still to be read.
             maxRecords: 20,
           },
           leases: {
@@ -434,10 +434,13 @@ describe('the Cold table after workers killed mid-commit', () => {
       const configFile = join(warehouse, 'shardflow.yaml');
       writeFileSync(configFile, JSON.stringify(raw, null, 2)); // JSON is YAML
       const logFile = join(warehouse, 'workers.log');
-      const run = (writerId: string, fault?: string) =>
+      // Each run reads pages of a different size, so a replay's pages end at other records than the
+      // pages committed before the kill (as after any restart where the reader had been at the tip).
+      const run = (writerId: string, maxRecords: number, fault?: string) =>
         startWorker(configFile, logFile, {
           SHARDFLOW_COLD__SINK__WRITER_ID: writerId,
           SHARDFLOW_SOURCE__LEASES__WORKER_ID: writerId,
+          SHARDFLOW_SOURCE__KINESIS__MAX_RECORDS: String(maxRecords),
           ...(fault ? { SHARDFLOW_FAULT: fault } : {}),
         });
       const atEnd = async () => {
@@ -450,7 +453,7 @@ describe('the Cold table after workers killed mid-commit', () => {
         meta!.metadata.snapshots.map((s) => s.summary[WRITER_KEY]);
 
       // Run 1 dies at its third commit, with the new metadata file written and the catalog not swapped.
-      const first = run('run-1', 'iceberg-commit-after-metadata:3');
+      const first = run('run-1', 20, 'iceberg-commit-after-metadata:3');
       expect(await exitOf(first, RUN_TIMEOUT_MS, neverKilled), first.tail()).toEqual({
         code: null,
         signal: 'SIGKILL',
@@ -463,7 +466,7 @@ describe('the Cold table after workers killed mid-commit', () => {
       phase('run 1 (killed after metadata)');
 
       // Run 2 dies right after its second swap: the table holds positions Kinesis was never told of.
-      const second = run('run-2', 'iceberg-commit-after-swap:2');
+      const second = run('run-2', 13, 'iceberg-commit-after-swap:2');
       expect(await exitOf(second, RUN_TIMEOUT_MS, neverKilled), second.tail()).toEqual({
         code: null,
         signal: 'SIGKILL',
@@ -483,7 +486,7 @@ describe('the Cold table after workers killed mid-commit', () => {
       phase('run 2 (killed after swap)');
 
       // Run 3 has no fault: it runs until every shard's position in the table is the stream's end.
-      const third = run('run-3');
+      const third = run('run-3', 7);
       let exitedEarly: unknown;
       third.exited.then((e) => {
         exitedEarly = e;
