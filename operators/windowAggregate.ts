@@ -76,6 +76,8 @@ export const windowAggregateConfigSchema = z
 export type WindowAggregateConfig = z.output<typeof windowAggregateConfigSchema>;
 
 const US = '\x1f';
+/** Metrics per record assumed when sizing a batch's window rows (they grow past it when needed). */
+const METRICS_HINT = 12;
 /** Stands for a customer the master data does not know (`customer_id: null`). */
 const NO_CUSTOMER = '\x00';
 
@@ -115,6 +117,12 @@ function rowNames() {
   };
 }
 
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function aggregate(
   batch: readonly Enriched[],
   slices: ReturnType<typeof plan>,
@@ -132,6 +140,7 @@ function aggregate(
   const lastAcc = new Array<Accumulator | undefined>(n);
   const names: string[] = [];
   const values: number[] = [];
+  let columns: readonly string[] = [];
   for (const record of batch) {
     const t = record.device_timestamp;
     if (!Number.isFinite(t)) continue;
@@ -146,7 +155,7 @@ function aggregate(
         const id = `${slice.scope}|${slice.size}|${start}`;
         acc = out.buckets.get(id);
         if (acc === undefined) {
-          acc = { end, rows: new WindowRows(lists) };
+          acc = { end, rows: new WindowRows(lists, batch.length * METRICS_HINT) };
           out.buckets.set(id, acc);
         }
         lastStart[i] = start;
@@ -168,6 +177,8 @@ function aggregate(
       values.push(value);
     }
     if (names.length === 0) continue;
+    // records mostly carry the same metrics: intern the list only when it changes
+    if (!sameList(columns, names)) columns = lists.of(names);
     let rowOf: AggregateScope | undefined;
     let rowName = '';
     for (let i = 0; i < n; i++) {
@@ -180,8 +191,10 @@ function aggregate(
         else rowName = `${record.productId}${US}${record.customer_id ?? NO_CUSTOMER}${US}`;
       }
       const rows = accs[i]!.rows;
-      const row = rows.row(rowName, names.length);
-      for (let m = 0; m < names.length; m++) rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
+      const row = rows.row(rowName, columns);
+      if (row.columns === columns) for (let m = 0; m < names.length; m++) rows.add(row, m, values[m]!, t);
+      else
+        for (let m = 0; m < names.length; m++) rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
     }
   }
   return out;

@@ -62,20 +62,33 @@ function statsAt(d: Float64Array, o: number): MetricStats {
 /** A window's rows for one batch; also the `ReadonlyMap` of fields the backend interface names. */
 export class WindowRows implements ReadonlyMap<string, MetricStats> {
   readonly byRow = new Map<string, StatsRow>();
-  data = new Float64Array(COLUMN_SLOTS * 64);
+  data: Float64Array;
   private used = 0;
   private fieldCount = 0;
   private fields: Map<string, MetricStats> | undefined;
 
-  constructor(private readonly lists: ColumnLists) {}
+  /** `columnsHint`: how many columns the batch may bring (sizes the slab once instead of growing it). */
+  constructor(
+    private readonly lists: ColumnLists,
+    columnsHint = 64,
+  ) {
+    this.data = new Float64Array(COLUMN_SLOTS * Math.max(16, columnsHint));
+  }
 
-  /** The row of a key prefix, created empty with room for `expected` columns. */
-  row(name: string, expected: number): StatsRow {
+  /**
+   * The row of a key prefix; a new row gets `columns` (a list from the same {@link ColumnLists}:
+   * a record's metrics), all empty. Add to column `c` directly while `row.columns === columns`.
+   */
+  row(name: string, columns: readonly string[]): StatsRow {
     let row = this.byRow.get(name);
     if (row === undefined) {
-      row = { columns: [], at: this.used, capacity: expected };
+      const n = columns.length;
+      row = { columns, at: this.used, capacity: n };
       this.byRow.set(name, row);
-      this.reserve(COLUMN_SLOTS * expected);
+      this.reserve(COLUMN_SLOTS * n);
+      for (let c = 0; c < n; c++) this.clear(row.at + COLUMN_SLOTS * c);
+      this.fieldCount += n;
+      this.fields = undefined;
     }
     return row;
   }
@@ -89,7 +102,14 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     const c = columns.length;
     if (c === row.capacity) this.grow(row);
     row.columns = this.lists.of([...columns, metric]);
-    const o = row.at + COLUMN_SLOTS * c;
+    this.clear(row.at + COLUMN_SLOTS * c);
+    this.fieldCount++;
+    this.fields = undefined;
+    return c;
+  }
+
+  /** Empty statistics at slot `o`: what `new RunningStats()` starts from. */
+  private clear(o: number): void {
     const d = this.data;
     d[o] = 0;
     d[o + 1] = 0;
@@ -101,9 +121,6 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     d[o + 7] = Number.POSITIVE_INFINITY;
     d[o + 8] = 0;
     d[o + 9] = Number.NEGATIVE_INFINITY;
-    this.fieldCount++;
-    this.fields = undefined;
-    return c;
   }
 
   /** Adds a value observed at an event time to a column (`RunningStats.add`'s arithmetic, in its order). */

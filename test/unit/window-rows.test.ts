@@ -28,10 +28,11 @@ describe('window rows', () => {
           { maxLength: 80 },
         ),
         (records) => {
-          const rows = new WindowRows(new ColumnLists());
+          const lists = new ColumnLists();
+          const rows = new WindowRows(lists, 2);
           const want = new Map<string, RunningStats>();
           for (const r of records) {
-            const row = rows.row(`p${US}${r.key}${US}`, r.metrics.length);
+            const row = rows.row(`p${US}${r.key}${US}`, lists.of(r.metrics.map(([m]) => m)));
             r.metrics.forEach(([metric, value], m) => {
               rows.add(row, rows.column(row, metric, m), value, r.at);
               const field = `p${US}${r.key}${US}${metric}`;
