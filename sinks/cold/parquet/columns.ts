@@ -81,6 +81,9 @@ function buildUtf8(name: string, values: ArrayLike<ColdValue>, n: number, v: Val
   let at = 0;
   let min: string | undefined;
   let max: string | undefined;
+  // While the bounds and the value are ASCII, the engine's `<` (UTF-16 order) is code point order.
+  let minAscii = true;
+  let maxAscii = true;
   for (let i = 0; i < n; i++) {
     const value = values[i];
     if (value === null || value === undefined) {
@@ -100,10 +103,27 @@ function buildUtf8(name: string, values: ArrayLike<ColdValue>, n: number, v: Val
         if (c >= 0x80) break;
         bytes[at + j] = c;
       }
-      if (j === len) at += len;
+      const ascii = j === len;
+      if (ascii) at += len;
       else at += utf8.encodeInto(value, bytes.subarray(at)).written;
-      if (min === undefined || compareCodePoints(value, min) < 0) min = value;
-      if (max === undefined || compareCodePoints(value, max) > 0) max = value;
+      // Map keys and values get no bounds.
+      if (!s.bounded) {
+        offsets[i + 1] = at;
+        continue;
+      }
+      if (min === undefined || max === undefined) {
+        min = max = value;
+        minAscii = maxAscii = ascii;
+      } else {
+        if (ascii && minAscii ? value < min : compareCodePoints(value, min) < 0) {
+          min = value;
+          minAscii = ascii;
+        }
+        if (ascii && maxAscii ? value > max : compareCodePoints(value, max) > 0) {
+          max = value;
+          maxAscii = ascii;
+        }
+      }
     }
     offsets[i + 1] = at;
   }
@@ -115,13 +135,13 @@ function buildUtf8(name: string, values: ArrayLike<ColdValue>, n: number, v: Val
 const utf8 = new TextEncoder();
 
 /**
- * A string column as dictionary indices into its distinct values, or `undefined` when more than a
- * quarter of the values are distinct (then the plain form is cheaper). Telemetry's strings repeat
+ * A string column as dictionary indices into its distinct values, or `undefined` when more than an
+ * eighth of the values are distinct (then the plain form is as cheap, and giving up early costs less). Telemetry's strings repeat
  * (device, product, site, customer): encoding and ordering each distinct value once, not each row,
  * makes the column several times cheaper, and Parquet dictionary-encodes the column either way.
  */
 function buildUtf8Dictionary(name: string, values: ArrayLike<ColdValue>, n: number, v: Validity) {
-  const limit = Math.max(16, n >> 2);
+  const limit = Math.max(16, n >> 3);
   const indices = new Int32Array(n);
   const codes = new Map<string, number>();
   const distinct: string[] = [];
@@ -444,10 +464,19 @@ function buildMap(field: ColdField, values: ArrayLike<ColdMapValue>, n: number):
       emptySlots++;
     } else {
       const before = keys.length;
-      const entries = value instanceof Map ? value.entries() : Object.entries(value);
-      for (const [key, item] of entries) {
-        keys.push(key);
-        items.push(item);
+      if (value instanceof Map) {
+        for (const [key, item] of value) {
+          keys.push(key);
+          items.push(item);
+        }
+      } else {
+        // for…in with an own-property check: Object.entries' keys without an array per row.
+        const record = value as Readonly<Record<string, ColdValue>>;
+        for (const key in record) {
+          if (!Object.hasOwn(record, key)) continue;
+          keys.push(key);
+          items.push(record[key]);
+        }
       }
       if (keys.length === before) emptySlots++;
     }
