@@ -6,15 +6,19 @@
  * with a metrics object) and ends with the file's bytes on local disk, so the conversion to each
  * library's input is measured too. parquetjs-lite is slow, so it writes fewer rows and its rate is
  * reported per row like the others. Every run is a child process of its own so that its peak RSS is
- * its own; writers alternate, median of the runs. After the runs each writer's file footer is read back
- * with hyparquet: field ids on every schema element, TIMESTAMP(MICROS, UTC), STRING.
+ * its own; writers alternate, median of the runs. In each child the same rows are written `--files`
+ * times: the first file is the headline (a fresh process: JIT and WebAssembly tiers still cold), the
+ * median of the later ones is what a long-running sink sees for every file after its first. Besides
+ * wall time, each file's process CPU time is taken (rows per CPU-second), which a loaded machine
+ * disturbs less. After the runs each writer's file footer is read back with hyparquet: field ids on
+ * every schema element, TIMESTAMP(MICROS, UTC), STRING.
  *
- *   npx tsx bench/parquetWriters.ts [--rows N] [--baseline-rows N] [--runs N] [--row-group N]
+ *   npx tsx bench/parquetWriters.ts [--rows N] [--baseline-rows N] [--runs N] [--files N] [--row-group N]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '1000000' },
     'baseline-rows': { type: 'string', default: '100000' },
     runs: { type: 'string', default: '3' },
+    files: { type: 'string', default: '3' },
     'row-group': { type: 'string', default: '1000000' },
     child: { type: 'string' },
     out: { type: 'string' },
@@ -184,7 +189,9 @@ async function parquetjsLite(rows: readonly Row[], path: string): Promise<Uint8A
 interface ChildResult {
   readonly writer: WriterName;
   readonly rows: number;
-  readonly seconds: number;
+  /** Wall and CPU seconds of each file written, in order. */
+  readonly seconds: number[];
+  readonly cpuSeconds: number[];
   readonly bytes: number;
   readonly peakRssMiB: number;
   readonly footer: FooterCheck;
@@ -213,26 +220,34 @@ function checkFooter(bytes: Uint8Array): FooterCheck {
   };
 }
 
-async function runChild(writer: WriterName, n: number, out: string): Promise<void> {
+async function runChild(writer: WriterName, n: number, files: number, out: string): Promise<void> {
   const rows = makeRows(n);
   const dir = mkdtempSync(join(tmpdir(), 'parquet-bench-'));
-  const path = join(dir, 'data.parquet');
   try {
-    const start = process.hrtime.bigint();
-    let bytes: Uint8Array;
-    if (writer === 'parquetjs-lite') bytes = await parquetjsLite(rows, path);
-    else {
-      bytes =
-        writer === 'hyparquet-writer'
-          ? hyparquet(rows)
-          : shardflow(rows, writer === 'shardflow-zstd' ? 'zstd' : 'snappy');
-      writeFileSync(path, bytes);
+    const seconds: number[] = [];
+    const cpuSeconds: number[] = [];
+    let bytes: Uint8Array = new Uint8Array();
+    for (let file = 0; file < files; file++) {
+      const path = join(dir, `data-${file}.parquet`);
+      const cpu = process.cpuUsage();
+      const start = process.hrtime.bigint();
+      if (writer === 'parquetjs-lite') bytes = await parquetjsLite(rows, path);
+      else {
+        bytes =
+          writer === 'hyparquet-writer'
+            ? hyparquet(rows)
+            : shardflow(rows, writer === 'shardflow-zstd' ? 'zstd' : 'snappy');
+        writeFileSync(path, bytes);
+      }
+      seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
+      const used = process.cpuUsage(cpu);
+      cpuSeconds.push((used.user + used.system) / 1e6);
     }
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const result: ChildResult = {
       writer,
       rows: n,
       seconds,
+      cpuSeconds,
       bytes: bytes.byteLength,
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       footer: checkFooter(bytes),
@@ -247,12 +262,13 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 
 async function main(): Promise<void> {
   if (values.child) {
-    await runChild(values.child as WriterName, Number(values.rows), values.out!);
+    await runChild(values.child as WriterName, Number(values.rows), Number(values.files), values.out!);
     return;
   }
   const rows = Number(values.rows);
   const baselineRows = Number(values['baseline-rows']);
   const runs = Number(values.runs);
+  const files = Math.max(1, Number(values.files));
   const writers: WriterName[] = ['parquetjs-lite', 'shardflow-zstd', 'shardflow-snappy', 'hyparquet-writer'];
   const results = new Map<WriterName, ChildResult[]>(writers.map((w) => [w, []]));
   const self = fileURLToPath(import.meta.url);
@@ -275,37 +291,46 @@ async function main(): Promise<void> {
             out,
             '--row-group',
             String(ROW_GROUP),
+            '--files',
+            String(files),
           ],
           { stdio: 'inherit' },
         );
         const r = JSON.parse(readFileSync(out, 'utf8')) as ChildResult;
         results.get(writer)!.push(r);
         console.error(
-          `run ${run + 1} ${writer}: ${Math.round(r.rows / r.seconds)} rows/s, ${r.peakRssMiB} MiB`,
+          `run ${run + 1} ${writer}: ${r.seconds.map((s) => Math.round(r.rows / s)).join(' → ')} rows/s, ${r.peakRssMiB} MiB`,
         );
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const rate = (w: WriterName) => median(results.get(w)!.map((r) => r.rows / r.seconds));
-  const base = rate('parquetjs-lite');
+  const first = (r: ChildResult) => r.rows / r.seconds[0]!;
+  const firstCpu = (r: ChildResult) => r.rows / r.cpuSeconds[0]!;
+  const later = (r: ChildResult) => (r.seconds.length > 1 ? r.rows / median(r.seconds.slice(1)) : Number.NaN);
+  const laterCpu = (r: ChildResult) =>
+    r.cpuSeconds.length > 1 ? r.rows / median(r.cpuSeconds.slice(1)) : Number.NaN;
+  const rate = (w: WriterName, f: (r: ChildResult) => number) => median(results.get(w)!.map(f));
+  const base = rate('parquetjs-lite', first);
+  const baseLater = rate('parquetjs-lite', later);
+  const fmt = (x: number) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en'));
   console.log(
-    `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+    `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]!.toFixed(1)}`,
   );
   console.log(
-    `${rows} rows (parquetjs-lite ${baselineRows}), row group ${ROW_GROUP}, median of ${runs} runs\n`,
+    `${rows} rows (parquetjs-lite ${baselineRows}), row group ${ROW_GROUP}, ${files} files per process, median of ${runs} runs\n`,
   );
   console.log(
-    '| writer | codec | rows | rows/s (median) | runs (rows/s) | ratio to parquetjs-lite | file MiB | peak RSS MiB | field ids | TIMESTAMP(MICROS,UTC) | STRING |',
+    '| writer | codec | rows | first file rows/s | runs (rows/s) | rows/CPU-s | ratio to parquetjs-lite | later files rows/s | rows/CPU-s | ratio | file MiB | peak RSS MiB | field ids | TIMESTAMP(MICROS,UTC) | STRING |',
   );
-  console.log('|---|---|---:|---:|---|---:|---:|---:|---|---|---|');
+  console.log('|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|');
   for (const w of writers) {
     const rs = results.get(w)!;
     const last = rs[rs.length - 1]!;
     const yes = (b: boolean) => (b ? 'yes' : 'no');
     console.log(
-      `| ${w} | ${last.footer.codec} | ${last.rows.toLocaleString('en')} | ${Math.round(rate(w)).toLocaleString('en')} | ${rs.map((r) => Math.round(r.rows / r.seconds).toLocaleString('en')).join(' · ')} | ${(rate(w) / base).toFixed(1)} | ${(last.bytes / 2 ** 20).toFixed(1)} | ${median(rs.map((r) => r.peakRssMiB))} | ${yes(last.footer.fieldIds)} | ${yes(last.footer.timestampMicrosUtc)} | ${yes(last.footer.stringAnnotation)} |`,
+      `| ${w} | ${last.footer.codec} | ${last.rows.toLocaleString('en')} | ${fmt(rate(w, first))} | ${rs.map((r) => fmt(first(r))).join(' · ')} | ${fmt(rate(w, firstCpu))} | ${(rate(w, first) / base).toFixed(1)} | ${fmt(rate(w, later))} | ${fmt(rate(w, laterCpu))} | ${(rate(w, later) / baseLater).toFixed(1)} | ${(last.bytes / 2 ** 20).toFixed(1)} | ${median(rs.map((r) => r.peakRssMiB))} | ${yes(last.footer.fieldIds)} | ${yes(last.footer.timestampMicrosUtc)} | ${yes(last.footer.stringAnnotation)} |`,
     );
   }
 }
