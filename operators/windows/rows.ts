@@ -19,27 +19,37 @@ export interface StatsRow {
   capacity: number;
 }
 
+interface ListNode {
+  list: readonly string[] | undefined;
+  readonly next: Map<string, ListNode>;
+}
+
 /** Interns column lists, so rows of the same metrics share one list (and a backend's cached header). */
 export class ColumnLists {
-  private readonly root = new Map<
-    string,
-    { list: readonly string[] | undefined; next: Map<string, unknown> }
-  >();
+  private root = new Map<string, ListNode>();
+  private count = 0;
 
-  /** The shared list equal to `columns`. */
+  /** The shared list equal to `columns` (after 10,000 distinct lists, fresh ones: rows still work). */
   of(columns: readonly string[]): readonly string[] {
+    if (this.count > 10_000) {
+      this.root = new Map();
+      this.count = 0;
+    }
     let level = this.root;
-    let node: { list: readonly string[] | undefined; next: Map<string, unknown> } | undefined;
+    let node: ListNode | undefined;
     for (const c of columns) {
       node = level.get(c);
       if (node === undefined) {
         node = { list: undefined, next: new Map() };
         level.set(c, node);
       }
-      level = node.next as typeof level;
+      level = node.next;
     }
     if (node === undefined) return [];
-    node.list ??= Object.freeze([...columns]);
+    if (node.list === undefined) {
+      node.list = Object.freeze([...columns]);
+      this.count++;
+    }
     return node.list;
   }
 }
