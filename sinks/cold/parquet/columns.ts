@@ -484,7 +484,9 @@ function buildMap(field: ColdField, values: ArrayLike<ColdMapValue>, n: number):
   }
   const keyStats = newStats(type.keyId, 'string', false);
   const valueStats = newStats(type.valueId, type.value, false);
-  const keyData = buildPrimitive(`${field.name}.key`, 'string', keys, keys.length, keyStats);
+  const keyData =
+    buildDictionaryString(`${field.name}.key`, keys, keys.length, keyStats) ??
+    buildPrimitive(`${field.name}.key`, 'string', keys, keys.length, keyStats);
   if (keyStats.nullCount > 0) fail(field.name, 0, 'a map key is null');
   const valueData = buildPrimitive(`${field.name}.value`, type.value, items, items.length, valueStats);
   for (const s of [keyStats, valueStats]) {
