@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { packPartialRows, packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
-import { WINDOW_APPLY } from './windowScripts.ts';
+import { WINDOW_APPLY, WINDOW_JOIN, WINDOW_LAYOUT } from './windowScripts.ts';
 import {
   type ApplyRequest,
   type ApplyResult,
@@ -38,6 +38,7 @@ export type RedisWindowStateConfig = z.output<typeof redisWindowStateConfigSchem
 
 interface WindowCommands {
   windowApplyBuffer(...args: (string | Buffer)[]): Promise<Buffer[]>;
+  windowJoin(prefix: string, epoch: string, layout: string): Promise<[string | null, string]>;
 }
 
 const num = (s: string) => (s === '-inf' ? Number.NEGATIVE_INFINITY : Number(s));
@@ -69,11 +70,16 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       const c = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 }) as Redis &
         WindowCommands;
       c.defineCommand('windowApply', { numberOfKeys: 0, lua: WINDOW_APPLY });
+      c.defineCommand('windowJoin', { numberOfKeys: 0, lua: WINDOW_JOIN });
       await c.connect();
       client = c;
-      await c.set(`${prefix}epoch`, randomUUID(), 'NX');
-      epoch = (await c.get(`${prefix}epoch`)) ?? undefined;
-      if (epoch === undefined) throw new StateLostError('window state epoch vanished while joining');
+      const [joined, layout] = await c.windowJoin(prefix, randomUUID(), WINDOW_LAYOUT);
+      if (joined === null) throw new StateLostError('window state epoch vanished while joining');
+      if (layout !== WINDOW_LAYOUT)
+        throw new StateLostError(
+          `window state in ${config.namespace} was written in another layout (${layout || 'one field per key × metric'}): stop every worker and replay into a new namespace`,
+        );
+      epoch = joined;
     },
     apply: async function applyRedis(req: ApplyRequest): Promise<ApplyResult> {
       const args: (string | Buffer)[] = [

@@ -3,6 +3,7 @@
  * atomic step of a batch (see `windowState.ts`). Keys (prefix `P`, a hash-tagged namespace):
  *
  * - `P epoch`: the state's epoch, created by the first worker; missing or changed = state lost;
+ *   `P layout`: the layout of the state (`WINDOW_LAYOUT`), recorded with the epoch;
  * - `P g`: the global watermark (only moves forward); `P wm`: shard → `maxEventTime,activeAt`;
  * - `P pos`: shard → last applied `sequence:subSequence`; `P cw:<shard>`: recent
  *   `sequence:subSequence:watermark` the batches were classified with;
@@ -112,6 +113,22 @@ local function bucketRecord(b, e, final, every, rows)
   return struct.pack('<H', #b) .. b .. struct.pack('<d', e) .. (final and '\\1' or '\\0')
     .. (every and '\\1' or '\\0') .. struct.pack('<I4', #rows) .. table.concat(rows)
 end
+`;
+
+/** The layout this script reads and writes, recorded beside the epoch by the worker that creates it. */
+export const WINDOW_LAYOUT = 'rows-1';
+
+/**
+ * Joins the state's epoch, creating it (and recording the layout) when missing: ARGV prefix, a new
+ * epoch, the layout; returns the epoch and the recorded layout ('' for state older than the record).
+ */
+export const WINDOW_JOIN = `
+local P = ARGV[1]
+if redis.call('EXISTS', P .. 'epoch') == 0 then
+  redis.call('SET', P .. 'epoch', ARGV[2])
+  redis.call('SET', P .. 'layout', ARGV[3])
+end
+return {redis.call('GET', P .. 'epoch'), redis.call('GET', P .. 'layout') or ''}
 `;
 
 /** Applies a batch's partials, publishes the shard's watermark, claims due windows (see file comment). */

@@ -42,6 +42,23 @@ describe('redis window state', () => {
     await backend.close();
   });
 
+  it('refuses to join state an older layout wrote (an epoch without a layout record), rather than misreading it', async () => {
+    const namespace = `old-${randomUUID()}`;
+    await admin.set(`sf:{${namespace}}:epoch`, 'from-an-older-worker');
+    await admin.hset(`sf:{${namespace}}:b:product|1h|0`, 'p\x1fm', Buffer.alloc(88));
+    const backend = redisWindowState({ redisUrl: redisUrl(), namespace });
+    await expect(backend.open()).rejects.toBeInstanceOf(StateLostError);
+    await backend.close();
+    // a namespace this layout created is joined by the next worker
+    const fresh = `new-${randomUUID()}`;
+    const first = redisWindowState({ redisUrl: redisUrl(), namespace: fresh });
+    const second = redisWindowState({ redisUrl: redisUrl(), namespace: fresh });
+    await first.open();
+    await second.open();
+    await first.close();
+    await second.close();
+  });
+
   it('applies a batch in one round trip', async () => {
     const backend = redisWindowState({ redisUrl: redisUrl(), namespace: `rt-${randomUUID()}` });
     await backend.open();
