@@ -69,9 +69,18 @@ function encode(
     .setCreatedBy('shardflow (parquet-rs via parquet-wasm)');
   // Measurements, doubles and timestamps rarely repeat: trying a dictionary first made zstd writes
   // several times slower and the files larger (bench/RESULTS.md).
+  // Strings too varied for the Arrow dictionary (sequence numbers) are as varied for Parquet's:
+  // building its dictionary only to overflow it and fall back to plain pages is wasted work, and the
+  // plain pages compress better. (parquet-wasm takes a column name, not a nested path: map values
+  // keep the default.)
   for (const c of columns) {
     const type = c.leaves.length === 1 ? c.leaves[0]!.type : undefined;
-    if (type === 'double' || type === 'timestamptz' || type === 'long') {
+    if (
+      type === 'double' ||
+      type === 'timestamptz' ||
+      type === 'long' ||
+      (type === 'string' && !arrow.DataType.isDictionary(c.data.type))
+    ) {
       builder = builder.setColumnDictionaryEnabled(c.field.name, false);
     }
   }
