@@ -2,7 +2,9 @@
  * Parquet writers for the Cold layer, compared on the same telemetry-like rows: shardflow's writer
  * (`sinks/cold/parquet/writer.ts`: records collected by `columnBuffer.ts`, Arrow buffers built
  * directly, written by parquet-wasm) with zstd and with snappy, hyparquet-writer (snappy: it has no zstd compressor of its own and Node 20 has none) and
- * parquetjs-lite (snappy; the baseline). Each timed run starts from row objects (the Enriched shape
+ * parquetjs-lite (snappy; the baseline), and the Cold sink's own path on the full telemetry schema
+ * (`shardflow-telemetry`: Enriched records → `telemetryColumns` → `writeParquet`, zstd; the records are
+ * built before the timed part). Each timed run starts from row objects (the Enriched shape
  * with a metrics object) and ends with the file's bytes on local disk, so the conversion to each
  * library's input is measured too. parquetjs-lite is slow, so it writes fewer rows and its rate is
  * reported per row like the others. Every run is a child process of its own so that its peak RSS is
@@ -24,9 +26,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { coldFields, telemetryColumns, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
 import { ColumnBuffer } from '../sinks/cold/parquet/columnBuffer.ts';
 import type { ColdField } from '../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
+import type { Enriched } from '../topology/index.ts';
 
 /** The part of parquetjs-lite's API used here (the package ships no types). */
 interface ParquetjsLite {
@@ -100,7 +104,43 @@ const FIELDS: readonly ColdField[] = [
   ...METRICS.map((name, k): ColdField => ({ id: 6 + k, name, type: 'double', required: false })),
 ];
 
-type WriterName = 'shardflow-zstd' | 'shardflow-snappy' | 'hyparquet-writer' | 'parquetjs-lite';
+type WriterName =
+  | 'shardflow-zstd'
+  | 'shardflow-snappy'
+  | 'shardflow-telemetry'
+  | 'hyparquet-writer'
+  | 'parquetjs-lite';
+
+/** The Cold table's schema in the bench: six metrics in typed columns, the other two in the map. */
+const TELEMETRY_SCHEMA = telemetrySchema(METRICS.slice(0, 6).map((name) => ({ name, type: 'double' })));
+
+/** The same rows as the Cold sink receives them (outside the timed part). */
+function enriched(rows: readonly Row[]): Enriched[] {
+  return rows.map((r, i) => ({
+    device_id: r.device_id,
+    device_timestamp: r.device_timestamp,
+    productId: r.productId,
+    metrics: r.metrics,
+    ingest_timestamp: r.device_timestamp + 400,
+    site_id: r.site_id,
+    customer_id: r.customer_id,
+    rawRef: {
+      protocol: 'mqtt',
+      format: 'json',
+      stream: 'telemetry',
+      shardId: `shardId-00000000000${i % 4}`,
+      sequenceNumber: String(49_600_000_000_000_000_000n + BigInt(i)),
+    },
+  }));
+}
+
+/** The Cold sink's own path: Enriched records → `telemetryColumns` → `writeParquet` (zstd). */
+function shardflowTelemetry(records: readonly Enriched[]): Uint8Array {
+  return writeParquet(coldFields(TELEMETRY_SCHEMA), telemetryColumns(records, TELEMETRY_SCHEMA), {
+    compression: 'zstd',
+    rowGroupRows: ROW_GROUP,
+  }).bytes;
+}
 
 function shardflow(rows: readonly Row[], compression: 'zstd' | 'snappy'): Uint8Array {
   const buffer = new ColumnBuffer(FIELDS, rows.length + 1);
@@ -210,7 +250,10 @@ function checkFooter(bytes: Uint8Array): FooterCheck {
   const ts = elements.find((e) => e.name === 'device_timestamp');
   const ids = elements.filter((e) => e.type === 'BYTE_ARRAY');
   return {
-    fieldIds: elements.every((e) => typeof e.field_id === 'number'),
+    // A map's repeated key/value group is the one element Iceberg does not number.
+    fieldIds: elements.every(
+      (e) => typeof e.field_id === 'number' || (e.repetition_type === 'REPEATED' && e.num_children),
+    ),
     timestampMicrosUtc:
       ts?.logical_type?.type === 'TIMESTAMP' &&
       ts.logical_type.unit === 'MICROS' &&
@@ -222,6 +265,7 @@ function checkFooter(bytes: Uint8Array): FooterCheck {
 
 async function runChild(writer: WriterName, n: number, files: number, out: string): Promise<void> {
   const rows = makeRows(n);
+  const records = writer === 'shardflow-telemetry' ? enriched(rows) : [];
   const dir = mkdtempSync(join(tmpdir(), 'parquet-bench-'));
   try {
     const seconds: number[] = [];
@@ -236,7 +280,9 @@ async function runChild(writer: WriterName, n: number, files: number, out: strin
         bytes =
           writer === 'hyparquet-writer'
             ? hyparquet(rows)
-            : shardflow(rows, writer === 'shardflow-zstd' ? 'zstd' : 'snappy');
+            : writer === 'shardflow-telemetry'
+              ? shardflowTelemetry(records)
+              : shardflow(rows, writer === 'shardflow-zstd' ? 'zstd' : 'snappy');
         writeFileSync(path, bytes);
       }
       seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
@@ -269,7 +315,13 @@ async function main(): Promise<void> {
   const baselineRows = Number(values['baseline-rows']);
   const runs = Number(values.runs);
   const files = Math.max(1, Number(values.files));
-  const writers: WriterName[] = ['parquetjs-lite', 'shardflow-zstd', 'shardflow-snappy', 'hyparquet-writer'];
+  const writers: WriterName[] = [
+    'parquetjs-lite',
+    'shardflow-zstd',
+    'shardflow-snappy',
+    'shardflow-telemetry',
+    'hyparquet-writer',
+  ];
   const results = new Map<WriterName, ChildResult[]>(writers.map((w) => [w, []]));
   const self = fileURLToPath(import.meta.url);
   const dir = mkdtempSync(join(tmpdir(), 'parquet-bench-out-'));
