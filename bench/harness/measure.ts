@@ -45,19 +45,25 @@ export class VisibilityTracker {
     return this.markers().length - this.seen.size;
   }
 
-  /** Latency of the markers received in [from, to): visible minus received (ms). */
-  latencies(from: number, to: number): { summary: LatencySummary | undefined; sent: number; unseen: number } {
+  /**
+   * Latency of the markers received in [from, to): visible minus received (ms). A marker never seen
+   * counts as `stoppedAt` minus received, so the percentiles are lower bounds rather than figures of
+   * the markers that made it alone; `unseen` says how many.
+   */
+  latencies(
+    from: number,
+    to: number,
+    stoppedAt = this.clock.now(),
+  ): { summary: LatencySummary | undefined; sent: number; unseen: number } {
     const inWindow = this.markers().filter((m) => m.receivedAt >= from && m.receivedAt < to);
     const values: number[] = [];
+    let unseen = 0;
     for (const m of inWindow) {
       const at = this.seen.get(m);
-      if (at !== undefined) values.push(at - m.receivedAt);
+      if (at === undefined) unseen++;
+      values.push((at ?? stoppedAt) - m.receivedAt);
     }
-    return {
-      summary: summarizeLatency(values),
-      sent: inWindow.length,
-      unseen: inWindow.length - values.length,
-    };
+    return { summary: summarizeLatency(values), sent: inWindow.length, unseen };
   }
 }
 

@@ -10,6 +10,14 @@ import { baselineLines, formatSpread } from './summary.ts';
 const BEGIN = '<!-- bench-harness:begin -->';
 const END = '<!-- bench-harness:end -->';
 const HEADING = '## Harness: whole topology (`shardflow bench run`)';
+const INTRO = [
+  'Written by the harness (`shardflow bench run … --results`); medians with (min–max) over the runs.',
+  'Latency is ingest (a marker envelope’s `receivedAt`, its handoff to the stream or source) to the',
+  'marker device’s latest state reaching it in the Hot store, read by polling the store; a marker not',
+  'seen by the end of the drain counts at the end, so the figures are then lower bounds. ÷ baseline:',
+  'records/s divided by the in-run baseline’s (local stack: the raw GetRecords loop over the same',
+  'stream on the same emulator; in-process: a pass-through topology over the same workload).',
+].join('\n');
 
 /** The subsection of one result, with its own markers. */
 export function resultSubsection(result: BenchResult): string {
@@ -28,6 +36,7 @@ export function resultSubsection(result: BenchResult): string {
     `### ${w.name}, ${result.mode}`,
     '',
     `${w.devices.toLocaleString('en-US')} devices, ${describeProfile(w.profile)}; ${result.options.durationSeconds} s measured after ${result.options.warmupSeconds} s warm-up, ${result.options.repeat} run(s) per point, ${result.options.paced ? 'paced' : 'unpaced'}; stores: ${result.options.stores}. ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, load average ${m.loadAverage[0]} at the start${result.loadAverageAtEnd ? ` and ${result.loadAverageAtEnd[0]} at the end` : ''}, commit ${m.commit.slice(0, 10)}, ${result.startedAt.slice(0, 10)}.`,
+    ...setupLine(result),
     '',
     '| point | records/s | telemetry/s | p50 ms | p99 ms | max ms | CPU s per M records | peak RSS MiB | ÷ 5,000/s goal | p99 ÷ 1 s goal | baseline records/s | ÷ baseline | limit |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -37,14 +46,28 @@ export function resultSubsection(result: BenchResult): string {
   ].join('\n');
 }
 
+/** The runs' configuration beyond the knobs (aggregation, window state, stores), when recorded. */
+function setupLine(result: BenchResult): string[] {
+  const setup = result.points.flatMap((p) => p.runs).find((r) => r.setup !== undefined)?.setup;
+  if (setup === undefined) return [];
+  return [
+    '',
+    `Setup: ${Object.entries(setup)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+  ];
+}
+
 /** `markdown` with the result's subsection put in (or replaced) inside the harness's section. */
 export function withResultSection(markdown: string, result: BenchResult): string {
   const sub = resultSubsection(result);
   const key = `${result.workload.name}/${result.mode}`;
   let text = markdown;
-  if (!text.includes(BEGIN)) {
-    text = `${text.trimEnd()}\n\n${BEGIN}\n${HEADING}\n\nWritten by the harness (\`shardflow bench run … --results\`); medians with (min–max) over the runs. Latency is ingest (the envelope's \`receivedAt\`) to the marker's visibility in the store, read by polling it.\n${END}\n`;
-  }
+  if (!text.includes(BEGIN)) text = `${text.trimEnd()}\n\n${BEGIN}\n${END}\n`;
+  // The section's heading and introduction are the harness's: rewritten each time, up to the first subsection.
+  const begin = text.indexOf(BEGIN) + BEGIN.length;
+  const firstSub = text.indexOf('<!-- bench-harness:', begin);
+  text = `${text.slice(0, begin)}\n${HEADING}\n\n${INTRO}\n${firstSub === text.indexOf(END, begin) ? '' : '\n'}${text.slice(firstSub)}`;
   const start = text.indexOf(BEGIN);
   const end = text.indexOf(END, start);
   let section = text.slice(start, end);
