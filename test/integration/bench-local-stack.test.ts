@@ -1,0 +1,89 @@
+/**
+ * The harness's local stack end to end (kinesalite and dynalite, Redis, PostgreSQL and the Cold
+ * table on disk, all started by the harness): a short run of the smoke workload through the
+ * KPL-aggregating producer reaches every store, the Hot store shows every latency marker, the stores
+ * account for every record sent, and the raw GetRecords loop over the same stream gives the baseline.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchResult } from '../../bench/harness/result.ts';
+
+const ENTRY = path.resolve('bench/harness/main.ts');
+const out = mkdtempSync(path.join(tmpdir(), 'bench-local-stack-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function harness(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // Its own throwaway servers: the test services' URLs are not handed over.
+    const env = { ...process.env };
+    delete env.SHARDFLOW_BENCH_POSTGRES_URL;
+    delete env.SHARDFLOW_BENCH_REDIS_URL;
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { stdio: 'pipe', env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('shardflow bench run --mode local-stack', () => {
+  it('runs the workload through every store, reads the latency from the Hot store and measures the raw loop', async () => {
+    const { code, stdout, stderr } = await harness([
+      'run',
+      ...['--workload', 'smoke', '--mode', 'local-stack'],
+      ...['--duration', '4', '--warmup', '2', '--repeat', '1', '--marker-ms', '200'],
+      ...['--no-progress', '--out', out],
+    ]);
+    expect(stderr).not.toMatch(/benchmark run failed/);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^baseline: raw GetRecords loop/m);
+
+    const result = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as BenchResult;
+    const r = result.points[0]!.runs[0]!;
+    expect(r.error).toBeUndefined();
+    expect(r.setup).toMatchObject({
+      aggregateBytes: 51_200,
+      windowState: 'redis',
+      hot: 'postgresql',
+      cold: 'iceberg on disk, jdbc catalog',
+    });
+    // aggregation: fewer Kinesis records than user records, unpacked by the worker
+    expect(r.recordsPerSecond.kinesisRecords).toBeLessThan(r.recordsPerSecond.read);
+    expect(r.stages['kpl-deaggregation']!.out).toBeGreaterThan(r.stages['kpl-deaggregation']!.in);
+    // every store of the local stack got records
+    for (const node of [
+      'hot-telemetry',
+      'hot-aggregates',
+      'daily-aggregates',
+      'hourly-counts',
+      'cold-telemetry',
+    ])
+      expect(r.stages[node]!.in, node).toBeGreaterThan(0);
+    // latency read from the Hot store on PostgreSQL, every marker seen
+    expect(r.markers.store).toBe('hot.device_state (PostgreSQL)');
+    expect(r.markers.sent).toBeGreaterThan(0);
+    expect(r.markers.unseen).toBe(0);
+    expect(r.latencyMs!.p50).toBeLessThanOrEqual(r.latencyMs!.p99);
+    // the stores account for every record the producer put
+    expect(r.accounting.envelopes).toBeGreaterThan(0);
+    expect(r.accounting.balanced).toBe(true);
+    // CPU of each process the harness started, and the baseline over the same stream
+    expect(r.cpu.emulators!.seconds).toBeGreaterThan(0);
+    expect(r.cpu.producer!.seconds).toBeGreaterThan(0);
+    expect(r.cpu.postgres!.seconds).toBeGreaterThan(0);
+    expect(r.cpu.redis).toBeDefined();
+    expect(r.baseline!.name).toBe('raw GetRecords loop');
+    expect(r.baseline!.records).toBeGreaterThanOrEqual(r.accounting.envelopes);
+    expect(r.baseline!.ratio).toBeCloseTo(r.recordsPerSecond.endToEnd / r.baseline!.recordsPerSecond, 6);
+    expect(r.limit).toMatch(/shardflow \d/);
+  });
+});
