@@ -81,6 +81,8 @@ interface WorkerRun {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   tail(): string;
+  /** The admin server's URL, once the worker logged it. */
+  adminUrl(): string | undefined;
 }
 
 function startWorker(configFile: string, logFile: string, env: Record<string, string>): WorkerRun {
@@ -90,9 +92,11 @@ function startWorker(configFile: string, logFile: string, env: Record<string, st
   });
   const log = createWriteStream(logFile, { flags: 'a' });
   let tail = '';
+  let adminUrl: string | undefined;
   const keep = (d: Buffer) => {
     log.write(d);
     tail = (tail + d.toString()).slice(-4000);
+    adminUrl ??= /"url":"([^"]+)","msg":"admin server listening"/.exec(tail)?.[1];
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -103,7 +107,7 @@ function startWorker(configFile: string, logFile: string, env: Record<string, st
       resolve({ code, signal });
     });
   });
-  return { child, exited, tail: () => tail };
+  return { child, exited, tail: () => tail, adminUrl: () => adminUrl };
 }
 
 /**
@@ -306,6 +310,16 @@ async function icebirdTotals() {
   }
 }
 
+/** Seconds spent in each node's batches (summed over shards), from the worker's /metrics: the busiest first. */
+async function busiestNodes(adminUrl: string | undefined): Promise<Record<string, number>> {
+  if (!adminUrl) return {};
+  const text = await (await fetch(new URL('metrics', adminUrl))).text();
+  const seconds = [...text.matchAll(/^shardflow_node_batch_latency_ms_sum\{node="([^"]+)"[^}]*\} (\S+)$/gm)]
+    .map(([, node, ms]) => [node!, Math.round(Number(ms) / 100) / 10] as const)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(seconds.slice(0, 8));
+}
+
 /** Metadata files in the table's folder that neither the catalog's pointer nor its log names. */
 async function unreferencedMetadataFiles(): Promise<string[]> {
   const table = (await loadTable(ref))!;
@@ -440,6 +454,7 @@ describe('the Cold table after workers killed mid-commit', () => {
       // pages committed before the kill (as after any restart where the reader had been at the tip).
       const run = (writerId: string, maxRecords: number, fault?: string) =>
         startWorker(configFile, logFile, {
+          ...(fault ? {} : { SHARDFLOW_ADMIN__ENABLED: 'true', SHARDFLOW_ADMIN__PORT: '0' }),
           SHARDFLOW_COLD__SINK__WRITER_ID: writerId,
           SHARDFLOW_SOURCE__LEASES__WORKER_ID: writerId,
           SHARDFLOW_SOURCE__KINESIS__MAX_RECORDS: String(maxRecords),
@@ -502,6 +517,8 @@ describe('the Cold table after workers killed mid-commit', () => {
         },
         RUN_TIMEOUT_MS,
       );
+      // Where run 3's time went (printed with the phase durations; not asserted).
+      const nodeSeconds = await busiestNodes(third.adminUrl()).catch(() => ({}));
       third.child.kill('SIGTERM');
       expect(await exitOf(third, 120_000), third.tail()).toEqual({ code: 0, signal: null });
       phase('run 3 (to the end)');
@@ -557,6 +574,7 @@ describe('the Cold table after workers killed mid-commit', () => {
           dataFiles: duck.files,
           snapshots: (await loadTable(ref))!.metadata.snapshots.length,
           phasesMs: phases,
+          run3NodeSeconds: nodeSeconds,
         }),
       );
     },
