@@ -155,7 +155,9 @@ function aggregate(
         const id = `${slice.scope}|${slice.size}|${start}`;
         acc = out.buckets.get(id);
         if (acc === undefined) {
-          acc = { end, rows: new WindowRows(lists, batch.length * METRICS_HINT) };
+          // product rows are few; device and customer rows about one per record
+          const hint = slice.scope === 'product' ? 4 * METRICS_HINT : batch.length * METRICS_HINT;
+          acc = { end, rows: new WindowRows(lists, hint) };
           out.buckets.set(id, acc);
         }
         lastStart[i] = start;
