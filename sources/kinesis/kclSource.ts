@@ -127,8 +127,11 @@ export function kclSource(
     };
     const startConsumer = async (leaseKey: string) => {
       // A lease lost and taken back (a replay reset it, a pause cost it) may still have its old
-      // pipeline draining here: the new consumer starts only once the old one has finished.
-      await consumers.get(leaseKey)?.finished;
+      // pipeline draining here: the new consumer starts only once the old one has finished. Taken
+      // back twice while it drains, the lease has two starts waiting: the first one starts it.
+      const previous = consumers.get(leaseKey);
+      await previous?.finished;
+      if (consumers.get(leaseKey) !== previous) return;
       const lease = coordinator!.lease(leaseKey);
       if (lease === undefined) return;
       const consumer = new ShardConsumer(lease, {
