@@ -12,6 +12,7 @@ import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { enrich } from '../operators/enrich.ts';
 import { windowAggregate } from '../operators/windowAggregate.ts';
+import { perKinesisRecord } from '../operators/windows/perKinesisRecord.ts';
 import { coldSink } from '../sinks/cold/coldSink.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
@@ -200,7 +201,9 @@ export function telemetryTopologyFor(
       devices: deviceProducts,
     }),
     enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
-    windows: windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`)),
+    windows: perKinesisRecord(
+      windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`)),
+    ),
     hourlyCounts: hourlyCountSink(warm.write),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
