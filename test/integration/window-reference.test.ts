@@ -53,6 +53,7 @@ describe('windows: the reference workload through a worker process', () => {
           1,
         ),
       );
+      expect(result.exits).toEqual({ reference: 0 });
       expect(result.produced).toBe(workload.readings.length);
       expect(result.hotTelemetry).toBe(workload.readings.length);
       expect(result.otherDeadLetters).toBe(0);

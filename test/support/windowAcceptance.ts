@@ -5,6 +5,7 @@
  * the stores hold and compares it with the brute force.
  */
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
 import type { WorkerConfigInput } from '../../cli/config.ts';
@@ -31,6 +32,12 @@ import {
 } from './windowReference.ts';
 import { type WorkerFleet, workerFleet } from './workerProcesses.ts';
 
+/** Appends a progress line to the file named by WINDOW_REFERENCE_LOG (runs take minutes). */
+export function progress(message: string, detail: unknown = {}): void {
+  const file = process.env.WINDOW_REFERENCE_LOG;
+  if (file) appendFileSync(file, `${new Date().toISOString()} ${message} ${JSON.stringify(detail)}\n`);
+}
+
 /** What a run gives the test while it goes on. */
 export interface RunControl {
   readonly fleet: WorkerFleet;
@@ -53,6 +60,8 @@ export interface RunResult {
   /** Final window rows whose revision is above 1 (re-emitted after turning final). */
   readonly revisedFinals: number;
   readonly produced: number;
+  /** How each worker process exited: 0 when stopped, null when killed, otherwise it failed. */
+  readonly exits: Readonly<Record<string, number | null>>;
   readonly seconds: { produce: number; run: number; compare: number };
 }
 
@@ -83,7 +92,9 @@ export async function runWindowWorkload(options: {
   try {
     await createStream(kinesis, stream, options.shards);
     db = await createTestDatabase(options.label.replaceAll('-', '_'));
+    progress('start', { readings: workload.readings.length, stream, name });
     await loadMasterData(db.url, workload);
+    progress('master data loaded');
     const config: WorkerConfigInput = {
       topology: { name },
       source: {
@@ -113,6 +124,7 @@ export async function runWindowWorkload(options: {
     fleet = workerFleet(config, { timeoutMs: options.timeoutMs });
     const workers = options.workers.map((id) => fleet!.start(id));
     for (const w of workers) await w.started();
+    progress('workers started', { workers: options.workers });
     await state.open();
     const watermarks = () => state.watermarks();
 
@@ -125,13 +137,14 @@ export async function runWindowWorkload(options: {
       60_000,
     );
 
+    progress('every shard published its watermark');
     const span = workload.hours * HOUR;
     const control: RunControl = {
       fleet,
       watermarks,
       progressed: (share, timeoutMs = options.timeoutMs) =>
         waitFor(
-          `the global watermark past ${share * 100} % of the event time`,
+          `the global watermark past ${Math.round(share * 100)} % of the event time`,
           async () => {
             await new Promise((r) => setTimeout(r, 250));
             return (await watermarks()).global >= workload.start + share * span;
@@ -140,21 +153,36 @@ export async function runWindowWorkload(options: {
         ),
     };
     const started = Date.now();
+    const watch = setInterval(() => {
+      void watermarks().then(
+        (w) => progress('watermark', { global: new Date(w.global).toISOString() }),
+        () => {},
+      );
+    }, 10_000);
     const during = options.during?.(control);
     during?.catch(() => {});
     const produced = await putReadings(kinesis, stream, workload.readings, options.batching.aggregateBytes);
     const producedAt = Date.now();
+    progress('produced', { produced });
     const ends: Map<string, Position> = await putTicks(kinesis, stream, keys, workload.start + span + HOUR);
-    await during;
-    await fleet.waitForCheckpoints(ends, options.timeoutMs);
+    try {
+      await during;
+      await fleet.waitForCheckpoints(ends, options.timeoutMs);
+    } finally {
+      clearInterval(watch);
+    }
     const ranAt = Date.now();
+    progress('every shard checkpointed at its end');
     await fleet.close();
+    const exits: Record<string, number | null> = {};
     for (const w of fleet.workers) {
       const exit = await w.cli.exited;
+      exits[w.id] = exit.code;
       if (exit.code !== 0 && exit.code !== null)
-        throw new Error(`worker ${w.id} exited ${exit.code}: ${exit.stderr.slice(-2000)}`);
+        progress(`worker ${w.id} exited ${exit.code}`, exit.stderr.split('\n').slice(-20));
     }
 
+    progress('workers stopped');
     const accepted = workload.readings.filter((r: Reading) => r.timing !== 'too-late');
     const comparison = await compareStoredAggregates(db.url, workload, accepted);
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
@@ -173,6 +201,7 @@ export async function runWindowWorkload(options: {
         `SELECT ((SELECT count(*) FROM hot_aggregates WHERE final AND revision > 1)
                + (SELECT count(*) FROM customer_product_daily_aggregates WHERE final AND revision > 1))::text AS n`,
       );
+      progress('compared', comparison.rows);
       return {
         comparison,
         hotTelemetry: Number(hot.rows[0]!.n),
@@ -181,6 +210,7 @@ export async function runWindowWorkload(options: {
         otherDeadLetterSamples: other.rows[0]!.sample ?? [],
         revisedFinals: Number(revised.rows[0]!.n),
         produced,
+        exits,
         seconds: {
           produce: (producedAt - started) / 1000,
           run: (ranAt - started) / 1000,
@@ -190,6 +220,10 @@ export async function runWindowWorkload(options: {
     } finally {
       await pool.end();
     }
+  } catch (error) {
+    for (const w of fleet?.workers ?? [])
+      progress(`worker ${w.id} log tail`, w.cli.stderr().split('\n').slice(-15));
+    throw error;
   } finally {
     await fleet?.close().catch(() => {});
     await state.close();

@@ -9,11 +9,13 @@
  * - **in order**: arrives 0–5 min after its event time (the stream, sorted by arrival, is out of order
  *   by at most the allowed 5 min, so no shard watermark ever passes it);
  * - **late, kept** (`lateKeptShare`): arrives 20–90 min after its event time, beyond the allowed
- *   lateness (its window may already be final and is then re-emitted) but well within retention;
- * - **too late** (`tooLateShare` of all readings, drawn among those taken at least 25 h before the
- *   end): arrives 22–24 h after its event time, while in-order data still flows, so far beyond
- *   retention (6 h) under any watermark the shards can hold while they stay within 14 h of each
- *   other: a `too-late` dead letter, in no window.
+ *   lateness (10 min: its window may already be final and is then re-emitted) but within retention
+ *   (2 h past the window's end) under any watermark, since no shard's watermark passes its arrival;
+ * - **too late** (`tooLateShare` of all readings, drawn among those taken at least 35 h before the
+ *   end): arrives 30–34 h after its event time, while in-order data still flows, so beyond retention
+ *   under any global watermark the shards can hold while they stay within 26 h of event time of each
+ *   other (a batch is classified against the watermark from before it, so a batch's span counts
+ *   too): a `too-late` dead letter, in no window.
  *
  * Which readings are too late therefore does not depend on timing. The customer of a reading is the
  * one its device's site belonged to at the event time (the enrich rule); some devices move to another
@@ -80,10 +82,10 @@ type ReferenceProduct = keyof typeof REFERENCE_PRODUCTS;
 export const REFERENCE_WINDOWS = {
   allowedOutOfOrdernessMs: 5 * MINUTE,
   allowedLatenessMs: 10 * MINUTE,
-  retentionMs: 6 * HOUR,
+  retentionMs: 2 * HOUR,
   // no shard may drop out of the global watermark while its worker is being replaced
   idleTimeoutMs: 30 * MINUTE,
-  flushIntervalMs: 20_000,
+  flushIntervalMs: 60_000,
 } as const;
 
 /** How a reading's arrival relates to its event time. */
@@ -177,8 +179,8 @@ export function referenceWorkload(o: ReferenceWorkloadOptions): ReferenceWorkloa
   }
   const readings: Reading[] = [];
   const end = o.start + o.hours * HOUR;
-  // only readings taken a day and an hour before the end can arrive too late: they carry the share
-  const tooLateBoost = o.hours / Math.max(1, o.hours - 25);
+  // only readings taken 35 h before the end can arrive too late: they carry the whole share
+  const tooLateBoost = o.hours / Math.max(1, o.hours - 35);
   for (const d of devices) {
     const product = d.productId as ReferenceProduct;
     const spec = REFERENCE_PRODUCTS[product];
@@ -187,9 +189,9 @@ export function referenceWorkload(o: ReferenceWorkloadOptions): ReferenceWorkloa
       let timing: ReadingTiming = 'in-order';
       let delay = Math.floor(random() * 5 * MINUTE);
       // too late only while in-order data still flows when it arrives (the watermark moves on)
-      if (at + 25 * HOUR <= end && draw < o.tooLateShare * tooLateBoost) {
+      if (at + 35 * HOUR <= end && draw < o.tooLateShare * tooLateBoost) {
         timing = 'too-late';
-        delay = 22 * HOUR + Math.floor(random() * 2 * HOUR);
+        delay = 30 * HOUR + Math.floor(random() * 4 * HOUR);
       } else if (draw >= 1 - o.lateKeptShare) {
         timing = 'late-kept';
         delay = 20 * MINUTE + Math.floor(random() * 70 * MINUTE);
@@ -578,8 +580,8 @@ export async function compareStoredAggregates(
       >(
         `SELECT key, product_id, metric, window_size, window_start, (extract(epoch FROM window_start) * 1000)::float8 AS ws, ${STATS_COLUMNS}
          FROM hot_aggregates WHERE scope = 'device'
-         ${after ? 'AND (key, metric, window_size, window_start) > ($1, $2, $3, $4)' : ''}
-         ORDER BY key, metric, window_size, window_start LIMIT 20000`,
+         ${after ? `AND (scope, key, metric, window_size, window_start) > ('device', $1, $2, $3, $4)` : ''}
+         ORDER BY scope, key, metric, window_size, window_start LIMIT 20000`,
         after ?? [],
       );
       for (const r of page.rows) {

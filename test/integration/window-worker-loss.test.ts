@@ -1,0 +1,119 @@
+/**
+ * Issue 6's worker-loss test: the window acceptance workload (`support/windowReference.ts`) through two
+ * real `shardflow run` processes sharing the shards through leases, with window state in Redis. Twice
+ * mid-run (at 30 % and 65 % of the event time, by the global watermark) one of the two first workers
+ * is killed with `kill -9` and a replacement started; the dead worker's shards are taken over once their
+ * leases expire and resume from their last checkpoints, so every batch it had applied to Redis beyond
+ * a checkpoint is delivered again. The stores must still hold exactly the brute-force aggregates for
+ * every window and key (no double counting, nothing lost), as in `window-reference.test.ts`.
+ *
+ * Size: WINDOW_REFERENCE_DEVICES devices (default 10,000) of 3 products with 5 metrics each, one
+ * reading per device per hour over 2 days of event time (480,000 readings at full size).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Position } from '../../topology/index.ts';
+import {
+  expectedTooLate,
+  progress,
+  type RunControl,
+  runWindowWorkload,
+} from '../support/windowAcceptance.ts';
+import { DAY, HOUR, referenceWorkload } from '../support/windowReference.ts';
+import { comparePositions } from '../support/workerProcesses.ts';
+
+const DEVICES = Number(process.env.WINDOW_REFERENCE_DEVICES ?? 10_000);
+const TIMEOUT_MS = 15 * 60_000;
+
+/** What one `kill -9` left behind. */
+interface Loss {
+  readonly worker: string;
+  readonly shards: readonly string[];
+  /** Shards whose window state had applied batches beyond the lease checkpoint: redelivered. */
+  readonly aheadOfCheckpoint: ReadonlyArray<{ shard: string; checkpoint: Position; applied: Position }>;
+}
+
+/** Kills worker `id` (kill -9), records what it had applied beyond its checkpoints, starts `replacement`. */
+async function killOne(run: RunControl, id: string, replacement: string): Promise<Loss> {
+  const victim = run.fleet.workers.find((w) => w.id === id)!;
+  await victim.kill();
+  // nobody checkpoints its shards until their leases expire: read both sides now
+  const after = await run.fleet.leases();
+  const state = await run.watermarks();
+  const shards = after.filter((l) => l.leaseOwner === victim.id).map((l) => l.leaseKey);
+  const aheadOfCheckpoint = shards.flatMap((shard) => {
+    const lease = after.find((l) => l.leaseKey === shard)!;
+    const applied = state.shards.find((s) => s.shardId === shard)?.position;
+    if (!('position' in lease.checkpoint) || applied === undefined) return [];
+    const checkpoint = lease.checkpoint.position;
+    return comparePositions(applied, checkpoint) > 0 ? [{ shard, checkpoint, applied }] : [];
+  });
+  progress(`killed ${victim.id}`, { shards, aheadOfCheckpoint: aheadOfCheckpoint.length });
+  await run.fleet.start(replacement).started();
+  progress(`replacement ${replacement} started`);
+  return { worker: victim.id, shards, aheadOfCheckpoint };
+}
+
+describe('windows: the reference workload with workers killed mid-run', () => {
+  it(
+    'stores exactly the brute-force aggregates after two kill -9 and the redelivery they cause',
+    async () => {
+      const workload = referenceWorkload({
+        devices: DEVICES,
+        hours: 48,
+        intervalMs: HOUR,
+        start: Math.floor(Date.now() / DAY) * DAY - 4 * DAY,
+        seed: 66,
+        lateKeptShare: 0.0025,
+        tooLateShare: 0.0025,
+        moveShare: 0.02,
+      });
+      const losses: Loss[] = [];
+      const result = await runWindowWorkload({
+        label: 'window-loss',
+        workload,
+        shards: 4,
+        workers: ['a', 'b'],
+        timeoutMs: TIMEOUT_MS,
+        batching:
+          DEVICES >= 5_000
+            ? { maxRecords: 20, aggregateBytes: 25_000 }
+            : { maxRecords: 5, aggregateBytes: 8_000 },
+        during: async (run) => {
+          await run.progressed(0.3);
+          losses.push(await killOne(run, 'a', 'c'));
+          await run.progressed(0.65);
+          losses.push(await killOne(run, 'b', 'd'));
+        },
+      });
+      console.log(
+        JSON.stringify(
+          {
+            ...result,
+            tooLate: result.tooLate.length,
+            losses,
+            problems: result.comparison.problems.slice(0, 3),
+          },
+          null,
+          1,
+        ),
+      );
+      // the killed workers ended by signal; every other one drained and exited 0
+      expect(result.exits).toEqual({ a: null, b: null, c: 0, d: 0 });
+      expect(losses).toHaveLength(2);
+      for (const loss of losses) {
+        expect(loss.shards.length).toBeGreaterThan(0);
+        // the dead worker had applied batches its checkpoints did not cover: they were delivered again
+        expect(loss.aheadOfCheckpoint.length).toBeGreaterThan(0);
+      }
+      expect(result.produced).toBe(workload.readings.length);
+      expect(result.hotTelemetry).toBe(workload.readings.length);
+      expect(result.otherDeadLetters).toBe(0);
+      const tooLate = expectedTooLate(workload);
+      expect(tooLate.length).toBeGreaterThan(0);
+      expect([...result.tooLate].sort()).toEqual(tooLate.sort());
+      expect(result.comparison.problems).toEqual([]);
+      expect(result.comparison.rows.device).toBeGreaterThan(result.comparison.rows.product);
+    },
+    TIMEOUT_MS,
+  );
+});
