@@ -92,12 +92,19 @@ local function flagBytes(list)
   for i = 1, #list do parts[i] = list[i] == 1 and '\\1' or '\\0' end
   return table.concat(parts)
 end
-local function record(name, row)
-  return struct.pack('<H', #name) .. name .. struct.pack('<I4', #row) .. row
+-- appends a row's emission record to out in pieces (the row is its statistics, then tail), so a
+-- stored row is copied once, by the final table.concat
+local function record(out, name, row, tail)
+  local n = #out
+  out[n + 1] = struct.pack('<H', #name)
+  out[n + 2] = name
+  out[n + 3] = struct.pack('<I4', #row + #tail)
+  out[n + 4] = row
+  out[n + 5] = tail
 end
--- bumps the revisions of the columns flagged in a row (flags: nil = the row's own flags); returns
--- the row to store (flags cleared) and its emission record (flags = the columns emitted)
-local function bumpRow(name, v, flags)
+-- bumps the revisions of the columns flagged in a row (flags: nil = the row's own flags), appends
+-- its emission record (flags = the columns emitted) to out; returns the row to store (flags cleared)
+local function bumpRow(out, name, v, flags)
   local h, n = shape(v)
   local statsAt = 3 + h
   local flagsAt = statsAt + 88 * n
@@ -107,11 +114,13 @@ local function bumpRow(name, v, flags)
     if string.byte(flags, i) == 1 then a[11 * i] = a[11 * i] + 1 end
   end
   local kept = string.sub(v, 1, 2 + h) .. packStats(a, n)
-  return kept .. ZEROS[n], record(name, kept .. flags)
+  record(out, name, kept, flags)
+  return kept .. ZEROS[n]
 end
-local function bucketRecord(b, e, final, every, rows)
+-- a bucket's emission header, written into the slot reserved before its rows
+local function bucketHeader(b, e, final, every, count)
   return struct.pack('<H', #b) .. b .. struct.pack('<d', e) .. (final and '\\1' or '\\0')
-    .. (every and '\\1' or '\\0') .. struct.pack('<I4', #rows) .. table.concat(rows)
+    .. (every and '\\1' or '\\0') .. struct.pack('<I4', count)
 end
 `;
 
@@ -326,7 +335,8 @@ end
 -- row's own flags); bumps their revisions and appends the bucket's record to out
 local function claimRows(out, b, e, final, names, flagsOf)
   local key = P .. 'b:' .. b
-  local records = {}
+  local slot, count = #out + 1, 0
+  out[slot] = ''
   for c = 1, #names, 1000 do
     local chunk = {unpack(names, c, math.min(c + 999, #names))}
     local values = redis.call('HMGET', key, unpack(chunk))
@@ -334,15 +344,14 @@ local function claimRows(out, b, e, final, names, flagsOf)
     for i = 1, #chunk do
       local v = values[i]
       if v then
-        local kept, rec = bumpRow(chunk[i], v, flagsOf(chunk[i], v))
         writes[#writes + 1] = chunk[i]
-        writes[#writes + 1] = kept
-        records[#records + 1] = rec
+        writes[#writes + 1] = bumpRow(out, chunk[i], v, flagsOf(chunk[i], v))
+        count = count + 1
       end
     end
     if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
   end
-  if #records > 0 then out[#out + 1] = bucketRecord(b, e, final, false, records) end
+  if count > 0 then out[slot] = bucketHeader(b, e, final, false, count) end
 end
 
 local out = {}
@@ -367,9 +376,10 @@ if G ~= -math.huge then
     redis.call('DEL', P .. 'd:' .. b)
     -- turning final: every column, and the +1 of each is implied by the bucket being final (no write)
     local rows = redis.call('HGETALL', P .. 'b:' .. b)
-    local records = {}
-    for r = 1, #rows, 2 do records[#records + 1] = record(rows[r], rows[r + 1]) end
-    if #records > 0 then out[#out + 1] = bucketRecord(b, tonumber(e), true, true, records) end
+    if #rows > 0 then
+      out[#out + 1] = bucketHeader(b, tonumber(e), true, true, #rows / 2)
+      for r = 1, #rows, 2 do record(out, rows[r], rows[r + 1], '') end
+    end
   end
 end
 if flush then
