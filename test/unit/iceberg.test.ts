@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readAvroFile } from '../../sinks/cold/iceberg/avro.ts';
-import { parseJson, stringifyJson } from '../../sinks/cold/iceberg/json.ts';
+import { parseJson, parseJsonByHand, stringifyJson } from '../../sinks/cold/iceberg/json.ts';
 import {
   MANIFEST_LIST_SCHEMA,
   manifestAvroSchema,
@@ -43,6 +44,40 @@ describe('BigInt-safe JSON', () => {
     expect(parsed.s).toBe('a"b');
     expect(stringifyJson(parsed, '')).toContain('9158179788527662767');
     expect(() => parseJson('{"a": 1,}')).toThrow(/invalid JSON/);
+  });
+
+  it('reads what the character-by-character parser reads, big integers and strings alike', () => {
+    const big = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+    const leaf = fc.oneof(
+      big,
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('12345678901234567890', '-9007199254740993', '1e400', '"\\u0000"', '\u0000x'),
+      fc.boolean(),
+      fc.constant(null),
+    );
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 4 }),
+      object: fc.dictionary(fc.string(), tie('value'), { maxKeys: 4 }),
+    })).value;
+    fc.assert(
+      fc.property(json, fc.boolean(), (value, indented) => {
+        const text = stringifyJson(value, indented ? '  ' : '');
+        expect(parseJson(text)).toEqual(parseJsonByHand(text));
+      }),
+      { numRuns: 150 },
+    );
+    expect(parseJson('[9007199254740993, 9007199254740991, -9223372036854775808, 1.0e2]')).toEqual([
+      9007199254740993n,
+      9007199254740991,
+      -9223372036854775808n,
+      100,
+    ]);
+    expect(parseJson('{"s": "\\u0000bigint:12345678901234567890"}')).toEqual({
+      s: '\u0000bigint:12345678901234567890',
+    });
   });
 
   it('round-trips Athena metadata without changing a snapshot id', () => {
