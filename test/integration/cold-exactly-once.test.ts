@@ -187,26 +187,25 @@ function observeEnds(client: KinesisClient, ends: Map<string, string>, counted: 
   );
 }
 
-/** Puts READINGS readings (DEVICES devices × ROUNDS rounds), KPL-aggregated, and sums what it put. */
-async function produce(client: KinesisClient, streamName: string, t0: number) {
-  const fleet = simulatedFleet({ devices: DEVICES, seed: 8 });
-  const ends = new Map<string, string>();
+/**
+ * Puts READINGS readings of `fleet` (DEVICES devices × ROUNDS rounds), KPL-aggregated, summing into
+ * `produced` what it put as it goes.
+ */
+async function produce(
+  client: KinesisClient,
+  streamName: string,
+  fleet: ReturnType<typeof simulatedFleet>,
+  t0: number,
+  produced: Produced,
+): Promise<void> {
   const counted = { records: 0 };
-  observeEnds(client, ends, counted);
+  observeEnds(client, produced.ends, counted);
   const producer = kinesisProducer({
     client,
     clock: systemClock,
     streamName,
     aggregation: { maxBytes: 50_000 },
   });
-  const produced: Produced = {
-    readings: 0,
-    power: 0,
-    meterReadings: 0,
-    timestamps: 0n,
-    ends,
-    kinesisRecords: 0,
-  };
   for (let round = 0; round < ROUNDS; round += PUT_ROUNDS) {
     const envelopes = [];
     for (let r = round; r < Math.min(ROUNDS, round + PUT_ROUNDS); r++) {
@@ -223,7 +222,6 @@ async function produce(client: KinesisClient, streamName: string, t0: number) {
     produced.readings += await producer.put(envelopes);
   }
   produced.kinesisRecords = counted.records;
-  return { produced, devices: fleet.devices };
 }
 
 let db: TestDatabase;
@@ -396,11 +394,28 @@ describe('the Cold table after workers killed mid-commit', () => {
       const streamName = uniqueStream('cold-once');
       await createStream(kinesis, streamName, SHARDS);
       const t0 = Math.floor(Date.now() / 1000) * 1000 - ROUNDS * ROUND_MS - 60_000;
-      const { produced, devices } = await produce(kinesis, streamName, t0);
-      await loadDemoMasterData(sql, devices, Date.now());
-      expect(produced.readings).toBe(READINGS);
-      expect(produced.ends.size).toBe(SHARDS);
-      phase('produce');
+      const fleet = simulatedFleet({ devices: DEVICES, seed: 8 });
+      await loadDemoMasterData(sql, fleet.devices, Date.now());
+      // The gateway keeps putting readings while the first workers run and die, as it would.
+      const produced: Produced = {
+        readings: 0,
+        power: 0,
+        meterReadings: 0,
+        timestamps: 0n,
+        ends: new Map(),
+        kinesisRecords: 0,
+      };
+      const production = { done: false, failed: undefined as unknown, ms: 0 };
+      const started = Date.now();
+      const producing = produce(kinesis, streamName, fleet, t0, produced).then(
+        () => {
+          production.done = true;
+          production.ms = Date.now() - started;
+        },
+        (error: unknown) => {
+          production.failed = error;
+        },
+      );
 
       const leaseTable = uniqueTable('cold-once');
       const raw = {
@@ -461,11 +476,14 @@ describe('the Cold table after workers killed mid-commit', () => {
           ...(fault ? { SHARDFLOW_FAULT: fault } : {}),
         });
       const atEnd = async () => {
+        if (!production.done) return false;
         const positions = await positionsNow();
         return [...produced.ends].every(([shard, end]) => positions.get(shard)?.sequenceNumber === end);
       };
-      const neverKilled = async () =>
-        (await atEnd()) ? 'the whole stream was committed before the armed commit' : undefined;
+      const neverKilled = async () => {
+        if (production.failed) return `the producer failed: ${String(production.failed)}`;
+        return (await atEnd()) ? 'the whole stream was committed before the armed commit' : undefined;
+      };
       const writers = (meta: Awaited<ReturnType<typeof loadTable>>) =>
         meta!.metadata.snapshots.map((s) => s.summary[WRITER_KEY]);
 
@@ -480,7 +498,7 @@ describe('the Cold table after workers killed mid-commit', () => {
       const stray = await unreferencedMetadataFiles();
       expect(stray).toHaveLength(1);
       const leftByKill = await filesOfCommit(stray[0]!);
-      phase('run 1 (killed after metadata)');
+      phase('run 1 (killed after metadata, while producing)');
 
       // Run 2 dies right after its second swap: the table holds positions Kinesis was never told of.
       const second = run('run-2', 13, 'iceberg-commit-after-swap:2');
@@ -504,6 +522,10 @@ describe('the Cold table after workers killed mid-commit', () => {
 
       // Run 3 has no fault: it runs until every shard's position in the table is the stream's end.
       const third = run('run-3', 7);
+      await producing;
+      expect(production.failed).toBeUndefined();
+      expect(produced.readings).toBe(READINGS);
+      expect(produced.ends.size).toBe(SHARDS);
       let exitedEarly: unknown;
       third.exited.then((e) => {
         exitedEarly = e;
@@ -571,6 +593,7 @@ describe('the Cold table after workers killed mid-commit', () => {
         JSON.stringify({
           readings: READINGS,
           kinesisRecords: produced.kinesisRecords,
+          produceMs: production.ms,
           dataFiles: duck.files,
           snapshots: (await loadTable(ref))!.metadata.snapshots.length,
           phasesMs: phases,
