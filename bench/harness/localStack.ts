@@ -450,6 +450,13 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
             keptUp,
             machineBusy,
           ) +
+          (keptUp
+            ? ''
+            : atOffered(offered, endToEnd, {
+                shardflow: own / seconds,
+                postgresql: pg?.cores,
+                redis: rds?.cores,
+              })) +
           (latency.unseen > 0
             ? `; ${latency.unseen} of ${latency.sent} markers not in the Hot store by the end of the drain (latency figures are lower bounds)`
             : ''),
@@ -485,6 +492,20 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       if (services) await (await services).stop();
     },
   });
+}
+
+/**
+ * What the worker's side would need at the offered rate, scaling each process's cores by offered ÷
+ * processed records: this run's CPU per record, which a saturated machine inflates (cache, GC), so
+ * an upper estimate. The producer and the emulators' writes already ran at the offered rate.
+ */
+function atOffered(offered: number, processed: number, cores: Record<string, number | undefined>): string {
+  if (processed <= 0 || offered <= 0) return '';
+  const scaled = Object.entries(cores)
+    .filter((e): e is [string, number] => e[1] !== undefined)
+    .map(([k, v]) => [k, (v * offered) / processed] as const);
+  const total = scaled.reduce((a, [, v]) => a + v, 0);
+  return `; at ${Math.round(offered).toLocaleString('en-US')}/s by this run's CPU per record: ${scaled.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} cores (${total.toFixed(2)} together)`;
 }
 
 /** Mean offered rate between two times (ms into the run). */
