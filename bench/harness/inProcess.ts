@@ -76,6 +76,8 @@ export async function runInProcess(
     let b: RuntimeMetricsSnapshot | undefined;
     let windowStart = 0;
     let windowEnd = 0;
+    // When the store was last polled: a marker unseen by then took at least this long.
+    let lookedUntil = 0;
     let cpuA = 0;
     let cpuB = 0;
     let genA = 0;
@@ -109,6 +111,7 @@ export async function runInProcess(
         await clock.sleep(pollMs);
       }
     } finally {
+      lookedUntil = clock.now();
       clearInterval(poller);
       clearInterval(ticker);
       generated.stop();
@@ -119,7 +122,7 @@ export async function runInProcess(
     if (runtime.error !== undefined) throw runtime.error;
     const seconds = (windowEnd - windowStart) / 1000;
     const rates = ratesBetween(a!, b!, seconds);
-    const latency = tracker.latencies(windowStart, windowEnd);
+    const latency = tracker.latencies(windowStart, windowEnd, lookedUntil);
     const after = await pipeline.totals();
     const markers = generated.markers.length;
     const counted = after.counted - before.counted - markers;

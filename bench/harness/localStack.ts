@@ -341,6 +341,8 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       let cpuB = cpuA;
       let windowStart = 0;
       let windowEnd = 0;
+      // When the store was last polled: a marker unseen by then took at least this long.
+      let lookedUntil = 0;
       try {
         await Promise.race([clock.sleep(options.warmupMs), done]);
         a = runtime.metrics();
@@ -370,6 +372,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           await clock.sleep(100);
         }
       } finally {
+        lookedUntil = clock.now();
         clearInterval(poller);
         clearInterval(marking);
         clearInterval(ticker);
@@ -386,7 +389,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       // lumpy to count. Records/s is user records (envelopes) through decode.
       const userRead = rates.stages.decode?.in ?? 0;
       const endToEnd = userRead;
-      const latency = tracker.latencies(windowStart, windowEnd);
+      const latency = tracker.latencies(windowStart, windowEnd, lookedUntil);
       const after = await pipeline.totals();
       const sent = producer?.last() ?? { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
       const counted = after.counted - before.counted - markers.length;
