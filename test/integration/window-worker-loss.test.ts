@@ -7,8 +7,8 @@
  * a checkpoint is delivered again. The stores must still hold exactly the brute-force aggregates for
  * every window and key (no double counting, nothing lost), as in `window-reference.test.ts`.
  *
- * Size: WINDOW_REFERENCE_DEVICES devices (default 10,000) of 3 products with 5 metrics each, one
- * reading per device per hour over 2 days of event time (480,000 readings at full size).
+ * Size: as `window-reference.test.ts` (2,000 devices by default, WINDOW_REFERENCE_DEVICES=10000 for
+ * the issue's full 480,000 readings).
  */
 import { describe, expect, it } from 'vitest';
 import type { Position } from '../../topology/index.ts';
@@ -21,8 +21,9 @@ import {
 import { DAY, HOUR, referenceWorkload } from '../support/windowReference.ts';
 import { comparePositions } from '../support/workerProcesses.ts';
 
-const DEVICES = Number(process.env.WINDOW_REFERENCE_DEVICES ?? 10_000);
-const TIMEOUT_MS = 15 * 60_000;
+const DEVICES = Number(process.env.WINDOW_REFERENCE_DEVICES ?? 2_000);
+// about 8 min at 2,000 devices and 30 min at 10,000 with the load average near 18 on 2 cores
+const TIMEOUT_MS = Math.max(15, DEVICES / 250) * 60_000;
 
 /** What one `kill -9` left behind. */
 interface Loss {
@@ -48,7 +49,20 @@ async function killOne(run: RunControl, id: string, replacement: string): Promis
     return comparePositions(applied, checkpoint) > 0 ? [{ shard, checkpoint, applied }] : [];
   });
   progress(`killed ${victim.id}`, { shards, aheadOfCheckpoint: aheadOfCheckpoint.length });
-  await run.fleet.start(replacement).started();
+  // as an orchestrator would: a replacement that fails its start (a service check timing out on a
+  // loaded machine) is started again
+  for (let attempt = 1; ; attempt++) {
+    const started = await run.fleet
+      .start(replacement)
+      .started()
+      .then(() => true)
+      .catch((error: unknown) => {
+        if (attempt >= 3) throw error;
+        progress(`replacement ${replacement} failed to start`, String(error).slice(0, 300));
+        return false;
+      });
+    if (started) break;
+  }
   progress(`replacement ${replacement} started`);
   return { worker: victim.id, shards, aheadOfCheckpoint };
 }

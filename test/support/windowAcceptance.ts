@@ -57,7 +57,7 @@ export interface RunResult {
   /** Dead letters of any other node or code: `node code: reason` (the first ten) and how many. */
   readonly otherDeadLetters: number;
   readonly otherDeadLetterSamples: readonly string[];
-  /** Final window rows whose revision is above 1 (re-emitted after turning final). */
+  /** Final window rows whose revision is above 1 (emitted running before, or re-emitted after a late reading). */
   readonly revisedFinals: number;
   readonly produced: number;
   /** How each worker process exited: 0 when stopped, null when killed, otherwise it failed. */
@@ -126,7 +126,17 @@ export async function runWindowWorkload(options: {
     for (const w of workers) await w.started();
     progress('workers started', { workers: options.workers });
     await state.open();
-    const watermarks = () => state.watermarks();
+    // a worker's script may keep Redis busy for seconds on a loaded machine (BUSY): ask again
+    const watermarks = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await state.watermarks();
+        } catch (error) {
+          if (attempt >= 120 || !String(error).includes('BUSY')) throw error;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
 
     // every shard publishes its watermark before any data flows, so none is left out of the global one
     const keys = await tickKeys(kinesis, stream);
