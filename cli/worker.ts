@@ -12,7 +12,6 @@ import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { enrich } from '../operators/enrich.ts';
 import { windowAggregate } from '../operators/windowAggregate.ts';
-import { perKinesisRecord } from '../operators/windows/perKinesisRecord.ts';
 import { coldSink } from '../sinks/cold/coldSink.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
@@ -201,9 +200,11 @@ export function telemetryTopologyFor(
       devices: deviceProducts,
     }),
     enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
-    windows: perKinesisRecord(
-      windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`)),
-    ),
+    // Kinesis records carry their positions: a batch cut differently from an earlier delivery of
+    // the same records (a failover, a stolen lease) counts once
+    windows: windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`), {
+      positionsFromRecords: true,
+    }),
     hourlyCounts: hourlyCountSink(warm.write),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),

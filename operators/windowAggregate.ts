@@ -7,13 +7,35 @@
  * passes end + allowed lateness (later updates within retention re-emit them with the next revision).
  * Records too late for retention leave on `late`.
  *
- * Emission runs inside batches: a worker whose shards all stay idle emits nothing until a batch
- * arrives (other workers' batches still finalise the shared windows).
+ * A batch is one round trip. When records carry their Kinesis positions (`positionsFromRecords`, the
+ * worker's sources), the call also names the batch's first position, and a batch that straddles the
+ * shard's applied position (redelivered after a failover in pages cut differently, or a stolen
+ * lease's last batch) comes back as an `overlap`: its records up to the applied position are
+ * duplicates (their first delivery's late records and claims are repeated), the rest is applied as a
+ * batch of its own.
+ *
+ * Between batches a processing-time tick per shard (every flush interval, at least `MIN_TICK_MS`)
+ * asks the backend for running values and for finals the global watermark passed meanwhile, so an
+ * idle shard still emits; a tick right after a batch is skipped (the batch claimed what was due).
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AggregateScope, Enriched, Operator, WindowAggregate, WindowSize } from '../topology/index.ts';
+import {
+  type AggregateScope,
+  comparePositions,
+  type Enriched,
+  type Operator,
+  type Position,
+  type WindowAggregate,
+  type WindowSize,
+} from '../topology/index.ts';
 import { isKnownZone, type WindowAssigner, windowAssigner } from './windows/assign.ts';
-import type { WindowBackend, WindowBackendPartial, WindowEmission } from './windows/backend.ts';
+import type {
+  WindowBackend,
+  WindowBackendClassification,
+  WindowBackendPartial,
+  WindowEmission,
+} from './windows/backend.ts';
 import { ColumnLists, WindowRows } from './windows/rows.ts';
 
 const sizes = z.enum(['1h', '6h', '1d']);
@@ -273,10 +295,37 @@ export function aggregateOf(e: WindowEmission): WindowAggregate {
   };
 }
 
+/** The shortest period of a shard's tick: a flush interval of 0 (flush with every batch) must not spin. */
+export const MIN_TICK_MS = 1_000;
+const TICK = 'window-tick';
+
+/** How the operator reads positions. */
+export interface WindowAggregateOptions {
+  /**
+   * Records carry their Kinesis record's position (`rawRef.sequenceNumber`, sub-sequence 0) and a
+   * batch's position is its last Kinesis record's, as with the worker's Kinesis sources: a batch then
+   * names its first position, and one cut differently from an earlier delivery counts once. Off, a
+   * batch is known by its last position only (sources that always cut batches the same way, tests
+   * whose records carry made-up references).
+   */
+  readonly positionsFromRecords?: boolean;
+}
+
+/** A shard's ticks: who ticks (one session per opening of the shard), how many were acknowledged. */
+interface ShardTicks {
+  readonly session: string;
+  sequence: number;
+  lastBatchAt: number;
+  next: number | undefined;
+}
+
+const after = (a: Position, b: Position) => comparePositions(a, b) > 0;
+
 /** Tumbling window aggregates of numeric metrics, exactly-once on the given state backend. */
 export function windowAggregate(
   config: WindowAggregateConfig,
   backend: WindowBackend,
+  options: WindowAggregateOptions = {},
 ): Operator<Enriched, WindowAggregate, { late: Enriched }> {
   const slices = plan(config);
   const assign = windowAssigner(config.zone);
@@ -286,10 +335,59 @@ export function windowAggregate(
     retentionMs: config.retentionMs,
     idleTimeoutMs: config.idleTimeoutMs,
   };
+  const tickMs = Math.max(MIN_TICK_MS, config.flushIntervalMs);
   const productRow = rowNames();
   const lists = new ColumnLists();
+  const ticks = new Map<string, ShardTicks>();
   let watermark = Number.NEGATIVE_INFINITY;
   let lastFlushAt = Number.NEGATIVE_INFINITY;
+
+  const shardTicks = (shardId: string): ShardTicks => {
+    let t = ticks.get(shardId);
+    if (t === undefined) {
+      t = { session: randomUUID(), sequence: 0, lastBatchAt: Number.NEGATIVE_INFINITY, next: undefined };
+      ticks.set(shardId, t);
+    }
+    return t;
+  };
+
+  const scheduleTick = (
+    t: ShardTicks,
+    timers: {
+      registerProcessingTime(k: string, at: number): void;
+      deleteProcessingTime(k: string, at: number): void;
+    },
+    now: number,
+  ) => {
+    if (t.next !== undefined) timers.deleteProcessingTime(TICK, t.next);
+    t.next = now + tickMs;
+    timers.registerProcessingTime(TICK, t.next);
+  };
+
+  /** Records of a batch that were late when the batches that applied them classified them. */
+  const lateAmong = (
+    records: readonly Enriched[],
+    positionOf: (r: Enriched) => Position,
+    classified: readonly WindowBackendClassification[],
+    otherwise: number,
+  ): Enriched[] => {
+    const late: Enriched[] = [];
+    for (const record of records) {
+      const t = record.device_timestamp;
+      if (!Number.isFinite(t)) continue;
+      const q = positionOf(record);
+      let w = otherwise;
+      for (const c of classified)
+        if (!after(q, c.position)) {
+          w = c.watermark;
+          break;
+        }
+      let firstEnd = Number.POSITIVE_INFINITY;
+      for (const slice of slices) firstEnd = Math.min(firstEnd, assign(t, slice.size).end);
+      if (firstEnd + config.retentionMs <= w) late.push(record);
+    }
+    return late;
+  };
 
   return {
     type: 'window-aggregate',
@@ -302,12 +400,32 @@ export function windowAggregate(
     process: async function aggregateBatch(batch, ctx) {
       const now = ctx.clock.now();
       const flush = now - lastFlushAt >= config.flushIntervalMs;
+      const last = ctx.position;
+      const positionOf = options.positionsFromRecords
+        ? (r: Enriched): Position => ({ sequenceNumber: r.rawRef.sequenceNumber, subSequenceNumber: 0 })
+        : () => last;
+      const out: WindowAggregate[] = [];
+      let records = batch;
       for (;;) {
+        let first = last;
+        for (const r of records) {
+          const p = positionOf(r);
+          if (after(first, p)) first = p;
+        }
         const classifiedWith = watermark;
-        const built = aggregate(batch, slices, assign, config.retentionMs, classifiedWith, productRow, lists);
+        const built = aggregate(
+          records,
+          slices,
+          assign,
+          config.retentionMs,
+          classifiedWith,
+          productRow,
+          lists,
+        );
         const result = await backend.apply({
           shardId: ctx.shardId,
-          position: ctx.position,
+          position: last,
+          firstPosition: first,
           classifiedWith,
           maxEventTime: built.maxEventTime,
           now,
@@ -317,18 +435,60 @@ export function windowAggregate(
         });
         if (result.globalWatermark > watermark) watermark = result.globalWatermark;
         if (result.status === 'stale-watermark') continue;
-        let late = built.late;
-        if (result.status === 'duplicate') {
-          // the first delivery's classification decides which records were late
-          const first = result.classifiedWith ?? result.globalWatermark;
-          if (first !== classifiedWith)
-            late = aggregate(batch, slices, assign, config.retentionMs, first, productRow, lists).late;
-        } else if (flush) {
-          lastFlushAt = now;
+        if (result.status === 'applied') {
+          if (flush) lastFlushAt = now;
+          for (const record of built.late) ctx.side('late', record);
+          for (const e of result.emissions) out.push(aggregateOf(e));
+          break;
         }
-        for (const record of late) ctx.side('late', record);
-        return result.emissions.map(aggregateOf);
+        // applied before (all of it, or up to `applied`): the first deliveries decide which records
+        // were late, and their claims are emitted again
+        const applied = result.status === 'overlap' ? result.applied : last;
+        const done =
+          result.status === 'overlap' ? records.filter((r) => !after(positionOf(r), applied)) : records;
+        for (const record of lateAmong(done, positionOf, result.classified, result.globalWatermark))
+          ctx.side('late', record);
+        for (const e of result.emissions) out.push(aggregateOf(e));
+        if (result.status === 'duplicate') break;
+        records = records.filter((r) => after(positionOf(r), applied));
       }
+      shardTicks(ctx.shardId).lastBatchAt = ctx.clock.now();
+      return out;
+    },
+    openShard: (ctx) => {
+      const t: ShardTicks = {
+        session: randomUUID(),
+        sequence: 0,
+        lastBatchAt: Number.NEGATIVE_INFINITY,
+        next: undefined,
+      };
+      ticks.set(ctx.shardId, t);
+      scheduleTick(t, ctx.timers, ctx.clock.now());
+    },
+    onTimer: async function tickShard(_fired, ctx) {
+      const now = ctx.clock.now();
+      const t = shardTicks(ctx.shardId);
+      t.next = undefined;
+      // a batch ran lately: it claimed what was due, and this firing may follow it before its
+      // outputs are through (a tick's pending finals rely on the previous tick's being through)
+      if (now - t.lastBatchAt < tickMs) {
+        scheduleTick(t, ctx.timers, now);
+        return [];
+      }
+      const flush = now - lastFlushAt >= config.flushIntervalMs;
+      const result = await backend.tick({
+        shardId: ctx.shardId,
+        now,
+        policy,
+        flush,
+        session: t.session,
+        sequence: t.sequence + 1,
+      });
+      t.sequence++;
+      if (flush) lastFlushAt = now;
+      if (result.globalWatermark > watermark) watermark = result.globalWatermark;
+      scheduleTick(t, ctx.timers, now);
+      return result.emissions.map(aggregateOf);
     },
     close: () => backend.close(),
   };

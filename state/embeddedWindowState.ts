@@ -13,6 +13,7 @@ import {
   positionAfter,
   type ShardWatermark,
   type StoredWindow,
+  type TickResult,
   type WindowStateBackend,
 } from './windowState.ts';
 
@@ -86,9 +87,6 @@ interface Shard {
   readonly claims: { readonly position: Position; readonly emissions: readonly Emission[] }[];
 }
 
-const samePosition = (a: Position, b: Position) =>
-  a.sequenceNumber === b.sequenceNumber && a.subSequenceNumber === b.subSequenceNumber;
-
 /** Inserts a bucket into a list kept in window-end order (buckets are few; fields are many). */
 function insertByEnd(list: Bucket[], bucket: Bucket): void {
   let lo = 0;
@@ -110,6 +108,8 @@ export function embeddedWindowState(): WindowStateBackend {
   // open buckets' rows with changed columns (flagged in the slab) since the last flush
   const dirty = new Map<Bucket, Set<Row>>();
   const shards = new Map<string, Shard>();
+  // final windows the shards' last ticks claimed, until surely delivered (see `WindowStateBackend.tick`)
+  const pending = new Map<string, { readonly tag: string; readonly emissions: readonly Emission[] }>();
   let global = Number.NEGATIVE_INFINITY;
 
   const emit = (out: Emission[], b: Bucket, row: Row, c: number) => {
@@ -125,13 +125,15 @@ export function embeddedWindowState(): WindowStateBackend {
     });
   };
 
-  const claim = (req: ApplyRequest, changedFinal: Map<Bucket, Map<Row, Set<number>>>): Emission[] => {
-    const out: Emission[] = [];
-    // a bucket that turns final here was open during the merge: its changes are in `dirty`, not
-    // `changedFinal`, so the three groups never name the same field twice
+  // a bucket that turns final here was open during the merge: its changes are in `dirty`, not
+  // `changedFinal`, so the three groups never name the same field twice
+  const claimChangedFinal = (out: Emission[], changedFinal: Map<Bucket, Map<Row, Set<number>>>) => {
     for (const [b, rows] of changedFinal)
       for (const [row, columns] of rows) for (const c of columns) emit(out, b, row, c);
-    const due = global - req.policy.allowedLatenessMs;
+  };
+
+  const claimDue = (out: Emission[], allowedLatenessMs: number) => {
+    const due = global - allowedLatenessMs;
     let done = 0;
     while (done < open.length && open[done]!.end <= due) done++;
     for (const b of open.splice(0, done)) {
@@ -141,18 +143,49 @@ export function embeddedWindowState(): WindowStateBackend {
       for (const row of b.rows.values()) for (let c = 0; c < row.columns.length; c++) emit(out, b, row, c);
     }
     if (done > 0) fin.sort((x, y) => x.end - y.end);
-    if (req.flush) {
-      for (const [b, rows] of dirty)
-        for (const row of rows)
-          for (let c = 0; c < row.columns.length; c++) {
-            const flag = row.at + SLOTS * c + 11;
-            if (b.data[flag] === 0) continue;
-            b.data[flag] = 0;
-            emit(out, b, row, c);
-          }
-      dirty.clear();
+  };
+
+  const claimDirty = (out: Emission[]) => {
+    for (const [b, rows] of dirty)
+      for (const row of rows)
+        for (let c = 0; c < row.columns.length; c++) {
+          const flag = row.at + SLOTS * c + 11;
+          if (b.data[flag] === 0) continue;
+          b.data[flag] = 0;
+          emit(out, b, row, c);
+        }
+    dirty.clear();
+  };
+
+  /** Moves the global watermark to the minimum over shards active within the idle timeout. */
+  const advance = (now: number, policy: ApplyRequest['policy']) => {
+    let liveMin = Number.POSITIVE_INFINITY;
+    for (const s of shards.values()) {
+      if (s.activeAt < now - policy.idleTimeoutMs || s.maxEventTime === Number.NEGATIVE_INFINITY) continue;
+      liveMin = Math.min(liveMin, s.maxEventTime - policy.outOfOrdernessMs);
     }
-    return out;
+    if (liveMin !== Number.POSITIVE_INFINITY && liveMin > global) global = liveMin;
+  };
+
+  /** What the applied batches covering [first, up] of a shard recorded (see `Classification`). */
+  const recorded = (shard: Shard, first: Position, up: Position) => {
+    const picked: Shard['classified'][number][] = [];
+    for (const c of shard.classified) {
+      if (positionAfter(first, c.position)) break;
+      picked.push(c);
+    }
+    let cover = -1;
+    for (let i = 0; i < picked.length; i++) if (!positionAfter(up, picked[i]!.position)) cover = i;
+    const kept = cover < 0 ? picked : picked.slice(cover);
+    const last = cover < 0 ? up : picked[cover]!.position;
+    const emissions: Emission[] = [];
+    for (let i = shard.claims.length - 1; i >= 0; i--) {
+      const c = shard.claims[i]!;
+      if (positionAfter(first, c.position) || positionAfter(c.position, last)) continue;
+      for (const e of c.emissions) emissions.push(e);
+    }
+    const classified = kept.reverse().map((c) => ({ position: c.position, watermark: c.watermark }));
+    return { classified, emissions };
   };
 
   const expire = (retentionMs: number) => {
@@ -166,18 +199,17 @@ export function embeddedWindowState(): WindowStateBackend {
     open: async () => {},
     apply: async function applyEmbedded(req): Promise<ApplyResult> {
       const shard = shards.get(req.shardId);
-      if (shard !== undefined && !positionAfter(req.position, shard.position)) {
-        const classified = shard.classified.find((c) => samePosition(c.position, req.position));
-        const claimed = shard.claims.find((c) => samePosition(c.position, req.position));
-        const emissions = claimed?.emissions ?? [];
+      const first = req.firstPosition ?? req.position;
+      if (shard !== undefined && !positionAfter(req.position, shard.position))
+        return { status: 'duplicate', globalWatermark: global, ...recorded(shard, first, req.position) };
+      if (shard !== undefined && !positionAfter(first, shard.position))
         return {
-          status: 'duplicate',
+          status: 'overlap',
           globalWatermark: global,
-          classifiedWith: classified?.watermark,
-          emissions,
+          applied: shard.position,
+          ...recorded(shard, first, shard.position),
         };
-      }
-      const { retentionMs, outOfOrdernessMs, idleTimeoutMs } = req.policy;
+      const { retentionMs } = req.policy;
       if (req.partials.some((p) => p.windowEnd + retentionMs <= global))
         return { status: 'stale-watermark', globalWatermark: global };
 
@@ -252,14 +284,18 @@ export function embeddedWindowState(): WindowStateBackend {
       entry.classified.unshift({ position: req.position, watermark: req.classifiedWith });
       if (entry.classified.length > CLASSIFIED_KEPT) entry.classified.pop();
 
-      let liveMin = Number.POSITIVE_INFINITY;
-      for (const s of shards.values()) {
-        if (s.activeAt < req.now - idleTimeoutMs || s.maxEventTime === Number.NEGATIVE_INFINITY) continue;
-        liveMin = Math.min(liveMin, s.maxEventTime - outOfOrdernessMs);
-      }
-      if (liveMin !== Number.POSITIVE_INFINITY && liveMin > global) global = liveMin;
+      advance(req.now, req.policy);
 
-      const emissions = claim(req, changedFinal);
+      const emissions: Emission[] = [];
+      claimChangedFinal(emissions, changedFinal);
+      claimDue(emissions, req.policy.allowedLatenessMs);
+      if (req.flush) claimDirty(emissions);
+      // the finals of the shard's last ticks: this batch's claim keeps them from now on
+      const ticked = pending.get(req.shardId);
+      if (ticked !== undefined) {
+        for (const e of ticked.emissions) emissions.push(e);
+        pending.delete(req.shardId);
+      }
       if (emissions.length > 0) {
         // what was emitted, not a reference: the windows may expire before a redelivery
         entry.claims.unshift({ position: req.position, emissions });
@@ -267,6 +303,23 @@ export function embeddedWindowState(): WindowStateBackend {
       }
       expire(retentionMs);
       return { status: 'applied', globalWatermark: global, emissions };
+    },
+    tick: async function tickEmbedded(req): Promise<TickResult> {
+      advance(req.now, req.policy);
+      const finals: Emission[] = [];
+      claimDue(finals, req.policy.allowedLatenessMs);
+      const before = pending.get(req.shardId);
+      // the previous tick of this session is delivered (see `WindowStateBackend.tick`): only the
+      // new finals stay pending; otherwise the earlier ones are returned again and stay too
+      const delivered = before?.tag === `${req.session}:${req.sequence - 1}`;
+      const kept = delivered || before === undefined ? finals : [...before.emissions, ...finals];
+      if (kept.length > 0)
+        pending.set(req.shardId, { tag: `${req.session}:${req.sequence}`, emissions: kept });
+      else pending.delete(req.shardId);
+      const emissions = [...kept];
+      if (req.flush) claimDirty(emissions);
+      expire(req.policy.retentionMs);
+      return { globalWatermark: global, emissions };
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const b = buckets.get(bucket);

@@ -1,5 +1,5 @@
 /**
- * The production window state backend: Redis, one `EVALSHA` per batch (the script in
+ * The production window state backend: Redis, one `EVALSHA` per batch or tick (the scripts in
  * `windowScripts.ts` merges every partial of the batch, moves the shard's applied position and
  * watermark, recomputes the global watermark and claims due windows, atomically). State is kept in
  * rows, one per key with all its metrics (`windowRows.ts`); statistics travel and rest as packed
@@ -12,13 +12,16 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { packPartialRows, packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
-import { WINDOW_APPLY, WINDOW_JOIN, WINDOW_LAYOUT } from './windowScripts.ts';
+import { WINDOW_APPLY, WINDOW_JOIN, WINDOW_LAYOUT, WINDOW_TICK } from './windowScripts.ts';
 import {
   type ApplyRequest,
   type ApplyResult,
+  type Classification,
   type ShardWatermark,
   StateLostError,
   type StoredWindow,
+  type TickRequest,
+  type TickResult,
   type WindowStateBackend,
 } from './windowState.ts';
 
@@ -38,11 +41,29 @@ export type RedisWindowStateConfig = z.output<typeof redisWindowStateConfigSchem
 
 interface WindowCommands {
   windowApplyBuffer(...args: (string | Buffer)[]): Promise<Buffer[]>;
+  windowTickBuffer(...args: string[]): Promise<Buffer[]>;
   windowJoin(prefix: string, epoch: string, layout: string): Promise<[string | null, string]>;
 }
 
 const num = (s: string) => (s === '-inf' ? Number.NEGATIVE_INFINITY : Number(s));
 const str = (x: number) => (x === Number.NEGATIVE_INFINITY ? '-inf' : String(x));
+
+function positionOf(text: string): { sequenceNumber: string; subSequenceNumber: number } {
+  const [sequenceNumber, sub] = text.split(':');
+  return { sequenceNumber: sequenceNumber!, subSequenceNumber: Number(sub) };
+}
+
+/** The script's `seq:sub:watermark` list (ascending, comma-separated). */
+function classificationsOf(text: string): Classification[] {
+  if (text === '') return [];
+  return text.split(',').map((entry) => {
+    const [sequenceNumber, sub, watermark] = entry.split(':');
+    return {
+      position: { sequenceNumber: sequenceNumber!, subSequenceNumber: Number(sub) },
+      watermark: num(watermark!),
+    };
+  });
+}
 
 /** The Redis backend, with its count of requests sent (the benchmark reports round trips per batch). */
 export interface RedisWindowState extends WindowStateBackend {
@@ -71,6 +92,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         WindowCommands;
       c.defineCommand('windowApply', { numberOfKeys: 0, lua: WINDOW_APPLY });
       c.defineCommand('windowJoin', { numberOfKeys: 0, lua: WINDOW_JOIN });
+      c.defineCommand('windowTick', { numberOfKeys: 0, lua: WINDOW_TICK });
       await c.connect();
       client = c;
       const [joined, layout] = await c.windowJoin(prefix, randomUUID(), WINDOW_LAYOUT);
@@ -82,6 +104,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       epoch = joined;
     },
     apply: async function applyRedis(req: ApplyRequest): Promise<ApplyResult> {
+      const first = req.firstPosition ?? req.position;
       const args: (string | Buffer)[] = [
         prefix,
         epoch ?? '',
@@ -96,6 +119,8 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         String(req.policy.retentionMs),
         String(req.policy.idleTimeoutMs),
         req.flush ? '1' : '0',
+        first.sequenceNumber,
+        String(first.subSequenceNumber),
         String(req.partials.length),
       ];
       for (const partial of req.partials)
@@ -115,13 +140,37 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       if (status === 'stale') return { status: 'stale-watermark', globalWatermark };
       const emissions = readEmissions(reply[3]!);
       if (status === 'applied') return { status, globalWatermark, emissions };
-      const cw = reply[2]!.toString();
-      return {
-        status: 'duplicate',
-        globalWatermark,
-        classifiedWith: cw === '' ? undefined : num(cw),
-        emissions,
-      };
+      const classified = classificationsOf(reply[2]!.toString());
+      if (status === 'overlap')
+        return {
+          status,
+          globalWatermark,
+          applied: positionOf(reply[4]!.toString()),
+          classified,
+          emissions,
+        };
+      return { status: 'duplicate', globalWatermark, classified, emissions };
+    },
+    tick: async function tickRedis(req: TickRequest): Promise<TickResult> {
+      roundTrips++;
+      const reply = await redis().windowTickBuffer(
+        prefix,
+        epoch ?? '',
+        req.shardId,
+        String(req.now),
+        String(req.policy.outOfOrdernessMs),
+        String(req.policy.allowedLatenessMs),
+        String(req.policy.retentionMs),
+        String(req.policy.idleTimeoutMs),
+        req.flush ? '1' : '0',
+        req.session,
+        String(req.sequence),
+      );
+      if (reply[0]!.toString() === 'lost')
+        throw new StateLostError(
+          `window state in ${config.namespace} was lost (Redis restarted empty or was flushed): replay from a savepoint`,
+        );
+      return { globalWatermark: num(reply[0]!.toString()), emissions: readEmissions(reply[1]!) };
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const c = redis();

@@ -122,6 +122,118 @@ local function bucketHeader(b, e, final, every, count)
   return struct.pack('<H', #b) .. b .. struct.pack('<d', e) .. (final and '\\1' or '\\0')
     .. (every and '\\1' or '\\0') .. struct.pack('<I4', count)
 end
+-- whether position (s1, b1) is after (s2, b2): decimal strings by length, then text; then sub-sequence
+local function after(s1, b1, s2, b2)
+  if #s1 ~= #s2 then return #s1 > #s2 end
+  if s1 ~= s2 then return s1 > s2 end
+  return b1 > b2
+end
+-- claims the given rows of a bucket: flags = function(name, row) -> the columns to claim (nil: the
+-- row's own flags); bumps their revisions and appends the bucket's record to out
+local function claimRows(out, b, e, final, names, flagsOf)
+  local key = P .. 'b:' .. b
+  local slot, count = #out + 1, 0
+  out[slot] = ''
+  for c = 1, #names, 1000 do
+    local chunk = {unpack(names, c, math.min(c + 999, #names))}
+    local values = redis.call('HMGET', key, unpack(chunk))
+    local writes = {}
+    for i = 1, #chunk do
+      local v = values[i]
+      if v then
+        writes[#writes + 1] = chunk[i]
+        writes[#writes + 1] = bumpRow(out, chunk[i], v, flagsOf(chunk[i], v))
+        count = count + 1
+      end
+    end
+    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+  end
+  if count > 0 then out[slot] = bucketHeader(b, e, final, false, count) end
+end
+-- moves the global watermark G to the minimum over shards active within the idle timeout
+local function advance(G, now, ooo, idle)
+  local live = nil
+  local all = redis.call('HGETALL', P .. 'wm')
+  for i = 2, #all, 2 do
+    local m, a = string.match(all[i], '^([^,]+),(.+)$')
+    m, a = num(m), tonumber(a)
+    if a >= now - idle and m ~= -math.huge then
+      local w = m - ooo
+      if live == nil or w < live then live = w end
+    end
+  end
+  if live ~= nil and live > G then
+    redis.call('SET', P .. 'g', str(live))
+    return live
+  end
+  return G
+end
+-- claims the open windows whose end + lateness G passed: every column, and the +1 of each is
+-- implied by the bucket being final (no write)
+local function claimDue(out, G, lateness)
+  if G == -math.huge then return end
+  local due = redis.call('ZRANGEBYSCORE', P .. 'open', '-inf', str(G - lateness), 'WITHSCORES')
+  for i = 1, #due, 2 do
+    local b, e = due[i], due[i + 1]
+    redis.call('ZREM', P .. 'open', b)
+    redis.call('ZADD', P .. 'fin', e, b)
+    redis.call('SREM', P .. 'dirty', b)
+    redis.call('DEL', P .. 'd:' .. b)
+    local rows = redis.call('HGETALL', P .. 'b:' .. b)
+    if #rows > 0 then
+      out[#out + 1] = bucketHeader(b, tonumber(e), true, true, #rows / 2)
+      for r = 1, #rows, 2 do record(out, rows[r], rows[r + 1], '') end
+    end
+  end
+end
+-- claims every open window changed since the last flush (running values)
+local function claimDirty(out)
+  local own = function() return nil end
+  for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
+    local e = redis.call('ZSCORE', P .. 'open', b)
+    claimRows(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b), own)
+    redis.call('DEL', P .. 'd:' .. b)
+  end
+  redis.call('DEL', P .. 'dirty')
+end
+-- deletes final windows past retention
+local function expire(G, retention)
+  if G == -math.huge then return end
+  for _, b in ipairs(redis.call('ZRANGEBYSCORE', P .. 'fin', '-inf', str(G - retention))) do
+    redis.call('DEL', P .. 'b:' .. b)
+    redis.call('ZREM', P .. 'fin', b)
+  end
+end
+-- what the applied batches covering positions [first, up] of a shard recorded: their
+-- classification watermarks ('seq:sub:w' joined by ',', ascending) and their claims (oldest first)
+local function recorded(shard, fseq, fsub, useq, usub)
+  local picked = {}
+  for _, entry in ipairs(redis.call('LRANGE', P .. 'cw:' .. shard, 0, -1)) do
+    local eseq, esub, w = string.match(entry, '^(%d+):(%d+):(.+)$')
+    esub = tonumber(esub)
+    if after(fseq, fsub, eseq, esub) then break end
+    picked[#picked + 1] = {eseq, esub, w}
+  end
+  local cover = 0
+  for i = 1, #picked do
+    if not after(useq, usub, picked[i][1], picked[i][2]) then cover = i end
+  end
+  local lseq, lsub = useq, usub
+  if cover > 0 then lseq, lsub = picked[cover][1], picked[cover][2] else cover = 1 end
+  local cw = {}
+  for i = #picked, cover, -1 do cw[#cw + 1] = picked[i][1] .. ':' .. picked[i][2] .. ':' .. picked[i][3] end
+  local pre = P .. 'c:' .. shard .. ':'
+  local keys = redis.call('LRANGE', P .. 'claims:' .. shard, 0, -1)
+  local claimed = {}
+  for i = #keys, 1, -1 do
+    local cseq, csub = string.match(string.sub(keys[i], #pre + 1), '^(%d+):(%d+)$')
+    csub = tonumber(csub)
+    if cseq and not after(fseq, fsub, cseq, csub) and not after(cseq, csub, lseq, lsub) then
+      claimed[#claimed + 1] = redis.call('GET', keys[i]) or ''
+    end
+  end
+  return table.concat(cw, ','), table.concat(claimed)
+end
 `;
 
 /** The layout this script reads and writes, recorded beside the epoch by the worker that creates it. */
@@ -147,6 +259,7 @@ local shard, seq, sub = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local classified, batchMax, now = ARGV[6], num(ARGV[7]), tonumber(ARGV[8])
 local ooo, lateness, retention, idle = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local flush = ARGV[13] == '1'
+local fseq, fsub = ARGV[14], tonumber(ARGV[15])
 local G = num(redis.call('GET', P .. 'g') or '-inf')
 local posKey = seq .. ':' .. sub
 
@@ -154,23 +267,19 @@ local applied = redis.call('HGET', P .. 'pos', shard)
 if applied then
   local aseq, asub = string.match(applied, '^(%d+):(%d+)$')
   asub = tonumber(asub)
-  local after
-  if #seq ~= #aseq then after = #seq > #aseq
-  elseif seq ~= aseq then after = seq > aseq
-  else after = sub > asub end
-  if not after then
-    local cw = ''
-    for _, entry in ipairs(redis.call('LRANGE', P .. 'cw:' .. shard, 0, -1)) do
-      local eseq, esub, w = string.match(entry, '^(%d+):(%d+):(.+)$')
-      if eseq == seq and tonumber(esub) == sub then cw = w break end
-    end
-    local claimed = redis.call('GET', P .. 'c:' .. shard .. ':' .. posKey) or ''
+  if not after(seq, sub, aseq, asub) then
+    local cw, claimed = recorded(shard, fseq, fsub, seq, sub)
     return {'duplicate', str(G), cw, claimed}
+  end
+  if not after(fseq, fsub, aseq, asub) then
+    local cw, claimed = recorded(shard, fseq, fsub, aseq, asub)
+    return {'overlap', str(G), cw, claimed, applied}
   end
 end
 
-local nb = tonumber(ARGV[14])
-local idx = 15
+local nb = tonumber(ARGV[16])
+local FIRST = 17
+local idx = FIRST
 for _ = 1, nb do
   if tonumber(ARGV[idx + 1]) + retention <= G then return {'stale', str(G)} end
   idx = idx + 3
@@ -246,7 +355,7 @@ local function mergeRow(v, p, final)
   return struct.pack('<H', #names) .. names .. packStats(a, nv) .. flagBytes(fl), changed
 end
 
-idx = 15
+idx = FIRST
 -- changes to final windows (late records) are emitted at once, open ones on the flush interval
 local changedFinal, finalOrder = {}, {}
 for _ = 1, nb do
@@ -316,43 +425,7 @@ redis.call('HSET', P .. 'wm', shard, str(shardMax) .. ',' .. str(now))
 redis.call('LPUSH', P .. 'cw:' .. shard, posKey .. ':' .. classified)
 redis.call('LTRIM', P .. 'cw:' .. shard, 0, 4095)
 
-local live = nil
-local all = redis.call('HGETALL', P .. 'wm')
-for i = 2, #all, 2 do
-  local m, a = string.match(all[i], '^([^,]+),(.+)$')
-  m, a = num(m), tonumber(a)
-  if a >= now - idle and m ~= -math.huge then
-    local w = m - ooo
-    if live == nil or w < live then live = w end
-  end
-end
-if live ~= nil and live > G then
-  G = live
-  redis.call('SET', P .. 'g', str(G))
-end
-
--- claims the given rows of a bucket: flags = function(name, row) -> the columns to claim (nil: the
--- row's own flags); bumps their revisions and appends the bucket's record to out
-local function claimRows(out, b, e, final, names, flagsOf)
-  local key = P .. 'b:' .. b
-  local slot, count = #out + 1, 0
-  out[slot] = ''
-  for c = 1, #names, 1000 do
-    local chunk = {unpack(names, c, math.min(c + 999, #names))}
-    local values = redis.call('HMGET', key, unpack(chunk))
-    local writes = {}
-    for i = 1, #chunk do
-      local v = values[i]
-      if v then
-        writes[#writes + 1] = chunk[i]
-        writes[#writes + 1] = bumpRow(out, chunk[i], v, flagsOf(chunk[i], v))
-        count = count + 1
-      end
-    end
-    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
-  end
-  if count > 0 then out[slot] = bucketHeader(b, e, final, false, count) end
-end
+G = advance(G, now, ooo, idle)
 
 local out = {}
 -- a bucket turning final here was open during the merge: its changes are in the dirty sets, not in
@@ -366,30 +439,13 @@ for _, b in ipairs(finalOrder) do
     return flagBytes(fl)
   end)
 end
-if G ~= -math.huge then
-  local due = redis.call('ZRANGEBYSCORE', P .. 'open', '-inf', str(G - lateness), 'WITHSCORES')
-  for i = 1, #due, 2 do
-    local b, e = due[i], due[i + 1]
-    redis.call('ZREM', P .. 'open', b)
-    redis.call('ZADD', P .. 'fin', e, b)
-    redis.call('SREM', P .. 'dirty', b)
-    redis.call('DEL', P .. 'd:' .. b)
-    -- turning final: every column, and the +1 of each is implied by the bucket being final (no write)
-    local rows = redis.call('HGETALL', P .. 'b:' .. b)
-    if #rows > 0 then
-      out[#out + 1] = bucketHeader(b, tonumber(e), true, true, #rows / 2)
-      for r = 1, #rows, 2 do record(out, rows[r], rows[r + 1], '') end
-    end
-  end
-end
-if flush then
-  local own = function() return nil end
-  for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
-    local e = redis.call('ZSCORE', P .. 'open', b)
-    claimRows(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b), own)
-    redis.call('DEL', P .. 'd:' .. b)
-  end
-  redis.call('DEL', P .. 'dirty')
+claimDue(out, G, lateness)
+if flush then claimDirty(out) end
+-- the finals of the shard's last ticks: this batch's claim keeps them from now on
+local ticked = redis.call('HGET', P .. 'tp:' .. shard, 'out')
+if ticked then
+  out[#out + 1] = ticked
+  redis.call('DEL', P .. 'tp:' .. shard)
 end
 local emitted = table.concat(out)
 if #emitted > 0 then
@@ -401,11 +457,37 @@ if #emitted > 0 then
     redis.call('DEL', redis.call('RPOP', P .. 'claims:' .. shard))
   end
 end
-if G ~= -math.huge then
-  for _, b in ipairs(redis.call('ZRANGEBYSCORE', P .. 'fin', '-inf', str(G - retention))) do
-    redis.call('DEL', P .. 'b:' .. b)
-    redis.call('ZREM', P .. 'fin', b)
-  end
-end
+expire(G, retention)
 return {'applied', str(G), '', emitted}
+`;
+
+/**
+ * A tick of an idle shard (see `WindowStateBackend.tick`): ARGV prefix, epoch, shard, now,
+ * out-of-orderness, lateness, retention, idle timeout, flush, session, sequence. Moves no position and
+ * no activity; the finals it claims stay pending in `P tp:<shard>` (`tag` = session:sequence, `out`).
+ */
+export const WINDOW_TICK = `${COMMON}
+if redis.call('GET', P .. 'epoch') ~= ARGV[2] then return {'lost'} end
+local shard, now = ARGV[3], tonumber(ARGV[4])
+local ooo, lateness, retention, idle = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local flush = ARGV[9] == '1'
+local session, sequence = ARGV[10], tonumber(ARGV[11])
+local G = advance(num(redis.call('GET', P .. 'g') or '-inf'), now, ooo, idle)
+local finals = {}
+claimDue(finals, G, lateness)
+local tp = P .. 'tp:' .. shard
+local before = redis.call('HMGET', tp, 'tag', 'out')
+-- the previous tick of this session is delivered: only the new finals stay pending; otherwise the
+-- earlier ones are returned again and stay too
+local kept = table.concat(finals)
+if before[2] and before[1] ~= session .. ':' .. (sequence - 1) then kept = before[2] .. kept end
+if #kept > 0 then
+  redis.call('HSET', tp, 'tag', session .. ':' .. sequence, 'out', kept)
+else
+  redis.call('DEL', tp)
+end
+local flushed = {}
+if flush then claimDirty(flushed) end
+expire(G, retention)
+return {str(G), kept .. table.concat(flushed)}
 `;

@@ -4,10 +4,13 @@
  * per-shard applied positions and watermarks, and the global watermark. Bucket and field names are
  * opaque to the backend; only a bucket's end time matters to it (finality and retention).
  *
- * One `apply` call is one atomic step: the batch's partials are merged only if the batch's position is
- * beyond the shard's last applied position, the shard's watermark is published, the global watermark is
- * recomputed, and the windows due for emission are claimed (recorded under the batch's position, so a
- * redelivered batch re-emits what its first delivery claimed).
+ * One `apply` call is one atomic step: the batch's partials are merged only if the batch's first
+ * position is beyond the shard's last applied position, the shard's watermark is published, the global
+ * watermark is recomputed, and the windows due for emission are claimed (recorded under the batch's
+ * position, so a redelivered batch re-emits what its first delivery claimed). A batch wholly at or
+ * below the applied position is a `duplicate`; one that straddles it is an `overlap`: nothing changes
+ * and the caller applies the part beyond it again. One `tick` is the same step without a batch, for a
+ * shard that is idle.
  */
 import type { MetricStats, Position } from '../topology/index.ts';
 
@@ -46,7 +49,14 @@ export interface WatermarkPolicy {
 /** One batch of one shard, as the backend applies it. */
 export interface ApplyRequest {
   readonly shardId: string;
+  /** The position of the batch's last record (stored as the shard's applied position). */
   readonly position: Position;
+  /**
+   * The position of the batch's first record (a Kinesis record's: sub-sequence 0), when the caller
+   * knows it; defaults to `position`. A batch whose first position is at or below the applied one and
+   * whose last is beyond is refused as an `overlap`.
+   */
+  readonly firstPosition?: Position;
   /** The global watermark the operator classified the batch's late records with. */
   readonly classifiedWith: number;
   /** Maximum event time of the batch (`-Infinity` when the batch had no usable record). */
@@ -69,20 +79,48 @@ export interface Emission {
   readonly final: boolean;
 }
 
+/**
+ * An applied batch's position and the watermark it classified its late records with. A record at
+ * position `q` was applied by the batch at the lowest recorded position at or above `q` (the batches
+ * of a shard are applied in order, each covering the records after its predecessor up to its own).
+ */
+export interface Classification {
+  readonly position: Position;
+  readonly watermark: number;
+}
+
 /** What `apply` did. */
 export type ApplyResult =
   | {
-      /** Merged; `emissions` are the windows this call claimed. */
+      /**
+       * Merged; `emissions` are the windows this call claimed, and the final windows the shard's
+       * last ticks claimed (see `tick`), which this batch's claim now keeps.
+       */
       readonly status: 'applied';
       readonly globalWatermark: number;
       readonly emissions: readonly Emission[];
     }
   | {
-      /** At or below the shard's applied position: nothing merged; the first delivery's claim re-read. */
+      /**
+       * Wholly at or below the shard's applied position: nothing merged. `classified` lists the
+       * batches that applied the records of this one (still recorded, ascending), `emissions` their
+       * claims (still kept, oldest first), so a redelivery gives the outputs the first one gave.
+       */
       readonly status: 'duplicate';
       readonly globalWatermark: number;
-      /** The watermark the first delivery classified with, when still recorded. */
-      readonly classifiedWith: number | undefined;
+      readonly classified: readonly Classification[];
+      readonly emissions: readonly Emission[];
+    }
+  | {
+      /**
+       * The first position is at or below the applied one, the last beyond: nothing changed. The
+       * records up to `applied` are duplicates (`classified`, `emissions` as for a duplicate); the
+       * caller applies the rest as a batch of its own.
+       */
+      readonly status: 'overlap';
+      readonly globalWatermark: number;
+      readonly applied: Position;
+      readonly classified: readonly Classification[];
       readonly emissions: readonly Emission[];
     }
   | {
@@ -90,6 +128,28 @@ export type ApplyResult =
       readonly status: 'stale-watermark';
       readonly globalWatermark: number;
     };
+
+/** A tick of an idle shard: no batch, no position moved. */
+export interface TickRequest {
+  readonly shardId: string;
+  /** Processing time of the call. The shard's activity is not refreshed by a tick. */
+  readonly now: number;
+  readonly policy: WatermarkPolicy;
+  /** Also claim every open window changed since the last flush. */
+  readonly flush: boolean;
+  /**
+   * Who ticks: one id per opening of the shard's pipeline (`session`) and a number that grows by one
+   * per acknowledged tick (`sequence`; a retried tick repeats it). See `tick`.
+   */
+  readonly session: string;
+  readonly sequence: number;
+}
+
+/** What `tick` claimed. */
+export interface TickResult {
+  readonly globalWatermark: number;
+  readonly emissions: readonly Emission[];
+}
 
 /** A shard's published watermark. */
 export interface ShardWatermark {
@@ -123,6 +183,16 @@ export interface WindowStateBackend {
   open(): Promise<void>;
   /** The atomic step of one batch (see the file comment). Throws `StateLostError`. */
   apply(request: ApplyRequest): Promise<ApplyResult>;
+  /**
+   * The atomic step of an idle shard: recomputes the global watermark at `now` (the shard's own
+   * activity is not refreshed, so an idle shard still stops holding it back), claims due finals and,
+   * when flushing, changed open windows, and expires windows past retention. Its final claims stay
+   * pending for the shard until they are surely delivered: the shard's next applied batch returns them
+   * again and keeps them in its claim; a tick returns them again unless it directly follows, in the
+   * same session, the tick that claimed them (the runtime fires the next tick only once the outputs of
+   * the previous one have left the pipeline). Throws `StateLostError`.
+   */
+  tick(request: TickRequest): Promise<TickResult>;
   /** One stored window of one field, if kept. */
   readWindow(bucket: string, field: string): Promise<StoredWindow | undefined>;
   /** The global watermark and every shard's published watermark. */
@@ -130,7 +200,7 @@ export interface WindowStateBackend {
   close(): Promise<void>;
 }
 
-/** Orders positions the way the backends do (decimal strings: length, then text). */
+/** Orders positions the way the backends do (decimal strings: length, then text), `a` after `b`. */
 export function positionAfter(a: Position, b: Position | undefined): boolean {
   if (b === undefined) return true;
   if (a.sequenceNumber.length !== b.sequenceNumber.length)

@@ -32,6 +32,42 @@ export interface WindowEmission {
   readonly final: boolean;
 }
 
+/** The event-time policy passed with every call. */
+export interface WindowBackendPolicy {
+  readonly outOfOrdernessMs: number;
+  readonly allowedLatenessMs: number;
+  readonly retentionMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** An applied batch's position and the watermark it classified its late records with. */
+export interface WindowBackendClassification {
+  readonly position: Position;
+  readonly watermark: number;
+}
+
+/** What the backend did with a batch. */
+export type WindowBackendApplied =
+  | {
+      readonly status: 'applied';
+      readonly globalWatermark: number;
+      readonly emissions: readonly WindowEmission[];
+    }
+  | {
+      readonly status: 'duplicate';
+      readonly globalWatermark: number;
+      readonly classified: readonly WindowBackendClassification[];
+      readonly emissions: readonly WindowEmission[];
+    }
+  | {
+      readonly status: 'overlap';
+      readonly globalWatermark: number;
+      readonly applied: Position;
+      readonly classified: readonly WindowBackendClassification[];
+      readonly emissions: readonly WindowEmission[];
+    }
+  | { readonly status: 'stale-watermark'; readonly globalWatermark: number };
+
 /** The state backend as the window operator uses it. */
 export interface WindowBackend {
   readonly kind: string;
@@ -39,30 +75,21 @@ export interface WindowBackend {
   apply(request: {
     readonly shardId: string;
     readonly position: Position;
+    readonly firstPosition?: Position;
     readonly classifiedWith: number;
     readonly maxEventTime: number;
     readonly now: number;
-    readonly policy: {
-      readonly outOfOrdernessMs: number;
-      readonly allowedLatenessMs: number;
-      readonly retentionMs: number;
-      readonly idleTimeoutMs: number;
-    };
+    readonly policy: WindowBackendPolicy;
     readonly partials: readonly WindowBackendPartial[];
     readonly flush: boolean;
-  }): Promise<
-    | {
-        readonly status: 'applied';
-        readonly globalWatermark: number;
-        readonly emissions: readonly WindowEmission[];
-      }
-    | {
-        readonly status: 'duplicate';
-        readonly globalWatermark: number;
-        readonly classifiedWith: number | undefined;
-        readonly emissions: readonly WindowEmission[];
-      }
-    | { readonly status: 'stale-watermark'; readonly globalWatermark: number }
-  >;
+  }): Promise<WindowBackendApplied>;
+  tick(request: {
+    readonly shardId: string;
+    readonly now: number;
+    readonly policy: WindowBackendPolicy;
+    readonly flush: boolean;
+    readonly session: string;
+    readonly sequence: number;
+  }): Promise<{ readonly globalWatermark: number; readonly emissions: readonly WindowEmission[] }>;
   close(): Promise<void>;
 }

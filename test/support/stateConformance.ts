@@ -3,23 +3,26 @@
  * test). `make` returns a fresh, opened backend with empty state for each test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
 import { windowAssigner } from '../../operators/windows/assign.ts';
 import { mergeStats } from '../../state/mergeStats.ts';
 import type {
   ApplyRequest,
   BucketPartial,
   Emission,
+  TickRequest,
   WatermarkPolicy,
   WindowStateBackend,
 } from '../../state/windowState.ts';
-import type {
-  AggregateScope,
-  Clock,
-  Enriched,
-  MetricStats,
-  Operator,
-  WindowAggregate,
-  WindowSize,
+import {
+  type AggregateScope,
+  type Clock,
+  type Enriched,
+  ManualClock,
+  type MetricStats,
+  type Operator,
+  type WindowAggregate,
+  type WindowSize,
 } from '../../topology/index.ts';
 
 const HOUR = 3_600_000;
@@ -139,9 +142,15 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       await s.apply(request('shard-1', '99', [p], { classifiedWith: 5 }));
       await s.apply(request('shard-1', '100', [p], { classifiedWith: 7 }));
       const replay = await s.apply(request('shard-1', '99', [p]));
-      expect(replay).toMatchObject({ status: 'duplicate', classifiedWith: 5 });
+      expect(replay).toMatchObject({
+        status: 'duplicate',
+        classified: [{ position: pos('99'), watermark: 5 }],
+      });
       const again = await s.apply(request('shard-1', '100', [p]));
-      expect(again).toMatchObject({ status: 'duplicate', classifiedWith: 7 });
+      expect(again).toMatchObject({
+        status: 'duplicate',
+        classified: [{ position: pos('100'), watermark: 7 }],
+      });
       expect((await s.readWindow(bucketAt(10), 'f'))?.stats.count).toBe(2);
       // another shard has its own position
       expect((await s.apply(request('shard-2', '5', [p]))).status).toBe('applied');
@@ -369,6 +378,252 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       });
       expect(await s.readWindow(bucketAt(10), f('d1', 'm0'))).toMatchObject({ revision: 2, final: true });
       expect(await s.readWindow(bucketAt(10), f('d1', 'm3'))).toMatchObject({ revision: 1, final: true });
+    });
+
+    it('refuses a batch that straddles the applied position (overlap), changing nothing, and repeats what its applied part gave', async () => {
+      const s = await fresh();
+      const t = 10 * HOUR;
+      await s.apply(
+        request('a', '2', [partial(10, { f: [[t, 1]] })], { firstPosition: pos('1'), classifiedWith: 5 }),
+      );
+      const second = await s.apply(
+        request('a', '4', [partial(10, { f: [[t + 1, 2]] })], {
+          firstPosition: pos('3'),
+          classifiedWith: 6,
+          flush: true,
+        }),
+      );
+      const claimed = second.status === 'applied' ? second.emissions : [];
+      expect(claimed).toHaveLength(1);
+      // records 3..6 read again in one page: 3 and 4 were applied by the batch at 4
+      const overlap = await s.apply(
+        request('a', '6', [partial(10, { f: [[t + 2, 100]] })], { firstPosition: pos('3'), flush: true }),
+      );
+      expect(overlap).toEqual({
+        status: 'overlap',
+        globalWatermark: t + 1 - policy.outOfOrdernessMs,
+        applied: pos('4'),
+        classified: [{ position: pos('4'), watermark: 6 }],
+        emissions: claimed,
+      });
+      expect(await s.readWindow(bucketAt(10), 'f')).toMatchObject({
+        revision: 1,
+        stats: { count: 2, sum: 3 },
+      });
+      expect((await s.watermarks()).shards[0]?.position).toEqual(pos('4'));
+      // from 2: both earlier batches applied part of it
+      const wider = await s.apply(request('a', '6', [], { firstPosition: pos('2') }));
+      expect(wider).toMatchObject({
+        status: 'overlap',
+        classified: [
+          { position: pos('2'), watermark: 5 },
+          { position: pos('4'), watermark: 6 },
+        ],
+      });
+      // the part beyond the applied position, as a batch of its own
+      const rest = await s.apply(
+        request('a', '6', [partial(10, { f: [[t + 3, 4]] })], { firstPosition: pos('5'), flush: true }),
+      );
+      expect(rest.status).toBe('applied');
+      expect(await s.readWindow(bucketAt(10), 'f')).toMatchObject({
+        revision: 2,
+        stats: { count: 3, sum: 7 },
+      });
+      // a duplicate cut differently (1..3): the batches at 2 and 4 applied it; their claims again
+      const dup = await s.apply(request('a', '3', [], { firstPosition: pos('1') }));
+      expect(dup).toEqual({
+        status: 'duplicate',
+        globalWatermark: expect.any(Number),
+        classified: [
+          { position: pos('2'), watermark: 5 },
+          { position: pos('4'), watermark: 6 },
+        ],
+        emissions: claimed,
+      });
+    });
+
+    it('the window operator counts batches cut differently once, in one call per batch unless they overlap', async () => {
+      const backend = await fresh();
+      let calls = 0;
+      const counted = {
+        ...backend,
+        apply: (r: ApplyRequest) => {
+          calls++;
+          return backend.apply(r);
+        },
+      };
+      const cfg = windowAggregateConfigSchema.parse({ flushIntervalMs: 0 });
+      const clock = new ManualClock(Date.UTC(2026, 0, 5));
+      const workers = [0, 1].map(() => windowAggregate(cfg, counted, { positionsFromRecords: true }));
+      // Kinesis record n holds three readings (a KPL aggregate), a minute apart
+      const T0 = clock.now();
+      const kinesisRecord = (n: number) =>
+        Array.from({ length: 3 }, (_, i) => {
+          const r = enriched(`d${i}`, 'p', 'c', T0 + (n * 3 + i) * 60_000, { v: n * 10 + i });
+          return { ...r, rawRef: { ...r.rawRef, sequenceNumber: String(1000 + n), subSequenceNumber: i } };
+        });
+      const deliver = async (worker: number, numbers: readonly number[]) => {
+        const batch = numbers.flatMap(kinesisRecord);
+        const out = await workers[worker]!.process(batch, {
+          node: 'windows',
+          shardId: 'shard-0',
+          position: { sequenceNumber: String(1000 + numbers.at(-1)!), subSequenceNumber: 0 },
+          clock,
+          side: () => {},
+        });
+        await clock.advance(1_000);
+        return out;
+      };
+      const out: WindowAggregate[] = [];
+      const callsOf = async (worker: number, numbers: readonly number[]) => {
+        const before = calls;
+        const got = await deliver(worker, numbers);
+        out.push(...got);
+        return { calls: calls - before, got };
+      };
+      // first owner: [1 2] [3 4]; it dies after applying both, its checkpoint at 2; the new owner
+      // reads [3 4 5] [6 7]; a stolen lease: the old owner's in-flight [5 6 7] lands afterwards
+      expect((await callsOf(0, [1, 2])).calls).toBe(1);
+      const second = await callsOf(0, [3, 4]);
+      expect(second.calls).toBe(1);
+      const overlap = await callsOf(1, [3, 4, 5]);
+      expect(overlap.calls).toBe(2);
+      // the claims of the applied part (3, 4) come again, then the new part's
+      expect(overlap.got.slice(0, second.got.length)).toEqual(second.got);
+      expect((await callsOf(1, [6, 7])).calls).toBe(1);
+      expect((await callsOf(0, [5, 6, 7])).calls).toBe(1);
+      expect((await callsOf(1, [8])).calls).toBe(1);
+      const close = {
+        ...enriched('close', 'close', null, T0 + 30 * 86_400_000, {}),
+        rawRef: kinesisRecord(99)[0]!.rawRef,
+      };
+      out.push(
+        ...(await workers[1]!.process([close], {
+          node: 'windows',
+          shardId: 'shard-0',
+          position: { sequenceNumber: '1099', subSequenceNumber: 0 },
+          clock,
+          side: () => {},
+        })),
+      );
+      const records = [1, 2, 3, 4, 5, 6, 7, 8].flatMap(kinesisRecord);
+      expect(compareAggregates(latestAggregates(out), referenceAggregates(records, cfg.windows))).toEqual([]);
+    });
+
+    it('ticks an idle shard: finals once the idle timeout lets the watermark pass, its activity untouched', async () => {
+      const s = await fresh();
+      const tick = (now: number, over: Partial<TickRequest> = {}) =>
+        s.tick({ shardId: 'a', now, policy, flush: false, session: 's1', sequence: 1, ...over });
+      await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]] })], { now: 0 }));
+      await s.apply(request('b', '1', [partial(11, { g: [[11 * HOUR + 30 * 60_000, 1]] })], { now: 20_000 }));
+      // a holds the watermark back while it is active
+      let r = await tick(25_000);
+      expect(r).toEqual({ globalWatermark: 10 * HOUR - policy.outOfOrdernessMs, emissions: [] });
+      r = await tick(policy.idleTimeoutMs + 1, { sequence: 2 });
+      expect(r.globalWatermark).toBe(11 * HOUR + 30 * 60_000 - policy.outOfOrdernessMs);
+      expect(r.emissions).toEqual([
+        expect.objectContaining({ bucket: bucketAt(10), field: 'f', final: true, revision: 1 }),
+      ]);
+      expect((await s.readWindow(bucketAt(10), 'f'))?.final).toBe(true);
+      // ticks do not count as activity: a's stays at its last batch
+      const w = await s.watermarks();
+      expect(w.shards.find((x) => x.shardId === 'a')).toMatchObject({ activeAt: 0, position: pos('1') });
+      // a shard that never applied may tick too
+      const other = await s.tick({
+        shardId: 'z',
+        now: 40_000,
+        policy,
+        flush: false,
+        session: 'z',
+        sequence: 1,
+      });
+      expect(other).toEqual({
+        globalWatermark: 11 * HOUR + 30 * 60_000 - policy.outOfOrdernessMs,
+        emissions: [],
+      });
+    });
+
+    it('ticks flush running values, once each', async () => {
+      const s = await fresh();
+      await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]], g: [[10 * HOUR, 2]] })]));
+      const tick = (sequence: number) =>
+        s.tick({ shardId: 'a', now: 2_000, policy, flush: true, session: 's', sequence });
+      let r = await tick(1);
+      expect(r.emissions.map((e) => [e.field, e.revision, e.final]).sort()).toEqual([
+        ['f', 1, false],
+        ['g', 1, false],
+      ]);
+      r = await tick(2);
+      expect(r.emissions).toEqual([]);
+      await s.apply(request('a', '2', [partial(10, { f: [[10 * HOUR + 1, 3]] })]));
+      r = await tick(3);
+      expect(r.emissions).toEqual([
+        expect.objectContaining({
+          field: 'f',
+          revision: 2,
+          final: false,
+          stats: expect.objectContaining({ count: 2 }),
+        }),
+      ]);
+    });
+
+    it("keeps a tick's finals pending until surely delivered: a retry, another session or the next batch repeats them", async () => {
+      const s = await fresh();
+      const M = 60_000;
+      await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]] })], { now: 0 }));
+      await s.apply(request('b', '1', [partial(11, { g: [[11 * HOUR + 30 * M, 1]] })], { now: 20_000 }));
+      const now = policy.idleTimeoutMs + 1;
+      const tick = (session: string, sequence: number, at = now) =>
+        s.tick({ shardId: 'a', now: at, policy, flush: false, session, sequence });
+      const first = await tick('s1', 1);
+      expect(first.emissions.map((e) => [e.bucket, e.final])).toEqual([[bucketAt(10), true]]);
+      // the reply was lost and the tick retried: the same finals again
+      expect((await tick('s1', 1)).emissions).toEqual(first.emissions);
+      // the worker died before its sinks wrote them: the shard's next owner ticks (another session)
+      expect((await tick('s2', 1)).emissions).toEqual(first.emissions);
+      // the next tick of that session follows a delivered one: nothing pending
+      expect((await tick('s2', 2)).emissions).toEqual([]);
+      // c holds the watermark back while b goes on; once c is idle a tick claims window 11
+      const n = now + 1_000;
+      await s.apply(request('c', '1', [partial(11, { h: [[11 * HOUR + 20 * M, 1]] })], { now: n }));
+      await s.apply(request('b', '2', [partial(12, { g: [[12 * HOUR + 40 * M, 1]] })], { now: n }));
+      await s.apply(request('b', '3', [partial(12, { g: [[12 * HOUR + 40 * M, 2]] })], { now: n + 20_000 }));
+      const later = n + policy.idleTimeoutMs + 1;
+      const more = await tick('s2', 3, later);
+      expect(more.emissions.map((e) => [e.bucket, e.field, e.final]).sort()).toEqual([
+        [bucketAt(11), 'g', true],
+        [bucketAt(11), 'h', true],
+      ]);
+      // a batch of the shard: it returns them again and keeps them in its claim
+      const f12 = () => request('a', '2', [partial(12, { f: [[12 * HOUR, 5]] })], { now: later + 1 });
+      const batch = await s.apply(f12());
+      expect(batch.status === 'applied' && batch.emissions).toEqual(more.emissions);
+      const again = await s.apply(f12());
+      expect(again.status === 'duplicate' && again.emissions).toEqual(more.emissions);
+      // kept by the claim now, no longer pending
+      expect((await tick('s3', 1, later + 2)).emissions).toEqual([]);
+    });
+
+    it('ticks past retention delete expired windows and repeat nothing harmful', async () => {
+      const s = await fresh();
+      await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]] })], { now: 0, flush: true }));
+      const far = 11 * HOUR + policy.retentionMs + policy.outOfOrdernessMs;
+      await s.apply(request('b', '1', [partial(12, { g: [[far, 1]] })], { now: 20_000 }));
+      const tick = (sequence: number) =>
+        s.tick({ shardId: 'a', now: policy.idleTimeoutMs + 1, policy, flush: true, session: 's', sequence });
+      const r = await tick(1);
+      // window 10 turned final and past retention in one step: emitted once, then deleted
+      expect(r.emissions.filter((e) => e.bucket === bucketAt(10))).toEqual([
+        expect.objectContaining({ field: 'f', final: true, revision: 2 }),
+      ]);
+      expect(await s.readWindow(bucketAt(10), 'f')).toBeUndefined();
+      expect((await tick(2)).emissions).toEqual([]);
+      expect((await tick(3)).emissions).toEqual([]);
+      // a late record for it is refused as before; one for a kept window applies
+      const late = await s.apply(request('a', '2', [partial(10, { f: [[10 * HOUR, 1]] })], { now: 40_000 }));
+      expect(late.status).toBe('stale-watermark');
+      const kept = await s.apply(request('a', '2', [partial(12, { f: [[far - 1, 1]] })], { now: 40_000 }));
+      expect(kept.status).toBe('applied');
     });
 
     it('re-reads the claim of a redelivered batch without bumping revisions', async () => {

@@ -1,12 +1,13 @@
 /**
- * The window operator fed one Kinesis record at a time (`perKinesisRecord`, as the worker runs it):
- * a shard read again from its checkpoint in batches cut differently from the first reading (a new
- * owner after a failover), or a stolen lease's old owner still applying a batch the new owner already
- * covered, counts every record once. Without it, the same deliveries count the overlap twice.
+ * The window operator reading Kinesis positions from its records (`positionsFromRecords`, as the
+ * worker runs it): a shard read again from its checkpoint in batches cut differently from the first
+ * reading (a new owner after a failover), or a stolen lease's old owner still applying a batch the new
+ * owner already covered, counts every record once, in one state call per batch unless the batch
+ * straddles the applied position. Known by their last positions only, the same deliveries count the
+ * overlap twice.
  */
 import { describe, expect, it } from 'vitest';
 import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
-import { perKinesisRecord } from '../../operators/windows/perKinesisRecord.ts';
 import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
 import { type Enriched, ManualClock, type WindowAggregate } from '../../topology/index.ts';
 import {
@@ -32,14 +33,19 @@ function aggregate(seq: number, n: number): Enriched[] {
 /** Delivers batches (lists of Kinesis records) to one operator or another; returns what they emitted. */
 async function deliver(
   deliveries: ReadonlyArray<{ worker: 0 | 1; records: readonly number[] }>,
-  wrap: boolean,
-): Promise<{ out: WindowAggregate[]; records: Enriched[] }> {
-  const backend = embeddedWindowState();
-  const clock = new ManualClock(T0);
-  const make = () => {
-    const op = windowAggregate(config, backend);
-    return wrap ? perKinesisRecord(op) : op;
+  positionsFromRecords: boolean,
+): Promise<{ out: WindowAggregate[]; records: Enriched[]; calls: number }> {
+  const embedded = embeddedWindowState();
+  let calls = 0;
+  const backend: typeof embedded = {
+    ...embedded,
+    apply: (request) => {
+      calls++;
+      return embedded.apply(request);
+    },
   };
+  const clock = new ManualClock(T0);
+  const make = () => windowAggregate(config, backend, { positionsFromRecords });
   const workers = [make(), make()];
   await backend.open();
   const out: WindowAggregate[] = [];
@@ -71,10 +77,10 @@ async function deliver(
     out.push(...emitted);
     await clock.advance(1_000);
   }
-  return { out, records: [...byRecord.values()].flat() };
+  return { out, records: [...byRecord.values()].flat(), calls };
 }
 
-describe('perKinesisRecord', () => {
+describe('window operator under redelivery', () => {
   // first owner: [1 2] [3 4]; it dies after applying both, its checkpoint at 2; the new owner reads
   // [3 4 5] [6]; then a stolen lease: the old owner's in-flight [5 6 7] lands after the new owner's [7]
   const deliveries = [
@@ -87,12 +93,14 @@ describe('perKinesisRecord', () => {
   ] as const;
 
   it('counts every record once however the deliveries are cut', async () => {
-    const { out, records } = await deliver(deliveries, true);
+    const { out, records, calls } = await deliver(deliveries, true);
     const problems = compareAggregates(latestAggregates(out), referenceAggregates(records, config.windows));
     expect(problems).toEqual([]);
+    // seven deliveries, one call each, but [3 4 5] straddles the applied position (4): two calls
+    expect(calls).toBe(8);
   });
 
-  it('(without it, the overlapping deliveries count twice)', async () => {
+  it('(known by their last positions only, the overlapping deliveries count twice)', async () => {
     const { out, records } = await deliver(deliveries, false);
     const problems = compareAggregates(latestAggregates(out), referenceAggregates(records, config.windows));
     expect(problems.length).toBeGreaterThan(0);
