@@ -177,6 +177,40 @@ describe('window-aggregate', () => {
     await t.driver.close();
   });
 
+  it('emits running values and finals of idle shards by ticks, with no batch arriving', async () => {
+    const clock = new ManualClock(T0);
+    // ticks every 5 s; a batch flushes only 5 s after the last flush
+    const t = topology(config({ flushIntervalMs: 5_000 }), clock);
+    t.driver.send(t.input, 'slow', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { v: 1 })]);
+    await t.driver.settle();
+    await clock.advance(22_000);
+    await t.driver.settle();
+    t.driver.send(t.input, 'busy', [enriched('d2', 'p', 'c', T0 + 3 * HOUR, { v: 2 })]);
+    await t.driver.settle();
+    const busyHour = () =>
+      t.out.filter((a) => a.scope === 'device' && a.deviceId === 'd2' && a.window === '1h');
+    const finalFirstHour = () => t.out.some((a) => a.windowStart === T0 && a.window === '1h' && a.final);
+    expect(busyHour()).toEqual([]);
+    expect(finalFirstHour()).toBe(false);
+    // 5 s later a tick flushes the running value of busy's window
+    await clock.advance(5_000);
+    await t.driver.settle();
+    expect(busyHour().map((a) => [a.revision, a.final, a.stats.sum])).toEqual([[1, false, 2]]);
+    expect(finalFirstHour()).toBe(false); // 'slow' still holds the watermark back
+    // past the idle timeout (30 s) of 'slow' while 'busy' counts as active: a tick finalises the hour
+    await clock.advance(9_000);
+    await t.driver.settle();
+    expect(finalFirstHour()).toBe(true);
+    const emitted = t.out.length;
+    // both idle: nothing more moves, and ticks repeat nothing
+    await clock.advance(60_000);
+    await t.driver.settle();
+    expect(t.out.length).toBe(emitted);
+    const m = t.driver.metrics().nodes.find((n) => n.node === 'windows');
+    expect(m?.timersFired).toBeGreaterThan(3);
+    await t.driver.close();
+  });
+
   it('changes nothing when a batch is delivered again, and repeats its late records and claims', async () => {
     const clock = new ManualClock(T0);
     const backend = embeddedWindowState();
