@@ -1,6 +1,6 @@
 /**
- * The Lua script of the Redis window state backend. One `EVALSHA` of `WINDOW_APPLY` is the whole
- * atomic step of a batch (see `windowState.ts`). Keys (prefix `P`, a hash-tagged namespace):
+ * The Lua scripts of the Redis window state backend. One `EVALSHA` of `WINDOW_APPLY` is the whole
+ * atomic step of a batch, one of `WINDOW_TICK` that of an idle shard (see `windowState.ts`). Keys (prefix `P`, a hash-tagged namespace):
  *
  * - `P epoch`: the state's epoch, created by the first worker; missing or changed = state lost;
  *   `P layout`: the layout of the state (`WINDOW_LAYOUT`), recorded with the epoch;
@@ -17,7 +17,9 @@
  * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that bucket's
  *   rows with changed columns (changes to final windows are claimed by the batch that makes them);
  * - `P c:<shard>:<pos>`: what a batch emitted (its claim, as the reply's blob), listed in
- *   `P claims:<shard>` (the last 32 kept).
+ *   `P claims:<shard>` (the last 32 kept);
+ * - `P tp:<shard>`: the finals the shard's ticks claimed and that are not surely delivered yet
+ *   (`out`, an emission blob) and the tick that left them (`tag`, `session:sequence`).
  *
  * Numbers cross the boundary as strings (`-inf` for no watermark): Redis truncates Lua numbers.
  * Partials and emissions travel as one binary blob per bucket / per reply. A batch's work is
