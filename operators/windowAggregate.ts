@@ -316,6 +316,8 @@ interface ShardTicks {
   readonly session: string;
   sequence: number;
   lastBatchAt: number;
+  /** The last position seen in the lane: a timer firing at another one follows a batch (maybe empty). */
+  seen: Position | undefined;
   next: number | undefined;
 }
 
@@ -345,7 +347,13 @@ export function windowAggregate(
   const shardTicks = (shardId: string): ShardTicks => {
     let t = ticks.get(shardId);
     if (t === undefined) {
-      t = { session: randomUUID(), sequence: 0, lastBatchAt: Number.NEGATIVE_INFINITY, next: undefined };
+      t = {
+        session: randomUUID(),
+        sequence: 0,
+        lastBatchAt: Number.NEGATIVE_INFINITY,
+        seen: undefined,
+        next: undefined,
+      };
       ticks.set(shardId, t);
     }
     return t;
@@ -452,7 +460,9 @@ export function windowAggregate(
         if (result.status === 'duplicate') break;
         records = records.filter((r) => after(positionOf(r), applied));
       }
-      shardTicks(ctx.shardId).lastBatchAt = ctx.clock.now();
+      const t = shardTicks(ctx.shardId);
+      t.lastBatchAt = ctx.clock.now();
+      t.seen = last;
       return out;
     },
     openShard: (ctx) => {
@@ -460,6 +470,7 @@ export function windowAggregate(
         session: randomUUID(),
         sequence: 0,
         lastBatchAt: Number.NEGATIVE_INFINITY,
+        seen: undefined,
         next: undefined,
       };
       ticks.set(ctx.shardId, t);
@@ -470,7 +481,12 @@ export function windowAggregate(
       const t = shardTicks(ctx.shardId);
       t.next = undefined;
       // a batch ran lately: it claimed what was due, and this firing may follow it before its
-      // outputs are through (a tick's pending finals rely on the previous tick's being through)
+      // outputs are through (a tick's pending finals rely on the previous tick's being through).
+      // A batch the operator never saw (empty after upstream filtering) shows in the position.
+      if (t.seen === undefined || comparePositions(ctx.position, t.seen) !== 0) {
+        t.seen = ctx.position;
+        t.lastBatchAt = now;
+      }
       if (now - t.lastBatchAt < tickMs) {
         scheduleTick(t, ctx.timers, now);
         return [];
