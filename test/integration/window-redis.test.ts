@@ -183,6 +183,41 @@ describe('window-aggregate on Redis', () => {
     expect(redelivered).toBeGreaterThan(20);
   });
 
+  it('emits the running values and finals of idle shards by ticks, with no batch arriving', async () => {
+    const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
+    const clock = new ManualClock(T0);
+    const b = new TopologyBuilder('windows-ticks');
+    const input = b.source('telemetry', new MemorySource<Enriched>());
+    const state = redisWindowState({ redisUrl, namespace: `ticks-${randomUUID()}` });
+    const windows = input.via('windows', windowAggregate(cfg, state));
+    const unused: Sink<unknown> = { type: 'captured', write: async () => {} };
+    const aggregates = windows.to('aggregates', unused);
+    windows.side('late').to('late-records', unused);
+    const driver = new TopologyTestDriver(b.build(), { clock });
+    const out = () => driver.output(aggregates);
+    driver.send(input, 'slow', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { v: 1 })]);
+    await driver.settle();
+    await clock.advance(40_000);
+    await driver.settle();
+    // within 5 s of the last flush (a tick's at 40 s): not flushed by the batch
+    driver.send(input, 'busy', [enriched('d2', 'p', 'c', T0 + 3 * HOUR, { v: 2 })]);
+    await driver.settle();
+    const busy = () => out().filter((a) => a.deviceId === 'd2' && a.window === '1h');
+    const finalFirstHour = () => out().some((a) => a.windowStart === T0 && a.window === '1h' && a.final);
+    expect(busy()).toEqual([]);
+    await clock.advance(5_000);
+    await driver.settle();
+    expect(busy().map((a) => [a.revision, a.final, a.stats.sum])).toEqual([[1, false, 2]]);
+    expect(finalFirstHour()).toBe(false);
+    // 'slow' idle for more than 60 s, 'busy' still active: a tick finalises the first hour
+    await clock.advance(20_000);
+    await driver.settle();
+    expect(finalFirstHour()).toBe(true);
+    const w = await state.watermarks();
+    expect(w.shards.find((s) => s.shardId === 'slow')?.activeAt).toBe(T0);
+    await driver.close();
+  });
+
   it('stops the worker with StateLostError when Redis restarts empty mid-run', async () => {
     const namespace = `restart-${randomUUID()}`;
     const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
