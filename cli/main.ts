@@ -13,6 +13,7 @@ import { registerBenchCommand } from './commands/bench.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerIcebergCommand } from './commands/iceberg.ts';
 import { registerMasterdataCommand } from './commands/masterdata.ts';
+import { registerQueryCommand } from './commands/query.ts';
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSavepointCommand } from './commands/savepoint.ts';
 import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
@@ -191,6 +192,7 @@ program
 registerBenchCommand(program);
 registerDlqCommand(program);
 registerIcebergCommand(program);
+registerQueryCommand(program);
 registerMasterdataCommand(program);
 registerReplayCommand(program);
 registerSavepointCommand(program);

@@ -41,7 +41,8 @@ function loadSections(file: string) {
   return result.data;
 }
 
-async function withTable(file: string, work: (table: ColdTable) => Promise<void>): Promise<void> {
+/** Opens the configured Cold table (and the Warm store for a JDBC catalog), runs `work`, exits on error. */
+export async function withTable(file: string, work: (table: ColdTable) => Promise<void>): Promise<void> {
   let warm: WarmStore | undefined;
   let table: ColdTable | undefined;
   try {

@@ -65,5 +65,26 @@ describe('worker with the Cold table', () => {
     expect(table.records).toBe(produced);
     expect(Object.keys(table.checkpoints).sort()).toEqual(['shardId-000000000000', 'shardId-000000000001']);
     expect(table.columns.map((c) => c.name)).toContain('temperature');
+
+    // DuckDB over the current snapshot's files, through the table's view
+    const queried = await runCli([
+      'query',
+      '--config',
+      file,
+      '--json',
+      'SELECT shard_id, count(*)::INTEGER AS n, count(DISTINCT (sequence_number, sub_sequence_number))::INTEGER AS positions FROM telemetry GROUP BY 1 ORDER BY 1',
+    ]);
+    expect(queried.stderr).toBe('');
+    expect(queried.code).toBe(0);
+    const perShard = queried.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { shard_id: string; n: number; positions: number });
+    expect(perShard.map((r) => r.shard_id)).toEqual(['shardId-000000000000', 'shardId-000000000001']);
+    expect(perShard.reduce((sum, r) => sum + r.n, 0)).toBe(produced);
+    for (const r of perShard) expect(r.positions).toBe(r.n);
+    const bad = await runCli(['query', '--config', file, 'SELECT nope FROM telemetry']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/nope/);
   });
 });

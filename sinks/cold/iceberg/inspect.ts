@@ -4,10 +4,9 @@
  * and files, and every shard's committed position.
  */
 import { committedPositions } from './checkpoints.ts';
-import { loadTable, type TableRef } from './commit.ts';
-import { readManifest, readManifestList } from './manifest.ts';
+import type { TableRef } from './commit.ts';
 import { currentSchema, currentSnapshot, defaultSpec } from './metadata.ts';
-import { readLocation } from './tableFiles.ts';
+import { scanCurrent } from './scan.ts';
 
 /** What `inspect` shows. */
 export interface TableDescription {
@@ -37,33 +36,22 @@ export interface TableDescription {
 
 /** Describes the table, or `undefined` when the catalog does not know it. */
 export async function inspectTable(ref: TableRef): Promise<TableDescription | undefined> {
-  const table = await loadTable(ref);
-  if (!table) return undefined;
-  const meta = table.metadata;
+  const scan = await scanCurrent(ref);
+  if (!scan) return undefined;
+  const meta = scan.metadata;
   const schema = currentSchema(meta);
   const head = currentSnapshot(meta);
-  let manifests = 0;
-  let dataFiles = 0;
   let records = 0;
   let bytes = 0;
-  if (head) {
-    const list = await readManifestList(await readLocation(ref.files, head['manifest-list']));
-    manifests = list.length;
-    for (const m of list) {
-      const { entries } = await readManifest(m, await readLocation(ref.files, m.manifestPath));
-      for (const e of entries) {
-        if (e.status === 2) continue;
-        dataFiles++;
-        records += e.dataFile.stats.recordCount;
-        bytes += e.dataFile.stats.fileSizeInBytes;
-      }
-    }
+  for (const file of scan.dataFiles) {
+    records += file.stats.recordCount;
+    bytes += file.stats.fileSizeInBytes;
   }
   const checkpoints: Record<string, string> = {};
   for (const [shard, p] of committedPositions(meta).positions)
     checkpoints[shard] = `${p.sequenceNumber}:${p.subSequenceNumber}`;
   return {
-    metadataLocation: table.metadataLocation,
+    metadataLocation: scan.metadataLocation,
     location: meta.location,
     tableUuid: meta['table-uuid'],
     schemaId: schema['schema-id'],
@@ -87,8 +75,8 @@ export async function inspectTable(ref: TableRef): Promise<TableDescription | un
       totalRecords: s.summary['total-records'],
       current: s['snapshot-id'] === head?.['snapshot-id'],
     })),
-    manifests,
-    dataFiles,
+    manifests: scan.manifests,
+    dataFiles: scan.dataFiles.length,
     records,
     bytes,
     checkpoints,
