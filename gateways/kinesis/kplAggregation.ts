@@ -24,6 +24,9 @@ const FIELD_RECORDS = (3 << 3) | 2;
 const FIELD_PARTITION_KEY_INDEX = (1 << 3) | 0;
 const FIELD_DATA = (3 << 3) | 2;
 
+/** Partition keys whose shard a router remembers. */
+const ROUTE_MEMO_KEYS = 200_000;
+
 /** The KPL's default upper bound for an aggregate's size (`AggregationMaxSize`). */
 export const DEFAULT_AGGREGATE_BYTES = 51_200;
 
@@ -57,7 +60,9 @@ export function shardRouter(ranges: readonly ShardHashRange[]): (partitionKey: s
   const sorted = ranges
     .map((r) => ({ shardId: r.shardId, start: BigInt(r.startingHashKey), end: BigInt(r.endingHashKey) }))
     .sort((a, b) => (a.start < b.start ? -1 : 1));
-  return (partitionKey) => {
+  // devices repeat: remember each key's shard (bounded; a full memo starts over)
+  const memo = new Map<string, string>();
+  const route = (partitionKey: string): string => {
     const hash = partitionKeyHash(partitionKey);
     let lo = 0;
     let hi = sorted.length - 1;
@@ -71,6 +76,15 @@ export function shardRouter(ranges: readonly ShardHashRange[]): (partitionKey: s
       throw new Error(`partition key "${partitionKey}" hashes outside every open shard's range`);
     }
     return shard.shardId;
+  };
+  return (partitionKey) => {
+    let shardId = memo.get(partitionKey);
+    if (shardId === undefined) {
+      shardId = route(partitionKey);
+      if (memo.size >= ROUTE_MEMO_KEYS) memo.clear();
+      memo.set(partitionKey, shardId);
+    }
+    return shardId;
   };
 }
 

@@ -134,13 +134,21 @@ export function aggregateKey(a: WindowAggregate): string {
 }
 
 /** Per device, the batch's latest record (a later record in the batch wins a tie in device time). */
+/**
+ * A map's values in the order of their keys. Upserts write rows in key order, so two shards' writers
+ * touching the same rows lock them in the same order and cannot deadlock each other.
+ */
+function inKeyOrder<T>(byKey: ReadonlyMap<string, T>): T[] {
+  return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
+}
+
 export function latestPerDevice(batch: readonly Enriched[]): Enriched[] {
   const latest = new Map<string, Enriched>();
   for (const e of batch) {
     const current = latest.get(e.device_id);
     if (current === undefined || current.device_timestamp <= e.device_timestamp) latest.set(e.device_id, e);
   }
-  return [...latest.values()];
+  return inKeyOrder(latest);
 }
 
 /** Per aggregate key, the batch's highest revision (a later one wins a tie). */
@@ -151,7 +159,7 @@ export function highestRevisions(batch: readonly WindowAggregate[]): WindowAggre
     const current = best.get(key);
     if (current === undefined || current.revision <= a.revision) best.set(key, a);
   }
-  return [...best.values()];
+  return inKeyOrder(best);
 }
 
 /** Per (rule, device), the batch's latest alarm update (a later one wins a tie). */
@@ -162,5 +170,5 @@ export function latestAlarms(alarms: readonly OpenAlarm[]): OpenAlarm[] {
     const current = latest.get(key);
     if (current === undefined || current.updatedAt <= a.updatedAt) latest.set(key, a);
   }
-  return [...latest.values()];
+  return inKeyOrder(latest);
 }

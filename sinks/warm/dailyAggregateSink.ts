@@ -35,7 +35,8 @@ function highestRevisions(batch: readonly WindowAggregate[]): WindowAggregate[] 
     const current = best.get(key);
     if (current === undefined || current.revision <= a.revision) best.set(key, a);
   }
-  return [...best.values()];
+  // in key order: two shards' upserts of the same rows lock them in the same order (no deadlock)
+  return [...best.keys()].sort().map((key) => best.get(key)!);
 }
 
 /** Writes daily customer x product aggregates to the Warm store's write endpoint. */

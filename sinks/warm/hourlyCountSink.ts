@@ -22,7 +22,8 @@ function mergePartials(batch: readonly ProductHourCount[]): ProductHourCount[] {
     if (current) current.count += p.count;
     else merged.set(key, { ...p });
   }
-  return [...merged.values()];
+  // in key order: two shards' upserts of the same rows lock them in the same order (no deadlock)
+  return [...merged.keys()].sort().map((key) => merged.get(key)!);
 }
 
 /** Writes hourly count partials to PostgreSQL, exactly once per shard position. */
