@@ -1,10 +1,10 @@
 /**
  * Issue 6's worker-loss test: the window acceptance workload (`support/windowReference.ts`) through two
  * real `shardflow run` processes sharing the shards through leases, with window state in Redis. Twice
- * mid-run (at 30 % and 65 % of the event time, by the global watermark) one of the two first workers
- * is killed with `kill -9` and a replacement started; the dead worker's shards are taken over once their
- * leases expire and resume from their last checkpoints, so every batch it had applied to Redis beyond
- * a checkpoint is delivered again. The stores must still hold exactly the brute-force aggregates for
+ * mid-run (at 30 % and 65 % of the event time, by the global watermark) a worker that has applied
+ * batches beyond its shards' checkpoints is killed with `kill -9` and a replacement started; the dead
+ * worker's shards are taken over once their leases expire and resume from their last checkpoints, so
+ * every batch it had applied to Redis beyond a checkpoint is delivered again. The stores must still hold exactly the brute-force aggregates for
  * every window and key (no double counting, nothing lost), as in `window-reference.test.ts`.
  *
  * Size: as `window-reference.test.ts` (2,000 devices by default, WINDOW_REFERENCE_DEVICES=10000 for
@@ -12,6 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Position } from '../../topology/index.ts';
+import { waitFor } from '../support/wait.ts';
 import {
   expectedTooLate,
   progress,
@@ -33,22 +34,44 @@ interface Loss {
   readonly aheadOfCheckpoint: ReadonlyArray<{ shard: string; checkpoint: Position; applied: Position }>;
 }
 
-/** Kills worker `id` (kill -9), records what it had applied beyond its checkpoints, starts `replacement`. */
-async function killOne(run: RunControl, id: string, replacement: string): Promise<Loss> {
-  const victim = run.fleet.workers.find((w) => w.id === id)!;
-  await victim.kill();
-  // nobody checkpoints its shards until their leases expire: read both sides now
-  const after = await run.fleet.leases();
-  const state = await run.watermarks();
-  const shards = after.filter((l) => l.leaseOwner === victim.id).map((l) => l.leaseKey);
-  const aheadOfCheckpoint = shards.flatMap((shard) => {
-    const lease = after.find((l) => l.leaseKey === shard)!;
-    const applied = state.shards.find((s) => s.shardId === shard)?.position;
+/** Shards (lease key) whose window state applied batches beyond the lease's checkpoint. */
+async function aheadOfCheckpoints(run: RunControl) {
+  const [leases, state] = [await run.fleet.leases(), await run.watermarks()];
+  return leases.flatMap((lease) => {
+    const applied = state.shards.find((s) => s.shardId === lease.leaseKey)?.position;
     if (!('position' in lease.checkpoint) || applied === undefined) return [];
     const checkpoint = lease.checkpoint.position;
-    return comparePositions(applied, checkpoint) > 0 ? [{ shard, checkpoint, applied }] : [];
+    return comparePositions(applied, checkpoint) > 0
+      ? [{ shard: lease.leaseKey, owner: lease.leaseOwner, checkpoint, applied }]
+      : [];
   });
-  progress(`killed ${victim.id}`, { shards, aheadOfCheckpoint: aheadOfCheckpoint.length });
+}
+
+/**
+ * Kills (kill -9) a live worker that has applied batches beyond a checkpoint (one is, while the
+ * watermark still moves), records what it had applied beyond its checkpoints, starts `replacement`.
+ */
+async function killOne(run: RunControl, replacement: string): Promise<Loss> {
+  const live = () =>
+    run.fleet.workers.filter((w) => w.cli.child.exitCode === null && w.cli.child.signalCode === null);
+  let victim: (typeof run.fleet.workers)[number] | undefined;
+  await waitFor(
+    'a worker with batches applied beyond its checkpoint',
+    async () => {
+      await new Promise((r) => setTimeout(r, 200)); // a lease table scan and a Redis read per poll
+      const busy = new Set((await aheadOfCheckpoints(run)).map((a) => a.owner));
+      victim = live().find((w) => busy.has(w.id));
+      return victim !== undefined;
+    },
+    60_000,
+  );
+  await victim!.kill();
+  // nobody checkpoints its shards until their leases expire: read both sides now
+  const shards = (await run.fleet.leases()).filter((l) => l.leaseOwner === victim!.id).map((l) => l.leaseKey);
+  const aheadOfCheckpoint = (await aheadOfCheckpoints(run))
+    .filter((a) => a.owner === victim!.id)
+    .map(({ shard, checkpoint, applied }) => ({ shard, checkpoint, applied }));
+  progress(`killed ${victim!.id}`, { shards, aheadOfCheckpoint: aheadOfCheckpoint.length });
   // as an orchestrator would: a replacement that fails its start (a service check timing out on a
   // loaded machine) is started again
   for (let attempt = 1; ; attempt++) {
@@ -64,7 +87,7 @@ async function killOne(run: RunControl, id: string, replacement: string): Promis
     if (started) break;
   }
   progress(`replacement ${replacement} started`);
-  return { worker: victim.id, shards, aheadOfCheckpoint };
+  return { worker: victim!.id, shards, aheadOfCheckpoint };
 }
 
 describe('windows: the reference workload with workers killed mid-run', () => {
@@ -94,9 +117,9 @@ describe('windows: the reference workload with workers killed mid-run', () => {
             : { maxRecords: 5, aggregateBytes: 8_000 },
         during: async (run) => {
           await run.progressed(0.3);
-          losses.push(await killOne(run, 'a', 'c'));
+          losses.push(await killOne(run, 'c'));
           await run.progressed(0.65);
-          losses.push(await killOne(run, 'b', 'd'));
+          losses.push(await killOne(run, 'd'));
         },
       });
       console.log(
@@ -112,7 +135,11 @@ describe('windows: the reference workload with workers killed mid-run', () => {
         ),
       );
       // the killed workers ended by signal; every other one drained and exited 0
-      expect(result.exits).toEqual({ a: null, b: null, c: 0, d: 0 });
+      const killed = new Set(losses.map((l) => l.worker));
+      expect(result.exits).toEqual(
+        Object.fromEntries(['a', 'b', 'c', 'd'].map((id) => [id, killed.has(id) ? null : 0])),
+      );
+      expect(killed.size).toBe(2);
       expect(losses).toHaveLength(2);
       for (const loss of losses) {
         expect(loss.shards.length).toBeGreaterThan(0);
