@@ -767,6 +767,31 @@ export function latestAggregates(emitted: readonly WindowAggregate[]): Map<strin
 const close = (a: number, b: number, scale: number) =>
   Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(b), scale, 1e-300);
 
+/**
+ * True when a stored or emitted window equals the brute force's statistics: final; count, min, max,
+ * first and last exact; sum, mean and variance within 1e-9 relative (to the window's magnitude).
+ */
+export function matchesReference(
+  got: { readonly final: boolean; readonly stats: MetricStats },
+  want: MetricStats,
+) {
+  const s = got.stats;
+  const scale = Math.max(Math.abs(want.max), Math.abs(want.min));
+  return (
+    got.final &&
+    s.count === want.count &&
+    s.min === want.min &&
+    s.max === want.max &&
+    s.first === want.first &&
+    s.firstAt === want.firstAt &&
+    s.last === want.last &&
+    s.lastAt === want.lastAt &&
+    close(s.sum, want.sum, scale * want.count) &&
+    close(s.mean, want.mean, scale) &&
+    close(s.m2 / s.count, want.m2 / want.count, scale * scale)
+  );
+}
+
 /** Checks emitted final aggregates against the brute force, window by window; returns the mismatches. */
 export function compareAggregates(
   latest: ReadonlyMap<string, WindowAggregate>,
@@ -779,20 +804,7 @@ export function compareAggregates(
       problems.push(`${key}: not emitted`);
       continue;
     }
-    const s = got.stats;
-    const scale = Math.max(Math.abs(want.max), Math.abs(want.min));
-    const ok =
-      got.final &&
-      s.count === want.count &&
-      s.min === want.min &&
-      s.max === want.max &&
-      s.first === want.first &&
-      s.firstAt === want.firstAt &&
-      s.last === want.last &&
-      s.lastAt === want.lastAt &&
-      close(s.sum, want.sum, scale * want.count) &&
-      close(s.mean, want.mean, scale) &&
-      close(s.m2 / s.count, want.m2 / want.count, scale * scale);
+    const ok = matchesReference(got, want);
     if (!ok) problems.push(`${key}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
   }
   for (const key of latest.keys()) if (!expected.has(key)) problems.push(`${key}: emitted but not expected`);

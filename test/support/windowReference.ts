@@ -46,7 +46,7 @@ import {
   systemClock,
   type WindowSize,
 } from '../../topology/index.ts';
-import { statsOf } from './stateConformance.ts';
+import { matchesReference, statsOf } from './stateConformance.ts';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -414,9 +414,6 @@ interface StoredRow {
   readonly stats: MetricStats;
 }
 
-const close = (a: number, b: number, scale: number) =>
-  Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(b), scale, 1e-300);
-
 /** Mismatches between stored rows and the expected statistics (same rules as `compareAggregates`). */
 export function compareRows(
   rows: readonly StoredRow[],
@@ -431,20 +428,7 @@ export function compareRows(
       problems.push(`${row.key}: stored but not expected (${JSON.stringify(row.stats)})`);
       continue;
     }
-    const s = row.stats;
-    const scale = Math.max(Math.abs(want.max), Math.abs(want.min));
-    const ok =
-      row.final &&
-      s.count === want.count &&
-      s.min === want.min &&
-      s.max === want.max &&
-      s.first === want.first &&
-      s.firstAt === want.firstAt &&
-      s.last === want.last &&
-      s.lastAt === want.lastAt &&
-      close(s.sum, want.sum, scale * want.count) &&
-      close(s.mean, want.mean, scale) &&
-      close(s.m2 / s.count, want.m2 / want.count, scale * scale);
+    const ok = matchesReference(row, want);
     if (!ok) problems.push(`${row.key}: stored ${JSON.stringify(row)} want ${JSON.stringify(want)}`);
   }
   for (const key of expected.keys()) if (!seen.has(key)) problems.push(`${key}: not stored`);
