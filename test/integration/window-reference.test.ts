@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectedTooLate, runWindowWorkload } from '../support/windowAcceptance.ts';
-import { DAY, HOUR, referenceWorkload } from '../support/windowReference.ts';
+import { acceptanceWorkload } from '../support/windowReference.ts';
 
 const DEVICES = Number(process.env.WINDOW_REFERENCE_DEVICES ?? 2_000);
 // measured on 2 shared cores (load average 9–20): 4–5 min at 2,000 devices, 16.5 min at 10,000
@@ -22,16 +22,7 @@ describe('windows: the reference workload through a worker process', () => {
   it(
     'stores exactly the brute-force aggregates for every window and key',
     async () => {
-      const workload = referenceWorkload({
-        devices: DEVICES,
-        hours: 48,
-        intervalMs: HOUR,
-        start: Math.floor(Date.now() / DAY) * DAY - 4 * DAY,
-        seed: 6,
-        lateKeptShare: 0.0025,
-        tooLateShare: 0.0025,
-        moveShare: 0.02,
-      });
+      const workload = acceptanceWorkload(DEVICES, 6);
       const result = await runWindowWorkload({
         label: 'window-ref',
         workload,

@@ -19,7 +19,7 @@ import {
   type RunControl,
   runWindowWorkload,
 } from '../support/windowAcceptance.ts';
-import { DAY, HOUR, referenceWorkload } from '../support/windowReference.ts';
+import { acceptanceWorkload } from '../support/windowReference.ts';
 import { comparePositions } from '../support/workerProcesses.ts';
 
 const DEVICES = Number(process.env.WINDOW_REFERENCE_DEVICES ?? 2_000);
@@ -94,16 +94,7 @@ describe('windows: the reference workload with workers killed mid-run', () => {
   it(
     'stores exactly the brute-force aggregates after two kill -9 and the redelivery they cause',
     async () => {
-      const workload = referenceWorkload({
-        devices: DEVICES,
-        hours: 48,
-        intervalMs: HOUR,
-        start: Math.floor(Date.now() / DAY) * DAY - 4 * DAY,
-        seed: 66,
-        lateKeptShare: 0.0025,
-        tooLateShare: 0.0025,
-        moveShare: 0.02,
-      });
+      const workload = acceptanceWorkload(DEVICES, 66);
       const losses: Loss[] = [];
       const result = await runWindowWorkload({
         label: 'window-loss',

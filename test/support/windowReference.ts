@@ -146,6 +146,23 @@ export interface ReferenceWorkloadOptions {
 
 const round = (x: number, decimals: number) => Math.round(x * 10 ** decimals) / 10 ** decimals;
 
+/**
+ * The issue's acceptance workload: 3 products x 5 metrics, one reading per device per hour for 48 h
+ * ending a few days ago, 0.25 % late but kept, 0.25 % too late, 2 % of devices moving customer.
+ */
+export function acceptanceWorkload(devices: number, seed: number): ReferenceWorkload {
+  return referenceWorkload({
+    devices,
+    hours: 48,
+    intervalMs: HOUR,
+    start: Math.floor(Date.now() / DAY) * DAY - 4 * DAY,
+    seed,
+    lateKeptShare: 0.0025,
+    tooLateShare: 0.0025,
+    moveShare: 0.02,
+  });
+}
+
 /** Generates the workload (deterministic for a seed). */
 export function referenceWorkload(o: ReferenceWorkloadOptions): ReferenceWorkload {
   const fleet = buildFleet({
