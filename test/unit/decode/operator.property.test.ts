@@ -97,10 +97,8 @@ describe('decode operator (property)', () => {
         payload: 'x'.repeat(5 * 1024 * 1024),
       }),
     );
-    const started = performance.now();
     const { out, dead } = run([huge]);
     expect(out).toBe(0);
     expect(dead[0]?.code).toBe('payload-too-large');
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
