@@ -14,7 +14,7 @@ const INTRO = [
   'Written by the harness (`shardflow bench run … --results`); medians with (min–max) over the runs.',
   'Latency is ingest (a marker envelope’s `receivedAt`, its handoff to the stream or source) to the',
   'marker device’s latest state reaching it in the Hot store, read by polling the store; a marker not',
-  'seen by the end of the drain counts at the end, so the figures are then lower bounds. ÷ baseline:',
+  'seen by the end of the drain counts until the last poll, so the figures are then lower bounds. ÷ baseline:',
   'records/s divided by the in-run baseline’s (local stack: the raw GetRecords loop over the same',
   'stream on the same emulator; in-process: a pass-through topology over the same workload).',
 ].join('\n');
