@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import pg from 'pg';
+import { expect } from 'vitest';
 import type { WorkerConfigInput } from '../../cli/config.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { redisWindowState } from '../../state/redisWindowState.ts';
@@ -245,4 +246,20 @@ export async function runWindowWorkload(options: {
 /** The too-late dead-letter items the workload must produce (`device@eventTime`). */
 export function expectedTooLate(workload: ReferenceWorkload): string[] {
   return workload.readings.filter((r) => r.timing === 'too-late').map((r) => `${r.deviceId}@${r.at}`);
+}
+
+/**
+ * The acceptance checks of a finished run: every reading produced and in the Hot store, no dead letter
+ * but the too-late ones, exactly the generator's too-late set, and every window and key equal to the
+ * brute force.
+ */
+export function expectExactlyTheReference(result: RunResult, workload: ReferenceWorkload): void {
+  expect(result.produced).toBe(workload.readings.length);
+  expect(result.hotTelemetry).toBe(workload.readings.length);
+  expect(result.otherDeadLetters).toBe(0);
+  const tooLate = expectedTooLate(workload);
+  expect(tooLate.length).toBeGreaterThan(0);
+  expect([...result.tooLate].sort()).toEqual(tooLate.sort());
+  expect(result.comparison.problems).toEqual([]);
+  expect(result.comparison.rows.device).toBeGreaterThan(result.comparison.rows.product);
 }
