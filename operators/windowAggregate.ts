@@ -87,7 +87,17 @@ export const windowAggregateConfigSchema = z
       .int()
       .min(0)
       .default(10_000)
-      .describe('how often open windows are emitted with their running values'),
+      .describe(
+        'how often open product and customer × product windows are emitted with their running values',
+      ),
+    deviceFlushIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        'how often open device windows are emitted with their running values (one window per device and size: a longer interval than flushIntervalMs keeps the Hot store’s writes in proportion to the fleet)',
+      ),
   })
   .strict()
   .refine((c) => c.retentionMs >= c.allowedLatenessMs, {
@@ -295,6 +305,33 @@ export function aggregateOf(e: WindowEmission): WindowAggregate {
   };
 }
 
+/**
+ * When the open windows of each scope were last flushed, and which are due: device windows have an
+ * interval of their own (`deviceFlushIntervalMs`). A selection is what the backend takes: every
+ * changed open window (`true`), none (`false`), or those of the due scopes' buckets (id prefixes).
+ */
+function flushSchedule(config: WindowAggregateConfig) {
+  const scopes = [...new Set(plan(config).map((s) => s.scope))];
+  const intervalOf = (scope: AggregateScope) =>
+    scope === 'device' ? config.deviceFlushIntervalMs : config.flushIntervalMs;
+  const last = new Map<AggregateScope, number>(scopes.map((s) => [s, Number.NEGATIVE_INFINITY]));
+  return {
+    /** The shortest interval: how often something may be due. */
+    shortestMs: Math.min(...scopes.map(intervalOf)),
+    due(now: number): boolean | readonly string[] {
+      const due = scopes.filter((s) => now - last.get(s)! >= intervalOf(s));
+      if (due.length === 0) return false;
+      if (due.length === scopes.length) return true;
+      return due.map((s) => `${s}|`);
+    },
+    /** Records that a call with this selection was applied at `now`. */
+    flushed(selection: boolean | readonly string[], now: number): void {
+      if (selection === false) return;
+      for (const s of scopes) if (selection === true || selection.includes(`${s}|`)) last.set(s, now);
+    },
+  };
+}
+
 /** The shortest period of a shard's tick: a flush interval of 0 (flush with every batch) must not spin. */
 export const MIN_TICK_MS = 1_000;
 const TICK = 'window-tick';
@@ -337,12 +374,12 @@ export function windowAggregate(
     retentionMs: config.retentionMs,
     idleTimeoutMs: config.idleTimeoutMs,
   };
-  const tickMs = Math.max(MIN_TICK_MS, config.flushIntervalMs);
+  const schedule = flushSchedule(config);
+  const tickMs = Math.max(MIN_TICK_MS, schedule.shortestMs);
   const productRow = rowNames();
   const lists = new ColumnLists();
   const ticks = new Map<string, ShardTicks>();
   let watermark = Number.NEGATIVE_INFINITY;
-  let lastFlushAt = Number.NEGATIVE_INFINITY;
 
   const shardTicks = (shardId: string): ShardTicks => {
     let t = ticks.get(shardId);
@@ -407,7 +444,7 @@ export function windowAggregate(
     open: () => backend.open(),
     process: async function aggregateBatch(batch, ctx) {
       const now = ctx.clock.now();
-      const flush = now - lastFlushAt >= config.flushIntervalMs;
+      const flush = schedule.due(now);
       const last = ctx.position;
       const positionOf = options.positionsFromRecords
         ? (r: Enriched): Position => ({ sequenceNumber: r.rawRef.sequenceNumber, subSequenceNumber: 0 })
@@ -444,7 +481,7 @@ export function windowAggregate(
         if (result.globalWatermark > watermark) watermark = result.globalWatermark;
         if (result.status === 'stale-watermark') continue;
         if (result.status === 'applied') {
-          if (flush) lastFlushAt = now;
+          schedule.flushed(flush, now);
           for (const record of built.late) ctx.side('late', record);
           for (const e of result.emissions) out.push(aggregateOf(e));
           break;
@@ -491,7 +528,7 @@ export function windowAggregate(
         scheduleTick(t, ctx.timers, now);
         return [];
       }
-      const flush = now - lastFlushAt >= config.flushIntervalMs;
+      const flush = schedule.due(now);
       const result = await backend.tick({
         shardId: ctx.shardId,
         now,
@@ -501,7 +538,7 @@ export function windowAggregate(
         sequence: t.sequence + 1,
       });
       t.sequence++;
-      if (flush) lastFlushAt = now;
+      schedule.flushed(flush, now);
       if (result.globalWatermark > watermark) watermark = result.globalWatermark;
       scheduleTick(t, ctx.timers, now);
       return result.emissions.map(aggregateOf);

@@ -10,6 +10,8 @@ import {
   type ApplyRequest,
   type ApplyResult,
   type Emission,
+  type FlushSelection,
+  flushes,
   positionAfter,
   type ShardWatermark,
   type StoredWindow,
@@ -145,8 +147,10 @@ export function embeddedWindowState(): WindowStateBackend {
     if (done > 0) fin.sort((x, y) => x.end - y.end);
   };
 
-  const claimDirty = (out: Emission[]) => {
-    for (const [b, rows] of dirty)
+  const claimDirty = (out: Emission[], selection: FlushSelection) => {
+    if (selection === false) return;
+    for (const [b, rows] of dirty) {
+      if (!flushes(selection, b.id)) continue;
       for (const row of rows)
         for (let c = 0; c < row.columns.length; c++) {
           const flag = row.at + SLOTS * c + 11;
@@ -154,7 +158,8 @@ export function embeddedWindowState(): WindowStateBackend {
           b.data[flag] = 0;
           emit(out, b, row, c);
         }
-    dirty.clear();
+      dirty.delete(b);
+    }
   };
 
   /** Moves the global watermark to the minimum over shards active within the idle timeout. */
@@ -289,7 +294,7 @@ export function embeddedWindowState(): WindowStateBackend {
       const emissions: Emission[] = [];
       claimChangedFinal(emissions, changedFinal);
       claimDue(emissions, req.policy.allowedLatenessMs);
-      if (req.flush) claimDirty(emissions);
+      claimDirty(emissions, req.flush);
       // the finals of the shard's last ticks: this batch's claim keeps them from now on
       const ticked = pending.get(req.shardId);
       if (ticked !== undefined) {
@@ -317,7 +322,7 @@ export function embeddedWindowState(): WindowStateBackend {
         pending.set(req.shardId, { tag: `${req.session}:${req.sequence}`, emissions: kept });
       else pending.delete(req.shardId);
       const emissions = [...kept];
-      if (req.flush) claimDirty(emissions);
+      claimDirty(emissions, req.flush);
       expire(req.policy.retentionMs);
       return { globalWatermark: global, emissions };
     },

@@ -188,15 +188,34 @@ local function claimDue(out, G, lateness)
     end
   end
 end
--- claims every open window changed since the last flush (running values)
-local function claimDirty(out)
+-- the flush argument: nil (none), true (all) or a list of bucket id prefixes (see flushArgument)
+local function flushSelection(s)
+  if s == '0' then return nil end
+  if s == '1' then return true end
+  local prefixes = {}
+  for p in string.gmatch(string.sub(s, 2), '[^\\n]+') do prefixes[#prefixes + 1] = p end
+  return prefixes
+end
+local function selected(selection, b)
+  if selection == true then return true end
+  for _, p in ipairs(selection) do
+    if string.sub(b, 1, #p) == p then return true end
+  end
+  return false
+end
+-- claims the open windows changed since the last flush (running values) of the selected buckets
+local function claimDirty(out, selection)
+  if selection == nil then return end
   local own = function() return nil end
   for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
-    local e = redis.call('ZSCORE', P .. 'open', b)
-    claimRows(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b), own)
-    redis.call('DEL', P .. 'd:' .. b)
+    if selected(selection, b) then
+      local e = redis.call('ZSCORE', P .. 'open', b)
+      claimRows(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b), own)
+      redis.call('DEL', P .. 'd:' .. b)
+      if selection ~= true then redis.call('SREM', P .. 'dirty', b) end
+    end
   end
-  redis.call('DEL', P .. 'dirty')
+  if selection == true then redis.call('DEL', P .. 'dirty') end
 end
 -- deletes final windows past retention
 local function expire(G, retention)
@@ -260,7 +279,7 @@ if redis.call('GET', P .. 'epoch') ~= ARGV[2] then return {'lost'} end
 local shard, seq, sub = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local classified, batchMax, now = ARGV[6], num(ARGV[7]), tonumber(ARGV[8])
 local ooo, lateness, retention, idle = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local flush = ARGV[13] == '1'
+local flush = flushSelection(ARGV[13])
 local fseq, fsub = ARGV[14], tonumber(ARGV[15])
 local G = num(redis.call('GET', P .. 'g') or '-inf')
 local posKey = seq .. ':' .. sub
@@ -442,7 +461,7 @@ for _, b in ipairs(finalOrder) do
   end)
 end
 claimDue(out, G, lateness)
-if flush then claimDirty(out) end
+claimDirty(out, flush)
 -- the finals of the shard's last ticks: this batch's claim keeps them from now on
 local ticked = redis.call('HGET', P .. 'tp:' .. shard, 'out')
 if ticked then
@@ -472,7 +491,7 @@ export const WINDOW_TICK = `${COMMON}
 if redis.call('GET', P .. 'epoch') ~= ARGV[2] then return {'lost'} end
 local shard, now = ARGV[3], tonumber(ARGV[4])
 local ooo, lateness, retention, idle = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local flush = ARGV[9] == '1'
+local flush = flushSelection(ARGV[9])
 local session, sequence = ARGV[10], tonumber(ARGV[11])
 local G = advance(num(redis.call('GET', P .. 'g') or '-inf'), now, ooo, idle)
 local finals = {}
@@ -489,7 +508,7 @@ else
   redis.call('DEL', tp)
 end
 local flushed = {}
-if flush then claimDirty(flushed) end
+claimDirty(flushed, flush)
 expire(G, retention)
 return {str(G), kept .. table.concat(flushed)}
 `;

@@ -46,6 +46,30 @@ export interface WatermarkPolicy {
   readonly idleTimeoutMs: number;
 }
 
+/**
+ * Which changed open windows a call claims with their running values: all (`true`), none (`false`),
+ * or those of the buckets whose ids begin with one of the given prefixes (e.g. a scope's, so device
+ * windows can be flushed less often than product windows).
+ */
+export type FlushSelection = boolean | readonly string[];
+
+/** Whether a flush selection takes a bucket. */
+export function flushes(selection: FlushSelection, bucket: string): boolean {
+  if (typeof selection === 'boolean') return selection;
+  for (const prefix of selection) if (bucket.startsWith(prefix)) return true;
+  return false;
+}
+
+/** A flush selection as one script argument: `0` none, `1` all, else `p` and newline-separated prefixes. */
+export function flushArgument(selection: FlushSelection): string {
+  if (typeof selection === 'boolean') return selection ? '1' : '0';
+  if (selection.length === 0) return '0';
+  if (selection.includes('')) return '1';
+  for (const prefix of selection)
+    if (prefix.includes('\n')) throw new Error(`flush prefix ${JSON.stringify(prefix)} contains a newline`);
+  return `p${selection.join('\n')}`;
+}
+
 /** One batch of one shard, as the backend applies it. */
 export interface ApplyRequest {
   readonly shardId: string;
@@ -65,8 +89,8 @@ export interface ApplyRequest {
   readonly now: number;
   readonly policy: WatermarkPolicy;
   readonly partials: readonly BucketPartial[];
-  /** Also claim every window changed since the last flush (running values), not only due finals. */
-  readonly flush: boolean;
+  /** Also claim windows changed since the last flush (running values), not only due finals. */
+  readonly flush: FlushSelection;
 }
 
 /** One window of one field to emit. */
@@ -135,8 +159,8 @@ export interface TickRequest {
   /** Processing time of the call. The shard's activity is not refreshed by a tick. */
   readonly now: number;
   readonly policy: WatermarkPolicy;
-  /** Also claim every open window changed since the last flush. */
-  readonly flush: boolean;
+  /** Also claim open windows changed since the last flush. */
+  readonly flush: FlushSelection;
   /**
    * Who ticks: one id per opening of the shard's pipeline (`session`) and a number that grows by one
    * per acknowledged tick (`sequence`; a retried tick repeats it). See `tick`.

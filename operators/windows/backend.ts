@@ -81,13 +81,14 @@ export interface WindowBackend {
     readonly now: number;
     readonly policy: WindowBackendPolicy;
     readonly partials: readonly WindowBackendPartial[];
-    readonly flush: boolean;
+    /** Changed open windows to claim: all, none, or those of buckets whose ids begin with a prefix. */
+    readonly flush: boolean | readonly string[];
   }): Promise<WindowBackendApplied>;
   tick(request: {
     readonly shardId: string;
     readonly now: number;
     readonly policy: WindowBackendPolicy;
-    readonly flush: boolean;
+    readonly flush: boolean | readonly string[];
     readonly session: string;
     readonly sequence: number;
   }): Promise<{ readonly globalWatermark: number; readonly emissions: readonly WindowEmission[] }>;

@@ -198,6 +198,33 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect(e[0]).toMatchObject({ field: 'f', revision: 2, final: false, stats: { count: 2, sum: 4 } });
     });
 
+    it('flushes only the selected buckets, keeping the others changed for a later flush', async () => {
+      const s = await fresh();
+      const device = (hour: number, points: readonly (readonly [number, number])[]): BucketPartial => ({
+        ...partial(hour, { 'p\x1fd\x1ff': points }),
+        bucket: `device|1h|${hour * HOUR}`,
+      });
+      const both = [partial(10, { f: [[10 * HOUR, 1]] }), device(10, [[10 * HOUR, 2]])];
+      let r = await s.apply(request('a', '1', both, { flush: ['product|'] }));
+      expect(r.status === 'applied' && r.emissions.map((e) => e.bucket)).toEqual([bucketAt(10)]);
+      r = await s.apply(request('a', '2', [device(10, [[10 * HOUR + 1, 3]])], { flush: ['product|'] }));
+      expect(r.status === 'applied' && r.emissions).toEqual([]);
+      // the device bucket kept both changes; a tick selecting it claims them once
+      const t = await s.tick({
+        shardId: 'a',
+        now: 2_000,
+        policy,
+        flush: ['device|'],
+        session: 's',
+        sequence: 1,
+      });
+      expect(t.emissions.map((e) => [e.bucket, e.revision, e.stats.count, e.stats.sum])).toEqual([
+        [`device|1h|${10 * HOUR}`, 1, 2, 5],
+      ]);
+      r = await s.apply(request('a', '3', [], { flush: true, maxEventTime: 10 * HOUR }));
+      expect(r.status === 'applied' && r.emissions).toEqual([]);
+    });
+
     it('finalises a window once the global watermark passes end + lateness, and re-emits late updates', async () => {
       const s = await fresh();
       await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]] })], { flush: true }));
@@ -452,7 +479,7 @@ export function describeWindowStateConformance(name: string, make: () => Promise
           return backend.apply(r);
         },
       };
-      const cfg = windowAggregateConfigSchema.parse({ flushIntervalMs: 0 });
+      const cfg = windowAggregateConfigSchema.parse({ flushIntervalMs: 0, deviceFlushIntervalMs: 0 });
       const clock = new ManualClock(Date.UTC(2026, 0, 5));
       const workers = [0, 1].map(() => windowAggregate(cfg, counted, { positionsFromRecords: true }));
       // Kinesis record n holds three readings (a KPL aggregate), a minute apart

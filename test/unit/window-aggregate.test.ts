@@ -36,6 +36,7 @@ const config = (over: Partial<WindowAggregateConfig> = {}): WindowAggregateConfi
     retentionMs: 6 * HOUR,
     idleTimeoutMs: 30_000,
     flushIntervalMs: 0,
+    deviceFlushIntervalMs: 0,
     ...over,
   });
 
@@ -177,10 +178,37 @@ describe('window-aggregate', () => {
     await t.driver.close();
   });
 
+  it('flushes device windows on their own, longer interval', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(config({ flushIntervalMs: 0, deviceFlushIntervalMs: 10_000 }), clock);
+    let seen = 0;
+    const emitted = () => {
+      const out = t.out.slice(seen);
+      seen = t.out.length;
+      return out;
+    };
+    const scopes = (out: readonly WindowAggregate[]) => new Set(out.map((a) => a.scope));
+    const send = async (v: number) => {
+      t.driver.send(t.input, 's', [enriched('d1', 'p', 'c', T0 + 5 * MIN + v, { v })]);
+      await t.driver.settle();
+    };
+    await send(1);
+    expect(scopes(emitted())).toEqual(new Set(['product', 'device', 'customer-product']));
+    await clock.advance(1_000);
+    await send(2);
+    expect(scopes(emitted())).toEqual(new Set(['product', 'customer-product']));
+    // ten seconds after the device windows' last flush, a tick flushes their change
+    await clock.advance(9_000);
+    await t.driver.settle();
+    const device = emitted().filter((a) => a.scope === 'device' && a.window === '1h');
+    expect(device.map((a) => [a.revision, a.final, a.stats.count, a.stats.sum])).toEqual([[2, false, 2, 3]]);
+    await t.driver.close();
+  });
+
   it('emits running values and finals of idle shards by ticks, with no batch arriving', async () => {
     const clock = new ManualClock(T0);
     // ticks every 5 s; a batch flushes only 5 s after the last flush
-    const t = topology(config({ flushIntervalMs: 5_000 }), clock);
+    const t = topology(config({ flushIntervalMs: 5_000, deviceFlushIntervalMs: 5_000 }), clock);
     t.driver.send(t.input, 'slow', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { v: 1 })]);
     await t.driver.settle();
     await clock.advance(22_000);
