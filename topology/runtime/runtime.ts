@@ -15,6 +15,9 @@ import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
 import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
 import { ShardState } from './shardState.ts';
 
+/** How often a stop past its drain timeout logs the shards it still waits for. */
+const STOP_REPORT_MS = 30_000;
+
 /** How the runtime runs a topology. */
 export interface RuntimeOptions {
   readonly clock?: Clock;
@@ -137,7 +140,18 @@ export class TopologyRuntime {
     const running = this.running ?? Promise.resolve();
     const timeout = new AbortController();
     const timer = this.clock.sleep(this.drainTimeoutMs, timeout.signal).then(
-      () => this.hard.abort(new Error('drain timeout')),
+      async () => {
+        this.hard.abort(new Error('drain timeout'));
+        this.log.warn(
+          { shards: this.openShards() },
+          'drain timeout: retries aborted; waiting for these shards',
+        );
+        // a stop that still does not end says, now and then, what it is waiting for
+        for (;;) {
+          await this.clock.sleep(STOP_REPORT_MS, timeout.signal);
+          this.log.warn({ shards: this.openShards() }, 'still stopping; waiting for these shards');
+        }
+      },
       () => {},
     );
     try {
@@ -146,6 +160,25 @@ export class TopologyRuntime {
       timeout.abort();
       await timer;
     }
+  }
+
+  /** The shards not released yet, with where each one's loop is and what it has in flight. */
+  openShards(): {
+    source: string;
+    shardId: string;
+    phase: string;
+    inFlightBatches: number;
+    inFlightTimers: number;
+  }[] {
+    return this.subTopologies.flatMap((sub) =>
+      [...sub.shards.values()].map((s) => ({
+        source: s.source,
+        shardId: s.shardId,
+        phase: s.phase,
+        inFlightBatches: s.permits.inUse,
+        inFlightTimers: s.metrics.inFlightTimers,
+      })),
+    );
   }
 
   /** The error that stopped the runtime, if one did. */
@@ -262,11 +295,13 @@ export class TopologyRuntime {
       for (const operator of sub.operators) operator.openShard(shard);
       const batches = handle.batches[Symbol.asyncIterator]();
       for (;;) {
+        shard.phase = 'waiting for a permit (batches in flight)';
         await shard.permits.acquire();
         if (this.failure) {
           shard.permits.release();
           break;
         }
+        shard.phase = 'waiting for the source';
         const next = await batches.next();
         if (next.done) {
           shard.permits.release();
@@ -295,9 +330,13 @@ export class TopologyRuntime {
     } finally {
       // Drain: every permit back means every batch of this shard has left the pipeline; then no timer
       // fires any more, and those that fired have left it too.
+      shard.phase = 'draining batches in flight';
       for (let i = 0; i < shard.permits.size; i++) await shard.permits.acquire();
+      shard.phase = 'waiting for timer deliveries';
       await shard.closeTimers();
+      shard.phase = 'flushing sinks';
       await this.flushExplicitSinks(sub);
+      shard.phase = 'checkpointing';
       await this.commit(shard);
       const final = shard.checkpoints.lastCommitted;
       sub.shards.delete(handle.shardId);

@@ -12,6 +12,15 @@ import { Permits } from './permits.ts';
 import type { ShardScope } from './runners.ts';
 import type { NodeTimers } from './timers.ts';
 
+/** Where a shard's loop is: what a stop that takes long is waiting for. */
+export type ShardPhase =
+  | 'waiting for a permit (batches in flight)'
+  | 'waiting for the source'
+  | 'draining batches in flight'
+  | 'waiting for timer deliveries'
+  | 'flushing sinks'
+  | 'checkpointing';
+
 /** One shard assigned to this worker, as the runtime tracks it. */
 export class ShardState implements ShardScope {
   readonly lanes = new Map<string, Lane>();
@@ -20,6 +29,7 @@ export class ShardState implements ShardScope {
   readonly checkpoints: ShardCheckpoints;
   readonly checkpointLane = new Lane();
   failure: { readonly error: unknown } | undefined;
+  phase: ShardPhase = 'waiting for a permit (batches in flight)';
   private readonly nodeTimers = new Map<string, NodeTimers>();
   private readonly timerDeliveries = new Set<Promise<void>>();
 

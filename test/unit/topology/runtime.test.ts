@@ -3,7 +3,10 @@ import {
   comparePositions,
   ManualClock,
   MemorySource,
+  type Position,
   type Sink,
+  type Source,
+  silentLogger,
   TopologyBuilder,
   TopologyRuntime,
   TopologyTestDriver,
@@ -185,5 +188,48 @@ describe('topology runtime', () => {
     expect(out).toEqual([1, 2, 3]);
     expect(source.released.get('s')).toEqual(positions[2]);
     expect(comparePositions(positions[0]!, positions[2]!)).toBeLessThan(0);
+  });
+
+  it('says which shards a stop past its drain timeout still waits for, and where each one is', async () => {
+    // a source whose shard ignores the stop (a stuck read): the shard cannot drain
+    const stuck = new Promise<IteratorResult<{ records: number[]; position: Position }>>(() => {});
+    const source: Source<number> = {
+      type: 'stuck',
+      async *shards() {
+        yield {
+          shardId: 's',
+          batches: { [Symbol.asyncIterator]: () => ({ next: () => stuck }) },
+          checkpoint: async () => {},
+          release: async () => {},
+        };
+      },
+    };
+    const b = new TopologyBuilder('stuck');
+    b.source('input', source).to('out', arraySink<number>([]));
+    const clock = new ManualClock(0);
+    const warnings: { message: string; fields: object }[] = [];
+    const log = {
+      ...silentLogger,
+      warn: (fields: object, message: string) => warnings.push({ message, fields }),
+    };
+    const runtime = new TopologyRuntime(b.build(), { clock, log, drainTimeoutMs: 1_000 });
+    void runtime.run();
+    await new Promise((r) => setTimeout(r, 5));
+    void runtime.stop();
+    await clock.advance(1_000);
+    await clock.advance(30_000);
+    const shards = [
+      {
+        source: 'input',
+        shardId: 's',
+        phase: 'waiting for the source',
+        inFlightBatches: 1,
+        inFlightTimers: 0,
+      },
+    ];
+    expect(warnings).toEqual([
+      { message: 'drain timeout: retries aborted; waiting for these shards', fields: { shards } },
+      { message: 'still stopping; waiting for these shards', fields: { shards } },
+    ]);
   });
 });
