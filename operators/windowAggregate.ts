@@ -98,6 +98,14 @@ export const windowAggregateConfigSchema = z
       .describe(
         'how often open device windows are emitted with their running values (one window per device and size: a longer interval than flushIntervalMs keeps the Hot store’s writes in proportion to the fleet)',
       ),
+    flushMaxKeys: z
+      .number()
+      .int()
+      .min(1)
+      .default(5_000)
+      .describe(
+        'the most keys whose changed open windows one batch or tick emits with running values; the rest follow with the next ones (bounds one emission and one Redis script run)',
+      ),
   })
   .strict()
   .refine((c) => c.retentionMs >= c.allowedLatenessMs, {
@@ -324,9 +332,9 @@ function flushSchedule(config: WindowAggregateConfig) {
       if (due.length === scopes.length) return true;
       return due.map((s) => `${s}|`);
     },
-    /** Records that a call with this selection was applied at `now`. */
-    flushed(selection: boolean | readonly string[], now: number): void {
-      if (selection === false) return;
+    /** Records that a call with this selection was applied at `now` (unless it left some for later). */
+    flushed(selection: boolean | readonly string[], now: number, moreToFlush: boolean | undefined): void {
+      if (selection === false || moreToFlush) return;
       for (const s of scopes) if (selection === true || selection.includes(`${s}|`)) last.set(s, now);
     },
   };
@@ -477,11 +485,12 @@ export function windowAggregate(
           policy,
           partials: partialsOf(built),
           flush,
+          flushLimit: config.flushMaxKeys,
         });
         if (result.globalWatermark > watermark) watermark = result.globalWatermark;
         if (result.status === 'stale-watermark') continue;
         if (result.status === 'applied') {
-          schedule.flushed(flush, now);
+          schedule.flushed(flush, now, result.moreToFlush);
           for (const record of built.late) ctx.side('late', record);
           for (const e of result.emissions) out.push(aggregateOf(e));
           break;
@@ -534,11 +543,12 @@ export function windowAggregate(
         now,
         policy,
         flush,
+        flushLimit: config.flushMaxKeys,
         session: t.session,
         sequence: t.sequence + 1,
       });
       t.sequence++;
-      schedule.flushed(flush, now);
+      schedule.flushed(flush, now, result.moreToFlush);
       if (result.globalWatermark > watermark) watermark = result.globalWatermark;
       scheduleTick(t, ctx.timers, now);
       return result.emissions.map(aggregateOf);

@@ -147,19 +147,26 @@ export function embeddedWindowState(): WindowStateBackend {
     if (done > 0) fin.sort((x, y) => x.end - y.end);
   };
 
-  const claimDirty = (out: Emission[], selection: FlushSelection) => {
-    if (selection === false) return;
+  /** Claims changed open windows of the selection, at most `limit` rows; true when some are left. */
+  const claimDirty = (out: Emission[], selection: FlushSelection, limit = Number.POSITIVE_INFINITY) => {
+    if (selection === false) return false;
+    let left = limit;
     for (const [b, rows] of dirty) {
       if (!flushes(selection, b.id)) continue;
-      for (const row of rows)
+      for (const row of rows) {
+        if (left <= 0) return true;
+        left--;
+        rows.delete(row);
         for (let c = 0; c < row.columns.length; c++) {
           const flag = row.at + SLOTS * c + 11;
           if (b.data[flag] === 0) continue;
           b.data[flag] = 0;
           emit(out, b, row, c);
         }
+      }
       dirty.delete(b);
     }
+    return false;
   };
 
   /** Moves the global watermark to the minimum over shards active within the idle timeout. */
@@ -294,7 +301,7 @@ export function embeddedWindowState(): WindowStateBackend {
       const emissions: Emission[] = [];
       claimChangedFinal(emissions, changedFinal);
       claimDue(emissions, req.policy.allowedLatenessMs);
-      claimDirty(emissions, req.flush);
+      const more = claimDirty(emissions, req.flush, req.flushLimit);
       // the finals of the shard's last ticks: this batch's claim keeps them from now on
       const ticked = pending.get(req.shardId);
       if (ticked !== undefined) {
@@ -307,7 +314,9 @@ export function embeddedWindowState(): WindowStateBackend {
         if (entry.claims.length > CLAIMS_KEPT) entry.claims.pop();
       }
       expire(retentionMs);
-      return { status: 'applied', globalWatermark: global, emissions };
+      return more
+        ? { status: 'applied', globalWatermark: global, emissions, moreToFlush: true }
+        : { status: 'applied', globalWatermark: global, emissions };
     },
     tick: async function tickEmbedded(req): Promise<TickResult> {
       advance(req.now, req.policy);
@@ -322,9 +331,11 @@ export function embeddedWindowState(): WindowStateBackend {
         pending.set(req.shardId, { tag: `${req.session}:${req.sequence}`, emissions: kept });
       else pending.delete(req.shardId);
       const emissions = [...kept];
-      claimDirty(emissions, req.flush);
+      const more = claimDirty(emissions, req.flush, req.flushLimit);
       expire(req.policy.retentionMs);
-      return { globalWatermark: global, emissions };
+      return more
+        ? { globalWatermark: global, emissions, moreToFlush: true }
+        : { globalWatermark: global, emissions };
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const b = buckets.get(bucket);

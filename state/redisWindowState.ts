@@ -48,6 +48,8 @@ interface WindowCommands {
 
 const num = (s: string) => (s === '-inf' ? Number.NEGATIVE_INFINITY : Number(s));
 const str = (x: number) => (x === Number.NEGATIVE_INFINITY ? '-inf' : String(x));
+/** The flush limit sent when the caller sets none. */
+const UNLIMITED = 2 ** 31 - 1;
 
 function positionOf(text: string): { sequenceNumber: string; subSequenceNumber: number } {
   const [sequenceNumber, sub] = text.split(':');
@@ -123,6 +125,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         first.sequenceNumber,
         String(first.subSequenceNumber),
         String(req.partials.length),
+        String(req.flushLimit ?? UNLIMITED),
       ];
       for (const partial of req.partials)
         args.push(
@@ -140,7 +143,10 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       const globalWatermark = num(reply[1]!.toString());
       if (status === 'stale') return { status: 'stale-watermark', globalWatermark };
       const emissions = readEmissions(reply[3]!);
-      if (status === 'applied') return { status, globalWatermark, emissions };
+      if (status === 'applied')
+        return reply[4]?.toString() === '1'
+          ? { status, globalWatermark, emissions, moreToFlush: true }
+          : { status, globalWatermark, emissions };
       const classified = classificationsOf(reply[2]!.toString());
       if (status === 'overlap')
         return {
@@ -166,12 +172,14 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         flushArgument(req.flush),
         req.session,
         String(req.sequence),
+        String(req.flushLimit ?? UNLIMITED),
       );
       if (reply[0]!.toString() === 'lost')
         throw new StateLostError(
           `window state in ${config.namespace} was lost (Redis restarted empty or was flushed): replay from a savepoint`,
         );
-      return { globalWatermark: num(reply[0]!.toString()), emissions: readEmissions(reply[1]!) };
+      const ticked = { globalWatermark: num(reply[0]!.toString()), emissions: readEmissions(reply[1]!) };
+      return reply[2]?.toString() === '1' ? { ...ticked, moreToFlush: true } : ticked;
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const c = redis();

@@ -203,19 +203,29 @@ local function selected(selection, b)
   end
   return false
 end
--- claims the open windows changed since the last flush (running values) of the selected buckets
-local function claimDirty(out, selection)
-  if selection == nil then return end
+-- claims the open windows changed since the last flush (running values) of the selected buckets,
+-- at most limit rows; returns '1' when changed rows of the selection are left for later calls
+local function claimDirty(out, selection, limit)
+  if selection == nil then return '0' end
   local own = function() return nil end
+  local left = limit
   for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
     if selected(selection, b) then
+      if left <= 0 then return '1' end
       local e = redis.call('ZSCORE', P .. 'open', b)
-      claimRows(out, b, tonumber(e), false, redis.call('SMEMBERS', P .. 'd:' .. b), own)
-      redis.call('DEL', P .. 'd:' .. b)
-      if selection ~= true then redis.call('SREM', P .. 'dirty', b) end
+      local d = P .. 'd:' .. b
+      if redis.call('SCARD', d) > left then
+        claimRows(out, b, tonumber(e), false, redis.call('SPOP', d, left), own)
+        return '1'
+      end
+      local rows = redis.call('SMEMBERS', d)
+      redis.call('DEL', d)
+      redis.call('SREM', P .. 'dirty', b)
+      claimRows(out, b, tonumber(e), false, rows, own)
+      left = left - #rows
     end
   end
-  if selection == true then redis.call('DEL', P .. 'dirty') end
+  return '0'
 end
 -- deletes final windows past retention
 local function expire(G, retention)
@@ -299,7 +309,8 @@ if applied then
 end
 
 local nb = tonumber(ARGV[16])
-local FIRST = 17
+local flushLimit = tonumber(ARGV[17])
+local FIRST = 18
 local idx = FIRST
 for _ = 1, nb do
   if tonumber(ARGV[idx + 1]) + retention <= G then return {'stale', str(G)} end
@@ -461,7 +472,7 @@ for _, b in ipairs(finalOrder) do
   end)
 end
 claimDue(out, G, lateness)
-claimDirty(out, flush)
+local more = claimDirty(out, flush, flushLimit)
 -- the finals of the shard's last ticks: this batch's claim keeps them from now on
 local ticked = redis.call('HGET', P .. 'tp:' .. shard, 'out')
 if ticked then
@@ -479,12 +490,12 @@ if #emitted > 0 then
   end
 end
 expire(G, retention)
-return {'applied', str(G), '', emitted}
+return {'applied', str(G), '', emitted, more}
 `;
 
 /**
  * A tick of an idle shard (see `WindowStateBackend.tick`): ARGV prefix, epoch, shard, now,
- * out-of-orderness, lateness, retention, idle timeout, flush, session, sequence. Moves no position and
+ * out-of-orderness, lateness, retention, idle timeout, flush, session, sequence, flush limit. Moves no position and
  * no activity; the finals it claims stay pending in `P tp:<shard>` (`tag` = session:sequence, `out`).
  */
 export const WINDOW_TICK = `${COMMON}
@@ -492,7 +503,7 @@ if redis.call('GET', P .. 'epoch') ~= ARGV[2] then return {'lost'} end
 local shard, now = ARGV[3], tonumber(ARGV[4])
 local ooo, lateness, retention, idle = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local flush = flushSelection(ARGV[9])
-local session, sequence = ARGV[10], tonumber(ARGV[11])
+local session, sequence, flushLimit = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])
 local G = advance(num(redis.call('GET', P .. 'g') or '-inf'), now, ooo, idle)
 local finals = {}
 claimDue(finals, G, lateness)
@@ -508,7 +519,7 @@ else
   redis.call('DEL', tp)
 end
 local flushed = {}
-claimDirty(flushed, flush)
+local more = claimDirty(flushed, flush, flushLimit)
 expire(G, retention)
-return {str(G), kept .. table.concat(flushed)}
+return {str(G), kept .. table.concat(flushed), more}
 `;

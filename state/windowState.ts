@@ -91,6 +91,8 @@ export interface ApplyRequest {
   readonly partials: readonly BucketPartial[];
   /** Also claim windows changed since the last flush (running values), not only due finals. */
   readonly flush: FlushSelection;
+  /** The most keys (rows) whose changed windows one flush claims; the rest stay for later calls. */
+  readonly flushLimit?: number;
 }
 
 /** One window of one field to emit. */
@@ -123,6 +125,8 @@ export type ApplyResult =
       readonly status: 'applied';
       readonly globalWatermark: number;
       readonly emissions: readonly Emission[];
+      /** Set when the flush limit left changed windows of the selection for the next calls. */
+      readonly moreToFlush?: true;
     }
   | {
       /**
@@ -161,6 +165,8 @@ export interface TickRequest {
   readonly policy: WatermarkPolicy;
   /** Also claim open windows changed since the last flush. */
   readonly flush: FlushSelection;
+  /** As for `ApplyRequest.flushLimit`. */
+  readonly flushLimit?: number;
   /**
    * Who ticks: one id per opening of the shard's pipeline (`session`) and a number that grows by one
    * per acknowledged tick (`sequence`; a retried tick repeats it). See `tick`.
@@ -173,6 +179,8 @@ export interface TickRequest {
 export interface TickResult {
   readonly globalWatermark: number;
   readonly emissions: readonly Emission[];
+  /** Set when the flush limit left changed windows of the selection for the next calls. */
+  readonly moreToFlush?: true;
 }
 
 /** A shard's published watermark. */

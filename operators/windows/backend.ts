@@ -52,6 +52,8 @@ export type WindowBackendApplied =
       readonly status: 'applied';
       readonly globalWatermark: number;
       readonly emissions: readonly WindowEmission[];
+      /** The flush limit left changed windows for later calls. */
+      readonly moreToFlush?: true;
     }
   | {
       readonly status: 'duplicate';
@@ -83,14 +85,21 @@ export interface WindowBackend {
     readonly partials: readonly WindowBackendPartial[];
     /** Changed open windows to claim: all, none, or those of buckets whose ids begin with a prefix. */
     readonly flush: boolean | readonly string[];
+    /** The most keys (rows) one flush claims; the rest stay changed for later calls. */
+    readonly flushLimit?: number;
   }): Promise<WindowBackendApplied>;
   tick(request: {
     readonly shardId: string;
     readonly now: number;
     readonly policy: WindowBackendPolicy;
     readonly flush: boolean | readonly string[];
+    readonly flushLimit?: number;
     readonly session: string;
     readonly sequence: number;
-  }): Promise<{ readonly globalWatermark: number; readonly emissions: readonly WindowEmission[] }>;
+  }): Promise<{
+    readonly globalWatermark: number;
+    readonly emissions: readonly WindowEmission[];
+    readonly moreToFlush?: true;
+  }>;
   close(): Promise<void>;
 }

@@ -225,6 +225,33 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect(r.status === 'applied' && r.emissions).toEqual([]);
     });
 
+    it('claims at most the flush limit of keys per call, leaving the rest changed for the next calls', async () => {
+      const s = await fresh();
+      const fields = Object.fromEntries(
+        ['k1', 'k2', 'k3'].map((k, i) => [`p\x1f${k}\x1ff`, [[10 * HOUR + i, i + 1]] as const]),
+      );
+      let r = await s.apply(request('a', '1', [partial(10, fields)], { flush: true, flushLimit: 2 }));
+      const first = r.status === 'applied' ? r : undefined;
+      expect(first?.emissions).toHaveLength(2);
+      expect(first?.moreToFlush).toBe(true);
+      const t = await s.tick({
+        shardId: 'a',
+        now: 2_000,
+        policy,
+        flush: true,
+        flushLimit: 2,
+        session: 's',
+        sequence: 1,
+      });
+      expect(t.moreToFlush).toBeUndefined();
+      expect([...first!.emissions, ...t.emissions].map((e) => e.field).sort()).toEqual(
+        Object.keys(fields).sort(),
+      );
+      r = await s.apply(request('a', '2', [], { flush: true, flushLimit: 2, maxEventTime: 10 * HOUR }));
+      expect(r).toMatchObject({ status: 'applied', emissions: [] });
+      expect(r.status === 'applied' && r.moreToFlush).toBeUndefined();
+    });
+
     it('finalises a window once the global watermark passes end + lateness, and re-emits late updates', async () => {
       const s = await fresh();
       await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]] })], { flush: true }));

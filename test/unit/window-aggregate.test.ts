@@ -205,6 +205,33 @@ describe('window-aggregate', () => {
     await t.driver.close();
   });
 
+  it('spreads a flush larger than flushMaxKeys over the next batches', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(
+      config({ flushIntervalMs: 60_000, deviceFlushIntervalMs: 60_000, flushMaxKeys: 2 }),
+      clock,
+    );
+    const devices = ['d1', 'd2', 'd3', 'd4'];
+    t.driver.send(
+      t.input,
+      's',
+      devices.map((d) => enriched(d, 'p', 'c', T0 + 5 * MIN, { v: 1 })),
+    );
+    await t.driver.settle();
+    // 4 devices x 3 sizes + 3 product + 1 customer rows: 2 per call, so 8 calls in all
+    expect(t.out).toHaveLength(2);
+    for (let i = 1; i <= 7; i++) {
+      await clock.advance(100);
+      t.driver.send(t.input, 's', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { w: i })]);
+      await t.driver.settle();
+    }
+    const deviceHours = new Set(
+      t.out.filter((a) => a.scope === 'device' && a.window === '1h').map((a) => a.deviceId),
+    );
+    expect(deviceHours).toEqual(new Set(devices));
+    await t.driver.close();
+  });
+
   it('emits running values and finals of idle shards by ticks, with no batch arriving', async () => {
     const clock = new ManualClock(T0);
     // ticks every 5 s; a batch flushes only 5 s after the last flush
