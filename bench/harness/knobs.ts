@@ -26,6 +26,12 @@ export const KNOBS: readonly KnobDefinition[] = [
     sets: 'records per source batch: source.kinesis.maxRecords (the GetRecords Limit); in-process the generated source’s batch size',
   },
   { name: 'maxInFlight', min: 1, max: 1000, sets: 'runtime.maxInFlightBatches' },
+  {
+    name: 'pollMs',
+    min: 0,
+    max: 60_000,
+    sets: 'the wait after a page that was not full: source.kinesis.idleTimeBetweenReadsMs (batches grow with it, and so does latency)',
+  },
   { name: 'checkpointMs', min: 0, max: 600_000, sets: 'runtime.checkpointIntervalMs' },
   {
     name: 'shards',

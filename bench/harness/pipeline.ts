@@ -51,6 +51,7 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
   'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', 'flushMs'],
   'local-stack': [
     'batch',
+    'pollMs',
     'maxInFlight',
     'checkpointMs',
     'shards',
@@ -60,12 +61,14 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'coldCommitMs',
   ],
   // The remote stream exists already: its shard count is the stream's, not the benchmark's.
-  remote: ['batch', 'maxInFlight', 'checkpointMs', 'rate', 'flushMs', 'aggregateBytes'],
+  remote: ['batch', 'pollMs', 'maxInFlight', 'checkpointMs', 'rate', 'flushMs', 'aggregateBytes'],
 };
 
 /** Values of knobs not swept. */
 export const KNOB_DEFAULTS = {
   maxInFlight: 4,
+  /** The worker's own default (`source.kinesis.idleTimeBetweenReadsMs`). */
+  pollMs: 200,
   checkpointMs: 1000,
   shards: 4,
   /** KPL aggregates of at most this many bytes (the KPL's own default is 51,200). */
@@ -189,8 +192,8 @@ export function buildBenchPipeline(
         endpoint: input.endpoint,
         maxRecords: knobs.batch ?? 10_000,
         startPosition: input.startPosition,
-        idleTimeBetweenReadsMs: 200,
-        maxIdleTimeMs: 1000,
+        idleTimeBetweenReadsMs: knobs.pollMs ?? KNOB_DEFAULTS.pollMs,
+        maxIdleTimeMs: Math.max(1000, knobs.pollMs ?? KNOB_DEFAULTS.pollMs),
       },
       { tableName: input.leaseTable, endpoint: input.dynamodbEndpoint, takeIntervalMs: 500 },
       { clock: env.clock, log: env.log, kinesis: input.kinesis },
