@@ -22,20 +22,18 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   type AggregateScope,
+  type BucketPartial,
+  type Classification,
   comparePositions,
+  type Emission,
   type Enriched,
   type Operator,
   type Position,
   type WindowAggregate,
+  type WindowBackend,
   type WindowSize,
 } from '../topology/index.ts';
 import { isKnownZone, type WindowAssigner, windowAssigner } from './windows/assign.ts';
-import type {
-  WindowBackend,
-  WindowBackendClassification,
-  WindowBackendPartial,
-  WindowEmission,
-} from './windows/backend.ts';
 import { ColumnLists, WindowRows } from './windows/rows.ts';
 
 const sizes = z.enum(['1h', '6h', '1d']);
@@ -242,8 +240,8 @@ function aggregate(
   return out;
 }
 
-function partialsOf(batch: Batch): WindowBackendPartial[] {
-  const partials: WindowBackendPartial[] = [];
+function partialsOf(batch: Batch): BucketPartial[] {
+  const partials: BucketPartial[] = [];
   for (const [bucket, { end, rows }] of batch.buckets)
     if (rows.size > 0) partials.push({ bucket, windowEnd: end, fields: rows, rows });
   return partials;
@@ -264,7 +262,7 @@ function bucketOf(id: string) {
 }
 
 /** Turns a claimed window back into the platform's record. */
-export function aggregateOf(e: WindowEmission): WindowAggregate {
+export function aggregateOf(e: Emission): WindowAggregate {
   const { scope, window, start } = bucketOf(e.bucket);
   const f = e.field;
   const first = f.indexOf(US);
@@ -421,7 +419,7 @@ export function windowAggregate(
   const lateAmong = (
     records: readonly Enriched[],
     positionOf: (r: Enriched) => Position,
-    classified: readonly WindowBackendClassification[],
+    classified: readonly Classification[],
     otherwise: number,
   ): Enriched[] => {
     const late: Enriched[] = [];
