@@ -3,9 +3,10 @@
  * and by device, and daily by customer × product, in event time. Each batch is pre-aggregated in memory
  * into one partial per window and key, then applied to the state backend in one atomic call that also
  * moves the shard's position (exactly-once under redelivery), publishes the shard's watermark and
- * claims the windows to emit: running values on the flush interval, finals once the global watermark
- * passes end + allowed lateness (later updates within retention re-emit them with the next revision).
- * Records too late for retention leave on `late`.
+ * claims the windows to emit: running values on the flush interval (device windows on an interval of
+ * their own, and at most `flushMaxKeys` keys per call, the rest with the next calls), finals once the
+ * global watermark passes end + allowed lateness (later updates within retention re-emit them with the
+ * next revision). Records too late for retention leave on `late`.
  *
  * A batch is one round trip. When records carry their Kinesis positions (`positionsFromRecords`, the
  * worker's sources), the call also names the batch's first position, and a batch that straddles the
@@ -27,6 +28,7 @@ import {
   comparePositions,
   type Emission,
   type Enriched,
+  type FlushSelection,
   type Operator,
   type Position,
   type WindowAggregate,
@@ -324,14 +326,14 @@ function flushSchedule(config: WindowAggregateConfig) {
   return {
     /** The shortest interval: how often something may be due. */
     shortestMs: Math.min(...scopes.map(intervalOf)),
-    due(now: number): boolean | readonly string[] {
+    due(now: number): FlushSelection {
       const due = scopes.filter((s) => now - last.get(s)! >= intervalOf(s));
       if (due.length === 0) return false;
       if (due.length === scopes.length) return true;
       return due.map((s) => `${s}|`);
     },
     /** Records that a call with this selection was applied at `now` (unless it left some for later). */
-    flushed(selection: boolean | readonly string[], now: number, moreToFlush: boolean | undefined): void {
+    flushed(selection: FlushSelection, now: number, moreToFlush: boolean | undefined): void {
       if (selection === false || moreToFlush) return;
       for (const s of scopes) if (selection === true || selection.includes(`${s}|`)) last.set(s, now);
     },
