@@ -51,6 +51,18 @@ const str = (x: number) => (x === Number.NEGATIVE_INFINITY ? '-inf' : String(x))
 /** The flush limit sent when the caller sets none. */
 const UNLIMITED = 2 ** 31 - 1;
 
+/** The arguments both scripts take after the shard (apply: after its batch's positions): time, policy, flush. */
+function timeArgs(req: ApplyRequest | TickRequest): string[] {
+  return [
+    String(req.now),
+    String(req.policy.outOfOrdernessMs),
+    String(req.policy.allowedLatenessMs),
+    String(req.policy.retentionMs),
+    String(req.policy.idleTimeoutMs),
+    flushArgument(req.flush),
+  ];
+}
+
 function positionOf(text: string): { sequenceNumber: string; subSequenceNumber: number } {
   const [sequenceNumber, sub] = text.split(':');
   return { sequenceNumber: sequenceNumber!, subSequenceNumber: Number(sub) };
@@ -79,6 +91,10 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
   let client: (Redis & WindowCommands) | undefined;
   let epoch: string | undefined;
   let roundTrips = 0;
+  const lost = () =>
+    new StateLostError(
+      `window state in ${config.namespace} was lost (Redis restarted empty or was flushed): replay from a savepoint`,
+    );
 
   const redis = () => {
     if (client === undefined) throw new Error('redis window state is not open');
@@ -116,12 +132,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         String(req.position.subSequenceNumber),
         str(req.classifiedWith),
         str(req.maxEventTime),
-        String(req.now),
-        String(req.policy.outOfOrdernessMs),
-        String(req.policy.allowedLatenessMs),
-        String(req.policy.retentionMs),
-        String(req.policy.idleTimeoutMs),
-        flushArgument(req.flush),
+        ...timeArgs(req),
         first.sequenceNumber,
         String(first.subSequenceNumber),
         String(req.partials.length),
@@ -136,10 +147,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       roundTrips++;
       const reply = await redis().windowApplyBuffer(...args);
       const status = reply[0]!.toString();
-      if (status === 'lost')
-        throw new StateLostError(
-          `window state in ${config.namespace} was lost (Redis restarted empty or was flushed): replay from a savepoint`,
-        );
+      if (status === 'lost') throw lost();
       const globalWatermark = num(reply[1]!.toString());
       if (status === 'stale') return { status: 'stale-watermark', globalWatermark };
       const emissions = readEmissions(reply[3]!);
@@ -164,20 +172,12 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
         prefix,
         epoch ?? '',
         req.shardId,
-        String(req.now),
-        String(req.policy.outOfOrdernessMs),
-        String(req.policy.allowedLatenessMs),
-        String(req.policy.retentionMs),
-        String(req.policy.idleTimeoutMs),
-        flushArgument(req.flush),
+        ...timeArgs(req),
         req.session,
         String(req.sequence),
         String(req.flushLimit ?? UNLIMITED),
       );
-      if (reply[0]!.toString() === 'lost')
-        throw new StateLostError(
-          `window state in ${config.namespace} was lost (Redis restarted empty or was flushed): replay from a savepoint`,
-        );
+      if (reply[0]!.toString() === 'lost') throw lost();
       const ticked = { globalWatermark: num(reply[0]!.toString()), emissions: readEmissions(reply[1]!) };
       return reply[2]?.toString() === '1' ? { ...ticked, moreToFlush: true } : ticked;
     },
