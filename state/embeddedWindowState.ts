@@ -337,6 +337,12 @@ export function embeddedWindowState(): WindowStateBackend {
         ? { globalWatermark: global, emissions, moreToFlush: true }
         : { globalWatermark: global, emissions };
     },
+    advanceGlobal: async (shardId, now, policy) => {
+      const shard = shards.get(shardId);
+      if (shard !== undefined) shard.activeAt = now;
+      advance(now, policy);
+      return global;
+    },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const b = buckets.get(bucket);
       const { row: name, column } = splitField(field);

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { packPartialRows, packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
-import { WINDOW_APPLY, WINDOW_JOIN, WINDOW_LAYOUT, WINDOW_TICK } from './windowScripts.ts';
+import { WINDOW_APPLY, WINDOW_GLOBAL, WINDOW_JOIN, WINDOW_LAYOUT, WINDOW_TICK } from './windowScripts.ts';
 import {
   type ApplyRequest,
   type ApplyResult,
@@ -43,6 +43,7 @@ export type RedisWindowStateConfig = z.output<typeof redisWindowStateConfigSchem
 interface WindowCommands {
   windowApplyBuffer(...args: (string | Buffer)[]): Promise<Buffer[]>;
   windowTickBuffer(...args: string[]): Promise<Buffer[]>;
+  windowGlobal(...args: string[]): Promise<string[]>;
   windowJoin(prefix: string, epoch: string, layout: string): Promise<[string | null, string]>;
 }
 
@@ -112,6 +113,7 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       c.defineCommand('windowApply', { numberOfKeys: 0, lua: WINDOW_APPLY });
       c.defineCommand('windowJoin', { numberOfKeys: 0, lua: WINDOW_JOIN });
       c.defineCommand('windowTick', { numberOfKeys: 0, lua: WINDOW_TICK });
+      c.defineCommand('windowGlobal', { numberOfKeys: 0, lua: WINDOW_GLOBAL });
       await c.connect();
       client = c;
       const [joined, layout] = await c.windowJoin(prefix, randomUUID(), WINDOW_LAYOUT);
@@ -180,6 +182,19 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       if (reply[0]!.toString() === 'lost') throw lost();
       const ticked = { globalWatermark: num(reply[0]!.toString()), emissions: readEmissions(reply[1]!) };
       return reply[2]?.toString() === '1' ? { ...ticked, moreToFlush: true } : ticked;
+    },
+    advanceGlobal: async (shardId, now, policy) => {
+      roundTrips++;
+      const reply = await redis().windowGlobal(
+        prefix,
+        epoch ?? '',
+        shardId,
+        String(now),
+        String(policy.outOfOrdernessMs),
+        String(policy.idleTimeoutMs),
+      );
+      if (reply[0] === 'lost') throw lost();
+      return num(reply[0]!);
     },
     readWindow: async (bucket, field): Promise<StoredWindow | undefined> => {
       const c = redis();

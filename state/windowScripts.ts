@@ -283,6 +283,20 @@ end
 return {redis.call('GET', P .. 'epoch'), redis.call('GET', P .. 'layout') or ''}
 `;
 
+/**
+ * A held shard's poll: marks the shard active, recomputes the global watermark (`advance`) and returns
+ * it. ARGV prefix, epoch, shard, now, out-of-orderness, idle timeout.
+ */
+export const WINDOW_GLOBAL = `${COMMON}
+if redis.call('GET', P .. 'epoch') ~= ARGV[2] then return {'lost'} end
+local shard, now = ARGV[3], tonumber(ARGV[4])
+local published = redis.call('HGET', P .. 'wm', shard)
+if published then
+  redis.call('HSET', P .. 'wm', shard, string.match(published, '^([^,]+),') .. ',' .. ARGV[4])
+end
+return {str(advance(num(redis.call('GET', P .. 'g') or '-inf'), now, tonumber(ARGV[5]), tonumber(ARGV[6])))}
+`;
+
 /** Applies a batch's partials, publishes the shard's watermark, claims due windows (see file comment). */
 export const WINDOW_APPLY = `${COMMON}
 if redis.call('GET', P .. 'epoch') ~= ARGV[2] then return {'lost'} end

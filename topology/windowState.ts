@@ -185,5 +185,12 @@ export interface WindowBackend {
    * the previous one have left the pipeline). Throws when the state was lost.
    */
   tick(request: TickRequest): Promise<TickResult>;
+  /**
+   * What a shard held back for running ahead of the others polls: marks the shard active at `now`
+   * (it has data, it is not idle, so it keeps counting once the shards it waits for went idle),
+   * recomputes the global watermark as `apply` and `tick` do, and returns it; claims and expires
+   * nothing. Throws when the state was lost.
+   */
+  advanceGlobal(shardId: string, now: number, policy: WatermarkPolicy): Promise<number>;
   close(): Promise<void>;
 }

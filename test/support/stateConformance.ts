@@ -181,6 +181,40 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect(w.shards.find((x) => x.shardId === 'b')?.maxEventTime).toBe(9 * HOUR);
     });
 
+    it("advances the global watermark for a held shard's poll, keeping the shard active and claiming nothing", async () => {
+      const s = await fresh();
+      const at = (t: number) => partial(Math.floor(t / HOUR), { f: [[t, 1]] });
+      await s.apply(request('slow', '1', [at(10 * HOUR)], { now: 0 }));
+      await s.apply(request('fast', '1', [at(14 * HOUR)], { now: 1_000 }));
+      // slow holds it while active
+      expect(await s.advanceGlobal('fast', 2_000, policy)).toBe(10 * HOUR - policy.outOfOrdernessMs);
+      // past slow's idle timeout, and past fast's own last batch's: the polls kept fast active
+      const later = 1_000 + policy.idleTimeoutMs + 1;
+      expect(await s.advanceGlobal('fast', later, policy)).toBe(14 * HOUR - policy.outOfOrdernessMs);
+      const w = await s.watermarks();
+      expect(w.global).toBe(14 * HOUR - policy.outOfOrdernessMs);
+      expect(w.shards.find((x) => x.shardId === 'fast')).toMatchObject({
+        maxEventTime: 14 * HOUR,
+        activeAt: later,
+        position: pos('1'),
+      });
+      // nothing was claimed: the 10 h window is final only with the next call that claims
+      expect((await s.readWindow(bucketAt(10), 'f'))?.final).toBe(false);
+      const r = await s.tick({
+        shardId: 'slow',
+        now: later,
+        policy,
+        flush: false,
+        session: 's',
+        sequence: 1,
+      });
+      expect(r.emissions).toEqual([
+        expect.objectContaining({ bucket: bucketAt(10), field: 'f', final: true }),
+      ]);
+      // a shard that never applied changes nothing
+      expect(await s.advanceGlobal('unknown', later + 1, policy)).toBe(14 * HOUR - policy.outOfOrdernessMs);
+    });
+
     it('claims changed windows on flush with growing revisions, once each', async () => {
       const s = await fresh();
       let r = await s.apply(

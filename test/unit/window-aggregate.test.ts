@@ -8,6 +8,7 @@ import {
 import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
 import {
   type Enriched,
+  flushMicrotasks,
   ManualClock,
   MemorySource,
   type Sink,
@@ -176,6 +177,51 @@ describe('window-aggregate', () => {
     await t.driver.settle();
     expect(finalFirstHour()).toBe(true);
     await t.driver.close();
+  });
+
+  it('holds a shard that ran more than maxShardDriftMs ahead until the slowest catches up or goes idle', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(config({ maxShardDriftMs: HOUR }), clock);
+    const fastOut = () => t.out.filter((a) => a.deviceId === 'd2').length;
+    const send = async (shard: string, device: string, at: number) => {
+      t.driver.send(t.input, shard, [enriched(device, 'p', 'c', at, { v: 1 })]);
+      await flushMicrotasks(50);
+    };
+    await send('slow', 'd1', T0 + 5 * MIN);
+    await t.driver.settle();
+    // 2 h 55 min ahead of the global watermark (0 h 00): applied, then held with its emissions
+    await send('fast', 'd2', T0 + 3 * HOUR);
+    await clock.advance(5_000);
+    expect(fastOut()).toBe(0);
+    expect(t.driver.metrics().shards.find((s) => s.shardId === 'fast')?.inFlightBatches).toBe(1);
+    // slow reaches 2 h 25 min: 30 min behind, within the drift, so fast goes on at its next poll
+    await send('slow', 'd1', T0 + 2 * HOUR + 30 * MIN);
+    await clock.advance(200);
+    await t.driver.settle();
+    expect(fastOut()).toBeGreaterThan(0);
+    // ahead again, while slow sends nothing more: held until slow is idle (30 s), then released
+    const before = fastOut();
+    await clock.advance(5_000);
+    await send('fast', 'd2', T0 + 6 * HOUR);
+    await clock.advance(20_000);
+    expect(fastOut()).toBe(before);
+    await clock.advance(6_000);
+    await t.driver.settle();
+    expect(fastOut()).toBeGreaterThan(before);
+    await t.driver.close();
+  });
+
+  it('lets a held shard go when the runtime stops', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(config({ maxShardDriftMs: HOUR, idleTimeoutMs: 3_600_000 }), clock);
+    t.driver.send(t.input, 'slow', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { v: 1 })]);
+    await t.driver.settle();
+    t.driver.send(t.input, 'fast', [enriched('d2', 'p', 'c', T0 + 3 * HOUR, { v: 1 })]);
+    await flushMicrotasks(50);
+    await clock.advance(1_000);
+    expect(t.out.some((a) => a.deviceId === 'd2')).toBe(false);
+    await t.driver.close();
+    expect(t.out.some((a) => a.deviceId === 'd2')).toBe(true);
   });
 
   it('flushes device windows on their own, longer interval', async () => {
