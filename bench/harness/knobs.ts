@@ -42,6 +42,18 @@ export const KNOBS: readonly KnobDefinition[] = [
   { name: 'rate', min: 1, max: 1_000_000, sets: 'the workload profile’s base rate (records/s offered)' },
   { name: 'flushMs', min: 1, max: 600_000, sets: 'the flush interval of the buffering sinks and windows' },
   {
+    name: 'deviceFlushMs',
+    min: 0,
+    max: 3_600_000,
+    sets: 'how often device windows are emitted with running values: windows.deviceFlushIntervalMs',
+  },
+  {
+    name: 'flushMaxKeys',
+    min: 1,
+    max: 1_000_000,
+    sets: 'keys whose running values one window batch or tick emits: windows.flushMaxKeys',
+  },
+  {
     name: 'aggregateBytes',
     min: 0,
     max: 1_048_576,

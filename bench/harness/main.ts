@@ -14,7 +14,7 @@ import { type Logger, silentLogger } from '../../topology/index.ts';
 import { WORKLOADS, workloadNamed } from '../workloads/catalog.ts';
 import { describeProfile } from '../workloads/profiles.ts';
 import { runInProcess } from './inProcess.ts';
-import { BENCH_MODES, type BenchMode, parseSweep, type Sweep, SweepError } from './knobs.ts';
+import { BENCH_MODES, type BenchMode, KNOBS, parseSweep, type Sweep, SweepError } from './knobs.ts';
 import { localStackRunner } from './localStack.ts';
 import { ProgressBar } from './progress.ts';
 import { checkRemoteCredentials, loadRemoteConfig, RemoteConfigError } from './remote.ts';
@@ -171,7 +171,7 @@ export function benchCommand(name = 'bench'): Command {
     .option('-r, --repeat <n>', 'runs per sweep point', integer(1, 100), 3)
     .option(
       '-s, --sweep <knob=v1,v2>',
-      'sweep a knob: batch, maxInFlight, checkpointMs, shards, rate, flushMs, aggregateBytes, coldCommitMs (repeatable)',
+      `sweep a knob: ${KNOBS.map((k) => k.name).join(', ')} (repeatable)`,
       collectSweep,
     )
     .option(

@@ -48,7 +48,16 @@ import { countedWarm, warmTotals } from './warmStores.ts';
 
 /** Knobs the current topology honours, per mode. */
 export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
-  'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', 'flushMs'],
+  'in-process': [
+    'batch',
+    'maxInFlight',
+    'checkpointMs',
+    'shards',
+    'rate',
+    'flushMs',
+    'deviceFlushMs',
+    'flushMaxKeys',
+  ],
   'local-stack': [
     'batch',
     'pollMs',
@@ -57,11 +66,23 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'shards',
     'rate',
     'flushMs',
+    'deviceFlushMs',
+    'flushMaxKeys',
     'aggregateBytes',
     'coldCommitMs',
   ],
   // The remote stream exists already: its shard count is the stream's, not the benchmark's.
-  remote: ['batch', 'pollMs', 'maxInFlight', 'checkpointMs', 'rate', 'flushMs', 'aggregateBytes'],
+  remote: [
+    'batch',
+    'pollMs',
+    'maxInFlight',
+    'checkpointMs',
+    'rate',
+    'flushMs',
+    'deviceFlushMs',
+    'flushMaxKeys',
+    'aggregateBytes',
+  ],
 };
 
 /** Values of knobs not swept. */
@@ -209,9 +230,11 @@ export function buildBenchPipeline(
   );
   for (const key of laneKeys)
     placements.set(key, [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: 'bench', customerId: 'bench' }]);
-  const windowConfig = windowAggregateConfigSchema.parse(
-    knobs.flushMs === undefined ? {} : { flushIntervalMs: knobs.flushMs },
-  );
+  const windowConfig = windowAggregateConfigSchema.parse({
+    ...(knobs.flushMs === undefined ? {} : { flushIntervalMs: knobs.flushMs }),
+    ...(knobs.deviceFlushMs === undefined ? {} : { deviceFlushIntervalMs: knobs.deviceFlushMs }),
+    ...(knobs.flushMaxKeys === undefined ? {} : { flushMaxKeys: knobs.flushMaxKeys }),
+  });
   const windowState = env.redisUrl
     ? redisWindowState({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })
     : embeddedWindowState();
