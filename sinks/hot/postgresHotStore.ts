@@ -6,8 +6,12 @@
  * per chunk: one parameter whatever the batch size, and the server parses one JSON document, which
  * measured about 2.5 times faster than `unnest` over per-column arrays (JSON metrics in a text array
  * are escaped twice and parsed element by element).
+ *
+ * `raw_ref` holds the record's raw reference without its stream, shard and sequence number, which are
+ * key columns already: reading joins them back (rows written with the whole reference read the same).
+ * At 5,000 records/s that is a quarter less JSON for the worker to build and the server to parse.
  */
-import type { Enriched, WindowAggregate } from '../../topology/index.ts';
+import type { Enriched, RawRef, WindowAggregate } from '../../topology/index.ts';
 import { type StatsRow, statsOfRow } from '../warm/dailyAggregates.ts';
 import { migrateWarm } from '../warm/migrate.ts';
 import type { SqlClient } from '../warm/sql.ts';
@@ -112,7 +116,10 @@ interface TelemetryRow {
   child_device_id: string | null;
   ingest_timestamp: Date;
   metrics: Enriched['metrics'];
-  raw_ref: Enriched['rawRef'];
+  raw_ref: Partial<RawRef>;
+  stream: string;
+  shard_id: string;
+  sequence_number: string;
 }
 
 interface AggregateRow extends StatsRow {
@@ -153,6 +160,12 @@ async function writeInChunks<T>(
 }
 
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+
+/** The raw reference as `raw_ref` keeps it: without the parts the key columns hold. */
+function rawRefRest(ref: RawRef): Omit<RawRef, 'stream' | 'shardId' | 'sequenceNumber'> {
+  const { stream: _stream, shardId: _shard, sequenceNumber: _sequence, ...rest } = ref;
+  return rest;
+}
 
 /** The Hot store on PostgreSQL over a write and a read endpoint. */
 export function postgresHotStore(endpoints: PostgresHotEndpoints, options: PostgresHotOptions): HotStore {
@@ -208,7 +221,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         ch: e.childDeviceId ?? null,
         it: e.ingest_timestamp,
         m: e.metrics,
-        r: e.rawRef,
+        r: rawRefRest(e.rawRef),
       }));
       const latest = latestPerDevice(kept);
       await writeInChunks(write, UPSERT_STATE, latest, (e) => ({
@@ -286,7 +299,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
       const limit = query.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(query.limit))}`;
       const { rows } = await read.query<TelemetryRow>(
         `SELECT device_id, device_timestamp, product_id, site_id, customer_id, hub_id, hub_timestamp, child_device_id,
-           ingest_timestamp, metrics, raw_ref
+           ingest_timestamp, metrics, raw_ref, stream, shard_id, sequence_number
          FROM hot_telemetry WHERE ${where.join(' AND ')}
          ORDER BY device_timestamp, device_id, stream, shard_id, sequence_number, sub_sequence_number${limit}`,
         params,
@@ -301,7 +314,12 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
           ...(r.hub_timestamp !== null ? { hub_timestamp: new Date(r.hub_timestamp).getTime() } : {}),
           ...(r.child_device_id !== null ? { childDeviceId: r.child_device_id } : {}),
           ingest_timestamp: new Date(r.ingest_timestamp).getTime(),
-          rawRef: json(r.raw_ref),
+          rawRef: {
+            ...json(r.raw_ref),
+            stream: r.stream,
+            shardId: r.shard_id,
+            sequenceNumber: r.sequence_number,
+          },
           site_id: r.site_id,
           customer_id: r.customer_id,
         }),
