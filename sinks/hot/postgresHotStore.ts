@@ -12,9 +12,9 @@
  * At 5,000 records/s that is a quarter less JSON for the worker to build and the server to parse.
  */
 import type { Enriched, RawRef, WindowAggregate } from '../../topology/index.ts';
-import { type StatsRow, statsOfRow } from '../warm/dailyAggregates.ts';
+import { type StatsRow, statsJson, statsOfRow } from '../warm/dailyAggregates.ts';
 import { migrateWarm } from '../warm/migrate.ts';
-import type { SqlClient } from '../warm/sql.ts';
+import { type SqlClient, writeJsonRows } from '../warm/sql.ts';
 import {
   type AggregateQuery,
   DAY_MS,
@@ -33,8 +33,6 @@ import {
   utcDayStart,
 } from './hotStore.ts';
 
-/** Rows per statement: large enough to amortise a round trip, small enough to keep memory flat. */
-const CHUNK = 5000;
 const PARTITION = /^hot_telemetry_p(\d{4})(\d{2})(\d{2})$/;
 
 const INSERT_TELEMETRY = `INSERT INTO hot_telemetry (device_id, device_timestamp, stream, shard_id, sequence_number,
@@ -134,31 +132,6 @@ interface AggregateRow extends StatsRow {
   final: boolean;
 }
 
-/**
- * The JSON parameter of a `jsonb_to_recordset` write. PostgreSQL text and jsonb cannot hold NUL
- * (`\u0000`), which ASCII fields padded with zero bytes can carry; it is dropped rather than
- * letting the batch fail for ever.
- */
-function jsonParam(rows: readonly unknown[]): string {
-  const text = JSON.stringify(rows);
-  if (!text.includes('\\u0000')) return text;
-  return JSON.stringify(rows, (_key, value: unknown) =>
-    typeof value === 'string' ? value.replaceAll('\u0000', '') : value,
-  );
-}
-
-/** Runs `statement` once per chunk of `rows`, each chunk as one `jsonb_to_recordset` parameter. */
-async function writeInChunks<T>(
-  client: SqlClient,
-  statement: string,
-  rows: readonly T[],
-  toJson: (row: T) => unknown,
-): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    await client.query(statement, [jsonParam(rows.slice(i, i + CHUNK).map(toJson))]);
-  }
-}
-
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
 /** The raw reference as `raw_ref` keeps it: without the parts the key columns hold. */
@@ -206,7 +179,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         await ensurePartition(day);
         await ensurePartition(day + DAY_MS);
       }
-      await writeInChunks(write, INSERT_TELEMETRY, kept, (e) => ({
+      await writeJsonRows(write, INSERT_TELEMETRY, kept, (e) => ({
         d: e.device_id,
         t: e.device_timestamp,
         st: e.rawRef.stream,
@@ -224,7 +197,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         r: rawRefRest(e.rawRef),
       }));
       const latest = latestPerDevice(kept);
-      await writeInChunks(write, UPSERT_STATE, latest, (e) => ({
+      await writeJsonRows(write, UPSERT_STATE, latest, (e) => ({
         d: e.device_id,
         p: e.productId,
         t: e.device_timestamp,
@@ -240,7 +213,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
 
     async writeAggregates(batch) {
       const best = highestRevisions(batch.filter(isHotAggregate));
-      await writeInChunks(write, UPSERT_AGGREGATES, best, (a) => ({
+      await writeJsonRows(write, UPSERT_AGGREGATES, best, (a) => ({
         sc: a.scope,
         k: hotAggregateKey(a),
         me: a.metric,
@@ -251,16 +224,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         d: a.deviceId ?? null,
         rv: a.revision,
         f: a.final,
-        c: a.stats.count,
-        su: a.stats.sum,
-        mi: a.stats.min,
-        ma: a.stats.max,
-        mn: a.stats.mean,
-        m2: a.stats.m2,
-        fi: a.stats.first,
-        fa: a.stats.firstAt,
-        la: a.stats.last,
-        lt: a.stats.lastAt,
+        ...statsJson(a.stats),
       }));
     },
 
@@ -396,7 +360,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
 
     async writeOpenAlarms(alarms) {
       const latest = latestAlarms(alarms);
-      await writeInChunks(write, UPSERT_ALARMS, latest, (a) => ({
+      await writeJsonRows(write, UPSERT_ALARMS, latest, (a) => ({
         r: a.ruleId,
         d: a.deviceId,
         p: a.productId,
@@ -409,7 +373,7 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
     },
 
     async clearOpenAlarms(keys) {
-      await writeInChunks(
+      await writeJsonRows(
         write,
         `DELETE FROM hot_open_alarms WHERE (rule_id, device_id) IN
            (SELECT r, d FROM jsonb_to_recordset($1::jsonb) AS x(r text, d text))`,

@@ -44,6 +44,25 @@ export function statsOfRow(r: StatsRow): MetricStats {
   };
 }
 
+/**
+ * The statistics of an aggregate as the `jsonb_to_recordset` columns `c, su, mi, ma, mn, m2, fi, fa,
+ * la, lt` of the aggregate upserts (Warm daily, Hot windows) read them.
+ */
+export function statsJson(s: MetricStats) {
+  return {
+    c: s.count,
+    su: s.sum,
+    mi: s.min,
+    ma: s.max,
+    mn: s.mean,
+    m2: s.m2,
+    fi: s.first,
+    fa: s.firstAt,
+    la: s.last,
+    lt: s.lastAt,
+  };
+}
+
 interface Row extends StatsRow {
   customer_id: string | null;
   product_id: string;

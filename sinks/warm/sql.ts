@@ -103,3 +103,36 @@ export function valuesList(rows: number, columns: number): string {
   }
   return tuples.join(', ');
 }
+
+/** Rows per statement of {@link writeJsonRows}: amortises a round trip, keeps memory flat. */
+const JSON_ROWS_CHUNK = 5000;
+
+/**
+ * The JSON parameter of a `jsonb_to_recordset` write. PostgreSQL text and jsonb cannot hold NUL
+ * (`\u0000`), which ASCII fields padded with zero bytes can carry; it is dropped rather than
+ * letting the batch fail for ever.
+ */
+function jsonParam(rows: readonly unknown[]): string {
+  const text = JSON.stringify(rows);
+  if (!text.includes('\\u0000')) return text;
+  return JSON.stringify(rows, (_key, value: unknown) =>
+    typeof value === 'string' ? value.replaceAll('\u0000', '') : value,
+  );
+}
+
+/**
+ * Runs `statement` once per chunk of `rows`, the chunk as its one parameter: a JSON array of
+ * `toJson(row)` for `jsonb_to_recordset($1::jsonb)`. The server parses one document; measured about
+ * 2.5 times faster than `unnest` over per-column arrays, whose literals node-postgres builds by string
+ * concatenation (at 5,000 records/s those were a fifth of the worker's allocations).
+ */
+export async function writeJsonRows<T>(
+  client: SqlClient,
+  statement: string,
+  rows: readonly T[],
+  toJson: (row: T) => unknown,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += JSON_ROWS_CHUNK) {
+    await client.query(statement, [jsonParam(rows.slice(i, i + JSON_ROWS_CHUNK).map(toJson))]);
+  }
+}
