@@ -32,7 +32,7 @@ export function demoConfig(options: DemoConfigOptions = {}): WorkerConfig {
       },
       warm: { writeUrl: options.postgresUrl ?? 'embedded' },
       // the dashboard (Hot store) sees running window values every second (a demo fleet is small)
-      windows: { flushIntervalMs: 1000, deviceFlushIntervalMs: 1000 },
+      windows: { flushIntervalMs: 1000, customerFlushIntervalMs: 1000, deviceFlushIntervalMs: 1000 },
       runtime: { checkpointIntervalMs: 1000 },
       log: { level: 'info', pretty: options.pretty ?? Boolean(process.stderr.isTTY) },
       admin: { port: options.adminPort ?? 0, enabled: options.adminPort !== undefined },

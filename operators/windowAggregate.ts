@@ -3,8 +3,9 @@
  * and by device, and daily by customer × product, in event time. Each batch is pre-aggregated in memory
  * into one partial per window and key, then applied to the state backend in one atomic call that also
  * moves the shard's position (exactly-once under redelivery), publishes the shard's watermark and
- * claims the windows to emit: running values on the flush interval (device windows on an interval of
- * their own, and at most `flushMaxKeys` keys per call, the rest with the next calls), finals once the
+ * claims the windows to emit: running values on the flush interval (device and customer × product
+ * windows on intervals of their own, and at most `flushMaxKeys` keys per call, the rest with the next
+ * calls), finals once the
  * global watermark passes end + allowed lateness (later updates within retention re-emit them with the
  * next revision). Records too late for retention leave on `late`.
  *
@@ -95,8 +96,14 @@ export const windowAggregateConfigSchema = z
       .int()
       .min(0)
       .default(10_000)
+      .describe('how often open product windows are emitted with their running values'),
+    customerFlushIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
       .describe(
-        'how often open product and customer × product windows are emitted with their running values',
+        'how often open customer × product windows (the Warm store’s daily aggregates) are emitted with their running values (customers × products × metrics rows: a longer interval than flushIntervalMs keeps the Warm store’s writes in proportion)',
       ),
     deviceFlushIntervalMs: z
       .number()
@@ -337,7 +344,11 @@ export function aggregateOf(e: Emission): WindowAggregate {
 function flushSchedule(config: WindowAggregateConfig) {
   const scopes = [...new Set(plan(config).map((s) => s.scope))];
   const intervalOf = (scope: AggregateScope) =>
-    scope === 'device' ? config.deviceFlushIntervalMs : config.flushIntervalMs;
+    scope === 'device'
+      ? config.deviceFlushIntervalMs
+      : scope === 'customer-product'
+        ? config.customerFlushIntervalMs
+        : config.flushIntervalMs;
   const last = new Map<AggregateScope, number>(scopes.map((s) => [s, Number.NEGATIVE_INFINITY]));
   return {
     /** The shortest interval: how often something may be due. */
@@ -372,10 +383,10 @@ export interface WindowAggregateOptions {
   readonly positionsFromRecords?: boolean;
 }
 
-/** A shard's ticks: who ticks (one session per opening of the shard), how many were acknowledged. */
 /** How often a shard held back by `maxShardDriftMs` asks for the global watermark again. */
 const ALIGN_POLL_MS = 200;
 
+/** A shard's ticks: who ticks (one session per opening of the shard), how many were acknowledged. */
 interface ShardTicks {
   readonly session: string;
   /** Maximum event time of the batches this operator applied on the shard. */

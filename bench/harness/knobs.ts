@@ -40,7 +40,18 @@ export const KNOBS: readonly KnobDefinition[] = [
     sets: 'shards of the benchmark stream (in-process: of the generated source)',
   },
   { name: 'rate', min: 1, max: 1_000_000, sets: 'the workload profile’s base rate (records/s offered)' },
-  { name: 'flushMs', min: 1, max: 600_000, sets: 'the flush interval of the buffering sinks and windows' },
+  {
+    name: 'flushMs',
+    min: 1,
+    max: 600_000,
+    sets: 'the flush interval of product windows: windows.flushIntervalMs',
+  },
+  {
+    name: 'customerFlushMs',
+    min: 0,
+    max: 3_600_000,
+    sets: 'how often customer × product windows are emitted with running values: windows.customerFlushIntervalMs',
+  },
   {
     name: 'deviceFlushMs',
     min: 0,

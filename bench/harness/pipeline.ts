@@ -55,6 +55,7 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'shards',
     'rate',
     'flushMs',
+    'customerFlushMs',
     'deviceFlushMs',
     'flushMaxKeys',
   ],
@@ -66,6 +67,7 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'shards',
     'rate',
     'flushMs',
+    'customerFlushMs',
     'deviceFlushMs',
     'flushMaxKeys',
     'aggregateBytes',
@@ -79,6 +81,7 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'checkpointMs',
     'rate',
     'flushMs',
+    'customerFlushMs',
     'deviceFlushMs',
     'flushMaxKeys',
     'aggregateBytes',
@@ -232,6 +235,7 @@ export function buildBenchPipeline(
     placements.set(key, [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: 'bench', customerId: 'bench' }]);
   const windowConfig = windowAggregateConfigSchema.parse({
     ...(knobs.flushMs === undefined ? {} : { flushIntervalMs: knobs.flushMs }),
+    ...(knobs.customerFlushMs === undefined ? {} : { customerFlushIntervalMs: knobs.customerFlushMs }),
     ...(knobs.deviceFlushMs === undefined ? {} : { deviceFlushIntervalMs: knobs.deviceFlushMs }),
     ...(knobs.flushMaxKeys === undefined ? {} : { flushMaxKeys: knobs.flushMaxKeys }),
   });

@@ -43,6 +43,7 @@ const cfg: WindowAggregateConfig = windowAggregateConfigSchema.parse({
   retentionMs: 6 * HOUR,
   idleTimeoutMs: 60_000,
   flushIntervalMs: 5_000,
+  customerFlushIntervalMs: 5_000,
   deviceFlushIntervalMs: 5_000,
 });
 

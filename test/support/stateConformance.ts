@@ -540,7 +540,11 @@ export function describeWindowStateConformance(name: string, make: () => Promise
           return backend.apply(r);
         },
       };
-      const cfg = windowAggregateConfigSchema.parse({ flushIntervalMs: 0, deviceFlushIntervalMs: 0 });
+      const cfg = windowAggregateConfigSchema.parse({
+        flushIntervalMs: 0,
+        customerFlushIntervalMs: 0,
+        deviceFlushIntervalMs: 0,
+      });
       const clock = new ManualClock(Date.UTC(2026, 0, 5));
       const workers = [0, 1].map(() => windowAggregate(cfg, counted, { positionsFromRecords: true }));
       // Kinesis record n holds three readings (a KPL aggregate), a minute apart

@@ -37,6 +37,7 @@ const config = (over: Partial<WindowAggregateConfig> = {}): WindowAggregateConfi
     retentionMs: 6 * HOUR,
     idleTimeoutMs: 30_000,
     flushIntervalMs: 0,
+    customerFlushIntervalMs: 0,
     deviceFlushIntervalMs: 0,
     ...over,
   });
@@ -254,7 +255,12 @@ describe('window-aggregate', () => {
   it('spreads a flush larger than flushMaxKeys over the next batches', async () => {
     const clock = new ManualClock(T0);
     const t = topology(
-      config({ flushIntervalMs: 60_000, deviceFlushIntervalMs: 60_000, flushMaxKeys: 2 }),
+      config({
+        flushIntervalMs: 60_000,
+        customerFlushIntervalMs: 60_000,
+        deviceFlushIntervalMs: 60_000,
+        flushMaxKeys: 2,
+      }),
       clock,
     );
     const devices = ['d1', 'd2', 'd3', 'd4'];
@@ -281,7 +287,10 @@ describe('window-aggregate', () => {
   it('emits running values and finals of idle shards by ticks, with no batch arriving', async () => {
     const clock = new ManualClock(T0);
     // ticks every 5 s; a batch flushes only 5 s after the last flush
-    const t = topology(config({ flushIntervalMs: 5_000, deviceFlushIntervalMs: 5_000 }), clock);
+    const t = topology(
+      config({ flushIntervalMs: 5_000, customerFlushIntervalMs: 5_000, deviceFlushIntervalMs: 5_000 }),
+      clock,
+    );
     t.driver.send(t.input, 'slow', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { v: 1 })]);
     await t.driver.settle();
     await clock.advance(22_000);

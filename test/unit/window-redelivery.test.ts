@@ -20,7 +20,11 @@ import {
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 const T0 = Date.UTC(2026, 0, 5);
-const config = windowAggregateConfigSchema.parse({ flushIntervalMs: 0, deviceFlushIntervalMs: 0 });
+const config = windowAggregateConfigSchema.parse({
+  flushIntervalMs: 0,
+  customerFlushIntervalMs: 0,
+  deviceFlushIntervalMs: 0,
+});
 
 /** Kinesis record `seq` (a KPL aggregate) of `n` readings, a minute apart from `seq` minutes in. */
 function aggregate(seq: number, n: number): Enriched[] {
