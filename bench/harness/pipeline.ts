@@ -46,19 +46,12 @@ import { countingSink, memoryHot, memoryWarm } from './memoryStores.ts';
 import { hotStateProbe, type VisibilityProbe } from './probe.ts';
 import { countedWarm, warmTotals } from './warmStores.ts';
 
+/** The window operator's flush knobs, honoured in every mode. */
+const WINDOW_KNOBS = ['flushMs', 'customerFlushMs', 'deviceFlushMs', 'flushMaxKeys'] as const;
+
 /** Knobs the current topology honours, per mode. */
 export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
-  'in-process': [
-    'batch',
-    'maxInFlight',
-    'checkpointMs',
-    'shards',
-    'rate',
-    'flushMs',
-    'customerFlushMs',
-    'deviceFlushMs',
-    'flushMaxKeys',
-  ],
+  'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', ...WINDOW_KNOBS],
   'local-stack': [
     'batch',
     'pollMs',
@@ -66,26 +59,12 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'checkpointMs',
     'shards',
     'rate',
-    'flushMs',
-    'customerFlushMs',
-    'deviceFlushMs',
-    'flushMaxKeys',
+    ...WINDOW_KNOBS,
     'aggregateBytes',
     'coldCommitMs',
   ],
   // The remote stream exists already: its shard count is the stream's, not the benchmark's.
-  remote: [
-    'batch',
-    'pollMs',
-    'maxInFlight',
-    'checkpointMs',
-    'rate',
-    'flushMs',
-    'customerFlushMs',
-    'deviceFlushMs',
-    'flushMaxKeys',
-    'aggregateBytes',
-  ],
+  remote: ['batch', 'pollMs', 'maxInFlight', 'checkpointMs', 'rate', ...WINDOW_KNOBS, 'aggregateBytes'],
 };
 
 /** Values of knobs not swept. */
