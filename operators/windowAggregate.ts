@@ -5,9 +5,8 @@
  * moves the shard's position (exactly-once under redelivery), publishes the shard's watermark and
  * claims the windows to emit: running values on the flush interval (device and customer × product
  * windows on intervals of their own, and at most `flushMaxKeys` keys per call, the rest with the next
- * calls), finals once the
- * global watermark passes end + allowed lateness (later updates within retention re-emit them with the
- * next revision). Records too late for retention leave on `late`.
+ * calls), finals once the global watermark passes end + allowed lateness (later updates within
+ * retention re-emit them with the next revision). Records too late for retention leave on `late`.
  *
  * A batch is one round trip. When records carry their Kinesis positions (`positionsFromRecords`, the
  * worker's sources), the call also names the batch's first position, and a batch that straddles the
