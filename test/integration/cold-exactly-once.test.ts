@@ -27,7 +27,6 @@ import { fileURLToPath } from 'node:url';
 import type { KinesisClient, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergRead } from 'icebird';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from '../../cli/config.ts';
 import { loadDemoMasterData } from '../../cli/demoMasterData.ts';
@@ -48,7 +47,7 @@ import { comparePositions, systemClock } from '../../topology/index.ts';
 import { runCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const READINGS = Number(process.env.SHARDFLOW_TEST_COLD_READINGS ?? 1_000_000);
@@ -351,7 +350,7 @@ const positionsNow = async () => committedPositions((await loadTable(ref))!.meta
 
 beforeAll(async () => {
   db = await createTestDatabase('cold_once');
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const pool = testPool(db.url, 2);
   sql = pgSqlClient(pool);
   await migrateWarm(sql);
   warehouse = mkdtempSync(join(tmpdir(), 'shardflow-cold-once-'));

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from '../../cli/config.ts';
 import { BUNDLED_SPECS, loadSpecs, startWorker, type Worker } from '../../cli/worker.ts';
@@ -20,7 +20,7 @@ import { silentLogger, systemClock } from '../../topology/index.ts';
 import type { IngestEnvelope } from '../../topology/records.ts';
 import { runCli } from '../support/cli.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase, warmTotals } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool, warmTotals } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 // 2,000 records, 1 % of them bad for a reason a spec fix removes
@@ -54,7 +54,7 @@ describe('shardflow dlq', () => {
     stream = uniqueStream('dlq');
     await createStream(kinesis, stream, 2);
     db = await createTestDatabase('dlq');
-    reader = new pg.Pool({ connectionString: db.url, max: 1 });
+    reader = testPool(db.url, 1);
 
     specDir = mkdtempSync(join(tmpdir(), 'shardflow-dlq-specs-'));
     cpSync(BUNDLED_SPECS, specDir, { recursive: true });

@@ -24,7 +24,7 @@ import {
 } from '../../topology/index.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.ts';
 import { enriched } from '../support/hotConformance.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 
 const WINDOW = 2;
@@ -47,7 +47,7 @@ describe('Hot and Warm sinks through a PostgreSQL outage', () => {
     warm = openWarmStore(
       warmStoreConfigSchema.parse({ writeUrl: url.toString(), maxConnections: 2, connectTimeoutMs: 300 }),
     );
-    reader = new pg.Pool({ connectionString: db.url, max: 1 });
+    reader = testPool(db.url, 1);
     await migrateWarm(pgSqlClient(new pg.Pool({ connectionString: db.url, max: 1 })));
   });
   afterAll(async () => {

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type KinesisClient, ListShardsCommand, MergeShardsCommand } from '@aws-sdk/client-kinesis';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type KinesisProducer, kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -15,7 +15,7 @@ import { systemClock } from '../../topology/index.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 import { DELIVERIES_DDL, type KclWorkerConfig } from '../support/kclWorker.ts';
 import { createStream, splitFirstShard, uniqueStream, waitForActive } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const WORKER = fileURLToPath(new URL('../support/kclWorkerProcess.ts', import.meta.url));
@@ -60,7 +60,7 @@ class Scenario {
   async setUp(shards: number): Promise<void> {
     await createStream(this.kinesis, this.stream, shards);
     this.db = await createTestDatabase('workers');
-    this.pool = new pg.Pool({ connectionString: this.db.url, max: 2 });
+    this.pool = testPool(this.db.url, 2);
     await this.pool.query(DELIVERIES_DDL);
   }
 

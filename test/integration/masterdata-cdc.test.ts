@@ -4,7 +4,7 @@
  * equal to the source's final state, computed here by replaying the same changes on a model of the
  * source. Replaying every record again changes nothing; shuffled and stale changes do not regress.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCdcTopology } from '../../cli/cdcTopology.ts';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
@@ -23,7 +23,7 @@ import {
   TopologyTestDriver,
 } from '../../topology/index.ts';
 import { asRawRecords, dmsControl, dmsData, mongoChange } from '../support/dms.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 const T0 = Date.UTC(2026, 10, 2, 0, 0, 0);
 const DEVICES = 10_000;
@@ -235,7 +235,7 @@ describe('master data from CDC', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('masterdata');
-    pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    pool = testPool(db.url, 3);
     client = pgSqlClient(pool);
   });
 

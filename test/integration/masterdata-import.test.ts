@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliResult } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 const COMMAND = new URL('../../cli/commands/masterdata.ts', import.meta.url).href;
 // The command as `cli/main.ts` registers it, run the way bin/shardflow.js runs the CLI (tsx loader).
@@ -61,7 +61,7 @@ describe('shardflow masterdata import', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('mdimport');
-    pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool = testPool(db.url, 1);
     dir = mkdtempSync(join(tmpdir(), 'shardflow-mdimport-'));
     config = file(
       'shardflow.yaml',

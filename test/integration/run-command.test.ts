@@ -6,7 +6,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { simulatedFleet } from '../../gateways/simulator/fleet.ts';
@@ -16,7 +15,7 @@ import { systemClock } from '../../topology/index.ts';
 import { type RunningCli, startCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 type LogLine = { msg: string; shardId?: string; url?: string };
@@ -48,7 +47,7 @@ describe('shardflow run', () => {
     const worker = startCli(['run', '--config', file], { SHARDFLOW_SOURCE__KINESIS__STREAM_NAME: stream });
     const producer = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });
     const produced = await producer.put(simulatedFleet({ devices: 30, seed: 5 }).batch(Date.now(), 500));
-    const reader = new pg.Pool({ connectionString: db.url, max: 1 });
+    const reader = testPool(db.url, 1);
     try {
       await waitFor('the counts', async () => {
         const { rows } = await reader

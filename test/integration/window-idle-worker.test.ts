@@ -7,7 +7,7 @@
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from '../../cli/config.ts';
 import { startWorker, type Worker } from '../../cli/worker.ts';
@@ -15,7 +15,7 @@ import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { redisWindowState } from '../../state/redisWindowState.ts';
 import { silentLogger, systemClock } from '../../topology/index.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 import {
   envelopeOf,
@@ -60,7 +60,7 @@ describe('worker: windows of a quiet stream', () => {
       customerAt: () => 'c1',
     };
     await loadMasterData(db.url, workload);
-    reader = new pg.Pool({ connectionString: db.url, max: 1 });
+    reader = testPool(db.url, 1);
     const config = parseWorkerConfig(
       {
         topology: { name: namespace },

@@ -5,7 +5,7 @@
  * anything.
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWorkerConfig } from '../../cli/config.ts';
 import { startWorker, type Worker } from '../../cli/worker.ts';
@@ -16,7 +16,7 @@ import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { silentLogger, systemClock } from '../../topology/index.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase, warmTotals } from '../support/postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool, warmTotals } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const MAX_RECORDS = 100;
@@ -42,7 +42,7 @@ describe('worker end to end (kinesalite → topology → PostgreSQL)', () => {
     const dbUrl = new URL(db.url);
     proxy = await startFaultProxy(dbUrl.hostname, Number(dbUrl.port));
     dbUrl.host = `127.0.0.1:${proxy.port}`;
-    reader = new pg.Pool({ connectionString: db.url, max: 1 });
+    reader = testPool(db.url, 1);
     const config = parseWorkerConfig(
       {
         source: {

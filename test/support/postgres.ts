@@ -30,6 +30,17 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   };
 }
 
+/**
+ * A pool on a test database. Its idle connections are terminated when the database is dropped
+ * (`DROP DATABASE … WITH (FORCE)`: 57P01), which a pool without an 'error' listener raises as an
+ * uncaught exception in whatever test runs then; the queries' own errors still reach the callers.
+ */
+export function testPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {});
+  return pool;
+}
+
 /** Records counted in the hourly counts and rows in the dead-letter table of a Warm store. */
 export async function warmTotals(pool: pg.Pool): Promise<{ counted: number; dead: number }> {
   const { rows } = await pool.query<{ counted: string; dead: string }>(

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import pg from 'pg';
 import { expect } from 'vitest';
 import type { WorkerConfigInput } from '../../cli/config.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -16,7 +15,7 @@ import type { ShardWatermark } from '../../state/windowState.ts';
 import type { Position } from '../../topology/index.ts';
 import { uniqueTable } from './dynamodb.ts';
 import { createStream, uniqueStream } from './kinesis.ts';
-import { createTestDatabase, type TestDatabase } from './postgres.ts';
+import { createTestDatabase, type TestDatabase, testPool } from './postgres.ts';
 import { testEnv, waitFor } from './wait.ts';
 import {
   type ComparisonReport,
@@ -199,7 +198,7 @@ export async function runWindowWorkload(options: {
     }
 
     progress('workers stopped');
-    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const pool = testPool(db.url, 1);
     try {
       const hot = await pool.query<{ n: string }>(
         `SELECT count(*)::text AS n FROM hot_telemetry WHERE device_id NOT LIKE 'tick-%'`,
