@@ -100,6 +100,18 @@ export interface Classification {
   readonly watermark: number;
 }
 
+/**
+ * What `apply` answers for records applied before (a `duplicate`, or the applied part of an
+ * `overlap`): `classified` lists the batches that applied them (still recorded, ascending),
+ * `emissions` those batches' claims (still kept, oldest first), so a redelivery gives the outputs the
+ * first delivery gave.
+ */
+export interface AppliedBefore {
+  readonly globalWatermark: number;
+  readonly classified: readonly Classification[];
+  readonly emissions: readonly Emission[];
+}
+
 /** What `apply` did. */
 export type ApplyResult =
   | {
@@ -113,29 +125,13 @@ export type ApplyResult =
       /** Set when the flush limit left changed windows of the selection for the next calls. */
       readonly moreToFlush?: true;
     }
-  | {
-      /**
-       * Wholly at or below the shard's applied position: nothing merged. `classified` lists the
-       * batches that applied the records of this one (still recorded, ascending), `emissions` their
-       * claims (still kept, oldest first), so a redelivery gives the outputs the first one gave.
-       */
-      readonly status: 'duplicate';
-      readonly globalWatermark: number;
-      readonly classified: readonly Classification[];
-      readonly emissions: readonly Emission[];
-    }
-  | {
-      /**
-       * The first position is at or below the applied one, the last beyond: nothing changed. The
-       * records up to `applied` are duplicates (`classified`, `emissions` as for a duplicate); the
-       * caller applies the rest as a batch of its own.
-       */
-      readonly status: 'overlap';
-      readonly globalWatermark: number;
-      readonly applied: Position;
-      readonly classified: readonly Classification[];
-      readonly emissions: readonly Emission[];
-    }
+  /** Wholly at or below the shard's applied position: nothing merged. */
+  | (AppliedBefore & { readonly status: 'duplicate' })
+  /**
+   * The first position is at or below the applied one, the last beyond: nothing changed. The records
+   * up to `applied` were applied before; the caller applies the rest as a batch of its own.
+   */
+  | (AppliedBefore & { readonly status: 'overlap'; readonly applied: Position })
   | {
       /** A partial targets a window past retention under the current global watermark: reclassify. */
       readonly status: 'stale-watermark';
