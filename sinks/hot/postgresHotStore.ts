@@ -5,7 +5,8 @@
  * partitions, which costs no vacuum. Writes are one `INSERT … SELECT FROM jsonb_to_recordset($1)`
  * per chunk: one parameter whatever the batch size, and the server parses one JSON document, which
  * measured about 2.5 times faster than `unnest` over per-column arrays (JSON metrics in a text array
- * are escaped twice and parsed element by element).
+ * are escaped twice and parsed element by element). A telemetry batch and the latest device state it
+ * implies are one statement (a data-modifying CTE), so their rows are sent and parsed once.
  *
  * `raw_ref` holds the record's raw reference without its stream, shard and sequence number, which are
  * key columns already: reading joins them back (rows written with the whole reference read the same).
@@ -35,23 +36,28 @@ import {
 
 const PARTITION = /^hot_telemetry_p(\d{4})(\d{2})(\d{2})$/;
 
-const INSERT_TELEMETRY = `INSERT INTO hot_telemetry (device_id, device_timestamp, stream, shard_id, sequence_number,
-    sub_sequence_number, product_id, site_id, customer_id, hub_id, hub_timestamp, child_device_id, ingest_timestamp,
-    metrics, raw_ref)
-  SELECT d, to_timestamp(t / 1000), st, sh, sq, ss, p, si, cu, hb, to_timestamp(ht / 1000), ch, to_timestamp(it / 1000),
-    m, r
-  FROM jsonb_to_recordset($1::jsonb) AS u(d text, t float8, st text, sh text, sq text, ss int, p text, si text,
-    cu text, hb text, ht float8, ch text, it float8, m jsonb, r jsonb)
-  ON CONFLICT (device_id, device_timestamp, stream, shard_id, sequence_number, sub_sequence_number) DO UPDATE SET
-    product_id = EXCLUDED.product_id, site_id = EXCLUDED.site_id, customer_id = EXCLUDED.customer_id,
-    hub_id = EXCLUDED.hub_id, hub_timestamp = EXCLUDED.hub_timestamp, child_device_id = EXCLUDED.child_device_id,
-    ingest_timestamp = EXCLUDED.ingest_timestamp, metrics = EXCLUDED.metrics, raw_ref = EXCLUDED.raw_ref`;
-
-const UPSERT_STATE = `INSERT INTO hot_device_state (device_id, product_id, device_timestamp, site_id, customer_id, metrics,
-    stream, shard_id, sequence_number, sub_sequence_number)
-  SELECT d, p, to_timestamp(t / 1000), si, cu, m, st, sh, sq, ss
-  FROM jsonb_to_recordset($1::jsonb) AS u(d text, p text, t float8, si text, cu text, m jsonb, st text, sh text,
-    sq text, ss int)
+/**
+ * Telemetry and each device's latest state in one statement: the rows are parsed once, and the rows
+ * flagged `l` (each device's latest in the batch) also upsert `hot_device_state`, in device order so
+ * that two writers lock state rows in the same order.
+ */
+const WRITE_TELEMETRY = `WITH u AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(d text, t float8, st text, sh text, sq text, ss int, p text,
+      si text, cu text, hb text, ht float8, ch text, it float8, m jsonb, r jsonb, l bool)
+  ), telemetry AS (
+    INSERT INTO hot_telemetry (device_id, device_timestamp, stream, shard_id, sequence_number, sub_sequence_number,
+      product_id, site_id, customer_id, hub_id, hub_timestamp, child_device_id, ingest_timestamp, metrics, raw_ref)
+    SELECT d, to_timestamp(t / 1000), st, sh, sq, ss, p, si, cu, hb, to_timestamp(ht / 1000), ch,
+      to_timestamp(it / 1000), m, r
+    FROM u
+    ON CONFLICT (device_id, device_timestamp, stream, shard_id, sequence_number, sub_sequence_number) DO UPDATE SET
+      product_id = EXCLUDED.product_id, site_id = EXCLUDED.site_id, customer_id = EXCLUDED.customer_id,
+      hub_id = EXCLUDED.hub_id, hub_timestamp = EXCLUDED.hub_timestamp, child_device_id = EXCLUDED.child_device_id,
+      ingest_timestamp = EXCLUDED.ingest_timestamp, metrics = EXCLUDED.metrics, raw_ref = EXCLUDED.raw_ref
+  )
+  INSERT INTO hot_device_state (device_id, product_id, device_timestamp, site_id, customer_id, metrics, stream,
+    shard_id, sequence_number, sub_sequence_number)
+  SELECT d, p, to_timestamp(t / 1000), si, cu, m, st, sh, sq, ss FROM u WHERE l ORDER BY d
   ON CONFLICT (device_id) DO UPDATE SET product_id = EXCLUDED.product_id, device_timestamp = EXCLUDED.device_timestamp,
     site_id = EXCLUDED.site_id, customer_id = EXCLUDED.customer_id, metrics = EXCLUDED.metrics,
     stream = EXCLUDED.stream, shard_id = EXCLUDED.shard_id, sequence_number = EXCLUDED.sequence_number,
@@ -179,7 +185,8 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         await ensurePartition(day);
         await ensurePartition(day + DAY_MS);
       }
-      await writeJsonRows(write, INSERT_TELEMETRY, kept, (e) => ({
+      const latest = new Set(latestPerDevice(kept));
+      await writeJsonRows(write, WRITE_TELEMETRY, kept, (e) => ({
         d: e.device_id,
         t: e.device_timestamp,
         st: e.rawRef.stream,
@@ -195,19 +202,8 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
         it: e.ingest_timestamp,
         m: e.metrics,
         r: rawRefRest(e.rawRef),
-      }));
-      const latest = latestPerDevice(kept);
-      await writeJsonRows(write, UPSERT_STATE, latest, (e) => ({
-        d: e.device_id,
-        p: e.productId,
-        t: e.device_timestamp,
-        si: e.site_id,
-        cu: e.customer_id,
-        m: e.metrics,
-        st: e.rawRef.stream,
-        sh: e.rawRef.shardId,
-        sq: e.rawRef.sequenceNumber,
-        ss: e.rawRef.subSequenceNumber ?? 0,
+        // absent (null) unless the row is its device's latest
+        l: latest.has(e) || undefined,
       }));
     },
 

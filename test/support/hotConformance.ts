@@ -209,6 +209,21 @@ export function hotConformance(
       expect(await store.readLatestState('dev-nobody')).toBeUndefined();
     });
 
+    it('takes the later record of a batch as the state when two share a device time', async () => {
+      const sink = hotTelemetrySink(store);
+      await sink.write(
+        [
+          enriched('dev-tie', BASE + 7000, 20, { temperature: 1 }),
+          enriched('dev-tie', BASE + 7000, 21, { temperature: 2 }),
+          enriched('dev-other', BASE + 7000, 22, { temperature: 9 }),
+        ],
+        context(clock),
+      );
+      expect((await store.readLatestState('dev-tie'))?.metrics).toEqual({ temperature: 2 });
+      expect((await store.readLatestState('dev-other'))?.metrics).toEqual({ temperature: 9 });
+      expect(await store.readTelemetry({ from: BASE, to: BASE + 8000, deviceId: 'dev-tie' })).toHaveLength(2);
+    });
+
     it('keeps the highest revision of each window aggregate', async () => {
       const sink = hotAggregateSink(store);
       const key = { productId: 'env-agg' };
