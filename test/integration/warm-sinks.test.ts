@@ -93,6 +93,15 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
     // a 56-digit Kinesis sequence number beyond the last one is applied
     await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], at('shard-1', '4'.repeat(56)));
     expect((await readProductHourlyCounts(client)).find((r) => r.productId === 'c')?.count).toBe(1);
+    // within one KPL aggregate, a later user record (sub-sequence) is beyond, the same one is not
+    const sub = (subSequenceNumber: number): BatchContext => ({
+      ...at('shard-1', '4'.repeat(56)),
+      position: { sequenceNumber: '4'.repeat(56), subSequenceNumber },
+    });
+    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], sub(3));
+    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], sub(3));
+    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], sub(2));
+    expect((await readProductHourlyCounts(client)).find((r) => r.productId === 'c')?.count).toBe(2);
   });
 
   it('keeps dead letters with their bytes and reason, once per stream position and node', async () => {
