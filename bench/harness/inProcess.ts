@@ -160,6 +160,7 @@ export async function runInProcess(
       },
       stages: rates.stages,
       latencyMs: latency.summary,
+      latencyTimeline: latency.timeline,
       markers: { sent: latency.sent, unseen: latency.unseen, store: pipeline.probe.store, pollMs },
       cpu: {
         shardflowSeconds: cpuSeconds,

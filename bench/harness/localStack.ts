@@ -427,6 +427,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         },
         stages: rates.stages,
         latencyMs: latency.summary,
+        latencyTimeline: latency.timeline,
         markers: { sent: latency.sent, unseen: latency.unseen, store: pipeline.probe.store, pollMs: POLL_MS },
         cpu: {
           shardflowSeconds: own,

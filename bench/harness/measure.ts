@@ -5,7 +5,10 @@
  */
 import type { Clock, RuntimeMetricsSnapshot } from '../../topology/index.ts';
 import type { Marker, VisibilityProbe } from './probe.ts';
-import { type LatencySummary, summarizeLatency } from './stats.ts';
+import { type LatencySummary, type LatencyTimeline, summarizeLatency } from './stats.ts';
+
+/** Buckets of a latency timeline: at most this many over a run, each a multiple of 100 ms. */
+const TIMELINE_BUCKETS = 120;
 
 /** Polls the store for markers and keeps when each became visible. */
 export class VisibilityTracker {
@@ -48,22 +51,34 @@ export class VisibilityTracker {
   /**
    * Latency of the markers received in [from, to): visible minus received (ms). A marker never seen
    * counts as `stoppedAt` minus received, so the percentiles are lower bounds rather than figures of
-   * the markers that made it alone; `unseen` says how many.
+   * the markers that made it alone; `unseen` says how many. `timeline` is the worst latency of the
+   * markers received in each bucket of the window: a stall shows as a ramp where the percentiles
+   * only say that some markers were slow.
    */
   latencies(
     from: number,
     to: number,
     stoppedAt = this.clock.now(),
-  ): { summary: LatencySummary | undefined; sent: number; unseen: number } {
+  ): { summary: LatencySummary | undefined; sent: number; unseen: number; timeline: LatencyTimeline } {
     const inWindow = this.markers().filter((m) => m.receivedAt >= from && m.receivedAt < to);
+    const bucketMs = Math.max(1, Math.ceil((to - from) / 100 / TIMELINE_BUCKETS)) * 100;
+    const maxMs: (number | null)[] = Array.from({ length: Math.ceil((to - from) / bucketMs) }, () => null);
     const values: number[] = [];
     let unseen = 0;
     for (const m of inWindow) {
       const at = this.seen.get(m);
       if (at === undefined) unseen++;
-      values.push((at ?? stoppedAt) - m.receivedAt);
+      const latency = (at ?? stoppedAt) - m.receivedAt;
+      values.push(latency);
+      const bucket = Math.floor((m.receivedAt - from) / bucketMs);
+      maxMs[bucket] = Math.max(maxMs[bucket] ?? latency, latency);
     }
-    return { summary: summarizeLatency(values), sent: inWindow.length, unseen };
+    return {
+      summary: summarizeLatency(values),
+      sent: inWindow.length,
+      unseen,
+      timeline: { bucketMs, maxMs },
+    };
   }
 }
 

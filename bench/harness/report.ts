@@ -3,7 +3,7 @@
  * and a latency chart per sweep point, and the figures as tables. One self-contained file.
  */
 import { describeProfile } from '../workloads/profiles.ts';
-import { type BarChart, barChartSvg, esc } from './charts.ts';
+import { type BarChart, barChartSvg, esc, type LineChart, lineChartSvg } from './charts.ts';
 import type { BenchResult, RunResult } from './result.ts';
 import { type Spread, spreadOf } from './stats.ts';
 import { baselineLines, formatSpread } from './summary.ts';
@@ -48,6 +48,28 @@ export function latencyChart(result: BenchResult): BarChart {
         ...bar('max', p.summary.max),
       ],
     })),
+    goal: { value: result.goals.p99Ms, label: `goal p99 < ${result.goals.p99Ms} ms` },
+  };
+}
+
+/**
+ * Latency over the measured window: per sweep point, its first run's worst latency of the markers
+ * received in each bucket. A stall (a slow store, a commit, a pause) shows as a ramp and its recovery.
+ */
+export function latencyTimelineChart(result: BenchResult): LineChart | undefined {
+  const series = result.points.flatMap((p) => {
+    const timeline = p.runs.find((r) => r.latencyTimeline !== undefined)?.latencyTimeline;
+    if (timeline === undefined) return [];
+    const seconds = timeline.bucketMs / 1000;
+    return [{ label: p.label, points: timeline.maxMs.map((v, i) => [(i + 1) * seconds, v] as const) }];
+  });
+  if (series.length === 0) return undefined;
+  return {
+    id: 'latency-timeline',
+    title: 'Latency over the run: worst marker per interval (first run of each point)',
+    unit: 'ms',
+    xUnit: 's into the measured window',
+    series,
     goal: { value: result.goals.p99Ms, label: `goal p99 < ${result.goals.p99Ms} ms` },
   };
 }
@@ -120,6 +142,7 @@ function summaryRows(result: BenchResult): string {
 export function reportHtml(result: BenchResult): string {
   const w = result.workload;
   const m = result.machine;
+  const timeline = latencyTimelineChart(result);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shardflow bench: ${esc(w.name)} (${esc(result.mode)})</title>
 <style>
@@ -134,6 +157,7 @@ td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weigh
 <div class="charts">
 ${barChartSvg(throughputChart(result))}
 ${barChartSvg(latencyChart(result))}
+${timeline === undefined ? '' : lineChartSvg(timeline)}
 </div>
 <table><caption>summary: median (min–max) over the runs</caption>
 <tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>round trips per sink batch</th><th>ms behind latest (max)</th><th>baseline records/s</th><th>÷ baseline</th><th>stores balanced</th><th>limit</th></tr>

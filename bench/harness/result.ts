@@ -7,7 +7,7 @@ import type { Workload } from '../workloads/workload.ts';
 import type { BaselineFigure } from './baselines.ts';
 import type { BenchMode, KnobValues } from './knobs.ts';
 import type { MachineInfo } from './machine.ts';
-import type { LatencySummary, Spread } from './stats.ts';
+import type { LatencySummary, LatencyTimeline, Spread } from './stats.ts';
 
 /** CPU used during the measured window. */
 export interface CpuFigures {
@@ -53,6 +53,8 @@ export interface RunResult {
   >;
   /** Ingest to visibility in the store, over the markers received in the window. */
   readonly latencyMs?: LatencySummary;
+  /** Over the window, the worst latency of the markers received in each bucket. */
+  readonly latencyTimeline?: LatencyTimeline;
   readonly markers: {
     readonly sent: number;
     readonly unseen: number;

@@ -27,6 +27,12 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
+/** The worst latency of the markers received in each bucket of a run's window (null: no marker). */
+export interface LatencyTimeline {
+  readonly bucketMs: number;
+  readonly maxMs: readonly (number | null)[];
+}
+
 /** p50, p95, p99, max and mean of `values`; undefined when there are none. */
 export function summarizeLatency(values: readonly number[]): LatencySummary | undefined {
   if (values.length === 0) return undefined;

@@ -61,6 +61,13 @@ describe('benchmark report in a browser', () => {
       if (chart === 'throughput') expect(Math.max(...sizes.map((s) => s.height))).toBeGreaterThan(20);
     }
 
+    // latency over the run (1 s here, so 100 ms intervals): a line per point, drawn across the plot
+    const lines = await page.$$eval('svg#latency-timeline path.line', (paths) =>
+      paths.map((p) => p.getBoundingClientRect().width),
+    );
+    expect(lines).toHaveLength(2);
+    for (const width of lines) expect(width).toBeGreaterThan(100);
+
     const shot = await page.locator('svg#throughput').screenshot();
     await page.setContent('<div id="blank" style="width:760px;height:320px;background:#fff"></div>');
     const blank = await page.locator('#blank').screenshot();

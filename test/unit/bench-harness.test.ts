@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { barChartSvg, niceScale } from '../../bench/harness/charts.ts';
 import { parseSweep, pointLabel, SweepError, sweepPoints } from '../../bench/harness/knobs.ts';
+import { VisibilityTracker } from '../../bench/harness/measure.ts';
 import { checkKnobs } from '../../bench/harness/pipeline.ts';
+import type { Marker, VisibilityProbe } from '../../bench/harness/probe.ts';
 import { parseRemoteConfig, RemoteConfigError } from '../../bench/harness/remote.ts';
 import { reportHtml } from '../../bench/harness/report.ts';
 import type { BenchResult, RunResult } from '../../bench/harness/result.ts';
@@ -14,6 +16,7 @@ import { summarizePoint } from '../../bench/harness/runner.ts';
 import { quantile, spreadOf, summarizeLatency } from '../../bench/harness/stats.ts';
 import { summaryTable } from '../../bench/harness/summary.ts';
 import { workloadNamed } from '../../bench/workloads/catalog.ts';
+import { ManualClock } from '../../topology/clock.ts';
 
 function run(rate: number, p99: number): RunResult {
   return {
@@ -126,6 +129,35 @@ describe('statistics', () => {
     expect(summarizeLatency([])).toBeUndefined();
   });
 
+  it('keeps the worst latency of the markers received in each interval of the window', async () => {
+    const clock = new ManualClock(1000);
+    const markers: Marker[] = [
+      { lane: 0, index: 0, receivedAt: 100 },
+      { lane: 0, index: 1, receivedAt: 900 },
+      { lane: 0, index: 2, receivedAt: 2500 },
+      { lane: 0, index: 3, receivedAt: 2600 },
+    ];
+    let shown = 0;
+    // the store shows markers in order; the test decides how many at each poll
+    const probe = { visible: async (pending: readonly Marker[]) => pending.filter((m) => m.index < shown) };
+    const tracker = new VisibilityTracker(probe as unknown as VisibilityProbe, () => markers, clock);
+    shown = 2;
+    await tracker.poll();
+    await clock.advance(2000);
+    shown = 3;
+    await tracker.poll();
+    // 120 s: 120 intervals of 1 s
+    const { timeline, unseen } = tracker.latencies(0, 120_000, 4000);
+    expect(unseen).toBe(1);
+    expect(timeline.bucketMs).toBe(1000);
+    expect(timeline.maxMs).toHaveLength(120);
+    // second 0: 900 and 100 ms; second 1: none; second 2: 500 ms, and 1,400 ms for the unseen one
+    expect(timeline.maxMs.slice(0, 4)).toEqual([900, null, 1400, null]);
+    // at most 120 intervals, each a multiple of 100 ms
+    expect(tracker.latencies(0, 300_000, 4000).timeline.bucketMs).toBe(2500);
+    expect(tracker.latencies(0, 1000, 4000).timeline).toMatchObject({ bucketMs: 100 });
+  });
+
   it('takes the median and spread of runs, ignoring missing figures', () => {
     expect(spreadOf([3, 1, 2])).toMatchObject({ median: 2, min: 1, max: 3, relative: 1 });
     expect(spreadOf([4, 1, 2, 3])?.median).toBe(2.5);
@@ -146,6 +178,27 @@ describe('report', () => {
     expect(latency).toContain('goal p99 &lt; 1000 ms');
     expect(html).toContain('abcdef0123456789');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('draws latency over the run as a line per point, with a gap where no marker was received', () => {
+    const result = sampleResult();
+    const [first, second] = result.points;
+    const withTimeline = (p: typeof first, maxMs: (number | null)[]) => ({
+      ...p!,
+      runs: [{ ...p!.runs[0]!, latencyTimeline: { bucketMs: 1000, maxMs } }, ...p!.runs.slice(1)],
+    });
+    const html = reportHtml({
+      ...result,
+      points: [withTimeline(first, [100, 200, null, 400]), withTimeline(second, [50, 60, 70, 80])],
+    });
+    expect(html.match(/<svg /g)).toHaveLength(3);
+    const timeline = html.slice(html.indexOf('id="latency-timeline"'));
+    const paths = [...timeline.matchAll(/class="line" data-series="([^"]+)" d="([^"]+)"/g)];
+    expect(paths.map((m) => m[1])).toEqual(['batch=500', 'batch=2000']);
+    // the null bucket lifts the pen: two segments for the first point, one for the second
+    expect(paths[0]![2]!.match(/M/g)).toHaveLength(2);
+    expect(paths[1]![2]!.match(/M/g)).toHaveLength(1);
+    expect(paths[1]![2]!.match(/L/g)).toHaveLength(3);
   });
 
   it('scales axes to round numbers and escapes labels', () => {
