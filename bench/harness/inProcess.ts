@@ -176,6 +176,7 @@ export async function runInProcess(
       peakRssMiB: sampler.peakRssBytes / 2 ** 20,
       roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
       millisBehindLatest: sampler.millisBehindLatest(),
+      eventLoopDelayMs: sampler.eventLoopDelayMs(),
       baseline,
       setup: {
         windowState: options.redisUrl === undefined ? 'embedded' : 'redis',

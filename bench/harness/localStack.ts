@@ -442,6 +442,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         peakRssMiB: sampler.peakRssBytes / 2 ** 20,
         roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
         millisBehindLatest: sampler.millisBehindLatest(),
+        eventLoopDelayMs: sampler.eventLoopDelayMs(),
         limit:
           limitOf(
             {

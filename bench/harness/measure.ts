@@ -3,6 +3,7 @@
  * is what a reader of the store sees, to within the poll interval), peak RSS, and how far the shard
  * readers are behind the stream tip.
  */
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Clock, RuntimeMetricsSnapshot } from '../../topology/index.ts';
 import type { Marker, VisibilityProbe } from './probe.ts';
 import { type LatencySummary, type LatencyTimeline, summarizeLatency } from './stats.ts';
@@ -82,17 +83,27 @@ export class VisibilityTracker {
   }
 }
 
-/** Peak RSS and millisBehindLatest, sampled. */
+/**
+ * Peak RSS and millisBehindLatest, sampled; and the event loop's delay over the measured window (the
+ * worker's process: a long synchronous step, such as encoding a Cold commit's Parquet files or a
+ * major garbage collection, delays every shard's batches and the harness's markers alike).
+ */
 export class Sampler {
   peakRssBytes = 0;
   private lagMax = 0;
   private lagSum = 0;
   private lagSamples = 0;
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private loopDelayOn = false;
 
   /** Takes one sample of memory and, from `metrics`, the readers' lag. */
   sample(metrics: RuntimeMetricsSnapshot | undefined, measuring: boolean): void {
     const rss = process.memoryUsage.rss();
     if (rss > this.peakRssBytes) this.peakRssBytes = rss;
+    if (measuring && !this.loopDelayOn) {
+      this.loopDelay.enable();
+      this.loopDelayOn = true;
+    }
     if (!measuring || metrics === undefined) return;
     const lags = metrics.shards.map((s) => s.millisBehindLatest).filter((l): l is number => l !== undefined);
     if (lags.length === 0) return;
@@ -100,6 +111,13 @@ export class Sampler {
     this.lagMax = Math.max(this.lagMax, worst);
     this.lagSum += worst;
     this.lagSamples++;
+  }
+
+  /** The event loop's delay since measuring began (ms): its p99 and maximum; stops the monitor. */
+  eventLoopDelayMs(): { p99: number; max: number } | undefined {
+    this.loopDelay.disable();
+    if (!this.loopDelayOn || this.loopDelay.count === 0) return undefined;
+    return { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 };
   }
 
   /** The worst shard's lag: its maximum and its mean over the samples; undefined when none was reported. */

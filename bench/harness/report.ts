@@ -98,17 +98,29 @@ const CPU_COLUMNS: readonly [string, (r: RunResult) => number | undefined][] = [
   ['whole machine', (r) => r.cpu.machineBusyCores],
 ];
 
-function cpuTable(result: BenchResult): string {
-  const columns = CPU_COLUMNS.filter(([, f]) =>
+const LOOP_DELAY_COLUMNS: readonly [string, (r: RunResult) => number | undefined][] = [
+  ['p99', (r) => r.eventLoopDelayMs?.p99],
+  ['max', (r) => r.eventLoopDelayMs?.max],
+];
+
+/** A table of per-run figures, a row per point (median and spread of its runs), a column per figure given. */
+function runTable(
+  result: BenchResult,
+  caption: string,
+  figures: readonly [string, (r: RunResult) => number | undefined][],
+  digits: number,
+): string {
+  const columns = figures.filter(([, f]) =>
     result.points.some((p) => p.runs.some((r) => f(r) !== undefined)),
   );
+  if (columns.length === 0) return '';
   const head = `<tr><th>point</th>${columns.map(([n]) => `<th>${esc(n)}</th>`).join('')}</tr>`;
   const rows = result.points.map((p) => {
     const ok = p.runs.filter((r) => r.error === undefined);
-    const cells = columns.map(([, f]) => `<td>${esc(formatSpread(spreadOf(ok.map(f)), 2))}</td>`);
+    const cells = columns.map(([, f]) => `<td>${esc(formatSpread(spreadOf(ok.map(f)), digits))}</td>`);
     return `<tr><td>${esc(p.label)}</td>${cells.join('')}</tr>`;
   });
-  return `<table><caption>CPU cores used in the measured window, per process (median of runs)</caption>${head}${rows.join('')}</table>`;
+  return `<table><caption>${esc(caption)}</caption>${head}${rows.join('')}</table>`;
 }
 
 function summaryRows(result: BenchResult): string {
@@ -166,7 +178,8 @@ ${summaryRows(result)}
 ${baselineLines(result)
   .map((l) => `<p>${esc(l)}.</p>`)
   .join('\n')}
-${cpuTable(result)}
+${runTable(result, 'CPU cores used in the measured window, per process (median of runs)', CPU_COLUMNS, 2)}
+${runTable(result, 'event loop delay of the worker process in the measured window, ms (median of runs)', LOOP_DELAY_COLUMNS, 0)}
 ${stageTable(result)}
 </body></html>
 `;

@@ -66,6 +66,8 @@ export interface RunResult {
   /** Store round trips per sink batch, when the stores count them. */
   readonly roundTripsPerBatch?: number;
   readonly millisBehindLatest?: { readonly max: number; readonly mean: number };
+  /** The worker process's event loop delay over the window (ms). */
+  readonly eventLoopDelayMs?: { readonly p99: number; readonly max: number };
   /** Which process limited the run, when one did (local stack). */
   readonly limit?: string;
   /** The same run's baseline (raw GetRecords loop, pass-through topology) and the ratio to it. */

@@ -185,7 +185,14 @@ describe('report', () => {
     const [first, second] = result.points;
     const withTimeline = (p: typeof first, maxMs: (number | null)[]) => ({
       ...p!,
-      runs: [{ ...p!.runs[0]!, latencyTimeline: { bucketMs: 1000, maxMs } }, ...p!.runs.slice(1)],
+      runs: [
+        {
+          ...p!.runs[0]!,
+          latencyTimeline: { bucketMs: 1000, maxMs },
+          eventLoopDelayMs: { p99: 40, max: 2345 },
+        },
+        ...p!.runs.slice(1),
+      ],
     });
     const html = reportHtml({
       ...result,
@@ -199,6 +206,8 @@ describe('report', () => {
     expect(paths[0]![2]!.match(/M/g)).toHaveLength(2);
     expect(paths[1]![2]!.match(/M/g)).toHaveLength(1);
     expect(paths[1]![2]!.match(/L/g)).toHaveLength(3);
+    expect(html).toContain('event loop delay of the worker process');
+    expect(html).toContain('<td>2,345</td>');
   });
 
   it('scales axes to round numbers and escapes labels', () => {
