@@ -140,6 +140,13 @@ export type WindowAggregateConfig = z.output<typeof windowAggregateConfigSchema>
 const US = '\x1f';
 /** Metrics per record assumed when sizing a batch's window rows (they grow past it when needed). */
 const METRICS_HINT = 12;
+/**
+ * Rows a device or customer bucket is first sized for. Sizing every bucket for the whole batch
+ * zero-filled a slab per late record's window (a batch's late records fall in many windows, each
+ * holding a row or two): megabytes a batch of memory that was never used. The slab doubles as rows
+ * come, so the batch's main windows pay at most one more copy of what they hold.
+ */
+const FIRST_KEY_ROWS = 64;
 /** Stands for a customer the master data does not know (`customer_id: null`). */
 const NO_CUSTOMER = '\x00';
 
@@ -217,8 +224,9 @@ function aggregate(
         const id = `${slice.scope}|${slice.size}|${start}`;
         acc = out.buckets.get(id);
         if (acc === undefined) {
-          // product rows are few; device and customer rows about one per record
-          const hint = slice.scope === 'product' ? 4 * METRICS_HINT : batch.length * METRICS_HINT;
+          // product rows are few; device and customer rows up to one per record
+          const keys = slice.scope === 'product' ? 4 : Math.min(batch.length, FIRST_KEY_ROWS);
+          const hint = keys * METRICS_HINT;
           acc = { end, rows: new WindowRows(lists, hint) };
           out.buckets.set(id, acc);
         }
