@@ -134,4 +134,35 @@ describe('lease coordinator (dynalite, manual clock)', () => {
     );
     expect(coordinator.leaseCount).toBe(1);
   });
+
+  it('warns of a lease write that took over a third of the failover time, well before the lease is lost', async () => {
+    const clock = new ManualClock(2_000_000);
+    const warnings: Array<Record<string, unknown>> = [];
+    const log = { ...silentLogger, warn: (fields: Record<string, unknown>) => void warnings.push(fields) };
+    // The write itself goes to dynalite; only its duration is made up (the clock moves while it runs).
+    const slowRefresher = Object.create(refresher) as LeaseRefresher;
+    let delayMs = 0;
+    slowRefresher.updateCheckpoint = async (...args: Parameters<LeaseRefresher['updateCheckpoint']>) => {
+      void clock.advance(delayMs);
+      return refresher.updateCheckpoint(...args);
+    };
+    await refresher.evictLease((await refresher.listLeases()).find((l) => l.leaseKey === 's-b')!);
+    const coordinator = new LeaseCoordinator(
+      slowRefresher,
+      'worker-b',
+      { failoverTimeMs: 9_000, renewIntervalMs: 3_000, takeIntervalMs: 1_000 },
+      clock,
+      log as typeof silentLogger,
+      { acquired: () => {}, lost: () => {} },
+    );
+    await coordinator.takeOnce();
+    expect(coordinator.lease('s-b')).toBeDefined();
+    delayMs = 2_000;
+    await coordinator.checkpoint('s-b', { sentinel: 'TRIM_HORIZON' });
+    expect(warnings).toEqual([]);
+    delayMs = 4_000;
+    await coordinator.checkpoint('s-b', { sentinel: 'TRIM_HORIZON' });
+    expect(warnings).toEqual([{ shardId: 's-b', action: 'checkpoint', queuedMs: 0, writeMs: 4_000 }]);
+    expect(coordinator.holdsFresh('s-b')).toBe(true);
+  });
 });

@@ -137,12 +137,25 @@ export class LeaseCoordinator {
     const held = this.held.get(leaseKey);
     if (held === undefined)
       return Promise.reject(new LeaseLostError(leaseKey, `${action} of a lease not held`));
+    const queuedAt = this.clock.now();
     return held.lane.run(async () => {
       if (this.held.get(leaseKey) !== held)
         throw new LeaseLostError(leaseKey, `${action} after the lease was lost`);
+      const startedAt = this.clock.now();
       try {
         held.lease = await update(held.lease);
         held.renewedAt = this.clock.now();
+        // A lease is lost after the failover time without a renewal: say so well before that.
+        if (held.renewedAt - queuedAt > this.timing.failoverTimeMs / 3)
+          this.log.warn(
+            {
+              shardId: leaseKey,
+              action,
+              queuedMs: startedAt - queuedAt,
+              writeMs: held.renewedAt - startedAt,
+            },
+            'slow lease write',
+          );
         return held.lease;
       } catch (error) {
         if (error instanceof LeaseLostError) this.lose(leaseKey, error.message);
