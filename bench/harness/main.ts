@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import pino from 'pino';
 import { SpecRegistry } from '../../operators/decode/registry.ts';
 import { type Logger, silentLogger } from '../../topology/index.ts';
 import { WORKLOADS, workloadNamed } from '../workloads/catalog.ts';
@@ -46,6 +47,8 @@ export interface RunCommandOptions {
   readonly progress?: boolean;
   /** Measure the in-run baseline (default true; `--no-baseline`). */
   readonly baseline?: boolean;
+  /** Where the worker's log goes (JSON lines); silent when absent. */
+  readonly logFile?: string;
 }
 
 function positive(max: number) {
@@ -193,11 +196,16 @@ export function benchCommand(name = 'bench'): Command {
     )
     .option('--remote-config <file>', 'remote mode: endpoints, stream and stores (YAML)')
     .option('--results [file]', 'also rewrite the harness section of bench/RESULTS.md (or FILE)')
+    .option('--log-file <file>', "the worker's log (JSON lines, info and above) to FILE; none by default")
     .option('--no-progress', 'no progress bar on stderr')
     .option('--no-baseline', 'skip the in-run baseline (raw GetRecords loop, pass-through topology)')
     .action(async (o: RunCommandOptions) => {
       try {
-        const { result, dir } = await benchRun({ ...o, sweep: o.sweep ?? [] });
+        const log =
+          o.logFile === undefined
+            ? silentLogger
+            : pino({ level: 'info' }, pino.destination({ dest: o.logFile, sync: false, mkdir: true }));
+        const { result, dir } = await benchRun({ ...o, sweep: o.sweep ?? [] }, log);
         process.stdout.write(summaryTable(result));
         process.stdout.write(
           `\nresult: ${path.join(dir, 'result.json')}\nreport: ${path.join(dir, 'report.html')}\n`,
