@@ -14,7 +14,7 @@ import { createGenerator } from '../workloads/workload.ts';
 import { passThroughBaseline } from './baselines.ts';
 import type { KnobValues } from './knobs.ts';
 import { machineCpuSeconds, ownCpuSeconds } from './machine.ts';
-import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
+import { countingLogger, ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { RunResult } from './result.ts';
 import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
@@ -36,10 +36,11 @@ export async function runInProcess(
     await migrateWarm(warm.write);
   }
   try {
+    const log = countingLogger(options.log);
     const pipeline = buildBenchPipeline('in-process', workload, knobs, {
       specs: options.specs,
       clock,
-      log: options.log,
+      log,
       input: { kind: 'generated', generator },
       warm,
       redisUrl: options.redisUrl,
@@ -177,6 +178,7 @@ export async function runInProcess(
       roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
       millisBehindLatest: sampler.millisBehindLatest(),
       eventLoopDelayMs: sampler.eventLoopDelayMs(),
+      warnings: log.counts(),
       baseline,
       setup: {
         windowState: options.redisUrl === undefined ? 'embedded' : 'redis',

@@ -41,7 +41,7 @@ import {
   processCpuSeconds,
   processTreeCpuSeconds,
 } from './machine.ts';
-import { ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
+import { countingLogger, ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { Marker } from './probe.ts';
 import type { ProducerConfig } from './producerProcess.ts';
@@ -255,10 +255,11 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       }
       const laneKeys = await laneKeysFor(client, streamName, randomUUID().slice(0, 8));
       const aggregateBytes = knobs.aggregateBytes ?? KNOB_DEFAULTS.aggregateBytes;
+      const log = countingLogger(options.log);
       const pipeline = buildBenchPipeline(remote ? 'remote' : 'local-stack', workload, knobs, {
         specs: options.specs,
         clock,
-        log: options.log,
+        log,
         input: {
           kind: 'kinesis',
           streamName,
@@ -443,6 +444,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
         millisBehindLatest: sampler.millisBehindLatest(),
         eventLoopDelayMs: sampler.eventLoopDelayMs(),
+        warnings: log.counts(),
         limit:
           limitOf(
             {

@@ -4,7 +4,7 @@
  * readers are behind the stream tip.
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Clock, RuntimeMetricsSnapshot } from '../../topology/index.ts';
+import type { Clock, Logger, RuntimeMetricsSnapshot } from '../../topology/index.ts';
 import type { Marker, VisibilityProbe } from './probe.ts';
 import { type LatencySummary, type LatencyTimeline, summarizeLatency } from './stats.ts';
 
@@ -169,4 +169,26 @@ export function completedRecords(m: RuntimeMetricsSnapshot): number {
 /** Source records read so far. */
 export function readRecords(m: RuntimeMetricsSnapshot): number {
   return m.shards.reduce((sum, s) => sum + s.records, 0);
+}
+
+/**
+ * The worker's logger, passed through, counting its warnings and errors by message ("lease lost",
+ * "slow lease write", …): a run's figures are read together with what went wrong during it.
+ */
+export function countingLogger(log: Logger): Logger & { counts(): Record<string, number> } {
+  const counts = new Map<string, number>();
+  const count = (message: string) => counts.set(message, (counts.get(message) ?? 0) + 1);
+  return {
+    debug: (fields, message) => log.debug(fields, message),
+    info: (fields, message) => log.info(fields, message),
+    warn(fields, message) {
+      count(message);
+      log.warn(fields, message);
+    },
+    error(fields, message) {
+      count(message);
+      log.error(fields, message);
+    },
+    counts: () => Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b))),
+  };
 }

@@ -6,7 +6,7 @@ import { describeProfile } from '../workloads/profiles.ts';
 import { type BarChart, barChartSvg, esc, type LineChart, lineChartSvg } from './charts.ts';
 import type { BenchResult, RunResult } from './result.ts';
 import { type Spread, spreadOf } from './stats.ts';
-import { baselineLines, formatSpread } from './summary.ts';
+import { baselineLines, formatSpread, warningLines } from './summary.ts';
 
 function bar(series: string, s: Spread | undefined) {
   return s === undefined ? [] : [{ series, median: s.median, min: s.min, max: s.max }];
@@ -175,7 +175,7 @@ ${timeline === undefined ? '' : lineChartSvg(timeline)}
 <tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>round trips per sink batch</th><th>ms behind latest (max)</th><th>baseline records/s</th><th>÷ baseline</th><th>stores balanced</th><th>limit</th></tr>
 ${summaryRows(result)}
 </table>
-${baselineLines(result)
+${[...baselineLines(result), ...warningLines(result).filter((l) => l !== '')]
   .map((l) => `<p>${esc(l)}.</p>`)
   .join('\n')}
 ${runTable(result, 'CPU cores used in the measured window, per process (median of runs)', CPU_COLUMNS, 2)}

@@ -68,6 +68,8 @@ export interface RunResult {
   readonly millisBehindLatest?: { readonly max: number; readonly mean: number };
   /** The worker process's event loop delay over the window (ms). */
   readonly eventLoopDelayMs?: { readonly p99: number; readonly max: number };
+  /** The worker's warnings and errors during the run, by message (e.g. "lease lost"). */
+  readonly warnings?: Readonly<Record<string, number>>;
   /** Which process limited the run, when one did (local stack). */
   readonly limit?: string;
   /** The same run's baseline (raw GetRecords loop, pass-through topology) and the ratio to it. */

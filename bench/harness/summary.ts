@@ -83,10 +83,24 @@ export function summaryTable(result: BenchResult): string {
     out,
     '',
     ...(baselines.length > 0 ? [...baselines, ''] : []),
+    ...warningLines(result),
     'against the goals (≥ 1 and ≤ 1 meet them):',
     ...goals,
     '',
   ].join('\n');
+}
+
+/** The worker's warnings and errors per run, for the points whose runs had any (then a blank line). */
+export function warningLines(result: BenchResult): string[] {
+  const lines = result.points.flatMap((p) =>
+    p.runs.flatMap((r) => {
+      const counts = Object.entries(r.warnings ?? {});
+      if (counts.length === 0) return [];
+      const what = counts.map(([message, n]) => `${message} ×${n}`).join(', ');
+      return [`${p.label} run ${r.repeat}: worker warnings: ${what}`];
+    }),
+  );
+  return lines.length > 0 ? [...lines, ''] : [];
 }
 
 /** What the in-run baseline was, once per kind of baseline in the result. */

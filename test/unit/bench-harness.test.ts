@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { barChartSvg, niceScale } from '../../bench/harness/charts.ts';
 import { parseSweep, pointLabel, SweepError, sweepPoints } from '../../bench/harness/knobs.ts';
-import { VisibilityTracker } from '../../bench/harness/measure.ts';
+import { countingLogger, VisibilityTracker } from '../../bench/harness/measure.ts';
 import { checkKnobs } from '../../bench/harness/pipeline.ts';
 import type { Marker, VisibilityProbe } from '../../bench/harness/probe.ts';
 import { parseRemoteConfig, RemoteConfigError } from '../../bench/harness/remote.ts';
@@ -158,6 +158,29 @@ describe('statistics', () => {
     expect(tracker.latencies(0, 1000, 4000).timeline).toMatchObject({ bucketMs: 100 });
   });
 
+  it("counts the worker's warnings and errors by message and passes every line on", () => {
+    const seen: string[] = [];
+    const record = (level: string) => (_fields: object, message: string) =>
+      void seen.push(`${level} ${message}`);
+    const log = countingLogger({
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    });
+    log.info({}, 'lease taken');
+    log.warn({ shardId: 'a' }, 'slow lease write');
+    log.warn({ shardId: 'b' }, 'slow lease write');
+    log.error({}, 'lease lost');
+    expect(log.counts()).toEqual({ 'lease lost': 1, 'slow lease write': 2 });
+    expect(seen).toEqual([
+      'info lease taken',
+      'warn slow lease write',
+      'warn slow lease write',
+      'error lease lost',
+    ]);
+  });
+
   it('takes the median and spread of runs, ignoring missing figures', () => {
     expect(spreadOf([3, 1, 2])).toMatchObject({ median: 2, min: 1, max: 3, relative: 1 });
     expect(spreadOf([4, 1, 2, 3])?.median).toBe(2.5);
@@ -190,6 +213,7 @@ describe('report', () => {
           ...p!.runs[0]!,
           latencyTimeline: { bucketMs: 1000, maxMs },
           eventLoopDelayMs: { p99: 40, max: 2345 },
+          warnings: { 'lease lost': 1, 'slow lease write': 3 },
         },
         ...p!.runs.slice(1),
       ],
@@ -208,6 +232,7 @@ describe('report', () => {
     expect(paths[1]![2]!.match(/L/g)).toHaveLength(3);
     expect(html).toContain('event loop delay of the worker process');
     expect(html).toContain('<td>2,345</td>');
+    expect(html).toContain('batch=500 run 1: worker warnings: lease lost ×1, slow lease write ×3.');
   });
 
   it('scales axes to round numbers and escapes labels', () => {
