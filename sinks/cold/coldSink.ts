@@ -58,6 +58,14 @@ export const coldSinkConfigSchema = z.object({
     .min(1)
     .default(500_000)
     .describe('commit as soon as this many rows are buffered'),
+  maxFileRows: z
+    .number()
+    .int()
+    .min(1)
+    .default(100_000)
+    .describe(
+      'rows per data file at most: a partition with more is written as several files, and the worker serves its shards between them',
+    ),
   writerId: z
     .string()
     .min(1)
@@ -133,13 +141,20 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
         device_timestamp_day: dayOf(group[0]!.device_timestamp),
         product_id: group[0]!.productId,
       };
-      const { bytes, stats } = deps.writeDataFile(fields, telemetryColumns(group, schema!), {
-        compression: config.compression,
-        keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
-      });
-      const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
-      await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
-      out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
+      // Building and encoding a file is synchronous: capping its rows, and yielding between files,
+      // keeps a commit of minutes of rows from stalling every shard of the worker (and its lease
+      // renewals) for seconds at a time.
+      for (let from = 0; from < group.length; from += config.maxFileRows) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const rows = group.slice(from, from + config.maxFileRows);
+        const { bytes, stats } = deps.writeDataFile(fields, telemetryColumns(rows, schema!), {
+          compression: config.compression,
+          keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
+        });
+        const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
+        await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
+        out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
+      }
     }
     return out;
   }

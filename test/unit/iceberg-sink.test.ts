@@ -76,6 +76,28 @@ describe('Cold sink commit policy', () => {
     s.close();
   });
 
+  it('splits a partition into files of at most maxFileRows rows, every row once', async () => {
+    const clock = new ManualClock(T0);
+    const s = await opened('split', clock, { maxFileRows: 400, compression: 'snappy' });
+    const rows = Array.from({ length: 1000 }, (_, i) => rec(1 + i, { temperature: i }));
+    await s.write(rows);
+    s.close();
+    const meta = (await loadTable(s.ref))!.metadata;
+    const files = filesAt('split');
+    const list = await readManifestList(await readLocation(files, currentSnapshot(meta)!['manifest-list']));
+    const { entries } = await readManifest(list[0]!, await readLocation(files, list[0]!.manifestPath));
+    expect(entries.map((e) => e.dataFile.stats.recordCount).sort((a, b) => a - b)).toEqual([200, 400, 400]);
+    const seen: bigint[] = [];
+    for (const e of entries) {
+      const bytes = await readLocation(files, e.dataFile.filePath);
+      const read = await parquetReadObjects({
+        file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      });
+      for (const r of read) seen.push(BigInt(r.sequence_number as string));
+    }
+    expect(seen.sort((a, b) => (a < b ? -1 : 1))).toEqual(rows.map((r) => BigInt(r.rawRef.sequenceNumber)));
+  });
+
   it('adds a configured metric column to the schema, after last-column-id', async () => {
     const clock = new ManualClock(T0);
     const first = await opened('evolve', clock);
