@@ -32,6 +32,12 @@ export const KNOBS: readonly KnobDefinition[] = [
     max: 60_000,
     sets: 'the wait after a page that was not full: source.kinesis.idleTimeBetweenReadsMs (batches grow with it, and so does latency)',
   },
+  {
+    name: 'failoverMs',
+    min: 100,
+    max: 600_000,
+    sets: 'how long a lease may go unrenewed before it is lost: source.leases.failoverTimeMs (default 10,000, the KCL’s)',
+  },
   { name: 'checkpointMs', min: 0, max: 600_000, sets: 'runtime.checkpointIntervalMs' },
   {
     name: 'shards',

@@ -55,6 +55,7 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
   'local-stack': [
     'batch',
     'pollMs',
+    'failoverMs',
     'maxInFlight',
     'checkpointMs',
     'shards',
@@ -64,7 +65,16 @@ export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
     'coldCommitMs',
   ],
   // The remote stream exists already: its shard count is the stream's, not the benchmark's.
-  remote: ['batch', 'pollMs', 'maxInFlight', 'checkpointMs', 'rate', ...WINDOW_KNOBS, 'aggregateBytes'],
+  remote: [
+    'batch',
+    'pollMs',
+    'failoverMs',
+    'maxInFlight',
+    'checkpointMs',
+    'rate',
+    ...WINDOW_KNOBS,
+    'aggregateBytes',
+  ],
 };
 
 /** Values of knobs not swept. */
@@ -198,7 +208,12 @@ export function buildBenchPipeline(
         idleTimeBetweenReadsMs: knobs.pollMs ?? KNOB_DEFAULTS.pollMs,
         maxIdleTimeMs: Math.max(1000, knobs.pollMs ?? KNOB_DEFAULTS.pollMs),
       },
-      { tableName: input.leaseTable, endpoint: input.dynamodbEndpoint, takeIntervalMs: 500 },
+      {
+        tableName: input.leaseTable,
+        endpoint: input.dynamodbEndpoint,
+        takeIntervalMs: 500,
+        ...(knobs.failoverMs === undefined ? {} : { failoverTimeMs: knobs.failoverMs }),
+      },
       { clock: env.clock, log: env.log, kinesis: input.kinesis },
     );
   }
