@@ -1,19 +1,6 @@
-/**
- * What leases and checkpoints cost: one worker reading a pre-filled 4-shard kinesalite stream
- * through a pass-through topology with the leased KCL source (DynamoDB leases in dynalite,
- * checkpoints on), against a raw GetRecords loop over the same stream with no leases or checkpoints.
- * The emulators run in a process of their own (as the services would be elsewhere); both readers
- * run in this process, alternately, several times; reported as records/s and the ratio KCL / raw
- * (goal: at least 0.9).
- *
- *   npx tsx bench/kclThroughput.ts [--records N] [--runs N] [--out FILE]
- */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   CreateStreamCommand,
@@ -27,6 +14,7 @@ import { kinesisProducer } from '../gateways/kinesis/producer.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { kclSource } from '../sources/kinesis/kclSource.ts';
 import { type RawRecord, systemClock, TopologyBuilder, TopologyRuntime } from '../topology/index.ts';
+import { startEmulator } from './emulators.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { values } = parseArgs({
@@ -126,20 +114,7 @@ async function kclRun(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const emulators = spawn(
-  process.execPath,
-  ['--import', 'tsx', fileURLToPath(new URL('emulators.ts', import.meta.url))],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const [line] = await createInterface({ input: emulators.stdout! })
-  [Symbol.asyncIterator]()
-  .next()
-  .then((r) => [r.value]);
-const endpoints = JSON.parse(line as string) as { kinesis: string; dynamodb: string };
-const kinesalite = { endpoint: endpoints.kinesis };
-const dynalite = { endpoint: endpoints.dynamodb };
+const [kinesalite, dynalite] = await Promise.all([startEmulator('kinesis'), startEmulator('dynamodb')]);
 const client = createKinesisClient({ region: 'us-east-1', endpoint: kinesalite.endpoint });
 try {
   await prefill(client);
@@ -167,5 +142,6 @@ try {
   if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   client.destroy();
-  emulators.kill('SIGTERM');
+  kinesalite.child.kill('SIGTERM');
+  dynalite.child.kill('SIGTERM');
 }

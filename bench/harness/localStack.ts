@@ -30,6 +30,7 @@ import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../../topology/index.ts';
+import { startEmulator } from '../emulators.ts';
 import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
 import { type BaselineFigure, rawLoopBaseline } from './baselines.ts';
@@ -66,7 +67,8 @@ interface Services {
   kinesisEndpoint?: string;
   dynamodbEndpoint?: string;
   region: string;
-  emulatorPid?: number;
+  /** kinesalite's and dynalite's processes. */
+  emulatorPids?: readonly number[];
   warm: WarmStore;
   redisUrl?: string;
   /** The Cold table's warehouse directory (local stack). */
@@ -82,20 +84,6 @@ const portOf = (url: string) => new URL(url).port;
 /** A point runner holding the services for the whole sweep; `close` stops what it started. */
 export interface StackRunner extends PointRunner {
   close(): Promise<void>;
-}
-
-async function startEmulators(): Promise<{ child: ChildProcess; kinesis: string; dynamodb: string }> {
-  const child = spawn(
-    process.execPath,
-    [...TSX_ARGS, fileURLToPath(new URL('../emulators.ts', import.meta.url))],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const first = await createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
-  if (first.done) throw new Error('the emulator process exited before printing its endpoints');
-  const endpoints = JSON.parse(first.value as string) as { kinesis: string; dynamodb: string };
-  return { child, ...endpoints };
 }
 
 async function createStream(client: KinesisClient, name: string, shards: number): Promise<void> {
@@ -207,7 +195,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         stop: () => warm.close(),
       };
     }
-    const emulators = await startEmulators();
+    const [kinesis, dynamodb] = await Promise.all([startEmulator('kinesis'), startEmulator('dynamodb')]);
     const postgres = options.postgresUrl === undefined ? await startPostgres() : undefined;
     const redis = options.redisUrl === undefined ? await startRedis() : undefined;
     const warm = openWarmStore(
@@ -216,10 +204,10 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
     await migrateWarm(warm.write);
     const coldDirectory = mkdtempSync(path.join(tmpdir(), 'shardflow-bench-cold-'));
     return {
-      kinesisEndpoint: emulators.kinesis,
-      dynamodbEndpoint: emulators.dynamodb,
+      kinesisEndpoint: kinesis.endpoint,
+      dynamodbEndpoint: dynamodb.endpoint,
       region: 'us-east-1',
-      emulatorPid: emulators.child.pid,
+      emulatorPids: [kinesis.child.pid, dynamodb.child.pid].filter((pid) => pid !== undefined),
       warm,
       redisUrl: options.redisUrl ?? redis!.url,
       coldDirectory,
@@ -233,7 +221,8 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         : undefined,
       stop: async () => {
         await warm.close();
-        emulators.child.kill('SIGTERM');
+        kinesis.child.kill('SIGTERM');
+        dynamodb.child.kill('SIGTERM');
         await postgres?.stop();
         await redis?.stop();
         rmSync(coldDirectory, { recursive: true, force: true });
@@ -329,7 +318,13 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
 
       const cpu = () => ({
         own: ownCpuSeconds(),
-        emulators: s.emulatorPid === undefined ? undefined : processCpuSeconds(s.emulatorPid),
+        emulators:
+          s.emulatorPids === undefined
+            ? undefined
+            : s.emulatorPids.reduce<number | undefined>((sum, pid) => {
+                const seconds = processCpuSeconds(pid);
+                return sum === undefined || seconds === undefined ? undefined : sum + seconds;
+              }, 0),
         producer: producer?.child.pid === undefined ? undefined : processCpuSeconds(producer.child.pid),
         postgres: s.postgresPid === undefined ? undefined : processTreeCpuSeconds(s.postgresPid),
         redis: s.redisPid === undefined ? undefined : processCpuSeconds(s.redisPid),
