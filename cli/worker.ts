@@ -13,7 +13,7 @@ import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { enrich } from '../operators/enrich.ts';
 import { windowAggregate } from '../operators/windowAggregate.ts';
 import { coldSink } from '../sinks/cold/coldSink.ts';
-import { writeParquet } from '../sinks/cold/parquet/writer.ts';
+import { threadedDataFiles } from '../sinks/cold/parquet/threadWriter.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
 import { hotAggregateSink } from '../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../sinks/hot/hotTelemetrySink.ts';
@@ -214,7 +214,7 @@ export function telemetryTopologyFor(
         ? coldSink(config.cold.sink, {
             catalog: cold.catalog,
             files: cold.files,
-            writeDataFile: writeParquet,
+            ...threadedDataFiles(),
             log: deps.log,
           })
         : undefined,

@@ -25,7 +25,7 @@ import { enrich, enrichConfigSchema } from '../../operators/enrich.ts';
 import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
 import { coldConfigSchema, openColdTable } from '../../sinks/cold/catalog/coldTable.ts';
 import { coldSink } from '../../sinks/cold/coldSink.ts';
-import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
+import { threadedDataFiles } from '../../sinks/cold/parquet/threadWriter.ts';
 import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
@@ -260,7 +260,7 @@ export function buildBenchPipeline(
         ? coldSink(coldConfig.sink, {
             catalog: coldTable.catalog,
             files: coldTable.files,
-            writeDataFile: writeParquet,
+            ...threadedDataFiles(),
             log: env.log,
           })
         : undefined,

@@ -88,18 +88,23 @@ export const coldSinkConfigSchema = z.object({
 /** Validated Cold sink configuration. */
 export type ColdSinkConfig = z.infer<typeof coldSinkConfigSchema>;
 
-/** Writes one Parquet data file (the Cold layer's `writeParquet`). */
+/**
+ * Writes one Parquet data file: the Cold layer's `writeParquet` on the event loop, or a
+ * `threadParquetWriter`'s `write` on a thread of its own (what a worker uses).
+ */
 export type DataFileWriter = (
   fields: readonly ColdField[],
   rows: ColumnarRows,
   options: ParquetOptions,
-) => { bytes: Uint8Array; stats: DataFileStats };
+) => { bytes: Uint8Array; stats: DataFileStats } | Promise<{ bytes: Uint8Array; stats: DataFileStats }>;
 
 /** What the sink is wired to. */
 export interface ColdSinkDeps {
   readonly catalog: Catalog;
   readonly files: TableFiles;
   readonly writeDataFile: DataFileWriter;
+  /** Called when the sink closes: ends what `writeDataFile` holds (its thread). */
+  readonly closeDataFileWriter?: () => Promise<void>;
   readonly log?: Logger;
 }
 
@@ -141,13 +146,13 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
         device_timestamp_day: dayOf(group[0]!.device_timestamp),
         product_id: group[0]!.productId,
       };
-      // Building and encoding a file is synchronous: capping its rows, and yielding between files,
-      // keeps a commit of minutes of rows from stalling every shard of the worker (and its lease
-      // renewals) for seconds at a time.
+      // Building a file's columns is synchronous, and so is encoding it unless the writer runs on a
+      // thread: capping its rows, and yielding between files, keeps a commit of minutes of rows from
+      // stalling every shard of the worker (and its lease renewals) for seconds at a time.
       for (let from = 0; from < group.length; from += config.maxFileRows) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         const rows = group.slice(from, from + config.maxFileRows);
-        const { bytes, stats } = deps.writeDataFile(fields, telemetryColumns(rows, schema!), {
+        const { bytes, stats } = await deps.writeDataFile(fields, telemetryColumns(rows, schema!), {
           compression: config.compression,
           keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
         });
@@ -334,6 +339,8 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
     flush: () => commit(),
     close() {
       stop.abort();
+      // after the commits already chained (a closing worker flushes first)
+      if (deps.closeDataFileWriter !== undefined) void chain.then(deps.closeDataFileWriter).catch(() => {});
     },
   };
 }
