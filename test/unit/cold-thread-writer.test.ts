@@ -3,6 +3,11 @@
  * answered per file without losing the thread, and a thread that is closed or dies failing its files
  * rather than leaving them pending.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { threadParquetWriter } from '../../sinks/cold/parquet/threadWriter.ts';
@@ -63,6 +68,28 @@ describe('Parquet data files on a thread', () => {
     await expect(writer.write(FIELDS, bad, OPTIONS)).rejects.toThrow(/unknown field id 99/);
     const ok = await writer.write(FIELDS, ROWS, OPTIONS);
     expect(ok.stats.recordCount).toBe(N);
+  });
+
+  it('keeps a process with nothing else to do alive until its file is written', () => {
+    const module = pathToFileURL(
+      fileURLToPath(new URL('../../sinks/cold/parquet/threadWriter.ts', import.meta.url)),
+    ).href;
+    const dir = mkdtempSync(join(tmpdir(), 'thread-writer-'));
+    const file = join(dir, 'one-file.mjs');
+    writeFileSync(
+      file,
+      `const { threadParquetWriter } = await import(${JSON.stringify(module)});
+      threadParquetWriter()
+        .write([{ id: 1, name: 'a', type: 'string', required: true }], { length: 1, columns: new Map([[1, ['x']]]) }, {})
+        .then(({ stats }) => console.log('rows', stats.recordCount));`,
+    );
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(out.trim()).toBe('rows 1');
   });
 
   it('fails the files in flight when closed, and starts a new thread for the next file', async () => {

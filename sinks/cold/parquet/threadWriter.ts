@@ -46,11 +46,13 @@ export function threadParquetWriter(): ThreadParquetWriter {
   function thread(): Worker {
     if (worker !== undefined) return worker;
     const started = new Worker(new URL('./encodeThread.mjs', import.meta.url));
-    // The thread never keeps the process alive: a worker that stops does not wait for it.
+    // The thread keeps the process alive only while it has files to write (a flush at shutdown
+    // waits for them); idle, it does not hold a stopping worker back.
     started.unref();
     started.on('message', (response: EncodeResponse) => {
       const p = pending.get(response.id);
       pending.delete(response.id);
+      if (pending.size === 0) started.unref();
       p?.resolve(response);
     });
     // The current thread dying fails what it was given; a closed thread's files were failed by close.
@@ -74,7 +76,9 @@ export function threadParquetWriter(): ThreadParquetWriter {
       const request: EncodeRequest = { id, fields, rows, options };
       const response = await new Promise<EncodeResponse>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        thread().postMessage(request);
+        const running = thread();
+        running.ref();
+        running.postMessage(request);
       });
       if ('error' in response) throw new Error(`Parquet encoding failed: ${response.error}`);
       return { bytes: response.bytes, stats: response.stats };
