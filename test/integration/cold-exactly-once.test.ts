@@ -18,9 +18,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createWriteStream, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +45,7 @@ import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { comparePositions, systemClock } from '../../topology/index.ts';
 import { runCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
+import { type FileServer, serveDirectory } from '../support/fileServer.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
@@ -141,30 +141,6 @@ async function exitOf(run: WorkerRun, timeoutMs: number, hopeless?: () => Promis
   }
 }
 
-/** Serves a directory over HTTP with range requests (icebird reads only over HTTP). */
-function serveDirectory(dir: string): Server {
-  return createServer(async (req, res) => {
-    const path = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
-    const size = await stat(path).then(
-      (s) => (s.isFile() ? s.size : -1),
-      () => -1,
-    );
-    if (size < 0) return void res.writeHead(404).end();
-    const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
-    if (!range) {
-      res.writeHead(200, { 'content-length': size });
-      return void (req.method === 'HEAD' ? res.end() : createReadStream(path).pipe(res));
-    }
-    const start = Number(range[1]);
-    const end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-    res.writeHead(206, {
-      'content-length': end - start + 1,
-      'content-range': `bytes ${start}-${end}/${size}`,
-    });
-    createReadStream(path, { start, end }).pipe(res);
-  });
-}
-
 /** Records, per shard, the highest sequence number PutRecords returned. */
 function observeEnds(client: KinesisClient, ends: Map<string, string>, counted: { records: number }) {
   client.middlewareStack.add(
@@ -226,7 +202,7 @@ async function produce(
 let db: TestDatabase;
 let sql: SqlClient;
 let warehouse: string;
-let server: Server;
+let server: FileServer;
 let files: TableFiles;
 let ref: TableRef;
 let kinesis: KinesisClient;
@@ -354,12 +330,10 @@ beforeAll(async () => {
   sql = pgSqlClient(pool);
   await migrateWarm(sql);
   warehouse = mkdtempSync(join(tmpdir(), 'shardflow-cold-once-'));
-  server = serveDirectory(warehouse);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  server = await serveDirectory(warehouse);
   files = {
     store: localObjectStore({ kind: 'local', directory: warehouse }),
-    location: `http://127.0.0.1:${port}/${TABLE.namespace}/${TABLE.name}`,
+    location: `${server.url}/${TABLE.namespace}/${TABLE.name}`,
     prefix: `${TABLE.namespace}/${TABLE.name}`,
   };
   ref = { id: TABLE, catalog: jdbcCatalog(sql, { catalogName: 'shardflow' }), files, clock: systemClock };
@@ -371,7 +345,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   kinesis?.destroy();
-  server?.close();
+  await server?.close();
   await sql?.close();
   await db?.drop();
   if (warehouse && !process.env.SHARDFLOW_TEST_KEEP_WAREHOUSE)

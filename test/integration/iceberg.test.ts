@@ -3,9 +3,7 @@
  * local-directory warehouse, read back by an independent Iceberg reader (icebird, served over a
  * loopback HTTP server because it reads only HTTP) and by DuckDB over the current snapshot's files.
  */
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -26,6 +24,7 @@ import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { type Enriched, type Position, type Sink, systemClock } from '../../topology/index.ts';
+import { type FileServer, serveDirectory } from '../support/fileServer.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 const DAY = 86_400_000;
@@ -68,7 +67,7 @@ function batches(shardId: string, from: number, count: number, size: number): En
 let db: TestDatabase;
 let sql: SqlClient;
 let dir: string;
-let server: Server;
+let server: FileServer;
 let files: TableFiles;
 let catalog: Catalog;
 
@@ -142,38 +141,17 @@ beforeAll(async () => {
   sql = pgSqlClient(new pg.Pool({ connectionString: db.url, max: 4 }));
   await migrateWarm(sql);
   dir = await mkdtemp(join(tmpdir(), 'iceberg-it-'));
-  server = createServer(async (req, res) => {
-    const path = join(dir, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
-    const size = await stat(path).then(
-      (s) => s.size,
-      () => -1,
-    );
-    if (size < 0) return void res.writeHead(404).end();
-    const range = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
-    if (!range) {
-      res.writeHead(200, { 'content-length': size });
-      return void (req.method === 'HEAD' ? res.end() : createReadStream(path).pipe(res));
-    }
-    const start = Number(range[1]);
-    const end = range[2] ? Number(range[2]) : size - 1;
-    res.writeHead(206, {
-      'content-length': end - start + 1,
-      'content-range': `bytes ${start}-${end}/${size}`,
-    });
-    createReadStream(path, { start, end }).pipe(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  server = await serveDirectory(dir);
   files = {
     store: localObjectStore({ kind: 'local', directory: dir }),
-    location: `http://127.0.0.1:${port}/wh/iot/telemetry`,
+    location: `${server.url}/wh/iot/telemetry`,
     prefix: 'wh/iot/telemetry',
   };
   catalog = jdbcCatalog(sql, { catalogName: 'shardflow' });
 });
 
 afterAll(async () => {
-  server?.close();
+  await server?.close();
   await sql?.close();
   await db?.drop();
   if (dir) await rm(dir, { recursive: true, force: true });

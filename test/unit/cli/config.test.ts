@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseWorkerConfig } from '../../../cli/config.ts';
-import { runCli } from '../../support/cli.ts';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../../support/cli.ts';
 
 const valid = {
   source: { kinesis: { streamName: 'telemetry', endpoint: 'http://127.0.0.1:4567' } },
@@ -35,7 +35,7 @@ function configFile(yaml: string): string {
   return file;
 }
 
-describe('worker configuration', () => {
+describe('worker configuration', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('applies defaults from the component schemas', () => {
     const config = parseWorkerConfig(valid, {});
     expect(config.source.kinesis).toMatchObject({

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { demoConfig } from '../../../cli/demoConfig.ts';
 import { describeTopologyFor } from '../../../cli/worker.ts';
 import { type DescriptionFormat, renderDescription, silentLogger } from '../../../topology/index.ts';
-import { runCli } from '../../support/cli.ts';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../../support/cli.ts';
 
 const EXTENSION: Record<DescriptionFormat, string> = {
   text: 'txt',
@@ -20,7 +20,7 @@ const golden = (format: DescriptionFormat) =>
 
 const demoDescription = () => describeTopologyFor(demoConfig(), { log: silentLogger });
 
-describe('topology describe', () => {
+describe('topology describe', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it.each(Object.keys(EXTENSION) as DescriptionFormat[])(
     'renders the demo topology as %s, as pinned',
     async (format) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SpecRegistry } from '../../../operators/decode/registry.ts';
 import { parseSpec } from '../../../specs/loader.ts';
-import { runCli } from '../../support/cli.ts';
+import { CLI_TEST_TIMEOUT_MS, runCli } from '../../support/cli.ts';
 import { bcdNowInBerlin, envH1Frame } from './fixtures.ts';
 
 const EXAMPLE = 'specs/examples/thermo-t1.yaml';
@@ -71,7 +71,7 @@ describe('spec files', () => {
   });
 });
 
-describe('shardflow specs', () => {
+describe('shardflow specs', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('validate lists each spec and exits 1 naming file and line of a bad one', async () => {
     const ok = await runCli(['specs', 'validate', 'specs/examples']);
     expect(ok.code).toBe(0);
