@@ -75,6 +75,10 @@ describe('BigInt-safe JSON', () => {
       -9223372036854775808n,
       100,
     ]);
+    const proto = parseJsonByHand('{"__proto__": [1], "a": 2}') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(Object.keys(proto)).toEqual(['__proto__', 'a']);
+    expect(proto.__proto__).toEqual([1]);
     expect(parseJson('{"s": "\\u0000bigint:12345678901234567890"}')).toEqual({
       s: '\u0000bigint:12345678901234567890',
     });

@@ -94,7 +94,13 @@ export function parseJsonByHand(text: string): JsonValue {
         const key = string();
         skip();
         if (text[i++] !== ':') fail('expected ":"');
-        out[key] = value();
+        // an own property even for "__proto__", as JSON.parse makes it (assignment would set the prototype)
+        Object.defineProperty(out, key, {
+          value: value(),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         skip();
         const sep = text[i++];
         if (sep === '}') return out;
