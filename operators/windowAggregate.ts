@@ -128,6 +128,13 @@ export const windowAggregateConfigSchema = z
       .describe(
         'the most keys whose changed open windows one batch or tick emits with running values; the rest follow with the next ones (bounds one emission and one Redis script run)',
       ),
+    flushKeysPerSecond: z
+      .number()
+      .min(0)
+      .default(500)
+      .describe(
+        'the most keys per second whose running values this worker emits, over all scopes (0: no limit but flushMaxKeys per call): a flush goes out as a steady trickle instead of a burst, and bounds the Hot store’s aggregate writes; when the windows change faster, each key is refreshed less often than its flush interval',
+      ),
   })
   .strict()
   .refine((c) => c.retentionMs >= c.allowedLatenessMs, {
@@ -343,13 +350,36 @@ export function aggregateOf(e: Emission): WindowAggregate {
   };
 }
 
+/** The order in which due scopes are flushed: the fewest keys first, so a large scope cannot starve them. */
+const FLUSH_PRIORITY: readonly AggregateScope[] = ['product', 'customer-product', 'device'];
+
+/** What one call flushes: the due scopes' changed open windows (`selection`), at most `limit` keys. */
+interface FlushTake {
+  readonly selection: FlushSelection;
+  readonly limit: number;
+  /** The due scopes, in the order the backend claims them. */
+  readonly scopes: readonly AggregateScope[];
+}
+
+const NO_FLUSH: FlushTake = { selection: false, limit: 0, scopes: [] };
+
 /**
- * When the open windows of each scope were last flushed, and which are due: device windows have an
- * interval of their own (`deviceFlushIntervalMs`). A selection is what the backend takes: every
- * changed open window (`true`), none (`false`), or those of the due scopes' buckets (id prefixes).
+ * When the open windows of each scope were last flushed, which are due, and how many keys a call may
+ * flush. Scopes have intervals of their own (device and customer × product windows less often than
+ * product windows). A call flushes the due scopes in `FLUSH_PRIORITY` order; when its limit leaves
+ * keys for later (`moreToFlush`), the scope it stopped in and those after it stay due, and the next
+ * calls go on with them.
+ *
+ * With `flushKeysPerSecond` set, the keys come out of a token bucket of this operator (one per
+ * worker): it fills at that rate up to `flushMaxKeys`, and each call reserves what it holds. A large
+ * flush (every device's windows, once a minute) then goes out as a steady trickle between the
+ * batches instead of a burst of `flushMaxKeys` keys with every batch; when the keys change faster
+ * than the rate drains them, each key's running values are refreshed less often than its interval,
+ * and the Hot store's aggregate writes stay at the rate.
  */
 function flushSchedule(config: WindowAggregateConfig) {
-  const scopes = [...new Set(plan(config).map((s) => s.scope))];
+  const present = new Set(plan(config).map((s) => s.scope));
+  const scopes = FLUSH_PRIORITY.filter((s) => present.has(s));
   const intervalOf = (scope: AggregateScope) =>
     scope === 'device'
       ? config.deviceFlushIntervalMs
@@ -357,21 +387,55 @@ function flushSchedule(config: WindowAggregateConfig) {
         ? config.customerFlushIntervalMs
         : config.flushIntervalMs;
   const last = new Map<AggregateScope, number>(scopes.map((s) => [s, Number.NEGATIVE_INFINITY]));
+  const rate = config.flushKeysPerSecond;
+  let tokens = config.flushMaxKeys;
+  let filledAt = Number.NEGATIVE_INFINITY;
   return {
     /** The shortest interval: how often something may be due. */
     shortestMs: Math.min(...scopes.map(intervalOf)),
-    due(now: number): FlushSelection {
+    /** What a call at `now` flushes; the keys it may flush are reserved from the bucket. */
+    take(now: number): FlushTake {
       const due = scopes.filter((s) => now - last.get(s)! >= intervalOf(s));
-      if (due.length === 0) return false;
-      if (due.length === scopes.length) return true;
-      return due.map((s) => `${s}|`);
+      if (due.length === 0) return NO_FLUSH;
+      let limit = config.flushMaxKeys;
+      if (rate > 0) {
+        if (now > filledAt) tokens = Math.min(config.flushMaxKeys, tokens + ((now - filledAt) * rate) / 1000);
+        filledAt = Math.max(filledAt, now);
+        limit = Math.floor(tokens);
+        if (limit < 1) return NO_FLUSH;
+        // reserved while the call runs, so the shards' concurrent calls share the bucket
+        tokens -= limit;
+      }
+      const selection = due.length === scopes.length && due.length === 1 ? true : due.map((s) => `${s}|`);
+      return { selection, limit, scopes: due };
     },
-    /** Records that a call with this selection was applied at `now` (unless it left some for later). */
-    flushed(selection: FlushSelection, now: number, moreToFlush: boolean | undefined): void {
-      if (selection === false || moreToFlush) return;
-      for (const s of scopes) if (selection === true || selection.includes(`${s}|`)) last.set(s, now);
+    /**
+     * Records what a call with `take` claimed at `now` (`emissions`): what it reserved but did not
+     * flush goes back to the bucket; the scopes it finished are done until their next interval.
+     */
+    flushed(
+      take: FlushTake,
+      now: number,
+      moreToFlush: string | undefined,
+      emissions: readonly Emission[],
+    ): void {
+      if (take.scopes.length === 0) return;
+      if (rate > 0)
+        tokens = Math.min(config.flushMaxKeys, tokens + Math.max(0, take.limit - runningKeys(emissions)));
+      // scopes are claimed in order: those before the one with keys left are done
+      const left =
+        moreToFlush === undefined ? -1 : take.scopes.findIndex((s) => `${s}|`.startsWith(moreToFlush));
+      for (const scope of left < 0 ? take.scopes : take.scopes.slice(0, left)) last.set(scope, now);
     },
   };
+}
+
+/** How many keys (rows of a bucket) `emissions` carry running values of. */
+function runningKeys(emissions: readonly Emission[]): number {
+  const keys = new Set<string>();
+  for (const e of emissions)
+    if (!e.final) keys.add(`${e.bucket}|${e.field.slice(0, e.field.lastIndexOf(US) + 1)}`);
+  return keys.size;
 }
 
 /** The shortest period of a shard's tick: a flush interval of 0 (flush with every batch) must not spin. */
@@ -508,7 +572,7 @@ export function windowAggregate(
     },
     process: async function aggregateBatch(batch, ctx) {
       const now = ctx.clock.now();
-      const flush = schedule.due(now);
+      const flush = schedule.take(now);
       const last = ctx.position;
       const positionOf = options.positionsFromRecords
         ? (r: Enriched): Position => ({ sequenceNumber: r.rawRef.sequenceNumber, subSequenceNumber: 0 })
@@ -541,14 +605,14 @@ export function windowAggregate(
           now,
           policy,
           partials: partialsOf(built),
-          flush,
-          flushLimit: config.flushMaxKeys,
+          flush: flush.selection,
+          flushLimit: flush.limit,
         });
         if (result.globalWatermark > watermark) watermark = result.globalWatermark;
         if (result.status === 'stale-watermark') continue;
         if (built.maxEventTime > t.maxEventTime) t.maxEventTime = built.maxEventTime;
         if (result.status === 'applied') {
-          schedule.flushed(flush, now, result.moreToFlush);
+          schedule.flushed(flush, now, result.moreToFlush, result.emissions);
           for (const record of built.late) ctx.side('late', record);
           for (const e of result.emissions) out.push(aggregateOf(e));
           break;
@@ -596,18 +660,18 @@ export function windowAggregate(
         scheduleTick(t, ctx.timers, now);
         return [];
       }
-      const flush = schedule.due(now);
+      const flush = schedule.take(now);
       const result = await backend.tick({
         shardId: ctx.shardId,
         now,
         policy,
-        flush,
-        flushLimit: config.flushMaxKeys,
+        flush: flush.selection,
+        flushLimit: flush.limit,
         session: t.session,
         sequence: t.sequence + 1,
       });
       t.sequence++;
-      schedule.flushed(flush, now, result.moreToFlush);
+      schedule.flushed(flush, now, result.moreToFlush, result.emissions);
       if (result.globalWatermark > watermark) watermark = result.globalWatermark;
       scheduleTick(t, ctx.timers, now);
       return result.emissions.map(aggregateOf);

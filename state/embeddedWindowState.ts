@@ -11,7 +11,6 @@ import {
   type ApplyResult,
   type Emission,
   type FlushSelection,
-  flushes,
   positionAfter,
   type ShardWatermark,
   type StoredWindow,
@@ -147,26 +146,35 @@ export function embeddedWindowState(): WindowStateBackend {
     if (done > 0) fin.sort((x, y) => x.end - y.end);
   };
 
-  /** Claims changed open windows of the selection, at most `limit` rows; true when some are left. */
-  const claimDirty = (out: Emission[], selection: FlushSelection, limit = Number.POSITIVE_INFINITY) => {
-    if (selection === false) return false;
+  /**
+   * Claims changed open windows of the selection (its prefixes in the order given), at most `limit`
+   * rows; returns the first prefix with changed windows left ('' for a selection of all), if any.
+   */
+  const claimDirty = (
+    out: Emission[],
+    selection: FlushSelection,
+    limit = Number.POSITIVE_INFINITY,
+  ): string | undefined => {
+    if (selection === false) return undefined;
     let left = limit;
-    for (const [b, rows] of dirty) {
-      if (!flushes(selection, b.id)) continue;
-      for (const row of rows) {
-        if (left <= 0) return true;
-        left--;
-        rows.delete(row);
-        for (let c = 0; c < row.columns.length; c++) {
-          const flag = row.at + SLOTS * c + 11;
-          if (b.data[flag] === 0) continue;
-          b.data[flag] = 0;
-          emit(out, b, row, c);
+    for (const prefix of selection === true ? [''] : selection) {
+      for (const [b, rows] of dirty) {
+        if (!b.id.startsWith(prefix)) continue;
+        for (const row of rows) {
+          if (left <= 0) return prefix;
+          left--;
+          rows.delete(row);
+          for (let c = 0; c < row.columns.length; c++) {
+            const flag = row.at + SLOTS * c + 11;
+            if (b.data[flag] === 0) continue;
+            b.data[flag] = 0;
+            emit(out, b, row, c);
+          }
         }
+        dirty.delete(b);
       }
-      dirty.delete(b);
     }
-    return false;
+    return undefined;
   };
 
   /** Moves the global watermark to the minimum over shards active within the idle timeout. */
@@ -314,9 +322,9 @@ export function embeddedWindowState(): WindowStateBackend {
         if (entry.claims.length > CLAIMS_KEPT) entry.claims.pop();
       }
       expire(retentionMs);
-      return more
-        ? { status: 'applied', globalWatermark: global, emissions, moreToFlush: true }
-        : { status: 'applied', globalWatermark: global, emissions };
+      return more === undefined
+        ? { status: 'applied', globalWatermark: global, emissions }
+        : { status: 'applied', globalWatermark: global, emissions, moreToFlush: more };
     },
     tick: async function tickEmbedded(req): Promise<TickResult> {
       advance(req.now, req.policy);
@@ -333,9 +341,9 @@ export function embeddedWindowState(): WindowStateBackend {
       const emissions = [...kept];
       const more = claimDirty(emissions, req.flush, req.flushLimit);
       expire(req.policy.retentionMs);
-      return more
-        ? { globalWatermark: global, emissions, moreToFlush: true }
-        : { globalWatermark: global, emissions };
+      return more === undefined
+        ? { globalWatermark: global, emissions }
+        : { globalWatermark: global, emissions, moreToFlush: more };
     },
     advanceGlobal: async (shardId, now, policy) => {
       const shard = shards.get(shardId);

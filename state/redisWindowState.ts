@@ -49,6 +49,12 @@ interface WindowCommands {
 
 const num = (s: string) => (s === '-inf' ? Number.NEGATIVE_INFINITY : Number(s));
 const str = (x: number) => (x === Number.NEGATIVE_INFINITY ? '-inf' : String(x));
+/** The prefix a script's flush left changed windows of (`'+' prefix`), if any (`'0'`). */
+function unfinished(reply: Buffer | undefined): string | undefined {
+  const text = reply?.toString();
+  return text?.startsWith('+') ? text.slice(1) : undefined;
+}
+
 /** The flush limit sent when the caller sets none. */
 const UNLIMITED = 2 ** 31 - 1;
 
@@ -153,10 +159,12 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       const globalWatermark = num(reply[1]!.toString());
       if (status === 'stale') return { status: 'stale-watermark', globalWatermark };
       const emissions = readEmissions(reply[3]!);
-      if (status === 'applied')
-        return reply[4]?.toString() === '1'
-          ? { status, globalWatermark, emissions, moreToFlush: true }
-          : { status, globalWatermark, emissions };
+      if (status === 'applied') {
+        const more = unfinished(reply[4]);
+        return more === undefined
+          ? { status, globalWatermark, emissions }
+          : { status, globalWatermark, emissions, moreToFlush: more };
+      }
       const classified = classificationsOf(reply[2]!.toString());
       if (status === 'overlap')
         return {
@@ -181,7 +189,8 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       );
       if (reply[0]!.toString() === 'lost') throw lost();
       const ticked = { globalWatermark: num(reply[0]!.toString()), emissions: readEmissions(reply[1]!) };
-      return reply[2]?.toString() === '1' ? { ...ticked, moreToFlush: true } : ticked;
+      const more = unfinished(reply[2]);
+      return more === undefined ? ticked : { ...ticked, moreToFlush: more };
     },
     advanceGlobal: async (shardId, now, policy) => {
       roundTrips++;

@@ -196,33 +196,30 @@ local function flushSelection(s)
   for p in string.gmatch(string.sub(s, 2), '[^\\n]+') do prefixes[#prefixes + 1] = p end
   return prefixes
 end
-local function selected(selection, b)
-  if selection == true then return true end
-  for _, p in ipairs(selection) do
-    if string.sub(b, 1, #p) == p then return true end
-  end
-  return false
-end
--- claims the open windows changed since the last flush (running values) of the selected buckets,
--- at most limit rows; returns '1' when changed rows of the selection are left for later calls
+-- claims the open windows changed since the last flush (running values) of the selected buckets (a
+-- list's prefixes in its order), at most limit rows; returns '0' when none of the selection are left,
+-- else '+' and the first prefix with changed rows left for later calls ('' for a selection of all)
 local function claimDirty(out, selection, limit)
   if selection == nil then return '0' end
   local own = function() return nil end
   local left = limit
-  for _, b in ipairs(redis.call('SMEMBERS', P .. 'dirty')) do
-    if selected(selection, b) then
-      if left <= 0 then return '1' end
-      local e = redis.call('ZSCORE', P .. 'open', b)
-      local d = P .. 'd:' .. b
-      if redis.call('SCARD', d) > left then
-        claimRows(out, b, tonumber(e), false, redis.call('SPOP', d, left), own)
-        return '1'
+  local dirty = redis.call('SMEMBERS', P .. 'dirty')
+  for _, p in ipairs(selection == true and {''} or selection) do
+    for _, b in ipairs(dirty) do
+      if string.sub(b, 1, #p) == p then
+        if left <= 0 then return '+' .. p end
+        local e = redis.call('ZSCORE', P .. 'open', b)
+        local d = P .. 'd:' .. b
+        if redis.call('SCARD', d) > left then
+          claimRows(out, b, tonumber(e), false, redis.call('SPOP', d, left), own)
+          return '+' .. p
+        end
+        local rows = redis.call('SMEMBERS', d)
+        redis.call('DEL', d)
+        redis.call('SREM', P .. 'dirty', b)
+        claimRows(out, b, tonumber(e), false, rows, own)
+        left = left - #rows
       end
-      local rows = redis.call('SMEMBERS', d)
-      redis.call('DEL', d)
-      redis.call('SREM', P .. 'dirty', b)
-      claimRows(out, b, tonumber(e), false, rows, own)
-      left = left - #rows
     end
   end
   return '0'

@@ -17,13 +17,6 @@ export type {
   WatermarkPolicy,
 } from '../topology/index.ts';
 
-/** Whether a flush selection takes a bucket. */
-export function flushes(selection: FlushSelection, bucket: string): boolean {
-  if (typeof selection === 'boolean') return selection;
-  for (const prefix of selection) if (bucket.startsWith(prefix)) return true;
-  return false;
-}
-
 /** A flush selection as one script argument: `0` none, `1` all, else `p` and newline-separated prefixes. */
 export function flushArgument(selection: FlushSelection): string {
   if (typeof selection === 'boolean') return selection ? '1' : '0';

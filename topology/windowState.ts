@@ -51,7 +51,8 @@ export interface WatermarkPolicy {
 /**
  * Which changed open windows a call claims with their running values: all (`true`), none (`false`),
  * or those of the buckets whose ids begin with one of the given prefixes (e.g. a scope's, so device
- * windows can be flushed less often than product windows).
+ * windows can be flushed less often than product windows), claimed prefix by prefix in the order
+ * given: under a flush limit the first prefixes' windows go out first.
  */
 export type FlushSelection = boolean | readonly string[];
 
@@ -122,8 +123,11 @@ export type ApplyResult =
       readonly status: 'applied';
       readonly globalWatermark: number;
       readonly emissions: readonly Emission[];
-      /** Set when the flush limit left changed windows of the selection for the next calls. */
-      readonly moreToFlush?: true;
+      /**
+       * Set when the flush limit left changed windows of the selection for the next calls: the first
+       * prefix of the selection they are under (`''` for a selection of all).
+       */
+      readonly moreToFlush?: string;
     }
   /** Wholly at or below the shard's applied position: nothing merged. */
   | (AppliedBefore & { readonly status: 'duplicate' })
@@ -160,8 +164,8 @@ export interface TickRequest {
 export interface TickResult {
   readonly globalWatermark: number;
   readonly emissions: readonly Emission[];
-  /** Set when the flush limit left changed windows of the selection for the next calls. */
-  readonly moreToFlush?: true;
+  /** As for the applied `ApplyResult.moreToFlush`. */
+  readonly moreToFlush?: string;
 }
 
 /** The window state backend as the window operator uses it. */

@@ -71,6 +71,12 @@ export const KNOBS: readonly KnobDefinition[] = [
     sets: 'keys whose running values one window batch or tick emits: windows.flushMaxKeys',
   },
   {
+    name: 'flushKeysPerSecond',
+    min: 0,
+    max: 1_000_000,
+    sets: 'keys per second whose running values the worker emits (0: no limit): windows.flushKeysPerSecond',
+  },
+  {
     name: 'aggregateBytes',
     min: 0,
     max: 1_048_576,

@@ -47,7 +47,13 @@ import { hotStateProbe, type VisibilityProbe } from './probe.ts';
 import { countedWarm, warmTotals } from './warmStores.ts';
 
 /** The window operator's flush knobs, honoured in every mode. */
-const WINDOW_KNOBS = ['flushMs', 'customerFlushMs', 'deviceFlushMs', 'flushMaxKeys'] as const;
+const WINDOW_KNOBS = [
+  'flushMs',
+  'customerFlushMs',
+  'deviceFlushMs',
+  'flushMaxKeys',
+  'flushKeysPerSecond',
+] as const;
 
 /** Knobs the current topology honours, per mode. */
 export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
@@ -232,6 +238,7 @@ export function buildBenchPipeline(
     ...(knobs.customerFlushMs === undefined ? {} : { customerFlushIntervalMs: knobs.customerFlushMs }),
     ...(knobs.deviceFlushMs === undefined ? {} : { deviceFlushIntervalMs: knobs.deviceFlushMs }),
     ...(knobs.flushMaxKeys === undefined ? {} : { flushMaxKeys: knobs.flushMaxKeys }),
+    ...(knobs.flushKeysPerSecond === undefined ? {} : { flushKeysPerSecond: knobs.flushKeysPerSecond }),
   });
   const windowState = env.redisUrl
     ? redisWindowState({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })

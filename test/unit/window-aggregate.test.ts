@@ -253,14 +253,14 @@ describe('window-aggregate', () => {
     await t.driver.close();
   });
 
-  it('spreads a flush larger than flushMaxKeys over the next batches', async () => {
+  it('spreads a flush larger than flushMaxKeys over the next batches, the scopes with fewer keys first', async () => {
     const clock = new ManualClock(T0);
     const t = topology(
       config({
         flushIntervalMs: 60_000,
         customerFlushIntervalMs: 60_000,
         deviceFlushIntervalMs: 60_000,
-        flushMaxKeys: 2,
+        flushMaxKeys: 4,
       }),
       clock,
     );
@@ -271,10 +271,11 @@ describe('window-aggregate', () => {
       devices.map((d) => enriched(d, 'p', 'c', T0 + 5 * MIN, { v: 1 })),
     );
     await t.driver.settle();
-    // 4 devices x 3 sizes + 3 product + 1 customer rows: 2 per call, so 8 calls in all
-    expect(t.out).toHaveLength(2);
-    for (let i = 1; i <= 7; i++) {
+    // 3 product rows and 1 customer row go first, then 4 devices x 3 sizes: 4 per call
+    expect(t.out.map((a) => a.scope).sort()).toEqual(['customer-product', 'product', 'product', 'product']);
+    for (let i = 1; i <= 3; i++) {
       await clock.advance(100);
+      // each batch changes the product windows again: they wait for their next interval
       t.driver.send(t.input, 's', [enriched('d1', 'p', 'c', T0 + 5 * MIN, { w: i })]);
       await t.driver.settle();
     }
@@ -282,6 +283,46 @@ describe('window-aggregate', () => {
       t.out.filter((a) => a.scope === 'device' && a.window === '1h').map((a) => a.deviceId),
     );
     expect(deviceHours).toEqual(new Set(devices));
+    expect(t.out.filter((a) => a.scope === 'product')).toHaveLength(3);
+    await t.driver.close();
+  });
+
+  it('emits running values at most flushKeysPerSecond keys a second, as a trickle between the batches', async () => {
+    const clock = new ManualClock(T0);
+    const t = topology(
+      config({
+        flushIntervalMs: 60_000,
+        customerFlushIntervalMs: 60_000,
+        deviceFlushIntervalMs: 60_000,
+        flushMaxKeys: 5,
+        flushKeysPerSecond: 10,
+        scopes: ['device'],
+        windows: ['1h'],
+      }),
+      clock,
+    );
+    const devices = Array.from({ length: 20 }, (_, i) => `d${i}`);
+    t.driver.send(
+      t.input,
+      's',
+      devices.map((d) => enriched(d, 'p', 'c', T0 + 5 * MIN, { v: 1 })),
+    );
+    await t.driver.settle();
+    // the bucket starts full: flushMaxKeys keys
+    expect(t.out).toHaveLength(5);
+    const perBatch: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const before = t.out.length;
+      // 300 ms at 10 keys/s: 3 keys
+      await clock.advance(300);
+      t.driver.send(t.input, 's', [enriched('d0', 'p', 'c', T0 + 5 * MIN, { v: 2 })]);
+      await t.driver.settle();
+      perBatch.push(t.out.length - before);
+    }
+    // 15 keys were left: the first batches take 3 each; the keys changed again wait their turn
+    expect(perBatch.slice(0, 4)).toEqual([3, 3, 3, 3]);
+    expect(Math.max(...perBatch)).toBe(3);
+    expect(new Set(t.out.map((a) => a.deviceId)).size).toBe(20);
     await t.driver.close();
   });
 
