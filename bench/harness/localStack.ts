@@ -33,6 +33,7 @@ import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../..
 import { startEmulator } from '../emulators.ts';
 import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
+
 import { type BaselineFigure, rawLoopBaseline } from './baselines.ts';
 import type { KnobValues } from './knobs.ts';
 import {
@@ -50,6 +51,9 @@ import type { RemoteConfig } from './remote.ts';
 import { GOALS, type RunResult } from './result.ts';
 import type { PointRunner } from './runner.ts';
 import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
+
+/** An emulator's process and endpoint. */
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
 const TSX_ARGS = ['--import', 'tsx'];
 /** Marker polls of the Hot store: one `readLatestState` per lane with markers pending. */
@@ -195,13 +199,38 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         stop: () => warm.close(),
       };
     }
-    const [kinesis, dynamodb] = await Promise.all([startEmulator('kinesis'), startEmulator('dynamodb')]);
-    const postgres = options.postgresUrl === undefined ? await startPostgres() : undefined;
-    const redis = options.redisUrl === undefined ? await startRedis() : undefined;
-    const warm = openWarmStore(
-      warmStoreConfigSchema.parse({ writeUrl: options.postgresUrl ?? postgres!.url, ...WARM_POOL }),
-    );
-    await migrateWarm(warm.write);
+    // what started is stopped again when a later part fails to start
+    const undo: (() => unknown)[] = [];
+    let kinesis: Emulator;
+    let dynamodb: Emulator;
+    let postgres: Awaited<ReturnType<typeof startPostgres>> | undefined;
+    let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+    let warm: ReturnType<typeof openWarmStore>;
+    try {
+      const emulators = await Promise.allSettled([startEmulator('kinesis'), startEmulator('dynamodb')]);
+      for (const e of emulators) if (e.status === 'fulfilled') undo.push(() => e.value.child.kill('SIGTERM'));
+      for (const e of emulators) if (e.status === 'rejected') throw e.reason;
+      [kinesis, dynamodb] = emulators.map((e) => (e as PromiseFulfilledResult<Emulator>).value) as [
+        Emulator,
+        Emulator,
+      ];
+      if (options.postgresUrl === undefined) {
+        postgres = await startPostgres();
+        undo.push(() => postgres!.stop());
+      }
+      if (options.redisUrl === undefined) {
+        redis = await startRedis();
+        undo.push(() => redis!.stop());
+      }
+      warm = openWarmStore(
+        warmStoreConfigSchema.parse({ writeUrl: options.postgresUrl ?? postgres!.url, ...WARM_POOL }),
+      );
+      undo.push(() => warm.close());
+      await migrateWarm(warm.write);
+    } catch (e) {
+      for (const stop of undo.reverse()) await Promise.resolve(stop()).catch(() => {});
+      throw e;
+    }
     const coldDirectory = mkdtempSync(path.join(tmpdir(), 'shardflow-bench-cold-'));
     return {
       kinesisEndpoint: kinesis.endpoint,
