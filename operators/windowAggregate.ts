@@ -430,12 +430,22 @@ function flushSchedule(config: WindowAggregateConfig) {
   };
 }
 
-/** How many keys (rows of a bucket) `emissions` carry running values of. */
+/**
+ * How many keys (rows of a bucket) `emissions` carry running values of. A backend emits a row's
+ * columns one after another, so a key is counted where the bucket or the row changes.
+ */
 function runningKeys(emissions: readonly Emission[]): number {
-  const keys = new Set<string>();
-  for (const e of emissions)
-    if (!e.final) keys.add(`${e.bucket}|${e.field.slice(0, e.field.lastIndexOf(US) + 1)}`);
-  return keys.size;
+  let keys = 0;
+  let bucket = '';
+  let row = '';
+  for (const e of emissions) {
+    if (e.final) continue;
+    if (e.bucket === bucket && e.field.length > row.length && e.field.startsWith(row)) continue;
+    keys++;
+    bucket = e.bucket;
+    row = e.field.slice(0, e.field.lastIndexOf(US) + 1);
+  }
+  return keys;
 }
 
 /** The shortest period of a shard's tick: a flush interval of 0 (flush with every batch) must not spin. */

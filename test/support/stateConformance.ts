@@ -286,6 +286,35 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       expect(r.status === 'applied' && r.moreToFlush).toBeUndefined();
     });
 
+    it('claims a selection prefix by prefix in its order, and names the prefix it left keys of', async () => {
+      const s = await fresh();
+      const inScope = (scope: string, keys: readonly string[]): BucketPartial => ({
+        ...partial(10, Object.fromEntries(keys.map((k) => [`${k}\x1ff`, [[10 * HOUR, 1]] as const]))),
+        bucket: `${scope}|1h|${10 * HOUR}`,
+      });
+      // the device bucket is written first: a backend that claimed in its own order would take it first
+      const r = await s.apply(
+        request('a', '1', [inScope('device', ['d1', 'd2', 'd3']), inScope('product', ['p1', 'p2'])], {
+          flush: ['product|', 'device|'],
+          flushLimit: 3,
+        }),
+      );
+      if (r.status !== 'applied') throw new Error(`not applied: ${r.status}`);
+      expect(r.emissions.map((e) => e.bucket.split('|')[0])).toEqual(['product', 'product', 'device']);
+      expect(r.moreToFlush).toBe('device|');
+      const t = await s.tick({
+        shardId: 'a',
+        now: 2_000,
+        policy,
+        flush: ['product|', 'device|'],
+        flushLimit: 2,
+        session: 's',
+        sequence: 1,
+      });
+      expect(t.emissions.map((e) => e.bucket.split('|')[0])).toEqual(['device', 'device']);
+      expect(t.moreToFlush).toBeUndefined();
+    });
+
     it('finalises a window once the global watermark passes end + lateness, and re-emits late updates', async () => {
       const s = await fresh();
       await s.apply(request('a', '1', [partial(10, { f: [[10 * HOUR, 1]] })], { flush: true }));
