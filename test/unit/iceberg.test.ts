@@ -78,7 +78,7 @@ describe('BigInt-safe JSON', () => {
     const proto = parseJsonByHand('{"__proto__": [1], "a": 2}') as Record<string, unknown>;
     expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
     expect(Object.keys(proto)).toEqual(['__proto__', 'a']);
-    expect(proto.__proto__).toEqual([1]);
+    expect(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value).toEqual([1]);
     expect(parseJson('{"s": "\\u0000bigint:12345678901234567890"}')).toEqual({
       s: '\u0000bigint:12345678901234567890',
     });
