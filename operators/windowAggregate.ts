@@ -374,8 +374,9 @@ const NO_FLUSH: FlushTake = { selection: false, limit: 0, scopes: [] };
  * worker): it fills at that rate up to `flushMaxKeys`, and each call reserves what it holds. A large
  * flush (every device's windows, once a minute) then goes out as a steady trickle between the
  * batches instead of a burst of `flushMaxKeys` keys with every batch; when the keys change faster
- * than the rate drains them, each key's running values are refreshed less often than its interval,
- * and the Hot store's aggregate writes stay at the rate.
+ * than the rate drains them, each key's running values are refreshed less often than its interval
+ * (the backend flushes in rounds: a round takes the keys changed when it starts, so a key waits at
+ * most about two rounds), and the Hot store's aggregate writes stay at the rate.
  */
 function flushSchedule(config: WindowAggregateConfig) {
   const present = new Set(plan(config).map((s) => s.scope));

@@ -106,8 +106,10 @@ export function embeddedWindowState(): WindowStateBackend {
   // open and final buckets by window end: finality and retention look only at the due ones
   const open: Bucket[] = [];
   const fin: Bucket[] = [];
-  // open buckets' rows with changed columns (flagged in the slab) since the last flush
+  // open buckets' rows with changed columns (flagged in the slab) since their last flush round
+  // started, and the rows a round (of a flush prefix) took and has not flushed yet
   const dirty = new Map<Bucket, Set<Row>>();
+  const flushing = new Map<Bucket, Set<Row>>();
   const shards = new Map<string, Shard>();
   // final windows the shards' last ticks claimed, until surely delivered (see `WindowStateBackend.tick`)
   const pending = new Map<string, { readonly tag: string; readonly emissions: readonly Emission[] }>();
@@ -141,6 +143,7 @@ export function embeddedWindowState(): WindowStateBackend {
       b.final = true;
       fin.push(b);
       dirty.delete(b);
+      flushing.delete(b);
       for (const row of b.rows.values()) for (let c = 0; c < row.columns.length; c++) emit(out, b, row, c);
     }
     if (done > 0) fin.sort((x, y) => x.end - y.end);
@@ -149,6 +152,8 @@ export function embeddedWindowState(): WindowStateBackend {
   /**
    * Claims changed open windows of the selection (its prefixes in the order given), at most `limit`
    * rows; returns the first prefix with changed windows left ('' for a selection of all), if any.
+   * A prefix flushes in rounds: with nothing of it flushing, a round takes the rows changed so far,
+   * and rows changed meanwhile wait for the next round, so each key waits at most about a round.
    */
   const claimDirty = (
     out: Emission[],
@@ -158,8 +163,16 @@ export function embeddedWindowState(): WindowStateBackend {
     if (selection === false) return undefined;
     let left = limit;
     for (const prefix of selection === true ? [''] : selection) {
-      for (const [b, rows] of dirty) {
-        if (!b.id.startsWith(prefix)) continue;
+      let round = [...flushing.keys()].filter((b) => b.id.startsWith(prefix));
+      if (round.length === 0) {
+        round = [...dirty.keys()].filter((b) => b.id.startsWith(prefix));
+        for (const b of round) {
+          flushing.set(b, dirty.get(b)!);
+          dirty.delete(b);
+        }
+      }
+      for (const b of round) {
+        const rows = flushing.get(b)!;
         for (const row of rows) {
           if (left <= 0) return prefix;
           left--;
@@ -171,7 +184,7 @@ export function embeddedWindowState(): WindowStateBackend {
             emit(out, b, row, c);
           }
         }
-        dirty.delete(b);
+        flushing.delete(b);
       }
     }
     return undefined;

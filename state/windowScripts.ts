@@ -16,6 +16,8 @@
  *   revision + 1 (a column created in a bucket already final is stored at −1);
  * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that bucket's
  *   rows with changed columns (changes to final windows are claimed by the batch that makes them);
+ *   `P flushing` / `P f:<bucket>`: the same for the rows a flush round took and has not claimed yet
+ *   (a round of a flush prefix takes its d: sets when none of its buckets is flushing);
  * - `P c:<shard>:<pos>`: what a batch emitted (its claim, as the reply's blob), listed in
  *   `P claims:<shard>` (the last 32 kept);
  * - `P tp:<shard>`: the finals the shard's ticks claimed and that are not surely delivered yet
@@ -181,6 +183,8 @@ local function claimDue(out, G, lateness)
     redis.call('ZADD', P .. 'fin', e, b)
     redis.call('SREM', P .. 'dirty', b)
     redis.call('DEL', P .. 'd:' .. b)
+    redis.call('SREM', P .. 'flushing', b)
+    redis.call('DEL', P .. 'f:' .. b)
     local rows = redis.call('HGETALL', P .. 'b:' .. b)
     if #rows > 0 then
       out[#out + 1] = bucketHeader(b, tonumber(e), true, true, #rows / 2)
@@ -198,28 +202,53 @@ local function flushSelection(s)
 end
 -- claims the open windows changed since the last flush (running values) of the selected buckets (a
 -- list's prefixes in its order), at most limit rows; returns '0' when none of the selection are left,
--- else '+' and the first prefix with changed rows left for later calls ('' for a selection of all)
+-- else '+' and the first prefix with changed rows left for later calls ('' for a selection of all).
+-- A prefix flushes in rounds: with none of its buckets flushing, a round takes the rows changed so
+-- far (d: sets become f: sets), and rows changed meanwhile wait for the next round
 local function claimDirty(out, selection, limit)
   if selection == nil then return '0' end
   local own = function() return nil end
   local left = limit
-  local dirty = redis.call('SMEMBERS', P .. 'dirty')
+  local flushing = redis.call('SMEMBERS', P .. 'flushing')
+  local dirty
   for _, p in ipairs(selection == true and {''} or selection) do
-    for _, b in ipairs(dirty) do
-      if string.sub(b, 1, #p) == p then
+    local round = {}
+    for _, b in ipairs(flushing) do
+      if string.sub(b, 1, #p) == p then round[#round + 1] = b end
+    end
+    if #round == 0 then
+      dirty = dirty or redis.call('SMEMBERS', P .. 'dirty')
+      for _, b in ipairs(dirty) do
+        if string.sub(b, 1, #p) == p and redis.call('SREM', P .. 'dirty', b) == 1 then
+          local d, f = P .. 'd:' .. b, P .. 'f:' .. b
+          if redis.call('EXISTS', d) == 1 then
+            if redis.call('EXISTS', f) == 1 then
+              redis.call('SUNIONSTORE', f, f, d)
+              redis.call('DEL', d)
+            else
+              redis.call('RENAME', d, f)
+            end
+          end
+          redis.call('SADD', P .. 'flushing', b)
+          round[#round + 1] = b
+        end
+      end
+    end
+    for _, b in ipairs(round) do
+      local f = P .. 'f:' .. b
+      if redis.call('SCARD', f) > 0 then
         if left <= 0 then return '+' .. p end
         local e = redis.call('ZSCORE', P .. 'open', b)
-        local d = P .. 'd:' .. b
-        if redis.call('SCARD', d) > left then
-          claimRows(out, b, tonumber(e), false, redis.call('SPOP', d, left), own)
+        if redis.call('SCARD', f) > left then
+          claimRows(out, b, tonumber(e), false, redis.call('SPOP', f, left), own)
           return '+' .. p
         end
-        local rows = redis.call('SMEMBERS', d)
-        redis.call('DEL', d)
-        redis.call('SREM', P .. 'dirty', b)
+        local rows = redis.call('SMEMBERS', f)
+        redis.call('DEL', f)
         claimRows(out, b, tonumber(e), false, rows, own)
         left = left - #rows
       end
+      redis.call('SREM', P .. 'flushing', b)
     end
   end
   return '0'

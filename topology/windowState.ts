@@ -124,8 +124,11 @@ export type ApplyResult =
       readonly globalWatermark: number;
       readonly emissions: readonly Emission[];
       /**
-       * Set when the flush limit left changed windows of the selection for the next calls: the first
-       * prefix of the selection they are under (`''` for a selection of all).
+       * Set when the flush limit left windows of the selection's current flush rounds for the next
+       * calls: the first prefix of the selection they are under (`''` for a selection of all). A
+       * prefix flushes in rounds: a call that finds none of its windows flushing starts a round with
+       * the windows changed so far; those changed later wait for the next round, so under a flush
+       * limit every changed window goes out within about two rounds.
        */
       readonly moreToFlush?: string;
     }

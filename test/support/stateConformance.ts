@@ -8,6 +8,7 @@ import { windowAssigner } from '../../operators/windows/assign.ts';
 import { mergeStats } from '../../state/mergeStats.ts';
 import type {
   ApplyRequest,
+  ApplyResult,
   BucketPartial,
   Emission,
   TickRequest,
@@ -284,6 +285,33 @@ export function describeWindowStateConformance(name: string, make: () => Promise
       r = await s.apply(request('a', '2', [], { flush: true, flushLimit: 2, maxEventTime: 10 * HOUR }));
       expect(r).toMatchObject({ status: 'applied', emissions: [] });
       expect(r.status === 'applied' && r.moreToFlush).toBeUndefined();
+    });
+
+    it('flushes in rounds: rows changed after a round began wait for the next round', async () => {
+      const s = await fresh();
+      const fields = (keys: readonly string[], v: number) =>
+        Object.fromEntries(keys.map((k) => [`p\x1f${k}\x1ff`, [[10 * HOUR + v, v]] as const]));
+      const claimed = (r: ApplyResult) => {
+        if (r.status !== 'applied') throw new Error(`not applied: ${r.status}`);
+        return { fields: r.emissions.map((e) => e.field.split('\x1f')[1]), more: r.moreToFlush };
+      };
+      const first = claimed(
+        await s.apply(
+          request('a', '1', [partial(10, fields(['k1', 'k2', 'k3'], 1))], { flush: true, flushLimit: 2 }),
+        ),
+      );
+      expect(first.fields).toHaveLength(2);
+      expect(first.more).toBe('');
+      // k4 changes after the round took k1..k3: the round's last row goes first, and ends the round
+      const second = claimed(
+        await s.apply(request('a', '2', [partial(10, fields(['k4'], 2))], { flush: true, flushLimit: 2 })),
+      );
+      const rest = ['k1', 'k2', 'k3'].filter((k) => !first.fields.includes(k));
+      expect(second).toEqual({ fields: rest, more: undefined });
+      const third = claimed(
+        await s.apply(request('a', '3', [], { flush: true, flushLimit: 2, maxEventTime: 10 * HOUR })),
+      );
+      expect(third).toEqual({ fields: ['k4'], more: undefined });
     });
 
     it('claims a selection prefix by prefix in its order, and names the prefix it left keys of', async () => {
