@@ -371,7 +371,8 @@ const NO_FLUSH: FlushTake = { selection: false, limit: 0, scopes: [] };
  * calls go on with them.
  *
  * With `flushKeysPerSecond` set, the keys come out of a token bucket of this operator (one per
- * worker): it fills at that rate up to `flushMaxKeys`, and each call reserves what it holds. A large
+ * worker): it fills at that rate up to one second's worth (at most `flushMaxKeys`), and each call
+ * reserves what it holds. A large
  * flush (every device's windows, once a minute) then goes out as a steady trickle between the
  * batches instead of a burst of `flushMaxKeys` keys with every batch; when the keys change faster
  * than the rate drains them, each key's running values are refreshed less often than its interval
@@ -389,7 +390,9 @@ function flushSchedule(config: WindowAggregateConfig) {
         : config.flushIntervalMs;
   const last = new Map<AggregateScope, number>(scopes.map((s) => [s, Number.NEGATIVE_INFINITY]));
   const rate = config.flushKeysPerSecond;
-  let tokens = config.flushMaxKeys;
+  // one second's worth at most: a scope falling due after a quiet spell does not burst
+  const capacity = Math.min(config.flushMaxKeys, Math.max(1, rate));
+  let tokens = capacity;
   let filledAt = Number.NEGATIVE_INFINITY;
   return {
     /** The shortest interval: how often something may be due. */
@@ -400,7 +403,7 @@ function flushSchedule(config: WindowAggregateConfig) {
       if (due.length === 0) return NO_FLUSH;
       let limit = config.flushMaxKeys;
       if (rate > 0) {
-        if (now > filledAt) tokens = Math.min(config.flushMaxKeys, tokens + ((now - filledAt) * rate) / 1000);
+        if (now > filledAt) tokens = Math.min(capacity, tokens + ((now - filledAt) * rate) / 1000);
         filledAt = Math.max(filledAt, now);
         limit = Math.floor(tokens);
         if (limit < 1) return NO_FLUSH;
@@ -421,8 +424,7 @@ function flushSchedule(config: WindowAggregateConfig) {
       emissions: readonly Emission[],
     ): void {
       if (take.scopes.length === 0) return;
-      if (rate > 0)
-        tokens = Math.min(config.flushMaxKeys, tokens + Math.max(0, take.limit - runningKeys(emissions)));
+      if (rate > 0) tokens = Math.min(capacity, tokens + Math.max(0, take.limit - runningKeys(emissions)));
       // scopes are claimed in order: those before the one with keys left are done
       const left =
         moreToFlush === undefined ? -1 : take.scopes.findIndex((s) => `${s}|`.startsWith(moreToFlush));
