@@ -388,7 +388,8 @@ function flushSchedule(config: WindowAggregateConfig) {
       : scope === 'customer-product'
         ? config.customerFlushIntervalMs
         : config.flushIntervalMs;
-  const last = new Map<AggregateScope, number>(scopes.map((s) => [s, Number.NEGATIVE_INFINITY]));
+  // when each scope last finished a flush; every scope is due at the first call
+  const last = new Map<AggregateScope, number>();
   const rate = config.flushKeysPerSecond;
   // one second's worth at most: a scope falling due after a quiet spell does not burst
   const capacity = Math.min(config.flushMaxKeys, Math.max(1, rate));
@@ -399,6 +400,7 @@ function flushSchedule(config: WindowAggregateConfig) {
     shortestMs: Math.min(...scopes.map(intervalOf)),
     /** What a call at `now` flushes; the keys it may flush are reserved from the bucket. */
     take(now: number): FlushTake {
+      if (last.size === 0) for (const s of scopes) last.set(s, now - intervalOf(s));
       const due = scopes.filter((s) => now - last.get(s)! >= intervalOf(s));
       if (due.length === 0) return NO_FLUSH;
       let limit = config.flushMaxKeys;
@@ -429,6 +431,16 @@ function flushSchedule(config: WindowAggregateConfig) {
       const left =
         moreToFlush === undefined ? -1 : take.scopes.findIndex((s) => `${s}|`.startsWith(moreToFlush));
       for (const scope of left < 0 ? take.scopes : take.scopes.slice(0, left)) last.set(scope, now);
+    },
+    /**
+     * Per scope, how long its running values have been due and not all flushed at `now` (0: on
+     * schedule): under the rate limit, about how far behind its interval a key's refresh is.
+     */
+    overdueMs(now: number): { scope: AggregateScope; ms: number }[] {
+      return scopes.map((scope) => {
+        const at = last.get(scope);
+        return { scope, ms: at === undefined ? 0 : Math.max(0, now - at - intervalOf(scope)) };
+      });
     },
   };
 }
@@ -505,6 +517,7 @@ export function windowAggregate(
   const ticks = new Map<string, ShardTicks>();
   let watermark = Number.NEGATIVE_INFINITY;
   let stopping: AbortSignal | undefined;
+  let clock: Clock | undefined;
 
   /** Holds a shard that ran more than `maxShardDriftMs` ahead of the global watermark (see file comment). */
   const align = async (shardId: string, t: ShardTicks, clock: Clock) => {
@@ -581,8 +594,17 @@ export function windowAggregate(
     stores: [{ name: 'state.windows', kind: backend.kind }],
     open: (ctx) => {
       stopping = ctx.signal;
+      clock = ctx.clock;
       return backend.open();
     },
+    gauges: () =>
+      clock === undefined
+        ? []
+        : schedule.overdueMs(clock.now()).map(({ scope, ms }) => ({
+            name: `window_flush_overdue_seconds_${scope.replace('-', '_')}`,
+            help: `how long the ${scope} windows' running values have been due and not all emitted (0: on schedule)`,
+            value: ms / 1000,
+          })),
     process: async function aggregateBatch(batch, ctx) {
       const now = ctx.clock.now();
       const flush = schedule.take(now);

@@ -310,7 +310,10 @@ describe('window-aggregate', () => {
     await t.driver.settle();
     // the bucket starts full: flushMaxKeys keys
     expect(t.out).toHaveLength(5);
+    const overdue = () =>
+      t.driver.metrics().gauges.find((g) => g.name === 'window_flush_overdue_seconds_device')?.value;
     const perBatch: number[] = [];
+    const overdueAfter: (number | undefined)[] = [];
     for (let i = 0; i < 8; i++) {
       const before = t.out.length;
       // 300 ms at 10 keys/s: 3 keys
@@ -318,11 +321,15 @@ describe('window-aggregate', () => {
       t.driver.send(t.input, 's', [enriched('d0', 'p', 'c', T0 + 5 * MIN, { v: 2 })]);
       await t.driver.settle();
       perBatch.push(t.out.length - before);
+      overdueAfter.push(overdue());
     }
-    // 15 keys were left: the first batches take 3 each; the keys changed again wait their turn
-    expect(perBatch.slice(0, 4)).toEqual([3, 3, 3, 3]);
-    expect(Math.max(...perBatch)).toBe(3);
+    // the round took 20 keys: 5, then 3 a batch; d0, changed again meanwhile, waits for the next
+    // round, due a minute after this one ended
+    expect(perBatch).toEqual([3, 3, 3, 3, 3, 0, 0, 0]);
     expect(new Set(t.out.map((a) => a.deviceId)).size).toBe(20);
+    expect(overdueAfter.map((s) => (s === undefined ? s : Math.round(s * 10) / 10))).toEqual([
+      0.3, 0.6, 0.9, 1.2, 0, 0, 0, 0,
+    ]);
     await t.driver.close();
   });
 
