@@ -42,6 +42,9 @@ const config = (over: Partial<WindowAggregateConfig> = {}): WindowAggregateConfi
     ...over,
   });
 
+/** Every scope's running values once a minute: the flush tests' keys all fall due at the first batch. */
+const EVERY_MINUTE = { flushIntervalMs: MIN, customerFlushIntervalMs: MIN, deviceFlushIntervalMs: MIN };
+
 // the driver captures what reaches each sink; these sinks are never called
 const unused = <T>(): Sink<T> => ({ type: 'captured', write: async () => {} });
 
@@ -257,9 +260,7 @@ describe('window-aggregate', () => {
     const clock = new ManualClock(T0);
     const t = topology(
       config({
-        flushIntervalMs: 60_000,
-        customerFlushIntervalMs: 60_000,
-        deviceFlushIntervalMs: 60_000,
+        ...EVERY_MINUTE,
         flushMaxKeys: 4,
       }),
       clock,
@@ -291,9 +292,7 @@ describe('window-aggregate', () => {
     const clock = new ManualClock(T0);
     const t = topology(
       config({
-        flushIntervalMs: 60_000,
-        customerFlushIntervalMs: 60_000,
-        deviceFlushIntervalMs: 60_000,
+        ...EVERY_MINUTE,
         flushMaxKeys: 5,
         flushKeysPerSecond: 10,
         scopes: ['device'],
