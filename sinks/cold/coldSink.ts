@@ -1,6 +1,6 @@
 /**
- * The Cold sink: joined telemetry buffered in memory and appended to the Iceberg table as Parquet,
- * one snapshot per commit, on a row target or an interval (never an empty commit). Each snapshot's
+ * The Cold sink: joined telemetry buffered in memory (column by column per partition, see
+ * `TelemetryBuffer`) and appended to the Iceberg table as Parquet, one snapshot per commit, on a row target or an interval (never an empty commit). Each snapshot's
  * summary records every shard's committed position; shards are marked durable only after the catalog
  * swap. On start the sink reads those positions back and drops records at or below them, so a replay
  * after a crash adds nothing twice. Data files written by a commit that never swapped are orphans,
@@ -36,11 +36,14 @@ import {
   evolvedTelemetrySchema,
   metricColumnSchema,
   TELEMETRY_SPEC,
-  telemetryColumns,
+  TelemetryBuffer,
   telemetrySchema,
 } from './iceberg/telemetryTable.ts';
 import type { DataFile, PartitionSpecJson, SchemaJson } from './iceberg/types.ts';
 import type { ColdField, ColumnarRows, DataFileStats, ParquetOptions } from './parquet/types.ts';
+
+/** Buffered rows by partition: day, then product. */
+type Partitions = Map<number, Map<string, TelemetryBuffer>>;
 
 /** Configuration of the Cold sink (`cold` section). */
 export const coldSinkConfigSchema = z.object({
@@ -123,7 +126,10 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   let schema: SchemaJson | undefined;
   let spec: PartitionSpecJson = TELEMETRY_SPEC;
   let committed = new Map<string, Position>();
-  let buffer: Enriched[] = [];
+  let buffer: Partitions = new Map();
+  let bufferedRows = 0;
+  // Per shard, the position of its first buffered row (batches of a shard come in order).
+  let firsts = new Map<string, Position>();
   // Per shard, the end of the last source batch taken into the buffer (records kept or skipped).
   let buffered = new Map<string, Position>();
   const seen = new Set<string>();
@@ -131,34 +137,42 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   let chain: Promise<unknown> = Promise.resolve();
   const stop = new AbortController();
 
-  async function writeDataFiles(rows: readonly Enriched[]): Promise<DataFile[]> {
-    const groups = new Map<string, Enriched[]>();
-    for (const r of rows) {
-      const key = `${dayOf(r.device_timestamp)}\u0000${r.productId}`;
-      const g = groups.get(key);
-      if (g) g.push(r);
-      else groups.set(key, [r]);
+  function bufferRow(r: Enriched): void {
+    const day = dayOf(r.device_timestamp);
+    let byProduct = buffer.get(day);
+    if (byProduct === undefined) {
+      byProduct = new Map();
+      buffer.set(day, byProduct);
     }
+    let rows = byProduct.get(r.productId);
+    if (rows === undefined) {
+      rows = new TelemetryBuffer(schema!);
+      byProduct.set(r.productId, rows);
+    }
+    rows.append(r);
+    bufferedRows++;
+  }
+
+  async function writeDataFiles(rows: Partitions): Promise<DataFile[]> {
     const fields = coldFields(schema!);
     const out: DataFile[] = [];
-    for (const group of groups.values()) {
-      const partition = {
-        device_timestamp_day: dayOf(group[0]!.device_timestamp),
-        product_id: group[0]!.productId,
-      };
-      // Building a file's columns is synchronous, and so is encoding it unless the writer runs on a
-      // thread: capping its rows, and yielding between files, keeps a commit of minutes of rows from
-      // stalling every shard of the worker (and its lease renewals) for seconds at a time.
-      for (let from = 0; from < group.length; from += config.maxFileRows) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const rows = group.slice(from, from + config.maxFileRows);
-        const { bytes, stats } = await deps.writeDataFile(fields, telemetryColumns(rows, schema!), {
-          compression: config.compression,
-          keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
-        });
-        const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
-        await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
-        out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
+    for (const [day, byProduct] of rows) {
+      for (const [product, group] of byProduct) {
+        const partition = { device_timestamp_day: day, product_id: product };
+        // Encoding is synchronous unless the writer runs on a thread: capping a file's rows, and
+        // yielding between files, keeps a commit of minutes of rows from stalling every shard of
+        // the worker (and its lease renewals) for seconds at a time.
+        for (let from = 0; from < group.length; from += config.maxFileRows) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          const columns = group.columns(from, Math.min(group.length, from + config.maxFileRows));
+          const { bytes, stats } = await deps.writeDataFile(fields, columns, {
+            compression: config.compression,
+            keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
+          });
+          const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
+          await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
+          out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
+        }
       }
     }
     return out;
@@ -170,10 +184,19 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
    */
   function settle(positions: ReadonlyMap<string, Position>): void {
     for (const [shard, p] of positions) committed.set(shard, maxPosition(committed.get(shard), p));
-    buffer = buffer.filter((r) => {
-      const done = committed.get(r.rawRef.shardId);
-      return !done || comparePositions(positionOf(r), done) > 0;
-    });
+    const keep = (shard: string, p: Position) => {
+      const done = committed.get(shard);
+      return !done || comparePositions(p, done) > 0;
+    };
+    bufferedRows = 0;
+    for (const byProduct of buffer.values()) {
+      for (const [product, rows] of byProduct) {
+        const kept = rows.filter(keep);
+        byProduct.set(product, kept);
+        bufferedRows += kept.length;
+      }
+    }
+    firsts = firstPositions(buffer);
     for (const [shard, p] of buffered) {
       const done = committed.get(shard);
       if (done && comparePositions(p, done) <= 0) {
@@ -184,13 +207,38 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   }
 
   /** Per shard, the position of its first row in `rows`. */
-  function firstPositions(rows: readonly Enriched[]): Map<string, Position> {
-    const firsts = new Map<string, Position>();
-    for (const r of rows) {
-      const seen = firsts.get(r.rawRef.shardId);
-      if (!seen || comparePositions(positionOf(r), seen) < 0) firsts.set(r.rawRef.shardId, positionOf(r));
+  function firstPositions(rows: Partitions): Map<string, Position> {
+    const out = new Map<string, Position>();
+    for (const byProduct of rows.values()) {
+      for (const group of byProduct.values()) {
+        for (let i = 0; i < group.length; i++) {
+          const shard = group.shardAt(i);
+          const p = group.positionAt(i);
+          const seen = out.get(shard);
+          if (!seen || comparePositions(p, seen) < 0) out.set(shard, p);
+        }
+      }
     }
-    return firsts;
+    return out;
+  }
+
+  /** Puts the rows of a commit that failed back in front of those buffered since. */
+  function restore(rows: Partitions, count: number, starts: ReadonlyMap<string, Position>): void {
+    for (const [day, byProduct] of buffer) {
+      let older = rows.get(day);
+      if (older === undefined) {
+        older = new Map();
+        rows.set(day, older);
+      }
+      for (const [product, newer] of byProduct) {
+        const before = older.get(product);
+        if (before === undefined) older.set(product, newer);
+        else before.appendAll(newer);
+      }
+    }
+    buffer = rows;
+    bufferedRows += count;
+    firsts = new Map([...firsts, ...starts]);
   }
 
   /**
@@ -208,12 +256,15 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
       failedBefore = false;
     }
     for (;;) {
-      if (buffer.length === 0) return;
+      if (bufferedRows === 0) return;
       const rows = buffer;
+      const count = bufferedRows;
       const positions = buffered;
-      buffer = [];
+      const starts = firsts;
+      buffer = new Map();
+      bufferedRows = 0;
       buffered = new Map();
-      const firsts = firstPositions(rows);
+      firsts = new Map();
       let files: DataFile[] = [];
       try {
         files = await writeDataFiles(rows);
@@ -221,7 +272,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
         for (const [shard, p] of positions) merged.set(shard, maxPosition(merged.get(shard), p));
         const result = await appendFiles(ref!, files, {
           summary: checkpointSummary(writerId, merged),
-          precondition: (current) => checkStartsBeyond(current, firsts),
+          precondition: (current) => checkStartsBeyond(current, starts),
         });
         // Not `committed = merged`: a write may have taken a moved shard's position meanwhile.
         for (const [shard, p] of merged) committed.set(shard, maxPosition(committed.get(shard), p));
@@ -229,7 +280,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
           {
             table: `${id.namespace}.${id.name}`,
             snapshotId: String(result.snapshotId),
-            rows: rows.length,
+            rows: count,
             files: files.length,
             attempts: result.attempts,
           },
@@ -239,7 +290,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
         return;
       } catch (error) {
         // Put the rows back: nothing was committed, and a retried write must not buffer them twice.
-        buffer = [...rows, ...buffer];
+        restore(rows, count, starts);
         for (const [shard, p] of positions) buffered.set(shard, maxPosition(buffered.get(shard), p));
         if (!(error instanceof AlreadyCommittedError)) {
           failedBefore = true;
@@ -330,11 +381,15 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
       // must find those user records committed too.
       let end = batchCtx.position;
       for (const r of batch) {
-        if (!floor || comparePositions(positionOf(r), floor) > 0) buffer.push(r);
-        end = maxPosition(end, positionOf(r));
+        const p = positionOf(r);
+        if (!floor || comparePositions(p, floor) > 0) {
+          bufferRow(r);
+          if (!firsts.has(r.rawRef.shardId)) firsts.set(r.rawRef.shardId, p);
+        }
+        end = maxPosition(end, p);
       }
       buffered.set(shard, end);
-      if (buffer.length >= config.targetRows) await commit();
+      if (bufferedRows >= config.targetRows) await commit();
     },
     flush: () => commit(),
     close() {

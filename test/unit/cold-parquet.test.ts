@@ -6,7 +6,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBound } from '../../sinks/cold/parquet/bounds.ts';
 import { ColumnBuffer } from '../../sinks/cold/parquet/columnBuffer.ts';
-import type { ColdField, ColumnarRows } from '../../sinks/cold/parquet/types.ts';
+import type { ColdField, ColumnarRows, ColumnValues } from '../../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 
 const FIELDS: readonly ColdField[] = [
@@ -306,6 +306,117 @@ describe('writeParquet', () => {
       ),
     ).toThrow('field "other": field id 11 is used twice');
     expect(() => writeParquet(FIELDS, ROWS, { compression: 'lz4' as 'zstd' })).toThrow(/compression/);
+  });
+});
+
+describe('compact column forms (dictionary codes, numbers as text, map entries)', () => {
+  const fields: readonly ColdField[] = [
+    { id: 1, name: 'device_id', type: 'string', required: true },
+    { id: 2, name: 'site_id', type: 'string', required: false },
+    { id: 3, name: 'metrics', type: { kind: 'map', keyId: 4, valueId: 5, value: 'string' }, required: false },
+  ];
+  const plain: ColumnarRows = {
+    length: 4,
+    columns: new Map<number, ArrayLike<unknown>>([
+      [1, ['dev-b', 'dev-c', 'dev-b', 'dev-d']],
+      [2, ['s1', null, 's2', 's1']],
+      [3, [{ hum: '40', ok: 'true' }, null, { hum: '-0.5' }, {}]],
+    ]) as ColumnarRows['columns'],
+  };
+  const compact: ColumnarRows = {
+    length: 4,
+    columns: new Map<number, ColumnValues>([
+      // 'dev-a' and 'dev-z' are in the dictionary but in no row: they must not widen the bounds
+      [
+        1,
+        {
+          kind: 'dictionary',
+          codes: Int32Array.of(1, 2, 1, 3),
+          dictionary: ['dev-a', 'dev-b', 'dev-c', 'dev-d', 'dev-z'],
+        },
+      ],
+      [2, { kind: 'dictionary', codes: Int32Array.of(0, -1, 1, 0), dictionary: ['s1', 's2'] }],
+      [
+        3,
+        {
+          kind: 'map-entries',
+          offsets: Int32Array.of(0, 2, 2, 3, 3),
+          present: Uint8Array.of(1, 0, 1, 1),
+          keys: { kind: 'dictionary', codes: Int32Array.of(0, 1, 0), dictionary: ['hum', 'ok'] },
+          values: {
+            kind: 'number-text',
+            numbers: Float64Array.of(40, 0, -0.5),
+            text: new Map([[1, 'true']]),
+          },
+        },
+      ],
+    ]),
+  };
+
+  it('writes the same file contents and metrics as the plain arrays', async () => {
+    const a = writeParquet(fields, compact, { compression: 'snappy' });
+    const b = writeParquet(fields, plain, { compression: 'snappy' });
+    expect(a.stats.lowerBounds).toEqual(b.stats.lowerBounds);
+    expect(a.stats.upperBounds).toEqual(b.stats.upperBounds);
+    expect(a.stats.nullValueCounts).toEqual(b.stats.nullValueCounts);
+    expect(a.stats.valueCounts).toEqual(b.stats.valueCounts);
+    expect(decodeBound('string', a.stats.upperBounds.get(1)!)).toBe('dev-d');
+    const rows = await parquetReadObjects({ file: a.bytes.slice().buffer });
+    expect(rows).toEqual(await parquetReadObjects({ file: b.bytes.slice().buffer }));
+    // hyparquet reads a null map as undefined
+    expect(rows.map((r) => r.metrics)).toEqual([{ hum: '40', ok: 'true' }, undefined, { hum: '-0.5' }, {}]);
+  });
+
+  it('writes a dictionary column too varied for a dictionary as plain strings', async () => {
+    const n = 200;
+    const dictionary = Array.from({ length: n }, (_, i) => `seq-${String(i).padStart(4, '0')}`);
+    const rows: ColumnarRows = {
+      length: n,
+      columns: new Map<number, ColumnValues>([
+        [1, { kind: 'dictionary', codes: Int32Array.from({ length: n }, (_, i) => n - 1 - i), dictionary }],
+      ]),
+    };
+    const { bytes, stats } = writeParquet(fields, rows, { compression: 'snappy' });
+    const chunk = parquetMetadata(bytes).row_groups[0]!.columns[0]!.meta_data!;
+    expect(chunk.dictionary_page_offset).toBeUndefined();
+    expect(decodeBound('string', stats.lowerBounds.get(1)!)).toBe('seq-0000');
+    const back = await parquetReadObjects({ file: bytes.slice().buffer, columns: ['device_id'] });
+    expect(back.map((r) => r.device_id)).toEqual([...dictionary].reverse());
+  });
+
+  it('names the column and the row of a bad code or a null in a required column', () => {
+    const one = (column: ColumnValues) => ({ length: 2, columns: new Map([[1, column]]) });
+    expect(() =>
+      writeParquet(fields, one({ kind: 'dictionary', codes: Int32Array.of(0, 5), dictionary: ['a'] }), {}),
+    ).toThrow('column "device_id", row 1: code 5 is outside the dictionary');
+    expect(() =>
+      writeParquet(fields, one({ kind: 'dictionary', codes: Int32Array.of(0, -1), dictionary: ['a'] }), {}),
+    ).toThrow('column "device_id", row 1: null in a required column');
+    expect(() =>
+      writeParquet(fields, one({ kind: 'number-text', numbers: Float64Array.of(1, 2) }), {}),
+    ).not.toThrow();
+    expect(() =>
+      writeParquet(
+        fields,
+        {
+          length: 1,
+          columns: new Map<number, ColumnValues>([
+            [1, ['a']],
+            [
+              3,
+              {
+                kind: 'map-entries',
+                offsets: Int32Array.of(0, 1),
+                present: Uint8Array.of(0),
+                keys: { kind: 'dictionary', codes: Int32Array.of(0), dictionary: ['k'] },
+                values: ['v'],
+              },
+            ],
+          ]),
+        },
+        {},
+      ),
+    ).toThrow('column "metrics", row 0: a null map has entries');
   });
 });
 

@@ -6,8 +6,8 @@
  */
 
 import { z } from 'zod';
-import type { Enriched } from '../../../topology/index.ts';
-import type { ColdValue, ColumnarRows, ColumnValues } from '../parquet/types.ts';
+import type { Enriched, Position } from '../../../topology/index.ts';
+import type { ColumnarRows, ColumnValues, DictionaryColumn } from '../parquet/types.ts';
 import type { ColdField, ColdType, PartitionSpecJson, SchemaFieldJson, SchemaJson } from './types.ts';
 
 /** A metric kept in a typed column of its own. */
@@ -148,101 +148,374 @@ function fits(type: ColdType, v: unknown): boolean {
   }
 }
 
-interface TypedMetric {
-  readonly id: number;
-  readonly type: ColdType;
-  readonly values: Float64Array | Int32Array | ColdValue[];
-  readonly present?: Uint8Array;
+function grown<T extends Float64Array | Int32Array | Uint8Array>(array: T, capacity: number): T {
+  const next = new (array.constructor as new (n: number) => T)(capacity);
+  next.set(array);
+  return next;
 }
 
-function typedMetric(id: number, type: ColdType, n: number): TypedMetric {
-  if (type === 'double') return { id, type, values: new Float64Array(n), present: new Uint8Array(n) };
-  if (type === 'int') return { id, type, values: new Int32Array(n), present: new Uint8Array(n) };
-  return { id, type, values: new Array<ColdValue>(n).fill(null) };
+/** A string column being collected: a code per row (−1: null) into a list of its distinct values. */
+class StringCodes {
+  codes: Int32Array;
+  readonly dictionary: string[] = [];
+  readonly #index = new Map<string, number>();
+  // rows in a row often repeat the value (a shard, a KPL aggregate's sequence number)
+  #last: string | undefined;
+  #lastCode = -1;
+
+  constructor(capacity: number) {
+    this.codes = new Int32Array(capacity);
+  }
+
+  set(row: number, value: string | null | undefined): void {
+    if (value === null || value === undefined) {
+      this.codes[row] = -1;
+      return;
+    }
+    if (value !== this.#last) {
+      let code = this.#index.get(value);
+      if (code === undefined) {
+        code = this.dictionary.length;
+        this.dictionary.push(value);
+        this.#index.set(value, code);
+      }
+      this.#last = value;
+      this.#lastCode = code;
+    }
+    this.codes[row] = this.#lastCode;
+  }
+
+  value(row: number): string | null {
+    const code = this.codes[row]!;
+    return code < 0 ? null : this.dictionary[code]!;
+  }
+
+  grow(capacity: number): void {
+    this.codes = grown(this.codes, capacity);
+  }
+
+  /**
+   * Rows `from` to `to` (codes copied; the dictionary shared: a buffer being committed takes no more
+   * rows, and the encoding thread gets a copy of the message).
+   */
+  slice(from: number, to: number): DictionaryColumn {
+    return { kind: 'dictionary', codes: this.codes.slice(from, to), dictionary: this.dictionary };
+  }
+}
+
+/** A typed metric column: its row values, in the column form the Parquet writer takes. */
+interface MetricColumnBuffer {
+  readonly name: string;
+  readonly type: ColdType;
+  /** Sets row `row` to `value`, which fits the type; rows not set are null. */
+  set(row: number, value: unknown): void;
+  get(row: number): unknown;
+  grow(capacity: number): void;
+  slice(from: number, to: number): ColumnValues;
+}
+
+function metricColumnBuffer(name: string, type: ColdType, capacity: number): MetricColumnBuffer {
+  if (type === 'string') {
+    const strings = new StringCodes(capacity);
+    strings.codes.fill(-1);
+    return {
+      name,
+      type,
+      set: (row, value) => strings.set(row, value as string),
+      get: (row) => strings.value(row),
+      grow(n) {
+        const from = strings.codes.length;
+        strings.grow(n);
+        strings.codes.fill(-1, from);
+      },
+      slice: (from, to) => strings.slice(from, to),
+    };
+  }
+  if (type === 'boolean') {
+    // 0 null, 1 false, 2 true
+    let flags = new Uint8Array(capacity);
+    return {
+      name,
+      type,
+      set: (row, value) => {
+        flags[row] = value ? 2 : 1;
+      },
+      get: (row) => (flags[row] === 0 ? null : flags[row] === 2),
+      grow(n) {
+        flags = grown(flags, n);
+      },
+      slice: (from, to) => Array.from(flags.subarray(from, to), (f) => (f === 0 ? null : f === 2)),
+    };
+  }
+  let values: Float64Array | Int32Array =
+    type === 'int' ? new Int32Array(capacity) : new Float64Array(capacity);
+  let present = new Uint8Array(capacity);
+  return {
+    name,
+    type,
+    set: (row, value) => {
+      values[row] = value as number;
+      present[row] = 1;
+    },
+    get: (row) => (present[row] === 0 ? null : values[row]),
+    grow(n) {
+      values = grown(values, n);
+      present = grown(present, n);
+    },
+    slice: (from, to) => ({ values: values.slice(from, to), present: present.slice(from, to) }),
+  };
 }
 
 /**
- * Enriched records as the Parquet writer's columns for `schema` (timestamps in epoch ms), in one pass;
- * `double` and `int` metric columns go as typed arrays with a presence mask.
+ * Joined telemetry collected column by column as it arrives, for the data files of one commit: each
+ * string column as codes into its distinct values (devices, sites, shards repeat), times and numbers
+ * in typed arrays, metrics without a column of their own as map entries (names coded, numbers kept
+ * as numbers and written as text by the encoder). A record's objects are garbage as soon as it is
+ * appended: a minute of telemetry held for a commit is a few dozen arrays rather than hundreds of
+ * thousands of objects for the garbage collector to trace, and a file's columns go to the encoding
+ * thread as copies of arrays rather than as a clone of every row.
  */
-export function telemetryColumns(records: readonly Enriched[], schema: SchemaJson): ColumnarRows {
-  const n = records.length;
-  const strings = () => new Array<string | null>(n);
-  const deviceId = strings();
-  const productId = strings();
-  const hubId = strings();
-  const childId = strings();
-  const siteId = strings();
-  const customerId = strings();
-  const stream = strings();
-  const shardId = strings();
-  const sequence = strings();
-  const specId = strings();
-  const deviceTs = new Float64Array(n);
-  const ingestTs = new Float64Array(n);
-  const subSequence = new Int32Array(n);
-  const specVersion = new Array<number | null>(n);
-  const rest = new Array<Record<string, string> | null>(n);
-  const typed = schema.fields
-    .filter((f) => f.id >= FIRST_METRIC_ID && typeof f.type === 'string')
-    .map((f) => [f.name, typedMetric(f.id, f.type as ColdType, n)] as const);
-  const byName = new Map(typed);
-  for (let i = 0; i < n; i++) {
-    const r = records[i]!;
+export class TelemetryBuffer {
+  #length = 0;
+  #capacity: number;
+  readonly #deviceId: StringCodes;
+  readonly #productId: StringCodes;
+  readonly #hubId: StringCodes;
+  readonly #childId: StringCodes;
+  readonly #siteId: StringCodes;
+  readonly #customerId: StringCodes;
+  readonly #stream: StringCodes;
+  readonly #shardId: StringCodes;
+  readonly #sequence: StringCodes;
+  readonly #specId: StringCodes;
+  #deviceTs: Float64Array;
+  #ingestTs: Float64Array;
+  #subSequence: Int32Array;
+  #specVersion: Int32Array;
+  #specVersionPresent: Uint8Array;
+  // metrics map: row i's entries are #offsets[i] to #offsets[i + 1]; a row without entries is null
+  #offsets: Int32Array;
+  #entries = 0;
+  readonly #keys: StringCodes;
+  #numbers: Float64Array;
+  /** Entries whose value is not a number, as the text written. */
+  readonly #text = new Map<number, string>();
+  readonly #metrics: readonly MetricColumnBuffer[];
+  readonly #byName: ReadonlyMap<string, MetricColumnBuffer>;
+  readonly #schema: SchemaJson;
+
+  /** `capacity`: rows to make room for at first (the arrays double as rows come). */
+  constructor(schema: SchemaJson, capacity = 1024) {
+    this.#schema = schema;
+    const n = Math.max(1, capacity);
+    this.#capacity = n;
+    const strings = () => new StringCodes(n);
+    this.#deviceId = strings();
+    this.#productId = strings();
+    this.#hubId = strings();
+    this.#childId = strings();
+    this.#siteId = strings();
+    this.#customerId = strings();
+    this.#stream = strings();
+    this.#shardId = strings();
+    this.#sequence = strings();
+    this.#specId = strings();
+    this.#deviceTs = new Float64Array(n);
+    this.#ingestTs = new Float64Array(n);
+    this.#subSequence = new Int32Array(n);
+    this.#specVersion = new Int32Array(n);
+    this.#specVersionPresent = new Uint8Array(n);
+    this.#offsets = new Int32Array(n + 1);
+    this.#keys = new StringCodes(4 * n);
+    this.#numbers = new Float64Array(4 * n);
+    this.#metrics = schema.fields
+      .filter((f) => f.id >= FIRST_METRIC_ID && typeof f.type === 'string')
+      .map((f) => metricColumnBuffer(f.name, f.type as ColdType, n));
+    this.#byName = new Map(this.#metrics.map((m) => [m.name, m]));
+  }
+
+  /** Rows appended. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Appends one record as a row. */
+  append(r: Enriched): void {
+    const i = this.#row();
     const ref = r.rawRef;
-    deviceId[i] = r.device_id;
-    deviceTs[i] = r.device_timestamp;
-    productId[i] = r.productId;
-    hubId[i] = r.hub_id ?? null;
-    childId[i] = r.childDeviceId ?? null;
-    siteId[i] = r.site_id;
-    customerId[i] = r.customer_id;
-    ingestTs[i] = r.ingest_timestamp;
-    stream[i] = ref.stream;
-    shardId[i] = ref.shardId;
-    sequence[i] = ref.sequenceNumber;
-    subSequence[i] = ref.subSequenceNumber ?? 0;
-    specId[i] = ref.specId ?? null;
-    specVersion[i] = ref.specVersion ?? null;
-    let other: Record<string, string> | null = null;
+    this.#deviceId.set(i, r.device_id);
+    this.#deviceTs[i] = r.device_timestamp;
+    this.#productId.set(i, r.productId);
+    this.#hubId.set(i, r.hub_id);
+    this.#childId.set(i, r.childDeviceId);
+    this.#siteId.set(i, r.site_id);
+    this.#customerId.set(i, r.customer_id);
+    this.#ingestTs[i] = r.ingest_timestamp;
+    this.#stream.set(i, ref.stream);
+    this.#shardId.set(i, ref.shardId);
+    this.#sequence.set(i, ref.sequenceNumber);
+    this.#subSequence[i] = ref.subSequenceNumber ?? 0;
+    this.#specId.set(i, ref.specId);
+    this.#setSpecVersion(i, ref.specVersion);
     const metrics = r.metrics;
     for (const name in metrics) {
       const v = metrics[name];
       if (v === null || v === undefined) continue;
-      const t = byName.get(name);
-      if (t !== undefined && fits(t.type, v)) {
-        t.values[i] = v as never;
-        if (t.present) t.present[i] = 1;
-      } else {
-        other ??= {};
-        other[name] = String(v);
-      }
+      const column = this.#byName.get(name);
+      if (column !== undefined && fits(column.type, v)) column.set(i, v);
+      else this.#entry(name, v);
     }
-    rest[i] = other;
+    this.#offsets[i + 1] = this.#entries;
   }
-  const columns = new Map<number, ColumnValues>([
-    [1, deviceId],
-    [2, deviceTs],
-    [3, productId],
-    [4, hubId],
-    [5, childId],
-    [6, siteId],
-    [7, customerId],
-    [8, ingestTs],
-    [9, stream],
-    [10, shardId],
-    [11, sequence],
-    [12, { values: subSequence }],
-    [13, specId],
-    [14, specVersion],
-    [15, rest],
-  ]);
-  for (const [, t] of typed)
-    columns.set(
-      t.id,
-      t.present
-        ? { values: t.values as Float64Array | Int32Array, present: t.present }
-        : (t.values as ColdValue[]),
-    );
-  return { length: n, columns };
+
+  /** The shard of row `i`. */
+  shardAt(i: number): string {
+    return this.#shardId.value(i)!;
+  }
+
+  /** The stream position of row `i`. */
+  positionAt(i: number): Position {
+    return { sequenceNumber: this.#sequence.value(i)!, subSequenceNumber: this.#subSequence[i]! };
+  }
+
+  /** A buffer of the rows `keep` accepts (this one when it accepts all). */
+  filter(keep: (shard: string, position: Position) => boolean): TelemetryBuffer {
+    const kept: number[] = [];
+    for (let i = 0; i < this.#length; i++) if (keep(this.shardAt(i), this.positionAt(i))) kept.push(i);
+    if (kept.length === this.#length) return this;
+    const out = new TelemetryBuffer(this.#schema, kept.length + 1);
+    for (const i of kept) out.#copyRow(this, i);
+    return out;
+  }
+
+  /** Appends every row of `other` (a buffer of the same schema). */
+  appendAll(other: TelemetryBuffer): void {
+    for (let i = 0; i < other.#length; i++) this.#copyRow(other, i);
+  }
+
+  /** Rows `from` to `to` as the Parquet writer's columns (copies: the buffer may change after). */
+  columns(from = 0, to = this.#length): ColumnarRows {
+    const n = to - from;
+    const base = this.#offsets[from]!;
+    const end = this.#offsets[to]!;
+    const offsets = new Int32Array(n + 1);
+    const present = new Uint8Array(n);
+    for (let i = 0; i <= n; i++) offsets[i] = this.#offsets[from + i]! - base;
+    for (let i = 0; i < n; i++) present[i] = offsets[i + 1]! > offsets[i]! ? 1 : 0;
+    let text: Map<number, string> | undefined;
+    for (const [e, value] of this.#text) {
+      if (e < base || e >= end) continue;
+      text ??= new Map();
+      text.set(e - base, value);
+    }
+    const specVersion = {
+      values: this.#specVersion.slice(from, to),
+      present: this.#specVersionPresent.slice(from, to),
+    };
+    const columns = new Map<number, ColumnValues>([
+      [1, this.#deviceId.slice(from, to)],
+      [2, { values: this.#deviceTs.slice(from, to) }],
+      [3, this.#productId.slice(from, to)],
+      [4, this.#hubId.slice(from, to)],
+      [5, this.#childId.slice(from, to)],
+      [6, this.#siteId.slice(from, to)],
+      [7, this.#customerId.slice(from, to)],
+      [8, { values: this.#ingestTs.slice(from, to) }],
+      [9, this.#stream.slice(from, to)],
+      [10, this.#shardId.slice(from, to)],
+      [11, this.#sequence.slice(from, to)],
+      [12, { values: this.#subSequence.slice(from, to) }],
+      [13, this.#specId.slice(from, to)],
+      [14, specVersion],
+      [
+        15,
+        {
+          kind: 'map-entries',
+          offsets,
+          present,
+          keys: {
+            kind: 'dictionary',
+            codes: this.#keys.codes.slice(base, end),
+            dictionary: this.#keys.dictionary,
+          },
+          values: { kind: 'number-text', numbers: this.#numbers.slice(base, end), text },
+        },
+      ],
+    ]);
+    const ids = new Map(this.#schema.fields.map((f) => [f.name, f.id]));
+    for (const m of this.#metrics) columns.set(ids.get(m.name)!, m.slice(from, to));
+    return { length: n, columns };
+  }
+
+  #row(): number {
+    const i = this.#length++;
+    if (this.#length >= this.#capacity) {
+      const n = this.#capacity * 2;
+      this.#capacity = n;
+      for (const s of [this.#deviceId, this.#productId, this.#hubId, this.#childId, this.#siteId]) s.grow(n);
+      for (const s of [this.#customerId, this.#stream, this.#shardId, this.#sequence, this.#specId])
+        s.grow(n);
+      this.#deviceTs = grown(this.#deviceTs, n);
+      this.#ingestTs = grown(this.#ingestTs, n);
+      this.#subSequence = grown(this.#subSequence, n);
+      this.#specVersion = grown(this.#specVersion, n);
+      this.#specVersionPresent = grown(this.#specVersionPresent, n);
+      this.#offsets = grown(this.#offsets, n + 1);
+      for (const m of this.#metrics) m.grow(n);
+    }
+    return i;
+  }
+
+  #setSpecVersion(i: number, version: number | null | undefined): void {
+    if (version === null || version === undefined) return;
+    this.#specVersion[i] = version;
+    this.#specVersionPresent[i] = 1;
+  }
+
+  #entry(name: string, value: unknown): void {
+    const e = this.#entries++;
+    if (this.#entries > this.#numbers.length) {
+      const n = this.#numbers.length * 2;
+      this.#numbers = grown(this.#numbers, n);
+      this.#keys.grow(n);
+    }
+    this.#keys.set(e, name);
+    if (typeof value === 'number') this.#numbers[e] = value;
+    else this.#text.set(e, String(value));
+  }
+
+  #copyRow(from: TelemetryBuffer, j: number): void {
+    const i = this.#row();
+    this.#deviceId.set(i, from.#deviceId.value(j));
+    this.#deviceTs[i] = from.#deviceTs[j]!;
+    this.#productId.set(i, from.#productId.value(j));
+    this.#hubId.set(i, from.#hubId.value(j));
+    this.#childId.set(i, from.#childId.value(j));
+    this.#siteId.set(i, from.#siteId.value(j));
+    this.#customerId.set(i, from.#customerId.value(j));
+    this.#ingestTs[i] = from.#ingestTs[j]!;
+    this.#stream.set(i, from.#stream.value(j));
+    this.#shardId.set(i, from.#shardId.value(j));
+    this.#sequence.set(i, from.#sequence.value(j));
+    this.#subSequence[i] = from.#subSequence[j]!;
+    this.#specId.set(i, from.#specId.value(j));
+    if (from.#specVersionPresent[j] === 1) this.#setSpecVersion(i, from.#specVersion[j]);
+    for (let k = 0; k < this.#metrics.length; k++) {
+      const value = from.#metrics[k]!.get(j);
+      if (value !== null) this.#metrics[k]!.set(i, value);
+    }
+    for (let e = from.#offsets[j]!; e < from.#offsets[j + 1]!; e++)
+      this.#entry(from.#keys.value(e)!, from.#text.get(e) ?? from.#numbers[e]);
+    this.#offsets[i + 1] = this.#entries;
+  }
+}
+
+/**
+ * Enriched records as the Parquet writer's columns for `schema` (timestamps in epoch ms), through a
+ * {@link TelemetryBuffer}.
+ */
+export function telemetryColumns(records: readonly Enriched[], schema: SchemaJson): ColumnarRows {
+  const buffer = new TelemetryBuffer(schema, records.length + 1);
+  for (const r of records) buffer.append(r);
+  return buffer.columns();
 }

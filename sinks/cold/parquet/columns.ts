@@ -6,7 +6,17 @@
  */
 import * as arrow from 'apache-arrow';
 import { compareCodePoints } from './bounds.ts';
-import type { ColdField, ColdMapValue, ColdType, ColdValue, ColumnValues, TypedColumn } from './types.ts';
+import type {
+  ColdField,
+  ColdMapValue,
+  ColdType,
+  ColdValue,
+  ColumnValues,
+  DictionaryColumn,
+  MapEntriesColumn,
+  NumberTextColumn,
+  TypedColumn,
+} from './types.ts';
 
 /** Metrics of one leaf column, before bounds are encoded. */
 export interface LeafStats {
@@ -284,12 +294,24 @@ function buildDictionaryString(
   const v = new Validity(n);
   const dict = buildUtf8Dictionary(name, values, n, v);
   if (!dict) return undefined;
+  return dictionaryData(name, dict.indices, dict.distinct, v, n, s);
+}
+
+/** Arrow dictionary data of `n` rows: `indices` into `distinct` (nulls marked in `v`). */
+function dictionaryData(
+  name: string,
+  indices: Int32Array,
+  distinct: readonly string[],
+  v: Validity,
+  n: number,
+  s: LeafStats,
+): arrow.Data {
   // The distinct values are plain strings; their bounds and bytes come from the plain builder.
-  const words = buildUtf8(name, dict.distinct, dict.distinct.length, new Validity(dict.distinct.length), s);
+  const words = buildUtf8(name, distinct, distinct.length, new Validity(distinct.length), s);
   const dictionary = arrow.makeVector(
     arrow.makeData({
       type: new arrow.Utf8(),
-      length: dict.distinct.length,
+      length: distinct.length,
       valueOffsets: words.valueOffsets,
       data: words.data,
       nullCount: 0,
@@ -300,10 +322,55 @@ function buildDictionaryString(
   return arrow.makeData({
     type: new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()),
     length: n,
-    data: dict.indices,
+    data: indices,
     dictionary,
     ...nulls(v),
   });
+}
+
+/**
+ * A {@link DictionaryColumn} renumbered to the values its rows use (a buffer's dictionary may hold
+ * values of other files), so the file's dictionary and bounds are its own; plain when those values
+ * are too varied for a dictionary, as {@link buildDictionaryString} decides.
+ */
+function buildFromDictionary(name: string, column: DictionaryColumn, n: number, s: LeafStats): arrow.Data {
+  const { codes, dictionary } = column;
+  if (codes.length !== n) throw new Error(`column "${name}": ${codes.length} codes for ${n} rows`);
+  const v = new Validity(n);
+  const renumbered = new Int32Array(dictionary.length).fill(-1);
+  const used: string[] = [];
+  const indices = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const code = codes[i]!;
+    if (code < 0) {
+      v.setNull(i);
+      continue;
+    }
+    let r = renumbered[code];
+    if (r === undefined) fail(name, i, `code ${code} is outside the dictionary`);
+    if (r < 0) {
+      const value = dictionary[code];
+      if (typeof value !== 'string') fail(name, i, `expected a string, got ${typeof value}`);
+      r = used.length;
+      renumbered[code] = r;
+      used.push(value);
+    }
+    indices[i] = r;
+  }
+  if (used.length <= Math.max(16, n >> 3)) return dictionaryData(name, indices, used, v, n, s);
+  const plain = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) plain[i] = codes[i]! < 0 ? null : dictionary[codes[i]!]!;
+  return buildPrimitive(name, 'string', plain, n, s);
+}
+
+/** A {@link NumberTextColumn} as the strings it stands for. */
+function numberTexts(name: string, column: NumberTextColumn, n: number): (string | null)[] {
+  const { numbers, text } = column;
+  if (numbers.length !== n) throw new Error(`column "${name}": ${numbers.length} numbers for ${n} rows`);
+  const values = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) values[i] = String(numbers[i]);
+  if (text) for (const [i, value] of text) if (i >= 0 && i < n) values[i] = value;
+  return values;
 }
 
 /** Builds the Arrow data of one primitive column of `n` values. */
@@ -421,35 +488,83 @@ function isTyped(values: ColumnValues): values is TypedColumn {
   return 'values' in values && ArrayBuffer.isView((values as TypedColumn).values);
 }
 
+type Compact = DictionaryColumn | NumberTextColumn | MapEntriesColumn;
+
+function isCompact(values: ColumnValues): values is Compact {
+  const kind = (values as { kind?: unknown }).kind;
+  return kind === 'dictionary' || kind === 'number-text' || kind === 'map-entries';
+}
+
+/**
+ * The Arrow data of a primitive leaf of `n` values in any of the column forms; plain strings try a
+ * dictionary first when `dictionaryFirst`.
+ */
+function buildLeaf(
+  name: string,
+  type: ColdType,
+  column: ColumnValues,
+  n: number,
+  s: LeafStats,
+  dictionaryFirst: boolean,
+): arrow.Data {
+  if (isCompact(column)) {
+    if (column.kind === 'map-entries') throw new Error(`column "${name}": map entries for a ${type} column`);
+    if (type !== 'string') throw new Error(`column "${name}": ${column.kind} values for a ${type} column`);
+    return column.kind === 'dictionary'
+      ? buildFromDictionary(name, column, n, s)
+      : buildPrimitive(name, type, numberTexts(name, column, n), n, s);
+  }
+  if (isTyped(column)) return buildTyped(name, type, column, n, s);
+  if (column.length !== n) throw new Error(`column "${name}": ${column.length} values for ${n} rows`);
+  const plain = column as ArrayLike<ColdValue>;
+  return (
+    (dictionaryFirst && type === 'string' ? buildDictionaryString(name, plain, n, s) : undefined) ??
+    buildPrimitive(name, type, plain, n, s)
+  );
+}
+
+/** The first null row of a column in any form (for the error of a required column). */
+function firstNull(column: ColumnValues, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const absent = isCompact(column)
+      ? column.kind === 'dictionary'
+        ? column.codes[i]! < 0
+        : column.kind === 'number-text'
+          ? column.text?.get(i) === null
+          : column.present?.[i] === 0
+      : isTyped(column)
+        ? column.present?.[i] === 0
+        : isAbsent((column as ArrayLike<ColdValue>)[i]);
+    if (absent) return i;
+  }
+  return 0;
+}
+
 /** Builds one column of `n` rows; `values` undefined means all null. */
 export function buildColumn(field: ColdField, values: ColumnValues | undefined, n: number): BuiltColumn {
   const column = values ?? { length: n };
-  const typed = isTyped(column);
-  if (!typed && column.length !== n) {
-    throw new Error(`column "${field.name}": ${column.length} values for ${n} rows`);
-  }
   if (typeof field.type === 'string') {
     const stats = newStats(field.id, field.type, true);
-    const plain = column as ArrayLike<ColdValue>;
-    const data = typed
-      ? buildTyped(field.name, field.type, column, n, stats)
-      : ((field.type === 'string' ? buildDictionaryString(field.name, plain, n, stats) : undefined) ??
-        buildPrimitive(field.name, field.type, plain, n, stats));
-    if (field.required && stats.nullCount > 0) {
-      const row = Array.from({ length: n }, (_, i) => i).find((i) =>
-        typed ? column.present?.[i] === 0 : isAbsent((column as ArrayLike<ColdValue>)[i]),
-      );
-      fail(field.name, row ?? 0, 'null in a required column');
-    }
+    const data = buildLeaf(field.name, field.type, column, n, stats, true);
+    if (field.required && stats.nullCount > 0)
+      fail(field.name, firstNull(column, n), 'null in a required column');
     const arrowField = new arrow.Field(field.name, data.type, !field.required, fieldIdMetadata(field.id));
     return { field: arrowField, data, leaves: [stats] };
   }
-  if (typed) throw new Error(`column "${field.name}": a map column cannot be a typed array`);
+  if (isCompact(column)) {
+    if (column.kind !== 'map-entries')
+      throw new Error(`column "${field.name}": ${column.kind} values for a map column`);
+    return buildMapEntries(field, column, n);
+  }
+  if (isTyped(column)) throw new Error(`column "${field.name}": a map column cannot be a typed array`);
+  if (column.length !== n) throw new Error(`column "${field.name}": ${column.length} values for ${n} rows`);
   return buildMap(field, column as ArrayLike<ColdMapValue>, n);
 }
 
+type MapType = Exclude<ColdField['type'], ColdType>;
+
 function buildMap(field: ColdField, values: ArrayLike<ColdMapValue>, n: number): BuiltColumn {
-  const type = field.type as Exclude<ColdField['type'], ColdType>;
+  const type = field.type as MapType;
   const keys: string[] = [];
   const items: ColdValue[] = [];
   const offsets = new Int32Array(n + 1);
@@ -483,12 +598,50 @@ function buildMap(field: ColdField, values: ArrayLike<ColdMapValue>, n: number):
     offsets[i + 1] = keys.length;
   }
   const keyStats = newStats(type.keyId, 'string', false);
-  const valueStats = newStats(type.valueId, type.value, false);
   const keyData =
     buildDictionaryString(`${field.name}.key`, keys, keys.length, keyStats) ??
     buildPrimitive(`${field.name}.key`, 'string', keys, keys.length, keyStats);
+  return mapColumn(field, offsets, v, emptySlots, keyData, keyStats, items);
+}
+
+function buildMapEntries(field: ColdField, column: MapEntriesColumn, n: number): BuiltColumn {
+  const type = field.type as MapType;
+  const { offsets, present } = column;
+  if (offsets.length !== n + 1 || offsets[0] !== 0) {
+    throw new Error(`column "${field.name}": map entries need ${n + 1} offsets starting at 0`);
+  }
+  const v = new Validity(n);
+  let emptySlots = 0;
+  for (let i = 0; i < n; i++) {
+    const entries = offsets[i + 1]! - offsets[i]!;
+    if (entries < 0) fail(field.name, i, 'map offsets go backwards');
+    if (present?.[i] === 0) {
+      if (field.required) fail(field.name, i, 'null in a required column');
+      if (entries > 0) fail(field.name, i, 'a null map has entries');
+      v.setNull(i);
+      emptySlots++;
+    } else if (entries === 0) emptySlots++;
+  }
+  const keyStats = newStats(type.keyId, 'string', false);
+  const keyData = buildFromDictionary(`${field.name}.key`, column.keys, offsets[n]!, keyStats);
+  return mapColumn(field, offsets, v, emptySlots, keyData, keyStats, column.values);
+}
+
+/** A map column from its offsets, validity, keys and values (one per entry). */
+function mapColumn(
+  field: ColdField,
+  offsets: Int32Array,
+  v: Validity,
+  emptySlots: number,
+  keyData: arrow.Data,
+  keyStats: LeafStats,
+  values: ColumnValues,
+): BuiltColumn {
+  const type = field.type as MapType;
+  const entries = keyData.length;
   if (keyStats.nullCount > 0) fail(field.name, 0, 'a map key is null');
-  const valueData = buildPrimitive(`${field.name}.value`, type.value, items, items.length, valueStats);
+  const valueStats = newStats(type.valueId, type.value, false);
+  const valueData = buildLeaf(`${field.name}.value`, type.value, values, entries, valueStats, false);
   for (const s of [keyStats, valueStats]) {
     s.valueCount += emptySlots;
     s.nullCount += emptySlots;
@@ -496,18 +649,18 @@ function buildMap(field: ColdField, values: ArrayLike<ColdMapValue>, n: number):
   const keyField = new arrow.Field('key', keyData.type, false, fieldIdMetadata(type.keyId));
   const valueField = new arrow.Field('value', valueData.type, true, fieldIdMetadata(type.valueId));
   const entryType = new arrow.Struct([keyField, valueField]);
-  const entries = arrow.makeData({
+  const entriesData = arrow.makeData({
     type: entryType,
-    length: keys.length,
+    length: entries,
     nullCount: 0,
     children: [keyData, valueData],
   });
   const mapType = new arrow.Map_(new arrow.Field('key_value', entryType, false));
   const data = arrow.makeData({
     type: mapType,
-    length: n,
+    length: offsets.length - 1,
     valueOffsets: offsets,
-    child: entries,
+    child: entriesData,
     ...nulls(v),
   });
   const arrowField = new arrow.Field(field.name, mapType, !field.required, fieldIdMetadata(field.id));

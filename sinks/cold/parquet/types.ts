@@ -56,8 +56,53 @@ export interface ColumnarRows {
   readonly columns: ReadonlyMap<number, ColumnValues>;
 }
 
-/** The values of one column: an array of values, or a typed array for numeric columns. */
-export type ColumnValues = ArrayLike<ColdValue> | ArrayLike<ColdMapValue> | TypedColumn;
+/**
+ * A `string` column as codes into a list of distinct values: row `i` is `dictionary[codes[i]]`, null
+ * where the code is negative. The form a buffer that collects rows over time keeps (each distinct
+ * string once, an `Int32Array` per column): it crosses to an encoding thread as a copy of the codes
+ * and the list, not of one string per row. The dictionary may hold values no row uses; a file's
+ * bounds and dictionary are taken from the values its rows use.
+ */
+export interface DictionaryColumn {
+  readonly kind: 'dictionary';
+  readonly codes: Int32Array;
+  readonly dictionary: readonly string[];
+}
+
+/**
+ * A `string` column given as numbers, each written as `String(n)` (so a buffer keeps numbers, not a
+ * string each); a row in `text` is written as that string, or null, instead.
+ */
+export interface NumberTextColumn {
+  readonly kind: 'number-text';
+  readonly numbers: Float64Array;
+  readonly text?: ReadonlyMap<number, string | null>;
+}
+
+/**
+ * A map column as its entries: row `i`'s entries are `offsets[i]` to `offsets[i + 1]` (`offsets[0]`
+ * is 0) of `keys` and `values`; `present[i]` 0 makes the row's map null (without `present`, a row
+ * without entries holds an empty map).
+ */
+export interface MapEntriesColumn {
+  readonly kind: 'map-entries';
+  readonly offsets: Int32Array;
+  readonly present?: Uint8Array;
+  readonly keys: DictionaryColumn;
+  readonly values: ColumnValues;
+}
+
+/**
+ * The values of one column: an array of values, a typed array for numeric columns, or one of the
+ * compact forms above.
+ */
+export type ColumnValues =
+  | ArrayLike<ColdValue>
+  | ArrayLike<ColdMapValue>
+  | TypedColumn
+  | DictionaryColumn
+  | NumberTextColumn
+  | MapEntriesColumn;
 
 /** Iceberg `data_file` metrics of one written file, keyed by field id (leaf columns only). */
 export interface DataFileStats {
