@@ -26,9 +26,11 @@ import { dayOf } from '../sinks/cold/iceberg/partition.ts';
 import { TelemetryBuffer, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
 import type { ColumnarRows, ColumnValues } from '../sinks/cold/parquet/types.ts';
 import type { Enriched } from '../topology/index.ts';
+import { writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     runs: { type: 'string', default: '5' },
     records: { type: 'string', default: '400000' },
     child: { type: 'string' },
@@ -259,21 +261,28 @@ function main(): void {
   ];
   const figure = (approach: Approach, key: keyof RunResult) =>
     median(results.filter((x) => x.approach === approach).map((x) => x[key] as number));
-  console.log(
-    `${RECORDS.toLocaleString('en-US')} records, ${runs} runs each, median; node ${process.version}`,
-  );
-  console.log(`| | ${columns.join(' | ')} | event loop ms (buffer + commit + GC) |`);
-  console.log(`|---|${columns.map(() => '---:').join('|')}|---:|`);
+  const header = `${RECORDS.toLocaleString('en-US')} records, ${runs} runs each, median; node ${process.version}`;
+  const table = [
+    `| | ${columns.join(' | ')} | event loop ms (buffer + commit + GC) |`,
+    `|---|${columns.map(() => '---:').join('|')}|---:|`,
+  ];
   const total = (a: Approach) => figure(a, 'bufferMs') + figure(a, 'commitMs') + figure(a, 'gcMs');
   for (const approach of ['columns', 'rows'] as const) {
     const label = approach === 'rows' ? 'baseline: records kept, columns at commit' : 'TelemetryBuffer';
-    console.log(
+    table.push(
       `| ${label} | ${columns.map((k) => figure(approach, k).toFixed(k === 'files' ? 0 : 1)).join(' | ')} | ${total(approach).toFixed(0)} |`,
     );
   }
-  console.log(
-    `ratio TelemetryBuffer / baseline: commit ${(figure('columns', 'commitMs') / figure('rows', 'commitMs')).toFixed(2)}, event loop ${(total('columns') / total('rows')).toFixed(2)}, held heap ${(figure('columns', 'heldMiB') / figure('rows', 'heldMiB')).toFixed(2)}`,
-  );
+  const ratios = `ratio TelemetryBuffer / baseline: commit ${(figure('columns', 'commitMs') / figure('rows', 'commitMs')).toFixed(2)}, event loop ${(total('columns') / total('rows')).toFixed(2)}, held heap ${(figure('columns', 'heldMiB') / figure('rows', 'heldMiB')).toFixed(2)}`;
+  console.log([header, ...table, ratios].join('\n'));
+  if (values.results) {
+    writeLatestFigures({
+      name: 'cold-buffer',
+      heading: '## Cold buffer (`npm run bench:cold-buffer`)',
+      command: `npm run bench:cold-buffer -- --runs ${runs} --records ${RECORDS} --results`,
+      lines: [`${header}.`, '', ...table, '', `${ratios}.`],
+    });
+  }
 }
 
 if (values.child) console.log(JSON.stringify(await runChild(values.child as Approach)));

@@ -37,9 +37,11 @@ import { localObjectStore } from '../sinks/cold/storage/localObjectStore.ts';
 import { migrateWarm } from '../sinks/warm/migrate.ts';
 import { pgSqlClient } from '../sinks/warm/sql.ts';
 import { type Enriched, type Position, systemClock } from '../topology/index.ts';
+import { writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     sizes: { type: 'string', default: '10,100,1000' },
     commits: { type: 'string', default: '40' },
     warmup: { type: 'string', default: '5' },
@@ -253,15 +255,28 @@ async function main(): Promise<void> {
   console.log(
     `\nCold commit latency: one data file appended to a table of N files, local directory + JDBC catalog (PostgreSQL), ${cpus().length} cores (load average ${loadavg()[0]!.toFixed(1)}), ${COMMITS} commits per row after ${WARMUP} warm-up, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}`,
   );
-  console.log(
-    '\n| shape | data files | manifests / snapshots | metadata KiB | commit ms median | p95 | bare swap ms median | commit / swap | bare 1 KiB put ms median | storage reads / writes per commit | KiB read / written | catalog calls |',
-  );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const table = [
+    '| shape | data files | manifests / snapshots | metadata KiB | commit ms median | p95 | bare swap ms median | commit / swap | bare 1 KiB put ms median | storage reads / writes per commit | KiB read / written | catalog calls |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const r of rows) {
     const pc = r.perCommit;
-    console.log(
+    table.push(
       `| ${r.shape} | ${r.files.toLocaleString('en')} | ${r.manifests} / ${r.snapshots} | ${f1(r.metadataKiB)} | ${f1(median(r.commit))} | ${f1(p95(r.commit))} | ${median(r.swap).toFixed(2)} | ${f1(median(r.commit) / median(r.swap))}× | ${median(r.put).toFixed(2)} | ${f1(pc.reads)} / ${f1(pc.writes)} | ${f1(pc.kibRead)} / ${f1(pc.kibWritten)} | ${f1(pc.catalog)} |`,
     );
+  }
+  console.log(`\n${table.join('\n')}`);
+  if (values.results) {
+    writeLatestFigures({
+      name: 'cold-commit',
+      heading: '## Cold commit latency (`npx tsx bench/coldCommit.ts`)',
+      command: `npx tsx bench/coldCommit.ts --sizes ${values.sizes} --commits ${COMMITS} --warmup ${WARMUP} --results`,
+      lines: [
+        `One data file appended to a table of N files, local directory + JDBC catalog (PostgreSQL), ${COMMITS} commits per row after ${WARMUP} warm-up; baselines: a bare catalog swap and a bare 1 KiB put, interleaved.`,
+        '',
+        ...table,
+      ],
+    });
   }
   await sql.close();
   await local.close();

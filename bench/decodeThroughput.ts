@@ -22,9 +22,11 @@ import { parseSpec } from '../specs/loader.ts';
 import type { Spec } from '../specs/schema.ts';
 import type { IngestEnvelope, RawRecord } from '../topology/index.ts';
 import { interpretiveDecode } from './interpretiveDecoder.ts';
+import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     runs: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '1' },
     out: { type: 'string' },
@@ -308,3 +310,20 @@ for (const r of rows) {
 }
 console.log(JSON.stringify(result, null, 2));
 if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+if (values.results) {
+  writeLatestFigures({
+    name: 'decode',
+    heading: '## Decode throughput (`npm run bench:decode`)',
+    command: `npm run bench:decode -- --runs ${RUNS} --seconds ${RUN_MS / 1000} --results`,
+    lines: [
+      `One payload per format through a compiled spec's \`decode\` against the interpretive decoder, alternating, median of ${RUNS} runs of ${RUN_MS / 1000} s; the goal is records (CSV rows) per second on one core.`,
+      '',
+      '| format | payload | per payload | compiled/s | interpretive/s | ratio | compiled per CPU-s | ratio (CPU) | goal | met |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+      ...rows.map(
+        (r) =>
+          `| ${r.format} | ${r.payloadBytes} B | ${r.perPayload} ${r.unit} | ${count(r.compiledPerSecond)} | ${count(r.interpretivePerSecond)} | ${r.ratio.toFixed(1)} | ${count(r.compiledPerCpuSecond)} | ${r.cpuRatio.toFixed(1)} | ${count(r.goal)} | ${r.meetsGoal ? 'yes' : 'no'} |`,
+      ),
+    ],
+  });
+}

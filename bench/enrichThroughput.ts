@@ -25,9 +25,11 @@ import {
   type OperatorContext,
   type Telemetry,
 } from '../topology/index.ts';
+import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     runs: { type: 'string', default: '5' },
     records: { type: 'string', default: '1000000' },
     devices: { type: 'string', default: '100000' },
@@ -231,3 +233,22 @@ console.log(
   `cold: ${batches.length} batches, ${batchesWithMisses} with misses, max round trips per batch ${maxTrips}, ` +
     `hit ratio ${(cold.stats().cacheHits / cold.stats().records).toFixed(4)}`,
 );
+if (values.results) {
+  const warmCpu = median(warmRuns.map((r) => r.cpu));
+  writeLatestFigures({
+    name: 'enrich',
+    heading: '## Enrich (`npx tsx bench/enrichThroughput.ts`)',
+    command: `npm run bench:enrich -- --runs ${RUNS} --records ${RECORDS} --devices ${DEVICES} --results`,
+    lines: [
+      `${count(DEVICES)} devices, ${count(RECORDS)} records in ${BATCH}-record batches, the two alternating, median of ${RUNS}.`,
+      '',
+      '| | records per CPU-second | records/s (wall) |',
+      '|---|---:|---:|',
+      `| enrich operator, warm cache | ${count(warmCpu)} | ${count(median(warmRuns.map((r) => r.wall)))} |`,
+      `| baseline: naive resolver | ${count(median(naiveRuns.map((r) => r.cpu)))} | ${count(median(naiveRuns.map((r) => r.wall)))} |`,
+      `| **ratio** | **${ratio((r) => r.cpu)}** | ${ratio((r) => r.wall)} |`,
+      '',
+      `Goal 2,000,000 records/s on one core: ${warmCpu >= 2_000_000 ? 'met' : 'not met'} (${(warmCpu / 2_000_000).toFixed(2)} of it, per CPU-second). Warm cache hit ratio ${(hits / total).toFixed(4)}; cold cache: at most ${maxTrips} directory round trip(s) per batch (goal 1).`,
+    ],
+  });
+}

@@ -15,10 +15,12 @@ import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { kclSource } from '../sources/kinesis/kclSource.ts';
 import { type RawRecord, systemClock, TopologyBuilder, TopologyRuntime } from '../topology/index.ts';
 import { startEmulator } from './emulators.ts';
+import { count, ratioToGoal, writeLatestFigures } from './results.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     records: { type: 'string', default: '40000' },
     runs: { type: 'string', default: '3' },
     out: { type: 'string' },
@@ -140,6 +142,22 @@ try {
   };
   console.log(JSON.stringify(result, null, 2));
   if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+  if (values.results) {
+    writeLatestFigures({
+      name: 'kcl',
+      heading: '## KCL throughput (`npm run bench:kcl`)',
+      command: `npm run bench:kcl -- --records ${RECORDS} --runs ${RUNS} --results`,
+      lines: [
+        `${count(RECORDS)} records on a 4-shard kinesalite stream, median of ${RUNS} runs, the two readers alternating.`,
+        '',
+        '| | records/s (median) | runs |',
+        '|---|---:|---|',
+        `| baseline: raw GetRecords loop | ${count(result.rawRecordsPerSecond)} | ${result.spread.raw.map(count).join(' · ')} |`,
+        `| leased KCL source + runtime, checkpoints on | ${count(result.kclRecordsPerSecond)} | ${result.spread.kcl.map(count).join(' · ')} |`,
+        `| **ratio KCL / raw** | **${ratioToGoal(result.ratio, result.goal)}** | |`,
+      ],
+    });
+  }
 } finally {
   client.destroy();
   kinesalite.child.kill('SIGTERM');

@@ -31,6 +31,7 @@ import { ColumnBuffer } from '../sinks/cold/parquet/columnBuffer.ts';
 import type { ColdField } from '../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 import type { Enriched } from '../topology/index.ts';
+import { count, writeLatestFigures } from './results.ts';
 
 /** The part of parquetjs-lite's API used here (the package ships no types). */
 interface ParquetjsLite {
@@ -47,6 +48,7 @@ const parquetjs = createRequire(import.meta.url)('parquetjs-lite') as ParquetjsL
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     rows: { type: 'string', default: '1000000' },
     'baseline-rows': { type: 'string', default: '100000' },
     runs: { type: 'string', default: '3' },
@@ -373,17 +375,33 @@ async function main(): Promise<void> {
   console.log(
     `${rows} rows (parquetjs-lite ${baselineRows}), row group ${ROW_GROUP}, ${files} files per process, median of ${runs} runs\n`,
   );
-  console.log(
+  const table = [
     '| writer | codec | rows | first file rows/s | runs (rows/s) | rows/CPU-s | ratio to parquetjs-lite | later files rows/s | rows/CPU-s | ratio | file MiB | peak RSS MiB | field ids | TIMESTAMP(MICROS,UTC) | STRING |',
-  );
-  console.log('|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|');
+    '|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|',
+  ];
   for (const w of writers) {
     const rs = results.get(w)!;
     const last = rs[rs.length - 1]!;
     const yes = (b: boolean) => (b ? 'yes' : 'no');
-    console.log(
+    table.push(
       `| ${w} | ${last.footer.codec} | ${last.rows.toLocaleString('en')} | ${fmt(rate(w, first))} | ${rs.map((r) => fmt(first(r))).join(' · ')} | ${fmt(rate(w, firstCpu))} | ${(rate(w, first) / base).toFixed(1)} | ${fmt(rate(w, later))} | ${fmt(rate(w, laterCpu))} | ${(rate(w, later) / baseLater).toFixed(1)} | ${(last.bytes / 2 ** 20).toFixed(1)} | ${median(rs.map((r) => r.peakRssMiB))} | ${yes(last.footer.fieldIds)} | ${yes(last.footer.timestampMicrosUtc)} | ${yes(last.footer.stringAnnotation)} |`,
     );
+  }
+  for (const line of table) console.log(line);
+  if (values.results) {
+    const best = rate('shardflow-zstd', later);
+    writeLatestFigures({
+      name: 'parquet',
+      heading: '## Parquet writers (`npm run bench:parquet`)',
+      command: `npm run bench:parquet -- --rows ${rows} --baseline-rows ${baselineRows} --runs ${runs} --files ${files} --results`,
+      lines: [
+        `${count(rows)} rows (parquetjs-lite ${count(baselineRows)}), row group ${count(ROW_GROUP)}, ${files} files per process, median of ${runs} runs; ratios to parquetjs-lite, the baseline.`,
+        '',
+        ...table,
+        '',
+        `Goals: shardflow zstd ≥ 10× parquetjs-lite (${(rate('shardflow-zstd', first) / base).toFixed(1)}×: ${rate('shardflow-zstd', first) / base >= 10 ? 'met' : 'not met'}); 500,000 rows/s (later files ${count(best)}: ${best >= 500_000 ? 'met' : 'not met'}).`,
+      ],
+    });
   }
 }
 

@@ -21,9 +21,11 @@ import {
   TopologyBuilder,
   TopologyRuntime,
 } from '../topology/index.ts';
+import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     records: { type: 'string', default: '400000' },
     batch: { type: 'string', default: '500' },
     runs: { type: 'string', default: '5' },
@@ -140,3 +142,20 @@ const result = {
 };
 console.log(JSON.stringify(result, null, 2));
 if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+if (values.results) {
+  const spread = ([lo, hi]: number[]) => `${count(lo!)} – ${count(hi!)}`;
+  writeLatestFigures({
+    name: 'runtime',
+    heading: '## Runtime overhead (`npm run bench:runtime`)',
+    command: `npm run bench:runtime -- --records ${RECORDS} --batch ${BATCH} --runs ${RUNS} --results`,
+    lines: [
+      `${count(RECORDS)} records in ${BATCH}-record batches, median of ${RUNS} runs after a warm-up; peak RSS ${result.peakRssMiB} MiB.`,
+      '',
+      '| | records/s (median) | spread (min–max) |',
+      '|---|---:|---:|',
+      `| baseline: plain loop over the operators | ${count(result.baselineRecordsPerSecond)} | ${spread(result.spread.baseline)} |`,
+      `| topology runtime (4 shards, in-memory source, no-op sinks) | ${count(result.runtimeRecordsPerSecond)} | ${spread(result.spread.runtime)} |`,
+      `| **ratio runtime / baseline** | **${result.ratio.toFixed(2)}** | |`,
+    ],
+  });
+}

@@ -15,9 +15,11 @@ import { utcDayStart } from '../sinks/hot/hotStore.ts';
 import { postgresHotStore } from '../sinks/hot/postgresHotStore.ts';
 import { pgSqlClient } from '../sinks/warm/sql.ts';
 import type { Enriched } from '../topology/index.ts';
+import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     records: { type: 'string', default: '100000' },
     'baseline-records': { type: 'string', default: '10000' },
     batch: { type: 'string', default: '5000' },
@@ -136,6 +138,24 @@ async function main(): Promise<void> {
   );
   console.log(`| one INSERT per record (telemetry only) | ${Math.round(s).toLocaleString('en-US')} |`);
   console.log(`ratio: ${(b / s).toFixed(1)}x; goal 50,000 rows/s: ${b >= 50_000 ? 'met' : 'not met'}`);
+  if (values.results) {
+    writeLatestFigures({
+      name: 'warm',
+      heading: '## Hot and Warm writes (`npx tsx bench/warmWrites.ts`)',
+      command: `npm run bench:warm -- --records ${RECORDS} --baseline-records ${BASELINE_RECORDS} --batch ${BATCH} --runs ${RUNS} --results`,
+      lines: [
+        `Joined telemetry into the PostgreSQL Hot store, ${count(RECORDS)} rows in batches of ${count(BATCH)} (baseline ${count(BASELINE_RECORDS)} rows), one connection, median of ${RUNS}.`,
+        '',
+        '| path | rows/s |',
+        '|---|---:|',
+        `| multi-row upsert via jsonb_to_recordset (telemetry + latest state) | ${count(b)} |`,
+        `| baseline: one INSERT per record (telemetry only) | ${count(s)} |`,
+        `| **ratio** | **${(b / s).toFixed(1)}** |`,
+        '',
+        `Goal 50,000 rows/s: ${b >= 50_000 ? 'met' : 'not met'} (${(b / 50_000).toFixed(2)} of it).`,
+      ],
+    });
+  }
   await client.close();
   await server?.stop();
 }

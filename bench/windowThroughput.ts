@@ -22,9 +22,11 @@ import { embeddedWindowState } from '../state/embeddedWindowState.ts';
 import { redisWindowState } from '../state/redisWindowState.ts';
 import type { WindowStateBackend } from '../state/windowState.ts';
 import { type Enriched, ManualClock, type WindowSize } from '../topology/index.ts';
+import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
   options: {
+    results: { type: 'boolean', default: false },
     devices: { type: 'string', default: '100000' },
     records: { type: 'string', default: '50000' },
     'baseline-records': { type: 'string', default: '10000' },
@@ -242,6 +244,33 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(result, null, 2));
     if (values.out) writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+    if (values.results) {
+      const row = (label: string, r?: { recordsPerSecond: number; recordsPerCpuSecond?: number }) =>
+        r === undefined
+          ? `| ${label} | skipped | |`
+          : `| ${label} | ${count(r.recordsPerSecond)} | ${r.recordsPerCpuSecond === undefined ? '–' : count(r.recordsPerCpuSecond)} |`;
+      writeLatestFigures({
+        name: 'windows',
+        heading: '## Windows (`npx tsx bench/windowThroughput.ts`)',
+        command: `npm run bench:windows -- --devices ${DEVICES} --records ${RECORDS} --baseline-records ${BASELINE_RECORDS} --results`,
+        lines: [
+          `The window operator, scopes ${config.scopes.join(', ')}, ${count(DEVICES)} devices, ${METRICS} metrics, ${count(RECORDS)} records in ${BATCH}-record batches (baseline ${count(BASELINE_RECORDS)}); per CPU-second counts the process and Redis.`,
+          '',
+          '| | records/s | records per CPU-second |',
+          '|---|---:|---:|',
+          row('embedded state', embedded),
+          row('Redis state', viaRedis),
+          row('baseline: one HINCRBYFLOAT per record and field (Redis)', baseline),
+          ...(result.ratioRedisToBaselineByCpu === undefined
+            ? []
+            : [
+                `| **ratio Redis / baseline** | ${result.ratioRedisToBaseline!.toFixed(1)} | **${result.ratioRedisToBaselineByCpu.toFixed(1)}** |`,
+              ]),
+          '',
+          `Goals: 300,000 records/s (Redis: ${viaRedis ? (viaRedis.recordsPerSecond / 300_000).toFixed(2) : '–'} of it), 20× the baseline (${result.ratioRedisToBaselineByCpu === undefined ? '–' : `${(result.ratioRedisToBaselineByCpu / 20).toFixed(2)} of it`}, per CPU-second); Redis round trips per batch ${roundTripsPerBatch.toFixed(2)}; peak RSS ${result.peakRssMiB} MiB.`,
+        ],
+      });
+    }
   } finally {
     admin.disconnect();
     await server?.stop();

@@ -15,6 +15,7 @@ import { withResultSection } from '../../bench/harness/resultsMd.ts';
 import { summarizePoint } from '../../bench/harness/runner.ts';
 import { quantile, spreadOf, summarizeLatency } from '../../bench/harness/stats.ts';
 import { summaryTable } from '../../bench/harness/summary.ts';
+import { latestFiguresBlock, withLatestFigures } from '../../bench/results.ts';
 import { workloadNamed } from '../../bench/workloads/catalog.ts';
 import { ManualClock } from '../../topology/clock.ts';
 
@@ -329,5 +330,48 @@ describe('remote configuration', () => {
     expect(message).toContain('leases.tableName');
     expect(message).toContain('warm.writeUrl: expected a postgres:// URL');
     expect(message).toContain('extra: unknown key');
+  });
+});
+
+describe('each benchmark’s latest figures in RESULTS.md', () => {
+  const heading = '## Decode throughput (`npm run bench:decode`)';
+  const markdown = [
+    '# Benchmark results',
+    '',
+    heading,
+    '',
+    'Earlier figures, by hand.',
+    '',
+    '## Next',
+    '',
+  ].join('\n');
+  const block = (figure: string) =>
+    latestFiguresBlock(
+      { name: 'decode', heading, command: 'npm run bench:decode', lines: [figure] },
+      'here.',
+    );
+
+  it('puts the block first in its section, then replaces only it, keeping what was written by hand', () => {
+    const first = withLatestFigures(markdown, 'decode', heading, block('| hex | 700,000 |'));
+    expect(first.indexOf('<!-- bench:decode -->')).toBeGreaterThan(first.indexOf(heading));
+    expect(first.indexOf('<!-- bench:decode:end -->')).toBeLessThan(
+      first.indexOf('Earlier figures, by hand.'),
+    );
+    const second = withLatestFigures(first, 'decode', heading, block('| hex | 900,000 |'));
+    expect(second).toContain('| hex | 900,000 |');
+    expect(second).not.toContain('| hex | 700,000 |');
+    expect(second.match(/<!-- bench:decode -->/g)).toHaveLength(1);
+    expect(second).toContain('Earlier figures, by hand.');
+    expect(second.replace(block('| hex | 900,000 |'), '')).toBe(
+      first.replace(block('| hex | 700,000 |'), ''),
+    );
+  });
+
+  it('adds a section missing from the file at its end, and refuses a block without its end marker', () => {
+    const added = withLatestFigures('# Benchmark results\n', 'decode', heading, block('x'));
+    expect(added).toBe(`# Benchmark results\n\n${heading}\n\n${block('x')}\n`);
+    expect(() =>
+      withLatestFigures(`${heading}\n<!-- bench:decode -->\nx\n`, 'decode', heading, block('y')),
+    ).toThrow('<!-- bench:decode --> has no <!-- bench:decode:end -->');
   });
 });
