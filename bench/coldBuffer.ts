@@ -5,7 +5,7 @@
  * serializes it for the encoding thread (`v8.serialize`, the same structured clone). Encoding itself
  * runs on the thread and is not measured here (`bench:parquet` does).
  *
- *   columns   the sink's buffer: `TelemetryBuffer` per partition, filled as batches come
+ *   columns   the sink's buffer: `PartitionedTelemetry`, filled as batches come
  *   rows      the baseline, the sink's buffer before it: the records themselves kept in an array,
  *             turned into plain per-row column arrays (one object per row for the metrics map,
  *             each value as text) when the commit starts
@@ -23,10 +23,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serialize } from 'node:v8';
 import { dayOf } from '../sinks/cold/iceberg/partition.ts';
-import { TelemetryBuffer, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
+import { PartitionedTelemetry, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
 import type { ColumnarRows, ColumnValues } from '../sinks/cold/parquet/types.ts';
 import type { Enriched } from '../topology/index.ts';
 import { writeLatestFigures } from './results.ts';
+import { WORKLOAD_PRODUCTS } from './workloads/payloads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,16 +40,7 @@ const { values } = parseArgs({
 const RECORDS = Number(values.records);
 const BATCH = 500;
 const MAX_FILE_ROWS = 100_000;
-const PRODUCTS = [
-  'thermo-t1',
-  'meter-m2',
-  'air-a3',
-  'env-h1',
-  'meter-kv2',
-  'tracker-y3',
-  'hub-j4',
-  'logger-c5',
-];
+const PRODUCTS = WORKLOAD_PRODUCTS;
 const METRICS = ['temperature', 'humidity', 'voltage', 'rssi', 'battery'];
 const T0 = Date.UTC(2026, 10, 22, 9);
 /** The bench's table: every metric in the map, as the harness's worker configures it. */
@@ -156,29 +148,13 @@ async function runChild(approach: Approach): Promise<RunResult> {
   const before = heapMiB();
   const batches = Math.ceil(RECORDS / BATCH);
   const rows: Enriched[] = [];
-  const buffers = new Map<number, Map<string, TelemetryBuffer>>();
+  const buffer = new PartitionedTelemetry(SCHEMA);
   let bufferMs = 0;
   for (let b = 0; b < batches; b++) {
     const records = batch(b);
     const t = performance.now();
     if (approach === 'rows') for (const r of records) rows.push(r);
-    else {
-      // as the sink keeps them: by day, then product
-      for (const r of records) {
-        const day = dayOf(r.device_timestamp);
-        let byProduct = buffers.get(day);
-        if (byProduct === undefined) {
-          byProduct = new Map();
-          buffers.set(day, byProduct);
-        }
-        let buffer = byProduct.get(r.productId);
-        if (buffer === undefined) {
-          buffer = new TelemetryBuffer(SCHEMA);
-          byProduct.set(r.productId, buffer);
-        }
-        buffer.append(r);
-      }
-    }
+    else for (const r of records) buffer.append(r);
     bufferMs += performance.now() - t;
     await turn();
   }
@@ -202,9 +178,9 @@ async function runChild(approach: Approach): Promise<RunResult> {
         files++;
       }
   } else {
-    for (const buffer of [...buffers.values()].flatMap((byProduct) => [...byProduct.values()]))
-      for (let from = 0; from < buffer.length; from += MAX_FILE_ROWS) {
-        sent += serialize(buffer.columns(from, Math.min(buffer.length, from + MAX_FILE_ROWS))).byteLength;
+    for (const { rows } of buffer.partitions())
+      for (let from = 0; from < rows.length; from += MAX_FILE_ROWS) {
+        sent += serialize(rows.columns(from, Math.min(rows.length, from + MAX_FILE_ROWS))).byteLength;
         files++;
       }
   }

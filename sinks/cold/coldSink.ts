@@ -1,10 +1,11 @@
 /**
  * The Cold sink: joined telemetry buffered in memory (column by column per partition, see
- * `TelemetryBuffer`) and appended to the Iceberg table as Parquet, one snapshot per commit, on a row target or an interval (never an empty commit). Each snapshot's
- * summary records every shard's committed position; shards are marked durable only after the catalog
- * swap. On start the sink reads those positions back and drops records at or below them, so a replay
- * after a crash adds nothing twice. Data files written by a commit that never swapped are orphans,
- * removed by `shardflow iceberg maintain`.
+ * `PartitionedTelemetry`) and appended to the Iceberg table as Parquet, one snapshot per commit, on a row
+ * target or an interval (never an empty commit). Each snapshot's summary records every shard's
+ * committed position; shards are marked durable only after the catalog swap. On start the sink reads
+ * those positions back and drops records at or below them, so a replay after a crash adds nothing
+ * twice. Data files written by a commit that never swapped are orphans, removed by
+ * `shardflow iceberg maintain`.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -29,21 +30,18 @@ import {
 import { appendFiles, evolveSchema, loadOrCreateTable, loadTable, type TableRef } from './iceberg/commit.ts';
 import { stringifyJson } from './iceberg/json.ts';
 import { currentSchema, defaultSpec } from './iceberg/metadata.ts';
-import { dayOf, partitionPath } from './iceberg/partition.ts';
+import { partitionPath } from './iceberg/partition.ts';
 import { keyOf, type TableFiles } from './iceberg/tableFiles.ts';
 import {
   coldFields,
   evolvedTelemetrySchema,
   metricColumnSchema,
+  PartitionedTelemetry,
   TELEMETRY_SPEC,
-  TelemetryBuffer,
   telemetrySchema,
 } from './iceberg/telemetryTable.ts';
 import type { DataFile, PartitionSpecJson, SchemaJson } from './iceberg/types.ts';
 import type { ColdField, ColumnarRows, DataFileStats, ParquetOptions } from './parquet/types.ts';
-
-/** Buffered rows by partition: day, then product. */
-type Partitions = Map<number, Map<string, TelemetryBuffer>>;
 
 /** Configuration of the Cold sink (`cold` section). */
 export const coldSinkConfigSchema = z.object({
@@ -126,8 +124,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   let schema: SchemaJson | undefined;
   let spec: PartitionSpecJson = TELEMETRY_SPEC;
   let committed = new Map<string, Position>();
-  let buffer: Partitions = new Map();
-  let bufferedRows = 0;
+  let buffer: PartitionedTelemetry | undefined;
   // Per shard, the position of its first buffered row (batches of a shard come in order).
   let firsts = new Map<string, Position>();
   // Per shard, the end of the last source batch taken into the buffer (records kept or skipped).
@@ -137,42 +134,24 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
   let chain: Promise<unknown> = Promise.resolve();
   const stop = new AbortController();
 
-  function bufferRow(r: Enriched): void {
-    const day = dayOf(r.device_timestamp);
-    let byProduct = buffer.get(day);
-    if (byProduct === undefined) {
-      byProduct = new Map();
-      buffer.set(day, byProduct);
-    }
-    let rows = byProduct.get(r.productId);
-    if (rows === undefined) {
-      rows = new TelemetryBuffer(schema!);
-      byProduct.set(r.productId, rows);
-    }
-    rows.append(r);
-    bufferedRows++;
-  }
-
-  async function writeDataFiles(rows: Partitions): Promise<DataFile[]> {
+  async function writeDataFiles(rows: PartitionedTelemetry): Promise<DataFile[]> {
     const fields = coldFields(schema!);
     const out: DataFile[] = [];
-    for (const [day, byProduct] of rows) {
-      for (const [product, group] of byProduct) {
-        const partition = { device_timestamp_day: day, product_id: product };
-        // Encoding is synchronous unless the writer runs on a thread: capping a file's rows, and
-        // yielding between files, keeps a commit of minutes of rows from stalling every shard of
-        // the worker (and its lease renewals) for seconds at a time.
-        for (let from = 0; from < group.length; from += config.maxFileRows) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          const columns = group.columns(from, Math.min(group.length, from + config.maxFileRows));
-          const { bytes, stats } = await deps.writeDataFile(fields, columns, {
-            compression: config.compression,
-            keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
-          });
-          const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
-          await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
-          out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
-        }
+    for (const { day, productId, rows: group } of rows.partitions()) {
+      const partition = { device_timestamp_day: day, product_id: productId };
+      // Encoding is synchronous unless the writer runs on a thread: capping a file's rows, and
+      // yielding between files, keeps a commit of minutes of rows from stalling every shard of
+      // the worker (and its lease renewals) for seconds at a time.
+      for (let from = 0; from < group.length; from += config.maxFileRows) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const columns = group.columns(from, Math.min(group.length, from + config.maxFileRows));
+        const { bytes, stats } = await deps.writeDataFile(fields, columns, {
+          compression: config.compression,
+          keyValueMetadata: { 'iceberg.schema': stringifyJson(schema, '') },
+        });
+        const relative = `data/${partitionPath(spec, partition)}/${randomUUID()}.parquet`;
+        await deps.files.store.put(`${deps.files.prefix}/${relative}`, bytes);
+        out.push({ filePath: `${deps.files.location}/${relative}`, partition, stats });
       }
     }
     return out;
@@ -184,19 +163,13 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
    */
   function settle(positions: ReadonlyMap<string, Position>): void {
     for (const [shard, p] of positions) committed.set(shard, maxPosition(committed.get(shard), p));
-    const keep = (shard: string, p: Position) => {
-      const done = committed.get(shard);
-      return !done || comparePositions(p, done) > 0;
-    };
-    bufferedRows = 0;
-    for (const byProduct of buffer.values()) {
-      for (const [product, rows] of byProduct) {
-        const kept = rows.filter(keep);
-        byProduct.set(product, kept);
-        bufferedRows += kept.length;
-      }
+    if (buffer) {
+      buffer.filter((shard, p) => {
+        const done = committed.get(shard);
+        return !done || comparePositions(p, done) > 0;
+      });
+      firsts = buffer.firstPositions();
     }
-    firsts = firstPositions(buffer);
     for (const [shard, p] of buffered) {
       const done = committed.get(shard);
       if (done && comparePositions(p, done) <= 0) {
@@ -206,38 +179,10 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
     }
   }
 
-  /** Per shard, the position of its first row in `rows`. */
-  function firstPositions(rows: Partitions): Map<string, Position> {
-    const out = new Map<string, Position>();
-    for (const byProduct of rows.values()) {
-      for (const group of byProduct.values()) {
-        for (let i = 0; i < group.length; i++) {
-          const shard = group.shardAt(i);
-          const p = group.positionAt(i);
-          const seen = out.get(shard);
-          if (!seen || comparePositions(p, seen) < 0) out.set(shard, p);
-        }
-      }
-    }
-    return out;
-  }
-
   /** Puts the rows of a commit that failed back in front of those buffered since. */
-  function restore(rows: Partitions, count: number, starts: ReadonlyMap<string, Position>): void {
-    for (const [day, byProduct] of buffer) {
-      let older = rows.get(day);
-      if (older === undefined) {
-        older = new Map();
-        rows.set(day, older);
-      }
-      for (const [product, newer] of byProduct) {
-        const before = older.get(product);
-        if (before === undefined) older.set(product, newer);
-        else before.appendAll(newer);
-      }
-    }
+  function restore(rows: PartitionedTelemetry, starts: ReadonlyMap<string, Position>): void {
+    if (buffer) rows.appendAll(buffer);
     buffer = rows;
-    bufferedRows += count;
     firsts = new Map([...firsts, ...starts]);
   }
 
@@ -256,13 +201,11 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
       failedBefore = false;
     }
     for (;;) {
-      if (bufferedRows === 0) return;
+      if (!buffer || buffer.length === 0) return;
       const rows = buffer;
-      const count = bufferedRows;
       const positions = buffered;
       const starts = firsts;
-      buffer = new Map();
-      bufferedRows = 0;
+      buffer = undefined;
       buffered = new Map();
       firsts = new Map();
       let files: DataFile[] = [];
@@ -280,7 +223,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
           {
             table: `${id.namespace}.${id.name}`,
             snapshotId: String(result.snapshotId),
-            rows: count,
+            rows: rows.length,
             files: files.length,
             attempts: result.attempts,
           },
@@ -290,7 +233,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
         return;
       } catch (error) {
         // Put the rows back: nothing was committed, and a retried write must not buffer them twice.
-        restore(rows, count, starts);
+        restore(rows, starts);
         for (const [shard, p] of positions) buffered.set(shard, maxPosition(buffered.get(shard), p));
         if (!(error instanceof AlreadyCommittedError)) {
           failedBefore = true;
@@ -383,13 +326,14 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
       for (const r of batch) {
         const p = positionOf(r);
         if (!floor || comparePositions(p, floor) > 0) {
-          bufferRow(r);
+          buffer ??= new PartitionedTelemetry(schema!);
+          buffer.append(r);
           if (!firsts.has(r.rawRef.shardId)) firsts.set(r.rawRef.shardId, p);
         }
         end = maxPosition(end, p);
       }
       buffered.set(shard, end);
-      if (bufferedRows >= config.targetRows) await commit();
+      if (buffer && buffer.length >= config.targetRows) await commit();
     },
     flush: () => commit(),
     close() {

@@ -1,6 +1,11 @@
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { coldFields, TelemetryBuffer, telemetrySchema } from '../../sinks/cold/iceberg/telemetryTable.ts';
+import {
+  coldFields,
+  PartitionedTelemetry,
+  TelemetryBuffer,
+  telemetrySchema,
+} from '../../sinks/cold/iceberg/telemetryTable.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 import type { Enriched } from '../../topology/index.ts';
 
@@ -136,3 +141,44 @@ describe('TelemetryBuffer', () => {
     expect(rows).toEqual([...wanted, ...records.slice(0, 50)].map(expected));
   });
 });
+
+describe('PartitionedTelemetry', () => {
+  it('keeps a buffer per day and product, filters, appends and finds each shard’s first row', () => {
+    const at = (i: number, day: number, productId: string) => ({
+      ...record(i),
+      productId,
+      device_timestamp: T + day * 86_400_000,
+    });
+    const older = new PartitionedTelemetry(schema);
+    for (let i = 0; i < 40; i++) older.append(at(i, i % 2, i % 3 === 0 ? 'meter' : 'thermo'));
+    const parts = [...older.partitions()].map(
+      (p) => `${p.day - Math.floor(T / 86_400_000)} ${p.productId} ${p.rows.length}`,
+    );
+    expect(parts.sort()).toEqual(['0 meter 7', '0 thermo 13', '1 meter 7', '1 thermo 13']);
+    expect(older.length).toBe(40);
+    expect(older.firstPositions()).toEqual(
+      new Map([
+        ['shardId-000', { sequenceNumber: records0(0), subSequenceNumber: 0 }],
+        ['shardId-001', { sequenceNumber: records0(1), subSequenceNumber: 1 }],
+      ]),
+    );
+
+    // rows of shard 0 up to record 19 committed elsewhere
+    older.filter((shard, p) => shard !== 'shardId-000' || p.sequenceNumber > records0(19));
+    expect(older.length).toBe(30);
+    expect(older.firstPositions().get('shardId-000')).toEqual({
+      sequenceNumber: records0(20),
+      subSequenceNumber: 0,
+    });
+
+    const newer = new PartitionedTelemetry(schema);
+    for (let i = 40; i < 45; i++) newer.append(at(i, 2, 'thermo'));
+    older.appendAll(newer);
+    expect(older.length).toBe(35);
+    expect([...older.partitions()].find((p) => p.rows.length === 5)?.productId).toBe('thermo');
+  });
+});
+
+function records0(i: number): string {
+  return record(i).rawRef.sequenceNumber;
+}

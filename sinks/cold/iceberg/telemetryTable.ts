@@ -6,8 +6,9 @@
  */
 
 import { z } from 'zod';
-import type { Enriched, Position } from '../../../topology/index.ts';
+import { comparePositions, type Enriched, type Position } from '../../../topology/index.ts';
 import type { ColumnarRows, ColumnValues, DictionaryColumn } from '../parquet/types.ts';
+import { dayOf } from './partition.ts';
 import type { ColdField, ColdType, PartitionSpecJson, SchemaFieldJson, SchemaJson } from './types.ts';
 
 /** A metric kept in a typed column of its own. */
@@ -305,7 +306,7 @@ export class TelemetryBuffer {
   readonly #schema: SchemaJson;
 
   /** `capacity`: rows to make room for at first (the arrays double as rows come). */
-  constructor(schema: SchemaJson, capacity = 1024) {
+  constructor(schema: SchemaJson, capacity = 256) {
     this.#schema = schema;
     const n = Math.max(1, capacity);
     this.#capacity = n;
@@ -507,6 +508,91 @@ export class TelemetryBuffer {
     for (let e = from.#offsets[j]!; e < from.#offsets[j + 1]!; e++)
       this.#entry(from.#keys.value(e)!, from.#text.get(e) ?? from.#numbers[e]);
     this.#offsets[i + 1] = this.#entries;
+  }
+}
+
+/** One partition of {@link PartitionedTelemetry}: its day, its product and its rows. */
+export interface TelemetryPartition {
+  readonly day: number;
+  readonly productId: string;
+  readonly rows: TelemetryBuffer;
+}
+
+/**
+ * The telemetry of one commit by partition (`day(device_timestamp)`, then product), a
+ * {@link TelemetryBuffer} each.
+ */
+export class PartitionedTelemetry {
+  readonly #schema: SchemaJson;
+  readonly #byDay = new Map<number, Map<string, TelemetryBuffer>>();
+  #length = 0;
+
+  constructor(schema: SchemaJson) {
+    this.#schema = schema;
+  }
+
+  /** Rows over all partitions. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Appends a record to its partition's rows. */
+  append(r: Enriched): void {
+    this.#rows(dayOf(r.device_timestamp), r.productId).append(r);
+    this.#length++;
+  }
+
+  *partitions(): Generator<TelemetryPartition> {
+    for (const [day, byProduct] of this.#byDay)
+      for (const [productId, rows] of byProduct) yield { day, productId, rows };
+  }
+
+  /** Keeps only the rows `keep` accepts. */
+  filter(keep: (shard: string, position: Position) => boolean): void {
+    this.#length = 0;
+    for (const byProduct of this.#byDay.values()) {
+      for (const [productId, rows] of byProduct) {
+        const kept = rows.filter(keep);
+        byProduct.set(productId, kept);
+        this.#length += kept.length;
+      }
+    }
+  }
+
+  /** Appends every row of `other` (same schema) after this one's. */
+  appendAll(other: PartitionedTelemetry): void {
+    for (const { day, productId, rows } of other.partitions()) {
+      this.#rows(day, productId).appendAll(rows);
+      this.#length += rows.length;
+    }
+  }
+
+  /** Per shard, the position of its first row. */
+  firstPositions(): Map<string, Position> {
+    const out = new Map<string, Position>();
+    for (const { rows } of this.partitions()) {
+      for (let i = 0; i < rows.length; i++) {
+        const shard = rows.shardAt(i);
+        const p = rows.positionAt(i);
+        const seen = out.get(shard);
+        if (!seen || comparePositions(p, seen) < 0) out.set(shard, p);
+      }
+    }
+    return out;
+  }
+
+  #rows(day: number, productId: string): TelemetryBuffer {
+    let byProduct = this.#byDay.get(day);
+    if (byProduct === undefined) {
+      byProduct = new Map();
+      this.#byDay.set(day, byProduct);
+    }
+    let rows = byProduct.get(productId);
+    if (rows === undefined) {
+      rows = new TelemetryBuffer(this.#schema);
+      byProduct.set(productId, rows);
+    }
+    return rows;
   }
 }
 
