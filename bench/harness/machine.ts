@@ -38,7 +38,8 @@ export function machineInfo(): MachineInfo {
     os: `${process.platform} ${release()}`,
     loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
     commit: git(['rev-parse', 'HEAD']) || 'unknown',
-    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    // RESULTS.md is what the benchmarks themselves rewrite: a run after another is not "dirty" for it
+    dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/RESULTS.md']) !== '',
   };
 }
 
