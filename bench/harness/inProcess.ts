@@ -14,7 +14,7 @@ import { createGenerator } from '../workloads/workload.ts';
 import { passThroughBaseline } from './baselines.ts';
 import type { KnobValues } from './knobs.ts';
 import { machineCpuSeconds, ownCpuSeconds } from './machine.ts';
-import { countingLogger, ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
+import { countingLogger, ratesBetween, Sampler, tripsPerBatch, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { RunResult } from './result.ts';
 import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
@@ -87,12 +87,15 @@ export async function runInProcess(
     let machineB = machineA;
     let tripsA: number | undefined;
     let tripsB: number | undefined;
+    let redisA: number | undefined;
+    let redisB: number | undefined;
     try {
       await Promise.race([clock.sleep(options.warmupMs), done]);
       a = runtime.metrics();
       cpuA = ownCpuSeconds();
       genA = generated.generatorMs();
       tripsA = pipeline.roundTrips();
+      redisA = pipeline.redisRoundTrips();
       machineA = machineCpuSeconds();
       windowStart = clock.now();
       measuring = true;
@@ -101,6 +104,7 @@ export async function runInProcess(
       cpuB = ownCpuSeconds();
       genB = generated.generatorMs();
       tripsB = pipeline.roundTrips();
+      redisB = pipeline.redisRoundTrips();
       machineB = machineCpuSeconds();
       windowEnd = clock.now();
       measuring = false;
@@ -131,7 +135,6 @@ export async function runInProcess(
     const cpuSeconds = cpuB - cpuA;
     const generatorSeconds = (genB - genA) / 1000;
     const perMillion = (s: number) => (rates.completed > 0 ? (s * 1e6) / rates.completed : Number.NaN);
-    const trips = tripsA === undefined || tripsB === undefined ? undefined : tripsB - tripsA;
     const sinkBatches = Object.values(rates.sinkBatches).reduce((x, y) => x + y, 0);
     const profile = knobs.rate === undefined ? workload.profile : scaleProfile(workload.profile, knobs.rate);
     const endToEnd = rates.completed / seconds;
@@ -175,7 +178,8 @@ export async function runInProcess(
             : (machineB.busy - machineA.busy) / seconds,
       },
       peakRssMiB: sampler.peakRssBytes / 2 ** 20,
-      roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
+      roundTripsPerBatch: tripsPerBatch(tripsA, tripsB, sinkBatches),
+      redisRoundTripsPerBatch: tripsPerBatch(redisA, redisB, rates.batches.windows),
       millisBehindLatest: sampler.millisBehindLatest(),
       eventLoopDelayMs: sampler.eventLoopDelayMs(),
       warnings: log.counts(),

@@ -43,7 +43,7 @@ import {
   processCpuSeconds,
   processTreeCpuSeconds,
 } from './machine.ts';
-import { countingLogger, ratesBetween, Sampler, VisibilityTracker } from './measure.ts';
+import { countingLogger, ratesBetween, Sampler, tripsPerBatch, VisibilityTracker } from './measure.ts';
 import { buildBenchPipeline, KNOB_DEFAULTS } from './pipeline.ts';
 import type { Marker } from './probe.ts';
 import type { ProducerConfig } from './producerProcess.ts';
@@ -358,6 +358,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         postgres: s.postgresPid === undefined ? undefined : processTreeCpuSeconds(s.postgresPid),
         redis: s.redisPid === undefined ? undefined : processCpuSeconds(s.redisPid),
         trips: pipeline.roundTrips(),
+        redisTrips: pipeline.redisRoundTrips(),
         machine: machineCpuSeconds(),
       });
       let a: RuntimeMetricsSnapshot | undefined;
@@ -431,8 +432,6 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       // that reads as fast on average but stalls (a backlog built and worked off) did not.
       const rateKept = endToEnd >= 0.97 * offered;
       const keptUp = rateKept && (latency.summary?.p99 ?? Number.POSITIVE_INFINITY) <= GOALS.p99Ms;
-      const trips =
-        cpuA.trips === undefined || cpuB.trips === undefined ? undefined : cpuB.trips - cpuA.trips;
       const sinkBatches = Object.values(rates.sinkBatches).reduce((x, y) => x + y, 0);
       const machineBusy =
         cpuA.machine === undefined || cpuB.machine === undefined
@@ -468,7 +467,8 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           machineBusyCores: machineBusy,
         },
         peakRssMiB: sampler.peakRssBytes / 2 ** 20,
-        roundTripsPerBatch: trips === undefined || sinkBatches === 0 ? undefined : trips / sinkBatches,
+        roundTripsPerBatch: tripsPerBatch(cpuA.trips, cpuB.trips, sinkBatches),
+        redisRoundTripsPerBatch: tripsPerBatch(cpuA.redisTrips, cpuB.redisTrips, rates.batches.windows),
         millisBehindLatest: sampler.millisBehindLatest(),
         eventLoopDelayMs: sampler.eventLoopDelayMs(),
         warnings: log.counts(),

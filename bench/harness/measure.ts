@@ -140,9 +140,12 @@ export function ratesBetween(
   completed: number;
   read: number;
   sinkBatches: Record<string, number>;
+  /** Batches each node took. */
+  batches: Record<string, number>;
 } {
   const stages: Record<string, { in: number; out: number; batchMs?: number }> = {};
   const sinkBatches: Record<string, number> = {};
+  const nodeBatches: Record<string, number> = {};
   for (const nb of b.nodes) {
     const na = a.nodes.find((n) => n.node === nb.node);
     stages[nb.node] = {
@@ -150,6 +153,7 @@ export function ratesBetween(
       out: (nb.recordsOut - (na?.recordsOut ?? 0)) / seconds,
     };
     const batches = nb.batches - (na?.batches ?? 0);
+    nodeBatches[nb.node] = batches;
     if (batches > 0) stages[nb.node]!.batchMs = (nb.latencySumMs - (na?.latencySumMs ?? 0)) / batches;
     if (nb.kind === 'sink') sinkBatches[nb.node] = nb.batches - (na?.batches ?? 0);
   }
@@ -158,7 +162,20 @@ export function ratesBetween(
     completed: completedRecords(b) - completedRecords(a),
     read: readRecords(b) - readRecords(a),
     sinkBatches,
+    batches: nodeBatches,
   };
+}
+
+/**
+ * Round trips between two readings of a counter, per batch; undefined when a reading is missing (the
+ * store does not count) or there were no batches.
+ */
+export function tripsPerBatch(
+  a: number | undefined,
+  b: number | undefined,
+  batches: number | undefined,
+): number | undefined {
+  return a === undefined || b === undefined || !batches ? undefined : (b - a) / batches;
 }
 
 /** Source records whose batches every sink has finished. */

@@ -154,6 +154,8 @@ export interface BenchPipeline {
   readonly sinkNodes: readonly string[];
   /** Round trips made to the stores so far; undefined when the stores do not count them. */
   roundTrips(): number | undefined;
+  /** Round trips made to Redis for the window state so far; undefined when the state is embedded. */
+  redisRoundTrips(): number | undefined;
   /** Records counted and dead letters held by the stores, read from the stores. */
   totals(): Promise<{ counted: number; deadLetters: number }>;
   /** Closes what the pipeline opened itself (the Cold table's storage). */
@@ -240,9 +242,10 @@ export function buildBenchPipeline(
     ...(knobs.flushMaxKeys === undefined ? {} : { flushMaxKeys: knobs.flushMaxKeys }),
     ...(knobs.flushKeysPerSecond === undefined ? {} : { flushKeysPerSecond: knobs.flushKeysPerSecond }),
   });
-  const windowState = env.redisUrl
+  const redisState = env.redisUrl
     ? redisWindowState({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })
-    : embeddedWindowState();
+    : undefined;
+  const windowState = redisState ?? embeddedWindowState();
   const coldConfig =
     env.coldDirectory !== undefined && counted
       ? coldConfigSchema.parse({
@@ -296,6 +299,7 @@ export function buildBenchPipeline(
       'late-dead-letters',
     ],
     roundTrips: () => counted?.roundTrips(),
+    redisRoundTrips: () => redisState?.roundTrips,
     totals: async () =>
       memory
         ? { counted: memory.counted(), deadLetters: memory.deadLetterCount() }

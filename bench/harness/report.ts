@@ -139,6 +139,7 @@ function summaryRows(result: BenchResult): string {
         formatSpread(s.cpuPerMillion, 1),
         formatSpread(s.peakRssMiB),
         formatSpread(s.roundTripsPerBatch, 2),
+        formatSpread(s.redisRoundTripsPerBatch, 2),
         formatSpread(s.millisBehindLatest),
         formatSpread(s.baseline),
         formatSpread(s.baselineRatio, 3),
@@ -172,7 +173,7 @@ ${barChartSvg(latencyChart(result))}
 ${timeline === undefined ? '' : lineChartSvg(timeline)}
 </div>
 <table><caption>summary: median (min–max) over the runs</caption>
-<tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>round trips per sink batch</th><th>ms behind latest (max)</th><th>baseline records/s</th><th>÷ baseline</th><th>stores balanced</th><th>limit</th></tr>
+<tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>PostgreSQL round trips per sink batch</th><th>Redis round trips per window batch</th><th>ms behind latest (max)</th><th>baseline records/s</th><th>÷ baseline</th><th>stores balanced</th><th>limit</th></tr>
 ${summaryRows(result)}
 </table>
 ${[...baselineLines(result), ...warningLines(result).filter((l) => l !== '')]

@@ -63,8 +63,10 @@ export interface RunResult {
   };
   readonly cpu: CpuFigures;
   readonly peakRssMiB: number;
-  /** Store round trips per sink batch, when the stores count them. */
+  /** PostgreSQL round trips per sink batch, when the stores count them. */
   readonly roundTripsPerBatch?: number;
+  /** Redis round trips (window state) per batch of the window operator, when the state is on Redis. */
+  readonly redisRoundTripsPerBatch?: number;
   readonly millisBehindLatest?: { readonly max: number; readonly mean: number };
   /** The worker process's event loop delay over the window (ms). */
   readonly eventLoopDelayMs?: { readonly p99: number; readonly max: number };
@@ -99,6 +101,7 @@ export interface PointSummary {
   readonly cpuPerMillion?: Spread;
   readonly peakRssMiB?: Spread;
   readonly roundTripsPerBatch?: Spread;
+  readonly redisRoundTripsPerBatch?: Spread;
   readonly millisBehindLatest?: Spread;
   /** The baseline's records/s and the topology's ratio to it. */
   readonly baseline?: Spread;

@@ -29,7 +29,7 @@ export function resultSubsection(result: BenchResult): string {
     const rate = s.endToEnd?.median;
     const p99 = s.p99?.median;
     const limits = [...new Set(p.runs.map((r) => r.limit).filter(Boolean))].join('; ');
-    return `| ${p.label} | ${formatSpread(s.endToEnd)} | ${formatSpread(s.telemetry)} | ${formatSpread(s.p50)} | ${formatSpread(s.p99)} | ${formatSpread(s.max)} | ${formatSpread(s.cpuPerMillion, 1)} | ${formatSpread(s.peakRssMiB)} | ${rate === undefined ? '–' : (rate / result.goals.recordsPerSecond).toFixed(2)} | ${p99 === undefined ? '–' : (p99 / result.goals.p99Ms).toFixed(2)} | ${formatSpread(s.baseline)} | ${formatSpread(s.baselineRatio, 3)} | ${limits || '–'} |`;
+    return `| ${p.label} | ${formatSpread(s.endToEnd)} | ${formatSpread(s.telemetry)} | ${formatSpread(s.p50)} | ${formatSpread(s.p99)} | ${formatSpread(s.max)} | ${formatSpread(s.cpuPerMillion, 1)} | ${formatSpread(s.peakRssMiB)} | ${formatSpread(s.roundTripsPerBatch, 2)} / ${formatSpread(s.redisRoundTripsPerBatch, 2)} | ${rate === undefined ? '–' : (rate / result.goals.recordsPerSecond).toFixed(2)} | ${p99 === undefined ? '–' : (p99 / result.goals.p99Ms).toFixed(2)} | ${formatSpread(s.baseline)} | ${formatSpread(s.baselineRatio, 3)} | ${limits || '–'} |`;
   });
   return [
     `<!-- bench-harness:${key} -->`,
@@ -38,8 +38,8 @@ export function resultSubsection(result: BenchResult): string {
     `${w.devices.toLocaleString('en-US')} devices, ${describeProfile(w.profile)}; ${result.options.durationSeconds} s measured after ${result.options.warmupSeconds} s warm-up, ${result.options.repeat} run(s) per point, ${result.options.paced ? 'paced' : 'unpaced'}; stores: ${result.options.stores}. ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, load average ${m.loadAverage[0]} at the start${result.loadAverageAtEnd ? ` and ${result.loadAverageAtEnd[0]} at the end` : ''}, commit ${m.commit.slice(0, 10)}, ${result.startedAt.slice(0, 10)}.`,
     ...setupLine(result),
     '',
-    '| point | records/s | telemetry/s | p50 ms | p99 ms | max ms | CPU s per M records | peak RSS MiB | ÷ 5,000/s goal | p99 ÷ 1 s goal | baseline records/s | ÷ baseline | limit |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| point | records/s | telemetry/s | p50 ms | p99 ms | max ms | CPU s per M records | peak RSS MiB | round trips per batch: PostgreSQL (sinks) / Redis (windows) | ÷ 5,000/s goal | p99 ÷ 1 s goal | baseline records/s | ÷ baseline | limit |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     ...baselineLines(result).map((l) => `\n${l}.`),
     `<!-- bench-harness:${key}:end -->`,

@@ -38,6 +38,7 @@ export function summarizePoint(runs: readonly RunResult[]): PointSummary {
     cpuPerMillion: of((r) => r.cpu.perMillionRecords),
     peakRssMiB: of((r) => r.peakRssMiB),
     roundTripsPerBatch: of((r) => r.roundTripsPerBatch),
+    redisRoundTripsPerBatch: of((r) => r.redisRoundTripsPerBatch),
     millisBehindLatest: of((r) => r.millisBehindLatest?.max),
     baseline: of((r) => r.baseline?.recordsPerSecond),
     baselineRatio: of((r) => r.baseline?.ratio),

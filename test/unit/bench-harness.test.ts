@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { barChartSvg, niceScale } from '../../bench/harness/charts.ts';
 import { parseSweep, pointLabel, SweepError, sweepPoints } from '../../bench/harness/knobs.ts';
-import { countingLogger, VisibilityTracker } from '../../bench/harness/measure.ts';
+import { countingLogger, tripsPerBatch, VisibilityTracker } from '../../bench/harness/measure.ts';
 import { checkKnobs } from '../../bench/harness/pipeline.ts';
 import type { Marker, VisibilityProbe } from '../../bench/harness/probe.ts';
 import { parseRemoteConfig, RemoteConfigError } from '../../bench/harness/remote.ts';
@@ -247,6 +247,25 @@ describe('report', () => {
     });
     expect(svg).toContain('a&lt;b');
     expect(svg).not.toContain('<p>');
+  });
+
+  it('reports PostgreSQL round trips per sink batch and Redis round trips per window batch', () => {
+    expect(tripsPerBatch(100, 250, 50)).toBe(3);
+    expect(tripsPerBatch(undefined, 250, 50)).toBeUndefined();
+    expect(tripsPerBatch(100, 250, 0)).toBeUndefined();
+    const result = sampleResult();
+    const runs = [
+      { ...run(5000, 300), roundTripsPerBatch: 0.7, redisRoundTripsPerBatch: 1.2 },
+      { ...run(5000, 320), roundTripsPerBatch: 0.9, redisRoundTripsPerBatch: 1.0 },
+    ];
+    const summary = summarizePoint(runs);
+    expect(summary.redisRoundTripsPerBatch).toMatchObject({ min: 1, max: 1.2 });
+    const one = { ...result, points: [{ ...result.points[0]!, runs, summary }] };
+    expect(summaryTable(one)).toContain('Redis trips/batch');
+    expect(reportHtml(one)).toContain('Redis round trips per window batch');
+    expect(withResultSection('# Results\n', one)).toMatch(
+      /\| 0\.80 \(0\.70–0\.90\) \/ 1\.10 \(1\.00–1\.20\) \|/,
+    );
   });
 
   it('summarises points in a table with medians, spreads and the goal ratios', () => {
