@@ -523,20 +523,27 @@ function buildLeaf(
   );
 }
 
+/** Whether row `i` of a column is null, for the column's form (chosen once, not per row). */
+function nullTest(column: ColumnValues): (i: number) => boolean {
+  if (isCompact(column)) {
+    switch (column.kind) {
+      case 'dictionary':
+        return (i) => column.codes[i]! < 0;
+      case 'number-text':
+        return (i) => column.text?.get(i) === null;
+      case 'map-entries':
+        return (i) => column.present?.[i] === 0;
+    }
+  }
+  if (isTyped(column)) return (i) => column.present?.[i] === 0;
+  const values = column as ArrayLike<ColdValue>;
+  return (i) => isAbsent(values[i]);
+}
+
 /** The first null row of a column in any form (for the error of a required column). */
 function firstNull(column: ColumnValues, n: number): number {
-  for (let i = 0; i < n; i++) {
-    const absent = isCompact(column)
-      ? column.kind === 'dictionary'
-        ? column.codes[i]! < 0
-        : column.kind === 'number-text'
-          ? column.text?.get(i) === null
-          : column.present?.[i] === 0
-      : isTyped(column)
-        ? column.present?.[i] === 0
-        : isAbsent((column as ArrayLike<ColdValue>)[i]);
-    if (absent) return i;
-  }
+  const isNull = nullTest(column);
+  for (let i = 0; i < n; i++) if (isNull(i)) return i;
   return 0;
 }
 
