@@ -13,7 +13,8 @@
  */
 import type { NoSideOutputs, Operator, SideOutputs, Sink, Source } from './components.ts';
 import { describeTopology, type TopologyDescription } from './description.ts';
-import { type Input, MAIN_PORT, type OperatorNode, type TopologyNode } from './graph.ts';
+import { type Input, MAIN_PORT, type OperatorNode, REJECTED_PORT, type TopologyNode } from './graph.ts';
+import type { DeadLetter } from './records.ts';
 
 export * from './graph.ts';
 
@@ -70,10 +71,18 @@ export class Stream<T> {
   }
 
   /** Attaches a sink that writes this stream. */
-  to(name: string, sink: Sink<T>): SinkRef<T> {
+  to(name: string, sink: Sink<T>): SinkHandle<T> {
     this.builder.add({ kind: 'sink', name, component: sink as Sink<unknown>, input: this.from });
-    return { node: name };
+    return new SinkHandle<T>(this.builder, name);
   }
+}
+
+/** The dead letters of the records a node's store refused (see `Sink.rejects`). */
+function rejectedStream(builder: TopologyBuilder, node: string): Stream<DeadLetter> {
+  if (builder.component(node).rejects !== 'isolate') {
+    throw new TopologyError(`node "${node}" does not isolate refused records (rejects: 'isolate')`);
+  }
+  return new Stream<DeadLetter>(builder, { node, port: REJECTED_PORT });
 }
 
 /** The main output stream of an operator, from which its side outputs can also be taken. */
@@ -85,6 +94,28 @@ export class OperatorStream<T, Sides extends SideOutputs> extends Stream<T> {
       throw new TopologyError(`node "${node.name}" has no side output "${port}"`);
     }
     return new Stream<Sides[K]>(this.builder, { node: this.from.node, port });
+  }
+
+  /** The dead letters of the records the operator's store refused (`rejects: 'isolate'`). */
+  rejected(): Stream<DeadLetter> {
+    return rejectedStream(this.builder, this.from.node);
+  }
+}
+
+/** A sink in the topology: a {@link SinkRef}, and the stream of records its store refused. */
+export class SinkHandle<T> implements SinkRef<T> {
+  /** Phantom: carries the record type for the test driver; never set. */
+  declare readonly __type?: (record: T) => void;
+
+  /** @internal */
+  constructor(
+    private readonly builder: TopologyBuilder,
+    readonly node: string,
+  ) {}
+
+  /** The dead letters of the records the sink's store refused (`rejects: 'isolate'`). */
+  rejected(): Stream<DeadLetter> {
+    return rejectedStream(this.builder, this.node);
   }
 }
 
@@ -113,7 +144,8 @@ export class TopologyBuilder {
     if (node.kind !== 'source') {
       const parent = this.nodes.find((n) => n.name === node.input.node);
       if (parent === undefined) throw new TopologyError(`node "${node.input.node}" does not exist`);
-      if (parent.kind === 'sink') throw new TopologyError(`sink "${parent.name}" has no output`);
+      if (parent.kind === 'sink' && node.input.port !== REJECTED_PORT)
+        throw new TopologyError(`sink "${parent.name}" has no output`);
     }
     this.nodes.push(node);
   }
@@ -125,6 +157,14 @@ export class TopologyBuilder {
     return node;
   }
 
+  /** @internal */
+  component(name: string): Operator<unknown, unknown, SideOutputs> | Sink<unknown> {
+    const node = this.nodes.find((n) => n.name === name);
+    if (node === undefined || node.kind === 'source')
+      throw new TopologyError(`"${name}" is not an operator or sink`);
+    return node.component;
+  }
+
   /** Checks the graph (every side output consumed, every source read) and freezes it. */
   build(): Topology {
     if (this.nodes.length === 0) throw new TopologyError(`topology "${this.name}" has no nodes`);
@@ -132,6 +172,13 @@ export class TopologyBuilder {
       const readers = this.nodes.filter((n) => n.kind !== 'source' && n.input.node === node.name);
       if (node.kind === 'source' && readers.length === 0) {
         throw new TopologyError(`source "${node.name}" is not read by any node`);
+      }
+      if (node.kind !== 'source' && node.component.rejects === 'isolate') {
+        if (!readers.some((r) => r.kind !== 'source' && r.input.port === REJECTED_PORT)) {
+          throw new TopologyError(
+            `the rejected output of node "${node.name}" is not connected: records its store refuses would be lost`,
+          );
+        }
       }
       if (node.kind === 'operator') {
         for (const port of node.component.sideOutputs ?? []) {

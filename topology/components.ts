@@ -121,6 +121,11 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
    * sink's, stalling the shard until the store answers.
    */
   readonly retry?: 'like-sink';
+  /**
+   * `'isolate'` (with `retry: 'like-sink'`): see {@link Sink.rejects}. The refused records leave on
+   * the node's `rejected` output.
+   */
+  readonly rejects?: 'isolate';
   /** The operator's own gauges (cache hits, say), read whenever metrics are read. */
   readonly gauges?: () => readonly SourceGauge[];
   readonly open?: (ctx: OpenContext) => void | Promise<void>;
@@ -159,6 +164,15 @@ export interface Sink<In> {
   readonly type: string;
   readonly stores?: readonly StoreRef[];
   readonly durability?: 'on-write' | 'explicit';
+  /**
+   * `'isolate'`: when the store refuses a batch for the records in it (a permanent error, see
+   * `isPermanent`), the runtime writes parts of the batch until it has found each refused record,
+   * and sends those as dead letters on the node's `rejected` output, which must be connected; the
+   * rest is written and the shard moves on. The sink must then accept any part of a batch at the
+   * batch's position, as natural-key upserts do (a per-shard position high-water mark does not).
+   * Without it a permanent error is retried like an outage: the shard stalls and is reported stuck.
+   */
+  readonly rejects?: 'isolate';
   readonly open?: (ctx: SinkOpenContext) => void | Promise<void>;
   readonly write: (batch: readonly In[], ctx: BatchContext) => Promise<void>;
   /** Makes everything buffered durable; called before the final checkpoint of a shard or worker. */

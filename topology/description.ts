@@ -2,7 +2,7 @@
  * The frozen, serialisable description of a topology: plain data that `describe`, the visualiser and
  * the admin API read. Nothing here refers to a runtime object.
  */
-import { MAIN_PORT, type TopologyNode } from './graph.ts';
+import { MAIN_PORT, REJECTED_PORT, type TopologyNode } from './graph.ts';
 
 /** One node as described. */
 export interface NodeDescription {
@@ -91,7 +91,10 @@ export function describeTopology(name: string, nodes: readonly TopologyNode[]): 
       subTopology: subTopologyOf.get(node.name)!,
       predecessors: edges.filter((e) => e.to === node.name).map((e) => e.from),
       successors: edges.filter((e) => e.from === node.name).map((e) => e.to),
-      sideOutputs: node.kind === 'operator' ? [...(node.component.sideOutputs ?? [])] : [],
+      sideOutputs: [
+        ...(node.kind === 'operator' ? (node.component.sideOutputs ?? []) : []),
+        ...(node.kind !== 'source' && node.component.rejects === 'isolate' ? [REJECTED_PORT] : []),
+      ],
       stores: stores.map((s) => s.name),
     };
   });

@@ -5,6 +5,8 @@ import type { Operator, SideOutputs, Sink, Source } from './components.ts';
 
 /** The port every node's regular output uses; side outputs have their own names. */
 export const MAIN_PORT = 'main';
+/** The port on which a node that isolates refused records (`rejects: 'isolate'`) sends their dead letters. */
+export const REJECTED_PORT = 'rejected';
 
 /** Where a node reads from: a parent node and one of its ports. */
 export interface Input {

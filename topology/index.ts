@@ -8,6 +8,7 @@ export * from './description.ts';
 export * from './layout.ts';
 export * from './logger.ts';
 export * from './records.ts';
+export * from './rejection.ts';
 export * from './render.ts';
 export { type RuntimeConfig, runtimeConfigSchema } from './runtime/config.ts';
 export { Lane } from './runtime/lane.ts';

@@ -19,6 +19,8 @@ export class NodeMetrics {
   latencyMaxMs = 0;
   /** Cumulative counts per bucket of {@link LATENCY_BUCKETS_MS}, plus one for +Inf. */
   readonly latencyBuckets: number[] = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
+  /** Records the node's store refused and the runtime isolated as dead letters, by the store's error code. */
+  readonly isolatedByReason = new Map<string, number>();
 
   constructor(
     readonly node: string,
@@ -35,6 +37,11 @@ export class NodeMetrics {
     let i = LATENCY_BUCKETS_MS.findIndex((bound) => latencyMs <= bound);
     if (i === -1) i = LATENCY_BUCKETS_MS.length;
     this.latencyBuckets[i]!++;
+  }
+
+  /** Counts one record the store refused with `reason` (its error code). */
+  isolated(reason: string): void {
+    this.isolatedByReason.set(reason, (this.isolatedByReason.get(reason) ?? 0) + 1);
   }
 }
 
@@ -87,6 +94,8 @@ export interface NodeMetricsSnapshot {
   readonly latencyMaxMs: number;
   readonly latencyBuckets: readonly number[];
   readonly latencySumMs: number;
+  /** Records isolated as refused by the store, by reason (optional only for snapshots made by hand). */
+  readonly isolated?: Readonly<Record<string, number>>;
 }
 
 /** A shard's figures at one moment. */
@@ -101,6 +110,10 @@ export interface ShardMetricsSnapshot {
   readonly maxBufferedRecords: number;
   readonly millisBehindLatest: number | undefined;
   readonly checkpoint: Position | undefined;
+  /** How long the shard's oldest failing batch has been retried, 0 when none (optional for snapshots made by hand). */
+  readonly retryingMs?: number;
+  /** True once that retry outlasted the retry age: the shard is stuck. */
+  readonly stuck?: boolean;
 }
 
 /** A gauge reported by a source. */
@@ -136,11 +149,15 @@ export function snapshotNode(m: NodeMetrics, queueDepth: number): NodeMetricsSna
     latencyMaxMs: m.latencyMaxMs,
     latencyBuckets: [...m.latencyBuckets],
     latencySumMs: m.latencySumMs,
+    isolated: Object.fromEntries(m.isolatedByReason),
   };
 }
 
-/** Snapshot of one shard's gauges. */
-export function snapshotShard(m: ShardMetrics): ShardMetricsSnapshot {
+/** Snapshot of one shard's gauges, with its retries (see `RetryWatch`). */
+export function snapshotShard(
+  m: ShardMetrics,
+  retries: { ageMs(): number; readonly stuck: boolean } = { ageMs: () => 0, stuck: false },
+): ShardMetricsSnapshot {
   return {
     source: m.source,
     shardId: m.shardId,
@@ -152,6 +169,8 @@ export function snapshotShard(m: ShardMetrics): ShardMetricsSnapshot {
     maxBufferedRecords: m.maxBufferedRecords,
     millisBehindLatest: m.millisBehindLatest,
     checkpoint: m.checkpoint,
+    retryingMs: retries.ageMs(),
+    stuck: retries.stuck,
   };
 }
 
@@ -177,6 +196,15 @@ export function renderPrometheus(s: RuntimeMetricsSnapshot): string {
   counter('node_timers_fired_total', 'Timers fired at the node.', (n) => n.timersFired ?? 0);
   counter('node_errors_total', 'Failed attempts to process a batch.', (n) => n.errors);
   counter('node_queue_depth', 'Batches queued at the node over all shards.', (n) => n.queueDepth, 'gauge');
+  out.push(
+    '# HELP shardflow_records_isolated_total Records a store refused for their data, isolated as dead letters.',
+    '# TYPE shardflow_records_isolated_total counter',
+  );
+  for (const n of s.nodes)
+    for (const [reason, count] of Object.entries(n.isolated ?? {}))
+      out.push(
+        `shardflow_records_isolated_total{node="${label(n.node)}",kind="${n.kind}",reason="${label(reason)}"} ${count}`,
+      );
 
   out.push('# HELP shardflow_node_batch_latency_ms Time to process one batch.');
   out.push('# TYPE shardflow_node_batch_latency_ms histogram');
@@ -208,6 +236,14 @@ export function renderPrometheus(s: RuntimeMetricsSnapshot): string {
     (m) => m.millisBehindLatest,
   );
   gauge('shard_records_total', 'Records read from the shard.', (m) => m.records);
+  gauge(
+    'shard_retrying_seconds',
+    "How long the shard's oldest failing batch has been retried (0: none).",
+    (m) => (m.retryingMs ?? 0) / 1000,
+  );
+  gauge('shard_stuck', 'Whether a batch of the shard has been retried past the retry age.', (m) =>
+    m.stuck ? 1 : 0,
+  );
   for (const name of new Set(s.gauges.map((g) => g.name))) {
     const of = s.gauges.filter((g) => g.name === name);
     out.push(`# HELP shardflow_${name} ${of[0]!.help}`, `# TYPE shardflow_${name} gauge`);

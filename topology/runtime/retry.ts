@@ -42,8 +42,9 @@ export function isFatal(error: unknown): boolean {
 
 /**
  * Runs `work` until it succeeds, the policy's attempts are used up, a fatal error is thrown (see
- * {@link isFatal}), or `signal` aborts (then the last error is thrown). `onError` hears about every
- * failure, for metrics and logs.
+ * {@link isFatal}), `giveUp` says an error is not worth retrying (a store refused the records: the
+ * caller isolates them instead), or `signal` aborts (then the last error is thrown). `onError` hears
+ * about every failure, for metrics and logs.
  */
 export async function withRetry<T>(
   work: () => Promise<T>,
@@ -51,13 +52,19 @@ export async function withRetry<T>(
   clock: Clock,
   signal: AbortSignal,
   onError: (error: unknown, attempt: number) => void,
+  giveUp: (error: unknown) => boolean = () => false,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
       onError(error, attempt);
-      if ((policy.maxAttempts !== 0 && attempt >= policy.maxAttempts) || signal.aborted || isFatal(error))
+      if (
+        (policy.maxAttempts !== 0 && attempt >= policy.maxAttempts) ||
+        signal.aborted ||
+        isFatal(error) ||
+        giveUp(error)
+      )
         throw error;
       try {
         await clock.sleep(backoffDelay(policy, attempt), signal);

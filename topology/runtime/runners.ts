@@ -15,11 +15,15 @@ import type {
   TimerContext,
   TimerService,
 } from '../components.ts';
+import { REJECTED_PORT } from '../graph.ts';
 import { errorMessage, type Logger } from '../logger.ts';
-import { maxPosition, type Position } from '../records.ts';
+import { type DeadLetter, maxPosition, type Position } from '../records.ts';
+import { isPermanent, type RecordRejectedError, rejectedDeadLetter } from '../rejection.ts';
+import { type Isolated, isolateRejected } from './isolation.ts';
 import type { Lane } from './lane.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
+import type { RetryWatch } from './retryWatch.ts';
 import { NodeTimers } from './timers.ts';
 
 /** What a runner needs from the shard it is running for. */
@@ -37,6 +41,8 @@ export interface ShardScope {
   timers(node: string, create: () => NodeTimers): NodeTimers;
   /** Keeps a timer's delivery until the shard is released; its failure stops the worker. */
   track(delivery: Promise<void>): void;
+  /** The retries in progress on the shard (a shard retrying too long is reported stuck). */
+  readonly retries: RetryWatch;
 }
 
 /** Raised for batches that follow a failed batch of the same shard; they were not processed. */
@@ -113,16 +119,89 @@ class OperatorBatchContext implements OperatorContext<SideOutputs> {
   }
 }
 
-function onFailure(env: RunnerEnv, metrics: NodeMetrics, shardId: string) {
+function onFailure(env: RunnerEnv, metrics: NodeMetrics, shard: ShardScope) {
   return (error: unknown, attempt: number) => {
     metrics.errors++;
-    env.log.warn({ node: metrics.node, shardId, attempt, error: errorMessage(error) }, 'batch failed');
+    shard.retries.failed(metrics.node, error);
+    env.log.warn(
+      { node: metrics.node, shardId: shard.shardId, attempt, error: errorMessage(error) },
+      isPermanent(error) ? 'batch refused by the store' : 'batch failed',
+    );
   };
+}
+
+/**
+ * Runs `work` on `records` under the node's retry policy; with `isolate`, a batch the store refuses
+ * for its records is split until each refused record stands alone (see `isolation.ts`).
+ */
+async function attemptIsolating<T, R>(
+  records: readonly T[],
+  work: (part: readonly T[]) => Promise<R>,
+  isolate: boolean,
+  retry: RetryPolicy,
+  env: RunnerEnv,
+  metrics: NodeMetrics,
+  shard: ShardScope,
+): Promise<Isolated<T, R>> {
+  const attempt = async (part: readonly T[]) => {
+    const result = await withRetry(
+      () => work(part),
+      retry,
+      env.clock,
+      env.hardStop,
+      onFailure(env, metrics, shard),
+      isolate ? isPermanent : undefined,
+    );
+    shard.retries.succeeded(metrics.node);
+    return result;
+  };
+  try {
+    return { results: [await attempt(records)], rejected: [] };
+  } catch (error) {
+    if (!isolate || !isPermanent(error)) throw error;
+    const isolated = await isolateRejected(records, error, attempt);
+    shard.retries.succeeded(metrics.node);
+    return isolated;
+  }
+}
+
+/** The dead letters of the records a store refused, counted per node and reason, each one logged. */
+function rejectedDeadLetters(
+  rejected: Isolated<unknown, unknown>['rejected'],
+  ctx: BatchContext,
+  env: RunnerEnv,
+  metrics: NodeMetrics,
+): DeadLetter[] {
+  return rejected.map(({ record, error }: { record: unknown; error: RecordRejectedError }) => {
+    metrics.isolated(error.rejection.code);
+    const letter = rejectedDeadLetter(record, error, ctx);
+    env.log.warn(
+      {
+        node: ctx.node,
+        shardId: ctx.shardId,
+        sequenceNumber: letter.sequenceNumber,
+        store: error.rejection.store,
+        code: error.rejection.code,
+        constraint: error.rejection.constraint,
+      },
+      'record refused by the store: isolated as a dead letter',
+    );
+    return letter;
+  });
 }
 
 interface Outputs {
   readonly main: readonly unknown[];
   readonly sides: ReadonlyMap<string, readonly unknown[]>;
+}
+
+/** The outputs of the parts of a batch, in order, as those of one batch. */
+function mergeOutputs(parts: readonly Outputs[]): Outputs {
+  if (parts.length === 1) return { main: parts[0]!.main, sides: new Map(parts[0]!.sides) };
+  const sides = new Map<string, unknown[]>();
+  for (const part of parts)
+    for (const [port, records] of part.sides) sides.set(port, [...(sides.get(port) ?? []), ...records]);
+  return { main: parts.flatMap((p) => p.main), sides };
 }
 
 /**
@@ -143,6 +222,11 @@ export class OperatorRunner implements Runner {
     private readonly env: RunnerEnv,
   ) {
     this.ports = operator.sideOutputs ?? [];
+  }
+
+  /** The operator isolates records its store refuses (it reads a store and says so). */
+  private get isolates(): boolean {
+    return this.operator.rejects === 'isolate' && this.operator.retry === 'like-sink';
   }
 
   accept(
@@ -168,6 +252,7 @@ export class OperatorRunner implements Runner {
       const timers = this.timersOf(shard);
       const ctx = { node: this.node, shardId: shard.shardId, clock: this.env.clock, timers: timers.service };
       await this.withRetry(shard, async () => openShard(ctx));
+      shard.retries.succeeded(this.node);
       await this.fireDue(shard, timers, forwards);
     });
     shard.track(opened);
@@ -253,6 +338,7 @@ export class OperatorRunner implements Runner {
       const main = await onTimer(fired, ctx as TimerContext<SideOutputs>);
       return { main, sides: ctx.sides };
     });
+    shard.retries.succeeded(this.node);
     this.metrics.timersFired += fired.length;
     this.observe(0, result, started);
     this.forward(shard, result, position, true, forwards);
@@ -269,8 +355,8 @@ export class OperatorRunner implements Runner {
       return { main: records, sides: new Map<string, unknown[]>() };
     }
     const started = performance.now();
-    const result = await this.withRetry(shard, async () => {
-      const ctx = new OperatorBatchContext(
+    const context = () =>
+      new OperatorBatchContext(
         this.node,
         shard.shardId,
         position,
@@ -279,9 +365,24 @@ export class OperatorRunner implements Runner {
         timers.service,
         fromTimer,
       );
-      const main = await this.operator.process(records, ctx);
-      return { main, sides: ctx.sides };
-    });
+    const isolated = await attemptIsolating(
+      records,
+      async (part) => {
+        const ctx = context();
+        const main = await this.operator.process(part, ctx);
+        return { main, sides: ctx.sides as ReadonlyMap<string, readonly unknown[]> };
+      },
+      this.isolates,
+      this.retry,
+      this.env,
+      this.metrics,
+      shard,
+    );
+    const result = mergeOutputs(isolated.results);
+    if (this.isolates) {
+      const letters = rejectedDeadLetters(isolated.rejected, context(), this.env, this.metrics);
+      (result.sides as Map<string, readonly unknown[]>).set(REJECTED_PORT, letters);
+    }
     this.observe(records.length, result, started);
     return result;
   }
@@ -292,7 +393,7 @@ export class OperatorRunner implements Runner {
       this.retry,
       this.env.clock,
       this.env.hardStop,
-      onFailure(this.env, this.metrics, shard.shardId),
+      onFailure(this.env, this.metrics, shard),
     );
   }
 
@@ -303,8 +404,16 @@ export class OperatorRunner implements Runner {
   }
 }
 
-/** Runs a sink and reports durability for `on-write` sinks. */
+/**
+ * Runs a sink and reports durability for `on-write` sinks. A sink that isolates refused records hands
+ * their dead letters to the runners on its `rejected` output, and counts a batch as written only once
+ * they have them: an empty batch goes there too, as an operator's side output does, so that the
+ * dead-letter sink's durable position follows the batches.
+ */
 export class SinkRunner implements Runner {
+  /** Downstream runners by port (only `rejected`). */
+  readonly children = new Map<string, Runner[]>();
+
   constructor(
     readonly node: string,
     private readonly sink: Sink<unknown>,
@@ -335,24 +444,31 @@ export class SinkRunner implements Runner {
     fromTimer: boolean,
   ): Promise<void> {
     // An empty batch still moves the sink's durable position: every record before it is written.
+    const ctx: BatchContext = {
+      node: this.node,
+      shardId: shard.shardId,
+      position,
+      clock: this.env.clock,
+      ...(fromTimer ? { fromTimer } : {}),
+    };
+    let letters: DeadLetter[] = [];
     if (records.length > 0 || this.explicitDurability) {
       const started = performance.now();
-      const ctx: BatchContext = {
-        node: this.node,
-        shardId: shard.shardId,
-        position,
-        clock: this.env.clock,
-        ...(fromTimer ? { fromTimer } : {}),
-      };
-      await withRetry(
-        () => this.sink.write(records, ctx),
+      const isolated = await attemptIsolating(
+        records,
+        (part) => this.sink.write(part, ctx),
+        this.sink.rejects === 'isolate',
         this.retry,
-        this.env.clock,
-        this.env.hardStop,
-        onFailure(this.env, this.metrics, shard.shardId),
+        this.env,
+        this.metrics,
+        shard,
       );
-      this.metrics.observe(records.length, 0, performance.now() - started);
+      letters = rejectedDeadLetters(isolated.rejected, ctx, this.env, this.metrics);
+      this.metrics.observe(records.length, letters.length, performance.now() - started);
     }
+    const rejectedTo = this.children.get(REJECTED_PORT);
+    if (rejectedTo !== undefined && (letters.length > 0 || !fromTimer))
+      await deliver(rejectedTo, shard, letters, position, fromTimer);
     if (!this.explicitDurability) shard.markDurable(this.node, position);
   }
 }

@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   readonly drainTimeoutMs?: number;
   readonly sinkRetry?: RetryPolicy;
   readonly operatorRetry?: RetryPolicy;
+  /** After this long retrying one batch, its shard is reported stuck (it is still retried). Default 60 s. */
+  readonly maxRetryAgeMs?: number;
 }
 
 /** Something that happened in the runtime, for logs, progress and the visualiser. */
@@ -66,6 +68,7 @@ export class TopologyRuntime {
   private readonly window: number;
   private readonly checkpointIntervalMs: number;
   private readonly drainTimeoutMs: number;
+  private readonly maxRetryAgeMs: number;
   private readonly soft = new AbortController();
   private readonly hard = new AbortController();
   private readonly nodeMetrics = new Map<string, NodeMetrics>();
@@ -82,6 +85,7 @@ export class TopologyRuntime {
     this.window = options.maxInFlightBatches ?? 4;
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.maxRetryAgeMs = options.maxRetryAgeMs ?? 60_000;
     const env: RunnerEnv = { clock: this.clock, log: this.log, hardStop: this.hard.signal };
     this.plan(env, options.operatorRetry ?? OPERATOR_RETRY, options.sinkRetry ?? SINK_RETRY);
   }
@@ -107,7 +111,7 @@ export class TopologyRuntime {
               env,
             )
           : new SinkRunner(node.name, node.component, metrics, sinkRetry, env);
-      if (runner instanceof OperatorRunner) childrenOf.set(node.name, runner.children);
+      childrenOf.set(node.name, runner.children);
       runners.set(node.name, runner);
       const siblings = childrenOf.get(node.input.node)!;
       siblings.set(node.input.port, [...(siblings.get(node.input.port) ?? []), runner]);
@@ -192,7 +196,7 @@ export class TopologyRuntime {
     const shards = [];
     for (const sub of this.subTopologies) {
       for (const shard of sub.shards.values()) {
-        shards.push(snapshotShard(shard.metrics));
+        shards.push(snapshotShard(shard.metrics, shard.retries));
         for (const [node, lane] of shard.lanes) depth.set(node, (depth.get(node) ?? 0) + lane.depth);
       }
     }
@@ -285,6 +289,7 @@ export class TopologyRuntime {
       handle,
       sub.sinks.map((s) => s.node),
       this.window,
+      { clock: this.clock, log: this.log, maxRetryAgeMs: this.maxRetryAgeMs },
       (error) => this.fail(error),
     );
     sub.shards.set(handle.shardId, shard);

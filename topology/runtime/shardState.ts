@@ -3,12 +3,15 @@
  * its operators' timers and their deliveries in flight, its metrics and checkpoints, and whether a
  * batch of it has failed for good.
  */
+import type { Clock } from '../clock.ts';
 import type { ShardHandle } from '../components.ts';
+import type { Logger } from '../logger.ts';
 import type { Position } from '../records.ts';
 import { ShardCheckpoints } from './checkpoints.ts';
 import { Lane } from './lane.ts';
 import { ShardMetrics } from './metrics.ts';
 import { Permits } from './permits.ts';
+import { RetryWatch } from './retryWatch.ts';
 import type { ShardScope } from './runners.ts';
 import type { NodeTimers } from './timers.ts';
 
@@ -28,6 +31,7 @@ export class ShardState implements ShardScope {
   readonly metrics: ShardMetrics;
   readonly checkpoints: ShardCheckpoints;
   readonly checkpointLane = new Lane();
+  readonly retries: RetryWatch;
   failure: { readonly error: unknown } | undefined;
   phase: ShardPhase = 'waiting for a permit (batches in flight)';
   private readonly nodeTimers = new Map<string, NodeTimers>();
@@ -39,8 +43,10 @@ export class ShardState implements ShardScope {
     readonly handle: ShardHandle<unknown>,
     sinks: readonly string[],
     window: number,
+    retryWatch: { clock: Clock; log: Logger; maxRetryAgeMs: number },
     private readonly failWorker: (error: unknown) => void = () => {},
   ) {
+    this.retries = new RetryWatch(handle.shardId, retryWatch.clock, retryWatch.log, retryWatch.maxRetryAgeMs);
     this.permits = new Permits(window);
     this.metrics = new ShardMetrics(source, handle.shardId);
     this.checkpoints = new ShardCheckpoints(sinks, handle.startPosition);

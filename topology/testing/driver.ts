@@ -30,6 +30,7 @@ function capturingSink(real: Sink<unknown>, captured: unknown[], tap: boolean): 
     ...(tap ? real : {}),
     type: real.type,
     stores: real.stores,
+    rejects: real.rejects,
     durability: tap ? real.durability : 'on-write',
     write: async (batch, ctx) => {
       if (tap) await real.write(batch, ctx);
