@@ -3,7 +3,8 @@
  * MongoDB change-stream forwarder write to.
  *
  *   cdc (CDC stream) → cdc-decode → masterdata-apply (Warm, write endpoint; NOTIFY at commit)
- *                               └─dlq→ cdc-dead-letters (Warm)
+ *                          │              └─rejected→ masterdata-apply-rejected (Warm)
+ *                          └─dlq→ cdc-dead-letters (Warm)
  *
  * The applier is idempotent per key version, so the shard checkpoint may lag the commits freely: a
  * replay after a restart changes nothing.
@@ -38,14 +39,23 @@ export interface CdcBranch {
   readonly deadLetters: SinkRef<DeadLetter>;
 }
 
-/** Adds the CDC branch (source `cdc`) to a topology being built; the worker's topology uses it. */
-export function addCdcBranch(b: TopologyBuilder, c: CdcComponents, deadLetters: Sink<DeadLetter>): CdcBranch {
+/**
+ * Adds the CDC branch (source `cdc`) to a topology being built; the worker's topology uses it.
+ * `deadLetters` makes a dead-letter sink, once per node that can refuse records.
+ */
+export function addCdcBranch(
+  b: TopologyBuilder,
+  c: CdcComponents,
+  deadLetters: () => Sink<DeadLetter>,
+): CdcBranch {
   const records = b.source('cdc', c.source);
   const changes = records.via('cdc-decode', c.decode);
+  const applied = changes.to('masterdata-apply', c.apply);
+  applied.rejected().to('masterdata-apply-rejected', deadLetters());
   return {
     records,
-    deadLetters: changes.side('dlq').to('cdc-dead-letters', deadLetters),
-    applied: changes.to('masterdata-apply', c.apply),
+    deadLetters: changes.side('dlq').to('cdc-dead-letters', deadLetters()),
+    applied,
   };
 }
 
@@ -57,7 +67,7 @@ export interface CdcTopology extends CdcBranch {
 /** Builds the CDC branch as a topology of its own. */
 export function buildCdcTopology(
   name: string,
-  c: CdcComponents & { readonly deadLetters: Sink<DeadLetter> },
+  c: CdcComponents & { readonly deadLetters: () => Sink<DeadLetter> },
 ): CdcTopology {
   const b = new TopologyBuilder(name);
   const branch = addCdcBranch(b, c, c.deadLetters);

@@ -66,6 +66,19 @@ export interface TelemetryTopology {
   readonly dailyAggregates: SinkRef<WindowAggregate>;
 }
 
+/**
+ * Connects the records a node's store refused, when the node isolates them (`rejects: 'isolate'`),
+ * to a dead-letter sink of their own, `<node>-rejected`.
+ */
+function connectRejected(
+  name: string,
+  node: { rejected(): Stream<DeadLetter> },
+  component: { readonly rejects?: 'isolate' },
+  deadLetters: () => Sink<DeadLetter>,
+): void {
+  if (component.rejects === 'isolate') node.rejected().to(`${name}-rejected`, deadLetters());
+}
+
 /** Builds the topology from its components. */
 export function buildTelemetryTopology(name: string, c: TelemetryComponents): TelemetryTopology {
   const b = new TopologyBuilder(name);
@@ -80,7 +93,9 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
 
   const enriched = telemetry.via('enrich', c.enrich);
   enriched.side('dlq').to('enrich-dead-letters', c.deadLetters());
+  connectRejected('enrich', enriched, c.enrich, c.deadLetters);
   const hotTelemetry = enriched.to('hot-telemetry', c.hotTelemetry);
+  connectRejected('hot-telemetry', hotTelemetry, c.hotTelemetry, c.deadLetters);
   if (c.cold) enriched.to('cold-telemetry', c.cold);
 
   const aggregates = enriched.via('windows', c.windows);
@@ -89,9 +104,11 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
     .via('late-records', lateRecordsAsDeadLetters())
     .to('late-dead-letters', c.deadLetters());
   const hotAggregates = aggregates.to('hot-aggregates', c.hotAggregates);
+  connectRejected('hot-aggregates', hotAggregates, c.hotAggregates, c.deadLetters);
   const dailyAggregates = aggregates.to('daily-aggregates', c.dailyAggregates);
+  connectRejected('daily-aggregates', dailyAggregates, c.dailyAggregates, c.deadLetters);
 
-  if (c.cdc) addCdcBranch(b, c.cdc, c.deadLetters());
+  if (c.cdc) addCdcBranch(b, c.cdc, c.deadLetters);
   return {
     topology: b.build(),
     records,

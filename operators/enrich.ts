@@ -152,6 +152,8 @@ export function enrich(
     type: 'enrich',
     // the directory is a database: an outage stalls the shard and is retried, it does not fail the worker
     retry: 'like-sink',
+    // a lookup the directory refuses (an id it cannot hold) isolates the records responsible
+    rejects: 'isolate',
     sideOutputs: ['dlq'],
     stores: [{ name: 'warm.masterdata', kind: 'postgresql' }],
     open() {

@@ -12,6 +12,8 @@ export function hotAggregateSink(store: HotStore): Sink<WindowAggregate> {
     type: `hot-aggregates-${store.kind}`,
     stores: [{ name: 'hot.aggregates', kind: store.kind }],
     durability: 'on-write',
+    // forward-only upserts by window key: any part of a batch can be written on its own
+    rejects: 'isolate',
     async write(batch) {
       const hot = batch.filter(isHotAggregate);
       if (hot.length > 0) await store.writeAggregates(hot);

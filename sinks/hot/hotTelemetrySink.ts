@@ -18,6 +18,8 @@ export function hotTelemetrySink(store: HotStore): Sink<Enriched> {
       { name: 'hot.device_state', kind: store.kind },
     ],
     durability: 'on-write',
+    // upserts by natural key: any part of a batch can be written on its own
+    rejects: 'isolate',
     async write(batch, ctx) {
       const now = ctx.clock.now();
       if (expiredAt === undefined || now - expiredAt >= EXPIRE_EVERY_MS) {

@@ -28,6 +28,7 @@ import {
   type TelemetryQuery,
   telemetryKey,
 } from './hotStore.ts';
+import { classifyMongoError } from './mongoErrors.ts';
 
 const DUPLICATE_KEY = 11000;
 const INDEX_OPTIONS_CONFLICT = 85;
@@ -130,9 +131,10 @@ async function bulk<T extends { _id: string }>(
     try {
       await db.collection<T>(collection).bulkWrite(ops.slice(i, i + CHUNK), { ordered: false });
     } catch (error) {
-      if (!(error instanceof MongoBulkWriteError) || !duplicatesMeanNewer) throw error;
+      if (!(error instanceof MongoBulkWriteError) || !duplicatesMeanNewer) throw classifyMongoError(error);
       const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-      if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw error;
+      if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY))
+        throw classifyMongoError(error);
     }
   }
 }

@@ -43,6 +43,8 @@ export function warmDailyAggregateSink(client: SqlClient): Sink<WindowAggregate>
     type: 'postgres-daily-aggregates',
     stores: [{ name: 'warm.customer_product_daily_aggregates', kind: 'postgresql' }],
     durability: 'on-write',
+    // forward-only upserts by (customer, product, metric, day): any part of a batch stands alone
+    rejects: 'isolate',
     async write(batch) {
       const rows = highestRevisions(batch.filter(isDailyCustomerProduct));
       await writeJsonRows(client, UPSERT, rows, (a) => ({

@@ -4,13 +4,17 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
+import { classifyPgError } from './pgErrors.ts';
 
 /** Rows of a query. */
 export interface SqlResult<Row> {
   readonly rows: Row[];
 }
 
-/** Runs statements; `transaction` runs `work` in one transaction on one connection. */
+/**
+ * Runs statements; `transaction` runs `work` in one transaction on one connection. Errors the data
+ * caused come out as `RecordRejectedError`s (see `pgErrors.ts`), everything else as thrown.
+ */
 export interface SqlClient {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
   transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
@@ -21,8 +25,12 @@ type Queryable = Pick<Pool, 'query'> | Pick<PoolClient, 'query'>;
 
 function pgQuery(q: Queryable): SqlClient['query'] {
   return (async (text: string, params?: readonly unknown[]) => {
-    const result = await q.query(text, params as unknown[]);
-    return { rows: result.rows };
+    try {
+      const result = await q.query(text, params as unknown[]);
+      return { rows: result.rows };
+    } catch (error) {
+      throw classifyPgError(error);
+    }
   }) as SqlClient['query'];
 }
 
@@ -56,7 +64,8 @@ export function pgSqlClient(pool: Pool): SqlClient {
       } catch (error) {
         failed = error instanceof Error ? error : new Error(String(error));
         await client.query('ROLLBACK').catch(() => {});
-        throw error;
+        // a deferred constraint fails at COMMIT
+        throw classifyPgError(error);
       } finally {
         // After a failure the connection is discarded rather than returned to the pool.
         client.release(failed);
@@ -72,23 +81,31 @@ export function pgliteSqlClient(db: PGlite): SqlClient {
   // through `exec`, which answers with the rows of the last one, as node-postgres does.
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): SqlClient['query'] =>
     (async (text: string, params?: readonly unknown[]) => {
-      if (params === undefined) {
-        const results = await q.exec(text);
-        return { rows: results.at(-1)?.rows ?? [] };
+      try {
+        if (params === undefined) {
+          const results = await q.exec(text);
+          return { rows: results.at(-1)?.rows ?? [] };
+        }
+        const result = await q.query(text, params as unknown[]);
+        return { rows: result.rows };
+      } catch (error) {
+        throw classifyPgError(error);
       }
-      const result = await q.query(text, params as unknown[]);
-      return { rows: result.rows };
     }) as SqlClient['query'];
   return {
     query: wrap(db),
     transaction: (work) =>
-      db.transaction((tx) =>
-        work({
-          query: wrap(tx),
-          transaction: () => Promise.reject(new Error('nested transactions are not supported')),
-          close: async () => {},
+      db
+        .transaction((tx) =>
+          work({
+            query: wrap(tx),
+            transaction: () => Promise.reject(new Error('nested transactions are not supported')),
+            close: async () => {},
+          }),
+        )
+        .catch((error: unknown) => {
+          throw classifyPgError(error);
         }),
-      ),
     close: () => db.close(),
   };
 }

@@ -334,7 +334,7 @@ describe('master data from CDC', () => {
       source: new MemorySource<RawRecord>(),
       decode: cdcDecode(MAPPINGS),
       apply: masterDataApplySink(client),
-      deadLetters: deadLetterSink(client),
+      deadLetters: () => deadLetterSink(client),
     });
     const driver = new TopologyTestDriver(cdc.topology, { sinks: 'tap' });
     const records = asRawRecords(

@@ -85,6 +85,8 @@ export function masterDataApplySink(client: SqlClient): Sink<MasterDataChange> {
   return {
     type: 'masterdata-apply',
     stores: [{ name: 'warm.masterdata', kind: 'postgresql' }],
+    // changes apply by key version, in order: any part of a batch can be applied on its own
+    rejects: 'isolate',
     write: async (batch) => {
       if (batch.length === 0) return;
       await client.transaction((tx) => applyMasterDataChanges(tx, batch));

@@ -45,12 +45,16 @@ describe('topology describe', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       'hourly-counts',
       'enrich',
       'enrich-dead-letters',
+      'enrich-rejected',
       'hot-telemetry',
+      'hot-telemetry-rejected',
       'windows',
       'late-records',
       'late-dead-letters',
       'hot-aggregates',
+      'hot-aggregates-rejected',
       'daily-aggregates',
+      'daily-aggregates-rejected',
     ]);
   });
 
