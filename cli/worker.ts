@@ -257,9 +257,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     await prepareHot(stores, config);
     await deviceProducts.refresh();
     // Embedded PGlite has no server to LISTEN on; its cache entries expire by TTL instead.
-    if (!config.warm.writeUrl.startsWith('embedded')) {
-      invalidations = pgInvalidationFeed(config.warm.writeUrl, clock);
-    }
+    if (warm.writeEndpoint) invalidations = pgInvalidationFeed(warm.writeEndpoint, { clock, log });
   } catch (error) {
     await stores.close().catch(() => {});
     throw error;

@@ -10,7 +10,8 @@
  * pass), or `dead-letter` it. Unknown devices are cached for `unknownTtlMs`, so a stream of readings
  * of one unregistered device costs one lookup per TTL, not one per batch.
  *
- * Counters: `stats()`; `gauges()` gives them in the runtime's gauge shape for `/metrics`.
+ * Counters: `stats()`; `gauges()` gives them in the runtime's gauge shape for `/metrics`, with the
+ * invalidation feed's (whether it is connected: while it is not, cached devices live out their TTL).
  */
 import { z } from 'zod';
 import type { DeadLetter, Enriched, Operator, SourceGauge, Telemetry } from '../topology/index.ts';
@@ -263,6 +264,7 @@ export function enrich(
         },
         { name: 'enrich_cache_evictions_total', help: 'cached devices evicted for room', value: s.evictions },
         { name: 'enrich_cache_devices', help: 'devices in the cache', value: s.cacheSize },
+        ...(invalidations?.gauges?.() ?? []),
       ];
     },
   };

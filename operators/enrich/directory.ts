@@ -4,6 +4,7 @@
  * `sinks/warm/masterdata/deviceDirectory.ts`), and a feed of invalidations telling it which cached
  * devices changed. Placements make any event time resolvable from the cache.
  */
+import type { SourceGauge } from '../../topology/index.ts';
 
 /** A period [from, to) in which a device was at `siteId`, which belonged to `customerId`. */
 export interface DevicePlacement {
@@ -26,6 +27,8 @@ export type DeviceInvalidation = readonly string[] | 'all';
 export interface DeviceInvalidations {
   /** Adds a listener; returns its removal. */
   subscribe(listener: (devices: DeviceInvalidation) => void): () => void;
+  /** The feed's own gauges (is it connected?), exported with the operator's. */
+  gauges?(): readonly SourceGauge[];
 }
 
 /** The placement in force at `time`, or undefined (the device was at no site then). */

@@ -5,10 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ClientConfig } from 'pg';
 import { z } from 'zod';
 import {
   credentialsConfigSchema,
   PASSWORD_IN_URL,
+  type ResolvedCredentials,
   resolveCredentials,
   type SecretsReader,
   withCredentials,
@@ -44,10 +46,23 @@ export const warmStoreConfigSchema = z
 /** See {@link warmStoreConfigSchema}. */
 export type WarmStoreConfig = z.output<typeof warmStoreConfigSchema>;
 
+/**
+ * A PostgreSQL endpoint as the Warm store reaches it, for a connection outside its pools (the
+ * master-data `LISTEN` connection), so that connection logs in exactly as the pool does.
+ */
+export interface PgEndpoint {
+  /** Host, port and database, for messages; never the password. */
+  readonly address: string;
+  /** node-postgres settings: resolved credentials in the URL, TLS, connect timeout. Kept once made. */
+  settings(): Promise<ClientConfig>;
+}
+
 /** The Warm store's two endpoints (the same client when only one is configured). */
 export interface WarmStore {
   readonly write: SqlClient;
   readonly read: SqlClient;
+  /** The write endpoint for a connection of its own; absent for PGlite, which has no server. */
+  readonly writeEndpoint?: PgEndpoint;
   close(): Promise<void>;
 }
 
@@ -86,43 +101,70 @@ export function pgTlsOptions(config: { tls: boolean; tlsCaFile?: string }) {
   };
 }
 
-async function openEndpoint(
+/** `get`'s answer, asked for once and kept; a failure is not kept, so the next call asks again. */
+function once<T>(get: () => Promise<T>): () => Promise<T> {
+  let kept: Promise<T> | undefined;
+  return () => {
+    kept ??= get().catch((error: unknown) => {
+      kept = undefined;
+      throw error;
+    });
+    return kept;
+  };
+}
+
+/** The one place a PostgreSQL endpoint's connection settings are made (pools and `LISTEN` alike). */
+function pgEndpoint(
   url: string,
-  key: string,
   config: WarmStoreConfig,
-  deps: StoreDeps,
-): Promise<SqlClient> {
-  const embedded = EMBEDDED.exec(url);
-  if (embedded) {
-    const { PGlite } = await import('@electric-sql/pglite');
-    return pgliteSqlClient(await PGlite.create(embedded[1]));
-  }
-  const credentials = await resolveCredentials(
-    { key, credentials: config.credentials },
-    deps.env ?? process.env,
-    deps.secrets ?? (() => new SecretsManagerClient({})),
-  );
-  const { default: pg } = await import('pg');
-  return pgSqlClient(
-    new pg.Pool({
-      connectionString: withCredentials(url, credentials),
-      max: config.maxConnections,
+  credentials: () => Promise<ResolvedCredentials>,
+): PgEndpoint {
+  return {
+    address: describeEndpoint(url),
+    settings: once(async () => ({
+      connectionString: withCredentials(url, await credentials()),
       connectionTimeoutMillis: config.connectTimeoutMs,
       ssl: pgTlsOptions(config),
-    }),
-  );
+    })),
+  };
+}
+
+async function openPool(endpoint: PgEndpoint, config: WarmStoreConfig): Promise<SqlClient> {
+  const { default: pg } = await import('pg');
+  return pgSqlClient(new pg.Pool({ ...(await endpoint.settings()), max: config.maxConnections }));
+}
+
+async function openEmbedded(dir: string | undefined): Promise<SqlClient> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  return pgliteSqlClient(await PGlite.create(dir));
 }
 
 /** Opens (lazily) the Warm store's endpoints. */
 export function openWarmStore(config: WarmStoreConfig, deps: StoreDeps = {}): WarmStore {
-  const write = lazy(() => openEndpoint(config.writeUrl, deps.key ?? 'warm', config, deps));
+  // One resolution for every endpoint and the LISTEN connection: Secrets Manager is asked once.
+  const credentials = once(() =>
+    resolveCredentials(
+      { key: deps.key ?? 'warm', credentials: config.credentials },
+      deps.env ?? process.env,
+      deps.secrets ?? (() => new SecretsManagerClient({})),
+    ),
+  );
+  const endpoint = (url: string) => {
+    const embedded = EMBEDDED.exec(url);
+    if (embedded) return { client: lazy(() => openEmbedded(embedded[1])) };
+    const server = pgEndpoint(url, config, credentials);
+    return { client: lazy(() => openPool(server, config)), server };
+  };
+  const writer = endpoint(config.writeUrl);
+  const write = writer.client;
   const read =
     config.readUrl === undefined || config.readUrl === config.writeUrl
       ? write
-      : lazy(() => openEndpoint(config.readUrl!, deps.key ?? 'warm', config, deps));
+      : endpoint(config.readUrl).client;
   return {
     write,
     read,
+    ...(writer.server ? { writeEndpoint: writer.server } : {}),
     async close() {
       await write.close();
       if (read !== write) await read.close();

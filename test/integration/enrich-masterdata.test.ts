@@ -15,10 +15,12 @@ import { pgDeviceDirectory } from '../../sinks/warm/masterdata/deviceDirectory.t
 import { type PgInvalidationFeed, pgInvalidationFeed } from '../../sinks/warm/masterdata/invalidationFeed.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { openWarmStore, type PgEndpoint, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
 import {
   type DeadLetter,
   type Enriched,
   type OperatorContext,
+  silentLogger,
   systemClock,
   type Telemetry,
 } from '../../topology/index.ts';
@@ -88,6 +90,8 @@ describe('enrich on CDC-maintained master data', () => {
   let db: TestDatabase;
   let write: SqlClient;
   let read: SqlClient;
+  // where each worker's invalidation feed LISTENs: the write endpoint, as the Warm store reaches it
+  let listenOn: PgEndpoint;
   let sequence = 1n;
   const feeds: PgInvalidationFeed[] = [];
   const operators: EnrichOperator[] = [];
@@ -110,7 +114,7 @@ describe('enrich on CDC-maintained master data', () => {
   }
 
   async function worker(over: Record<string, unknown> = {}): Promise<EnrichOperator> {
-    const feed = pgInvalidationFeed(db.url, systemClock);
+    const feed = pgInvalidationFeed(listenOn, { clock: systemClock, log: silentLogger });
     feeds.push(feed);
     const op = enrich(enrichConfigSchema.parse(over), pgDeviceDirectory(read), feed);
     operators.push(op);
@@ -127,6 +131,7 @@ describe('enrich on CDC-maintained master data', () => {
     write = pgSqlClient(new pg.Pool({ connectionString: db.url, max: 2 }));
     // the read endpoint: its own pool (the same server locally)
     read = pgSqlClient(new pg.Pool({ connectionString: db.url, max: 2 }));
+    listenOn = openWarmStore(warmStoreConfigSchema.parse({ writeUrl: db.url })).writeEndpoint!;
     await migrateWarm(write);
     const t = DAY / 1000 - 86_400;
     await applyCdc([
