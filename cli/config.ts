@@ -83,6 +83,13 @@ export const workerConfigSchema = z
           .describe('admin HTTP port; 0 = any free port'),
         host: z.string().default('127.0.0.1').describe('admin HTTP address'),
         enabled: z.boolean().default(true).describe('serve /healthz, /metrics, /topology'),
+        tokenEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' })
+          .optional()
+          .describe(
+            'environment variable holding a bearer token every admin path but /healthz and /readyz then needs (Authorization: Bearer TOKEN; a browser opens /?token=TOKEN once); never the token itself',
+          ),
       })
       .strict()
       .default({ port: 9400, host: '127.0.0.1', enabled: true }),
