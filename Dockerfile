@@ -19,7 +19,8 @@ COPY infra ./infra
 COPY bench ./bench
 COPY tsconfig.json ./
 USER node
-# The admin port (/healthz, /readyz, /metrics); set admin.host to 0.0.0.0 in the task's configuration.
+# The admin port (/healthz, /readyz, /metrics); set admin.host to 0.0.0.0 in the task's configuration,
+# and admin.tokenEnv with it (cli/README.md, "The admin port").
 EXPOSE 9400
 ENTRYPOINT ["node", "bin/shardflow.js"]
 CMD ["run", "--config", "/etc/shardflow/shardflow.yaml"]

@@ -2,9 +2,10 @@
  * The admin HTTP port every worker serves: `/healthz`, `/readyz`, `/metrics` (Prometheus),
  * `/metrics.json`, `/topology` (the description as JSON), `/topology/layout` (where to draw each node)
  * and `/`, a page that draws the topology with live per-node figures. The page reads only these
- * endpoints, never runtime objects.
+ * endpoints, never runtime objects. With a token (`adminAuth.ts`) every path but the two health
+ * checks needs it.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   layoutTopology,
@@ -12,7 +13,8 @@ import {
   renderPrometheus,
   type TopologyDescription,
 } from '../topology/index.ts';
-import { adminPage } from './adminPage.ts';
+import { adminAuth } from './adminAuth.ts';
+import { ADMIN_PAGE_CSP, adminPage } from './adminPage.ts';
 
 /** What the admin server reads from the worker. */
 export interface AdminTarget {
@@ -28,38 +30,86 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-/** Starts the admin server on `host:port` (port 0 picks a free one). */
+/** How the admin server guards its port. */
+export interface AdminServerOptions {
+  /** The bearer token every path but `/healthz` and `/readyz` needs; none: the port is open. */
+  readonly token?: string | undefined;
+}
+
+// Cheap on every answer: no caching of live figures, no content sniffing, no Referer carrying a
+// sign-in URL, and nothing (a JSON answer opened in a tab) may run or be framed.
+const COMMON_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+} as const;
+
+type Answer = readonly [status: number, type: string, body: string, headers?: Record<string, string>];
+
+const UNAUTHORIZED: Answer = [
+  401,
+  'text/plain',
+  'a token is required: Authorization: Bearer TOKEN (in a browser, open /?token=TOKEN once)\n',
+  { 'www-authenticate': 'Bearer' },
+];
+
+/**
+ * Starts the admin server on `host:port` (port 0 picks a free one). It answers GET and HEAD only:
+ * nothing here changes the worker, so any other method is a mistake or a probe (405).
+ */
 export async function startAdminServer(
   target: AdminTarget,
   host: string,
   port: number,
+  options: AdminServerOptions = {},
 ): Promise<AdminServer> {
   const html = adminPage(target.description.name);
   const layout = JSON.stringify(layoutTopology(target.description));
-  const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://admin').pathname;
-    const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(body);
-    };
+  const auth = adminAuth(options.token);
+  const route = (path: string): Answer => {
     switch (path) {
-      case '/healthz':
-        return send(200, 'text/plain', 'ok\n');
-      case '/readyz':
-        return target.ready() ? send(200, 'text/plain', 'ready\n') : send(503, 'text/plain', 'not ready\n');
       case '/metrics':
-        return send(200, 'text/plain; version=0.0.4', renderPrometheus(target.metrics()));
+        return [200, 'text/plain; version=0.0.4', renderPrometheus(target.metrics())];
       case '/metrics.json':
-        return send(200, 'application/json', JSON.stringify(target.metrics()));
+        return [200, 'application/json', JSON.stringify(target.metrics())];
       case '/topology':
-        return send(200, 'application/json', JSON.stringify(target.description));
+        return [200, 'application/json', JSON.stringify(target.description)];
       case '/topology/layout':
-        return send(200, 'application/json', layout);
+        return [200, 'application/json', layout];
       case '/':
-        return send(200, 'text/html; charset=utf-8', html);
+        return [200, 'text/html; charset=utf-8', html, { 'content-security-policy': ADMIN_PAGE_CSP }];
       default:
-        return send(404, 'text/plain', 'not found\n');
+        return [404, 'text/plain', 'not found\n'];
     }
+  };
+  const answer = (req: IncomingMessage): Answer => {
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return [405, 'text/plain', 'only GET and HEAD\n', { allow: 'GET, HEAD' }];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    // The load balancer's health check and the orchestrator's probes carry no token.
+    if (url.pathname === '/healthz') return [200, 'text/plain', 'ok\n'];
+    if (url.pathname === '/readyz')
+      return target.ready() ? [200, 'text/plain', 'ready\n'] : [503, 'text/plain', 'not ready\n'];
+    const cookie = auth.signIn(url);
+    if (cookie === null) return UNAUTHORIZED;
+    // Not a 303: a redirect continues a navigation begun by a link on another site, which a
+    // SameSite=Strict cookie does not follow; a refresh is a new navigation begun by this page.
+    if (cookie !== undefined)
+      return [200, 'text/plain', 'signed in\n', { 'set-cookie': cookie, refresh: '0; url=./' }];
+    // After the check, so that a client without the token learns nothing, not even which paths exist.
+    return auth.allows(req) ? route(url.pathname) : UNAUTHORIZED;
+  };
+  const server: Server = createServer((req, res) => {
+    const [status, type, body, headers] = answer(req);
+    res.writeHead(status, {
+      ...COMMON_HEADERS,
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      ...headers,
+    });
+    // HEAD: the same headers (the length included), no body.
+    res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -81,8 +81,20 @@ export const workerConfigSchema = z
           .max(65_535)
           .default(9400)
           .describe('admin HTTP port; 0 = any free port'),
-        host: z.string().default('127.0.0.1').describe('admin HTTP address'),
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .describe(
+            "admin HTTP address: the default 127.0.0.1 serves the task itself only; an ECS task binds 0.0.0.0 so that the load balancer's /readyz health check and Prometheus reach the task's IP, and should then set admin.tokenEnv",
+          ),
         enabled: z.boolean().default(true).describe('serve /healthz, /metrics, /topology'),
+        tokenEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' })
+          .optional()
+          .describe(
+            'environment variable holding a bearer token every admin path but /healthz and /readyz then needs (Authorization: Bearer TOKEN; a browser opens /?token=TOKEN once); never the token itself',
+          ),
       })
       .strict()
       .default({ port: 9400, host: '127.0.0.1', enabled: true }),

@@ -40,6 +40,7 @@ import {
   TopologyRuntime,
 } from '../topology/index.ts';
 import { type AdminServer, startAdminServer } from './admin.ts';
+import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
@@ -244,6 +245,8 @@ export async function describeTopologyFor(
 export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promise<Worker> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
+  // before anything opens: a missing token stops the start instead of leaving the port open
+  const adminToken = config.admin.enabled ? resolveAdminToken(config.admin, process.env) : undefined;
   const stores = await openWorkerStores(config, clock, deps.warm);
   const { warm } = stores;
   let invalidations: PgInvalidationFeed | undefined;
@@ -280,6 +283,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         { description, metrics: () => runtime.metrics(), ready: () => running },
         config.admin.host,
         config.admin.port,
+        { token: adminToken },
       )
     : undefined;
   if (admin) log.info({ url: admin.url }, 'admin server listening');

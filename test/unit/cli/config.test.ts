@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveAdminToken } from '../../../cli/adminAuth.ts';
 import { ConfigError, parseWorkerConfig } from '../../../cli/config.ts';
 import { CLI_TEST_TIMEOUT_MS, runCli } from '../../support/cli.ts';
 
@@ -95,6 +96,43 @@ describe('worker configuration', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     const missing = await runCli(['run', '--config', '/nonexistent/shardflow.yaml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read the file');
+  });
+
+  it('reads the admin token from the variable admin.tokenEnv names, and names the key when it is unusable', () => {
+    const admin = { tokenEnv: 'ADMIN_TOKEN' };
+    expect(resolveAdminToken({}, { ADMIN_TOKEN: 'x' })).toBeUndefined();
+    expect(resolveAdminToken(admin, { ADMIN_TOKEN: 'a+b/c=' })).toBe('a+b/c=');
+    const refusal = (env: NodeJS.ProcessEnv) => {
+      try {
+        resolveAdminToken(admin, env);
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    };
+    expect(refusal({})).toEqual(['admin.tokenEnv: the environment variable ADMIN_TOKEN is not set']);
+    expect(refusal({ ADMIN_TOKEN: '' })).toEqual([
+      'admin.tokenEnv: the environment variable ADMIN_TOKEN is not set',
+    ]);
+    expect(refusal({ ADMIN_TOKEN: 'two words' })[0]).toMatch(
+      /^admin\.tokenEnv: the value of ADMIN_TOKEN is not a bearer token/,
+    );
+    expect(problems({ ...valid, admin: { tokenEnv: 's3cr3t-token!' } })).toEqual([
+      'admin.tokenEnv: expected an environment variable name',
+    ]);
+  });
+
+  it('`shardflow run` whose admin token variable is missing exits 2 naming admin.tokenEnv, before opening anything', async () => {
+    const port = await freePort();
+    const file = configFile(
+      `source:\n  kinesis:\n    streamName: telemetry\n    endpoint: http://127.0.0.1:${port}\nwarm:\n  writeUrl: postgres://postgres@127.0.0.1:${port}/shardflow\nadmin:\n  host: 0.0.0.0\n  tokenEnv: SHARDFLOW_TEST_UNSET_ADMIN_TOKEN\n`,
+    );
+    const result = await runCli(['run', '--config', file], { SHARDFLOW_TEST_UNSET_ADMIN_TOKEN: '' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'admin.tokenEnv: the environment variable SHARDFLOW_TEST_UNSET_ADMIN_TOKEN is not set',
+    );
   });
 
   it('`shardflow run` with a database that does not answer exits 3 and names the service, key and address', async () => {
