@@ -19,15 +19,18 @@ import { hotStoreConfigSchema } from '../sinks/hot/openHotStore.ts';
 import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
 import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
 import { leaseConfigSchema } from '../sources/kinesis/kclSource.ts';
-import { windowStateConfigSchema } from '../state/windowStateConfig.ts';
 import { runtimeConfigSchema } from '../topology/index.ts';
+import { stateConfigSchema } from './stateConfig.ts';
 
 /** The configuration of one worker (`shardflow run --config FILE`). */
 export const workerConfigSchema = z
   .object({
     topology: z
       .object({
-        name: z.string().default('telemetry').describe('name of the topology (metrics, state keys)'),
+        name: z
+          .string()
+          .default('telemetry')
+          .describe('name of the topology (metrics; window state keys when state.namespace is absent)'),
       })
       .strict()
       .default({ name: 'telemetry' }),
@@ -55,7 +58,7 @@ export const workerConfigSchema = z
     decode: decodeConfigSchema.default(decodeConfigSchema.parse({})),
     enrich: enrichConfigSchema.default(enrichConfigSchema.parse({})),
     windows: windowAggregateConfigSchema.default(windowAggregateConfigSchema.parse({})),
-    state: windowStateConfigSchema
+    state: stateConfigSchema
       .default({ backend: 'embedded' })
       .describe('window state: redis (shared by all workers) or embedded (one worker)'),
     warm: warmStoreConfigSchema.describe('the Warm store (PostgreSQL / Aurora)'),

@@ -78,6 +78,38 @@ describe('worker configuration', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     ]);
   });
 
+  it('takes Redis credentials like the databases’, and a namespace', () => {
+    const config = parseWorkerConfig(
+      {
+        ...valid,
+        state: {
+          backend: 'redis',
+          redisUrl: 'rediss://cache.example.internal:6379',
+          namespace: 'plant-7',
+          credentials: { passwordEnv: 'REDIS_AUTH_TOKEN' },
+        },
+      },
+      {},
+    );
+    expect(config.state).toMatchObject({
+      namespace: 'plant-7',
+      credentials: { passwordEnv: 'REDIS_AUTH_TOKEN' },
+    });
+    expect(
+      problems({
+        ...valid,
+        state: {
+          backend: 'redis',
+          redisUrl: 'redis://cache:6379',
+          credentials: {
+            passwordEnv: 'P',
+            secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:r',
+          },
+        },
+      }),
+    ).toEqual(['state.credentials: give either secretArn or usernameEnv/passwordEnv, not both']);
+  });
+
   it('`shardflow run` with a bad configuration exits 2 and names the offending key', async () => {
     const file = configFile(
       'source:\n  kinesis:\n    streamName: telemetry\n    pollIntervalMs: 5\nwarm:\n  writeUrl: embedded\n',
