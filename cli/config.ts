@@ -16,18 +16,32 @@ import { windowAggregateConfigSchema } from '../operators/windowAggregate.ts';
 import { coldConfigSchema } from '../sinks/cold/catalog/coldTable.ts';
 import { deadLettersConfigSchema } from '../sinks/deadletter/config.ts';
 import { hotStoreConfigSchema } from '../sinks/hot/openHotStore.ts';
+import { urlHasPassword } from '../sinks/warm/credentials.ts';
 import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
 import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
 import { leaseConfigSchema } from '../sources/kinesis/kclSource.ts';
-import { windowStateConfigSchema } from '../state/windowStateConfig.ts';
 import { runtimeConfigSchema } from '../topology/index.ts';
+import { stateConfigSchema } from './stateConfig.ts';
+
+/** Sections whose own schemas refuse a password in their URLs, pointing at their `credentials`. */
+const CHECKED_BY_SECTION = new Set(['warm', 'hot', 'state']);
+
+/** The path of every string in `node` that is a URL holding a password. */
+function urlsHoldingPasswords(node: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+  if (typeof node === 'string') return urlHasPassword(node) ? [path] : [];
+  if (node === null || typeof node !== 'object') return [];
+  return Object.entries(node).flatMap(([key, value]) => urlsHoldingPasswords(value, [...path, key]));
+}
 
 /** The configuration of one worker (`shardflow run --config FILE`). */
 export const workerConfigSchema = z
   .object({
     topology: z
       .object({
-        name: z.string().default('telemetry').describe('name of the topology (metrics, state keys)'),
+        name: z
+          .string()
+          .default('telemetry')
+          .describe('name of the topology (metrics; window state keys when state.namespace is absent)'),
       })
       .strict()
       .default({ name: 'telemetry' }),
@@ -55,7 +69,7 @@ export const workerConfigSchema = z
     decode: decodeConfigSchema.default(decodeConfigSchema.parse({})),
     enrich: enrichConfigSchema.default(enrichConfigSchema.parse({})),
     windows: windowAggregateConfigSchema.default(windowAggregateConfigSchema.parse({})),
-    state: windowStateConfigSchema
+    state: stateConfigSchema
       .default({ backend: 'embedded' })
       .describe('window state: redis (shared by all workers) or embedded (one worker)'),
     warm: warmStoreConfigSchema.describe('the Warm store (PostgreSQL / Aurora)'),
@@ -101,6 +115,15 @@ export const workerConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Every other URL-valued key (AWS endpoints, SQS queues, any added later): refused here once.
+    for (const path of urlsHoldingPasswords(c))
+      if (!CHECKED_BY_SECTION.has(String(path[0])))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message:
+            "holds a password: no credentials are kept in the configuration (AWS endpoints sign with the SDK's credentials: environment, profile or role)",
+        });
     if (c.source.leases !== undefined && c.state.backend === 'embedded')
       ctx.addIssue({
         code: 'custom',

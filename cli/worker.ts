@@ -6,7 +6,6 @@
 
 import { fileURLToPath } from 'node:url';
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { Redis } from 'ioredis';
 import { cdcDecode } from '../operators/cdc/cdcDecode.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
@@ -28,7 +27,7 @@ import { describeEndpoint, type WarmStore } from '../sinks/warm/store.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { kclSource } from '../sources/kinesis/kclSource.ts';
-import { windowStateBackend } from '../state/windowStateConfig.ts';
+import { connectRedis, redisClient } from '../state/redisConnection.ts';
 import {
   type Clock,
   errorMessage,
@@ -42,6 +41,7 @@ import {
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
+import { redisAuth, workerWindowState } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
 
@@ -112,17 +112,22 @@ async function checkPostgres(warm: WarmStore, config: WorkerConfig): Promise<voi
   }
 }
 
-async function checkRedis(config: WorkerConfig): Promise<void> {
+async function checkRedis(config: WorkerConfig, log: Logger, clock: Clock): Promise<void> {
   if (config.state.backend !== 'redis') return;
-  const url = config.state.redisUrl;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 5000 });
-  probe.on('error', () => {});
+  const state = config.state;
+  const auth = await redisAuth(state)();
+  const probe = redisClient(
+    state,
+    auth,
+    { log, clock, client: 'start-up check' },
+    { maxRetriesPerRequest: 0, connectTimeout: 5000 },
+  );
   try {
-    await probe.connect();
+    await connectRedis(probe);
     await probe.ping();
   } catch (error) {
-    const { host, port } = new URL(url);
-    throw new ServiceUnavailableError('Redis', 'state.redisUrl', `${host}:${port || '6379'}`, error);
+    const { hostname, port } = new URL(state.redisUrl);
+    throw new ServiceUnavailableError('Redis', 'state.redisUrl', `${hostname}:${port || '6379'}`, error);
   } finally {
     probe.disconnect();
   }
@@ -203,9 +208,11 @@ export function telemetryTopologyFor(
     enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
     // Kinesis records carry their positions: a batch cut differently from an earlier delivery of
     // the same records (a failover, a stolen lease) counts once
-    windows: windowAggregate(config.windows, windowStateBackend(config.state, `${name}.windows`), {
-      positionsFromRecords: true,
-    }),
+    windows: windowAggregate(
+      config.windows,
+      workerWindowState(config.state, { topologyName: name, log: deps.log, clock }),
+      { positionsFromRecords: true },
+    ),
     hourlyCounts: hourlyCountSink(warm.write),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
@@ -254,7 +261,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   const background = new AbortController();
   try {
     await checkPostgres(warm, config);
-    await checkRedis(config);
+    await checkRedis(config, log, clock);
     await checkKinesis(config);
     await migrateWarm(warm.write);
     await prepareHot(stores, config);

@@ -9,8 +9,16 @@
  * epoch it joined, and a missing or different epoch raises `StateLostError` instead of counting on.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { type Clock, type Logger, silentLogger, systemClock } from '../topology/index.ts';
+import {
+  connectRedis,
+  type RedisAuth,
+  type RedisConnection,
+  redisClient,
+  redisConnectionConfigSchema,
+} from './redisConnection.ts';
 import { packPartialRows, packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
 import { WINDOW_APPLY, WINDOW_GLOBAL, WINDOW_JOIN, WINDOW_LAYOUT, WINDOW_TICK } from './windowScripts.ts';
 import {
@@ -27,18 +35,31 @@ import {
 } from './windowState.ts';
 
 /** Configuration of the Redis window state backend. */
-export const redisWindowStateConfigSchema = z
-  .object({
-    redisUrl: z.string().min(1).describe('Redis URL, e.g. redis://127.0.0.1:6379'),
+export const redisWindowStateConfigSchema = redisConnectionConfigSchema
+  .extend({
     namespace: z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/)
-      .default('windows')
-      .describe("key namespace of this topology's window state (one per window node)"),
+      .optional()
+      .describe(
+        "key prefix of this topology's window state (keys sf:{NAMESPACE}:…); `<topology.name>.windows` when absent",
+      ),
   })
   .strict();
-/** See {@link redisWindowStateConfigSchema}. */
-export type RedisWindowStateConfig = z.output<typeof redisWindowStateConfigSchema>;
+
+/** A Redis window state backend's connection and the namespace its keys live in. */
+export interface RedisWindowStateConfig extends RedisConnection {
+  readonly namespace: string;
+}
+
+/** What the Redis backend is given besides its configuration. */
+export interface RedisWindowStateDeps {
+  /** Where the client's connection errors go (a silent logger when absent). */
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** The credentials, resolved when the backend opens (none when absent). */
+  readonly auth?: () => Promise<RedisAuth>;
+}
 
 interface WindowCommands {
   windowApplyBuffer(...args: (string | Buffer)[]): Promise<Buffer[]>;
@@ -93,7 +114,10 @@ export interface RedisWindowState extends WindowStateBackend {
 }
 
 /** A Redis window state backend. */
-export function redisWindowState(config: RedisWindowStateConfig): RedisWindowState {
+export function redisWindowState(
+  config: RedisWindowStateConfig,
+  deps: RedisWindowStateDeps = {},
+): RedisWindowState {
   const prefix = `sf:{${config.namespace}}:`;
   let client: (Redis & WindowCommands) | undefined;
   let epoch: string | undefined;
@@ -114,13 +138,28 @@ export function redisWindowState(config: RedisWindowStateConfig): RedisWindowSta
       return roundTrips;
     },
     open: async () => {
-      const c = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 }) as Redis &
-        WindowCommands;
+      const auth = (await deps.auth?.()) ?? {};
+      const c = redisClient(
+        config,
+        auth,
+        {
+          log: deps.log ?? silentLogger,
+          clock: deps.clock ?? systemClock,
+          client: `window state ${config.namespace}`,
+        },
+        { maxRetriesPerRequest: 3 },
+      ) as Redis & WindowCommands;
       c.defineCommand('windowApply', { numberOfKeys: 0, lua: WINDOW_APPLY });
       c.defineCommand('windowJoin', { numberOfKeys: 0, lua: WINDOW_JOIN });
       c.defineCommand('windowTick', { numberOfKeys: 0, lua: WINDOW_TICK });
       c.defineCommand('windowGlobal', { numberOfKeys: 0, lua: WINDOW_GLOBAL });
-      await c.connect();
+      try {
+        await connectRedis(c);
+      } catch (error) {
+        // close() knows only an opened client: one left behind would reconnect (and log) forever
+        c.disconnect();
+        throw error;
+      }
       client = c;
       const [joined, layout] = await c.windowJoin(prefix, randomUUID(), WINDOW_LAYOUT);
       if (joined === null) throw new StateLostError('window state epoch vanished while joining');

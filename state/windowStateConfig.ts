@@ -3,24 +3,40 @@
  * the in-process backend for the embedded demo.
  */
 import { z } from 'zod';
+import type { Clock, Logger } from '../topology/index.ts';
 import { embeddedWindowState } from './embeddedWindowState.ts';
+import type { RedisAuth } from './redisConnection.ts';
 import { redisWindowState, redisWindowStateConfigSchema } from './redisWindowState.ts';
 import type { WindowStateBackend } from './windowState.ts';
 
-/** Which window state backend a worker uses. */
-export const windowStateConfigSchema = z.discriminatedUnion('backend', [
-  redisWindowStateConfigSchema.extend({
-    backend: z.literal('redis').describe('Redis (production; shared by every worker)'),
-  }),
-  z
-    .object({ backend: z.literal('embedded').describe('in-process (the embedded demo; one worker only)') })
-    .strict(),
-]);
-/** See {@link windowStateConfigSchema}. */
-export type WindowStateConfig = z.output<typeof windowStateConfigSchema>;
+/** The `state:` section's redis variant (the CLI adds `credentials`: `cli/stateConfig.ts`). */
+export const redisStateConfigSchema = redisWindowStateConfigSchema.extend({
+  backend: z.literal('redis').describe('Redis (production; shared by every worker)'),
+});
 
-/** The backend a validated `state:` section names; `namespace` defaults per window node. */
-export function windowStateBackend(config: WindowStateConfig, namespace?: string): WindowStateBackend {
+/** The `state:` section's embedded variant. */
+export const embeddedStateConfigSchema = z
+  .object({ backend: z.literal('embedded').describe('in-process (the embedded demo; one worker only)') })
+  .strict();
+
+/** A validated `state:` section: which window state backend a worker uses. */
+export type WindowStateConfig =
+  | z.output<typeof redisStateConfigSchema>
+  | z.output<typeof embeddedStateConfigSchema>;
+
+/** What a backend is given besides its configuration. */
+export interface WindowStateDeps {
+  /** The key namespace when the section names none (a worker passes `<topology.name>.windows`). */
+  readonly defaultNamespace: string;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Redis credentials, resolved when the backend opens. */
+  readonly auth?: () => Promise<RedisAuth>;
+}
+
+/** The backend a validated `state:` section names. */
+export function windowStateBackend(config: WindowStateConfig, deps: WindowStateDeps): WindowStateBackend {
   if (config.backend === 'embedded') return embeddedWindowState();
-  return redisWindowState({ redisUrl: config.redisUrl, namespace: namespace ?? config.namespace });
+  const { defaultNamespace, ...backendDeps } = deps;
+  return redisWindowState({ ...config, namespace: config.namespace ?? defaultNamespace }, backendDeps);
 }

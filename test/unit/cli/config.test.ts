@@ -79,6 +79,62 @@ describe('worker configuration', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     ]);
   });
 
+  it('refuses a password in any URL-valued key, naming the key once', () => {
+    const found = problems({
+      source: {
+        kinesis: { streamName: 's', endpoint: 'http://k:secret@127.0.0.1:4567' },
+        leases: { tableName: 'leases', endpoint: 'http://d:secret@127.0.0.1:4568' },
+      },
+      state: { backend: 'redis', redisUrl: 'rediss://default:secret@cache.example.internal:6379' },
+      warm: { writeUrl: 'postgres://app:secret@db:5432/shardflow' },
+      deadLetters: { kind: 'sqs', queueUrl: 'https://q:secret@sqs.eu-west-1.amazonaws.com/1/dl' },
+    });
+    expect(found.map((p) => p.slice(0, p.indexOf(': holds a password')))).toEqual([
+      'state.redisUrl',
+      'warm.writeUrl',
+      'source.kinesis.endpoint',
+      'source.leases.endpoint',
+      'deadLetters.queueUrl',
+    ]);
+    expect(found[0]).toMatch(/^state.redisUrl: holds a password: credentials come from the environment/);
+    expect(found[2]).toMatch(/AWS endpoints sign with the SDK's credentials/);
+    expect(
+      problems({ ...valid, state: { backend: 'redis', redisUrl: 'redis://shardflow@cache:6379' } }),
+    ).toEqual([]);
+  });
+
+  it('takes Redis credentials like the databases’, and a namespace', () => {
+    const config = parseWorkerConfig(
+      {
+        ...valid,
+        state: {
+          backend: 'redis',
+          redisUrl: 'rediss://cache.example.internal:6379',
+          namespace: 'plant-7',
+          credentials: { passwordEnv: 'REDIS_AUTH_TOKEN' },
+        },
+      },
+      {},
+    );
+    expect(config.state).toMatchObject({
+      namespace: 'plant-7',
+      credentials: { passwordEnv: 'REDIS_AUTH_TOKEN' },
+    });
+    expect(
+      problems({
+        ...valid,
+        state: {
+          backend: 'redis',
+          redisUrl: 'redis://cache:6379',
+          credentials: {
+            passwordEnv: 'P',
+            secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:r',
+          },
+        },
+      }),
+    ).toEqual(['state.credentials: give either secretArn or usernameEnv/passwordEnv, not both']);
+  });
+
   it('`shardflow run` with a bad configuration exits 2 and names the offending key', async () => {
     const file = configFile(
       'source:\n  kinesis:\n    streamName: telemetry\n    pollIntervalMs: 5\nwarm:\n  writeUrl: embedded\n',

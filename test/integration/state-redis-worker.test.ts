@@ -1,0 +1,212 @@
+/**
+ * The Redis window state as a worker opens it from its `state:` section: credentials from the
+ * environment against a Redis that requires them (`requirepass` and an ACL user), the configured
+ * namespace as the key prefix, and connection errors as JSON log lines rather than ioredis's own.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseWorkerConfig } from '../../cli/config.ts';
+import { workerWindowState } from '../../cli/stateConfig.ts';
+import { freePort } from '../../infra/local/process.ts';
+import { startRedis } from '../../infra/local/redis.ts';
+import type { ApplyRequest } from '../../state/windowState.ts';
+import { type Logger, silentLogger } from '../../topology/index.ts';
+import { runCli } from '../support/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
+
+const PASSWORD = 'auth-token-for-tests';
+const USER = { name: 'shardflow', password: 'acl-password-for-tests' };
+
+/** The validated `state:` section of a worker configured with `state`. */
+function stateSection(state: Record<string, unknown>) {
+  return parseWorkerConfig(
+    {
+      source: { kinesis: { streamName: 'telemetry' } },
+      warm: { writeUrl: 'postgres://postgres@127.0.0.1:5432/unused' },
+      state: { backend: 'redis', ...state },
+    },
+    {},
+  ).state;
+}
+
+/** One batch of one shard: enough for the backend to write its keys. */
+function batch(sequenceNumber: string): ApplyRequest {
+  const stats = {
+    count: 1,
+    sum: 2,
+    min: 2,
+    max: 2,
+    mean: 2,
+    m2: 0,
+    first: 2,
+    firstAt: 5,
+    last: 2,
+    lastAt: 5,
+  };
+  return {
+    shardId: 'shardId-000000000000',
+    position: { sequenceNumber, subSequenceNumber: 0 },
+    classifiedWith: Number.NEGATIVE_INFINITY,
+    maxEventTime: 5,
+    now: 0,
+    policy: { outOfOrdernessMs: 0, allowedLatenessMs: 0, retentionMs: 60_000, idleTimeoutMs: 1_000 },
+    partials: [{ bucket: 'product|1h|0', windowEnd: 3_600_000, fields: new Map([['p\x1fm', stats]]) }],
+    flush: false,
+  };
+}
+
+/** A pino logger (the worker's format) writing its lines into `lines`. */
+function capturedLogger(lines: string[]): Logger {
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return pino({ base: { service: 'shardflow' } }, sink);
+}
+
+describe('redis window state behind a password', () => {
+  let server: Awaited<ReturnType<typeof startRedis>>;
+  let db: TestDatabase;
+  beforeAll(async () => {
+    server = await startRedis({ password: PASSWORD, user: USER });
+    db = await createTestDatabase('redisauth');
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('opens and applies with credentials.passwordEnv, and with an ACL user from usernameEnv/passwordEnv', async () => {
+    const env = { REDIS_TOKEN: PASSWORD, REDIS_USER: USER.name, REDIS_USER_PASSWORD: USER.password };
+    for (const credentials of [
+      { passwordEnv: 'REDIS_TOKEN' },
+      { usernameEnv: 'REDIS_USER', passwordEnv: 'REDIS_USER_PASSWORD' },
+    ]) {
+      const state = stateSection({ redisUrl: server.url, namespace: 'auth', credentials });
+      const backend = workerWindowState(state, { topologyName: 'telemetry', log: silentLogger, env });
+      await backend.open();
+      const sequence = credentials.usernameEnv ? '2' : '1';
+      expect((await backend.apply(batch(sequence))).status).toBe('applied');
+      expect((await backend.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(Number(sequence));
+      await backend.close();
+    }
+  });
+
+  it('names the variable that is not set', async () => {
+    const state = stateSection({ redisUrl: server.url, credentials: { passwordEnv: 'REDIS_TOKEN' } });
+    const backend = workerWindowState(state, { topologyName: 'telemetry', log: silentLogger, env: {} });
+    await expect(backend.open()).rejects.toThrow(
+      'state.credentials.passwordEnv: the environment variable REDIS_TOKEN is not set',
+    );
+    await backend.close();
+  });
+
+  it('`shardflow run` without credentials stops at the start-up check, naming state.redisUrl', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'shardflow-redis-')), 'shardflow.yaml');
+    const kinesis = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
+    writeFileSync(
+      file,
+      `source:\n  kinesis:\n    streamName: telemetry\n    endpoint: ${kinesis}\nstate:\n  backend: redis\n  redisUrl: ${server.url}\nwarm:\n  writeUrl: ${db.url}\nadmin:\n  enabled: false\n`,
+    );
+    const result = await runCli(['run', '--config', file]);
+    expect(result.code).toBe(3);
+    const { port } = new URL(server.url);
+    expect(result.stderr).toContain(
+      `shardflow: cannot reach Redis (state.redisUrl) at 127.0.0.1:${port}: NOAUTH Authentication required.`,
+    );
+    // the fatal message is the last line; everything logged before it is JSON
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^shardflow: /);
+    for (const line of lines.slice(0, -1)) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
+
+describe('state.namespace', () => {
+  const admin = new Redis(testEnv('SHARDFLOW_TEST_REDIS_URL'));
+  afterAll(() => admin.disconnect());
+
+  it('is the key prefix of the window state: two workers with different namespaces keep separate keys', async () => {
+    const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
+    const tag = Date.now().toString(36);
+    const plantA = workerWindowState(stateSection({ redisUrl, namespace: `plant-a-${tag}` }), {
+      topologyName: 'telemetry',
+      log: silentLogger,
+    });
+    const plantB = workerWindowState(stateSection({ redisUrl, namespace: `plant-b-${tag}` }), {
+      topologyName: 'telemetry',
+      log: silentLogger,
+    });
+    // no namespace: `<topology name>.windows`, the keys every worker used before it was configurable
+    const unnamed = workerWindowState(stateSection({ redisUrl }), {
+      topologyName: `line-${tag}`,
+      log: silentLogger,
+    });
+    for (const backend of [plantA, plantB, unnamed]) {
+      await backend.open();
+      await backend.apply(batch('1'));
+    }
+    await plantA.apply(batch('2'));
+    const keys = async (namespace: string) => (await admin.keys(`sf:{${namespace}}:*`)).sort();
+    const [a, b, c] = [
+      await keys(`plant-a-${tag}`),
+      await keys(`plant-b-${tag}`),
+      await keys(`line-${tag}.windows`),
+    ];
+    expect(a).toContain(`sf:{plant-a-${tag}}:b:product|1h|0`);
+    expect(b).toContain(`sf:{plant-b-${tag}}:b:product|1h|0`);
+    expect(c).toContain(`sf:{line-${tag}.windows}:b:product|1h|0`);
+    expect(await keys(`plant-*-${tag}`)).toEqual([...a, ...b].sort());
+    // plant A's second batch changed its own window only
+    expect((await plantA.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(2);
+    expect((await plantB.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(1);
+    for (const backend of [plantA, plantB, unnamed]) await backend.close();
+  });
+});
+
+describe('redis connection errors', () => {
+  it('are JSON log lines through the worker logger, never ioredis lines on stderr', async () => {
+    const stderr = vi.spyOn(console, 'error');
+    const lines: string[] = [];
+    const log = capturedLogger(lines);
+    try {
+      // a Redis that is not there: open fails, and leaves no client reconnecting behind it
+      const closed = `redis://127.0.0.1:${await freePort()}`;
+      const absent = workerWindowState(stateSection({ redisUrl: closed, namespace: 'absent' }), {
+        topologyName: 'telemetry',
+        log,
+      });
+      await expect(absent.open()).rejects.toThrow(/ECONNREFUSED/);
+      await absent.close();
+
+      // a Redis that goes away while the backend is open: every reconnect attempt fails
+      const server = await startRedis();
+      const backend = workerWindowState(stateSection({ redisUrl: server.url, namespace: 'gone' }), {
+        topologyName: 'telemetry',
+        log,
+      });
+      await backend.open();
+      await server.stop();
+      await expect(backend.apply(batch('1'))).rejects.toThrow();
+      await waitFor('a logged reconnect error', async () => lines.length >= 2);
+      await backend.close();
+    } finally {
+      stderr.mockRestore();
+    }
+    const logged = lines.map((line) => JSON.parse(line) as { msg: string; redis: string; error: string });
+    expect(logged.every((l) => l.msg === 'redis client error')).toBe(true);
+    expect(logged.map((l) => l.redis)).toEqual(
+      expect.arrayContaining(['window state absent', 'window state gone']),
+    );
+    // rate-limited: one line per client in this short test, however often ioredis retried
+    expect(logged.filter((l) => l.redis === 'window state gone')).toHaveLength(1);
+    expect(stderr.mock.calls.filter((call) => String(call[0]).startsWith('[ioredis]'))).toEqual([]);
+  });
+});
