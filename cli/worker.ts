@@ -204,6 +204,7 @@ export function telemetryTopologyFor(
     decode: decodeBySpec(deps.specs ?? loadSpecs(config, deps.log), {
       reloadIntervalMs: config.decode.reloadIntervalMs,
       devices: deviceProducts,
+      admission: config.decode.admission,
     }),
     enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
     // Kinesis records carry their positions: a batch cut differently from an earlier delivery of

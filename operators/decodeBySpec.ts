@@ -1,8 +1,9 @@
 /**
  * Decodes raw records by the product specs in force: finds each record's spec (envelope product,
- * topic pattern or magic bytes), decodes its frame, builds standard telemetry, and applies the
- * data contract. A record that matches no spec, cannot be decoded or breaks its contract goes to
- * `dlq` with a stable reason code, the spec id and version, and its bytes; the stream keeps flowing.
+ * topic pattern or magic bytes), decodes its frame, builds standard telemetry, applies the data
+ * contract, and admits what no store could refuse (`decode/admission.ts`). A record that matches no
+ * spec, cannot be decoded, breaks its contract or would be refused by a store goes to `dlq` with a
+ * stable reason code, the spec id and version, and its bytes; the stream keeps flowing.
  */
 import { z } from 'zod';
 import {
@@ -12,6 +13,7 @@ import {
   type RawRecord,
   type Telemetry,
 } from '../topology/index.ts';
+import { type AdmissionConfig, admissionConfigSchema, compileAdmission } from './decode/admission.ts';
 import { readIncoming } from './decode/envelope.ts';
 import { DecodeError } from './decode/errors.ts';
 import type { DeviceRegistry } from './decode/match.ts';
@@ -39,6 +41,9 @@ export const decodeConfigSchema = z
       .min(1000)
       .default(30_000)
       .describe('how often the device → product map of match.registry specs is read from the master data'),
+    admission: admissionConfigSchema
+      .default(admissionConfigSchema.parse({}))
+      .describe('limits on ids and texts every decoded record must meet before it reaches a store'),
   })
   .strict();
 /** See {@link decodeConfigSchema}. */
@@ -50,6 +55,8 @@ export interface DecodeOptions {
   readonly reloadIntervalMs?: number;
   /** Which product a device is, for specs recognised through the device registry (`match.registry`). */
   readonly devices?: DeviceRegistry;
+  /** Limits on what a decoded record may carry (the defaults of `decode.admission` when absent). */
+  readonly admission?: AdmissionConfig;
 }
 
 /** Decodes and validates by spec; what cannot become telemetry goes to `dlq`. */
@@ -58,6 +65,7 @@ export function decodeBySpec(
   options: DecodeOptions = {},
 ): Operator<RawRecord, Telemetry, { dlq: DeadLetter }> {
   const { devices } = options;
+  const admit = compileAdmission(options.admission);
   return {
     type: 'decode-by-spec',
     sideOutputs: ['dlq'],
@@ -83,7 +91,10 @@ export function decodeBySpec(
           }
           specId = spec.spec.id;
           specVersion = spec.spec.version;
-          for (const telemetry of spec.decode(record, incoming, now)) out.push(telemetry);
+          const decoded = spec.decode(record, incoming, now);
+          // a frame is admitted whole or dead-lettered whole, with its bytes
+          for (const telemetry of decoded) admit(telemetry);
+          for (const telemetry of decoded) out.push(telemetry);
         } catch (error) {
           if (!(error instanceof DecodeError)) throw error;
           ctx.side(

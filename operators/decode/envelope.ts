@@ -4,6 +4,7 @@
  * decides what it is.
  */
 import type { IngestEnvelope, RawRecord } from '../../topology/index.ts';
+import { isPlausibleEpoch, isPrintable, quoted } from './admission.ts';
 import { DecodeError } from './errors.ts';
 
 /** A record's payload, with its envelope when it came in one. */
@@ -52,5 +53,38 @@ export function readIncoming(record: RawRecord): Incoming {
   ) {
     return { envelope: undefined, payload: data };
   }
+  checkEnvelopeFields(candidate);
   return { envelope: candidate as IngestEnvelope, payload: payloadBytes(candidate as IngestEnvelope) };
+}
+
+const PROTOCOLS: ReadonlySet<unknown> = new Set(['mqtt', 'tcp', 'rest', 'file']);
+/** The longest topic, source or product id an envelope may carry (AWS IoT topics are at most 256 bytes). */
+const MAX_ENVELOPE_TEXT = 1024;
+
+/**
+ * The envelope's optional fields have the types and ranges the stores expect: they end up in
+ * telemetry (the receive time, the topic, ids taken from the topic or the source).
+ */
+function checkEnvelopeFields(e: Partial<IngestEnvelope>): void {
+  if (e.protocol !== undefined && !PROTOCOLS.has(e.protocol))
+    throw new DecodeError(
+      'invalid-envelope',
+      `protocol ${quoted(String(e.protocol))} is not mqtt, tcp, rest or file`,
+    );
+  if (e.receivedAt !== undefined && !isPlausibleEpoch(e.receivedAt))
+    throw new DecodeError(
+      'invalid-envelope',
+      `receivedAt ${quoted(JSON.stringify(e.receivedAt))} is not an epoch in milliseconds between 2000 and 2100`,
+    );
+  for (const key of ['topic', 'source', 'productId'] as const) {
+    const value: unknown = e[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string')
+      throw new DecodeError('invalid-envelope', `${key} is a ${typeof value}, not a string`);
+    if (value.length > MAX_ENVELOPE_TEXT || !isPrintable(value))
+      throw new DecodeError(
+        'invalid-envelope',
+        `${key} ${quoted(value)} is longer than ${MAX_ENVELOPE_TEXT} characters or holds unprintable characters`,
+      );
+  }
 }

@@ -21,6 +21,8 @@ export const REASON_CODES = [
   'unknown-key', // a key-value key the spec does not know (unknownKeys: reject)
   'bad-timestamp',
   'no-device-id',
+  'invalid-id', // a device or hub id that is too long, unprintable or off the configured pattern
+  'invalid-text', // a text metric a store cannot hold (NUL, control characters, broken UTF-16, too long)
   'contract-missing', // a required metric is absent
   'contract-type',
   'contract-range',

@@ -22,6 +22,14 @@ export const runtimeConfigSchema = z
       .describe('how often advanced checkpoints are handed to the source; 0 = at once'),
     drainTimeoutMs: z.number().int().min(0).default(30_000).describe('time allowed to drain on shutdown'),
     sinkRetry: retryPolicySchema.optional().describe('retry policy of sinks (default: without limit)'),
+    maxRetryAgeMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(60_000)
+      .describe(
+        'how long one batch may be retried (a store down) before its shard is reported stuck: a log line each minute and the shardflow_shard_stuck gauge; nothing is ever dropped',
+      ),
   })
   .strict();
 /** See {@link runtimeConfigSchema}. */

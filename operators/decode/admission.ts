@@ -1,0 +1,134 @@
+/**
+ * What may enter the platform: the last check of the decode stage, on every record it hands on.
+ * Whatever reaches a store is checked here, where it enters, so that no store can refuse it later
+ * and no shard stalls on it: ids are non-empty, printable (no NUL, no control or format characters,
+ * no broken UTF-16), within a length the stores' keys and indexes hold, and match the configured
+ * pattern; text metrics hold no NUL or control characters (PostgreSQL text and jsonb cannot) and are
+ * bounded; numbers are finite; event and hub times are plausible epochs. The envelope's own fields, the
+ * receive time among them, are checked when it is read (`envelope.ts`); without an envelope the
+ * receive time is the stream's arrival time. A record that fails is a dead letter with its own reason code.
+ */
+import { z } from 'zod';
+import type { Telemetry } from '../../topology/index.ts';
+import { DecodeError } from './errors.ts';
+
+/** The longest id the stores' keys can take (PostgreSQL's btree rows hold about 2,700 bytes). */
+const MAX_ID_LENGTH = 512;
+
+/** Limits on what decoded records may carry (the `decode.admission` section). */
+export const admissionConfigSchema = z
+  .object({
+    maxIdLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_ID_LENGTH)
+      .default(128)
+      .describe('longest device or hub id accepted, in characters (the stores index ids)'),
+    idPattern: z
+      .string()
+      .optional()
+      .refine(
+        (p) => {
+          if (p === undefined) return true;
+          try {
+            new RegExp(p, 'u');
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'is not a valid regular expression' },
+      )
+      .describe('regular expression every device and hub id must match (e.g. ^[A-Za-z0-9_.:-]+$)'),
+    maxTextLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(4096)
+      .describe('longest text metric accepted, in characters'),
+  })
+  .strict();
+/** See {@link admissionConfigSchema}. */
+export type AdmissionConfig = z.output<typeof admissionConfigSchema>;
+
+/** Earliest and latest plausible epoch (ms) of a device, hub or receive time: 2000-01-01 to 2100-01-01. */
+export const PLAUSIBLE_EPOCH_MS = { from: 946_684_800_000, to: 4_102_444_800_000 } as const;
+
+// \p{C}: control, format, unassigned, private-use and lone surrogate code points
+const NOT_PRINTABLE = /\p{C}/u;
+// text may hold tabs and line breaks, nothing else below the space, and no broken UTF-16
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const UNSTORABLE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\p{Cs}/u;
+
+/** True when `text` has no control, format, unassigned, private-use or lone surrogate code point. */
+export function isPrintable(text: string): boolean {
+  return !NOT_PRINTABLE.test(text);
+}
+
+/** A short, printable form of a value for a dead letter's reason (never the raw bytes). */
+export function quoted(value: string, max = 80): string {
+  const shown = JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+  return value.length > max ? `${shown} (${value.length} characters)` : shown;
+}
+
+/** True for an epoch in milliseconds inside {@link PLAUSIBLE_EPOCH_MS}. */
+export function isPlausibleEpoch(ms: unknown): ms is number {
+  return (
+    typeof ms === 'number' &&
+    Number.isFinite(ms) &&
+    ms >= PLAUSIBLE_EPOCH_MS.from &&
+    ms < PLAUSIBLE_EPOCH_MS.to
+  );
+}
+
+/** Checks one decoded record; throws a `DecodeError` naming the field for anything a store would refuse. */
+export type AdmissionCheck = (telemetry: Telemetry) => void;
+
+/** Compiles the checks of a validated `decode.admission` section. */
+export function compileAdmission(config: AdmissionConfig = admissionConfigSchema.parse({})): AdmissionCheck {
+  const pattern = config.idPattern === undefined ? undefined : new RegExp(config.idPattern, 'u');
+  const checkId = (what: string, id: unknown) => {
+    if (typeof id !== 'string' || id.length === 0) throw new DecodeError('invalid-id', `${what} is empty`);
+    if (id.length > config.maxIdLength)
+      throw new DecodeError(
+        'invalid-id',
+        `${what} ${quoted(id)} is longer than ${config.maxIdLength} characters`,
+      );
+    if (!isPrintable(id))
+      throw new DecodeError('invalid-id', `${what} ${quoted(id)} holds control or unprintable characters`);
+    if (pattern !== undefined && !pattern.test(id))
+      throw new DecodeError('invalid-id', `${what} ${quoted(id)} does not match ${config.idPattern}`);
+  };
+  const checkTime = (what: string, ms: unknown) => {
+    if (!isPlausibleEpoch(ms))
+      throw new DecodeError('bad-timestamp', `${what} ${String(ms)} is not an epoch between 2000 and 2100`);
+  };
+  return function admit(t) {
+    checkId('device id', t.device_id);
+    if (t.hub_id !== undefined) checkId('hub id', t.hub_id);
+    checkTime('event time', t.device_timestamp);
+    if (t.hub_timestamp !== undefined) checkTime('hub time', t.hub_timestamp);
+    const metrics = t.metrics;
+    for (const name in metrics) {
+      const value = metrics[name];
+      if (typeof value === 'number') {
+        // NaN and ±Infinity: JSON turns them into null, Parquet and the windows into garbage
+        if (value - value !== 0)
+          throw new DecodeError('bad-value', `metric "${name}" is ${value}, not a finite number`);
+      } else if (typeof value === 'string') {
+        if (value.length > config.maxTextLength)
+          throw new DecodeError(
+            'invalid-text',
+            `metric "${name}" holds ${value.length} characters, over the limit of ${config.maxTextLength}`,
+          );
+        if (UNSTORABLE_TEXT.test(value))
+          throw new DecodeError(
+            'invalid-text',
+            `metric "${name}" ${quoted(value)} holds NUL, control characters or broken UTF-16`,
+          );
+      }
+    }
+  };
+}
