@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   DESCRIPTION_FORMATS,
   type DescriptionFormat,
+  DrainTimeoutError,
   errorMessage,
   renderDescription,
 } from '../topology/index.ts';
@@ -51,6 +52,10 @@ function fail(error: unknown): never {
   if (error instanceof ServiceUnavailableError) {
     console.error(`shardflow: ${error.message}`);
     process.exit(EXIT.service);
+  }
+  if (error instanceof DrainTimeoutError) {
+    console.error(`shardflow: ${error.message}`);
+    process.exit(EXIT.failed);
   }
   console.error(`shardflow: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   process.exit(EXIT.failed);

@@ -11,6 +11,7 @@ export * from './records.ts';
 export * from './rejection.ts';
 export * from './render.ts';
 export { type RuntimeConfig, runtimeConfigSchema } from './runtime/config.ts';
+export { DrainTimeoutError, type UndrainedShard } from './runtime/drainTimeout.ts';
 export { Lane } from './runtime/lane.ts';
 export * from './runtime/metrics.ts';
 export {

@@ -14,6 +14,7 @@ import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { systemClock } from '../../topology/index.ts';
 import { type RunningCli, startCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
+import { startFaultProxy } from '../support/faultProxy.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
@@ -105,6 +106,56 @@ describe('shardflow run', () => {
       expect(released.every((l) => 'position' in l.checkpoint)).toBe(true);
     } finally {
       dynamo.destroy();
+    }
+  });
+
+  it('stopped by SIGTERM while a shard is stalled on PostgreSQL, says which shard, node and error, and what is read again', async () => {
+    const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
+    const kinesis = createKinesisClient({ region: 'us-east-1', endpoint });
+    const stream = uniqueStream('stall');
+    await createStream(kinesis, stream, 1);
+    const db = await createTestDatabase('stall');
+    databases.push(db);
+    const url = new URL(db.url);
+    const proxy = await startFaultProxy(url.hostname, Number(url.port));
+    url.host = `127.0.0.1:${proxy.port}`;
+    const file = join(mkdtempSync(join(tmpdir(), 'shardflow-run-')), 'shardflow.yaml');
+    writeFileSync(
+      file,
+      `source:\n  kinesis:\n    streamName: ${stream}\n    endpoint: ${endpoint}\n    idleTimeBetweenReadsMs: 20\n` +
+        `warm:\n  writeUrl: ${url.toString()}\n  connectTimeoutMs: 300\n` +
+        `runtime:\n  drainTimeoutMs: 2000\n  sinkRetry: { maxAttempts: 0, initialDelayMs: 50, maxDelayMs: 200 }\nadmin:\n  port: 0\n`,
+    );
+    const worker = startCli(['run', '--config', file]);
+    const producer = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });
+    const fleet = simulatedFleet({ devices: 10, seed: 9 });
+    const reader = testPool(db.url, 1);
+    try {
+      const first = await producer.put(fleet.batch(Date.now(), 50));
+      await waitFor('the first records stored', async () => {
+        const { rows } = await reader
+          .query<{ n: number }>('SELECT count(*)::int AS n FROM hot_telemetry')
+          .catch(() => ({ rows: [{ n: 0 }] }));
+        return rows[0]!.n === first;
+      });
+      proxy.down();
+      await producer.put(fleet.batch(Date.now(), 50));
+      await waitFor('a failing batch', async () => worker.stderr().includes('"msg":"batch failed"'));
+      worker.child.kill('SIGTERM');
+      const result = await worker.exited;
+      expect(result.code).toBe(1);
+      const last = result.stderr.trim().split('\n').at(-1)!;
+      expect(last).toMatch(
+        /^shardflow: stopped before draining \(runtime\.drainTimeoutMs 2000 ms\): shard shardId-000000000000 of kinesis: stalled at node /,
+      );
+      expect(last).toMatch(
+        /last error: .+; its records after (checkpoint \d+|its first record) were not checkpointed and are read again by its next owner/,
+      );
+      expect(last).not.toContain('AbortError');
+    } finally {
+      await reader.end();
+      await proxy.close();
+      kinesis.destroy();
     }
   });
 });

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from '../clock.ts';
 import type { ShardHandle } from '../components.ts';
 import { errorMessage, type Logger, silentLogger } from '../logger.ts';
 import type { Position } from '../records.ts';
+import { DrainTimeoutError, type UndrainedShard } from './drainTimeout.ts';
 import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
 import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
 import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
@@ -145,12 +146,18 @@ export class TopologyRuntime {
     const timeout = new AbortController();
     const timer = this.clock.sleep(this.drainTimeoutMs, timeout.signal).then(
       async () => {
-        this.hard.abort(new Error('drain timeout'));
-        this.log.warn(
-          { shards: this.openShards() },
-          'drain timeout: retries aborted; waiting for these shards',
+        const undrained = this.undrainedShards();
+        // the reason the runtime stops is that these shards could not drain, whatever the aborted
+        // retries throw next
+        if (undrained.length > 0)
+          this.failure ??= { error: new DrainTimeoutError(this.drainTimeoutMs, undrained) };
+        this.log.error(
+          { drainTimeoutMs: this.drainTimeoutMs, shards: undrained },
+          'drain timeout: retries aborted; these shards were not drained, their records after the checkpoint are read again by the next owner',
         );
-        // a stop that still does not end says, now and then, what it is waiting for
+        this.hard.abort(new Error('drain timeout'));
+        // a stop that still does not end says, now and then, what it is waiting for; the sleep is
+        // cut short (rejects) once the run has ended, which ends this loop and nothing else
         for (;;) {
           await this.clock.sleep(STOP_REPORT_MS, timeout.signal);
           this.log.warn({ shards: this.openShards() }, 'still stopping; waiting for these shards');
@@ -158,11 +165,12 @@ export class TopologyRuntime {
       },
       () => {},
     );
+    const reported = timer.catch(() => {});
     try {
       await running;
     } finally {
       timeout.abort();
-      await timer;
+      await reported;
     }
   }
 
@@ -181,6 +189,20 @@ export class TopologyRuntime {
         phase: s.phase,
         inFlightBatches: s.permits.inUse,
         inFlightTimers: s.metrics.inFlightTimers,
+      })),
+    );
+  }
+
+  /** The shards not released yet, with the nodes retrying on them and their last checkpoint. */
+  private undrainedShards(): UndrainedShard[] {
+    return this.subTopologies.flatMap((sub) =>
+      [...sub.shards.values()].map((s) => ({
+        source: s.source,
+        shardId: s.shardId,
+        phase: s.phase,
+        inFlightBatches: s.permits.inUse,
+        retrying: s.retries.retrying(),
+        checkpoint: s.checkpoints.lastCommitted,
       })),
     );
   }

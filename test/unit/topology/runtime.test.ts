@@ -211,6 +211,7 @@ describe('topology runtime', () => {
     const log = {
       ...silentLogger,
       warn: (fields: object, message: string) => warnings.push({ message, fields }),
+      error: (fields: object, message: string) => warnings.push({ message, fields }),
     };
     const runtime = new TopologyRuntime(b.build(), { clock, log, drainTimeoutMs: 1_000 });
     void runtime.run();
@@ -227,8 +228,22 @@ describe('topology runtime', () => {
         inFlightTimers: 0,
       },
     ];
+    const undrained = [
+      {
+        source: 'input',
+        shardId: 's',
+        phase: 'waiting for the source',
+        inFlightBatches: 1,
+        retrying: [],
+        checkpoint: undefined,
+      },
+    ];
     expect(warnings).toEqual([
-      { message: 'drain timeout: retries aborted; waiting for these shards', fields: { shards } },
+      {
+        message:
+          'drain timeout: retries aborted; these shards were not drained, their records after the checkpoint are read again by the next owner',
+        fields: { drainTimeoutMs: 1_000, shards: undrained },
+      },
       { message: 'still stopping; waiting for these shards', fields: { shards } },
     ]);
   });
