@@ -65,7 +65,7 @@ export function decodeBySpec(
   options: DecodeOptions = {},
 ): Operator<RawRecord, Telemetry, { dlq: DeadLetter }> {
   const { devices } = options;
-  const admit = compileAdmission(options.admission);
+  const admission = compileAdmission(options.admission);
   return {
     type: 'decode-by-spec',
     sideOutputs: ['dlq'],
@@ -93,6 +93,7 @@ export function decodeBySpec(
           specVersion = spec.spec.version;
           const decoded = spec.decode(record, incoming, now);
           // a frame is admitted whole or dead-lettered whole, with its bytes
+          const admit = admission.forSpec(spec.spec);
           for (const telemetry of decoded) admit(telemetry);
           for (const telemetry of decoded) out.push(telemetry);
         } catch (error) {

@@ -9,8 +9,10 @@
  * receive time is the stream's arrival time. A record that fails is a dead letter with its own reason code.
  */
 import { z } from 'zod';
+import type { BinaryField, Spec } from '../../specs/schema.ts';
 import type { Telemetry } from '../../topology/index.ts';
 import { DecodeError } from './errors.ts';
+import { fieldNamesOf, projectionOf } from './telemetryBuilder.ts';
 
 /** The longest id the stores' keys can take (PostgreSQL's btree rows hold about 2,700 bytes). */
 const MAX_ID_LENGTH = 512;
@@ -86,8 +88,81 @@ export function isPlausibleEpoch(ms: unknown): ms is number {
 /** Checks one decoded record; throws a `DecodeError` naming the field for anything a store would refuse. */
 export type AdmissionCheck = (telemetry: Telemetry) => void;
 
+/** The admission checks of a `decode.admission` section. */
+export interface Admission {
+  /** Checks every metric of a record, whatever its spec. */
+  readonly any: AdmissionCheck;
+  /**
+   * The check for records of `spec`, made once per spec version: it reads only the metrics whose
+   * fields can hold text or a number that is not finite (a wide binary frame of integers has none).
+   */
+  forSpec(spec: Spec): AdmissionCheck;
+}
+
+/** Binary field types whose values are always finite numbers (without an enum: labels are text). */
+const FINITE_INTEGER_TYPES: ReadonlySet<BinaryField['type']> = new Set([
+  'u8',
+  'u16',
+  'u32',
+  'i8',
+  'i16',
+  'i32',
+  'bcd',
+]);
+
+/** The binary fields of a format by the metric names they emit; `undefined` for text formats. */
+function binaryFieldsOf(format: Spec['format']): Map<string, { readonly integer: boolean }> | undefined {
+  let fields: readonly BinaryField[];
+  switch (format.type) {
+    case 'hex':
+      fields = [...format.fields, ...(format.repeat?.fields ?? [])];
+      break;
+    case 'hybrid':
+      fields = format.segments.flatMap((segment) => segment.fields);
+      break;
+    case 'kv':
+      fields = [...format.header, ...Object.values(format.keys)];
+      break;
+    default:
+      return undefined;
+  }
+  const byName = new Map<string, { integer: boolean }>();
+  for (const field of fields) {
+    if (field.bits && field.bits.length > 0) {
+      for (const bit of field.bits) byName.set(bit.name, { integer: bit.enum === undefined });
+    } else {
+      byName.set(field.name, { integer: FINITE_INTEGER_TYPES.has(field.type) && field.enum === undefined });
+    }
+  }
+  return byName;
+}
+
+/** The metrics of a spec's records that can hold text or a number that is not finite. */
+export function metricsToCheck(spec: Spec): readonly string[] {
+  const { keep } = projectionOf(spec, fieldNamesOf(spec.format));
+  const binary = binaryFieldsOf(spec.format);
+  if (binary === undefined) return keep;
+  // a name emitted by several fields is checked unless every one of them is an integer
+  const integerOnly = (name: string) => binary.get(name)?.integer === true;
+  return keep.filter((name) => !integerOnly(name));
+}
+
+/**
+ * One straight-line check per metric name (`new Function`, as the contract's): a property read by a
+ * constant name stays monomorphic for a spec's records, where a loop over names reads by a variable
+ * key and, on a wide record, costs more than the rest of the admission. The generated text holds only
+ * the names (which pass the spec's name pattern), through `JSON.stringify`.
+ */
+function compileMetricChecks(
+  names: readonly string[],
+  checkMetric: (name: string, value: unknown) => void,
+): (metrics: Telemetry['metrics']) => void {
+  const lines = names.map((n) => `check(${JSON.stringify(n)}, m[${JSON.stringify(n)}]);`);
+  return new Function('check', `return function checkMetrics(m) {\n${lines.join('\n')}\n};`)(checkMetric);
+}
+
 /** Compiles the checks of a validated `decode.admission` section. */
-export function compileAdmission(config: AdmissionConfig = admissionConfigSchema.parse({})): AdmissionCheck {
+export function compileAdmission(config: AdmissionConfig = admissionConfigSchema.parse({})): Admission {
   const pattern = config.idPattern === undefined ? undefined : new RegExp(config.idPattern, 'u');
   const checkId = (what: string, id: unknown) => {
     if (typeof id !== 'string' || id.length === 0) throw new DecodeError('invalid-id', `${what} is empty`);
@@ -105,30 +180,48 @@ export function compileAdmission(config: AdmissionConfig = admissionConfigSchema
     if (!isPlausibleEpoch(ms))
       throw new DecodeError('bad-timestamp', `${what} ${String(ms)} is not an epoch between 2000 and 2100`);
   };
-  return function admit(t) {
+  const checkEnvelope = (t: Telemetry) => {
     checkId('device id', t.device_id);
     if (t.hub_id !== undefined) checkId('hub id', t.hub_id);
     checkTime('event time', t.device_timestamp);
     if (t.hub_timestamp !== undefined) checkTime('hub time', t.hub_timestamp);
-    const metrics = t.metrics;
-    for (const name in metrics) {
-      const value = metrics[name];
-      if (typeof value === 'number') {
-        // NaN and ±Infinity: JSON turns them into null, Parquet and the windows into garbage
-        if (value - value !== 0)
-          throw new DecodeError('bad-value', `metric "${name}" is ${value}, not a finite number`);
-      } else if (typeof value === 'string') {
-        if (value.length > config.maxTextLength)
-          throw new DecodeError(
-            'invalid-text',
-            `metric "${name}" holds ${value.length} characters, over the limit of ${config.maxTextLength}`,
-          );
-        if (UNSTORABLE_TEXT.test(value))
-          throw new DecodeError(
-            'invalid-text',
-            `metric "${name}" ${quoted(value)} holds NUL, control characters or broken UTF-16`,
-          );
-      }
+  };
+  const checkMetric = (name: string, value: unknown) => {
+    if (typeof value === 'number') {
+      // NaN and ±Infinity: JSON turns them into null, Parquet and the windows into garbage
+      if (value - value !== 0)
+        throw new DecodeError('bad-value', `metric "${name}" is ${value}, not a finite number`);
+    } else if (typeof value === 'string') {
+      if (value.length > config.maxTextLength)
+        throw new DecodeError(
+          'invalid-text',
+          `metric "${name}" holds ${value.length} characters, over the limit of ${config.maxTextLength}`,
+        );
+      if (UNSTORABLE_TEXT.test(value))
+        throw new DecodeError(
+          'invalid-text',
+          `metric "${name}" ${quoted(value)} holds NUL, control characters or broken UTF-16`,
+        );
     }
+  };
+  const bySpec = new WeakMap<Spec, AdmissionCheck>();
+  return {
+    any(t) {
+      checkEnvelope(t);
+      const metrics = t.metrics;
+      for (const name in metrics) checkMetric(name, metrics[name]);
+    },
+    forSpec(spec) {
+      let check = bySpec.get(spec);
+      if (check === undefined) {
+        const checkMetrics = compileMetricChecks(metricsToCheck(spec), checkMetric);
+        check = (t) => {
+          checkEnvelope(t);
+          checkMetrics(t.metrics);
+        };
+        bySpec.set(spec, check);
+      }
+      return check;
+    },
   };
 }

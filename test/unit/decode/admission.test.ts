@@ -107,7 +107,7 @@ describe('admission at decode', () => {
   });
 
   it('refuses times outside 2000–2100 and numbers that are not finite', () => {
-    const admit = compileAdmission();
+    const admit = compileAdmission().any;
     const ok: Telemetry = {
       device_id: 'd1',
       device_timestamp: NOW,
