@@ -90,8 +90,6 @@ export type AdmissionCheck = (telemetry: Telemetry) => void;
 
 /** The admission checks of a `decode.admission` section. */
 export interface Admission {
-  /** Checks every metric of a record, whatever its spec. */
-  readonly any: AdmissionCheck;
   /**
    * The check for records of `spec`, made once per spec version: it reads only the metrics whose
    * fields can hold text or a number that is not finite (a wide binary frame of integers has none).
@@ -206,11 +204,6 @@ export function compileAdmission(config: AdmissionConfig = admissionConfigSchema
   };
   const bySpec = new WeakMap<Spec, AdmissionCheck>();
   return {
-    any(t) {
-      checkEnvelope(t);
-      const metrics = t.metrics;
-      for (const name in metrics) checkMetric(name, metrics[name]);
-    },
     forSpec(spec) {
       let check = bySpec.get(spec);
       if (check === undefined) {

@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { admissionConfigSchema, compileAdmission, isPrintable } from '../../../operators/decode/admission.ts';
+import {
+  admissionConfigSchema,
+  compileAdmission,
+  isPrintable,
+  metricsToCheck,
+} from '../../../operators/decode/admission.ts';
 import type { DecodeError } from '../../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../../operators/decode/registry.ts';
 import { type DecodeOptions, decodeBySpec } from '../../../operators/decodeBySpec.ts';
@@ -106,13 +111,23 @@ describe('admission at decode', () => {
     }
   });
 
+  it('looks only at the metrics whose fields can hold text or numbers that are not finite', () => {
+    const spec = (id: string) => specs.specs.find((s) => s.spec.id === id)!.spec;
+    // env-h1: integers (scaled or not) and bit fields need no look; an enum's labels are text
+    expect(metricsToCheck(spec('env-h1'))).toEqual(['mode']);
+    // JSON and CSV: whatever the payload holds arrives in every field
+    expect(metricsToCheck(spec('logger-c5'))).toEqual(['temperature', 'pressure']);
+  });
+
   it('refuses times outside 2000–2100 and numbers that are not finite', () => {
-    const admit = compileAdmission().any;
+    // logger-c5's metrics come from CSV columns: any value can arrive in them
+    const logger = specs.specs.find((s) => s.spec.id === 'logger-c5')!.spec;
+    const admit = compileAdmission().forSpec(logger);
     const ok: Telemetry = {
       device_id: 'd1',
       device_timestamp: NOW,
-      productId: 'p',
-      metrics: { a: 1, b: 'text\twith tab\nand line' },
+      productId: 'logger-c5',
+      metrics: { temperature: 1, pressure: 'text\twith tab\nand line' },
       ingest_timestamp: NOW,
       rawRef: { protocol: 'mqtt', format: 'json', stream: 's', shardId: 'x', sequenceNumber: '1' },
     };
@@ -125,8 +140,9 @@ describe('admission at decode', () => {
         return (error as DecodeError).code;
       }
     };
-    expect(codeFor({ metrics: { a: Number.NaN } })).toBe('bad-value');
-    expect(codeFor({ metrics: { a: Number.POSITIVE_INFINITY } })).toBe('bad-value');
+    expect(codeFor({ metrics: { temperature: Number.NaN } })).toBe('bad-value');
+    expect(codeFor({ metrics: { pressure: Number.POSITIVE_INFINITY } })).toBe('bad-value');
+    expect(codeFor({ metrics: { pressure: 'a\u0000' } })).toBe('invalid-text');
     expect(codeFor({ device_timestamp: 8.64e15 })).toBe('bad-timestamp');
     expect(codeFor({ device_timestamp: -1 })).toBe('bad-timestamp');
     expect(codeFor({ hub_id: 'h1', hub_timestamp: Number.NaN })).toBe('bad-timestamp');
