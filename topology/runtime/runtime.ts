@@ -60,6 +60,11 @@ interface SubTopology {
   readonly shards: Map<string, ShardState>;
 }
 
+/** Which shard, and where its loop is. */
+function whereShardIs(s: ShardState) {
+  return { source: s.source, shardId: s.shardId, phase: s.phase, inFlightBatches: s.permits.inUse };
+}
+
 /** Runs a built topology until its sources end or `stop()` is called. */
 export class TopologyRuntime {
   /** Events as they happen (rxjs: subscribe for logs, progress and the admin page). */
@@ -182,29 +187,20 @@ export class TopologyRuntime {
     inFlightBatches: number;
     inFlightTimers: number;
   }[] {
-    return this.subTopologies.flatMap((sub) =>
-      [...sub.shards.values()].map((s) => ({
-        source: s.source,
-        shardId: s.shardId,
-        phase: s.phase,
-        inFlightBatches: s.permits.inUse,
-        inFlightTimers: s.metrics.inFlightTimers,
-      })),
-    );
+    return this.shardStates().map((s) => ({ ...whereShardIs(s), inFlightTimers: s.metrics.inFlightTimers }));
   }
 
   /** The shards not released yet, with the nodes retrying on them and their last checkpoint. */
   private undrainedShards(): UndrainedShard[] {
-    return this.subTopologies.flatMap((sub) =>
-      [...sub.shards.values()].map((s) => ({
-        source: s.source,
-        shardId: s.shardId,
-        phase: s.phase,
-        inFlightBatches: s.permits.inUse,
-        retrying: s.retries.retrying(),
-        checkpoint: s.checkpoints.lastCommitted,
-      })),
-    );
+    return this.shardStates().map((s) => ({
+      ...whereShardIs(s),
+      retrying: s.retries.retrying(),
+      checkpoint: s.checkpoints.lastCommitted,
+    }));
+  }
+
+  private shardStates(): ShardState[] {
+    return this.subTopologies.flatMap((sub) => [...sub.shards.values()]);
   }
 
   /** The error that stopped the runtime, if one did. */

@@ -17,45 +17,27 @@ import {
 import type { DecodeError } from '../../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../../operators/decode/registry.ts';
 import { type DecodeOptions, decodeBySpec } from '../../../operators/decodeBySpec.ts';
-import {
-  type DeadLetter,
-  ManualClock,
-  type OperatorContext,
-  type RawRecord,
-  type Telemetry,
-} from '../../../topology/index.ts';
-import { enveloped, record } from './fixtures.ts';
+import type { DeadLetter, RawRecord, Telemetry } from '../../../topology/index.ts';
+import { decodeRecords, enveloped } from './fixtures.ts';
 
 const NOW = Date.UTC(2026, 11, 6, 12, 0, 0);
 const specs = new SpecRegistry('specs/examples');
 specs.load();
 
 function decode(records: RawRecord[], options: DecodeOptions = {}): { out: Telemetry[]; dead: DeadLetter[] } {
-  const dead: DeadLetter[] = [];
-  const ctx: OperatorContext<{ dlq: DeadLetter }> = {
-    node: 'decode',
-    shardId: 's',
-    position: { sequenceNumber: '1', subSequenceNumber: 0 },
-    clock: new ManualClock(NOW),
-    side: (_port, letter) => void dead.push(letter),
-  };
-  const out = decodeBySpec(specs, options).process(records, ctx) as Telemetry[];
-  return { out, dead };
+  return decodeRecords(decodeBySpec(specs, options), records, NOW);
 }
 
-/** A thermo-t1 reading (device id from the payload), with the payload's fields overridden. */
+/** A thermo-t1 reading (device id from the payload), with the payload's and the envelope's fields overridden. */
 const thermo = (payload: Record<string, unknown>, envelope: Record<string, unknown> = {}) =>
-  record(
-    JSON.stringify({
-      v: 1,
-      protocol: 'mqtt',
-      encoding: 'utf8',
-      receivedAt: NOW,
+  enveloped(
+    {
       productId: 'thermo-t1',
       topic: 'devices/d1/telemetry',
       payload: JSON.stringify({ device_id: 'd1', ts: NOW - 1000, metrics: { temperature: 20 }, ...payload }),
       ...envelope,
-    }),
+    },
+    NOW,
   );
 
 const codeOf = (r: RawRecord, options?: DecodeOptions) => {
@@ -172,14 +154,7 @@ describe('admission at decode', () => {
         { productId: 'notes-n1', payload: JSON.stringify({ device: 'd1', ts: NOW, note: text }) },
         NOW,
       );
-      const dead: DeadLetter[] = [];
-      const out = decodeBySpec(registry).process([r], {
-        node: 'decode',
-        shardId: 's',
-        position: { sequenceNumber: '1', subSequenceNumber: 0 },
-        clock: new ManualClock(NOW),
-        side: (_port, letter) => void dead.push(letter),
-      }) as Telemetry[];
+      const { out, dead } = decodeRecords(decodeBySpec(registry), [r], NOW);
       return out[0]?.metrics.note ?? dead[0]?.code;
     };
     expect(note('café ☕ — fine, with\ttabs')).toBe('café ☕ — fine, with\ttabs');
@@ -199,16 +174,13 @@ describe('admission at decode', () => {
       fc.property(hostile, hostile, fc.oneof(fc.double(), fc.integer()), (id, topic, ts) => {
         const { out, dead } = decode([
           thermo({ device_id: id, ts }, { topic: `devices/${topic}/telemetry` }),
-          record(
-            JSON.stringify({
-              v: 1,
-              protocol: 'mqtt',
-              encoding: 'utf8',
-              receivedAt: NOW,
+          enveloped(
+            {
               productId: 'hub-j4',
               topic: `devices/${topic}/telemetry`,
               payload: JSON.stringify({ ts: NOW / 1000, children: [{ id, t: 20 }] }),
-            }),
+            },
+            NOW,
           ),
         ]);
         expect(out.length + dead.length).toBeGreaterThan(0);

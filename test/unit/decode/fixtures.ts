@@ -1,5 +1,12 @@
 /** Frames and envelopes for the decode tests, built byte by byte (independently of the decoders). */
-import type { IngestEnvelope, RawRecord } from '../../../topology/index.ts';
+import {
+  type DeadLetter,
+  type IngestEnvelope,
+  ManualClock,
+  type Operator,
+  type RawRecord,
+  type Telemetry,
+} from '../../../topology/index.ts';
 
 let sequence = 0;
 
@@ -67,4 +74,21 @@ export function bcdNowInBerlin(): string {
   }).formatToParts(new Date());
   const get = (type: string) => parts.find((p) => p.type === type)!.value;
   return `${get('year')}${get('month')}${get('day')}${get('hour')}${get('minute')}${get('second')}`;
+}
+
+/** Runs the decode operator's `process` on `records` at `now`; returns its telemetry and dead letters. */
+export function decodeRecords(
+  operator: Operator<RawRecord, Telemetry, { dlq: DeadLetter }>,
+  records: readonly RawRecord[],
+  now: number,
+): { out: Telemetry[]; dead: DeadLetter[] } {
+  const dead: DeadLetter[] = [];
+  const out = operator.process(records, {
+    node: 'decode',
+    shardId: 's',
+    position: { sequenceNumber: '1', subSequenceNumber: 0 },
+    clock: new ManualClock(now),
+    side: (_port, letter) => void dead.push(letter),
+  }) as Telemetry[];
+  return { out, dead };
 }

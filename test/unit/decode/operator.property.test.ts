@@ -8,13 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { REASON_CODES } from '../../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../../operators/decodeBySpec.ts';
-import {
-  type DeadLetter,
-  ManualClock,
-  type OperatorContext,
-  type RawRecord,
-} from '../../../topology/index.ts';
-import { enveloped, envH1Frame, record } from './fixtures.ts';
+import type { DeadLetter, RawRecord } from '../../../topology/index.ts';
+import { decodeRecords, enveloped, envH1Frame, record } from './fixtures.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 9, 31, 0);
 const specs = new SpecRegistry('specs/examples');
@@ -30,15 +25,7 @@ const topics = [
 ];
 
 function run(records: RawRecord[]): { out: number; dead: DeadLetter[] } {
-  const dead: DeadLetter[] = [];
-  const ctx: OperatorContext<{ dlq: DeadLetter }> = {
-    node: 'decode',
-    shardId: 's',
-    position: { sequenceNumber: '1', subSequenceNumber: 0 },
-    clock: new ManualClock(NOW),
-    side: (_port, letter) => void dead.push(letter),
-  };
-  const out = operator.process(records, ctx) as readonly unknown[];
+  const { out, dead } = decodeRecords(operator, records, NOW);
   return { out: out.length, dead };
 }
 
