@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { BinaryField, Spec } from '../../specs/schema.ts';
 import type { Telemetry } from '../../topology/index.ts';
 import { DecodeError } from './errors.ts';
+import { isPlausibleEpoch, isPrintable, quoted, UNSTORABLE_TEXT } from './storable.ts';
 import { fieldNamesOf, projectionOf } from './telemetryBuilder.ts';
 
 /** The longest id the stores' keys can take (PostgreSQL's btree rows hold about 2,700 bytes). */
@@ -54,36 +55,6 @@ export const admissionConfigSchema = z
   .strict();
 /** See {@link admissionConfigSchema}. */
 export type AdmissionConfig = z.output<typeof admissionConfigSchema>;
-
-/** Earliest and latest plausible epoch (ms) of a device, hub or receive time: 2000-01-01 to 2100-01-01. */
-export const PLAUSIBLE_EPOCH_MS = { from: 946_684_800_000, to: 4_102_444_800_000 } as const;
-
-// \p{C}: control, format, unassigned, private-use and lone surrogate code points
-const NOT_PRINTABLE = /\p{C}/u;
-// text may hold tabs and line breaks, nothing else below the space, and no broken UTF-16
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-const UNSTORABLE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\p{Cs}/u;
-
-/** True when `text` has no control, format, unassigned, private-use or lone surrogate code point. */
-export function isPrintable(text: string): boolean {
-  return !NOT_PRINTABLE.test(text);
-}
-
-/** A short, printable form of a value for a dead letter's reason (never the raw bytes). */
-export function quoted(value: string, max = 80): string {
-  const shown = JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
-  return value.length > max ? `${shown} (${value.length} characters)` : shown;
-}
-
-/** True for an epoch in milliseconds inside {@link PLAUSIBLE_EPOCH_MS}. */
-export function isPlausibleEpoch(ms: unknown): ms is number {
-  return (
-    typeof ms === 'number' &&
-    Number.isFinite(ms) &&
-    ms >= PLAUSIBLE_EPOCH_MS.from &&
-    ms < PLAUSIBLE_EPOCH_MS.to
-  );
-}
 
 /** Checks one decoded record; throws a `DecodeError` naming the field for anything a store would refuse. */
 export type AdmissionCheck = (telemetry: Telemetry) => void;

@@ -4,8 +4,8 @@
  * decides what it is.
  */
 import type { IngestEnvelope, RawRecord } from '../../topology/index.ts';
-import { isPlausibleEpoch, isPrintable, quoted } from './admission.ts';
 import { DecodeError } from './errors.ts';
+import { isPlausibleEpoch, isPrintable, quoted } from './storable.ts';
 
 /** A record's payload, with its envelope when it came in one. */
 export interface Incoming {

@@ -11,11 +11,11 @@ import { describe, expect, it } from 'vitest';
 import {
   admissionConfigSchema,
   compileAdmission,
-  isPrintable,
   metricsToCheck,
 } from '../../../operators/decode/admission.ts';
 import type { DecodeError } from '../../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../../operators/decode/registry.ts';
+import { isPrintable } from '../../../operators/decode/storable.ts';
 import { type DecodeOptions, decodeBySpec } from '../../../operators/decodeBySpec.ts';
 import type { DeadLetter, RawRecord, Telemetry } from '../../../topology/index.ts';
 import { decodeRecords, enveloped } from './fixtures.ts';
