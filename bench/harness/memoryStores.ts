@@ -110,9 +110,6 @@ export function memoryHot(): MemoryHot {
     countTelemetry: async () => 0,
     readLatestState: async (deviceId) => states.get(deviceId),
     readAggregates: async () => [],
-    writeOpenAlarms: async () => {},
-    clearOpenAlarms: async () => {},
-    readOpenAlarms: async () => [],
     close: async () => {},
     written: () => ({ telemetry, aggregates }),
   };

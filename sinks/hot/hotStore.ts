@@ -20,20 +20,6 @@ export interface DeviceState {
   readonly metrics: Enriched['metrics'];
 }
 
-/** An alarm open now on a device, as the rules stage reports it. */
-export interface OpenAlarm {
-  readonly ruleId: string;
-  readonly deviceId: string;
-  readonly productId: string;
-  readonly severity: 'info' | 'warning' | 'critical';
-  readonly message: string;
-  /** The value that raised or last updated the alarm, when there is one. */
-  readonly value: number | null;
-  /** Event time the alarm opened, and of its latest update (epoch ms). */
-  readonly openedAt: number;
-  readonly updatedAt: number;
-}
-
 /** Which recent telemetry to read: a device or a product, over `[from, to)` in device time. */
 export interface TelemetryQuery {
   readonly deviceId?: string;
@@ -77,15 +63,6 @@ export interface HotStore {
   countTelemetry(from: number, to: number): Promise<number>;
   readLatestState(deviceId: string): Promise<DeviceState | undefined>;
   readAggregates(query: AggregateQuery): Promise<WindowAggregate[]>;
-  /**
-   * Upserts open alarms by (rule, device); an update older (in `updatedAt`) than the stored one is
-   * ignored, so a replay does not move an alarm back.
-   */
-  writeOpenAlarms(alarms: readonly OpenAlarm[]): Promise<void>;
-  /** Removes the alarms of these (rule, device) pairs: they cleared. */
-  clearOpenAlarms(keys: readonly Pick<OpenAlarm, 'ruleId' | 'deviceId'>[]): Promise<void>;
-  /** Open alarms of a device or a product (all when neither is given), oldest first. */
-  readOpenAlarms(query: { readonly deviceId?: string; readonly productId?: string }): Promise<OpenAlarm[]>;
   close(): Promise<void>;
 }
 
@@ -160,15 +137,4 @@ export function highestRevisions(batch: readonly WindowAggregate[]): WindowAggre
     if (current === undefined || current.revision <= a.revision) best.set(key, a);
   }
   return inKeyOrder(best);
-}
-
-/** Per (rule, device), the batch's latest alarm update (a later one wins a tie). */
-export function latestAlarms(alarms: readonly OpenAlarm[]): OpenAlarm[] {
-  const latest = new Map<string, OpenAlarm>();
-  for (const a of alarms) {
-    const key = `${a.ruleId}\u0001${a.deviceId}`;
-    const current = latest.get(key);
-    if (current === undefined || current.updatedAt <= a.updatedAt) latest.set(key, a);
-  }
-  return inKeyOrder(latest);
 }

@@ -21,9 +21,7 @@ import {
   hotAggregateKey,
   isHotAggregate,
   lastByKey,
-  latestAlarms,
   latestPerDevice,
-  type OpenAlarm,
   retentionCutoff,
   type TelemetryQuery,
   telemetryKey,
@@ -106,20 +104,6 @@ interface AggregateDoc {
   stats: WindowAggregate['stats'];
 }
 
-interface AlarmDoc {
-  _id: string;
-  ruleId: string;
-  deviceId: string;
-  productId: string;
-  severity: OpenAlarm['severity'];
-  message: string;
-  value: number | null;
-  openedAt: Date;
-  updatedAt: Date;
-}
-
-const alarmId = (a: Pick<OpenAlarm, 'ruleId' | 'deviceId'>) => JSON.stringify([a.ruleId, a.deviceId]);
-
 /** Runs an unordered bulk write; duplicate keys of forward-only upserts mean "already newer". */
 async function bulk<T extends { _id: string }>(
   db: Db,
@@ -169,8 +153,6 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
       await writeDb
         .collection('hot_aggregates')
         .createIndex({ scope: 1, key: 1, window: 1, windowStart: 1, metric: 1 });
-      await writeDb.collection('hot_open_alarms').createIndex({ deviceId: 1, openedAt: 1 });
-      await writeDb.collection('hot_open_alarms').createIndex({ productId: 1, openedAt: 1 });
     },
 
     async writeTelemetry(batch, now) {
@@ -333,56 +315,6 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
           stats: d.stats,
         }),
       );
-    },
-
-    async writeOpenAlarms(alarms) {
-      const ops = latestAlarms(alarms).map(
-        (a): AnyBulkWriteOperation<AlarmDoc> => ({
-          updateOne: {
-            filter: { _id: alarmId(a), updatedAt: { $lte: new Date(a.updatedAt) } },
-            update: {
-              $set: {
-                ruleId: a.ruleId,
-                deviceId: a.deviceId,
-                productId: a.productId,
-                severity: a.severity,
-                message: a.message,
-                value: a.value,
-                openedAt: new Date(a.openedAt),
-              },
-              $max: { updatedAt: new Date(a.updatedAt) },
-            },
-            upsert: true,
-          },
-        }),
-      );
-      await bulk(writeDb, 'hot_open_alarms', ops, true);
-    },
-
-    async clearOpenAlarms(keys) {
-      if (keys.length === 0) return;
-      await writeDb.collection<AlarmDoc>('hot_open_alarms').deleteMany({ _id: { $in: keys.map(alarmId) } });
-    },
-
-    async readOpenAlarms(query) {
-      const filter: Record<string, unknown> = {};
-      if (query.deviceId !== undefined) filter.deviceId = query.deviceId;
-      if (query.productId !== undefined) filter.productId = query.productId;
-      const docs = await readDb
-        .collection<AlarmDoc>('hot_open_alarms')
-        .find(filter)
-        .sort({ openedAt: 1, _id: 1 })
-        .toArray();
-      return docs.map((d) => ({
-        ruleId: d.ruleId,
-        deviceId: d.deviceId,
-        productId: d.productId,
-        severity: d.severity,
-        message: d.message,
-        value: d.value,
-        openedAt: d.openedAt.getTime(),
-        updatedAt: d.updatedAt.getTime(),
-      }));
     },
 
     async close() {

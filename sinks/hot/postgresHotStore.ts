@@ -25,9 +25,7 @@ import {
   hotAggregateKey,
   isHotAggregate,
   lastByKey,
-  latestAlarms,
   latestPerDevice,
-  type OpenAlarm,
   retentionCutoff,
   type TelemetryQuery,
   telemetryKey,
@@ -77,14 +75,6 @@ const UPSERT_AGGREGATES = `INSERT INTO hot_aggregates (scope, key, metric, windo
     mean = EXCLUDED.mean, m2 = EXCLUDED.m2, first = EXCLUDED.first, first_at = EXCLUDED.first_at,
     last = EXCLUDED.last, last_at = EXCLUDED.last_at, updated_at = now()
   WHERE hot_aggregates.revision <= EXCLUDED.revision`;
-
-const UPSERT_ALARMS = `INSERT INTO hot_open_alarms (rule_id, device_id, product_id, severity, message, value, opened_at,
-    updated_at)
-  SELECT r, d, p, s, m, v, to_timestamp(o / 1000), to_timestamp(u / 1000)
-  FROM jsonb_to_recordset($1::jsonb) AS x(r text, d text, p text, s text, m text, v float8, o float8, u float8)
-  ON CONFLICT (rule_id, device_id) DO UPDATE SET product_id = EXCLUDED.product_id, severity = EXCLUDED.severity,
-    message = EXCLUDED.message, value = EXCLUDED.value, opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at
-  WHERE hot_open_alarms.updated_at <= EXCLUDED.updated_at`;
 
 /** Endpoints of the PostgreSQL Hot store (may be the Warm store's own). */
 export interface PostgresHotEndpoints {
@@ -352,67 +342,6 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
           stats: statsOfRow(r),
         }),
       );
-    },
-
-    async writeOpenAlarms(alarms) {
-      const latest = latestAlarms(alarms);
-      await writeJsonRows(write, UPSERT_ALARMS, latest, (a) => ({
-        r: a.ruleId,
-        d: a.deviceId,
-        p: a.productId,
-        s: a.severity,
-        m: a.message,
-        v: a.value,
-        o: a.openedAt,
-        u: a.updatedAt,
-      }));
-    },
-
-    async clearOpenAlarms(keys) {
-      await writeJsonRows(
-        write,
-        `DELETE FROM hot_open_alarms WHERE (rule_id, device_id) IN
-           (SELECT r, d FROM jsonb_to_recordset($1::jsonb) AS x(r text, d text))`,
-        keys,
-        (k) => ({ r: k.ruleId, d: k.deviceId }),
-      );
-    },
-
-    async readOpenAlarms(query) {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.deviceId !== undefined) {
-        params.push(query.deviceId);
-        where.push(`device_id = $${params.length}`);
-      }
-      if (query.productId !== undefined) {
-        params.push(query.productId);
-        where.push(`product_id = $${params.length}`);
-      }
-      const { rows } = await read.query<{
-        rule_id: string;
-        device_id: string;
-        product_id: string;
-        severity: OpenAlarm['severity'];
-        message: string;
-        value: number | null;
-        opened_at: Date;
-        updated_at: Date;
-      }>(
-        `SELECT rule_id, device_id, product_id, severity, message, value, opened_at, updated_at FROM hot_open_alarms
-         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at, rule_id, device_id`,
-        params,
-      );
-      return rows.map((r) => ({
-        ruleId: r.rule_id,
-        deviceId: r.device_id,
-        productId: r.product_id,
-        severity: r.severity,
-        message: r.message,
-        value: r.value === null ? null : Number(r.value),
-        openedAt: new Date(r.opened_at).getTime(),
-        updatedAt: new Date(r.updated_at).getTime(),
-      }));
     },
 
     async close() {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
-import { DAY_MS, type HotStore, type OpenAlarm, utcDayStart } from '../../sinks/hot/hotStore.ts';
+import { DAY_MS, type HotStore, utcDayStart } from '../../sinks/hot/hotStore.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import {
   type BatchContext,
@@ -308,48 +308,6 @@ export function hotConformance(
       // two days on, `edge` is past the retention
       expect(await store.expire(clock.now() + 2 * DAY_MS)).toBeGreaterThan(0);
       expect(await store.readTelemetry(all)).toEqual([fresh]);
-    });
-
-    it('keeps open alarms per rule and device, newest update only, until they clear', async () => {
-      const alarm = (over: Partial<OpenAlarm>): OpenAlarm => ({
-        ruleId: 'too-hot',
-        deviceId: 'dev-alarm-1',
-        productId: 'env-alarm',
-        severity: 'warning',
-        message: 'temperature above 30 °C for 5 min',
-        value: 31.5,
-        openedAt: BASE,
-        updatedAt: BASE,
-        ...over,
-      });
-      await store.writeOpenAlarms([
-        alarm({}),
-        alarm({ updatedAt: BASE + 60_000, value: 33, severity: 'critical' }),
-        alarm({
-          ruleId: 'offline',
-          deviceId: 'dev-alarm-2',
-          openedAt: BASE + 1000,
-          updatedAt: BASE + 1000,
-          value: null,
-        }),
-      ]);
-      // a replayed, older update does not move the alarm back
-      await store.writeOpenAlarms([alarm({ updatedAt: BASE + 30_000, value: 32 })]);
-      expect(await store.readOpenAlarms({ productId: 'env-alarm' })).toEqual([
-        alarm({ updatedAt: BASE + 60_000, value: 33, severity: 'critical' }),
-        alarm({
-          ruleId: 'offline',
-          deviceId: 'dev-alarm-2',
-          openedAt: BASE + 1000,
-          updatedAt: BASE + 1000,
-          value: null,
-        }),
-      ]);
-      await store.clearOpenAlarms([{ ruleId: 'too-hot', deviceId: 'dev-alarm-1' }]);
-      expect((await store.readOpenAlarms({ deviceId: 'dev-alarm-1' })).length).toBe(0);
-      expect((await store.readOpenAlarms({ deviceId: 'dev-alarm-2' })).map((a) => a.ruleId)).toEqual([
-        'offline',
-      ]);
     });
   });
 }
