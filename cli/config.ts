@@ -18,7 +18,7 @@ import { deadLettersConfigSchema } from '../sinks/deadletter/config.ts';
 import { hotStoreConfigSchema } from '../sinks/hot/openHotStore.ts';
 import { urlHasPassword } from '../sinks/warm/credentials.ts';
 import { warmStoreConfigSchema } from '../sinks/warm/store.ts';
-import { kinesisSourceConfigSchema } from '../sources/kinesis/allShardsSource.ts';
+import { kinesisSourceConfigSchema } from '../sources/kinesis/config.ts';
 import { leaseConfigSchema } from '../sources/kinesis/kclSource.ts';
 import { runtimeConfigSchema } from '../topology/index.ts';
 import { stateConfigSchema } from './stateConfig.ts';

@@ -3,60 +3,12 @@
  * ISO-8601, BCD `YYMMDDhhmmss`, or device-local `YYYY-MM-DD hh:mm:ss` in a configured IANA zone.
  */
 import type { TimestampSpec } from '../../specs/schema.ts';
+import { isKnownZone, wallClockInstant, zoneOffset } from '../time/zoneOffset.ts';
 import { DecodeError } from './errors.ts';
 import type { DecodedFields, FieldValue } from './frame.ts';
 
 /** Reads a record's time (epoch ms) from its fields, or from the ingest time. */
 export type TimestampReader = (fields: DecodedFields, ingestTimestamp: number) => number;
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-const QUARTER_HOUR_MS = 900_000;
-/** Zone → (UTC quarter hour → offset in ms); numeric keys, so a lookup hashes no string. */
-const offsetCache = new Map<string, Map<number, number>>();
-
-/**
- * Offset of `zone` from UTC at the instant `epochMs`, in ms. Zones change offset only on the hour
- * (or quarter hour) in practice, so offsets are cached per zone and UTC quarter hour: devices report
- * the same few hours over and over, and `Intl` is far too slow to ask per record.
- */
-function zoneOffset(zone: string, epochMs: number): number {
-  let byQuarter = offsetCache.get(zone);
-  if (byQuarter === undefined) {
-    byQuarter = new Map();
-    offsetCache.set(zone, byQuarter);
-  }
-  const quarter = Math.floor(epochMs / QUARTER_HOUR_MS);
-  let offset = byQuarter.get(quarter);
-  if (offset === undefined) {
-    if (byQuarter.size > 10_000) byQuarter.clear();
-    offset = computeZoneOffset(zone, epochMs);
-    byQuarter.set(quarter, offset);
-  }
-  return offset;
-}
-
-function computeZoneOffset(zone: string, epochMs: number): number {
-  let f = formatters.get(zone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(zone, f);
-  }
-  const p: Record<string, number> = {};
-  for (const part of f.formatToParts(epochMs)) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  return (
-    Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - Math.floor(epochMs / 1000) * 1000
-  );
-}
 
 const DAY_MS = 86_400_000;
 
@@ -93,10 +45,7 @@ export function zonedInstant(
     throw new DecodeError('bad-timestamp', `not a calendar time: ${[y, mo, d, h, mi, s].join(',')}`);
   }
   const asUtc = daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000;
-  if (zone === undefined) return asUtc;
-  // two passes find the right offset across daylight-saving changes
-  const first = asUtc - zoneOffset(zone, asUtc);
-  return asUtc - zoneOffset(zone, first);
+  return zone === undefined ? asUtc : wallClockInstant(zoneOffset(zone), asUtc);
 }
 
 /** The instant of a wall-clock time in `zone` (UTC when undefined). */
@@ -129,13 +78,7 @@ export type TimeValueReader = (value: FieldValue | undefined, ingestTimestamp: n
 export function compileTimeValue(rule: TimestampSpec): TimeValueReader {
   if ('from' in rule) return (_value, ingest) => ingest;
   const { field, kind, zone } = rule;
-  if (zone !== undefined) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    } catch {
-      throw new Error(`unknown time zone "${zone}"`);
-    }
-  }
+  if (zone !== undefined && !isKnownZone(zone)) throw new Error(`unknown time zone "${zone}"`);
   const present = (value: FieldValue | undefined): FieldValue => {
     if (value === undefined || value === null)
       throw new DecodeError('bad-timestamp', `timestamp field "${field}" is missing`);

@@ -5,6 +5,10 @@
  * cached per 15-minute slot of UTC: every zone offset and every offset change falls on such a slot.
  */
 import type { WindowSize } from '../../topology/index.ts';
+import { wallClockInstant, zoneOffset } from '../time/zoneOffset.ts';
+
+// the window config validates its zone with this; it lives beside the offset it guards
+export { isKnownZone } from '../time/zoneOffset.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -28,36 +32,6 @@ export type WindowAssigner = (eventTime: number, size: WindowSize) => WindowBoun
 
 const mod = (a: number, b: number) => ((a % b) + b) % b;
 
-/** Whether `zone` names an IANA time zone this runtime knows. */
-export function isKnownZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function zoneOffset(zone: string): (t: number) => number {
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
-  return (t) => {
-    const whole = t - mod(t, 1000);
-    const p: Record<string, number> = {};
-    for (const part of format.formatToParts(whole))
-      if (part.type !== 'literal') p[part.type] = Number(part.value);
-    return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - whole;
-  };
-}
-
 /** A window assigner for `zone` (`UTC` by default). */
 export function windowAssigner(zone = 'UTC'): WindowAssigner {
   if (zone === 'UTC' || zone === 'Etc/UTC') {
@@ -73,8 +47,9 @@ export function windowAssigner(zone = 'UTC'): WindowAssigner {
     };
   }
   const offset = zoneOffset(zone);
-  // the instant a local wall-clock time falls on (the earlier one when it occurs twice)
-  const instantOf = (wall: number) => wall - offset(wall - offset(wall));
+  // a boundary in a daylight-saving gap or overlap (zones that change at midnight) resolves as
+  // `wallClockInstant` documents; the same function ends one window and starts the next, so they tile
+  const instantOf = (wall: number) => wallClockInstant(offset, wall);
   const compute = (t: number, size: WindowSize): WindowBounds => {
     const off = offset(t);
     if (size === '1h') {

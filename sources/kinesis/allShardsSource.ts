@@ -6,7 +6,6 @@
  * resumes after them. The leased, multi-worker source (KCL) reuses `retrieval/`.
  */
 import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
-import { z } from 'zod';
 import {
   type Clock,
   comparePositions,
@@ -21,44 +20,12 @@ import {
   silentLogger,
 } from '../../topology/index.ts';
 import { createKinesisClient } from './client.ts';
+import { type KinesisSourceConfigInput, kinesisSourceConfigSchema } from './config.ts';
 import { type BackoffContext, KINESIS_BACKOFF } from './retrieval/backoff.ts';
-import { type ShardReader, type StartPosition, shardReader } from './retrieval/shardReader.ts';
+import { type ShardReader, shardReader } from './retrieval/shardReader.ts';
+import { checkpointStart, initialPosition, type StartPosition } from './retrieval/startPosition.ts';
 import { listShards } from './shardDetector.ts';
 import { ShardLineage } from './shardLineage.ts';
-
-/** Configuration of the all-shards Kinesis source. */
-export const kinesisSourceConfigSchema = z
-  .object({
-    streamName: z.string().min(1).max(128).describe('the Kinesis stream to read'),
-    region: z.string().min(1).default('us-east-1').describe('AWS region of the stream'),
-    endpoint: z.url().optional().describe('Kinesis-compatible endpoint (e.g. kinesalite); AWS when absent'),
-    startPosition: z
-      .enum(['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'])
-      .default('TRIM_HORIZON')
-      .describe('where a shard with no checkpoint starts (children of a read parent start at its beginning)'),
-    startTimestamp: z
-      .union([z.number().int().nonnegative(), z.iso.datetime({ offset: true })])
-      .transform((t) => (typeof t === 'number' ? t : Date.parse(t)))
-      .optional()
-      .describe('for AT_TIMESTAMP: epoch ms or an ISO-8601 time'),
-    maxRecords: z.number().int().min(1).max(10_000).default(10_000).describe('GetRecords page size'),
-    idleTimeBetweenReadsMs: z
-      .number()
-      .int()
-      .min(0)
-      .default(200)
-      .describe('wait after a page that was not full; doubles per empty page'),
-    maxIdleTimeMs: z.number().int().min(0).default(1000).describe('cap on the wait between empty pages'),
-  })
-  .strict()
-  .refine((c) => c.startPosition !== 'AT_TIMESTAMP' || c.startTimestamp !== undefined, {
-    message: 'startTimestamp is required when startPosition is AT_TIMESTAMP',
-    path: ['startTimestamp'],
-  });
-/** The source's configuration as written (defaults not yet applied). */
-export type KinesisSourceConfigInput = z.input<typeof kinesisSourceConfigSchema>;
-/** The source's validated configuration. */
-export type KinesisSourceConfig = z.output<typeof kinesisSourceConfigSchema>;
 
 /** What the source is given besides its configuration. */
 export interface KinesisSourceDeps {
@@ -74,12 +41,6 @@ export interface KinesisAllShardsSource extends Source<RawRecord> {
   checkpoints(): ReadonlyMap<string, Position>;
 }
 
-function configuredStart(config: KinesisSourceConfig): StartPosition {
-  if (config.startPosition === 'AT_TIMESTAMP')
-    return { type: 'AT_TIMESTAMP', timestamp: config.startTimestamp! };
-  return { type: config.startPosition };
-}
-
 /** Reads all shards of one Kinesis stream, parents before children, checkpointing in memory. */
 export function kinesisAllShardsSource(
   input: KinesisSourceConfigInput,
@@ -87,6 +48,7 @@ export function kinesisAllShardsSource(
 ): KinesisAllShardsSource {
   const config = kinesisSourceConfigSchema.parse(input);
   const stream = config.streamName;
+  const initial = initialPosition(config);
   const log = deps.log ?? silentLogger;
   const ownsClient = deps.client === undefined;
   const client = deps.client ?? createKinesisClient({ region: config.region, endpoint: config.endpoint });
@@ -109,8 +71,11 @@ export function kinesisAllShardsSource(
 
     const startOf = (shardId: string): StartPosition => {
       const checkpoint = checkpoints.get(shardId);
-      if (checkpoint !== undefined) return { type: 'AFTER_SEQUENCE_NUMBER', position: checkpoint };
-      return lineage.hasKnownParent(shardId) ? { type: 'TRIM_HORIZON' } : configuredStart(config);
+      if (checkpoint !== undefined) return checkpointStart(shardId, { position: checkpoint }, undefined);
+      // as in a lease table: a child of a shard read here starts at its beginning (`leases/shardSync.ts`)
+      if (lineage.hasKnownParent(shardId))
+        return checkpointStart(shardId, { sentinel: 'TRIM_HORIZON' }, undefined);
+      return checkpointStart(shardId, initial.checkpoint, initial.startTimestamp);
     };
 
     const open = (shard: Shard): ShardHandle<RawRecord> => {

@@ -20,14 +20,15 @@ import {
   type SourceContext,
   silentLogger,
 } from '../../topology/index.ts';
-import { type KinesisSourceConfigInput, kinesisSourceConfigSchema } from './allShardsSource.ts';
 import { createKinesisClient } from './client.ts';
+import { type KinesisSourceConfigInput, kinesisSourceConfigSchema } from './config.ts';
 import { createDynamoClient } from './dynamodb.ts';
 import { LeaseCoordinator } from './leases/leaseCoordinator.ts';
 import { LeaseRefresher } from './leases/leaseRefresher.ts';
-import { type InitialPosition, syncShards } from './leases/shardSync.ts';
+import { syncShards } from './leases/shardSync.ts';
 import { ShardConsumer } from './lifecycle/shardConsumer.ts';
 import { type BackoffContext, KINESIS_BACKOFF } from './retrieval/backoff.ts';
+import { initialPosition } from './retrieval/startPosition.ts';
 
 /** Configuration of lease management. */
 export const leaseConfigSchema = z
@@ -105,10 +106,7 @@ export function kclSource(
   const kinesis = deps.kinesis ?? createKinesisClient({ region: stream.region, endpoint: stream.endpoint });
   const dynamodb = deps.dynamodb ?? createDynamoClient(leases.region ?? stream.region, leases.endpoint);
   const refresher = new LeaseRefresher(dynamodb, leases.tableName);
-  const initial: InitialPosition =
-    stream.startPosition === 'AT_TIMESTAMP'
-      ? { checkpoint: { sentinel: 'AT_TIMESTAMP' }, startTimestamp: stream.startTimestamp }
-      : { checkpoint: { sentinel: stream.startPosition } };
+  const initial = initialPosition(stream);
   const keepRenewing = new AbortController();
   const loops: Promise<void>[] = [];
   let openShards = 0;

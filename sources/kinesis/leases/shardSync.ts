@@ -5,15 +5,10 @@
  */
 import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import type { BackoffContext } from '../retrieval/backoff.ts';
+import type { InitialPosition } from '../retrieval/startPosition.ts';
 import { listShards } from '../shardDetector.ts';
-import type { Lease, LeaseCheckpoint } from './lease.ts';
+import type { Lease } from './lease.ts';
 import type { LeaseRefresher } from './leaseRefresher.ts';
-
-/** Where the leases of shards with no known parent start. */
-export interface InitialPosition {
-  readonly checkpoint: LeaseCheckpoint;
-  readonly startTimestamp?: number;
-}
 
 /** What one sync found and did. */
 export interface ShardSyncResult {

@@ -21,7 +21,8 @@ import {
 import { isShardEnd, type Lease } from '../leases/lease.ts';
 import type { LeaseCoordinator } from '../leases/leaseCoordinator.ts';
 import type { LeaseRefresher } from '../leases/leaseRefresher.ts';
-import { type ShardReader, type StartPosition, shardReader } from '../retrieval/shardReader.ts';
+import { type ShardReader, shardReader } from '../retrieval/shardReader.ts';
+import { checkpointStart } from '../retrieval/startPosition.ts';
 
 /** States of a shard consumer. */
 export type ShardConsumerState =
@@ -59,20 +60,6 @@ export interface ShardConsumerDeps {
   readonly workerSignal: AbortSignal;
   /** Called when a shard was finished, so the children's leases get created soon. */
   readonly onShardEnd: (shardId: string) => void;
-}
-
-/** The start position a lease's checkpoint means. */
-export function startOf(lease: Lease, defaultTimestamp?: number): StartPosition {
-  const c = lease.checkpoint;
-  if ('position' in c) return { type: 'AFTER_SEQUENCE_NUMBER', position: c.position };
-  if (c.sentinel === 'AT_TIMESTAMP') {
-    const timestamp = lease.startTimestamp ?? defaultTimestamp;
-    if (timestamp === undefined)
-      throw new Error(`lease ${lease.leaseKey} is AT_TIMESTAMP without a start time`);
-    return { type: 'AT_TIMESTAMP', timestamp };
-  }
-  if (c.sentinel === 'LATEST') return { type: 'LATEST' };
-  return { type: 'TRIM_HORIZON' };
 }
 
 /** One leased shard, from waiting on its parents to giving its lease back. */
@@ -140,7 +127,11 @@ export class ShardConsumer {
     this.moveTo('INITIALIZING');
     const lease = this.deps.coordinator.lease(this.shardId) ?? this.lease;
     if (isShardEnd(lease)) return this.finishEarly();
-    const start = startOf(lease, this.deps.defaultStartTimestamp);
+    const start = checkpointStart(
+      lease.leaseKey,
+      lease.checkpoint,
+      lease.startTimestamp ?? this.deps.defaultStartTimestamp,
+    );
     this.reader = shardReader({
       client: this.deps.client,
       clock: this.deps.clock,

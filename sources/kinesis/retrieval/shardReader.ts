@@ -9,19 +9,12 @@ import {
   GetRecordsCommand,
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
-  type GetShardIteratorCommandInput,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import type { Clock, Logger, Position, RawRecord, SourceBatch } from '../../../topology/index.ts';
 import { type BackoffPolicy, callWithBackoff, errorName, KINESIS_BACKOFF } from './backoff.ts';
 import { toRawRecord } from './records.ts';
-
-/** Where a reader starts in its shard. */
-export type StartPosition =
-  | { readonly type: 'TRIM_HORIZON' }
-  | { readonly type: 'LATEST' }
-  | { readonly type: 'AT_TIMESTAMP'; readonly timestamp: number }
-  | { readonly type: 'AFTER_SEQUENCE_NUMBER'; readonly position: Position };
+import { type StartPosition, shardIteratorRequest } from './startPosition.ts';
 
 /** What a shard reader needs. */
 export interface ShardReaderOptions {
@@ -50,25 +43,6 @@ export interface ShardReader extends AsyncIterable<SourceBatch<RawRecord>> {
   readonly reachedEnd: boolean;
   /** Position of the last record handed out, if any. */
   readonly lastPosition: Position | undefined;
-}
-
-/** The GetShardIterator request for a start position. */
-export function shardIteratorRequest(
-  streamName: string,
-  shardId: string,
-  start: StartPosition,
-): GetShardIteratorCommandInput {
-  const base = { StreamName: streamName, ShardId: shardId, ShardIteratorType: start.type };
-  switch (start.type) {
-    case 'AT_TIMESTAMP':
-      return { ...base, Timestamp: new Date(start.timestamp) };
-    case 'AFTER_SEQUENCE_NUMBER':
-      // A checkpoint inside a KPL aggregate (subSequenceNumber > 0) will need AT_SEQUENCE_NUMBER and
-      // skipping the user records already done; that comes with de-aggregation.
-      return { ...base, StartingSequenceNumber: start.position.sequenceNumber };
-    default:
-      return base;
-  }
 }
 
 /** Reads one shard by polling; iterate it once. */
