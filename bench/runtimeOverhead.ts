@@ -1,7 +1,8 @@
 /**
- * What the runtime costs: the telemetry operators (decode by spec, count-per-product-hour) over
- * the same simulated records, (a) called in a plain loop — the baseline — and (b) run by the
- * topology runtime from an in-memory source with 4 shards into a no-op sink. Reported as records/s
+ * What the runtime costs: the worker's first telemetry operators (decode by spec, enrich from an
+ * in-memory directory holding the fleet) over the same simulated records, (a) called in a plain
+ * loop — the baseline — and (b) run by the topology runtime from an in-memory source with 4 shards
+ * into no-op sinks. Reported as records/s
  * and as the ratio b/a measured in the same run, so it holds on a noisy machine.
  *
  *   npx tsx bench/runtimeOverhead.ts [--records N] [--batch N] [--runs N]
@@ -10,13 +11,14 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { simulatedFleet } from '../gateways/simulator/fleet.ts';
-import { countPerProductHour } from '../operators/countPerProductHour.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
+import { memoryDeviceDirectory } from '../operators/enrich/directory.ts';
+import { enrich, enrichConfigSchema } from '../operators/enrich.ts';
 import {
+  type Enriched,
   ManualClock,
   MemorySource,
-  type ProductHourCount,
   type RawRecord,
   TopologyBuilder,
   TopologyRuntime,
@@ -39,9 +41,20 @@ const SHARDS = 4;
 const START = Date.now() - 600_000; // event times from 10 min ago, all within the contracts' clock-skew window
 const specs = new SpecRegistry(new URL('../specs/examples', import.meta.url).pathname);
 specs.load();
+const fleet = simulatedFleet({ devices: 10_000, seed: 3 });
+// every device placed, as the master data would: enrich answers from its cache after a first lookup
+const directory = () =>
+  memoryDeviceDirectory(
+    new Map(
+      fleet.devices.map((d) => [
+        d.deviceId,
+        [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: d.siteId, customerId: d.customerId }],
+      ]),
+    ),
+  );
+const enrichment = () => enrich(enrichConfigSchema.parse({}), directory());
 
 function makeBatches(): RawRecord[][] {
-  const fleet = simulatedFleet({ devices: 10_000, seed: 3 });
   const encoder = new TextEncoder();
   const batches: RawRecord[][] = [];
   let seq = 0;
@@ -63,10 +76,10 @@ function makeBatches(): RawRecord[][] {
 
 async function baseline(batches: RawRecord[][]): Promise<number> {
   const parse = decodeBySpec(specs);
-  const count = countPerProductHour();
+  const join = enrichment();
   // the contracts reject event times far from now: the records are made at START, the clock is there
   const clock = new ManualClock(START + RECORDS);
-  let partials = 0;
+  let joined = 0;
   const started = performance.now();
   for (const batch of batches) {
     const ctx = {
@@ -77,22 +90,26 @@ async function baseline(batches: RawRecord[][]): Promise<number> {
       side: () => {},
     };
     const telemetry = await parse.process(batch, ctx);
-    partials += (await count.process(telemetry, ctx)).length;
+    joined += (await join.process(telemetry, ctx)).length;
   }
-  if (partials === 0) throw new Error('baseline produced nothing');
+  if (joined === 0) throw new Error('baseline produced nothing');
   return RECORDS / ((performance.now() - started) / 1000);
 }
 
 async function runtime(batches: RawRecord[][]): Promise<number> {
   const source = new MemorySource<RawRecord>();
-  let partials = 0;
+  let joined = 0;
+  const none = () => ({ type: 'none', write: async () => {} });
   const b = new TopologyBuilder('bench');
   const telemetry = b.source('source', source).via('decode', decodeBySpec(specs));
-  telemetry.side('dlq').to('dead-letters', { type: 'none', write: async () => {} });
-  telemetry.via('count', countPerProductHour()).to('sink', {
+  telemetry.side('dlq').to('dead-letters', none());
+  const enriched = telemetry.via('enrich', enrichment());
+  enriched.side('dlq').to('enrich-dead-letters', none());
+  enriched.rejected().to('enrich-rejected', none());
+  enriched.to('sink', {
     type: 'none',
-    write: async (batch: readonly ProductHourCount[]) => {
-      partials += batch.length;
+    write: async (batch: readonly Enriched[]) => {
+      joined += batch.length;
     },
   });
   const rt = new TopologyRuntime(b.build(), { maxInFlightBatches: 4, checkpointIntervalMs: 0 });
@@ -101,7 +118,7 @@ async function runtime(batches: RawRecord[][]): Promise<number> {
   for (const batch of batches) source.push(batch[0]!.shardId, batch);
   source.endAll();
   await done;
-  if (partials === 0) throw new Error('runtime produced nothing');
+  if (joined === 0) throw new Error('runtime produced nothing');
   return RECORDS / ((performance.now() - started) / 1000);
 }
 

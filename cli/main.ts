@@ -173,7 +173,6 @@ program
         for (const [product, count] of [...summary.perProduct].sort()) {
           console.log(`  ${product.padEnd(12)} ${count.toLocaleString('en-US').padStart(10)} records`);
         }
-        console.log(`  hourly rows in the store: ${summary.hourlyRows}`);
         console.log(`  joined telemetry in the Hot store: ${summary.hotTelemetry}`);
         for (const [customer, count] of [...summary.perCustomer].sort()) {
           console.log(
@@ -181,13 +180,13 @@ program
           );
         }
         console.log(
-          `  produced ${summary.produced}, counted ${summary.counted}, dead letters ${summary.deadLetters}`,
+          `  produced ${summary.produced}, stored ${summary.stored}, dead letters ${summary.deadLetters}`,
         );
         if (!summary.balanced) {
-          console.error('shardflow: the store does not add up to what was produced');
+          console.error('shardflow: the stores do not add up to what was produced');
           process.exit(EXIT.failed);
         }
-        console.log('  counted + dead letters = produced: every record accounted for');
+        console.log('  stored + dead letters = produced: every record accounted for');
       } catch (error) {
         fail(error);
       }

@@ -6,23 +6,20 @@
  *                  │                │        │        └─late→ late-records → late-dead-letters
  *                  │                │        ├→ hot-telemetry                         (Hot)
  *                  │                │        └→ cold-telemetry                        (Cold, optional)
- *                  │                ├→ count-per-product-hour → hourly-counts         (Warm)
  *                  │                └─dlq→ dead-letters              enrich └─dlq→ enrich-dead-letters
  *                  └─dlq→ kpl-dead-letters
  *   cdc → cdc-decode → masterdata-apply (Warm; invalidates every worker's enrich cache)
  *           └─dlq→ cdc-dead-letters
  *
- * Every sink is idempotent on replay (natural-key upserts, forward-only revisions, or a per-shard
- * position kept with the data), so a shard's checkpoint may trail what the stores hold.
+ * Every sink is idempotent on replay (natural-key upserts, forward-only revisions, or, for Cold, a
+ * per-shard position committed with the data), so a shard's checkpoint may trail what the stores hold.
  */
-import { countPerProductHour } from '../operators/countPerProductHour.ts';
 import { lateRecordsAsDeadLetters } from '../operators/lateRecords.ts';
 import { kplDeaggregation } from '../sources/kinesis/kplDeaggregation.ts';
 import {
   type DeadLetter,
   type Enriched,
   type Operator,
-  type ProductHourCount,
   type RawRecord,
   type Sink,
   type SinkRef,
@@ -42,7 +39,6 @@ export interface TelemetryComponents {
   readonly decode: Operator<RawRecord, Telemetry, { dlq: DeadLetter }>;
   readonly enrich: Operator<Telemetry, Enriched, { dlq: DeadLetter }>;
   readonly windows: Operator<Enriched, WindowAggregate, { late: Enriched }>;
-  readonly hourlyCounts: Sink<ProductHourCount>;
   readonly hotTelemetry: Sink<Enriched>;
   /** Product and device windows (other scopes are ignored by the sink). */
   readonly hotAggregates: Sink<WindowAggregate>;
@@ -59,7 +55,6 @@ export interface TelemetryComponents {
 export interface TelemetryTopology {
   readonly topology: Topology;
   readonly records: Stream<RawRecord>;
-  readonly hourlyCounts: SinkRef<ProductHourCount>;
   readonly deadLetters: SinkRef<DeadLetter>;
   readonly hotTelemetry: SinkRef<Enriched>;
   readonly hotAggregates: SinkRef<WindowAggregate>;
@@ -87,9 +82,6 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   userRecords.side('dlq').to('kpl-dead-letters', c.deadLetters());
   const telemetry = userRecords.via('decode', c.decode);
   const deadLetters = telemetry.side('dlq').to('dead-letters', c.deadLetters());
-  const hourlyCounts = telemetry
-    .via('count-per-product-hour', countPerProductHour())
-    .to('hourly-counts', c.hourlyCounts);
 
   const enriched = telemetry.via('enrich', c.enrich);
   enriched.side('dlq').to('enrich-dead-letters', c.deadLetters());
@@ -112,7 +104,6 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   return {
     topology: b.build(),
     records,
-    hourlyCounts,
     deadLetters,
     hotTelemetry,
     hotAggregates,

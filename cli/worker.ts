@@ -17,7 +17,6 @@ import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
 import { hotAggregateSink } from '../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../sinks/hot/hotTelemetrySink.ts';
 import { warmDailyAggregateSink } from '../sinks/warm/dailyAggregateSink.ts';
-import { hourlyCountSink } from '../sinks/warm/hourlyCountSink.ts';
 import { masterDataApplySink } from '../sinks/warm/masterdata/applier.ts';
 import { pgDeviceDirectory } from '../sinks/warm/masterdata/deviceDirectory.ts';
 import { type DeviceProducts, pgDeviceProducts } from '../sinks/warm/masterdata/deviceProducts.ts';
@@ -214,7 +213,6 @@ export function telemetryTopologyFor(
       workerWindowState(config.state, { topologyName: name, log: deps.log, clock }),
       { positionsFromRecords: true },
     ),
-    hourlyCounts: hourlyCountSink(warm.write),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
     dailyAggregates: warmDailyAggregateSink(warm.write),

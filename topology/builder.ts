@@ -2,14 +2,23 @@
  * The typed graph builder. A topology is declared by naming each node and attaching it to the stream
  * it reads; TypeScript refuses an operator or sink whose input type does not match that stream.
  *
+ * Every side output, and the refused records of a node that isolates them, must lead somewhere:
+ * `build()` refuses a topology that would drop records.
+ *
  * ```ts
- * const b = new TopologyBuilder('demo');
- * const raw = b.source('kinesis', kinesisSource(cfg));          // Stream<RawRecord>
- * const telemetry = raw.via('decode', decodeBySpec(specs));       // Stream<Telemetry>
- * telemetry.side('dlq').to('dead-letters', deadLetterSink(db));
- * telemetry.via('count-hourly', countPerProductHour()).to('hourly-counts', hourlyCountSink(db));
+ * const b = new TopologyBuilder('telemetry');
+ * const raw = b.source('kinesis', kinesisAllShardsSource(kinesis, { clock, log })); // Stream<RawRecord>
+ * const telemetry = raw.via('decode', decodeBySpec(specs)); // Stream<Telemetry>
+ * telemetry.side('dlq').to('dead-letters', deadLetterStoreSink(deadLetters));
+ * const enriched = telemetry.via('enrich', enrich(enrichConfig, directory)); // Stream<Enriched>
+ * enriched.side('dlq').to('enrich-dead-letters', deadLetterStoreSink(deadLetters));
+ * enriched.rejected().to('enrich-rejected', deadLetterStoreSink(deadLetters));
+ * const hotTelemetry = enriched.to('hot-telemetry', hotTelemetrySink(hot));
+ * hotTelemetry.rejected().to('hot-telemetry-rejected', deadLetterStoreSink(deadLetters));
  * const topology = b.build();
  * ```
+ *
+ * The example is compiled and built by `test/unit/topology/builderExample.test.ts`.
  */
 import type { NoSideOutputs, Operator, SideOutputs, Sink, Source } from './components.ts';
 import { describeTopology, type TopologyDescription } from './description.ts';

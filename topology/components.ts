@@ -16,7 +16,7 @@ export type NoSideOutputs = Record<never, never>;
 
 /** A store a component reads or writes, shown in the topology description. */
 export interface StoreRef {
-  /** Stable name, e.g. `warm.hourly_counts`. */
+  /** Stable name, e.g. `warm.dead_letters`. */
   readonly name: string;
   /** The technology, e.g. `postgresql`, `redis`, `dynamodb`. */
   readonly kind: string;

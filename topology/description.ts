@@ -8,7 +8,7 @@ import { MAIN_PORT, REJECTED_PORT, type TopologyNode } from './graph.ts';
 export interface NodeDescription {
   readonly name: string;
   readonly kind: 'source' | 'operator' | 'sink';
-  /** The component's type, e.g. `kinesis`, `decode-by-spec`, `postgres-hourly-counts`. */
+  /** The component's type, e.g. `kinesis`, `decode-by-spec`, `postgres-daily-aggregates`. */
   readonly type: string;
   /** Index of the sub-topology (one per source) this node belongs to. */
   readonly subTopology: number;

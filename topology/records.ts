@@ -205,17 +205,6 @@ export interface DeadLetter {
   readonly failedAt: number;
 }
 
-/**
- * Records counted per product per UTC hour (the first slice's aggregate; the window operator of a
- * later stage supersedes it). `count` is a partial: a sink adds partials up.
- */
-export interface ProductHourCount {
-  readonly productId: string;
-  /** Start of the UTC hour (epoch ms). */
-  readonly hourStart: number;
-  readonly count: number;
-}
-
 /** The dead letter of a raw record that `node` refused, keeping its bytes and stream position. */
 export function deadLetterOf(
   record: RawRecord,

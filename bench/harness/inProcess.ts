@@ -130,7 +130,7 @@ export async function runInProcess(
     const latency = tracker.latencies(windowStart, windowEnd, lookedUntil);
     const after = await pipeline.totals();
     const markers = generated.markers.length;
-    const counted = after.counted - before.counted - markers;
+    const stored = after.stored - before.stored - markers;
     const deadLetters = after.deadLetters - before.deadLetters;
     const cpuSeconds = cpuB - cpuA;
     const generatorSeconds = (genB - genA) / 1000;
@@ -193,9 +193,9 @@ export async function runInProcess(
         envelopes: generated.envelopes(),
         malformed: generator.counts.malformed,
         expectedTelemetry: generator.counts.telemetry,
-        counted,
+        stored,
         deadLetters,
-        balanced: counted === generator.counts.telemetry && deadLetters === generator.counts.malformed,
+        balanced: stored === generator.counts.telemetry && deadLetters === generator.counts.malformed,
       },
     };
   } finally {

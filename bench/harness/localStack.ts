@@ -59,9 +59,10 @@ const TSX_ARGS = ['--import', 'tsx'];
 /** Marker polls of the Hot store: one `readLatestState` per lane with markers pending. */
 const POLL_MS = 100;
 /**
- * The worker's pool: its five PostgreSQL sinks, the Cold catalog and the probe share it, up to four
- * shards each writing; the default four connections, waited for at most 5 s, would make a slow
- * moment of a shared machine fail the run with "timeout exceeded when trying to connect".
+ * The worker's pool: its four PostgreSQL sinks (Hot telemetry and aggregates, daily aggregates, dead
+ * letters), the Cold catalog and the probe share it, up to four shards each writing; the default
+ * four connections, waited for at most 5 s, would make a slow moment of a shared machine fail the
+ * run with "timeout exceeded when trying to connect".
  */
 const WARM_POOL = { maxConnections: 16, connectTimeoutMs: 30_000 } as const;
 /** Longest the raw GetRecords loop reads the stream after a run. */
@@ -418,7 +419,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       const latency = tracker.latencies(windowStart, windowEnd, lookedUntil);
       const after = await pipeline.totals();
       const sent = producer?.last() ?? { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
-      const counted = after.counted - before.counted - markers.length;
+      const stored = after.stored - before.stored - markers.length;
       const deadLetters = after.deadLetters - before.deadLetters;
       const own = cpuB.own - cpuA.own;
       const between = (x: number | undefined, y: number | undefined) =>
@@ -510,9 +511,9 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           envelopes: sent.produced,
           malformed: sent.malformed,
           expectedTelemetry: sent.telemetry,
-          counted,
+          stored,
           deadLetters,
-          balanced: counted === sent.telemetry && deadLetters === sent.malformed,
+          balanced: stored === sent.telemetry && deadLetters === sent.malformed,
         },
       };
     } finally {

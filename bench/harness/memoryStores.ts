@@ -1,7 +1,7 @@
 /**
- * In-memory stand-ins for the stores, for the in-process mode: the Warm store's first-slice tables
- * (hourly count partials added up per product and hour, dead letters kept) and a Hot store that
- * keeps what the dashboards read first, each device's latest state, written by the real Hot sinks.
+ * In-memory stand-ins for the stores, for the in-process mode: dead letters counted, and a Hot store
+ * that keeps what the dashboards read first, each device's latest state, written by the real Hot
+ * sinks.
  */
 import {
   type DeviceState,
@@ -10,48 +10,27 @@ import {
   isHotAggregate,
   latestPerDevice,
 } from '../../sinks/hot/hotStore.ts';
-import type { DeadLetter, ProductHourCount, Sink } from '../../topology/index.ts';
-import type { HourlyCountReader } from './probe.ts';
+import type { DeadLetter, Sink } from '../../topology/index.ts';
 
-/** The in-memory Warm tables and their sinks. */
-export interface MemoryWarm {
-  readonly hourlyCounts: Sink<ProductHourCount>;
-  deadLetters(): Sink<DeadLetter>;
-  readonly read: HourlyCountReader;
-  /** Records counted over every hour and product. */
-  counted(): number;
-  deadLetterCount(): number;
+/** Dead-letter sinks in memory, counting dead letters of malformed input. */
+export interface MemoryDeadLetters {
+  sink(): Sink<DeadLetter>;
+  count(): number;
 }
 
-/** Empty in-memory Warm tables. */
-export function memoryWarm(): MemoryWarm {
-  const counts = new Map<string, number>();
-  let counted = 0;
+/** Dead-letter sinks that share one count. */
+export function memoryDeadLetters(): MemoryDeadLetters {
   let dead = 0;
   return {
-    hourlyCounts: {
-      type: 'memory-hourly-counts',
-      stores: [{ name: 'warm.product_hourly_counts', kind: 'memory' }],
-      write: async (batch) => {
-        for (const p of batch) {
-          const key = `${p.productId}\u0000${p.hourStart}`;
-          counts.set(key, (counts.get(key) ?? 0) + p.count);
-          counted += p.count;
-        }
-      },
-    },
-    deadLetters: () => ({
+    sink: () => ({
       type: 'memory-dead-letters',
       stores: [{ name: 'warm.dead_letters', kind: 'memory' }],
       write: async (batch) => {
-        // Too-late records were decoded and counted already: they are not malformed input.
+        // Too-late records were decoded and stored already: they are not malformed input.
         for (const d of batch) if (d.code !== 'too-late') dead++;
       },
     }),
-    read: async (productId, hourStarts) =>
-      new Map(hourStarts.map((h) => [h, counts.get(`${productId}\u0000${h}`) ?? 0])),
-    counted: () => counted,
-    deadLetterCount: () => dead,
+    count: () => dead,
   };
 }
 

@@ -3,16 +3,16 @@
  * the workload and the sweep point's knob values and returns the topology, its source, the stores'
  * visibility probe and the runtime options. The topology is the worker's own
  * (`buildTelemetryTopology` from `cli/telemetryTopology.ts`): decode → enrich → windows → Hot and
- * Warm sinks, with the hourly count and the dead-letter sinks, so the benchmark runs what
- * `shardflow run` runs. What differs, and why:
+ * Warm sinks, with the dead-letter sinks, so the benchmark runs what `shardflow run` runs. What
+ * differs, and why:
  * - master data: the workload's fleet (and the latency markers' devices) is given to enrich as an
  *   in-memory directory (the PostgreSQL directory's own cost is measured by `bench:enrich`); the
  *   churn goes on the change stream but no CDC branch applies it;
  * - window state: embedded, or Redis when `env.redisUrl` is set (the local stack always sets it);
- * - stores: in memory (a memory Hot store keeping each device's latest state, in-memory Warm
- *   tables) unless a Warm store is given, then the PostgreSQL Hot tables and the Warm daily
- *   aggregates in it; the Cold Iceberg table when `env.cold` is given (local stack: a directory,
- *   JDBC catalog in the Warm PostgreSQL).
+ * - stores: in memory (a memory Hot store keeping each device's latest state, dead letters and daily
+ *   aggregates counted) unless a Warm store is given, then the PostgreSQL Hot tables, the dead
+ *   letters and the Warm daily aggregates in it; the Cold Iceberg table when `env.cold` is given
+ *   (local stack: a directory, JDBC catalog in the Warm PostgreSQL).
  * Latency is read from the Hot store: each marker lane's device's latest state (`hotStateProbe`).
  */
 
@@ -31,7 +31,6 @@ import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
 import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
-import { hourlyCountSink } from '../../sinks/warm/hourlyCountSink.ts';
 import type { WarmStore } from '../../sinks/warm/store.ts';
 import { kclSource } from '../../sources/kinesis/kclSource.ts';
 import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
@@ -42,9 +41,9 @@ import { scaleProfile } from '../workloads/profiles.ts';
 import type { Workload, WorkloadGenerator } from '../workloads/workload.ts';
 import { type GeneratedSource, generatedSource } from './generatedSource.ts';
 import { type BenchMode, type KnobValues, SweepError } from './knobs.ts';
-import { countingSink, memoryHot, memoryWarm } from './memoryStores.ts';
+import { countingSink, memoryDeadLetters, memoryHot } from './memoryStores.ts';
 import { hotStateProbe, type VisibilityProbe } from './probe.ts';
-import { countedWarm, warmTotals } from './warmStores.ts';
+import { countedWarm, storeTotals } from './warmStores.ts';
 
 /** The window operator's flush knobs, honoured in every mode. */
 const WINDOW_KNOBS = [
@@ -156,8 +155,11 @@ export interface BenchPipeline {
   roundTrips(): number | undefined;
   /** Round trips made to Redis for the window state so far; undefined when the state is embedded. */
   redisRoundTrips(): number | undefined;
-  /** Records counted and dead letters held by the stores, read from the stores. */
-  totals(): Promise<{ counted: number; deadLetters: number }>;
+  /**
+   * Telemetry records the Hot store holds (markers included) and dead letters of malformed input,
+   * read from the stores.
+   */
+  totals(): Promise<{ stored: number; deadLetters: number }>;
   /** Closes what the pipeline opened itself (the Cold table's storage). */
   close(): Promise<void>;
 }
@@ -177,13 +179,15 @@ export function buildBenchPipeline(
   checkKnobs(mode, knobs);
   const shards = knobs.shards ?? KNOB_DEFAULTS.shards;
   const profile = knobs.rate === undefined ? workload.profile : scaleProfile(workload.profile, knobs.rate);
-  const memory = env.warm === undefined ? memoryWarm() : undefined;
   const counted = env.warm === undefined ? undefined : countedWarm(env.warm);
   const laneKeys =
     env.input.kind === 'kinesis' ? env.input.laneKeys : generatedLaneKeys(shards, String(env.clock.now()));
+  // In memory, a write never fails, so nothing is written twice: what the stores were given is
+  // what they hold.
+  const memory = counted ? undefined : { hot: memoryHot(), deadLetters: memoryDeadLetters() };
   const hot = counted
     ? postgresHotStore(counted.store, { retentionDays: 10, ownsEndpoints: false })
-    : memoryHot();
+    : memory!.hot;
   const probe = hotStateProbe(
     counted ? 'hot.device_state (PostgreSQL)' : 'hot.device_state (memory)',
     (deviceId) => hot.readLatestState(deviceId),
@@ -259,7 +263,6 @@ export function buildBenchPipeline(
     decode: decodeBySpec(env.specs),
     enrich: enrich(enrichConfigSchema.parse({}), memoryDeviceDirectory(placements)),
     windows: windowAggregate(windowConfig, windowState),
-    hourlyCounts: memory ? memory.hourlyCounts : hourlyCountSink(counted!.store.write),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
     dailyAggregates: counted
@@ -274,7 +277,7 @@ export function buildBenchPipeline(
             log: env.log,
           })
         : undefined,
-    deadLetters: memory ? memory.deadLetters : () => deadLetterSink(counted!.store.write),
+    deadLetters: memory ? memory.deadLetters.sink : () => deadLetterSink(counted!.store.write),
   });
   return {
     topology: telemetry.topology,
@@ -288,7 +291,6 @@ export function buildBenchPipeline(
       checkpointIntervalMs: knobs.checkpointMs ?? KNOB_DEFAULTS.checkpointMs,
     },
     sinkNodes: [
-      'hourly-counts',
       'hot-telemetry',
       'hot-aggregates',
       'daily-aggregates',
@@ -302,8 +304,8 @@ export function buildBenchPipeline(
     redisRoundTrips: () => redisState?.roundTrips,
     totals: async () =>
       memory
-        ? { counted: memory.counted(), deadLetters: memory.deadLetterCount() }
-        : warmTotals(env.warm!.read),
+        ? { stored: memory.hot.written().telemetry, deadLetters: memory.deadLetters.count() }
+        : storeTotals(env.warm!.read),
     close: async () => {
       await coldTable?.close();
     },

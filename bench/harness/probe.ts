@@ -1,8 +1,8 @@
 /**
  * End-to-end latency read from the store, not from the pipeline: marker records go in with the rest
  * of the workload, and a probe polls the store until each marker shows. A `VisibilityProbe` knows
- * how to make a marker its store will show and how to see it: the Hot store's probe (a marker
- * device's latest state reaching the marker, what a dashboard reads) or the Warm hourly counts'.
+ * how to make a marker its store will show and how to see it: the Hot store's probe reads a marker
+ * device's latest state reaching the marker, what a dashboard reads.
  */
 import type { DeviceState } from '../../sinks/hot/hotStore.ts';
 import type { IngestEnvelope } from '../../topology/index.ts';
@@ -18,7 +18,7 @@ export interface Marker {
 
 /** Makes markers and finds them in a store. */
 export interface VisibilityProbe {
-  /** The store it reads, e.g. `warm.product_hourly_counts`. */
+  /** The store it reads, e.g. `hot.device_state (PostgreSQL)`. */
   readonly store: string;
   /** The partition key of each lane's markers; lane `i` should land on shard `i` where possible. */
   readonly laneKeys: readonly string[];
@@ -57,47 +57,6 @@ function markerEnvelope(deviceId: string, ts: number, receivedAt: number): Inges
     productId: MARKER_PRODUCT,
     encoding: 'utf8',
     payload: JSON.stringify({ device_id: deviceId, ts, metrics: { temperature: 20, humidity: 50 } }),
-  };
-}
-
-/** Reads `product_hourly_counts`-like totals: count per hour start of one product. */
-export type HourlyCountReader = (
-  productId: string,
-  hourStarts: readonly number[],
-) => Promise<Map<number, number>>;
-
-/**
- * A probe on the hourly counts (today's Warm aggregate). Each lane owns one past hour of
- * `thermo-t1` that no workload record falls in; marker `k` of a lane is visible once that hour's
- * count has grown by `k + 1`. Markers of a lane share a shard, whose batches the sink applies in
- * order, so the count cannot grow past a marker that is not yet stored.
- */
-export function hourlyCountProbe(
-  store: string,
-  read: HourlyCountReader,
-  laneKeys: readonly string[],
-  now: number,
-): VisibilityProbe {
-  const product = MARKER_PRODUCT;
-  const hours = markerHours(laneKeys, now);
-  const baseline = new Map<number, number>();
-  return {
-    store,
-    laneKeys,
-    envelope: (lane, index, receivedAt) =>
-      markerEnvelope(laneKeys[lane]!, markerTime(hours, lane, index), receivedAt),
-    async start() {
-      const counts = await read(product, hours);
-      for (const h of hours) baseline.set(h, counts.get(h) ?? 0);
-    },
-    async visible(pending) {
-      if (pending.length === 0) return [];
-      const counts = await read(product, hours);
-      return pending.filter((m) => {
-        const h = hours[m.lane]!;
-        return (counts.get(h) ?? 0) - (baseline.get(h) ?? 0) > m.index;
-      });
-    },
   };
 }
 

@@ -83,7 +83,8 @@ export interface RunResult {
     readonly envelopes: number;
     readonly malformed: number;
     readonly expectedTelemetry: number;
-    readonly counted: number;
+    /** Telemetry rows the Hot store gained, markers left out. */
+    readonly stored: number;
     readonly deadLetters: number;
     readonly balanced: boolean;
   };

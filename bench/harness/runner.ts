@@ -117,7 +117,7 @@ function failedRun(repeat: number, error: unknown): RunResult {
       envelopes: 0,
       malformed: 0,
       expectedTelemetry: 0,
-      counted: 0,
+      stored: 0,
       deadLetters: 0,
       balanced: false,
     },

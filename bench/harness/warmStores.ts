@@ -1,10 +1,9 @@
 /**
  * The Warm store as the benchmark uses it: the write endpoint wrapped to count round trips (every
- * statement, plus BEGIN and COMMIT of a transaction), and the probe's read of the hourly counts.
+ * statement, plus BEGIN and COMMIT of a transaction), and what it and the Hot tables in it hold.
  */
 import type { SqlClient } from '../../sinks/warm/sql.ts';
 import type { WarmStore } from '../../sinks/warm/store.ts';
-import type { HourlyCountReader } from './probe.ts';
 
 /** A Warm store whose writes are counted. */
 export interface CountedWarm {
@@ -39,23 +38,17 @@ export function countedWarm(warm: WarmStore): CountedWarm {
   };
 }
 
-/** Reads hourly counts of one product from `product_hourly_counts` on `client`. */
-export function sqlHourlyCounts(client: SqlClient): HourlyCountReader {
-  return async (productId, hourStarts) => {
-    const { rows } = await client.query<{ h: string; n: string }>(
-      `SELECT (extract(epoch FROM hour_start) * 1000)::bigint::text AS h, record_count::text AS n
-         FROM product_hourly_counts WHERE product_id = $1 AND hour_start = ANY($2::timestamptz[])`,
-      [productId, hourStarts.map((h) => new Date(h).toISOString())],
-    );
-    return new Map(rows.map((r) => [Number(r.h), Number(r.n)]));
-  };
-}
-
-/** Records counted and dead letters stored in the Warm store. */
-export async function warmTotals(client: SqlClient): Promise<{ counted: number; deadLetters: number }> {
-  const { rows } = await client.query<{ counted: string; dead: string }>(
-    `SELECT (SELECT coalesce(sum(record_count), 0) FROM product_hourly_counts)::text AS counted,
+/**
+ * Telemetry rows in the Hot table and dead letters of malformed input, in a Warm store holding the
+ * Hot tables. A Hot row is one decoded record (a hub's child, a logger's row) under its natural key,
+ * so a replayed batch rewrites rows instead of adding any: the rows are the workload's telemetry
+ * records exactly, markers included. Too-late records are in Hot as well as dead-lettered by the
+ * windows: their dead letters are not malformed input.
+ */
+export async function storeTotals(client: SqlClient): Promise<{ stored: number; deadLetters: number }> {
+  const { rows } = await client.query<{ stored: string; dead: string }>(
+    `SELECT (SELECT count(*) FROM hot_telemetry)::text AS stored,
             (SELECT count(*) FROM dead_letters WHERE code IS DISTINCT FROM 'too-late')::text AS dead`,
   );
-  return { counted: Number(rows[0]?.counted ?? 0), deadLetters: Number(rows[0]?.dead ?? 0) };
+  return { stored: Number(rows[0]?.stored ?? 0), deadLetters: Number(rows[0]?.dead ?? 0) };
 }

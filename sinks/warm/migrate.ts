@@ -5,7 +5,7 @@
  *
  * All pending migrations run in one transaction behind an advisory lock, so workers starting together
  * migrate once and a failed migration leaves nothing half applied. Version ranges by area keep
- * independent work from colliding: 001–099 core (dead letters, progress), 100–199 master data,
+ * independent work from colliding: 001–099 core (dead letters), 100–199 master data,
  * 200–299 Hot store on PostgreSQL, 300–399 windows and aggregates, 400–499 the Iceberg catalog,
  * 500 on: changes to tables that exist already (a database at version N never runs a migration
  * numbered below N, so such a change must be numbered above every migration released).

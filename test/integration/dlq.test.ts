@@ -1,7 +1,7 @@
 /**
  * `shardflow dlq` on real servers: a worker dead-letters 1 % of a fleet's readings under a spec
  * that is too strict; the spec is fixed and hot-reloaded; `dlq replay` re-decodes the dead letters
- * with it and puts them back on the stream, where the worker counts them. Replay is idempotent, and
+ * with it and puts them back on the stream, where the worker stores them. Replay is idempotent, and
  * `list` and `show` print what the table holds.
  */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { silentLogger, systemClock } from '../../topology/index.ts';
 import type { IngestEnvelope } from '../../topology/records.ts';
 import { runCli } from '../support/cli.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase, testPool, warmTotals } from '../support/postgres.ts';
+import { createTestDatabase, storeTotals, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 // 2,000 records, 1 % of them bad for a reason a spec fix removes
@@ -45,7 +45,7 @@ describe('shardflow dlq', () => {
   let configFile: string;
   let stream: string;
 
-  const totals = () => warmTotals(reader);
+  const totals = () => storeTotals(reader);
   const dlq = (...args: string[]) => runCli(['dlq', ...args, '-c', configFile]);
 
   beforeAll(async () => {
@@ -111,11 +111,11 @@ describe('shardflow dlq', () => {
     const put = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });
     const produced = await put.put([...fleet.batch(now, GOOD / 2), ...bad, ...fleet.batch(now, GOOD / 2)]);
     expect(produced).toBe(GOOD + BAD);
-    await waitFor('every record counted or dead-lettered', async () => {
+    await waitFor('every record stored or dead-lettered', async () => {
       const t = await totals();
-      return t.counted + t.dead >= GOOD + BAD;
+      return t.stored + t.dead >= GOOD + BAD;
     });
-    expect(await totals()).toEqual({ counted: GOOD, dead: BAD });
+    expect(await totals()).toEqual({ stored: GOOD, dead: BAD });
     const { rows } = await reader.query<{ code: string; spec_id: string; n: string }>(
       'SELECT code, spec_id, count(*)::text AS n FROM dead_letters GROUP BY code, spec_id',
     );
@@ -166,7 +166,7 @@ describe('shardflow dlq', () => {
     expect(dry.stdout).toContain(`0 of ${BAD} recovered, ${BAD} still failing`);
   });
 
-  it('after the spec fix, replays the dead letters into the counts exactly once', async () => {
+  it('after the spec fix, replays the dead letters into the Hot store exactly once', async () => {
     writeFileSync(join(specDir, 'thermo-t1.yaml'), FIXED_THERMO);
     await waitFor('the worker to reload thermo-t1 v2', () =>
       specs.specs.some((s) => s.spec.id === 'thermo-t1' && s.spec.version === 2),
@@ -177,8 +177,8 @@ describe('shardflow dlq', () => {
     expect(replay.code).toBe(0);
     expect(replay.stdout.match(/^\d+\s+recovered$/gm)).toHaveLength(BAD);
     expect(replay.stdout).toContain(`${BAD} of ${BAD} recovered, 0 still failing`);
-    await waitFor('the replayed records to be counted', async () => (await totals()).counted >= GOOD + BAD);
-    expect(await totals()).toEqual({ counted: GOOD + BAD, dead: BAD });
+    await waitFor('the replayed records to be stored', async () => (await totals()).stored >= GOOD + BAD);
+    expect(await totals()).toEqual({ stored: GOOD + BAD, dead: BAD });
     const { rows } = await reader.query<{ n: string }>(
       'SELECT count(*)::text AS n FROM dead_letters WHERE replayed_at IS NOT NULL',
     );
@@ -188,7 +188,7 @@ describe('shardflow dlq', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('nothing to replay');
     await new Promise((r) => setTimeout(r, 500));
-    expect(await totals()).toEqual({ counted: GOOD + BAD, dead: BAD });
+    expect(await totals()).toEqual({ stored: GOOD + BAD, dead: BAD });
 
     const listed = await dlq('list', '--reason', 'contract-range', '--json');
     expect(listed.code).toBe(0);

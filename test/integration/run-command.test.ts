@@ -16,7 +16,7 @@ import { type RunningCli, startCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 import { startFaultProxy } from '../support/faultProxy.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
+import { createTestDatabase, storeTotals, type TestDatabase, testPool } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 type LogLine = { msg: string; shardId?: string; url?: string };
@@ -32,8 +32,8 @@ describe('shardflow run', () => {
     for (const db of databases) await db.drop();
   });
 
-  /** Starts `shardflow run` on a new 2-shard stream, puts 500 records and waits until all are counted. */
-  async function runUntilCounted(extraYaml: string): Promise<{ worker: RunningCli; stream: string }> {
+  /** Starts `shardflow run` on a new 2-shard stream, puts 500 records and waits until the stores hold all. */
+  async function runUntilStored(extraYaml: string): Promise<{ worker: RunningCli; stream: string }> {
     const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
     const kinesis = createKinesisClient({ region: 'us-east-1', endpoint });
     const stream = uniqueStream('run');
@@ -50,11 +50,10 @@ describe('shardflow run', () => {
     const produced = await producer.put(simulatedFleet({ devices: 30, seed: 5 }).batch(Date.now(), 500));
     const reader = testPool(db.url, 1);
     try {
-      await waitFor('the counts', async () => {
-        const { rows } = await reader
-          .query<{ n: string }>('SELECT coalesce(sum(record_count), 0)::text AS n FROM product_hourly_counts')
-          .catch(() => ({ rows: [{ n: '0' }] }));
-        return Number(rows[0]!.n) === produced;
+      // the worker migrates the database when it starts: until then the tables are not there
+      await waitFor('every record stored or dead-lettered', async () => {
+        const t = await storeTotals(reader).catch(() => ({ stored: 0, dead: 0 }));
+        return t.stored + t.dead === produced;
       });
     } finally {
       await reader.end();
@@ -64,7 +63,7 @@ describe('shardflow run', () => {
   }
 
   it('processes a stream, logs JSON lines, and drains and exits 0 on SIGTERM', async () => {
-    const { worker } = await runUntilCounted('');
+    const { worker } = await runUntilStored('');
     worker.child.kill('SIGTERM');
     const result = await worker.exited;
     expect(result.code).toBe(0);
@@ -83,7 +82,7 @@ describe('shardflow run', () => {
 
   it('with source.leases: holds leases, exports lease gauges, and gives the leases back on SIGTERM', async () => {
     const table = uniqueTable('run');
-    const { worker } = await runUntilCounted(
+    const { worker } = await runUntilStored(
       `  leases:\n    tableName: ${table}\n    endpoint: ${testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT')}\n    takeIntervalMs: 200\n` +
         `state:\n  backend: redis\n  redisUrl: ${testEnv('SHARDFLOW_TEST_REDIS_URL')}\n`,
     );

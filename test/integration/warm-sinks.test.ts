@@ -2,20 +2,28 @@
  * The Warm sinks against a real PostgreSQL server and against embedded PGlite: one suite, both
  * adapters of `SqlClient`, so the demo's store behaves as production's does.
  */
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import Postgrator from 'postgrator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
-import { hourlyCountSink } from '../../sinks/warm/hourlyCountSink.ts';
 import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { readProductHourlyCounts } from '../../sinks/warm/schema.ts';
 import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { type BatchContext, type DeadLetter, ManualClock } from '../../topology/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
-const HOUR = 3_600_000;
+const MIGRATIONS = fileURLToPath(new URL('../../sinks/warm/migrations/*.sql', import.meta.url));
+/** Which of the first slice's hourly-count tables the database has. */
+const tables = async (client: SqlClient): Promise<string[]> => {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT table_name AS name FROM information_schema.tables
+      WHERE table_name IN ('product_hourly_counts', 'sink_progress') ORDER BY table_name`,
+  );
+  return rows.map((r) => r.name);
+};
 const at = (shardId: string, sequenceNumber: string): BatchContext => ({
-  node: 'hourly-counts',
+  node: 'dead-letters',
   shardId,
   position: { sequenceNumber, subSequenceNumber: 0 },
   clock: new ManualClock(),
@@ -66,42 +74,33 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
     expect(rows.every((r) => /^[0-9a-f]{32}$/.test(r.md5))).toBe(true);
   });
 
-  it('adds hourly count partials with one upsert per batch, per product and hour', async () => {
-    const sink = hourlyCountSink(client);
-    await sink.write(
-      [
-        { productId: 'a', hourStart: 10 * HOUR, count: 3 },
-        { productId: 'b', hourStart: 10 * HOUR, count: 1 },
-        { productId: 'a', hourStart: 10 * HOUR, count: 2 },
-      ],
-      at('shard-1', '100'),
-    );
-    await sink.write([{ productId: 'a', hourStart: 10 * HOUR, count: 4 }], at('shard-2', '5'));
-    const rows = await readProductHourlyCounts(client);
-    expect(rows.map((r) => [r.productId, r.hourStart.getTime(), r.count])).toEqual([
-      ['a', 10 * HOUR, 9],
-      ['b', 10 * HOUR, 1],
-    ]);
+  it('drops the retired hourly-count tables from a database that has them', async () => {
+    const old = await open();
+    try {
+      // a database as the last release left it: every migration up to 500, a count in the table
+      await new Postgrator({
+        migrationPattern: MIGRATIONS,
+        driver: 'pg',
+        schemaTable: 'schema_migrations',
+        execQuery: (query: string) => old.client.query(query),
+      }).migrate('500');
+      await old.client.query(
+        "INSERT INTO product_hourly_counts (product_id, hour_start, record_count) VALUES ('a', now(), 1)",
+      );
+      expect(await tables(old.client)).toEqual(['product_hourly_counts', 'sink_progress']);
+      const result = await migrateWarm(old.client);
+      expect(result).toMatchObject({
+        from: 500,
+        applied: [expect.stringMatching(/\/501\.do\.retire-hourly-counts\.sql$/)],
+      });
+      expect(await tables(old.client)).toEqual([]);
+    } finally {
+      await old.cleanup();
+    }
   });
 
-  it('changes nothing when a batch at or below the shard’s applied position is replayed', async () => {
-    const sink = hourlyCountSink(client);
-    const before = await readProductHourlyCounts(client);
-    await sink.write([{ productId: 'a', hourStart: 10 * HOUR, count: 100 }], at('shard-1', '100'));
-    await sink.write([{ productId: 'a', hourStart: 10 * HOUR, count: 100 }], at('shard-1', '99'));
-    expect(await readProductHourlyCounts(client)).toEqual(before);
-    // a 56-digit Kinesis sequence number beyond the last one is applied
-    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], at('shard-1', '4'.repeat(56)));
-    expect((await readProductHourlyCounts(client)).find((r) => r.productId === 'c')?.count).toBe(1);
-    // within one KPL aggregate, a later user record (sub-sequence) is beyond, the same one is not
-    const sub = (subSequenceNumber: number): BatchContext => ({
-      ...at('shard-1', '4'.repeat(56)),
-      position: { sequenceNumber: '4'.repeat(56), subSequenceNumber },
-    });
-    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], sub(3));
-    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], sub(3));
-    await sink.write([{ productId: 'c', hourStart: 11 * HOUR, count: 1 }], sub(2));
-    expect((await readProductHourlyCounts(client)).find((r) => r.productId === 'c')?.count).toBe(2);
+  it('creates no retired table on a new database', async () => {
+    expect(await tables(client)).toEqual([]);
   });
 
   it('keeps dead letters with their bytes and reason, once per stream position and node', async () => {

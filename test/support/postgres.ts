@@ -41,11 +41,18 @@ export function testPool(url: string, max: number): pg.Pool {
   return pool;
 }
 
-/** Records counted in the hourly counts and rows in the dead-letter table of a Warm store. */
-export async function warmTotals(pool: pg.Pool): Promise<{ counted: number; dead: number }> {
-  const { rows } = await pool.query<{ counted: string; dead: string }>(
-    `SELECT (SELECT coalesce(sum(record_count), 0) FROM product_hourly_counts)::text AS counted,
+/**
+ * What a worker's stores hold of the records it read, on a Warm store that also holds the Hot tables
+ * (no `hot` configured). `stored` counts distinct stream positions in `hot_telemetry`, one per raw
+ * record whatever it decoded into (a hub frame's children, a logger's rows are rows of one position);
+ * `dead` counts dead-letter rows. A record is one or the other unless a later stage dead-letters a
+ * stored record (too late for the windows), which these tests' fleets do not send.
+ */
+export async function storeTotals(pool: pg.Pool): Promise<{ stored: number; dead: number }> {
+  const { rows } = await pool.query<{ stored: string; dead: string }>(
+    `SELECT (SELECT count(*) FROM (SELECT DISTINCT stream, shard_id, sequence_number, sub_sequence_number
+                                     FROM hot_telemetry) p)::text AS stored,
             (SELECT count(*) FROM dead_letters)::text AS dead`,
   );
-  return { counted: Number(rows[0]!.counted), dead: Number(rows[0]!.dead) };
+  return { stored: Number(rows[0]!.stored), dead: Number(rows[0]!.dead) };
 }

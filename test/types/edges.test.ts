@@ -3,21 +3,22 @@
  * `@ts-expect-error` below stops being an error, so these lines prove that wrong edges do not compile.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { countPerProductHour } from '../../operators/countPerProductHour.ts';
 import { SpecRegistry } from '../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../operators/decodeBySpec.ts';
+import { memoryDeviceDirectory } from '../../operators/enrich/directory.ts';
+import { enrich, enrichConfigSchema } from '../../operators/enrich.ts';
 import {
   type DeadLetter,
   MemorySource,
-  type ProductHourCount,
   type RawRecord,
   type Sink,
   type Stream,
   type Telemetry,
   TopologyBuilder,
+  type WindowAggregate,
 } from '../../topology/index.ts';
 
-const hourlySink: Sink<ProductHourCount> = { type: 'test', write: async () => {} };
+const aggregateSink: Sink<WindowAggregate> = { type: 'test', write: async () => {} };
 const decode = () => decodeBySpec(new SpecRegistry('specs/examples'));
 
 describe('typed edges', () => {
@@ -33,16 +34,16 @@ describe('typed edges', () => {
   it('refuses an operator whose input type does not match the stream', () => {
     const b = new TopologyBuilder('types');
     const raw = b.source('raw', new MemorySource<RawRecord>());
-    // count-per-product-hour reads Telemetry, not RawRecord:
+    // enrich reads Telemetry, not RawRecord:
     // @ts-expect-error mismatched edge: Stream<RawRecord> into Operator<Telemetry, …>
-    raw.via('count', countPerProductHour());
+    raw.via('enrich', enrich(enrichConfigSchema.parse({}), memoryDeviceDirectory(new Map())));
   });
 
   it('refuses a sink whose input type does not match the stream', () => {
     const b = new TopologyBuilder('types');
     const telemetry = b.source('raw', new MemorySource<RawRecord>()).via('decode', decode());
-    // @ts-expect-error mismatched edge: Stream<Telemetry> into Sink<ProductHourCount>
-    telemetry.to('hourly', hourlySink);
+    // @ts-expect-error mismatched edge: Stream<Telemetry> into Sink<WindowAggregate>
+    telemetry.to('aggregates', aggregateSink);
   });
 
   it('refuses a side output the operator does not declare', () => {

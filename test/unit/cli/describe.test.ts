@@ -41,8 +41,6 @@ describe('topology describe', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       'kpl-dead-letters',
       'decode',
       'dead-letters',
-      'count-per-product-hour',
-      'hourly-counts',
       'enrich',
       'enrich-dead-letters',
       'enrich-rejected',
