@@ -7,6 +7,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
+import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
@@ -61,11 +63,16 @@ describe('Hot and Warm sinks through a PostgreSQL outage', () => {
     const telemetry = new MemorySource<Enriched>();
     const aggregates = new MemorySource<WindowAggregate>();
     const b = new TopologyBuilder('outage');
-    b.source('telemetry', telemetry).to(
-      'hot-telemetry',
-      hotTelemetrySink(postgresHotStore(warm, { retentionDays: 10 })),
-    );
-    b.source('aggregates', aggregates).to('daily-aggregates', warmDailyAggregateSink(warm.write));
+    // an outage is transient: retried, never isolated, so the rejected outputs stay empty
+    const rejected = () => deadLetterStoreSink(postgresDeadLetterStore(warm.write));
+    b.source('telemetry', telemetry)
+      .to('hot-telemetry', hotTelemetrySink(postgresHotStore(warm, { retentionDays: 10 })))
+      .rejected()
+      .to('hot-telemetry-rejected', rejected());
+    b.source('aggregates', aggregates)
+      .to('daily-aggregates', warmDailyAggregateSink(warm.write))
+      .rejected()
+      .to('daily-aggregates-rejected', rejected());
     const runtime = new TopologyRuntime(b.build(), {
       maxInFlightBatches: WINDOW,
       checkpointIntervalMs: 0,

@@ -12,10 +12,8 @@ import type { HotStore } from '../../../sinks/hot/hotStore.ts';
 import { hotTelemetrySink } from '../../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../../sinks/hot/postgresHotStore.ts';
 import type { SqlClient } from '../../../sinks/warm/sql.ts';
-import {
-  type KinesisSourceConfigInput,
-  kinesisAllShardsSource,
-} from '../../../sources/kinesis/allShardsSource.ts';
+import { kinesisAllShardsSource } from '../../../sources/kinesis/allShardsSource.ts';
+import type { KinesisSourceConfigInput } from '../../../sources/kinesis/config.ts';
 import {
   type Clock,
   type Logger,
