@@ -29,6 +29,14 @@ module.exports = {
       },
     },
     {
+      name: 'warm-is-not-a-library',
+      comment:
+        'The PostgreSQL plumbing every store shares lives in sinks/postgres/; the Hot, Cold and dead-letter sinks never reach into the Warm store.',
+      severity: 'error',
+      from: { path: '^sinks/(hot|cold|deadletter)/' },
+      to: { path: '^sinks/warm/' },
+    },
+    {
       name: 'specs-are-data',
       comment: 'specs/ holds schemas and example specs; it depends on topology types at most.',
       severity: 'error',

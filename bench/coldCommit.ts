@@ -34,8 +34,8 @@ import {
 import type { DataFile } from '../sinks/cold/iceberg/types.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 import { localObjectStore } from '../sinks/cold/storage/localObjectStore.ts';
-import { migrateWarm } from '../sinks/warm/migrate.ts';
-import { pgSqlClient } from '../sinks/warm/sql.ts';
+import { migrateWarm } from '../sinks/postgres/migrate.ts';
+import { pgSqlClient } from '../sinks/postgres/sql.ts';
 import { type Enriched, type Position, systemClock } from '../topology/index.ts';
 import { writeLatestFigures } from './results.ts';
 

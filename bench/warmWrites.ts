@@ -13,7 +13,7 @@ import pg from 'pg';
 import { startPostgres } from '../infra/local/postgres.ts';
 import { utcDayStart } from '../sinks/hot/hotStore.ts';
 import { postgresHotStore } from '../sinks/hot/postgresHotStore.ts';
-import { pgSqlClient } from '../sinks/warm/sql.ts';
+import { pgSqlClient } from '../sinks/postgres/sql.ts';
 import type { Enriched } from '../topology/index.ts';
 import { count, writeLatestFigures } from './results.ts';
 

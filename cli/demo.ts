@@ -12,9 +12,9 @@ import {
 import { kinesisProducer } from '../gateways/kinesis/producer.ts';
 import { SIMULATED_PRODUCTS, simulatedFleet } from '../gateways/simulator/fleet.ts';
 import { startKinesalite } from '../infra/local/emulators.ts';
+import { migrateWarm } from '../sinks/postgres/migrate.ts';
+import { openWarmStore, type WarmStore } from '../sinks/postgres/store.ts';
 import { readDailyAggregates } from '../sinks/warm/dailyAggregates.ts';
-import { migrateWarm } from '../sinks/warm/migrate.ts';
-import { openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { type Clock, type Logger, type RuntimeMetricsSnapshot, systemClock } from '../topology/index.ts';
 import { DEMO_SHARDS, DEMO_STREAM, demoConfig } from './demoConfig.ts';

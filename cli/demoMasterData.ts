@@ -4,8 +4,8 @@
  * import`, so the enrich stage resolves every simulated device to its site and customer.
  */
 import type { SimulatedDevice } from '../gateways/simulator/fleet.ts';
+import type { SqlClient } from '../sinks/postgres/sql.ts';
 import { type ImportEntity, importChanges, rowChange } from '../sinks/warm/masterdata/import.ts';
-import type { SqlClient } from '../sinks/warm/sql.ts';
 
 // Assignments valid since the epoch, so readings of any simulated time resolve.
 const SINCE = new Date(0).toISOString();

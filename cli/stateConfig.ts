@@ -1,6 +1,6 @@
 /**
  * The worker's `state:` section: the state component's schema plus the Redis credentials, which come
- * from the environment or AWS Secrets Manager exactly as the databases' do (`sinks/warm/credentials.ts`).
+ * from the environment or AWS Secrets Manager exactly as the databases' do (`sinks/postgres/credentials.ts`).
  * The CLI joins the two because components do not import each other.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -10,7 +10,7 @@ import {
   PASSWORD_IN_URL,
   resolveCredentials,
   type SecretsReader,
-} from '../sinks/warm/credentials.ts';
+} from '../sinks/postgres/credentials.ts';
 import type { RedisAuth } from '../state/redisConnection.ts';
 import type { WindowStateBackend } from '../state/windowState.ts';
 import {

@@ -13,7 +13,7 @@ import type { DeadLetterStore } from '../sinks/deadletter/deadLetterStore.ts';
 import type { HotStore } from '../sinks/hot/hotStore.ts';
 import { openHotStore } from '../sinks/hot/openHotStore.ts';
 import { postgresHotStore } from '../sinks/hot/postgresHotStore.ts';
-import { openWarmStore, type WarmStore } from '../sinks/warm/store.ts';
+import { openWarmStore, type WarmStore } from '../sinks/postgres/store.ts';
 import type { Clock } from '../topology/index.ts';
 import type { WorkerConfig } from './config.ts';
 

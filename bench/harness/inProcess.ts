@@ -5,8 +5,8 @@
  * same workload goes through a pass-through topology for the in-run baseline.
  */
 
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../../topology/index.ts';
 import { dueBy, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';

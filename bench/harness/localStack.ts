@@ -26,8 +26,8 @@ import {
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { startPostgres } from '../../infra/local/postgres.ts';
 import { startRedis } from '../../infra/local/redis.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../../topology/index.ts';
 import { startEmulator } from '../emulators.ts';

@@ -26,12 +26,13 @@ import { windowAggregate, windowAggregateConfigSchema } from '../../operators/wi
 import { coldConfigSchema, openColdTable } from '../../sinks/cold/catalog/coldTable.ts';
 import { coldSink } from '../../sinks/cold/coldSink.ts';
 import { threadedDataFiles } from '../../sinks/cold/parquet/threadWriter.ts';
+import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
+import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
 import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
+import type { WarmStore } from '../../sinks/postgres/store.ts';
 import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
-import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
-import type { WarmStore } from '../../sinks/warm/store.ts';
 import { kclSource } from '../../sources/kinesis/kclSource.ts';
 import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
 import { redisWindowState } from '../../state/redisWindowState.ts';
@@ -277,7 +278,9 @@ export function buildBenchPipeline(
             log: env.log,
           })
         : undefined,
-    deadLetters: memory ? memory.deadLetters.sink : () => deadLetterSink(counted!.store.write),
+    deadLetters: memory
+      ? memory.deadLetters.sink
+      : () => deadLetterStoreSink(postgresDeadLetterStore(counted!.store.write)),
   });
   return {
     topology: telemetry.topology,

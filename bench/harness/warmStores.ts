@@ -2,8 +2,8 @@
  * The Warm store as the benchmark uses it: the write endpoint wrapped to count round trips (every
  * statement, plus BEGIN and COMMIT of a transaction), and what it and the Hot tables in it hold.
  */
-import type { SqlClient } from '../../sinks/warm/sql.ts';
-import type { WarmStore } from '../../sinks/warm/store.ts';
+import type { SqlClient } from '../../sinks/postgres/sql.ts';
+import type { WarmStore } from '../../sinks/postgres/store.ts';
 
 /** A Warm store whose writes are counted. */
 export interface CountedWarm {

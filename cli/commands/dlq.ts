@@ -22,10 +22,10 @@ import {
   listDeadLetters,
   markReplayed,
   type StoredDeadLetter,
-} from '../../sinks/warm/deadLetters.ts';
+} from '../../sinks/deadletter/deadLetterQueries.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/postgres/store.ts';
 import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/warm/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RawRecord, silentLogger, systemClock } from '../../topology/index.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';

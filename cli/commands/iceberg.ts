@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { type ColdTable, coldConfigSchema, openColdTable } from '../../sinks/cold/catalog/coldTable.ts';
 import { inspectTable, type TableDescription } from '../../sinks/cold/iceberg/inspect.ts';
 import { expireSnapshots, mergeManifests, removeOrphans } from '../../sinks/cold/iceberg/maintain.ts';
-import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
+import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { systemClock } from '../../topology/index.ts';
 import { applyEnvOverrides, ConfigError } from '../config.ts';
 import { exitWithError, formatTable, UsageError } from './shared.ts';

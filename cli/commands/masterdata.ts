@@ -9,6 +9,8 @@ import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parse } from 'csv-parse';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { describeEndpoint, openWarmStore } from '../../sinks/postgres/store.ts';
 import type { MasterDataRowChange } from '../../sinks/warm/masterdata/change.ts';
 import {
   IMPORT_ENTITIES,
@@ -19,8 +21,6 @@ import {
   type RowError,
   rowChange,
 } from '../../sinks/warm/masterdata/import.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { describeEndpoint, openWarmStore } from '../../sinks/warm/store.ts';
 import { loadWorkerConfig } from '../config.ts';
 import { ServiceUnavailableError } from '../worker.ts';
 import { exitWithError, UsageError } from './shared.ts';

@@ -1,6 +1,6 @@
 /** Configuration of the dead-letter store, and its opener. */
 import { z } from 'zod';
-import type { SqlClient } from '../warm/sql.ts';
+import type { SqlClient } from '../postgres/sql.ts';
 import type { DeadLetterStore } from './deadLetterStore.ts';
 import { postgresDeadLetterStore } from './postgresDeadLetterStore.ts';
 import { type SqsSender, sqsDeadLetterStore } from './sqsDeadLetterStore.ts';

@@ -5,8 +5,8 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { credentialsConfigSchema, PASSWORD_IN_URL, resolveCredentials } from '../warm/credentials.ts';
-import { openWarmStore, type StoreDeps } from '../warm/store.ts';
+import { credentialsConfigSchema, PASSWORD_IN_URL, resolveCredentials } from '../postgres/credentials.ts';
+import { openWarmStore, type StoreDeps } from '../postgres/store.ts';
 import type { HotStore } from './hotStore.ts';
 
 const POSTGRES = /^(postgres(ql)?:\/\/|embedded(:.+)?$)/;

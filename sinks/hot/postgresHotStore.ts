@@ -13,9 +13,9 @@
  * At 5,000 records/s that is a quarter less JSON for the worker to build and the server to parse.
  */
 import type { Enriched, RawRef, WindowAggregate } from '../../topology/index.ts';
-import { type StatsRow, statsJson, statsOfRow } from '../warm/dailyAggregates.ts';
-import { migrateWarm } from '../warm/migrate.ts';
-import { type SqlClient, writeJsonRows } from '../warm/sql.ts';
+import { migrateWarm } from '../postgres/migrate.ts';
+import { type SqlClient, writeJsonRows } from '../postgres/sql.ts';
+import { type StatsRow, statsJson, statsOfRow } from '../postgres/statsRow.ts';
 import {
   type AggregateQuery,
   DAY_MS,

@@ -6,8 +6,8 @@
  * store and are passed over.
  */
 import type { Sink, WindowAggregate } from '../../topology/index.ts';
-import { statsJson } from './dailyAggregates.ts';
-import { type SqlClient, writeJsonRows } from './sql.ts';
+import { type SqlClient, writeJsonRows } from '../postgres/sql.ts';
+import { statsJson } from '../postgres/statsRow.ts';
 
 const UPSERT = `INSERT INTO customer_product_daily_aggregates (customer_key, customer_id, product_id, metric, day_start,
     day_end, revision, final, count, sum, min, max, mean, m2, first, first_at, last, last_at)

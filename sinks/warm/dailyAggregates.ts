@@ -1,6 +1,7 @@
 /** Reads of the daily customer x product aggregates, on the Warm store's read endpoint. */
-import type { MetricStats, WindowAggregate } from '../../topology/index.ts';
-import type { SqlClient } from './sql.ts';
+import type { WindowAggregate } from '../../topology/index.ts';
+import type { SqlClient } from '../postgres/sql.ts';
+import { type StatsRow, statsOfRow } from '../postgres/statsRow.ts';
 
 /** Which daily aggregates to read; every condition given must hold. */
 export interface DailyAggregateFilter {
@@ -12,55 +13,6 @@ export interface DailyAggregateFilter {
   readonly from?: number;
   /** Days starting before this time (epoch ms). */
   readonly to?: number;
-}
-
-/** The statistics columns every aggregate table (Warm daily, Hot windows) has, as a row returns them. */
-export interface StatsRow {
-  count: string | number;
-  sum: number;
-  min: number;
-  max: number;
-  mean: number;
-  m2: number;
-  first: number;
-  first_at: Date;
-  last: number;
-  last_at: Date;
-}
-
-/** The statistics of an aggregate row. */
-export function statsOfRow(r: StatsRow): MetricStats {
-  return {
-    count: Number(r.count),
-    sum: Number(r.sum),
-    min: Number(r.min),
-    max: Number(r.max),
-    mean: Number(r.mean),
-    m2: Number(r.m2),
-    first: Number(r.first),
-    firstAt: new Date(r.first_at).getTime(),
-    last: Number(r.last),
-    lastAt: new Date(r.last_at).getTime(),
-  };
-}
-
-/**
- * The statistics of an aggregate as the `jsonb_to_recordset` columns `c, su, mi, ma, mn, m2, fi, fa,
- * la, lt` of the aggregate upserts (Warm daily, Hot windows) read them.
- */
-export function statsJson(s: MetricStats) {
-  return {
-    c: s.count,
-    su: s.sum,
-    mi: s.min,
-    ma: s.max,
-    mn: s.mean,
-    m2: s.m2,
-    fi: s.first,
-    fa: s.firstAt,
-    la: s.last,
-    lt: s.lastAt,
-  };
 }
 
 interface Row extends StatsRow {

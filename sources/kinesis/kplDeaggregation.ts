@@ -6,8 +6,8 @@
  * checkpoints still name the Kinesis record, and each user record carries its `subSequenceNumber`.
  *
  * ```ts
- * const records = b.source('kinesis', kinesisAllShardsSource(config)).via('kpl', kplDeaggregation());
- * records.side('dlq').to('dead-letters', deadLetterSink);
+ * const records = b.source('kinesis', source).via('kpl-deaggregation', kplDeaggregation());
+ * records.side('dlq').to('kpl-dead-letters', deadLetterSink); // any Sink<DeadLetter>
  * ```
  */
 import { type DeadLetter, deadLetterOf, type Operator, type RawRecord } from '../../topology/index.ts';

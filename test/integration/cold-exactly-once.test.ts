@@ -38,8 +38,8 @@ import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifes
 import { currentSnapshot, parseMetadata } from '../../sinks/cold/iceberg/metadata.ts';
 import { keyOf, readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { comparePositions, systemClock } from '../../topology/index.ts';

@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts';
 import { importChanges, rowChange } from '../../sinks/warm/masterdata/import.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import { type MasterDataRowChange, silentLogger, systemClock } from '../../topology/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 

@@ -10,12 +10,12 @@ import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
 import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
 import { type EnrichOperator, enrich, enrichConfigSchema } from '../../operators/enrich.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
+import { openWarmStore, type PgEndpoint, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { masterDataApplySink } from '../../sinks/warm/masterdata/applier.ts';
 import { pgDeviceDirectory } from '../../sinks/warm/masterdata/deviceDirectory.ts';
 import { type PgInvalidationFeed, pgInvalidationFeed } from '../../sinks/warm/masterdata/invalidationFeed.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
-import { openWarmStore, type PgEndpoint, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
 import {
   type DeadLetter,
   type Enriched,

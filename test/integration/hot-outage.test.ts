@@ -11,11 +11,11 @@ import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
 import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient } from '../../sinks/postgres/sql.ts';
+import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
 import { readDailyAggregates } from '../../sinks/warm/dailyAggregates.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient } from '../../sinks/warm/sql.ts';
-import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
 import {
   type Enriched,
   MemorySource,

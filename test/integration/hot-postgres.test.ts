@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, utcDayStart } from '../../sinks/hot/hotStore.ts';
 import { hotStoreConfigSchema, openHotStore } from '../../sinks/hot/openHotStore.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
-import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { enriched, hotConformance } from '../support/hotConformance.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 

@@ -21,8 +21,8 @@ import { ancestry, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts'
 import { keyOf, readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { type Enriched, type Position, type Sink, systemClock } from '../../topology/index.ts';
 import { type FileServer, serveDirectory } from '../support/fileServer.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';

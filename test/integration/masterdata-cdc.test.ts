@@ -10,10 +10,11 @@ import { buildCdcTopology } from '../../cli/cdcTopology.ts';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
 import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
-import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
+import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
+import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { masterDataApplySink } from '../../sinks/warm/masterdata/applier.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
 import {
   type DeadLetter,
   ManualClock,
@@ -334,7 +335,7 @@ describe('master data from CDC', () => {
       source: new MemorySource<RawRecord>(),
       decode: cdcDecode(MAPPINGS),
       apply: masterDataApplySink(client),
-      deadLetters: () => deadLetterSink(client),
+      deadLetters: () => deadLetterStoreSink(postgresDeadLetterStore(client)),
     });
     const driver = new TopologyTestDriver(cdc.topology, { sinks: 'tap' });
     const records = asRawRecords(

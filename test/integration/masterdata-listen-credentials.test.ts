@@ -17,17 +17,17 @@ import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
 import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
 import { type EnrichOperator, enrich, enrichConfigSchema } from '../../operators/enrich.ts';
-import type { SecretsReader } from '../../sinks/warm/credentials.ts';
-import { masterDataApplySink } from '../../sinks/warm/masterdata/applier.ts';
-import { pgDeviceDirectory } from '../../sinks/warm/masterdata/deviceDirectory.ts';
-import { type PgInvalidationFeed, pgInvalidationFeed } from '../../sinks/warm/masterdata/invalidationFeed.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
+import type { SecretsReader } from '../../sinks/postgres/credentials.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import {
   describeEndpoint,
   openWarmStore,
   type WarmStore,
   warmStoreConfigSchema,
-} from '../../sinks/warm/store.ts';
+} from '../../sinks/postgres/store.ts';
+import { masterDataApplySink } from '../../sinks/warm/masterdata/applier.ts';
+import { pgDeviceDirectory } from '../../sinks/warm/masterdata/deviceDirectory.ts';
+import { type PgInvalidationFeed, pgInvalidationFeed } from '../../sinks/warm/masterdata/invalidationFeed.ts';
 import {
   type DeadLetter,
   type Enriched,

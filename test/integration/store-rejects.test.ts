@@ -11,8 +11,8 @@ import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
 import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import {
   type DeadLetter,
   type Enriched,

@@ -4,13 +4,13 @@
  * server through a proxy that can be cut, which shows which endpoint each call uses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listDeadLetters } from '../../sinks/deadletter/deadLetterQueries.ts';
 import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
 import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
 import { readDailyAggregates } from '../../sinks/warm/dailyAggregates.ts';
-import { listDeadLetters } from '../../sinks/warm/deadLetters.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
 import { type BatchContext, ManualClock, type WindowAggregate } from '../../topology/index.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';

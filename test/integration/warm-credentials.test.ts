@@ -9,8 +9,8 @@ import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotStoreConfigSchema } from '../../sinks/hot/openHotStore.ts';
-import { resolveCredentials, type SecretsReader } from '../../sinks/warm/credentials.ts';
-import { openWarmStore, warmStoreConfigSchema } from '../../sinks/warm/store.ts';
+import { resolveCredentials, type SecretsReader } from '../../sinks/postgres/credentials.ts';
+import { openWarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:shardflow/warm-AbCdEf';

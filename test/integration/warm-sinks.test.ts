@@ -7,13 +7,14 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import Postgrator from 'postgrator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterSink } from '../../sinks/warm/deadLetterSink.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
+import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { type BatchContext, type DeadLetter, ManualClock } from '../../topology/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
-const MIGRATIONS = fileURLToPath(new URL('../../sinks/warm/migrations/*.sql', import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL('../../sinks/postgres/migrations/*.sql', import.meta.url));
 /** Which of the first slice's hourly-count tables the database has. */
 const tables = async (client: SqlClient): Promise<string[]> => {
   const { rows } = await client.query<{ name: string }>(
@@ -104,7 +105,7 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
   });
 
   it('keeps dead letters with their bytes and reason, once per stream position and node', async () => {
-    const sink = deadLetterSink(client);
+    const sink = deadLetterStoreSink(postgresDeadLetterStore(client));
     const letter: DeadLetter = {
       node: 'parse-envelope',
       reason: 'envelope is not JSON',
@@ -125,7 +126,7 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
   });
 
   it('keeps each refused record of one raw record (hub children) apart by item, once each', async () => {
-    const sink = deadLetterSink(client);
+    const sink = deadLetterStoreSink(postgresDeadLetterStore(client));
     const child = (item: string): DeadLetter => ({
       node: 'late-records',
       reason: 'too late',

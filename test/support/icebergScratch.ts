@@ -10,8 +10,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll } from 'vitest';
 import type { TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgliteSqlClient, type SqlClient } from '../../sinks/warm/sql.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgliteSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 
 /** The scratch warehouse of one test file. */
 export interface IcebergScratch {

@@ -36,10 +36,10 @@ import { shardRouter } from '../../gateways/kinesis/kplAggregation.ts';
 import { kinesisProducer, openShardRanges } from '../../gateways/kinesis/producer.ts';
 import { mulberry32 } from '../../gateways/simulator/fleet.ts';
 import { windowAssigner } from '../../operators/windows/assign.ts';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { pgSqlClient } from '../../sinks/postgres/sql.ts';
 import type { MasterDataRowChange } from '../../sinks/warm/masterdata/change.ts';
 import { type ImportEntity, importChanges, rowChange } from '../../sinks/warm/masterdata/import.ts';
-import { migrateWarm } from '../../sinks/warm/migrate.ts';
-import { pgSqlClient } from '../../sinks/warm/sql.ts';
 import {
   type AggregateScope,
   type IngestEnvelope,

@@ -5,7 +5,7 @@
 import { GlueClient } from '@aws-sdk/client-glue';
 import { z } from 'zod';
 import type { Clock } from '../../../topology/index.ts';
-import type { SqlClient } from '../../warm/sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 import { coldSinkConfigSchema } from '../coldSink.ts';
 import type { TableRef } from '../iceberg/commit.ts';
 import type { TableFiles } from '../iceberg/tableFiles.ts';

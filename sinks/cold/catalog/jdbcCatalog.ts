@@ -4,7 +4,7 @@
  * PyIceberg pointed at the same database see shardflow's tables. A commit is one conditional UPDATE.
  */
 import { z } from 'zod';
-import type { SqlClient } from '../../warm/sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 import { type Catalog, CommitStateUnknownError, type SwapOutcome, type TableIdentifier } from './catalog.ts';
 
 /** Configuration of the PostgreSQL (JDBC-compatible) catalog. */

@@ -7,7 +7,7 @@
  * devices of sites whose customer changed); the notification is delivered at commit.
  */
 import type { Sink } from '../../../topology/index.ts';
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 import { type AssignmentEntity, applyAssignmentChanges } from './assignments.ts';
 import type { MasterDataChange, MasterDataControl, MasterDataRowChange } from './change.ts';
 import { applyEntityChanges, type PlainEntity } from './entities.ts';

@@ -5,7 +5,7 @@
  * a delete closes it and leaves a tombstone version. Writes are three multi-row statements (drop
  * emptied periods, close periods, insert new ones) and one upsert of the keys' versions.
  */
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 import { byKey, type MasterDataRowChange, newerInOrder } from './change.ts';
 
 /** Where each assignment history lives. */

@@ -5,7 +5,7 @@
  * device resolves without another round trip. Its shape matches `DeviceDirectory` in
  * `operators/enrich/directory.ts` (sinks may not import operators).
  */
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 
 /** A period [from, to) in which a device was at `siteId`, which belonged to `customerId`. */
 export interface DevicePlacement {

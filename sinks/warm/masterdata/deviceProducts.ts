@@ -6,7 +6,7 @@
  */
 import type { Clock, Logger } from '../../../topology/index.ts';
 import { errorMessage } from '../../../topology/index.ts';
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 
 /** The device → product snapshot. */
 export interface DeviceProducts {

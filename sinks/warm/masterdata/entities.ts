@@ -4,7 +4,7 @@
  * version order (a patch merges into the row, a delete leaves a tombstone), and the results are
  * written with one multi-row upsert per entity.
  */
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 import { byKey, type MasterDataRowChange, newerInOrder } from './change.ts';
 
 /** Where each plain entity lives. */

@@ -8,7 +8,7 @@
  * the same file again leaves the same data. An assignment row starts at its `valid_from`, or at the
  * import's time.
  */
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 import { type AppliedChanges, applyMasterDataChanges } from './applier.ts';
 import type { MasterDataEntity, MasterDataRowChange } from './change.ts';
 

@@ -11,7 +11,7 @@
  */
 import pg from 'pg';
 import { type Clock, errorMessage, type Logger, type SourceGauge } from '../../../topology/index.ts';
-import type { PgEndpoint } from '../store.ts';
+import type { PgEndpoint } from '../../postgres/store.ts';
 import { INVALIDATION_CHANNEL, parseInvalidation } from './invalidations.ts';
 
 /** Receives device invalidations; `'all'` drops every cached device. */

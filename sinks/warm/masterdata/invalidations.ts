@@ -10,7 +10,7 @@
  * connected listeners, so a listener that reconnects drops its whole cache. Aurora replicas do not
  * relay notifications: listeners connect to the write endpoint.
  */
-import type { SqlClient } from '../sql.ts';
+import type { SqlClient } from '../../postgres/sql.ts';
 
 /** The notification channel. */
 export const INVALIDATION_CHANNEL = 'shardflow_masterdata';

@@ -11,7 +11,7 @@ import { type DeadLetterStore, deadLetterStoreSink } from '../../../sinks/deadle
 import type { HotStore } from '../../../sinks/hot/hotStore.ts';
 import { hotTelemetrySink } from '../../../sinks/hot/hotTelemetrySink.ts';
 import { postgresHotStore } from '../../../sinks/hot/postgresHotStore.ts';
-import type { SqlClient } from '../../../sinks/warm/sql.ts';
+import type { SqlClient } from '../../../sinks/postgres/sql.ts';
 import { kinesisAllShardsSource } from '../../../sources/kinesis/allShardsSource.ts';
 import type { KinesisSourceConfigInput } from '../../../sources/kinesis/config.ts';
 import {

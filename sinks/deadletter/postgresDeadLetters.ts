@@ -2,8 +2,8 @@
  * Keeps dead letters in `dead_letters`: the original bytes, the node that refused them and why.
  * Idempotent: a replayed dead letter (same stream position, item and node) is not stored twice.
  */
-import type { DeadLetter, Sink } from '../../topology/index.ts';
-import { type SqlClient, valuesList } from './sql.ts';
+import type { DeadLetter } from '../../topology/index.ts';
+import { type SqlClient, valuesList } from '../postgres/sql.ts';
 
 const COLUMNS = 12;
 // PostgreSQL allows 65,535 parameters per statement.
@@ -33,14 +33,4 @@ export async function writeDeadLetters(client: SqlClient, batch: readonly DeadLe
       ]),
     );
   }
-}
-
-/** Writes dead letters to PostgreSQL with one multi-row insert per batch. */
-export function deadLetterSink(client: SqlClient): Sink<DeadLetter> {
-  return {
-    type: 'postgres-dead-letters',
-    stores: [{ name: 'warm.dead_letters', kind: 'postgresql' }],
-    durability: 'on-write',
-    write: (batch) => writeDeadLetters(client, batch),
-  };
 }

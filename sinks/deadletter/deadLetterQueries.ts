@@ -4,7 +4,7 @@
  * replay never puts the same record back twice unless asked to.
  */
 import type { IngestEnvelope } from '../../topology/index.ts';
-import type { SqlClient } from './sql.ts';
+import type { SqlClient } from '../postgres/sql.ts';
 
 /** One stored dead letter. */
 export interface StoredDeadLetter {
