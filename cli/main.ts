@@ -6,7 +6,6 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   DESCRIPTION_FORMATS,
   type DescriptionFormat,
-  DrainTimeoutError,
   errorMessage,
   renderDescription,
 } from '../topology/index.ts';
@@ -18,15 +17,15 @@ import { registerQueryCommand } from './commands/query.ts';
 import { registerReplayCommand } from './commands/replay.ts';
 import { registerSavepointCommand } from './commands/savepoint.ts';
 import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
+import { exitWithError } from './commands/shared.ts';
 import { registerSpecsCommand } from './commands/specs.ts';
-import { ConfigError, loadWorkerConfig } from './config.ts';
+import { loadWorkerConfig } from './config.ts';
 import { configReference } from './configReference.ts';
 import { runDemo } from './demo.ts';
 import { demoConfig } from './demoConfig.ts';
+import { EXIT } from './exitCodes.ts';
 import { createLogger } from './log.ts';
-import { describeTopologyFor, ServiceUnavailableError, startWorker } from './worker.ts';
-
-const EXIT = { failed: 1, config: 2, service: 3 } as const;
+import { describeTopologyFor, startWorker } from './worker.ts';
 
 function integer(min: number, max: number) {
   return (value: string) => {
@@ -45,20 +44,7 @@ function fraction(value: string): number {
 }
 
 function fail(error: unknown): never {
-  if (error instanceof ConfigError) {
-    console.error(`shardflow: ${error.message}`);
-    process.exit(EXIT.config);
-  }
-  if (error instanceof ServiceUnavailableError) {
-    console.error(`shardflow: ${error.message}`);
-    process.exit(EXIT.service);
-  }
-  if (error instanceof DrainTimeoutError) {
-    console.error(`shardflow: ${error.message}`);
-    process.exit(EXIT.failed);
-  }
-  console.error(`shardflow: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(EXIT.failed);
+  exitWithError(error, { stack: true });
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -74,7 +60,7 @@ const program = new Command('shardflow')
   .description('Stream processing for IoT telemetry on Kinesis: decode, aggregate, store.')
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(`shardflow: ${text}`) })
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT.config));
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT.usage));
 
 const topology = program.command('topology').description('inspect the operator graph');
 topology

@@ -29,6 +29,7 @@ import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts'
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RawRecord, silentLogger, systemClock } from '../../topology/index.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
+import { EXIT } from '../exitCodes.ts';
 import { loadSpecs, ServiceUnavailableError } from '../worker.ts';
 import { exitWithError, formatTable, UsageError } from './shared.ts';
 
@@ -273,7 +274,7 @@ async function replay(warm: WarmStore, config: WorkerConfig, opts: ReplayOptions
     );
     console.log(`put ${recovered.length} records on ${config.source.kinesis.streamName}; marked replayed`);
   }
-  if (failing > 0) process.exitCode = 1;
+  if (failing > 0) process.exitCode = EXIT.failed;
 }
 
 /** Registers `dlq` and its subcommands on the program. */

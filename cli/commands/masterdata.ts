@@ -22,6 +22,7 @@ import {
   rowChange,
 } from '../../sinks/warm/masterdata/import.ts';
 import { loadWorkerConfig } from '../config.ts';
+import { EXIT } from '../exitCodes.ts';
 import { ServiceUnavailableError } from '../worker.ts';
 import { exitWithError, UsageError } from './shared.ts';
 
@@ -151,7 +152,7 @@ export function registerMasterdataCommand(program: Command): void {
                 ? `; ${result.rejected.toLocaleString('en-US')} rejected (see the lines above)`
                 : ''),
           );
-          if (result.rejected > 0) process.exitCode = 1;
+          if (result.rejected > 0) process.exitCode = EXIT.failed;
         } finally {
           await store.close();
         }

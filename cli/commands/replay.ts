@@ -14,6 +14,7 @@ import {
 } from '../../sources/kinesis/checkpoint/replay.ts';
 import { SavepointStore } from '../../sources/kinesis/checkpoint/savepoints.ts';
 import { systemClock } from '../../topology/index.ts';
+import { EXIT } from '../exitCodes.ts';
 import {
   type CommonOptions,
   exitWithError,
@@ -155,7 +156,7 @@ async function replay(opts: ReplayOptions, command: Command): Promise<void> {
     console.log(
       `moved ${outcomes.length - failed.length} of ${outcomes.length} shards; their workers read again from the new checkpoints`,
     );
-    if (failed.length > 0) process.exitCode = 1;
+    if (failed.length > 0) process.exitCode = EXIT.failed;
   } finally {
     table.dynamodb.destroy();
   }

@@ -7,8 +7,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import { createDynamoClient } from '../../sources/kinesis/dynamodb.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
-import { errorMessage } from '../../topology/index.ts';
+import { DrainTimeoutError, errorMessage } from '../../topology/index.ts';
 import { ConfigError, loadWorkerConfig, type WorkerConfig } from '../config.ts';
+import { EXIT } from '../exitCodes.ts';
 import { ServiceUnavailableError } from '../worker.ts';
 
 /** A request that cannot be carried out as asked (exit 2); the message says what to change. */
@@ -96,18 +97,30 @@ export async function serviceCall<T>(
   }
 }
 
-/** Prints the error and exits with its code: 2 usage or configuration, 3 a service, 1 otherwise. */
-export function exitWithError(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof UsageError) {
-    console.error(`shardflow: ${error.message}`);
-    process.exit(2);
-  }
-  if (error instanceof ServiceUnavailableError) {
-    console.error(`shardflow: ${error.message}`);
-    process.exit(3);
-  }
-  console.error(`shardflow: ${errorMessage(error)}`);
-  process.exit(1);
+/** The exit code an error ends a command with: 2 usage or configuration, 3 a service, 1 otherwise. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof ConfigError || error instanceof UsageError) return EXIT.usage;
+  if (error instanceof ServiceUnavailableError) return EXIT.service;
+  return EXIT.failed;
+}
+
+/**
+ * Prints the error and exits with {@link exitCodeOf}. An error shardflow explains (configuration,
+ * usage, a service, a drain that ran out of time) prints its message; any other prints its stack
+ * with `stack`, for the worker, where such an error is a bug to report.
+ */
+export function exitWithError(error: unknown, options: { readonly stack?: boolean } = {}): never {
+  const explained =
+    error instanceof ConfigError ||
+    error instanceof UsageError ||
+    error instanceof ServiceUnavailableError ||
+    error instanceof DrainTimeoutError;
+  const text =
+    options.stack && !explained && error instanceof Error
+      ? (error.stack ?? error.message)
+      : errorMessage(error);
+  console.error(`shardflow: ${text}`);
+  process.exit(exitCodeOf(error));
 }
 
 /** Rows as aligned columns, the first row the header. */

@@ -13,6 +13,7 @@ import { SpecRegistry } from '../../operators/decode/registry.ts';
 import { loadSpecDirectory } from '../../specs/loader.ts';
 import { specJsonSchema } from '../../specs/schema.ts';
 import type { IngestEnvelope, RawRecord } from '../../topology/index.ts';
+import { EXIT } from '../exitCodes.ts';
 
 interface TestOptions {
   readonly specDir: string;
@@ -67,7 +68,7 @@ export function registerSpecsCommand(program: Command): void {
           console.log(`ok    ${file}  ${spec.id} v${spec.version} (${spec.format.type})`);
       }
       for (const p of problems) console.log(`error ${p.file}:${p.line}  ${p.message}`);
-      if (problems.length > 0) process.exit(1);
+      if (problems.length > 0) process.exit(EXIT.failed);
     });
 
   specs
@@ -83,11 +84,11 @@ export function registerSpecsCommand(program: Command): void {
     .action((opts: TestOptions) => {
       if ((opts.payload === undefined) === (opts.file === undefined)) {
         console.error('shardflow: give exactly one of --payload HEX and --file F');
-        process.exit(2);
+        process.exit(EXIT.usage);
       }
       if (opts.payload !== undefined && !/^([0-9a-fA-F]{2})*$/.test(opts.payload.replace(/\s/g, ''))) {
         console.error('shardflow: --payload must be hex digits (two per byte)');
-        process.exit(2);
+        process.exit(EXIT.usage);
       }
       const payload =
         opts.payload !== undefined
@@ -106,7 +107,7 @@ export function registerSpecsCommand(program: Command): void {
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         console.log(JSON.stringify({ deadLetter: { code: error.code, reason: error.message } }, null, 2));
-        process.exit(1);
+        process.exit(EXIT.failed);
       }
     });
 
