@@ -25,12 +25,7 @@ import { checkpointSummary, checkStartsBeyond } from '../sinks/cold/iceberg/chec
 import { appendFiles, loadOrCreateTable, loadTable, type TableRef } from '../sinks/cold/iceberg/commit.ts';
 import { dayOf } from '../sinks/cold/iceberg/partition.ts';
 import type { TableFiles, TableStore } from '../sinks/cold/iceberg/tableFiles.ts';
-import {
-  coldFields,
-  TELEMETRY_SPEC,
-  telemetryColumns,
-  telemetrySchema,
-} from '../sinks/cold/iceberg/telemetryTable.ts';
+import { coldFields, TELEMETRY_SPEC, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
 import type { DataFile } from '../sinks/cold/iceberg/types.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 import { localObjectStore } from '../sinks/cold/storage/localObjectStore.ts';
@@ -38,6 +33,7 @@ import { migrateWarm } from '../sinks/postgres/migrate.ts';
 import { pgSqlClient } from '../sinks/postgres/sql.ts';
 import { type Enriched, type Position, systemClock } from '../topology/index.ts';
 import { writeLatestFigures } from './results.ts';
+import { telemetryColumns } from './telemetryColumns.ts';
 
 const { values } = parseArgs({
   options: {

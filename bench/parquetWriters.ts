@@ -26,12 +26,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { coldFields, telemetryColumns, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
-import { ColumnBuffer } from '../sinks/cold/parquet/columnBuffer.ts';
+import { coldFields, telemetrySchema } from '../sinks/cold/iceberg/telemetryTable.ts';
 import type { ColdField } from '../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../sinks/cold/parquet/writer.ts';
 import type { Enriched } from '../topology/index.ts';
+import { ColumnBuffer } from './columnBuffer.ts';
 import { count, writeLatestFigures } from './results.ts';
+import { telemetryColumns } from './telemetryColumns.ts';
 
 /** The part of parquetjs-lite's API used here (the package ships no types). */
 interface ParquetjsLite {

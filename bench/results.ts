@@ -50,7 +50,7 @@ export function withLatestFigures(markdown: string, name: string, heading: strin
     if (end < 0) throw new Error(`RESULTS.md: ${open} has no ${close}`);
     return markdown.slice(0, at) + block + markdown.slice(end + close.length);
   }
-  const h = markdown.split('\n').findIndex((line) => line === heading);
+  const h = markdown.split('\n').indexOf(heading);
   if (h < 0) return `${markdown.trimEnd()}\n\n${heading}\n\n${block}\n`;
   const lines = markdown.split('\n');
   lines.splice(h + 1, 0, '', block);

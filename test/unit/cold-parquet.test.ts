@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ColumnBuffer } from '../../bench/columnBuffer.ts';
 import { decodeBound } from '../../sinks/cold/parquet/bounds.ts';
-import { ColumnBuffer } from '../../sinks/cold/parquet/columnBuffer.ts';
 import type { ColdField, ColumnarRows, ColumnValues } from '../../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 

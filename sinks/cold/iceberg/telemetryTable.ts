@@ -595,13 +595,3 @@ export class PartitionedTelemetry {
     return rows;
   }
 }
-
-/**
- * Enriched records as the Parquet writer's columns for `schema` (timestamps in epoch ms), through a
- * {@link TelemetryBuffer}.
- */
-export function telemetryColumns(records: readonly Enriched[], schema: SchemaJson): ColumnarRows {
-  const buffer = new TelemetryBuffer(schema, records.length + 1);
-  for (const r of records) buffer.append(r);
-  return buffer.columns();
-}

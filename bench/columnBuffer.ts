@@ -1,9 +1,16 @@
 /**
- * Collects records column by column as they arrive, so that a data file's rows never exist as row
+ * The benchmarks' generic input to the Parquet writer (the Cold sink has its own, telemetry-specific
+ * buffer, `TelemetryBuffer`). Collects records column by column as they arrive, so that a data file's rows never exist as row
  * objects twice: numeric columns go straight into growing typed arrays (no boxed numbers for the
  * garbage collector), the others into plain arrays. `rows()` hands the result to `writeParquet`.
  */
-import type { ColdField, ColdMapValue, ColdValue, ColumnarRows, ColumnValues } from './types.ts';
+import type {
+  ColdField,
+  ColdMapValue,
+  ColdValue,
+  ColumnarRows,
+  ColumnValues,
+} from '../sinks/cold/parquet/types.ts';
 
 /** Sets one column's value in the row being built; a column not set in a row is null there. */
 export interface ColumnSlot {
