@@ -1,10 +1,12 @@
 /**
  * A slow sink must stop the source from fetching: with a sink 100x slower than the source, the
  * records buffered per shard never exceed the in-flight window (batches in flight x batch size),
- * and the source is pulled only as fast as the sink drains.
+ * and the source is pulled only as fast as the sink drains. Time is the runtime's injected clock:
+ * 1.5 s of it pass in 1 ms steps, whatever the machine is doing.
  */
 import { describe, expect, it } from 'vitest';
 import {
+  ManualClock,
   type ShardHandle,
   type Sink,
   type Source,
@@ -29,7 +31,7 @@ function fastSource(shards: string[], pulls: Map<string, number>): Source<number
           shardId,
           batches: (async function* (): AsyncGenerator<SourceBatch<number>> {
             for (let seq = 1; !ctx.signal.aborted; seq++) {
-              await new Promise((r) => setTimeout(r, SOURCE_MS));
+              await ctx.clock.sleep(SOURCE_MS);
               pulls.set(shardId, seq);
               yield {
                 records: new Array(BATCH).fill(seq),
@@ -53,7 +55,7 @@ describe('backpressure', () => {
     const slowSink: Sink<number> = {
       type: 'slow',
       write: async (batch, ctx) => {
-        await new Promise((r) => setTimeout(r, SINK_MS));
+        await ctx.clock.sleep(SINK_MS);
         written.set(ctx.shardId, (written.get(ctx.shardId) ?? 0) + batch.length);
       },
     };
@@ -61,17 +63,24 @@ describe('backpressure', () => {
     b.source('fast', fastSource(['a', 'b'], pulls))
       .via('identity', { type: 'identity', process: (batch: readonly number[]) => batch })
       .to('slow', slowSink);
-    const runtime = new TopologyRuntime(b.build(), { maxInFlightBatches: WINDOW, checkpointIntervalMs: 0 });
+    const clock = new ManualClock(0);
+    const runtime = new TopologyRuntime(b.build(), {
+      clock,
+      maxInFlightBatches: WINDOW,
+      checkpointIntervalMs: 0,
+    });
     const done = runtime.run();
 
     let peakBuffered = 0;
-    const sampler = setInterval(() => {
+    for (let ms = 0; ms < 1500; ms++) {
+      await clock.advance(1);
       for (const s of runtime.metrics().shards) peakBuffered = Math.max(peakBuffered, s.bufferedRecords);
-    }, 5);
-    await new Promise((r) => setTimeout(r, 1500));
-    clearInterval(sampler);
+    }
     const shards = runtime.metrics().shards;
-    await runtime.stop();
+    const stopping = runtime.stop();
+    // the sinks' writes in flight finish on the clock too
+    for (let ms = 0; ms < SINK_MS * (WINDOW + 1); ms += 10) await clock.advance(10);
+    await stopping;
     await done;
 
     const bound = WINDOW * BATCH;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   comparePositions,
+  flushMicrotasks,
   ManualClock,
   MemorySource,
   type Position,
@@ -66,10 +67,10 @@ describe('topology runtime', () => {
     const driver = new TopologyTestDriver(b.build(), { sinks: 'tap' });
     const first = driver.send(input, 's', [1]);
     const second = driver.send(input, 's', [2]);
-    await new Promise((r) => setTimeout(r, 20));
+    await flushMicrotasks();
     expect(driver.checkpoints(input, 's')).toEqual([]);
     slowWrites.shift()!();
-    await new Promise((r) => setTimeout(r, 20));
+    await flushMicrotasks();
     expect(driver.checkpoints(input, 's')).toEqual([first]);
     slowWrites.shift()!();
     await driver.settle();
@@ -175,15 +176,22 @@ describe('topology runtime', () => {
     const source = new MemorySource<number>();
     const out: number[] = [];
     const b = new TopologyBuilder('drain');
+    const clock = new ManualClock(0);
     b.source('input', source).to(
       'slow',
-      arraySink(out, () => new Promise((r) => setTimeout(r, 5))),
+      arraySink(out, () => clock.sleep(5)),
     );
-    const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0, maxInFlightBatches: 3 });
+    const runtime = new TopologyRuntime(b.build(), { clock, checkpointIntervalMs: 0, maxInFlightBatches: 3 });
     const done = runtime.run();
     const positions = [source.push('s', [1]), source.push('s', [2]), source.push('s', [3])];
-    await new Promise((r) => setTimeout(r, 1));
-    await runtime.stop();
+    await flushMicrotasks();
+    const stopped = runtime.stop();
+    // the three writes take 5 ms each on the runtime's clock; the stop waits for them
+    for (let i = 0; i < 3; i++) {
+      while (clock.pending === 0) await flushMicrotasks();
+      await clock.advance(5);
+    }
+    await stopped;
     await done;
     expect(out).toEqual([1, 2, 3]);
     expect(source.released.get('s')).toEqual(positions[2]);
@@ -215,7 +223,7 @@ describe('topology runtime', () => {
     };
     const runtime = new TopologyRuntime(b.build(), { clock, log, drainTimeoutMs: 1_000 });
     void runtime.run();
-    await new Promise((r) => setTimeout(r, 5));
+    await flushMicrotasks();
     void runtime.stop();
     await clock.advance(1_000);
     await clock.advance(30_000);
