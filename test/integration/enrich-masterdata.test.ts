@@ -8,7 +8,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
-import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
 import { type EnrichOperator, enrich, enrichConfigSchema } from '../../operators/enrich.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
@@ -24,40 +23,13 @@ import {
   systemClock,
   type Telemetry,
 } from '../../topology/index.ts';
+import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
 import { asRawRecords, dmsData, mongoChange } from '../support/dms.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 
 const HOUR = 3_600_000;
 const DAY = Date.UTC(2026, 10, 4);
-
-const mappings = cdcDecodeConfigSchema.parse({
-  mappings: [
-    {
-      source: { kind: 'dms', schema: 'crm', table: 'customers' },
-      entity: 'customer',
-      key: 'id',
-      fields: { name: 'name' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device',
-      key: 'device_id',
-      fields: { product_id: 'product' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device-assignment',
-      key: 'device_id',
-      fields: { site_id: 'site' },
-    },
-    {
-      source: { kind: 'mongo', collection: 'sites' },
-      entity: 'site-assignment',
-      fields: { customer_id: 'owner' },
-    },
-  ],
-});
 
 function reading(deviceId: string, at: number, seq = 1): Telemetry {
   return {
@@ -100,7 +72,7 @@ describe('enrich on CDC-maintained master data', () => {
     const records = asRawRecords(docs, 'shardId-000000000000', sequence);
     sequence += BigInt(docs.length);
     const dead: DeadLetter[] = [];
-    const changes = cdcDecode(mappings).process(records, {
+    const changes = cdcDecode(CDC_MAPPINGS).process(records, {
       ...context(dead),
       node: 'cdc-decode',
     }) as MasterDataChange[];

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCdcTopology } from '../../cli/cdcTopology.ts';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
-import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
 import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
 import { postgresDeadLetterStore } from '../../sinks/deadletter/postgresDeadLetterStore.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
@@ -23,6 +22,7 @@ import {
   type RawRecord,
   TopologyTestDriver,
 } from '../../topology/index.ts';
+import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
 import { asRawRecords, dmsControl, dmsData, mongoChange } from '../support/dms.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
@@ -32,34 +32,6 @@ const SITES = 200;
 const CUSTOMERS = 20;
 
 /** The mapping a deployment would configure for these source tables. */
-const MAPPINGS = cdcDecodeConfigSchema.parse({
-  mappings: [
-    {
-      source: { kind: 'dms', schema: 'crm', table: 'customers' },
-      entity: 'customer',
-      key: 'id',
-      fields: { name: 'name' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device',
-      key: 'device_id',
-      fields: { product_id: 'product', hub_id: 'hub' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device-assignment',
-      key: 'device_id',
-      fields: { site_id: 'site' },
-    },
-    { source: { kind: 'mongo', db: 'fm', collection: 'sites' }, entity: 'site', fields: { name: 'name' } },
-    {
-      source: { kind: 'mongo', db: 'fm', collection: 'sites' },
-      entity: 'site-assignment',
-      fields: { customer_id: 'owner' },
-    },
-  ],
-});
 
 interface DeviceRow {
   device_id: string;
@@ -163,7 +135,7 @@ describe('master data from CDC', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let client: SqlClient;
-  const decode = cdcDecode(MAPPINGS);
+  const decode = cdcDecode(CDC_MAPPINGS);
 
   function decodeAll(records: readonly RawRecord[]): MasterDataChange[] {
     const dead: DeadLetter[] = [];
@@ -333,7 +305,7 @@ describe('master data from CDC', () => {
     await freshSchema();
     const cdc = buildCdcTopology('masterdata', {
       source: new MemorySource<RawRecord>(),
-      decode: cdcDecode(MAPPINGS),
+      decode: cdcDecode(CDC_MAPPINGS),
       apply: masterDataApplySink(client),
       deadLetters: () => deadLetterStoreSink(postgresDeadLetterStore(client)),
     });

@@ -15,7 +15,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
-import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
 import { type EnrichOperator, enrich, enrichConfigSchema } from '../../operators/enrich.ts';
 import type { SecretsReader } from '../../sinks/postgres/credentials.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
@@ -36,6 +35,7 @@ import {
   systemClock,
   type Telemetry,
 } from '../../topology/index.ts';
+import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
 import { asRawRecords, dmsData, mongoChange } from '../support/dms.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
@@ -45,28 +45,6 @@ const ROLE = `it_listen_${randomUUID().slice(0, 8)}`;
 const PASSWORD_ENV = 'IT_WARM_PASSWORD';
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:shardflow/warm-AbCdEf';
 const DAY = Date.UTC(2026, 10, 4);
-
-const mappings = cdcDecodeConfigSchema.parse({
-  mappings: [
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device',
-      key: 'device_id',
-      fields: { product_id: 'product' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device-assignment',
-      key: 'device_id',
-      fields: { site_id: 'site' },
-    },
-    {
-      source: { kind: 'mongo', collection: 'sites' },
-      entity: 'site-assignment',
-      fields: { customer_id: 'owner' },
-    },
-  ],
-});
 
 interface LogEntry {
   readonly level: keyof Logger;
@@ -142,7 +120,7 @@ describe('master-data invalidations with a password-protected PostgreSQL', () =>
   async function applyCdc(docs: object[]): Promise<void> {
     const records = asRawRecords(docs, 'shardId-000000000000', sequence);
     sequence += BigInt(docs.length);
-    const changes = cdcDecode(mappings).process(records, { ...context, node: 'cdc-decode' });
+    const changes = cdcDecode(CDC_MAPPINGS).process(records, { ...context, node: 'cdc-decode' });
     await masterDataApplySink(applier.write).write(changes as MasterDataChange[], {
       node: 'masterdata-apply',
       shardId: 'shardId-000000000000',

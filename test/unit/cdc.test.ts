@@ -4,43 +4,10 @@ import type { MasterDataChange, MasterDataRowChange } from '../../operators/cdc/
 import { dmsMicros } from '../../operators/cdc/dms.ts';
 import { cdcDecodeConfigSchema } from '../../operators/cdc/mapping.ts';
 import { type DeadLetter, ManualClock, type OperatorContext, type RawRecord } from '../../topology/index.ts';
+import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
 import { asRawRecords, dmsControl, dmsData, mongoChange } from '../support/dms.ts';
 
 const T0 = Date.UTC(2026, 10, 1, 8, 0, 0);
-
-const config = cdcDecodeConfigSchema.parse({
-  mappings: [
-    {
-      source: { kind: 'dms', schema: 'crm', table: 'customers' },
-      entity: 'customer',
-      key: 'id',
-      fields: { name: 'name' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device',
-      key: 'device_id',
-      fields: { product_id: 'product', hub_id: 'hub' },
-    },
-    {
-      source: { kind: 'dms', schema: 'iot', table: 'devices' },
-      entity: 'device-assignment',
-      key: 'device_id',
-      fields: { site_id: 'site' },
-      validFrom: 'moved_at',
-    },
-    {
-      source: { kind: 'mongo', db: 'fm', collection: 'sites' },
-      entity: 'site',
-      fields: { name: 'name', timezone: 'geo.tz' },
-    },
-    {
-      source: { kind: 'mongo', collection: 'sites' },
-      entity: 'site-assignment',
-      fields: { customer_id: 'owner' },
-    },
-  ],
-});
 
 function run(records: RawRecord[]): { out: MasterDataChange[]; dead: DeadLetter[] } {
   const dead: DeadLetter[] = [];
@@ -51,7 +18,7 @@ function run(records: RawRecord[]): { out: MasterDataChange[]; dead: DeadLetter[
     clock: new ManualClock(T0),
     side: (_port, letter) => void dead.push(letter),
   };
-  const out = cdcDecode(config).process(records, ctx) as MasterDataChange[];
+  const out = cdcDecode(CDC_MAPPINGS).process(records, ctx) as MasterDataChange[];
   return { out, dead };
 }
 
@@ -205,7 +172,7 @@ describe('cdc-decode: MongoDB change streams', () => {
   });
 });
 
-describe('mapping config', () => {
+describe('mapping CDC_MAPPINGS', () => {
   it('names the key of a wrong field and of a missing DMS key', () => {
     const result = cdcDecodeConfigSchema.safeParse({
       mappings: [
