@@ -26,27 +26,11 @@ import {
 import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
 import { asRawRecords, dmsData, mongoChange } from '../support/dms.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { reading } from '../support/records.ts';
 import { waitFor } from '../support/wait.ts';
 
 const HOUR = 3_600_000;
 const DAY = Date.UTC(2026, 10, 4);
-
-function reading(deviceId: string, at: number, seq = 1): Telemetry {
-  return {
-    device_id: deviceId,
-    device_timestamp: at,
-    productId: 'thermo-t1',
-    metrics: { temperature: 20 },
-    ingest_timestamp: at,
-    rawRef: {
-      protocol: 'mqtt',
-      format: 'json',
-      stream: 'telemetry',
-      shardId: 's0',
-      sequenceNumber: String(seq),
-    },
-  };
-}
 
 function context(dead: DeadLetter[] = []): OperatorContext<{ dlq: DeadLetter }> {
   return {

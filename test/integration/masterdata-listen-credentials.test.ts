@@ -33,11 +33,11 @@ import {
   type Logger,
   type OperatorContext,
   systemClock,
-  type Telemetry,
 } from '../../topology/index.ts';
 import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
 import { asRawRecords, dmsData, mongoChange } from '../support/dms.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { reading } from '../support/records.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const PASSWORD = `pw-${randomUUID()}`;
@@ -59,17 +59,6 @@ function recordingLogger(): Logger & { entries: LogEntry[] } {
     (fields: object, message: string): void =>
       void entries.push({ level, fields: { ...fields }, message });
   return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-function reading(deviceId: string, at: number): Telemetry {
-  return {
-    device_id: deviceId,
-    device_timestamp: at,
-    productId: 'thermo-t1',
-    metrics: { temperature: 20 },
-    ingest_timestamp: at,
-    rawRef: { protocol: 'mqtt', format: 'json', stream: 'telemetry', shardId: 's0', sequenceNumber: '1' },
-  };
 }
 
 const context: OperatorContext<{ dlq: DeadLetter }> = {

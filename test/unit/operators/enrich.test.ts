@@ -13,28 +13,11 @@ import {
   flushMicrotasks,
   ManualClock,
   type OperatorContext,
-  type Telemetry,
 } from '../../../topology/index.ts';
+import { reading } from '../../support/records.ts';
 
 const T0 = Date.UTC(2026, 10, 3, 0, 0, 0);
 const HOUR = 3_600_000;
-
-function reading(deviceId: string, at: number, seq = 1): Telemetry {
-  return {
-    device_id: deviceId,
-    device_timestamp: at,
-    productId: 'thermo-t1',
-    metrics: { temperature: 21 },
-    ingest_timestamp: at,
-    rawRef: {
-      protocol: 'mqtt',
-      format: 'json',
-      stream: 'telemetry',
-      shardId: 's0',
-      sequenceNumber: String(seq),
-    },
-  };
-}
 
 function harness(clock = new ManualClock(T0)) {
   const dead: DeadLetter[] = [];
