@@ -46,14 +46,21 @@ export function isPermanent(error: unknown): error is RecordRejectedError {
 /** The longest reason text kept with a dead letter; a store's message may quote the whole value. */
 const MAX_REASON_CHARS = 2000;
 
-// C0 controls but tab, newline and carriage return, DEL, and UTF-16 halves without their partner
-const CONTROL_OR_LONE_SURROGATE =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// C0 controls but tab, newline and carriage return, DEL, and UTF-16 halves without their partner:
+// what PostgreSQL's text and jsonb (NUL) and UTF-8 encoders (lone surrogates) cannot take
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const UNSTORABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\p{Cs}/gu;
+// the same, one test at a time (a global regex keeps state between tests)
+const UNSTORABLE_ONCE = new RegExp(UNSTORABLE.source, 'u');
+
+/** True when `text` holds a character some store cannot: see {@link sanitizeText}. */
+export function hasUnstorableText(text: string): boolean {
+  return UNSTORABLE_ONCE.test(text);
+}
 
 /** Text safe for any store: no control characters (NUL above all), no lone surrogates, bounded length. */
 export function sanitizeText(text: string, maxChars = MAX_REASON_CHARS): string {
-  let clean = text.replace(CONTROL_OR_LONE_SURROGATE, '\ufffd');
+  let clean = text.replace(UNSTORABLE, '\ufffd');
   if (clean.length > maxChars) clean = `${clean.slice(0, maxChars)}… (${clean.length} characters)`;
   return clean;
 }

@@ -10,9 +10,9 @@
  */
 import { z } from 'zod';
 import type { BinaryField, Spec } from '../../specs/schema.ts';
-import type { Telemetry } from '../../topology/index.ts';
+import { hasUnstorableText, type Telemetry } from '../../topology/index.ts';
 import { DecodeError } from './errors.ts';
-import { isPlausibleEpoch, isPrintable, quoted, UNSTORABLE_TEXT } from './storable.ts';
+import { isPlausibleEpoch, isPrintable, quoted } from './storable.ts';
 import { fieldNamesOf, projectionOf } from './telemetryBuilder.ts';
 
 /** The longest id the stores' keys can take (PostgreSQL's btree rows hold about 2,700 bytes). */
@@ -166,7 +166,7 @@ export function compileAdmission(config: AdmissionConfig = admissionConfigSchema
           'invalid-text',
           `metric "${name}" holds ${value.length} characters, over the limit of ${config.maxTextLength}`,
         );
-      if (UNSTORABLE_TEXT.test(value))
+      if (hasUnstorableText(value))
         throw new DecodeError(
           'invalid-text',
           `metric "${name}" ${quoted(value)} holds NUL, control characters or broken UTF-16`,

@@ -1,7 +1,8 @@
 /**
  * The rules for values that every store can hold, shared by the envelope reader and the admission
  * check (`admission.ts`): printable text, text without NUL or control characters, plausible epochs,
- * and a short quoted form of a value for a dead letter's reason.
+ * and a short quoted form of a value for a dead letter's reason. Which text a store cannot hold is the
+ * engine's rule (`hasUnstorableText`), the same one that sanitises dead letters.
  */
 
 /** Earliest and latest plausible epoch (ms) of a device, hub or receive time: 2000-01-01 to 2100-01-01. */
@@ -9,9 +10,6 @@ export const PLAUSIBLE_EPOCH_MS = { from: 946_684_800_000, to: 4_102_444_800_000
 
 // \p{C}: control, format, unassigned, private-use and lone surrogate code points
 const NOT_PRINTABLE = /\p{C}/u;
-/** Text a store cannot hold: C0 controls but tab and line breaks, DEL, broken UTF-16. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-export const UNSTORABLE_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\p{Cs}/u;
 
 /** True when `text` has no control, format, unassigned, private-use or lone surrogate code point. */
 export function isPrintable(text: string): boolean {
