@@ -5,8 +5,32 @@
  * refused record stands alone. The rest of the batch is written, in order; each refused record is
  * returned with the store's reason. With k refused records among n, that costs about 2·k·log2(n)
  * attempts; a batch without them costs nothing extra.
+ *
+ * Also here: the runners' attempts of a batch under their retry policy (`attemptIsolating`), whose
+ * failures feed the shard's retry watch, and the dead letters of the refused records.
  */
-import { isPermanent, type RecordRejectedError } from '../rejection.ts';
+
+import type { Clock } from '../clock.ts';
+import type { BatchContext } from '../components.ts';
+import { errorMessage, type Logger } from '../logger.ts';
+import type { DeadLetter } from '../records.ts';
+import { isPermanent, type RecordRejectedError, rejectedDeadLetter } from '../rejection.ts';
+import type { NodeMetrics } from './metrics.ts';
+import { type RetryPolicy, withRetry } from './retry.ts';
+import type { RetryWatch } from './retryWatch.ts';
+
+/** What a runner lends the attempts of a batch: the clock, the log, and the signal that ends retries. */
+interface AttemptEnv {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly hardStop: AbortSignal;
+}
+
+/** The shard an attempt runs for, with its retries in progress. */
+interface AttemptShard {
+  readonly shardId: string;
+  readonly retries: RetryWatch;
+}
 
 /** A record the store refused, and why. */
 export interface RejectedRecord<T> {
@@ -54,4 +78,76 @@ async function split<T, R>(
       await split(part, partError, attempt, into);
     }
   }
+}
+
+/** Counts, watches and logs every failed attempt of a node's batch on a shard. */
+export function onFailure(env: AttemptEnv, metrics: NodeMetrics, shard: AttemptShard) {
+  return (error: unknown, attempt: number) => {
+    metrics.errors++;
+    shard.retries.failed(metrics.node, error);
+    env.log.warn(
+      { node: metrics.node, shardId: shard.shardId, attempt, error: errorMessage(error) },
+      isPermanent(error) ? 'batch refused by the store' : 'batch failed',
+    );
+  };
+}
+
+/**
+ * Runs `work` on `records` under the node's retry policy; with `isolate`, a batch the store refuses
+ * for its records is split until each refused record stands alone (see `isolation.ts`).
+ */
+export async function attemptIsolating<T, R>(
+  records: readonly T[],
+  work: (part: readonly T[]) => Promise<R>,
+  isolate: boolean,
+  retry: RetryPolicy,
+  env: AttemptEnv,
+  metrics: NodeMetrics,
+  shard: AttemptShard,
+): Promise<Isolated<T, R>> {
+  const attempt = async (part: readonly T[]) => {
+    const result = await withRetry(
+      () => work(part),
+      retry,
+      env.clock,
+      env.hardStop,
+      onFailure(env, metrics, shard),
+      isolate ? isPermanent : undefined,
+    );
+    shard.retries.succeeded(metrics.node);
+    return result;
+  };
+  try {
+    return { results: [await attempt(records)], rejected: [] };
+  } catch (error) {
+    if (!isolate || !isPermanent(error)) throw error;
+    const isolated = await isolateRejected(records, error, attempt);
+    shard.retries.succeeded(metrics.node);
+    return isolated;
+  }
+}
+
+/** The dead letters of the records a store refused, counted per node and reason, each one logged. */
+export function rejectedDeadLetters(
+  rejected: Isolated<unknown, unknown>['rejected'],
+  ctx: BatchContext,
+  env: AttemptEnv,
+  metrics: NodeMetrics,
+): DeadLetter[] {
+  return rejected.map(({ record, error }: { record: unknown; error: RecordRejectedError }) => {
+    metrics.isolated(error.rejection.code);
+    const letter = rejectedDeadLetter(record, error, ctx);
+    env.log.warn(
+      {
+        node: ctx.node,
+        shardId: ctx.shardId,
+        sequenceNumber: letter.sequenceNumber,
+        store: error.rejection.store,
+        code: error.rejection.code,
+        constraint: error.rejection.constraint,
+      },
+      'record refused by the store: isolated as a dead letter',
+    );
+    return letter;
+  });
 }

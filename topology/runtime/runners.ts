@@ -16,10 +16,9 @@ import type {
   TimerService,
 } from '../components.ts';
 import { REJECTED_PORT } from '../graph.ts';
-import { errorMessage, type Logger } from '../logger.ts';
+import type { Logger } from '../logger.ts';
 import { type DeadLetter, maxPosition, type Position } from '../records.ts';
-import { isPermanent, type RecordRejectedError, rejectedDeadLetter } from '../rejection.ts';
-import { type Isolated, isolateRejected } from './isolation.ts';
+import { attemptIsolating, onFailure, rejectedDeadLetters } from './isolation.ts';
 import type { Lane } from './lane.ts';
 import type { NodeMetrics } from './metrics.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
@@ -117,77 +116,6 @@ class OperatorBatchContext implements OperatorContext<SideOutputs> {
       throw new Error(`node "${this.node}" emitted on undeclared side output "${port}"`);
     records.push(record);
   }
-}
-
-function onFailure(env: RunnerEnv, metrics: NodeMetrics, shard: ShardScope) {
-  return (error: unknown, attempt: number) => {
-    metrics.errors++;
-    shard.retries.failed(metrics.node, error);
-    env.log.warn(
-      { node: metrics.node, shardId: shard.shardId, attempt, error: errorMessage(error) },
-      isPermanent(error) ? 'batch refused by the store' : 'batch failed',
-    );
-  };
-}
-
-/**
- * Runs `work` on `records` under the node's retry policy; with `isolate`, a batch the store refuses
- * for its records is split until each refused record stands alone (see `isolation.ts`).
- */
-async function attemptIsolating<T, R>(
-  records: readonly T[],
-  work: (part: readonly T[]) => Promise<R>,
-  isolate: boolean,
-  retry: RetryPolicy,
-  env: RunnerEnv,
-  metrics: NodeMetrics,
-  shard: ShardScope,
-): Promise<Isolated<T, R>> {
-  const attempt = async (part: readonly T[]) => {
-    const result = await withRetry(
-      () => work(part),
-      retry,
-      env.clock,
-      env.hardStop,
-      onFailure(env, metrics, shard),
-      isolate ? isPermanent : undefined,
-    );
-    shard.retries.succeeded(metrics.node);
-    return result;
-  };
-  try {
-    return { results: [await attempt(records)], rejected: [] };
-  } catch (error) {
-    if (!isolate || !isPermanent(error)) throw error;
-    const isolated = await isolateRejected(records, error, attempt);
-    shard.retries.succeeded(metrics.node);
-    return isolated;
-  }
-}
-
-/** The dead letters of the records a store refused, counted per node and reason, each one logged. */
-function rejectedDeadLetters(
-  rejected: Isolated<unknown, unknown>['rejected'],
-  ctx: BatchContext,
-  env: RunnerEnv,
-  metrics: NodeMetrics,
-): DeadLetter[] {
-  return rejected.map(({ record, error }: { record: unknown; error: RecordRejectedError }) => {
-    metrics.isolated(error.rejection.code);
-    const letter = rejectedDeadLetter(record, error, ctx);
-    env.log.warn(
-      {
-        node: ctx.node,
-        shardId: ctx.shardId,
-        sequenceNumber: letter.sequenceNumber,
-        store: error.rejection.store,
-        code: error.rejection.code,
-        constraint: error.rejection.constraint,
-      },
-      'record refused by the store: isolated as a dead letter',
-    );
-    return letter;
-  });
 }
 
 interface Outputs {
