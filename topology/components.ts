@@ -6,6 +6,7 @@
  * parameters contravariantly, which is what makes a mismatched edge fail to compile.
  */
 import type { Clock } from './clock.ts';
+import type { KeyedState, StateDescriptor } from './keyedState.ts';
 import type { Position } from './records.ts';
 
 /** Side outputs of an operator: port name → record type (e.g. `{ dlq: DeadLetter }`). */
@@ -50,6 +51,11 @@ export interface OperatorContext<Sides extends SideOutputs = NoSideOutputs> exte
    * may call `process` with a context of its own.
    */
   readonly timers?: TimerService;
+  /**
+   * This node's keyed state on this shard (see `keyedState.ts`), when the operator declares `state`.
+   * Optional for the same reason as `timers`.
+   */
+  readonly state?: KeyedState;
 }
 
 /** The two clocks a timer can wait on. */
@@ -97,6 +103,8 @@ export interface ShardContext {
   readonly shardId: string;
   readonly clock: Clock;
   readonly timers: TimerService;
+  /** The shard's keyed state, restored from its snapshot, when the operator declares `state`. */
+  readonly state?: KeyedState;
 }
 
 /** What a component gets once, when the runtime opens it. */
@@ -128,6 +136,12 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
   readonly rejects?: 'isolate';
   /** The operator's own gauges (cache hits, say), read whenever metrics are read. */
   readonly gauges?: () => readonly SourceGauge[];
+  /**
+   * The operator's keyed state (see `keyedState.ts`). An operator that declares it has its state and
+   * its timers snapshotted with the shard's checkpoint and restored by whoever takes the shard over;
+   * its timers' keys are then state keys (partition keys, or `''`). The runtime needs a `stateStore`.
+   */
+  readonly state?: readonly StateDescriptor[];
   readonly open?: (ctx: OpenContext) => void | Promise<void>;
   readonly process: (
     batch: readonly In[],
@@ -189,9 +203,22 @@ export interface SourceBatch<T> {
   readonly millisBehindLatest?: number;
 }
 
+/** Where a shard came from: what keyed state needs to follow its keys across a reshard. */
+export interface ShardLineage {
+  /** The shards this one was split or merged from; they were read to their end before it started. */
+  readonly parentShardIds: readonly string[];
+  /**
+   * The shard's range of partition-key hashes (the MD5 of the key as a 128-bit unsigned integer),
+   * inclusive, as decimal strings (Kinesis's `HashKeyRange`).
+   */
+  readonly hashKeyRange: { readonly startingHashKey: string; readonly endingHashKey: string };
+}
+
 /** One shard (source partition) assigned to this worker. */
 export interface ShardHandle<T> {
   readonly shardId: string;
+  /** Where the shard came from, when the source knows (a Kinesis shard always does). */
+  readonly lineage?: ShardLineage;
   /** The shard's batches in order. Pulled one at a time: the runtime pulls only when it has room. */
   readonly batches: AsyncIterable<SourceBatch<T>>;
   /**
@@ -227,5 +254,11 @@ export interface Source<T> {
   readonly gauges?: () => readonly SourceGauge[];
   /** The shards this worker processes, yielded as they are assigned; ends when `ctx.signal` aborts. */
   readonly shards: (ctx: SourceContext) => AsyncIterable<ShardHandle<T>>;
+  /**
+   * The position of one record in its shard. Needed by topologies with keyed state: a shard restored
+   * from a snapshot ahead of its checkpoint has the batch that straddles the snapshot's position cut
+   * there, so that no record is applied to the state twice.
+   */
+  readonly positionOf?: (record: T) => Position;
   readonly close?: () => void | Promise<void>;
 }

@@ -27,3 +27,4 @@ export { AsyncQueue } from './testing/asyncQueue.ts';
 export { type TestDriverOptions, TopologyTestDriver } from './testing/driver.ts';
 export { MemorySource } from './testing/memorySource.ts';
 export * from './windowState.ts';
+export * from './keyedState.ts';

@@ -1,0 +1,145 @@
+/**
+ * Keyed state: what an operator keeps per shard, in the worker's memory for the shards it holds, and
+ * the contract of the store its snapshots go to (`state/`: Redis in production, embedded for the
+ * demo; one conformance suite, `test/support/keyedStoreConformance.ts`).
+ *
+ * An operator declares its states (`Operator.state`) and reaches them through `ctx.state` in
+ * `process`, `onTimer` and `openShard`. Every value belongs to a *key*: the Kinesis partition key of
+ * the records it was computed from (or `''` for state of the shard as a whole). On a split or merge
+ * each key's values go to the child shard whose hash range holds the key's MD5, as its records do;
+ * state of the shard as a whole stays with the shard it was written on. Timers of a stateful
+ * operator are keyed the same way and are part of its state.
+ *
+ * The runtime snapshots the keys changed since the last snapshot, with the shard's position, at each
+ * checkpoint (see `topology/README.md`, Keyed state).
+ */
+import type { Position } from './records.ts';
+
+/** How a state's values become bytes and back. JSON by default. */
+export interface StateCodec<T> {
+  encode(value: T): Uint8Array;
+  decode(bytes: Uint8Array): T;
+}
+
+/** A named state of an operator: one value per key, or a map of fields per key. */
+export interface StateDescriptor<T = unknown> {
+  /** Unique among the operator's states; letters, digits, `-` and `_`. */
+  readonly name: string;
+  readonly kind: 'value' | 'map';
+  /** Defaults to JSON (`jsonCodec`). */
+  readonly codec?: StateCodec<T>;
+}
+
+/** One value per key. */
+export interface ValueState<T> {
+  get(key: string): T | undefined;
+  /** Values are copied into the snapshot when it is taken: a value changed in place must be set again. */
+  set(key: string, value: T): void;
+  delete(key: string): void;
+  /** The keys that hold a value, in no particular order. */
+  keys(): IterableIterator<string>;
+}
+
+/** A map of fields per key. */
+export interface MapState<T> {
+  get(key: string, field: string): T | undefined;
+  /** As for `ValueState.set`: set again what was changed in place. */
+  set(key: string, field: string, value: T): void;
+  delete(key: string, field: string): void;
+  /** Deletes every field of the key. */
+  clear(key: string): void;
+  entries(key: string): IterableIterator<[string, T]>;
+  /** The keys that hold at least one field. */
+  keys(): IterableIterator<string>;
+}
+
+/** An operator's states on one shard, as `ctx.state` gives them. */
+export interface KeyedState {
+  value<T>(name: string): ValueState<T>;
+  map<T>(name: string): MapState<T>;
+}
+
+/** JSON, the default codec (values must survive `JSON.stringify`: no `undefined`, `NaN` or `Infinity`). */
+export function jsonCodec<T>(): StateCodec<T> {
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  return {
+    encode: (value) => encoder.encode(JSON.stringify(value)),
+    decode: (bytes) => JSON.parse(decoder.decode(bytes)) as T,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store snapshots go to
+
+/** One stored entry: an opaque id (made by the runtime, unique within the shard) and its bytes. */
+export interface StateEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/** A shard's stored state: the position it is at (none after a reset to a stream's start) and its entries. */
+export interface StoredSnapshot {
+  readonly position: Position | undefined;
+  readonly entries: readonly StateEntry[];
+}
+
+/** One snapshot of one shard: the entries changed since the previous one, at `position`. */
+export interface SnapshotWrite {
+  readonly shardId: string;
+  /** The token `claim` was called with: a write of an earlier owner is refused. */
+  readonly owner: string;
+  readonly position: Position;
+  readonly upserts: readonly StateEntry[];
+  /** Entry ids to remove. */
+  readonly deletes: readonly string[];
+}
+
+/** What a write cost. */
+export interface SnapshotReceipt {
+  readonly bytes: number;
+  readonly roundTrips: number;
+}
+
+/** The state store lost its contents (restarted empty, flushed) or this worker's view of them. */
+export class StateLostError extends Error {
+  override readonly name = 'StateLostError';
+  /** The runtime never retries it: counting on from nothing would be silently wrong. */
+  readonly fatal = true;
+}
+
+/** Another worker claimed the shard's state since this one did: this worker no longer owns the shard. */
+export class StateFencedError extends Error {
+  override readonly name = 'StateFencedError';
+}
+
+/**
+ * Where snapshots of keyed state are kept. Every method throws `StateLostError` when the store no
+ * longer holds the state this worker joined at `open` (a Redis restarted empty).
+ */
+export interface StateStore {
+  /** e.g. `redis`, `embedded`: shown in the topology description. */
+  readonly kind: string;
+  /** Connects and joins (or creates) the store's epoch. */
+  open(): Promise<void>;
+  /**
+   * Takes the shard's state over for `owner` (a token unique to this opening of the shard): from now
+   * on writes with any other token are refused with `StateFencedError`. Returns the shard's snapshot,
+   * or `undefined` when it has none.
+   */
+  claim(shardId: string, owner: string): Promise<StoredSnapshot | undefined>;
+  /** Reads a shard's snapshot without taking it over (the parents of a shard after a reshard). */
+  read(shardId: string): Promise<StoredSnapshot | undefined>;
+  /**
+   * Writes a snapshot atomically: its entries and position together, or nothing (also when the
+   * worker dies during the write). A position at or below the stored one changes nothing.
+   */
+  write(snapshot: SnapshotWrite): Promise<SnapshotReceipt>;
+  /**
+   * Replaces the shard's state by an empty one at `position` (a replay resets a shard's checkpoint
+   * there, or to the stream's start with `undefined`: its state is rebuilt from the records after
+   * it). Ends every owner's claim. A later `claim` returns the empty snapshot, not `undefined`.
+   */
+  reset(shardId: string, position: Position | undefined): Promise<void>;
+  close(): Promise<void>;
+}
