@@ -21,10 +21,14 @@ export class ShardCheckpoints {
     this.durable.set(sink, maxPosition(this.durable.get(sink), position));
   }
 
-  /** The minimum over all sinks, or `undefined` while any sink has made nothing durable. */
-  safePosition(): Position | undefined {
+  /**
+   * The minimum over all sinks (but `except`), or `undefined` while any of them has made nothing
+   * durable.
+   */
+  safePosition(except?: string): Position | undefined {
     let min: Position | undefined;
-    for (const position of this.durable.values()) {
+    for (const [sink, position] of this.durable) {
+      if (sink === except) continue;
       if (position === undefined) return undefined;
       if (min === undefined || comparePositions(position, min) < 0) min = position;
     }

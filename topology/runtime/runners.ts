@@ -16,13 +16,16 @@ import type {
   TimerService,
 } from '../components.ts';
 import { REJECTED_PORT } from '../graph.ts';
+import type { KeyedState } from '../keyedState.ts';
 import type { Logger } from '../logger.ts';
 import { type DeadLetter, maxPosition, type Position } from '../records.ts';
 import { attemptIsolating, onFailure, rejectedDeadLetters } from './isolation.ts';
 import type { Lane } from './lane.ts';
 import type { NodeMetrics } from './metrics.ts';
+import { NodeState } from './nodeState.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { RetryWatch } from './retryWatch.ts';
+import type { ShardSnapshots } from './snapshots.ts';
 import { NodeTimers } from './timers.ts';
 
 /** What a runner needs from the shard it is running for. */
@@ -38,6 +41,12 @@ export interface ShardScope {
   fail(error: unknown): void;
   /** The node's timers on this shard, made by `create` on first use. */
   timers(node: string, create: () => NodeTimers): NodeTimers;
+  /** The node's keyed state on this shard, made by `create` on first use. */
+  nodeState(node: string, create: () => NodeState): NodeState;
+  /** The shard's keyed state snapshots, when its sub-topology has stateful operators. */
+  readonly snapshots: ShardSnapshots | undefined;
+  /** The timer firings still delivering their outputs. */
+  timerDeliveriesInFlight(): Promise<void>[];
   /** Keeps a timer's delivery until the shard is released; its failure stops the worker. */
   track(delivery: Promise<void>): void;
   /** The retries in progress on the shard (a shard retrying too long is reported stuck). */
@@ -106,6 +115,7 @@ class OperatorBatchContext implements OperatorContext<SideOutputs> {
     ports: readonly string[],
     readonly timers: TimerService,
     readonly fromTimer: boolean,
+    readonly state: KeyedState | undefined,
   ) {
     for (const port of ports) this.sides.set(port, []);
   }
@@ -166,10 +176,30 @@ export class OperatorRunner implements Runner {
     return this.inLane(shard, async (forwards) => {
       const timers = this.timersOf(shard);
       timers.position = maxPosition(timers.position, position);
-      const result = await this.execute(shard, records, position, fromTimer, timers);
+      const state = this.stateOf(shard);
+      const snapshots = state === undefined || fromTimer ? undefined : shard.snapshots;
+      // records the restored state holds already are not applied to it again (their outputs were
+      // written before its snapshot was)
+      const result = snapshots?.holds(position)
+        ? { main: [], sides: new Map<string, unknown[]>() }
+        : await this.execute(shard, records, position, fromTimer, timers, state);
       this.forward(shard, result, position, fromTimer, forwards);
       await this.fireDue(shard, timers, forwards);
+      if (snapshots?.isBarrier(position))
+        snapshots.capture(this.node, position, shard.timerDeliveriesInFlight());
     });
+  }
+
+  /** Whether the operator declares keyed state. */
+  get stateful(): boolean {
+    return this.operator.state !== undefined;
+  }
+
+  /** The operator's keyed state on the shard, if it declares any. */
+  stateOf(shard: ShardScope): NodeState | undefined {
+    const descriptors = this.operator.state;
+    if (descriptors === undefined) return undefined;
+    return shard.nodeState(this.node, () => new NodeState(this.node, descriptors, this.timersOf(shard)));
   }
 
   /** Runs the operator's `openShard` in the node's lane, ahead of any batch of the shard. */
@@ -178,7 +208,14 @@ export class OperatorRunner implements Runner {
     if (openShard === undefined) return;
     const opened = this.inLane(shard, async (forwards) => {
       const timers = this.timersOf(shard);
-      const ctx = { node: this.node, shardId: shard.shardId, clock: this.env.clock, timers: timers.service };
+      const state = this.stateOf(shard);
+      const ctx = {
+        node: this.node,
+        shardId: shard.shardId,
+        clock: this.env.clock,
+        timers: timers.service,
+        ...(state === undefined ? {} : { state }),
+      };
       await this.withRetry(shard, async () => openShard(ctx));
       shard.retries.succeeded(this.node);
       await this.fireDue(shard, timers, forwards);
@@ -262,6 +299,7 @@ export class OperatorRunner implements Runner {
         this.ports,
         timers.service,
         true,
+        this.stateOf(shard),
       );
       const main = await onTimer(fired, ctx as TimerContext<SideOutputs>);
       return { main, sides: ctx.sides };
@@ -278,6 +316,7 @@ export class OperatorRunner implements Runner {
     position: Position,
     fromTimer: boolean,
     timers: NodeTimers,
+    state: NodeState | undefined,
   ): Promise<Outputs> {
     if (records.length === 0) {
       return { main: records, sides: new Map<string, unknown[]>() };
@@ -292,6 +331,7 @@ export class OperatorRunner implements Runner {
         this.ports,
         timers.service,
         fromTimer,
+        state,
       );
     const isolated = await attemptIsolating(
       records,

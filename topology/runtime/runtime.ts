@@ -8,13 +8,15 @@ import { Subject } from 'rxjs';
 import { MAIN_PORT, type SinkNode, type SourceNode, type Topology } from '../builder.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { ShardHandle } from '../components.ts';
+import type { StateStore } from '../keyedState.ts';
 import { errorMessage, type Logger, silentLogger } from '../logger.ts';
-import type { Position } from '../records.ts';
+import { comparePositions, type Position } from '../records.ts';
 import { DrainTimeoutError, type UndrainedShard } from './drainTimeout.ts';
 import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
-import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
+import { isFatal, OPERATOR_RETRY, type RetryPolicy, SINK_RETRY, withRetry } from './retry.ts';
 import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
 import { ShardState } from './shardState.ts';
+import { ShardSnapshots, STATE_DURABILITY } from './snapshots.ts';
 
 /** How often a stop past its drain timeout logs the shards it still waits for. */
 const STOP_REPORT_MS = 30_000;
@@ -33,6 +35,11 @@ export interface RuntimeOptions {
   readonly operatorRetry?: RetryPolicy;
   /** After this long retrying one batch, its shard is reported stuck (it is still retried). Default 60 s. */
   readonly maxRetryAgeMs?: number;
+  /**
+   * Where keyed state is snapshotted; required when an operator declares `state`. Snapshots are taken
+   * at most every `checkpointIntervalMs` (at every batch with 0).
+   */
+  readonly stateStore?: StateStore;
 }
 
 /** Something that happened in the runtime, for logs, progress and the visualiser. */
@@ -56,6 +63,8 @@ interface SubTopology {
   readonly source: SourceNode;
   readonly roots: readonly Runner[];
   readonly operators: readonly OperatorRunner[];
+  /** The operators that declare keyed state. */
+  readonly stateful: readonly OperatorRunner[];
   readonly sinks: readonly SinkRunner[];
   readonly shards: Map<string, ShardState>;
 }
@@ -81,6 +90,8 @@ export class TopologyRuntime {
   private readonly subTopologies: SubTopology[] = [];
   private failure: { error: unknown } | undefined;
   private running: Promise<void> | undefined;
+  private readonly stateStore: StateStore | undefined;
+  private readonly sinkRetry: RetryPolicy;
 
   constructor(
     private readonly topology: Topology,
@@ -92,8 +103,15 @@ export class TopologyRuntime {
     this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
     this.maxRetryAgeMs = options.maxRetryAgeMs ?? 60_000;
+    this.stateStore = options.stateStore;
+    this.sinkRetry = options.sinkRetry ?? SINK_RETRY;
     const env: RunnerEnv = { clock: this.clock, log: this.log, hardStop: this.hard.signal };
-    this.plan(env, options.operatorRetry ?? OPERATOR_RETRY, options.sinkRetry ?? SINK_RETRY);
+    this.plan(env, options.operatorRetry ?? OPERATOR_RETRY, this.sinkRetry);
+    const stateful = this.subTopologies.flatMap((sub) => sub.stateful.map((r) => r.node));
+    if (stateful.length > 0 && this.stateStore === undefined)
+      throw new Error(
+        `operators ${stateful.map((n) => `"${n}"`).join(', ')} declare keyed state: the runtime needs a stateStore`,
+      );
   }
 
   private plan(env: RunnerEnv, operatorRetry: RetryPolicy, sinkRetry: RetryPolicy): void {
@@ -132,6 +150,7 @@ export class TopologyRuntime {
         source,
         roots: childrenOf.get(source.name)!.get(MAIN_PORT) ?? [],
         operators,
+        stateful: operators.filter((o) => o.stateful),
         sinks,
         shards: new Map(),
       });
@@ -233,6 +252,7 @@ export class TopologyRuntime {
   }
 
   private async openComponents(): Promise<void> {
+    if (this.subTopologies.some((sub) => sub.stateful.length > 0)) await this.stateStore!.open();
     for (const node of this.topology.nodes) {
       const ctx = { node: node.name, clock: this.clock, signal: this.soft.signal };
       if (node.kind === 'sink') {
@@ -264,6 +284,9 @@ export class TopologyRuntime {
           this.log.error({ node: name, error: errorMessage(error) }, 'close failed');
         }
       }
+      await this.stateStore?.close().catch((error: unknown) => {
+        this.log.error({ error: errorMessage(error) }, 'state store close failed');
+      });
       this.events.complete();
     }
     if (this.failure) throw this.failure.error;
@@ -302,10 +325,11 @@ export class TopologyRuntime {
   private async runShard(sub: SubTopology, handle: ShardHandle<unknown>): Promise<void> {
     const source = sub.source.name;
     if (sub.shards.has(handle.shardId)) throw new Error(`shard ${handle.shardId} of ${source} opened twice`);
+    const stateful = sub.stateful.length > 0;
     const shard = new ShardState(
       source,
       handle,
-      sub.sinks.map((s) => s.node),
+      [...sub.sinks.map((s) => s.node), ...(stateful ? [STATE_DURABILITY] : [])],
       this.window,
       { clock: this.clock, log: this.log, maxRetryAgeMs: this.maxRetryAgeMs },
       (error) => this.fail(error),
@@ -313,7 +337,9 @@ export class TopologyRuntime {
     sub.shards.set(handle.shardId, shard);
     this.events.next({ type: 'shard-opened', source, shardId: handle.shardId });
     const sourceMetrics = this.nodeMetrics.get(source)!;
+    let last = handle.startPosition;
     try {
+      if (stateful) await this.restoreState(sub, shard);
       // queued in each operator's lane ahead of the first batch
       for (const operator of sub.operators) operator.openShard(shard);
       const batches = handle.batches[Symbol.asyncIterator]();
@@ -334,7 +360,8 @@ export class TopologyRuntime {
         shard.metrics.admit(records.length);
         if (millisBehindLatest !== undefined) shard.metrics.millisBehindLatest = millisBehindLatest;
         sourceMetrics.observe(records.length, records.length, 0);
-        deliver(sub.roots, shard, records, position).then(
+        last = position;
+        this.deliverBatch(sub, shard, records, position).then(
           async () => {
             shard.metrics.complete(records.length);
             // With checkpoints at every advance, a batch stays in flight until its checkpoint is
@@ -357,6 +384,7 @@ export class TopologyRuntime {
       for (let i = 0; i < shard.permits.size; i++) await shard.permits.acquire();
       shard.phase = 'waiting for timer deliveries';
       await shard.closeTimers();
+      if (!shard.failure) shard.snapshots?.captureFinal(last);
       shard.phase = 'flushing sinks';
       await this.flushExplicitSinks(sub);
       shard.phase = 'checkpointing';
@@ -369,6 +397,66 @@ export class TopologyRuntime {
         this.events.next({ type: 'shard-released', source, shardId: handle.shardId, position: final });
       }
     }
+  }
+
+  /** Claims and restores the shard's keyed state before its first batch (retried while the store is down). */
+  private async restoreState(sub: SubTopology, shard: ShardState): Promise<void> {
+    const nodes = new Map(sub.stateful.map((r) => [r.node, r.stateOf(shard)!]));
+    const snapshots = new ShardSnapshots(
+      this.stateStore!,
+      shard.shardId,
+      nodes,
+      this.clock,
+      this.checkpointIntervalMs,
+      this.log,
+    );
+    shard.snapshots = snapshots;
+    await withRetry(
+      () => snapshots.restore(shard.handle.startPosition, shard.handle.lineage),
+      this.sinkRetry,
+      this.clock,
+      this.hard.signal,
+      (error) =>
+        this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'keyed state restore failed'),
+    );
+    if (snapshots.restoredAt !== undefined)
+      shard.checkpoints.markDurable(STATE_DURABILITY, snapshots.restoredAt);
+  }
+
+  /**
+   * Hands a source batch to the pipeline. With keyed state: a barrier when one is due; and after a
+   * restore ahead of the checkpoint, the batch that straddles the restored position is cut there, so
+   * that its records up to it are known as held by the state.
+   */
+  private deliverBatch(
+    sub: SubTopology,
+    shard: ShardState,
+    records: readonly unknown[],
+    position: Position,
+  ): Promise<void> {
+    const snapshots = shard.snapshots;
+    if (snapshots === undefined) return deliver(sub.roots, shard, records, position);
+    const restoredAt = snapshots.restoredAt;
+    let held: Promise<void> | undefined;
+    let rest = records;
+    if (restoredAt !== undefined && !snapshots.holds(position) && records.length > 0) {
+      const positionOf = sub.source.component.positionOf;
+      if (positionOf === undefined)
+        return Promise.reject(
+          new Error(
+            `source "${sub.source.name}" gives no record positions (positionOf): a shard restored ahead of its checkpoint cannot resume`,
+          ),
+        );
+      const cut = records.findIndex((r) => comparePositions(positionOf(r), restoredAt) > 0);
+      if (cut > 0) {
+        held = deliver(sub.roots, shard, records.slice(0, cut), restoredAt);
+        rest = records.slice(cut);
+      }
+    }
+    const delivering = snapshots.admit(position);
+    const delivery = deliver(sub.roots, shard, rest, position);
+    delivering?.(delivery);
+    return held === undefined ? delivery : Promise.all([held, delivery]).then(() => undefined);
   }
 
   private async flushExplicitSinks(sub: SubTopology): Promise<void> {
@@ -386,6 +474,7 @@ export class TopologyRuntime {
   /** Hands the shard's advanced safe position to its source, one call at a time, in order. */
   private commit(shard: ShardState): Promise<void> {
     return shard.checkpointLane.run(async () => {
+      if (shard.snapshots !== undefined && !(await this.writeSnapshot(shard, shard.snapshots))) return;
       const position = shard.checkpoints.nextAdvance();
       if (position === undefined) return;
       try {
@@ -397,6 +486,23 @@ export class TopologyRuntime {
         this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'checkpoint failed');
       }
     });
+  }
+
+  /**
+   * Writes the shard's due state captures (those every sink has made durable) as one snapshot; false
+   * when the write failed (the checkpoint then waits; a lost state store stops the worker).
+   */
+  private async writeSnapshot(shard: ShardState, snapshots: ShardSnapshots): Promise<boolean> {
+    if (shard.failure) return true;
+    try {
+      const written = await snapshots.writeDue(shard.checkpoints.safePosition(STATE_DURABILITY));
+      if (written !== undefined) shard.checkpoints.markDurable(STATE_DURABILITY, written);
+      return true;
+    } catch (error) {
+      if (isFatal(error)) this.fail(error);
+      else this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'state snapshot failed');
+      return false;
+    }
   }
 
   private async checkpointTicker(): Promise<void> {

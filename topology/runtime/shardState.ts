@@ -10,9 +10,11 @@ import type { Position } from '../records.ts';
 import { ShardCheckpoints } from './checkpoints.ts';
 import { Lane } from './lane.ts';
 import { ShardMetrics } from './metrics.ts';
+import type { NodeState } from './nodeState.ts';
 import { Permits } from './permits.ts';
 import { RetryWatch } from './retryWatch.ts';
 import type { ShardScope } from './runners.ts';
+import type { ShardSnapshots } from './snapshots.ts';
 import type { NodeTimers } from './timers.ts';
 
 /** Where a shard's loop is: what a stop that takes long is waiting for. */
@@ -34,7 +36,10 @@ export class ShardState implements ShardScope {
   readonly retries: RetryWatch;
   failure: { readonly error: unknown } | undefined;
   phase: ShardPhase = 'waiting for a permit (batches in flight)';
+  /** The keyed state's snapshots, when an operator of the shard's sub-topology declares state. */
+  snapshots: ShardSnapshots | undefined;
   private readonly nodeTimers = new Map<string, NodeTimers>();
+  private readonly nodeStates = new Map<string, NodeState>();
   private readonly timerDeliveries = new Set<Promise<void>>();
 
   /** @param failWorker stops the worker when a timer's delivery fails (a batch's failure is seen by the loop). */
@@ -73,6 +78,20 @@ export class ShardState implements ShardScope {
       this.nodeTimers.set(node, timers);
     }
     return timers;
+  }
+
+  nodeState(node: string, create: () => NodeState): NodeState {
+    let state = this.nodeStates.get(node);
+    if (state === undefined) {
+      state = create();
+      this.nodeStates.set(node, state);
+    }
+    return state;
+  }
+
+  /** The timer firings still delivering their outputs. */
+  timerDeliveriesInFlight(): Promise<void>[] {
+    return [...this.timerDeliveries];
   }
 
   track(delivery: Promise<void>): void {

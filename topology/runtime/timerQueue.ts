@@ -23,6 +23,8 @@ function idOf(key: string, timestamp: number): string {
 export class TimerQueue {
   private heap: Entry[] = [];
   private readonly live = new Map<string, Entry>();
+  /** key → its timers' timestamps (for snapshots of keyed state). */
+  private readonly byKey = new Map<string, Set<number>>();
   private seq = 0;
 
   /** Timers registered and not yet taken or deleted. */
@@ -36,12 +38,16 @@ export class TimerQueue {
     if (this.live.has(id)) return;
     const entry: Entry = { key, timestamp, seq: this.seq++ };
     this.live.set(id, entry);
+    const stamps = this.byKey.get(key);
+    if (stamps === undefined) this.byKey.set(key, new Set([timestamp]));
+    else stamps.add(timestamp);
     this.push(entry);
   }
 
   /** Deletes a timer if it is registered. */
   delete(key: string, timestamp: number): void {
     if (!this.live.delete(idOf(key, timestamp))) return;
+    this.forget(key, timestamp);
     if (this.heap.length > 64 && this.heap.length > 2 * this.live.size) this.compact();
   }
 
@@ -60,13 +66,32 @@ export class TimerQueue {
       if (top === undefined || top.timestamp > time) return due;
       this.pop();
       this.live.delete(idOf(top.key, top.timestamp));
+      this.forget(top.key, top.timestamp);
       due.push({ key: top.key, timestamp: top.timestamp });
     }
+  }
+
+  /** The timestamps of a key's timers, ascending. */
+  timestampsOf(key: string): number[] {
+    return [...(this.byKey.get(key) ?? [])].sort((a, b) => a - b);
+  }
+
+  /** The keys that have timers. */
+  keys(): IterableIterator<string> {
+    return this.byKey.keys();
   }
 
   clear(): void {
     this.heap = [];
     this.live.clear();
+    this.byKey.clear();
+  }
+
+  private forget(key: string, timestamp: number): void {
+    const stamps = this.byKey.get(key);
+    if (stamps === undefined) return;
+    stamps.delete(timestamp);
+    if (stamps.size === 0) this.byKey.delete(key);
   }
 
   private isLive(entry: Entry): boolean {

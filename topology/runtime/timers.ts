@@ -31,6 +31,8 @@ export class NodeTimers {
   /** Set while the outputs of a processing-time firing are on their way: the next one waits. */
   private delivering = false;
   private sleep: { readonly at: number; readonly abort: AbortController } | undefined;
+  /** Told the key of every timer registered, deleted or fired (keyed state snapshots its timers). */
+  onChange: ((key: string) => void) | undefined;
 
   /**
    * @param canFire whether the operator has an `onTimer`; registering a timer without one is a bug.
@@ -47,6 +49,7 @@ export class NodeTimers {
       checkTimestamp(timestamp);
       if (this.closed) return;
       this.queues[domain].add(key, timestamp);
+      this.onChange?.(key);
       if (domain === 'processing-time') this.arm();
     };
     const timers = this;
@@ -60,9 +63,33 @@ export class NodeTimers {
       },
       registerEventTime: register('event-time'),
       registerProcessingTime: register('processing-time'),
-      deleteEventTime: (key, timestamp) => this.queues['event-time'].delete(key, timestamp),
-      deleteProcessingTime: (key, timestamp) => this.queues['processing-time'].delete(key, timestamp),
+      deleteEventTime: (key, timestamp) => this.remove('event-time', key, timestamp),
+      deleteProcessingTime: (key, timestamp) => this.remove('processing-time', key, timestamp),
     };
+  }
+
+  private remove(domain: TimeDomain, key: string, timestamp: number): void {
+    this.queues[domain].delete(key, timestamp);
+    this.onChange?.(key);
+  }
+
+  /** The operator's watermark on the shard. */
+  get currentWatermark(): number {
+    return this.watermark;
+  }
+
+  /** A key's timers of one domain, ascending (what a snapshot keeps). */
+  timestampsOf(domain: TimeDomain, key: string): number[] {
+    return this.queues[domain].timestampsOf(key);
+  }
+
+  /** Puts back timers and the watermark from a snapshot, before the shard's first batch. */
+  restore(domain: TimeDomain, key: string, timestamps: readonly number[]): void {
+    for (const timestamp of timestamps) this.queues[domain].add(key, timestamp);
+  }
+
+  restoreWatermark(watermark: number): void {
+    if (watermark > this.watermark) this.watermark = watermark;
   }
 
   /** Whether a timer may fire now: the shard is open and the node has a position for the outputs. */
@@ -79,7 +106,9 @@ export class NodeTimers {
   takeDue(domain: TimeDomain): FiredTimer[] {
     if (!this.ready) return [];
     const time = domain === 'event-time' ? this.watermark : this.clock.now();
-    return this.queues[domain].takeDue(time).map((t) => ({ key: t.key, timestamp: t.timestamp, domain }));
+    const due = this.queues[domain].takeDue(time);
+    if (this.onChange !== undefined) for (const t of due) this.onChange(t.key);
+    return due.map((t) => ({ key: t.key, timestamp: t.timestamp, domain }));
   }
 
   /** Sleeps on the clock until the earliest processing-time timer, unless already asleep for earlier. */
@@ -117,12 +146,13 @@ export class NodeTimers {
     }
   }
 
-  /** Cancels every timer: none fires after this. */
+  /**
+   * Cancels every timer: none fires after this. The timers stay readable (a stateful operator's last
+   * snapshot of the shard keeps them).
+   */
   close(): void {
     this.closed = true;
     this.sleep?.abort.abort();
     this.sleep = undefined;
-    this.queues['event-time'].clear();
-    this.queues['processing-time'].clear();
   }
 }

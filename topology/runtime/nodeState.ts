@@ -1,0 +1,267 @@
+/**
+ * The keyed state of one operator on one shard, in memory: its declared value and map states, and
+ * which of their entries (and which keys' timers) changed since the last capture. A capture encodes
+ * the changed entries as the store keeps them; a restore decodes them back.
+ *
+ * An entry's id is the JSON array `[node, state, key]` (value state), `[node, state, key, field]` (map
+ * state), `[node, "#timers", key]` (the key's timers: `{"e": [...], "p": [...]}`) or
+ * `[node, "#watermark", ""]`. State names cannot begin with `#`, so the ids never collide.
+ */
+import type { TimeDomain } from '../components.ts';
+import {
+  jsonCodec,
+  type KeyedState,
+  type MapState,
+  type StateCodec,
+  type StateDescriptor,
+  type StateEntry,
+  type ValueState,
+} from '../keyedState.ts';
+import type { NodeTimers } from './timers.ts';
+
+const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const TIMERS = '#timers';
+const WATERMARK = '#watermark';
+
+/** The changed entries of one capture: upserts and deleted ids. */
+export interface Capture {
+  readonly upserts: StateEntry[];
+  readonly deletes: string[];
+}
+
+/** An entry id as its parts: node, state, key and (map state) field. */
+export function parseEntryId(id: string): readonly string[] {
+  const parts = JSON.parse(id) as unknown;
+  if (!Array.isArray(parts) || parts.length < 3 || !parts.every((p) => typeof p === 'string'))
+    throw new Error(`not a keyed state entry id: ${id}`);
+  return parts as string[];
+}
+
+/** The partition key an entry belongs to (`''`: the shard as a whole). */
+export function routingKeyOf(id: string): string {
+  return parseEntryId(id)[2]!;
+}
+
+/** Checks an operator's state declarations: names valid and unique. */
+export function checkDescriptors(node: string, descriptors: readonly StateDescriptor[]): void {
+  const seen = new Set<string>();
+  for (const d of descriptors) {
+    if (!STATE_NAME.test(d.name))
+      throw new Error(`node "${node}": state name "${d.name}" must be letters, digits, "-" and "_"`);
+    if (seen.has(d.name)) throw new Error(`node "${node}": state "${d.name}" is declared twice`);
+    seen.add(d.name);
+  }
+}
+
+/** The value under `key`, made by `make` and kept on first use. */
+function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
+interface Declared {
+  readonly kind: 'value' | 'map';
+  readonly codec: StateCodec<unknown>;
+}
+
+const DOMAINS = [
+  ['e', 'event-time'],
+  ['p', 'processing-time'],
+] as const satisfies readonly (readonly [string, TimeDomain])[];
+
+/** One operator's keyed state on one shard. */
+export class NodeState implements KeyedState {
+  private readonly declared = new Map<string, Declared>();
+  private readonly values = new Map<string, Map<string, unknown>>();
+  private readonly maps = new Map<string, Map<string, Map<string, unknown>>>();
+  /** state → keys whose value changed. */
+  private readonly dirtyValues = new Map<string, Set<string>>();
+  /** state → key → fields that changed. */
+  private readonly dirtyFields = new Map<string, Map<string, Set<string>>>();
+  private readonly dirtyTimers = new Set<string>();
+  private capturedWatermark = Number.NEGATIVE_INFINITY;
+  private readonly handles = new Map<string, ValueState<unknown> | MapState<unknown>>();
+
+  constructor(
+    readonly node: string,
+    descriptors: readonly StateDescriptor[],
+    private readonly timers: NodeTimers,
+  ) {
+    checkDescriptors(node, descriptors);
+    for (const d of descriptors) {
+      this.declared.set(d.name, {
+        kind: d.kind,
+        codec: (d.codec ?? jsonCodec()) as StateCodec<unknown>,
+      });
+      if (d.kind === 'value') {
+        this.values.set(d.name, new Map());
+        this.dirtyValues.set(d.name, new Set());
+      } else {
+        this.maps.set(d.name, new Map());
+        this.dirtyFields.set(d.name, new Map());
+      }
+    }
+    timers.onChange = (key) => this.dirtyTimers.add(key);
+  }
+
+  value<T>(name: string): ValueState<T> {
+    return this.handle(name, 'value', () => this.valueHandle(name)) as ValueState<T>;
+  }
+
+  map<T>(name: string): MapState<T> {
+    return this.handle(name, 'map', () => this.mapHandle(name)) as MapState<T>;
+  }
+
+  private handle(
+    name: string,
+    kind: 'value' | 'map',
+    make: () => ValueState<unknown> | MapState<unknown>,
+  ): ValueState<unknown> | MapState<unknown> {
+    const declared = this.declared.get(name);
+    if (declared === undefined) throw new Error(`node "${this.node}" did not declare state "${name}"`);
+    if (declared.kind !== kind)
+      throw new Error(
+        `node "${this.node}": state "${name}" is a ${declared.kind} state, not a ${kind} state`,
+      );
+    return getOrCreate(this.handles, name, make);
+  }
+
+  private valueHandle(name: string): ValueState<unknown> {
+    const values = this.values.get(name)!;
+    const dirty = this.dirtyValues.get(name)!;
+    return {
+      get: (key) => values.get(key),
+      set: (key, value) => {
+        values.set(key, value);
+        dirty.add(key);
+      },
+      delete: (key) => {
+        if (values.delete(key)) dirty.add(key);
+      },
+      keys: () => values.keys(),
+    };
+  }
+
+  private mapHandle(name: string): MapState<unknown> {
+    const maps = this.maps.get(name)!;
+    const dirty = this.dirtyFields.get(name)!;
+    const mark = (key: string, field: string) => getOrCreate(dirty, key, () => new Set<string>()).add(field);
+    return {
+      get: (key, field) => maps.get(key)?.get(field),
+      set: (key, field, value) => {
+        getOrCreate(maps, key, () => new Map<string, unknown>()).set(field, value);
+        mark(key, field);
+      },
+      delete: (key, field) => {
+        const fields = maps.get(key);
+        if (fields === undefined || !fields.delete(field)) return;
+        if (fields.size === 0) maps.delete(key);
+        mark(key, field);
+      },
+      clear: (key) => {
+        const fields = maps.get(key);
+        if (fields === undefined) return;
+        for (const field of fields.keys()) mark(key, field);
+        maps.delete(key);
+      },
+      entries: (key) => (maps.get(key) ?? new Map<string, unknown>()).entries(),
+      keys: () => maps.keys(),
+    };
+  }
+
+  /** Whether anything changed since the last capture. */
+  get changed(): boolean {
+    if (this.dirtyTimers.size > 0 || this.timers.currentWatermark !== this.capturedWatermark) return true;
+    for (const keys of this.dirtyValues.values()) if (keys.size > 0) return true;
+    for (const keys of this.dirtyFields.values()) if (keys.size > 0) return true;
+    return false;
+  }
+
+  /** Encodes what changed since the last capture, and starts tracking changes anew. */
+  capture(): Capture {
+    const upserts: StateEntry[] = [];
+    const deletes: string[] = [];
+    for (const [name, keys] of this.dirtyValues) {
+      const { codec } = this.declared.get(name)!;
+      const values = this.values.get(name)!;
+      for (const key of keys) {
+        const id = JSON.stringify([this.node, name, key]);
+        const value = values.get(key);
+        if (value === undefined) deletes.push(id);
+        else upserts.push({ key: id, value: codec.encode(value) });
+      }
+      keys.clear();
+    }
+    for (const [name, keys] of this.dirtyFields) {
+      const { codec } = this.declared.get(name)!;
+      const maps = this.maps.get(name)!;
+      for (const [key, fields] of keys) {
+        const current = maps.get(key);
+        for (const field of fields) {
+          const id = JSON.stringify([this.node, name, key, field]);
+          const value = current?.get(field);
+          if (value === undefined) deletes.push(id);
+          else upserts.push({ key: id, value: codec.encode(value) });
+        }
+      }
+      keys.clear();
+    }
+    const encoder = new TextEncoder();
+    for (const key of this.dirtyTimers) {
+      const id = JSON.stringify([this.node, TIMERS, key]);
+      const stored = Object.fromEntries(
+        DOMAINS.map(([short, domain]) => [short, this.timers.timestampsOf(domain, key)]),
+      );
+      if (stored.e!.length === 0 && stored.p!.length === 0) deletes.push(id);
+      else upserts.push({ key: id, value: encoder.encode(JSON.stringify(stored)) });
+    }
+    this.dirtyTimers.clear();
+    const watermark = this.timers.currentWatermark;
+    if (watermark !== this.capturedWatermark) {
+      this.capturedWatermark = watermark;
+      upserts.push({
+        key: JSON.stringify([this.node, WATERMARK, '']),
+        value: encoder.encode(String(watermark)),
+      });
+    }
+    return { upserts, deletes };
+  }
+
+  /**
+   * Puts stored entries of this node back (`parts` parsed from their ids). With `dirty` they count as
+   * changed (state a child shard took over from its parents: its first snapshot must hold it).
+   * Returns false for an entry of a state the operator no longer declares.
+   */
+  restore(parts: readonly string[], bytes: Uint8Array, dirty: boolean): boolean {
+    const [, name, key, field] = parts as [string, string, string, string | undefined];
+    if (name === TIMERS) {
+      const stored = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, number[]>;
+      for (const [short, domain] of DOMAINS) this.timers.restore(domain, key, stored[short] ?? []);
+      if (dirty) this.dirtyTimers.add(key);
+      return true;
+    }
+    if (name === WATERMARK) {
+      const watermark = Number(new TextDecoder().decode(bytes));
+      this.timers.restoreWatermark(watermark);
+      if (!dirty) this.capturedWatermark = watermark;
+      return true;
+    }
+    const declared = this.declared.get(name);
+    if (declared === undefined) return false;
+    const value = declared.codec.decode(bytes);
+    if (declared.kind === 'value') {
+      if (field !== undefined) return false;
+      this.values.get(name)!.set(key, value);
+      if (dirty) this.dirtyValues.get(name)!.add(key);
+      return true;
+    }
+    if (field === undefined) return false;
+    getOrCreate(this.maps.get(name)!, key, () => new Map<string, unknown>()).set(field, value);
+    if (dirty) getOrCreate(this.dirtyFields.get(name)!, key, () => new Set<string>()).add(field);
+    return true;
+  }
+}

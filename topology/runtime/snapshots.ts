@@ -1,0 +1,240 @@
+/**
+ * Snapshots of one shard's keyed state (the Flink model: state and source position saved together).
+ *
+ * - **Restore.** When the shard opens, its state is claimed from the store (fencing out the previous
+ *   owner) and put back into the operators' `NodeState`s; the shard's snapshot position says which
+ *   records its state already holds. A shard with no snapshot takes over, from each parent's snapshot,
+ *   the keys whose hash falls in its range. A shard that resumes after a checkpoint but has no
+ *   snapshot lost its state: `StateLostError`, never a silent start from nothing.
+ * - **Barriers.** The runtime picks a source batch at most every snapshot interval as a barrier; each
+ *   stateful operator captures its changed entries right after that batch (and the timers it fired)
+ *   in its lane, so every capture holds exactly the records up to the barrier's position.
+ * - **Writes.** A barrier's captures are written, as one atomic snapshot at its position, once the
+ *   barrier batch has left the pipeline, the timer firings before the captures have delivered their
+ *   outputs, and every sink has made the position durable: a restored shard never lacks the outputs
+ *   of state it holds. The shard's checkpoint never passes its last written snapshot.
+ */
+import type { Clock } from '../clock.ts';
+import type { ShardLineage } from '../components.ts';
+import { hashKeyOf, inHashRange } from '../hashKey.ts';
+import { type StateEntry, StateLostError, type StateStore } from '../keyedState.ts';
+import type { Logger } from '../logger.ts';
+import { comparePositions, type Position } from '../records.ts';
+import { type Capture, type NodeState, parseEntryId } from './nodeState.ts';
+
+/** The checkpoint coordinator's name for the state of a shard, next to its sinks. */
+export const STATE_DURABILITY = '#state';
+
+function positionKey(position: Position): string {
+  return `${position.sequenceNumber}/${position.subSequenceNumber}`;
+}
+
+interface Barrier {
+  readonly position: Position;
+  readonly parts: Map<string, Capture>;
+  readonly waits: Promise<unknown>[];
+}
+
+interface ReadyCapture {
+  readonly position: Position;
+  readonly parts: readonly Capture[];
+  settled: boolean;
+}
+
+/** What the snapshots of a shard cost, for metrics and the benchmark. */
+export interface SnapshotFigures {
+  snapshots: number;
+  bytes: number;
+  roundTrips: number;
+  entries: number;
+}
+
+/** The keyed state of one shard: restore, barriers, captures and snapshot writes. */
+export class ShardSnapshots {
+  /** The position the restored state holds the records up to (none for a fresh shard). */
+  restoredAt: Position | undefined;
+  readonly figures: SnapshotFigures = { snapshots: 0, bytes: 0, roundTrips: 0, entries: 0 };
+  private readonly owner = crypto.randomUUID();
+  private lastBarrierAt = Number.NEGATIVE_INFINITY;
+  private readonly barriers = new Map<string, Barrier>();
+  private readonly queue: ReadyCapture[] = [];
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly shardId: string,
+    private readonly nodes: ReadonlyMap<string, NodeState>,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Claims the shard's state and puts it back into the operators. `startPosition` is the checkpoint
+   * the shard resumes after, if any.
+   */
+  async restore(startPosition: Position | undefined, lineage: ShardLineage | undefined): Promise<void> {
+    const snapshot = await this.store.claim(this.shardId, this.owner);
+    if (snapshot !== undefined) {
+      this.put(snapshot.entries, false, () => true);
+      this.restoredAt = snapshot.position;
+      this.log.info(
+        { shardId: this.shardId, position: snapshot.position, entries: snapshot.entries.length },
+        'keyed state restored',
+      );
+      return;
+    }
+    const parents = lineage?.parentShardIds ?? [];
+    if (parents.length === 0) {
+      if (startPosition !== undefined)
+        throw new StateLostError(
+          `shard ${this.shardId} resumes after checkpoint ${startPosition.sequenceNumber} but the state store ` +
+            `(${this.store.kind}) holds no snapshot of it: its keyed state was lost (or the topology gained ` +
+            'stateful operators since): replay the shard from a savepoint, which resets its state',
+        );
+      return;
+    }
+    const range = lineage!.hashKeyRange;
+    let taken = 0;
+    for (const parent of parents) {
+      const stored = await this.store.read(parent);
+      if (stored === undefined) continue;
+      // state of the parent as a whole (key '') stays with the parent
+      taken += this.put(stored.entries, true, (key) => key !== '' && inHashRange(hashKeyOf(key), range));
+    }
+    this.log.info(
+      { shardId: this.shardId, parents, entries: taken },
+      'keyed state taken over from parent shards',
+    );
+  }
+
+  private put(entries: readonly StateEntry[], dirty: boolean, take: (key: string) => boolean): number {
+    let taken = 0;
+    const unknown = new Set<string>();
+    for (const entry of entries) {
+      const parts = parseEntryId(entry.key);
+      if (!take(parts[2]!)) continue;
+      const node = this.nodes.get(parts[0]!);
+      if (node === undefined || !node.restore(parts, entry.value, dirty)) {
+        unknown.add(`${parts[0]}.${parts[1]}`);
+        continue;
+      }
+      taken++;
+    }
+    if (unknown.size > 0)
+      this.log.warn(
+        { shardId: this.shardId, states: [...unknown] },
+        'keyed state of operators or states this topology no longer declares was not restored',
+      );
+    return taken;
+  }
+
+  /** Whether a batch at `position` holds records the restored state already has (it is skipped). */
+  holds(position: Position): boolean {
+    return this.restoredAt !== undefined && comparePositions(position, this.restoredAt) <= 0;
+  }
+
+  /**
+   * Called for each source batch before it enters the pipeline: makes it a barrier when one is due,
+   * and then returns what to call with the batch's delivery (its captures wait for it).
+   */
+  admit(position: Position): ((delivery: Promise<void>) => void) | undefined {
+    const now = this.clock.now();
+    if (this.intervalMs > 0 && now - this.lastBarrierAt < this.intervalMs) return undefined;
+    this.lastBarrierAt = now;
+    let delivering!: (delivery: Promise<void>) => void;
+    const delivered = new Promise<void>((resolve) => {
+      delivering = resolve;
+    });
+    this.barriers.set(positionKey(position), { position, parts: new Map(), waits: [delivered] });
+    return delivering;
+  }
+
+  /** Whether the batch at `position` is a barrier (its stateful operators capture after it). */
+  isBarrier(position: Position): boolean {
+    return this.barriers.has(positionKey(position));
+  }
+
+  /**
+   * A stateful operator finished the barrier batch at `position` (in its lane): captures its changes.
+   * `timerDeliveries` are the shard's timer firings still delivering their outputs.
+   */
+  capture(node: string, position: Position, timerDeliveries: readonly Promise<unknown>[]): void {
+    const key = positionKey(position);
+    const barrier = this.barriers.get(key);
+    if (barrier === undefined) return;
+    barrier.parts.set(node, this.nodes.get(node)!.capture());
+    barrier.waits.push(...timerDeliveries);
+    if (barrier.parts.size < this.nodes.size) return;
+    this.barriers.delete(key);
+    this.enqueue(position, [...barrier.parts.values()], Promise.all(barrier.waits));
+  }
+
+  /**
+   * The shard drained (every batch and timer delivery is through): captures what changed since the
+   * last barrier, at the last position the shard reached.
+   */
+  captureFinal(position: Position | undefined): void {
+    const at = position ?? this.restoredAt;
+    if (at === undefined) return;
+    if (![...this.nodes.values()].some((n) => n.changed)) return;
+    this.enqueue(
+      at,
+      [...this.nodes.values()].map((n) => n.capture()),
+      Promise.resolve(),
+    );
+  }
+
+  private enqueue(position: Position, parts: readonly Capture[], ready: Promise<unknown>): void {
+    const capture: ReadyCapture = { position, parts, settled: false };
+    this.queue.push(capture);
+    ready.then(
+      () => {
+        capture.settled = true;
+      },
+      () => {},
+    );
+  }
+
+  /**
+   * Writes, as one snapshot, the captures whose outputs are through and whose position every sink has
+   * made durable (`safe`); returns the snapshot's position, or `undefined` when nothing was due.
+   */
+  async writeDue(safe: Position | undefined): Promise<Position | undefined> {
+    if (safe === undefined) return undefined;
+    let count = 0;
+    while (count < this.queue.length) {
+      const next = this.queue[count]!;
+      if (!next.settled || comparePositions(next.position, safe) > 0) break;
+      count++;
+    }
+    if (count === 0) return undefined;
+    const due = this.queue.slice(0, count);
+    const merged = new Map<string, Uint8Array | null>();
+    for (const capture of due) {
+      for (const part of capture.parts) {
+        for (const id of part.deletes) merged.set(id, null);
+        for (const entry of part.upserts) merged.set(entry.key, entry.value);
+      }
+    }
+    const upserts: StateEntry[] = [];
+    const deletes: string[] = [];
+    for (const [key, value] of merged) {
+      if (value === null) deletes.push(key);
+      else upserts.push({ key, value });
+    }
+    const position = due[due.length - 1]!.position;
+    const receipt = await this.store.write({
+      shardId: this.shardId,
+      owner: this.owner,
+      position,
+      upserts,
+      deletes,
+    });
+    this.queue.splice(0, count);
+    this.figures.snapshots++;
+    this.figures.bytes += receipt.bytes;
+    this.figures.roundTrips += receipt.roundTrips;
+    this.figures.entries += upserts.length + deletes.length;
+    return position;
+  }
+}
