@@ -202,10 +202,13 @@ export class OperatorRunner implements Runner {
     return shard.nodeState(this.node, () => new NodeState(this.node, descriptors, this.timersOf(shard)));
   }
 
-  /** Runs the operator's `openShard` in the node's lane, ahead of any batch of the shard. */
+  /**
+   * Runs the operator's `openShard` in the node's lane, ahead of any batch of the shard, and fires
+   * the timers that are due (a stateful operator's restored timers too).
+   */
   openShard(shard: ShardScope): void {
     const openShard = this.operator.openShard;
-    if (openShard === undefined) return;
+    if (openShard === undefined && !this.stateful) return;
     const opened = this.inLane(shard, async (forwards) => {
       const timers = this.timersOf(shard);
       const state = this.stateOf(shard);
@@ -216,8 +219,10 @@ export class OperatorRunner implements Runner {
         timers: timers.service,
         ...(state === undefined ? {} : { state }),
       };
-      await this.withRetry(shard, async () => openShard(ctx));
-      shard.retries.succeeded(this.node);
+      if (openShard !== undefined) {
+        await this.withRetry(shard, async () => openShard(ctx));
+        shard.retries.succeeded(this.node);
+      }
       await this.fireDue(shard, timers, forwards);
     });
     shard.track(opened);

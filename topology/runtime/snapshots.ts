@@ -38,7 +38,8 @@ interface Barrier {
 interface ReadyCapture {
   readonly position: Position;
   readonly parts: readonly Capture[];
-  settled: boolean;
+  /** Settles once the outputs of what the capture holds have left the pipeline. */
+  readonly ready: Promise<unknown>;
 }
 
 /** What the snapshots of a shard cost, for metrics and the benchmark. */
@@ -185,30 +186,22 @@ export class ShardSnapshots {
   }
 
   private enqueue(position: Position, parts: readonly Capture[], ready: Promise<unknown>): void {
-    const capture: ReadyCapture = { position, parts, settled: false };
-    this.queue.push(capture);
-    ready.then(
-      () => {
-        capture.settled = true;
-      },
-      () => {},
-    );
+    ready.catch(() => {}); // a failed delivery fails the shard; its capture is never written
+    this.queue.push({ position, parts, ready });
   }
 
   /**
-   * Writes, as one snapshot, the captures whose outputs are through and whose position every sink has
-   * made durable (`safe`); returns the snapshot's position, or `undefined` when nothing was due.
+   * Writes, as one snapshot, the captures whose position every sink has made durable (`safe`), once
+   * their outputs are through; returns the snapshot's position, or `undefined` when nothing was due.
    */
   async writeDue(safe: Position | undefined): Promise<Position | undefined> {
     if (safe === undefined) return undefined;
     let count = 0;
-    while (count < this.queue.length) {
-      const next = this.queue[count]!;
-      if (!next.settled || comparePositions(next.position, safe) > 0) break;
-      count++;
-    }
+    while (count < this.queue.length && comparePositions(this.queue[count]!.position, safe) <= 0) count++;
     if (count === 0) return undefined;
     const due = this.queue.slice(0, count);
+    // the sinks have the batches; the timer firings before the captures may still be delivering
+    await Promise.all(due.map((c) => c.ready));
     const merged = new Map<string, Uint8Array | null>();
     for (const capture of due) {
       for (const part of capture.parts) {
