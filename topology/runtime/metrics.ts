@@ -114,6 +114,24 @@ export interface ShardMetricsSnapshot {
   readonly retryingMs?: number;
   /** True once that retry outlasted the retry age: the shard is stuck. */
   readonly stuck?: boolean;
+  /** The shard's keyed state snapshots so far, when it has stateful operators. */
+  readonly state?: StateFigures;
+}
+
+/** What a shard's keyed state snapshots have cost so far. */
+export interface StateFigures {
+  /** Snapshots written. */
+  snapshots: number;
+  /** Bytes of entry ids and values written. */
+  bytes: number;
+  /** Round trips to the state store for them. */
+  roundTrips: number;
+  /** Entries written or deleted. */
+  entries: number;
+  /** Entries the shard's state was restored with when it opened. */
+  restoredEntries: number;
+  /** How long the restore took (ms). */
+  restoreMs: number;
 }
 
 /** A gauge reported by a source. */
@@ -157,6 +175,7 @@ export function snapshotNode(m: NodeMetrics, queueDepth: number): NodeMetricsSna
 export function snapshotShard(
   m: ShardMetrics,
   retries: { ageMs(): number; readonly stuck: boolean } = { ageMs: () => 0, stuck: false },
+  state?: StateFigures,
 ): ShardMetricsSnapshot {
   return {
     source: m.source,
@@ -171,6 +190,7 @@ export function snapshotShard(
     checkpoint: m.checkpoint,
     retryingMs: retries.ageMs(),
     stuck: retries.stuck,
+    ...(state === undefined ? {} : { state: { ...state } }),
   };
 }
 
@@ -243,6 +263,24 @@ export function renderPrometheus(s: RuntimeMetricsSnapshot): string {
   );
   gauge('shard_stuck', 'Whether a batch of the shard has been retried past the retry age.', (m) =>
     m.stuck ? 1 : 0,
+  );
+  gauge(
+    'shard_state_snapshots_total',
+    "Snapshots of the shard's keyed state written.",
+    (m) => m.state?.snapshots,
+  );
+  gauge(
+    'shard_state_snapshot_bytes_total',
+    "Bytes of the shard's keyed state snapshots written.",
+    (m) => m.state?.bytes,
+  );
+  gauge(
+    'shard_state_snapshot_round_trips_total',
+    "Round trips to the state store for the shard's snapshots.",
+    (m) => m.state?.roundTrips,
+  );
+  gauge('shard_state_restore_seconds', "How long restoring the shard's keyed state took.", (m) =>
+    m.state === undefined ? undefined : m.state.restoreMs / 1000,
   );
   for (const name of new Set(s.gauges.map((g) => g.name))) {
     const of = s.gauges.filter((g) => g.name === name);

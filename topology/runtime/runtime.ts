@@ -233,7 +233,7 @@ export class TopologyRuntime {
     const shards = [];
     for (const sub of this.subTopologies) {
       for (const shard of sub.shards.values()) {
-        shards.push(snapshotShard(shard.metrics, shard.retries));
+        shards.push(snapshotShard(shard.metrics, shard.retries, shard.snapshots?.figures));
         for (const [node, lane] of shard.lanes) depth.set(node, (depth.get(node) ?? 0) + lane.depth);
       }
     }

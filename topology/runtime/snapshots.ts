@@ -20,6 +20,7 @@ import { hashKeyOf, inHashRange } from '../hashKey.ts';
 import { type StateEntry, StateLostError, type StateStore } from '../keyedState.ts';
 import type { Logger } from '../logger.ts';
 import { comparePositions, type Position } from '../records.ts';
+import type { StateFigures } from './metrics.ts';
 import { type Capture, type NodeState, parseEntryId } from './nodeState.ts';
 
 /** The checkpoint coordinator's name for the state of a shard, next to its sinks. */
@@ -42,19 +43,18 @@ interface ReadyCapture {
   readonly ready: Promise<unknown>;
 }
 
-/** What the snapshots of a shard cost, for metrics and the benchmark. */
-export interface SnapshotFigures {
-  snapshots: number;
-  bytes: number;
-  roundTrips: number;
-  entries: number;
-}
-
 /** The keyed state of one shard: restore, barriers, captures and snapshot writes. */
 export class ShardSnapshots {
   /** The position the restored state holds the records up to (none for a fresh shard). */
   restoredAt: Position | undefined;
-  readonly figures: SnapshotFigures = { snapshots: 0, bytes: 0, roundTrips: 0, entries: 0 };
+  readonly figures: StateFigures = {
+    snapshots: 0,
+    bytes: 0,
+    roundTrips: 0,
+    entries: 0,
+    restoredEntries: 0,
+    restoreMs: 0,
+  };
   private readonly owner = crypto.randomUUID();
   private lastBarrierAt = Number.NEGATIVE_INFINITY;
   private readonly barriers = new Map<string, Barrier>();
@@ -74,6 +74,15 @@ export class ShardSnapshots {
    * the shard resumes after, if any.
    */
   async restore(startPosition: Position | undefined, lineage: ShardLineage | undefined): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.load(startPosition, lineage);
+    } finally {
+      this.figures.restoreMs = performance.now() - started;
+    }
+  }
+
+  private async load(startPosition: Position | undefined, lineage: ShardLineage | undefined): Promise<void> {
     const snapshot = await this.store.claim(this.shardId, this.owner);
     if (snapshot !== undefined) {
       this.put(snapshot.entries, false, () => true);
@@ -108,6 +117,7 @@ export class ShardSnapshots {
     );
   }
 
+  /** Puts the entries `take` accepts (by key) back into the operators; returns how many. */
   private put(entries: readonly StateEntry[], dirty: boolean, take: (key: string) => boolean): number {
     let taken = 0;
     const unknown = new Set<string>();
@@ -115,17 +125,15 @@ export class ShardSnapshots {
       const parts = parseEntryId(entry.key);
       if (!take(parts[2]!)) continue;
       const node = this.nodes.get(parts[0]!);
-      if (node === undefined || !node.restore(parts, entry.value, dirty)) {
-        unknown.add(`${parts[0]}.${parts[1]}`);
-        continue;
-      }
-      taken++;
+      if (node?.restore(parts, entry.value, dirty)) taken++;
+      else unknown.add(`${parts[0]}.${parts[1]}`);
     }
     if (unknown.size > 0)
       this.log.warn(
         { shardId: this.shardId, states: [...unknown] },
         'keyed state of operators or states this topology no longer declares was not restored',
       );
+    this.figures.restoredEntries += taken;
     return taken;
   }
 
