@@ -36,6 +36,14 @@ export interface RawRecord {
   readonly data: Uint8Array;
 }
 
+/**
+ * The position of a record in its shard: its sequence number and sub-sequence number (0 when it is
+ * not a user record of a KPL aggregate). A `RawRef` carries the same two fields and maps the same way.
+ */
+export function positionOfRecord(record: Pick<RawRecord, 'sequenceNumber' | 'subSequenceNumber'>): Position {
+  return { sequenceNumber: record.sequenceNumber, subSequenceNumber: record.subSequenceNumber ?? 0 };
+}
+
 /** What gateways write to the stream: a device payload and how it arrived. */
 export interface IngestEnvelope {
   readonly v: 1;
