@@ -66,6 +66,11 @@ export interface RawRef {
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly subSequenceNumber?: number;
+  /**
+   * The raw record's Kinesis partition key, as the decode stage copies it: what a stateful operator
+   * downstream keys its state by, so the state follows the key's records across a reshard.
+   */
+  readonly partitionKey?: string;
   /** The product spec that decoded the record, and its version. */
   readonly specId?: string;
   readonly specVersion?: number;
