@@ -203,15 +203,20 @@ export interface SourceBatch<T> {
   readonly millisBehindLatest?: number;
 }
 
+/**
+ * A shard's range of partition-key hashes (the MD5 of the key as a 128-bit unsigned integer),
+ * inclusive, as decimal strings (Kinesis's `HashKeyRange`). See `hashKey.ts`.
+ */
+export interface HashKeyRange {
+  readonly startingHashKey: string;
+  readonly endingHashKey: string;
+}
+
 /** Where a shard came from: what keyed state needs to follow its keys across a reshard. */
 export interface ShardLineage {
   /** The shards this one was split or merged from; they were read to their end before it started. */
   readonly parentShardIds: readonly string[];
-  /**
-   * The shard's range of partition-key hashes (the MD5 of the key as a 128-bit unsigned integer),
-   * inclusive, as decimal strings (Kinesis's `HashKeyRange`).
-   */
-  readonly hashKeyRange: { readonly startingHashKey: string; readonly endingHashKey: string };
+  readonly hashKeyRange: HashKeyRange;
 }
 
 /** One shard (source partition) assigned to this worker. */

@@ -1,16 +1,17 @@
 /**
- * Where a partition key lands: Kinesis maps a record to the shard whose hash key range holds the MD5
- * of its partition key (UTF-8), read as a 128-bit unsigned integer.
+ * Where Kinesis puts a partition key: the MD5 of its UTF-8 bytes, read as a 128-bit unsigned
+ * integer, falls in exactly one open shard's hash key range. Keyed state follows its keys across a
+ * split or merge by the same rule.
  */
 import { createHash } from 'node:crypto';
-import type { ShardLineage } from './components.ts';
+import type { HashKeyRange } from './components.ts';
 
-/** The hash key of a partition key, as Kinesis computes it. */
+/** The 128-bit hash Kinesis computes from a partition key to choose its shard. */
 export function hashKeyOf(partitionKey: string): bigint {
   return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
 }
 
-/** Whether a hash key falls in a shard's range (both ends inclusive). */
-export function inHashRange(hash: bigint, range: ShardLineage['hashKeyRange']): boolean {
-  return hash >= BigInt(range.startingHashKey) && hash <= BigInt(range.endingHashKey);
+/** Whether a hash falls in a shard's hash key range (both ends inclusive). */
+export function inHashRange(hash: bigint, range: HashKeyRange): boolean {
+  return BigInt(range.startingHashKey) <= hash && hash <= BigInt(range.endingHashKey);
 }

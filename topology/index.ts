@@ -27,5 +27,5 @@ export {
 export { type RuntimeEvent, type RuntimeOptions, TopologyRuntime } from './runtime/runtime.ts';
 export { AsyncQueue } from './testing/asyncQueue.ts';
 export { type TestDriverOptions, TopologyTestDriver } from './testing/driver.ts';
-export { MemorySource } from './testing/memorySource.ts';
+export { MemorySource, type MemorySourceOptions } from './testing/memorySource.ts';
 export * from './windowState.ts';

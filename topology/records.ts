@@ -36,6 +36,14 @@ export interface RawRecord {
   readonly data: Uint8Array;
 }
 
+/**
+ * The position of a record in its shard: its sequence number and sub-sequence number (0 when it is
+ * not a user record of a KPL aggregate). A `RawRef` carries the same two fields and maps the same way.
+ */
+export function positionOfRecord(record: Pick<RawRecord, 'sequenceNumber' | 'subSequenceNumber'>): Position {
+  return { sequenceNumber: record.sequenceNumber, subSequenceNumber: record.subSequenceNumber ?? 0 };
+}
+
 /** What gateways write to the stream: a device payload and how it arrived. */
 export interface IngestEnvelope {
   readonly v: 1;
@@ -58,6 +66,11 @@ export interface RawRef {
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly subSequenceNumber?: number;
+  /**
+   * The raw record's Kinesis partition key, as the decode stage copies it: what a stateful operator
+   * downstream keys its state by, so the state follows the key's records across a reshard.
+   */
+  readonly partitionKey?: string;
   /** The product spec that decoded the record, and its version. */
   readonly specId?: string;
   readonly specVersion?: number;

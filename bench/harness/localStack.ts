@@ -10,7 +10,7 @@
  * for the in-run baseline.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,7 +29,13 @@ import { startRedis } from '../../infra/local/redis.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { openWarmStore, type WarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { type RuntimeMetricsSnapshot, systemClock, TopologyRuntime } from '../../topology/index.ts';
+import {
+  hashKeyOf,
+  inHashRange,
+  type RuntimeMetricsSnapshot,
+  systemClock,
+  TopologyRuntime,
+} from '../../topology/index.ts';
 import { startEmulator } from '../emulators.ts';
 import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
@@ -108,12 +114,13 @@ export async function laneKeysFor(client: KinesisClient, streamName: string, run
   const shards = (await client.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
   const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   return open.map((shard) => {
-    const lo = BigInt(shard.HashKeyRange!.StartingHashKey!);
-    const hi = BigInt(shard.HashKeyRange!.EndingHashKey!);
+    const range = {
+      startingHashKey: shard.HashKeyRange!.StartingHashKey!,
+      endingHashKey: shard.HashKeyRange!.EndingHashKey!,
+    };
     for (let n = 0; n < 1_000_000; n++) {
       const key = run === '' ? `bench-marker-${n}` : `bench-marker-${run}-${n}`;
-      const hash = BigInt(`0x${createHash('md5').update(key).digest('hex')}`);
-      if (hash >= lo && hash <= hi) return key;
+      if (inHashRange(hashKeyOf(key), range)) return key;
     }
     throw new Error(`no marker key found for ${shard.ShardId}`);
   });

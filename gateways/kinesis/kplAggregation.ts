@@ -15,6 +15,7 @@
  * A device's records therefore stay in its shard, in order, exactly as without aggregation.
  */
 import { createHash } from 'node:crypto';
+import { type HashKeyRange, hashKeyOf } from '../../topology/index.ts';
 
 /** Aggregation format constants. */
 const MAGIC = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
@@ -43,15 +44,8 @@ export interface PackedRecord {
 }
 
 /** An open shard's hash key range, inclusive, as ListShards gives it (decimal strings). */
-export interface ShardHashRange {
+export interface ShardHashRange extends HashKeyRange {
   readonly shardId: string;
-  readonly startingHashKey: string;
-  readonly endingHashKey: string;
-}
-
-/** The 128-bit hash Kinesis computes from a partition key to choose its shard. */
-export function partitionKeyHash(partitionKey: string): bigint {
-  return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
 }
 
 /** Finds the shard whose hash key range holds a partition key's hash. */
@@ -63,7 +57,7 @@ export function shardRouter(ranges: readonly ShardHashRange[]): (partitionKey: s
   // devices repeat: remember each key's shard (bounded; a full memo starts over)
   const memo = new Map<string, string>();
   const route = (partitionKey: string): string => {
-    const hash = partitionKeyHash(partitionKey);
+    const hash = hashKeyOf(partitionKey);
     let lo = 0;
     let hi = sorted.length - 1;
     while (lo < hi) {

@@ -31,7 +31,10 @@ export interface CompiledSpec {
   decode(record: RawRecord, incoming: Incoming, now: number): Telemetry[];
 }
 
-/** Where a record's telemetry came from: stream position, envelope, and the spec and its version. */
+/**
+ * Where a record's telemetry came from: stream position and partition key, envelope, and the spec
+ * and its version.
+ */
 export function rawRefOf(record: RawRecord, envelope: Incoming['envelope'], spec: Spec): RawRef {
   return {
     // a bare payload (no envelope) comes from the TCP gateway, the one that writes raw frames
@@ -42,6 +45,7 @@ export function rawRefOf(record: RawRecord, envelope: Incoming['envelope'], spec
     shardId: record.shardId,
     sequenceNumber: record.sequenceNumber,
     subSequenceNumber: record.subSequenceNumber,
+    partitionKey: record.partitionKey,
     specId: spec.id,
     specVersion: spec.version,
   };

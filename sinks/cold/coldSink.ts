@@ -16,6 +16,7 @@ import {
   type Logger,
   maxPosition,
   type Position,
+  positionOfRecord,
   type Sink,
   type SinkOpenContext,
   silentLogger,
@@ -108,11 +109,6 @@ export interface ColdSinkDeps {
   readonly closeDataFileWriter?: () => Promise<void>;
   readonly log?: Logger;
 }
-
-const positionOf = (r: Enriched): Position => ({
-  sequenceNumber: r.rawRef.sequenceNumber,
-  subSequenceNumber: r.rawRef.subSequenceNumber ?? 0,
-});
 
 /** A sink appending telemetry to the Cold Iceberg table, exactly once per shard position. */
 export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enriched> {
@@ -324,7 +320,7 @@ export function coldSink(config: ColdSinkConfig, deps: ColdSinkDeps): Sink<Enric
       // must find those user records committed too.
       let end = batchCtx.position;
       for (const r of batch) {
-        const p = positionOf(r);
+        const p = positionOfRecord(r.rawRef);
         if (!floor || comparePositions(p, floor) > 0) {
           buffer ??= new PartitionedTelemetry(schema!);
           buffer.append(r);

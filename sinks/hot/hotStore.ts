@@ -7,7 +7,7 @@
  * device, device time and stream position; latest state per device, moving only forward in device
  * time; window aggregates by (scope, key, metric, window, window start), keeping the highest revision.
  */
-import type { Enriched, WindowAggregate, WindowSize } from '../../topology/index.ts';
+import type { Enriched, RawRef, WindowAggregate, WindowSize } from '../../topology/index.ts';
 
 /** Each device's latest record, as the dashboards show it. */
 export interface DeviceState {
@@ -97,6 +97,15 @@ export function lastByKey<T>(batch: readonly T[], key: (t: T) => string): T[] {
   const byKey = new Map<string, T>();
   for (const t of batch) byKey.set(key(t), t);
   return [...byKey.values()];
+}
+
+/**
+ * The raw reference as the Hot store keeps it: without the partition key, which is for keyed state
+ * in the pipeline (usually the device id again), so stored rows keep their shape and size.
+ */
+export function storedRawRef(ref: RawRef): Omit<RawRef, 'partitionKey'> {
+  const { partitionKey: _partitionKey, ...stored } = ref;
+  return stored;
 }
 
 /** The natural key of a telemetry record: device, device time and stream position. */

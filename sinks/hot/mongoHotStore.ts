@@ -23,6 +23,7 @@ import {
   lastByKey,
   latestPerDevice,
   retentionCutoff,
+  storedRawRef,
   type TelemetryQuery,
   telemetryKey,
 } from './hotStore.ts';
@@ -171,7 +172,7 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
           customerId: e.customer_id,
           ingestTimestamp: new Date(e.ingest_timestamp),
           metrics: escapeMetrics(e.metrics),
-          rawRef: e.rawRef,
+          rawRef: storedRawRef(e.rawRef),
           ...(e.hub_id !== undefined ? { hubId: e.hub_id } : {}),
           ...(e.hub_timestamp !== undefined ? { hubTimestamp: new Date(e.hub_timestamp) } : {}),
           ...(e.childDeviceId !== undefined ? { childDeviceId: e.childDeviceId } : {}),

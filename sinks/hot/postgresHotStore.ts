@@ -27,6 +27,7 @@ import {
   lastByKey,
   latestPerDevice,
   retentionCutoff,
+  storedRawRef,
   type TelemetryQuery,
   telemetryKey,
   utcDayStart,
@@ -130,9 +131,9 @@ interface AggregateRow extends StatsRow {
 
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
-/** The raw reference as `raw_ref` keeps it: without the parts the key columns hold. */
-function rawRefRest(ref: RawRef): Omit<RawRef, 'stream' | 'shardId' | 'sequenceNumber'> {
-  const { stream: _stream, shardId: _shard, sequenceNumber: _sequence, ...rest } = ref;
+/** The raw reference as `raw_ref` keeps it: without the parts the key columns hold (see `storedRawRef`). */
+function rawRefRest(ref: RawRef): Omit<RawRef, 'stream' | 'shardId' | 'sequenceNumber' | 'partitionKey'> {
+  const { stream: _stream, shardId: _shard, sequenceNumber: _sequence, ...rest } = storedRawRef(ref);
   return rest;
 }
 

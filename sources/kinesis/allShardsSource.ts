@@ -13,6 +13,7 @@ import {
   type Logger,
   maxPosition,
   type Position,
+  positionOfRecord,
   type RawRecord,
   type ShardHandle,
   type Source,
@@ -24,7 +25,7 @@ import { type KinesisSourceConfigInput, kinesisSourceConfigSchema } from './conf
 import { type BackoffContext, KINESIS_BACKOFF } from './retrieval/backoff.ts';
 import { type ShardReader, shardReader } from './retrieval/shardReader.ts';
 import { checkpointStart, initialPosition, type StartPosition } from './retrieval/startPosition.ts';
-import { listShards } from './shardDetector.ts';
+import { lineageOf, listShards } from './shardDetector.ts';
 import { ShardLineage } from './shardLineage.ts';
 
 /** What the source is given besides its configuration. */
@@ -96,8 +97,10 @@ export function kinesisAllShardsSource(
       log.info({ stream, shardId, parent: shard.ParentShardId }, 'kinesis shard opened');
       const record = (position: Position) =>
         checkpoints.set(shardId, maxPosition(checkpoints.get(shardId), position));
+      const origin = lineageOf(shard);
       return {
         shardId,
+        ...(origin === undefined ? {} : { lineage: origin }),
         ...(start.type === 'AFTER_SEQUENCE_NUMBER' ? { startPosition: start.position } : {}),
         batches: reader,
         checkpoint: async (position) => {
@@ -148,6 +151,7 @@ export function kinesisAllShardsSource(
     type: 'kinesis',
     stores: [{ name: `kinesis.${stream}`, kind: 'kinesis' }],
     shards: kinesisShards,
+    positionOf: positionOfRecord,
     checkpoints: () => checkpoints,
     close: () => {
       if (ownsClient) client.destroy();

@@ -7,13 +7,14 @@
  */
 import { hostname } from 'node:os';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import { z } from 'zod';
 import {
   AsyncQueue,
   type Clock,
   errorMessage,
   type Logger,
+  positionOfRecord,
   type RawRecord,
   type ShardHandle,
   type Source,
@@ -29,6 +30,7 @@ import { syncShards } from './leases/shardSync.ts';
 import { ShardConsumer } from './lifecycle/shardConsumer.ts';
 import { type BackoffContext, KINESIS_BACKOFF } from './retrieval/backoff.ts';
 import { initialPosition } from './retrieval/startPosition.ts';
+import { hashKeyRangeOf, listShards } from './shardDetector.ts';
 
 /** Configuration of lease management. */
 export const leaseConfigSchema = z
@@ -117,11 +119,23 @@ export function kclSource(
     const ready = new AsyncQueue<ShardHandle<RawRecord>>();
     const consumers = new Map<string, ShardConsumer>();
     let syncSoon: (() => void) | undefined;
+    /** The stream's shards at the last listing, by id. */
+    let listed = new Map<string, Shard>();
+    const remember = (shards: readonly Shard[]) => {
+      listed = new Map(shards.map((shard) => [shard.ShardId!, shard]));
+    };
 
     const sync = async () => {
       const result = await syncShards(kinesis, stream.streamName, refresher, initial, backoff);
+      remember(result.shards);
       openShards = result.openShards;
       if (result.created.length > 0) log.info({ created: result.created }, 'leases created for new shards');
+    };
+    const listedHashKeyRange = async (shardId: string) => {
+      // a shard newer than the last sync (an older worker made its lease): list the stream again
+      if (!listed.has(shardId)) remember(await listShards(kinesis, stream.streamName, backoff));
+      const shard = listed.get(shardId);
+      return shard === undefined ? undefined : hashKeyRangeOf(shard);
     };
     const startConsumer = async (leaseKey: string) => {
       // A lease lost and taken back (a replay reset it, a pause cost it) may still have its old
@@ -144,6 +158,7 @@ export function kclSource(
         defaultStartTimestamp: stream.startTimestamp,
         workerSignal: ctx.signal,
         onShardEnd: () => syncSoon?.(),
+        listedHashKeyRange,
       });
       consumers.set(leaseKey, consumer);
       consumer.start().then(
@@ -211,6 +226,7 @@ export function kclSource(
     refresher,
     leaseCount: () => coordinator?.leaseCount ?? 0,
     shards,
+    positionOf: positionOfRecord,
     gauges: () => [
       { name: 'leases_held', help: 'Shard leases this worker holds.', value: coordinator?.leaseCount ?? 0 },
       { name: 'open_shards', help: 'Open shards of the stream at the last shard sync.', value: openShards },

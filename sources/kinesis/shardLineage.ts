@@ -5,6 +5,7 @@
  * (trimmed by retention) does not block.
  */
 import type { Shard } from '@aws-sdk/client-kinesis';
+import { parentShardIdsOf } from './shardDetector.ts';
 
 type Status = 'waiting' | 'open' | 'finished';
 
@@ -26,9 +27,7 @@ export class ShardLineage {
     for (const shard of shards) {
       const id = shard.ShardId;
       if (id === undefined || this.entries.has(id)) continue;
-      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
-        (p): p is string => typeof p === 'string' && p !== '',
-      );
+      const parents = parentShardIdsOf(shard);
       this.entries.set(id, { shard, parents, status: this.finished.has(id) ? 'finished' : 'waiting' });
     }
   }

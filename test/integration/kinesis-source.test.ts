@@ -3,7 +3,6 @@
  * simulated fleet go in through the producer and must come out exactly once, in order per shard and
  * per device, on the right shards; children of a split are read only after their parent ended.
  */
-import { createHash } from 'node:crypto';
 import { type KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
@@ -14,6 +13,8 @@ import { kplDeaggregation } from '../../sources/kinesis/kplDeaggregation.ts';
 import {
   type BatchContext,
   comparePositions,
+  hashKeyOf,
+  inHashRange,
   type RawRecord,
   type RuntimeEvent,
   type Sink,
@@ -53,10 +54,13 @@ async function shardsOf(client: KinesisClient, name: string): Promise<Shard[]> {
 
 /** The shard whose hash key range holds the partition key (Kinesis hashes keys with MD5). */
 function shardForKey(shards: readonly Shard[], partitionKey: string): string | undefined {
-  const hash = BigInt(`0x${createHash('md5').update(partitionKey).digest('hex')}`);
+  const hash = hashKeyOf(partitionKey);
   const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
-  return open.find(
-    (s) => BigInt(s.HashKeyRange!.StartingHashKey!) <= hash && hash <= BigInt(s.HashKeyRange!.EndingHashKey!),
+  return open.find((s) =>
+    inHashRange(hash, {
+      startingHashKey: s.HashKeyRange!.StartingHashKey!,
+      endingHashKey: s.HashKeyRange!.EndingHashKey!,
+    }),
   )?.ShardId;
 }
 

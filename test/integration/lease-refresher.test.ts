@@ -52,6 +52,40 @@ describe('lease refresher (dynalite)', () => {
     });
   });
 
+  it("keeps a shard's hash key range in KCL's startingHashKey and endingHashKey", async () => {
+    const hashKeyRange = {
+      startingHashKey: '170141183460469231731687303715884105728',
+      endingHashKey: '340282366920938463463374607431768211455',
+    };
+    await refresher.createLeaseIfNotExists({ ...fresh('s-range', ['s-0']), hashKeyRange });
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: table, Key: { leaseKey: { S: 's-range' } }, ConsistentRead: true }),
+    );
+    expect(Item).toMatchObject({
+      startingHashKey: { S: hashKeyRange.startingHashKey },
+      endingHashKey: { S: hashKeyRange.endingHashKey },
+    });
+    const [read] = (await refresher.listLeases()).filter((l) => l.leaseKey === 's-range');
+    expect(read!.hashKeyRange).toEqual(hashKeyRange);
+    // every later write keeps it
+    const taken = await refresher.takeLease(read!, 'worker-a');
+    expect(taken.hashKeyRange).toEqual(hashKeyRange);
+  });
+
+  it('fills in the range of a lease written without it, without fencing out its holder', async () => {
+    await refresher.createLeaseIfNotExists(fresh('s-legacy'));
+    const [legacy] = (await refresher.listLeases()).filter((l) => l.leaseKey === 's-legacy');
+    expect(legacy!.hashKeyRange).toBeUndefined();
+    const held = await refresher.takeLease(legacy!, 'worker-a');
+    const hashKeyRange = { startingHashKey: '0', endingHashKey: '340282366920938463463374607431768211455' };
+    expect(await refresher.updateHashKeyRange('s-legacy', hashKeyRange)).toBe(true);
+    // the counter did not move: the holder's next renewal still succeeds and reads the range back
+    const renewed = await refresher.renewLease(held);
+    expect(renewed).toMatchObject({ leaseCounter: held.leaseCounter + 1, hashKeyRange });
+    expect(await refresher.updateHashKeyRange('s-missing', hashKeyRange)).toBe(false);
+    expect((await refresher.listLeases()).some((l) => l.leaseKey === 's-missing')).toBe(false);
+  });
+
   it('fences every write by the counter: a worker that lost the lease cannot renew or checkpoint', async () => {
     await refresher.createLeaseIfNotExists(fresh('s-1'));
     const [unowned] = (await refresher.listLeases()).filter((l) => l.leaseKey === 's-1');

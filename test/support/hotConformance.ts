@@ -155,6 +155,17 @@ export function hotConformance(
       ).toEqual([records[0]]);
     });
 
+    it("does not store the raw reference's partition key (pipeline state's key, not the dashboards')", async () => {
+      const written = enriched('dev-pk-1', BASE + 1000, 4, { temperature: 20 });
+      await hotTelemetrySink(store).write(
+        [{ ...written, rawRef: { ...written.rawRef, partitionKey: 'dev-pk-1' } }],
+        context(clock),
+      );
+      expect(await store.readTelemetry({ deviceId: 'dev-pk-1', from: BASE, to: BASE + HOUR })).toEqual([
+        written,
+      ]);
+    });
+
     it('leaves the same rows when the same records are written again (replay, redelivery)', async () => {
       const from = BASE - 6 * HOUR;
       const records: Enriched[] = [];

@@ -5,6 +5,7 @@ import {
   DescribeStreamSummaryCommand,
   type KinesisClient,
   ListShardsCommand,
+  MergeShardsCommand,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { waitFor } from './wait.ts';
@@ -42,4 +43,18 @@ export async function splitFirstShard(client: KinesisClient, name: string): Prom
   );
   await waitForActive(client, name);
   return parent!.ShardId!;
+}
+
+/** Merges the stream's first two shards (adjacent when the stream was created with them), waits until ACTIVE, returns their ids. */
+export async function mergeFirstTwoShards(client: KinesisClient, name: string): Promise<[string, string]> {
+  const [first, second] = (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  await client.send(
+    new MergeShardsCommand({
+      StreamName: name,
+      ShardToMerge: first!.ShardId,
+      AdjacentShardToMerge: second!.ShardId,
+    }),
+  );
+  await waitForActive(client, name);
+  return [first!.ShardId!, second!.ShardId!];
 }

@@ -13,7 +13,7 @@
  */
 import type { SinkRef, Stream, Topology, TopologyNode } from '../builder.ts';
 import { flushMicrotasks } from '../clock.ts';
-import type { Sink } from '../components.ts';
+import type { ShardLineage, Sink } from '../components.ts';
 import type { Position } from '../records.ts';
 import type { RuntimeMetricsSnapshot } from '../runtime/metrics.ts';
 import { type RuntimeOptions, TopologyRuntime } from '../runtime/runtime.ts';
@@ -76,6 +76,11 @@ export class TopologyTestDriver {
   send<T>(source: Stream<T>, shardId: string, records: readonly T[]): Position {
     this.sent++;
     return this.source(source as Stream<unknown>).push(shardId, records);
+  }
+
+  /** Opens a shard of a source with its lineage, before anything is sent to it. */
+  openShard<T>(source: Stream<T>, shardId: string, lineage: ShardLineage): void {
+    this.source(source as Stream<unknown>).open(shardId, lineage);
   }
 
   /** Ends a shard of a source (its pipeline drains and is released). */

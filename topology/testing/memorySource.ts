@@ -1,10 +1,21 @@
 /**
  * A source whose shards and batches are pushed in by code: the test driver's input, and a way to
- * feed a topology from files or generators. Sequence numbers count up from 1 per shard.
+ * feed a topology from files or generators. Sequence numbers count up from 1 per shard: the records
+ * of a batch pushed after position `p` are at `p + 1`, `p + 2`, …, and the batch's position is its
+ * last record's (an empty batch takes one number).
  */
-import type { ShardHandle, Source, SourceBatch, SourceContext } from '../components.ts';
+import type { ShardHandle, ShardLineage, Source, SourceBatch, SourceContext } from '../components.ts';
 import type { Position } from '../records.ts';
 import { AsyncQueue } from './asyncQueue.ts';
+
+/** What a memory source knows of its records besides their order. */
+export interface MemorySourceOptions<T> {
+  /**
+   * The position of one record (`Source.positionOf`), for topologies with keyed state. It should
+   * agree with the numbering above, e.g. read a sequence number the test put in the record.
+   */
+  readonly positionOf?: (record: T) => Position;
+}
 
 interface MemoryShard<T> {
   readonly batches: AsyncQueue<SourceBatch<T>>;
@@ -20,6 +31,20 @@ export class MemorySource<T> implements Source<T> {
   readonly checkpoints = new Map<string, Position[]>();
   /** The final position per released shard. */
   readonly released = new Map<string, Position | undefined>();
+  readonly positionOf?: (record: T) => Position;
+
+  constructor(options: MemorySourceOptions<T> = {}) {
+    if (options.positionOf !== undefined) this.positionOf = options.positionOf;
+  }
+
+  /**
+   * Opens a shard before its first batch, with where it came from (a split or merge child, say). A
+   * shard opened by `push` has no lineage.
+   */
+  open(shardId: string, lineage?: ShardLineage): void {
+    if (this.shardsById.has(shardId)) throw new Error(`shard ${shardId} is open already`);
+    this.shard(shardId, lineage);
+  }
 
   /** Adds a batch to a shard (opening the shard on first use) and returns its position. */
   push(shardId: string, records: readonly T[]): Position {
@@ -46,19 +71,20 @@ export class MemorySource<T> implements Source<T> {
     this.shardQueue.end();
   }
 
-  private shard(shardId: string): MemoryShard<T> {
+  private shard(shardId: string, lineage?: ShardLineage): MemoryShard<T> {
     let shard = this.shardsById.get(shardId);
     if (shard === undefined) {
       shard = { batches: new AsyncQueue(), nextSequence: 0n };
       this.shardsById.set(shardId, shard);
-      this.shardQueue.push(this.handle(shardId, shard));
+      this.shardQueue.push(this.handle(shardId, shard, lineage));
     }
     return shard;
   }
 
-  private handle(shardId: string, shard: MemoryShard<T>): ShardHandle<T> {
+  private handle(shardId: string, shard: MemoryShard<T>, lineage: ShardLineage | undefined): ShardHandle<T> {
     return {
       shardId,
+      ...(lineage === undefined ? {} : { lineage }),
       batches: shard.batches,
       checkpoint: async (position) => {
         const list = this.checkpoints.get(shardId) ?? [];

@@ -4,7 +4,7 @@
  * read KCL's. Note KCL names the children attribute `childShardId` (a string set), not `childShardIds`.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { Position } from '../../../topology/index.ts';
+import type { HashKeyRange, Position } from '../../../topology/index.ts';
 
 /** Checkpoint values that are not sequence numbers (KCL's `SentinelCheckpoint`). */
 export const SENTINELS = ['TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP', 'SHARD_END'] as const;
@@ -26,6 +26,11 @@ export interface Lease {
   readonly ownerSwitchesSinceCheckpoint: number;
   readonly parentShardIds: readonly string[];
   readonly childShardIds: readonly string[];
+  /**
+   * The shard's hash key range, as KCL's `HashKeyRangeForLease` stores it. Absent on a lease written
+   * without it (by an older shardflow or KCL): its consumer fills it in from ListShards.
+   */
+  readonly hashKeyRange?: HashKeyRange;
   /** shardflow's own attribute: the start time of an `AT_TIMESTAMP` checkpoint (epoch ms). */
   readonly startTimestamp?: number;
 }
@@ -42,6 +47,8 @@ export const ATTR = {
   pendingCheckpointSub: 'pendingCheckpointSubSequenceNumber',
   parentShardId: 'parentShardId',
   childShardId: 'childShardId',
+  startingHashKey: 'startingHashKey',
+  endingHashKey: 'endingHashKey',
   startTimestamp: 'shardflowStartTimestamp',
 } as const;
 
@@ -71,6 +78,10 @@ export function toItem(lease: Lease): Record<string, AttributeValue> {
   if (lease.leaseOwner !== undefined) item[ATTR.leaseOwner] = { S: lease.leaseOwner };
   if (lease.parentShardIds.length > 0) item[ATTR.parentShardId] = { SS: [...lease.parentShardIds] };
   if (lease.childShardIds.length > 0) item[ATTR.childShardId] = { SS: [...lease.childShardIds] };
+  if (lease.hashKeyRange !== undefined) {
+    item[ATTR.startingHashKey] = { S: lease.hashKeyRange.startingHashKey };
+    item[ATTR.endingHashKey] = { S: lease.hashKeyRange.endingHashKey };
+  }
   if (lease.pendingCheckpoint !== undefined) {
     item[ATTR.pendingCheckpoint] = { S: lease.pendingCheckpoint.sequenceNumber };
     item[ATTR.pendingCheckpointSub] = { N: String(lease.pendingCheckpoint.subSequenceNumber) };
@@ -89,6 +100,8 @@ function parseCheckpoint(value: string | undefined, sub: string | undefined): Le
 export function fromItem(item: Record<string, AttributeValue>): Lease {
   const pending = item[ATTR.pendingCheckpoint]?.S;
   const startTimestamp = item[ATTR.startTimestamp]?.N;
+  const startingHashKey = item[ATTR.startingHashKey]?.S;
+  const endingHashKey = item[ATTR.endingHashKey]?.S;
   return {
     leaseKey: item[ATTR.leaseKey]!.S!,
     leaseOwner: item[ATTR.leaseOwner]?.S,
@@ -101,6 +114,8 @@ export function fromItem(item: Record<string, AttributeValue>): Lease {
     ownerSwitchesSinceCheckpoint: Number(item[ATTR.ownerSwitches]?.N ?? 0),
     parentShardIds: item[ATTR.parentShardId]?.SS ?? [],
     childShardIds: item[ATTR.childShardId]?.SS ?? [],
+    // as KCL reads it: both ends or none
+    ...(startingHashKey && endingHashKey ? { hashKeyRange: { startingHashKey, endingHashKey } } : {}),
     ...(startTimestamp === undefined ? {} : { startTimestamp: Number(startTimestamp) }),
   };
 }

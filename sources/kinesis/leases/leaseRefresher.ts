@@ -12,7 +12,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { Clock, Position } from '../../../topology/index.ts';
+import type { Clock, HashKeyRange, Position } from '../../../topology/index.ts';
 import { ensureTable } from '../dynamodb.ts';
 import { ATTR, checkpointAttributes, fromItem, type Lease, type LeaseCheckpoint, toItem } from './lease.ts';
 
@@ -176,6 +176,37 @@ export class LeaseRefresher {
     const remove: string[] = [ATTR.leaseOwner, ATTR.pendingCheckpoint, ATTR.pendingCheckpointSub];
     if (startTimestamp === undefined) remove.push(ATTR.startTimestamp);
     return this.update(lease, 'reset', set, { remove });
+  }
+
+  /**
+   * Gives a lease written without it its shard's hash key range (KCL's `updateLeaseWithMetaInfo`
+   * with `HASH_KEY_RANGE`). A shard's range never changes, so the write is not fenced: it leaves the
+   * counter alone and cannot make the holder lose the lease. False when the lease is gone.
+   */
+  async updateHashKeyRange(leaseKey: string, range: HashKeyRange): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [ATTR.leaseKey]: { S: leaseKey } },
+          UpdateExpression: 'SET #start = :start, #end = :end',
+          ConditionExpression: 'attribute_exists(#key)',
+          ExpressionAttributeNames: {
+            '#key': ATTR.leaseKey,
+            '#start': ATTR.startingHashKey,
+            '#end': ATTR.endingHashKey,
+          },
+          ExpressionAttributeValues: {
+            ':start': { S: range.startingHashKey },
+            ':end': { S: range.endingHashKey },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Removes a lease (a shard that expired from the stream's retention). */

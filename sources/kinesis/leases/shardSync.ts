@@ -1,12 +1,12 @@
 /**
  * Shard sync (KCL's `ShardSyncer`): lists the stream and creates a lease for every shard that has
- * none, remembering its parents. Any worker may run it at any time: lease creation is conditional
- * on the lease not existing, so there is no leader.
+ * none, remembering its parents and its hash key range. Any worker may run it at any time: lease
+ * creation is conditional on the lease not existing, so there is no leader.
  */
 import type { KinesisClient, Shard } from '@aws-sdk/client-kinesis';
 import type { BackoffContext } from '../retrieval/backoff.ts';
 import type { InitialPosition } from '../retrieval/startPosition.ts';
-import { listShards } from '../shardDetector.ts';
+import { hashKeyRangeOf, listShards, parentShardIdsOf } from '../shardDetector.ts';
 import type { Lease } from './lease.ts';
 import type { LeaseRefresher } from './leaseRefresher.ts';
 
@@ -32,7 +32,8 @@ export async function syncShards(
   for (const shard of shards) {
     const shardId = shard.ShardId!;
     if (known.has(shardId)) continue;
-    const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => Boolean(p));
+    const parents = parentShardIdsOf(shard);
+    const hashKeyRange = hashKeyRangeOf(shard);
     // A child of a shard we read (or will read) starts at its beginning, so nothing between the
     // parent's end and the configured position is skipped.
     const hasKnownParent = parents.some((p) => known.has(p) || inStream.has(p));
@@ -45,6 +46,7 @@ export async function syncShards(
       ownerSwitchesSinceCheckpoint: 0,
       parentShardIds: parents,
       childShardIds: [],
+      ...(hashKeyRange === undefined ? {} : { hashKeyRange }),
       ...(!hasKnownParent && initial.startTimestamp !== undefined
         ? { startTimestamp: initial.startTimestamp }
         : {}),

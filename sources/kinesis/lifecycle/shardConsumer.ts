@@ -4,18 +4,22 @@
  *   WAITING_ON_PARENT_SHARDS → INITIALIZING → PROCESSING → SHUTTING_DOWN → SHUTDOWN_COMPLETE
  *
  * It waits until every parent lease is at SHARD_END (so records of a partition key stay in order
- * across a reshard), starts reading at the lease's checkpoint, hands the runtime a `ShardHandle`,
- * and at the end records SHARD_END (the shard was read to its end and all of it is durable) or gives
- * the lease back (shutdown), or does nothing at all (the lease was lost: no checkpoint is written).
+ * across a reshard), starts reading at the lease's checkpoint, hands the runtime a `ShardHandle`
+ * with the shard's lineage (its parents and hash key range, from the lease), and at the end records
+ * SHARD_END (the shard was read to its end and all of it is durable) or gives the lease back
+ * (shutdown), or does nothing at all (the lease was lost: no checkpoint is written).
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import {
   type Clock,
   comparePositions,
+  errorMessage,
+  type HashKeyRange,
   type Logger,
   type Position,
   type RawRecord,
   type ShardHandle,
+  type ShardLineage,
   type SourceBatch,
 } from '../../../topology/index.ts';
 import { isShardEnd, type Lease } from '../leases/lease.ts';
@@ -60,6 +64,8 @@ export interface ShardConsumerDeps {
   readonly workerSignal: AbortSignal;
   /** Called when a shard was finished, so the children's leases get created soon. */
   readonly onShardEnd: (shardId: string) => void;
+  /** The shard's hash key range as the stream lists it, for a lease written without one. */
+  readonly listedHashKeyRange: (shardId: string) => Promise<HashKeyRange | undefined>;
 }
 
 /** One leased shard, from waiting on its parents to giving its lease back. */
@@ -127,6 +133,7 @@ export class ShardConsumer {
     this.moveTo('INITIALIZING');
     const lease = this.deps.coordinator.lease(this.shardId) ?? this.lease;
     if (isShardEnd(lease)) return this.finishEarly();
+    const lineage = await this.lineageOf(lease);
     const start = checkpointStart(
       lease.leaseKey,
       lease.checkpoint,
@@ -146,12 +153,38 @@ export class ShardConsumer {
     this.moveTo('PROCESSING');
     return {
       shardId: this.shardId,
+      ...(lineage === undefined ? {} : { lineage }),
       // a resumed shard has a position before its first batch: operators' timers may fire from it
       ...(start.type === 'AFTER_SEQUENCE_NUMBER' ? { startPosition: start.position } : {}),
       batches: this.leasedBatches(this.reader),
       checkpoint: (position) => this.checkpoint(position),
       release: (finalPosition) => this.shutdown(finalPosition),
     };
+  }
+
+  /**
+   * The shard's parents and hash key range. A lease written without the range (by an older writer)
+   * gets it from ListShards here, and has it written to the table so that this happens once.
+   */
+  private async lineageOf(lease: Lease): Promise<ShardLineage | undefined> {
+    let hashKeyRange = lease.hashKeyRange;
+    if (hashKeyRange === undefined) {
+      hashKeyRange = await this.deps.listedHashKeyRange(this.shardId);
+      if (hashKeyRange === undefined) {
+        this.deps.log.warn({ shardId: this.shardId }, 'shard not listed by the stream: no lineage');
+        return undefined;
+      }
+      // not fenced and not needed for reading: a failed write is tried again by the next consumer
+      await this.deps.refresher
+        .updateHashKeyRange(this.shardId, hashKeyRange)
+        .catch((error) =>
+          this.deps.log.warn(
+            { shardId: this.shardId, error: errorMessage(error) },
+            'could not store the lease hash key range',
+          ),
+        );
+    }
+    return { parentShardIds: lease.parentShardIds, hashKeyRange };
   }
 
   /** The reader's batches, each handed on only if the lease is still fresh in this worker's view. */

@@ -8,12 +8,12 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import {
   aggregateRecords,
-  partitionKeyHash,
   type ShardHashRange,
   shardRouter,
   type UserRecord,
 } from '../../../gateways/kinesis/kplAggregation.ts';
 import { deaggregate } from '../../../sources/kinesis/retrieval/kpl.ts';
+import { hashKeyOf } from '../../../topology/index.ts';
 
 const PROTO = `
 message AggregatedRecord { repeated string partition_key_table = 1; repeated string explicit_hash_key_table = 2; repeated Record records = 3; }
@@ -90,7 +90,7 @@ describe('KPL aggregation', () => {
   it('routes a key by the MD5 of its UTF-8 bytes within the inclusive hash key ranges', () => {
     const shards = evenShards(2);
     const shardOf = shardRouter(shards);
-    const hash = partitionKeyHash('device-1');
+    const hash = hashKeyOf('device-1');
     expect(hash).toBe(BigInt(`0x${createHash('md5').update('device-1').digest('hex')}`));
     expect(shardOf('device-1')).toBe(hash < (MAX_HASH + 1n) / 2n ? shards[0]!.shardId : shards[1]!.shardId);
     expect(() =>
