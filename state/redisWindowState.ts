@@ -40,7 +40,7 @@ export const redisWindowStateConfigSchema = redisConnectionConfigSchema
       .regex(/^[A-Za-z0-9_.-]+$/)
       .optional()
       .describe(
-        "key prefix of this topology's window state (keys sf:{NAMESPACE}:…); `<topology.name>.windows` when absent",
+        "key prefix of this topology's state (window state sf:{NAMESPACE}:…, keyed state sf:{NAMESPACE}:ks:…); `<topology.name>.windows` when absent",
       ),
   })
   .strict();
