@@ -1,8 +1,7 @@
 /**
  * The conformance suite every keyed state store runs (`topology/keyedState.ts`, `StateStore`; embedded:
- * a unit test, Redis: an integration test). `make` returns a fresh, opened store with no state; two
- * stores made by one suite's test are different workers of the same state when `shared` is true
- * (`make(true)` then returns another store on the first one's state).
+ * a unit test, Redis: an integration test). `make()` returns a fresh, opened store with no state;
+ * `make(true)` another worker's store on the state of the previous `make()` (the fencing tests need two).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
