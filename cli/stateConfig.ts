@@ -12,13 +12,15 @@ import {
   type SecretsReader,
 } from '../sinks/postgres/credentials.ts';
 import type { RedisAuth } from '../state/redisConnection.ts';
-import type { WindowStateBackend } from '../state/windowState.ts';
 import {
   embeddedStateConfigSchema,
+  keyedStateStore,
   redisStateConfigSchema,
+  type StateDeps,
   windowStateBackend,
-} from '../state/windowStateConfig.ts';
-import type { Clock, Logger } from '../topology/index.ts';
+} from '../state/stateConfig.ts';
+import type { WindowStateBackend } from '../state/windowState.ts';
+import type { Clock, Logger, StateStore } from '../topology/index.ts';
 
 /** The `state:` section: Redis (with its credentials) or the embedded backend. */
 export const stateConfigSchema = z.discriminatedUnion('backend', [
@@ -60,19 +62,34 @@ export function redisAuth(state: RedisStateConfig, deps: RedisAuthDeps = {}): ()
   };
 }
 
+/** What a worker's state stores are given: its topology's name, its logger and clock, where credentials are. */
+export type WorkerStateDeps = RedisAuthDeps & {
+  readonly topologyName: string;
+  readonly log: Logger;
+  readonly clock?: Clock;
+};
+
 /**
- * The window state backend of a worker: its keys live under `state.namespace`, or under
+ * What every state store of a worker is given: its keys live under `state.namespace`, or under
  * `<topology name>.windows` when the section names none (the namespace every worker used before it
- * could be configured, so existing state is found again).
+ * could be configured, so existing state is found again), and its credentials are read at each
+ * connection.
  */
-export function workerWindowState(
-  state: StateConfig,
-  deps: RedisAuthDeps & { readonly topologyName: string; readonly log: Logger; readonly clock?: Clock },
-): WindowStateBackend {
-  return windowStateBackend(state, {
+function workerStateDeps(state: StateConfig, deps: WorkerStateDeps): StateDeps {
+  return {
     defaultNamespace: `${deps.topologyName}.windows`,
     log: deps.log,
     clock: deps.clock,
     auth: state.backend === 'redis' ? redisAuth(state, deps) : undefined,
-  });
+  };
+}
+
+/** The window state backend of a worker. */
+export function workerWindowState(state: StateConfig, deps: WorkerStateDeps): WindowStateBackend {
+  return windowStateBackend(state, workerStateDeps(state, deps));
+}
+
+/** The keyed state store of a worker (keys `sf:{namespace}:ks:…` beside its window state's). */
+export function workerKeyedStateStore(state: StateConfig, deps: WorkerStateDeps): StateStore {
+  return keyedStateStore(state, workerStateDeps(state, deps));
 }

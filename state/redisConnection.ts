@@ -1,13 +1,13 @@
 /**
  * How every Redis client of a worker connects: the URL, TLS (ElastiCache in-transit encryption) and
- * the credentials (ElastiCache AUTH or an RBAC user), defined once here so the window state backend
- * and the start-up probe cannot disagree. Credentials are resolved by the caller (the CLI reads them
+ * the credentials (ElastiCache AUTH or an RBAC user), defined once here so the state stores (window
+ * and keyed) and the start-up probe cannot disagree. Credentials are resolved by the caller (the CLI reads them
  * from the environment or Secrets Manager) and handed in; a password never sits in the URL.
  */
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
-import { type Clock, errorMessage, type Logger } from '../topology/index.ts';
+import { type Clock, errorMessage, type Logger, silentLogger, systemClock } from '../topology/index.ts';
 
 /** Where a worker's Redis is and how it is secured. */
 export const redisConnectionConfigSchema = z.object({
@@ -114,6 +114,42 @@ export async function connectRedis(client: Redis): Promise<void> {
   } finally {
     client.off('error', remember);
   }
+}
+
+/** What a store's client is given besides its connection (a test's store may leave all of it out). */
+export interface RedisStoreDeps {
+  /** Where the client's connection errors go (a silent logger when absent). */
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** The credentials, resolved when the store opens (none when absent). */
+  readonly auth?: () => Promise<RedisAuth>;
+}
+
+/**
+ * A store's connected client: credentials resolved, errors logged as `name`, `policy` as for
+ * {@link redisClient}. A client that cannot connect is disconnected before the error is thrown: the
+ * store's `close()` never learns of it, and left behind it would reconnect (and log) forever.
+ */
+export async function openRedisClient(
+  connection: RedisConnection,
+  deps: RedisStoreDeps,
+  name: string,
+  policy: RedisOptions = {},
+): Promise<Redis> {
+  const auth = (await deps.auth?.()) ?? {};
+  const client = redisClient(
+    connection,
+    auth,
+    { log: deps.log ?? silentLogger, clock: deps.clock ?? systemClock, client: name },
+    policy,
+  );
+  try {
+    await connectRedis(client);
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
+  return client;
 }
 
 /** How often a failing client logs again: a Redis that is down fails every reconnect attempt. */

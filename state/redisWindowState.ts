@@ -11,12 +11,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { type Clock, type Logger, silentLogger, systemClock } from '../topology/index.ts';
 import {
-  connectRedis,
-  type RedisAuth,
+  openRedisClient,
   type RedisConnection,
-  redisClient,
+  type RedisStoreDeps,
   redisConnectionConfigSchema,
 } from './redisConnection.ts';
 import { packPartialRows, packRows, readColumn, readEmissions, splitField } from './windowRows.ts';
@@ -42,7 +40,7 @@ export const redisWindowStateConfigSchema = redisConnectionConfigSchema
       .regex(/^[A-Za-z0-9_.-]+$/)
       .optional()
       .describe(
-        "key prefix of this topology's window state (keys sf:{NAMESPACE}:…); `<topology.name>.windows` when absent",
+        "key prefix of this topology's state (window state sf:{NAMESPACE}:…, keyed state sf:{NAMESPACE}:ks:…); `<topology.name>.windows` when absent",
       ),
   })
   .strict();
@@ -53,13 +51,7 @@ export interface RedisWindowStateConfig extends RedisConnection {
 }
 
 /** What the Redis backend is given besides its configuration. */
-export interface RedisWindowStateDeps {
-  /** Where the client's connection errors go (a silent logger when absent). */
-  readonly log?: Logger;
-  readonly clock?: Clock;
-  /** The credentials, resolved when the backend opens (none when absent). */
-  readonly auth?: () => Promise<RedisAuth>;
-}
+export type RedisWindowStateDeps = RedisStoreDeps;
 
 interface WindowCommands {
   windowApplyBuffer(...args: (string | Buffer)[]): Promise<Buffer[]>;
@@ -138,28 +130,13 @@ export function redisWindowState(
       return roundTrips;
     },
     open: async () => {
-      const auth = (await deps.auth?.()) ?? {};
-      const c = redisClient(
-        config,
-        auth,
-        {
-          log: deps.log ?? silentLogger,
-          clock: deps.clock ?? systemClock,
-          client: `window state ${config.namespace}`,
-        },
-        { maxRetriesPerRequest: 3 },
-      ) as Redis & WindowCommands;
+      const c = (await openRedisClient(config, deps, `window state ${config.namespace}`, {
+        maxRetriesPerRequest: 3,
+      })) as Redis & WindowCommands;
       c.defineCommand('windowApply', { numberOfKeys: 0, lua: WINDOW_APPLY });
       c.defineCommand('windowJoin', { numberOfKeys: 0, lua: WINDOW_JOIN });
       c.defineCommand('windowTick', { numberOfKeys: 0, lua: WINDOW_TICK });
       c.defineCommand('windowGlobal', { numberOfKeys: 0, lua: WINDOW_GLOBAL });
-      try {
-        await connectRedis(c);
-      } catch (error) {
-        // close() knows only an opened client: one left behind would reconnect (and log) forever
-        c.disconnect();
-        throw error;
-      }
       client = c;
       const [joined, layout] = await c.windowJoin(prefix, randomUUID(), WINDOW_LAYOUT);
       if (joined === null) throw new StateLostError('window state epoch vanished while joining');

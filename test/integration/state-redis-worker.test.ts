@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseWorkerConfig } from '../../cli/config.ts';
-import { workerWindowState } from '../../cli/stateConfig.ts';
+import { workerKeyedStateStore, workerWindowState } from '../../cli/stateConfig.ts';
 import { freePort } from '../../infra/local/process.ts';
 import { startRedis } from '../../infra/local/redis.ts';
 import type { ApplyRequest } from '../../state/windowState.ts';
@@ -97,6 +97,29 @@ describe('redis window state behind a password', () => {
       expect((await backend.apply(batch(sequence))).status).toBe('applied');
       expect((await backend.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(Number(sequence));
       await backend.close();
+    }
+  });
+
+  it('opens the keyed state store from the same section: its credentials, its namespace (keys under ks:)', async () => {
+    const env = { REDIS_USER: USER.name, REDIS_USER_PASSWORD: USER.password };
+    const credentials = { usernameEnv: 'REDIS_USER', passwordEnv: 'REDIS_USER_PASSWORD' };
+    const state = stateSection({ redisUrl: server.url, namespace: 'keyed', credentials });
+    const store = workerKeyedStateStore(state, { topologyName: 'telemetry', log: silentLogger, env });
+    await store.open();
+    await store.claim('shardId-000000000000', 'owner');
+    const position = { sequenceNumber: '1', subSequenceNumber: 0 };
+    const upserts = [{ key: 'k', value: new Uint8Array([0, 255]) }];
+    await store.write({ shardId: 'shardId-000000000000', owner: 'owner', position, upserts, deletes: [] });
+    await store.close();
+    const admin = new Redis(server.url, { username: USER.name, password: USER.password });
+    try {
+      expect((await admin.keys('sf:{keyed}:*')).sort()).toEqual([
+        'sf:{keyed}:ks:e:shardId-000000000000',
+        'sf:{keyed}:ks:epoch',
+        'sf:{keyed}:ks:m:shardId-000000000000',
+      ]);
+    } finally {
+      admin.disconnect();
     }
   });
 
