@@ -132,7 +132,8 @@ export interface StateStore {
   read(shardId: string): Promise<StoredSnapshot | undefined>;
   /**
    * Writes a snapshot atomically: its entries and position together, or nothing (also when the
-   * worker dies during the write). A position at or below the stored one changes nothing.
+   * worker dies during the write). A position below the stored one changes nothing; the same position is
+   * written again (what changed after a barrier, captured when the shard drains, has the barrier's).
    */
   write(snapshot: SnapshotWrite): Promise<SnapshotReceipt>;
   /**

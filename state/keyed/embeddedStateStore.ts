@@ -58,7 +58,7 @@ export function embeddedStateStore(): StateStore {
       for (const { key, value } of write.upserts) bytes += Buffer.byteLength(key) + value.length;
       for (const key of write.deletes) bytes += Buffer.byteLength(key);
       const stored = state.snapshot?.position;
-      if (stored !== undefined && comparePositions(write.position, stored) <= 0)
+      if (stored !== undefined && comparePositions(write.position, stored) < 0)
         return { bytes, roundTrips: 0 };
       const snapshot = state.snapshot ?? { position: undefined, entries: new Map<string, Uint8Array>() };
       state.snapshot = snapshot;

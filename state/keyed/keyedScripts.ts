@@ -60,7 +60,7 @@ return {'ok', meta[1] or '', meta[2] or ''}
 /**
  * A snapshot. KEYS epoch, meta, entries; ARGV epoch, owner, seq, sub, the number of upsert blobs, then
  * the upsert blobs and the delete blobs. Returns 'lost', 'fenced' (another owner, or none), 'stale'
- * (the position is not beyond the stored one: nothing changes), 'malformed' (nothing changes) or
+ * (the position is below the stored one: nothing changes), 'malformed' (nothing changes) or
  * 'written'. Upserts are applied before deletes: a key in both is deleted.
  */
 export const KEYED_WRITE = `
@@ -68,12 +68,12 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
 local meta = redis.call('HMGET', KEYS[2], 'owner', 'seq', 'sub', 'v')
 if meta[1] ~= ARGV[2] then return 'fenced' end
 -- the Lua form of topology's comparePositions: decimal strings by length, then text; then sub-sequence
-local function after(s1, b1, s2, b2)
-  if #s1 ~= #s2 then return #s1 > #s2 end
-  if s1 ~= s2 then return s1 > s2 end
-  return b1 > b2
+local function before(s1, b1, s2, b2)
+  if #s1 ~= #s2 then return #s1 < #s2 end
+  if s1 ~= s2 then return s1 < s2 end
+  return b1 < b2
 end
-if meta[2] and not after(ARGV[3], tonumber(ARGV[4]), meta[2], tonumber(meta[3])) then return 'stale' end
+if meta[2] and before(ARGV[3], tonumber(ARGV[4]), meta[2], tonumber(meta[3])) then return 'stale' end
 
 local upsertBlobs = tonumber(ARGV[5])
 -- every blob's lengths, checked against its size before anything is written
