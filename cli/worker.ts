@@ -40,7 +40,7 @@ import {
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
-import { redisAuth, workerWindowState } from './stateConfig.ts';
+import { redisAuth, workerKeyedStateStore, workerWindowState } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
 
@@ -274,7 +274,13 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
 
   const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations, deviceProducts });
   void deviceProducts.watch(config.decode.registryRefreshMs, background.signal);
-  const runtime = new TopologyRuntime(telemetry.topology, { ...config.runtime, clock: deps.clock, log });
+  const runtime = new TopologyRuntime(telemetry.topology, {
+    ...config.runtime,
+    clock: deps.clock,
+    log,
+    // operators' keyed state: opened only when an operator of the topology declares some
+    stateStore: workerKeyedStateStore(config.state, { topologyName: config.topology.name, log, clock }),
+  });
   runtime.events.subscribe((event) => {
     if (event.type === 'shard-opened' || event.type === 'shard-released') log.info(event, event.type);
   });

@@ -15,6 +15,8 @@ import {
 import { SavepointStore } from '../../sources/kinesis/checkpoint/savepoints.ts';
 import { systemClock } from '../../topology/index.ts';
 import { EXIT } from '../exitCodes.ts';
+import { createLogger } from '../log.ts';
+import { workerKeyedStateStore } from '../stateConfig.ts';
 import {
   type CommonOptions,
   exitWithError,
@@ -65,6 +67,33 @@ function printPlan(plan: ReplayPlan): void {
   }
   console.log(formatTable(rows));
   for (const { shardId, reason } of plan.skipped) console.log(`skipped ${shardId}: ${reason}`);
+}
+
+/**
+ * Replaced first: each replayed shard's keyed state by an empty one at its new checkpoint, so that its
+ * state is rebuilt from the records read again. This also fences the shard's current holder out of
+ * the state: it cannot snapshot (nor checkpoint) again before it loses the lease. The embedded store
+ * lives in its worker's process: nothing to reset from here.
+ */
+async function resetKeyedState(
+  config: ReturnType<typeof loadCommandConfig>,
+  plan: ReplayPlan,
+): Promise<void> {
+  if (config.state.backend !== 'redis' || plan.steps.length === 0) return;
+  const log = createLogger({ ...config.log, pretty: false });
+  const store = workerKeyedStateStore(config.state, {
+    topologyName: config.topology.name,
+    log,
+    clock: systemClock,
+  });
+  await store.open();
+  try {
+    for (const step of plan.steps)
+      await store.reset(step.shardId, 'position' in step.checkpoint ? step.checkpoint.position : undefined);
+  } finally {
+    await store.close();
+  }
+  console.log(`reset the keyed state of ${plan.steps.length} shards to their new checkpoints`);
 }
 
 /** Registers `replay` on the program. */
@@ -150,6 +179,7 @@ async function replay(opts: ReplayOptions, command: Command): Promise<void> {
       console.log('dry run: nothing changed');
       return;
     }
+    await resetKeyedState(config, plan);
     const outcomes = await table.call(() => applyReplay(table.refresher, plan));
     const failed = outcomes.filter((o) => !o.applied);
     for (const o of outcomes) if (!o.applied) console.error(`shardflow: ${o.shardId} not moved: ${o.error}`);

@@ -84,6 +84,16 @@ export class ShardSnapshots {
 
   private async load(startPosition: Position | undefined, lineage: ShardLineage | undefined): Promise<void> {
     const snapshot = await this.store.claim(this.shardId, this.owner);
+    if (snapshot !== undefined && startPosition !== undefined) {
+      // a checkpoint never passes a snapshot: a snapshot behind it was reset by a replay whose lease
+      // move did not happen
+      if (snapshot.position === undefined || comparePositions(snapshot.position, startPosition) < 0)
+        throw new StateLostError(
+          `the keyed state of shard ${this.shardId} is at ${snapshot.position?.sequenceNumber ?? 'the stream start'}, ` +
+            `behind its checkpoint ${startPosition.sequenceNumber} (a replay reset the state but did not move the ` +
+            'checkpoint?): run the replay again',
+        );
+    }
     if (snapshot !== undefined) {
       this.put(snapshot.entries, false, () => true);
       this.restoredAt = snapshot.position;
