@@ -36,13 +36,6 @@ export const HUB_CHILDREN = 5;
 /** Rows per logger-c5 CSV upload. */
 export const LOGGER_ROWS = 5;
 
-/** Telemetry records a well-formed envelope of `product` decodes into. */
-export function recordsPerEnvelope(product: WorkloadProduct): number {
-  if (product === 'hub-j4') return HUB_CHILDREN;
-  if (product === 'logger-c5') return LOGGER_ROWS;
-  return 1;
-}
-
 /** What a payload builder needs: the device (or hub), its event time and a source of randomness. */
 export interface Reading {
   readonly deviceId: string;
