@@ -28,7 +28,7 @@ function daysInMonth(y: number, m: number): number {
 }
 
 /** The instant of a wall-clock time given as numbers, in `zone` (UTC when undefined). */
-export function zonedInstant(
+function zonedInstant(
   y: number,
   mo: number,
   d: number,

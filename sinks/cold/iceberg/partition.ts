@@ -21,7 +21,7 @@ export function dayOf(epochMs: number): number {
 }
 
 /** `2024-01-01` for a day number. */
-export function dayText(day: number): string {
+function dayText(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
 }
 
