@@ -10,7 +10,7 @@ import type { RawRecord } from '../../topology/index.ts';
 export type DmsOperation = 'load' | 'insert' | 'update' | 'delete';
 
 /** DMS timestamp text with microseconds, as DMS writes it (`2024-05-01T10:00:00.123456Z`). */
-export function dmsTimestamp(epochMs: number, micros = 0): string {
+function dmsTimestamp(epochMs: number, micros = 0): string {
   const iso = new Date(epochMs).toISOString(); // …T10:00:00.123Z
   return `${iso.slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
 }
