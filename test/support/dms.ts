@@ -5,6 +5,7 @@
  * only `metadata`) and MongoDB change-stream documents in relaxed extended JSON.
  */
 import type { RawRecord } from '../../topology/index.ts';
+import { rawRecord } from './records.ts';
 
 /** A DMS data operation. */
 export type DmsOperation = 'load' | 'insert' | 'update' | 'delete';
@@ -91,18 +92,18 @@ export function mongoChange(
   };
 }
 
-/** Puts JSON documents on a simulated shard: consecutive sequence numbers from `firstSequence`. */
+/** Puts JSON documents on a simulated CDC shard: consecutive sequence numbers from `firstSequence`. */
 export function asRawRecords(
   docs: readonly object[],
   shardId = 'shardId-000000000000',
   firstSequence = 1n,
 ): RawRecord[] {
-  return docs.map((doc, i) => ({
-    stream: 'cdc',
-    shardId,
-    sequenceNumber: (49_000_000_000_000_000_000n + firstSequence + BigInt(i)).toString(),
-    partitionKey: 'cdc',
-    arrivedAt: 0,
-    data: new TextEncoder().encode(JSON.stringify(doc)),
-  }));
+  return docs.map((doc, i) =>
+    rawRecord(JSON.stringify(doc), {
+      stream: 'cdc',
+      shardId,
+      sequenceNumber: (49_000_000_000_000_000_000n + firstSequence + BigInt(i)).toString(),
+      partitionKey: 'cdc',
+    }),
+  );
 }
