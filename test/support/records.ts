@@ -1,9 +1,10 @@
 /**
  * The records tests build, one builder each, so that a change of a record's shape is made once: raw
- * stream records (`rawRecord`) and decoded telemetry (`reading`) here; joined telemetry in
- * `hotConformance.ts` (`enriched`).
+ * stream records (`rawRecord`), decoded telemetry (`reading`) and telemetry joined with its master
+ * data (`enriched`). A reading is what the decode stage makes of a thermo-t1 payload, every optional
+ * part of its stream reference filled in, so that a store that drops one is caught.
  */
-import type { RawRecord, Telemetry } from '../../topology/index.ts';
+import type { Enriched, RawRecord, Telemetry } from '../../topology/index.ts';
 
 /** The shard every builder puts its records on unless told otherwise. */
 const SHARD = 'shardId-000000000000';
@@ -29,7 +30,10 @@ export function rawRecord(
   };
 }
 
-/** A thermo-t1 reading of `deviceId` at `at` (epoch ms), from stream position `seq` of shard `s0`. */
+/**
+ * A thermo-t1 reading of `deviceId` at `at` (epoch ms), received 250 ms later, from stream position
+ * `seq` of shard 0.
+ */
 export function reading(
   deviceId: string,
   at: number,
@@ -41,13 +45,27 @@ export function reading(
     device_timestamp: at,
     productId: 'thermo-t1',
     metrics,
-    ingest_timestamp: at,
+    ingest_timestamp: at + 250,
     rawRef: {
       protocol: 'mqtt',
+      topic: `devices/${deviceId}/telemetry`,
       format: 'json',
       stream: 'telemetry',
-      shardId: 's0',
+      shardId: SHARD,
       sequenceNumber: String(seq),
+      subSequenceNumber: 0,
+      specId: 'thermo-t1',
+      specVersion: 1,
     },
   };
+}
+
+/** {@link reading}'s record joined with its master data: a device at `site-1` of `customer-1`. */
+export function enriched(
+  deviceId: string,
+  at: number,
+  seq = 1,
+  metrics: Telemetry['metrics'] = { temperature: 20 },
+): Enriched {
+  return { ...reading(deviceId, at, seq, metrics), site_id: 'site-1', customer_id: 'customer-1' };
 }
