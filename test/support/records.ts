@@ -61,11 +61,6 @@ export function reading(
 }
 
 /** {@link reading}'s record joined with its master data: a device at `site-1` of `customer-1`. */
-export function enriched(
-  deviceId: string,
-  at: number,
-  seq = 1,
-  metrics: Telemetry['metrics'] = { temperature: 20 },
-): Enriched {
-  return { ...reading(deviceId, at, seq, metrics), site_id: 'site-1', customer_id: 'customer-1' };
+export function enriched(...args: Parameters<typeof reading>): Enriched {
+  return { ...reading(...args), site_id: 'site-1', customer_id: 'customer-1' };
 }
