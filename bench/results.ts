@@ -15,7 +15,7 @@ import { machineInfo } from './harness/machine.ts';
 const START_LOAD = loadavg()[0]!;
 
 /** The RESULTS.md next to this file. */
-export const RESULTS_PATH = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+const RESULTS_PATH = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
 /** One benchmark's latest figures. */
 export interface LatestFigures {
@@ -58,7 +58,7 @@ export function withLatestFigures(markdown: string, name: string, heading: strin
 }
 
 /** Where a benchmark ran: the machine, its load at the start and now, the commit, the date. */
-export function whereItRan(startLoad = START_LOAD, now = new Date()): string {
+function whereItRan(startLoad = START_LOAD, now = new Date()): string {
   const m = machineInfo();
   const commit = `${m.commit.slice(0, 10)}${m.dirty ? ' with uncommitted changes' : ''}`;
   return `${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, load average ${startLoad.toFixed(2)} at the start and ${loadavg()[0]!.toFixed(2)} at the end, commit ${commit}, ${now.toISOString().slice(0, 16).replace('T', ' ')} UTC.`;

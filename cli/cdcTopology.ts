@@ -1,5 +1,5 @@
 /**
- * The master-data (CDC) topology: a branch of its own, reading the CDC stream that AWS DMS and the
+ * The master-data (CDC) branch of the worker's topology, reading the CDC stream that AWS DMS and the
  * MongoDB change-stream forwarder write to.
  *
  *   cdc (CDC stream) → cdc-decode → masterdata-apply (Warm, write endpoint; NOTIFY at commit)
@@ -10,15 +10,14 @@
  * replay after a restart changes nothing.
  */
 import type { MasterDataChange } from '../operators/cdc/change.ts';
-import {
-  type DeadLetter,
-  type Operator,
-  type RawRecord,
-  type Sink,
-  type SinkRef,
-  type Source,
-  type Stream,
-  type Topology,
+import type {
+  DeadLetter,
+  Operator,
+  RawRecord,
+  Sink,
+  SinkRef,
+  Source,
+  Stream,
   TopologyBuilder,
 } from '../topology/index.ts';
 
@@ -57,19 +56,4 @@ export function addCdcBranch(
     deadLetters: changes.side('dlq').to('cdc-dead-letters', deadLetters()),
     applied,
   };
-}
-
-/** The CDC branch alone, as a topology of its own. */
-export interface CdcTopology extends CdcBranch {
-  readonly topology: Topology;
-}
-
-/** Builds the CDC branch as a topology of its own. */
-export function buildCdcTopology(
-  name: string,
-  c: CdcComponents & { readonly deadLetters: () => Sink<DeadLetter> },
-): CdcTopology {
-  const b = new TopologyBuilder(name);
-  const branch = addCdcBranch(b, c, c.deadLetters);
-  return { topology: b.build(), ...branch };
 }

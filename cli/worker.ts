@@ -172,7 +172,7 @@ export function loadSpecs(config: WorkerConfig, log: Logger): SpecRegistry {
 }
 
 /** What a topology is built from besides its configuration. */
-export interface TopologyResources {
+interface TopologyResources {
   readonly stores: WorkerStores;
   /** The master-data invalidations (PostgreSQL LISTEN); none for an embedded Warm store. */
   readonly invalidations?: PgInvalidationFeed;
@@ -189,7 +189,7 @@ function kinesisSource(
 }
 
 /** Builds the topology described by a configuration without connecting to anything. */
-export function telemetryTopologyFor(
+function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
   { stores, invalidations, deviceProducts }: TopologyResources,

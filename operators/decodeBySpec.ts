@@ -46,9 +46,6 @@ export const decodeConfigSchema = z
       .describe('limits on ids and texts every decoded record must meet before it reaches a store'),
   })
   .strict();
-/** See {@link decodeConfigSchema}. */
-export type DecodeConfig = z.output<typeof decodeConfigSchema>;
-
 /** What the decode operator is given beside the specs. */
 export interface DecodeOptions {
   /** Poll the spec directory this often (ms) and reload changed specs; no reloading when absent. */

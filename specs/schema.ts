@@ -12,7 +12,7 @@ const name = z
 const hexBytes = z.string().regex(/^([0-9A-Fa-f]{2})+$/, 'hex bytes, e.g. "F3899AC2"');
 
 /** Types of a field in a binary frame. */
-export const BINARY_TYPES = [
+const BINARY_TYPES = [
   'u8',
   'u16',
   'u32',
@@ -52,7 +52,7 @@ const valueTransform = {
 };
 
 /** A bit field inside an integer field (bit 0 is the least significant). */
-export const bitFieldSchema = z
+const bitFieldSchema = z
   .object({
     name,
     shift: z.number().int().min(0).max(63),

@@ -11,7 +11,7 @@ import type { BatchContext } from './components.ts';
 import type { DeadLetter } from './records.ts';
 
 /** The reason code of every record a store refused. */
-export const STORE_REJECTED = 'store-rejected';
+const STORE_REJECTED = 'store-rejected';
 
 /** What a store said when it refused records. */
 export interface Rejection {

@@ -16,7 +16,7 @@ function arrow(edge: EdgeDescription): string {
 }
 
 /** Text form in the manner of Kafka Streams' `TopologyDescription`. */
-export function renderText(d: TopologyDescription): string {
+function renderText(d: TopologyDescription): string {
   const lines = [`Topology: ${d.name}`];
   for (const sub of d.subTopologies) {
     lines.push(`  Sub-topology ${sub.id} (reads source ${sub.source})`);
@@ -37,7 +37,7 @@ export function renderText(d: TopologyDescription): string {
 }
 
 /** JSON form: the description itself, pretty-printed. */
-export function renderJson(d: TopologyDescription): string {
+function renderJson(d: TopologyDescription): string {
   return `${JSON.stringify(d, null, 2)}\n`;
 }
 
@@ -46,7 +46,7 @@ function mermaidId(name: string): string {
 }
 
 /** Mermaid flowchart: sources as stadiums, operators as boxes, sinks as cylinders. */
-export function renderMermaid(d: TopologyDescription): string {
+function renderMermaid(d: TopologyDescription): string {
   const shape = { source: ['([', '])'], operator: ['[', ']'], sink: ['[(', ')]'] } as const;
   const lines = ['flowchart LR'];
   for (const n of d.nodes) {
@@ -61,7 +61,7 @@ export function renderMermaid(d: TopologyDescription): string {
 }
 
 /** Graphviz DOT: side-output edges dashed and labelled. */
-export function renderDot(d: TopologyDescription): string {
+function renderDot(d: TopologyDescription): string {
   const shape = { source: 'cds', operator: 'box', sink: 'cylinder' } as const;
   const lines = [`digraph "${d.name}" {`, '  rankdir=LR;', '  node [fontname="Helvetica"];'];
   for (const n of d.nodes) {

@@ -40,7 +40,7 @@ export interface BaselineFigure {
  * Reads every shard of `streamName` from TRIM_HORIZON towards the tip with plain GetRecords calls,
  * for at most `maxMs`; counts Kinesis records and the user records they carry.
  */
-export async function rawGetRecordsLoop(
+async function rawGetRecordsLoop(
   client: KinesisClient,
   streamName: string,
   maxMs: number,

@@ -110,7 +110,7 @@ async function createStream(client: KinesisClient, name: string, shards: number)
  * A partition key per open shard that Kinesis routes to it (MD5 of the key within the shard's hash
  * range); `run` makes the keys, which are also the marker devices' ids, fresh per run.
  */
-export async function laneKeysFor(client: KinesisClient, streamName: string, run = ''): Promise<string[]> {
+async function laneKeysFor(client: KinesisClient, streamName: string, run = ''): Promise<string[]> {
   const shards = (await client.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
   const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   return open.map((shard) => {
@@ -163,11 +163,7 @@ function startProducer(config: ProducerConfig): {
 }
 
 /** Which process, or the machine, limited a run that did not keep up; the cores of each either way. */
-export function limitOf(
-  cores: Record<string, number | undefined>,
-  keptUp: boolean,
-  machineBusy?: number,
-): string {
+function limitOf(cores: Record<string, number | undefined>, keptUp: boolean, machineBusy?: number): string {
   const shown = Object.entries(cores)
     .filter((e): e is [string, number] => e[1] !== undefined)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)

@@ -145,7 +145,7 @@ export async function benchRun(
 }
 
 /** The `bench` command: `run` and `workloads`. */
-export function benchCommand(name = 'bench'): Command {
+function benchCommand(name = 'bench'): Command {
   const bench = new Command(name)
     .description('benchmark the topology: workloads, sweeps, latency to the store, reports')
     .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));

@@ -184,7 +184,7 @@ export function completedRecords(m: RuntimeMetricsSnapshot): number {
 }
 
 /** Source records read so far. */
-export function readRecords(m: RuntimeMetricsSnapshot): number {
+function readRecords(m: RuntimeMetricsSnapshot): number {
   return m.shards.reduce((sum, s) => sum + s.records, 0);
 }
 

@@ -56,7 +56,7 @@ const WINDOW_KNOBS = [
 ] as const;
 
 /** Knobs the current topology honours, per mode. */
-export const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
+const SUPPORTED_KNOBS: Readonly<Record<BenchMode, readonly string[]>> = {
   'in-process': ['batch', 'maxInFlight', 'checkpointMs', 'shards', 'rate', ...WINDOW_KNOBS],
   'local-stack': [
     'batch',
@@ -166,7 +166,7 @@ export interface BenchPipeline {
 }
 
 /** `count` marker partition keys for in-process shards, fresh per run (`run` tells runs apart). */
-export function generatedLaneKeys(count: number, run: string): string[] {
+function generatedLaneKeys(count: number, run: string): string[] {
   return Array.from({ length: count }, (_, i) => `bench-marker-${run}-${i}`);
 }
 

@@ -90,7 +90,7 @@ export function loadRemoteConfig(file: string | undefined): RemoteConfig {
 export type CredentialsCheck = () => Promise<unknown>;
 
 /** The SDK's default credential chain, for `config.region`. */
-export function sdkCredentials(config: RemoteConfig): CredentialsCheck {
+function sdkCredentials(config: RemoteConfig): CredentialsCheck {
   return async () => {
     const client = new KinesisClient({ region: config.region });
     try {

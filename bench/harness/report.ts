@@ -13,7 +13,7 @@ function bar(series: string, s: Spread | undefined) {
 }
 
 /** The throughput chart: end-to-end and telemetry records/s per point, goal line at the target. */
-export function throughputChart(result: BenchResult): BarChart {
+function throughputChart(result: BenchResult): BarChart {
   return {
     id: 'throughput',
     title: 'Throughput per sweep point (median of runs, whiskers: slowest–fastest)',
@@ -34,7 +34,7 @@ export function throughputChart(result: BenchResult): BarChart {
 }
 
 /** The latency chart: p50, p95, p99 and max from ingest to visibility in the store. */
-export function latencyChart(result: BenchResult): BarChart {
+function latencyChart(result: BenchResult): BarChart {
   return {
     id: 'latency',
     title: 'End-to-end latency per sweep point, ingest → visible in the store',
@@ -56,7 +56,7 @@ export function latencyChart(result: BenchResult): BarChart {
  * Latency over the measured window: per sweep point, its first run's worst latency of the markers
  * received in each bucket. A stall (a slow store, a commit, a pause) shows as a ramp and its recovery.
  */
-export function latencyTimelineChart(result: BenchResult): LineChart | undefined {
+function latencyTimelineChart(result: BenchResult): LineChart | undefined {
   const series = result.points.flatMap((p) => {
     const timeline = p.runs.find((r) => r.latencyTimeline !== undefined)?.latencyTimeline;
     if (timeline === undefined) return [];

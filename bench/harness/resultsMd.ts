@@ -20,7 +20,7 @@ const INTRO = [
 ].join('\n');
 
 /** The subsection of one result, with its own markers. */
-export function resultSubsection(result: BenchResult): string {
+function resultSubsection(result: BenchResult): string {
   const key = `${result.workload.name}/${result.mode}`;
   const m = result.machine;
   const w = result.workload;

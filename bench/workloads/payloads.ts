@@ -3,6 +3,7 @@
  * byte so the benchmark's records are what real devices of those products would send, and a broken
  * variant of each that the decode stage must refuse as a whole record (one dead letter, no telemetry).
  */
+import { crc16Modbus } from '../../operators/decode/formats/checksum.ts';
 import type { IngestEnvelope } from '../../topology/index.ts';
 
 /** The example products the workloads send, one per format (plus the three JSON demo products). */
@@ -36,13 +37,6 @@ export const HUB_CHILDREN = 5;
 /** Rows per logger-c5 CSV upload. */
 export const LOGGER_ROWS = 5;
 
-/** Telemetry records a well-formed envelope of `product` decodes into. */
-export function recordsPerEnvelope(product: WorkloadProduct): number {
-  if (product === 'hub-j4') return HUB_CHILDREN;
-  if (product === 'logger-c5') return LOGGER_ROWS;
-  return 1;
-}
-
 /** What a payload builder needs: the device (or hub), its event time and a source of randomness. */
 export interface Reading {
   readonly deviceId: string;
@@ -60,16 +54,6 @@ const MINUTE = 60_000;
 function between(random: () => number, lo: number, hi: number, decimals: number): number {
   const f = 10 ** decimals;
   return Math.round((lo + (hi - lo) * random()) * f) / f;
-}
-
-/** CRC-16/MODBUS (env-h1's checksum). */
-export function crc16Modbus(bytes: Uint8Array): number {
-  let crc = 0xffff;
-  for (const b of bytes) {
-    crc ^= b;
-    for (let i = 0; i < 8; i++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
-  }
-  return crc;
 }
 
 // Berlin's UTC offset changes twice a year; one Intl call per quarter hour keeps BCD encoding cheap.

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 const HARNESS = fileURLToPath(new URL('../../bench/harness/main.ts', import.meta.url));
 
 /** Runs the harness with `args`; resolves with its exit code. */
-export function runBenchHarness(args: readonly string[]): Promise<number> {
+function runBenchHarness(args: readonly string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', HARNESS, ...args], { stdio: 'inherit' });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);

@@ -168,12 +168,12 @@ function printOne(d: StoredDeadLetter): void {
 }
 
 /** What the decode stage makes of a dead letter's bytes now: a partition key, or why it still fails. */
-export type Redecoded =
+type Redecoded =
   | { readonly recovered: true; readonly partitionKey: string }
   | { readonly recovered: false; readonly code: string; readonly reason: string };
 
 /** Decodes a dead letter's bytes as the decode operator would, with the specs in `registry`. */
-export function redecode(
+function redecode(
   registry: SpecRegistry,
   d: StoredDeadLetter,
   now: number,

@@ -23,7 +23,7 @@ interface ScaleAdviceOptions extends CommonOptions {
 }
 
 /** The advice, as `--json` prints it. */
-export interface ScaleAdvice {
+interface ScaleAdvice {
   readonly stream: string;
   readonly openShards: number;
   readonly closedShards: number;

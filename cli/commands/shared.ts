@@ -98,7 +98,7 @@ export async function serviceCall<T>(
 }
 
 /** The exit code an error ends a command with: 2 usage or configuration, 3 a service, 1 otherwise. */
-export function exitCodeOf(error: unknown): number {
+function exitCodeOf(error: unknown): number {
   if (error instanceof ConfigError || error instanceof UsageError) return EXIT.usage;
   if (error instanceof ServiceUnavailableError) return EXIT.service;
   return EXIT.failed;

@@ -24,7 +24,7 @@ interface TestOptions {
 }
 
 /** The record `specs test` decodes: an envelope when a product or topic is given, else a bare payload. */
-export function testRecord(
+function testRecord(
   payload: Buffer,
   product: string | undefined,
   topic: string | undefined,

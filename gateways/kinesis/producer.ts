@@ -20,7 +20,7 @@ import {
 } from './kplAggregation.ts';
 
 /** PutRecords limits: records per request, bytes per request, bytes per record (data + key). */
-export const PUT_RECORDS_LIMITS = { records: 500, requestBytes: 5 * 1024 * 1024, recordBytes: 1024 * 1024 };
+const PUT_RECORDS_LIMITS = { records: 500, requestBytes: 5 * 1024 * 1024, recordBytes: 1024 * 1024 };
 
 /** What a producer needs. */
 export interface KinesisProducerOptions {
@@ -72,7 +72,7 @@ const encoder = new TextEncoder();
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException']);
 
 /** Splits records into PutRecords requests within the count and size limits. */
-export function putRecordsBatches(records: readonly ProducerRecord[]): ProducerRecord[][] {
+function putRecordsBatches(records: readonly ProducerRecord[]): ProducerRecord[][] {
   const batches: ProducerRecord[][] = [];
   let current: ProducerRecord[] = [];
   let bytes = 0;

@@ -15,7 +15,7 @@ export interface RunningServices {
 }
 
 /** The environment variable through which each service is reached (other code relies on these names). */
-export const SERVICE_ENV: Record<ServiceName, string> = {
+const SERVICE_ENV: Record<ServiceName, string> = {
   redis: 'SHARDFLOW_TEST_REDIS_URL',
   postgres: 'SHARDFLOW_TEST_POSTGRES_URL',
   kinesis: 'SHARDFLOW_TEST_KINESIS_ENDPOINT',

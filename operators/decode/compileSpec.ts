@@ -55,7 +55,7 @@ export function rawRefOf(record: RawRecord, envelope: Incoming['envelope'], spec
  * The frame decoder of a format. With a projection, each record is built as exactly its metrics
  * object, and the id and time fields are left in the decoder's `aux`.
  */
-export function compileFormat(format: Format, projection?: Projection): FrameDecoder {
+function compileFormat(format: Format, projection?: Projection): FrameDecoder {
   switch (format.type) {
     case 'hex':
       return compileHex(format, projection);

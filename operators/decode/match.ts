@@ -37,7 +37,7 @@ const STANDARD_TOPICS: readonly TopicPattern[] = [
 ];
 
 /** A topic pattern as a regular expression with one capture group per placeholder. */
-export function topicPattern(pattern: string): TopicPattern {
+function topicPattern(pattern: string): TopicPattern {
   const escaped = pattern.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
   let group = 0;
   let hub = 0;
@@ -67,7 +67,7 @@ export function topicIds(topic: string | undefined, pattern: TopicPattern | unde
 }
 
 /** Whether a spec names any condition of its own (`registry` alone names none). */
-export function hasOwnConditions(match: Spec['match']): boolean {
+function hasOwnConditions(match: Spec['match']): boolean {
   return match.productId !== undefined || match.topic !== undefined || match.prefix !== undefined;
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** Earliest and latest plausible epoch (ms) of a device, hub or receive time: 2000-01-01 to 2100-01-01. */
-export const PLAUSIBLE_EPOCH_MS = { from: 946_684_800_000, to: 4_102_444_800_000 } as const;
+const PLAUSIBLE_EPOCH_MS = { from: 946_684_800_000, to: 4_102_444_800_000 } as const;
 
 // \p{C}: control, format, unassigned, private-use and lone surrogate code points
 const NOT_PRINTABLE = /\p{C}/u;

@@ -5,10 +5,7 @@
 import type { TimestampSpec } from '../../specs/schema.ts';
 import { isKnownZone, wallClockInstant, zoneOffset } from '../time/zoneOffset.ts';
 import { DecodeError } from './errors.ts';
-import type { DecodedFields, FieldValue } from './frame.ts';
-
-/** Reads a record's time (epoch ms) from its fields, or from the ingest time. */
-export type TimestampReader = (fields: DecodedFields, ingestTimestamp: number) => number;
+import type { FieldValue } from './frame.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -28,7 +25,7 @@ function daysInMonth(y: number, m: number): number {
 }
 
 /** The instant of a wall-clock time given as numbers, in `zone` (UTC when undefined). */
-export function zonedInstant(
+function zonedInstant(
   y: number,
   mo: number,
   d: number,
@@ -191,12 +188,4 @@ function isoUtc(s: string): number {
     return Number.NaN;
   if (!(ms >= 0) || Number.isNaN(offset)) return Number.NaN;
   return daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + sec) * 1000 + ms - offset;
-}
-
-/** Compiles a timestamp rule into a reader of a record's fields; checks the zone once, here. */
-export function compileTimestamp(rule: TimestampSpec): TimestampReader {
-  const read = compileTimeValue(rule);
-  if ('from' in rule) return (_fields, ingest) => ingest;
-  const { field } = rule;
-  return (fields, ingest) => read(fields[field], ingest);
 }

@@ -31,7 +31,7 @@ const MAX_ID_CHARS = 256;
  * and bounded in length, the reason noting the rewrite. The payload is base64 already, and the
  * position and node keep the letter's identity, so a replay still finds it stored.
  */
-export function storableDeadLetter(letter: DeadLetter): DeadLetter {
+function storableDeadLetter(letter: DeadLetter): DeadLetter {
   const id = (text: string) => sanitizeText(text, MAX_ID_CHARS);
   return {
     ...letter,
@@ -47,7 +47,7 @@ export function storableDeadLetter(letter: DeadLetter): DeadLetter {
 }
 
 /** The dead-letter store refused even sanitised letters: stop, a retry would refuse them again. */
-export class DeadLettersRefusedError extends Error {
+class DeadLettersRefusedError extends Error {
   override readonly name = 'DeadLettersRefusedError';
   /** Stops the worker at once (see the runtime's `isFatal`). */
   readonly fatal = true;

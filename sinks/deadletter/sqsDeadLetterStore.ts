@@ -37,7 +37,7 @@ export interface SqsDeadLetterOptions {
 }
 
 /** Some entries of a batch were refused by SQS; the store sends only those again. */
-export class SqsBatchError extends Error {
+class SqsBatchError extends Error {
   override readonly name = 'SqsBatchError';
   constructor(readonly failed: readonly { code: string; senderFault: boolean }[]) {
     super(

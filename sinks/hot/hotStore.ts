@@ -115,7 +115,7 @@ export function telemetryKey(e: Enriched): string {
 }
 
 /** The natural key of an aggregate. */
-export function aggregateKey(a: WindowAggregate): string {
+function aggregateKey(a: WindowAggregate): string {
   return `${a.scope}\u0001${hotAggregateKey(a)}\u0001${a.metric}\u0001${a.window}\u0001${a.windowStart}`;
 }
 

@@ -34,7 +34,7 @@ interface PgErrorFields {
 }
 
 /** True for a SQLSTATE the records of a statement cause (see the sets above). */
-export function isDataSqlState(code: string): boolean {
+function isDataSqlState(code: string): boolean {
   return PERMANENT_CLASSES.has(code.slice(0, 2)) || PERMANENT_CODES.has(code);
 }
 

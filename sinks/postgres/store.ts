@@ -93,7 +93,7 @@ export interface StoreDeps {
 }
 
 /** The `ssl` option of node-postgres for a store's TLS settings. */
-export function pgTlsOptions(config: { tls: boolean; tlsCaFile?: string }) {
+function pgTlsOptions(config: { tls: boolean; tlsCaFile?: string }) {
   if (!config.tls) return undefined;
   return {
     rejectUnauthorized: true,

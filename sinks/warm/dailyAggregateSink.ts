@@ -22,7 +22,7 @@ const UPSERT = `INSERT INTO customer_product_daily_aggregates (customer_key, cus
   WHERE customer_product_daily_aggregates.revision <= EXCLUDED.revision`;
 
 /** True for the aggregates this sink keeps: customer x product, 1-day windows. */
-export function isDailyCustomerProduct(a: WindowAggregate): boolean {
+function isDailyCustomerProduct(a: WindowAggregate): boolean {
   return a.scope === 'customer-product' && a.window === '1d';
 }
 

@@ -4,31 +4,17 @@
  * stores that account for every record sent and the in-run baseline; a knob the topology would
  * ignore is refused, and so is the remote mode without its configuration.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/harness/result.ts';
+import { runCli } from '../support/cli.ts';
 
-const ENTRY = path.resolve('bench/harness/main.ts');
 const out = mkdtempSync(path.join(tmpdir(), 'bench-cli-'));
 
-function harness(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { stdio: 'pipe' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `shardflow bench …args`. */
+const harness = (args: string[]) => runCli(['bench', ...args]);
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

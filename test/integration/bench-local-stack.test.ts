@@ -4,36 +4,22 @@
  * KPL-aggregating producer reaches every store, the Hot store shows every latency marker, the stores
  * account for every record sent, and the raw GetRecords loop over the same stream gives the baseline.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/harness/result.ts';
+import { runCli } from '../support/cli.ts';
 
-const ENTRY = path.resolve('bench/harness/main.ts');
 const out = mkdtempSync(path.join(tmpdir(), 'bench-local-stack-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function harness(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Its own throwaway servers: the test services' URLs are not handed over.
-    const env = { ...process.env };
-    delete env.SHARDFLOW_BENCH_POSTGRES_URL;
-    delete env.SHARDFLOW_BENCH_REDIS_URL;
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], { stdio: 'pipe', env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+/** `shardflow bench …args`, with throwaway servers of its own: the test services' URLs are not handed over. */
+const harness = (args: string[]) =>
+  runCli(['bench', ...args], {
+    SHARDFLOW_BENCH_POSTGRES_URL: undefined,
+    SHARDFLOW_BENCH_REDIS_URL: undefined,
   });
-}
 
 describe('shardflow bench run --mode local-stack', () => {
   it('runs the workload through every store, reads the latency from the Hot store and measures the raw loop', async () => {

@@ -16,13 +16,12 @@
  *
  * Size: `SHARDFLOW_TEST_COLD_READINGS` (default 1,000,000; a multiple of 1,000).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { KinesisClient, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergRead } from 'icebird';
@@ -43,7 +42,7 @@ import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { comparePositions, systemClock } from '../../topology/index.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, startCli } from '../support/cli.ts';
 import { testDynamoClient, uniqueTable } from '../support/dynamodb.ts';
 import { type FileServer, serveDirectory } from '../support/fileServer.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
@@ -59,7 +58,6 @@ const ROUND_MS = 3_000;
 const PUT_ROUNDS = 20;
 const TEST_TIMEOUT_MS = 20 * 60_000;
 const RUN_TIMEOUT_MS = 10 * 60_000;
-const BIN = fileURLToPath(new URL('../../bin/shardflow.js', import.meta.url));
 const TABLE = { namespace: 'iot', name: 'telemetry' };
 
 /** What the generator put on the stream. */
@@ -85,10 +83,8 @@ interface WorkerRun {
 }
 
 function startWorker(configFile: string, logFile: string, env: Record<string, string>): WorkerRun {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', configFile], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // `exitOf` stops a run that outlives its budget; the helper's own limit is only a backstop
+  const { child, exited } = startCli(['run', '--config', configFile], env, TEST_TIMEOUT_MS);
   const log = createWriteStream(logFile, { flags: 'a' });
   let tail = '';
   let adminUrl: string | undefined;
@@ -99,14 +95,12 @@ function startWorker(configFile: string, logFile: string, env: Record<string, st
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      log.end();
-      resolve({ code, signal });
-    });
-  });
-  return { child, exited, tail: () => tail, adminUrl: () => adminUrl };
+  return {
+    child,
+    exited: exited.finally(() => log.end()).then(({ code, signal }) => ({ code, signal })),
+    tail: () => tail,
+    adminUrl: () => adminUrl,
+  };
 }
 
 /**

@@ -25,8 +25,8 @@ import {
   type WindowAggregate,
 } from '../../topology/index.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.ts';
-import { enriched } from '../support/hotConformance.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
+import { enriched } from '../support/records.ts';
 import { waitFor } from '../support/wait.ts';
 
 const WINDOW = 2;

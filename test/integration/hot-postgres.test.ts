@@ -10,8 +10,9 @@ import { DAY_MS, utcDayStart } from '../../sinks/hot/hotStore.ts';
 import { hotStoreConfigSchema, openHotStore } from '../../sinks/hot/openHotStore.ts';
 import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import { pgliteSqlClient, pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
-import { enriched, hotConformance } from '../support/hotConformance.ts';
+import { hotConformance } from '../support/hotConformance.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { enriched } from '../support/records.ts';
 
 hotConformance(
   'postgresql',

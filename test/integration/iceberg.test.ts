@@ -17,7 +17,7 @@ import { committedPositions } from '../../sinks/cold/iceberg/checkpoints.ts';
 import { loadTable, type TableRef } from '../../sinks/cold/iceberg/commit.ts';
 import { expireSnapshots, mergeManifests, removeOrphans } from '../../sinks/cold/iceberg/maintain.ts';
 import { readManifest, readManifestList } from '../../sinks/cold/iceberg/manifest.ts';
-import { ancestry, currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
+import { currentSnapshot } from '../../sinks/cold/iceberg/metadata.ts';
 import { keyOf, readLocation, type TableFiles } from '../../sinks/cold/iceberg/tableFiles.ts';
 import { writeParquet } from '../../sinks/cold/parquet/writer.ts';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
@@ -25,6 +25,7 @@ import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { type Enriched, type Position, type Sink, systemClock } from '../../topology/index.ts';
 import { type FileServer, serveDirectory } from '../support/fileServer.ts';
+import { ancestry } from '../support/icebergReads.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 const DAY = 86_400_000;

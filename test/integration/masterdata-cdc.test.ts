@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCdcTopology } from '../../cli/cdcTopology.ts';
+import { addCdcBranch } from '../../cli/cdcTopology.ts';
 import { cdcDecode } from '../../operators/cdc/cdcDecode.ts';
 import type { MasterDataChange } from '../../operators/cdc/change.ts';
 import { deadLetterStoreSink } from '../../sinks/deadletter/deadLetterStore.ts';
@@ -20,6 +20,7 @@ import {
   MemorySource,
   type OperatorContext,
   type RawRecord,
+  TopologyBuilder,
   TopologyTestDriver,
 } from '../../topology/index.ts';
 import { CDC_MAPPINGS } from '../support/cdcMappings.ts';
@@ -303,13 +304,17 @@ describe('master data from CDC', () => {
 
   it('the CDC topology applies a stream page and dead-letters what is not CDC', async () => {
     await freshSchema();
-    const cdc = buildCdcTopology('masterdata', {
-      source: new MemorySource<RawRecord>(),
-      decode: cdcDecode(CDC_MAPPINGS),
-      apply: masterDataApplySink(client),
-      deadLetters: () => deadLetterStoreSink(postgresDeadLetterStore(client)),
-    });
-    const driver = new TopologyTestDriver(cdc.topology, { sinks: 'tap' });
+    const builder = new TopologyBuilder('masterdata');
+    const cdc = addCdcBranch(
+      builder,
+      {
+        source: new MemorySource<RawRecord>(),
+        decode: cdcDecode(CDC_MAPPINGS),
+        apply: masterDataApplySink(client),
+      },
+      () => deadLetterStoreSink(postgresDeadLetterStore(client)),
+    );
+    const driver = new TopologyTestDriver(builder.build(), { sinks: 'tap' });
     const records = asRawRecords(
       [
         dmsData('crm', 'customers', 'insert', { id: 'c9', name: 'Nine' }, T0),

@@ -3,47 +3,16 @@
  * files of every kind of row, row-level errors with line numbers, progress on stderr, and a second
  * import of the same file leaving the same data.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliResult } from '../support/cli.ts';
+import { runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
-const COMMAND = new URL('../../cli/commands/masterdata.ts', import.meta.url).href;
-// The command as `cli/main.ts` registers it, run the way bin/shardflow.js runs the CLI (tsx loader).
-const ENTRY = `
-  import { Command } from 'commander';
-  const { registerMasterdataCommand } = await import(${JSON.stringify(COMMAND)});
-  const program = new Command('shardflow').exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
-  registerMasterdataCommand(program);
-  await program.parseAsync(process.argv.slice(1), { from: 'user' });
-`;
-
-function masterdata(args: readonly string[]): Promise<CliResult> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', ENTRY, 'masterdata', ...args],
-    {
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: 'pipe',
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `shardflow masterdata …args`. */
+const masterdata = (args: readonly string[]) => runCli(['masterdata', ...args]);
 
 describe('shardflow masterdata import', () => {
   let db: TestDatabase;

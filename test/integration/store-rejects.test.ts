@@ -23,8 +23,8 @@ import {
   TopologyBuilder,
   TopologyTestDriver,
 } from '../../topology/index.ts';
-import { enriched } from '../support/hotConformance.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { enriched } from '../support/records.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** 10,000 characters that do not compress: PostgreSQL cannot fit them in a btree row (2,704 bytes). */

@@ -14,6 +14,8 @@ const BIN = fileURLToPath(new URL('../../bin/shardflow.js', import.meta.url));
 /** What a finished command printed and how it exited. */
 export interface CliResult {
   readonly code: number | null;
+  /** The signal that ended it, if one did. */
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -45,9 +47,9 @@ export function startCli(
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const exited = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr });
     });
   });
   return { child, stderr: () => stderr, exited };

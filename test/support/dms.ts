@@ -5,12 +5,13 @@
  * only `metadata`) and MongoDB change-stream documents in relaxed extended JSON.
  */
 import type { RawRecord } from '../../topology/index.ts';
+import { rawRecord } from './records.ts';
 
 /** A DMS data operation. */
 export type DmsOperation = 'load' | 'insert' | 'update' | 'delete';
 
 /** DMS timestamp text with microseconds, as DMS writes it (`2024-05-01T10:00:00.123456Z`). */
-export function dmsTimestamp(epochMs: number, micros = 0): string {
+function dmsTimestamp(epochMs: number, micros = 0): string {
   const iso = new Date(epochMs).toISOString(); // …T10:00:00.123Z
   return `${iso.slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
 }
@@ -91,18 +92,18 @@ export function mongoChange(
   };
 }
 
-/** Puts JSON documents on a simulated shard: consecutive sequence numbers from `firstSequence`. */
+/** Puts JSON documents on a simulated CDC shard: consecutive sequence numbers from `firstSequence`. */
 export function asRawRecords(
   docs: readonly object[],
   shardId = 'shardId-000000000000',
   firstSequence = 1n,
 ): RawRecord[] {
-  return docs.map((doc, i) => ({
-    stream: 'cdc',
-    shardId,
-    sequenceNumber: (49_000_000_000_000_000_000n + firstSequence + BigInt(i)).toString(),
-    partitionKey: 'cdc',
-    arrivedAt: 0,
-    data: new TextEncoder().encode(JSON.stringify(doc)),
-  }));
+  return docs.map((doc, i) =>
+    rawRecord(JSON.stringify(doc), {
+      stream: 'cdc',
+      shardId,
+      sequenceNumber: (49_000_000_000_000_000_000n + firstSequence + BigInt(i)).toString(),
+      partitionKey: 'cdc',
+    }),
+  );
 }

@@ -14,6 +14,7 @@ import {
   type MetricStats,
   type WindowAggregate,
 } from '../../topology/index.ts';
+import { enriched } from './records.ts';
 
 /** An opened store and how to dispose of it. */
 export interface OpenedHotStore {
@@ -33,35 +34,6 @@ const BASE = utcDayStart(Date.now()) + 12 * HOUR;
 
 function context(clock: ManualClock, shardId = 'shardId-000000000000'): BatchContext {
   return { node: 'hot', shardId, position: { sequenceNumber: '1', subSequenceNumber: 0 }, clock };
-}
-
-/** A joined telemetry record of `device` at `at`, from stream position `sequence`. */
-export function enriched(
-  device: string,
-  at: number,
-  sequence: number,
-  metrics: Enriched['metrics'],
-): Enriched {
-  return {
-    device_id: device,
-    device_timestamp: at,
-    productId: 'env-h1',
-    metrics,
-    ingest_timestamp: at + 250,
-    rawRef: {
-      protocol: 'mqtt',
-      topic: `devices/${device}/telemetry`,
-      format: 'json',
-      stream: 'telemetry',
-      shardId: 'shardId-000000000000',
-      sequenceNumber: String(49_000_000_000 + sequence),
-      subSequenceNumber: 0,
-      specId: 'env-h1',
-      specVersion: 3,
-    },
-    site_id: 'site-1',
-    customer_id: 'customer-1',
-  };
 }
 
 function stats(count: number, mean: number): MetricStats {
@@ -184,11 +156,11 @@ export function hotConformance(
       };
       await writeAll();
       const to = from + options.replayRecords * 10;
-      const first = await store.readTelemetry({ productId: 'env-h1', from, to });
+      const first = await store.readTelemetry({ productId: 'thermo-t1', from, to });
       expect(first).toHaveLength(options.replayRecords);
       await writeAll();
       expect(await store.countTelemetry(from, to)).toBe(options.replayRecords);
-      const second = await store.readTelemetry({ productId: 'env-h1', from, to });
+      const second = await store.readTelemetry({ productId: 'thermo-t1', from, to });
       expect(sortByKey(second)).toEqual(sortByKey(first));
       expect(sortByKey(second)).toEqual(sortByKey(records));
     }, 600_000);
@@ -204,7 +176,7 @@ export function hotConformance(
       );
       expect(await store.readLatestState('dev-state')).toEqual({
         deviceId: 'dev-state',
-        productId: 'env-h1',
+        productId: 'thermo-t1',
         deviceTimestamp: BASE + 5000,
         siteId: 'site-1',
         customerId: 'customer-1',

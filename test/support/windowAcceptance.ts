@@ -254,7 +254,7 @@ export async function runWindowWorkload(options: {
 const itemOf = (r: Reading) => `${r.deviceId}@${r.at}`;
 
 /** The too-late dead-letter items the workload must produce (`device@eventTime`). */
-export function expectedTooLate(workload: ReferenceWorkload): string[] {
+function expectedTooLate(workload: ReferenceWorkload): string[] {
   return workload.readings.filter((r) => r.timing === 'too-late').map(itemOf);
 }
 

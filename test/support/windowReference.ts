@@ -52,10 +52,10 @@ import { matchesReference, statsOf } from './stateConformance.ts';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
+const DAY = 24 * HOUR;
 
 /** The products of the workload and their five metrics: name, low, high, decimals. */
-export const REFERENCE_PRODUCTS = {
+const REFERENCE_PRODUCTS = {
   'thermo-t1': [
     ['temperature', -20, 40, 2],
     ['humidity', 0, 100, 1],
@@ -167,7 +167,7 @@ export function acceptanceWorkload(devices: number, seed: number): ReferenceWork
 }
 
 /** Generates the workload (deterministic for a seed). */
-export function referenceWorkload(o: ReferenceWorkloadOptions): ReferenceWorkload {
+function referenceWorkload(o: ReferenceWorkloadOptions): ReferenceWorkload {
   const fleet = buildFleet({
     devices: o.devices,
     customers: 200,
@@ -399,7 +399,7 @@ function keyOf(
 }
 
 /** Expected statistics of the readings, by brute force, for the scopes asked. */
-export function bruteForce(
+function bruteForce(
   readings: Iterable<Reading>,
   scopes: readonly ('product' | 'device' | 'customer-product')[],
   customerAt: (deviceId: string, at: number) => string | null,
@@ -435,10 +435,7 @@ interface StoredRow {
 }
 
 /** Mismatches between stored rows and the expected statistics (same rules as `compareAggregates`). */
-export function compareRows(
-  rows: readonly StoredRow[],
-  expected: ReadonlyMap<string, MetricStats>,
-): string[] {
+function compareRows(rows: readonly StoredRow[], expected: ReadonlyMap<string, MetricStats>): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const row of rows) {

@@ -10,11 +10,6 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /** Items taken by readers so far. */
   taken = 0;
 
-  /** Items waiting to be read. */
-  get size(): number {
-    return this.items.length;
-  }
-
   push(item: T): void {
     if (this.ended) throw new Error('queue has ended');
     this.items.push(item);

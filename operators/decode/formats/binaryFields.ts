@@ -13,15 +13,6 @@ import type { DecodedFields, FieldValue } from '../frame.ts';
 /** Reads a run of fields at `offset` into `out`; returns the offset after the last field. */
 export type FieldsReader = (view: DataView, bytes: Uint8Array, offset: number, out: DecodedFields) => number;
 
-/** Reads one field whose length is known only when decoding (a key-value length byte). */
-export type ValueReader = (
-  view: DataView,
-  bytes: Uint8Array,
-  offset: number,
-  length: number,
-  out: DecodedFields,
-) => void;
-
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const INTEGER_TYPES = new Set(['u8', 'u16', 'u32', 'u64', 'i8', 'i16', 'i32', 'i64']);
 const TWO_POW_32 = 4_294_967_296;
@@ -147,15 +138,6 @@ export function compileFields(
   );
   const names = [...new Set([...inherited, ...code.emits.map(([name]) => name)])];
   return { read, create, size, names, truncated };
-}
-
-/** Compiles one field whose length may come from the frame; the caller checks the bounds. */
-export function compileValue(field: BinaryField): ValueReader {
-  const code = new CodeBuilder();
-  const n = fieldSize(field);
-  code.field(field, 'o', n === undefined ? 'len' : String(n));
-  const stores = code.emits.map(([name, local]) => `out[${JSON.stringify(name)}] = ${local};\n`).join('');
-  return code.build<ValueReader>('readValue', 'view, bytes, o, len, out', code.text() + stores, {});
 }
 
 /** Helpers the generated code calls for the types that are more than one DataView read. */

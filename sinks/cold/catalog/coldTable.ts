@@ -16,7 +16,7 @@ import { glueCalls, glueCatalog, glueCatalogConfigSchema } from './glueCatalog.t
 import { jdbcCatalog, jdbcCatalogConfigSchema } from './jdbcCatalog.ts';
 
 /** Which catalog holds the table pointer. */
-export const catalogConfigSchema = z
+const catalogConfigSchema = z
   .discriminatedUnion('kind', [
     jdbcCatalogConfigSchema.extend({ kind: z.literal('jdbc') }).strict(),
     glueCatalogConfigSchema.extend({ kind: z.literal('glue') }).strict(),

@@ -32,9 +32,6 @@ export const glueCatalogConfigSchema = z.object({
   region: z.string().optional().describe('AWS region of the Glue Data Catalog'),
 });
 
-/** Validated Glue catalog configuration. */
-export type GlueCatalogConfig = z.infer<typeof glueCatalogConfigSchema>;
-
 /** The three Glue calls the catalog makes; `glueCalls(client)` gives them over a real `GlueClient`. */
 export interface GlueCalls {
   getTable(databaseName: string, name: string): Promise<Table | undefined>;

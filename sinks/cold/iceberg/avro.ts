@@ -24,7 +24,7 @@ const bigintLong = avro.types.LongType.__with({
 });
 
 /** An avsc type for a schema, with bigint longs. */
-export function avroType(schema: unknown): avro.Type {
+function avroType(schema: unknown): avro.Type {
   return avro.Type.forSchema(schema as avro.Schema, { registry: { long: bigintLong } });
 }
 

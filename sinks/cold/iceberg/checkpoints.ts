@@ -26,7 +26,7 @@ export class AlreadyCommittedError extends Error {
 /** Summary key of the writer id. */
 export const WRITER_KEY = 'shardflow.writer';
 /** Summary key of the JSON object shard → `sequenceNumber:subSequenceNumber`. */
-export const CHECKPOINTS_KEY = 'shardflow.checkpoints';
+const CHECKPOINTS_KEY = 'shardflow.checkpoints';
 
 /** The summary entries that mark a commit of `positions` by `writerId`. */
 export function checkpointSummary(
@@ -41,7 +41,7 @@ export function checkpointSummary(
 }
 
 /** The positions a snapshot's summary records, or `undefined` if it carries no marker. */
-export function snapshotCheckpoints(snapshot: SnapshotJson): Map<string, Position> | undefined {
+function snapshotCheckpoints(snapshot: SnapshotJson): Map<string, Position> | undefined {
   const text = snapshot.summary[CHECKPOINTS_KEY];
   if (text === undefined) return undefined;
   const out = new Map<string, Position>();
@@ -53,7 +53,7 @@ export function snapshotCheckpoints(snapshot: SnapshotJson): Map<string, Positio
 }
 
 /** Each writer's newest snapshot carrying a marker. */
-export function newestMarkers(meta: TableMetadata): Map<string, SnapshotJson> {
+function newestMarkers(meta: TableMetadata): Map<string, SnapshotJson> {
   const newest = new Map<string, SnapshotJson>();
   for (const s of meta.snapshots) {
     const writer = s.summary[WRITER_KEY];

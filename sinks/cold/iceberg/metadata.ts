@@ -80,19 +80,6 @@ export function currentSnapshot(meta: TableMetadata): SnapshotJson | undefined {
   return id === undefined ? undefined : meta.snapshots.find((s) => s['snapshot-id'] === id);
 }
 
-/** Snapshots from the current one back through its parents (newest first). */
-export function ancestry(meta: TableMetadata): SnapshotJson[] {
-  const byId = new Map(meta.snapshots.map((s) => [s['snapshot-id'], s]));
-  const out: SnapshotJson[] = [];
-  let s = currentSnapshot(meta);
-  while (s) {
-    out.push(s);
-    const parent = s['parent-snapshot-id'];
-    s = parent === undefined ? undefined : byId.get(parent);
-  }
-  return out;
-}
-
 /** Metadata with `schema` added as the current schema (schema evolution). */
 export function withSchema(meta: TableMetadata, schema: SchemaJson, nowMs: number): TableMetadata {
   const lastColumn = Math.max(

@@ -21,7 +21,7 @@ export function dayOf(epochMs: number): number {
 }
 
 /** `2024-01-01` for a day number. */
-export function dayText(day: number): string {
+function dayText(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);
 }
 
@@ -35,26 +35,6 @@ export function partitionResultType(field: PartitionFieldJson, schema: SchemaJso
     );
   }
   return source.type as ColdType;
-}
-
-/** The partition tuple of one row, given its source values by field id (timestamps in epoch ms). */
-export function partitionOf(
-  spec: PartitionSpecJson,
-  sourceValue: (fieldId: number) => unknown,
-): PartitionValues {
-  const out: Record<string, string | number | null> = {};
-  for (const f of spec.fields) {
-    const v = sourceValue(f['source-id']);
-    if (v === null || v === undefined) out[f.name] = null;
-    else if (f.transform === 'day') out[f.name] = dayOf(Number(v));
-    else out[f.name] = typeof v === 'number' ? v : String(v);
-  }
-  return out;
-}
-
-/** A stable text key of a partition tuple, for grouping rows. */
-export function partitionKey(spec: PartitionSpecJson, values: PartitionValues): string {
-  return JSON.stringify(spec.fields.map((f) => values[f.name] ?? null));
 }
 
 /** The data-file folder of a partition: `device_timestamp_day=2024-01-01/product_id=abc`. */

@@ -26,7 +26,7 @@ export function keyOf(files: TableFiles, location: string): string {
 }
 
 /** The absolute location of a path relative to the table (`metadata/…`, `data/…`). */
-export function locationOf(files: TableFiles, relative: string): string {
+function locationOf(files: TableFiles, relative: string): string {
   return `${files.location}/${relative}`;
 }
 

@@ -7,7 +7,6 @@
 import type { ColdType } from './types.ts';
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder();
 
 /** A bound's value as the writer sees it: `long`/`timestamptz` as bigint (µs for timestamps). */
 export type BoundValue = string | number | bigint | boolean;
@@ -36,25 +35,6 @@ export function encodeBound(type: ColdType, value: BoundValue): Uint8Array {
       new DataView(out.buffer).setFloat64(0, Number(value), true);
       return out;
     }
-  }
-}
-
-/** Decodes Iceberg's single-value binary form: `long`/`timestamptz` give bigint (µs for timestamps). */
-export function decodeBound(type: ColdType, bytes: Uint8Array): BoundValue {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  switch (type) {
-    case 'string':
-      return utf8Decoder.decode(bytes);
-    case 'boolean':
-      return bytes[0] !== 0;
-    case 'int':
-    case 'date':
-      return view.getInt32(0, true);
-    case 'long':
-    case 'timestamptz':
-      return view.getBigInt64(0, true);
-    case 'double':
-      return view.getFloat64(0, true);
   }
 }
 

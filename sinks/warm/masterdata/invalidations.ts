@@ -19,7 +19,7 @@ const MAX_PAYLOAD = 7_000;
 // past this many devices one "drop everything" is cheaper than thousands of notifications
 const MAX_IDS = 20_000;
 /** The payload that drops every cached device. */
-export const INVALIDATE_ALL = '*';
+const INVALIDATE_ALL = '*';
 
 /** Queues the invalidation of `deviceIds` in `tx`; delivered at its commit. */
 export async function notifyInvalidation(tx: SqlClient, deviceIds: readonly string[]): Promise<void> {

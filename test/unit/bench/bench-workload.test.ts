@@ -10,7 +10,8 @@ import { dueBy, type RateProfile, rateAt, scaleProfile } from '../../../bench/wo
 import { createGenerator, type Workload, workloadSchema } from '../../../bench/workloads/workload.ts';
 import { SpecRegistry } from '../../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../../operators/decodeBySpec.ts';
-import { type DeadLetter, ManualClock, type RawRecord } from '../../../topology/index.ts';
+import { type DeadLetter, ManualClock } from '../../../topology/index.ts';
+import { rawRecord } from '../../support/records.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 9, 31, 0);
 const specs = new SpecRegistry('specs/examples');
@@ -21,14 +22,14 @@ function workload(overrides: Partial<Workload> = {}): Workload {
 }
 
 async function decodeAll(envelopes: ReturnType<ReturnType<typeof createGenerator>['batch']>) {
-  const records: RawRecord[] = envelopes.map((g, i) => ({
-    stream: 'bench',
-    shardId: 'shardId-000000000000',
-    sequenceNumber: String(i + 1),
-    partitionKey: g.partitionKey,
-    arrivedAt: NOW,
-    data: Buffer.from(JSON.stringify(g.envelope)),
-  }));
+  const records = envelopes.map((g, i) =>
+    rawRecord(JSON.stringify(g.envelope), {
+      stream: 'bench',
+      sequenceNumber: String(i + 1),
+      partitionKey: g.partitionKey,
+      arrivedAt: NOW,
+    }),
+  );
   const dead: DeadLetter[] = [];
   const telemetry = await decodeBySpec(specs).process(records, {
     node: 'decode',

@@ -25,6 +25,7 @@ import {
   TopologyTestDriver,
   type WindowAggregate,
 } from '../../../topology/index.ts';
+import { rawRecord } from '../../support/records.ts';
 
 const NOW = Date.UTC(2026, 11, 6, 12, 0, 0);
 
@@ -55,15 +56,14 @@ describe("the worker's telemetry topology in the test driver", () => {
 
     const envelopes = fleet.batch(NOW, 400);
     envelopes.forEach((envelope, i) => {
-      driver.send(telemetry.records, `shardId-00000000000${i % 2}`, [
-        {
-          stream: 'telemetry',
-          shardId: `shardId-00000000000${i % 2}`,
+      const shardId = `shardId-00000000000${i % 2}`;
+      driver.send(telemetry.records, shardId, [
+        rawRecord(JSON.stringify(envelope), {
+          shardId,
           sequenceNumber: String(1000 + i),
           partitionKey: envelope.topic ?? 'k',
           arrivedAt: NOW,
-          data: Buffer.from(JSON.stringify(envelope)),
-        },
+        }),
       ]);
     });
     await driver.settle();

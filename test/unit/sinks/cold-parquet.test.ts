@@ -5,9 +5,9 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ColumnBuffer } from '../../../bench/columnBuffer.ts';
-import { decodeBound } from '../../../sinks/cold/parquet/bounds.ts';
 import type { ColdField, ColumnarRows, ColumnValues } from '../../../sinks/cold/parquet/types.ts';
 import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
+import { decodeBound } from '../../support/icebergReads.ts';
 
 const FIELDS: readonly ColdField[] = [
   { id: 1, name: 'device_id', type: 'string', required: true },

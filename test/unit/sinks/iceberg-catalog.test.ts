@@ -14,10 +14,11 @@ import {
   loadTable,
   type TableRef,
 } from '../../../sinks/cold/iceberg/commit.ts';
-import { ancestry, currentSnapshot } from '../../../sinks/cold/iceberg/metadata.ts';
+import { currentSnapshot } from '../../../sinks/cold/iceberg/metadata.ts';
 import { TELEMETRY_SPEC, telemetrySchema } from '../../../sinks/cold/iceberg/telemetryTable.ts';
 import type { DataFile } from '../../../sinks/cold/iceberg/types.ts';
 import { systemClock } from '../../../topology/index.ts';
+import { ancestry } from '../../support/icebergReads.ts';
 import { icebergScratch } from '../../support/icebergScratch.ts';
 
 const scratch = icebergScratch('iceberg-catalog');

@@ -9,10 +9,11 @@ import { jdbcCatalog } from '../../../sinks/cold/catalog/jdbcCatalog.ts';
 import { coldSink, coldSinkConfigSchema } from '../../../sinks/cold/coldSink.ts';
 import { loadTable, type TableRef } from '../../../sinks/cold/iceberg/commit.ts';
 import { readManifest, readManifestList } from '../../../sinks/cold/iceberg/manifest.ts';
-import { ancestry, currentSchema, currentSnapshot } from '../../../sinks/cold/iceberg/metadata.ts';
+import { currentSchema, currentSnapshot } from '../../../sinks/cold/iceberg/metadata.ts';
 import { readLocation } from '../../../sinks/cold/iceberg/tableFiles.ts';
 import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
 import { type Enriched, ManualClock, type Position, systemClock } from '../../../topology/index.ts';
+import { ancestry } from '../../support/icebergReads.ts';
 import { icebergScratch } from '../../support/icebergScratch.ts';
 import { waitFor } from '../../support/wait.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The Iceberg table format against tables written by Athena, Spark and Iceberg Java
- * (../shared/fixtures/iceberg-golden): shardflow's reader reads them, and shardflow's Avro schemas
+ * (`test/fixtures/iceberg-golden/`): shardflow's reader reads them, and shardflow's Avro schemas
  * match theirs field for field, field id for field id.
  */
 import { readFileSync } from 'node:fs';

@@ -10,6 +10,7 @@ import {
   TopologyBuilder,
   TopologyTestDriver,
 } from '../../../topology/index.ts';
+import { rawRecord } from '../../support/records.ts';
 
 // The KPL aggregation format's schema, encoded by a real protobuf implementation. `Extended*` adds
 // fields the reader does not know (every wire type, a 64-bit varint), which it must skip.
@@ -70,17 +71,14 @@ const THREE_USER_RECORDS = {
   ],
 };
 
-let sequence = 0;
+/** A Kinesis record of shard 1 carrying `data`: an aggregate or a plain record. */
 function raw(data: Uint8Array, extra: Partial<RawRecord> = {}): RawRecord {
-  return {
-    stream: 'telemetry',
+  return rawRecord(data, {
     shardId: 'shardId-000000000001',
-    sequenceNumber: `4959${++sequence}`,
     partitionKey: 'outer-pk',
     arrivedAt: 1_700_000_000_500,
-    data,
     ...extra,
-  };
+  });
 }
 
 async function run(records: RawRecord[]) {

@@ -14,7 +14,8 @@ import {
   TopologyBuilder,
   TopologyTestDriver,
 } from '../../../../topology/index.ts';
-import { enveloped, envH1Frame, record } from './fixtures.ts';
+import { rawRecord } from '../../../support/records.ts';
+import { enveloped, envH1Frame } from './fixtures.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 9, 31, 0); // 2026-11-22 10:31 in Berlin
 const specs = new SpecRegistry('specs/examples');
@@ -51,7 +52,7 @@ describe('decoding the example products', () => {
   });
 
   it('hex length-based with CRC, BCD local time, bit fields, an enum and a repeated group (env-h1)', async () => {
-    const { telemetry, dead } = await decode([record(envH1Frame('261122103000'))]);
+    const { telemetry, dead } = await decode([rawRecord(envH1Frame('261122103000'))]);
     expect(dead).toEqual([]);
     expect(telemetry).toHaveLength(2);
     expect(telemetry[0]).toMatchObject({
@@ -73,7 +74,7 @@ describe('decoding the example products', () => {
   });
 
   it('refuses an env-h1 frame with a bad CRC as checksum-mismatch', async () => {
-    const { telemetry, dead } = await decode([record(envH1Frame('261122103000', true))]);
+    const { telemetry, dead } = await decode([rawRecord(envH1Frame('261122103000', true))]);
     expect(telemetry).toEqual([]);
     expect(dead[0]).toMatchObject({
       code: 'checksum-mismatch',

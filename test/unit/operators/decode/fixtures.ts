@@ -7,27 +7,14 @@ import {
   type RawRecord,
   type Telemetry,
 } from '../../../../topology/index.ts';
-
-let sequence = 0;
-
-/** A stream record carrying `data`. */
-export function record(data: Uint8Array | string): RawRecord {
-  return {
-    stream: 'telemetry',
-    shardId: 'shardId-000000000000',
-    sequenceNumber: String(++sequence),
-    partitionKey: 'pk',
-    arrivedAt: 0,
-    data: typeof data === 'string' ? Buffer.from(data) : data,
-  };
-}
+import { rawRecord } from '../../../support/records.ts';
 
 /** A stream record carrying an ingest envelope. */
 export function enveloped(
   fields: Partial<IngestEnvelope> & { payload: string },
   receivedAt: number,
 ): RawRecord {
-  return record(JSON.stringify({ v: 1, protocol: 'mqtt', encoding: 'utf8', receivedAt, ...fields }));
+  return rawRecord(JSON.stringify({ v: 1, protocol: 'mqtt', encoding: 'utf8', receivedAt, ...fields }));
 }
 
 /** CRC-16/MODBUS, bit by bit (reference implementation for building frames). */

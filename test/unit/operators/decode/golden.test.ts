@@ -16,6 +16,7 @@ import {
   TopologyBuilder,
   TopologyTestDriver,
 } from '../../../../topology/index.ts';
+import { rawRecord } from '../../../support/records.ts';
 import { crc16modbus } from './fixtures.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 9, 31, 0); // 2026-11-22 10:31 in Berlin
@@ -30,17 +31,8 @@ function toRecord(input: Input, sequence: number): RawRecord {
   const data =
     'bare' in input
       ? Buffer.from(input.bare, 'hex')
-      : Buffer.from(
-          JSON.stringify({ v: 1, protocol: 'mqtt', encoding: 'utf8', receivedAt: NOW, ...input.envelope }),
-        );
-  return {
-    stream: 'telemetry',
-    shardId: 'shardId-000000000000',
-    sequenceNumber: String(49_000 + sequence),
-    partitionKey: 'pk',
-    arrivedAt: NOW,
-    data,
-  };
+      : JSON.stringify({ v: 1, protocol: 'mqtt', encoding: 'utf8', receivedAt: NOW, ...input.envelope });
+  return rawRecord(data, { sequenceNumber: String(49_000 + sequence), arrivedAt: NOW });
 }
 
 const hex = (...parts: (string | number[])[]) =>

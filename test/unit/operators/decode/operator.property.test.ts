@@ -9,7 +9,8 @@ import { REASON_CODES } from '../../../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../../../operators/decodeBySpec.ts';
 import type { DeadLetter, RawRecord } from '../../../../topology/index.ts';
-import { decodeRecords, enveloped, envH1Frame, record } from './fixtures.ts';
+import { rawRecord } from '../../../support/records.ts';
+import { decodeRecords, enveloped, envH1Frame } from './fixtures.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 9, 31, 0);
 const specs = new SpecRegistry('specs/examples');
@@ -45,7 +46,7 @@ const mutate = (bytes: Uint8Array) =>
 describe('decode operator (property)', () => {
   it('turns any record into telemetry or one dead letter with a known reason, never throwing', () => {
     const anyRecord = fc.oneof(
-      fc.uint8Array({ maxLength: 512 }).map((b) => record(b)),
+      fc.uint8Array({ maxLength: 512 }).map((b) => rawRecord(b)),
       fc
         .record({
           productId: fc.constantFrom(...products, 'unknown'),
@@ -54,7 +55,7 @@ describe('decode operator (property)', () => {
           payload: fc.oneof(fc.string({ maxLength: 300 }), fc.json()),
         })
         .map((e) => enveloped(e as never, NOW)),
-      mutate(envH1Frame('261122103000')).map((b) => record(b)),
+      mutate(envH1Frame('261122103000')).map((b) => rawRecord(b)),
     );
     fc.assert(
       fc.property(fc.array(anyRecord, { minLength: 1, maxLength: 20 }), (records) => {
@@ -74,7 +75,7 @@ describe('decode operator (property)', () => {
   });
 
   it('dead-letters a 5 MB payload by its size, quickly', () => {
-    const huge = record(
+    const huge = rawRecord(
       JSON.stringify({
         v: 1,
         protocol: 'mqtt',

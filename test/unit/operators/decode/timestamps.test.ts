@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { compileTimestamp, zonedTime } from '../../../../operators/decode/timestamps.ts';
+import type { DecodedFields } from '../../../../operators/decode/frame.ts';
+import { compileTimeValue, zonedTime } from '../../../../operators/decode/timestamps.ts';
+import type { TimestampSpec } from '../../../../specs/schema.ts';
+
+/** A rule's reader over a record's fields, as the generated telemetry builder applies it. */
+function compileTimestamp(rule: TimestampSpec): (fields: DecodedFields, ingest: number) => number {
+  const read = compileTimeValue(rule);
+  return (fields, ingest) => read('from' in rule ? undefined : fields[rule.field], ingest);
+}
 
 describe('timestamps', () => {
   it('reads device-local time in a zone across the spring and autumn daylight-saving changes', () => {
