@@ -34,7 +34,7 @@ export interface BucketPartial {
  */
 export interface PartialRows {
   readonly byRow: ReadonlyMap<string, { readonly columns: readonly string[]; readonly at: number }>;
-  /** Ten statistics per column (`MetricStats` order) from the row's `at`. */
+  /** The statistics of each column (`STATS_STRIDE` slots each, see `metricStats.ts`) from the row's `at`. */
   readonly data: Float64Array;
 }
 

@@ -5,7 +5,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
 import { windowAssigner } from '../../operators/windows/assign.ts';
-import { mergeStats } from '../../state/mergeStats.ts';
 import type {
   ApplyRequest,
   ApplyResult,
@@ -21,6 +20,7 @@ import {
   type Enriched,
   ManualClock,
   type MetricStats,
+  mergeStats,
   type Operator,
   type WindowAggregate,
   type WindowSize,
