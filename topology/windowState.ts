@@ -1,5 +1,5 @@
 /**
- * The contract between the window operator (`operators/windowAggregate.ts`) and its state backend
+ * The contract between the window operator (`operators/windows/`) and its state backend
  * (`state/`: Redis and embedded, which add reading and pass `test/support/stateConformance.ts`).
  * It lives here because operators may not import `state/`. The backend holds mergeable window
  * state in buckets (one bucket = one window of one scope and size; its fields = key × metric), the

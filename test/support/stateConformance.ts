@@ -3,8 +3,11 @@
  * test). `make` returns a fresh, opened backend with empty state for each test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
-import { windowAssigner } from '../../operators/windows/assign.ts';
+import {
+  windowAggregate,
+  windowAggregateConfigSchema,
+  windowAssigner,
+} from '../../operators/windows/index.ts';
 import type {
   ApplyRequest,
   ApplyResult,
