@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { cdcDecodeConfigSchema } from '../operators/cdc/mapping.ts';
 import { decodeConfigSchema } from '../operators/decodeBySpec.ts';
 import { enrichConfigSchema } from '../operators/enrich.ts';
-import { windowAggregateConfigSchema } from '../operators/windowAggregate.ts';
+import { windowAggregateConfigSchema } from '../operators/windows/index.ts';
 import { coldConfigSchema } from '../sinks/cold/catalog/coldTable.ts';
 import { deadLettersConfigSchema } from '../sinks/deadletter/config.ts';
 import { hotStoreConfigSchema } from '../sinks/hot/openHotStore.ts';

@@ -10,7 +10,7 @@ import { cdcDecode } from '../operators/cdc/cdcDecode.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { enrich } from '../operators/enrich.ts';
-import { windowAggregate } from '../operators/windowAggregate.ts';
+import { windowAggregate } from '../operators/windows/index.ts';
 import { coldSink } from '../sinks/cold/coldSink.ts';
 import { threadedDataFiles } from '../sinks/cold/parquet/threadWriter.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';

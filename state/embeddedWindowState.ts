@@ -3,8 +3,7 @@
  * (`test/support/stateConformance.ts` runs both), kept in maps and typed arrays. Its state lives and dies with the
  * process, so it gives exactly-once only against redelivery within one process.
  */
-import type { Position } from '../topology/index.ts';
-import { mergeSlots, readStats } from './mergeStats.ts';
+import { mergeSlots, type Position, readStats, STATS_STRIDE } from '../topology/index.ts';
 import { rowsOf, splitField } from './windowRows.ts';
 import {
   type ApplyRequest,
@@ -23,8 +22,12 @@ const CLASSIFIED_KEPT = 4096;
 /** Recent emissions kept per shard, for batches redelivered after they claimed windows. */
 const CLAIMS_KEPT = 32;
 
-/** Slots of one stored column: the ten statistics (`MetricStats` order), the revision, the changed flag. */
-const SLOTS = 12;
+/** A stored column's revision: after its statistics (the layout of `topology/metricStats.ts`). */
+const REVISION = STATS_STRIDE;
+/** A stored column's flag: changed since the last flush. */
+const CHANGED = STATS_STRIDE + 1;
+/** Slots of one stored column: the statistics, the revision, the changed flag. */
+const SLOTS = STATS_STRIDE + 2;
 
 /** One key of a bucket (a row, as in `windowRows.ts`): its metrics are columns from slot `at`. */
 interface Row {
@@ -117,7 +120,7 @@ export function embeddedWindowState(): WindowStateBackend {
 
   const emit = (out: Emission[], b: Bucket, row: Row, c: number) => {
     const at = row.at + SLOTS * c;
-    const revision = ++b.data[at + 10]!;
+    const revision = ++b.data[at + REVISION]!;
     out.push({
       bucket: b.id,
       windowEnd: b.end,
@@ -178,7 +181,7 @@ export function embeddedWindowState(): WindowStateBackend {
           left--;
           rows.delete(row);
           for (let c = 0; c < row.columns.length; c++) {
-            const flag = row.at + SLOTS * c + 11;
+            const flag = row.at + SLOTS * c + CHANGED;
             if (b.data[flag] === 0) continue;
             b.data[flag] = 0;
             emit(out, b, row, c);
@@ -296,9 +299,9 @@ export function embeddedWindowState(): WindowStateBackend {
           for (let j = 0; j < p.columns.length; j++) {
             const c = columnOf(bucket, row, p.columns[j]!, j);
             const at = row.at + SLOTS * c;
-            mergeSlots(bucket.data, at, from, p.at + 10 * j);
+            mergeSlots(bucket.data, at, from, p.at + STATS_STRIDE * j);
             if (changed !== undefined) changed.add(c);
-            else bucket.data[at + 11] = 1;
+            else bucket.data[at + CHANGED] = 1;
           }
         }
       }
@@ -371,7 +374,7 @@ export function embeddedWindowState(): WindowStateBackend {
       const c = row?.columns.indexOf(column) ?? -1;
       if (b === undefined || row === undefined || c < 0) return undefined;
       const at = row.at + SLOTS * c;
-      return { stats: readStats(b.data, at), revision: b.data[at + 10]!, final: b.final };
+      return { stats: readStats(b.data, at), revision: b.data[at + REVISION]!, final: b.final };
     },
     watermarks: async () => ({
       global,

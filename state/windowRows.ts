@@ -5,16 +5,22 @@
  * per key instead of one per key × metric. A field without a separator is a column of row `''`.
  *
  * A row (little-endian): u16 header length, header (per column u16 name length, name), per column
- * ten float64 statistics (`MetricStats` order) and the stored revision, then per column one flag byte
- * (in the store: changed since the last flush; in an emission: claimed). The Lua script in
- * `windowScripts.ts` reads and writes the same form.
+ * its statistics as float64s (the layout of `topology/metricStats.ts`) and the stored revision, then
+ * per column one flag byte (in the store: changed since the last flush; in an emission: claimed). The
+ * Lua script in `windowScripts.ts` reads and writes the same form, built with these constants.
  */
-import type { MetricStats } from '../topology/index.ts';
+import { type MetricStats, readStats, STATS_STRIDE, writeStats } from '../topology/index.ts';
 import type { Emission, PartialRows } from './windowState.ts';
 
 const SEPARATOR = '\x1f';
-/** Bytes per column after the header: ten statistics, the revision, the flag. */
-const COLUMN_BYTES = 89;
+/** The stored revision's slot in a column of a row: after the statistics. */
+export const REVISION_SLOT = STATS_STRIDE;
+/** float64 slots of a column of a row: the statistics and the revision. */
+export const STORED_SLOTS = STATS_STRIDE + 1;
+/** Bytes of a column's float64 slots. */
+export const STORED_BYTES = 8 * STORED_SLOTS;
+/** Bytes per column after the header: its float64 slots and its flag. */
+export const COLUMN_BYTES = STORED_BYTES + 1;
 
 interface HeaderNode {
   readonly next: Map<string, HeaderNode>;
@@ -76,7 +82,7 @@ function listHeader(columns: readonly string[]): Buffer {
 
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 // a row's stored statistics are assembled here, then copied into the blob in one go
-let scratch = new Float64Array(11 * 64);
+let scratch = new Float64Array(STORED_SLOTS * 64);
 let scratchBytes = Buffer.from(scratch.buffer);
 
 /** Packs a bucket's partials kept by row (see {@link packRows}), building no per-field string or object. */
@@ -102,26 +108,26 @@ export function packPartialRows(rows: PartialRows): Buffer {
     at += 4;
     header.copy(blob, at);
     at += header.length;
-    if (scratch.length < 11 * n) {
-      scratch = new Float64Array(22 * n);
+    if (scratch.length < STORED_SLOTS * n) {
+      scratch = new Float64Array(2 * STORED_SLOTS * n);
       scratchBytes = Buffer.from(scratch.buffer);
     }
     for (let c = 0; c < n; c++) {
-      const from = row.at + 10 * c;
-      const to = 11 * c;
-      for (let k = 0; k < 10; k++) scratch[to + k] = d[from + k]!;
-      scratch[to + 10] = 0;
+      const from = row.at + STATS_STRIDE * c;
+      const to = STORED_SLOTS * c;
+      for (let k = 0; k < STATS_STRIDE; k++) scratch[to + k] = d[from + k]!;
+      scratch[to + REVISION_SLOT] = 0;
     }
-    if (LITTLE_ENDIAN) scratchBytes.copy(blob, at, 0, 88 * n);
-    else for (let k = 0; k < 11 * n; k++) blob.writeDoubleLE(scratch[k]!, at + 8 * k);
-    at += 88 * n;
+    if (LITTLE_ENDIAN) scratchBytes.copy(blob, at, 0, STORED_BYTES * n);
+    else for (let k = 0; k < STORED_SLOTS * n; k++) blob.writeDoubleLE(scratch[k]!, at + 8 * k);
+    at += STORED_BYTES * n;
     for (let c = 0; c < n; c++) blob[at + c] = 1;
     at += n;
   }
   return blob.subarray(0, at);
 }
 
-/** Groups fields by row into the {@link PartialRows} form (ten statistics per column). */
+/** Groups fields by row into the {@link PartialRows} form. */
 export function rowsOf(fields: ReadonlyMap<string, MetricStats>): PartialRows {
   const byRow = new Map<string, { columns: string[]; at: number }>();
   const grouped = new Map<string, MetricStats[]>();
@@ -137,22 +143,13 @@ export function rowsOf(fields: ReadonlyMap<string, MetricStats>): PartialRows {
     row.columns.push(cut === 0 ? field : field.slice(cut));
     grouped.get(name)!.push(stats);
   }
-  const data = new Float64Array(10 * fields.size);
+  const data = new Float64Array(STATS_STRIDE * fields.size);
   let at = 0;
   for (const [name, row] of byRow) {
     row.at = at;
     for (const s of grouped.get(name)!) {
-      data[at] = s.count;
-      data[at + 1] = s.sum;
-      data[at + 2] = s.min;
-      data[at + 3] = s.max;
-      data[at + 4] = s.mean;
-      data[at + 5] = s.m2;
-      data[at + 6] = s.first;
-      data[at + 7] = s.firstAt;
-      data[at + 8] = s.last;
-      data[at + 9] = s.lastAt;
-      at += 10;
+      writeStats(data, at, s);
+      at += STATS_STRIDE;
     }
   }
   return { byRow, data };
@@ -186,19 +183,12 @@ function columnsOf(blob: Buffer, start: number, end: number): readonly string[] 
   return columns;
 }
 
+// a column's statistics, copied out of a row's bytes (at any alignment) to be read
+const oneColumn = new Float64Array(STATS_STRIDE);
+
 function statsAt(view: DataView, at: number): MetricStats {
-  return {
-    count: view.getFloat64(at, true),
-    sum: view.getFloat64(at + 8, true),
-    min: view.getFloat64(at + 16, true),
-    max: view.getFloat64(at + 24, true),
-    mean: view.getFloat64(at + 32, true),
-    m2: view.getFloat64(at + 40, true),
-    first: view.getFloat64(at + 48, true),
-    firstAt: view.getFloat64(at + 56, true),
-    last: view.getFloat64(at + 64, true),
-    lastAt: view.getFloat64(at + 72, true),
-  };
+  for (let k = 0; k < STATS_STRIDE; k++) oneColumn[k] = view.getFloat64(at + 8 * k, true);
+  return readStats(oneColumn, 0);
 }
 
 /** One column of a stored row, if the row has it. */
@@ -210,8 +200,8 @@ export function readColumn(
   const i = columnsOf(row, 2, 2 + h).indexOf(column);
   if (i < 0) return undefined;
   const view = new DataView(row.buffer, row.byteOffset, row.byteLength);
-  const at = 2 + h + 88 * i;
-  return { stats: statsAt(view, at), revision: view.getFloat64(at + 80, true) };
+  const at = 2 + h + STORED_BYTES * i;
+  return { stats: statsAt(view, at), revision: view.getFloat64(at + 8 * REVISION_SLOT, true) };
 }
 
 /**
@@ -244,16 +234,16 @@ export function readEmissions(blob: Buffer): Emission[] {
       const columns = columnsOf(blob, row + 2, row + 2 + h);
       const n = columns.length;
       const stats = row + 2 + h;
-      const flags = stats + 88 * n;
+      const flags = stats + STORED_BYTES * n;
       for (let i = 0; i < n; i++) {
         if (!every && blob[flags + i] !== 1) continue;
-        const s = stats + 88 * i;
+        const s = stats + STORED_BYTES * i;
         out.push({
           bucket,
           windowEnd,
           field: name + columns[i]!,
           stats: statsAt(view, s),
-          revision: view.getFloat64(s + 80, true) + plus,
+          revision: view.getFloat64(s + 8 * REVISION_SLOT, true) + plus,
           final,
         });
       }

@@ -10,10 +10,10 @@
  * - `P open` / `P fin`: zsets of open / final buckets scored by window end;
  * - `P b:<bucket>`: hash of rows (see `windowRows.ts`: a field's row is its name up to its last unit
  *   separator, so one row holds every metric of one key). A row's value is its columns' names, then
- *   per column the ten float64 statistics and the stored revision, then per column a flag: changed
- *   since the last flush. A window turning final claims every column of its bucket at once: that
- *   claim is not written to each column, so the revision of a column of a final bucket is its stored
- *   revision + 1 (a column created in a bucket already final is stored at −1);
+ *   per column the float64 statistics (`topology/metricStats.ts`) and the stored revision, then per
+ *   column a flag: changed since the last flush. A window turning final claims every column of its
+ *   bucket at once: that claim is not written to each column, so the revision of a column of a final
+ *   bucket is its stored revision + 1 (a column created in a bucket already final is stored at −1);
  * - `P dirty`: set of open buckets changed since the last flush, `P d:<bucket>`: set of that bucket's
  *   rows with changed columns (changes to final windows are claimed by the batch that makes them);
  *   `P flushing` / `P f:<bucket>`: the same for the rows a flush round took and has not claimed yet
@@ -35,6 +35,14 @@
  * column (a window turning final) or only the flagged ones, u32 row count, then per row u16 name
  * length, name, u32 row length, row (the reader adds 1 to the revision when the bucket is final).
  */
+import { STAT, STATS_STRIDE } from '../topology/index.ts';
+import { COLUMN_BYTES, REVISION_SLOT, STORED_BYTES, STORED_SLOTS } from './windowRows.ts';
+
+// The row form's numbers and the statistics' slots are written into the scripts' source from their
+// definitions (`windowRows.ts`, `topology/metricStats.ts`): Lua reads them as literals, as it did
+// when they were typed in by hand, and they cannot drift apart.
+const S = STAT;
+const LAST_STAT = STATS_STRIDE - 1;
 
 const COMMON = `
 local P = ARGV[1]
@@ -56,10 +64,10 @@ local ONES = setmetatable({}, {__index = function(t, n)
   t[n] = s
   return s
 end})
--- a row: u16 header length h, header (per column u16 name length, name), n x 88 bytes, n flags
+-- a row: u16 header length h, header (per column u16 name length, name), n x ${STORED_BYTES} bytes, n flags
 local function shape(v)
   local h = struct.unpack('<H', v)
-  return h, (#v - 2 - h) / 89
+  return h, (#v - 2 - h) / ${COLUMN_BYTES}
 end
 local function columnNames(v, h)
   local list, at, stop = {}, 3, 2 + h
@@ -70,23 +78,23 @@ local function columnNames(v, h)
   end
   return list
 end
--- a row's statistics as a table of 11 n numbers, and back (in chunks: Lua's C stack holds 8,000 values)
+-- a row's statistics as a table of ${STORED_SLOTS} n numbers, and back (in chunks: Lua's C stack holds 8,000 values)
 local function unpackStats(v, at, n)
-  if n <= 100 then return {struct.unpack(FMT[11 * n], v, at)} end
+  if n <= 100 then return {struct.unpack(FMT[${STORED_SLOTS} * n], v, at)} end
   local t = {}
   for c = 0, n - 1, 100 do
     local m = math.min(100, n - c)
-    local part = {struct.unpack(FMT[11 * m], v, at + 88 * c)}
-    for k = 1, 11 * m do t[11 * c + k] = part[k] end
+    local part = {struct.unpack(FMT[${STORED_SLOTS} * m], v, at + ${STORED_BYTES} * c)}
+    for k = 1, ${STORED_SLOTS} * m do t[${STORED_SLOTS} * c + k] = part[k] end
   end
   return t
 end
 local function packStats(a, n)
-  if n <= 100 then return struct.pack(FMT[11 * n], unpack(a, 1, 11 * n)) end
+  if n <= 100 then return struct.pack(FMT[${STORED_SLOTS} * n], unpack(a, 1, ${STORED_SLOTS} * n)) end
   local parts = {}
   for c = 0, n - 1, 100 do
     local m = math.min(100, n - c)
-    parts[#parts + 1] = struct.pack(FMT[11 * m], unpack(a, 11 * c + 1, 11 * (c + m)))
+    parts[#parts + 1] = struct.pack(FMT[${STORED_SLOTS} * m], unpack(a, ${STORED_SLOTS} * c + 1, ${STORED_SLOTS} * (c + m)))
   end
   return table.concat(parts)
 end
@@ -111,11 +119,11 @@ end
 local function bumpRow(out, name, v, flags)
   local h, n = shape(v)
   local statsAt = 3 + h
-  local flagsAt = statsAt + 88 * n
+  local flagsAt = statsAt + ${STORED_BYTES} * n
   flags = flags or string.sub(v, flagsAt, flagsAt + n - 1)
   local a = unpackStats(v, statsAt, n)
   for i = 1, n do
-    if string.byte(flags, i) == 1 then a[11 * i] = a[11 * i] + 1 end
+    if string.byte(flags, i) == 1 then a[${STORED_SLOTS} * i] = a[${STORED_SLOTS} * i] + 1 end
   end
   local kept = string.sub(v, 1, 2 + h) .. packStats(a, n)
   record(out, name, kept, flags)
@@ -357,27 +365,27 @@ for _ = 1, nb do
   idx = idx + 3
 end
 
--- merges the statistics at b[j..j+9] into a[i..i+9] (mergeStats's arithmetic, in its order)
+-- merges the statistics at b[j..j+${LAST_STAT}] into a[i..i+${LAST_STAT}] (mergeSlots's arithmetic, in its order)
 local function merge(a, i, b, j)
-  local ac, bc = a[i], b[j]
+  local ac, bc = a[i + ${S.count}], b[j + ${S.count}]
   if bc == 0 then return end
   if ac == 0 then
-    for k = 0, 9 do a[i + k] = b[j + k] end
+    for k = 0, ${LAST_STAT} do a[i + k] = b[j + k] end
     return
   end
   local n = ac + bc
-  local delta = b[j + 4] - a[i + 4]
-  a[i + 4] = a[i + 4] + (delta * bc) / n
-  a[i + 5] = a[i + 5] + b[j + 5] + (delta * delta * ac * bc) / n
-  a[i] = n
-  a[i + 1] = a[i + 1] + b[j + 1]
-  if b[j + 2] < a[i + 2] then a[i + 2] = b[j + 2] end
-  if b[j + 3] > a[i + 3] then a[i + 3] = b[j + 3] end
-  if b[j + 7] < a[i + 7] or (b[j + 7] == a[i + 7] and b[j + 6] < a[i + 6]) then
-    a[i + 6], a[i + 7] = b[j + 6], b[j + 7]
+  local delta = b[j + ${S.mean}] - a[i + ${S.mean}]
+  a[i + ${S.mean}] = a[i + ${S.mean}] + (delta * bc) / n
+  a[i + ${S.m2}] = a[i + ${S.m2}] + b[j + ${S.m2}] + (delta * delta * ac * bc) / n
+  a[i + ${S.count}] = n
+  a[i + ${S.sum}] = a[i + ${S.sum}] + b[j + ${S.sum}]
+  if b[j + ${S.min}] < a[i + ${S.min}] then a[i + ${S.min}] = b[j + ${S.min}] end
+  if b[j + ${S.max}] > a[i + ${S.max}] then a[i + ${S.max}] = b[j + ${S.max}] end
+  if b[j + ${S.firstAt}] < a[i + ${S.firstAt}] or (b[j + ${S.firstAt}] == a[i + ${S.firstAt}] and b[j + ${S.first}] < a[i + ${S.first}]) then
+    a[i + ${S.first}], a[i + ${S.firstAt}] = b[j + ${S.first}], b[j + ${S.firstAt}]
   end
-  if b[j + 9] > a[i + 9] or (b[j + 9] == a[i + 9] and b[j + 8] > a[i + 8]) then
-    a[i + 8], a[i + 9] = b[j + 8], b[j + 9]
+  if b[j + ${S.lastAt}] > a[i + ${S.lastAt}] or (b[j + ${S.lastAt}] == a[i + ${S.lastAt}] and b[j + ${S.last}] > a[i + ${S.last}]) then
+    a[i + ${S.last}], a[i + ${S.lastAt}] = b[j + ${S.last}], b[j + ${S.lastAt}]
   end
 end
 
@@ -389,14 +397,14 @@ local function mergeRow(v, p, final)
   local b = unpackStats(p, 3 + hp, np)
   if v == nil then
     -- a row new to a final bucket: its columns start at revision -1 (the bucket's +1 makes 0)
-    for j = 1, np do b[11 * j] = -1 end
+    for j = 1, np do b[${STORED_SLOTS} * j] = -1 end
     return string.sub(p, 1, 2 + hp) .. packStats(b, np) .. ZEROS[np], nil
   end
   local hv, nv = shape(v)
   local a = unpackStats(v, 3 + hv, nv)
   local header = string.sub(v, 1, 2 + hv)
   if hv == hp and header == string.sub(p, 1, 2 + hp) then
-    for j = 0, np - 1 do merge(a, 11 * j + 1, b, 11 * j + 1) end
+    for j = 0, np - 1 do merge(a, ${STORED_SLOTS} * j + 1, b, ${STORED_SLOTS} * j + 1) end
     return header .. packStats(a, nv) .. (final and ZEROS[nv] or ONES[nv]), nil
   end
   -- columns differ: match them by name, append the new ones
@@ -404,21 +412,21 @@ local function mergeRow(v, p, final)
   local at = {}
   for i, name in ipairs(stored) do at[name] = i end
   local fl = {}
-  for i = 1, nv do fl[i] = final and 0 or string.byte(v, 2 + hv + 88 * nv + i) end
+  for i = 1, nv do fl[i] = final and 0 or string.byte(v, 2 + hv + ${STORED_BYTES} * nv + i) end
   local changed, added = {}, {}
   for j, name in ipairs(columnNames(p, hp)) do
     local i = at[name]
-    local bj = 11 * (j - 1) + 1
+    local bj = ${STORED_SLOTS} * (j - 1) + 1
     if i == nil then
       nv = nv + 1
       i = nv
       at[name] = i
       added[#added + 1] = struct.pack('<H', #name) .. name
-      local ai = 11 * (i - 1) + 1
-      for k = 0, 9 do a[ai + k] = b[bj + k] end
-      a[ai + 10] = final and -1 or 0
+      local ai = ${STORED_SLOTS} * (i - 1) + 1
+      for k = 0, ${LAST_STAT} do a[ai + k] = b[bj + k] end
+      a[ai + ${REVISION_SLOT}] = final and -1 or 0
     else
-      merge(a, 11 * (i - 1) + 1, b, bj)
+      merge(a, ${STORED_SLOTS} * (i - 1) + 1, b, bj)
     end
     fl[i] = final and 0 or 1
     changed[#changed + 1] = i

@@ -9,6 +9,7 @@ export * from './hashKey.ts';
 export * from './keyedState.ts';
 export * from './layout.ts';
 export * from './logger.ts';
+export * from './metricStats.ts';
 export * from './records.ts';
 export * from './rejection.ts';
 export * from './render.ts';

@@ -102,7 +102,8 @@ export interface Enriched extends Telemetry {
 
 /**
  * The running statistics of one metric in one window, in mergeable form: two partials of the same
- * key combine exactly (count/mean/m2 by Chan's parallel variance; first/last by event time).
+ * key combine exactly (count/mean/m2 by Chan's parallel variance; first/last by event time). Their
+ * layout as slots of a `Float64Array` and their arithmetic are in `metricStats.ts`.
  */
 export interface MetricStats {
   readonly count: number;

@@ -1,5 +1,5 @@
 /**
- * The contract between the window operator (`operators/windowAggregate.ts`) and its state backend
+ * The contract between the window operator (`operators/windows/`) and its state backend
  * (`state/`: Redis and embedded, which add reading and pass `test/support/stateConformance.ts`).
  * It lives here because operators may not import `state/`. The backend holds mergeable window
  * state in buckets (one bucket = one window of one scope and size; its fields = key × metric), the
@@ -34,7 +34,7 @@ export interface BucketPartial {
  */
 export interface PartialRows {
   readonly byRow: ReadonlyMap<string, { readonly columns: readonly string[]; readonly at: number }>;
-  /** Ten statistics per column (`MetricStats` order) from the row's `at`. */
+  /** The statistics of each column (`STATS_STRIDE` slots each, see `metricStats.ts`) from the row's `at`. */
   readonly data: Float64Array;
 }
 

@@ -22,7 +22,7 @@ import type { SpecRegistry } from '../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../operators/decodeBySpec.ts';
 import { type DevicePlacement, memoryDeviceDirectory } from '../../operators/enrich/directory.ts';
 import { enrich, enrichConfigSchema } from '../../operators/enrich.ts';
-import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
+import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windows/index.ts';
 import { coldConfigSchema, openColdTable } from '../../sinks/cold/catalog/coldTable.ts';
 import { coldSink } from '../../sinks/cold/coldSink.ts';
 import { threadedDataFiles } from '../../sinks/cold/parquet/threadWriter.ts';

@@ -1,17 +1,15 @@
 /**
  * A batch's statistics of one window, kept by row: one row per key (its field prefix, `key US`), one
- * column per metric, the ten statistics of a column in a shared `Float64Array` (the `MetricStats`
- * order), updated record by record with `RunningStats`'s arithmetic. A batch of the 100,000-device
- * workload then builds one row per key and window instead of an object and a string per key × metric.
- * Read as a `ReadonlyMap` of field (`row + metric`) → statistics it is a backend partial's `fields`;
- * a backend that knows rows reads `byRow` and `data` instead (see `backend.ts`).
+ * column per metric, the statistics of a column in a shared `Float64Array` (the layout of
+ * `topology/metricStats.ts`), updated record by record with `RunningStats`'s arithmetic. A batch of
+ * the 100,000-device workload then builds one row per key and window instead of an object and a
+ * string per key × metric. Read as a `ReadonlyMap` of field (`row + metric`) → statistics it is a
+ * backend partial's `fields`; a backend that knows rows reads `byRow` and `data` instead (see
+ * `topology/windowState.ts`).
  */
-import type { MetricStats } from '../../topology/index.ts';
+import { addToStats, clearStats, type MetricStats, readStats, STATS_STRIDE } from '../../topology/index.ts';
 
-/** Slots of one column: the ten statistics in `MetricStats` order. */
-export const COLUMN_SLOTS = 10;
-
-/** One key's statistics: column `c` starts at `data[at + COLUMN_SLOTS * c]`. */
+/** One key's statistics: column `c` starts at `data[at + STATS_STRIDE * c]`. */
 export interface StatsRow {
   /** Metric names; rows with the same metrics in the same order share one (frozen) list. */
   columns: readonly string[];
@@ -54,21 +52,6 @@ export class ColumnLists {
   }
 }
 
-function statsAt(d: Float64Array, o: number): MetricStats {
-  return {
-    count: d[o]!,
-    sum: d[o + 1]!,
-    min: d[o + 2]!,
-    max: d[o + 3]!,
-    mean: d[o + 4]!,
-    m2: d[o + 5]!,
-    first: d[o + 6]!,
-    firstAt: d[o + 7]!,
-    last: d[o + 8]!,
-    lastAt: d[o + 9]!,
-  };
-}
-
 /** A window's rows for one batch; also the `ReadonlyMap` of fields the backend interface names. */
 export class WindowRows implements ReadonlyMap<string, MetricStats> {
   readonly byRow = new Map<string, StatsRow>();
@@ -82,7 +65,7 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     private readonly lists: ColumnLists,
     columnsHint = 64,
   ) {
-    this.data = new Float64Array(COLUMN_SLOTS * Math.max(16, columnsHint));
+    this.data = new Float64Array(STATS_STRIDE * Math.max(16, columnsHint));
   }
 
   /**
@@ -95,8 +78,8 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
       const n = columns.length;
       row = { columns, at: this.used, capacity: n };
       this.byRow.set(name, row);
-      this.reserve(COLUMN_SLOTS * n);
-      for (let c = 0; c < n; c++) this.clear(row.at + COLUMN_SLOTS * c);
+      this.reserve(STATS_STRIDE * n);
+      for (let c = 0; c < n; c++) clearStats(this.data, row.at + STATS_STRIDE * c);
       this.fieldCount += n;
       this.fields = undefined;
     }
@@ -112,57 +95,26 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     const c = columns.length;
     if (c === row.capacity) this.grow(row);
     row.columns = this.lists.of([...columns, metric]);
-    this.clear(row.at + COLUMN_SLOTS * c);
+    clearStats(this.data, row.at + STATS_STRIDE * c);
     this.fieldCount++;
     this.fields = undefined;
     return c;
   }
 
-  /** Empty statistics at slot `o`: what `new RunningStats()` starts from. */
-  private clear(o: number): void {
-    const d = this.data;
-    d[o] = 0;
-    d[o + 1] = 0;
-    d[o + 2] = Number.POSITIVE_INFINITY;
-    d[o + 3] = Number.NEGATIVE_INFINITY;
-    d[o + 4] = 0;
-    d[o + 5] = 0;
-    d[o + 6] = 0;
-    d[o + 7] = Number.POSITIVE_INFINITY;
-    d[o + 8] = 0;
-    d[o + 9] = Number.NEGATIVE_INFINITY;
-  }
-
   /** Adds a value observed at an event time to a column (`RunningStats.add`'s arithmetic, in its order). */
   add(row: StatsRow, c: number, value: number, at: number): void {
-    const d = this.data;
-    const o = row.at + COLUMN_SLOTS * c;
-    const count = ++d[o]!;
-    d[o + 1]! += value;
-    if (value < d[o + 2]!) d[o + 2] = value;
-    if (value > d[o + 3]!) d[o + 3] = value;
-    const delta = value - d[o + 4]!;
-    d[o + 4]! += delta / count;
-    d[o + 5]! += delta * (value - d[o + 4]!);
-    if (at < d[o + 7]! || (at === d[o + 7]! && value < d[o + 6]!)) {
-      d[o + 6] = value;
-      d[o + 7] = at;
-    }
-    if (at > d[o + 9]! || (at === d[o + 9]! && value > d[o + 8]!)) {
-      d[o + 8] = value;
-      d[o + 9] = at;
-    }
+    addToStats(this.data, row.at + STATS_STRIDE * c, value, at);
   }
 
   /** Makes room for more columns: in place when the row ends the slab, else moved to its end. */
   private grow(row: StatsRow): void {
     const capacity = Math.max(row.columns.length + 1, row.capacity * 2);
-    if (row.at + COLUMN_SLOTS * row.capacity === this.used) {
-      this.reserve(COLUMN_SLOTS * (capacity - row.capacity));
+    if (row.at + STATS_STRIDE * row.capacity === this.used) {
+      this.reserve(STATS_STRIDE * (capacity - row.capacity));
     } else {
       const at = this.used;
-      this.reserve(COLUMN_SLOTS * capacity);
-      this.data.copyWithin(at, row.at, row.at + COLUMN_SLOTS * row.columns.length);
+      this.reserve(STATS_STRIDE * capacity);
+      this.data.copyWithin(at, row.at, row.at + STATS_STRIDE * row.columns.length);
       row.at = at;
     }
     row.capacity = capacity;
@@ -182,7 +134,7 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
       const fields = new Map<string, MetricStats>();
       for (const [name, row] of this.byRow)
         for (let c = 0; c < row.columns.length; c++)
-          fields.set(name + row.columns[c], statsAt(this.data, row.at + COLUMN_SLOTS * c));
+          fields.set(name + row.columns[c], readStats(this.data, row.at + STATS_STRIDE * c));
       this.fields = fields;
     }
     return this.fields;

@@ -10,7 +10,7 @@ import {
   type WindowAggregateConfig,
   windowAggregate,
   windowAggregateConfigSchema,
-} from '../../operators/windowAggregate.ts';
+} from '../../operators/windows/index.ts';
 import { redisWindowState } from '../../state/redisWindowState.ts';
 import { StateLostError } from '../../state/windowState.ts';
 import {

@@ -3,9 +3,11 @@
  * test). `make` returns a fresh, opened backend with empty state for each test.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windowAggregate.ts';
-import { windowAssigner } from '../../operators/windows/assign.ts';
-import { mergeStats } from '../../state/mergeStats.ts';
+import {
+  windowAggregate,
+  windowAggregateConfigSchema,
+  windowAssigner,
+} from '../../operators/windows/index.ts';
 import type {
   ApplyRequest,
   ApplyResult,
@@ -21,6 +23,7 @@ import {
   type Enriched,
   ManualClock,
   type MetricStats,
+  mergeStats,
   type Operator,
   type WindowAggregate,
   type WindowSize,

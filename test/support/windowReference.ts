@@ -35,7 +35,7 @@ import { buildFleet, siteId } from '../../bench/workloads/fleet.ts';
 import { shardRouter } from '../../gateways/kinesis/kplAggregation.ts';
 import { kinesisProducer, openShardRanges } from '../../gateways/kinesis/producer.ts';
 import { mulberry32 } from '../../gateways/simulator/fleet.ts';
-import { windowAssigner } from '../../operators/windows/assign.ts';
+import { windowAssigner } from '../../operators/windows/index.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient } from '../../sinks/postgres/sql.ts';
 import type { MasterDataRowChange } from '../../sinks/warm/masterdata/change.ts';

@@ -14,7 +14,7 @@ import { SpecRegistry } from '../../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../../operators/decodeBySpec.ts';
 import { type DevicePlacement, memoryDeviceDirectory } from '../../../operators/enrich/directory.ts';
 import { enrich, enrichConfigSchema } from '../../../operators/enrich.ts';
-import { windowAggregate, windowAggregateConfigSchema } from '../../../operators/windowAggregate.ts';
+import { windowAggregate, windowAggregateConfigSchema } from '../../../operators/windows/index.ts';
 import { hotAggregateSink } from '../../../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../../../sinks/hot/hotTelemetrySink.ts';
 import { embeddedWindowState } from '../../../state/embeddedWindowState.ts';

@@ -4,7 +4,7 @@ import {
   type WindowAggregateConfig,
   windowAggregate,
   windowAggregateConfigSchema,
-} from '../../../operators/windowAggregate.ts';
+} from '../../../operators/windows/index.ts';
 import { embeddedWindowState } from '../../../state/embeddedWindowState.ts';
 import {
   type Enriched,

@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { windowAssigner } from '../../../operators/windows/assign.ts';
-import { RunningStats } from '../../../operators/windows/stats.ts';
-import { mergeStats } from '../../../state/mergeStats.ts';
+import { RunningStats, windowAssigner } from '../../../operators/windows/index.ts';
+import { mergeStats } from '../../../topology/index.ts';
 import { statsOf } from '../../support/stateConformance.ts';
 
 const HOUR = 3_600_000;

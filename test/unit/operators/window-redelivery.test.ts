@@ -7,7 +7,7 @@
  * overlap twice.
  */
 import { describe, expect, it } from 'vitest';
-import { windowAggregate, windowAggregateConfigSchema } from '../../../operators/windowAggregate.ts';
+import { windowAggregate, windowAggregateConfigSchema } from '../../../operators/windows/index.ts';
 import { embeddedWindowState } from '../../../state/embeddedWindowState.ts';
 import { type Enriched, ManualClock, type WindowAggregate } from '../../../topology/index.ts';
 import {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ColumnLists, WindowRows } from '../../../operators/windows/rows.ts';
-import { RunningStats } from '../../../operators/windows/stats.ts';
+import { ColumnLists, RunningStats, WindowRows } from '../../../operators/windows/index.ts';
 import { packPartialRows, packRows } from '../../../state/windowRows.ts';
 
 const US = '\x1f';
