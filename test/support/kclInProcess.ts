@@ -19,14 +19,9 @@ export interface InProcessWorker {
   readonly done: Promise<void>;
 }
 
-/** Starts a leased worker on `stream` with lease table `table`, writing every record to `sink`. */
-export function startLeasedWorker(
-  stream: string,
-  table: string,
-  workerId: string,
-  sink: Sink<RawRecord>,
-): InProcessWorker {
-  const source = kclSource(
+/** The kcl source of a test worker on `stream` with lease table `table`: timings short enough for tests. */
+export function testKclSource(stream: string, table: string, workerId: string): KclSource {
+  return kclSource(
     {
       streamName: stream,
       endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
@@ -44,6 +39,16 @@ export function startLeasedWorker(
     },
     { clock: systemClock },
   );
+}
+
+/** Starts a leased worker on `stream` with lease table `table`, writing every record to `sink`. */
+export function startLeasedWorker(
+  stream: string,
+  table: string,
+  workerId: string,
+  sink: Sink<RawRecord>,
+): InProcessWorker {
+  const source = testKclSource(stream, table, workerId);
   const b = new TopologyBuilder('kcl-it');
   b.source('kinesis', source).to('collect', sink);
   const runtime = new TopologyRuntime(b.build(), { checkpointIntervalMs: 0 });

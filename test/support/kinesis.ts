@@ -45,9 +45,13 @@ export async function splitFirstShard(client: KinesisClient, name: string): Prom
   return parent!.ShardId!;
 }
 
-/** Merges the stream's first two shards (adjacent when the stream was created with them), waits until ACTIVE, returns their ids. */
+/**
+ * Merges the stream's first two open shards (adjacent when the stream was created with them, or split
+ * from one shard), waits until ACTIVE, returns their ids.
+ */
 export async function mergeFirstTwoShards(client: KinesisClient, name: string): Promise<[string, string]> {
-  const [first, second] = (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  const shards = (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  const [first, second] = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   await client.send(
     new MergeShardsCommand({
       StreamName: name,
