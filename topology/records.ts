@@ -129,8 +129,8 @@ export type AggregateScope = 'product' | 'device' | 'customer-product';
 
 /**
  * One emitted window aggregate: a metric's statistics over one tumbling window of one key. Emitted
- * while open (running values, `final: false`) and when final; a late record re-emits it with the
- * next `revision`, and stores keep the highest revision.
+ * while open (running values, `final: false`) and when final; a late record re-emits it with a
+ * higher `revision`, and stores keep the highest revision.
  */
 export interface WindowAggregate {
   readonly scope: AggregateScope;
@@ -144,11 +144,26 @@ export interface WindowAggregate {
   /** Window start and end (epoch ms, end exclusive). */
   readonly windowStart: number;
   readonly windowEnd: number;
-  /** Starts at 1; grows with every emission of the same window and key. */
+  /**
+   * Grows with the window's content, not with its emissions: `windowRevision(stats.count, final)`.
+   * The same records give the same revision whoever emits them and however often (a redelivery, a
+   * replay after the window state was lost), and more records a higher one.
+   */
   readonly revision: number;
   /** True once the global watermark passed the window's end plus the allowed lateness. */
   readonly final: boolean;
   readonly stats: MetricStats;
+}
+
+/**
+ * The revision of a window aggregate over `count` records: 2 × count, plus 1 once final. A final
+ * outranks the running value of the same records; a late record outranks the final before it. The
+ * records of a window only ever grow, so equal revisions mean equal statistics, and a replay of the
+ * stream from before the window gives the revisions it had, so stores that keep the highest revision
+ * (at least as high: the same content) take the recomputed values after a loss of the window state.
+ */
+export function windowRevision(count: number, final: boolean): number {
+  return 2 * count + (final ? 1 : 0);
 }
 
 /** A master-data entity that change-data capture feeds. */

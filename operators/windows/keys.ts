@@ -5,12 +5,13 @@
  * `product US customer US`), so a backend can keep every metric of a key in one row. The backend
  * treats both as opaque; a claimed window comes back as the platform's `WindowAggregate`.
  */
-import type {
-  AggregateScope,
-  Emission,
-  Enriched,
-  WindowAggregate,
-  WindowSize,
+import {
+  type AggregateScope,
+  type Emission,
+  type Enriched,
+  type WindowAggregate,
+  type WindowSize,
+  windowRevision,
 } from '../../topology/index.ts';
 
 /** Ends each part of a row name (the unit separator): a field's metric follows the last one. */
@@ -82,7 +83,7 @@ export function aggregateOf(e: Emission): WindowAggregate {
       metric,
       windowStart: start,
       windowEnd: e.windowEnd,
-      revision: e.revision,
+      revision: windowRevision(e.stats.count, e.final),
       final: e.final,
       stats: e.stats,
       deviceId: f.slice(first + 1, last),
@@ -96,7 +97,7 @@ export function aggregateOf(e: Emission): WindowAggregate {
       metric,
       windowStart: start,
       windowEnd: e.windowEnd,
-      revision: e.revision,
+      revision: windowRevision(e.stats.count, e.final),
       final: e.final,
       stats: e.stats,
       customerId: customer === NO_CUSTOMER ? null : customer,
@@ -109,7 +110,7 @@ export function aggregateOf(e: Emission): WindowAggregate {
     metric,
     windowStart: start,
     windowEnd: e.windowEnd,
-    revision: e.revision,
+    revision: windowRevision(e.stats.count, e.final),
     final: e.final,
     stats: e.stats,
   };

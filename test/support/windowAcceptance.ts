@@ -57,8 +57,6 @@ export interface RunResult {
   /** Dead letters of any other node or code: `node code: reason` (the first ten) and how many. */
   readonly otherDeadLetters: number;
   readonly otherDeadLetterSamples: readonly string[];
-  /** Final window rows whose revision is above 1 (emitted running before, or re-emitted after a late reading). */
-  readonly revisedFinals: number;
   readonly produced: number;
   /** How each worker process exited: 0 when stopped, null when killed, otherwise it failed. */
   readonly exits: Readonly<Record<string, number | null>>;
@@ -215,10 +213,6 @@ export async function runWindowWorkload(options: {
         `SELECT count(*)::text AS n, (array_agg(node || ' ' || coalesce(code, '') || ': ' || reason))[1:10] AS sample
          FROM dead_letters WHERE NOT (node = 'late-records' AND code = 'too-late')`,
       );
-      const revised = await pool.query<{ n: string }>(
-        `SELECT ((SELECT count(*) FROM hot_aggregates WHERE final AND revision > 1)
-               + (SELECT count(*) FROM customer_product_daily_aggregates WHERE final AND revision > 1))::text AS n`,
-      );
       progress('compared', comparison.rows);
       return {
         comparison,
@@ -226,7 +220,6 @@ export async function runWindowWorkload(options: {
         tooLate: late.rows.map((r) => r.item),
         otherDeadLetters: Number(other.rows[0]!.n),
         otherDeadLetterSamples: other.rows[0]!.sample ?? [],
-        revisedFinals: Number(revised.rows[0]!.n),
         produced,
         exits,
         seconds: {
