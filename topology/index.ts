@@ -17,14 +17,7 @@ export { type RuntimeConfig, runtimeConfigSchema } from './runtime/config.ts';
 export { DrainTimeoutError, type UndrainedShard } from './runtime/drainTimeout.ts';
 export { Lane } from './runtime/lane.ts';
 export * from './runtime/metrics.ts';
-export {
-  isFatal,
-  OPERATOR_RETRY,
-  type RetryPolicy,
-  retryPolicySchema,
-  SINK_RETRY,
-  withRetry,
-} from './runtime/retry.ts';
+export { isFatal, type RetryPolicy, SINK_RETRY, withRetry } from './runtime/retry.ts';
 export { type RuntimeEvent, type RuntimeOptions, TopologyRuntime } from './runtime/runtime.ts';
 export { AsyncQueue } from './testing/asyncQueue.ts';
 export { type TestDriverOptions, TopologyTestDriver } from './testing/driver.ts';

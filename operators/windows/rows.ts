@@ -1,7 +1,7 @@
 /**
  * A batch's statistics of one window, kept by row: one row per key (its field prefix, `key US`), one
  * column per metric, the statistics of a column in a shared `Float64Array` (the layout of
- * `topology/metricStats.ts`), updated record by record with `RunningStats`'s arithmetic. A batch of
+ * `topology/metricStats.ts`), updated record by record with its `addToStats`. A batch of
  * the 100,000-device workload then builds one row per key and window instead of an object and a
  * string per key × metric. Read as a `ReadonlyMap` of field (`row + metric`) → statistics it is a
  * backend partial's `fields`; a backend that knows rows reads `byRow` and `data` instead (see
@@ -101,7 +101,7 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     return c;
   }
 
-  /** Adds a value observed at an event time to a column (`RunningStats.add`'s arithmetic, in its order). */
+  /** Adds a value observed at an event time to a column (`addToStats`). */
   add(row: StatsRow, c: number, value: number, at: number): void {
     addToStats(this.data, row.at + STATS_STRIDE * c, value, at);
   }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RunningStats, windowAssigner } from '../../../operators/windows/index.ts';
+import { windowAssigner } from '../../../operators/windows/index.ts';
 import { mergeStats } from '../../../topology/index.ts';
+import { RunningStats } from '../../support/runningStats.ts';
 import { statsOf } from '../../support/stateConformance.ts';
 
 const HOUR = 3_600_000;

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ColumnLists, RunningStats, WindowRows } from '../../../operators/windows/index.ts';
+import { ColumnLists, WindowRows } from '../../../operators/windows/index.ts';
 import { packPartialRows, packRows } from '../../../state/windowRows.ts';
+import { RunningStats } from '../../support/runningStats.ts';
 
 const US = '\x1f';
 

@@ -1,6 +1,7 @@
 /**
- * Running statistics of one metric in one window, built record by record inside a batch (Welford's
- * update), in the mergeable form of `MetricStats` so the state backend merges it with what it holds.
+ * The tests' reference for a window's statistics: one metric's `MetricStats` as a plain object, built
+ * one value at a time (Welford's update), against which the operator's rows
+ * (`operators/windows/rows.ts`, `addToStats` of `topology/metricStats.ts`) are checked.
  */
 import type { MetricStats } from '../../topology/index.ts';
 
