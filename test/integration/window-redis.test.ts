@@ -1,7 +1,8 @@
 /**
  * The window operator on the Redis backend as workers run it: two workers sharing one Redis agree on
  * the global watermark, and workers lost mid-run (their batches since the last checkpoint redelivered
- * to another worker) still give exactly the brute-force aggregates.
+ * to another worker), a shard split and merged mid-stream, and a Redis that lost the window state
+ * followed by the documented recovery (a replay) still give exactly the brute-force aggregates.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -15,6 +16,7 @@ import { redisWindowState } from '../../state/redisWindowState.ts';
 import { StateLostError } from '../../state/windowState.ts';
 import {
   type Enriched,
+  hashKeyOf,
   ManualClock,
   MemorySource,
   type Sink,
@@ -183,6 +185,47 @@ describe('window-aggregate on Redis', () => {
     expectExact(out, late, records);
     const redelivered = crashes.reduce((n, c) => n + c.crashAt - c.checkpointAt, 0);
     expect(redelivered).toBeGreaterThan(20);
+  });
+
+  it('gives the brute force when a shard is split mid-stream and its children merged again', async () => {
+    const namespace = `reshard-${randomUUID()}`;
+    const clock = new ManualClock(T0);
+    const { steps, records } = schedule(1, 50, 17);
+    const w = await worker(namespace);
+    const out: WindowAggregate[] = [];
+    const late: Enriched[] = [];
+    // the parent until 40 % of the batches, then two children by the hash of the device (the
+    // partition key), then the child of their merge; each shard counts its own positions
+    const middle = 2n ** 127n;
+    const sequence = new Map<string, number>();
+    const send = async (shardId: string, batch: readonly Enriched[]) => {
+      if (batch.length === 0) return;
+      const next = (sequence.get(shardId) ?? 0) + 10;
+      sequence.set(shardId, next);
+      await clock.advance(1_000);
+      out.push(...(await feed(w.operator, shardId, next, batch, clock, late)));
+    };
+    const [splitAt, mergeAt] = [Math.floor(steps.length * 0.4), Math.floor(steps.length * 0.7)];
+    for (const [i, step] of steps.entries()) {
+      if (i < splitAt) await send('parent', step.records);
+      else if (i < mergeAt) {
+        await send(
+          'child-low',
+          step.records.filter((r) => hashKeyOf(r.device_id) < middle),
+        );
+        await send(
+          'child-high',
+          step.records.filter((r) => hashKeyOf(r.device_id) >= middle),
+        );
+      } else await send('merged', step.records);
+    }
+    // the ended shards hold the global watermark back until they count as idle; then the merged
+    // shard's next batch finalises the last windows
+    await clock.advance(cfg.idleTimeoutMs);
+    await send('merged', [enriched('close', 'close', null, T0 + 31 * DAY, {})]);
+    expect(sequence.size).toBe(4);
+    expectExact(out, late, records);
+    await w.operator.close?.();
   });
 
   it('holds the brute force in the stores after Redis lost the window state and the stream was replayed from before the oldest window', async () => {
