@@ -12,12 +12,12 @@
  *     [--huge N] [--runs N] [--redis-url URL] [--out FILE] [--results]
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis } from '../infra/local/redis.ts';
 import { redisStateStore } from '../state/keyed/redisStateStore.ts';
 import type { StateEntry } from '../topology/index.ts';
+import { machineInfo } from './harness/machine.ts';
 import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
@@ -184,12 +184,7 @@ async function main(): Promise<void> {
 
     const result = {
       at: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        model: cpus()[0]?.model,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        loadavg: loadavg(),
-      },
+      machine: machineInfo(),
       runs: RUNS,
       write: {
         keys: KEYS,

@@ -12,7 +12,6 @@
  *     [--skip embedded,redis,baseline]   (e.g. to profile one of them with node --cpu-prof)
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis } from '../infra/local/redis.ts';
@@ -21,6 +20,7 @@ import { embeddedWindowState } from '../state/embeddedWindowState.ts';
 import { redisWindowState } from '../state/redisWindowState.ts';
 import type { WindowStateBackend } from '../state/windowState.ts';
 import { type Enriched, ManualClock, type WindowSize } from '../topology/index.ts';
+import { machineInfo } from './harness/machine.ts';
 import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
@@ -215,12 +215,7 @@ async function main(): Promise<void> {
     const redisMemory = (await admin.info('memory')).match(/used_memory_human:(\S+)/)?.[1];
     const result = {
       at: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        model: cpus()[0]?.model,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        loadavg: loadavg(),
-      },
+      machine: machineInfo(),
       workload: {
         devices: DEVICES,
         metrics: METRICS,

@@ -233,8 +233,37 @@ async function reference(input: readonly Reading[], settleAt: number): Promise<s
   return [...new Set(worker.outputs)].sort();
 }
 
+/** Readings of six devices, 40 each. */
+const INPUT = readings(240, 6);
+
+/**
+ * The shard's next owner reads again after `checkpoint` in batches of `size`, runs until its silence
+ * timers fire, and ends; returns its outputs.
+ */
+async function finishOnNextOwner(
+  store: StateStore,
+  clock: ManualClock,
+  checkpoint: Position,
+  size: number,
+): Promise<string[]> {
+  const b = startWorker(store, clock);
+  const shard = b.source.open({ shardId: 's-0', startPosition: checkpoint });
+  send(
+    shard,
+    INPUT.filter((r) => r.seq > Number(checkpoint.sequenceNumber)),
+    size,
+  );
+  await until(() => shard.checkpoints.at(-1)?.sequenceNumber === String(INPUT.at(-1)!.seq));
+  await clock.advance(61_000);
+  await until(() => b.outputs.filter((o) => o.startsWith('silent')).length === 6);
+  shard.batches.end();
+  b.source.end();
+  await b.done;
+  return b.outputs;
+}
+
 describe('keyed state owned by the shard', () => {
-  const input = readings(240, 6);
+  const input = INPUT;
 
   it('gives the outputs of an uninterrupted run after a crash right after a snapshot and before its checkpoint', async () => {
     const expected = await reference(input, 61_000);
@@ -261,22 +290,10 @@ describe('keyed state owned by the shard', () => {
     expect(Number(snapshot!.position!.sequenceNumber)).toBeGreaterThan(Number(checkpoint.sequenceNumber));
 
     // the next owner reads again after the checkpoint, in batches cut differently
-    const b = startWorker(store, clock);
-    const shardB = b.source.open({ shardId: 's-0', startPosition: checkpoint });
-    send(
-      shardB,
-      input.filter((r) => r.seq > Number(checkpoint.sequenceNumber)),
-      5,
-    );
-    await until(() => shardB.checkpoints.at(-1)?.sequenceNumber === '240');
-    await clock.advance(61_000);
-    await until(() => b.outputs.filter((o) => o.startsWith('silent')).length === 6);
-    expect([...new Set([...a.outputs, ...b.outputs])].sort()).toEqual(expected);
+    const next = await finishOnNextOwner(store, clock, checkpoint, 5);
+    expect([...new Set([...a.outputs, ...next])].sort()).toEqual(expected);
     // no reading was counted twice: the silent reports carry each device's count of 40
-    expect(b.outputs.filter((o) => o.startsWith('silent')).every((o) => o.endsWith('count=40'))).toBe(true);
-    shardB.batches.end();
-    b.source.end();
-    await b.done;
+    expect(next.filter((o) => o.startsWith('silent')).every((o) => o.endsWith('count=40'))).toBe(true);
   });
 
   it('gives the outputs of an uninterrupted run after a crash in the middle of a snapshot write', async () => {
@@ -297,16 +314,8 @@ describe('keyed state owned by the shard', () => {
     // the write that was cut off changed nothing
     expect(await store.read('s-0')).toEqual(before);
 
-    const b = startWorker(store, clock);
-    const shardB = b.source.open({ shardId: 's-0', startPosition: at(98) });
-    send(shardB, input.slice(98), 11);
-    await until(() => shardB.checkpoints.at(-1)?.sequenceNumber === '240');
-    await clock.advance(61_000);
-    await until(() => b.outputs.filter((o) => o.startsWith('silent')).length === 6);
-    expect([...new Set([...a.outputs, ...b.outputs])].sort()).toEqual(expected);
-    shardB.batches.end();
-    b.source.end();
-    await b.done;
+    const next = await finishOnNextOwner(store, clock, at(98), 11);
+    expect([...new Set([...a.outputs, ...next])].sort()).toEqual(expected);
   });
 
   it('restores state and timers on the new owner, and fences the old one out', async () => {
