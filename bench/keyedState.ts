@@ -12,8 +12,9 @@
  *
  * Per run: records per CPU-second of this process (`process.cpuUsage`; for (c) also with Redis's CPU,
  * read from `INFO` as `stateStore.ts` does), the ratio to (a), the snapshots written and their bytes,
- * entries and round trips (`runtime.metrics().shards[i].state`), RSS and heap used once every reading
- * is processed (state held, after a forced collection) and the heap that state takes per device.
+ * entries and round trips (`runtime.metrics().shards[i].state`), RSS and heap used once the runtime
+ * has finished (every shard's state and timers held by the operator, after a forced collection) and
+ * the heap that state takes per device.
  * Then a new runtime on (c)'s Redis namespace resumes one shard at its last checkpoint: the time until
  * its state is restored (`restoreMs`; goal ≤ 2 s for a shard of 25,000 devices).
  *
@@ -178,7 +179,7 @@ interface PlannedShard {
 
 /**
  * Shards of generated readings, made as the runtime pulls them, one turn of the event loop per batch.
- * A shard stays open after its last batch until `hold` settles (its state is measured meanwhile);
+ * A shard stays open after its last batch until `hold` settles (a resumed shard's figures are read meanwhile);
  * `onPull` is told of every pull, the first one coming once the shard's state is restored.
  */
 class ReadingSource implements Source<Reading> {
@@ -309,9 +310,14 @@ function reschedule(timers: TimerService, device: string, previousAt: number | u
   timers.registerProcessingTime(device, due);
 }
 
-/** The device-stats operator, on keyed state (`keyed`) or on plain Maps per shard (the baseline). */
+/**
+ * The device-stats operator, on keyed state (`keyed`) or on plain Maps per shard (the baseline). It
+ * keeps each shard's timers and state reachable while the returned object is, so that they can be
+ * measured once the runtime has finished (a running worker holds them).
+ */
 function deviceStats(keyed: boolean): { operator: Operator<Reading, string>; processed(): number } {
   let processed = 0;
+  const held = new Map<string, readonly unknown[]>();
   const plain = new Map<string, FieldStore | ValueStore>();
   const plainOf = <T extends FieldStore | ValueStore>(shardId: string, make: () => T): T => {
     let store = plain.get(shardId);
@@ -326,6 +332,7 @@ function deviceStats(keyed: boolean): { operator: Operator<Reading, string>; pro
     ...(keyed ? { state: [{ name: 'stats', kind: SHAPE }] } : {}),
     process: (batch, ctx) => {
       const timers = ctx.timers!;
+      if (!held.has(ctx.shardId)) held.set(ctx.shardId, [timers, ctx.state]);
       const now = ctx.clock.now();
       if (SHAPE === 'map') {
         const fields: FieldStore = keyed ? ctx.state!.map<Stats>('stats') : plainOf(ctx.shardId, plainFields);
@@ -380,6 +387,8 @@ interface RunFigures {
   readonly heapUsedMiB: number;
   /** Heap used once every reading is processed (state held) less before the run, per device. */
   readonly heapBytesPerDevice: number;
+  /** The same for array buffers, which live outside the heap (the embedded store's copies). */
+  readonly bufferBytesPerDevice: number;
   /** Redis `used_memory` after the run less before, per device (Redis store). */
   readonly redisBytesPerDevice?: number;
 }
@@ -460,13 +469,9 @@ async function run(
   redis: RedisTarget | undefined,
 ): Promise<{ figures: RunFigures; source: ReadingSource }> {
   collect();
-  const heapBefore = process.memoryUsage().heapUsed;
-  let release!: () => void;
-  const hold = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  const before = process.memoryUsage();
   const planned = DEVICES_OF.map((devices, s) => ({ shardId: shardIdOf(s), devices }));
-  const source = new ReadingSource(planned, PER_SHARD, hold);
+  const source = new ReadingSource(planned, PER_SHARD, Promise.resolve());
   const stats = deviceStats(variant !== 'baseline');
   const store = storeFor(variant, redis);
   const runtime = new TopologyRuntime(build(source, stats.operator).build(), {
@@ -478,31 +483,22 @@ async function run(
   const keep = () => {
     for (const shard of runtime.metrics().shards) if (shard.state) figures.set(shard.shardId, shard.state);
   };
-  let lastCheckpointAt = performance.now();
   runtime.events.subscribe((event) => {
-    if (event.type !== 'checkpoint') return;
-    lastCheckpointAt = performance.now();
-    keep();
+    if (event.type === 'checkpoint') keep();
   });
   const redisBefore: RedisCounters | undefined = redis && (await redisCounters(redis.admin));
 
   const cpu0 = process.cpuUsage();
   const started = performance.now();
-  const done = runtime.run();
-  await until(() => stats.processed() >= READINGS, done);
+  // the shards end after their last reading: the runtime drains them and writes their last snapshots
+  await runtime.run();
   const wallMs = performance.now() - started;
-  // the captures of the last barriers are written at the next checkpoint ticks: wait until no
-  // checkpoint has moved for two intervals (a backlog of snapshot writes may outlast the readings)
-  if (store !== undefined)
-    await until(() => performance.now() - lastCheckpointAt > 2 * INTERVAL_MS + 200, done);
-  const cpuHeld = cpuMsSince(cpu0);
+  const cpuMs = cpuMsSince(cpu0);
+  if (stats.processed() !== READINGS)
+    throw new Error(`${stats.processed()} readings processed of ${READINGS}`);
+  // the operator still holds every shard's state and timers (and the embedded store its snapshots)
   collect();
   const memory = process.memoryUsage();
-  keep();
-  const cpu1 = process.cpuUsage();
-  release();
-  await done;
-  const cpuMs = cpuHeld + cpuMsSince(cpu1);
   const redisAfter = redis && (await redisCounters(redis.admin));
   const redisCpuMs = redisBefore && redisAfter && (redisAfter.cpu - redisBefore.cpu) * 1000;
   const state = store === undefined ? undefined : sumFigures(figures.values());
@@ -518,7 +514,8 @@ async function run(
       ...(state === undefined ? {} : { state }),
       rssMiB: memory.rss / 2 ** 20,
       heapUsedMiB: memory.heapUsed / 2 ** 20,
-      heapBytesPerDevice: (memory.heapUsed - heapBefore) / DEVICES,
+      heapBytesPerDevice: (memory.heapUsed - before.heapUsed) / DEVICES,
+      bufferBytesPerDevice: (memory.arrayBuffers - before.arrayBuffers) / DEVICES,
       ...(redisBefore && redisAfter
         ? { redisBytesPerDevice: (redisAfter.usedMemory - redisBefore.usedMemory) / DEVICES }
         : {}),
@@ -624,6 +621,7 @@ async function main(): Promise<void> {
     rssMiB: med(variant, (f) => f.rssMiB),
     heapUsedMiB: med(variant, (f) => f.heapUsedMiB),
     heapBytesPerDevice: med(variant, (f) => f.heapBytesPerDevice),
+    bufferBytesPerDevice: med(variant, (f) => f.bufferBytesPerDevice),
     redisBytesPerDevice: med(variant, (f) => f.redisBytesPerDevice),
   }));
   const restores = rounds.flatMap((r) => (r.restore === undefined ? [] : [r.restore]));
@@ -679,13 +677,13 @@ async function main(): Promise<void> {
       heading: '## Keyed state in the engine (`npm run bench:keyed`)',
       command: `npm run bench:keyed -- --shards ${SHARDS} --devices ${DEVICES} --metrics ${METRICS} --batch ${BATCH} --readings ${READINGS} --shape ${SHAPE} --interval-ms ${INTERVAL_MS} --runs ${RUNS} --results`,
       lines: [
-        `${count(READINGS)} readings of ${count(DEVICES)} devices (${METRICS} metrics each) on ${SHARDS} shards in ${BATCH}-reading batches, ${shape}, a processing-time timer per device; snapshots every ${count(INTERVAL_MS)} ms on the real clock; median of ${RUNS} round${RUNS === 1 ? '' : 's'} of (a), (b), (c) back to back. CPU = this process (\`process.cpuUsage\`, reading generation and the runtime included); Redis CPU from \`INFO\`. Memory once every reading is processed, state held, after a forced collection.`,
+        `${count(READINGS)} readings of ${count(DEVICES)} devices (${METRICS} metrics each) on ${SHARDS} shards in ${BATCH}-reading batches, ${shape}, a processing-time timer per device; snapshots every ${count(INTERVAL_MS)} ms on the real clock; median of ${RUNS} round${RUNS === 1 ? '' : 's'} of (a), (b), (c) back to back. CPU = this process (\`process.cpuUsage\`, reading generation and the runtime included); Redis CPU from \`INFO\`. Wall time and CPU from the start to the end of the runtime (the shards' last snapshots written); memory after it, each shard's state and timers held, after a forced collection.`,
         '',
-        '| run | records / CPU-s | ratio | with Redis CPU: records / CPU-s, ratio | records / s (wall) | snapshots | bytes / snapshot | entries / snapshot | round trips / snapshot | RSS MiB | heap MiB | heap B / device | Redis B / device |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        '| run | records / CPU-s | ratio | with Redis CPU: records / CPU-s, ratio | records / s (wall) | snapshots | bytes / snapshot | entries / snapshot | round trips / snapshot | RSS MiB | heap MiB | heap B / device | array buffers B / device | Redis B / device |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
         ...summary.map(
           (s) =>
-            `| ${label[s.variant]} | ${n(s.recordsPerCpuSecond)} | ${n(s.ratio, 2)} | ${s.variant === 'redis' ? `${n(s.recordsPerTotalCpuSecond)}, ${n(s.ratioWithRedis, 2)}` : ''} | ${n(s.recordsPerWallSecond)} | ${n(s.snapshots)} | ${n(s.bytesPerSnapshot)} | ${n(s.entriesPerSnapshot)} | ${n(s.roundTripsPerSnapshot, 1)} | ${n(s.rssMiB)} | ${n(s.heapUsedMiB)} | ${n(s.heapBytesPerDevice)} | ${n(s.redisBytesPerDevice)} |`,
+            `| ${label[s.variant]} | ${n(s.recordsPerCpuSecond)} | ${n(s.ratio, 2)} | ${s.variant === 'redis' ? `${n(s.recordsPerTotalCpuSecond)}, ${n(s.ratioWithRedis, 2)}` : ''} | ${n(s.recordsPerWallSecond)} | ${n(s.snapshots)} | ${n(s.bytesPerSnapshot)} | ${n(s.entriesPerSnapshot)} | ${n(s.roundTripsPerSnapshot, 1)} | ${n(s.rssMiB)} | ${n(s.heapUsedMiB)} | ${n(s.heapBytesPerDevice)} | ${n(s.bufferBytesPerDevice)} | ${n(s.redisBytesPerDevice)} |`,
         ),
         '',
         `Restore: a new runtime on (c)'s namespace resumes ${r.shardId} (${count(r.devices)} devices, ${count(r.restoredEntries)} entries) at its last checkpoint: restoreMs ${n(r.restoreMs)} (goal ≤ ${count(RESTORE_GOAL_MS)} ms: ${r.met ? 'met' : 'not met'}, ${n(r.restoreMs / RESTORE_GOAL_MS, 2)} of it); ${n(r.untilFirstPullMs)} ms from \`run()\` to the shard's first pull; worker CPU ${n(r.cpuMs)} ms, Redis CPU ${n(r.redisCpuMs)} ms.`,
