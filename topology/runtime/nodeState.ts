@@ -21,6 +21,7 @@ import type { NodeTimers } from './timers.ts';
 
 const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const TIMERS = '#timers';
 const WATERMARK = '#watermark';
 
@@ -273,13 +274,13 @@ export class NodeState implements KeyedState {
   restore(parts: readonly string[], bytes: Uint8Array, dirty: boolean): boolean {
     const [, name, key, field] = parts as [string, string, string, string | undefined];
     if (name === TIMERS) {
-      const stored = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, number[]>;
+      const stored = JSON.parse(decoder.decode(bytes)) as Record<string, number[]>;
       for (const [short, domain] of DOMAINS) this.timers.restore(domain, key, stored[short] ?? []);
       if (dirty) this.dirtyTimers.add(key);
       return true;
     }
     if (name === WATERMARK) {
-      const watermark = Number(new TextDecoder().decode(bytes));
+      const watermark = Number(decoder.decode(bytes));
       this.timers.restoreWatermark(watermark);
       if (!dirty) this.capturedWatermark = watermark;
       return true;
