@@ -18,6 +18,7 @@ import { startRedis } from '../infra/local/redis.ts';
 import { redisStateStore } from '../state/keyed/redisStateStore.ts';
 import type { StateEntry } from '../topology/index.ts';
 import { machineInfo } from './harness/machine.ts';
+import { redisCounters } from './redisCounters.ts';
 import { count, writeLatestFigures } from './results.ts';
 
 const { values } = parseArgs({
@@ -57,18 +58,6 @@ function deviceEntries(devices: number, perDevice: number, valueBytes: number, r
     }
   }
   return entries;
-}
-
-/** CPU seconds a Redis server has used so far, and the microseconds spent running scripts. */
-async function redisCounters(redis: Redis): Promise<{ cpu: number; scriptUs: number }> {
-  const [cpu, stats] = [await redis.info('cpu'), await redis.info('commandstats')];
-  const field = (text: string, pattern: RegExp) => Number(text.match(pattern)?.[1] ?? 0);
-  return {
-    cpu: field(cpu, /used_cpu_user:([\d.]+)/) + field(cpu, /used_cpu_sys:([\d.]+)/),
-    scriptUs:
-      field(stats, /cmdstat_evalsha:calls=\d+,usec=(\d+)/) +
-      field(stats, /cmdstat_eval:calls=\d+,usec=(\d+)/),
-  };
 }
 
 interface Measured {

@@ -20,6 +20,8 @@ import {
 import type { NodeTimers } from './timers.ts';
 
 const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 const TIMERS = '#timers';
 const WATERMARK = '#watermark';
 
@@ -66,6 +68,33 @@ function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 interface Declared {
   readonly kind: 'value' | 'map';
   readonly codec: StateCodec<unknown>;
+  /** No codec declared: JSON, encoded into the capture's slabs. */
+  readonly json: boolean;
+}
+
+/** The size of a slab the encoded entries of a capture share. */
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Text encoded into shared buffers: one allocation per slab instead of an `ArrayBuffer` per entry,
+ * which costs far more to allocate and to collect than the few bytes it holds. The entries are views
+ * of their slab, which lives as long as they do (a capture lives until it is written).
+ */
+class TextSlab {
+  private bytes = new Uint8Array(0);
+  private used = 0;
+
+  encode(text: string): Uint8Array {
+    // a UTF-16 code unit takes at most 3 bytes of UTF-8
+    const most = text.length * 3;
+    if (this.bytes.length - this.used < most) {
+      this.bytes = new Uint8Array(Math.max(SLAB_BYTES, most));
+      this.used = 0;
+    }
+    const start = this.used;
+    this.used += encoder.encodeInto(text, this.bytes.subarray(start)).written;
+    return this.bytes.subarray(start, this.used);
+  }
 }
 
 const DOMAINS = [
@@ -96,6 +125,7 @@ export class NodeState implements KeyedState {
       this.declared.set(d.name, {
         kind: d.kind,
         codec: (d.codec ?? jsonCodec()) as StateCodec<unknown>,
+        json: d.codec === undefined,
       });
       if (d.kind === 'value') {
         this.values.set(d.name, new Map());
@@ -185,19 +215,25 @@ export class NodeState implements KeyedState {
   capture(): Capture {
     const upserts: StateEntry[] = [];
     const deletes: string[] = [];
+    const slab = new TextSlab();
+    // the same bytes as `jsonCodec` gives (which encodes '' for what JSON.stringify leaves undefined)
+    const encode = (declared: Declared, value: unknown): Uint8Array =>
+      declared.json
+        ? slab.encode((JSON.stringify(value) as string | undefined) ?? '')
+        : declared.codec.encode(value);
     for (const [name, keys] of this.dirtyValues) {
-      const { codec } = this.declared.get(name)!;
+      const declared = this.declared.get(name)!;
       const values = this.values.get(name)!;
       for (const key of keys) {
         const id = JSON.stringify([this.node, name, key]);
         const value = values.get(key);
         if (value === undefined) deletes.push(id);
-        else upserts.push({ key: id, value: codec.encode(value) });
+        else upserts.push({ key: id, value: encode(declared, value) });
       }
       keys.clear();
     }
     for (const [name, keys] of this.dirtyFields) {
-      const { codec } = this.declared.get(name)!;
+      const declared = this.declared.get(name)!;
       const maps = this.maps.get(name)!;
       for (const [key, fields] of keys) {
         const current = maps.get(key);
@@ -205,19 +241,18 @@ export class NodeState implements KeyedState {
           const id = JSON.stringify([this.node, name, key, field]);
           const value = current?.get(field);
           if (value === undefined) deletes.push(id);
-          else upserts.push({ key: id, value: codec.encode(value) });
+          else upserts.push({ key: id, value: encode(declared, value) });
         }
       }
       keys.clear();
     }
-    const encoder = new TextEncoder();
     for (const key of this.dirtyTimers) {
       const id = JSON.stringify([this.node, TIMERS, key]);
       const stored = Object.fromEntries(
         DOMAINS.map(([short, domain]) => [short, this.timers.timestampsOf(domain, key)]),
       );
       if (stored.e!.length === 0 && stored.p!.length === 0) deletes.push(id);
-      else upserts.push({ key: id, value: encoder.encode(JSON.stringify(stored)) });
+      else upserts.push({ key: id, value: slab.encode(JSON.stringify(stored)) });
     }
     this.dirtyTimers.clear();
     const watermark = this.timers.currentWatermark;
@@ -239,13 +274,13 @@ export class NodeState implements KeyedState {
   restore(parts: readonly string[], bytes: Uint8Array, dirty: boolean): boolean {
     const [, name, key, field] = parts as [string, string, string, string | undefined];
     if (name === TIMERS) {
-      const stored = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, number[]>;
+      const stored = JSON.parse(decoder.decode(bytes)) as Record<string, number[]>;
       for (const [short, domain] of DOMAINS) this.timers.restore(domain, key, stored[short] ?? []);
       if (dirty) this.dirtyTimers.add(key);
       return true;
     }
     if (name === WATERMARK) {
-      const watermark = Number(new TextDecoder().decode(bytes));
+      const watermark = Number(decoder.decode(bytes));
       this.timers.restoreWatermark(watermark);
       if (!dirty) this.capturedWatermark = watermark;
       return true;

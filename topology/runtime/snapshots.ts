@@ -43,6 +43,33 @@ interface ReadyCapture {
   readonly ready: Promise<unknown>;
 }
 
+/**
+ * The parts of one capture as one write. Each names an entry at most once (an operator's capture
+ * does, and the entry ids begin with the operator's name), so nothing needs merging.
+ */
+function joined(parts: readonly Capture[]): Capture {
+  if (parts.length === 1) return parts[0]!;
+  return { upserts: parts.flatMap((p) => p.upserts), deletes: parts.flatMap((p) => p.deletes) };
+}
+
+/** Several captures as one write: the last change of each entry. */
+function merged(captures: readonly ReadyCapture[]): Capture {
+  const last = new Map<string, Uint8Array | null>();
+  for (const capture of captures) {
+    for (const part of capture.parts) {
+      for (const id of part.deletes) last.set(id, null);
+      for (const entry of part.upserts) last.set(entry.key, entry.value);
+    }
+  }
+  const upserts: StateEntry[] = [];
+  const deletes: string[] = [];
+  for (const [key, value] of last) {
+    if (value === null) deletes.push(key);
+    else upserts.push({ key, value });
+  }
+  return { upserts, deletes };
+}
+
 /** The keyed state of one shard: restore, barriers, captures and snapshot writes. */
 export class ShardSnapshots {
   /** The position the restored state holds the records up to (none for a fresh shard). */
@@ -220,19 +247,7 @@ export class ShardSnapshots {
     const due = this.queue.slice(0, count);
     // the sinks have the batches; the timer firings before the captures may still be delivering
     await Promise.all(due.map((c) => c.ready));
-    const merged = new Map<string, Uint8Array | null>();
-    for (const capture of due) {
-      for (const part of capture.parts) {
-        for (const id of part.deletes) merged.set(id, null);
-        for (const entry of part.upserts) merged.set(entry.key, entry.value);
-      }
-    }
-    const upserts: StateEntry[] = [];
-    const deletes: string[] = [];
-    for (const [key, value] of merged) {
-      if (value === null) deletes.push(key);
-      else upserts.push({ key, value });
-    }
+    const { upserts, deletes } = due.length === 1 ? joined(due[0]!.parts) : merged(due);
     const position = due[due.length - 1]!.position;
     const receipt = await this.store.write({
       shardId: this.shardId,
