@@ -32,23 +32,25 @@ export class TimerQueue {
     return this.live.size;
   }
 
-  /** Registers a timer; registering one that exists already changes nothing. */
-  add(key: string, timestamp: number): void {
+  /** Registers a timer; registering one that exists already changes nothing (and returns false). */
+  add(key: string, timestamp: number): boolean {
     const id = idOf(key, timestamp);
-    if (this.live.has(id)) return;
+    if (this.live.has(id)) return false;
     const entry: Entry = { key, timestamp, seq: this.seq++ };
     this.live.set(id, entry);
     const stamps = this.byKey.get(key);
     if (stamps === undefined) this.byKey.set(key, new Set([timestamp]));
     else stamps.add(timestamp);
     this.push(entry);
+    return true;
   }
 
-  /** Deletes a timer if it is registered. */
-  delete(key: string, timestamp: number): void {
-    if (!this.live.delete(idOf(key, timestamp))) return;
+  /** Deletes a timer if it is registered (and returns whether it was). */
+  delete(key: string, timestamp: number): boolean {
+    if (!this.live.delete(idOf(key, timestamp))) return false;
     this.forget(key, timestamp);
     if (this.heap.length > 64 && this.heap.length > 2 * this.live.size) this.compact();
+    return true;
   }
 
   /** The earliest registered timestamp. */

@@ -48,8 +48,8 @@ export class NodeTimers {
       if (!canFire) throw new Error(`node "${node}" registers timers but has no onTimer`);
       checkTimestamp(timestamp);
       if (this.closed) return;
-      this.queues[domain].add(key, timestamp);
-      this.onChange?.(key);
+      // a timer registered again changes nothing, and its key need not be snapshotted again
+      if (this.queues[domain].add(key, timestamp)) this.onChange?.(key);
       if (domain === 'processing-time') this.arm();
     };
     const timers = this;
@@ -69,8 +69,7 @@ export class NodeTimers {
   }
 
   private remove(domain: TimeDomain, key: string, timestamp: number): void {
-    this.queues[domain].delete(key, timestamp);
-    this.onChange?.(key);
+    if (this.queues[domain].delete(key, timestamp)) this.onChange?.(key);
   }
 
   /** The operator's watermark on the shard. */
