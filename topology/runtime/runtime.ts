@@ -10,13 +10,14 @@ import { type Clock, systemClock } from '../clock.ts';
 import type { ShardHandle } from '../components.ts';
 import type { StateStore } from '../keyedState.ts';
 import { errorMessage, type Logger, silentLogger } from '../logger.ts';
-import { comparePositions, type Position } from '../records.ts';
+import type { Position } from '../records.ts';
 import { DrainTimeoutError, type UndrainedShard } from './drainTimeout.ts';
+import { deliverKeyed, openKeyedState, writeDueSnapshot } from './keyedShards.ts';
 import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
-import { isFatal, OPERATOR_RETRY, type RetryPolicy, SINK_RETRY, withRetry } from './retry.ts';
+import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
 import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
 import { ShardState } from './shardState.ts';
-import { ShardSnapshots, STATE_DURABILITY } from './snapshots.ts';
+import { STATE_DURABILITY } from './snapshots.ts';
 
 /** How often a stop past its drain timeout logs the shards it still waits for. */
 const STOP_REPORT_MS = 30_000;
@@ -339,7 +340,19 @@ export class TopologyRuntime {
     const sourceMetrics = this.nodeMetrics.get(source)!;
     let last = handle.startPosition;
     try {
-      if (stateful) await this.restoreState(sub, shard);
+      if (stateful)
+        await openKeyedState(
+          shard,
+          sub.stateful,
+          {
+            store: this.stateStore!,
+            clock: this.clock,
+            intervalMs: this.checkpointIntervalMs,
+            log: this.log,
+            retry: this.sinkRetry,
+          },
+          this.hard.signal,
+        );
       // queued in each operator's lane ahead of the first batch
       for (const operator of sub.operators) operator.openShard(shard);
       const batches = handle.batches[Symbol.asyncIterator]();
@@ -361,7 +374,10 @@ export class TopologyRuntime {
         if (millisBehindLatest !== undefined) shard.metrics.millisBehindLatest = millisBehindLatest;
         sourceMetrics.observe(records.length, records.length, 0);
         last = position;
-        this.deliverBatch(sub, shard, records, position).then(
+        (shard.snapshots === undefined
+          ? deliver(sub.roots, shard, records, position)
+          : deliverKeyed(sub.roots, shard, shard.snapshots, records, position, sub.source)
+        ).then(
           async () => {
             shard.metrics.complete(records.length);
             // With checkpoints at every advance, a batch stays in flight until its checkpoint is
@@ -399,66 +415,6 @@ export class TopologyRuntime {
     }
   }
 
-  /** Claims and restores the shard's keyed state before its first batch (retried while the store is down). */
-  private async restoreState(sub: SubTopology, shard: ShardState): Promise<void> {
-    const nodes = new Map(sub.stateful.map((r) => [r.node, r.stateOf(shard)!]));
-    const snapshots = new ShardSnapshots(
-      this.stateStore!,
-      shard.shardId,
-      nodes,
-      this.clock,
-      this.checkpointIntervalMs,
-      this.log,
-    );
-    shard.snapshots = snapshots;
-    await withRetry(
-      () => snapshots.restore(shard.handle.startPosition, shard.handle.lineage),
-      this.sinkRetry,
-      this.clock,
-      this.hard.signal,
-      (error) =>
-        this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'keyed state restore failed'),
-    );
-    if (snapshots.restoredAt !== undefined)
-      shard.checkpoints.markDurable(STATE_DURABILITY, snapshots.restoredAt);
-  }
-
-  /**
-   * Hands a source batch to the pipeline. With keyed state: a barrier when one is due; and after a
-   * restore ahead of the checkpoint, the batch that straddles the restored position is cut there, so
-   * that its records up to it are known as held by the state.
-   */
-  private deliverBatch(
-    sub: SubTopology,
-    shard: ShardState,
-    records: readonly unknown[],
-    position: Position,
-  ): Promise<void> {
-    const snapshots = shard.snapshots;
-    if (snapshots === undefined) return deliver(sub.roots, shard, records, position);
-    const restoredAt = snapshots.restoredAt;
-    let held: Promise<void> | undefined;
-    let rest = records;
-    if (restoredAt !== undefined && !snapshots.holds(position) && records.length > 0) {
-      const positionOf = sub.source.component.positionOf;
-      if (positionOf === undefined)
-        return Promise.reject(
-          new Error(
-            `source "${sub.source.name}" gives no record positions (positionOf): a shard restored ahead of its checkpoint cannot resume`,
-          ),
-        );
-      const cut = records.findIndex((r) => comparePositions(positionOf(r), restoredAt) > 0);
-      if (cut > 0) {
-        held = deliver(sub.roots, shard, records.slice(0, cut), restoredAt);
-        rest = records.slice(cut);
-      }
-    }
-    const delivering = snapshots.admit(position);
-    const delivery = deliver(sub.roots, shard, rest, position);
-    delivering?.(delivery);
-    return held === undefined ? delivery : Promise.all([held, delivery]).then(() => undefined);
-  }
-
   private async flushExplicitSinks(sub: SubTopology): Promise<void> {
     for (const sink of sub.sinks) {
       if (!sink.explicitDurability) continue;
@@ -474,7 +430,14 @@ export class TopologyRuntime {
   /** Hands the shard's advanced safe position to its source, one call at a time, in order. */
   private commit(shard: ShardState): Promise<void> {
     return shard.checkpointLane.run(async () => {
-      if (shard.snapshots !== undefined && !(await this.writeSnapshot(shard, shard.snapshots))) return;
+      if (shard.snapshots !== undefined && !shard.failure) {
+        try {
+          if (!(await writeDueSnapshot(shard, shard.snapshots, this.log))) return;
+        } catch (error) {
+          this.fail(error); // the state store lost its state
+          return;
+        }
+      }
       const position = shard.checkpoints.nextAdvance();
       if (position === undefined) return;
       try {
@@ -486,23 +449,6 @@ export class TopologyRuntime {
         this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'checkpoint failed');
       }
     });
-  }
-
-  /**
-   * Writes the shard's due state captures (those every sink has made durable) as one snapshot; false
-   * when the write failed (the checkpoint then waits; a lost state store stops the worker).
-   */
-  private async writeSnapshot(shard: ShardState, snapshots: ShardSnapshots): Promise<boolean> {
-    if (shard.failure) return true;
-    try {
-      const written = await snapshots.writeDue(shard.checkpoints.safePosition(STATE_DURABILITY));
-      if (written !== undefined) shard.checkpoints.markDurable(STATE_DURABILITY, written);
-      return true;
-    } catch (error) {
-      if (isFatal(error)) this.fail(error);
-      else this.log.warn({ shardId: shard.shardId, error: errorMessage(error) }, 'state snapshot failed');
-      return false;
-    }
   }
 
   private async checkpointTicker(): Promise<void> {
