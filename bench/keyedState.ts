@@ -34,6 +34,7 @@ import { Redis } from 'ioredis';
 import { startRedis } from '../infra/local/redis.ts';
 import { keyedStateStore, redisStateConfigSchema } from '../state/stateConfig.ts';
 import {
+  noStateFigures,
   type Operator,
   type Position,
   type ShardHandle,
@@ -411,14 +412,7 @@ const cpuMsSince = (since: NodeJS.CpuUsage) => {
 };
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sumFigures = (all: Iterable<StateFigures>): StateFigures => {
-  const sum: StateFigures = {
-    snapshots: 0,
-    bytes: 0,
-    roundTrips: 0,
-    entries: 0,
-    restoredEntries: 0,
-    restoreMs: 0,
-  };
+  const sum = noStateFigures();
   for (const f of all) for (const k of Object.keys(sum) as (keyof StateFigures)[]) sum[k] += f[k];
   return sum;
 };

@@ -118,6 +118,11 @@ export interface ShardMetricsSnapshot {
   readonly state?: StateFigures;
 }
 
+/** Nothing written or restored yet. */
+export function noStateFigures(): StateFigures {
+  return { snapshots: 0, bytes: 0, roundTrips: 0, entries: 0, restoredEntries: 0, restoreMs: 0 };
+}
+
 /** What a shard's keyed state snapshots have cost so far. */
 export interface StateFigures {
   /** Snapshots written. */

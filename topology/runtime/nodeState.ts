@@ -39,13 +39,8 @@ export function parseEntryId(id: string): readonly string[] {
   return parts as string[];
 }
 
-/** The partition key an entry belongs to (`''`: the shard as a whole). */
-export function routingKeyOf(id: string): string {
-  return parseEntryId(id)[2]!;
-}
-
 /** Checks an operator's state declarations: names valid and unique. */
-export function checkDescriptors(node: string, descriptors: readonly StateDescriptor[]): void {
+function checkDescriptors(node: string, descriptors: readonly StateDescriptor[]): void {
   const seen = new Set<string>();
   for (const d of descriptors) {
     if (!STATE_NAME.test(d.name))

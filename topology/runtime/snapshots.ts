@@ -20,7 +20,7 @@ import { hashKeyOf, inHashRange } from '../hashKey.ts';
 import { type StateEntry, StateLostError, type StateStore } from '../keyedState.ts';
 import type { Logger } from '../logger.ts';
 import { comparePositions, type Position } from '../records.ts';
-import type { StateFigures } from './metrics.ts';
+import { noStateFigures, type StateFigures } from './metrics.ts';
 import { type Capture, type NodeState, parseEntryId } from './nodeState.ts';
 
 /** The checkpoint coordinator's name for the state of a shard, next to its sinks. */
@@ -74,14 +74,7 @@ function merged(captures: readonly ReadyCapture[]): Capture {
 export class ShardSnapshots {
   /** The position the restored state holds the records up to (none for a fresh shard). */
   restoredAt: Position | undefined;
-  readonly figures: StateFigures = {
-    snapshots: 0,
-    bytes: 0,
-    roundTrips: 0,
-    entries: 0,
-    restoredEntries: 0,
-    restoreMs: 0,
-  };
+  readonly figures: StateFigures = noStateFigures();
   private readonly owner = crypto.randomUUID();
   private lastBarrierAt = Number.NEGATIVE_INFINITY;
   private readonly barriers = new Map<string, Barrier>();
