@@ -6,7 +6,7 @@
  * parameters contravariantly, which is what makes a mismatched edge fail to compile.
  */
 import type { Clock } from './clock.ts';
-import type { KeyedState, StateDescriptor } from './keyedState.ts';
+import type { KeyedState, PublishedState, StateDescriptor } from './keyedState.ts';
 import type { Position } from './records.ts';
 
 /** Side outputs of an operator: port name → record type (e.g. `{ dlq: DeadLetter }`). */
@@ -113,6 +113,11 @@ export interface OpenContext {
   readonly clock: Clock;
   /** Aborted when the runtime shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * What every shard of this node published (see `StateDescriptor.publish`): set for an operator
+   * that declares published state, when the runtime has a state store.
+   */
+  readonly published?: PublishedState;
 }
 
 /** A transformation of batches: `In[]` → `Out[]`, with optional side outputs. */

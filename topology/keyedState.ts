@@ -28,6 +28,13 @@ export interface StateDescriptor<T = unknown> {
   readonly kind: 'value' | 'map';
   /** Defaults to JSON (`jsonCodec`). */
   readonly codec?: StateCodec<T>;
+  /**
+   * Map state only: its entries under the shard's own key `''` are also *published* with every
+   * snapshot, atomically with it, where every shard's operator of the same node can read them
+   * (`PublishedState.read`): the shard's partials of aggregates whose key spans shards. A published
+   * entry expires `ttlMs` after its last write (a shard that ended leaves its entries behind).
+   */
+  readonly publish?: { readonly ttlMs: number };
 }
 
 /** One value per key. */
@@ -51,6 +58,29 @@ export interface MapState<T> {
   entries(key: string): IterableIterator<[string, T]>;
   /** The keys that hold at least one field. */
   keys(): IterableIterator<string>;
+}
+
+/** A shard's published watermark of one node (the node's `TimerService.watermark` at its last snapshot). */
+export interface ShardWatermark {
+  readonly shardId: string;
+  readonly watermark: number;
+  /** Processing time of the last batch the node processed on the shard before that snapshot. */
+  readonly activeAt: number;
+}
+
+/**
+ * What every shard of one node published with its snapshots: durable, each shard's at its snapshot's
+ * position (so a shard's published entries and watermark are always of the same records). An operator
+ * with published state gets it as `OpenContext.published`.
+ */
+export interface PublishedState {
+  /**
+   * For each field of the published map state `state`: every shard's value of it (shard id → value);
+   * fields no shard published are left out.
+   */
+  read<T>(state: string, fields: readonly string[]): Promise<Map<string, Map<string, T>>>;
+  /** Every shard's published watermark of this node (shards that never snapshotted are left out). */
+  watermarks(): Promise<readonly ShardWatermark[]>;
 }
 
 /** An operator's states on one shard, as `ctx.state` gives them. */
@@ -84,6 +114,22 @@ export interface StoredSnapshot {
   readonly entries: readonly StateEntry[];
 }
 
+/** A published entry: a `group` (unique per node, state and field; opaque to the store) and its bytes. */
+export interface PublishedEntry {
+  readonly group: string;
+  readonly value: Uint8Array;
+  /** Expires this long after this write. */
+  readonly ttlMs: number;
+}
+
+/** What a snapshot publishes along (see `StateDescriptor.publish`), under the writing shard's id. */
+export interface PublishedWrite {
+  readonly upserts: readonly PublishedEntry[];
+  /** Groups this shard no longer publishes. */
+  readonly deletes: readonly string[];
+  readonly watermarks: readonly { readonly node: string; readonly watermark: number; readonly activeAt: number }[];
+}
+
 /** One snapshot of one shard: the entries changed since the previous one, at `position`. */
 export interface SnapshotWrite {
   readonly shardId: string;
@@ -93,6 +139,8 @@ export interface SnapshotWrite {
   readonly upserts: readonly StateEntry[];
   /** Entry ids to remove. */
   readonly deletes: readonly string[];
+  /** Written in the same atomic step, fenced and ordered like the entries. */
+  readonly published?: PublishedWrite;
 }
 
 /** What a write cost. */
@@ -140,7 +188,12 @@ export interface StateStore {
    * Replaces the shard's state by an empty one at `position` (a replay resets a shard's checkpoint
    * there, or to the stream's start with `undefined`: its state is rebuilt from the records after
    * it). Ends every owner's claim. A later `claim` returns the empty snapshot, not `undefined`.
+   * The shard's published watermarks go; its published entries stay until it writes them again.
    */
   reset(shardId: string, position: Position | undefined): Promise<void>;
+  /** Every shard's published bytes of each group (group → shard id → bytes); unknown groups left out. */
+  readPublished(groups: readonly string[]): Promise<Map<string, Map<string, Uint8Array>>>;
+  /** Every shard's published watermark of `node`. */
+  publishedWatermarks(node: string): Promise<readonly ShardWatermark[]>;
   close(): Promise<void>;
 }
