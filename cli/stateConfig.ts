@@ -17,9 +17,7 @@ import {
   keyedStateStore,
   redisStateConfigSchema,
   type StateDeps,
-  windowStateBackend,
 } from '../state/stateConfig.ts';
-import type { WindowStateBackend } from '../state/windowState.ts';
 import type { Clock, Logger, StateStore } from '../topology/index.ts';
 
 /** The `state:` section: Redis (with its credentials) or the embedded backend. */
@@ -84,12 +82,7 @@ function workerStateDeps(state: StateConfig, deps: WorkerStateDeps): StateDeps {
   };
 }
 
-/** The window state backend of a worker. */
-export function workerWindowState(state: StateConfig, deps: WorkerStateDeps): WindowStateBackend {
-  return windowStateBackend(state, workerStateDeps(state, deps));
-}
-
-/** The keyed state store of a worker (keys `sf:{namespace}:ks:…` beside its window state's). */
+/** The keyed state store of a worker (keys `sf:{namespace}:ks:…`): the window operator's state too. */
 export function workerKeyedStateStore(state: StateConfig, deps: WorkerStateDeps): StateStore {
   return keyedStateStore(state, workerStateDeps(state, deps));
 }

@@ -40,7 +40,7 @@ import {
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
-import { redisAuth, workerKeyedStateStore, workerWindowState } from './stateConfig.ts';
+import { redisAuth, workerKeyedStateStore } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
 
@@ -206,13 +206,7 @@ function telemetryTopologyFor(
       admission: config.decode.admission,
     }),
     enrich: enrich(config.enrich, pgDeviceDirectory(warm.read), invalidations),
-    // Kinesis records carry their positions: a batch cut differently from an earlier delivery of
-    // the same records (a failover, a stolen lease) counts once
-    windows: windowAggregate(
-      config.windows,
-      workerWindowState(config.state, { topologyName: name, log: deps.log, clock }),
-      { positionsFromRecords: true },
-    ),
+    windows: windowAggregate(config.windows),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
     dailyAggregates: warmDailyAggregateSink(warm.write),

@@ -1,21 +1,32 @@
 /**
- * The `state:` section of a worker's configuration and the stores it selects, window state and keyed
- * state alike: Redis in production (one connection section, one namespace, the keyed state's keys
- * under `ks:` inside it), in-process for the embedded demo.
+ * The `state:` section of a worker's configuration and the keyed state store it selects (the window
+ * operator's state is keyed state): Redis in production (one connection section, one namespace, the
+ * keyed state's keys under `ks:` inside it), in-process for the embedded demo.
  */
 import { z } from 'zod';
 import type { Clock, Logger, StateStore } from '../topology/index.ts';
-import { embeddedWindowState } from './embeddedWindowState.ts';
 import { embeddedStateStore } from './keyed/embeddedStateStore.ts';
 import { redisStateStore } from './keyed/redisStateStore.ts';
-import type { RedisAuth, RedisConnection, RedisStoreDeps } from './redisConnection.ts';
-import { redisWindowState, redisWindowStateConfigSchema } from './redisWindowState.ts';
-import type { WindowStateBackend } from './windowState.ts';
+import {
+  type RedisAuth,
+  type RedisConnection,
+  type RedisStoreDeps,
+  redisConnectionConfigSchema,
+} from './redisConnection.ts';
 
 /** The `state:` section's redis variant (the CLI adds `credentials`: `cli/stateConfig.ts`). */
-export const redisStateConfigSchema = redisWindowStateConfigSchema.extend({
-  backend: z.literal('redis').describe('Redis (production; shared by every worker)'),
-});
+export const redisStateConfigSchema = redisConnectionConfigSchema
+  .extend({
+    backend: z.literal('redis').describe('Redis (production; shared by every worker)'),
+    namespace: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .optional()
+      .describe(
+        "key prefix of this topology's keyed state (sf:{NAMESPACE}:ks:…); `<topology.name>.windows` when absent",
+      ),
+  })
+  .strict();
 
 /** The `state:` section's embedded variant. */
 export const embeddedStateConfigSchema = z
@@ -44,13 +55,6 @@ function redisTarget(
 ): { config: RedisConnection & { readonly namespace: string }; deps: RedisStoreDeps } {
   const { defaultNamespace, ...storeDeps } = deps;
   return { config: { ...config, namespace: config.namespace ?? defaultNamespace }, deps: storeDeps };
-}
-
-/** The window state backend a validated `state:` section names. */
-export function windowStateBackend(config: StateSection, deps: StateDeps): WindowStateBackend {
-  if (config.backend === 'embedded') return embeddedWindowState();
-  const target = redisTarget(config, deps);
-  return redisWindowState(target.config, target.deps);
 }
 
 /** The keyed state store a validated `state:` section names (Redis keys `sf:{NAMESPACE}:ks:…`). */

@@ -158,6 +158,12 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
    */
   readonly openShard?: (ctx: ShardContext) => void | Promise<void>;
   /**
+   * Called once per shard when its pipeline has drained (the shard ended, its lease went, or the
+   * runtime stops), after its last batch and timer: the place to drop what the operator keeps in
+   * memory for the shard. Not called for a shard that failed.
+   */
+  readonly closeShard?: (ctx: { readonly node: string; readonly shardId: string }) => void | Promise<void>;
+  /**
    * Called with the shard's timers that came due, in timestamp order, in the node's lane for that
    * shard (never alongside one of its batches), retried like `process`. Its outputs, main and side,
    * flow downstream like a batch's. Required to register timers.

@@ -22,4 +22,3 @@ export { type RuntimeEvent, type RuntimeOptions, TopologyRuntime } from './runti
 export { AsyncQueue } from './testing/asyncQueue.ts';
 export { type TestDriverOptions, TopologyTestDriver } from './testing/driver.ts';
 export { MemorySource, type MemorySourceOptions } from './testing/memorySource.ts';
-export * from './windowState.ts';

@@ -34,8 +34,8 @@ import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import type { WarmStore } from '../../sinks/postgres/store.ts';
 import { warmDailyAggregateSink } from '../../sinks/warm/dailyAggregateSink.ts';
 import { kclSource } from '../../sources/kinesis/kclSource.ts';
-import { embeddedWindowState } from '../../state/embeddedWindowState.ts';
-import { redisWindowState } from '../../state/redisWindowState.ts';
+import { embeddedStateStore } from '../../state/keyed/embeddedStateStore.ts';
+import { redisStateStore } from '../../state/keyed/redisStateStore.ts';
 import type { Clock, Logger, RawRecord, RuntimeOptions, Source, Topology } from '../../topology/index.ts';
 import { buildFleet } from '../workloads/fleet.ts';
 import { scaleProfile } from '../workloads/profiles.ts';
@@ -133,7 +133,7 @@ export interface BenchEnvironment {
   readonly input: BenchInput;
   /** The Warm store (PostgreSQL or PGlite); in-memory tables when absent. */
   readonly warm?: WarmStore;
-  /** Redis, for the window state; embedded state when absent. */
+  /** Redis, for the keyed state (the windows'); embedded state when absent. */
   readonly redisUrl?: string;
   /** The Cold table's warehouse directory (JDBC catalog in the Warm store); no Cold sink when absent. */
   readonly coldDirectory?: string;
@@ -154,7 +154,7 @@ export interface BenchPipeline {
   readonly sinkNodes: readonly string[];
   /** Round trips made to the stores so far; undefined when the stores do not count them. */
   roundTrips(): number | undefined;
-  /** Round trips made to Redis for the window state so far; undefined when the state is embedded. */
+  /** Round trips made to Redis for the keyed state so far; undefined when the state is embedded. */
   redisRoundTrips(): number | undefined;
   /**
    * Telemetry records the Hot store holds (markers included) and dead letters of malformed input,
@@ -248,9 +248,9 @@ export function buildBenchPipeline(
     ...(knobs.flushKeysPerSecond === undefined ? {} : { flushKeysPerSecond: knobs.flushKeysPerSecond }),
   });
   const redisState = env.redisUrl
-    ? redisWindowState({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })
+    ? redisStateStore({ redisUrl: env.redisUrl, namespace: `bench-${env.clock.now()}` })
     : undefined;
-  const windowState = redisState ?? embeddedWindowState();
+  const stateStore = redisState ?? embeddedStateStore();
   const coldConfig =
     env.coldDirectory !== undefined && counted
       ? coldConfigSchema.parse({
@@ -263,7 +263,7 @@ export function buildBenchPipeline(
     source,
     decode: decodeBySpec(env.specs),
     enrich: enrich(enrichConfigSchema.parse({}), memoryDeviceDirectory(placements)),
-    windows: windowAggregate(windowConfig, windowState),
+    windows: windowAggregate(windowConfig),
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
     dailyAggregates: counted
@@ -292,6 +292,7 @@ export function buildBenchPipeline(
       log: env.log,
       maxInFlightBatches: knobs.maxInFlight ?? KNOB_DEFAULTS.maxInFlight,
       checkpointIntervalMs: knobs.checkpointMs ?? KNOB_DEFAULTS.checkpointMs,
+      stateStore,
     },
     sinkNodes: [
       'hot-telemetry',

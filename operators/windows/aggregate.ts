@@ -1,33 +1,36 @@
 /**
- * Batch aggregation: a batch's records become one partial per window (bucket) and key, built in memory
- * in the rows of `rows.ts`, so the backend gets one call per batch whatever its size. Records too late
- * for retention under the watermark the batch is classified with are set apart for the `late` output.
+ * A batch's records into the windows: each record's device windows are updated in place in its
+ * partition key's slots (keyed state `devices`), and its product and customer × product windows are
+ * pre-aggregated for the whole batch in the rows of `rows.ts` (a batch touches few of them), merged
+ * into the shard's partials afterwards (`partials.ts`). Records too late for retention under the
+ * global watermark are set apart for the `late` output.
  */
-import type { BucketPartial, Enriched } from '../../topology/index.ts';
+import type { Enriched, ValueState } from '../../topology/index.ts';
+import { addToStats, STATS_STRIDE } from '../../topology/index.ts';
 import type { WindowAssigner } from './assign.ts';
 import type { WindowSlice } from './config.ts';
 import { bucketId, rowNameOf, rowNames } from './keys.ts';
 import { ColumnLists, WindowRows } from './rows.ts';
+import { columnOf, newSlot, type Slot } from './slots.ts';
 
-/** Metrics per record assumed when sizing a batch's window rows (they grow past it when needed). */
+/** Metrics per record assumed when sizing a batch's rows (they grow past it when needed). */
 const METRICS_HINT = 12;
-/**
- * Rows a device or customer bucket is first sized for. Sizing every bucket for the whole batch
- * zero-filled a slab per late record's window (a batch's late records fall in many windows, each
- * holding a row or two): megabytes a batch of memory that was never used. The slab doubles as rows
- * come, so the batch's main windows pay at most one more copy of what they hold.
- */
+/** Rows a customer bucket is first sized for (the slab doubles as rows come). */
 const FIRST_KEY_ROWS = 64;
 
-/** A batch aggregated: its windows' statistics, its late records and its maximum event time. */
-export interface Batch {
-  /** Bucket id → window end and its statistics by key (row) and metric (column). */
-  readonly buckets: Map<string, { readonly end: number; readonly rows: WindowRows }>;
+/** The product and customer × product windows of a batch: bucket id → window end and rows. */
+export type SharedBuckets = Map<string, { readonly end: number; readonly rows: WindowRows }>;
+
+/** A batch applied: its shared windows to merge, its late records and what it changed. */
+export interface AppliedBatch {
+  readonly shared: SharedBuckets;
   readonly late: Enriched[];
   maxEventTime: number;
+  /** Partition keys whose device slots changed. */
+  readonly keys: Set<string>;
+  /** Device slots created by the batch: partition key and window end, for the finals index. */
+  readonly created: { key: string; end: number }[];
 }
-
-type Accumulator = Batch['buckets'] extends Map<string, infer A> ? A : never;
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -35,104 +38,157 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** Aggregates batches into the slices' windows; `aggregate(batch, watermark)` classifies with `watermark`. */
-export function batchAggregator(slices: readonly WindowSlice[], assign: WindowAssigner, retentionMs: number) {
+/** The slot of a device's window among its key's slots, made when missing. */
+function slotOf(
+  slots: Slot[],
+  record: Enriched,
+  slice: WindowSlice,
+  start: number,
+  end: number,
+  columns: readonly string[],
+  created: AppliedBatch['created'],
+  key: string,
+): Slot {
+  const device = record.device_id;
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (s.start === start && s.size === slice.size && s.device === device && s.product === record.productId)
+      return s;
+  }
+  const slot = newSlot(record.productId, device, slice.size, start, end, columns);
+  slots.push(slot);
+  created.push({ key, end });
+  return slot;
+}
+
+/** Applies batches to the slices' windows; `apply(batch, devices, watermark)` classifies with `watermark`. */
+export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssigner, retentionMs: number) {
   const productRow = rowNames();
   const lists = new ColumnLists();
+  const deviceSlices = slices.filter((s) => s.scope === 'device');
+  const sharedSlices = slices.filter((s) => s.scope !== 'device');
   return {
-    aggregate: (batch: readonly Enriched[], watermark: number): Batch =>
-      aggregate(batch, slices, assign, retentionMs, watermark, productRow, lists),
-    /** Whether a record at event time `t` is too late under `watermark` (the rule `aggregate` applies). */
+    lists,
+    /** Whether a record at event time `t` is too late under `watermark` (the rule `apply` applies). */
     tooLate(t: number, watermark: number): boolean {
       let firstEnd = Number.POSITIVE_INFINITY;
       for (const slice of slices) firstEnd = Math.min(firstEnd, assign(t, slice.size).end);
       return firstEnd + retentionMs <= watermark;
     },
+    apply(batch: readonly Enriched[], devices: ValueState<Slot[]>, watermark: number): AppliedBatch {
+      const out: AppliedBatch = {
+        shared: new Map(),
+        late: [],
+        maxEventTime: Number.NEGATIVE_INFINITY,
+        keys: new Set(),
+        created: [],
+      };
+      const nd = deviceSlices.length;
+      const ns = sharedSlices.length;
+      const starts = new Array<number>(nd);
+      const ends = new Array<number>(nd);
+      const accs = new Array<WindowRows>(ns);
+      // records of a batch mostly share their windows: remember each shared slice's last window
+      const lastStart = new Array<number>(ns).fill(Number.NaN);
+      const lastAcc = new Array<WindowRows | undefined>(ns);
+      const names: string[] = [];
+      const values: number[] = [];
+      let columns: readonly string[] = [];
+      for (const record of batch) {
+        const t = record.device_timestamp;
+        if (!Number.isFinite(t)) continue;
+        if (t > out.maxEventTime) out.maxEventTime = t;
+        let firstEnd = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < nd; i++) {
+          const { start, end } = assign(t, deviceSlices[i]!.size);
+          starts[i] = start;
+          ends[i] = end;
+          if (end < firstEnd) firstEnd = end;
+        }
+        for (let i = 0; i < ns; i++) {
+          const slice = sharedSlices[i]!;
+          const { start, end } = assign(t, slice.size);
+          if (end < firstEnd) firstEnd = end;
+          let acc = lastAcc[i];
+          if (start !== lastStart[i] || acc === undefined) {
+            const id = bucketId(slice.scope, slice.size, start);
+            let bucket = out.shared.get(id);
+            if (bucket === undefined) {
+              const keys = slice.scope === 'product' ? 4 : Math.min(batch.length, FIRST_KEY_ROWS);
+              bucket = { end, rows: new WindowRows(lists, keys * METRICS_HINT) };
+              out.shared.set(id, bucket);
+            }
+            acc = bucket.rows;
+            lastStart[i] = start;
+            lastAcc[i] = acc;
+          }
+          accs[i] = acc;
+        }
+        // too late for the first of its windows: too late for all (one rule, so counts stay exact)
+        if (firstEnd + retentionMs <= watermark) {
+          out.late.push(record);
+          continue;
+        }
+        names.length = 0;
+        values.length = 0;
+        for (const metric in record.metrics) {
+          const value = record.metrics[metric];
+          if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+          names.push(metric);
+          values.push(value);
+        }
+        if (names.length === 0) continue;
+        // records mostly carry the same metrics: intern the list only when it changes
+        if (!sameList(columns, names)) columns = lists.of(names);
+        if (nd > 0) {
+          const key = record.rawRef.partitionKey ?? record.device_id;
+          let slots = devices.get(key);
+          if (slots === undefined) slots = [];
+          for (let i = 0; i < nd; i++) {
+            const slot = slotOf(
+              slots,
+              record,
+              deviceSlices[i]!,
+              starts[i]!,
+              ends[i]!,
+              columns,
+              out.created,
+              key,
+            );
+            const d = slot.data;
+            if (slot.columns === columns)
+              for (let m = 0; m < names.length; m++) addToStats(d, STATS_STRIDE * m, values[m]!, t);
+            else
+              for (let m = 0; m < names.length; m++) {
+                const c = columnOf(slot, names[m]!, m, lists);
+                addToStats(slot.data, STATS_STRIDE * c, values[m]!, t);
+              }
+            slot.records++;
+          }
+          devices.set(key, slots);
+          out.keys.add(key);
+        }
+        let rowOf: WindowSlice['scope'] | undefined;
+        let rowName = '';
+        for (let i = 0; i < ns; i++) {
+          const scope = sharedSlices[i]!.scope;
+          if (scope !== rowOf) {
+            rowOf = scope;
+            rowName = rowNameOf(scope, record, productRow);
+          }
+          const rows = accs[i]!;
+          const row = rows.row(rowName, columns);
+          if (row.columns === columns) for (let m = 0; m < names.length; m++) rows.add(row, m, values[m]!, t);
+          else
+            for (let m = 0; m < names.length; m++)
+              rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
+          row.records++;
+        }
+      }
+      return out;
+    },
   };
 }
 
-function aggregate(
-  batch: readonly Enriched[],
-  slices: readonly WindowSlice[],
-  assign: WindowAssigner,
-  retentionMs: number,
-  watermark: number,
-  productRow: (key: string) => string,
-  lists: ColumnLists,
-): Batch {
-  const out: Batch = { buckets: new Map(), late: [], maxEventTime: Number.NEGATIVE_INFINITY };
-  const n = slices.length;
-  const accs = new Array<Accumulator>(n);
-  // records of a batch mostly share their windows: remember each slice's last window
-  const lastStart = new Array<number>(n).fill(Number.NaN);
-  const lastAcc = new Array<Accumulator | undefined>(n);
-  const names: string[] = [];
-  const values: number[] = [];
-  let columns: readonly string[] = [];
-  for (const record of batch) {
-    const t = record.device_timestamp;
-    if (!Number.isFinite(t)) continue;
-    if (t > out.maxEventTime) out.maxEventTime = t;
-    let firstEnd = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
-      const slice = slices[i]!;
-      const { start, end } = assign(t, slice.size);
-      if (end < firstEnd) firstEnd = end;
-      let acc = lastAcc[i];
-      if (start !== lastStart[i] || acc === undefined) {
-        const id = bucketId(slice.scope, slice.size, start);
-        acc = out.buckets.get(id);
-        if (acc === undefined) {
-          // product rows are few; device and customer rows up to one per record
-          const keys = slice.scope === 'product' ? 4 : Math.min(batch.length, FIRST_KEY_ROWS);
-          const hint = keys * METRICS_HINT;
-          acc = { end, rows: new WindowRows(lists, hint) };
-          out.buckets.set(id, acc);
-        }
-        lastStart[i] = start;
-        lastAcc[i] = acc;
-      }
-      accs[i] = acc;
-    }
-    // too late for the first of its windows: too late for all (one rule, so counts stay exact)
-    if (firstEnd + retentionMs <= watermark) {
-      out.late.push(record);
-      continue;
-    }
-    names.length = 0;
-    values.length = 0;
-    for (const metric in record.metrics) {
-      const value = record.metrics[metric];
-      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-      names.push(metric);
-      values.push(value);
-    }
-    if (names.length === 0) continue;
-    // records mostly carry the same metrics: intern the list only when it changes
-    if (!sameList(columns, names)) columns = lists.of(names);
-    let rowOf: WindowSlice['scope'] | undefined;
-    let rowName = '';
-    for (let i = 0; i < n; i++) {
-      const scope = slices[i]!.scope;
-      if (scope !== rowOf) {
-        // the sizes of one scope share the record's row name
-        rowOf = scope;
-        rowName = rowNameOf(scope, record, productRow);
-      }
-      const rows = accs[i]!.rows;
-      const row = rows.row(rowName, columns);
-      if (row.columns === columns) for (let m = 0; m < names.length; m++) rows.add(row, m, values[m]!, t);
-      else
-        for (let m = 0; m < names.length; m++) rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
-    }
-  }
-  return out;
-}
-
-/** A batch's partials, as the backend applies them (empty windows left out). */
-export function partialsOf(batch: Batch): BucketPartial[] {
-  const partials: BucketPartial[] = [];
-  for (const [bucket, { end, rows }] of batch.buckets)
-    if (rows.size > 0) partials.push({ bucket, windowEnd: end, fields: rows, rows });
-  return partials;
-}
+/** See {@link batchApplier}. */
+export type BatchApplier = ReturnType<typeof batchApplier>;

@@ -1,40 +1,34 @@
 /**
- * Flush pacing: when the running values of each scope's open windows are due, and how many keys one
- * call may flush (finals are never limited; the backend claims them whatever this says).
- */
-import type { AggregateScope, Emission, FlushSelection } from '../../topology/index.ts';
-import { type WindowAggregateConfig, windowSlices } from './config.ts';
-import { rowOfField } from './keys.ts';
-
-/** The order in which due scopes are flushed: the fewest keys first, so a large scope cannot starve them. */
-const FLUSH_PRIORITY: readonly AggregateScope[] = ['product', 'customer-product', 'device'];
-
-/** What one call flushes: the due scopes' changed open windows (`selection`), at most `limit` keys. */
-export interface FlushTake {
-  readonly selection: FlushSelection;
-  readonly limit: number;
-  /** The due scopes, in the order the backend claims them. */
-  readonly scopes: readonly AggregateScope[];
-}
-
-const NO_FLUSH: FlushTake = { selection: false, limit: 0, scopes: [] };
-
-/**
- * When the open windows of each scope were last flushed, which are due, and how many keys a call may
- * flush. Scopes have intervals of their own (device and customer × product windows less often than
- * product windows). A call flushes the due scopes in `FLUSH_PRIORITY` order; when its limit leaves
- * keys for later (`moreToFlush`), the scope it stopped in and those after it stay due, and the next
- * calls go on with them.
+ * Flush pacing: when the running values of each scope's open windows are due, and how many keys a
+ * call may flush (finals are never limited).
+ *
+ * Scopes have intervals of their own (device and customer × product windows less often than product
+ * windows), kept per shard (each shard emits its own windows). A call flushes the due scopes in
+ * `FLUSH_PRIORITY` order, so a large scope cannot starve the small ones; a scope stays due until a
+ * call emitted all its changed windows.
  *
  * With `flushKeysPerSecond` set, the keys come out of a token bucket of this operator (one per
  * worker): it fills at that rate up to one second's worth (at most `flushMaxKeys`), and each call
- * reserves what it holds. A large
- * flush (every device's windows, once a minute) then goes out as a steady trickle between the
- * batches instead of a burst of `flushMaxKeys` keys with every batch; when the keys change faster
- * than the rate drains them, each key's running values are refreshed less often than its interval
- * (the backend flushes in rounds: a round takes the keys changed when it starts, so a key waits at
- * most about two rounds), and the Hot store's aggregate writes stay at the rate.
+ * reserves what it holds. A large flush (every device's windows, once a minute) then goes out as a
+ * steady trickle between the batches instead of a burst; when the keys change faster than the rate
+ * drains them, a flush runs in rounds (`shardWindows.ts`) and each key's running values are refreshed
+ * less often than its interval.
  */
+import type { AggregateScope } from '../../topology/index.ts';
+import { type WindowAggregateConfig, windowSlices } from './config.ts';
+
+/** The order in which due scopes are flushed: the fewest keys first. */
+const FLUSH_PRIORITY: readonly AggregateScope[] = ['product', 'customer-product', 'device'];
+
+/** What one call may flush: the due scopes among those it can, in order, and at most `limit` keys. */
+export interface FlushTake {
+  readonly scopes: readonly AggregateScope[];
+  readonly limit: number;
+}
+
+const NO_FLUSH: FlushTake = { scopes: [], limit: 0 };
+
+/** See the file comment. */
 export function flushSchedule(config: WindowAggregateConfig) {
   const present = new Set(windowSlices(config).map((s) => s.scope));
   const scopes = FLUSH_PRIORITY.filter((s) => present.has(s));
@@ -44,20 +38,26 @@ export function flushSchedule(config: WindowAggregateConfig) {
       : scope === 'customer-product'
         ? config.customerFlushIntervalMs
         : config.flushIntervalMs;
-  // when each scope last finished a flush; every scope is due at the first call
-  const last = new Map<AggregateScope, number>();
+  // per shard, when each scope last finished a flush; every scope is due at a shard's first call
+  const lastOf = new Map<string, Map<AggregateScope, number>>();
   const rate = config.flushKeysPerSecond;
-  // one second's worth at most: a scope falling due after a quiet spell does not burst
   const capacity = Math.min(config.flushMaxKeys, Math.max(1, rate));
   let tokens = capacity;
   let filledAt = Number.NEGATIVE_INFINITY;
   return {
     /** The shortest interval: how often something may be due. */
     shortestMs: Math.min(...scopes.map(intervalOf)),
-    /** What a call at `now` flushes; the keys it may flush are reserved from the bucket. */
-    take(now: number): FlushTake {
-      if (last.size === 0) for (const s of scopes) last.set(s, now - intervalOf(s));
-      const due = scopes.filter((s) => now - last.get(s)! >= intervalOf(s));
+    /**
+     * What a call of the shard at `now` that can flush `able` scopes flushes; its keys are reserved
+     * from the bucket.
+     */
+    take(shardId: string, now: number, able: readonly AggregateScope[] = scopes): FlushTake {
+      let last = lastOf.get(shardId);
+      if (last === undefined) {
+        last = new Map(scopes.map((s) => [s, now - intervalOf(s)]));
+        lastOf.set(shardId, last);
+      }
+      const due = scopes.filter((s) => able.includes(s) && now - last.get(s)! >= intervalOf(s));
       if (due.length === 0) return NO_FLUSH;
       let limit = config.flushMaxKeys;
       if (rate > 0) {
@@ -68,55 +68,41 @@ export function flushSchedule(config: WindowAggregateConfig) {
         // reserved while the call runs, so the shards' concurrent calls share the bucket
         tokens -= limit;
       }
-      const selection = due.length === scopes.length && due.length === 1 ? true : due.map((s) => `${s}|`);
-      return { selection, limit, scopes: due };
+      return { scopes: due, limit };
     },
     /**
-     * Records what a call with `take` claimed at `now` (`emissions`): what it reserved but did not
-     * flush goes back to the bucket; the scopes it finished are done until their next interval.
+     * Records what a call of the shard with `take` did at `now`: it flushed `keys` keys, and `left` is
+     * the first scope it left keys in (undefined: all done). What it reserved and did not use goes back.
      */
     flushed(
+      shardId: string,
       take: FlushTake,
       now: number,
-      moreToFlush: string | undefined,
-      emissions: readonly Emission[],
+      keys: number,
+      left: AggregateScope | undefined,
     ): void {
-      if (take.scopes.length === 0) return;
-      if (rate > 0) tokens = Math.min(capacity, tokens + Math.max(0, take.limit - runningKeys(emissions)));
-      // scopes are claimed in order: those before the one with keys left are done
-      const left =
-        moreToFlush === undefined ? -1 : take.scopes.findIndex((s) => `${s}|`.startsWith(moreToFlush));
-      for (const scope of left < 0 ? take.scopes : take.scopes.slice(0, left)) last.set(scope, now);
+      const last = lastOf.get(shardId);
+      if (take.scopes.length === 0 || last === undefined) return;
+      if (rate > 0) tokens = Math.min(capacity, tokens + Math.max(0, take.limit - keys));
+      const stop = left === undefined ? -1 : take.scopes.indexOf(left);
+      for (const scope of stop < 0 ? take.scopes : take.scopes.slice(0, stop)) last.set(scope, now);
+    },
+    /** A shard this worker no longer holds. */
+    forget(shardId: string): void {
+      lastOf.delete(shardId);
     },
     /**
      * Per scope, how long its running values have been due and not all flushed at `now` (0: on
-     * schedule): under the rate limit, about how far behind its interval a key's refresh is.
+     * schedule), the most of any shard's.
      */
     overdueMs(now: number): { scope: AggregateScope; ms: number }[] {
       return scopes.map((scope) => {
-        const at = last.get(scope);
-        return { scope, ms: at === undefined ? 0 : Math.max(0, now - at - intervalOf(scope)) };
+        let ms = 0;
+        for (const last of lastOf.values()) ms = Math.max(ms, now - last.get(scope)! - intervalOf(scope));
+        return { scope, ms };
       });
     },
   };
-}
-
-/**
- * How many keys (rows of a bucket) `emissions` carry running values of. A backend emits a row's
- * columns one after another, so a key is counted where the bucket or the row changes.
- */
-function runningKeys(emissions: readonly Emission[]): number {
-  let keys = 0;
-  let bucket = '';
-  let row = '';
-  for (const e of emissions) {
-    if (e.final) continue;
-    if (e.bucket === bucket && e.field.length > row.length && e.field.startsWith(row)) continue;
-    keys++;
-    bucket = e.bucket;
-    row = rowOfField(e.field);
-  }
-  return keys;
 }
 
 /** See {@link flushSchedule}. */

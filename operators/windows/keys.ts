@@ -1,21 +1,26 @@
 /**
- * How the window operator names what it keeps in the state backend, and the way back. A bucket is one
- * window of one scope and size (`scope|size|start`); a field is its key's row name followed by the
- * metric, the row name ending in a unit separator (`product US`, `product US device US`,
- * `product US customer US`), so a backend can keep every metric of a key in one row. The backend
- * treats both as opaque; a claimed window comes back as the platform's `WindowAggregate`.
+ * How the window operator names its windows, and the way from a slot to the platform's
+ * `WindowAggregate`. A bucket is one window of one scope and size (`scope|size|start`); a row is a
+ * key within it, its name ending in a unit separator (`product US`, `product US customer US`). A
+ * partial (this shard's part of a product or customer × product window) is the field
+ * `bucket RS row` of the published map state `partials`.
  */
 import {
   type AggregateScope,
-  type Emission,
   type Enriched,
+  type MetricStats,
+  readStats,
+  STATS_STRIDE,
   type WindowAggregate,
   type WindowSize,
   windowRevision,
 } from '../../topology/index.ts';
+import type { Slot } from './slots.ts';
 
-/** Ends each part of a row name (the unit separator): a field's metric follows the last one. */
+/** Ends each part of a row name (the unit separator). */
 export const US = '\x1f';
+/** Separates a partial's bucket from its row (the record separator). */
+const RS = '\x1e';
 /** Stands for a customer the master data does not know (`customer_id: null`). */
 const NO_CUSTOMER = '\x00';
 
@@ -24,10 +29,12 @@ export function bucketId(scope: AggregateScope, size: WindowSize, start: number)
   return `${scope}|${size}|${start}`;
 }
 
-/**
- * Row names (`key US`) of keys that recur across batches (products), so the hot loop builds no string
- * for them; device and customer keys are too many to keep.
- */
+/** The field of a partial: a bucket's row. */
+export function partialField(bucket: string, row: string): string {
+  return `${bucket}${RS}${row}`;
+}
+
+/** Row names (`key US`) of keys that recur across batches (products), so the hot loop builds no string. */
 export function rowNames() {
   const byKey = new Map<string, string>();
   return (key: string): string => {
@@ -41,82 +48,84 @@ export function rowNames() {
   };
 }
 
-/** The row name of a record's key in a scope; product rows come from `productRow` (see {@link rowNames}). */
+/** The row name of a record's key in a shared scope; product rows come from `productRow`. */
 export function rowNameOf(
   scope: AggregateScope,
   record: Enriched,
   productRow: (key: string) => string,
 ): string {
   if (scope === 'product') return productRow(record.productId);
-  if (scope === 'device') return `${record.productId}${US}${record.device_id}${US}`;
   return `${record.productId}${US}${record.customer_id ?? NO_CUSTOMER}${US}`;
 }
 
-const parsedBuckets = new Map<string, { scope: AggregateScope; window: WindowSize; start: number }>();
-
-/** A bucket id's scope, size and start, parsed once per bucket rather than once per field. */
-function bucketOf(id: string) {
-  let parsed = parsedBuckets.get(id);
-  if (parsed === undefined) {
-    const [scope, window, start] = id.split('|') as [AggregateScope, WindowSize, string];
-    if (parsedBuckets.size > 10_000) parsedBuckets.clear();
-    parsed = { scope, window, start: Number(start) };
-    parsedBuckets.set(id, parsed);
-  }
-  return parsed;
+/** A partial's field parsed: its window and row. */
+export interface PartialKey {
+  readonly scope: AggregateScope;
+  readonly size: WindowSize;
+  readonly start: number;
+  readonly product: string;
+  /** The customer of a customer × product row (`null`: unknown to the master data). */
+  readonly customer: string | null;
 }
 
-/** Turns a claimed window back into the platform's record. */
-export function aggregateOf(e: Emission): WindowAggregate {
-  const { scope, window, start } = bucketOf(e.bucket);
-  const f = e.field;
-  const first = f.indexOf(US);
-  const last = f.lastIndexOf(US);
-  const productId = f.slice(0, first);
-  const metric = f.slice(last + 1);
-  // one object literal per shape: spreading a base object per emission doubles the allocations
-  if (scope === 'device')
-    return {
-      scope,
-      window,
-      productId,
-      metric,
-      windowStart: start,
-      windowEnd: e.windowEnd,
-      revision: windowRevision(e.stats.count, e.final),
-      final: e.final,
-      stats: e.stats,
-      deviceId: f.slice(first + 1, last),
-    };
-  if (scope === 'customer-product') {
-    const customer = f.slice(first + 1, last);
-    return {
-      scope,
-      window,
-      productId,
-      metric,
-      windowStart: start,
-      windowEnd: e.windowEnd,
-      revision: windowRevision(e.stats.count, e.final),
-      final: e.final,
-      stats: e.stats,
-      customerId: customer === NO_CUSTOMER ? null : customer,
-    };
-  }
+/** Parses a partial's field (see {@link partialField}). */
+export function parsePartial(field: string): PartialKey {
+  const [bucket = '', row = ''] = field.split(RS);
+  const [scope, size, start] = bucket.split('|') as [AggregateScope, WindowSize, string];
+  const [product = '', customer] = row.split(US);
   return {
     scope,
-    window,
-    productId,
-    metric,
-    windowStart: start,
-    windowEnd: e.windowEnd,
-    revision: windowRevision(e.stats.count, e.final),
-    final: e.final,
-    stats: e.stats,
+    size,
+    start: Number(start),
+    product,
+    customer: customer === undefined || customer === NO_CUSTOMER ? null : customer,
   };
 }
 
-/** A field's row name: up to and including its last unit separator. */
-export function rowOfField(field: string): string {
-  return field.slice(0, field.lastIndexOf(US) + 1);
+/** The statistics of column `c` of a slot. */
+export function statsOf(slot: Slot, c: number): MetricStats {
+  return readStats(slot.data, STATS_STRIDE * c);
+}
+
+/** A device slot's aggregates, one per metric. */
+export function deviceAggregates(slot: Slot, final: boolean, out: WindowAggregate[]): void {
+  for (let c = 0; c < slot.columns.length; c++) {
+    const stats = statsOf(slot, c);
+    out.push({
+      scope: 'device',
+      window: slot.size,
+      productId: slot.product,
+      metric: slot.columns[c]!,
+      windowStart: slot.start,
+      windowEnd: slot.end,
+      revision: windowRevision(stats.count, final),
+      final,
+      stats,
+      deviceId: slot.device,
+    });
+  }
+}
+
+/** A merged partial's aggregates, one per metric. */
+export function sharedAggregates(
+  key: PartialKey,
+  merged: Slot,
+  final: boolean,
+  out: WindowAggregate[],
+): void {
+  for (let c = 0; c < merged.columns.length; c++) {
+    const stats = statsOf(merged, c);
+    const base = {
+      scope: key.scope,
+      window: key.size,
+      productId: key.product,
+      metric: merged.columns[c]!,
+      windowStart: merged.start,
+      windowEnd: merged.end,
+      revision: windowRevision(stats.count, final),
+      final,
+      stats,
+    };
+    out.push(key.scope === 'customer-product' ? { ...base, customerId: key.customer } : base);
+  }
 }

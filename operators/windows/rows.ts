@@ -1,13 +1,10 @@
 /**
- * A batch's statistics of one window, kept by row: one row per key (its field prefix, `key US`), one
- * column per metric, the statistics of a column in a shared `Float64Array` (the layout of
- * `topology/metricStats.ts`), updated record by record with its `addToStats`. A batch of
- * the 100,000-device workload then builds one row per key and window instead of an object and a
- * string per key × metric. Read as a `ReadonlyMap` of field (`row + metric`) → statistics it is a
- * backend partial's `fields`; a backend that knows rows reads `byRow` and `data` instead (see
- * `topology/windowState.ts`).
+ * A batch's statistics of one product or customer × product window, kept by row: one row per key
+ * (`key US`), one column per metric, the statistics of a column in a shared `Float64Array` (the
+ * layout of `topology/metricStats.ts`), updated record by record with its `addToStats`, then merged
+ * into the shard's partials once per batch (`sharedWindows.ts`).
  */
-import { addToStats, clearStats, type MetricStats, readStats, STATS_STRIDE } from '../../topology/index.ts';
+import { addToStats, clearStats, STATS_STRIDE } from '../../topology/index.ts';
 
 /** One key's statistics: column `c` starts at `data[at + STATS_STRIDE * c]`. */
 export interface StatsRow {
@@ -15,6 +12,8 @@ export interface StatsRow {
   columns: readonly string[];
   at: number;
   capacity: number;
+  /** Records added to the row. */
+  records: number;
 }
 
 interface ListNode {
@@ -52,13 +51,11 @@ export class ColumnLists {
   }
 }
 
-/** A window's rows for one batch; also the `ReadonlyMap` of fields the backend interface names. */
-export class WindowRows implements ReadonlyMap<string, MetricStats> {
+/** A window's rows for one batch. */
+export class WindowRows {
   readonly byRow = new Map<string, StatsRow>();
   data: Float64Array;
   private used = 0;
-  private fieldCount = 0;
-  private fields: Map<string, MetricStats> | undefined;
 
   /** `columnsHint`: how many columns the batch may bring (sizes the slab once instead of growing it). */
   constructor(
@@ -76,12 +73,10 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     let row = this.byRow.get(name);
     if (row === undefined) {
       const n = columns.length;
-      row = { columns, at: this.used, capacity: n };
+      row = { columns, at: this.used, capacity: n, records: 0 };
       this.byRow.set(name, row);
       this.reserve(STATS_STRIDE * n);
       for (let c = 0; c < n; c++) clearStats(this.data, row.at + STATS_STRIDE * c);
-      this.fieldCount += n;
-      this.fields = undefined;
     }
     return row;
   }
@@ -96,8 +91,6 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
     if (c === row.capacity) this.grow(row);
     row.columns = this.lists.of([...columns, metric]);
     clearStats(this.data, row.at + STATS_STRIDE * c);
-    this.fieldCount++;
-    this.fields = undefined;
     return c;
   }
 
@@ -127,44 +120,5 @@ export class WindowRows implements ReadonlyMap<string, MetricStats> {
       grown.set(this.data);
       this.data = grown;
     }
-  }
-
-  private map(): Map<string, MetricStats> {
-    if (this.fields === undefined) {
-      const fields = new Map<string, MetricStats>();
-      for (const [name, row] of this.byRow)
-        for (let c = 0; c < row.columns.length; c++)
-          fields.set(name + row.columns[c], readStats(this.data, row.at + STATS_STRIDE * c));
-      this.fields = fields;
-    }
-    return this.fields;
-  }
-
-  get size(): number {
-    return this.fieldCount;
-  }
-  get(field: string): MetricStats | undefined {
-    return this.map().get(field);
-  }
-  has(field: string): boolean {
-    return this.map().has(field);
-  }
-  forEach(
-    callback: (value: MetricStats, key: string, map: ReadonlyMap<string, MetricStats>) => void,
-    thisArg?: unknown,
-  ): void {
-    for (const [k, v] of this.map()) callback.call(thisArg, v, k, this);
-  }
-  entries() {
-    return this.map().entries();
-  }
-  keys() {
-    return this.map().keys();
-  }
-  values() {
-    return this.map().values();
-  }
-  [Symbol.iterator]() {
-    return this.map()[Symbol.iterator]();
   }
 }

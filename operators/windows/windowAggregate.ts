@@ -1,70 +1,132 @@
 /**
  * Windowed aggregation: tumbling windows (1 h, 6 h, 1 day) of every numeric metric, keyed by product
- * and by device, and daily by customer × product, in event time. Each batch is pre-aggregated in memory
- * into one partial per window and key (`aggregate.ts`), then applied to the state backend in one
- * atomic call that also moves the shard's position, publishes its watermark and claims the windows to
- * emit (`apply.ts`): running values on the flush intervals, paced (`flush.ts`), finals once the global
- * watermark passes end + allowed lateness (later updates within retention re-emit them with the next
- * revision). Records too late for retention leave on `late`. Between batches each shard ticks
- * (`ticks.ts`); a shard far ahead of the others may wait for them (`alignment.ts`).
+ * and by device, and daily by customer × product, in event time, on the engine's keyed state (see
+ * `topology/keyedState.ts`): the window state lives in the worker's memory for the shards it holds
+ * and is snapshotted with each checkpoint, so a record touches no network.
+ *
+ * A batch updates its records' device windows in place (`aggregate.ts`, `deviceWindows.ts`) and
+ * merges its product and customer × product partials into the shard's published partials
+ * (`sharedWindows.ts`); then what is due is emitted. A processing-time tick per shard (`ticks.ts`)
+ * reads the other workers' published watermarks (`watermark.ts`) and emits what is due there too,
+ * the shared windows merged with the other workers' partials among it (a batch leaves those to the
+ * tick, so it never waits on the network). Records too late for retention leave on `late`. A shard
+ * far ahead of the others may wait for them (`alignment.ts`).
  */
-import type { Clock, Enriched, Operator, WindowAggregate, WindowBackend } from '../../topology/index.ts';
-import { batchAggregator } from './aggregate.ts';
+import type {
+  AggregateScope,
+  Clock,
+  Enriched,
+  KeyedState,
+  Operator,
+  PublishedState,
+  WindowAggregate,
+} from '../../topology/index.ts';
+import { batchApplier } from './aggregate.ts';
 import { shardAlignment } from './alignment.ts';
-import { batchApplier } from './apply.ts';
 import { windowAssigner } from './assign.ts';
 import { type WindowAggregateConfig, windowSlices } from './config.ts';
+import { DeviceWindows } from './deviceWindows.ts';
 import { flushSchedule } from './flush.ts';
-import { aggregateOf } from './keys.ts';
+import { PARTIALS, SharedParts, SharedWindows } from './sharedWindows.ts';
+import { type Slot, slotsCodec } from './slots.ts';
 import { MIN_TICK_MS, shardTicks } from './ticks.ts';
-import { GlobalWatermark, watermarkPolicy } from './watermark.ts';
+import { GlobalWatermark } from './watermark.ts';
 
-/** How the operator reads positions. */
-export interface WindowAggregateOptions {
-  /**
-   * Records carry their Kinesis record's position (`rawRef.sequenceNumber`, sub-sequence 0) and a
-   * batch's position is its last Kinesis record's, as with the worker's Kinesis sources: a batch then
-   * names its first position, and one cut differently from an earlier delivery counts once. Off, a
-   * batch is known by its last position only (sources that always cut batches the same way, tests
-   * whose records carry made-up references).
-   */
-  readonly positionsFromRecords?: boolean;
+/** The state of the device windows: one value (its slots) per partition key. */
+const DEVICES = 'devices';
+/** How long published partials outlive their last write: past any window's retention, with a margin. */
+const PUBLISHED_MARGIN_MS = 7 * 86_400_000;
+
+/** One shard's windows. */
+interface ShardWindows {
+  readonly state: KeyedState;
+  readonly devices: DeviceWindows;
+  readonly shared: SharedWindows;
 }
 
-/** Tumbling window aggregates of numeric metrics, exactly-once on the given state backend. */
+/** Tumbling window aggregates of numeric metrics, exactly once on the engine's keyed state. */
 export function windowAggregate(
   config: WindowAggregateConfig,
-  backend: WindowBackend,
-  options: WindowAggregateOptions = {},
 ): Operator<Enriched, WindowAggregate, { late: Enriched }> {
-  const policy = watermarkPolicy(config);
+  const applier = batchApplier(windowSlices(config), windowAssigner(config.zone), config.retentionMs);
+  const codec = slotsCodec(applier.lists);
   const schedule = flushSchedule(config);
-  const global = new GlobalWatermark();
-  const aggregator = batchAggregator(windowSlices(config), windowAssigner(config.zone), config.retentionMs);
-  const applyBatch = batchApplier({
-    backend,
-    policy,
-    aggregator,
-    schedule,
-    global,
-    positionsFromRecords: options.positionsFromRecords,
-  });
-  const ticks = shardTicks(backend, policy, schedule, global, Math.max(MIN_TICK_MS, schedule.shortestMs));
-  const align = shardAlignment(config, backend, policy, global);
+  const global = new GlobalWatermark(config);
+  const align = shardAlignment(config, global);
+  const shards = new Map<string, ShardWindows>();
+  let published: PublishedState | undefined;
+  const parts = new SharedParts(shards, () => published, global, applier.lists);
   let stopping: AbortSignal | undefined;
   let clock: Clock | undefined;
 
+  /** The shard's windows, their indexes built from its restored state on first use. */
+  const windowsOf = (shardId: string, state: KeyedState | undefined, now: number): ShardWindows => {
+    let windows = shards.get(shardId);
+    if (windows === undefined || windows.state !== state) {
+      if (state === undefined)
+        throw new Error('window-aggregate needs keyed state: run it with a state store');
+      windows = {
+        state,
+        devices: new DeviceWindows(state.value<Slot[]>(DEVICES), config),
+        shared: new SharedWindows(state.map<Slot>(PARTIALS), applier.lists, config),
+      };
+      windows.devices.rebuild(global.current(now));
+      windows.shared.rebuild();
+      shards.set(shardId, windows);
+    }
+    return windows;
+  };
+
+  /**
+   * Emits what is due on the shard: finals, then running values of the due scopes (the shared ones
+   * only when merging them needs no network, or `mayRead`).
+   */
+  const emitDue = async (
+    shardId: string,
+    windows: ShardWindows,
+    now: number,
+    mayRead: boolean,
+  ): Promise<WindowAggregate[]> => {
+    const out: WindowAggregate[] = [];
+    const watermark = global.current(now);
+    windows.devices.finals(watermark, out);
+    const withShared = mayRead || !parts.remote;
+    const able: readonly AggregateScope[] = withShared
+      ? ['product', 'customer-product', 'device']
+      : ['device'];
+    const take = schedule.take(shardId, now, able);
+    let flushed = 0;
+    let left: AggregateScope | undefined;
+    if (withShared) {
+      const scopes = take.scopes.filter((s) => s !== 'device');
+      ({ flushed, left } = await windows.shared.emit(parts, watermark, scopes, take.limit, out));
+    }
+    if (left === undefined && take.scopes.includes('device')) {
+      flushed += windows.devices.running(watermark, take.limit - flushed, out);
+      if (windows.devices.pending) left = 'device';
+    }
+    schedule.flushed(shardId, take, now, flushed, left);
+    return out;
+  };
+
+  const ticks = shardTicks(Math.max(MIN_TICK_MS, Math.min(schedule.shortestMs, config.idleTimeoutMs)));
+
   return {
     type: 'window-aggregate',
-    // The state is a store (Redis): an outage stalls the shard and is retried; a batch applies once
-    // per shard position, so a retry after a lost reply changes nothing. Lost state is fatal.
-    retry: 'like-sink',
     sideOutputs: ['late'],
-    stores: [{ name: 'state.windows', kind: backend.kind }],
+    state: [
+      { name: DEVICES, kind: 'value', codec },
+      {
+        name: PARTIALS,
+        kind: 'map',
+        codec: { encode: (slot: Slot) => codec.encode([slot]), decode: (bytes) => codec.decode(bytes)[0]! },
+        publish: { ttlMs: config.retentionMs + PUBLISHED_MARGIN_MS },
+      },
+    ],
     open: (ctx) => {
       stopping = ctx.signal;
       clock = ctx.clock;
-      return backend.open();
+      published = ctx.published;
     },
     gauges: () =>
       clock === undefined
@@ -74,21 +136,40 @@ export function windowAggregate(
             help: `how long the ${scope} windows' running values have been due and not all emitted (0: on schedule)`,
             value: ms / 1000,
           })),
+    openShard: (ctx) => {
+      const now = ctx.clock.now();
+      windowsOf(ctx.shardId, ctx.state, now);
+      // the restored watermark counts from the start: the shard holds the others back at once
+      global.observe(ctx.shardId, ctx.timers.watermark, now);
+      ticks.open(ctx.shardId, ctx.timers, now);
+    },
+    closeShard: (ctx) => {
+      shards.delete(ctx.shardId);
+      global.forget(ctx.shardId);
+      schedule.forget(ctx.shardId);
+    },
     process: async function aggregateBatch(batch, ctx) {
       const now = ctx.clock.now();
-      const flush = schedule.take(now);
-      const t = ticks.of(ctx.shardId);
-      const out = await applyBatch(batch, ctx, now, flush, t);
-      t.lastBatchAt = ctx.clock.now();
-      t.seen = ctx.position;
-      await align(ctx.shardId, t.maxEventTime, ctx.clock, stopping);
+      const windows = windowsOf(ctx.shardId, ctx.state, now);
+      const watermark = global.current(now);
+      const applied = applier.apply(batch, windows.state.value<Slot[]>(DEVICES), watermark);
+      for (const record of applied.late) ctx.side('late', record);
+      windows.devices.changed(applied, watermark);
+      windows.shared.merge(applied.shared);
+      const timers = ctx.timers!;
+      if (Number.isFinite(applied.maxEventTime))
+        timers.advanceWatermark(applied.maxEventTime - config.allowedOutOfOrdernessMs);
+      global.observe(ctx.shardId, timers.watermark, now);
+      const out = await emitDue(ctx.shardId, windows, now, false);
+      await align(timers.watermark, published, ctx.clock, stopping);
       return out;
     },
-    openShard: (ctx) => ticks.open(ctx.shardId, ctx.timers, ctx.clock.now()),
-    onTimer: async function tickShard(_fired, ctx) {
-      const emissions = await ticks.fire(ctx.shardId, ctx.position, ctx.timers, ctx.clock.now());
-      return emissions.map(aggregateOf);
+    onTimer: async function tickShard(fired, ctx) {
+      const now = ctx.clock.now();
+      if (!ticks.fire(ctx.shardId, fired, ctx.timers, now)) return [];
+      await global.refresh(published);
+      return emitDue(ctx.shardId, windowsOf(ctx.shardId, ctx.state, now), now, true);
     },
-    close: () => backend.close(),
+    close: () => shards.clear(),
   };
 }

@@ -202,6 +202,11 @@ export class OperatorRunner implements Runner {
     return shard.nodeState(this.node, () => new NodeState(this.node, descriptors, this.timersOf(shard)));
   }
 
+  /** Runs the operator's `closeShard` once the shard has drained. */
+  async closeShard(shard: ShardScope): Promise<void> {
+    await this.operator.closeShard?.({ node: this.node, shardId: shard.shardId });
+  }
+
   /**
    * Runs the operator's `openShard` in the node's lane, ahead of any batch of the shard, and fires
    * the timers that are due (a stateful operator's restored timers too).

@@ -400,7 +400,10 @@ export class TopologyRuntime {
       for (let i = 0; i < shard.permits.size; i++) await shard.permits.acquire();
       shard.phase = 'waiting for timer deliveries';
       await shard.closeTimers();
-      if (!shard.failure) shard.snapshots?.captureFinal(last);
+      if (!shard.failure) {
+        shard.snapshots?.captureFinal(last);
+        for (const operator of sub.operators) await operator.closeShard(shard);
+      }
       shard.phase = 'flushing sinks';
       await this.flushExplicitSinks(sub);
       shard.phase = 'checkpointing';

@@ -1,0 +1,191 @@
+/**
+ * Product and customer × product windows of one shard. Their keys span shards, so each shard keeps
+ * its part of them, a *partial* per window and row, in the published map state `partials` (key `''`):
+ * the runtime writes it with every snapshot where every worker can read it, together with the shard's
+ * watermark. A window is emitted merged from every shard's partial (this shard's from memory, the
+ * others' as published): its running value on the scope's flush interval by the shards that changed
+ * it, its final by each shard holding a part of it once the global watermark passes its end plus the
+ * allowed lateness, and again by a shard whose late records changed it. The revision counts the
+ * merged records, so the same window emitted by several shards is one value to the stores; a view
+ * that misses some shard's latest part has fewer records and a lower revision.
+ */
+import {
+  type AggregateScope,
+  type MapState,
+  mergeSlots,
+  type PublishedState,
+  STATS_STRIDE,
+  type WindowAggregate,
+} from '../../topology/index.ts';
+import type { SharedBuckets } from './aggregate.ts';
+import type { Lateness } from './deviceWindows.ts';
+import { type PartialKey, parsePartial, partialField, sharedAggregates } from './keys.ts';
+import type { ColumnLists } from './rows.ts';
+import { columnOf, FINAL, newSlot, type Slot } from './slots.ts';
+import type { GlobalWatermark } from './watermark.ts';
+
+/** The name of the published map state that holds the partials. */
+export const PARTIALS = 'partials';
+/** The key partials are kept under: the shard as a whole. */
+const SHARD = '';
+
+/** The shared windows of one shard. */
+export class SharedWindows {
+  /** Fields whose running value is due (changed, not final). */
+  private readonly dirty = new Set<string>();
+  private readonly keys = new Map<string, PartialKey>();
+
+  constructor(
+    private readonly partials: MapState<Slot>,
+    private readonly lists: ColumnLists,
+    private readonly rules: Lateness,
+  ) {}
+
+  /** Builds the due set from the restored state: every open partial's running value goes out again. */
+  rebuild(): void {
+    for (const [field, slot] of this.partials.entries(SHARD)) if (slot.flags === 0) this.dirty.add(field);
+  }
+
+  /** Merges a batch's shared windows into the partials. */
+  merge(shared: SharedBuckets): void {
+    for (const [bucket, { end, rows }] of shared) {
+      for (const [name, row] of rows.byRow) {
+        if (row.records === 0) continue;
+        const field = partialField(bucket, name);
+        let slot = this.partials.get(SHARD, field);
+        if (slot === undefined) {
+          const key = this.keyOf(field);
+          slot = newSlot('', '', key.size, key.start, end, row.columns);
+        }
+        for (let c = 0; c < row.columns.length; c++) {
+          const column = columnOf(slot, row.columns[c]!, c, this.lists);
+          mergeSlots(slot.data, STATS_STRIDE * column, rows.data, row.at + STATS_STRIDE * c);
+        }
+        slot.records += row.records;
+        this.partials.set(SHARD, field, slot);
+        this.dirty.add(field);
+      }
+    }
+  }
+
+  /** Whether running values of `scope` are waiting. */
+  pending(scope: AggregateScope): boolean {
+    for (const field of this.dirty) if (this.keyOf(field).scope === scope) return true;
+    return false;
+  }
+
+  /** This shard's partial of a field, from memory. */
+  partial(field: string): Slot | undefined {
+    return this.partials.get(SHARD, field);
+  }
+
+  /**
+   * One emission round under `watermark`: every due final, then the running values of the changed
+   * partials of `scopes` (at most `limit` rows; the rest stay due), each merged from every shard's
+   * part (`parts`); then expiry past retention. Returns the rows flushed and the first scope that kept
+   * rows for later.
+   */
+  async emit(
+    parts: SharedParts,
+    watermark: number,
+    scopes: readonly AggregateScope[],
+    limit: number,
+    out: WindowAggregate[],
+  ): Promise<{ flushed: number; left: AggregateScope | undefined }> {
+    const { allowedLatenessMs, retentionMs } = this.rules;
+    const finals: string[] = [];
+    const expired: string[] = [];
+    for (const [field, slot] of this.partials.entries(SHARD)) {
+      if (slot.end + allowedLatenessMs > watermark) continue;
+      if (!(slot.flags & FINAL) || slot.emitted !== slot.records) finals.push(field);
+      if (slot.end + retentionMs <= watermark) expired.push(field);
+    }
+    const running: string[] = [];
+    let left: AggregateScope | undefined;
+    for (const scope of scopes) {
+      for (const field of this.dirty) {
+        if (this.keyOf(field).scope !== scope) continue;
+        const slot = this.partials.get(SHARD, field);
+        if (slot === undefined || slot.end + allowedLatenessMs <= watermark) {
+          this.dirty.delete(field);
+          continue;
+        }
+        if (running.length >= limit) {
+          left ??= scope;
+          break;
+        }
+        running.push(field);
+      }
+    }
+    if (finals.length + running.length > 0) {
+      const merged = await parts.merged([...finals, ...running]);
+      for (const field of finals) {
+        const slot = this.partials.get(SHARD, field)!;
+        sharedAggregates(this.keyOf(field), merged.get(field)!, true, out);
+        slot.flags |= FINAL;
+        slot.emitted = slot.records;
+        this.partials.set(SHARD, field, slot);
+        this.dirty.delete(field);
+      }
+      for (const field of running) {
+        sharedAggregates(this.keyOf(field), merged.get(field)!, false, out);
+        this.dirty.delete(field);
+      }
+    }
+    for (const field of expired) {
+      this.partials.delete(SHARD, field);
+      this.keys.delete(field);
+    }
+    return { flushed: running.length, left };
+  }
+
+  private keyOf(field: string): PartialKey {
+    let key = this.keys.get(field);
+    if (key === undefined) {
+      key = parsePartial(field);
+      this.keys.set(field, key);
+    }
+    return key;
+  }
+}
+
+/**
+ * Every shard's parts of the shared windows: this worker's shards' from memory, the other shards' as
+ * they published them (read only when other workers' shards published any).
+ */
+export class SharedParts {
+  constructor(
+    private readonly locals: ReadonlyMap<string, { readonly shared: SharedWindows }>,
+    private readonly published: () => PublishedState | undefined,
+    private readonly global: GlobalWatermark,
+    private readonly lists: ColumnLists,
+  ) {}
+
+  /** Whether merging needs the network (other workers' shards published partials). */
+  get remote(): boolean {
+    return this.global.hasRemote && this.published() !== undefined;
+  }
+
+  /** Each field merged from every shard's part of it. */
+  async merged(fields: readonly string[]): Promise<Map<string, Slot>> {
+    const published = this.remote ? await this.published()!.read<Slot>(PARTIALS, fields) : undefined;
+    const out = new Map<string, Slot>();
+    for (const field of fields) {
+      let merged: Slot | undefined;
+      const add = (part: Slot) => {
+        merged ??= newSlot('', '', part.size, part.start, part.end, part.columns);
+        for (let c = 0; c < part.columns.length; c++) {
+          const column = columnOf(merged, part.columns[c]!, c, this.lists);
+          mergeSlots(merged.data, STATS_STRIDE * column, part.data, STATS_STRIDE * c);
+        }
+      };
+      for (const { shared } of this.locals.values()) {
+        const part = shared.partial(field);
+        if (part !== undefined) add(part);
+      }
+      for (const [shardId, part] of published?.get(field) ?? []) if (!this.global.isLocal(shardId)) add(part);
+      if (merged !== undefined) out.set(field, merged);
+    }
+    return out;
+  }
+}
