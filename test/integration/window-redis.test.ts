@@ -31,7 +31,7 @@ import {
   latestAggregates,
   referenceAggregates,
   windowWorkload,
-} from '../support/stateConformance.ts';
+} from '../support/windowBruteForce.ts';
 import { testEnv } from '../support/wait.ts';
 
 const MIN = 60_000;

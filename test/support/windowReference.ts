@@ -48,7 +48,7 @@ import {
   systemClock,
   type WindowSize,
 } from '../../topology/index.ts';
-import { matchesReference, statsOf } from './stateConformance.ts';
+import { matchesReference, statsOf } from './windowBruteForce.ts';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;

@@ -17,7 +17,7 @@ import { enrich, enrichConfigSchema } from '../../../operators/enrich.ts';
 import { windowAggregate, windowAggregateConfigSchema } from '../../../operators/windows/index.ts';
 import { hotAggregateSink } from '../../../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../../../sinks/hot/hotTelemetrySink.ts';
-import { embeddedWindowState } from '../../../state/embeddedWindowState.ts';
+import { embeddedStateStore } from '../../../state/keyed/embeddedStateStore.ts';
 import {
   ManualClock,
   MemorySource,
@@ -45,14 +45,14 @@ describe("the worker's telemetry topology in the test driver", () => {
       source: new MemorySource<RawRecord>(),
       decode: decodeBySpec(specs),
       enrich: enrich(enrichConfigSchema.parse({}), memoryDeviceDirectory(placements)),
-      windows: windowAggregate(windowAggregateConfigSchema.parse({}), embeddedWindowState()),
+      windows: windowAggregate(windowAggregateConfigSchema.parse({})),
       hotTelemetry: hotTelemetrySink(hot),
       hotAggregates: hotAggregateSink(hot),
       dailyAggregates: hotAggregateSink(hot),
       deadLetters: memoryDeadLetters().sink,
     });
     const clock = new ManualClock(NOW);
-    const driver = new TopologyTestDriver(telemetry.topology, { clock });
+    const driver = new TopologyTestDriver(telemetry.topology, { clock, stateStore: embeddedStateStore() });
 
     const envelopes = fleet.batch(NOW, 400);
     envelopes.forEach((envelope, i) => {

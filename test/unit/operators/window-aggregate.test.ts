@@ -19,11 +19,10 @@ import {
 import {
   compareAggregates,
   enriched,
-  feed,
   latestAggregates,
   referenceAggregates,
   windowWorkload,
-} from '../../support/stateConformance.ts';
+} from '../../support/windowBruteForce.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -15,7 +15,7 @@ import {
   enriched,
   latestAggregates,
   referenceAggregates,
-} from '../../support/stateConformance.ts';
+} from '../../support/windowBruteForce.ts';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stateConfigSchema, workerKeyedStateStore, workerWindowState } from '../../../cli/stateConfig.ts';
+import { stateConfigSchema, workerKeyedStateStore } from '../../../cli/stateConfig.ts';
 import {
   logRedisErrors,
   redisClientOptions,
@@ -15,19 +15,13 @@ import { type Logger, silentLogger } from '../../../topology/index.ts';
 const deps = { topologyName: 'telemetry', log: silentLogger };
 
 describe('state configuration', () => {
-  it('selects the backend named by `backend`', () => {
-    expect(workerWindowState(stateConfigSchema.parse({ backend: 'embedded' }), deps).kind).toBe('embedded');
-    const redis = stateConfigSchema.parse({ backend: 'redis', redisUrl: 'redis://127.0.0.1:6379' });
-    // no namespace given: the worker keeps the keys it always used, `<topology>.windows`
-    expect(redis).not.toHaveProperty('namespace');
-    expect(workerWindowState(redis, deps).kind).toBe('redis');
-  });
-
-  it('selects the keyed state store from the same section', () => {
+  it('selects the keyed state store named by `backend`', () => {
     expect(workerKeyedStateStore(stateConfigSchema.parse({ backend: 'embedded' }), deps).kind).toBe(
       'embedded',
     );
     const redis = stateConfigSchema.parse({ backend: 'redis', redisUrl: 'redis://127.0.0.1:6379' });
+    // no namespace given: the worker keeps the keys it always used, `<topology>.windows`
+    expect(redis).not.toHaveProperty('namespace');
     expect(workerKeyedStateStore(redis, deps).kind).toBe('redis');
   });
 
