@@ -127,7 +127,11 @@ export interface PublishedWrite {
   readonly upserts: readonly PublishedEntry[];
   /** Groups this shard no longer publishes. */
   readonly deletes: readonly string[];
-  readonly watermarks: readonly { readonly node: string; readonly watermark: number; readonly activeAt: number }[];
+  readonly watermarks: readonly {
+    readonly node: string;
+    readonly watermark: number;
+    readonly activeAt: number;
+  }[];
 }
 
 /** One snapshot of one shard: the entries changed since the previous one, at `position`. */
