@@ -200,7 +200,6 @@ export function redisStateStore(config: RedisStateStoreConfig, deps: RedisStoreD
     },
     readPublished: async function readPublishedRedis(groups) {
       const read = new Map<string, Map<string, Uint8Array>>();
-      if (groups.length === 0) return read;
       roundTrips++;
       const reply = await redis().keyedReadPublishedBuffer(
         1 + groups.length,
