@@ -106,7 +106,7 @@ local FMT = setmetatable({}, {__index = function(t, k)
   t[k] = f
   return f
 end})
-local lengths = {}
+local lengths, counts = {}, {}
 for i = 1, #kinds do
   local blob, per = ARGV[FIRST + i - 1], PER[kinds[i]]
   if #blob < 4 then return 'malformed' end
@@ -118,13 +118,14 @@ for i = 1, #kinds do
   for j = 1, per * n do size = size + list[j] end
   if size ~= #blob then return 'malformed' end
   lengths[i] = list
+  counts[i] = per * n
 end
 -- the parts of blob i
 local function parts(i)
-  local blob, list = ARGV[FIRST + i - 1], lengths[i]
-  local at = 5 + 4 * #list
+  local blob, list, count = ARGV[FIRST + i - 1], lengths[i], counts[i]
+  local at = 5 + 4 * count
   local args = {}
-  for j = 1, #list do
+  for j = 1, count do
     args[j] = string.sub(blob, at, at + list[j] - 1)
     at = at + list[j]
   end
