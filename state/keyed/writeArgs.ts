@@ -1,5 +1,5 @@
 /**
- * A snapshot's entries as the write script takes them: blobs of at most `BLOB_ENTRIES` entries and
+ * A snapshot's entries (and what it publishes) as the write script takes them: blobs of at most `BLOB_ENTRIES` entries and
  * about `BLOB_BYTES` bytes (the layout is described in `keyedScripts.ts`). Sending a few blobs rather
  * than one argument per key and value keeps a command of 250,000 entries at a few hundred arguments
  * (older Redis versions refuse a command of more than 1,048,576 arguments) and costs the client one

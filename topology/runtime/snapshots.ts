@@ -13,6 +13,8 @@
  *   barrier batch has left the pipeline, the timer firings before the captures have delivered their
  *   outputs, and every sink has made the position durable: a restored shard never lacks the outputs
  *   of state it holds. The shard's checkpoint never passes its last written snapshot.
+ * - **Published state.** What the captures publish (`nodeState.ts`) goes in the same write, merged
+ *   like the entries: the last change of each group, the last watermark of each node.
  */
 import type { Clock } from '../clock.ts';
 import type { ShardLineage } from '../components.ts';
