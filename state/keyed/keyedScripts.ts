@@ -1,7 +1,7 @@
 /**
  * The Lua scripts of the Redis keyed state store and its key layout. Keys (prefix `P` =
  * `sf:{<namespace>}:ks:`, hash-tagged, so every key of a namespace is in one cluster slot; the
- * scripts name their keys in KEYS):
+ * scripts name their keys in KEYS, but for the published ones a write or a reset finds, below):
  *
  * - `P epoch`: the store's epoch, created by the first worker to open; missing or changed = state lost;
  * - `P e:<shard>`: hash, entry key → value bytes;
@@ -9,7 +9,15 @@
  *   stream's start), `owner` (the token of the last claim; absent after a reset), `v` (the snapshot's
  *   version: one more at every applied write and every reset). `v` is what marks that the shard has a
  *   snapshot at all: a shard reset to the stream's start has no position, no owner and no entries, and
- *   still has a snapshot (the empty one). A shard only claimed has an owner and no `v`.
+ *   still has a snapshot (the empty one). A shard only claimed has an owner and no `v`;
+ * - `P pub:<group>`: hash, shard id → the bytes the shard published in the group; expires `ttlMs`
+ *   after its last upsert by any shard;
+ * - `P wm:<node>`: hash, shard id → `"<watermark> <activeAt>"` (decimal text; `-Infinity` for none);
+ * - `P wmnodes`: set, the nodes that have a `wm:` hash (what a reset goes through).
+ *
+ * The `pub:` and `wm:` keys a write or a reset touches are built inside the script from the prefix
+ * (their names come from the write's data, or from `wmnodes`): they share the prefix's hash tag, so
+ * they are in the same cluster slot as the declared keys.
  *
  * Every script first compares `P epoch` with the epoch the worker joined and answers `lost` when they
  * differ, and none fails after its first write: the arguments are checked before anything is written,
@@ -19,7 +27,9 @@
  * A write's entries travel in blobs of at most `BLOB_ENTRIES` entries (`writeArgs.ts`), so a command's
  * argument count stays small whatever the snapshot's size: upserts as u32 n, n × (u32 key length,
  * u32 value length), then each key followed by its value; deletes as u32 n, n × u32 key length, then
- * the keys.
+ * the keys. What a write publishes travels the same way: published upserts as n × (group, expiry in
+ * ms as decimal text, bytes), published deletes as n × group, watermarks as n × (node,
+ * `"<watermark> <activeAt>"`).
  */
 
 /** Entries per blob: the script unpacks a blob's lengths in one call, within Lua's 8,000 C stack slots. */
@@ -58,10 +68,12 @@ return {'ok', meta[1] or '', meta[2] or ''}
 `;
 
 /**
- * A snapshot. KEYS epoch, meta, entries; ARGV epoch, owner, seq, sub, the number of upsert blobs, then
- * the upsert blobs and the delete blobs. Returns 'lost', 'fenced' (another owner, or none), 'stale'
- * (the position is below the stored one: nothing changes), 'malformed' (nothing changes) or
- * 'written'. Upserts are applied before deletes: a key in both is deleted.
+ * A snapshot and what it publishes. KEYS epoch, meta, entries, wmnodes; ARGV epoch, owner, seq, sub,
+ * shard id, the key prefix, the number of blobs of each kind (entry upserts, entry deletes, published
+ * upserts, published deletes, watermarks), then the blobs in that order. Returns 'lost', 'fenced'
+ * (another owner, or none), 'stale' (the position is below the stored one: nothing changes),
+ * 'malformed' (nothing changes) or 'written'. Upserts are applied before deletes: a key (or group) in
+ * both is deleted. A published entry's expiry is set on its group's hash at every upsert.
  */
 export const KEYED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
@@ -74,8 +86,20 @@ local function before(s1, b1, s2, b2)
   return b1 < b2
 end
 if meta[2] and before(ARGV[3], tonumber(ARGV[4]), meta[2], tonumber(meta[3])) then return 'stale' end
+local shard, prefix = ARGV[5], ARGV[6]
 
-local upsertBlobs = tonumber(ARGV[5])
+-- each blob's kind: 1 entry upserts, 2 entry deletes, 3 published upserts, 4 published deletes,
+-- 5 watermarks; PER its parts per item (key value; key; group ttl value; group; node watermark)
+local PER = {2, 1, 3, 1, 2}
+local FIRST = 12
+local kinds = {}
+for k = 1, 5 do
+  local n = tonumber(ARGV[6 + k])
+  if not n then return 'malformed' end
+  for _ = 1, n do kinds[#kinds + 1] = k end
+end
+if FIRST + #kinds - 1 ~= #ARGV then return 'malformed' end
+
 -- every blob's lengths, checked against its size before anything is written
 local FMT = setmetatable({}, {__index = function(t, k)
   local f = '<' .. string.rep('I4', k)
@@ -83,32 +107,60 @@ local FMT = setmetatable({}, {__index = function(t, k)
   return f
 end})
 local lengths, counts = {}, {}
-for b = 6, #ARGV do
-  local blob = ARGV[b]
+for i = 1, #kinds do
+  local blob, per = ARGV[FIRST + i - 1], PER[kinds[i]]
   if #blob < 4 then return 'malformed' end
   local n = struct.unpack('<I4', blob)
-  local per = b < 6 + upsertBlobs and 2 or 1
   if n > ${BLOB_ENTRIES} or #blob < 4 + 4 * per * n then return 'malformed' end
   -- (struct.unpack returns the position after the values last: it is not a length)
   local list = n == 0 and {} or {struct.unpack(FMT[per * n], blob, 5)}
   local size = 4 + 4 * per * n
-  for i = 1, per * n do size = size + list[i] end
+  for j = 1, per * n do size = size + list[j] end
   if size ~= #blob then return 'malformed' end
-  lengths[b] = list
-  counts[b] = per * n
+  lengths[i] = list
+  counts[i] = per * n
+end
+-- the parts of blob i
+local function parts(i)
+  local blob, list, count = ARGV[FIRST + i - 1], lengths[i], counts[i]
+  local at = 5 + 4 * count
+  local args = {}
+  for j = 1, count do
+    args[j] = string.sub(blob, at, at + list[j] - 1)
+    at = at + list[j]
+  end
+  return args
+end
+-- a published entry's expiry, checked before anything is written (PEXPIRE fails on anything else)
+local published = {}
+for i = 1, #kinds do
+  if kinds[i] == 3 then
+    local args = parts(i)
+    for j = 2, #args, 3 do
+      if not string.match(args[j], '^[1-9]%d*$') then return 'malformed' end
+    end
+    published[i] = args
+  end
 end
 
-for b = 6, #ARGV do
-  local blob, list, count = ARGV[b], lengths[b], counts[b]
-  if count > 0 then
-    local upserts = b < 6 + upsertBlobs
-    local at = 5 + 4 * count
-    local args = {}
-    for i = 1, count do
-      args[i] = string.sub(blob, at, at + list[i] - 1)
-      at = at + list[i]
+for i = 1, #kinds do
+  local kind = kinds[i]
+  local args = published[i] or parts(i)
+  if #args > 0 and kind <= 2 then
+    redis.call(kind == 1 and 'HSET' or 'HDEL', KEYS[3], unpack(args, 1, #args))
+  elseif kind == 3 then
+    for j = 1, #args, 3 do
+      local key = prefix .. 'pub:' .. args[j]
+      redis.call('HSET', key, shard, args[j + 2])
+      redis.call('PEXPIRE', key, args[j + 1])
     end
-    redis.call(upserts and 'HSET' or 'HDEL', KEYS[3], unpack(args, 1, count))
+  elseif kind == 4 then
+    for j = 1, #args do redis.call('HDEL', prefix .. 'pub:' .. args[j], shard) end
+  elseif kind == 5 then
+    for j = 1, #args, 2 do
+      redis.call('HSET', prefix .. 'wm:' .. args[j], shard, args[j + 1])
+      redis.call('SADD', KEYS[4], args[j])
+    end
   end
 end
 redis.call('HSET', KEYS[2], 'seq', ARGV[3], 'sub', ARGV[4], 'v', (tonumber(meta[4]) or 0) + 1)
@@ -116,8 +168,10 @@ return 'written'
 `;
 
 /**
- * Empties a shard's state at a position and ends every claim. KEYS epoch, meta, entries; ARGV epoch,
- * seq, sub ('' '' for the stream's start). Returns 'lost' or 'reset'.
+ * Empties a shard's state at a position and ends every claim; drops the shard's published
+ * watermarks (its published entries stay until it writes them again, or expire). KEYS epoch, meta,
+ * entries, wmnodes; ARGV epoch, seq, sub ('' '' for the stream's start), shard id, the key prefix.
+ * Returns 'lost' or 'reset'.
  */
 export const KEYED_RESET = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
@@ -126,5 +180,28 @@ local v = tonumber(redis.call('HGET', KEYS[2], 'v')) or 0
 redis.call('UNLINK', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[2], 'v', v + 1)
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'sub', ARGV[3]) end
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  redis.call('HDEL', ARGV[5] .. 'wm:' .. node, ARGV[4])
+end
 return 'reset'
+`;
+
+/**
+ * Every shard's published bytes of some groups. KEYS epoch, then the groups' `pub:` hashes; ARGV
+ * epoch. Returns `{'lost'}` or `{'ok', {shard, bytes, …}, …}`, one list per group in KEYS' order.
+ */
+export const KEYED_READ_PUBLISHED = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost'} end
+local reply = {'ok'}
+for i = 2, #KEYS do reply[i] = redis.call('HGETALL', KEYS[i]) end
+return reply
+`;
+
+/** A node's published watermarks. KEYS epoch, `wm:<node>`; ARGV epoch. Returns `{'lost'}` or `{'ok', shard, watermark, …}`. */
+export const KEYED_WATERMARKS = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lost'} end
+local reply = {'ok'}
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all do reply[1 + i] = all[i] end
+return reply
 `;

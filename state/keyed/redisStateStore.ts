@@ -1,6 +1,6 @@
 /**
- * The production keyed state store: Redis, one script call per claim, write and reset
- * (`keyedScripts.ts`, which also describes the keys). A claim sets the owner and reads the shard's
+ * The production keyed state store: Redis, one script call per claim, write, reset and read of
+ * published state (`keyedScripts.ts`, which also describes the keys). A claim sets the owner and reads the shard's
  * snapshot in one atomic step; a shard with more entries than a reply should carry at once is read by
  * `HSCAN` after that step, which is safe because the previous owner's writes are refused from the
  * moment the owner changed. A write is one command, whatever its size: Redis runs a command only once
@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   type Position,
+  type ShardWatermark,
   type SnapshotReceipt,
   type SnapshotWrite,
   type StateEntry,
@@ -19,8 +20,16 @@ import {
   type StoredSnapshot,
 } from '../../topology/index.ts';
 import { openRedisClient, type RedisConnection, type RedisStoreDeps } from '../redisConnection.ts';
-import { KEYED_CHECK, KEYED_JOIN, KEYED_OPEN, KEYED_RESET, KEYED_WRITE } from './keyedScripts.ts';
-import { writeBlobs } from './writeArgs.ts';
+import {
+  KEYED_CHECK,
+  KEYED_JOIN,
+  KEYED_OPEN,
+  KEYED_READ_PUBLISHED,
+  KEYED_RESET,
+  KEYED_WATERMARKS,
+  KEYED_WRITE,
+} from './keyedScripts.ts';
+import { publishedBlobs, writeBlobs } from './writeArgs.ts';
 
 /** A Redis keyed state store's connection and the namespace its keys live in (`sf:{NAMESPACE}:ks:…`). */
 export interface RedisStateStoreConfig extends RedisConnection {
@@ -43,8 +52,11 @@ interface KeyedCommands {
   keyedJoin(epochKey: string, epoch: string): Promise<string | null>;
   keyedOpenBuffer(epochKey: string, meta: string, entries: string, ...args: string[]): Promise<Buffer[]>;
   keyedCheck(epochKey: string, meta: string, epoch: string): Promise<string[]>;
-  keyedWrite(epochKey: string, meta: string, entries: string, ...args: (string | Buffer)[]): Promise<string>;
-  keyedReset(epochKey: string, meta: string, entries: string, ...args: string[]): Promise<string>;
+  keyedWrite(...keysAndArgs: (string | Buffer)[]): Promise<string>;
+  keyedReset(...keysAndArgs: string[]): Promise<string>;
+  /** KEYS' count first: the groups are keys. */
+  keyedReadPublishedBuffer(keyCount: number, ...keysAndArgs: string[]): Promise<(Buffer | Buffer[])[]>;
+  keyedWatermarks(epochKey: string, watermarks: string, epoch: string): Promise<string[]>;
 }
 
 function positionOf(seq: string, sub: string): Position | undefined {
@@ -56,6 +68,7 @@ export function redisStateStore(config: RedisStateStoreConfig, deps: RedisStoreD
   const prefix = `sf:{${config.namespace}}:ks:`;
   const epochKey = `${prefix}epoch`;
   const keys = (shardId: string) => [epochKey, `${prefix}m:${shardId}`, `${prefix}e:${shardId}`] as const;
+  const wmNodesKey = `${prefix}wmnodes`;
   let client: (Redis & KeyedCommands) | undefined;
   let epoch = '';
   let roundTrips = 0;
@@ -126,8 +139,10 @@ export function redisStateStore(config: RedisStateStoreConfig, deps: RedisStoreD
       c.defineCommand('keyedJoin', { numberOfKeys: 1, lua: KEYED_JOIN });
       c.defineCommand('keyedOpen', { numberOfKeys: 3, lua: KEYED_OPEN });
       c.defineCommand('keyedCheck', { numberOfKeys: 2, lua: KEYED_CHECK });
-      c.defineCommand('keyedWrite', { numberOfKeys: 3, lua: KEYED_WRITE });
-      c.defineCommand('keyedReset', { numberOfKeys: 3, lua: KEYED_RESET });
+      c.defineCommand('keyedWrite', { numberOfKeys: 4, lua: KEYED_WRITE });
+      c.defineCommand('keyedReset', { numberOfKeys: 4, lua: KEYED_RESET });
+      c.defineCommand('keyedReadPublished', { lua: KEYED_READ_PUBLISHED });
+      c.defineCommand('keyedWatermarks', { numberOfKeys: 2, lua: KEYED_WATERMARKS });
       client = c;
       roundTrips++;
       const joined = await c.keyedJoin(epochKey, randomUUID());
@@ -143,33 +158,75 @@ export function redisStateStore(config: RedisStateStoreConfig, deps: RedisStoreD
     },
     write: async function writeRedis(snapshot: SnapshotWrite): Promise<SnapshotReceipt> {
       const blobs = writeBlobs(snapshot.upserts, snapshot.deletes);
+      const published = publishedBlobs(snapshot.published);
       const { sequenceNumber, subSequenceNumber } = snapshot.position;
       roundTrips++;
       const status = await redis().keyedWrite(
         ...keys(snapshot.shardId),
+        wmNodesKey,
         epoch,
         snapshot.owner,
         sequenceNumber,
         String(subSequenceNumber),
-        String(blobs.upserts.length),
+        snapshot.shardId,
+        prefix,
+        ...[blobs.upserts, blobs.deletes, published.upserts, published.deletes, published.watermarks].map(
+          (list) => String(list.length),
+        ),
         ...blobs.upserts,
         ...blobs.deletes,
+        ...published.upserts,
+        ...published.deletes,
+        ...published.watermarks,
       );
       if (status === 'lost') throw lost();
       if (status === 'fenced')
         throw new StateFencedError(`shard ${snapshot.shardId} is claimed by another worker (or was reset)`);
       if (status === 'malformed') throw new Error(`keyed state write of ${snapshot.shardId} was malformed`);
-      return { bytes: blobs.bytes, roundTrips: 1 };
+      return { bytes: blobs.bytes + published.bytes, roundTrips: 1 };
     },
     reset: async function resetRedis(shardId, position) {
       roundTrips++;
       const status = await redis().keyedReset(
         ...keys(shardId),
+        wmNodesKey,
         epoch,
         position?.sequenceNumber ?? '',
         position === undefined ? '' : String(position.subSequenceNumber),
+        shardId,
+        prefix,
       );
       if (status === 'lost') throw lost();
+    },
+    readPublished: async function readPublishedRedis(groups) {
+      const read = new Map<string, Map<string, Uint8Array>>();
+      roundTrips++;
+      const reply = await redis().keyedReadPublishedBuffer(
+        1 + groups.length,
+        epochKey,
+        ...groups.map((group) => `${prefix}pub:${group}`),
+        epoch,
+      );
+      if (reply[0]!.toString() === 'lost') throw lost();
+      groups.forEach((group, i) => {
+        const flat = reply[1 + i] as Buffer[];
+        if (flat.length === 0) return;
+        const byShard = new Map<string, Uint8Array>();
+        for (let j = 0; j < flat.length; j += 2) byShard.set(flat[j]!.toString('utf8'), flat[j + 1]!);
+        read.set(group, byShard);
+      });
+      return read;
+    },
+    publishedWatermarks: async function publishedWatermarksRedis(node) {
+      roundTrips++;
+      const [status, ...flat] = await redis().keyedWatermarks(epochKey, `${prefix}wm:${node}`, epoch);
+      if (status === 'lost') throw lost();
+      const watermarks: ShardWatermark[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const [watermark, activeAt] = flat[i + 1]!.split(' ');
+        watermarks.push({ shardId: flat[i]!, watermark: Number(watermark), activeAt: Number(activeAt) });
+      }
+      return watermarks;
     },
     close: async () => {
       client?.disconnect();

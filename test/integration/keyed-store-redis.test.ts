@@ -23,12 +23,24 @@ const redisUrl = () => testEnv('SHARDFLOW_TEST_REDIS_URL');
 const at = (sequenceNumber: string): Position => ({ sequenceNumber, subSequenceNumber: 0 });
 
 let namespace = '';
-describeStateStoreConformance('redis', async (again) => {
-  if (!again) namespace = `keyed-${randomUUID()}`;
-  const store = redisStateStore({ redisUrl: redisUrl(), namespace });
-  await store.open();
-  return store;
-});
+describeStateStoreConformance(
+  'redis',
+  async (again) => {
+    if (!again) namespace = `keyed-${randomUUID()}`;
+    const store = redisStateStore({ redisUrl: redisUrl(), namespace });
+    await store.open();
+    return store;
+  },
+  {
+    // the namespace's keys only: FLUSHALL would wipe the other tests' state
+    empty: async () => {
+      const admin = new Redis(redisUrl());
+      const keys = await admin.keys(`sf:{${namespace}}:*`);
+      if (keys.length > 0) await admin.del(...keys);
+      admin.disconnect();
+    },
+  },
+);
 
 /** `count` entries whose values name `tag`, of about `bytes` bytes each. */
 function entries(count: number, tag: string, bytes = 200): StateEntry[] {
@@ -91,6 +103,49 @@ describe('redis keyed state store', () => {
     expect((await scriptCalls()) - before).toBe(1);
     expect(await admin.hlen(`sf:{${ns}}:ks:e:shardId-1`)).toBe(250_000);
     await admin.del(`sf:{${ns}}:ks:e:shardId-1`);
+    await store.close();
+  });
+
+  it('keeps published state under pub:<group> (with its TTL), wm:<node> and wmnodes, one round trip per call', async () => {
+    const ns = `published-${randomUUID()}`;
+    const store = redisStateStore({ redisUrl: redisUrl(), namespace: ns });
+    await store.open();
+    await store.claim('shardId-1', 'owner');
+    const group = JSON.stringify(['node', 'partials', 'customer-1']);
+    const trips = store.roundTrips;
+    const receipt = await store.write({
+      shardId: 'shardId-1',
+      owner: 'owner',
+      position: at('1'),
+      upserts: entries(2, 'a'),
+      deletes: [],
+      published: {
+        upserts: [{ group, value: Buffer.from('partial'), ttlMs: 60_000 }],
+        deletes: [],
+        watermarks: [{ node: 'node', watermark: Number.NEGATIVE_INFINITY, activeAt: 1_234 }],
+      },
+    });
+    expect(receipt.roundTrips).toBe(1);
+    const p = `sf:{${ns}}:ks:`;
+    expect((await admin.keys(`sf:{${ns}}:*`)).sort()).toEqual(
+      [
+        `${p}e:shardId-1`,
+        `${p}epoch`,
+        `${p}m:shardId-1`,
+        `${p}pub:${group}`,
+        `${p}wm:node`,
+        `${p}wmnodes`,
+      ].sort(),
+    );
+    expect(await admin.hgetall(`${p}pub:${group}`)).toEqual({ 'shardId-1': 'partial' });
+    const ttl = await admin.pttl(`${p}pub:${group}`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await admin.hgetall(`${p}wm:node`)).toEqual({ 'shardId-1': '-Infinity 1234' });
+    expect(await admin.smembers(`${p}wmnodes`)).toEqual(['node']);
+    await store.readPublished([group, 'other']);
+    await store.publishedWatermarks('node');
+    expect(store.roundTrips - trips).toBe(3);
     await store.close();
   });
 

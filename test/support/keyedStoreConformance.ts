@@ -2,19 +2,27 @@
  * The conformance suite every keyed state store runs (`topology/keyedState.ts`, `StateStore`; embedded:
  * a unit test, Redis: an integration test). `make()` returns a fresh, opened store with no state;
  * `make(true)` another worker's store on the state of the previous `make()` (the fencing tests need two).
+ * A store that can lose its state (Redis) gives `empty`, which empties the previous `make()`'s state.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Position,
+  type PublishedWrite,
   type SnapshotWrite,
   type StateEntry,
   StateFencedError,
+  StateLostError,
   type StateStore,
   type StoredSnapshot,
 } from '../../topology/index.ts';
 
 /** Makes a fresh store; with `again`, another worker's store on the same state as the previous call's. */
 export type MakeStateStore = (again?: boolean) => Promise<StateStore>;
+
+/** What a store can do besides: `empty` the previous `make()`'s state (a Redis restarted empty). */
+export interface ConformanceOptions {
+  readonly empty?: () => Promise<void>;
+}
 
 const at = (sequenceNumber: string, subSequenceNumber = 0): Position => ({
   sequenceNumber,
@@ -38,12 +46,44 @@ function write(
   position: Position,
   upserts: readonly StateEntry[],
   deletes: readonly string[] = [],
+  published?: Partial<PublishedWrite>,
 ): SnapshotWrite {
-  return { shardId, owner, position, upserts, deletes };
+  if (published === undefined) return { shardId, owner, position, upserts, deletes };
+  const { upserts: pu = [], deletes: pd = [], watermarks = [] } = published;
+  return { shardId, owner, position, upserts, deletes, published: { upserts: pu, deletes: pd, watermarks } };
+}
+
+const HOUR = 3_600_000;
+/** A published entry of `group` that lives an hour. */
+const pub = (group: string, value: string) => ({
+  group,
+  value: new TextEncoder().encode(value),
+  ttlMs: HOUR,
+});
+
+/** What `readPublished` gave, as group → shard → text. */
+async function publishedText(store: StateStore, groups: readonly string[]) {
+  const read = await store.readPublished(groups);
+  return Object.fromEntries(
+    Array.from(read, ([group, byShard]) => [
+      group,
+      Object.fromEntries(Array.from(byShard, ([shard, bytes]) => [shard, Buffer.from(bytes).toString()])),
+    ]),
+  );
+}
+
+/** A node's published watermarks, by shard. */
+async function watermarksOf(store: StateStore, node: string) {
+  const all = await store.publishedWatermarks(node);
+  return Object.fromEntries(all.map((w) => [w.shardId, [w.watermark, w.activeAt]]));
 }
 
 /** Registers the shared suite for one store. */
-export function describeStateStoreConformance(name: string, make: MakeStateStore): void {
+export function describeStateStoreConformance(
+  name: string,
+  make: MakeStateStore,
+  options: ConformanceOptions = {},
+): void {
   describe(`keyed state store conformance: ${name}`, () => {
     const opened: StateStore[] = [];
     const fresh = async (again = false) => {
@@ -261,5 +301,146 @@ export function describeStateStoreConformance(name: string, make: MakeStateStore
         }
       }
     });
+
+    it('publishes entries and watermarks with the snapshot: every shard’s, read back by group and shard', async () => {
+      const s = await fresh();
+      await s.claim('shard-1', 'a1');
+      await s.claim('shard-2', 'a2');
+      // nothing published yet: nothing read, no watermarks
+      expect(await publishedText(s, ['g1'])).toEqual({});
+      expect(await s.publishedWatermarks('node')).toEqual([]);
+      await s.write(
+        write('shard-1', 'a1', at('10'), [entry('k', '1')], [], {
+          upserts: [pub('g1', 'one from 1'), pub('g2', 'two from 1')],
+          watermarks: [{ node: 'node', watermark: 500, activeAt: 1_000 }],
+        }),
+      );
+      await s.write(
+        write('shard-2', 'a2', at('7'), [], [], {
+          upserts: [pub('g1', 'one from 2')],
+          watermarks: [{ node: 'node', watermark: Number.NEGATIVE_INFINITY, activeAt: 900 }],
+        }),
+      );
+      expect(await publishedText(s, ['g1', 'g2', 'never'])).toEqual({
+        g1: { 'shard-1': 'one from 1', 'shard-2': 'one from 2' },
+        g2: { 'shard-1': 'two from 1' },
+      });
+      for (const byShard of (await s.readPublished(['g1'])).values())
+        for (const bytes of byShard.values()) expect(bytes).toBeInstanceOf(Uint8Array);
+      expect(await watermarksOf(s, 'node')).toEqual({
+        'shard-1': [500, 1_000],
+        'shard-2': [Number.NEGATIVE_INFINITY, 900],
+      });
+      expect(await s.publishedWatermarks('other-node')).toEqual([]);
+      // with the snapshot itself
+      expect(contents(await s.read('shard-1'))).toEqual({ k: hex('1') });
+      // the same position is written again
+      await s.write(
+        write('shard-1', 'a1', at('10'), [], [], {
+          upserts: [pub('g1', 'again from 1')],
+          watermarks: [{ node: 'node', watermark: 600, activeAt: 1_100 }],
+        }),
+      );
+      expect((await publishedText(s, ['g1'])).g1).toEqual({
+        'shard-1': 'again from 1',
+        'shard-2': 'one from 2',
+      });
+      expect((await watermarksOf(s, 'node'))['shard-1']).toEqual([600, 1_100]);
+    });
+
+    it('deletes a shard’s published entries, leaving the other shards’ (a group both upserted and deleted is deleted)', async () => {
+      const s = await fresh();
+      await s.claim('shard-1', 'a1');
+      await s.claim('shard-2', 'a2');
+      await s.write(write('shard-1', 'a1', at('1'), [], [], { upserts: [pub('g', '1'), pub('h', '1')] }));
+      await s.write(write('shard-2', 'a2', at('1'), [], [], { upserts: [pub('g', '2')] }));
+      await s.write(
+        write('shard-1', 'a1', at('2'), [], [], { upserts: [pub('h', 'x')], deletes: ['g', 'h'] }),
+      );
+      expect(await publishedText(s, ['g', 'h'])).toEqual({ g: { 'shard-2': '2' } });
+      await s.write(write('shard-2', 'a2', at('2'), [], [], { deletes: ['g'] }));
+      expect(await publishedText(s, ['g', 'h'])).toEqual({});
+    });
+
+    it('publishes nothing from a refused write (an earlier owner’s) or one below the stored position', async () => {
+      const a = await fresh();
+      const b = await fresh(true);
+      await a.claim('shard-1', 'owner-a');
+      const first = { upserts: [pub('g', 'first')], watermarks: [{ node: 'n', watermark: 1, activeAt: 1 }] };
+      await a.write(write('shard-1', 'owner-a', at('100'), [], [], first));
+      await b.claim('shard-1', 'owner-b');
+      const late = {
+        upserts: [pub('g', 'late'), pub('h', 'late')],
+        watermarks: [{ node: 'n', watermark: 9, activeAt: 9 }],
+      };
+      await expect(a.write(write('shard-1', 'owner-a', at('200'), [], [], late))).rejects.toBeInstanceOf(
+        StateFencedError,
+      );
+      await expect(
+        a.write(write('shard-1', 'owner-a', at('200'), [], [], { deletes: ['g'] })),
+      ).rejects.toBeInstanceOf(StateFencedError);
+      await b.write(write('shard-1', 'owner-b', at('99'), [], [], late));
+      await b.write(write('shard-1', 'owner-b', at('99'), [], [], { deletes: ['g'] }));
+      expect(await publishedText(b, ['g', 'h'])).toEqual({ g: { 'shard-1': 'first' } });
+      expect(await watermarksOf(b, 'n')).toEqual({ 'shard-1': [1, 1] });
+      expect((await b.read('shard-1'))?.position).toEqual(at('100'));
+    });
+
+    it('drops a reset shard’s watermarks and keeps its published entries', async () => {
+      const s = await fresh();
+      await s.claim('shard-1', 'a1');
+      await s.claim('shard-2', 'a2');
+      const marks = (w: number) => [
+        { node: 'n1', watermark: w, activeAt: w },
+        { node: 'n2', watermark: w, activeAt: w },
+      ];
+      await s.write(
+        write('shard-1', 'a1', at('5'), [], [], { upserts: [pub('g', '1')], watermarks: marks(1) }),
+      );
+      await s.write(write('shard-2', 'a2', at('5'), [], [], { watermarks: marks(2) }));
+      await s.reset('shard-1', at('3'));
+      expect(await watermarksOf(s, 'n1')).toEqual({ 'shard-2': [2, 2] });
+      expect(await watermarksOf(s, 'n2')).toEqual({ 'shard-2': [2, 2] });
+      expect(await publishedText(s, ['g'])).toEqual({ g: { 'shard-1': '1' } });
+      // the next owner publishes again
+      await s.claim('shard-1', 'b1');
+      await s.write(write('shard-1', 'b1', at('4'), [], [], { watermarks: marks(3).slice(0, 1) }));
+      expect(await watermarksOf(s, 'n1')).toEqual({ 'shard-1': [3, 3], 'shard-2': [2, 2] });
+    });
+
+    it('expires a published group ttlMs after its last upsert', async () => {
+      const s = await fresh();
+      await s.claim('shard-1', 'a');
+      const short = { group: 'g', value: new TextEncoder().encode('soon gone'), ttlMs: 150 };
+      await s.write(write('shard-1', 'a', at('1'), [], [], { upserts: [short, pub('kept', 'x')] }));
+      expect(await publishedText(s, ['g'])).toEqual({ g: { 'shard-1': 'soon gone' } });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await publishedText(s, ['g', 'kept'])).toEqual({ kept: { 'shard-1': 'x' } });
+    });
+
+    it.skipIf(options.empty === undefined)(
+      'throws StateLostError from every call, published state’s too, once its state is emptied',
+      async () => {
+        const s = await fresh();
+        await s.claim('shard-1', 'a');
+        await s.write(
+          write('shard-1', 'a', at('1'), [], [], {
+            upserts: [pub('g', '1')],
+            watermarks: [{ node: 'n', watermark: 1, activeAt: 1 }],
+          }),
+        );
+        await options.empty!();
+        const calls = [
+          () => s.claim('shard-1', 'b'),
+          () => s.read('shard-1'),
+          () => s.write(write('shard-1', 'a', at('2'), [], [], { upserts: [pub('g', '2')] })),
+          () => s.reset('shard-1', undefined),
+          () => s.readPublished(['g']),
+          () => s.readPublished([]),
+          () => s.publishedWatermarks('n'),
+        ];
+        for (const call of calls) await expect(call()).rejects.toBeInstanceOf(StateLostError);
+      },
+    );
   });
 }

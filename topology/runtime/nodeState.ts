@@ -6,12 +6,18 @@
  * An entry's id is the JSON array `[node, state, key]` (value state), `[node, state, key, field]` (map
  * state), `[node, "#timers", key]` (the key's timers: `{"e": [...], "p": [...]}`) or
  * `[node, "#watermark", ""]`. State names cannot begin with `#`, so the ids never collide.
+ *
+ * A map state declared with `publish` is also published under the shard's own key `''`: each changed
+ * field yields a published entry of group `[node, state, field]` with the entry's bytes. A node with
+ * published state also publishes its watermark in a capture after it processed a batch.
  */
 import type { TimeDomain } from '../components.ts';
 import {
   jsonCodec,
   type KeyedState,
   type MapState,
+  type PublishedEntry,
+  type PublishedWrite,
   type StateCodec,
   type StateDescriptor,
   type StateEntry,
@@ -25,10 +31,16 @@ const decoder = new TextDecoder();
 const TIMERS = '#timers';
 const WATERMARK = '#watermark';
 
-/** The changed entries of one capture: upserts and deleted ids. */
+/** The changed entries of one capture: upserts and deleted ids, and what it publishes (if anything). */
 export interface Capture {
   readonly upserts: StateEntry[];
   readonly deletes: string[];
+  readonly published?: PublishedWrite;
+}
+
+/** The group a field of a published map state is published under. */
+export function publishedGroup(node: string, state: string, field: string): string {
+  return JSON.stringify([node, state, field]);
 }
 
 /** An entry id as its parts: node, state, key and (map state) field. */
@@ -47,6 +59,13 @@ function checkDescriptors(node: string, descriptors: readonly StateDescriptor[])
       throw new Error(`node "${node}": state name "${d.name}" must be letters, digits, "-" and "_"`);
     if (seen.has(d.name)) throw new Error(`node "${node}": state "${d.name}" is declared twice`);
     seen.add(d.name);
+    if (d.publish === undefined) continue;
+    if (d.kind !== 'map')
+      throw new Error(
+        `node "${node}": state "${d.name}" is a value state: only a map state can be published`,
+      );
+    if (!Number.isInteger(d.publish.ttlMs) || d.publish.ttlMs <= 0)
+      throw new Error(`node "${node}": state "${d.name}": publish.ttlMs must be a positive whole number`);
   }
 }
 
@@ -65,6 +84,8 @@ interface Declared {
   readonly codec: StateCodec<unknown>;
   /** No codec declared: JSON, encoded into the capture's slabs. */
   readonly json: boolean;
+  /** Published (map state): the expiry of its published entries. */
+  readonly ttlMs: number | undefined;
 }
 
 /** The size of a slab the encoded entries of a capture share. */
@@ -108,6 +129,10 @@ export class NodeState implements KeyedState {
   private readonly dirtyFields = new Map<string, Map<string, Set<string>>>();
   private readonly dirtyTimers = new Set<string>();
   private capturedWatermark = Number.NEGATIVE_INFINITY;
+  /** Whether any state is published: then so is the watermark. */
+  private readonly publishes: boolean;
+  /** The clock's time of the last batch processed since the last capture. */
+  private activeAt: number | undefined;
   private readonly handles = new Map<string, ValueState<unknown> | MapState<unknown>>();
 
   constructor(
@@ -121,6 +146,7 @@ export class NodeState implements KeyedState {
         kind: d.kind,
         codec: (d.codec ?? jsonCodec()) as StateCodec<unknown>,
         json: d.codec === undefined,
+        ttlMs: d.publish?.ttlMs,
       });
       if (d.kind === 'value') {
         this.values.set(d.name, new Map());
@@ -131,6 +157,12 @@ export class NodeState implements KeyedState {
       }
     }
     timers.onChange = (key) => this.dirtyTimers.add(key);
+    this.publishes = descriptors.some((d) => d.publish !== undefined);
+  }
+
+  /** The node processed a batch of records at `now` (clock time): its next capture publishes its watermark. */
+  markActive(now: number): void {
+    if (this.publishes) this.activeAt = now;
   }
 
   value<T>(name: string): ValueState<T> {
@@ -201,6 +233,7 @@ export class NodeState implements KeyedState {
   /** Whether anything changed since the last capture. */
   get changed(): boolean {
     if (this.dirtyTimers.size > 0 || this.timers.currentWatermark !== this.capturedWatermark) return true;
+    if (this.activeAt !== undefined) return true;
     for (const keys of this.dirtyValues.values()) if (keys.size > 0) return true;
     for (const keys of this.dirtyFields.values()) if (keys.size > 0) return true;
     return false;
@@ -210,6 +243,7 @@ export class NodeState implements KeyedState {
   capture(): Capture {
     const upserts: StateEntry[] = [];
     const deletes: string[] = [];
+    const published: { upserts: PublishedEntry[]; deletes: string[] } = { upserts: [], deletes: [] };
     const slab = new TextSlab();
     // the same bytes as `jsonCodec` gives (which encodes '' for what JSON.stringify leaves undefined)
     const encode = (declared: Declared, value: unknown): Uint8Array =>
@@ -232,11 +266,18 @@ export class NodeState implements KeyedState {
       const maps = this.maps.get(name)!;
       for (const [key, fields] of keys) {
         const current = maps.get(key);
+        // only the shard's own key is published
+        const ttlMs = key === '' ? declared.ttlMs : undefined;
         for (const field of fields) {
           const id = JSON.stringify([this.node, name, key, field]);
           const value = current?.get(field);
-          if (value === undefined) deletes.push(id);
-          else upserts.push({ key: id, value: encode(declared, value) });
+          const bytes = value === undefined ? undefined : encode(declared, value);
+          if (bytes === undefined) deletes.push(id);
+          else upserts.push({ key: id, value: bytes });
+          if (ttlMs === undefined) continue;
+          const group = publishedGroup(this.node, name, field);
+          if (bytes === undefined) published.deletes.push(group);
+          else published.upserts.push({ group, value: bytes, ttlMs });
         }
       }
       keys.clear();
@@ -258,7 +299,12 @@ export class NodeState implements KeyedState {
         value: encoder.encode(String(watermark)),
       });
     }
-    return { upserts, deletes };
+    const watermarks =
+      this.activeAt === undefined ? [] : [{ node: this.node, watermark, activeAt: this.activeAt }];
+    this.activeAt = undefined;
+    if (published.upserts.length + published.deletes.length + watermarks.length === 0)
+      return { upserts, deletes };
+    return { upserts, deletes, published: { ...published, watermarks } };
   }
 
   /**

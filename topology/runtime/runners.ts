@@ -180,9 +180,12 @@ export class OperatorRunner implements Runner {
       const snapshots = state === undefined || fromTimer ? undefined : shard.snapshots;
       // records the restored state holds already are not applied to it again (their outputs were
       // written before its snapshot was)
-      const result = snapshots?.holds(position)
+      const held = snapshots?.holds(position) === true;
+      const result = held
         ? { main: [], sides: new Map<string, unknown[]>() }
         : await this.execute(shard, records, position, fromTimer, timers, state);
+      // a shard's activity, published with its watermark, is its source's records
+      if (!held && !fromTimer && records.length > 0) state?.markActive(this.env.clock.now());
       this.forward(shard, result, position, fromTimer, forwards);
       await this.fireDue(shard, timers, forwards);
       if (snapshots?.isBarrier(position))

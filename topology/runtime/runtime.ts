@@ -14,6 +14,7 @@ import type { Position } from '../records.ts';
 import { DrainTimeoutError, type UndrainedShard } from './drainTimeout.ts';
 import { deliverKeyed, openKeyedState, writeDueSnapshot } from './keyedShards.ts';
 import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
+import { publishedStateOf } from './publishedState.ts';
 import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
 import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
 import { ShardState } from './shardState.ts';
@@ -262,7 +263,8 @@ export class TopologyRuntime {
           markDurable: (shardId, p) => this.sinkDurable(node, shardId, p),
         });
       } else if (node.kind === 'operator') {
-        await node.component.open?.(ctx);
+        const published = publishedStateOf(this.stateStore, node.name, node.component.state);
+        await node.component.open?.(published === undefined ? ctx : { ...ctx, published });
       }
     }
   }

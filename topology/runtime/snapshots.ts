@@ -13,11 +13,19 @@
  *   barrier batch has left the pipeline, the timer firings before the captures have delivered their
  *   outputs, and every sink has made the position durable: a restored shard never lacks the outputs
  *   of state it holds. The shard's checkpoint never passes its last written snapshot.
+ * - **Published state.** What the captures publish (`nodeState.ts`) goes in the same write, merged
+ *   like the entries: the last change of each group, the last watermark of each node.
  */
 import type { Clock } from '../clock.ts';
 import type { ShardLineage } from '../components.ts';
 import { hashKeyOf, inHashRange } from '../hashKey.ts';
-import { type StateEntry, StateLostError, type StateStore } from '../keyedState.ts';
+import {
+  type PublishedEntry,
+  type PublishedWrite,
+  type StateEntry,
+  StateLostError,
+  type StateStore,
+} from '../keyedState.ts';
 import type { Logger } from '../logger.ts';
 import { comparePositions, type Position } from '../records.ts';
 import { noStateFigures, type StateFigures } from './metrics.ts';
@@ -44,15 +52,45 @@ interface ReadyCapture {
 }
 
 /**
- * The parts of one capture as one write. Each names an entry at most once (an operator's capture
- * does, and the entry ids begin with the operator's name), so nothing needs merging.
+ * The parts of one capture as one write. Each names an entry, a published group and a watermark's
+ * node at most once (an operator's capture does, and its ids and groups begin with its name), so
+ * nothing needs merging.
  */
 function joined(parts: readonly Capture[]): Capture {
   if (parts.length === 1) return parts[0]!;
-  return { upserts: parts.flatMap((p) => p.upserts), deletes: parts.flatMap((p) => p.deletes) };
+  const upserts = parts.flatMap((p) => p.upserts);
+  const deletes = parts.flatMap((p) => p.deletes);
+  const publishing = parts.flatMap((p) => (p.published === undefined ? [] : [p.published]));
+  if (publishing.length === 0) return { upserts, deletes };
+  const published: PublishedWrite = {
+    upserts: publishing.flatMap((p) => p.upserts),
+    deletes: publishing.flatMap((p) => p.deletes),
+    watermarks: publishing.flatMap((p) => p.watermarks),
+  };
+  return { upserts, deletes, published };
 }
 
-/** Several captures as one write: the last change of each entry. */
+/** Several captures' published parts as one: the last change of each group, the last watermark of each node. */
+function mergedPublished(parts: readonly Capture[]): PublishedWrite | undefined {
+  const last = new Map<string, PublishedEntry | null>();
+  const watermarks = new Map<string, PublishedWrite['watermarks'][number]>();
+  for (const { published } of parts) {
+    if (published === undefined) continue;
+    for (const group of published.deletes) last.set(group, null);
+    for (const entry of published.upserts) last.set(entry.group, entry);
+    for (const watermark of published.watermarks) watermarks.set(watermark.node, watermark);
+  }
+  if (last.size === 0 && watermarks.size === 0) return undefined;
+  const upserts: PublishedEntry[] = [];
+  const deletes: string[] = [];
+  for (const [group, entry] of last) {
+    if (entry === null) deletes.push(group);
+    else upserts.push(entry);
+  }
+  return { upserts, deletes, watermarks: [...watermarks.values()] };
+}
+
+/** Several captures as one write: the last change of each entry (and of each published group). */
 function merged(captures: readonly ReadyCapture[]): Capture {
   const last = new Map<string, Uint8Array | null>();
   for (const capture of captures) {
@@ -67,7 +105,8 @@ function merged(captures: readonly ReadyCapture[]): Capture {
     if (value === null) deletes.push(key);
     else upserts.push({ key, value });
   }
-  return { upserts, deletes };
+  const published = mergedPublished(captures.flatMap((c) => c.parts));
+  return published === undefined ? { upserts, deletes } : { upserts, deletes, published };
 }
 
 /** The keyed state of one shard: restore, barriers, captures and snapshot writes. */
@@ -240,7 +279,7 @@ export class ShardSnapshots {
     const due = this.queue.slice(0, count);
     // the sinks have the batches; the timer firings before the captures may still be delivering
     await Promise.all(due.map((c) => c.ready));
-    const { upserts, deletes } = due.length === 1 ? joined(due[0]!.parts) : merged(due);
+    const { upserts, deletes, published } = due.length === 1 ? joined(due[0]!.parts) : merged(due);
     const position = due[due.length - 1]!.position;
     const receipt = await this.store.write({
       shardId: this.shardId,
@@ -248,6 +287,7 @@ export class ShardSnapshots {
       position,
       upserts,
       deletes,
+      ...(published === undefined ? {} : { published }),
     });
     this.queue.splice(0, count);
     this.figures.snapshots++;

@@ -166,6 +166,8 @@ class CrashableStore implements StateStore {
   read = (shardId: string) => this.guard(() => this.inner.read(shardId));
   reset = (shardId: string, position: Position | undefined) =>
     this.guard(() => this.inner.reset(shardId, position));
+  readPublished = (groups: readonly string[]) => this.guard(() => this.inner.readPublished(groups));
+  publishedWatermarks = (node: string) => this.guard(() => this.inner.publishedWatermarks(node));
   close = () => (this.crashed ? Promise.resolve() : this.inner.close());
   write = (snapshot: SnapshotWrite) => {
     if (this.crashOnWrite) this.crash();
