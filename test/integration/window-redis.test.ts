@@ -24,6 +24,7 @@ import {
   TopologyTestDriver,
   type WindowAggregate,
 } from '../../topology/index.ts';
+import { testEnv } from '../support/wait.ts';
 import {
   compareAggregates,
   enriched,
@@ -32,7 +33,6 @@ import {
   referenceAggregates,
   windowWorkload,
 } from '../support/windowBruteForce.ts';
-import { testEnv } from '../support/wait.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -5,7 +5,13 @@
  * what it should have.
  */
 import { windowAssigner } from '../../operators/windows/index.ts';
-import type { AggregateScope, Enriched, MetricStats, WindowAggregate, WindowSize } from '../../topology/index.ts';
+import type {
+  AggregateScope,
+  Enriched,
+  MetricStats,
+  WindowAggregate,
+  WindowSize,
+} from '../../topology/index.ts';
 
 /** Statistics of a list of (event time, value) pairs, computed the slow way. */
 export function statsOf(points: readonly (readonly [number, number])[]): MetricStats {
@@ -197,4 +203,3 @@ export function compareAggregates(
   for (const key of latest.keys()) if (!expected.has(key)) problems.push(`${key}: emitted but not expected`);
   return problems;
 }
-
