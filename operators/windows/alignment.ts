@@ -26,7 +26,9 @@ export function shardAlignment(config: WindowAggregateConfig, global: GlobalWate
     if (limit === undefined || !Number.isFinite(shardWatermark)) return;
     while (shardWatermark - global.current(clock.now()) > limit && stopping?.aborted !== true) {
       await clock.sleep(ALIGN_POLL_MS, stopping).catch(() => {});
-      await global.refresh(published);
+      // the batch is applied already: a failed read must not fail it (a retry would apply it twice);
+      // the shard's tick reports the outage
+      await global.refresh(published).catch(() => {});
     }
   };
 }

@@ -79,7 +79,8 @@ export function windowAggregate(
 
   /**
    * Emits what is due on the shard: finals, then running values of the due scopes (the shared ones
-   * only when merging them needs no network, or `mayRead`).
+   * only when merging them needs no network, or `mayRead`). The shared windows go first: their read
+   * may fail (Redis down), and nothing is marked emitted before it succeeded, so a retry loses nothing.
    */
   const emitDue = async (
     shardId: string,
@@ -89,7 +90,6 @@ export function windowAggregate(
   ): Promise<WindowAggregate[]> => {
     const out: WindowAggregate[] = [];
     const watermark = global.current(now);
-    windows.devices.finals(watermark, out);
     const withShared = mayRead || !parts.remote;
     const able: readonly AggregateScope[] = withShared
       ? ['product', 'customer-product', 'device']
@@ -99,8 +99,14 @@ export function windowAggregate(
     let left: AggregateScope | undefined;
     if (withShared) {
       const scopes = take.scopes.filter((s) => s !== 'device');
-      ({ flushed, left } = await windows.shared.emit(parts, watermark, scopes, take.limit, out));
+      try {
+        ({ flushed, left } = await windows.shared.emit(parts, watermark, scopes, take.limit, out));
+      } catch (error) {
+        schedule.flushed(shardId, take, now, 0, take.scopes[0]);
+        throw error;
+      }
     }
+    windows.devices.finals(watermark, out);
     if (left === undefined && take.scopes.includes('device')) {
       flushed += windows.devices.running(watermark, take.limit - flushed, out);
       if (windows.devices.pending) left = 'device';
@@ -113,6 +119,9 @@ export function windowAggregate(
 
   return {
     type: 'window-aggregate',
+    // a tick reads the other workers' partials and watermarks from the state store: an outage stalls
+    // the shard and is retried (a batch itself never fails once it changed the state)
+    retry: 'like-sink',
     sideOutputs: ['late'],
     state: [
       { name: DEVICES, kind: 'value', codec },
