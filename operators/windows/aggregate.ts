@@ -5,11 +5,11 @@
  * into the shard's partials afterwards (`partials.ts`). Records too late for retention under the
  * global watermark are set apart for the `late` output.
  */
-import type { Enriched, ValueState } from '../../topology/index.ts';
+import type { Enriched, MapState, ValueState } from '../../topology/index.ts';
 import { addToStats, STATS_STRIDE } from '../../topology/index.ts';
 import type { WindowAssigner } from './assign.ts';
 import type { WindowSlice } from './config.ts';
-import { bucketId, rowNameOf, rowNames } from './keys.ts';
+import { bucketId, rowNameOf, rowNames, US } from './keys.ts';
 import { ColumnLists, WindowRows } from './rows.ts';
 import { columnOf, newSlot, type Slot } from './slots.ts';
 
@@ -26,8 +26,10 @@ export interface AppliedBatch {
   readonly shared: SharedBuckets;
   readonly late: Enriched[];
   maxEventTime: number;
-  /** Partition keys whose device slots changed. */
+  /** Partition keys whose open device slots changed. */
   readonly keys: Set<string>;
+  /** Partition keys whose final device slots changed (late records). */
+  readonly lateKeys: Set<string>;
   /** Device slots created by the batch: partition key and window end, for the finals index. */
   readonly created: { key: string; end: number }[];
 }
@@ -38,27 +40,31 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** The slot of a device's window among its key's slots, made when missing. */
-function slotOf(
+/** A device's windows under one partition key: the open ones in one value, each final one in a field. */
+export interface DeviceState {
+  readonly open: ValueState<Slot[]>;
+  readonly closed: MapState<Slot>;
+}
+
+/** The field of a device's window once final (`closed`). */
+export function closedField(slot: Pick<Slot, 'product' | 'device' | 'size' | 'start'>): string {
+  return `${slot.product}${US}${slot.device}${US}${slot.size}${US}${slot.start}`;
+}
+
+/** The open slot of a device's window among its key's open slots, if any. */
+function openSlot(
   slots: Slot[],
   record: Enriched,
-  slice: WindowSlice,
+  size: WindowSlice['size'],
   start: number,
-  end: number,
-  columns: readonly string[],
-  created: AppliedBatch['created'],
-  key: string,
-): Slot {
+): Slot | undefined {
   const device = record.device_id;
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    if (s.start === start && s.size === slice.size && s.device === device && s.product === record.productId)
+    if (s.start === start && s.size === size && s.device === device && s.product === record.productId)
       return s;
   }
-  const slot = newSlot(record.productId, device, slice.size, start, end, columns);
-  slots.push(slot);
-  created.push({ key, end });
-  return slot;
+  return undefined;
 }
 
 /** Applies batches to the slices' windows; `apply(batch, devices, watermark)` classifies with `watermark`. */
@@ -75,12 +81,13 @@ export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssig
       for (const slice of slices) firstEnd = Math.min(firstEnd, assign(t, slice.size).end);
       return firstEnd + retentionMs <= watermark;
     },
-    apply(batch: readonly Enriched[], devices: ValueState<Slot[]>, watermark: number): AppliedBatch {
+    apply(batch: readonly Enriched[], devices: DeviceState, watermark: number): AppliedBatch {
       const out: AppliedBatch = {
         shared: new Map(),
         late: [],
         maxEventTime: Number.NEGATIVE_INFINITY,
         keys: new Set(),
+        lateKeys: new Set(),
         created: [],
       };
       const nd = deviceSlices.length;
@@ -142,31 +149,47 @@ export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssig
         if (!sameList(columns, names)) columns = lists.of(names);
         if (nd > 0) {
           const key = record.rawRef.partitionKey ?? record.device_id;
-          let slots = devices.get(key);
+          let slots = devices.open.get(key);
           if (slots === undefined) slots = [];
+          let openChanged = false;
           for (let i = 0; i < nd; i++) {
-            const slot = slotOf(
-              slots,
-              record,
-              deviceSlices[i]!,
-              starts[i]!,
-              ends[i]!,
-              columns,
-              out.created,
-              key,
-            );
-            const d = slot.data;
+            const size = deviceSlices[i]!.size;
+            let slot = openSlot(slots, record, size, starts[i]!);
+            let field: string | undefined;
+            if (slot === undefined) {
+              // a window already final (a late record), or a new one
+              field = closedField({
+                product: record.productId,
+                device: record.device_id,
+                size,
+                start: starts[i]!,
+              });
+              slot = devices.closed.get(key, field);
+              if (slot === undefined) {
+                field = undefined;
+                slot = newSlot(record.productId, record.device_id, size, starts[i]!, ends[i]!, columns);
+                slots.push(slot);
+                out.created.push({ key, end: ends[i]! });
+              }
+            }
             if (slot.columns === columns)
-              for (let m = 0; m < names.length; m++) addToStats(d, STATS_STRIDE * m, values[m]!, t);
+              for (let m = 0; m < names.length; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
             else
               for (let m = 0; m < names.length; m++) {
                 const c = columnOf(slot, names[m]!, m, lists);
                 addToStats(slot.data, STATS_STRIDE * c, values[m]!, t);
               }
             slot.records++;
+            if (field === undefined) openChanged = true;
+            else {
+              devices.closed.set(key, field, slot);
+              out.lateKeys.add(key);
+            }
           }
-          devices.set(key, slots);
-          out.keys.add(key);
+          if (openChanged) {
+            devices.open.set(key, slots);
+            out.keys.add(key);
+          }
         }
         let rowOf: WindowSlice['scope'] | undefined;
         let rowName = '';

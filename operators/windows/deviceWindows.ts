@@ -1,15 +1,19 @@
 /**
- * Device windows of one shard: what is due among the slots of the keyed state `devices`, and their
- * emission. Everything here is local to the shard (no network): finals once the global watermark
- * passes a window's end plus the allowed lateness, a final again when late records changed it, the
- * running values of changed windows on the device flush interval (paced, in rounds), and expiry past
+ * Device windows of one shard: what is due among their slots, and their emission. Everything here is
+ * local to the shard (no network): finals once the global watermark passes a window's end plus the
+ * allowed lateness, a final again when late records changed it, the running values of changed
+ * windows on the device flush interval (paced, in rounds), and expiry past retention.
+ *
+ * A key's open windows are one value (`open`: what a record changes, so a snapshot rewrites only
+ * them); a window moves to a field of its own (`closed`) when its final goes out, where it stays for
+ * late records until retention expires it. So a snapshot's cost per record does not grow with the
  * retention.
  *
  * The indexes are in memory and rebuilt from the state when the shard opens (`rebuild`): a restored
  * shard emits its open windows' running values again, and finals whose `emitted` count is behind.
  */
-import type { ValueState, WindowAggregate } from '../../topology/index.ts';
-import type { AppliedBatch } from './aggregate.ts';
+import type { WindowAggregate } from '../../topology/index.ts';
+import { type AppliedBatch, closedField, type DeviceState } from './aggregate.ts';
 import { deviceAggregates } from './keys.ts';
 import { FINAL, type Slot } from './slots.ts';
 
@@ -21,29 +25,36 @@ export interface Lateness {
 
 /** The device windows of one shard. */
 export class DeviceWindows {
-  /** Window end → the partition keys holding a slot that ends then. */
+  /** Window end → the partition keys holding a slot (open or closed) that ends then. */
   private readonly byEnd = new Map<number, Set<string>>();
-  /** Window ends whose finals went out (their later changes are late ones, in `late`). */
+  /** Window ends whose finals went out (a window of theirs opened later is a late one). */
   private readonly finalized = new Set<number>();
   /** Keys with changed open windows (running values due). */
   private dirty = new Set<string>();
-  /** Keys with a changed window that is past its final (a final due again). */
+  /** Keys with a final due again (late records) or a window opened after its end was finalized. */
   private readonly late = new Set<string>();
   /** The flush round in progress: the keys changed when it began, and how far it got. */
   private round: string[] = [];
   private next = 0;
 
   constructor(
-    private readonly devices: ValueState<Slot[]>,
+    private readonly state: DeviceState,
     private readonly rules: Lateness,
   ) {}
 
   /** Builds the indexes from the restored state. */
   rebuild(watermark: number): void {
-    for (const key of this.devices.keys()) {
-      for (const slot of this.devices.get(key)!) {
+    for (const key of this.state.open.keys()) {
+      for (const slot of this.state.open.get(key)!) {
         this.index(key, slot.end);
         this.classify(key, slot, watermark);
+      }
+    }
+    for (const key of this.state.closed.keys()) {
+      for (const [, slot] of this.state.closed.entries(key)) {
+        this.index(key, slot.end);
+        this.finalized.add(slot.end);
+        if (slot.records !== slot.emitted) this.late.add(key);
       }
     }
   }
@@ -52,9 +63,10 @@ export class DeviceWindows {
   changed(applied: AppliedBatch, watermark: number): void {
     for (const { key, end } of applied.created) this.index(key, end);
     for (const key of applied.keys) {
-      const slots = this.devices.get(key);
+      const slots = this.state.open.get(key);
       if (slots !== undefined) for (const slot of slots) this.classify(key, slot, watermark);
     }
+    for (const key of applied.lateKeys) this.late.add(key);
   }
 
   /** Whether a flush round is in progress (keys of it not yet flushed). */
@@ -69,14 +81,17 @@ export class DeviceWindows {
   finals(watermark: number, out: WindowAggregate[]): void {
     const { allowedLatenessMs, retentionMs } = this.rules;
     // late changes first: their windows may expire below
-    for (const key of this.late) this.emitFinals(key, watermark, out);
+    for (const key of this.late) {
+      this.closeDue(key, watermark, out);
+      this.emitChanged(key, out);
+    }
     this.late.clear();
     const ends = [...this.byEnd.keys()].sort((a, b) => a - b);
     for (const end of ends) {
       if (end + allowedLatenessMs > watermark) break;
       const keys = this.byEnd.get(end)!;
       if (!this.finalized.has(end)) {
-        for (const key of keys) this.emitFinals(key, watermark, out);
+        for (const key of keys) this.closeDue(key, watermark, out);
         this.finalized.add(end);
       }
       if (end + retentionMs <= watermark) {
@@ -100,11 +115,10 @@ export class DeviceWindows {
     let flushed = 0;
     while (this.next < this.round.length && flushed < limit) {
       const key = this.round[this.next++]!;
-      const slots = this.devices.get(key);
+      const slots = this.state.open.get(key);
       if (slots === undefined) continue;
       for (const slot of slots)
-        if (slot.flags === 0 && slot.end + this.rules.allowedLatenessMs > watermark)
-          deviceAggregates(slot, false, out);
+        if (slot.end + this.rules.allowedLatenessMs > watermark) deviceAggregates(slot, false, out);
       flushed++;
     }
     return flushed;
@@ -120,34 +134,48 @@ export class DeviceWindows {
   }
 
   private classify(key: string, slot: Slot, watermark: number): void {
-    if (slot.end + this.rules.allowedLatenessMs <= watermark) {
-      if (slot.flags & FINAL ? slot.records !== slot.emitted : this.finalized.has(slot.end))
-        this.late.add(key);
-    } else if (slot.flags === 0) this.dirty.add(key);
+    if (slot.end + this.rules.allowedLatenessMs > watermark) this.dirty.add(key);
+    else if (this.finalized.has(slot.end)) this.late.add(key);
   }
 
-  /** Emits the finals of the key's windows that are due and not yet out with their current records. */
-  private emitFinals(key: string, watermark: number, out: WindowAggregate[]): void {
-    const slots = this.devices.get(key);
+  /** Emits the finals of the key's open windows that are due, and moves them to `closed`. */
+  private closeDue(key: string, watermark: number, out: WindowAggregate[]): void {
+    const slots = this.state.open.get(key);
     if (slots === undefined) return;
-    let changed = false;
+    const kept: Slot[] = [];
     for (const slot of slots) {
-      if (slot.end + this.rules.allowedLatenessMs > watermark) continue;
-      if (slot.flags & FINAL && slot.emitted === slot.records) continue;
+      if (slot.end + this.rules.allowedLatenessMs > watermark) {
+        kept.push(slot);
+        continue;
+      }
       deviceAggregates(slot, true, out);
       slot.flags |= FINAL;
       slot.emitted = slot.records;
-      changed = true;
+      this.state.closed.set(key, closedField(slot), slot);
     }
-    if (changed) this.devices.set(key, slots);
+    if (kept.length === slots.length) return;
+    if (kept.length === 0) this.state.open.delete(key);
+    else this.state.open.set(key, kept);
+  }
+
+  /** Emits again the finals of the key's closed windows that late records changed. */
+  private emitChanged(key: string, out: WindowAggregate[]): void {
+    for (const [field, slot] of this.state.closed.entries(key)) {
+      if (slot.emitted === slot.records) continue;
+      deviceAggregates(slot, true, out);
+      slot.emitted = slot.records;
+      this.state.closed.set(key, field, slot);
+    }
   }
 
   private expire(key: string, end: number): void {
-    const slots = this.devices.get(key);
-    if (slots === undefined) return;
+    const gone: string[] = [];
+    for (const [field, slot] of this.state.closed.entries(key)) if (slot.end === end) gone.push(field);
+    for (const field of gone) this.state.closed.delete(key, field);
+    const slots = this.state.open.get(key);
+    if (slots === undefined || !slots.some((s) => s.end === end)) return;
     const kept = slots.filter((s) => s.end !== end);
-    if (kept.length === slots.length) return;
-    if (kept.length === 0) this.devices.delete(key);
-    else this.devices.set(key, kept);
+    if (kept.length === 0) this.state.open.delete(key);
+    else this.state.open.set(key, kept);
   }
 }

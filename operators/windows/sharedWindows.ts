@@ -68,12 +68,6 @@ export class SharedWindows {
     }
   }
 
-  /** Whether running values of `scope` are waiting. */
-  pending(scope: AggregateScope): boolean {
-    for (const field of this.dirty) if (this.keyOf(field).scope === scope) return true;
-    return false;
-  }
-
   /** This shard's partial of a field, from memory. */
   partial(field: string): Slot | undefined {
     return this.partials.get(SHARD, field);

@@ -4,7 +4,8 @@
  * `topology/metricStats.ts`) in a `Float64Array` of its own, and the binary codec that snapshots them.
  *
  * - Device windows: the state `devices`, one value per partition key (a hub's key holds its child
- *   devices' windows too): an array of slots, each naming its product, device, size and start.
+ *   devices' windows too): the open windows' slots, each naming its product, device, size and start;
+ *   once final, a window's slot moves to a field of the map state `closed` (see `deviceWindows.ts`).
  * - Product and customer × product windows: the published map state `partials`, one field per window
  *   and row (see `keys.ts`), each a slot: this shard's part of a window that spans shards.
  *

@@ -19,9 +19,10 @@ import type {
   KeyedState,
   Operator,
   PublishedState,
+  StateCodec,
   WindowAggregate,
 } from '../../topology/index.ts';
-import { batchApplier } from './aggregate.ts';
+import { batchApplier, type DeviceState } from './aggregate.ts';
 import { shardAlignment } from './alignment.ts';
 import { windowAssigner } from './assign.ts';
 import { type WindowAggregateConfig, windowSlices } from './config.ts';
@@ -32,14 +33,17 @@ import { type Slot, slotsCodec } from './slots.ts';
 import { MIN_TICK_MS, shardTicks } from './ticks.ts';
 import { GlobalWatermark } from './watermark.ts';
 
-/** The state of the device windows: one value (its slots) per partition key. */
+/** The state of the open device windows: one value (their slots) per partition key. */
 const DEVICES = 'devices';
+/** The state of the final device windows kept for late records: one field per window. */
+const CLOSED = 'closed';
 /** How long published partials outlive their last write: past any window's retention, with a margin. */
 const PUBLISHED_MARGIN_MS = 7 * 86_400_000;
 
 /** One shard's windows. */
 interface ShardWindows {
   readonly state: KeyedState;
+  readonly device: DeviceState;
   readonly devices: DeviceWindows;
   readonly shared: SharedWindows;
 }
@@ -50,6 +54,10 @@ export function windowAggregate(
 ): Operator<Enriched, WindowAggregate, { late: Enriched }> {
   const applier = batchApplier(windowSlices(config), windowAssigner(config.zone), config.retentionMs);
   const codec = slotsCodec(applier.lists);
+  const slotCodec: StateCodec<Slot> = {
+    encode: (slot) => codec.encode([slot]),
+    decode: (bytes) => codec.decode(bytes)[0]!,
+  };
   const schedule = flushSchedule(config);
   const global = new GlobalWatermark(config);
   const align = shardAlignment(config, global);
@@ -65,9 +73,11 @@ export function windowAggregate(
     if (windows === undefined || windows.state !== state) {
       if (state === undefined)
         throw new Error('window-aggregate needs keyed state: run it with a state store');
+      const device = { open: state.value<Slot[]>(DEVICES), closed: state.map<Slot>(CLOSED) };
       windows = {
         state,
-        devices: new DeviceWindows(state.value<Slot[]>(DEVICES), config),
+        device,
+        devices: new DeviceWindows(device, config),
         shared: new SharedWindows(state.map<Slot>(PARTIALS), applier.lists, config),
       };
       windows.devices.rebuild(global.current(now));
@@ -125,10 +135,11 @@ export function windowAggregate(
     sideOutputs: ['late'],
     state: [
       { name: DEVICES, kind: 'value', codec },
+      { name: CLOSED, kind: 'map', codec: slotCodec },
       {
         name: PARTIALS,
         kind: 'map',
-        codec: { encode: (slot: Slot) => codec.encode([slot]), decode: (bytes) => codec.decode(bytes)[0]! },
+        codec: slotCodec,
         publish: { ttlMs: config.retentionMs + PUBLISHED_MARGIN_MS },
       },
     ],
@@ -161,7 +172,7 @@ export function windowAggregate(
       const now = ctx.clock.now();
       const windows = windowsOf(ctx.shardId, ctx.state, now);
       const watermark = global.current(now);
-      const applied = applier.apply(batch, windows.state.value<Slot[]>(DEVICES), watermark);
+      const applied = applier.apply(batch, windows.device, watermark);
       for (const record of applied.late) ctx.side('late', record);
       windows.devices.changed(applied, watermark);
       windows.shared.merge(applied.shared);
