@@ -184,6 +184,8 @@ export class ShardSnapshots {
       if (stored === undefined) continue;
       // state of the parent as a whole (key '') stays with the parent
       taken += this.put(stored.entries, true, (key) => key !== '' && inHashRange(hashKeyOf(key), range));
+      // but every child gets a copy of its published fields: which shared aggregates it must finish
+      taken += this.inherit(stored.entries, parent);
     }
     this.log.info(
       { shardId: this.shardId, parents, entries: taken },
@@ -207,6 +209,18 @@ export class ShardSnapshots {
         { shardId: this.shardId, states: [...unknown] },
         'keyed state of operators or states this topology no longer declares was not restored',
       );
+    this.figures.restoredEntries += taken;
+    return taken;
+  }
+
+  /** Puts a parent's published fields (key `''`) back under `inheritedKey(parent)`; returns how many. */
+  private inherit(entries: readonly StateEntry[], parent: string): number {
+    let taken = 0;
+    for (const entry of entries) {
+      const parts = parseEntryId(entry.key);
+      if (parts[2] !== '' || parts[3] === undefined) continue;
+      if (this.nodes.get(parts[0]!)?.inherit(parts, entry.value, parent)) taken++;
+    }
     this.figures.restoredEntries += taken;
     return taken;
   }
