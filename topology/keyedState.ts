@@ -7,7 +7,10 @@
  * `process`, `onTimer` and `openShard`. Every value belongs to a *key*: the Kinesis partition key of
  * the records it was computed from (or `''` for state of the shard as a whole). On a split or merge
  * each key's values go to the child shard whose hash range holds the key's MD5, as its records do;
- * state of the shard as a whole stays with the shard it was written on. Timers of a stateful
+ * state of the shard as a whole stays with the shard it was written on, except that each child gets
+ * a copy of its parents' published fields under the key `inheritedKey(parent)` (never published:
+ * what the parent published stays published under its id; the copy tells the child which of the
+ * parent's aggregates it must help finish). Timers of a stateful
  * operator are keyed the same way and are part of its state.
  *
  * The runtime snapshots the keys changed since the last snapshot, with the shard's position, at each
@@ -35,6 +38,14 @@ export interface StateDescriptor<T = unknown> {
    * entry expires `ttlMs` after its last write (a shard that ended leaves its entries behind).
    */
   readonly publish?: { readonly ttlMs: number };
+}
+
+/**
+ * The key under which a child shard holds a copy of a parent's published map state fields (see the
+ * file comment). Not a partition key (they have no NUL); it is no shard's own key, so never published.
+ */
+export function inheritedKey(parentShardId: string): string {
+  return `\u0000${parentShardId}`;
 }
 
 /** One value per key. */

@@ -8,6 +8,12 @@
  * allowed lateness, and again by a shard whose late records changed it. The revision counts the
  * merged records, so the same window emitted by several shards is one value to the stores; a view
  * that misses some shard's latest part has fewer records and a lower revision.
+ *
+ * After a split or merge, a parent's partials stay published under its id, and each child holds a
+ * copy of them under another key (`inheritedKey`, from the runtime): a to-do list, never merged as
+ * the child's own. A child emits the final of an inherited window it has no part of (merged from every
+ * shard's part, the parent's as published) once the global watermark passes it, then drops the copy:
+ * without it a window only the parent had records of would never be final.
  */
 import {
   type AggregateScope,
@@ -94,6 +100,20 @@ export class SharedWindows {
       if (!(slot.flags & FINAL) || slot.emitted !== slot.records) finals.push(field);
       if (slot.end + retentionMs <= watermark) expired.push(field);
     }
+    // inherited windows (see the file comment) that are due and this shard has no part of; only
+    // once other shards' parts can be read (the parent's are published)
+    const inherited: [string, string][] = [];
+    const orphans = new Set<string>();
+    if (parts.remote)
+      for (const key of this.partials.keys()) {
+        if (key === SHARD) continue;
+        for (const [field, slot] of this.partials.entries(key)) {
+          if (slot.end + allowedLatenessMs > watermark) continue;
+          inherited.push([key, field]);
+          const done = slot.flags & FINAL && slot.emitted === slot.records;
+          if (!done && this.partials.get(SHARD, field) === undefined) orphans.add(field);
+        }
+      }
     const running: string[] = [];
     let left: AggregateScope | undefined;
     for (const scope of scopes) {
@@ -111,8 +131,12 @@ export class SharedWindows {
         running.push(field);
       }
     }
-    if (finals.length + running.length > 0) {
-      const merged = await parts.merged([...finals, ...running]);
+    if (finals.length + running.length + orphans.size > 0) {
+      const merged = await parts.merged([...finals, ...running, ...orphans]);
+      for (const field of orphans) {
+        const whole = merged.get(field);
+        if (whole !== undefined) sharedAggregates(this.keyOf(field), whole, true, out);
+      }
       for (const field of finals) {
         const slot = this.partials.get(SHARD, field)!;
         sharedAggregates(this.keyOf(field), merged.get(field)!, true, out);
@@ -129,6 +153,10 @@ export class SharedWindows {
     for (const field of expired) {
       this.partials.delete(SHARD, field);
       this.keys.delete(field);
+    }
+    for (const [key, field] of inherited) {
+      this.partials.delete(key, field);
+      if (this.partials.get(SHARD, field) === undefined) this.keys.delete(field);
     }
     return { flushed: running.length, left };
   }

@@ -91,6 +91,24 @@ export function deliverKeyed(
 }
 
 /**
+ * A shard with no batch in flight gets a barrier at its last position when one is due
+ * (`ShardSnapshots.quietBarrier`): each stateful operator captures in its lane, after what it is
+ * running (a timer firing). Taken on the checkpoint interval; written by a later checkpoint.
+ */
+export function captureQuiet(
+  shard: ShardState,
+  snapshots: ShardSnapshots,
+  stateful: readonly string[],
+): void {
+  if (shard.failure !== undefined || shard.metrics.inFlightBatches > 0) return;
+  const position = snapshots.quietBarrier();
+  if (position === undefined) return;
+  // enqueued at once in every lane: a batch admitted later comes after the captures in each of them
+  for (const node of stateful)
+    void shard.lane(node).run(async () => snapshots.capture(node, position, shard.timerDeliveriesInFlight()));
+}
+
+/**
  * Writes the shard's due state captures (those every sink has made durable) as one snapshot; false
  * when the write failed (the checkpoint then waits). Throws when the store lost its state (fatal).
  */

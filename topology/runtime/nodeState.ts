@@ -13,6 +13,7 @@
  */
 import type { TimeDomain } from '../components.ts';
 import {
+  inheritedKey,
   jsonCodec,
   type KeyedState,
   type MapState,
@@ -305,6 +306,16 @@ export class NodeState implements KeyedState {
     if (published.upserts.length + published.deletes.length + watermarks.length === 0)
       return { upserts, deletes };
     return { upserts, deletes, published: { ...published, watermarks } };
+  }
+
+  /**
+   * Puts a field of a parent shard's published map state (its key `''`) back under
+   * `inheritedKey(parent)`, as changed; false for any other entry.
+   */
+  inherit(parts: readonly string[], bytes: Uint8Array, parent: string): boolean {
+    const [, name, , field] = parts as [string, string, string, string | undefined];
+    if (field === undefined || this.declared.get(name)?.ttlMs === undefined) return false;
+    return this.restore([parts[0]!, name, inheritedKey(parent), field], bytes, true);
   }
 
   /**

@@ -12,7 +12,7 @@ import type { StateStore } from '../keyedState.ts';
 import { errorMessage, type Logger, silentLogger } from '../logger.ts';
 import type { Position } from '../records.ts';
 import { DrainTimeoutError, type UndrainedShard } from './drainTimeout.ts';
-import { deliverKeyed, openKeyedState, writeDueSnapshot } from './keyedShards.ts';
+import { captureQuiet, deliverKeyed, openKeyedState, writeDueSnapshot } from './keyedShards.ts';
 import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
 import { publishedStateOf } from './publishedState.ts';
 import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
@@ -465,7 +465,16 @@ export class TopologyRuntime {
         return;
       }
       const commits = this.subTopologies.flatMap((sub) =>
-        [...sub.shards.values()].map((s) => this.commit(s)),
+        [...sub.shards.values()].map((s) => {
+          // a shard whose records stopped: what changed after its last barrier is captured now
+          if (s.snapshots !== undefined)
+            captureQuiet(
+              s,
+              s.snapshots,
+              sub.stateful.map((r) => r.node),
+            );
+          return this.commit(s);
+        }),
       );
       await Promise.all(commits);
     }

@@ -8,7 +8,10 @@
  *   snapshot lost its state: `StateLostError`, never a silent start from nothing.
  * - **Barriers.** The runtime picks a source batch at most every snapshot interval as a barrier; each
  *   stateful operator captures its changed entries right after that batch (and the timers it fired)
- *   in its lane, so every capture holds exactly the records up to the barrier's position.
+ *   in its lane, so every capture holds exactly the records up to the barrier's position. A quiet
+ *   shard (no batch in flight) whose last barrier is older than the interval gets one at its last
+ *   position (`quietBarrier`): what its last batches and its timers changed is not held back until
+ *   more records come.
  * - **Writes.** A barrier's captures are written, as one atomic snapshot at its position, once the
  *   barrier batch has left the pipeline, the timer firings before the captures have delivered their
  *   outputs, and every sink has made the position durable: a restored shard never lacks the outputs
@@ -27,7 +30,7 @@ import {
   type StateStore,
 } from '../keyedState.ts';
 import type { Logger } from '../logger.ts';
-import { comparePositions, type Position } from '../records.ts';
+import { comparePositions, maxPosition, type Position } from '../records.ts';
 import { noStateFigures, type StateFigures } from './metrics.ts';
 import { type Capture, type NodeState, parseEntryId } from './nodeState.ts';
 
@@ -116,6 +119,8 @@ export class ShardSnapshots {
   readonly figures: StateFigures = noStateFigures();
   private readonly owner = crypto.randomUUID();
   private lastBarrierAt = Number.NEGATIVE_INFINITY;
+  /** The position of the last source batch admitted since the shard opened. */
+  private lastAdmitted: Position | undefined;
   private readonly barriers = new Map<string, Barrier>();
   private readonly queue: ReadyCapture[] = [];
 
@@ -179,6 +184,8 @@ export class ShardSnapshots {
       if (stored === undefined) continue;
       // state of the parent as a whole (key '') stays with the parent
       taken += this.put(stored.entries, true, (key) => key !== '' && inHashRange(hashKeyOf(key), range));
+      // but every child gets a copy of its published fields: which shared aggregates it must finish
+      taken += this.inherit(stored.entries, parent);
     }
     this.log.info(
       { shardId: this.shardId, parents, entries: taken },
@@ -206,6 +213,18 @@ export class ShardSnapshots {
     return taken;
   }
 
+  /** Puts a parent's published fields (key `''`) back under `inheritedKey(parent)`; returns how many. */
+  private inherit(entries: readonly StateEntry[], parent: string): number {
+    let taken = 0;
+    for (const entry of entries) {
+      const parts = parseEntryId(entry.key);
+      if (parts[2] !== '' || parts[3] === undefined) continue;
+      if (this.nodes.get(parts[0]!)?.inherit(parts, entry.value, parent)) taken++;
+    }
+    this.figures.restoredEntries += taken;
+    return taken;
+  }
+
   /** Whether a batch at `position` holds records the restored state already has (it is skipped). */
   holds(position: Position): boolean {
     return this.restoredAt !== undefined && comparePositions(position, this.restoredAt) <= 0;
@@ -216,6 +235,7 @@ export class ShardSnapshots {
    * and then returns what to call with the batch's delivery (its captures wait for it).
    */
   admit(position: Position): ((delivery: Promise<void>) => void) | undefined {
+    this.lastAdmitted = position;
     const now = this.clock.now();
     if (this.intervalMs > 0 && now - this.lastBarrierAt < this.intervalMs) return undefined;
     this.lastBarrierAt = now;
@@ -225,6 +245,30 @@ export class ShardSnapshots {
     });
     this.barriers.set(positionKey(position), { position, parts: new Map(), waits: [delivered] });
     return delivering;
+  }
+
+  /**
+   * Called for a shard with no batch in flight: when its last barrier is older than the interval and
+   * something changed since (its batches after that barrier, its timers), makes the last position it
+   * reached a barrier and returns it; each stateful operator then captures in its lane (`capture`).
+   * Without it a shard whose records stop after a batch that was no barrier would keep that batch's
+   * changes out of its snapshots, its checkpoint and what it publishes (its watermark, the partials
+   * other workers merge) until more records come.
+   */
+  quietBarrier(): Position | undefined {
+    const at =
+      this.lastAdmitted === undefined
+        ? this.restoredAt
+        : this.restoredAt === undefined
+          ? this.lastAdmitted
+          : maxPosition(this.restoredAt, this.lastAdmitted);
+    const now = this.clock.now();
+    if (at === undefined || now - this.lastBarrierAt < this.intervalMs) return undefined;
+    if (this.barriers.has(positionKey(at)) || ![...this.nodes.values()].some((n) => n.changed))
+      return undefined;
+    this.lastBarrierAt = now;
+    this.barriers.set(positionKey(at), { position: at, parts: new Map(), waits: [] });
+    return at;
   }
 
   /** Whether the batch at `position` is a barrier (its stateful operators capture after it). */

@@ -7,24 +7,17 @@
 import { describe, expect, it } from 'vitest';
 import { embeddedStateStore } from '../../../state/keyed/embeddedStateStore.ts';
 import {
-  AsyncQueue,
   flushMicrotasks,
   hashKeyOf,
   ManualClock,
   type Operator,
   type Position,
-  type ShardHandle,
-  type ShardLineage,
-  type Sink,
-  type SnapshotWrite,
-  type Source,
-  type SourceBatch,
-  type SourceContext,
   StateLostError,
   type StateStore,
   TopologyBuilder,
   TopologyRuntime,
 } from '../../../topology/index.ts';
+import { CrashableStore, keepingSink, ScriptedSource, until } from '../../support/scriptedSource.ts';
 
 /** A reading of one device: partition key, event time, value, and its sequence number in the shard. */
 interface Reading {
@@ -35,15 +28,6 @@ interface Reading {
 }
 
 const at = (seq: number): Position => ({ sequenceNumber: String(seq), subSequenceNumber: 0 });
-
-/** Waits until `condition` holds. */
-async function until(condition: () => boolean): Promise<void> {
-  for (let round = 0; round < 20_000; round++) {
-    if (condition()) return;
-    await flushMicrotasks(2);
-  }
-  throw new Error(`condition never held: ${condition}`);
-}
 
 /**
  * A rule-like operator: a reading above 10 opens a condition (map state) and an event-time timer
@@ -87,107 +71,8 @@ function thresholdRule(durationMs = 10): Operator<Reading, string> {
   };
 }
 
-/** One shard of a scripted source. */
-interface ScriptedShard {
-  readonly shardId: string;
-  readonly startPosition?: Position;
-  readonly lineage?: ShardLineage;
-  readonly batches: AsyncQueue<SourceBatch<Reading>>;
-  readonly checkpoints: Position[];
-  released?: Position | undefined;
-  /** Called with each checkpoint before it is recorded; may hang (the worker died). */
-  onCheckpoint?: (position: Position) => Promise<void>;
-}
-
-/** A source of scripted shards whose records know their positions, as Kinesis records do. */
-class ScriptedSource implements Source<Reading> {
-  readonly type = 'scripted';
-  private readonly handles = new AsyncQueue<ShardHandle<Reading>>();
-  readonly positionOf = (r: Reading) => at(r.seq);
-
-  open(shard: Omit<ScriptedShard, 'batches' | 'checkpoints'>): ScriptedShard {
-    const opened: ScriptedShard = { ...shard, batches: new AsyncQueue(), checkpoints: [] };
-    this.handles.push({
-      shardId: shard.shardId,
-      ...(shard.startPosition ? { startPosition: shard.startPosition } : {}),
-      ...(shard.lineage ? { lineage: shard.lineage } : {}),
-      batches: opened.batches,
-      checkpoint: async (position) => {
-        await opened.onCheckpoint?.(position);
-        opened.checkpoints.push(position);
-      },
-      release: async (position) => {
-        opened.released = position;
-      },
-    });
-    return opened;
-  }
-
-  shards(ctx: SourceContext): AsyncIterable<ShardHandle<Reading>> {
-    ctx.signal.addEventListener('abort', () => this.handles.abort(), { once: true });
-    return this.handles;
-  }
-
-  end(): void {
-    this.handles.end();
-  }
-}
-
-/** Sends readings as batches of `size`, each at the position of its last reading. */
-function send(shard: ScriptedShard, readings: readonly Reading[], size: number): void {
-  for (let i = 0; i < readings.length; i += size) {
-    const records = readings.slice(i, i + size);
-    shard.batches.push({ records, position: at(records[records.length - 1]!.seq) });
-  }
-}
-
-/** A state store whose calls hang from `crash()` on: the worker using it died. */
-class CrashableStore implements StateStore {
-  readonly kind: string;
-  private crashed = false;
-  /** When set, the next write hangs halfway: it never reaches the store. */
-  crashOnWrite = false;
-
-  constructor(private readonly inner: StateStore) {
-    this.kind = inner.kind;
-  }
-
-  crash(): void {
-    this.crashed = true;
-  }
-
-  private async guard<T>(call: () => Promise<T>): Promise<T> {
-    if (this.crashed) return new Promise<T>(() => {});
-    return call();
-  }
-
-  open = () => this.guard(() => this.inner.open());
-  claim = (shardId: string, owner: string) => this.guard(() => this.inner.claim(shardId, owner));
-  read = (shardId: string) => this.guard(() => this.inner.read(shardId));
-  reset = (shardId: string, position: Position | undefined) =>
-    this.guard(() => this.inner.reset(shardId, position));
-  readPublished = (groups: readonly string[]) => this.guard(() => this.inner.readPublished(groups));
-  publishedWatermarks = (node: string) => this.guard(() => this.inner.publishedWatermarks(node));
-  close = () => (this.crashed ? Promise.resolve() : this.inner.close());
-  write = (snapshot: SnapshotWrite) => {
-    if (this.crashOnWrite) this.crash();
-    return this.guard(() => this.inner.write(snapshot));
-  };
-}
-
-/** A sink that keeps what it got until its worker dies. */
-function outputSink(into: string[], alive: () => boolean = () => true): Sink<string> {
-  return {
-    type: 'outputs',
-    write: async (batch) => {
-      if (!alive()) return new Promise<void>(() => {});
-      into.push(...batch);
-    },
-  };
-}
-
 interface Worker {
-  readonly source: ScriptedSource;
+  readonly source: ScriptedSource<Reading>;
   readonly runtime: TopologyRuntime;
   readonly outputs: string[];
   readonly done: Promise<void>;
@@ -198,12 +83,12 @@ function startWorker(
   clock: ManualClock,
   options: { alive?: () => boolean; durationMs?: number } = {},
 ): Worker {
-  const source = new ScriptedSource();
+  const source = new ScriptedSource<Reading>((r) => at(r.seq));
   const outputs: string[] = [];
   const b = new TopologyBuilder('keyed');
   b.source('readings', source)
     .via('rule', thresholdRule(options.durationMs))
-    .to('out', outputSink(outputs, options.alive));
+    .to('out', keepingSink(outputs, options.alive));
   const runtime = new TopologyRuntime(b.build(), { clock, stateStore: store, checkpointIntervalMs: 0 });
   const done = runtime.run();
   done.catch(() => {});
@@ -225,7 +110,7 @@ async function reference(input: readonly Reading[], settleAt: number): Promise<s
   const clock = new ManualClock(0);
   const worker = startWorker(embeddedStateStore(), clock);
   const shard = worker.source.open({ shardId: 's-0' });
-  send(shard, input, 7);
+  shard.send(input, 7);
   await until(() => shard.checkpoints.at(-1)?.sequenceNumber === String(input.at(-1)!.seq));
   await clock.advance(settleAt);
   await until(() => worker.outputs.filter((o) => o.startsWith('silent')).length === 6);
@@ -250,8 +135,7 @@ async function finishOnNextOwner(
 ): Promise<string[]> {
   const b = startWorker(store, clock);
   const shard = b.source.open({ shardId: 's-0', startPosition: checkpoint });
-  send(
-    shard,
+  shard.send(
     INPUT.filter((r) => r.seq > Number(checkpoint.sequenceNumber)),
     size,
   );
@@ -285,7 +169,7 @@ describe('keyed state owned by the shard', () => {
         return new Promise<void>(() => {});
       };
     });
-    send(shardA, input, 7);
+    shardA.send(input, 7);
     await died;
     const checkpoint = shardA.checkpoints.at(-1)!;
     const snapshot = await store.read('s-0');
@@ -306,12 +190,12 @@ describe('keyed state owned by the shard', () => {
     let alive = true;
     const a = startWorker(first, clock, { alive: () => alive });
     const shardA = a.source.open({ shardId: 's-0' });
-    send(shardA, input.slice(0, 98), 7);
+    shardA.send(input.slice(0, 98), 7);
     await until(() => shardA.checkpoints.at(-1)?.sequenceNumber === '98');
     const before = await store.read('s-0');
     first.crashOnWrite = true;
     alive = false;
-    send(shardA, input.slice(98), 7);
+    shardA.send(input.slice(98), 7);
     await flushMicrotasks(50);
     // the write that was cut off changed nothing
     expect(await store.read('s-0')).toEqual(before);
@@ -326,7 +210,7 @@ describe('keyed state owned by the shard', () => {
     const a = startWorker(store, clock, { durationMs: 10_000 });
     const shardA = a.source.open({ shardId: 's-0' });
     // every device goes high (an alarm timer 10 s of event time later) and gets a silence timer
-    send(shardA, input.slice(0, 12), 12);
+    shardA.send(input.slice(0, 12), 12);
     await until(() => shardA.checkpoints.at(-1)?.sequenceNumber === '12');
 
     // the lease moves: the new owner claims the state while the old one still runs
@@ -334,7 +218,7 @@ describe('keyed state owned by the shard', () => {
     const shardB = b.source.open({ shardId: 's-0', startPosition: at(12) });
     await until(() => b.runtime.metrics().shards.length === 1);
     await flushMicrotasks(20);
-    send(shardA, input.slice(12, 24), 12);
+    shardA.send(input.slice(12, 24), 12);
     const ruleBatches = () => a.runtime.metrics().nodes.find((n) => n.node === 'rule')!.batches;
     await until(() => ruleBatches() === 2);
     await flushMicrotasks(50);
@@ -347,7 +231,7 @@ describe('keyed state owned by the shard', () => {
     await until(() => b.outputs.length === 6);
     expect(b.outputs.sort()).toEqual(Array.from({ length: 6 }, (_, i) => `silent dev-${i} count=2`).sort());
     // and the event-time timers of the pending conditions fire once its watermark passes them
-    send(shardB, [{ key: 'dev-1', t: 20_000, v: 20, seq: 13 }], 1);
+    shardB.send([{ key: 'dev-1', t: 20_000, v: 20, seq: 13 }], 1);
     await until(() => b.outputs.some((o) => o.startsWith('alarm')));
     expect(b.outputs.filter((o) => o.startsWith('alarm')).sort()).toEqual(
       Array.from({ length: 6 }, (_, i) => `alarm dev-${i} since=${1_000 + i * 20}`).sort(),
@@ -365,7 +249,7 @@ describe('keyed state owned by the shard', () => {
     const clock = new ManualClock(0);
     const w = startWorker(store, clock);
     const parent = w.source.open({ shardId: 'p' });
-    send(parent, input.slice(0, 60), 10);
+    parent.send(input.slice(0, 60), 10);
     parent.batches.end();
     await until(() => parent.released !== undefined);
 
@@ -381,7 +265,7 @@ describe('keyed state owned by the shard', () => {
     const rest = input.slice(60);
     const sent = children.map((child, i) => {
       const own = rest.filter((r) => owner(r.key) === i).map((r, j) => ({ ...r, seq: j + 1 }));
-      send(child, own, 4);
+      child.send(own, 4);
       return String(own.length);
     });
     await until(() => children.every((c, i) => c.checkpoints.at(-1)?.sequenceNumber === sent[i]));
@@ -406,7 +290,9 @@ describe('keyed state owned by the shard', () => {
 
   it('refuses a topology with stateful operators and no state store', () => {
     const b = new TopologyBuilder('keyed');
-    b.source('readings', new ScriptedSource()).via('rule', thresholdRule()).to('out', outputSink([]));
+    b.source('readings', new ScriptedSource<Reading>((r) => at(r.seq)))
+      .via('rule', thresholdRule())
+      .to('out', keepingSink<string>([]));
     expect(() => new TopologyRuntime(b.build(), {})).toThrow(/"rule" declare keyed state/);
   });
 });
