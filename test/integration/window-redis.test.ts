@@ -349,6 +349,7 @@ describe('window-aggregate on Redis', () => {
     await a.close();
     await b.close();
     const out = [...a.out, ...b.out];
+    const late = [...a.late, ...b.late];
     // both workers' finals went out; each emitted some of them
     expect(a.out.some((x) => x.final)).toBe(true);
     expect(b.out.some((x) => x.final)).toBe(true);
