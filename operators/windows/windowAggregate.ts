@@ -156,12 +156,15 @@ export function windowAggregate(
             help: `how long the ${scope} windows' running values have been due and not all emitted (0: on schedule)`,
             value: ms / 1000,
           })),
-    openShard: (ctx) => {
+    openShard: async (ctx) => {
       const now = ctx.clock.now();
       windowsOf(ctx.shardId, ctx.state, now);
       // the restored watermark counts from the start: the shard holds the others back at once
       global.observe(ctx.shardId, ctx.timers.watermark, now);
       ticks.open(ctx.shardId, ctx.timers, now);
+      // the other workers' shards, before the first batch: until read, a batch would take this worker
+      // for the only one and emit shared windows (finals too) merged from its own parts alone
+      await global.refresh(published);
     },
     closeShard: (ctx) => {
       shards.delete(ctx.shardId);

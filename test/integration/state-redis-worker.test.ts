@@ -1,5 +1,5 @@
 /**
- * The Redis window state as a worker opens it from its `state:` section: credentials from the
+ * The Redis keyed state store (the window operator's state too) as a worker opens it from its `state:` section: credentials from the
  * environment against a Redis that requires them (`requirepass` and an ACL user), the configured
  * namespace as the key prefix, and connection errors as JSON log lines rather than ioredis's own.
  */
@@ -11,11 +11,10 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseWorkerConfig } from '../../cli/config.ts';
-import { workerKeyedStateStore, workerWindowState } from '../../cli/stateConfig.ts';
+import { workerKeyedStateStore } from '../../cli/stateConfig.ts';
 import { freePort } from '../../infra/local/process.ts';
 import { startRedis } from '../../infra/local/redis.ts';
-import type { ApplyRequest } from '../../state/windowState.ts';
-import { type Logger, silentLogger } from '../../topology/index.ts';
+import { type Logger, type StateStore, silentLogger } from '../../topology/index.ts';
 import { runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
@@ -35,29 +34,40 @@ function stateSection(state: Record<string, unknown>) {
   ).state;
 }
 
-/** One batch of one shard: enough for the backend to write its keys. */
-function batch(sequenceNumber: string): ApplyRequest {
-  const stats = {
-    count: 1,
-    sum: 2,
-    min: 2,
-    max: 2,
-    mean: 2,
-    m2: 0,
-    first: 2,
-    firstAt: 5,
-    last: 2,
-    lastAt: 5,
-  };
-  return {
-    shardId: 'shardId-000000000000',
+const SHARD = 'shardId-000000000000';
+const ENTRY = 'windows\x1fdevices\x1fdev-1';
+const GROUP = JSON.stringify(['windows', 'partials', 'product|1h|0']);
+
+/**
+ * One snapshot of one shard at `sequenceNumber`, as a worker writes it after a batch: an entry of its
+ * state, a published partial and the window node's watermark. Claims the shard first (a new owner).
+ */
+async function snapshot(store: StateStore, sequenceNumber: string): Promise<void> {
+  const owner = `owner-${sequenceNumber}`;
+  await store.claim(SHARD, owner);
+  await store.write({
+    shardId: SHARD,
+    owner,
     position: { sequenceNumber, subSequenceNumber: 0 },
-    classifiedWith: Number.NEGATIVE_INFINITY,
-    maxEventTime: 5,
-    now: 0,
-    policy: { outOfOrdernessMs: 0, allowedLatenessMs: 0, retentionMs: 60_000, idleTimeoutMs: 1_000 },
-    partials: [{ bucket: 'product|1h|0', windowEnd: 3_600_000, fields: new Map([['p\x1fm', stats]]) }],
-    flush: false,
+    upserts: [{ key: ENTRY, value: new Uint8Array([Number(sequenceNumber)]) }],
+    deletes: [],
+    published: {
+      upserts: [{ group: GROUP, value: new Uint8Array([Number(sequenceNumber)]), ttlMs: 60_000 }],
+      deletes: [],
+      watermarks: [{ node: 'windows', watermark: 1_000 * Number(sequenceNumber), activeAt: 5 }],
+    },
+  });
+}
+
+/** What the store holds of `snapshot`'s shard: its position, its entry and its published partial. */
+async function held(store: StateStore) {
+  const stored = await store.read(SHARD);
+  const published = await store.readPublished([GROUP]);
+  return {
+    position: stored?.position?.sequenceNumber,
+    entry: [...(stored?.entries.find((e) => e.key === ENTRY)?.value ?? [])],
+    published: [...(published.get(GROUP)?.get(SHARD) ?? [])],
+    watermarks: (await store.publishedWatermarks('windows')).map((w) => w.watermark),
   };
 }
 
@@ -72,7 +82,7 @@ function capturedLogger(lines: string[]): Logger {
   return pino({ base: { service: 'shardflow' } }, sink);
 }
 
-describe('redis window state behind a password', () => {
+describe('redis keyed state behind a password', () => {
   let server: Awaited<ReturnType<typeof startRedis>>;
   let db: TestDatabase;
   beforeAll(async () => {
@@ -84,19 +94,25 @@ describe('redis window state behind a password', () => {
     await db?.drop();
   });
 
-  it('opens and applies with credentials.passwordEnv, and with an ACL user from usernameEnv/passwordEnv', async () => {
+  it('opens and writes snapshots with credentials.passwordEnv, and with an ACL user from usernameEnv/passwordEnv', async () => {
     const env = { REDIS_TOKEN: PASSWORD, REDIS_USER: USER.name, REDIS_USER_PASSWORD: USER.password };
     for (const credentials of [
       { passwordEnv: 'REDIS_TOKEN' },
       { usernameEnv: 'REDIS_USER', passwordEnv: 'REDIS_USER_PASSWORD' },
     ]) {
       const state = stateSection({ redisUrl: server.url, namespace: 'auth', credentials });
-      const backend = workerWindowState(state, { topologyName: 'telemetry', log: silentLogger, env });
-      await backend.open();
+      const store = workerKeyedStateStore(state, { topologyName: 'telemetry', log: silentLogger, env });
+      await store.open();
       const sequence = credentials.usernameEnv ? '2' : '1';
-      expect((await backend.apply(batch(sequence))).status).toBe('applied');
-      expect((await backend.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(Number(sequence));
-      await backend.close();
+      await snapshot(store, sequence);
+      const n = Number(sequence);
+      expect(await held(store)).toEqual({
+        position: sequence,
+        entry: [n],
+        published: [n],
+        watermarks: [1_000 * n],
+      });
+      await store.close();
     }
   });
 
@@ -125,11 +141,11 @@ describe('redis window state behind a password', () => {
 
   it('names the variable that is not set', async () => {
     const state = stateSection({ redisUrl: server.url, credentials: { passwordEnv: 'REDIS_TOKEN' } });
-    const backend = workerWindowState(state, { topologyName: 'telemetry', log: silentLogger, env: {} });
-    await expect(backend.open()).rejects.toThrow(
+    const store = workerKeyedStateStore(state, { topologyName: 'telemetry', log: silentLogger, env: {} });
+    await expect(store.open()).rejects.toThrow(
       'state.credentials.passwordEnv: the environment variable REDIS_TOKEN is not set',
     );
-    await backend.close();
+    await store.close();
   });
 
   it('`shardflow run` without credentials stops at the start-up check, naming state.redisUrl', async () => {
@@ -156,41 +172,48 @@ describe('state.namespace', () => {
   const admin = new Redis(testEnv('SHARDFLOW_TEST_REDIS_URL'));
   afterAll(() => admin.disconnect());
 
-  it('is the key prefix of the window state: two workers with different namespaces keep separate keys', async () => {
+  it('is the key prefix of the keyed state (the windows’ too): two workers with different namespaces keep separate keys', async () => {
     const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
     const tag = Date.now().toString(36);
-    const plantA = workerWindowState(stateSection({ redisUrl, namespace: `plant-a-${tag}` }), {
+    const plantA = workerKeyedStateStore(stateSection({ redisUrl, namespace: `plant-a-${tag}` }), {
       topologyName: 'telemetry',
       log: silentLogger,
     });
-    const plantB = workerWindowState(stateSection({ redisUrl, namespace: `plant-b-${tag}` }), {
+    const plantB = workerKeyedStateStore(stateSection({ redisUrl, namespace: `plant-b-${tag}` }), {
       topologyName: 'telemetry',
       log: silentLogger,
     });
     // no namespace: `<topology name>.windows`, the keys every worker used before it was configurable
-    const unnamed = workerWindowState(stateSection({ redisUrl }), {
+    const unnamed = workerKeyedStateStore(stateSection({ redisUrl }), {
       topologyName: `line-${tag}`,
       log: silentLogger,
     });
-    for (const backend of [plantA, plantB, unnamed]) {
-      await backend.open();
-      await backend.apply(batch('1'));
+    for (const store of [plantA, plantB, unnamed]) {
+      await store.open();
+      await snapshot(store, '1');
     }
-    await plantA.apply(batch('2'));
+    await snapshot(plantA, '2');
     const keys = async (namespace: string) => (await admin.keys(`sf:{${namespace}}:*`)).sort();
     const [a, b, c] = [
       await keys(`plant-a-${tag}`),
       await keys(`plant-b-${tag}`),
       await keys(`line-${tag}.windows`),
     ];
-    expect(a).toContain(`sf:{plant-a-${tag}}:b:product|1h|0`);
-    expect(b).toContain(`sf:{plant-b-${tag}}:b:product|1h|0`);
-    expect(c).toContain(`sf:{line-${tag}.windows}:b:product|1h|0`);
+    for (const [namespace, found] of [
+      [`plant-a-${tag}`, a],
+      [`plant-b-${tag}`, b],
+      [`line-${tag}.windows`, c],
+    ] as const) {
+      expect(found).toContain(`sf:{${namespace}}:ks:e:${SHARD}`);
+      expect(found).toContain(`sf:{${namespace}}:ks:pub:${GROUP}`);
+      expect(found).toContain(`sf:{${namespace}}:ks:wm:windows`);
+      expect(found.every((k) => k.startsWith(`sf:{${namespace}}:ks:`))).toBe(true);
+    }
     expect(await keys(`plant-*-${tag}`)).toEqual([...a, ...b].sort());
-    // plant A's second batch changed its own window only
-    expect((await plantA.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(2);
-    expect((await plantB.readWindow('product|1h|0', 'p\x1fm'))?.stats.count).toBe(1);
-    for (const backend of [plantA, plantB, unnamed]) await backend.close();
+    // plant A's second snapshot changed its own state only
+    expect(await held(plantA)).toEqual({ position: '2', entry: [2], published: [2], watermarks: [2_000] });
+    expect(await held(plantB)).toEqual({ position: '1', entry: [1], published: [1], watermarks: [1_000] });
+    for (const store of [plantA, plantB, unnamed]) await store.close();
   });
 });
 
@@ -202,34 +225,34 @@ describe('redis connection errors', () => {
     try {
       // a Redis that is not there: open fails, and leaves no client reconnecting behind it
       const closed = `redis://127.0.0.1:${await freePort()}`;
-      const absent = workerWindowState(stateSection({ redisUrl: closed, namespace: 'absent' }), {
+      const absent = workerKeyedStateStore(stateSection({ redisUrl: closed, namespace: 'absent' }), {
         topologyName: 'telemetry',
         log,
       });
       await expect(absent.open()).rejects.toThrow(/ECONNREFUSED/);
       await absent.close();
 
-      // a Redis that goes away while the backend is open: every reconnect attempt fails
+      // a Redis that goes away while the store is open: every reconnect attempt fails
       const server = await startRedis();
-      const backend = workerWindowState(stateSection({ redisUrl: server.url, namespace: 'gone' }), {
+      const store = workerKeyedStateStore(stateSection({ redisUrl: server.url, namespace: 'gone' }), {
         topologyName: 'telemetry',
         log,
       });
-      await backend.open();
+      await store.open();
       await server.stop();
-      await expect(backend.apply(batch('1'))).rejects.toThrow();
+      await expect(snapshot(store, '1')).rejects.toThrow();
       await waitFor('a logged reconnect error', async () => lines.length >= 2);
-      await backend.close();
+      await store.close();
     } finally {
       stderr.mockRestore();
     }
     const logged = lines.map((line) => JSON.parse(line) as { msg: string; redis: string; error: string });
     expect(logged.every((l) => l.msg === 'redis client error')).toBe(true);
     expect(logged.map((l) => l.redis)).toEqual(
-      expect.arrayContaining(['window state absent', 'window state gone']),
+      expect.arrayContaining(['keyed state absent', 'keyed state gone']),
     );
     // rate-limited: one line per client in this short test, however often ioredis retried
-    expect(logged.filter((l) => l.redis === 'window state gone')).toHaveLength(1);
+    expect(logged.filter((l) => l.redis === 'keyed state gone')).toHaveLength(1);
     expect(stderr.mock.calls.filter((call) => String(call[0]).startsWith('[ioredis]'))).toEqual([]);
   });
 });

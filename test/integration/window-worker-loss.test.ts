@@ -1,10 +1,12 @@
 /**
  * Issue 6's worker-loss test: the window acceptance workload (`support/windowReference.ts`) through two
  * real `shardflow run` processes sharing the shards through leases, with window state in Redis. Twice
- * mid-run (at 30 % and 65 % of the event time, by the global watermark) a worker that has applied
- * batches beyond its shards' checkpoints is killed with `kill -9` and a replacement started; the dead
- * worker's shards are taken over once their leases expire and resume from their last checkpoints, so
- * every batch it had applied to Redis beyond a checkpoint is delivered again. The stores must still hold
+ * mid-run (at 30 % and 65 % of the event time, by the global watermark) a worker that has processed
+ * batches beyond its shards' checkpoints (their outputs in the stores, their window state in its
+ * memory and, up to its last snapshot, in Redis) is killed with `kill -9` and a replacement started;
+ * the dead worker's shards are taken over once their leases expire, restore their last snapshots and
+ * resume from their last checkpoints, so every batch it had processed beyond a checkpoint is delivered
+ * again. The stores must still hold
  * exactly the brute-force aggregates for every window and key (no double counting, nothing lost), as
  * in `window-reference.test.ts`, and exactly the generator's too-late readings in late: while a dead
  * worker's shards wait for their new owner they hold the global watermark back, and the live worker's
@@ -34,35 +36,38 @@ const TIMEOUT_MS = Math.max(15, DEVICES / 250) * 60_000;
 interface Loss {
   readonly worker: string;
   readonly shards: readonly string[];
-  /** Shards whose window state had applied batches beyond the lease checkpoint: redelivered. */
-  readonly aheadOfCheckpoint: ReadonlyArray<{ shard: string; checkpoint: Position; applied: Position }>;
+  /** Shards whose worker had processed batches beyond the lease checkpoint: redelivered. */
+  readonly aheadOfCheckpoint: ReadonlyArray<{ shard: string; checkpoint: Position; processed: Position }>;
 }
 
-/** Shards (lease key) whose window state applied batches beyond the lease's checkpoint. */
+/**
+ * Shards (lease key) whose worker processed batches beyond the lease's checkpoint (their records
+ * reached the Hot store; the windows applied them to the state in the worker's memory).
+ */
 async function aheadOfCheckpoints(run: RunControl) {
-  const [leases, state] = [await run.fleet.leases(), await run.watermarks()];
+  const [leases, processed] = [await run.fleet.leases(), await run.processed()];
   return leases.flatMap((lease) => {
-    const applied = state.shards.find((s) => s.shardId === lease.leaseKey)?.position;
-    if (!('position' in lease.checkpoint) || applied === undefined) return [];
+    const position = processed.get(lease.leaseKey);
+    if (!('position' in lease.checkpoint) || position === undefined) return [];
     const checkpoint = lease.checkpoint.position;
-    return comparePositions(applied, checkpoint) > 0
-      ? [{ shard: lease.leaseKey, owner: lease.leaseOwner, checkpoint, applied }]
+    return comparePositions(position, checkpoint) > 0
+      ? [{ shard: lease.leaseKey, owner: lease.leaseOwner, checkpoint, processed: position }]
       : [];
   });
 }
 
 /**
- * Kills (kill -9) a live worker that has applied batches beyond a checkpoint (one is, while the
- * watermark still moves), records what it had applied beyond its checkpoints, starts `replacement`.
+ * Kills (kill -9) a live worker that has processed batches beyond a checkpoint (one is, while the
+ * watermark still moves), records what it had processed beyond its checkpoints, starts `replacement`.
  */
 async function killOne(run: RunControl, replacement: string): Promise<Loss> {
   const live = () =>
     run.fleet.workers.filter((w) => w.cli.child.exitCode === null && w.cli.child.signalCode === null);
   let victim: (typeof run.fleet.workers)[number] | undefined;
   await waitFor(
-    'a worker with batches applied beyond its checkpoint',
+    'a worker with batches processed beyond its checkpoint',
     async () => {
-      await new Promise((r) => setTimeout(r, 200)); // a lease table scan and a Redis read per poll
+      await new Promise((r) => setTimeout(r, 200)); // a lease table scan and a Hot store query per poll
       const busy = new Set((await aheadOfCheckpoints(run)).map((a) => a.owner));
       victim = live().find((w) => busy.has(w.id));
       return victim !== undefined;
@@ -74,7 +79,7 @@ async function killOne(run: RunControl, replacement: string): Promise<Loss> {
   const shards = (await run.fleet.leases()).filter((l) => l.leaseOwner === victim!.id).map((l) => l.leaseKey);
   const aheadOfCheckpoint = (await aheadOfCheckpoints(run))
     .filter((a) => a.owner === victim!.id)
-    .map(({ shard, checkpoint, applied }) => ({ shard, checkpoint, applied }));
+    .map(({ shard, checkpoint, processed }) => ({ shard, checkpoint, processed }));
   progress(`killed ${victim!.id}`, { shards, aheadOfCheckpoint: aheadOfCheckpoint.length });
   // as an orchestrator would: a replacement that fails its start (a service check timing out on a
   // loaded machine) is started again
@@ -138,7 +143,7 @@ describe('windows: the reference workload with workers killed mid-run', () => {
       expect(losses).toHaveLength(2);
       for (const loss of losses) {
         expect(loss.shards.length).toBeGreaterThan(0);
-        // the dead worker had applied batches its checkpoints did not cover: they were delivered again
+        // the dead worker had processed batches its checkpoints did not cover: they were delivered again
         expect(loss.aheadOfCheckpoint.length).toBeGreaterThan(0);
       }
       expectExactlyTheReference(result, workload);

@@ -7,12 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type pg from 'pg';
 import { expect } from 'vitest';
 import type { WorkerConfigInput } from '../../cli/config.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { redisWindowState } from '../../state/redisWindowState.ts';
-import type { ShardWatermark } from '../../state/windowState.ts';
-import type { Position } from '../../topology/index.ts';
+import { redisStateStore } from '../../state/keyed/redisStateStore.ts';
+import type { Position, ShardWatermark } from '../../topology/index.ts';
 import { uniqueTable } from './dynamodb.ts';
 import { createStream, uniqueStream } from './kinesis.ts';
 import { createTestDatabase, type TestDatabase, testPool } from './postgres.ts';
@@ -41,8 +41,16 @@ export function progress(message: string, detail: unknown = {}): void {
 /** What a run gives the test while it goes on. */
 export interface RunControl {
   readonly fleet: WorkerFleet;
-  /** The global watermark and every shard's published watermark and applied position (Redis). */
+  /**
+   * Every shard's watermark of the window node as published with its last snapshot (Redis), and the
+   * global watermark they give (`globalWatermark`).
+   */
   watermarks(): Promise<{ global: number; shards: readonly ShardWatermark[] }>;
+  /**
+   * Each shard's highest position whose records reached the Hot store: what the shard's worker has
+   * processed (and emitted) so far, checkpointed or not.
+   */
+  processed(): Promise<Map<string, Position>>;
   /** Resolves once the global watermark passed `share` of the workload's event time. */
   progressed(share: number, timeoutMs?: number): Promise<void>;
 }
@@ -86,12 +94,15 @@ export async function runWindowWorkload(options: {
   const redisUrl = testEnv('SHARDFLOW_TEST_REDIS_URL');
   let db: TestDatabase | undefined;
   let fleet: WorkerFleet | undefined;
-  const state = redisWindowState({ redisUrl, namespace: `${name}.windows` });
+  let positions: pg.Pool | undefined;
+  // the worker's keyed state store (its default namespace), where each shard publishes its watermark
+  const state = redisStateStore({ redisUrl, namespace: `${name}.windows` });
   try {
     await createStream(kinesis, stream, options.shards);
     db = await createTestDatabase(options.label.replaceAll('-', '_'));
     progress('start', { readings: workload.readings.length, stream, name });
     await loadMasterData(db.url, workload);
+    positions = testPool(db.url, 1);
     progress('master data loaded');
     const config: WorkerConfigInput = {
       topology: { name },
@@ -128,7 +139,8 @@ export async function runWindowWorkload(options: {
     const watermarks = async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await state.watermarks();
+          const shards = await state.publishedWatermarks(WINDOW_NODE);
+          return { global: globalWatermark(shards, Date.now()), shards };
         } catch (error) {
           if (attempt >= 120 || !String(error).includes('BUSY')) throw error;
           await new Promise((r) => setTimeout(r, 500));
@@ -150,6 +162,7 @@ export async function runWindowWorkload(options: {
     const control: RunControl = {
       fleet,
       watermarks,
+      processed: () => processedPositions(positions!),
       progressed: (share, timeoutMs = options.timeoutMs) =>
         waitFor(
           `the global watermark past ${Math.round(share * 100)} % of the event time`,
@@ -164,7 +177,7 @@ export async function runWindowWorkload(options: {
     const watch = setInterval(() => {
       void watermarks().then(
         (w) => {
-          const shards = w.shards.map((s) => s.maxEventTime);
+          const shards = w.shards.map((s) => s.watermark);
           // how far the shards' event times are apart (the global watermark follows the slowest)
           const skewHours = (Math.max(...shards) - Math.min(...shards)) / HOUR;
           progress('watermark', { global: new Date(w.global).toISOString(), skewHours });
@@ -238,9 +251,37 @@ export async function runWindowWorkload(options: {
   } finally {
     await fleet?.close().catch(() => {});
     await state.close();
+    await positions?.end();
     kinesis.destroy();
     await db?.drop().catch(() => {});
   }
+}
+
+/** The window operator's node in the worker's topology: its published watermarks are of this node. */
+const WINDOW_NODE = 'windows';
+
+/**
+ * The global watermark the window operator computes from the shards' published watermarks at `now`:
+ * the least of the shards active within the idle timeout (`activeAt`, the worker's clock: this
+ * machine's), the highest when all are idle.
+ */
+function globalWatermark(shards: readonly ShardWatermark[], now: number): number {
+  const active = shards.filter((s) => now - s.activeAt < REFERENCE_WINDOWS.idleTimeoutMs);
+  const marks = (active.length > 0 ? active : shards).map((s) => s.watermark);
+  if (marks.length === 0) return Number.NEGATIVE_INFINITY;
+  return active.length > 0 ? Math.min(...marks) : Math.max(...marks);
+}
+
+/** Per shard, the highest position among its records in the Hot store (ticks included). */
+async function processedPositions(pool: pg.Pool): Promise<Map<string, Position>> {
+  const { rows } = await pool.query<{ shard_id: string; sequence_number: string; sub: number }>(
+    `SELECT DISTINCT ON (shard_id) shard_id, sequence_number, sub_sequence_number AS sub
+       FROM hot_telemetry
+       ORDER BY shard_id, length(sequence_number) DESC, sequence_number DESC, sub_sequence_number DESC`,
+  );
+  return new Map(
+    rows.map((r) => [r.shard_id, { sequenceNumber: r.sequence_number, subSequenceNumber: r.sub }]),
+  );
 }
 
 /** A reading's item in a dead letter (`device@eventTime`). */
