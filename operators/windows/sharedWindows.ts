@@ -7,7 +7,9 @@
  * it, its final by each shard holding a part of it once the global watermark passes its end plus the
  * allowed lateness, and again by a shard whose late records changed it. The revision counts the
  * merged records, so the same window emitted by several shards is one value to the stores; a view
- * that misses some shard's latest part has fewer records and a lower revision.
+ * that misses some shard's latest part has fewer records and a lower revision. A partial is expired
+ * one retention period later than a device window, since another worker, whose view of the global
+ * watermark is behind this one's, may still accept a late record of the window and merge this part.
  *
  * After a split or merge, a parent's partials stay published under its id, and each child holds a
  * copy of them under another key (`inheritedKey`, from the runtime): a to-do list, never merged as
@@ -98,7 +100,9 @@ export class SharedWindows {
     for (const [field, slot] of this.partials.entries(SHARD)) {
       if (slot.end + allowedLatenessMs > watermark) continue;
       if (!(slot.flags & FINAL) || slot.emitted !== slot.records) finals.push(field);
-      if (slot.end + retentionMs <= watermark) expired.push(field);
+      // kept a retention longer than a device window: another worker, its view of the watermark
+      // behind this one's, may still take a late record for the window and merge this part into it
+      if (slot.end + 2 * retentionMs <= watermark) expired.push(field);
     }
     // inherited windows (see the file comment) that are due and this shard has no part of; only
     // once other shards' parts can be read (the parent's are published)
