@@ -1,5 +1,5 @@
 /**
- * A processing-time tick per shard, every `tickMs` (at least `MIN_TICK_MS`), while batches flow and
+ * A processing-time tick per shard, every `tickMs` (`MIN_TICK_MS`), while batches flow and
  * while the shard is idle: it reads the global watermark and emits what is due, the merged product
  * and customer × product windows among it (only ticks read the other shards' partials, so a batch
  * never waits on the network). The tick is a keyed timer of the shard as a whole (key `''`), part of
@@ -8,7 +8,7 @@
  */
 import type { FiredTimer, TimerService } from '../../topology/index.ts';
 
-/** The shortest period of a shard's tick: a flush interval of 0 (flush with every batch) must not spin. */
+/** The period of a shard's tick. */
 export const MIN_TICK_MS = 1_000;
 const TICK = '';
 

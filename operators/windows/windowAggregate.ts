@@ -125,7 +125,8 @@ export function windowAggregate(
     return out;
   };
 
-  const ticks = shardTicks(Math.max(MIN_TICK_MS, Math.min(schedule.shortestMs, config.idleTimeoutMs)));
+  // every second whatever the flush intervals: finals go out within a second of the watermark passing
+  const ticks = shardTicks(MIN_TICK_MS);
 
   return {
     type: 'window-aggregate',

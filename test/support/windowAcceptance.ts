@@ -194,6 +194,9 @@ export async function runWindowWorkload(options: {
     try {
       await during;
       await fleet.waitForCheckpoints(ends, options.timeoutMs);
+      // a shard's finals go out on its batch or its next tick once the global watermark passed: the
+      // stores are complete when they hold no running value and no new row comes in for a while
+      await storesSettled(db.url, options.timeoutMs);
     } finally {
       clearInterval(watch);
     }
@@ -308,4 +311,30 @@ export function expectExactlyTheReference(result: RunResult, workload: Reference
   expect([...result.tooLate].sort()).toEqual(candidates.sort());
   expect(result.comparison.problems).toEqual([]);
   expect(result.comparison.rows.device).toBeGreaterThan(result.comparison.rows.product);
+}
+
+/** Waits until the aggregate tables hold no running value and gained no row for 3 s. */
+async function storesSettled(url: string, timeoutMs: number): Promise<void> {
+  const pool = testPool(url, 1);
+  let last = -1;
+  try {
+    await waitFor(
+      'every window final in the stores',
+      async () => {
+        await new Promise((r) => setTimeout(r, 3_000));
+        const { rows } = await pool.query<{ n: string; open: string }>(
+          `SELECT (SELECT count(*) FROM hot_aggregates) + (SELECT count(*) FROM customer_product_daily_aggregates) AS n,
+                  (SELECT count(*) FROM hot_aggregates WHERE NOT final)
+                    + (SELECT count(*) FROM customer_product_daily_aggregates WHERE NOT final) AS open`,
+        );
+        const n = Number(rows[0]!.n);
+        const settled = n === last && Number(rows[0]!.open) === 0;
+        last = n;
+        return settled;
+      },
+      timeoutMs,
+    );
+  } finally {
+    await pool.end();
+  }
 }
