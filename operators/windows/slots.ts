@@ -91,7 +91,8 @@ class Slab {
   /** Room for `most` bytes; returns the offset to write at. */
   reserve(most: number): number {
     if (this.bytes.length - this.used < most) {
-      this.bytes = new Uint8Array(Math.max(SLAB_BYTES, most));
+      // uninitialised: only the bytes written are ever handed out
+      this.bytes = new Uint8Array(Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, most)).buffer);
       this.view = new DataView(this.bytes.buffer);
       this.used = 0;
     }
@@ -135,7 +136,22 @@ class Slab {
 }
 
 function writeText(bytes: Uint8Array, view: DataView, at: number, text: string): number {
-  const written = text.length === 0 ? 0 : encoder.encodeInto(text, bytes.subarray(at + 2)).written;
+  // ASCII (ids mostly are) byte by byte: no view of the slab per name
+  const n = text.length;
+  let ascii = true;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    bytes[at + 2 + i] = c;
+  }
+  if (ascii) {
+    view.setUint16(at, n, true);
+    return at + 2 + n;
+  }
+  const written = encoder.encodeInto(text, bytes.subarray(at + 2)).written;
   view.setUint16(at, written, true);
   return at + 2 + written;
 }
