@@ -158,6 +158,12 @@ export interface Operator<In, Out, Sides extends SideOutputs = NoSideOutputs> {
    */
   readonly openShard?: (ctx: ShardContext) => void | Promise<void>;
   /**
+   * Asked before the runtime pulls a shard's next batch from its source: a promise holds the shard's
+   * source until it settles (watermark alignment), while the batches in flight finish and are
+   * snapshotted. It must settle once `signal` aborts (the runtime stops).
+   */
+  readonly holdShard?: (shardId: string, signal: AbortSignal) => Promise<void> | undefined;
+  /**
    * Called once per shard when its pipeline has drained (the shard ended, its lease went, or the
    * runtime stops), after its last batch and timer: the place to drop what the operator keeps in
    * memory for the shard. Not called for a shard that failed.

@@ -44,6 +44,11 @@ export class GlobalWatermark {
     this.local.delete(shardId);
   }
 
+  /** The watermark a shard of this worker reached (`-Infinity` for one it does not hold). */
+  watermarkOf(shardId: string): number {
+    return this.local.get(shardId)?.watermark ?? Number.NEGATIVE_INFINITY;
+  }
+
   /** Whether a shard counts with its state in memory (this worker holds it). */
   isLocal(shardId: string): boolean {
     return this.local.has(shardId);

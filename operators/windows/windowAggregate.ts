@@ -64,7 +64,6 @@ export function windowAggregate(
   const shards = new Map<string, ShardWindows>();
   let published: PublishedState | undefined;
   const parts = new SharedParts(shards, () => published, global, applier.lists);
-  let stopping: AbortSignal | undefined;
   let clock: Clock | undefined;
 
   /** The shard's windows, their indexes built from its restored state on first use. */
@@ -145,7 +144,6 @@ export function windowAggregate(
       },
     ],
     open: (ctx) => {
-      stopping = ctx.signal;
       clock = ctx.clock;
       published = ctx.published;
     },
@@ -167,6 +165,10 @@ export function windowAggregate(
       // for the only one and emit shared windows (finals too) merged from its own parts alone
       await global.refresh(published);
     },
+    holdShard: (shardId, signal) => {
+      if (clock === undefined) return undefined;
+      return align(global.watermarkOf(shardId), published, clock, signal);
+    },
     closeShard: (ctx) => {
       shards.delete(ctx.shardId);
       global.forget(ctx.shardId);
@@ -184,9 +186,7 @@ export function windowAggregate(
       if (Number.isFinite(applied.maxEventTime))
         timers.advanceWatermark(applied.maxEventTime - config.allowedOutOfOrdernessMs);
       global.observe(ctx.shardId, timers.watermark, now);
-      const out = await emitDue(ctx.shardId, windows, now, false);
-      await align(timers.watermark, published, ctx.clock, stopping);
-      return out;
+      return emitDue(ctx.shardId, windows, now, false);
     },
     onTimer: async function tickShard(fired, ctx) {
       const now = ctx.clock.now();

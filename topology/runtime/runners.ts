@@ -205,6 +205,11 @@ export class OperatorRunner implements Runner {
     return shard.nodeState(this.node, () => new NodeState(this.node, descriptors, this.timersOf(shard)));
   }
 
+  /** What the operator holds the shard's source with before its next batch (see `Operator.holdShard`). */
+  hold(shard: ShardScope, signal: AbortSignal): Promise<void> | undefined {
+    return this.operator.holdShard?.(shard.shardId, signal);
+  }
+
   /** Runs the operator's `closeShard` once the shard has drained. */
   async closeShard(shard: ShardScope): Promise<void> {
     await this.operator.closeShard?.({ node: this.node, shardId: shard.shardId });

@@ -365,6 +365,12 @@ export class TopologyRuntime {
           shard.permits.release();
           break;
         }
+        for (const operator of sub.operators) {
+          const held = operator.hold(shard, this.soft.signal);
+          if (held === undefined) continue;
+          shard.phase = 'held by an operator (watermark alignment)';
+          await held;
+        }
         shard.phase = 'waiting for the source';
         const next = await batches.next();
         if (next.done) {

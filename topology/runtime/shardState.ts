@@ -21,6 +21,7 @@ import type { NodeTimers } from './timers.ts';
 export type ShardPhase =
   | 'waiting for a permit (batches in flight)'
   | 'waiting for the source'
+  | 'held by an operator (watermark alignment)'
   | 'draining batches in flight'
   | 'waiting for timer deliveries'
   | 'flushing sinks'
