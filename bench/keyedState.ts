@@ -32,9 +32,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis } from '../infra/local/redis.ts';
-import { keyedStateStore, redisStateConfigSchema } from '../state/stateConfig.ts';
 import {
-  noStateFigures,
   type Operator,
   type Position,
   type ShardHandle,
@@ -42,12 +40,20 @@ import {
   type SourceBatch,
   type SourceContext,
   type StateFigures,
-  type StateStore,
-  silentLogger,
   type TimerService,
   TopologyBuilder,
   TopologyRuntime,
 } from '../topology/index.ts';
+import {
+  at,
+  cpuMsSince,
+  type RedisTarget,
+  type RestoreFigures,
+  shardIdOf,
+  storeFor,
+  sumFigures,
+  until,
+} from './harness/keyedRuns.ts';
 import { machineInfo } from './harness/machine.ts';
 import { spreadOf } from './harness/stats.ts';
 import { type RedisCounters, redisCounters } from './redisCounters.ts';
@@ -162,8 +168,6 @@ interface Reading {
   readonly values: readonly number[];
 }
 
-const at = (seq: number): Position => ({ sequenceNumber: String(seq), subSequenceNumber: 0 });
-const shardIdOf = (s: number) => `shardId-${String(s).padStart(12, '0')}`;
 /** Device `d` is on shard `d % SHARDS`; made once, so no run's heap holds them. */
 const DEVICES_OF: readonly (readonly string[])[] = Array.from({ length: SHARDS }, (_, s) => {
   const devices: string[] = [];
@@ -394,61 +398,6 @@ interface RunFigures {
   readonly redisBytesPerDevice?: number;
 }
 
-interface RestoreFigures {
-  readonly shardId: string;
-  readonly devices: number;
-  readonly restoredEntries: number;
-  /** The runtime's own figure (`StateFigures.restoreMs`): claim, read and put back. */
-  readonly restoreMs: number;
-  /** From `runtime.run()` to the shard's first pull: store open, restore, timers armed. */
-  readonly untilFirstPullMs: number;
-  readonly cpuMs: number;
-  readonly redisCpuMs: number;
-}
-
-const cpuMsSince = (since: NodeJS.CpuUsage) => {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1000;
-};
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const sumFigures = (all: Iterable<StateFigures>): StateFigures => {
-  const sum = noStateFigures();
-  for (const f of all) for (const k of Object.keys(sum) as (keyof StateFigures)[]) sum[k] += f[k];
-  return sum;
-};
-
-/** Resolves once `condition` holds (polled), or rejects with the runtime's failure. */
-async function until(condition: () => boolean, done: Promise<void>): Promise<void> {
-  let failed: unknown;
-  done.catch((error: unknown) => {
-    failed = error ?? new Error('runtime failed');
-  });
-  for (;;) {
-    if (failed !== undefined) throw failed;
-    if (condition()) return;
-    await sleep(5);
-  }
-}
-
-/** What a Redis run is given: the server, a connection of our own to read its counters, a namespace. */
-interface RedisTarget {
-  readonly url: string;
-  readonly admin: Redis;
-  readonly namespace: string;
-}
-
-function storeFor(variant: Variant, redis: RedisTarget | undefined): StateStore | undefined {
-  const deps = { defaultNamespace: 'bench.keyed', log: silentLogger };
-  if (variant === 'baseline') return undefined;
-  if (variant === 'embedded') return keyedStateStore({ backend: 'embedded' }, deps);
-  const section = redisStateConfigSchema.parse({
-    backend: 'redis',
-    redisUrl: redis!.url,
-    namespace: redis!.namespace,
-  });
-  return keyedStateStore(section, deps);
-}
-
 function build(source: Source<Reading>, operator: Operator<Reading, string>): TopologyBuilder {
   const b = new TopologyBuilder('keyed-bench');
   b.source('readings', source)
@@ -467,7 +416,7 @@ async function run(
   const planned = DEVICES_OF.map((devices, s) => ({ shardId: shardIdOf(s), devices }));
   const source = new ReadingSource(planned, PER_SHARD, Promise.resolve());
   const stats = deviceStats(variant !== 'baseline');
-  const store = storeFor(variant, redis);
+  const store = storeFor(variant, redis, 'bench.keyed');
   const runtime = new TopologyRuntime(build(source, stats.operator).build(), {
     checkpointIntervalMs: INTERVAL_MS,
     ...(store === undefined ? {} : { stateStore: store }),
@@ -533,7 +482,7 @@ async function restore(
   const source = new ReadingSource([{ shardId, devices: DEVICES_OF[0]!, startAfter }], 0, hold, () => {
     pulled = true;
   });
-  const store = storeFor('redis', redis)!;
+  const store = storeFor('redis', redis, 'bench.keyed')!;
   const runtime = new TopologyRuntime(build(source, deviceStats(true).operator).build(), {
     checkpointIntervalMs: INTERVAL_MS,
     stateStore: store,

@@ -27,11 +27,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedis } from '../infra/local/redis.ts';
 import { windowAggregate, windowAggregateConfigSchema, windowAssigner } from '../operators/windows/index.ts';
-import { keyedStateStore, redisStateConfigSchema } from '../state/stateConfig.ts';
 import {
   type Enriched,
   type KeyedState,
-  noStateFigures,
   type Operator,
   type Position,
   type ShardHandle,
@@ -39,13 +37,22 @@ import {
   type SourceBatch,
   type SourceContext,
   type StateFigures,
-  type StateStore,
-  silentLogger,
   TopologyBuilder,
   TopologyRuntime,
   type WindowAggregate,
   type WindowSize,
 } from '../topology/index.ts';
+import {
+  at,
+  cpuMsSince,
+  type RedisTarget,
+  type RestoreFigures,
+  type StoreVariant,
+  shardIdOf,
+  storeFor,
+  sumFigures,
+  until,
+} from './harness/keyedRuns.ts';
 import { machineInfo } from './harness/machine.ts';
 import { type RedisCounters, redisCounters } from './redisCounters.ts';
 import { count, writeLatestFigures } from './results.ts';
@@ -172,7 +179,6 @@ const NAMES = [
   'noise',
   'lux',
 ];
-const shardIdOf = (s: number) => `shardId-${String(s).padStart(12, '0')}`;
 
 /** What a device's records share: made once, so that generating a record allocates only the record. */
 interface Device {
@@ -218,8 +224,6 @@ const METRIC_POOL: readonly Record<string, number>[] = (() => {
     return metrics;
   });
 })();
-
-const at = (seq: number): Position => ({ sequenceNumber: String(seq), subSequenceNumber: 0 });
 
 /** A shard the source opens, and for a shard that resumes, the checkpoint it resumes after. */
 interface PlannedShard {
@@ -371,7 +375,7 @@ function naiveRedis(redis: Redis, namespace: string): Operator<Enriched, WindowA
 // ---------------------------------------------------------------------------------------------
 // Runs
 
-type Variant = 'embedded' | 'redis' | 'baseline';
+type Variant = StoreVariant;
 
 interface RunFigures {
   readonly variant: Variant;
@@ -399,57 +403,6 @@ interface RunFigures {
   /** (heap used + array buffers) after less before the run, per slot held. */
   readonly bytesPerSlot?: number;
   readonly redisMemoryMiB?: number;
-}
-
-interface RestoreFigures {
-  readonly shardId: string;
-  readonly devices: number;
-  readonly restoredEntries: number;
-  readonly restoreMs: number;
-  readonly untilFirstPullMs: number;
-  readonly cpuMs: number;
-  readonly redisCpuMs: number;
-}
-
-const cpuMsSince = (since: NodeJS.CpuUsage) => {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1000;
-};
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const sumFigures = (all: Iterable<StateFigures>): StateFigures => {
-  const sum = noStateFigures();
-  for (const f of all) for (const k of Object.keys(sum) as (keyof StateFigures)[]) sum[k] += f[k];
-  return sum;
-};
-
-async function until(condition: () => boolean, done: Promise<void>): Promise<void> {
-  let failed: unknown;
-  done.catch((error: unknown) => {
-    failed = error ?? new Error('runtime failed');
-  });
-  for (;;) {
-    if (failed !== undefined) throw failed;
-    if (condition()) return;
-    await sleep(5);
-  }
-}
-
-interface RedisTarget {
-  readonly url: string;
-  readonly admin: Redis;
-  readonly namespace: string;
-}
-
-function storeFor(variant: Variant, redis: RedisTarget | undefined): StateStore | undefined {
-  const deps = { defaultNamespace: 'bench.windows', log: silentLogger };
-  if (variant === 'baseline') return undefined;
-  if (variant === 'embedded') return keyedStateStore({ backend: 'embedded' }, deps);
-  const section = redisStateConfigSchema.parse({
-    backend: 'redis',
-    redisUrl: redis!.url,
-    namespace: redis!.namespace,
-  });
-  return keyedStateStore(section, deps);
 }
 
 function build(
@@ -491,7 +444,7 @@ async function run(
   const held = variant === 'baseline' ? undefined : windows();
   const counts = { aggregates: 0, late: 0 };
   const operator = held?.operator ?? naiveRedis(redis!.admin, `naive:${redis!.namespace}`);
-  const store = storeFor(variant, redis);
+  const store = storeFor(variant, redis, 'bench.windows');
   const runtime = new TopologyRuntime(build(source, operator, counts).build(), {
     checkpointIntervalMs: INTERVAL_MS,
     ...(store === undefined ? {} : { stateStore: store }),
@@ -563,7 +516,7 @@ async function restore(
   const source = new RecordSource([{ index: 0, startAfter }], 0, hold, () => {
     pulled = true;
   });
-  const store = storeFor('redis', redis)!;
+  const store = storeFor('redis', redis, 'bench.windows')!;
   const runtime = new TopologyRuntime(build(source, windows().operator, { aggregates: 0, late: 0 }).build(), {
     checkpointIntervalMs: INTERVAL_MS,
     stateStore: store,
