@@ -32,6 +32,9 @@ import type { ColumnLists } from './rows.ts';
 import { columnOf, FINAL, newSlot, type Slot } from './slots.ts';
 import type { GlobalWatermark } from './watermark.ts';
 
+/** When a final is merged again after it went out (see `SharedWindows.recheck`). */
+const RECHECK_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000];
+
 /** The name of the published map state that holds the partials. */
 export const PARTIALS = 'partials';
 /** The key partials are kept under: the shard as a whole. */
@@ -42,6 +45,13 @@ export class SharedWindows {
   /** Fields whose running value is due (changed, not final). */
   private readonly dirty = new Set<string>();
   private readonly keys = new Map<string, PartialKey>();
+  /**
+   * Finals this shard emitted, merged again on later ticks (`RECHECK_MS` after the emission): what
+   * another worker published may still have lagged behind the watermark they were emitted under
+   * (a shard that changed owner publishes again only once its new owner's snapshot is written). A
+   * merge with more records than the last emitted goes out as the final again.
+   */
+  private readonly recheck = new Map<string, { readonly at: number[]; records: number }>();
 
   constructor(
     private readonly partials: MapState<Slot>,
@@ -89,6 +99,7 @@ export class SharedWindows {
    */
   async emit(
     parts: SharedParts,
+    now: number,
     watermark: number,
     scopes: readonly AggregateScope[],
     limit: number,
@@ -135,15 +146,32 @@ export class SharedWindows {
         running.push(field);
       }
     }
-    if (finals.length + running.length + orphans.size > 0) {
-      const merged = await parts.merged([...finals, ...running, ...orphans]);
+    const again: string[] = [];
+    for (const [field, r] of this.recheck) {
+      if (r.at.length === 0 || this.partials.get(SHARD, field) === undefined) this.recheck.delete(field);
+      else if (r.at[0]! <= now && !finals.includes(field)) {
+        r.at.shift();
+        again.push(field);
+      }
+    }
+    if (finals.length + running.length + orphans.size + again.length > 0) {
+      const merged = await parts.merged([...finals, ...running, ...orphans, ...again]);
+      for (const field of again) {
+        const whole = merged.get(field);
+        const r = this.recheck.get(field)!;
+        if (whole === undefined || whole.records <= r.records) continue;
+        sharedAggregates(this.keyOf(field), whole, true, out);
+        r.records = whole.records;
+      }
       for (const field of orphans) {
         const whole = merged.get(field);
         if (whole !== undefined) sharedAggregates(this.keyOf(field), whole, true, out);
       }
       for (const field of finals) {
         const slot = this.partials.get(SHARD, field)!;
-        sharedAggregates(this.keyOf(field), merged.get(field)!, true, out);
+        const whole = merged.get(field)!;
+        sharedAggregates(this.keyOf(field), whole, true, out);
+        this.recheck.set(field, { at: RECHECK_MS.map((ms) => now + ms), records: whole.records });
         slot.flags |= FINAL;
         slot.emitted = slot.records;
         this.partials.set(SHARD, field, slot);
@@ -204,6 +232,7 @@ export class SharedParts {
           const column = columnOf(merged, part.columns[c]!, c, this.lists);
           mergeSlots(merged.data, STATS_STRIDE * column, part.data, STATS_STRIDE * c);
         }
+        merged.records += part.records;
       };
       for (const { shared } of this.locals.values()) {
         const part = shared.partial(field);

@@ -109,7 +109,7 @@ export function windowAggregate(
     if (withShared) {
       const scopes = take.scopes.filter((s) => s !== 'device');
       try {
-        ({ flushed, left } = await windows.shared.emit(parts, watermark, scopes, take.limit, out));
+        ({ flushed, left } = await windows.shared.emit(parts, now, watermark, scopes, take.limit, out));
       } catch (error) {
         schedule.flushed(shardId, take, now, 0, take.scopes[0]);
         throw error;

@@ -38,7 +38,7 @@ import {
   TopologyTestDriver,
   type WindowAggregate,
 } from '../../topology/index.ts';
-import { testEnv } from '../support/wait.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
 import {
   compareAggregates,
   enriched,
@@ -560,6 +560,8 @@ describe('window-aggregate on Redis', () => {
     expect(busy()).toHaveLength(1);
     await clock.advance(4_000);
     await driver.settle();
+    // the tick reads the published watermarks from Redis before it emits: wait for its outputs
+    await waitFor('the tick to flush busy', () => busy().length === 2, 10_000);
     expect(busy().map((a) => [a.revision, a.final, a.stats.sum])).toEqual([
       [2, false, 2],
       [4, false, 5],
@@ -567,6 +569,7 @@ describe('window-aggregate on Redis', () => {
     expect(finalFirstHour()).toBe(false);
     // 'slow' idle for more than 60 s, 'busy' still active: a tick finalises the first hour
     await advance(20_000);
+    await waitFor('a tick to finalise the first hour', finalFirstHour, 10_000);
     expect(finalFirstHour()).toBe(true);
     // ticks are not activity: the watermark 'slow' published is of its only batch
     const published = await store.publishedWatermarks('windows');
