@@ -560,8 +560,20 @@ describe('window-aggregate on Redis', () => {
     expect(busy()).toHaveLength(1);
     await clock.advance(4_000);
     await driver.settle();
-    // the tick reads the published watermarks from Redis before it emits: wait for its outputs
-    await waitFor('the tick to flush busy', () => busy().length === 2, 10_000);
+    // a tick reads the published watermarks from Redis before it emits, and registers the next tick
+    // on the manual clock meanwhile: move the clock on in small steps until its outputs are there
+    const tickUntil = (what: string, done: () => boolean) =>
+      waitFor(
+        what,
+        async () => {
+          if (done()) return true;
+          await clock.advance(100);
+          await driver.settle();
+          return done();
+        },
+        20_000,
+      );
+    await tickUntil('the tick to flush busy', () => busy().length === 2);
     expect(busy().map((a) => [a.revision, a.final, a.stats.sum])).toEqual([
       [2, false, 2],
       [4, false, 5],
@@ -569,7 +581,7 @@ describe('window-aggregate on Redis', () => {
     expect(finalFirstHour()).toBe(false);
     // 'slow' idle for more than 60 s, 'busy' still active: a tick finalises the first hour
     await advance(20_000);
-    await waitFor('a tick to finalise the first hour', finalFirstHour, 10_000);
+    await tickUntil('a tick to finalise the first hour', finalFirstHour);
     expect(finalFirstHour()).toBe(true);
     // ticks are not activity: the watermark 'slow' published is of its only batch
     const published = await store.publishedWatermarks('windows');
