@@ -77,7 +77,8 @@ export function columnOf(slot: Slot, metric: string, hint: number, lists: Column
 const US = '\x1f';
 const SLAB_BYTES = 256 * 1024;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: a name that begins with U+FEFF comes back whole
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /**
  * Encodes into shared slabs: one allocation per slab rather than one per entry (a capture's entries

@@ -8,7 +8,7 @@ import type { SnapshotJson, TableMetadata } from '../../sinks/cold/iceberg/types
 import type { BoundValue } from '../../sinks/cold/parquet/bounds.ts';
 import type { ColdType } from '../../sinks/cold/parquet/types.ts';
 
-const utf8Decoder = new TextDecoder();
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Snapshots from the current one back through its parents (newest first). */
 export function ancestry(meta: TableMetadata): SnapshotJson[] {
