@@ -418,9 +418,11 @@ export function describeStateStoreConformance(
       expect(await publishedText(s, ['g', 'kept'])).toEqual({ kept: { 'shard-1': 'x' } });
     });
 
-    it.skipIf(options.empty === undefined)(
-      'throws StateLostError from every call, published state’s too, once its state is emptied',
-      async () => {
+    // only a store that can lose its state runs this (Redis); the embedded one never loses it under a
+    // running worker, so there is nothing to empty
+    const empty = options.empty;
+    if (empty !== undefined)
+      it('throws StateLostError from every call, published state’s too, once its state is emptied', async () => {
         const s = await fresh();
         await s.claim('shard-1', 'a');
         await s.write(
@@ -429,7 +431,7 @@ export function describeStateStoreConformance(
             watermarks: [{ node: 'n', watermark: 1, activeAt: 1 }],
           }),
         );
-        await options.empty!();
+        await empty();
         const calls = [
           () => s.claim('shard-1', 'b'),
           () => s.read('shard-1'),
@@ -440,7 +442,6 @@ export function describeStateStoreConformance(
           () => s.publishedWatermarks('n'),
         ];
         for (const call of calls) await expect(call()).rejects.toBeInstanceOf(StateLostError);
-      },
-    );
+      });
   });
 }
