@@ -1,6 +1,6 @@
 /**
- * A batch's records into the windows: each record's device windows are updated in place in its
- * partition key's slots (keyed state `devices`), and its product and customer × product windows are
+ * A batch's records into the windows: each record's device pane (`panes.ts`) is updated in place
+ * among its partition key's slots (keyed state `devices`, or `closed` for a late record), and its product and customer × product windows are
  * pre-aggregated for the whole batch in the rows of `rows.ts` (a batch touches few of them), merged
  * into the shard's partials afterwards (`partials.ts`). Records too late for retention under the
  * global watermark are set apart for the `late` output.
@@ -10,6 +10,7 @@ import { addToStats, STATS_STRIDE } from '../../topology/index.ts';
 import type { WindowAssigner } from './assign.ts';
 import type { WindowSlice } from './config.ts';
 import { bucketId, rowNameOf, rowNames, US } from './keys.ts';
+import type { PaneGeometry, PaneWindows } from './panes.ts';
 import { ColumnLists, WindowRows } from './rows.ts';
 import { columnOf, newSlot, type Slot } from './slots.ts';
 
@@ -26,12 +27,12 @@ export interface AppliedBatch {
   readonly shared: SharedBuckets;
   readonly late: Enriched[];
   maxEventTime: number;
-  /** Partition keys whose open device slots changed. */
+  /** Partition keys whose open device panes changed. */
   readonly keys: Set<string>;
-  /** Partition keys whose final device slots changed (late records). */
+  /** Partition keys whose closed device panes changed (late records). */
   readonly lateKeys: Set<string>;
-  /** Device slots created by the batch: partition key and window end, for the finals index. */
-  readonly created: { key: string; end: number }[];
+  /** Device panes created by the batch: partition key and pane, for the finals index. */
+  readonly created: { key: string; pane: PaneWindows }[];
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -40,39 +41,42 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** A device's windows under one partition key: the open ones in one value, each final one in a field. */
+/** A device's windows under one partition key: its open panes in one value, each closed pane in a field. */
 export interface DeviceState {
   readonly open: ValueState<Slot[]>;
   readonly closed: MapState<Slot>;
 }
 
-/** The field of a device's window once final (`closed`). */
-export function closedField(slot: Pick<Slot, 'product' | 'device' | 'size' | 'start'>): string {
-  return `${slot.product}${US}${slot.device}${US}${slot.size}${US}${slot.start}`;
+/** The field of a device's pane once closed (`closed`). */
+export function closedField(pane: Pick<Slot, 'product' | 'device' | 'start'>): string {
+  return `${pane.product}${US}${pane.device}${US}${pane.start}`;
 }
 
-/** The open slot of a device's window among its key's open slots, if any. */
-function openSlot(
-  slots: Slot[],
-  record: Enriched,
-  size: WindowSlice['size'],
-  start: number,
-): Slot | undefined {
+/** The open pane starting at `start` of the record's device among its key's open panes, if any. */
+function openPane(panes: Slot[], record: Enriched, start: number): Slot | undefined {
   const device = record.device_id;
-  for (let i = 0; i < slots.length; i++) {
-    const s = slots[i]!;
-    if (s.start === start && s.size === size && s.device === device && s.product === record.productId)
-      return s;
+  for (let i = 0; i < panes.length; i++) {
+    const p = panes[i]!;
+    if (p.start === start && p.device === device && p.product === record.productId) return p;
   }
   return undefined;
 }
 
-/** Applies batches to the slices' windows; `apply(batch, devices, watermark)` classifies with `watermark`. */
-export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssigner, retentionMs: number) {
+/**
+ * Applies batches to the slices' windows (device windows as their panes, `panes`);
+ * `apply(batch, devices, watermark)` classifies with `watermark`.
+ */
+export function batchApplier(
+  slices: readonly WindowSlice[],
+  assign: WindowAssigner,
+  panes: PaneGeometry,
+  retentionMs: number,
+) {
   const productRow = rowNames();
   const lists = new ColumnLists();
   const deviceSlices = slices.filter((s) => s.scope === 'device');
   const sharedSlices = slices.filter((s) => s.scope !== 'device');
+  const paneSize = panes.sizes[0];
   return {
     lists,
     /** Whether a record at event time `t` is too late under `watermark` (the rule `apply` applies). */
@@ -92,8 +96,6 @@ export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssig
       };
       const nd = deviceSlices.length;
       const ns = sharedSlices.length;
-      const starts = new Array<number>(nd);
-      const ends = new Array<number>(nd);
       const accs = new Array<WindowRows>(ns);
       // records of a batch mostly share their windows: remember each shared slice's last window
       const lastStart = new Array<number>(ns).fill(Number.NaN);
@@ -106,12 +108,8 @@ export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssig
         if (!Number.isFinite(t)) continue;
         if (t > out.maxEventTime) out.maxEventTime = t;
         let firstEnd = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < nd; i++) {
-          const { start, end } = assign(t, deviceSlices[i]!.size);
-          starts[i] = start;
-          ends[i] = end;
-          if (end < firstEnd) firstEnd = end;
-        }
+        const pane = nd > 0 ? panes.paneOf(t) : undefined;
+        if (pane !== undefined) firstEnd = pane.windows[0]!.end;
         for (let i = 0; i < ns; i++) {
           const slice = sharedSlices[i]!;
           const { start, end } = assign(t, slice.size);
@@ -147,48 +145,39 @@ export function batchApplier(slices: readonly WindowSlice[], assign: WindowAssig
         if (names.length === 0) continue;
         // records mostly carry the same metrics: intern the list only when it changes
         if (!sameList(columns, names)) columns = lists.of(names);
-        if (nd > 0) {
+        if (pane !== undefined) {
           const key = record.rawRef.partitionKey ?? record.device_id;
-          let slots = devices.open.get(key);
-          if (slots === undefined) slots = [];
-          let openChanged = false;
-          for (let i = 0; i < nd; i++) {
-            const size = deviceSlices[i]!.size;
-            let slot = openSlot(slots, record, size, starts[i]!);
-            let field: string | undefined;
+          let open = devices.open.get(key);
+          if (open === undefined) open = [];
+          let slot = openPane(open, record, pane.start);
+          let field: string | undefined;
+          if (slot === undefined) {
+            // a pane already closed (a late record), or a new one
+            field = closedField({ product: record.productId, device: record.device_id, start: pane.start });
+            slot = devices.closed.get(key, field);
             if (slot === undefined) {
-              // a window already final (a late record), or a new one
-              field = closedField({
-                product: record.productId,
-                device: record.device_id,
-                size,
-                start: starts[i]!,
-              });
-              slot = devices.closed.get(key, field);
-              if (slot === undefined) {
-                field = undefined;
-                slot = newSlot(record.productId, record.device_id, size, starts[i]!, ends[i]!, columns);
-                slots.push(slot);
-                out.created.push({ key, end: ends[i]! });
-              }
-            }
-            if (slot.columns === columns)
-              for (let m = 0; m < names.length; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
-            else
-              for (let m = 0; m < names.length; m++) {
-                const c = columnOf(slot, names[m]!, m, lists);
-                addToStats(slot.data, STATS_STRIDE * c, values[m]!, t);
-              }
-            slot.records++;
-            if (field === undefined) openChanged = true;
-            else {
-              devices.closed.set(key, field, slot);
-              out.lateKeys.add(key);
+              field = undefined;
+              slot = newSlot(record.productId, record.device_id, paneSize!, pane.start, pane.end, columns);
+              open.push(slot);
+              out.created.push({ key, pane });
             }
           }
-          if (openChanged) {
-            devices.open.set(key, slots);
+          if (slot.columns === columns)
+            for (let m = 0; m < names.length; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
+          else
+            for (let m = 0; m < names.length; m++) {
+              const c = columnOf(slot, names[m]!, m, lists);
+              addToStats(slot.data, STATS_STRIDE * c, values[m]!, t);
+            }
+          slot.records++;
+          // no final holds this record yet
+          slot.flags = 0;
+          if (field === undefined) {
+            devices.open.set(key, open);
             out.keys.add(key);
+          } else {
+            devices.closed.set(key, field, slot);
+            out.lateKeys.add(key);
           }
         }
         let rowOf: WindowSlice['scope'] | undefined;

@@ -87,21 +87,26 @@ export function statsOf(slot: Slot, c: number): MetricStats {
   return readStats(slot.data, STATS_STRIDE * c);
 }
 
-/** A device slot's aggregates, one per metric. */
-export function deviceAggregates(slot: Slot, final: boolean, out: WindowAggregate[]): void {
+/** A device window's aggregates, one per metric: `window` names it, `slot` holds its statistics. */
+export function deviceAggregates(
+  window: Pick<Slot, 'product' | 'device' | 'size' | 'start' | 'end'>,
+  slot: Slot,
+  final: boolean,
+  out: WindowAggregate[],
+): void {
   for (let c = 0; c < slot.columns.length; c++) {
     const stats = statsOf(slot, c);
     out.push({
       scope: 'device',
-      window: slot.size,
-      productId: slot.product,
+      window: window.size,
+      productId: window.product,
       metric: slot.columns[c]!,
-      windowStart: slot.start,
-      windowEnd: slot.end,
+      windowStart: window.start,
+      windowEnd: window.end,
       revision: windowRevision(stats.count, final),
       final,
       stats,
-      deviceId: slot.device,
+      deviceId: window.device,
     });
   }
 }

@@ -29,7 +29,7 @@ import type { SharedBuckets } from './aggregate.ts';
 import type { Lateness } from './deviceWindows.ts';
 import { type PartialKey, parsePartial, partialField, sharedAggregates } from './keys.ts';
 import type { ColumnLists } from './rows.ts';
-import { columnOf, FINAL, newSlot, type Slot } from './slots.ts';
+import { columnOf, FINAL, mergeSlot, newSlot, type Slot } from './slots.ts';
 import type { GlobalWatermark } from './watermark.ts';
 
 /** When a final is merged again after it went out (see `SharedWindows.recheck`). */
@@ -227,12 +227,8 @@ export class SharedParts {
     for (const field of fields) {
       let merged: Slot | undefined;
       const add = (part: Slot) => {
-        merged ??= newSlot('', '', part.size, part.start, part.end, part.columns);
-        for (let c = 0; c < part.columns.length; c++) {
-          const column = columnOf(merged, part.columns[c]!, c, this.lists);
-          mergeSlots(merged.data, STATS_STRIDE * column, part.data, STATS_STRIDE * c);
-        }
-        merged.records += part.records;
+        merged ??= newSlot('', '', part.size, part.start, part.end, part.columns, false);
+        mergeSlot(merged, part, this.lists);
       };
       for (const { shared } of this.locals.values()) {
         const part = shared.partial(field);

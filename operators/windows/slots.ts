@@ -1,26 +1,63 @@
 /**
- * What the window operator keeps in keyed state: *slots*, one per window and key, each holding the
- * statistics of its metrics (one column of `STATS_STRIDE` slots per metric, the layout of
- * `topology/metricStats.ts`) in a `Float64Array` of its own, and the binary codec that snapshots them.
+ * What the window operator keeps in keyed state: *slots*, each holding the statistics of its metrics
+ * (one column of `STATS_STRIDE` slots per metric, the layout of `topology/metricStats.ts`) in a
+ * `Float64Array`, and the binary codec that snapshots them.
  *
- * - Device windows: the state `devices`, one value per partition key (a hub's key holds its child
- *   devices' windows too): the open windows' slots, each naming its product, device, size and start;
- *   once final, a window's slot moves to a field of the map state `closed` (see `deviceWindows.ts`).
+ * - Device windows: *panes* (`panes.ts`), a slot per device and pane: the span of event time that one
+ *   window of every device size holds (the 1 h window, in every zone but one whose offset changes by
+ *   half an hour). The device's 1 h, 6 h and 1 day windows are merged from their panes when emitted, so
+ *   a record updates one slot. The open panes of a partition key are the value state `devices` (a
+ *   hub's key holds its child devices' too); a pane moves to a field of the map state `closed` once the
+ *   final of its smallest window went out.
  * - Product and customer × product windows: the published map state `partials`, one field per window
  *   and row (see `keys.ts`), each a slot: this shard's part of a window that spans shards.
  *
- * A slot's `flags` say what was emitted: `FINAL` once its final went out, with `emitted` the record
- * count that final held (a later record makes it due again). Whether its running value is due is kept
- * in memory only: a restored shard emits its open windows' running values again.
+ * A slot's `flags` say what was emitted. A partial: `FINAL` once its final went out, with `emitted` the
+ * record count that final held (a later record makes it due again). A pane: bit `sizeBit(size)` once
+ * the final of its window of that size holds all its records (a record clears them all); its
+ * `emitted` is unused. Whether a running value is due is kept in memory only: a restored shard emits
+ * its open windows' running values again.
  */
-import { clearStats, STATS_STRIDE, type StateCodec, type WindowSize } from '../../topology/index.ts';
+import {
+  clearStats,
+  mergeSlots,
+  STATS_STRIDE,
+  type StateCodec,
+  type WindowSize,
+} from '../../topology/index.ts';
 import type { ColumnLists } from './rows.ts';
 
-/** The final of the slot went out (with `emitted` records). */
+/** A partial's final went out (with `emitted` records). */
 export const FINAL = 1;
 
 const SIZES: readonly WindowSize[] = ['1h', '6h', '1d'];
 const SIZE_INDEX: Readonly<Record<WindowSize, number>> = { '1h': 0, '6h': 1, '1d': 2 };
+
+/** A pane's flag: the final of its window of `size` holds all its records. */
+export function sizeBit(size: WindowSize): number {
+  return 1 << SIZE_INDEX[size];
+}
+
+/** Floats per chunk the long-lived slots' statistics are cut from (128 KiB). */
+const CHUNK_FLOATS = 16 * 1024;
+let chunk = new Float64Array(0);
+let chunkUsed = 0;
+
+/**
+ * Room for a kept slot's statistics: a view of a shared chunk rather than a buffer of its own, which
+ * costs far more to allocate and to collect than the bytes it holds. A chunk lives as long as any
+ * slot cut from it; slots are cut and expire in about the order of their windows, so chunks empty out.
+ */
+function statsArray(n: number): Float64Array {
+  if (n > CHUNK_FLOATS / 8) return new Float64Array(n);
+  if (chunkUsed + n > chunk.length) {
+    chunk = new Float64Array(CHUNK_FLOATS);
+    chunkUsed = 0;
+  }
+  const data = chunk.subarray(chunkUsed, chunkUsed + n);
+  chunkUsed += n;
+  return data;
+}
 
 /** One window of one key: its statistics by metric. */
 export interface Slot {
@@ -40,7 +77,7 @@ export interface Slot {
   flags: number;
 }
 
-/** A new, empty slot for `columns`. */
+/** A new, empty slot for `columns`; `kept`: it goes into the state (cut from a shared chunk). */
 export function newSlot(
   product: string,
   device: string,
@@ -48,8 +85,10 @@ export function newSlot(
   start: number,
   end: number,
   columns: readonly string[],
+  kept = true,
 ): Slot {
-  const data = new Float64Array(STATS_STRIDE * columns.length);
+  const n = STATS_STRIDE * columns.length;
+  const data = kept ? statsArray(n) : new Float64Array(n);
   for (let c = 0; c < columns.length; c++) clearStats(data, STATS_STRIDE * c);
   return { product, device, size, start, end, columns, data, records: 0, emitted: 0, flags: 0 };
 }
@@ -61,12 +100,21 @@ export function columnOf(slot: Slot, metric: string, hint: number, lists: Column
   const found = columns.indexOf(metric);
   if (found >= 0) return found;
   const c = columns.length;
-  const data = new Float64Array(STATS_STRIDE * (c + 1));
+  const data = statsArray(STATS_STRIDE * (c + 1));
   data.set(slot.data);
   clearStats(data, STATS_STRIDE * c);
   slot.data = data;
   slot.columns = lists.of([...columns, metric]);
   return c;
+}
+
+/** Merges `part`'s statistics and record count into `into` (columns matched by metric name). */
+export function mergeSlot(into: Slot, part: Slot, lists: ColumnLists): void {
+  for (let c = 0; c < part.columns.length; c++) {
+    const column = columnOf(into, part.columns[c]!, c, lists);
+    mergeSlots(into.data, STATS_STRIDE * column, part.data, STATS_STRIDE * c);
+  }
+  into.records += part.records;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,8 +259,8 @@ export function slotsCodec(lists: ColumnLists): StateCodec<Slot[]> {
         [columnText, at] = readText(at);
         const columns = columnsOf(columnText);
         const n = STATS_STRIDE * columns.length;
-        const data = new Float64Array(n);
-        new Uint8Array(data.buffer).set(bytes.subarray(at, at + 8 * n));
+        const data = statsArray(n);
+        new Uint8Array(data.buffer, data.byteOffset, 8 * n).set(bytes.subarray(at, at + 8 * n));
         at += 8 * n;
         slots.push({ product, device, size, start, end, columns, data, records, emitted, flags });
       }

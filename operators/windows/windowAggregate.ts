@@ -28,14 +28,15 @@ import { windowAssigner } from './assign.ts';
 import { type WindowAggregateConfig, windowSlices } from './config.ts';
 import { DeviceWindows } from './deviceWindows.ts';
 import { flushSchedule } from './flush.ts';
+import { PaneGeometry } from './panes.ts';
 import { PARTIALS, SharedParts, SharedWindows } from './sharedWindows.ts';
 import { type Slot, slotsCodec } from './slots.ts';
 import { MIN_TICK_MS, shardTicks } from './ticks.ts';
 import { GlobalWatermark } from './watermark.ts';
 
-/** The state of the open device windows: one value (their slots) per partition key. */
+/** The state of the open device panes: one value (their slots) per partition key. */
 const DEVICES = 'devices';
-/** The state of the final device windows kept for late records: one field per window. */
+/** The state of the closed device panes kept for late records: one field per pane. */
 const CLOSED = 'closed';
 /** How long published partials outlive their last write: past any window's retention, with a margin. */
 const PUBLISHED_MARGIN_MS = 7 * 86_400_000;
@@ -52,7 +53,13 @@ interface ShardWindows {
 export function windowAggregate(
   config: WindowAggregateConfig,
 ): Operator<Enriched, WindowAggregate, { late: Enriched }> {
-  const applier = batchApplier(windowSlices(config), windowAssigner(config.zone), config.retentionMs);
+  const slices = windowSlices(config);
+  const assign = windowAssigner(config.zone);
+  const geometry = new PaneGeometry(
+    assign,
+    slices.filter((s) => s.scope === 'device').map((s) => s.size),
+  );
+  const applier = batchApplier(slices, assign, geometry, config.retentionMs);
   const codec = slotsCodec(applier.lists);
   const slotCodec: StateCodec<Slot> = {
     encode: (slot) => codec.encode([slot]),
@@ -67,7 +74,7 @@ export function windowAggregate(
   let clock: Clock | undefined;
 
   /** The shard's windows, their indexes built from its restored state on first use. */
-  const windowsOf = (shardId: string, state: KeyedState | undefined, now: number): ShardWindows => {
+  const windowsOf = (shardId: string, state: KeyedState | undefined): ShardWindows => {
     let windows = shards.get(shardId);
     if (windows === undefined || windows.state !== state) {
       if (state === undefined)
@@ -76,10 +83,10 @@ export function windowAggregate(
       windows = {
         state,
         device,
-        devices: new DeviceWindows(device, config),
+        devices: new DeviceWindows(device, geometry, applier.lists, config),
         shared: new SharedWindows(state.map<Slot>(PARTIALS), applier.lists, config),
       };
-      windows.devices.rebuild(global.current(now));
+      windows.devices.rebuild();
       windows.shared.rebuild();
       shards.set(shardId, windows);
     }
@@ -157,7 +164,7 @@ export function windowAggregate(
           })),
     openShard: async (ctx) => {
       const now = ctx.clock.now();
-      windowsOf(ctx.shardId, ctx.state, now);
+      windowsOf(ctx.shardId, ctx.state);
       // the restored watermark counts from the start: the shard holds the others back at once
       global.observe(ctx.shardId, ctx.timers.watermark, now);
       ticks.open(ctx.shardId, ctx.timers, now);
@@ -176,11 +183,11 @@ export function windowAggregate(
     },
     process: async function aggregateBatch(batch, ctx) {
       const now = ctx.clock.now();
-      const windows = windowsOf(ctx.shardId, ctx.state, now);
+      const windows = windowsOf(ctx.shardId, ctx.state);
       const watermark = global.current(now);
       const applied = applier.apply(batch, windows.device, watermark);
       for (const record of applied.late) ctx.side('late', record);
-      windows.devices.changed(applied, watermark);
+      windows.devices.changed(applied);
       windows.shared.merge(applied.shared);
       const timers = ctx.timers!;
       if (Number.isFinite(applied.maxEventTime))
@@ -192,7 +199,7 @@ export function windowAggregate(
       const now = ctx.clock.now();
       if (!ticks.fire(ctx.shardId, fired, ctx.timers, now)) return [];
       await global.refresh(published);
-      return emitDue(ctx.shardId, windowsOf(ctx.shardId, ctx.state, now), now, true);
+      return emitDue(ctx.shardId, windowsOf(ctx.shardId, ctx.state), now, true);
     },
     close: () => shards.clear(),
   };

@@ -46,7 +46,7 @@ class Published {
     const now = this.clock.now();
     for (const { group, value, ttlMs } of write.upserts) {
       const stored = this.live(group) ?? { byShard: new Map<string, Uint8Array>(), expiresAt: 0 };
-      stored.byShard.set(shardId, new Uint8Array(value));
+      stored.byShard.set(shardId, copyOf(value));
       stored.expiresAt = now + ttlMs;
       this.groups.set(group, stored);
     }
@@ -89,6 +89,12 @@ class Published {
     for (const byShard of this.watermarks.values()) byShard.delete(shardId);
   }
 }
+
+/**
+ * A copy of stored bytes: small ones share Node's buffer pool rather than each taking an `ArrayBuffer`
+ * of its own, which costs far more to allocate and to collect than the bytes.
+ */
+const copyOf = (bytes: Uint8Array): Uint8Array => Buffer.from(bytes);
 
 /** An in-process keyed state store; `clock` expires published entries. */
 export function embeddedStateStore(clock: Clock = systemClock): StateStore {
@@ -135,7 +141,7 @@ export function embeddedStateStore(clock: Clock = systemClock): StateStore {
       const snapshot = state.snapshot ?? { position: undefined, entries: new Map<string, Uint8Array>() };
       state.snapshot = snapshot;
       // upserts before deletes, as in the Redis store: a key in both is deleted
-      for (const { key, value } of write.upserts) snapshot.entries.set(key, new Uint8Array(value));
+      for (const { key, value } of write.upserts) snapshot.entries.set(key, copyOf(value));
       for (const key of write.deletes) snapshot.entries.delete(key);
       snapshot.position = { ...write.position };
       if (write.published !== undefined) published.apply(write.shardId, write.published);

@@ -20,8 +20,12 @@ export interface WriteBlobs {
 
 /** Packs `upserts` and `deletes` (see the file's comment). */
 export function writeBlobs(upserts: readonly StateEntry[], deletes: readonly string[]): WriteBlobs {
-  const upsertBlobs = packBlobs(upserts.length, 2, (i) => [utf8(upserts[i]!.key), upserts[i]!.value]);
-  const deleteBlobs = packBlobs(deletes.length, 1, (i) => [utf8(deletes[i]!)]);
+  const upsertBlobs = packBlobs(upserts.length, 2, (i, parts) => {
+    parts.push(upserts[i]!.key, upserts[i]!.value);
+  });
+  const deleteBlobs = packBlobs(deletes.length, 1, (i, parts) => {
+    parts.push(deletes[i]!);
+  });
   return { upserts: upsertBlobs, deletes: deleteBlobs, bytes: sizeOf(upsertBlobs, deleteBlobs) };
 }
 
@@ -39,14 +43,16 @@ export interface PublishedBlobs {
 /** Packs what a snapshot publishes (nothing when it publishes nothing). */
 export function publishedBlobs(published: PublishedWrite | undefined): PublishedBlobs {
   const { upserts = [], deletes = [], watermarks = [] } = published ?? {};
-  const upsertBlobs = packBlobs(upserts.length, 3, (i) => {
+  const upsertBlobs = packBlobs(upserts.length, 3, (i, parts) => {
     const { group, ttlMs, value } = upserts[i]!;
-    return [utf8(group), utf8(String(ttlMs)), value];
+    parts.push(group, String(ttlMs), value);
   });
-  const deleteBlobs = packBlobs(deletes.length, 1, (i) => [utf8(deletes[i]!)]);
-  const watermarkBlobs = packBlobs(watermarks.length, 2, (i) => {
+  const deleteBlobs = packBlobs(deletes.length, 1, (i, parts) => {
+    parts.push(deletes[i]!);
+  });
+  const watermarkBlobs = packBlobs(watermarks.length, 2, (i, parts) => {
     const { node, watermark, activeAt } = watermarks[i]!;
-    return [utf8(node), utf8(`${watermark} ${activeAt}`)];
+    parts.push(node, `${watermark} ${activeAt}`);
   });
   return {
     upserts: upsertBlobs,
@@ -56,35 +62,52 @@ export function publishedBlobs(published: PublishedWrite | undefined): Published
   };
 }
 
-const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
-
 function sizeOf(...lists: readonly Buffer[][]): number {
   let bytes = 0;
   for (const list of lists) for (const blob of list) bytes += blob.length;
   return bytes;
 }
 
-/** Items `0 … count − 1` as blobs: u32 n, the `per` lengths of each of the n items, then their parts. */
-function packBlobs(count: number, per: 1 | 2 | 3, partsOf: (i: number) => Uint8Array[]): Buffer[] {
+/** A part of an item: text (written as UTF-8) or bytes. */
+type Part = string | Uint8Array;
+
+const lengthOf = (part: Part): number =>
+  typeof part === 'string' ? Buffer.byteLength(part, 'utf8') : part.length;
+
+/**
+ * Items `0 … count − 1` (each `per` parts, pushed by `partsOf`) as blobs: u32 n, the `per` lengths of
+ * each of the n items, then their parts. Each blob is one buffer the parts are written into directly
+ * (text encoded in place): one copy of the bytes, no buffer per part.
+ */
+function packBlobs(count: number, per: 1 | 2 | 3, partsOf: (i: number, parts: Part[]) => void): Buffer[] {
+  const parts: Part[] = [];
+  for (let i = 0; i < count; i++) partsOf(i, parts);
+  const lengths = parts.map(lengthOf);
   const blobs: Buffer[] = [];
-  let parts: Uint8Array[] = [];
-  let size = 0;
-  const close = () => {
-    const n = parts.length / per;
-    const head = Buffer.allocUnsafe(4 + 4 * parts.length);
-    head.writeUInt32LE(n, 0);
-    for (let i = 0; i < parts.length; i++) head.writeUInt32LE(parts[i]!.length, 4 + 4 * i);
-    blobs.push(Buffer.concat([head, ...parts], head.length + size));
-    parts = [];
-    size = 0;
-  };
-  for (let i = 0; i < count; i++) {
-    for (const part of partsOf(i)) {
-      parts.push(part);
-      size += part.length;
+  let first = 0;
+  while (first < parts.length) {
+    // the blob's parts: up to BLOB_ENTRIES items or until BLOB_BYTES is reached
+    let end = first;
+    let size = 0;
+    while (end < parts.length && end - first < per * BLOB_ENTRIES && size < BLOB_BYTES) {
+      for (let k = 0; k < per; k++) size += lengths[end + k]!;
+      end += per;
     }
-    if (parts.length === per * BLOB_ENTRIES || size >= BLOB_BYTES) close();
+    const blob = Buffer.allocUnsafe(4 + 4 * (end - first) + size);
+    blob.writeUInt32LE((end - first) / per, 0);
+    let at = 4;
+    for (let k = first; k < end; k++) {
+      blob.writeUInt32LE(lengths[k]!, at);
+      at += 4;
+    }
+    for (let k = first; k < end; k++) {
+      const part = parts[k]!;
+      if (typeof part === 'string') blob.write(part, at, 'utf8');
+      else blob.set(part, at);
+      at += lengths[k]!;
+    }
+    blobs.push(blob);
+    first = end;
   }
-  if (parts.length > 0) close();
   return blobs;
 }

@@ -28,6 +28,15 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 0, 5);
+/** Zones and a start two days of records from it span. */
+const ZONES: readonly (readonly [string, number])[] = [
+  ['UTC', T0],
+  // summer time starts on 29 March 2026, 01:00 UTC
+  ['Europe/Berlin', Date.UTC(2026, 2, 28)],
+  // on 5 April 2026 at 02:00 local the clocks go back to 01:30 (UTC+11 to UTC+10:30)
+  ['Australia/Lord_Howe', Date.UTC(2026, 3, 4)],
+  ['Asia/Kolkata', T0],
+];
 
 const config = (over: Partial<WindowAggregateConfig> = {}): WindowAggregateConfig =>
   windowAggregateConfigSchema.parse({
@@ -81,10 +90,13 @@ describe('window-aggregate', () => {
           batch: fc.integer({ min: 1, max: 200 }),
           records: fc.integer({ min: 50, max: 400 }),
           lateShare: fc.constantFrom(0, 0.02, 0.1),
+          // two days across a daylight-saving change (Lord Howe's is half an hour: a 1 h window
+          // across a day boundary is two panes) or none
+          zone: fc.constantFrom(...ZONES),
         }),
-        async ({ seed, shards, batch, records, lateShare }) => {
-          const clock = new ManualClock(T0);
-          const cfg = config();
+        async ({ seed, shards, batch, records, lateShare, zone: [zone, start] }) => {
+          const clock = new ManualClock(start);
+          const cfg = config({ zone });
           const t = topology(cfg, clock);
           const workload = windowWorkload({
             seed,
@@ -94,7 +106,7 @@ describe('window-aggregate', () => {
             shards,
             records,
             spanMs: 2 * DAY,
-            start: T0,
+            start,
             outOfOrderMs: 5 * MIN,
             lateShare,
             lateByMs: lateShare > 0.05 ? 20 * MIN : 9 * HOUR,
@@ -107,7 +119,7 @@ describe('window-aggregate', () => {
           await t.driver.settle();
           // every shard far ahead: every window becomes final
           for (let s = 0; s < shards; s++)
-            t.driver.send(t.input, `shard-${s}`, [enriched('close', 'close', null, T0 + 30 * DAY, {})]);
+            t.driver.send(t.input, `shard-${s}`, [enriched('close', 'close', null, start + 30 * DAY, {})]);
           await t.driver.settle();
           // each shard emits its own device windows' finals: those of the shards closed first, at their tick
           await clock.advance(MIN);
@@ -117,10 +129,10 @@ describe('window-aggregate', () => {
           const accepted = workload.flat().filter((r) => !lateSet.has(r));
           const problems = compareAggregates(
             latestAggregates(t.out),
-            referenceAggregates(accepted, cfg.windows),
+            referenceAggregates(accepted, cfg.windows, zone),
           );
           expect(problems.slice(0, 3)).toEqual([]);
-          for (const r of t.late) expect(r.device_timestamp).toBeLessThan(T0 + 2 * DAY - cfg.retentionMs);
+          for (const r of t.late) expect(r.device_timestamp).toBeLessThan(start + 2 * DAY - cfg.retentionMs);
         },
       ),
       { numRuns: 12 },
