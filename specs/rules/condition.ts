@@ -133,10 +133,14 @@ export function forEachComparison(
       visit(condition, path);
       break;
     case 'all':
-      condition.all.forEach((c, i) => forEachComparison(c, visit, [...path, 'all', i]));
+      condition.all.forEach((c, i) => {
+        forEachComparison(c, visit, [...path, 'all', i]);
+      });
       break;
     case 'any':
-      condition.any.forEach((c, i) => forEachComparison(c, visit, [...path, 'any', i]));
+      condition.any.forEach((c, i) => {
+        forEachComparison(c, visit, [...path, 'any', i]);
+      });
       break;
     case 'not':
       forEachComparison(condition.not, visit, [...path, 'not']);
