@@ -45,6 +45,11 @@ const op = z.enum(COMPARISON_OPS);
 const metricComparison = z
   .object({ metric: metricName, op, value: comparisonValue, param: paramName.optional() })
   .strict()
+  .refine((c) => c.op === '==' || c.op === '!=' || typeof c.value === 'number', {
+    message:
+      'wrong type: ">", ">=", "<" and "<=" compare with a number; use "==" or "!=" for text and true/false',
+    path: ['value'],
+  })
   .transform(
     (c): Comparison => ({
       type: 'compare',

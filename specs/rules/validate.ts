@@ -87,6 +87,11 @@ export function validateRuleset(ruleset: Ruleset, specs?: readonly Spec[]): Rule
         });
       previous = Math.max(previous, to);
     });
+    if (rule.kind !== 'threshold' && rule.examples !== undefined)
+      issues.push({
+        path: [...at, 'examples'],
+        message: `examples are run for threshold rules; a ${rule.kind} rule is judged over a device's history`,
+      });
     rule.examples?.forEach((example, j) => {
       if (example.zone !== undefined && !isKnownZone(example.zone))
         issues.push({ path: [...at, 'examples', j, 'zone'], message: `unknown time zone "${example.zone}"` });
