@@ -154,3 +154,52 @@ export function forEachComparison(
       break;
   }
 }
+
+const ORDERED = ['>', '>=', '<', '<='];
+const leafProperties = { op: { enum: [...COMPARISON_OPS] }, param: { type: 'string' } };
+
+/**
+ * The JSON Schema of a condition tree, for editors: the zod form reads a node's keys to pick its
+ * branch, which JSON Schema cannot derive from it. Nodes refer to `#/$defs/condition`.
+ */
+export const CONDITION_JSON_SCHEMA = {
+  description:
+    'a condition: { metric, op, value }, { expr, op, value }, { all: [...] }, { any: [...] }, { not: ... }',
+  anyOf: [
+    {
+      type: 'object',
+      properties: {
+        metric: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+        ...leafProperties,
+        value: { type: ['number', 'string', 'boolean'], description: `a number for ${ORDERED.join(' ')}` },
+      },
+      required: ['metric', 'op', 'value'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: {
+        expr: {
+          type: 'string',
+          description: '+ - * / ( ), abs(x), min(a, b, …), max(a, b, …), numbers, metrics',
+        },
+        ...leafProperties,
+        value: { type: 'number' },
+      },
+      required: ['expr', 'op', 'value'],
+      additionalProperties: false,
+    },
+    ...(['all', 'any'] as const).map((key) => ({
+      type: 'object',
+      properties: { [key]: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } } },
+      required: [key],
+      additionalProperties: false,
+    })),
+    {
+      type: 'object',
+      properties: { not: { $ref: '#/$defs/condition' } },
+      required: ['not'],
+      additionalProperties: false,
+    },
+  ],
+} as const;

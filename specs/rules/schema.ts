@@ -5,7 +5,7 @@
  * (references, cycles) are in `validate.ts`.
  */
 import { z } from 'zod';
-import { conditionSchema } from './condition.ts';
+import { CONDITION_JSON_SCHEMA, conditionSchema } from './condition.ts';
 import { durationSchema } from './duration.ts';
 import { maintenanceSchema, scheduleSchema } from './schedule.ts';
 
@@ -248,5 +248,15 @@ export type RuleExample = z.output<typeof exampleSchema>;
 
 /** The JSON Schema of a ruleset file, for editors. */
 export function rulesetJsonSchema(): object {
-  return z.toJSONSchema(rulesetSchema, { io: 'input', unrepresentable: 'any' });
+  const schema = z.toJSONSchema(rulesetSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      if ((ctx.zodSchema as unknown) === conditionSchema) {
+        for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
+        ctx.jsonSchema.$ref = '#/$defs/condition';
+      }
+    },
+  }) as { $defs?: Record<string, unknown> };
+  return { ...schema, $defs: { ...schema.$defs, condition: CONDITION_JSON_SCHEMA } };
 }

@@ -109,11 +109,25 @@ describe('shardflow rules', () => {
     async () => {
       const result = await runCli(['rules', 'schema']);
       expect(result.code).toBe(0);
-      const schema = JSON.parse(result.stdout) as { properties: Record<string, unknown>; required: string[] };
+      const schema = JSON.parse(result.stdout) as {
+        properties: Record<string, { items?: { oneOf: { properties: Record<string, unknown> }[] } }>;
+        required: string[];
+        $defs: Record<string, { anyOf: { required: string[] }[] }>;
+      };
       expect(Object.keys(schema.properties)).toEqual(
         expect.arrayContaining(['id', 'productId', 'version', 'rules']),
       );
       expect(schema.required).toEqual(expect.arrayContaining(['id', 'productId', 'version', 'rules']));
+      // condition trees are described for editors, not left as "anything"
+      const threshold = schema.properties.rules!.items!.oneOf[0]!;
+      expect(threshold.properties.when).toEqual({ $ref: '#/$defs/condition' });
+      expect(schema.$defs.condition!.anyOf.map((branch) => branch.required[0])).toEqual([
+        'metric',
+        'expr',
+        'all',
+        'any',
+        'not',
+      ]);
     },
     CLI_TEST_TIMEOUT_MS,
   );
