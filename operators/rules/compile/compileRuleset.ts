@@ -210,7 +210,7 @@ function compileRules(
       sources.push(`c${i}: function test(x) { return x ${rule.op} ${numberLiteral(rule.value)}; }`);
     }
   });
-  const generated = new Function(`return {\n${sources.join(',\n')}\n};`)() as Record<
+  const generated = new Function(`'use strict';\nreturn {\n${sources.join(',\n')}\n};`)() as Record<
     string,
     (...args: never[]) => unknown
   >;

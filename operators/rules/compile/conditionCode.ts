@@ -112,7 +112,8 @@ export function conditionSource(name: string, condition: Condition, negate = fal
   return [
     `function ${name}(r) {`,
     'const m = r.metrics;',
-    'let x;',
+    // the temporary an expression's result is held in while it is checked and compared
+    ...(e.lines.some((l) => l.includes('(x = ')) ? ['let x;'] : []),
     ...reads,
     ...e.lines,
     `return ${out};`,

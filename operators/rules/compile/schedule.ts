@@ -5,7 +5,7 @@
  */
 import type { MaintenanceWindow, Schedule } from '../../../specs/rules/schedule.ts';
 import { WEEKDAYS } from '../../../specs/rules/schedule.ts';
-import { zoneOffset } from '../../time/zoneOffset.ts';
+import { isKnownZone, zoneOffset } from '../../time/zoneOffset.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -31,7 +31,9 @@ export function localDayAndMinute(eventTimeMs: number, zone: string): { day: num
 /**
  * Compiles a schedule. A time range whose end is before its start spans midnight and belongs to the
  * day it starts on only in its evening part: days are the local day of the reading itself.
- * With `zone: site` and no zone known for the site, the schedule is read in UTC.
+ * With `zone: site` and no zone for the site, or one this runtime does not know (master data is not
+ * checked against the zone database), the schedule is read in UTC: a bad zone on one site must not
+ * stop its shard.
  */
 export function compileSchedule(schedule: Schedule | undefined): InSchedule {
   if (schedule === undefined) return ALWAYS;
@@ -40,13 +42,27 @@ export function compileSchedule(schedule: Schedule | undefined): InSchedule {
   const ranges = schedule.hours.map((h) => [h.from, h.to] as const);
   const fixed = schedule.zone === 'site' ? undefined : schedule.zone;
   return function inSchedule(eventTimeMs, siteZone) {
-    const { day, minute } = localDayAndMinute(eventTimeMs, fixed ?? siteZone ?? 'UTC');
+    const { day, minute } = localDayAndMinute(eventTimeMs, fixed ?? siteZoneOrUtc(siteZone));
     if ((days & (1 << day)) === 0) return false;
     for (const [from, to] of ranges) {
       if (from < to ? minute >= from && minute < to : minute >= from || minute < to) return true;
     }
     return false;
   };
+}
+
+const knownSiteZones = new Map<string, boolean>();
+
+function siteZoneOrUtc(zone: string | undefined): string {
+  if (zone === undefined) return 'UTC';
+  let known = knownSiteZones.get(zone);
+  if (known === undefined) {
+    known = isKnownZone(zone);
+    // a bounded memo: site zones are few, and garbage must not grow it without limit
+    if (knownSiteZones.size > 1_000) knownSiteZones.clear();
+    knownSiteZones.set(zone, known);
+  }
+  return known ? zone : 'UTC';
 }
 
 /** Compiles maintenance windows (a rule's and its ruleset's together). */

@@ -397,6 +397,9 @@ rules:
     expect(nights.inSchedule(at('2026-03-08T09:30:00Z'))).toBe(false);
     // Monday 9 March 01:00 local: the range belongs to the day it is read, and Monday is not in it
     expect(nights.inSchedule(at('2026-03-09T05:00:00Z'), 'America/New_York')).toBe(false);
+    // a site zone the runtime does not know reads as UTC rather than failing the reading
+    expect(nights.inSchedule(at('2026-03-08T04:00:00Z'), 'Mars/Olympus')).toBe(true);
+    expect(nights.inSchedule(at('2026-03-08T09:30:00Z'), 'Mars/Olympus')).toBe(false);
   });
 
   it("holds the ruleset's and the rule's maintenance windows, end exclusive", () => {
