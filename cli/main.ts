@@ -11,6 +11,7 @@ import { registerIcebergCommand } from './commands/iceberg.ts';
 import { registerMasterdataCommand } from './commands/masterdata.ts';
 import { registerQueryCommand } from './commands/query.ts';
 import { registerReplayCommand } from './commands/replay.ts';
+import { registerRulesCommand } from './commands/rules.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSavepointCommand } from './commands/savepoint.ts';
 import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
@@ -36,6 +37,7 @@ registerReplayCommand(program);
 registerSavepointCommand(program);
 registerScaleAdviceCommand(program);
 registerSpecsCommand(program);
+registerRulesCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`shardflow: ${errorMessage(error)}`);

@@ -5,16 +5,11 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { type Spec, specSchema } from './schema.ts';
+import { type FileProblem, parseWithSchema, parseYamlSource } from './yamlSource.ts';
 
 /** A spec file that could not be used. */
-export interface SpecProblem {
-  readonly file: string;
-  readonly line: number;
-  readonly message: string;
-}
+export type SpecProblem = FileProblem;
 
 /** One valid spec and where it came from. */
 export interface LoadedSpec {
@@ -30,43 +25,13 @@ export interface SpecDirectory {
   readonly problems: readonly SpecProblem[];
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String).join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys')
-    return `${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  return `${path}: ${issue.message}`;
-}
-
 /** Parses and validates one spec file's text. */
 export function parseSpec(file: string, text: string): { spec?: Spec; problems: SpecProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    return {
-      problems: doc.errors.map((e) => ({
-        file,
-        line: lines.linePos(e.pos[0]).line,
-        message: `not valid YAML: ${e.message}`,
-      })),
-    };
-  }
-  const result = specSchema.safeParse(doc.toJS(), { reportInput: true });
-  if (result.success) return { spec: result.data, problems: [] };
-  const problems = result.error.issues.map((issue) => {
-    // the line of the deepest node of the issue's path that exists in the file
-    let line = 1;
-    for (let depth = issue.path.length; depth >= 0; depth--) {
-      const node = doc.getIn(issue.path.slice(0, depth) as (string | number)[], true) as
-        | { range?: [number] }
-        | undefined;
-      if (node?.range) {
-        line = lines.linePos(node.range[0]).line;
-        break;
-      }
-    }
-    return { file, line, message: describeIssue(issue) };
-  });
-  return { problems };
+  const parsed = parseYamlSource(file, text);
+  if (parsed.problems) return { problems: parsed.problems };
+  const result = parseWithSchema(parsed.source, specSchema);
+  if (result.problems) return { problems: result.problems };
+  return { spec: result.value, problems: [] };
 }
 
 /** Loads every spec file of a directory (not recursive). */

@@ -1,0 +1,93 @@
+/**
+ * Loads ruleset files: every `*.yaml` / `*.yml` file is one ruleset, checked by the schema and then
+ * against its product's specs. A file that is not valid is reported with its path, line and the
+ * problem, and left out; the others load.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSpecDirectory } from '../loader.ts';
+import type { Spec } from '../schema.ts';
+import { type FileProblem, parseWithSchema, parseYamlSource } from '../yamlSource.ts';
+import { type Ruleset, rulesetSchema } from './schema.ts';
+import { validateRuleset } from './validate.ts';
+
+/** One valid ruleset and where it came from. */
+export interface LoadedRuleset {
+  readonly file: string;
+  readonly ruleset: Ruleset;
+}
+
+/** What a set of files holds. */
+export interface RulesetFiles {
+  readonly rulesets: readonly LoadedRuleset[];
+  readonly problems: readonly FileProblem[];
+}
+
+/**
+ * Parses and checks one ruleset file's text. `specsOf` gives a product's specs; without it the
+ * metrics are not checked.
+ */
+export function parseRuleset(
+  file: string,
+  text: string,
+  specsOf?: (productId: string) => readonly Spec[],
+): { ruleset?: Ruleset; problems: FileProblem[] } {
+  const parsed = parseYamlSource(file, text);
+  if (parsed.problems) return { problems: parsed.problems };
+  const result = parseWithSchema(parsed.source, rulesetSchema);
+  if (result.problems) return { problems: result.problems };
+  const ruleset = result.value;
+  const issues = validateRuleset(ruleset, specsOf?.(ruleset.productId));
+  if (issues.length > 0)
+    return {
+      problems: issues.map((issue) =>
+        parsed.source.problemAt(issue.path, `${issue.path.join('.') || '(top level)'}: ${issue.message}`),
+      ),
+    };
+  return { ruleset, problems: [] };
+}
+
+/** The ruleset files among `paths`: files as given, directories' `*.yaml` / `*.yml` files (not recursive). */
+export function rulesetFilesOf(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (!statSync(path).isDirectory()) {
+      files.push(path);
+      continue;
+    }
+    const names = readdirSync(path)
+      .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+      .sort();
+    files.push(...names.map((name) => join(path, name)));
+  }
+  return files;
+}
+
+/**
+ * Loads ruleset files (or directories of them), checking each against the specs of `specDir`: the
+ * spec directory's own problems are not the rulesets' and are left to `specs validate`.
+ */
+export function loadRulesets(paths: readonly string[], specDir?: string): RulesetFiles {
+  const specs = specDir === undefined ? undefined : loadSpecDirectory(specDir).specs.map((s) => s.spec);
+  const specsOf = specs && ((productId: string) => specs.filter((s) => s.productId === productId));
+  const rulesets: LoadedRuleset[] = [];
+  const problems: FileProblem[] = [];
+  for (const file of rulesetFilesOf(paths)) {
+    const parsed = parseRuleset(file, readFileSync(file, 'utf8'), specsOf);
+    problems.push(...parsed.problems);
+    if (parsed.ruleset) rulesets.push({ file, ruleset: parsed.ruleset });
+  }
+  const seen = new Map<string, string>();
+  for (const { file, ruleset } of rulesets) {
+    const key = `${ruleset.id}@${ruleset.version}`;
+    const other = seen.get(key);
+    if (other !== undefined)
+      problems.push({
+        file,
+        line: 1,
+        message: `ruleset ${ruleset.id} version ${ruleset.version} is also defined in ${other}`,
+      });
+    seen.set(key, file);
+  }
+  return { rulesets, problems };
+}
