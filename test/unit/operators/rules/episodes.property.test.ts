@@ -12,13 +12,7 @@ import {
   type EpisodeState,
   episodeStateCodec,
 } from '../../../../operators/rules/episodes/index.ts';
-import {
-  type AlarmEvent,
-  type Episode,
-  rebuildEpisodes,
-  SEVERITIES,
-  severityRank,
-} from '../../../../topology/index.ts';
+import { type AlarmEvent, rebuildEpisodes, SEVERITIES, severityRank } from '../../../../topology/index.ts';
 
 const MIN = 60_000;
 const RUNS = 10_000;
@@ -255,5 +249,3 @@ describe('alarm episode state machine (properties)', () => {
     expect(SEVERITIES.map(severityRank)).toEqual([0, 1, 2, 3, 4]);
   });
 });
-
-export type { Episode };
