@@ -71,6 +71,8 @@ export interface Episode {
   /** Set when the episode ends; a closed episode never changes again. */
   readonly closedAt: number | null;
   readonly lastEventSeq: number;
+  /** Time of the last event (epoch ms). */
+  readonly updatedAt: number;
   /** Changing state too often: notifications are suppressed until it is stable again. */
   readonly flapping: boolean;
   /** The value that last made the condition true. */

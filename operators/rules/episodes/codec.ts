@@ -39,6 +39,7 @@ type EpisodeTuple = [
   0 | 1, // flapping
   number | null, // value
   string, // message
+  number, // updatedAt
 ];
 
 const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
@@ -66,6 +67,7 @@ function episodeTuple(e: Episode): EpisodeTuple {
     bit(e.flapping),
     e.value,
     e.message,
+    e.updatedAt,
   ];
 }
 
@@ -93,6 +95,7 @@ function episodeOf(t: EpisodeTuple): Episode {
     flapping: t[18] === 1,
     value: t[19],
     message: t[20],
+    updatedAt: t[21],
   };
 }
 

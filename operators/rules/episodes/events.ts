@@ -24,11 +24,11 @@ export function nextEvent(
   before: Episode,
   kind: AlarmEventKind,
   at: number,
-  change: Partial<Omit<Episode, 'id' | 'lastEventSeq'>>,
+  change: Partial<Omit<Episode, 'id' | 'lastEventSeq' | 'updatedAt'>>,
   detail: EventDetail = {},
 ): AlarmEvent {
   const seq = before.lastEventSeq + 1;
-  return eventOf({ ...before, ...change, lastEventSeq: seq }, kind, at, detail);
+  return eventOf({ ...before, ...change, lastEventSeq: seq, updatedAt: at }, kind, at, detail);
 }
 
 /** The event whose resulting episode is `episode` (numbered `episode.lastEventSeq`). */

@@ -173,6 +173,7 @@ function raise(
     clearedAt: null,
     closedAt: null,
     lastEventSeq: 1,
+    updatedAt: at,
     flapping: changed.flapping,
     value,
     message,
