@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { errorMessage } from '../topology/index.ts';
+import { registerAlarmsCommand } from './commands/alarms.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
@@ -36,6 +37,7 @@ registerReplayCommand(program);
 registerSavepointCommand(program);
 registerScaleAdviceCommand(program);
 registerSpecsCommand(program);
+registerAlarmsCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`shardflow: ${errorMessage(error)}`);
