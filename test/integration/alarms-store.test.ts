@@ -179,6 +179,66 @@ describe('alarm stores', () => {
     for (const [id, episode] of rebuilt.episodes) expect(stored.get(id)).toEqual(episode);
   });
 
+  it('ends with the state machine’s episodes after random histories written in chunks and replayed out of order', async () => {
+    let seed = 20_261_207;
+    const random = () => {
+      // mulberry32: a seeded generator, so a failure can be run again
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+    const all: AlarmEvent[] = [];
+    for (let d = 0; d < 100; d++) {
+      const r = rule(`dev-rand-${d}`, {
+        latched: random() < 0.3,
+        escalate: { to: 'critical', afterMs: 10 * MIN },
+        deescalateAfterMs: 5 * MIN,
+        flapping: { maxChanges: 4, windowMs: 20 * MIN },
+      });
+      let state: EpisodeState | undefined;
+      let at = T0;
+      for (let i = 0; i < 40; i++) {
+        at += Math.floor(random() * 8 * MIN);
+        const p = random();
+        const input: EpisodeInput =
+          p < 0.75
+            ? { kind: 'condition', at, holds: random() < 0.5, value: Math.floor(random() * 3) }
+            : p < 0.9
+              ? { kind: 'acknowledge', at, by: 'ana' }
+              : { kind: 'tick', at };
+        const step = apply(state, input, r);
+        state = step.state;
+        all.push(...step.events);
+      }
+    }
+    const expected = rebuildEpisodes(all).episodes;
+    const chunks: AlarmEvent[][] = [];
+    for (let i = 0; i < all.length; ) {
+      const n = 1 + Math.floor(random() * 200);
+      chunks.push(all.slice(i, i + n));
+      i += n;
+    }
+    const sink = alarmEventSink(write, hot);
+    for (const chunk of chunks) await sink.write(chunk, ctx);
+    // a replay of every chunk in a shuffled order
+    const shuffled = chunks.map((c) => [random(), c] as const).sort((a, b) => a[0] - b[0]);
+    for (const [, chunk] of shuffled) await sink.write(chunk, ctx);
+
+    const stored = await episodes();
+    for (const [id, episode] of expected) expect(stored.get(id)).toEqual(episode);
+    const open = [...expected.values()].filter(
+      (e) => e.closedAt === null && e.deviceId!.startsWith('dev-rand-'),
+    );
+    const hotOpen = (await hot.readOpenAlarms({ customerId: 'cust-1', limit: 100_000 })).filter((a) =>
+      a.deviceId!.startsWith('dev-rand-'),
+    );
+    expect(hotOpen.map((a) => a.episodeId).sort()).toEqual(open.map((e) => e.id).sort());
+    expect(all.length).toBeGreaterThan(1000);
+    expect(open.length).toBeGreaterThan(0);
+    expect(open.length).toBeLessThan(expected.size);
+  }, 120_000);
+
   it(
     'acknowledges, shelves and lists through `shardflow alarms`, in Warm and Hot',
     async () => {
