@@ -199,7 +199,7 @@ export async function listEpisodes(client: SqlClient, filter: EpisodeFilter): Pr
   return rows.map(episodeOfRow);
 }
 
-/** The history, in order (per episode by event number); one episode's when `episodeId` is given. */
+/** The history by event time; one episode's, by event number, when `episodeId` is given. */
 export async function readAlarmEvents(client: SqlClient, episodeId?: string): Promise<AlarmEvent[]> {
   const { rows } = await client.query<{
     event_id: string;
@@ -214,7 +214,7 @@ export async function readAlarmEvents(client: SqlClient, episodeId?: string): Pr
     episode: Episode | string;
   }>(
     `SELECT event_id, episode_id, seq, kind, event_at, actor, note, notify, suppressed, episode FROM alarm_events
-     ${episodeId === undefined ? '' : 'WHERE episode_id = $1'} ORDER BY event_at, episode_id, seq`,
+     ${episodeId === undefined ? 'ORDER BY event_at, episode_id, seq' : 'WHERE episode_id = $1 ORDER BY seq'}`,
     episodeId === undefined ? [] : [episodeId],
   );
   return rows.map((r) => ({

@@ -82,25 +82,26 @@ export function apply(state: EpisodeState | undefined, input: EpisodeInput, rule
         timed,
         input.holds ? conditionHolds(timed.state, input, rule) : conditionEnds(timed.state, input, rule),
       );
-    default: {
-      const result = applyAction(timed.state.episode ?? undefined, input);
-      const step = settle(timed.state, result.events);
-      const withShelf =
-        input.kind === 'shelve' && result.refused === undefined
-          ? { ...step.state, shelvedUntil: input.until }
-          : input.kind === 'unshelve' && result.refused === undefined
-            ? { ...step.state, shelvedUntil: null }
-            : step.state;
-      return {
-        ...then(timed, { state: withShelf, events: step.events }),
-        ...(result.refused ? { refused: result.refused } : {}),
-      };
-    }
+    default:
+      return then(timed, personAction(timed.state, input));
   }
 }
 
+/** A person's action on the open episode; shelving also applies to the (rule, target). */
+function personAction(state: EpisodeState, action: PersonAction): EpisodeStep {
+  const result = applyAction(state.episode ?? undefined, action);
+  if (result.refused !== undefined) return { state, events: [], refused: result.refused };
+  const step = settle(state, result.events);
+  if (action.kind === 'shelve') return { ...step, state: { ...step.state, shelvedUntil: action.until } };
+  if (action.kind === 'unshelve') return { ...step, state: { ...step.state, shelvedUntil: null } };
+  return step;
+}
+
 function then(first: EpisodeStep, second: EpisodeStep): EpisodeStep {
-  return { state: second.state, events: [...first.events, ...second.events] };
+  const events = [...first.events, ...second.events];
+  return second.refused === undefined
+    ? { state: second.state, events }
+    : { state: second.state, events, refused: second.refused };
 }
 
 /** The state after `events` on its episode: closed episodes are forgotten, a cleared one is not active. */
