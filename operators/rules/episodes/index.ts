@@ -4,6 +4,7 @@ export { episodeStateCodec } from './codec.ts';
 export {
   apply,
   type ConditionInput,
+  dueAt,
   EMPTY_EPISODE_STATE,
   type EpisodeInput,
   type EpisodeState,

@@ -246,3 +246,26 @@ function advance(state: EpisodeState, at: number, rule: AlarmRule): EpisodeStep 
   }
   return { state: s, events };
 }
+
+/**
+ * The earliest time at which a `tick` would change the state (escalation, de-escalation, the end of
+ * the grace period, of shelving or of flapping), or undefined when only an input can: when the rule
+ * operator should set its timer for this (rule, target).
+ */
+export function dueAt(state: EpisodeState, rule: AlarmRule): number | undefined {
+  const due: number[] = [];
+  const e = state.episode;
+  if (state.shelvedUntil !== null) due.push(state.shelvedUntil);
+  if (e?.shelvedUntil != null) due.push(e.shelvedUntil);
+  const { escalate, deescalateAfterMs, closeAfterMs, flapping } = rule.policy;
+  if (state.flapping && flapping !== undefined && state.changes.length > 0)
+    due.push(state.changes.at(-1)! + flapping.windowMs);
+  if (e !== null && e.status === 'active' && escalate !== undefined && state.activeSince !== null)
+    if (severityRank(e.severity) < severityRank(escalate.to)) due.push(state.activeSince + escalate.afterMs);
+  if (e !== null && e.status === 'cleared' && e.clearedAt !== null) {
+    if (deescalateAfterMs !== undefined && e.severity !== rule.policy.severity)
+      due.push(e.clearedAt + deescalateAfterMs);
+    if (mayClose(e) && (closeAfterMs ?? 0) > 0) due.push(e.clearedAt + closeAfterMs!);
+  }
+  return due.length === 0 ? undefined : Math.min(...due);
+}

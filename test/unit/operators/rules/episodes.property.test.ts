@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type AlarmRule,
   apply,
+  dueAt,
   type EpisodeInput,
   type EpisodePolicy,
   type EpisodeState,
@@ -232,6 +233,34 @@ describe('alarm episode state machine (properties)', () => {
           }
         }
       }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('changes nothing on a tick before its due time, and something on a tick at it', () => {
+    fc.assert(
+      fc.property(
+        scenarios,
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        ([policy, steps], f) => {
+          const r = ruleWith(policy);
+          for (const { input, state } of run(r, steps).states) {
+            const due = dueAt(state, r);
+            if (due === undefined) {
+              expect(apply(state, { kind: 'tick', at: input.at + 365 * 24 * 60 * MIN }, r).state).toEqual(
+                state,
+              );
+              continue;
+            }
+            if (due > input.at) {
+              const before = input.at + Math.floor(f * (due - input.at));
+              if (before < due)
+                expect(apply(state, { kind: 'tick', at: before }, r)).toEqual({ state, events: [] });
+            }
+            expect(apply(state, { kind: 'tick', at: Math.max(due, input.at) }, r).state).not.toEqual(state);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
