@@ -290,4 +290,33 @@ describe('alarm stores', () => {
     },
     CLI_TEST_TIMEOUT_MS,
   );
+
+  it(
+    'assigns, comments and clears through `shardflow alarms`; a latched alarm cleared by hand waits for its acknowledgement',
+    async () => {
+      const events = eventsOf(rule('dev-cli-2', { latched: true }), [[0, 'holds']]);
+      await alarmEventSink(write, hot).write(events, ctx);
+      const id = events[0]!.episodeId;
+      const alarms = (...args: string[]) => runCli(['alarms', ...args, '-c', config]);
+      expect((await alarms('assign', id, '--to', 'bo', '--by', 'ana')).code).toBe(0);
+      expect((await alarms('comment', id, '--text', 'fan replaced', '--by', 'bo')).code).toBe(0);
+      const cleared = await alarms('clear', id, '--by', 'bo');
+      expect(cleared.code).toBe(0);
+      expect(cleared.stdout).toMatch(/clear.*latch/);
+      const history = await readAlarmEvents(read, id);
+      expect(history.map((e) => [e.kind, e.by, e.note])).toEqual([
+        ['raise', null, null],
+        ['assign', 'ana', 'bo'],
+        ['comment', 'bo', 'fan replaced'],
+        ['clear', 'bo', null],
+        ['latch', 'bo', 'awaiting acknowledgement'],
+      ]);
+      const shown = (await hot.readOpenAlarms({ customerId: 'cust-1' })).find((a) => a.episodeId === id);
+      expect([shown?.assignee, shown?.status, shown?.acknowledged]).toEqual(['bo', 'cleared', false]);
+      const refused = await alarms('shelve', id, '--by', 'bo');
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/exactly one of --until and --for/);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 });
