@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { errorMessage } from '../topology/index.ts';
+import { registerAlarmsCommand } from './commands/alarms.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
@@ -38,6 +39,7 @@ registerSavepointCommand(program);
 registerScaleAdviceCommand(program);
 registerSpecsCommand(program);
 registerRulesCommand(program);
+registerAlarmsCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`shardflow: ${errorMessage(error)}`);

@@ -1,6 +1,7 @@
 /**
  * The public surface of `topology/`: what sources, operators, sinks and the CLI may import.
  */
+export * from './alarms.ts';
 export * from './builder.ts';
 export * from './clock.ts';
 export * from './components.ts';

@@ -89,6 +89,8 @@ export function memoryHot(): MemoryHot {
     countTelemetry: async () => 0,
     readLatestState: async (deviceId) => states.get(deviceId),
     readAggregates: async () => [],
+    writeOpenAlarms: async () => {},
+    readOpenAlarms: async () => [],
     close: async () => {},
     written: () => ({ telemetry, aggregates }),
   };

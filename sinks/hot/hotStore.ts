@@ -5,9 +5,18 @@
  *
  * Every write is an upsert by a natural key, so a replayed batch leaves the same rows: telemetry by
  * device, device time and stream position; latest state per device, moving only forward in device
- * time; window aggregates by (scope, key, metric, window, window start), keeping the highest revision.
+ * time; window aggregates by (scope, key, metric, window, window start), keeping the highest revision;
+ * open alarms by episode id, moving only forward in the episode's event number.
  */
-import type { Enriched, RawRef, WindowAggregate, WindowSize } from '../../topology/index.ts';
+import type {
+  AlarmTarget,
+  Enriched,
+  Episode,
+  RawRef,
+  Severity,
+  WindowAggregate,
+  WindowSize,
+} from '../../topology/index.ts';
 
 /** Each device's latest record, as the dashboards show it. */
 export interface DeviceState {
@@ -41,6 +50,38 @@ export interface AggregateQuery {
   readonly metric?: string;
 }
 
+/** An alarm as a customer's dashboard shows it. */
+export interface OpenAlarm {
+  readonly episodeId: string;
+  readonly ruleId: string;
+  readonly target: AlarmTarget;
+  readonly customerId: string | null;
+  readonly siteId: string | null;
+  readonly deviceId: string | null;
+  readonly productId: string | null;
+  readonly severity: Severity;
+  readonly status: Episode['status'];
+  readonly acknowledged: boolean;
+  readonly latched: boolean;
+  readonly assignee: string | null;
+  readonly shelvedUntil: number | null;
+  readonly flapping: boolean;
+  readonly value: number | null;
+  readonly message: string;
+  readonly openedAt: number;
+  readonly updatedAt: number;
+  readonly lastEventSeq: number;
+}
+
+/** Which open alarms to read: most severe first, then newest. */
+export interface OpenAlarmQuery {
+  readonly customerId?: string;
+  /** Only alarms at least this severe. */
+  readonly minSeverity?: Severity;
+  /** At most this many; 1,000 when absent. */
+  readonly limit?: number;
+}
+
 /** The Hot store's writes (write endpoint) and reads (read endpoint). */
 export interface HotStore {
   /** The technology, for the topology description. */
@@ -56,7 +97,18 @@ export interface HotStore {
   writeTelemetry(batch: readonly Enriched[], now: number): Promise<void>;
   /** Upserts product- and device-scope window aggregates; a lower revision never replaces a higher. */
   writeAggregates(batch: readonly WindowAggregate[]): Promise<void>;
-  /** Removes telemetry older than the retention at `now`; returns how many days/partitions it dropped. */
+  /**
+   * Brings the open alarms to these episodes' states: an episode newer (by `lastEventSeq`) than the
+   * stored one replaces it, a closed one leaves the dashboards (its row is kept, marked closed, until
+   * the retention, so a replayed older event cannot bring it back).
+   */
+  writeOpenAlarms(episodes: readonly Episode[]): Promise<void>;
+  /** Open alarms, most severe first, then newest opened. */
+  readOpenAlarms(query: OpenAlarmQuery): Promise<OpenAlarm[]>;
+  /**
+   * Removes telemetry (and closed alarms) older than the retention at `now`; returns how many
+   * days/partitions of telemetry it dropped.
+   */
   expire(now: number): Promise<number>;
   readTelemetry(query: TelemetryQuery): Promise<Enriched[]>;
   /** Number of telemetry records with device time in `[from, to)`. */
@@ -119,7 +171,6 @@ function aggregateKey(a: WindowAggregate): string {
   return `${a.scope}\u0001${hotAggregateKey(a)}\u0001${a.metric}\u0001${a.window}\u0001${a.windowStart}`;
 }
 
-/** Per device, the batch's latest record (a later record in the batch wins a tie in device time). */
 /**
  * A map's values in the order of their keys. Upserts write rows in key order, so two shards' writers
  * touching the same rows lock them in the same order and cannot deadlock each other.
@@ -128,6 +179,7 @@ function inKeyOrder<T>(byKey: ReadonlyMap<string, T>): T[] {
   return [...byKey.keys()].sort().map((key) => byKey.get(key)!);
 }
 
+/** Per device, the batch's latest record (a later record in the batch wins a tie in device time). */
 export function latestPerDevice(batch: readonly Enriched[]): Enriched[] {
   const latest = new Map<string, Enriched>();
   for (const e of batch) {
@@ -147,3 +199,41 @@ export function highestRevisions(batch: readonly WindowAggregate[]): WindowAggre
   }
   return inKeyOrder(best);
 }
+
+/** Per episode, the batch's latest state (highest event number), in episode id order. */
+export function latestEpisodes(batch: readonly Episode[]): Episode[] {
+  const latest = new Map<string, Episode>();
+  for (const e of batch) {
+    const current = latest.get(e.id);
+    if (current === undefined || current.lastEventSeq < e.lastEventSeq) latest.set(e.id, e);
+  }
+  return inKeyOrder(latest);
+}
+
+/** The dashboard row of an episode. */
+export function openAlarmOf(e: Episode): OpenAlarm {
+  return {
+    episodeId: e.id,
+    ruleId: e.ruleId,
+    target: e.target,
+    customerId: e.customerId,
+    siteId: e.siteId,
+    deviceId: e.deviceId,
+    productId: e.productId,
+    severity: e.severity,
+    status: e.status,
+    acknowledged: e.acknowledged,
+    latched: e.latched,
+    assignee: e.assignee,
+    shelvedUntil: e.shelvedUntil,
+    flapping: e.flapping,
+    value: e.value,
+    message: e.message,
+    openedAt: e.openedAt,
+    updatedAt: e.updatedAt,
+    lastEventSeq: e.lastEventSeq,
+  };
+}
+
+/** Open alarms per read unless asked otherwise. */
+export const OPEN_ALARMS_LIMIT = 1000;

@@ -22,12 +22,22 @@ import {
   isHotAggregate,
   lastByKey,
   latestPerDevice,
+  OPEN_ALARMS_LIMIT,
   retentionCutoff,
   storedRawRef,
   type TelemetryQuery,
   telemetryKey,
 } from './hotStore.ts';
 import { classifyMongoError } from './mongoErrors.ts';
+import {
+  OPEN_ALARMS,
+  OPEN_ALARMS_INDEX,
+  OPEN_ALARMS_SORT,
+  type OpenAlarmDoc,
+  openAlarmFilter,
+  openAlarmOfDoc,
+  openAlarmOps,
+} from './mongoOpenAlarms.ts';
 
 const DUPLICATE_KEY = 11000;
 const INDEX_OPTIONS_CONFLICT = 85;
@@ -130,6 +140,18 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
   const readDb = endpoints.read.db(endpoints.database);
   const ttlSeconds = options.retentionDays * (DAY_MS / 1000);
 
+  /** A TTL index, or its TTL changed in place when the retention changed since it was made. */
+  async function ttlIndex(collection: string, field: string, name: string): Promise<void> {
+    try {
+      await writeDb
+        .collection(collection)
+        .createIndex({ [field]: 1 }, { name, expireAfterSeconds: ttlSeconds });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== INDEX_OPTIONS_CONFLICT) throw error;
+      await writeDb.command({ collMod: collection, index: { name, expireAfterSeconds: ttlSeconds } });
+    }
+  }
+
   return {
     kind: 'mongodb',
     retentionDays: options.retentionDays,
@@ -138,22 +160,13 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
       const telemetry = writeDb.collection('hot_telemetry');
       await telemetry.createIndex({ deviceId: 1, deviceTimestamp: 1 });
       await telemetry.createIndex({ productId: 1, deviceTimestamp: 1 });
-      try {
-        await telemetry.createIndex(
-          { deviceTimestamp: 1 },
-          { name: 'retention', expireAfterSeconds: ttlSeconds },
-        );
-      } catch (error) {
-        // The retention changed since the index was made: change the TTL in place.
-        if ((error as { code?: unknown }).code !== INDEX_OPTIONS_CONFLICT) throw error;
-        await writeDb.command({
-          collMod: 'hot_telemetry',
-          index: { name: 'retention', expireAfterSeconds: ttlSeconds },
-        });
-      }
+      await ttlIndex('hot_telemetry', 'deviceTimestamp', 'retention');
       await writeDb
         .collection('hot_aggregates')
         .createIndex({ scope: 1, key: 1, window: 1, windowStart: 1, metric: 1 });
+      await writeDb.collection(OPEN_ALARMS).createIndex(OPEN_ALARMS_INDEX, { name: 'dashboard' });
+      // closed episodes stay (a replayed older event finds them newer) until the retention
+      await ttlIndex(OPEN_ALARMS, 'closedAt', 'retention');
     },
 
     async writeTelemetry(batch, now) {
@@ -232,12 +245,27 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
       await bulk(writeDb, 'hot_aggregates', ops, true);
     },
 
+    async writeOpenAlarms(episodes) {
+      await bulk(writeDb, OPEN_ALARMS, openAlarmOps(episodes), true);
+    },
+
+    async readOpenAlarms(query) {
+      const docs = await readDb
+        .collection<OpenAlarmDoc>(OPEN_ALARMS)
+        .find(openAlarmFilter(query))
+        .sort(OPEN_ALARMS_SORT)
+        .limit(Math.max(0, Math.floor(query.limit ?? OPEN_ALARMS_LIMIT)))
+        .toArray();
+      return docs.map(openAlarmOfDoc);
+    },
+
     async expire(now) {
       // The TTL index removes expired telemetry continuously; this makes the cut exact at `now`.
       const cutoff = new Date(retentionCutoff(now, options.retentionDays));
       const { deletedCount } = await writeDb
         .collection<TelemetryDoc>('hot_telemetry')
         .deleteMany({ deviceTimestamp: { $lt: cutoff } });
+      await writeDb.collection<OpenAlarmDoc>(OPEN_ALARMS).deleteMany({ closedAt: { $lt: cutoff } });
       return deletedCount > 0 ? 1 : 0;
     },
 

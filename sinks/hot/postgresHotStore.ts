@@ -1,5 +1,5 @@
 /**
- * The Hot store on PostgreSQL (tables from migration 200). Telemetry lives in `hot_telemetry`,
+ * The Hot store on PostgreSQL (tables from migrations 200 and 600; open alarms in `postgresOpenAlarms.ts`). Telemetry lives in `hot_telemetry`,
  * partitioned by UTC day: a day's partition is created the first time a batch reaches that day
  * (and the next day's ahead of it, so midnight does not wait on DDL), and retention drops whole
  * partitions, which costs no vacuum. Writes are one `INSERT … SELECT FROM jsonb_to_recordset($1)`
@@ -32,6 +32,7 @@ import {
   telemetryKey,
   utcDayStart,
 } from './hotStore.ts';
+import { expireClosedAlarms, readOpenAlarms, writeOpenAlarms } from './postgresOpenAlarms.ts';
 
 const PARTITION = /^hot_telemetry_p(\d{4})(\d{2})(\d{2})$/;
 
@@ -215,8 +216,13 @@ export function postgresHotStore(endpoints: PostgresHotEndpoints, options: Postg
       }));
     },
 
+    writeOpenAlarms: (episodes) => writeOpenAlarms(write, episodes),
+
+    readOpenAlarms: (query) => readOpenAlarms(read, query),
+
     async expire(now) {
       const cutoff = retentionCutoff(now, options.retentionDays);
+      await expireClosedAlarms(write, cutoff);
       const { rows } = await write.query<{ name: string }>(
         `SELECT c.relname AS name FROM pg_inherits i
            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent

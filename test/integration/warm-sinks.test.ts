@@ -90,10 +90,9 @@ describe.each(adapters)('Warm sinks on %s', (_name, open) => {
       );
       expect(await tables(old.client)).toEqual(['product_hourly_counts', 'sink_progress']);
       const result = await migrateWarm(old.client);
-      expect(result).toMatchObject({
-        from: 500,
-        applied: [expect.stringMatching(/\/501\.do\.retire-hourly-counts\.sql$/)],
-      });
+      // 501 first; the migrations released after it follow
+      expect(result.from).toBe(500);
+      expect(result.applied[0]).toMatch(/\/501\.do\.retire-hourly-counts\.sql$/);
       expect(await tables(old.client)).toEqual([]);
     } finally {
       await old.cleanup();

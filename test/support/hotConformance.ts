@@ -5,11 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotAggregateSink } from '../../sinks/hot/hotAggregateSink.ts';
-import { DAY_MS, type HotStore, utcDayStart } from '../../sinks/hot/hotStore.ts';
+import { DAY_MS, type HotStore, openAlarmOf, utcDayStart } from '../../sinks/hot/hotStore.ts';
 import { hotTelemetrySink } from '../../sinks/hot/hotTelemetrySink.ts';
 import {
   type BatchContext,
   type Enriched,
+  type Episode,
   ManualClock,
   type MetricStats,
   type WindowAggregate,
@@ -292,5 +293,74 @@ export function hotConformance(
       expect(await store.expire(clock.now() + 2 * DAY_MS)).toBeGreaterThan(0);
       expect(await store.readTelemetry(all)).toEqual([fresh]);
     });
+
+    it('shows open alarms by customer, most severe first, and moves each only forward by event number', async () => {
+      const a1 = episode('alarm-a', { customerId: 'cust-oa', severity: 'warning', openedAt: BASE });
+      const b1 = episode('alarm-b', { customerId: 'cust-oa', severity: 'critical', openedAt: BASE + 1000 });
+      const c1 = episode('alarm-c', { customerId: 'cust-ob', severity: 'major', openedAt: BASE + 2000 });
+      const a2 = { ...a1, acknowledged: true, lastEventSeq: 2, updatedAt: BASE + 5000 };
+      // one batch may hold several states of an episode: the latest counts
+      await store.writeOpenAlarms([a1, b1, c1, a2]);
+      const ids = async (q: Parameters<HotStore['readOpenAlarms']>[0]) =>
+        (await store.readOpenAlarms(q)).map((a) => a.episodeId);
+      expect(await ids({ customerId: 'cust-oa' })).toEqual(['alarm-b', 'alarm-a']);
+      expect(await ids({ customerId: 'cust-oa', minSeverity: 'major' })).toEqual(['alarm-b']);
+      expect(await ids({ customerId: 'cust-oa', limit: 1 })).toEqual(['alarm-b']);
+      expect((await store.readOpenAlarms({ customerId: 'cust-oa' }))[1]).toEqual(openAlarmOf(a2));
+      // an older state written again (a replay) changes nothing
+      await store.writeOpenAlarms([a1]);
+      expect((await store.readOpenAlarms({ customerId: 'cust-oa' }))[1]!.acknowledged).toBe(true);
+    });
+
+    it('takes a closed alarm off the dashboards, and a replayed older event does not bring it back', async () => {
+      const open = episode('alarm-closing', { customerId: 'cust-oc', openedAt: BASE });
+      const cleared = {
+        ...open,
+        status: 'cleared' as const,
+        clearedAt: BASE + 10,
+        lastEventSeq: 2,
+        updatedAt: BASE + 10,
+      };
+      const closed = { ...cleared, closedAt: BASE + 10, lastEventSeq: 3 };
+      const next = episode('alarm-next', { customerId: 'cust-oc', openedAt: BASE + 20 });
+      await store.writeOpenAlarms([open]);
+      await store.writeOpenAlarms([cleared, closed, next]);
+      const ids = async () => (await store.readOpenAlarms({ customerId: 'cust-oc' })).map((a) => a.episodeId);
+      expect(await ids()).toEqual(['alarm-next']);
+      await store.writeOpenAlarms([open, cleared]);
+      expect(await ids()).toEqual(['alarm-next']);
+      // the retention removes closed alarms, never open ones
+      await store.expire(BASE + 10 + (store.retentionDays + 1) * DAY_MS);
+      expect(await ids()).toEqual(['alarm-next']);
+    });
   });
+}
+
+/** An open episode of rule `overheat` on a device, with `over` on top. */
+function episode(id: string, over: Partial<Episode>): Episode {
+  return {
+    id,
+    ruleId: 'overheat',
+    rulesetVersion: 1,
+    target: { kind: 'device', id: `dev-${id}` },
+    productId: 'env-h1',
+    customerId: null,
+    siteId: 'site-1',
+    deviceId: `dev-${id}`,
+    severity: 'warning',
+    status: 'active',
+    acknowledged: false,
+    latched: false,
+    assignee: null,
+    shelvedUntil: null,
+    openedAt: BASE,
+    clearedAt: null,
+    closedAt: null,
+    lastEventSeq: 1,
+    updatedAt: over.openedAt ?? BASE,
+    flapping: false,
+    value: 42.5,
+    message: 'too hot',
+    ...over,
+  };
 }

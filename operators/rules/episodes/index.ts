@@ -1,0 +1,14 @@
+/** The alarm episode lifecycle: the state machine, people's actions, and the keyed-state codec. */
+export { type ActionResult, applyAction, mayClose, type PersonAction } from './actions.ts';
+export { episodeStateCodec } from './codec.ts';
+export {
+  apply,
+  type ConditionInput,
+  dueAt,
+  EMPTY_EPISODE_STATE,
+  type EpisodeInput,
+  type EpisodeState,
+  type EpisodeStep,
+  type TickInput,
+} from './machine.ts';
+export type { AlarmRule, AlarmSubject, EpisodePolicy } from './policy.ts';

@@ -1,0 +1,31 @@
+/**
+ * Writes the rules stage's alarm events: the history and the episodes in the Warm store (one
+ * transaction per batch, see `warmAlarms.ts`), then the open alarms in the Hot store. Idempotent on
+ * replay: events are keyed by their deterministic id, episodes and open alarms move only forward by
+ * event number, so a batch written again, in whole or in parts, leaves the same rows. A failure
+ * between the two stores is retried whole, which rewrites nothing in Warm and brings Hot up to date.
+ */
+import type { AlarmEvent, Sink } from '../../topology/index.ts';
+import type { HotStore } from '../hot/hotStore.ts';
+import type { SqlClient } from '../postgres/sql.ts';
+import { writeAlarmEvents } from './warmAlarms.ts';
+
+/** The alarm event sink over the Warm store's write endpoint and the Hot store. */
+export function alarmEventSink(warm: SqlClient, hot: HotStore): Sink<AlarmEvent> {
+  return {
+    type: 'alarm-events',
+    stores: [
+      { name: 'warm.alarm_events', kind: 'postgresql' },
+      { name: 'warm.alarm_episodes', kind: 'postgresql' },
+      { name: 'hot.open_alarms', kind: hot.kind },
+    ],
+    durability: 'on-write',
+    // keyed by event id and forward-only by event number: any part of a batch stands alone
+    rejects: 'isolate',
+    async write(batch) {
+      if (batch.length === 0) return;
+      await warm.transaction((tx) => writeAlarmEvents(tx, batch));
+      await hot.writeOpenAlarms(batch.map((e) => e.episode));
+    },
+  };
+}
