@@ -197,6 +197,8 @@ export interface StateStore {
    * Writes a snapshot atomically: its entries and position together, or nothing (also when the
    * worker dies during the write). A position below the stored one changes nothing; the same position is
    * written again (what changed after a barrier, captured when the shard drains, has the barrier's).
+   * The store may keep the entries' bytes as given: a caller never changes bytes it wrote (a capture
+   * encodes into buffers of its own).
    */
   write(snapshot: SnapshotWrite): Promise<SnapshotReceipt>;
   /**

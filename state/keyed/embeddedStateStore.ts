@@ -1,7 +1,8 @@
 /**
  * The keyed state store of the embedded demo: the Redis store's semantics (the conformance suite runs
- * both) in a map per shard. A write is atomic because it runs synchronously; values are copied in and
- * out, so no caller can change stored bytes. Its state lives and dies with the process, and with it
+ * both) in a map per shard. A write is atomic because it runs synchronously. It keeps the bytes it is
+ * given (callers never change bytes they wrote: `StateStore.write`), which share the buffers a capture
+ * encoded them into, and copies what it gives out, so no reader can change stored bytes. Its state lives and dies with the process, and with it
  * the worker: it never loses state under a running worker, so it never throws `StateLostError`.
  *
  * Published entries expire as Redis's do, per group: `ttlMs` after the group's last upsert by any
@@ -46,7 +47,7 @@ class Published {
     const now = this.clock.now();
     for (const { group, value, ttlMs } of write.upserts) {
       const stored = this.live(group) ?? { byShard: new Map<string, Uint8Array>(), expiresAt: 0 };
-      stored.byShard.set(shardId, copyOf(value));
+      stored.byShard.set(shardId, value);
       stored.expiresAt = now + ttlMs;
       this.groups.set(group, stored);
     }
@@ -89,12 +90,6 @@ class Published {
     for (const byShard of this.watermarks.values()) byShard.delete(shardId);
   }
 }
-
-/**
- * A copy of stored bytes: small ones share Node's buffer pool rather than each taking an `ArrayBuffer`
- * of its own, which costs far more to allocate and to collect than the bytes.
- */
-const copyOf = (bytes: Uint8Array): Uint8Array => Buffer.from(bytes);
 
 /** An in-process keyed state store; `clock` expires published entries. */
 export function embeddedStateStore(clock: Clock = systemClock): StateStore {
@@ -141,7 +136,7 @@ export function embeddedStateStore(clock: Clock = systemClock): StateStore {
       const snapshot = state.snapshot ?? { position: undefined, entries: new Map<string, Uint8Array>() };
       state.snapshot = snapshot;
       // upserts before deletes, as in the Redis store: a key in both is deleted
-      for (const { key, value } of write.upserts) snapshot.entries.set(key, copyOf(value));
+      for (const { key, value } of write.upserts) snapshot.entries.set(key, value);
       for (const key of write.deletes) snapshot.entries.delete(key);
       snapshot.position = { ...write.position };
       if (write.published !== undefined) published.apply(write.shardId, write.published);
