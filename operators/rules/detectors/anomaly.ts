@@ -1,0 +1,326 @@
+/**
+ * Anomaly: spikes, dips and level shifts of a device's metric against its own history, by one of
+ * three methods, optionally against an hour-of-day baseline.
+ *
+ * Every method first standardizes a reading: `e = (value - center) / σ`, where center and σ come from
+ * the reading's hour cell once that cell has `minDays` days (`hourBaseline.ts`), and otherwise from
+ * the method's global baseline:
+ * - `robust-z`: the median and MAD (× 1.4826) of a ring of the last `window` readings, exact
+ *   (`ringMedian.ts`); anomalous when |e| > `threshold`. Spikes and dips.
+ * - `ewma`: an exponentially weighted mean and variance (`baselineHalfLife` readings) as the centre
+ *   line; the chart `S = λ·e + (1 − λ)·S` is anomalous beyond ± `threshold` (L) times its own σ,
+ *   `sqrt(λ / (2 − λ))`. Level shifts, and spikes large enough to carry S past the limit.
+ * - `cusum`: the same baseline; two-sided `S± = max(0, S± ± e − k)` on e clipped to ± `clip`, so a
+ *   lone spike cannot reach `h` (`threshold`) alone; anomalous when either passes h. Level shifts.
+ *   After a detection both sums restart from 0 and, when the global baseline judged, its mean moves
+ *   to the level the sum estimates, `σ·(k + S / n)` away (n readings since the sum left 0): the new
+ *   level becomes normal instead of raising again every few readings.
+ *
+ * Poisoning: once the baseline is ready, a reading enters it winsorized, clipped to center ± `clip`·σ
+ * (the ring of `robust-z` too): a spike weighs no more than a reading at the clip, a lasting level
+ * still moves the baseline. The hour cells are fed only hourly means (see `feedAnomalyHour`).
+ * Readings whose event time is not after the last one are not judged and not learnt.
+ */
+import { alphaOfHalfLife, clamp, EW_STRIDE, ewAdd, ewCount, ewMean, ewShift, ewSigma } from './ewStats.ts';
+import {
+  feedHourCell,
+  HOUR_CELLS_LENGTH,
+  hourCellCount,
+  hourCellMean,
+  hourCellSigma,
+} from './hourBaseline.ts';
+import { flooredSigma } from './outOfBand.ts';
+import { choiceParam, DetectorParamError, integerParam, knownKeys, numberParam } from './params.ts';
+import { medianAndMad } from './ringMedian.ts';
+import { DetectorKind, detectorStateCodec, KIND } from './stateCodec.ts';
+import { type Direction, ignoredOf, notJudged, type Verdict } from './verdict.ts';
+
+const NAME = 'anomaly';
+const METHODS = ['robust-z', 'ewma', 'cusum'] as const;
+const FALLBACKS = ['wait', 'global'] as const;
+
+/** Parameters of an anomaly detector. */
+export interface AnomalyParams {
+  readonly method: (typeof METHODS)[number];
+  /** robust-z: |z| limit (default 6); ewma: L (default 4.5); cusum: h in σ (default 12). */
+  readonly threshold?: number;
+  /** robust-z: readings in the ring (5 to 1,024; default 60). */
+  readonly window?: number;
+  /** ewma: weight λ of the newest reading in the chart, (0, 1] (default 0.2). */
+  readonly lambda?: number;
+  /** cusum: allowance k in σ (default 0.5). */
+  readonly k?: number;
+  /** ewma, cusum: half-life of the global baseline, readings (default 1,440). */
+  readonly baselineHalfLife?: number;
+  /** Readings before the global baseline judges (default: `window` for robust-z, else 120). */
+  readonly warmup?: number;
+  /** Winsorizing bound in σ for what the baseline learns (default 3). */
+  readonly clip?: number;
+  /** A floor under σ in the metric's unit (default 0). */
+  readonly minSigma?: number;
+  /** Judge against the reading's hour of the site's day (`update` is then given it). */
+  readonly hourOfDay?: {
+    /** Days fed into an hour's cell before it judges (default 7). */
+    readonly minDays?: number;
+    /** Days a cell remembers, its exponential forgetting (default 28). */
+    readonly memoryDays?: number;
+    /** Hours whose cell is not ready: not judged (`wait`, default) or judged by the global baseline. */
+    readonly fallback?: (typeof FALLBACKS)[number];
+  };
+}
+
+/** An anomaly verdict: `score` is |e| (robust-z), |S| in the chart's σ (ewma), or max(S+, S−) (cusum). */
+export interface AnomalyVerdict extends Verdict {
+  /** Whether the reading was judged against its hour's cell. */
+  readonly byHour: boolean;
+}
+
+// the layout
+const METHOD = 1;
+const THRESHOLD = 2;
+const LAMBDA = 3;
+const CUSUM_K = 4;
+const WARMUP = 5;
+const ALPHA = 6;
+const CLIP = 7;
+const MIN_SIGMA = 8;
+const WINDOW = 9;
+const HOURS = 10;
+const HOUR_MIN_DAYS = 11;
+const HOUR_ALPHA = 12;
+const HOUR_FALLBACK = 13;
+const LAST_AT = 14;
+const SUM_UP = 15; // the ewma chart's S, or cusum's S+
+const SUM_DOWN = 16;
+const RUN_UP = 17;
+const RUN_DOWN = 18;
+const RING_HEAD = 19;
+const RING_FILL = 20;
+const BASELINE = 21;
+const CELLS = BASELINE + EW_STRIDE;
+
+const ROBUST = 0;
+const EWMA = 1;
+const CUSUM = 2;
+
+const ringAt = (s: Float64Array): number => CELLS + (s[HOURS]! > 0 ? HOUR_CELLS_LENGTH : 0);
+const lengthOf = (window: number, hours: boolean): number => CELLS + (hours ? HOUR_CELLS_LENGTH : 0) + window;
+
+/** Snapshots anomaly states as bytes. */
+export const anomalyCodec = detectorStateCodec(NAME, DetectorKind.anomaly, (s) =>
+  lengthOf(s[WINDOW] ?? 0, (s[HOURS] ?? 0) > 0),
+);
+
+/** A new anomaly state; throws `DetectorParamError` naming a bad parameter. */
+export function createAnomaly(params: AnomalyParams): Float64Array {
+  knownKeys(NAME, params, [
+    'method',
+    'threshold',
+    'window',
+    'lambda',
+    'k',
+    'baselineHalfLife',
+    'warmup',
+    'clip',
+    'minSigma',
+    'hourOfDay',
+  ]);
+  const method = METHODS.indexOf(choiceParam(NAME, 'method', params.method, METHODS));
+  const only = (param: keyof AnomalyParams, m: number) => {
+    if (params[param] !== undefined && method !== m) {
+      throw new DetectorParamError(NAME, param, `applies only to method '${METHODS[m]}'`);
+    }
+  };
+  only('window', ROBUST);
+  only('lambda', EWMA);
+  only('k', CUSUM);
+  if (params.baselineHalfLife !== undefined && method === ROBUST) {
+    throw new DetectorParamError(
+      NAME,
+      'baselineHalfLife',
+      "does not apply to method 'robust-z' (its ring is `window`)",
+    );
+  }
+  const window =
+    method === ROBUST ? integerParam(NAME, 'window', params.window, { min: 5, max: 1024, fallback: 60 }) : 0;
+  const positive = { min: 0, exclusiveMin: true };
+  const hours = params.hourOfDay;
+  const s = new Float64Array(lengthOf(window, hours !== undefined));
+  s[KIND] = DetectorKind.anomaly;
+  s[METHOD] = method;
+  s[THRESHOLD] = numberParam(NAME, 'threshold', params.threshold, {
+    ...positive,
+    fallback: [6, 4.5, 12][method]!,
+  });
+  s[LAMBDA] =
+    method === EWMA ? numberParam(NAME, 'lambda', params.lambda, { ...positive, max: 1, fallback: 0.2 }) : 0;
+  s[CUSUM_K] = method === CUSUM ? numberParam(NAME, 'k', params.k, { min: 0, fallback: 0.5 }) : 0;
+  s[WARMUP] = integerParam(NAME, 'warmup', params.warmup, {
+    min: 2,
+    max: method === ROBUST ? window : 1e9,
+    fallback: method === ROBUST ? window : 120,
+  });
+  s[ALPHA] = alphaOfHalfLife(
+    numberParam(NAME, 'baselineHalfLife', params.baselineHalfLife, { min: 1, max: 1e9, fallback: 1440 }),
+  );
+  s[CLIP] = numberParam(NAME, 'clip', params.clip, { ...positive, fallback: 3 });
+  s[MIN_SIGMA] = numberParam(NAME, 'minSigma', params.minSigma, { min: 0, fallback: 0 });
+  s[WINDOW] = window;
+  if (hours !== undefined) {
+    knownKeys(NAME, hours, ['minDays', 'memoryDays', 'fallback'], 'hourOfDay.');
+    s[HOURS] = 1;
+    s[HOUR_MIN_DAYS] = integerParam(NAME, 'hourOfDay.minDays', hours.minDays, {
+      min: 1,
+      max: 365,
+      fallback: 7,
+    });
+    s[HOUR_ALPHA] =
+      1 / integerParam(NAME, 'hourOfDay.memoryDays', hours.memoryDays, { min: 1, max: 3650, fallback: 28 });
+    s[HOUR_FALLBACK] = FALLBACKS.indexOf(
+      choiceParam(NAME, 'hourOfDay.fallback', hours.fallback, FALLBACKS, 'wait'),
+    );
+  }
+  s[LAST_AT] = Number.NEGATIVE_INFINITY;
+  return s;
+}
+
+/**
+ * Feeds one hour of the device's readings (its 1 h window final: mean, and variance of the readings
+ * within the hour, 0 when unknown) into the cell of `hourOfDay` (0–23, the site's time).
+ */
+export function feedAnomalyHour(s: Float64Array, hourOfDay: number, mean: number, variance: number): void {
+  if (s[HOURS] !== 1) throw new Error('anomaly: this detector has no hour-of-day baseline');
+  checkHour(hourOfDay);
+  if (!Number.isFinite(mean) || !Number.isFinite(variance) || variance < 0) return;
+  feedHourCell(s, CELLS, hourOfDay, mean, variance, s[HOUR_ALPHA]!);
+}
+
+function checkHour(hourOfDay: number): void {
+  if (!Number.isInteger(hourOfDay) || hourOfDay < 0 || hourOfDay > 23) {
+    throw new RangeError(`anomaly: hourOfDay must be an integer 0–23 (got ${hourOfDay})`);
+  }
+}
+
+/** Judges a reading (at `hourOfDay` of the site's day when the detector has the hour baseline), then learns it. */
+export function updateAnomaly(
+  s: Float64Array,
+  eventTimeMs: number,
+  value: number,
+  hourOfDay?: number,
+): AnomalyVerdict {
+  const method = s[METHOD]!;
+  const minSigma = s[MIN_SIGMA]!;
+  // the global baseline
+  let center: number;
+  let sigma: number;
+  let ready: boolean;
+  if (method === ROBUST) {
+    const fill = s[RING_FILL]!;
+    ready = fill >= s[WARMUP]!;
+    const { median, mad } = fill > 0 ? medianAndMad(s, ringAt(s), fill) : { median: 0, mad: 0 };
+    center = median;
+    sigma = flooredSigma(1.4826 * mad, median, minSigma);
+  } else {
+    ready = ewCount(s, BASELINE) >= s[WARMUP]!;
+    center = ewMean(s, BASELINE);
+    sigma = flooredSigma(ewSigma(s, BASELINE), center, minSigma);
+  }
+  const globalCenter = center;
+  const globalSigma = sigma;
+  const globalReady = ready;
+  // the hour's cell instead, once it has enough days
+  let byHour = false;
+  if (s[HOURS] === 1 && hourOfDay !== undefined) {
+    checkHour(hourOfDay);
+    if (hourCellCount(s, CELLS, hourOfDay) >= s[HOUR_MIN_DAYS]!) {
+      byHour = true;
+      ready = true;
+      center = hourCellMean(s, CELLS, hourOfDay);
+      sigma = flooredSigma(hourCellSigma(s, CELLS, hourOfDay), center, minSigma);
+    } else if (s[HOUR_FALLBACK] === 0) {
+      ready = false;
+    }
+  }
+
+  const ignored = ignoredOf(eventTimeMs, value, s[LAST_AT]!);
+  if (ignored !== undefined) return { ...notJudged(ready, ignored), byHour };
+  s[LAST_AT] = eventTimeMs;
+
+  const e = (value - center) / sigma;
+  const threshold = s[THRESHOLD]!;
+  let score = 0;
+  let direction: Direction | undefined;
+  if (ready) {
+    if (method === ROBUST) {
+      score = Math.abs(e);
+      if (score > threshold) direction = e > 0 ? 'spike' : 'dip';
+    } else if (method === EWMA) {
+      const lambda = s[LAMBDA]!;
+      const chart = lambda * e + (1 - lambda) * s[SUM_UP]!;
+      s[SUM_UP] = chart;
+      score = Math.abs(chart) / Math.sqrt(lambda / (2 - lambda));
+      if (score > threshold) {
+        if (Math.abs(e) > threshold) direction = e > 0 ? 'spike' : 'dip';
+        else direction = chart > 0 ? 'level-up' : 'level-down';
+      }
+    } else {
+      const detected = cusumStep(s, e, byHour ? 0 : globalSigma);
+      // after a detection the sums restarted: the score is the one that passed h
+      score = detected === 0 ? Math.max(s[SUM_UP]!, s[SUM_DOWN]!) : Math.abs(detected);
+      if (detected !== 0) direction = detected > 0 ? 'level-up' : 'level-down';
+    }
+  }
+  // a CUSUM detection may have moved the baseline's mean: winsorize about where it is now
+  const learnCenter = method === ROBUST ? globalCenter : ewMean(s, BASELINE);
+  learn(s, method, value, globalReady ? learnCenter : Number.NaN, globalSigma);
+  return { anomalous: direction !== undefined, score, direction, ready, byHour };
+}
+
+/**
+ * One CUSUM step on `e`; on a detection restarts both sums, and moves the global baseline's mean to the
+ * estimated new level when `sigma` (the global σ) is given (> 0). Returns the sum that passed h, negated
+ * for S−, or 0 without a detection.
+ */
+function cusumStep(s: Float64Array, e: number, sigma: number): number {
+  const clip = s[CLIP]!;
+  const k = s[CUSUM_K]!;
+  const x = clamp(e, -clip, clip);
+  const up = Math.max(0, s[SUM_UP]! + x - k);
+  const down = Math.max(0, s[SUM_DOWN]! - x - k);
+  const runUp = up > 0 ? s[RUN_UP]! + 1 : 0;
+  const runDown = down > 0 ? s[RUN_DOWN]! + 1 : 0;
+  const h = s[THRESHOLD]!;
+  if (up > h || down > h) {
+    const rising = up >= down;
+    if (sigma > 0) {
+      const shift = rising ? k + up / runUp : -(k + down / runDown);
+      ewShift(s, BASELINE, shift * sigma);
+    }
+    s[SUM_UP] = 0;
+    s[SUM_DOWN] = 0;
+    s[RUN_UP] = 0;
+    s[RUN_DOWN] = 0;
+    return rising ? up : -down;
+  }
+  s[SUM_UP] = up;
+  s[SUM_DOWN] = down;
+  s[RUN_UP] = runUp;
+  s[RUN_DOWN] = runDown;
+  return 0;
+}
+
+/** Folds a judged reading into the global baseline, winsorized about `center` (NaN: not ready, as it is). */
+function learn(s: Float64Array, method: number, value: number, center: number, sigma: number): void {
+  const bound = s[CLIP]! * sigma;
+  const low = Number.isNaN(center) ? Number.NEGATIVE_INFINITY : center - bound;
+  const high = Number.isNaN(center) ? Number.POSITIVE_INFINITY : center + bound;
+  if (method === ROBUST) {
+    const window = s[WINDOW]!;
+    const head = s[RING_HEAD]!;
+    s[ringAt(s) + head] = clamp(value, low, high);
+    s[RING_HEAD] = (head + 1) % window;
+    s[RING_FILL] = Math.min(window, s[RING_FILL]! + 1);
+  } else {
+    ewAdd(s, BASELINE, value, s[ALPHA]!, low, high);
+  }
+}
