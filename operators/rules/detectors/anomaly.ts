@@ -22,13 +22,7 @@
  * Readings whose event time is not after the last one are not judged and not learnt.
  */
 import { alphaOfHalfLife, clamp, EW_STRIDE, ewAdd, ewCount, ewMean, ewShift, ewSigma } from './ewStats.ts';
-import {
-  feedHourCell,
-  HOUR_CELLS_LENGTH,
-  hourCellCount,
-  hourCellMean,
-  hourCellSigma,
-} from './hourBaseline.ts';
+import { feedHourCell, HOUR_CELLS_LENGTH, hourBaselineAt } from './hourBaseline.ts';
 import { flooredSigma } from './outOfBand.ts';
 import { choiceParam, DetectorParamError, integerParam, knownKeys, numberParam } from './params.ts';
 import { medianAndMad } from './ringMedian.ts';
@@ -96,7 +90,9 @@ const RUN_UP = 17;
 const RUN_DOWN = 18;
 const RING_HEAD = 19;
 const RING_FILL = 20;
-const BASELINE = 21;
+const OFFSET = 21; // the level moved by detections judged by the hour cells
+const RELEARN = 22; // readings since a detection while the level is relearnt fast (0: not relearning)
+const BASELINE = 23;
 const CELLS = BASELINE + EW_STRIDE;
 
 const ROBUST = 0;
@@ -190,15 +186,19 @@ export function createAnomaly(params: AnomalyParams): Float64Array {
  */
 export function feedAnomalyHour(s: Float64Array, hourOfDay: number, mean: number, variance: number): void {
   if (s[HOURS] !== 1) throw new Error('anomaly: this detector has no hour-of-day baseline');
-  checkHour(hourOfDay);
+  if (!Number.isInteger(checkHour(hourOfDay))) {
+    throw new RangeError(`anomaly: an hour is fed by its whole hour of the day (got ${hourOfDay})`);
+  }
   if (!Number.isFinite(mean) || !Number.isFinite(variance) || variance < 0) return;
-  feedHourCell(s, CELLS, hourOfDay, mean, variance, s[HOUR_ALPHA]!);
+  // the cells keep the day's shape about the level detections moved to
+  feedHourCell(s, CELLS, hourOfDay, mean - s[OFFSET]!, variance, s[HOUR_ALPHA]!);
 }
 
-function checkHour(hourOfDay: number): void {
-  if (!Number.isInteger(hourOfDay) || hourOfDay < 0 || hourOfDay > 23) {
-    throw new RangeError(`anomaly: hourOfDay must be an integer 0–23 (got ${hourOfDay})`);
+function checkHour(hourOfDay: number): number {
+  if (!(hourOfDay >= 0 && hourOfDay < 24)) {
+    throw new RangeError(`anomaly: hourOfDay must be in [0, 24) (got ${hourOfDay})`);
   }
+  return hourOfDay;
 }
 
 /** Judges a reading (at `hourOfDay` of the site's day when the detector has the hour baseline), then learns it. */
@@ -231,12 +231,12 @@ export function updateAnomaly(
   // the hour's cell instead, once it has enough days
   let byHour = false;
   if (s[HOURS] === 1 && hourOfDay !== undefined) {
-    checkHour(hourOfDay);
-    if (hourCellCount(s, CELLS, hourOfDay) >= s[HOUR_MIN_DAYS]!) {
+    const expected = hourBaselineAt(s, CELLS, checkHour(hourOfDay), s[HOUR_MIN_DAYS]!);
+    if (expected !== undefined) {
       byHour = true;
       ready = true;
-      center = hourCellMean(s, CELLS, hourOfDay);
-      sigma = flooredSigma(hourCellSigma(s, CELLS, hourOfDay), center, minSigma);
+      center = expected.mean + s[OFFSET]!;
+      sigma = flooredSigma(expected.sigma, center, minSigma);
     } else if (s[HOUR_FALLBACK] === 0) {
       ready = false;
     }
@@ -247,41 +247,63 @@ export function updateAnomaly(
   s[LAST_AT] = eventTimeMs;
 
   const e = (value - center) / sigma;
-  const threshold = s[THRESHOLD]!;
   let score = 0;
   let direction: Direction | undefined;
-  if (ready) {
-    if (method === ROBUST) {
-      score = Math.abs(e);
-      if (score > threshold) direction = e > 0 ? 'spike' : 'dip';
-    } else if (method === EWMA) {
-      const lambda = s[LAMBDA]!;
-      const chart = lambda * e + (1 - lambda) * s[SUM_UP]!;
-      s[SUM_UP] = chart;
-      score = Math.abs(chart) / Math.sqrt(lambda / (2 - lambda));
-      if (score > threshold) {
-        if (Math.abs(e) > threshold) direction = e > 0 ? 'spike' : 'dip';
-        else direction = chart > 0 ? 'level-up' : 'level-down';
-      }
-    } else {
-      const detected = cusumStep(s, e, byHour ? 0 : globalSigma);
-      // after a detection the sums restarted: the score is the one that passed h
-      score = detected === 0 ? Math.max(s[SUM_UP]!, s[SUM_DOWN]!) : Math.abs(detected);
-      if (detected !== 0) direction = detected > 0 ? 'level-up' : 'level-down';
+  if (ready && method === ROBUST) {
+    score = Math.abs(e);
+    if (score > s[THRESHOLD]!) direction = e > 0 ? 'spike' : 'dip';
+  } else if (ready) {
+    const step = method === EWMA ? ewmaStep(s, e) : cusumStep(s, e);
+    score = step.score;
+    if (step.shift !== 0) {
+      direction = step.shift > 0 ? 'level-up' : 'level-down';
+      // the new level becomes the expected one
+      if (byHour) s[OFFSET]! += step.shift * sigma;
+      else ewShift(s, BASELINE, step.shift * sigma);
+      s[RELEARN] = RELEARN_FROM;
+    } else if (s[RELEARN]! > 0) {
+      relearn(s, e, sigma, byHour);
     }
   }
-  // a CUSUM detection may have moved the baseline's mean: winsorize about where it is now
+  // a detection may have moved the baseline's mean: winsorize about where it is now
   const learnCenter = method === ROBUST ? globalCenter : ewMean(s, BASELINE);
   learn(s, method, value, globalReady ? learnCenter : Number.NaN, globalSigma);
   return { anomalous: direction !== undefined, score, direction, ready, byHour };
 }
 
+/** What a chart step found: its score, and the estimated new level in σ from the centre (0: none). */
+interface ChartStep {
+  readonly score: number;
+  readonly shift: number;
+}
+
 /**
- * One CUSUM step on `e`; on a detection restarts both sums, and moves the global baseline's mean to the
- * estimated new level when `sigma` (the global σ) is given (> 0). Returns the sum that passed h, negated
- * for S−, or 0 without a detection.
+ * One EWMA chart step on `e` clipped to ± clip. On a detection the chart restarts from 0 and the shift
+ * is the chart's value corrected for the readings it has had to move (`S / (1 − (1 − λ)^n)`, n readings
+ * since S last changed sign: the chart of a step of size d after n readings is d·(1 − (1 − λ)^n)).
  */
-function cusumStep(s: Float64Array, e: number, sigma: number): number {
+function ewmaStep(s: Float64Array, e: number): ChartStep {
+  const lambda = s[LAMBDA]!;
+  const clip = s[CLIP]!;
+  const previous = s[SUM_UP]!;
+  const chart = lambda * clamp(e, -clip, clip) + (1 - lambda) * previous;
+  const run = chart > 0 === previous > 0 ? s[RUN_UP]! + 1 : 1;
+  const score = Math.abs(chart) / Math.sqrt(lambda / (2 - lambda));
+  if (score <= s[THRESHOLD]!) {
+    s[SUM_UP] = chart;
+    s[RUN_UP] = run;
+    return { score, shift: 0 };
+  }
+  s[SUM_UP] = 0;
+  s[RUN_UP] = 0;
+  return { score, shift: chart / (1 - (1 - lambda) ** run) };
+}
+
+/**
+ * One CUSUM step on `e` clipped to ± clip. On a detection both sums restart from 0 and the shift is the
+ * level the sum that passed h estimates: `k + S / n`, n readings since it left 0.
+ */
+function cusumStep(s: Float64Array, e: number): ChartStep {
   const clip = s[CLIP]!;
   const k = s[CUSUM_K]!;
   const x = clamp(e, -clip, clip);
@@ -289,24 +311,36 @@ function cusumStep(s: Float64Array, e: number, sigma: number): number {
   const down = Math.max(0, s[SUM_DOWN]! - x - k);
   const runUp = up > 0 ? s[RUN_UP]! + 1 : 0;
   const runDown = down > 0 ? s[RUN_DOWN]! + 1 : 0;
-  const h = s[THRESHOLD]!;
-  if (up > h || down > h) {
-    const rising = up >= down;
-    if (sigma > 0) {
-      const shift = rising ? k + up / runUp : -(k + down / runDown);
-      ewShift(s, BASELINE, shift * sigma);
-    }
-    s[SUM_UP] = 0;
-    s[SUM_DOWN] = 0;
-    s[RUN_UP] = 0;
-    s[RUN_DOWN] = 0;
-    return rising ? up : -down;
+  const score = Math.max(up, down);
+  if (score <= s[THRESHOLD]!) {
+    s[SUM_UP] = up;
+    s[SUM_DOWN] = down;
+    s[RUN_UP] = runUp;
+    s[RUN_DOWN] = runDown;
+    return { score, shift: 0 };
   }
-  s[SUM_UP] = up;
-  s[SUM_DOWN] = down;
-  s[RUN_UP] = runUp;
-  s[RUN_DOWN] = runDown;
-  return 0;
+  s[SUM_UP] = 0;
+  s[SUM_DOWN] = 0;
+  s[RUN_UP] = 0;
+  s[RUN_DOWN] = 0;
+  return { score, shift: up >= down ? k + up / runUp : -(k + down / runDown) };
+}
+
+/**
+ * After a detection the chart's estimate of the new level is off by its noise (a few tenths of σ,
+ * enough for a second detection of the same shift some 30–90 readings later): the level then also
+ * moves toward each reading by `1 / n`, n counting on from `RELEARN_FROM`, as if it had only been
+ * learnt from the readings since, until that weight falls to the baseline's own.
+ */
+const RELEARN_FROM = 8;
+
+function relearn(s: Float64Array, e: number, sigma: number, byHour: boolean): void {
+  const n = ++s[RELEARN]!;
+  const clip = s[CLIP]!;
+  const step = (clamp(e, -clip, clip) * sigma) / n;
+  if (byHour) s[OFFSET]! += step;
+  else ewShift(s, BASELINE, step);
+  if (1 / n < s[ALPHA]!) s[RELEARN] = 0;
 }
 
 /** Folds a judged reading into the global baseline, winsorized about `center` (NaN: not ready, as it is). */

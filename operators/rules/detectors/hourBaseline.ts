@@ -40,17 +40,27 @@ export function feedHourCell(
   d[c + MEAN]! += a * diff;
 }
 
-/** The days fed into the cell of `hourOfDay`. */
-export function hourCellCount(d: Float64Array, o: number, hourOfDay: number): number {
-  return d[o + CELL * hourOfDay + COUNT]!;
-}
-
-/** The expected level at `hourOfDay`. */
-export function hourCellMean(d: Float64Array, o: number, hourOfDay: number): number {
-  return d[o + CELL * hourOfDay + MEAN]!;
-}
-
-/** The standard deviation of a reading about its hour's mean. */
-export function hourCellSigma(d: Float64Array, o: number, hourOfDay: number): number {
-  return Math.sqrt(d[o + CELL * hourOfDay + VAR]!);
+/**
+ * The level expected at `hourOfDay` (the site's time of day in hours, fractional: 13.25 is 13:15) and
+ * the σ of a reading about it, or `undefined` while its cell has fewer than `minDays` days. A cell
+ * stands for the middle of its hour; between two middles both are interpolated linearly (a cell whose
+ * neighbour is not ready stands alone), so a daily cycle leaves no hourly sawtooth in what is judged.
+ */
+export function hourBaselineAt(
+  d: Float64Array,
+  o: number,
+  hourOfDay: number,
+  minDays: number,
+): { mean: number; sigma: number } | undefined {
+  const hour = Math.floor(hourOfDay);
+  const c = o + CELL * hour;
+  if (d[c + COUNT]! < minDays) return undefined;
+  const offset = hourOfDay - hour - 0.5;
+  const neighbour = o + CELL * ((hour + (offset < 0 ? 23 : 1)) % 24);
+  if (d[neighbour + COUNT]! < minDays) return { mean: d[c + MEAN]!, sigma: Math.sqrt(d[c + VAR]!) };
+  const w = Math.abs(offset);
+  return {
+    mean: (1 - w) * d[c + MEAN]! + w * d[neighbour + MEAN]!,
+    sigma: Math.sqrt((1 - w) * d[c + VAR]! + w * d[neighbour + VAR]!),
+  };
 }
