@@ -4,8 +4,10 @@
  *
  * Poisoning: a reading is folded into the band winsorized, clipped to the band's edge, so a spike
  * moves the band no more than a reading at its edge would, while a lasting change of level still
- * widens and moves it (by at most k·σ per reading's weight) until the band holds it again. During
- * warm-up readings are folded in as they are (there is no band yet to clip to).
+ * widens and moves it (by at most k·σ per reading's weight) until the band holds it again. The edge
+ * is widened by `1 / (1 − weight)`: with a half-life in time, a reading after a long silence (weight
+ * near 1) is not clipped to a band that is mostly forgotten. During warm-up readings are folded in
+ * as they are (there is no band yet to clip to): a spike then widens the band for a few half-lives.
  */
 import { alphaOfHalfLife, EW_STRIDE, ewAdd, ewCount, ewMean, ewSigma } from './ewStats.ts';
 import { DetectorParamError, integerParam, knownKeys, numberParam } from './params.ts';
@@ -89,7 +91,9 @@ export function updateOutOfBand(s: Float64Array, eventTimeMs: number, value: num
 
   const halfLifeMs = s[HALF_LIFE_MS]!;
   const alpha = halfLifeMs > 0 ? 1 - 2 ** (-(eventTimeMs - s[LAST_AT]!) / halfLifeMs) : s[ALPHA]!;
-  const width = s[K]! * sigma;
+  // what the band forgot since the last reading is not held against this one: after a long silence
+  // (alpha near 1) the reading is barely clipped and the band relearns
+  const width = alpha < 1 ? (s[K]! * sigma) / (1 - alpha) : Number.POSITIVE_INFINITY;
   const score = ready ? Math.abs(value - mean) / sigma : 0;
   ewAdd(s, STATS, value, alpha, ready ? mean - width : -Infinity, ready ? mean + width : Infinity);
   s[LAST_AT] = eventTimeMs;
