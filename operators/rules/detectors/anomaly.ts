@@ -36,9 +36,9 @@ const FALLBACKS = ['wait', 'global'] as const;
 /** Parameters of an anomaly detector. */
 export interface AnomalyParams {
   readonly method: (typeof METHODS)[number];
-  /** robust-z: |z| limit (default 6); ewma: L (default 4.5); cusum: h in σ (default 12). */
+  /** robust-z: |z| limit (default 5); ewma: L (default 4.5); cusum: h in σ (default 12). */
   readonly threshold?: number;
-  /** robust-z: readings in the ring (5 to 1,024; default 60). */
+  /** robust-z: readings in the ring (5 to 1,024; default 120). */
   readonly window?: number;
   /** ewma: weight λ of the newest reading in the chart, (0, 1] (default 0.2). */
   readonly lambda?: number;
@@ -138,7 +138,7 @@ export function createAnomaly(params: AnomalyParams): Float64Array {
     );
   }
   const window =
-    method === ROBUST ? integerParam(NAME, 'window', params.window, { min: 5, max: 1024, fallback: 60 }) : 0;
+    method === ROBUST ? integerParam(NAME, 'window', params.window, { min: 5, max: 1024, fallback: 120 }) : 0;
   const positive = { min: 0, exclusiveMin: true };
   const hours = params.hourOfDay;
   const s = new Float64Array(lengthOf(window, hours !== undefined));
@@ -146,7 +146,7 @@ export function createAnomaly(params: AnomalyParams): Float64Array {
   s[METHOD] = method;
   s[THRESHOLD] = numberParam(NAME, 'threshold', params.threshold, {
     ...positive,
-    fallback: [6, 4.5, 12][method]!,
+    fallback: [5, 4.5, 12][method]!,
   });
   s[LAMBDA] =
     method === EWMA ? numberParam(NAME, 'lambda', params.lambda, { ...positive, max: 1, fallback: 0.2 }) : 0;
