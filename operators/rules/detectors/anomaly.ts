@@ -2,28 +2,43 @@
  * Anomaly: spikes, dips and level shifts of a device's metric against its own history, by one of
  * three methods, optionally against an hour-of-day baseline.
  *
- * Every method first standardizes a reading: `e = (value - center) / σ`, where center and σ come from
- * the reading's hour cell once that cell has `minDays` days (`hourBaseline.ts`), and otherwise from
- * the method's global baseline:
+ * Every method first standardizes a reading: `e = (value − center) / σ`, where center and σ come from
+ * the reading's hour of the day once its cell has `minDays` days (`hourBaseline.ts`; the level moved
+ * by detections is added, see below), and otherwise from the method's global baseline:
  * - `robust-z`: the median and MAD (× 1.4826) of a ring of the last `window` readings, exact
  *   (`ringMedian.ts`); anomalous when |e| > `threshold`. Spikes and dips.
  * - `ewma`: an exponentially weighted mean and variance (`baselineHalfLife` readings) as the centre
- *   line; the chart `S = λ·e + (1 − λ)·S` is anomalous beyond ± `threshold` (L) times its own σ,
- *   `sqrt(λ / (2 − λ))`. Level shifts, and spikes large enough to carry S past the limit.
+ *   line; the chart `S = λ·e + (1 − λ)·S`, e clipped to ± `clip`, is anomalous beyond ± `threshold`
+ *   (L) times its own σ, `sqrt(λ / (2 − λ))`. Level shifts (the clip keeps a lone spike from carrying
+ *   S past the limit: spikes are robust-z's).
  * - `cusum`: the same baseline; two-sided `S± = max(0, S± ± e − k)` on e clipped to ± `clip`, so a
  *   lone spike cannot reach `h` (`threshold`) alone; anomalous when either passes h. Level shifts.
- *   After a detection both sums restart from 0 and, when the global baseline judged, its mean moves
- *   to the level the sum estimates, `σ·(k + S / n)` away (n readings since the sum left 0): the new
- *   level becomes normal instead of raising again every few readings.
+ *
+ * A chart's detection is a level shift: the chart restarts from 0, the expected level moves to the
+ * one the chart estimates (the global baseline's mean, or an offset added to the hour cells, which
+ * are then fed hourly means less that offset), and is relearnt fast for a few readings after: the new
+ * level becomes normal instead of raising again every few readings, and returning to the old level is
+ * the next shift.
  *
  * Poisoning: once the baseline is ready, a reading enters it winsorized, clipped to center ± `clip`·σ
  * (the ring of `robust-z` too): a spike weighs no more than a reading at the clip, a lasting level
  * still moves the baseline. The hour cells are fed only hourly means (see `feedAnomalyHour`).
  * Readings whose event time is not after the last one are not judged and not learnt.
  */
-import { alphaOfHalfLife, clamp, EW_STRIDE, ewAdd, ewCount, ewMean, ewShift, ewSigma } from './ewStats.ts';
+
+import { CHART_STRIDE, cusumStep, ewmaStep } from './charts.ts';
+import {
+  alphaOfHalfLife,
+  clamp,
+  EW_STRIDE,
+  ewAdd,
+  ewCount,
+  ewMean,
+  ewShift,
+  ewSigma,
+  flooredSigma,
+} from './ewStats.ts';
 import { feedHourCell, HOUR_CELLS_LENGTH, hourBaselineAt } from './hourBaseline.ts';
-import { flooredSigma } from './outOfBand.ts';
 import { choiceParam, DetectorParamError, integerParam, knownKeys, numberParam } from './params.ts';
 import { medianAndMad } from './ringMedian.ts';
 import { DetectorKind, detectorStateCodec, KIND } from './stateCodec.ts';
@@ -84,15 +99,12 @@ const HOUR_MIN_DAYS = 11;
 const HOUR_ALPHA = 12;
 const HOUR_FALLBACK = 13;
 const LAST_AT = 14;
-const SUM_UP = 15; // the ewma chart's S, or cusum's S+
-const SUM_DOWN = 16;
-const RUN_UP = 17;
-const RUN_DOWN = 18;
-const RING_HEAD = 19;
-const RING_FILL = 20;
-const OFFSET = 21; // the level moved by detections judged by the hour cells
-const RELEARN = 22; // readings since a detection while the level is relearnt fast (0: not relearning)
-const BASELINE = 23;
+const CHART = 15; // CHART_STRIDE slots: the chart's sums (charts.ts)
+const RING_HEAD = CHART + CHART_STRIDE;
+const RING_FILL = RING_HEAD + 1;
+const OFFSET = RING_HEAD + 2; // the level moved by detections judged by the hour cells
+const RELEARN = RING_HEAD + 3; // readings since a detection while the level is relearnt fast (0: not relearning)
+const BASELINE = RING_HEAD + 4;
 const CELLS = BASELINE + EW_STRIDE;
 
 const ROBUST = 0;
@@ -253,7 +265,11 @@ export function updateAnomaly(
     score = Math.abs(e);
     if (score > s[THRESHOLD]!) direction = e > 0 ? 'spike' : 'dip';
   } else if (ready) {
-    const step = method === EWMA ? ewmaStep(s, e) : cusumStep(s, e);
+    const clip = s[CLIP]!;
+    const step =
+      method === EWMA
+        ? ewmaStep(s, CHART, e, s[LAMBDA]!, s[THRESHOLD]!, clip)
+        : cusumStep(s, CHART, e, s[CUSUM_K]!, s[THRESHOLD]!, clip);
     score = step.score;
     if (step.shift !== 0) {
       direction = step.shift > 0 ? 'level-up' : 'level-down';
@@ -269,61 +285,6 @@ export function updateAnomaly(
   const learnCenter = method === ROBUST ? globalCenter : ewMean(s, BASELINE);
   learn(s, method, value, globalReady ? learnCenter : Number.NaN, globalSigma);
   return { anomalous: direction !== undefined, score, direction, ready, byHour };
-}
-
-/** What a chart step found: its score, and the estimated new level in σ from the centre (0: none). */
-interface ChartStep {
-  readonly score: number;
-  readonly shift: number;
-}
-
-/**
- * One EWMA chart step on `e` clipped to ± clip. On a detection the chart restarts from 0 and the shift
- * is the chart's value corrected for the readings it has had to move (`S / (1 − (1 − λ)^n)`, n readings
- * since S last changed sign: the chart of a step of size d after n readings is d·(1 − (1 − λ)^n)).
- */
-function ewmaStep(s: Float64Array, e: number): ChartStep {
-  const lambda = s[LAMBDA]!;
-  const clip = s[CLIP]!;
-  const previous = s[SUM_UP]!;
-  const chart = lambda * clamp(e, -clip, clip) + (1 - lambda) * previous;
-  const run = chart > 0 === previous > 0 ? s[RUN_UP]! + 1 : 1;
-  const score = Math.abs(chart) / Math.sqrt(lambda / (2 - lambda));
-  if (score <= s[THRESHOLD]!) {
-    s[SUM_UP] = chart;
-    s[RUN_UP] = run;
-    return { score, shift: 0 };
-  }
-  s[SUM_UP] = 0;
-  s[RUN_UP] = 0;
-  return { score, shift: chart / (1 - (1 - lambda) ** run) };
-}
-
-/**
- * One CUSUM step on `e` clipped to ± clip. On a detection both sums restart from 0 and the shift is the
- * level the sum that passed h estimates: `k + S / n`, n readings since it left 0.
- */
-function cusumStep(s: Float64Array, e: number): ChartStep {
-  const clip = s[CLIP]!;
-  const k = s[CUSUM_K]!;
-  const x = clamp(e, -clip, clip);
-  const up = Math.max(0, s[SUM_UP]! + x - k);
-  const down = Math.max(0, s[SUM_DOWN]! - x - k);
-  const runUp = up > 0 ? s[RUN_UP]! + 1 : 0;
-  const runDown = down > 0 ? s[RUN_DOWN]! + 1 : 0;
-  const score = Math.max(up, down);
-  if (score <= s[THRESHOLD]!) {
-    s[SUM_UP] = up;
-    s[SUM_DOWN] = down;
-    s[RUN_UP] = runUp;
-    s[RUN_DOWN] = runDown;
-    return { score, shift: 0 };
-  }
-  s[SUM_UP] = 0;
-  s[SUM_DOWN] = 0;
-  s[RUN_UP] = 0;
-  s[RUN_DOWN] = 0;
-  return { score, shift: up >= down ? k + up / runUp : -(k + down / runDown) };
 }
 
 /**

@@ -57,3 +57,8 @@ export function alphaOfHalfLife(halfLife: number): number {
 export function clamp(x: number, low: number, high: number): number {
   return Math.min(Math.max(x, low), high);
 }
+
+/** σ with its floors: the parameter's, and one relative to the mean so a flat signal never divides by 0. */
+export function flooredSigma(sigma: number, mean: number, minSigma: number): number {
+  return Math.max(sigma, minSigma, 1e-9 * Math.max(1, Math.abs(mean)));
+}

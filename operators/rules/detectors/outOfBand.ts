@@ -9,7 +9,7 @@
  * near 1) is not clipped to a band that is mostly forgotten. During warm-up readings are folded in
  * as they are (there is no band yet to clip to): a spike then widens the band for a few half-lives.
  */
-import { alphaOfHalfLife, EW_STRIDE, ewAdd, ewCount, ewMean, ewSigma } from './ewStats.ts';
+import { alphaOfHalfLife, EW_STRIDE, ewAdd, ewCount, ewMean, ewSigma, flooredSigma } from './ewStats.ts';
 import { DetectorParamError, integerParam, knownKeys, numberParam } from './params.ts';
 import { DetectorKind, detectorStateCodec, KIND } from './stateCodec.ts';
 import { ignoredOf, notJudged, type Verdict } from './verdict.ts';
@@ -74,11 +74,6 @@ export function createOutOfBand(params: OutOfBandParams): Float64Array {
   s[MIN_SIGMA] = numberParam(NAME, 'minSigma', params.minSigma, { min: 0, fallback: 0 });
   s[LAST_AT] = Number.NEGATIVE_INFINITY;
   return s;
-}
-
-/** σ with its floors: the parameter's, and one relative to the mean so a flat signal never divides by 0. */
-export function flooredSigma(sigma: number, mean: number, minSigma: number): number {
-  return Math.max(sigma, minSigma, 1e-9 * Math.max(1, Math.abs(mean)));
 }
 
 /** Judges a reading against the band, then folds it in. */
