@@ -5,8 +5,8 @@
  * Every method first standardizes a reading: `e = (value − center) / σ`, where center and σ come from
  * the reading's hour of the day once its cell has `minDays` days (`hourBaseline.ts`; the level moved
  * by detections is added, see below), and otherwise from the method's global baseline:
- * - `robust-z`: the median and MAD (× 1.4826) of a ring of the last `window` readings, exact
- *   (`ringMedian.ts`); anomalous when |e| > `threshold`. Spikes and dips.
+ * - `robust-z`: the median and MAD (× 1.4826) of a ring of the last `window` readings, exact, kept
+ *   sorted beside the ring (`ringMedian.ts`); anomalous when |e| > `threshold`. Spikes and dips.
  * - `ewma`: an exponentially weighted mean and variance (`baselineHalfLife` readings) as the centre
  *   line; the chart `S = λ·e + (1 − λ)·S`, e clipped to ± `clip`, is anomalous beyond ± `threshold`
  *   (L) times its own σ, `sqrt(λ / (2 − λ))`. Level shifts (the clip keeps a lone spike from carrying
@@ -40,7 +40,7 @@ import {
 } from './ewStats.ts';
 import { feedHourCell, HOUR_CELLS_LENGTH, hourBaselineAt } from './hourBaseline.ts';
 import { choiceParam, DetectorParamError, integerParam, knownKeys, numberParam } from './params.ts';
-import { medianAndMad } from './ringMedian.ts';
+import { sortedInsert, sortedMedianAndMad, sortedRemove } from './ringMedian.ts';
 import { DetectorKind, detectorStateCodec, KIND } from './stateCodec.ts';
 import { type Direction, ignoredOf, notJudged, type Verdict } from './verdict.ts';
 
@@ -112,7 +112,9 @@ const EWMA = 1;
 const CUSUM = 2;
 
 const ringAt = (s: Float64Array): number => CELLS + (s[HOURS]! > 0 ? HOUR_CELLS_LENGTH : 0);
-const lengthOf = (window: number, hours: boolean): number => CELLS + (hours ? HOUR_CELLS_LENGTH : 0) + window;
+// robust-z: the ring in arrival order, then the same values sorted (ringMedian.ts)
+const lengthOf = (window: number, hours: boolean): number =>
+  CELLS + (hours ? HOUR_CELLS_LENGTH : 0) + 2 * window;
 
 /** Snapshots anomaly states as bytes. */
 export const anomalyCodec = detectorStateCodec(NAME, DetectorKind.anomaly, (s) =>
@@ -229,7 +231,8 @@ export function updateAnomaly(
   if (method === ROBUST) {
     const fill = s[RING_FILL]!;
     ready = fill >= s[WARMUP]!;
-    const { median, mad } = fill > 0 ? medianAndMad(s, ringAt(s), fill) : { median: 0, mad: 0 };
+    const { median, mad } =
+      fill > 0 ? sortedMedianAndMad(s, ringAt(s) + s[WINDOW]!, fill) : { median: 0, mad: 0 };
     center = median;
     sigma = flooredSigma(1.4826 * mad, median, minSigma);
   } else {
@@ -312,9 +315,19 @@ function learn(s: Float64Array, method: number, value: number, center: number, s
   if (method === ROBUST) {
     const window = s[WINDOW]!;
     const head = s[RING_HEAD]!;
-    s[ringAt(s) + head] = clamp(value, low, high);
+    const ring = ringAt(s);
+    const sorted = ring + window;
+    const fill = s[RING_FILL]!;
+    const x = clamp(value, low, high);
+    if (fill === window) {
+      sortedRemove(s, sorted, fill, s[ring + head]!);
+      sortedInsert(s, sorted, fill - 1, x);
+    } else {
+      sortedInsert(s, sorted, fill, x);
+      s[RING_FILL] = fill + 1;
+    }
+    s[ring + head] = x;
     s[RING_HEAD] = (head + 1) % window;
-    s[RING_FILL] = Math.min(window, s[RING_FILL]! + 1);
   } else {
     ewAdd(s, BASELINE, value, s[ALPHA]!, low, high);
   }

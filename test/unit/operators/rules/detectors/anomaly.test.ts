@@ -167,7 +167,7 @@ describe('anomaly', () => {
       }
     }
     expect(createAnomaly({ method: 'robust-z', window: 200 }).length).toBe(
-      createAnomaly({ method: 'robust-z', window: 100 }).length + 100,
+      createAnomaly({ method: 'robust-z', window: 100 }).length + 200,
     );
     expect(createAnomaly({ method: 'cusum', hourOfDay: {} }).length).toBe(
       createAnomaly({ method: 'cusum' }).length + 72,
