@@ -1,7 +1,7 @@
 /**
  * The recall and precision table of `operators/rules/detectors/README.md`: every detector on every
- * synthetic signal, three seeds each, printed as Markdown. It takes about a minute, so it runs only
- * when asked:
+ * synthetic signal, three seeds each, printed as Markdown. It takes 10–40 s, so it runs only when
+ * asked:
  *
  *   DETECTOR_FIGURES=1 npx vitest run --project unit test/unit/operators/rules/detectors/figures.test.ts
  *
@@ -102,7 +102,7 @@ it.runIf(process.env.DETECTOR_FIGURES === '1')(
         }
         cells.push(
           anomalies === 0
-            ? `${events} alarms`
+            ? `${events} false alarms`
             : `R ${(detected / anomalies).toFixed(2)} · P ${events === 0 ? '–' : (truePositives / events).toFixed(2)}`,
         );
       }
