@@ -18,7 +18,8 @@
  * one the chart estimates (the global baseline's mean, or an offset added to the hour cells, which
  * are then fed hourly means less that offset), and is relearnt fast for a few readings after: the new
  * level becomes normal instead of raising again every few readings, and returning to the old level is
- * the next shift.
+ * the next shift. `robust-z` detects no shifts: with the hour baseline its level follows the
+ * residuals instead (winsorized, half-life `window / 2`), as the median of its global ring would.
  *
  * Poisoning: once the baseline is ready, a reading enters it winsorized, clipped to center ± `clip`·σ
  * (the ring of `robust-z` too): a spike weighs no more than a reading at the clip, a lasting level
@@ -245,8 +246,9 @@ export function updateAnomaly(
   const globalReady = ready;
   // the hour's cell instead, once it has enough days
   let byHour = false;
-  if (s[HOURS] === 1 && hourOfDay !== undefined) {
-    const expected = hourBaselineAt(s, CELLS, checkHour(hourOfDay), s[HOUR_MIN_DAYS]!);
+  if (s[HOURS] === 1) {
+    const expected =
+      hourOfDay === undefined ? undefined : hourBaselineAt(s, CELLS, checkHour(hourOfDay), s[HOUR_MIN_DAYS]!);
     if (expected !== undefined) {
       byHour = true;
       ready = true;
@@ -267,6 +269,9 @@ export function updateAnomaly(
   if (ready && method === ROBUST) {
     score = Math.abs(e);
     if (score > s[THRESHOLD]!) direction = e > 0 ? 'spike' : 'dip';
+    // robust-z has no detection of shifts to move the hour cells' level: it follows the residuals,
+    // winsorized, with a half-life of half its window (the time the global ring's median takes)
+    if (byHour) s[OFFSET]! += alphaOfHalfLife(s[WINDOW]! / 2) * clamp(e, -s[CLIP]!, s[CLIP]!) * sigma;
   } else if (ready) {
     const clip = s[CLIP]!;
     const step =

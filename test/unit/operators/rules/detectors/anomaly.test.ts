@@ -71,6 +71,16 @@ describe('anomaly', () => {
     }
   });
 
+  it('robust-z with the hour baseline follows a level shift instead of raising on it for days', () => {
+    const shifts = scored(
+      { method: 'robust-z', hourOfDay: HOURS },
+      { seed: 47, dailyAmplitude: 5, shifts: { count: 20, size: 3 } },
+      60,
+    );
+    // a 3σ step is under its 5σ limit: at most the odd reading past it while the level is followed
+    expect(shifts.events).toBeLessThanOrEqual(20);
+  });
+
   it('tells the direction: spike and dip for robust-z, level-up and level-down for the charts', () => {
     for (const params of METHODS) {
       const s = createAnomaly(params);
@@ -125,6 +135,9 @@ describe('anomaly', () => {
     expect(updateAnomaly(wait, 30, 5, 7.5)).toMatchObject({ ready: true, byHour: true, anomalous: false });
     expect(updateAnomaly(wait, 31, 50, 7.5)).toMatchObject({ anomalous: true, direction: 'spike' });
     expect(updateAnomaly(wait, 32, 5, 8.5).ready).toBe(false);
+    // with the hour baseline, a reading without its hour is one whose cell is not ready
+    expect(updateAnomaly(wait, 33, 5).ready).toBe(false);
+    expect(updateAnomaly(global, 33, 5)).toMatchObject({ ready: true, byHour: false });
   });
 
   it('ignores out-of-order and duplicate readings without NaN or alarms', () => {
