@@ -76,7 +76,7 @@ export function choiceParam<T extends string>(
 /** Refuses keys the detector does not know (a misspelt parameter would otherwise be silently defaulted). */
 export function knownKeys(detector: string, params: object, known: readonly string[], prefix = ''): void {
   if (params === null || typeof params !== 'object') {
-    throw new DetectorParamError(detector, prefix || 'params', 'must be an object');
+    throw new DetectorParamError(detector, prefix ? prefix.slice(0, -1) : 'params', 'must be an object');
   }
   for (const key of Object.keys(params)) {
     if (!known.includes(key)) throw new DetectorParamError(detector, `${prefix}${key}`, 'is not a parameter');

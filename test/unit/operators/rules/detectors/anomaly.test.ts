@@ -211,6 +211,7 @@ describe('anomaly', () => {
     expect(refusal({ method: 'cusum', hourOfDay: { memory: 3 } })).toBe('hourOfDay.memory');
     expect(refusal({ method: 'cusum', hourOfDay: { fallback: 'never' } })).toBe('hourOfDay.fallback');
     expect(refusal({ method: 'cusum', hourOfDay: {} })).toBeUndefined();
+    expect(refusal({ method: 'cusum', hourOfDay: null })).toBe('hourOfDay');
 
     expect(() => feedAnomalyHour(createAnomaly({ method: 'ewma' }), 3, 1, 1)).toThrow(
       /no hour-of-day baseline/,
