@@ -52,7 +52,7 @@ const FALLBACKS = ['wait', 'global'] as const;
 /** Parameters of an anomaly detector. */
 export interface AnomalyParams {
   readonly method: (typeof METHODS)[number];
-  /** robust-z: |z| limit (default 5); ewma: L (default 4.5); cusum: h in σ (default 12). */
+  /** robust-z: |z| limit (default 6); ewma: L (default 5); cusum: h in σ (default 14). */
   readonly threshold?: number;
   /** robust-z: readings in the ring (5 to 1,024; default 120). */
   readonly window?: number;
@@ -161,7 +161,7 @@ export function createAnomaly(params: AnomalyParams): Float64Array {
   s[METHOD] = method;
   s[THRESHOLD] = numberParam(NAME, 'threshold', params.threshold, {
     ...positive,
-    fallback: [5, 4.5, 12][method]!,
+    fallback: [6, 5, 14][method]!,
   });
   s[LAMBDA] =
     method === EWMA ? numberParam(NAME, 'lambda', params.lambda, { ...positive, max: 1, fallback: 0.2 }) : 0;
