@@ -12,6 +12,13 @@ export {
   updateAnomaly,
 } from './anomaly.ts';
 export {
+  anomalyDetector,
+  type Detector,
+  outOfBandDetector,
+  predictiveDetector,
+  rateOfChangeDetector,
+} from './detectors.ts';
+export {
   createOutOfBand,
   type OutOfBandParams,
   type OutOfBandVerdict,
