@@ -1,7 +1,7 @@
 /**
- * What every detector answers for one reading, and the pieces of state every detector's layout starts
- * with. A verdict is plain data the rule operator reads once and drops; the detector's memory is only
- * its `Float64Array` state.
+ * What every detector answers for one reading, and the check of a reading's order they share. A
+ * verdict is plain data the rule operator reads once and drops; a detector's memory is only its
+ * `Float64Array` state.
  */
 
 /** Which way a reading departs: a short excursion (`spike`, `dip`) or a move of the level. */
