@@ -30,6 +30,8 @@ const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const TIMERS = '#timers';
+/** The fields of a key that has none. */
+const NO_FIELDS: ReadonlyMap<string, unknown> = new Map();
 const WATERMARK = '#watermark';
 
 /** The changed entries of one capture: upserts and deleted ids, and what it publishes (if anything). */
@@ -207,11 +209,24 @@ export class NodeState implements KeyedState {
   private mapHandle(name: string): MapState<unknown> {
     const maps = this.maps.get(name)!;
     const dirty = this.dirtyFields.get(name)!;
-    const mark = (key: string, field: string) => getOrCreate(dirty, key, () => new Set<string>()).add(field);
+    // on every record's path: no closure made per call
+    const mark = (key: string, field: string) => {
+      let fields = dirty.get(key);
+      if (fields === undefined) {
+        fields = new Set<string>();
+        dirty.set(key, fields);
+      }
+      fields.add(field);
+    };
     return {
       get: (key, field) => maps.get(key)?.get(field),
       set: (key, field, value) => {
-        getOrCreate(maps, key, () => new Map<string, unknown>()).set(field, value);
+        let fields = maps.get(key);
+        if (fields === undefined) {
+          fields = new Map<string, unknown>();
+          maps.set(key, fields);
+        }
+        fields.set(field, value);
         mark(key, field);
       },
       delete: (key, field) => {
@@ -226,7 +241,7 @@ export class NodeState implements KeyedState {
         for (const field of fields.keys()) mark(key, field);
         maps.delete(key);
       },
-      entries: (key) => (maps.get(key) ?? new Map<string, unknown>()).entries(),
+      entries: (key) => (maps.get(key) ?? NO_FIELDS).entries(),
       keys: () => maps.keys(),
     };
   }
