@@ -329,13 +329,15 @@ function windows(): {
   return { operator, states };
 }
 
-/** Slots held: device windows (one per key, size and start) and this worker's partials. */
+/** Slots held: device panes (open and closed, one per device and pane) and this worker's partials. */
 function slotsHeld(states: ReadonlyMap<string, KeyedState>): { device: number; partials: number } {
   let device = 0;
   let partials = 0;
   for (const state of states.values()) {
     const devices = state.value<unknown[]>('devices');
     for (const key of devices.keys()) device += devices.get(key)!.length;
+    const closed = state.map<unknown>('closed');
+    for (const key of closed.keys()) for (const _ of closed.entries(key)) device++;
     for (const _ of state.map<unknown>('partials').entries('')) partials++;
   }
   return { device, partials };
@@ -636,7 +638,7 @@ async function main(): Promise<void> {
       heading: '## Windows (`npx tsx bench/windowThroughput.ts`)',
       command: `npm run bench:windows -- --devices ${DEVICES} --records ${RECORDS} --baseline-records ${BASELINE_RECORDS} --batch ${BATCH} --shards ${SHARDS} --hours ${HOURS} --interval-ms ${INTERVAL_MS}${SKIP.size > 0 ? ` --skip ${[...SKIP].join(',')}` : ''} --results`,
       lines: [
-        `The window operator on keyed state through \`TopologyRuntime\`: ${count(DEVICES)} devices (each its own partition key) on ${SHARDS} shards, ${METRICS} metrics, ${PRODUCTS} products, ${count(CUSTOMERS)} customers, all scopes (${config.windows.join(', ')} per product and device, 1 d per customer × product), event times over ${HOURS} h, ${BATCH}-record batches generated as pulled, a sink that counts. Snapshots every ${count(INTERVAL_MS)} ms on the real clock. CPU = this process (record generation and the runtime included); with Redis: plus Redis's CPU (\`INFO\`). Memory after each run with every shard's state held, after a forced collection; bytes per slot = growth of heap and array buffers over the run ÷ slots held (device windows + partials).`,
+        `The window operator on keyed state through \`TopologyRuntime\`: ${count(DEVICES)} devices (each its own partition key) on ${SHARDS} shards, ${METRICS} metrics, ${PRODUCTS} products, ${count(CUSTOMERS)} customers, all scopes (${config.windows.join(', ')} per product and device, the device's merged from 1 h panes, 1 d per customer × product), event times over ${HOURS} h, ${BATCH}-record batches generated as pulled, a sink that counts. Snapshots every ${count(INTERVAL_MS)} ms on the real clock. CPU = this process (record generation and the runtime included); with Redis: plus Redis's CPU (\`INFO\`). Memory after each run with every shard's state held, after a forced collection; bytes per slot = growth of heap and array buffers over the run ÷ slots held (device panes, open and closed, + partials).`,
         '',
         '| run | records | records / s | records / CPU-s (worker) | records / CPU-s (worker + Redis) | snapshots | bytes per snapshot / per checkpoint | round trips per snapshot / per checkpoint | slots held (device + partials) | RSS / heap / array buffers MiB | bytes per slot |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
