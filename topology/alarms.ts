@@ -47,9 +47,8 @@ export type AlarmEventKind = (typeof ALARM_EVENT_KINDS)[number];
 /** Whether the condition holds now (`active`) or no longer (`cleared`). */
 export type AlarmStatus = 'active' | 'cleared';
 
-/** One occurrence of an alarm of a rule on a target, as it stands after its `lastEventSeq`-th event. */
-export interface Episode {
-  readonly id: string;
+/** The rule an alarm belongs to and the target it is about. */
+export interface AlarmSubject {
   readonly ruleId: string;
   readonly rulesetVersion: number;
   readonly target: AlarmTarget;
@@ -57,6 +56,11 @@ export interface Episode {
   readonly customerId: string | null;
   readonly siteId: string | null;
   readonly deviceId: string | null;
+}
+
+/** One occurrence of an alarm of a rule on a target, as it stands after its `lastEventSeq`-th event. */
+export interface Episode extends AlarmSubject {
+  readonly id: string;
   readonly severity: Severity;
   readonly status: AlarmStatus;
   readonly acknowledged: boolean;

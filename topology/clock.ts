@@ -11,6 +11,16 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** Whether `zone` names an IANA time zone this runtime knows (windows, timestamps, rule schedules). */
+export function isKnownZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }

@@ -15,16 +15,6 @@ export type ZoneOffset = (epochMs: number) => number;
 
 const byZone = new Map<string, ZoneOffset>();
 
-/** Whether `zone` names an IANA time zone this runtime knows. */
-export function isKnownZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The cached offset of `zone` (an IANA name; throws a `RangeError` when unknown), one per zone. */
 export function zoneOffset(zone: string): ZoneOffset {
   let offset = byZone.get(zone);

@@ -7,9 +7,6 @@
 import type { WindowSize } from '../../topology/index.ts';
 import { wallClockInstant, zoneOffset } from '../time/zoneOffset.ts';
 
-// the window config validates its zone with this; it lives beside the offset it guards
-export { isKnownZone } from '../time/zoneOffset.ts';
-
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const SLOT = 15 * MINUTE;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { AggregateScope, WindowSize } from '../../topology/index.ts';
-import { isKnownZone } from './assign.ts';
+import { isKnownZone } from '../../topology/index.ts';
 
 const sizes = z.enum(['1h', '6h', '1d']);
 

@@ -7,19 +7,10 @@
  *   maintenance: [{ from: 2026-03-01T22:00:00Z, to: 2026-03-02T02:00:00Z }]
  */
 import { z } from 'zod';
+import { isKnownZone } from '../../topology/index.ts';
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
-
-/** Whether `zone` is an IANA time zone this runtime knows. */
-export function isKnownZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** "HH:MM" → minutes of the day (0..1440). */
 const clockTime = z.string().transform((text, ctx) => {

@@ -4,10 +4,10 @@
  * ids unique, correlation references that exist and do not go round in a cycle, overrides that name
  * rules and parameters the set has). Each problem carries the path of the node it concerns.
  */
+import { isKnownZone } from '../../topology/index.ts';
 import type { Spec } from '../schema.ts';
 import { type Comparison, type Condition, forEachComparison } from './condition.ts';
 import { metricsOf } from './expression.ts';
-import { isKnownZone } from './schedule.ts';
 import type { Rule, RuleStateCondition, Ruleset } from './schema.ts';
 
 /** A problem at a path of the ruleset file. */

@@ -5,7 +5,8 @@
  */
 import type { MaintenanceWindow, Schedule } from '../../../specs/rules/schedule.ts';
 import { WEEKDAYS } from '../../../specs/rules/schedule.ts';
-import { isKnownZone, zoneOffset } from '../../time/zoneOffset.ts';
+import { isKnownZone } from '../../../topology/index.ts';
+import { zoneOffset } from '../../time/zoneOffset.ts';
 
 const DAY_MS = 86_400_000;
 

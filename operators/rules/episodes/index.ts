@@ -11,4 +11,4 @@ export {
   type EpisodeStep,
   type TickInput,
 } from './machine.ts';
-export type { AlarmRule, AlarmSubject, EpisodePolicy } from './policy.ts';
+export type { AlarmRule, EpisodePolicy } from './policy.ts';

@@ -3,7 +3,7 @@
  * lifecycle runs (severity, latching, escalation, closing, flapping). Plain parameters: the ruleset
  * compiler fills them from a rule's alarm section.
  */
-import type { AlarmTarget, Severity } from '../../../topology/index.ts';
+import type { AlarmSubject, Severity } from '../../../topology/index.ts';
 
 /** How a rule's episodes live. Durations are milliseconds of the input's time (event time). */
 export interface EpisodePolicy {
@@ -22,17 +22,6 @@ export interface EpisodePolicy {
   readonly closeAfterMs?: number;
   /** More than `maxChanges` state changes within `windowMs` is flapping; stable for `windowMs` ends it. */
   readonly flapping?: { readonly maxChanges: number; readonly windowMs: number };
-}
-
-/** The rule an episode belongs to and the target it is about. */
-export interface AlarmSubject {
-  readonly ruleId: string;
-  readonly rulesetVersion: number;
-  readonly target: AlarmTarget;
-  readonly productId: string | null;
-  readonly customerId: string | null;
-  readonly siteId: string | null;
-  readonly deviceId: string | null;
 }
 
 /** A rule on a target as the state machine needs it. */
