@@ -6,7 +6,9 @@
  */
 import { parseDocument } from 'yaml';
 import type { Override, Ruleset } from '../../specs/rules/schema.ts';
+import { type ChannelFeedDeps, type PgChannelFeed, pgChannelFeed } from '../postgres/channelFeed.ts';
 import type { SqlClient } from '../postgres/sql.ts';
+import type { PgEndpoint } from '../postgres/store.ts';
 
 /** The NOTIFY channel of ruleset changes. */
 export const RULESET_CHANNEL = 'shardflow_rulesets';
@@ -33,10 +35,18 @@ function targetOf(o: Override): { kind: (typeof TARGETS)[number]; id: string } {
   throw new Error('an override names none of customer, site, device');
 }
 
+/** A version's text but its `overrides:` (which belong to the ruleset, not the version). */
+function withoutOverrides(source: string): string {
+  const doc = parseDocument(source);
+  doc.delete('overrides');
+  return doc.toString({ lineWidth: 0 });
+}
+
 /**
  * Stores a validated ruleset version (its `source` text as authored) and replaces the ruleset's
- * overrides by the file's, in one transaction. Importing the same file again changes nothing but
- * the overrides' time; a different text under a stored version number is refused.
+ * overrides by the file's, in one transaction. Importing the same file again (or with other
+ * overrides) changes nothing but the overrides; a different text under a stored version number is
+ * refused.
  */
 export async function importRuleset(
   client: SqlClient,
@@ -54,7 +64,8 @@ export async function importRuleset(
         'SELECT source FROM rulesets WHERE ruleset_id = $1 AND version = $2',
         [ruleset.id, ruleset.version],
       );
-      if (rows[0]?.source !== source)
+      const stored = rows[0]?.source;
+      if (stored === undefined || withoutOverrides(stored) !== withoutOverrides(source))
         throw new RulesetVersionConflictError(
           `ruleset ${ruleset.id} version ${ruleset.version} is stored already with other content; give the change a new version`,
         );
@@ -115,4 +126,27 @@ export async function exportRuleset(
     );
   else doc.delete('overrides');
   return { rulesetId, version: row.version, productId: row.product_id, yaml: doc.toString({ lineWidth: 0 }) };
+}
+
+/** The ids of every stored ruleset, in order. */
+export async function rulesetIds(client: SqlClient): Promise<string[]> {
+  const { rows } = await client.query<{ ruleset_id: string }>(
+    'SELECT DISTINCT ruleset_id FROM rulesets ORDER BY ruleset_id',
+  );
+  return rows.map((r) => r.ruleset_id);
+}
+
+/** Listens for ruleset changes (`RULESET_CHANNEL`, the ruleset id as payload) on the write endpoint. */
+export function rulesetFeed(endpoint: PgEndpoint, deps: ChannelFeedDeps): PgChannelFeed {
+  return pgChannelFeed(
+    endpoint,
+    {
+      channel: RULESET_CHANNEL,
+      label: 'ruleset changes',
+      gauge: 'ruleset_changes',
+      whileDown: 'the rulesets in force stay as they are',
+      afterGap: 'every ruleset is read again',
+    },
+    deps,
+  );
 }
