@@ -86,7 +86,7 @@ export class RuleHarness {
     this.operator = ruleOperator(options);
     const b = new TopologyBuilder('rules-test');
     this.input = b.source('telemetry', new MemorySource<Enriched>());
-    this.sink = this.input.via('rules', this.operator).to('alarms', keepingSink([]));
+    this.sink = this.input.via('rules', this.operator).to('alarms', keepingSink<AlarmEvent>([]));
     this.driver = new TopologyTestDriver(b.build(), {
       clock: this.clock,
       stateStore: embeddedStateStore(this.clock),
