@@ -20,3 +20,26 @@ export const ruleOperatorConfigSchema = z
 
 /** The validated configuration. */
 export type RuleOperatorConfig = z.infer<typeof ruleOperatorConfigSchema>;
+
+/**
+ * The worker's `rules:` section: where the rulesets are (validated when the worker starts, each
+ * problem with its file and line), and the operator's settings. No rules stage when absent.
+ */
+export const rulesSectionSchema = z
+  .object({
+    dir: z
+      .string()
+      .min(1)
+      .describe('directory of ruleset YAML files; per product the highest version found is in force'),
+    specDir: z
+      .string()
+      .optional()
+      .describe(
+        "the product specs the rulesets are checked against (default: decode.specDir's, else the bundled ones)",
+      ),
+    ...ruleOperatorConfigSchema.shape,
+  })
+  .strict();
+
+/** The validated `rules:` section. */
+export type RulesSection = z.infer<typeof rulesSectionSchema>;
