@@ -139,6 +139,8 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
         for (const rule of rules) {
           const field = ruleField(rule.id, r.device_id);
           const before = states.get(key, field);
+          // no state and the condition does not hold: judging it would change nothing
+          if (before === undefined && rule.condition(r) !== true) continue;
           let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
           if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
             s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };

@@ -45,6 +45,16 @@ type Subject = Pick<DeviceSubject, 'rulesetVersion' | 'deviceId'>;
 
 /** The earliest event time at which time alone changes the state, or undefined. */
 export function nextDue(state: RuleState, rule: CompiledThreshold, subject: Subject): number | undefined {
+  const e = state.episode;
+  // the calm case, most readings of most rules: nothing can be due (no need to build the alarm rule)
+  if (
+    state.pendingSince === null &&
+    state.clearSince === null &&
+    e.episode === null &&
+    e.shelvedUntil === null &&
+    !e.flapping
+  )
+    return undefined;
   let due = dueAt(state.episode, alarmRuleOf(rule, { ...subject, ...state }));
   const take = (t: number) => {
     if (due === undefined || t < due) due = t;
