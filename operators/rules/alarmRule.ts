@@ -2,13 +2,13 @@
  * A compiled threshold rule on one device as the episode state machine sees it (`AlarmRule`): whom the
  * alarm concerns and its lifecycle policy. A product's five severities map to the platform's five by
  * rank (the product's lowest is `info`, its highest `critical`), since episodes, the stores and
- * `shardflow alarms` speak the platform's names.
+ * `shardflow alarms` speak the platform's names. Escalation goes step by step (see `policyOf`).
  */
-import { SEVERITIES, type Severity } from '../../topology/index.ts';
+import { SEVERITIES, type Severity, severityRank } from '../../topology/index.ts';
 import type { CompiledThreshold } from './compile/compileRuleset.ts';
 import type { AlarmRule, EpisodePolicy } from './episodes/index.ts';
 
-const policies = new WeakMap<CompiledThreshold, EpisodePolicy>();
+const policies = new WeakMap<CompiledThreshold, EpisodePolicy[]>();
 
 /** The platform's severity of a product's severity rank. */
 export function platformSeverity(rank: number): Severity {
@@ -16,20 +16,29 @@ export function platformSeverity(rank: number): Severity {
 }
 
 /**
- * The episode policy of a compiled rule, made once per compiled rule. The state machine escalates one
- * step: the rule's first (the earliest; later steps are not applied yet).
+ * The episode policy of a compiled rule for an episode now at `severity` (none: not raised yet). The
+ * state machine takes one escalation step, so the policy names the next one: the first step above the
+ * episode's severity, each `afterMs` counted from when it became active. Made once per rule and step.
  */
-export function policyOf(rule: CompiledThreshold): EpisodePolicy {
-  let policy = policies.get(rule);
+export function policyOf(rule: CompiledThreshold, severity?: Severity): EpisodePolicy {
+  let byStep = policies.get(rule);
+  if (byStep === undefined) {
+    byStep = [];
+    policies.set(rule, byStep);
+  }
+  const current = severity === undefined ? -1 : severityRank(severity);
+  let next = rule.escalate.findIndex((s) => severityRank(platformSeverity(s.rank)) > current);
+  if (next < 0) next = rule.escalate.length;
+  let policy = byStep[next];
   if (policy === undefined) {
-    const step = rule.escalate[0];
+    const step = rule.escalate[next];
     policy = {
       severity: platformSeverity(rule.severityRank),
       latched: rule.latched,
       ...(step === undefined ? {} : { escalate: { to: platformSeverity(step.rank), afterMs: step.afterMs } }),
       ...(rule.deescalateAfterMs === undefined ? {} : { deescalateAfterMs: rule.deescalateAfterMs }),
     };
-    policies.set(rule, policy);
+    byStep[next] = policy;
   }
   return policy;
 }
@@ -43,8 +52,8 @@ export interface DeviceSubject {
   readonly customerId: string | null;
 }
 
-/** The rule on the device, for `apply` and `dueAt`. */
-export function alarmRuleOf(rule: CompiledThreshold, subject: DeviceSubject): AlarmRule {
+/** The rule on the device, for `apply` and `dueAt` on an episode now at `severity`. */
+export function alarmRuleOf(rule: CompiledThreshold, subject: DeviceSubject, severity?: Severity): AlarmRule {
   return {
     ruleId: rule.id,
     rulesetVersion: subject.rulesetVersion,
@@ -53,6 +62,6 @@ export function alarmRuleOf(rule: CompiledThreshold, subject: DeviceSubject): Al
     customerId: subject.customerId,
     siteId: subject.siteId,
     deviceId: subject.deviceId,
-    policy: policyOf(rule),
+    policy: policyOf(rule, severity),
   };
 }

@@ -55,7 +55,7 @@ export function nextDue(state: RuleState, rule: CompiledThreshold, subject: Subj
     !e.flapping
   )
     return undefined;
-  let due = dueAt(state.episode, alarmRuleOf(rule, { ...subject, ...state }));
+  let due = dueAt(state.episode, alarmRuleOf(rule, { ...subject, ...state }, e.episode?.severity));
   const take = (t: number) => {
     if (due === undefined || t < due) due = t;
   };
@@ -159,7 +159,7 @@ function feed(
   input: EpisodeInput,
   events: AlarmEvent[],
 ): RuleState {
-  const step = apply(s.episode, input, alarmRuleOf(rule, { ...subject, ...s }));
+  const step = apply(s.episode, input, alarmRuleOf(rule, { ...subject, ...s }, s.episode.episode?.severity));
   if (step.events.length === 0 && step.state === s.episode) return s;
   events.push(...step.events);
   return { ...s, episode: step.state };
