@@ -3,9 +3,11 @@
  * with hysteresis, on-delay, off-delay, repeat, schedule and maintenance, escalation on the event-time
  * timer, the same episode ids on a replay, and state written only on transitions.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { CompiledRuleset } from '../../../../operators/rules/compile/compileRuleset.ts';
-import type { AlarmEvent, Enriched } from '../../../../topology/index.ts';
+import { type CompiledRuleset, compileRuleset } from '../../../../operators/rules/compile/compileRuleset.ts';
+import { parseRuleset } from '../../../../specs/rules/loader.ts';
+import { type AlarmEvent, type Enriched, silentLogger } from '../../../../topology/index.ts';
 import { noisySignal, RuleHarness, reading, thermoRules } from '../../../support/ruleFixtures.ts';
 
 const SEC = 1_000;
@@ -273,6 +275,36 @@ describe('rule operator: threshold rules', () => {
     expect(new Set(kinds(first.events))).toEqual(new Set(['raise', 'severity', 'clear', 'close']));
     const byId = (events: readonly AlarmEvent[]) => [...events].sort((x, y) => x.id.localeCompare(y.id));
     expect(byId(again.events)).toEqual(byId(first.events));
+  });
+
+  it('says once per ruleset version which rules it does not evaluate yet', async () => {
+    const text = readFileSync('specs/examples/rules/thermo-t1.rules.yaml', 'utf8');
+    const rules = compileRuleset(parseRuleset('thermo-t1.rules.yaml', text).ruleset!);
+    const warnings: { fields: object; message: string }[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (fields: object, message: string) => warnings.push({ fields, message }),
+    };
+    const h = new RuleHarness({ rulesets: () => rules, logger });
+    await h.send(series('thermo-1', T0, [20, 21, 22]).concat(series('thermo-2', T0 + 5 * SEC, [20])), 1);
+    await h.close();
+    expect(warnings).toEqual([
+      {
+        message: 'rules of these kinds are not evaluated yet',
+        fields: {
+          ruleset: 'thermo-t1-rules',
+          version: 1,
+          rules: [
+            'silent (absence)',
+            'humidity-silent (absence)',
+            'temperature-anomaly (anomaly)',
+            'fast-rise (rate-of-change)',
+            'hot-day (aggregate)',
+            'overheat-and-damp (correlation)',
+          ],
+        },
+      },
+    ]);
   });
 
   it('skips readings behind the watermark, and products without a ruleset', async () => {
