@@ -8,7 +8,7 @@
  * `allowedOutOfOrdernessMs`; what time alone changes (an on-delay or off-delay completing, escalation,
  * de-escalation) happens on a keyed event-time timer at its due time, or, when the device's next reading
  * comes first, before that reading is judged, at the same due time (see `threshold.ts`). A reading
- * behind the watermark is not judged (`rule_readings_late_total`): the timers may already have acted
+ * behind the watermark is not judged (`rule_readings_late`): the timers may already have acted
  * past it, and judging it would make the result depend on how records were cut into batches.
  *
  * Only threshold rules are evaluated; the other kinds are skipped with a warning per ruleset version.
@@ -99,18 +99,26 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     state: [{ name: RULES, kind: 'map', codec: ruleStateCodec }],
     counters,
     gauges: () => [
-      { name: 'rule_readings_total', help: 'readings the rules judged or skipped', value: counters.readings },
       {
-        name: 'rule_readings_late_total',
-        help: 'readings behind the shard watermark, not judged',
+        name: 'rule_readings',
+        help: 'readings seen since the worker started (judged or not)',
+        value: counters.readings,
+      },
+      {
+        name: 'rule_readings_late',
+        help: 'readings behind their shard watermark, not judged, since the worker started',
         value: counters.late,
       },
       {
-        name: 'rule_state_writes_total',
-        help: 'writes of rule state (only on transitions)',
+        name: 'rule_state_writes',
+        help: 'rule state writes (transitions only) since the worker started',
         value: counters.stateWrites,
       },
-      { name: 'rule_alarm_events_total', help: 'alarm events emitted', value: counters.events },
+      {
+        name: 'rule_alarm_events',
+        help: 'alarm events emitted since the worker started',
+        value: counters.events,
+      },
     ],
     process: function judgeReadings(batch, ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
