@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { cdcDecodeConfigSchema } from '../operators/cdc/mapping.ts';
 import { decodeConfigSchema } from '../operators/decodeBySpec.ts';
 import { enrichConfigSchema } from '../operators/enrich.ts';
+import { rulesSectionSchema } from '../operators/rules/config.ts';
 import { windowAggregateConfigSchema } from '../operators/windows/index.ts';
 import { coldConfigSchema } from '../sinks/cold/catalog/coldTable.ts';
 import { deadLettersConfigSchema } from '../sinks/deadletter/config.ts';
@@ -69,6 +70,11 @@ export const workerConfigSchema = z
     decode: decodeConfigSchema.default(decodeConfigSchema.parse({})),
     enrich: enrichConfigSchema.default(enrichConfigSchema.parse({})),
     windows: windowAggregateConfigSchema.default(windowAggregateConfigSchema.parse({})),
+    rules: rulesSectionSchema
+      .optional()
+      .describe(
+        'threshold rules on enriched telemetry, alarm events to Warm and Hot; no rules stage when absent',
+      ),
     state: stateConfigSchema
       .default({ backend: 'embedded' })
       .describe('window state: redis (shared by all workers) or embedded (one worker)'),

@@ -5,7 +5,8 @@
  *                  │                │        │        │     → daily-aggregates        (Warm)
  *                  │                │        │        └─late→ late-records → late-dead-letters
  *                  │                │        ├→ hot-telemetry                         (Hot)
- *                  │                │        └→ cold-telemetry                        (Cold, optional)
+ *                  │                │        ├→ cold-telemetry                        (Cold, optional)
+ *                  │                │        └→ rules → alarm-events                  (Warm + Hot, optional)
  *                  │                └─dlq→ dead-letters              enrich └─dlq→ enrich-dead-letters
  *                  └─dlq→ kpl-dead-letters
  *   cdc → cdc-decode → masterdata-apply (Warm; invalidates every worker's enrich cache)
@@ -17,6 +18,7 @@
 import { lateRecordsAsDeadLetters } from '../operators/lateRecords.ts';
 import { kplDeaggregation } from '../sources/kinesis/kplDeaggregation.ts';
 import {
+  type AlarmEvent,
   type DeadLetter,
   type Enriched,
   type Operator,
@@ -49,6 +51,11 @@ export interface TelemetryComponents {
   /** Makes a dead-letter sink; called once per stage that can refuse records. */
   readonly deadLetters: () => Sink<DeadLetter>;
   readonly cdc?: CdcComponents;
+  /** The rules stage and where its alarm events go; no rules branch when absent. */
+  readonly rules?: {
+    readonly operator: Operator<Enriched, AlarmEvent>;
+    readonly alarms: Sink<AlarmEvent>;
+  };
 }
 
 /** The built topology and typed handles to its ends (for the test driver). */
@@ -59,6 +66,8 @@ export interface TelemetryTopology {
   readonly hotTelemetry: SinkRef<Enriched>;
   readonly hotAggregates: SinkRef<WindowAggregate>;
   readonly dailyAggregates: SinkRef<WindowAggregate>;
+  /** The alarm events, when the topology has a rules branch. */
+  readonly alarmEvents?: SinkRef<AlarmEvent>;
 }
 
 /**
@@ -100,6 +109,13 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   const dailyAggregates = aggregates.to('daily-aggregates', c.dailyAggregates);
   connectRejected('daily-aggregates', dailyAggregates, c.dailyAggregates, c.deadLetters);
 
+  let alarmEvents: SinkRef<AlarmEvent> | undefined;
+  if (c.rules) {
+    const written = enriched.via('rules', c.rules.operator).to('alarm-events', c.rules.alarms);
+    connectRejected('alarm-events', written, c.rules.alarms, c.deadLetters);
+    alarmEvents = written;
+  }
+
   if (c.cdc) addCdcBranch(b, c.cdc, c.deadLetters);
   return {
     topology: b.build(),
@@ -108,5 +124,6 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
     hotTelemetry,
     hotAggregates,
     dailyAggregates,
+    ...(alarmEvents === undefined ? {} : { alarmEvents }),
   };
 }

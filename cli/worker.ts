@@ -11,6 +11,7 @@ import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
 import { enrich } from '../operators/enrich.ts';
 import { windowAggregate } from '../operators/windows/index.ts';
+import { alarmEventSink } from '../sinks/alarms/alarmEventSink.ts';
 import { coldSink } from '../sinks/cold/coldSink.ts';
 import { threadedDataFiles } from '../sinks/cold/parquet/threadWriter.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
@@ -40,6 +41,7 @@ import {
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
+import { rulesStage } from './rulesStage.ts';
 import { redisAuth, workerKeyedStateStore } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
@@ -224,6 +226,10 @@ function telemetryTopologyFor(
       source: kinesisSource(cdc.kinesis, cdc.leases, { clock, log: deps.log }),
       decode: cdcDecode(cdc.decode),
       apply: masterDataApplySink(warm.write),
+    },
+    rules: config.rules && {
+      operator: rulesStage(config.rules, config.decode.specDir ?? BUNDLED_SPECS, deps.log),
+      alarms: alarmEventSink(warm.write, hot),
     },
   });
 }

@@ -1,0 +1,45 @@
+/**
+ * The rule operator's configuration (`rules:` in the worker's configuration, besides where the
+ * rulesets come from): the schema is the one source of its validation, defaults and docs.
+ */
+import { z } from 'zod';
+
+/** Configuration of the rule operator. */
+export const ruleOperatorConfigSchema = z
+  .object({
+    allowedOutOfOrdernessMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(300_000)
+      .describe(
+        "the shard's event-time watermark trails its latest reading by this much; a reading further behind is not judged",
+      ),
+  })
+  .strict();
+
+/** The validated configuration. */
+export type RuleOperatorConfig = z.infer<typeof ruleOperatorConfigSchema>;
+
+/**
+ * The worker's `rules:` section: where the rulesets are (validated when the worker starts, each
+ * problem with its file and line), and the operator's settings. No rules stage when absent.
+ */
+export const rulesSectionSchema = z
+  .object({
+    dir: z
+      .string()
+      .min(1)
+      .describe('directory of ruleset YAML files; per product the highest version found is in force'),
+    specDir: z
+      .string()
+      .optional()
+      .describe(
+        "the product specs the rulesets are checked against (default: decode.specDir's, else the bundled ones)",
+      ),
+    ...ruleOperatorConfigSchema.shape,
+  })
+  .strict();
+
+/** The validated `rules:` section. */
+export type RulesSection = z.infer<typeof rulesSectionSchema>;

@@ -1,0 +1,243 @@
+/**
+ * The rule operator: runs each reading's product ruleset (as overridden for its device, site and
+ * customer) and emits the alarm events it causes. All rule state lives in the engine's keyed state
+ * (`topology/keyedState.ts`), one map field per (rule, device) under the reading's partition key, so a
+ * failover or a replay re-runs to the same events and ids; it is written only when it changes.
+ *
+ * Time is event time (`device_timestamp`). The shard's watermark trails its latest reading by
+ * `allowedOutOfOrdernessMs`; what time alone changes (an on-delay or off-delay completing, escalation,
+ * de-escalation) happens on a keyed event-time timer at its due time, or, when the device's next reading
+ * comes first, before that reading is judged, at the same due time (see `threshold.ts`). A reading
+ * behind the watermark is not judged (`rule_readings_late`): the timers may already have acted
+ * past it, and judging it would make the result depend on how records were cut into batches.
+ *
+ * Only threshold rules are evaluated; the other kinds are skipped with a warning per ruleset version.
+ */
+import type {
+  AlarmEvent,
+  Enriched,
+  FiredTimer,
+  Logger,
+  MapState,
+  Operator,
+  TimerService,
+} from '../../topology/index.ts';
+import { silentLogger } from '../../topology/index.ts';
+import type {
+  CompiledRule,
+  CompiledRuleset,
+  CompiledThreshold,
+  RuleTarget,
+} from './compile/compileRuleset.ts';
+import { type RuleOperatorConfig, ruleOperatorConfigSchema } from './config.ts';
+import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
+import { emptyRuleState, parseRuleField, type RuleState, ruleField, ruleStateCodec } from './ruleState.ts';
+import { catchUp, judge, nextDue, type ThresholdStep } from './threshold.ts';
+
+/** The map state of the rules: field `ruleField(rule, device)` under the partition key. */
+const RULES = 'rules';
+
+/** What the rule operator is given. */
+export interface RuleOperatorOptions {
+  /** A product's compiled ruleset now in force (a later version replaces it), or undefined for none. */
+  readonly rulesets: (productId: string) => CompiledRuleset | undefined;
+  readonly config?: Partial<RuleOperatorConfig>;
+  /** A site's IANA time zone, for schedules in `zone: site` (UTC without). */
+  readonly siteZone?: (siteId: string) => string | undefined;
+  readonly logger?: Logger;
+}
+
+/** Running totals of the operator (every shard), also exported as gauges. */
+export interface RuleCounters {
+  readings: number;
+  late: number;
+  /** Rule state writes (sets and deletes): transitions, not readings. */
+  stateWrites: number;
+  events: number;
+}
+
+/** The rule operator, with its counters at hand for benchmarks. */
+export interface RuleOperator extends Operator<Enriched, AlarmEvent> {
+  readonly counters: Readonly<RuleCounters>;
+}
+
+/** Runs products' threshold rules on enriched telemetry, on the engine's keyed state. */
+export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
+  const config = ruleOperatorConfigSchema.parse(options.config ?? {});
+  const log = options.logger ?? silentLogger;
+  const counters: RuleCounters = { readings: 0, late: 0, stateWrites: 0, events: 0 };
+  const thresholds = thresholdIndex(log);
+  const zoneOf = (siteId: string | null) =>
+    siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
+
+  /** Keeps a rule's new state (or drops it when it holds nothing) and sets the timer for its next due time. */
+  const store = (
+    states: MapState<RuleState>,
+    timers: TimerService,
+    key: string,
+    field: string,
+    before: RuleState | undefined,
+    step: ThresholdStep,
+    rule: CompiledThreshold,
+    subject: { rulesetVersion: number; deviceId: string },
+  ) => {
+    counters.events += step.events.length;
+    if (step.state === before) return;
+    if (isIdle(step.state)) {
+      if (before === undefined) return;
+      states.delete(key, field);
+    } else {
+      states.set(key, field, step.state);
+    }
+    counters.stateWrites++;
+    const due = nextDue(step.state, rule, subject);
+    if (due !== undefined) timers.registerEventTime(key, due);
+  };
+
+  return {
+    type: 'rules',
+    state: [{ name: RULES, kind: 'map', codec: ruleStateCodec }],
+    counters,
+    gauges: () => [
+      {
+        name: 'rule_readings',
+        help: 'readings seen since the worker started (judged or not)',
+        value: counters.readings,
+      },
+      {
+        name: 'rule_readings_late',
+        help: 'readings behind their shard watermark, not judged, since the worker started',
+        value: counters.late,
+      },
+      {
+        name: 'rule_state_writes',
+        help: 'rule state writes (transitions only) since the worker started',
+        value: counters.stateWrites,
+      },
+      {
+        name: 'rule_alarm_events',
+        help: 'alarm events emitted since the worker started',
+        value: counters.events,
+      },
+    ],
+    process: function judgeReadings(batch, ctx) {
+      const states = ctx.state!.map<RuleState>(RULES);
+      const timers = ctx.timers!;
+      const out: AlarmEvent[] = [];
+      let watermark = timers.watermark;
+      for (const r of batch) {
+        counters.readings++;
+        const t = r.device_timestamp;
+        if (t < watermark) {
+          counters.late++;
+          continue;
+        }
+        watermark = Math.max(watermark, t - config.allowedOutOfOrdernessMs);
+        const ruleset = options.rulesets(r.productId);
+        if (ruleset === undefined) continue;
+        const rules = thresholds.of(ruleset, {
+          deviceId: r.device_id,
+          siteId: r.site_id,
+          customerId: r.customer_id,
+        });
+        if (rules.length === 0) continue;
+        const key = r.rawRef.partitionKey ?? r.device_id;
+        const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
+        const reading = { metrics: r.metrics, at: t, siteZone: zoneOf(r.site_id) };
+        for (const rule of rules) {
+          const field = ruleField(rule.id, r.device_id);
+          const before = states.get(key, field);
+          // no state and the condition does not hold: judging it would change nothing
+          if (before === undefined && rule.condition(r) !== true) continue;
+          let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
+          if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
+            s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
+          const step = judge(s, rule, subject, reading);
+          out.push(...step.events);
+          store(states, timers, key, field, before, step, rule, subject);
+        }
+      }
+      if (Number.isFinite(watermark)) timers.advanceWatermark(watermark);
+      return out;
+    },
+    onTimer: function timeDue(fired: readonly FiredTimer[], ctx) {
+      const states = ctx.state!.map<RuleState>(RULES);
+      const out: AlarmEvent[] = [];
+      for (const timer of fired) {
+        if (timer.domain !== 'event-time') continue;
+        for (const [field, before] of [...states.entries(timer.key)]) {
+          const { ruleId, deviceId } = parseRuleField(field);
+          const ruleset = options.rulesets(before.productId);
+          if (ruleset === undefined) continue;
+          const target = { deviceId, siteId: before.siteId, customerId: before.customerId };
+          const rule = thresholds.byId(ruleset, target).get(ruleId);
+          // a rule the ruleset in force no longer has (or disabled): its state waits unchanged
+          if (rule === undefined) continue;
+          const subject = { rulesetVersion: ruleset.version, deviceId };
+          const step = catchUp(before, rule, subject, timer.timestamp, zoneOf(before.siteId));
+          out.push(...step.events);
+          store(states, ctx.timers, timer.key, field, before, step, rule, subject);
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/** A rule state that holds nothing worth keeping: no gate running, no episode, no history. */
+function isIdle(s: RuleState): boolean {
+  const e = s.episode;
+  return (
+    !s.holding &&
+    s.pendingSince === null &&
+    s.clearSince === null &&
+    s.hits.length === 0 &&
+    (e === EMPTY_EPISODE_STATE ||
+      (e.episode === null &&
+        e.changes.length === 0 &&
+        !e.flapping &&
+        e.shelvedUntil === null &&
+        e.lastRaisedAt === null))
+  );
+}
+
+/**
+ * The enabled threshold rules of a ruleset for a target, kept per rules array (`rulesFor` gives the
+ * same array to targets with the same overrides). Rules of other kinds are reported once per ruleset
+ * version as not evaluated yet.
+ */
+function thresholdIndex(log: Logger) {
+  const lists = new WeakMap<readonly CompiledRule[], readonly CompiledThreshold[]>();
+  const maps = new WeakMap<readonly CompiledRule[], ReadonlyMap<string, CompiledThreshold>>();
+  const reported = new WeakSet<CompiledRuleset>();
+  const of = (ruleset: CompiledRuleset, target: RuleTarget): readonly CompiledThreshold[] => {
+    const rules = ruleset.rulesFor(target);
+    let list = lists.get(rules);
+    if (list === undefined) {
+      list = rules.filter((r): r is CompiledThreshold => r.kind === 'threshold' && r.enabled);
+      lists.set(rules, list);
+      if (!reported.has(ruleset)) {
+        reported.add(ruleset);
+        const skipped = ruleset.rules.filter((r) => r.kind !== 'threshold').map((r) => `${r.id} (${r.kind})`);
+        if (skipped.length > 0)
+          log.warn(
+            { ruleset: ruleset.id, version: ruleset.version, rules: skipped },
+            'rules of these kinds are not evaluated yet',
+          );
+      }
+    }
+    return list;
+  };
+  return {
+    of,
+    byId(ruleset: CompiledRuleset, target: RuleTarget): ReadonlyMap<string, CompiledThreshold> {
+      const rules = ruleset.rulesFor(target);
+      let map = maps.get(rules);
+      if (map === undefined) {
+        map = new Map(of(ruleset, target).map((r) => [r.id, r]));
+        maps.set(rules, map);
+      }
+      return map;
+    },
+  };
+}
