@@ -1,17 +1,23 @@
 /**
- * The worker's rules stage from its `rules:` section: the ruleset files are loaded and checked against
- * the product specs when the worker starts (any problem stops it, named with its file and line), each
- * product's highest version is compiled once, and the rule operator gets them by product.
+ * The worker's rules stage from its `rules:` section. With `dir`, the ruleset files are loaded and
+ * checked against the product specs when the worker starts (any problem stops it, named with its file
+ * and line), each product's highest version is compiled once, and the rule operator gets them by
+ * product. Without it, the rule operator asks the worker's catalog of the rulesets stored in the Warm
+ * store (`rulesetCatalog.ts`), which follows their changes.
  */
 import { type CompiledRuleset, compileRuleset } from '../operators/rules/compile/compileRuleset.ts';
 import type { RulesSection } from '../operators/rules/config.ts';
 import { type RuleOperator, ruleOperator } from '../operators/rules/ruleOperator.ts';
+import { loadSpecDirectory } from '../specs/loader.ts';
 import { loadRulesets } from '../specs/rules/loader.ts';
+import type { Spec } from '../specs/schema.ts';
 import { errorMessage, type Logger } from '../topology/index.ts';
 import { ConfigError } from './config.ts';
+import type { RulesetCatalog } from './rulesetCatalog.ts';
 
 /** Each product's compiled ruleset in force: the highest version among the files. */
 export function loadRulesetsInForce(section: RulesSection, specDir: string): Map<string, CompiledRuleset> {
+  if (section.dir === undefined) throw new Error('the rules section names no directory of rulesets');
   let loaded: ReturnType<typeof loadRulesets>;
   try {
     loaded = loadRulesets([section.dir], section.specDir ?? specDir);
@@ -31,10 +37,26 @@ export function loadRulesetsInForce(section: RulesSection, specDir: string): Map
   return new Map([...newest].map(([productId, ruleset]) => [productId, compileRuleset(ruleset)]));
 }
 
-/** The rule operator over the rulesets of the section. */
-export function rulesStage(section: RulesSection, specDir: string, log: Logger): RuleOperator {
+/**
+ * The rule operator over the rulesets of the section's files, or else of `catalog` (none: no rules,
+ * as when the topology is only described).
+ */
+export function rulesStage(
+  section: RulesSection,
+  specDir: string,
+  log: Logger,
+  catalog?: RulesetCatalog,
+): RuleOperator {
+  const { dir, specDir: _specs, ...config } = section;
+  if (dir === undefined)
+    return ruleOperator({ rulesets: (productId) => catalog?.forProduct(productId), config, logger: log });
   const rulesets = loadRulesetsInForce(section, specDir);
-  const { dir: _dir, specDir: _specs, ...config } = section;
   log.info({ rulesets: [...rulesets.values()].map((r) => `${r.id}@${r.version}`) }, 'rulesets in force');
   return ruleOperator({ rulesets: (productId) => rulesets.get(productId), config, logger: log });
+}
+
+/** The specs of `dir` by product, for checking rulesets stored in the Warm store. */
+export function specsByProduct(dir: string): (productId: string) => readonly Spec[] {
+  const specs = loadSpecDirectory(dir).specs.map((s) => s.spec);
+  return (productId) => specs.filter((s) => s.productId === productId);
 }

@@ -17,6 +17,7 @@ import { threadedDataFiles } from '../sinks/cold/parquet/threadWriter.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
 import { hotAggregateSink } from '../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../sinks/hot/hotTelemetrySink.ts';
+import type { PgChannelFeed } from '../sinks/postgres/channelFeed.ts';
 import { migrateWarm } from '../sinks/postgres/migrate.ts';
 import { describeEndpoint, type WarmStore } from '../sinks/postgres/store.ts';
 import { warmDailyAggregateSink } from '../sinks/warm/dailyAggregateSink.ts';
@@ -24,6 +25,7 @@ import { masterDataApplySink } from '../sinks/warm/masterdata/applier.ts';
 import { pgDeviceDirectory } from '../sinks/warm/masterdata/deviceDirectory.ts';
 import { type DeviceProducts, pgDeviceProducts } from '../sinks/warm/masterdata/deviceProducts.ts';
 import { type PgInvalidationFeed, pgInvalidationFeed } from '../sinks/warm/masterdata/invalidationFeed.ts';
+import { rulesetFeed } from '../sinks/warm/rulesets.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { kclSource } from '../sources/kinesis/kclSource.ts';
@@ -41,7 +43,8 @@ import {
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
-import { rulesStage } from './rulesStage.ts';
+import { RulesetCatalog } from './rulesetCatalog.ts';
+import { rulesStage, specsByProduct } from './rulesStage.ts';
 import { redisAuth, workerKeyedStateStore } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
@@ -180,6 +183,8 @@ interface TopologyResources {
   readonly invalidations?: PgInvalidationFeed;
   /** Device → product, for specs matched through the device registry. */
   readonly deviceProducts?: DeviceProducts;
+  /** The rulesets stored in the Warm store, for a `rules:` section without `dir`. */
+  readonly rulesets?: RulesetCatalog;
 }
 
 function kinesisSource(
@@ -194,7 +199,7 @@ function kinesisSource(
 function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
-  { stores, invalidations, deviceProducts }: TopologyResources,
+  { stores, invalidations, deviceProducts, rulesets }: TopologyResources,
 ): TelemetryTopology {
   const clock = deps.clock ?? systemClock;
   const { warm, hot, cold } = stores;
@@ -228,7 +233,7 @@ function telemetryTopologyFor(
       apply: masterDataApplySink(warm.write),
     },
     rules: config.rules && {
-      operator: rulesStage(config.rules, config.decode.specDir ?? BUNDLED_SPECS, deps.log),
+      operator: rulesStage(config.rules, config.decode.specDir ?? BUNDLED_SPECS, deps.log, rulesets),
       alarms: alarmEventSink(warm.write, hot),
     },
   });
@@ -256,6 +261,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   const stores = await openWorkerStores(config, clock, deps.warm);
   const { warm } = stores;
   let invalidations: PgInvalidationFeed | undefined;
+  let rulesets: RulesetCatalog | undefined;
+  let rulesetChanges: PgChannelFeed | undefined;
   const deviceProducts = pgDeviceProducts(warm.read, clock, log);
   const background = new AbortController();
   try {
@@ -267,12 +274,25 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     await deviceProducts.refresh();
     // Embedded PGlite has no server to LISTEN on; its cache entries expire by TTL instead.
     if (warm.writeEndpoint) invalidations = pgInvalidationFeed(warm.writeEndpoint, { clock, log });
+    if (config.rules && config.rules.dir === undefined) {
+      const specDir = config.rules.specDir ?? config.decode.specDir ?? BUNDLED_SPECS;
+      rulesets = new RulesetCatalog(warm.write, specsByProduct(specDir), log);
+      // listening before the first read: no change falls between the two
+      if (warm.writeEndpoint) {
+        rulesetChanges = rulesetFeed(warm.writeEndpoint, { clock, log });
+        rulesets.follow(rulesetChanges);
+        // (a feed that cannot connect yet keeps trying: reloads then follow its first listening)
+        await Promise.race([rulesetChanges.ready(), clock.sleep(5_000)]);
+      }
+      await rulesets.loadAll();
+    }
   } catch (error) {
+    await rulesetChanges?.close().catch(() => {});
     await stores.close().catch(() => {});
     throw error;
   }
 
-  const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations, deviceProducts });
+  const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations, deviceProducts, rulesets });
   void deviceProducts.watch(config.decode.registryRefreshMs, background.signal);
   const runtime = new TopologyRuntime(telemetry.topology, {
     ...config.runtime,
@@ -309,6 +329,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         await admin?.close();
         background.abort();
         await invalidations?.close();
+        await rulesetChanges?.close();
         await stores.close();
       }
     })();

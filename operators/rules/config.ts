@@ -22,15 +22,18 @@ export const ruleOperatorConfigSchema = z
 export type RuleOperatorConfig = z.infer<typeof ruleOperatorConfigSchema>;
 
 /**
- * The worker's `rules:` section: where the rulesets are (validated when the worker starts, each
- * problem with its file and line), and the operator's settings. No rules stage when absent.
+ * The worker's `rules:` section: where the rulesets are, and the operator's settings. No rules stage
+ * when absent.
  */
 export const rulesSectionSchema = z
   .object({
     dir: z
       .string()
       .min(1)
-      .describe('directory of ruleset YAML files; per product the highest version found is in force'),
+      .optional()
+      .describe(
+        'directory of ruleset YAML files, loaded when the worker starts (each problem stops it, with its file and line; per product the highest version is in force); without it the rulesets are those stored in the Warm store (`shardflow rules import`), each reloaded when an import changes it',
+      ),
     specDir: z
       .string()
       .optional()

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RulesetCatalog } from '../../cli/rulesetCatalog.ts';
+import { rulesStage } from '../../cli/rulesStage.ts';
+import { rulesSectionSchema } from '../../operators/rules/config.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { openWarmStore, warmStoreConfigSchema } from '../../sinks/postgres/store.ts';
@@ -15,8 +17,20 @@ import { importRuleset, RULESET_CHANNEL, rulesetFeed } from '../../sinks/warm/ru
 import { loadSpecDirectory } from '../../specs/loader.ts';
 import { parseRuleset } from '../../specs/rules/loader.ts';
 import type { Spec } from '../../specs/schema.ts';
-import { type Logger, systemClock } from '../../topology/index.ts';
+import { embeddedStateStore } from '../../state/keyed/embeddedStateStore.ts';
+import {
+  type AlarmEvent,
+  type Enriched,
+  type Logger,
+  ManualClock,
+  MemorySource,
+  type Operator,
+  systemClock,
+  TopologyBuilder,
+  TopologyTestDriver,
+} from '../../topology/index.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
+import { reading } from '../support/ruleFixtures.ts';
 import { waitFor } from '../support/wait.ts';
 
 const THERMO = readFileSync('specs/examples/rules/thermo-t1.rules.yaml', 'utf8');
@@ -39,6 +53,30 @@ async function store(sql: SqlClient, text: string): Promise<void> {
   const { ruleset, problems } = parseRuleset('r.yaml', text, specsOf);
   expect(problems).toEqual([]);
   await importRuleset(sql, ruleset!, text);
+}
+
+/** The raises of a rule operator given one hot thermo-t1 device for two minutes. */
+async function raisesOf(
+  operator: Operator<Enriched, AlarmEvent>,
+): Promise<{ rule: string; version: number }[]> {
+  const T0 = Date.UTC(2026, 0, 5, 9);
+  const clock = new ManualClock(T0);
+  const b = new TopologyBuilder('rules-catalog');
+  const input = b.source('telemetry', new MemorySource<Enriched>());
+  const events = input.via('rules', operator).to('events', { type: 'unused', write: async () => {} });
+  const driver = new TopologyTestDriver(b.build(), { clock, stateStore: embeddedStateStore(clock) });
+  driver.send(
+    input,
+    'shard-0',
+    [0, 30, 60, 90, 120].map((s) => reading('dev-1', T0 + s * 1000, { temperature: 40, humidity: 40 })),
+  );
+  await driver.settle();
+  const raised = driver
+    .output(events)
+    .filter((e) => e.kind === 'raise')
+    .map((e) => ({ rule: e.episode.ruleId, version: e.episode.rulesetVersion }));
+  await driver.close();
+  return raised;
 }
 
 describe('the rulesets in force on a worker', () => {
@@ -112,6 +150,10 @@ overrides:
       expect(JSON.stringify(refusal.fields)).toMatch(/line \d+: .*temprature/);
       expect(catalog.forProduct('thermo-t1')?.version).toBe(2);
       expect(overheat('dev-7')?.severity).toBe('critical');
+
+      // the worker's rule operator without `rules.dir` judges by the catalog's version in force
+      const raised = await raisesOf(rulesStage(rulesSectionSchema.parse({}), 'specs/examples', log, catalog));
+      expect(raised).toEqual([{ rule: 'overheat', version: 2 }]);
     } finally {
       stop();
       await feed.close();
