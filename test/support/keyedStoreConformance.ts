@@ -258,15 +258,18 @@ export function describeStateStoreConformance(
       for (const e of claimed!.entries) expect(e.value).toBeInstanceOf(Uint8Array);
     });
 
-    it('keeps its own copy of the bytes: changing a written or a returned array changes nothing stored', async () => {
+    it('gives out copies: changing a returned array changes nothing stored', async () => {
+      // A store may keep the bytes it is given (a caller never changes what it wrote: see
+      // StateStore.write), but what it gives out is the reader's to change.
       const s = await fresh();
-      const value = new Uint8Array([1, 2, 3]);
       await s.claim('shard-1', 'a');
-      await s.write(write('shard-1', 'a', at('1'), [{ key: 'k', value }]));
-      value[0] = 9;
+      await s.write(write('shard-1', 'a', at('1'), [{ key: 'k', value: new Uint8Array([1, 2, 3]) }]));
       const first = await s.read('shard-1');
       expect(contents(first)).toEqual({ k: '010203' });
       (first!.entries[0]!.value as Uint8Array)[1] = 9;
+      expect(contents(await s.read('shard-1'))).toEqual({ k: '010203' });
+      const claimed = await s.claim('shard-1', 'b');
+      (claimed!.entries[0]!.value as Uint8Array)[0] = 9;
       expect(contents(await s.read('shard-1'))).toEqual({ k: '010203' });
     });
 
