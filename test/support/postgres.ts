@@ -1,6 +1,7 @@
 /** A fresh PostgreSQL database per test file, on the server the integration setup started. */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import type { Position } from '../../topology/index.ts';
 import { testEnv } from './wait.ts';
 
 /** A database of its own, and how to drop it. */
@@ -55,4 +56,19 @@ export async function storeTotals(pool: pg.Pool): Promise<{ stored: number; dead
             (SELECT count(*) FROM dead_letters)::text AS dead`,
   );
   return { stored: Number(rows[0]!.stored), dead: Number(rows[0]!.dead) };
+}
+
+/**
+ * Per shard, the highest position among its records in the Hot telemetry: what the shard's worker
+ * has processed and written so far, checkpointed or not.
+ */
+export async function hotPositions(pool: pg.Pool): Promise<Map<string, Position>> {
+  const { rows } = await pool.query<{ shard_id: string; sequence_number: string; sub: number }>(
+    `SELECT DISTINCT ON (shard_id) shard_id, sequence_number, sub_sequence_number AS sub
+       FROM hot_telemetry
+       ORDER BY shard_id, length(sequence_number) DESC, sequence_number DESC, sub_sequence_number DESC`,
+  );
+  return new Map(
+    rows.map((r) => [r.shard_id, { sequenceNumber: r.sequence_number, subSequenceNumber: r.sub }]),
+  );
 }

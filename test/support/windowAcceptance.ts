@@ -15,7 +15,7 @@ import { redisStateStore } from '../../state/keyed/redisStateStore.ts';
 import type { Position, ShardWatermark } from '../../topology/index.ts';
 import { uniqueTable } from './dynamodb.ts';
 import { createStream, uniqueStream } from './kinesis.ts';
-import { createTestDatabase, type TestDatabase, testPool } from './postgres.ts';
+import { createTestDatabase, hotPositions, type TestDatabase, testPool } from './postgres.ts';
 import { testEnv, waitFor } from './wait.ts';
 import {
   type ComparisonReport,
@@ -162,7 +162,7 @@ export async function runWindowWorkload(options: {
     const control: RunControl = {
       fleet,
       watermarks,
-      processed: () => processedPositions(positions!),
+      processed: () => hotPositions(positions!),
       progressed: (share, timeoutMs = options.timeoutMs) =>
         waitFor(
           `the global watermark past ${Math.round(share * 100)} % of the event time`,
@@ -273,18 +273,6 @@ function globalWatermark(shards: readonly ShardWatermark[], now: number): number
   const marks = (active.length > 0 ? active : shards).map((s) => s.watermark);
   if (marks.length === 0) return Number.NEGATIVE_INFINITY;
   return active.length > 0 ? Math.min(...marks) : Math.max(...marks);
-}
-
-/** Per shard, the highest position among its records in the Hot store (ticks included). */
-async function processedPositions(pool: pg.Pool): Promise<Map<string, Position>> {
-  const { rows } = await pool.query<{ shard_id: string; sequence_number: string; sub: number }>(
-    `SELECT DISTINCT ON (shard_id) shard_id, sequence_number, sub_sequence_number AS sub
-       FROM hot_telemetry
-       ORDER BY shard_id, length(sequence_number) DESC, sequence_number DESC, sub_sequence_number DESC`,
-  );
-  return new Map(
-    rows.map((r) => [r.shard_id, { sequenceNumber: r.sequence_number, subSequenceNumber: r.sub }]),
-  );
 }
 
 /** A reading's item in a dead letter (`device@eventTime`). */
