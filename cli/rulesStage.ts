@@ -37,22 +37,32 @@ export function loadRulesetsInForce(section: RulesSection, specDir: string): Map
   return new Map([...newest].map(([productId, ruleset]) => [productId, compileRuleset(ruleset)]));
 }
 
+/** What the rules stage reads besides its section. */
+export interface RulesStageDeps {
+  readonly log: Logger;
+  /** The rulesets stored in the Warm store, for a section without `dir` (none: no rules). */
+  readonly catalog?: RulesetCatalog;
+  /** A site's time zone from the master data (none: schedules in `zone: site` read UTC). */
+  readonly siteZone?: (siteId: string) => string | undefined;
+}
+
 /**
- * The rule operator over the rulesets of the section's files, or else of `catalog` (none: no rules,
- * as when the topology is only described).
+ * The rule operator over the rulesets of the section's files, or else of the catalog (none: no
+ * rules, as when the topology is only described).
  */
-export function rulesStage(
-  section: RulesSection,
-  specDir: string,
-  log: Logger,
-  catalog?: RulesetCatalog,
-): RuleOperator {
-  const { dir, specDir: _specs, ...config } = section;
+export function rulesStage(section: RulesSection, specDir: string, deps: RulesStageDeps): RuleOperator {
+  const { dir, specDir: _specs, siteZonesRefreshMs: _refresh, ...config } = section;
+  const { log: logger, catalog, siteZone } = deps;
   if (dir === undefined)
-    return ruleOperator({ rulesets: (productId) => catalog?.forProduct(productId), config, logger: log });
+    return ruleOperator({
+      rulesets: (productId) => catalog?.forProduct(productId),
+      config,
+      siteZone,
+      logger,
+    });
   const rulesets = loadRulesetsInForce(section, specDir);
-  log.info({ rulesets: [...rulesets.values()].map((r) => `${r.id}@${r.version}`) }, 'rulesets in force');
-  return ruleOperator({ rulesets: (productId) => rulesets.get(productId), config, logger: log });
+  logger.info({ rulesets: [...rulesets.values()].map((r) => `${r.id}@${r.version}`) }, 'rulesets in force');
+  return ruleOperator({ rulesets: (productId) => rulesets.get(productId), config, siteZone, logger });
 }
 
 /** The specs of `dir` by product, for checking rulesets stored in the Warm store. */

@@ -25,6 +25,7 @@ import { masterDataApplySink } from '../sinks/warm/masterdata/applier.ts';
 import { pgDeviceDirectory } from '../sinks/warm/masterdata/deviceDirectory.ts';
 import { type DeviceProducts, pgDeviceProducts } from '../sinks/warm/masterdata/deviceProducts.ts';
 import { type PgInvalidationFeed, pgInvalidationFeed } from '../sinks/warm/masterdata/invalidationFeed.ts';
+import { pgSiteZones, type SiteZones } from '../sinks/warm/masterdata/siteZones.ts';
 import { rulesetFeed } from '../sinks/warm/rulesets.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
@@ -185,6 +186,8 @@ interface TopologyResources {
   readonly deviceProducts?: DeviceProducts;
   /** The rulesets stored in the Warm store, for a `rules:` section without `dir`. */
   readonly rulesets?: RulesetCatalog;
+  /** The sites' time zones, for a `rules:` section. */
+  readonly siteZones?: SiteZones;
 }
 
 function kinesisSource(
@@ -199,7 +202,7 @@ function kinesisSource(
 function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
-  { stores, invalidations, deviceProducts, rulesets }: TopologyResources,
+  { stores, invalidations, deviceProducts, rulesets, siteZones }: TopologyResources,
 ): TelemetryTopology {
   const clock = deps.clock ?? systemClock;
   const { warm, hot, cold } = stores;
@@ -233,7 +236,11 @@ function telemetryTopologyFor(
       apply: masterDataApplySink(warm.write),
     },
     rules: config.rules && {
-      operator: rulesStage(config.rules, config.decode.specDir ?? BUNDLED_SPECS, deps.log, rulesets),
+      operator: rulesStage(config.rules, config.decode.specDir ?? BUNDLED_SPECS, {
+        log: deps.log,
+        catalog: rulesets,
+        siteZone: siteZones?.zoneOf,
+      }),
       alarms: alarmEventSink(warm.write, hot),
     },
   });
@@ -264,6 +271,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let rulesets: RulesetCatalog | undefined;
   let rulesetChanges: PgChannelFeed | undefined;
   const deviceProducts = pgDeviceProducts(warm.read, clock, log);
+  const siteZones = config.rules ? pgSiteZones(warm.read, clock, log) : undefined;
   const background = new AbortController();
   try {
     await checkPostgres(warm, config);
@@ -272,6 +280,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     await migrateWarm(warm.write);
     await prepareHot(stores, config);
     await deviceProducts.refresh();
+    await siteZones?.refresh();
     // Embedded PGlite has no server to LISTEN on; its cache entries expire by TTL instead.
     if (warm.writeEndpoint) invalidations = pgInvalidationFeed(warm.writeEndpoint, { clock, log });
     if (config.rules && config.rules.dir === undefined) {
@@ -292,8 +301,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     throw error;
   }
 
-  const telemetry = telemetryTopologyFor(config, deps, { stores, invalidations, deviceProducts, rulesets });
+  const telemetry = telemetryTopologyFor(config, deps, {
+    stores,
+    invalidations,
+    deviceProducts,
+    rulesets,
+    siteZones,
+  });
   void deviceProducts.watch(config.decode.registryRefreshMs, background.signal);
+  if (config.rules) void siteZones?.watch(config.rules.siteZonesRefreshMs, background.signal);
   const runtime = new TopologyRuntime(telemetry.topology, {
     ...config.runtime,
     clock: deps.clock,

@@ -40,6 +40,14 @@ export const rulesSectionSchema = z
       .describe(
         "the product specs the rulesets are checked against (default: decode.specDir's, else the bundled ones)",
       ),
+    siteZonesRefreshMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(60_000)
+      .describe(
+        "how often the sites' time zones (for schedules in `zone: site`) are read again from the master data",
+      ),
     ...ruleOperatorConfigSchema.shape,
   })
   .strict();

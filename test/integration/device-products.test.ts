@@ -1,7 +1,8 @@
 /**
- * The decode stage's device registry as the worker feeds it: a snapshot of the master data's
- * device → product map on a real PostgreSQL, following imports and deletes, and keeping the last good
- * snapshot when the database cannot be read.
+ * The master-data snapshots a worker keeps in memory, on a real PostgreSQL: the decode stage's device
+ * registry (device → product), following imports and deletes and keeping the last good snapshot when
+ * the database cannot be read; and the rule operator's site zones (site → IANA zone), leaving out the
+ * zones this runtime does not know.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,18 +10,25 @@ import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts';
 import { importChanges, rowChange } from '../../sinks/warm/masterdata/import.ts';
+import { pgSiteZones } from '../../sinks/warm/masterdata/siteZones.ts';
 import { type MasterDataRowChange, silentLogger, systemClock } from '../../topology/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 const T0 = Date.UTC(2026, 10, 22, 8);
 
-function device(line: number, values: Record<string, string>, at: number): MasterDataRowChange {
-  const change = rowChange('devices', { line, values }, at);
+function row(
+  entity: 'devices' | 'sites',
+  line: number,
+  values: Record<string, string>,
+  at: number,
+): MasterDataRowChange {
+  const change = rowChange(entity, { line, values }, at);
   if (typeof change === 'string') throw new Error(change);
   return change;
 }
+const device = (line: number, values: Record<string, string>, at: number) => row('devices', line, values, at);
 
-describe('device → product snapshot', () => {
+describe('master-data snapshots', () => {
   let db: TestDatabase;
   let client: SqlClient;
   beforeAll(async () => {
@@ -58,5 +66,32 @@ describe('device → product snapshot', () => {
     await client.close();
     await expect(products.refresh()).rejects.toThrow();
     expect(products.productOf('vlv-1')).toBe('valve-v7');
+  });
+
+  it('gives each site its zone, and none for a site without one or with one the runtime does not know', async () => {
+    const warnings: object[] = [];
+    const log = { ...silentLogger, warn: (fields: object) => void warnings.push(fields) };
+    // a client of its own: the test before closes the shared one
+    const own = pgSqlClient(new pg.Pool({ connectionString: db.url, max: 1 }));
+    const zones = pgSiteZones(own, systemClock, log);
+    await importChanges(own, [
+      row('sites', 1, { site_id: 'berlin', timezone: 'Europe/Berlin' }, T0),
+      row('sites', 2, { site_id: 'kolkata', timezone: 'Asia/Kolkata' }, T0),
+      row('sites', 3, { site_id: 'mars', timezone: 'Mars/Olympus_Mons' }, T0),
+      row('sites', 4, { site_id: 'nowhere' }, T0),
+    ]);
+    await zones.refresh();
+    expect(['berlin', 'kolkata', 'mars', 'nowhere', 'unknown'].map((s) => zones.zoneOf(s))).toEqual([
+      'Europe/Berlin',
+      'Asia/Kolkata',
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(warnings).toEqual([{ site: 'mars', zone: 'Mars/Olympus_Mons' }]);
+    await importChanges(own, [row('sites', 5, { site_id: 'berlin', timezone: 'Europe/Lisbon' }, T0 + 1000)]);
+    await zones.refresh();
+    expect(zones.zoneOf('berlin')).toBe('Europe/Lisbon');
+    await own.close();
   });
 });

@@ -152,7 +152,9 @@ overrides:
       expect(overheat('dev-7')?.severity).toBe('critical');
 
       // the worker's rule operator without `rules.dir` judges by the catalog's version in force
-      const raised = await raisesOf(rulesStage(rulesSectionSchema.parse({}), 'specs/examples', log, catalog));
+      const raised = await raisesOf(
+        rulesStage(rulesSectionSchema.parse({}), 'specs/examples', { log, catalog }),
+      );
       expect(raised).toEqual([{ rule: 'overheat', version: 2 }]);
     } finally {
       stop();

@@ -94,7 +94,7 @@ describe("the worker's rules stage", () => {
       },
       {},
     );
-    expect(config.rules).toEqual({ dir: 'x', allowedOutOfOrdernessMs: 300_000 });
+    expect(config.rules).toEqual({ dir: 'x', allowedOutOfOrdernessMs: 300_000, siteZonesRefreshMs: 60_000 });
   });
 
   it('runs the rules after enrich in the real graph: one raise per warm thermo-t1 device', async () => {
@@ -119,7 +119,7 @@ describe("the worker's rules stage", () => {
       dailyAggregates: hotAggregateSink(hot),
       deadLetters: memoryDeadLetters().sink,
       rules: {
-        operator: rulesStage(rulesSectionSchema.parse({ dir }), BUNDLED_SPECS, silentLogger),
+        operator: rulesStage(rulesSectionSchema.parse({ dir }), BUNDLED_SPECS, { log: silentLogger }),
         alarms: { type: 'alarm-events', write: async () => {} },
       },
     });
