@@ -104,8 +104,10 @@ export class LeaseCoordinator {
     for (const candidate of candidates) {
       if (this.held.has(candidate.leaseKey)) continue;
       try {
+        // fresh from when the take was sent (see `write`)
+        const sentAt = this.clock.now();
         const lease = await this.refresher.takeLease(candidate, this.workerId);
-        this.held.set(lease.leaseKey, { lease, lane: new Lane(), renewedAt: this.clock.now() });
+        this.held.set(lease.leaseKey, { lease, lane: new Lane(), renewedAt: sentAt });
         taken.push(lease);
         this.log.info(
           { shardId: lease.leaseKey, from: candidate.leaseOwner, stolen: plan.steal !== undefined },
@@ -144,15 +146,20 @@ export class LeaseCoordinator {
       const startedAt = this.clock.now();
       try {
         held.lease = await update(held.lease);
-        held.renewedAt = this.clock.now();
+        // Fresh from when the write was sent, not from when its answer came: other workers count
+        // the failover time from when they see the counter move, which is after the write was
+        // sent. An answer read late (a pause of this process after DynamoDB wrote) must not make a
+        // lease fresh that another worker may have taken meanwhile.
+        held.renewedAt = startedAt;
+        const answeredAt = this.clock.now();
         // A lease is lost after the failover time without a renewal: say so well before that.
-        if (held.renewedAt - queuedAt > this.timing.failoverTimeMs / 3)
+        if (answeredAt - queuedAt > this.timing.failoverTimeMs / 3)
           this.log.warn(
             {
               shardId: leaseKey,
               action,
               queuedMs: startedAt - queuedAt,
-              writeMs: held.renewedAt - startedAt,
+              writeMs: answeredAt - startedAt,
             },
             'slow lease write',
           );
