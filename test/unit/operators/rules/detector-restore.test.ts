@@ -60,9 +60,9 @@ function shardRecords(s: number): Enriched[] {
       spikes: { count: 6, size: 10 },
       drift: { startDay: 0.5, perHour: 0.5 + 0.1 * d },
     });
-    signal.times.forEach((t, i) =>
-      records.push(reading(`thermo-${s}${d}`, t + d * 100, { temperature: signal.values[i]! })),
-    );
+    signal.times.forEach((t, i) => {
+      records.push(reading(`thermo-${s}${d}`, t + d * 100, { temperature: signal.values[i]! }));
+    });
   }
   records.sort((a, b) => a.device_timestamp - b.device_timestamp);
   return records.map((r, i) => ({
