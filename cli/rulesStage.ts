@@ -7,6 +7,7 @@
  */
 import { type CompiledRuleset, compileRuleset } from '../operators/rules/compile/compileRuleset.ts';
 import type { RulesSection } from '../operators/rules/config.ts';
+import { detectorIssues } from '../operators/rules/detectorParams.ts';
 import { type RuleOperator, ruleOperator } from '../operators/rules/ruleOperator.ts';
 import { loadSpecDirectory } from '../specs/loader.ts';
 import { loadRulesets } from '../specs/rules/loader.ts';
@@ -20,7 +21,7 @@ export function loadRulesetsInForce(section: RulesSection, specDir: string): Map
   if (section.dir === undefined) throw new Error('the rules section names no directory of rulesets');
   let loaded: ReturnType<typeof loadRulesets>;
   try {
-    loaded = loadRulesets([section.dir], section.specDir ?? specDir);
+    loaded = loadRulesets([section.dir], section.specDir ?? specDir, detectorIssues);
   } catch (error) {
     throw new ConfigError([`rules.dir: cannot read ${section.dir}: ${errorMessage(error)}`], 'configuration');
   }

@@ -11,6 +11,7 @@
  * used and the other is refused.
  */
 import { type CompiledRuleset, compileRuleset } from '../operators/rules/compile/compileRuleset.ts';
+import { detectorIssues } from '../operators/rules/detectorParams.ts';
 import { GAP, type PgChannelFeed } from '../sinks/postgres/channelFeed.ts';
 import type { SqlClient } from '../sinks/postgres/sql.ts';
 import { exportRuleset, rulesetIds } from '../sinks/warm/rulesets.ts';
@@ -84,7 +85,7 @@ export class RulesetCatalog {
     }
     const current = this.byRuleset.get(rulesetId);
     const label = `ruleset ${rulesetId} version ${stored.version} (Warm store)`;
-    const parsed = parseRuleset(label, stored.yaml, this.specsOf);
+    const parsed = parseRuleset(label, stored.yaml, this.specsOf, detectorIssues);
     if (parsed.ruleset === undefined) {
       this.log.error(
         {

@@ -17,6 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { compileRuleset } from '../../operators/rules/compile/compileRuleset.ts';
 import { runExamples } from '../../operators/rules/compile/examples.ts';
+import { detectorIssues } from '../../operators/rules/detectorParams.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/postgres/store.ts';
 import { exportRuleset, importRuleset, RulesetVersionConflictError } from '../../sinks/warm/rulesets.ts';
@@ -63,7 +64,7 @@ export function registerRulesCommand(program: Command): void {
     .argument('<paths...>', 'ruleset files (*.yaml) or directories of them')
     .requiredOption('--specs <dir>', 'directory of the product specs')
     .action((paths: string[], opts: { specs: string }) => {
-      const { rulesets, problems } = loadRulesets(paths, opts.specs);
+      const { rulesets, problems } = loadRulesets(paths, opts.specs, detectorIssues);
       for (const { file, ruleset } of rulesets) {
         if (!problems.some((p) => p.file === file))
           console.log(
@@ -80,7 +81,7 @@ export function registerRulesCommand(program: Command): void {
     .argument('<file>', 'a ruleset file')
     .option('--specs <dir>', "also check the ruleset against its product's specs")
     .action((file: string, opts: { specs?: string }) => {
-      const { rulesets, problems } = loadRulesets([file], opts.specs);
+      const { rulesets, problems } = loadRulesets([file], opts.specs, detectorIssues);
       for (const p of problems) console.log(`error ${p.file}:${p.line}  ${p.message}`);
       const loaded = rulesets[0];
       if (loaded === undefined || problems.length > 0) process.exit(EXIT.failed);
@@ -107,7 +108,7 @@ export function registerRulesCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'worker configuration (YAML): warm')
     .action(async (paths: string[], opts: { specs: string; config: string }) => {
       try {
-        const { rulesets, problems } = loadRulesets(paths, opts.specs);
+        const { rulesets, problems } = loadRulesets(paths, opts.specs, detectorIssues);
         for (const p of problems) console.log(`error ${p.file}:${p.line}  ${p.message}`);
         if (problems.length > 0) throw new UsageError('nothing imported: fix the files above');
         await withWarmStore(opts.config, async (store) => {

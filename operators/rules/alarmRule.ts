@@ -8,7 +8,13 @@ import { SEVERITIES, type Severity, severityRank } from '../../topology/index.ts
 import type { CompiledThreshold } from './compile/compileRuleset.ts';
 import type { AlarmRule, EpisodePolicy } from './episodes/index.ts';
 
-const policies = new WeakMap<CompiledThreshold, EpisodePolicy[]>();
+/** What the episode policy is made of: the fields every compiled rule has (threshold or detector). */
+export type PolicySource = Pick<
+  CompiledThreshold,
+  'id' | 'severityRank' | 'latched' | 'escalate' | 'deescalateAfterMs'
+>;
+
+const policies = new WeakMap<PolicySource, EpisodePolicy[]>();
 
 /** The platform's severity of a product's severity rank. */
 export function platformSeverity(rank: number): Severity {
@@ -20,7 +26,7 @@ export function platformSeverity(rank: number): Severity {
  * state machine takes one escalation step, so the policy names the next one: the first step above the
  * episode's severity, each `afterMs` counted from when it became active. Made once per rule and step.
  */
-export function policyOf(rule: CompiledThreshold, severity?: Severity): EpisodePolicy {
+export function policyOf(rule: PolicySource, severity?: Severity): EpisodePolicy {
   let byStep = policies.get(rule);
   if (byStep === undefined) {
     byStep = [];
@@ -53,7 +59,7 @@ export interface DeviceSubject {
 }
 
 /** The rule on the device, for `apply` and `dueAt` on an episode now at `severity`. */
-export function alarmRuleOf(rule: CompiledThreshold, subject: DeviceSubject, severity?: Severity): AlarmRule {
+export function alarmRuleOf(rule: PolicySource, subject: DeviceSubject, severity?: Severity): AlarmRule {
   return {
     ruleId: rule.id,
     rulesetVersion: subject.rulesetVersion,

@@ -11,7 +11,8 @@
  * behind the watermark is not judged (`rule_readings_late`): the timers may already have acted
  * past it, and judging it would make the result depend on how records were cut into batches.
  *
- * Only threshold rules are evaluated; the other kinds are skipped with a warning per ruleset version.
+ * Threshold rules are judged here (`threshold.ts`), the detector kinds in `detectorRule.ts`; the other
+ * kinds are skipped with a warning per ruleset version.
  */
 import type {
   AlarmEvent,
@@ -30,12 +31,19 @@ import type {
   RuleTarget,
 } from './compile/compileRuleset.ts';
 import { type RuleOperatorConfig, ruleOperatorConfigSchema } from './config.ts';
+import { detectorCellCodec } from './detectorCell.ts';
+import { DETECTOR_KINDS } from './detectorParams.ts';
+import { detectorRules } from './detectorRule.ts';
 import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
 import { emptyRuleState, parseRuleField, type RuleState, ruleField, ruleStateCodec } from './ruleState.ts';
 import { catchUp, judge, nextDue, type ThresholdStep } from './threshold.ts';
 
 /** The map state of the rules: field `ruleField(rule, device)` under the partition key. */
 const RULES = 'rules';
+/** The map state of the detector rules' cells: field `ruleField(rule, device)` under the partition key. */
+const DETECTORS = 'detectors';
+/** The rule kinds the operator evaluates. */
+const EVALUATED = new Set<string>(['threshold', ...DETECTOR_KINDS]);
 
 /** What the rule operator is given. */
 export interface RuleOperatorOptions {
@@ -53,6 +61,8 @@ export interface RuleCounters {
   late: number;
   /** Rule state writes (sets and deletes): transitions, not readings. */
   stateWrites: number;
+  /** Detector cell writes: one per reading a detector rule learns (a map entry marked dirty). */
+  detectorWrites: number;
   events: number;
 }
 
@@ -65,10 +75,11 @@ export interface RuleOperator extends Operator<Enriched, AlarmEvent> {
 export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
   const config = ruleOperatorConfigSchema.parse(options.config ?? {});
   const log = options.logger ?? silentLogger;
-  const counters: RuleCounters = { readings: 0, late: 0, stateWrites: 0, events: 0 };
+  const counters: RuleCounters = { readings: 0, late: 0, stateWrites: 0, detectorWrites: 0, events: 0 };
   const thresholds = thresholdIndex(log);
   const zoneOf = (siteId: string | null) =>
     siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
+  const detectors = detectorRules(zoneOf, counters);
 
   /** Keeps a rule's new state (or drops it when it holds nothing) and sets the timer for its next due time. */
   const store = (
@@ -96,7 +107,10 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
 
   return {
     type: 'rules',
-    state: [{ name: RULES, kind: 'map', codec: ruleStateCodec }],
+    state: [
+      { name: RULES, kind: 'map', codec: ruleStateCodec },
+      { name: DETECTORS, kind: 'map', codec: detectorCellCodec },
+    ],
     counters,
     gauges: () => [
       {
@@ -115,6 +129,11 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
         value: counters.stateWrites,
       },
       {
+        name: 'rule_detector_writes',
+        help: 'detector state writes (one per reading a detector rule learns) since the worker started',
+        value: counters.detectorWrites,
+      },
+      {
         name: 'rule_alarm_events',
         help: 'alarm events emitted since the worker started',
         value: counters.events,
@@ -123,6 +142,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     process: function judgeReadings(batch, ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
       const timers = ctx.timers!;
+      const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers };
       const out: AlarmEvent[] = [];
       let watermark = timers.watermark;
       for (const r of batch) {
@@ -140,8 +160,9 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
           siteId: r.site_id,
           customerId: r.customer_id,
         });
-        if (rules.length === 0) continue;
         const key = r.rawRef.partitionKey ?? r.device_id;
+        detectors.judge(r, ruleset, key, stores, out);
+        if (rules.length === 0) continue;
         const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
         const reading = { metrics: r.metrics, at: t, siteZone: zoneOf(r.site_id) };
         for (const rule of rules) {
@@ -162,6 +183,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     },
     onTimer: function timeDue(fired: readonly FiredTimer[], ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
+      const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers: ctx.timers };
       const out: AlarmEvent[] = [];
       for (const timer of fired) {
         if (timer.domain !== 'event-time') continue;
@@ -171,6 +193,21 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
           if (ruleset === undefined) continue;
           const target = { deviceId, siteId: before.siteId, customerId: before.customerId };
           const rule = thresholds.byId(ruleset, target).get(ruleId);
+          const detector = rule === undefined ? detectors.byId(ruleset, target).get(ruleId) : undefined;
+          if (detector !== undefined) {
+            detectors.due(
+              timer.key,
+              field,
+              deviceId,
+              before,
+              detector,
+              ruleset.version,
+              timer.timestamp,
+              stores,
+              out,
+            );
+            continue;
+          }
           // a rule the ruleset in force no longer has (or disabled): its state waits unchanged
           if (rule === undefined) continue;
           const subject = { rulesetVersion: ruleset.version, deviceId };
@@ -218,7 +255,7 @@ function thresholdIndex(log: Logger) {
       lists.set(rules, list);
       if (!reported.has(ruleset)) {
         reported.add(ruleset);
-        const skipped = ruleset.rules.filter((r) => r.kind !== 'threshold').map((r) => `${r.id} (${r.kind})`);
+        const skipped = ruleset.rules.filter((r) => !EVALUATED.has(r.kind)).map((r) => `${r.id} (${r.kind})`);
         if (skipped.length > 0)
           log.warn(
             { ruleset: ruleset.id, version: ruleset.version, rules: skipped },

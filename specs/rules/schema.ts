@@ -100,26 +100,30 @@ const absenceRule = z
   })
   .strict();
 
+/**
+ * An anomaly rule's method. The defaults are the detectors' own (`operators/rules/detectors/`), chosen
+ * so that 30 days of gaussian noise raise nothing; lower ones raise false alarms on every device.
+ */
 const detectorSchema = z.discriminatedUnion('method', [
   z
     .object({
       method: z.literal('robust-z'),
-      window: z.number().int().min(5).default(100),
-      threshold: z.number().positive().default(3.5),
+      window: z.number().int().min(5).default(120),
+      threshold: z.number().positive().default(6).describe('|z| above which a reading is anomalous'),
     })
     .strict(),
   z
     .object({
       method: z.literal('ewma'),
-      alpha: z.number().gt(0).lt(1).default(0.1),
-      k: z.number().positive().default(3),
+      alpha: z.number().gt(0).lt(1).default(0.2).describe('weight of the newest reading in the chart'),
+      k: z.number().positive().default(5).describe('control limit in the chart’s σ'),
     })
     .strict(),
   z
     .object({
       method: z.literal('cusum'),
-      k: z.number().min(0).default(0.5),
-      h: z.number().positive().default(5),
+      k: z.number().min(0).default(0.5).describe('allowance in σ'),
+      h: z.number().positive().default(14).describe('decision limit in σ'),
     })
     .strict(),
 ]);

@@ -13,6 +13,7 @@ import { metricsOf } from '../../../specs/rules/expression.ts';
 import type { Override, Rule, RuleOverride, Ruleset } from '../../../specs/rules/schema.ts';
 import { ruleRefsOf } from '../../../specs/rules/validate.ts';
 import type { Telemetry } from '../../../topology/index.ts';
+import { detectorIssues } from '../detectorParams.ts';
 import { conditionSource, numberLiteral, relaxed, ruleStateSource } from './conditionCode.ts';
 import { compileMaintenance, compileSchedule, type InMaintenance, type InSchedule } from './schedule.ts';
 
@@ -111,8 +112,16 @@ export interface CompiledRuleset {
   rulesFor(target: RuleTarget): readonly CompiledRule[];
 }
 
-/** Compiles a validated ruleset (see `specs/rules/loader.ts`). */
+/**
+ * Compiles a validated ruleset (see `specs/rules/loader.ts`). Throws when a detector refuses a rule's
+ * parameters (`detectorIssues`, which the loaders of the CLI and the worker also run, with the line).
+ */
 export function compileRuleset(ruleset: Ruleset): CompiledRuleset {
+  const refused = detectorIssues(ruleset);
+  if (refused.length > 0)
+    throw new Error(
+      `ruleset ${ruleset.id} version ${ruleset.version}: ${refused.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const byTarget = {
     customer: indexBy(ruleset.overrides, 'customer'),
     site: indexBy(ruleset.overrides, 'site'),

@@ -297,8 +297,6 @@ describe('rule operator: threshold rules', () => {
           rules: [
             'silent (absence)',
             'humidity-silent (absence)',
-            'temperature-anomaly (anomaly)',
-            'fast-rise (rate-of-change)',
             'hot-day (aggregate)',
             'overheat-and-damp (correlation)',
           ],

@@ -1,0 +1,286 @@
+/**
+ * Detector rules under failures, on the runtime (`TopologyRuntime`, the embedded keyed state store,
+ * checkpoints every `CHECKPOINT_MS` of a `ManualClock`), as `rule-restore.test.ts` does for threshold
+ * rules: a worker killed right after a snapshot and before its checkpoint, and one killed in the
+ * middle of a snapshot write, give the alarm events of an uninterrupted run (the same ids, the same
+ * content). The detectors' cells and their open hours come back from the snapshot, and the records
+ * after the checkpoint are judged again on them.
+ */
+import { describe, expect, it } from 'vitest';
+import { detectorCellCodec } from '../../../../operators/rules/detectorCell.ts';
+import { ruleOperator } from '../../../../operators/rules/ruleOperator.ts';
+import { embeddedStateStore } from '../../../../state/keyed/embeddedStateStore.ts';
+import {
+  type AlarmEvent,
+  comparePositions,
+  type Enriched,
+  flushMicrotasks,
+  ManualClock,
+  type Position,
+  positionOfRecord,
+  type StateStore,
+  TopologyBuilder,
+  TopologyRuntime,
+} from '../../../../topology/index.ts';
+import { reading, thermoRules } from '../../../support/ruleFixtures.ts';
+import { CrashableStore, keepingSink, ScriptedSource, until } from '../../../support/scriptedSource.ts';
+import { syntheticSignal } from '../../../support/syntheticSignals.ts';
+
+const MIN = 60_000;
+const ROUND_MS = 1_000;
+const CHECKPOINT_MS = 2_000;
+const BATCH = 8;
+const SHARDS = ['s-0', 's-1'];
+
+const RULES = thermoRules(
+  `  - { id: jump, kind: rate-of-change, severity: minor, metric: temperature, maxChange: 1.5, per: 1m, over: 15m }
+  - { id: band, kind: out-of-band, severity: minor, metric: temperature, last: 60, k: 6 }
+  - { id: odd, kind: anomaly, severity: minor, metric: temperature, detector: { method: robust-z, window: 30 } }
+  - id: forecast
+    kind: predictive
+    severity: major
+    metric: temperature
+    threshold: { op: ">=", value: 32 }
+    horizon: 6h
+    over: 3h
+    escalate: [{ after: 1h, to: critical }]\n`,
+);
+
+// per shard 3 devices, one reading every 5 min each, spikes and a drift, in event-time order
+const BASE = 49_651_234_567_890_123_456_789_012_345_678_901_234_567_890_123_456n;
+
+function shardRecords(s: number): Enriched[] {
+  const records: Enriched[] = [];
+  for (let d = 0; d < 3; d++) {
+    const signal = syntheticSignal({
+      seed: 40 + 3 * s + d,
+      days: 1.4,
+      stepMs: 5 * MIN,
+      quietDays: 0.3,
+      spikes: { count: 6, size: 10 },
+      drift: { startDay: 0.5, perHour: 0.5 + 0.1 * d },
+    });
+    signal.times.forEach((t, i) => {
+      records.push(reading(`thermo-${s}${d}`, t + d * 100, { temperature: signal.values[i]! }));
+    });
+  }
+  records.sort((a, b) => a.device_timestamp - b.device_timestamp);
+  return records.map((r, i) => ({
+    ...r,
+    rawRef: {
+      ...r.rawRef,
+      shardId: SHARDS[s]!,
+      sequenceNumber: (BASE + BigInt(Math.floor(i / 3)) * 1_000_003n).toString(),
+      subSequenceNumber: i % 3,
+    },
+  }));
+}
+
+const INPUT = SHARDS.map((_, s) => shardRecords(s));
+const positionOf = (r: Enriched): Position => positionOfRecord(r.rawRef);
+const beyond = (records: readonly Enriched[], p: Position | undefined) =>
+  p === undefined ? records : records.filter((r) => comparePositions(positionOf(r), p) > 0);
+
+interface Worker {
+  readonly source: ScriptedSource<Enriched>;
+  readonly runtime: TopologyRuntime;
+  readonly events: AlarmEvent[];
+  readonly done: Promise<void>;
+  readonly alive: () => boolean;
+  readonly operator: ReturnType<typeof ruleOperator>;
+}
+
+function startWorker(store: StateStore, clock: ManualClock, alive: () => boolean = () => true): Worker {
+  const source = new ScriptedSource<Enriched>(positionOf);
+  const events: AlarmEvent[] = [];
+  const operator = ruleOperator({ rulesets: () => RULES, config: { allowedOutOfOrdernessMs: 0 } });
+  const b = new TopologyBuilder('detector-restore');
+  b.source('telemetry', source).via('rules', operator).to('alarms', keepingSink(events, alive));
+  const runtime = new TopologyRuntime(b.build(), {
+    clock,
+    stateStore: store,
+    checkpointIntervalMs: CHECKPOINT_MS,
+  });
+  const done = runtime.run();
+  done.catch(() => {});
+  return { source, runtime, events, done, alive, operator };
+}
+
+async function settle(w: Worker): Promise<void> {
+  if (!w.alive()) return;
+  await until(() => {
+    if (w.runtime.error !== undefined) throw w.runtime.error;
+    const m = w.runtime.metrics();
+    const admitted = m.nodes.find((n) => n.node === 'telemetry')!.batches;
+    const pushed = w.source.opened.reduce((sum, s) => sum + s.pushed, 0);
+    return admitted === pushed && m.shards.every((s) => s.inFlightBatches === 0 && s.inFlightTimers === 0);
+  });
+  await flushMicrotasks(20);
+}
+
+/** Sends each shard's records a batch a round until they are sent or `stop` says so. */
+async function run(
+  clock: ManualClock,
+  w: Worker,
+  feeds: {
+    send: (r: Enriched[], size: number) => void;
+    records: readonly Enriched[];
+    size: number;
+    next: number;
+  }[],
+  { stop = () => false, rounds = Number.POSITIVE_INFINITY }: { stop?: () => boolean; rounds?: number } = {},
+): Promise<void> {
+  for (let round = 0; round < rounds && !stop(); round++) {
+    const left = feeds.filter((f) => f.next < f.records.length);
+    if (left.length === 0) return;
+    for (const f of left) {
+      f.send(f.records.slice(f.next, f.next + f.size), f.size);
+      f.next += f.size;
+    }
+    await settle(w);
+    await clock.advance(ROUND_MS);
+    await settle(w);
+  }
+}
+
+async function finish(clock: ManualClock, w: Worker): Promise<void> {
+  for (let t = 0; t < 3 * CHECKPOINT_MS; t += ROUND_MS) {
+    await clock.advance(ROUND_MS);
+    await settle(w);
+  }
+  for (const s of w.source.opened) s.end();
+  w.source.end();
+  await w.done;
+  expect(w.runtime.error).toBeUndefined();
+}
+
+function byId(events: readonly AlarmEvent[]): Map<string, AlarmEvent> {
+  const out = new Map<string, AlarmEvent>();
+  for (const e of events) {
+    const before = out.get(e.id);
+    if (before !== undefined) expect(e).toEqual(before);
+    out.set(e.id, e);
+  }
+  return out;
+}
+
+const openShards = (w: Worker, from: (Position | undefined)[] = []) =>
+  SHARDS.map((shardId, i) => w.source.open({ shardId, ...(from[i] ? { startPosition: from[i] } : {}) }));
+const feedsOf = (shards: ReturnType<typeof openShards>, from: (Position | undefined)[] = [], size = BATCH) =>
+  shards.map((s, i) => ({
+    send: (r: Enriched[], n: number) => s.send(r, n),
+    records: beyond(INPUT[i]!, from[i]),
+    size,
+    next: 0,
+  }));
+
+let reference: Promise<Map<string, AlarmEvent>> | undefined;
+function uninterrupted(): Promise<Map<string, AlarmEvent>> {
+  reference ??= (async () => {
+    const clock = new ManualClock(INPUT[0]![0]!.device_timestamp);
+    const w = startWorker(embeddedStateStore(clock), clock);
+    await run(clock, w, feedsOf(openShards(w)));
+    await finish(clock, w);
+    return byId(w.events);
+  })();
+  return reference;
+}
+
+async function expectSameAlarms(events: readonly AlarmEvent[]): Promise<void> {
+  const expected = await uninterrupted();
+  const got = byId(events);
+  expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+  for (const [id, e] of got) expect(e).toEqual(expected.get(id));
+}
+
+describe('detector rules restored by the runtime', () => {
+  it('raise, escalate and clear in an uninterrupted run, every kind', async () => {
+    const events = [...(await uninterrupted()).values()];
+    expect(new Set(events.filter((e) => e.kind === 'raise').map((e) => e.episode.ruleId))).toEqual(
+      new Set(['jump', 'band', 'odd', 'forecast']),
+    );
+    expect(new Set(events.map((e) => e.kind))).toEqual(new Set(['raise', 'severity', 'clear', 'close']));
+  });
+
+  it('give the same alarms when a worker dies right after a snapshot and before its checkpoint', async () => {
+    const clock = new ManualClock(INPUT[0]![0]!.device_timestamp);
+    const store = embeddedStateStore(clock);
+    const first = new CrashableStore(store);
+    const a = startWorker(first, clock, () => !first.crashed);
+    const shardsA = openShards(a);
+    const deathAt = positionOf(INPUT[0]![700]!);
+    shardsA[0]!.onCheckpoint = async (p) => {
+      if (comparePositions(p, deathAt) < 0) return;
+      first.crash();
+      return new Promise<void>(() => {});
+    };
+    await run(clock, a, feedsOf(shardsA), { stop: () => first.crashed });
+    expect(first.crashed).toBe(true);
+    const checkpoints = shardsA.map((s) => s.checkpoints.at(-1));
+    const snapshot = (await store.read('s-0'))!;
+    expect(comparePositions(snapshot.position!, checkpoints[0]!)).toBeGreaterThan(0);
+    // the snapshot holds detector cells with an hour open
+    const cells = snapshot.entries
+      .filter((e) => (JSON.parse(e.key) as string[])[1] === 'detectors')
+      .map((e) => detectorCellCodec.decode(e.value));
+    expect(cells.some((c) => c[2]! > 0)).toBe(true);
+
+    const b = startWorker(store, clock);
+    const shardsB = openShards(b, checkpoints);
+    await run(clock, b, feedsOf(shardsB, checkpoints, 7));
+    await finish(clock, b);
+    await expectSameAlarms([...a.events, ...b.events]);
+  });
+
+  it('give the same alarms when a worker dies in the middle of a snapshot write', async () => {
+    const clock = new ManualClock(INPUT[0]![0]!.device_timestamp);
+    const store = embeddedStateStore(clock);
+    const first = new CrashableStore(store);
+    const a = startWorker(first, clock, () => !first.crashed);
+    const feedsA = feedsOf(openShards(a));
+    await run(clock, a, feedsA, { rounds: 90 });
+    first.crashOnWrite = true;
+    await run(clock, a, feedsA, { stop: () => first.crashed });
+    expect(first.crashed).toBe(true);
+    const checkpoints = a.source.opened.map((s) => s.checkpoints.at(-1)!);
+
+    const b = startWorker(store, clock);
+    await run(clock, b, feedsOf(openShards(b, checkpoints), checkpoints, 11));
+    await finish(clock, b);
+    await expectSameAlarms([...a.events, ...b.events]);
+  });
+
+  it('write a detector cell per reading learnt, snapshotted at most once per checkpoint', async () => {
+    const clock = new ManualClock(INPUT[0]![0]!.device_timestamp);
+    const store = new CrashableStore(embeddedStateStore(clock));
+    const upserts = new Map<string, number>();
+    let snapshots = 0;
+    const write = store.write;
+    store.write = (snapshot) => {
+      snapshots++;
+      for (const e of snapshot.upserts) {
+        const state = (JSON.parse(e.key) as string[])[1]!;
+        upserts.set(state, (upserts.get(state) ?? 0) + 1);
+      }
+      return write(snapshot);
+    };
+    const w = startWorker(store, clock);
+    await run(clock, w, feedsOf(openShards(w)));
+    await finish(clock, w);
+    const readings = INPUT.reduce((n, r) => n + r.length, 0);
+    const c = w.operator.counters;
+    const perThousand = (n: number) => Math.round((1000 * n) / readings);
+    const cells = 2 * 3 * 4; // shards × devices × rules
+    // every reading is learnt by the four rules: four cell sets, marking dirty, not four store writes
+    expect(c.detectorWrites).toBe(4 * readings);
+    expect(upserts.get('detectors')!).toBeLessThanOrEqual(snapshots * cells);
+    expect(upserts.get('detectors')!).toBeLessThan(c.detectorWrites / 4);
+    expect(c.stateWrites).toBeLessThan(readings / 4);
+    if (process.env.DETECTOR_FIGURES)
+      console.log(
+        `${readings} readings, 4 detector rules, ${cells} (rule, device) pairs, ${snapshots} snapshots (batches of ${BATCH}, a checkpoint every ${CHECKPOINT_MS / ROUND_MS} rounds)\n` +
+          `per 1,000 readings: detector cell sets ${perThousand(c.detectorWrites)}, rule state sets ${perThousand(c.stateWrites)}, ` +
+          `snapshot upserts of cells ${perThousand(upserts.get('detectors')!)}, of rule states ${perThousand(upserts.get('rules') ?? 0)}`,
+      );
+  });
+});
