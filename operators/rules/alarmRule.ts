@@ -8,7 +8,10 @@ import { SEVERITIES, type Severity, severityRank } from '../../topology/index.ts
 import type { CompiledThreshold } from './compile/compileRuleset.ts';
 import type { AlarmRule, EpisodePolicy } from './episodes/index.ts';
 
-const policies = new WeakMap<CompiledThreshold, EpisodePolicy[]>();
+/** What a rule's episode policy is made of: any compiled rule has it. */
+type PolicyRule = Pick<CompiledThreshold, 'severityRank' | 'latched' | 'escalate' | 'deescalateAfterMs'>;
+
+const policies = new WeakMap<PolicyRule, EpisodePolicy[]>();
 
 /** The platform's severity of a product's severity rank. */
 export function platformSeverity(rank: number): Severity {
@@ -20,7 +23,7 @@ export function platformSeverity(rank: number): Severity {
  * state machine takes one escalation step, so the policy names the next one: the first step above the
  * episode's severity, each `afterMs` counted from when it became active. Made once per rule and step.
  */
-export function policyOf(rule: CompiledThreshold, severity?: Severity): EpisodePolicy {
+export function policyOf(rule: PolicyRule, severity?: Severity): EpisodePolicy {
   let byStep = policies.get(rule);
   if (byStep === undefined) {
     byStep = [];

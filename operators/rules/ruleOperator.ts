@@ -11,7 +11,8 @@
  * behind the watermark is not judged (`rule_readings_late`): the timers may already have acted
  * past it, and judging it would make the result depend on how records were cut into batches.
  *
- * Only threshold rules are evaluated; the other kinds are skipped with a warning per ruleset version.
+ * Threshold rules are evaluated here, absence rules in `absence.ts` (processing time); the other kinds
+ * are skipped with a warning per ruleset version.
  */
 import type {
   AlarmEvent,
@@ -23,6 +24,7 @@ import type {
   TimerService,
 } from '../../topology/index.ts';
 import { silentLogger } from '../../topology/index.ts';
+import { absenceRules } from './absence.ts';
 import type {
   CompiledRule,
   CompiledRuleset,
@@ -36,6 +38,8 @@ import { catchUp, judge, nextDue, type ThresholdStep } from './threshold.ts';
 
 /** The map state of the rules: field `ruleField(rule, device)` under the partition key. */
 const RULES = 'rules';
+/** The rule kinds the operator evaluates; others are reported once per ruleset version. */
+const EVALUATED: ReadonlySet<string> = new Set(['threshold', 'absence']);
 
 /** What the rule operator is given. */
 export interface RuleOperatorOptions {
@@ -69,6 +73,12 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
   const thresholds = thresholdIndex(log);
   const zoneOf = (siteId: string | null) =>
     siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
+  const absence = absenceRules({
+    rulesets: options.rulesets,
+    maxLagMs: config.absenceMaxLagMs,
+    siteZone: zoneOf,
+    wrote: () => counters.stateWrites++,
+  });
 
   /** Keeps a rule's new state (or drops it when it holds nothing) and sets the timer for its next due time. */
   const store = (
@@ -96,7 +106,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
 
   return {
     type: 'rules',
-    state: [{ name: RULES, kind: 'map', codec: ruleStateCodec }],
+    state: [{ name: RULES, kind: 'map', codec: ruleStateCodec }, ...absence.state],
     counters,
     gauges: () => [
       {
@@ -124,9 +134,12 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
       const states = ctx.state!.map<RuleState>(RULES);
       const timers = ctx.timers!;
       const out: AlarmEvent[] = [];
+      const heard = absence.hearing(batch, ctx);
       let watermark = timers.watermark;
       for (const r of batch) {
         counters.readings++;
+        // every reading is the device heard, a late one too
+        out.push(...heard(r));
         const t = r.device_timestamp;
         if (t < watermark) {
           counters.late++;
@@ -160,9 +173,11 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
       if (Number.isFinite(watermark)) timers.advanceWatermark(watermark);
       return out;
     },
+    openShard: (ctx) => absence.openShard(ctx),
+    closeShard: (ctx) => absence.closeShard(ctx.shardId),
     onTimer: function timeDue(fired: readonly FiredTimer[], ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
-      const out: AlarmEvent[] = [];
+      const out: AlarmEvent[] = absence.timeDue(fired, ctx);
       for (const timer of fired) {
         if (timer.domain !== 'event-time') continue;
         for (const [field, before] of [...states.entries(timer.key)]) {
@@ -218,7 +233,7 @@ function thresholdIndex(log: Logger) {
       lists.set(rules, list);
       if (!reported.has(ruleset)) {
         reported.add(ruleset);
-        const skipped = ruleset.rules.filter((r) => r.kind !== 'threshold').map((r) => `${r.id} (${r.kind})`);
+        const skipped = ruleset.rules.filter((r) => !EVALUATED.has(r.kind)).map((r) => `${r.id} (${r.kind})`);
         if (skipped.length > 0)
           log.warn(
             { ruleset: ruleset.id, version: ruleset.version, rules: skipped },

@@ -295,8 +295,6 @@ describe('rule operator: threshold rules', () => {
           ruleset: 'thermo-t1-rules',
           version: 1,
           rules: [
-            'silent (absence)',
-            'humidity-silent (absence)',
             'temperature-anomaly (anomaly)',
             'fast-rise (rate-of-change)',
             'hot-day (aggregate)',
