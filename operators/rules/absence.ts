@@ -153,9 +153,11 @@ export function absenceRules(options: AbsenceOptions) {
     let s = before === undefined ? heardState(subject, at) : withSubject(before, subject);
     const alarm = alarmOf(rule, version, target);
     s = ticks(s, alarm, at, events);
-    if (at > s.heardAt) s = { ...s, heardAt: at };
+    // a reading no newer than the last one heard (a duplicate the producer retried) ends no silence
+    const newer = before === undefined || at > before.heardAt;
+    if (newer) s = { ...s, heardAt: at };
     const open = s.episode.episode;
-    if (open?.status === 'active') {
+    if (newer && open?.status === 'active') {
       // never before the episode's last event: the machine takes inputs in time order
       const clearAt = Math.max(at, open.updatedAt);
       s = feed(s, { kind: 'condition', at: clearAt, holds: false }, alarm, events);

@@ -4,6 +4,12 @@
  * backlog read behind the stream's tip, a replay. The lease move is in `rule-absence-restore.test.ts`.
  */
 import { describe, expect, it } from 'vitest';
+import {
+  absenceField,
+  absenceStateCodec,
+  heardState,
+  parseAbsenceField,
+} from '../../../../operators/rules/absenceState.ts';
 import type { AlarmEvent, Enriched } from '../../../../topology/index.ts';
 import { RuleHarness, reading, thermoRules } from '../../../support/ruleFixtures.ts';
 
@@ -52,6 +58,8 @@ describe('rule operator: absence rules', () => {
     const h = harness(T0, DEVICE_RULE);
     // thermo-1 talks for 5 minutes then falls silent; thermo-2 talks all along
     await live(h, 40, (m) => [now(h, 'thermo-2'), ...(m < 5 ? [now(h, 'thermo-1')] : [])]);
+    // a duplicate of its last reading (a producer's retry) comes through: it ends no silence
+    await h.send([reading('thermo-1', T0 + 4 * MIN, { temperature: 20, humidity: 40 })]);
     const raisedBy = h.events.length;
     await live(h, 1, () => [now(h, 'thermo-1'), now(h, 'thermo-2')]);
     const events = [...h.events];
@@ -213,5 +221,17 @@ describe('rule operator: absence rules', () => {
       ['raise', 'child-1', 12 * MIN],
       ['raise', 'child-1', 17 * MIN],
     ]);
+  });
+});
+
+describe('absence state', () => {
+  it('keeps its fields through the codec, and its field names the rule and target', () => {
+    const s = {
+      ...heardState({ productId: 'hub-j4', siteId: null, customerId: 'c-1', hubId: 'hub-7' }, T0),
+      timerAt: T0 + 15 * MIN,
+    };
+    expect(absenceStateCodec.decode(absenceStateCodec.encode(s))).toEqual(s);
+    const field = absenceField('silent', { kind: 'hub', id: 'hub-7' });
+    expect(parseAbsenceField(field)).toEqual({ ruleId: 'silent', target: { kind: 'hub', id: 'hub-7' } });
   });
 });
