@@ -23,6 +23,24 @@ export interface StoreRef {
   readonly kind: string;
 }
 
+/**
+ * How a shard's reader stands, as the runtime sees it now: what tells a consumer that is late (behind
+ * the tip of the stream, or held back by batches in flight) from a stream that is quiet.
+ */
+export interface ShardReaderStatus {
+  /**
+   * How far behind the tip of its stream the latest batch taken from the source was, when the source
+   * says (a Kinesis shard does); undefined before the first batch or when it does not.
+   */
+  readonly millisBehindLatest: number | undefined;
+  /**
+   * Whether the shard's source is not being read for want of room: its window of batches in flight is
+   * full (a slow or failing sink downstream) or an operator holds it. False while it reads or waits
+   * on the source.
+   */
+  readonly heldBack: boolean;
+}
+
 /** What every component gets with each batch. */
 export interface BatchContext {
   /** The author-given name of the node running this batch. */
@@ -40,6 +58,11 @@ export interface BatchContext {
    * them, and must make them idempotent by content (a revision, an upsert) instead.
    */
   readonly fromTimer?: boolean;
+  /**
+   * The shard's reader now (a live view, read when asked): set by the runtime; optional only so that a
+   * test may call a component with a context of its own.
+   */
+  readonly reader?: ShardReaderStatus;
 }
 
 /** Batch context of an operator, with its typed side outputs. */

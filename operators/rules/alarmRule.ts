@@ -8,10 +8,10 @@ import { SEVERITIES, type Severity, severityRank } from '../../topology/index.ts
 import type { CompiledThreshold } from './compile/compileRuleset.ts';
 import type { AlarmRule, EpisodePolicy } from './episodes/index.ts';
 
-/** What the episode policy is made of: the fields every compiled rule has (threshold or detector). */
+/** What the episode policy is made of: the fields every compiled rule has (threshold, detector, absence). */
 export type PolicySource = Pick<
   CompiledThreshold,
-  'id' | 'severityRank' | 'latched' | 'escalate' | 'deescalateAfterMs'
+  'severityRank' | 'latched' | 'escalate' | 'deescalateAfterMs'
 >;
 
 const policies = new WeakMap<PolicySource, EpisodePolicy[]>();
@@ -59,7 +59,11 @@ export interface DeviceSubject {
 }
 
 /** The rule on the device, for `apply` and `dueAt` on an episode now at `severity`. */
-export function alarmRuleOf(rule: PolicySource, subject: DeviceSubject, severity?: Severity): AlarmRule {
+export function alarmRuleOf(
+  rule: PolicySource & { readonly id: string },
+  subject: DeviceSubject,
+  severity?: Severity,
+): AlarmRule {
   return {
     ruleId: rule.id,
     rulesetVersion: subject.rulesetVersion,

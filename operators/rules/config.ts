@@ -15,6 +15,14 @@ export const ruleOperatorConfigSchema = z
       .describe(
         "the shard's event-time watermark trails its latest reading by this much; a reading further behind is not judged",
       ),
+    absenceMaxLagMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        "absence rules raise nothing while the shard's reader is further behind the tip of the stream than this (the consumer is late, not the devices)",
+      ),
   })
   .strict();
 

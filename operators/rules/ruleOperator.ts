@@ -11,8 +11,9 @@
  * behind the watermark is not judged (`rule_readings_late`): the timers may already have acted
  * past it, and judging it would make the result depend on how records were cut into batches.
  *
- * Threshold rules are judged here (`threshold.ts`), the detector kinds in `detectorRule.ts`; the other
- * kinds are skipped with a warning per ruleset version.
+ * Threshold rules are judged here (`threshold.ts`), the detector kinds in `detectorRule.ts`, absence
+ * rules in `absence.ts` (processing time); the other kinds are skipped with a warning per ruleset
+ * version.
  */
 import type {
   AlarmEvent,
@@ -24,6 +25,7 @@ import type {
   TimerService,
 } from '../../topology/index.ts';
 import { silentLogger } from '../../topology/index.ts';
+import { absenceRules } from './absence.ts';
 import type {
   CompiledRule,
   CompiledRuleset,
@@ -43,7 +45,7 @@ const RULES = 'rules';
 /** The map state of the detector rules' cells: field `ruleField(rule, device)` under the partition key. */
 const DETECTORS = 'detectors';
 /** The rule kinds the operator evaluates. */
-const EVALUATED = new Set<string>(['threshold', ...DETECTOR_KINDS]);
+const EVALUATED: ReadonlySet<string> = new Set(['threshold', 'absence', ...DETECTOR_KINDS]);
 
 /** What the rule operator is given. */
 export interface RuleOperatorOptions {
@@ -80,6 +82,12 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
   const zoneOf = (siteId: string | null) =>
     siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
   const detectors = detectorRules(zoneOf, counters);
+  const absence = absenceRules({
+    rulesets: options.rulesets,
+    maxLagMs: config.absenceMaxLagMs,
+    siteZone: zoneOf,
+    wrote: () => counters.stateWrites++,
+  });
 
   /** Keeps a rule's new state (or drops it when it holds nothing) and sets the timer for its next due time. */
   const store = (
@@ -110,6 +118,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     state: [
       { name: RULES, kind: 'map', codec: ruleStateCodec },
       { name: DETECTORS, kind: 'map', codec: detectorCellCodec },
+      ...absence.state,
     ],
     counters,
     gauges: () => [
@@ -144,9 +153,12 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
       const timers = ctx.timers!;
       const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers };
       const out: AlarmEvent[] = [];
+      const heard = absence.hearing(batch, ctx);
       let watermark = timers.watermark;
       for (const r of batch) {
         counters.readings++;
+        // every reading is the device heard, a late one too
+        out.push(...heard(r));
         const t = r.device_timestamp;
         if (t < watermark) {
           counters.late++;
@@ -181,10 +193,12 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
       if (Number.isFinite(watermark)) timers.advanceWatermark(watermark);
       return out;
     },
+    openShard: (ctx) => absence.openShard(ctx),
+    closeShard: (ctx) => absence.closeShard(ctx.shardId),
     onTimer: function timeDue(fired: readonly FiredTimer[], ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
       const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers: ctx.timers };
-      const out: AlarmEvent[] = [];
+      const out: AlarmEvent[] = absence.timeDue(fired, ctx);
       for (const timer of fired) {
         if (timer.domain !== 'event-time') continue;
         for (const [field, before] of [...states.entries(timer.key)]) {

@@ -34,18 +34,22 @@ export function thermoRules(rules: string, head = ''): CompiledRuleset {
   return compileRuleset(ruleset);
 }
 
-/** A thermo-t1 reading of `device` at event time `t`, its partition key the device (or `key`). */
+/**
+ * A thermo-t1 reading of `device` at event time `t` (received by the gateway then too), its partition
+ * key the device (or `key`); with `hub`, a child's reading that came through that hub.
+ */
 export function reading(
   device: string,
   t: number,
   metrics: Enriched['metrics'],
-  extra: { site?: string; customer?: string; key?: string } = {},
+  extra: { site?: string; customer?: string; key?: string; hub?: string } = {},
 ): Enriched {
   return {
     device_id: device,
     device_timestamp: t,
     productId: 'thermo-t1',
     metrics,
+    ...(extra.hub === undefined ? {} : { hub_id: extra.hub, childDeviceId: device }),
     ingest_timestamp: t,
     rawRef: {
       protocol: 'mqtt',
@@ -93,10 +97,18 @@ export class RuleHarness {
     });
   }
 
-  /** Sends readings in batches of `size` to `shard` and waits for them. */
-  async send(records: readonly Enriched[], size = 10, shard = 'shard-0'): Promise<void> {
+  /**
+   * Sends readings in batches of `size` to `shard` and waits for them; `millisBehindLatest` is how far
+   * behind the stream's tip the batches were read.
+   */
+  async send(
+    records: readonly Enriched[],
+    size = 10,
+    shard = 'shard-0',
+    options: { readonly millisBehindLatest?: number } = {},
+  ): Promise<void> {
     for (let i = 0; i < records.length; i += size)
-      this.driver.send(this.input, shard, records.slice(i, i + size));
+      this.driver.send(this.input, shard, records.slice(i, i + size), options);
     await this.driver.settle();
   }
 

@@ -16,6 +16,11 @@ export class Permits {
     return this.size - this.available;
   }
 
+  /** Whether someone waits for a permit: the window is full and the shard loop is blocked on it. */
+  get blocked(): boolean {
+    return this.waiters.length > 0;
+  }
+
   /** Resolves once a permit is taken. */
   acquire(): Promise<void> {
     if (this.available > 0) {

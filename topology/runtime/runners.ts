@@ -10,6 +10,7 @@ import type {
   FiredTimer,
   Operator,
   OperatorContext,
+  ShardReaderStatus,
   SideOutputs,
   Sink,
   TimerContext,
@@ -31,6 +32,8 @@ import { NodeTimers } from './timers.ts';
 /** What a runner needs from the shard it is running for. */
 export interface ShardScope {
   readonly shardId: string;
+  /** The shard's reader, as components may ask (`BatchContext.reader`). */
+  readonly reader: ShardReaderStatus;
   lane(node: string): Lane;
   markDurable(sink: string, position: Position): void;
   /**
@@ -116,6 +119,7 @@ class OperatorBatchContext implements OperatorContext<SideOutputs> {
     readonly timers: TimerService,
     readonly fromTimer: boolean,
     readonly state: KeyedState | undefined,
+    readonly reader: ShardReaderStatus,
   ) {
     for (const port of ports) this.sides.set(port, []);
   }
@@ -318,6 +322,7 @@ export class OperatorRunner implements Runner {
         timers.service,
         true,
         this.stateOf(shard),
+        shard.reader,
       );
       const main = await onTimer(fired, ctx as TimerContext<SideOutputs>);
       return { main, sides: ctx.sides };
@@ -350,6 +355,7 @@ export class OperatorRunner implements Runner {
         timers.service,
         fromTimer,
         state,
+        shard.reader,
       );
     const isolated = await attemptIsolating(
       records,
@@ -436,6 +442,7 @@ export class SinkRunner implements Runner {
       position,
       clock: this.env.clock,
       ...(fromTimer ? { fromTimer } : {}),
+      reader: shard.reader,
     };
     let letters: DeadLetter[] = [];
     if (records.length > 0 || this.explicitDurability) {

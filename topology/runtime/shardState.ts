@@ -4,7 +4,7 @@
  * batch of it has failed for good.
  */
 import type { Clock } from '../clock.ts';
-import type { ShardHandle } from '../components.ts';
+import type { ShardHandle, ShardReaderStatus } from '../components.ts';
 import type { Logger } from '../logger.ts';
 import type { Position } from '../records.ts';
 import { ShardCheckpoints } from './checkpoints.ts';
@@ -61,6 +61,9 @@ export class ShardState implements ShardScope {
   get shardId(): string {
     return this.handle.shardId;
   }
+
+  /** The shard's reader as it stands whenever it is read (see `BatchContext.reader`). */
+  readonly reader: ShardReaderStatus = readerOf(this);
 
   lane(node: string): Lane {
     let lane = this.lanes.get(node);
@@ -119,4 +122,16 @@ export class ShardState implements ShardScope {
   fail(error: unknown): void {
     this.failure ??= { error };
   }
+}
+
+/** A live view of a shard's reader: its latest lag figure, and whether it is held back. */
+function readerOf(shard: ShardState): ShardReaderStatus {
+  return {
+    get millisBehindLatest() {
+      return shard.metrics.millisBehindLatest;
+    },
+    get heldBack() {
+      return shard.permits.blocked || shard.phase === 'held by an operator (watermark alignment)';
+    },
+  };
 }

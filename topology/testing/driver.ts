@@ -72,10 +72,18 @@ export class TopologyTestDriver {
     return source;
   }
 
-  /** Pushes one batch into a shard of a source and returns the batch's position. */
-  send<T>(source: Stream<T>, shardId: string, records: readonly T[]): Position {
+  /**
+   * Pushes one batch into a shard of a source and returns the batch's position; `millisBehindLatest`
+   * is how far behind the stream's tip the batch was read, as a Kinesis page says.
+   */
+  send<T>(
+    source: Stream<T>,
+    shardId: string,
+    records: readonly T[],
+    options: { readonly millisBehindLatest?: number } = {},
+  ): Position {
     this.sent++;
-    return this.source(source as Stream<unknown>).push(shardId, records);
+    return this.source(source as Stream<unknown>).push(shardId, records, options.millisBehindLatest);
   }
 
   /** Opens a shard of a source with its lineage, before anything is sent to it. */

@@ -46,12 +46,19 @@ export class MemorySource<T> implements Source<T> {
     this.shard(shardId, lineage);
   }
 
-  /** Adds a batch to a shard (opening the shard on first use) and returns its position. */
-  push(shardId: string, records: readonly T[]): Position {
+  /**
+   * Adds a batch to a shard (opening the shard on first use) and returns its position. With
+   * `millisBehindLatest`, the batch says how far behind the stream's tip it was read (a backlog).
+   */
+  push(shardId: string, records: readonly T[], millisBehindLatest?: number): Position {
     const shard = this.shard(shardId);
     shard.nextSequence += BigInt(Math.max(1, records.length));
     const position: Position = { sequenceNumber: shard.nextSequence.toString(), subSequenceNumber: 0 };
-    shard.batches.push({ records, position });
+    shard.batches.push({
+      records,
+      position,
+      ...(millisBehindLatest === undefined ? {} : { millisBehindLatest }),
+    });
     return position;
   }
 

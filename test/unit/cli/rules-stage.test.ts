@@ -94,7 +94,12 @@ describe("the worker's rules stage", () => {
       },
       {},
     );
-    expect(config.rules).toEqual({ dir: 'x', allowedOutOfOrdernessMs: 300_000, siteZonesRefreshMs: 60_000 });
+    expect(config.rules).toEqual({
+      dir: 'x',
+      allowedOutOfOrdernessMs: 300_000,
+      absenceMaxLagMs: 60_000,
+      siteZonesRefreshMs: 60_000,
+    });
   });
 
   it('runs the rules after enrich in the real graph: one raise per warm thermo-t1 device', async () => {

@@ -294,12 +294,7 @@ describe('rule operator: threshold rules', () => {
         fields: {
           ruleset: 'thermo-t1-rules',
           version: 1,
-          rules: [
-            'silent (absence)',
-            'humidity-silent (absence)',
-            'hot-day (aggregate)',
-            'overheat-and-damp (correlation)',
-          ],
+          rules: ['hot-day (aggregate)', 'overheat-and-damp (correlation)'],
         },
       },
     ]);
