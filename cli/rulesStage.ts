@@ -45,6 +45,8 @@ export interface RulesStageDeps {
   readonly catalog?: RulesetCatalog;
   /** A site's time zone from the master data (none: schedules in `zone: site` read UTC). */
   readonly siteZone?: (siteId: string) => string | undefined;
+  /** The zone the window operator cuts windows in, for aggregate rules (UTC without). */
+  readonly windowZone?: string;
 }
 
 /**
@@ -53,17 +55,24 @@ export interface RulesStageDeps {
  */
 export function rulesStage(section: RulesSection, specDir: string, deps: RulesStageDeps): RuleOperator {
   const { dir, specDir: _specs, siteZonesRefreshMs: _refresh, ...config } = section;
-  const { log: logger, catalog, siteZone } = deps;
+  const { log: logger, catalog, siteZone, windowZone } = deps;
   if (dir === undefined)
     return ruleOperator({
       rulesets: (productId) => catalog?.forProduct(productId),
       config,
       siteZone,
+      windowZone,
       logger,
     });
   const rulesets = loadRulesetsInForce(section, specDir);
   logger.info({ rulesets: [...rulesets.values()].map((r) => `${r.id}@${r.version}`) }, 'rulesets in force');
-  return ruleOperator({ rulesets: (productId) => rulesets.get(productId), config, siteZone, logger });
+  return ruleOperator({
+    rulesets: (productId) => rulesets.get(productId),
+    config,
+    siteZone,
+    windowZone,
+    logger,
+  });
 }
 
 /** The specs of `dir` by product, for checking rulesets stored in the Warm store. */

@@ -240,6 +240,7 @@ function telemetryTopologyFor(
         log: deps.log,
         catalog: rulesets,
         siteZone: siteZones?.zoneOf,
+        windowZone: config.windows.zone,
       }),
       alarms: alarmEventSink(warm.write, hot),
     },

@@ -11,9 +11,9 @@
  * behind the watermark is not judged (`rule_readings_late`): the timers may already have acted
  * past it, and judging it would make the result depend on how records were cut into batches.
  *
- * Threshold rules are judged here (`threshold.ts`), the detector kinds in `detectorRule.ts`, absence
- * rules in `absence.ts` (processing time); the other kinds are skipped with a warning per ruleset
- * version.
+ * Threshold rules are judged here (`threshold.ts`), the detector kinds in `detectorRule.ts`, aggregate
+ * rules in `aggregateRule.ts`, absence rules in `absence.ts` (processing time); correlation rules are
+ * skipped with a warning per ruleset version.
  */
 import type {
   AlarmEvent,
@@ -26,6 +26,7 @@ import type {
 } from '../../topology/index.ts';
 import { silentLogger } from '../../topology/index.ts';
 import { absenceRules } from './absence.ts';
+import { aggregateCellCodec, aggregateRules } from './aggregateRule.ts';
 import type {
   CompiledRule,
   CompiledRuleset,
@@ -44,8 +45,10 @@ import { catchUp, judge, nextDue, type ThresholdStep } from './threshold.ts';
 const RULES = 'rules';
 /** The map state of the detector rules' cells: field `ruleField(rule, device)` under the partition key. */
 const DETECTORS = 'detectors';
+/** The map state of the aggregate rules' open windows: the same fields. */
+const AGGREGATES = 'aggregates';
 /** The rule kinds the operator evaluates. */
-const EVALUATED: ReadonlySet<string> = new Set(['threshold', 'absence', ...DETECTOR_KINDS]);
+const EVALUATED: ReadonlySet<string> = new Set(['threshold', 'absence', 'aggregate', ...DETECTOR_KINDS]);
 
 /** What the rule operator is given. */
 export interface RuleOperatorOptions {
@@ -54,6 +57,8 @@ export interface RuleOperatorOptions {
   readonly config?: Partial<RuleOperatorConfig>;
   /** A site's IANA time zone, for schedules in `zone: site` (UTC without). */
   readonly siteZone?: (siteId: string) => string | undefined;
+  /** The zone the window operator cuts windows in (`windows.zone`), for aggregate rules; UTC without. */
+  readonly windowZone?: string;
   readonly logger?: Logger;
 }
 
@@ -65,6 +70,8 @@ export interface RuleCounters {
   stateWrites: number;
   /** Detector cell writes: one per reading a detector rule learns (a map entry marked dirty). */
   detectorWrites: number;
+  /** Aggregate cell writes (a reading added to a window, a window judged). */
+  aggregateWrites: number;
   events: number;
 }
 
@@ -77,11 +84,19 @@ export interface RuleOperator extends Operator<Enriched, AlarmEvent> {
 export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
   const config = ruleOperatorConfigSchema.parse(options.config ?? {});
   const log = options.logger ?? silentLogger;
-  const counters: RuleCounters = { readings: 0, late: 0, stateWrites: 0, detectorWrites: 0, events: 0 };
+  const counters: RuleCounters = {
+    readings: 0,
+    late: 0,
+    stateWrites: 0,
+    detectorWrites: 0,
+    aggregateWrites: 0,
+    events: 0,
+  };
   const thresholds = thresholdIndex(log);
   const zoneOf = (siteId: string | null) =>
     siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
   const detectors = detectorRules(zoneOf, counters);
+  const aggregates = aggregateRules(options.windowZone ?? 'UTC', zoneOf, counters);
   const absence = absenceRules({
     rulesets: options.rulesets,
     maxLagMs: config.absenceMaxLagMs,
@@ -118,6 +133,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     state: [
       { name: RULES, kind: 'map', codec: ruleStateCodec },
       { name: DETECTORS, kind: 'map', codec: detectorCellCodec },
+      { name: AGGREGATES, kind: 'map', codec: aggregateCellCodec },
       ...absence.state,
     ],
     counters,
@@ -143,6 +159,11 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
         value: counters.detectorWrites,
       },
       {
+        name: 'rule_aggregate_writes',
+        help: 'aggregate rule window writes (one per reading an aggregate rule adds) since the worker started',
+        value: counters.aggregateWrites,
+      },
+      {
         name: 'rule_alarm_events',
         help: 'alarm events emitted since the worker started',
         value: counters.events,
@@ -152,6 +173,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
       const states = ctx.state!.map<RuleState>(RULES);
       const timers = ctx.timers!;
       const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers };
+      const windows = { states, cells: ctx.state!.map<Float64Array>(AGGREGATES), timers };
       const out: AlarmEvent[] = [];
       const heard = absence.hearing(batch, ctx);
       let watermark = timers.watermark;
@@ -174,6 +196,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
         });
         const key = r.rawRef.partitionKey ?? r.device_id;
         detectors.judge(r, ruleset, key, stores, out);
+        aggregates.judge(r, ruleset, key, windows, out);
         if (rules.length === 0) continue;
         const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
         const reading = { metrics: r.metrics, at: t, siteZone: zoneOf(r.site_id) };
@@ -198,6 +221,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     onTimer: function timeDue(fired: readonly FiredTimer[], ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
       const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers: ctx.timers };
+      const windows = { states, cells: ctx.state!.map<Float64Array>(AGGREGATES), timers: ctx.timers };
       const out: AlarmEvent[] = absence.timeDue(fired, ctx);
       for (const timer of fired) {
         if (timer.domain !== 'event-time') continue;
@@ -218,6 +242,21 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
               ruleset.version,
               timer.timestamp,
               stores,
+              out,
+            );
+            continue;
+          }
+          const aggregate = rule === undefined ? aggregates.byId(ruleset, target).get(ruleId) : undefined;
+          if (aggregate !== undefined) {
+            aggregates.due(
+              timer.key,
+              field,
+              deviceId,
+              before,
+              aggregate,
+              ruleset.version,
+              timer.timestamp,
+              windows,
               out,
             );
             continue;

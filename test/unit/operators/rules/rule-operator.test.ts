@@ -294,7 +294,7 @@ describe('rule operator: threshold rules', () => {
         fields: {
           ruleset: 'thermo-t1-rules',
           version: 1,
-          rules: ['hot-day (aggregate)', 'overheat-and-damp (correlation)'],
+          rules: ['overheat-and-damp (correlation)'],
         },
       },
     ]);

@@ -1,0 +1,325 @@
+/**
+ * Aggregate rules in the rule operator: a condition on a statistic (`mean`, `min`, `max`, `sum`,
+ * `count`, `first`, `last`, `stddev`) of a device's window of the rule's metric, the window (`1h`,
+ * `6h`, `1d`) cut in the windows' zone as the window operator cuts it. Per (rule, device) an
+ * aggregate cell (map state `aggregates`, the same field as the rule state) holds the open window's
+ * statistics in the layout of `topology/metricStats.ts`; the episode lives in the rule state
+ * (`ruleState.ts`) as for every kind.
+ *
+ * - **Final windows** (`final: true`, the default): a window is judged once complete, at its end in
+ *   event time: by the device's first reading at or after the end, or by the key's event-time timer
+ *   at it (the shard's watermark passing it), whichever comes first, so the events do not depend on
+ *   how records were cut into batches. The statistic holding raises (the alarm's value is the
+ *   statistic, its time the window's end), not holding clears. A window without readings is not
+ *   judged: an active alarm stays until a window with readings says otherwise.
+ * - **Running values** (`final: false`): the running statistic is also judged at each reading, so
+ *   the alarm is raised as soon as it holds; the window's end then judges the whole window as above.
+ *   A new window starts empty: a day's running sum that raised clears at the first reading of the
+ *   next day unless that one holds again.
+ * - A reading of a window already judged (out of order across its end) is not added: the rule judged
+ *   that window, and a reading behind the operator's watermark is not judged at all. The window
+ *   operator's stored aggregate can still change after the rule judged it (late readings within its
+ *   `allowedLatenessMs` revise it); the rule does not revise its verdict.
+ *
+ * Schedules and maintenance gate raising at the time judged; severity, escalation, de-escalation and
+ * latching come from the rule as for threshold rules.
+ */
+import {
+  type AlarmEvent,
+  addToStats,
+  clearStats,
+  type Enriched,
+  type MapState,
+  STAT,
+  STATS_STRIDE,
+  type StateCodec,
+  type TimerService,
+} from '../../topology/index.ts';
+import { windowAssigner } from '../windows/index.ts';
+import { alarmRuleOf } from './alarmRule.ts';
+import type { CompiledAggregate, CompiledRuleset, RuleTarget } from './compile/compileRuleset.ts';
+import { fingerprint } from './detectorCell.ts';
+import { apply, dueAt, type EpisodeInput } from './episodes/index.ts';
+import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
+
+// The cell: a fingerprint of the rule's metric and window (another ruleset version that changes them
+// starts the cell afresh), the open window's bounds, its statistics. After a window is judged its
+// count is 0 and END stays: the earliest time a next window may start.
+const FINGERPRINT = 0;
+const START = 1;
+const END = 2;
+const STATS = 3;
+const CELL_SLOTS = STATS + STATS_STRIDE;
+
+/** The cells as their slots, little-endian doubles (−∞ and +∞ included, which JSON cannot carry). */
+export const aggregateCellCodec: StateCodec<Float64Array> = {
+  encode(cell) {
+    const bytes = new Uint8Array(cell.length * 8);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < cell.length; i++) view.setFloat64(i * 8, cell[i]!, true);
+    return bytes;
+  },
+  decode(bytes) {
+    if (bytes.length !== CELL_SLOTS * 8)
+      throw new Error(`aggregate cell: ${bytes.length} bytes where a cell has ${CELL_SLOTS * 8}`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const cell = new Float64Array(CELL_SLOTS);
+    for (let i = 0; i < CELL_SLOTS; i++) cell[i] = view.getFloat64(i * 8, true);
+    return cell;
+  },
+};
+
+/** The rule's statistic of the cell's window (which has at least one reading). */
+export function statisticOf(cell: Float64Array, statistic: CompiledAggregate['statistic']): number {
+  const at = (stat: keyof typeof STAT) => cell[STATS + STAT[stat]]!;
+  // the population variance, as the window aggregates' m2 / count
+  if (statistic === 'stddev') return Math.sqrt(at('m2') / at('count'));
+  return at(statistic);
+}
+
+/** The maps an aggregate rule reads and writes, and the timers. */
+export interface AggregateStores {
+  readonly states: MapState<RuleState>;
+  readonly cells: MapState<Float64Array>;
+  readonly timers: TimerService;
+}
+
+/** What the operator counts of aggregate rules. */
+export interface AggregateCounts {
+  stateWrites: number;
+  /** Aggregate cell writes (a reading added, a window judged). */
+  aggregateWrites: number;
+  events: number;
+}
+
+/** The rule and device an alarm is about, besides what the rule state holds. */
+interface Subject {
+  readonly rulesetVersion: number;
+  readonly deviceId: string;
+}
+
+/**
+ * The aggregate rules of rulesets, with windows cut in `windowZone` (the windows' zone) and
+ * schedules read in each site's zone.
+ */
+export function aggregateRules(
+  windowZone: string,
+  siteZone: (siteId: string | null) => string | undefined,
+  counts: AggregateCounts,
+) {
+  const assign = windowAssigner(windowZone);
+  const lists = new WeakMap<readonly unknown[], readonly CompiledAggregate[]>();
+  const maps = new WeakMap<readonly unknown[], ReadonlyMap<string, CompiledAggregate>>();
+  const fingerprints = new WeakMap<CompiledAggregate, number>();
+  const of = (ruleset: CompiledRuleset, target: RuleTarget): readonly CompiledAggregate[] => {
+    const rules = ruleset.rulesFor(target);
+    let list = lists.get(rules);
+    if (list === undefined) {
+      list = rules.filter((r): r is CompiledAggregate => r.kind === 'aggregate' && r.enabled);
+      lists.set(rules, list);
+    }
+    return list;
+  };
+  const fingerprintOf = (rule: CompiledAggregate): number => {
+    let f = fingerprints.get(rule);
+    if (f === undefined) {
+      f = fingerprint(JSON.stringify([rule.metric, rule.window, windowZone]));
+      fingerprints.set(rule, f);
+    }
+    return f;
+  };
+  const cellOf = (stores: AggregateStores, key: string, field: string, rule: CompiledAggregate) => {
+    const f = fingerprintOf(rule);
+    const cell = stores.cells.get(key, field);
+    if (cell !== undefined && cell[FINGERPRINT] === f) return cell;
+    const fresh = new Float64Array(CELL_SLOTS);
+    fresh[FINGERPRINT] = f;
+    fresh[START] = Number.NEGATIVE_INFINITY;
+    fresh[END] = Number.NEGATIVE_INFINITY;
+    clearStats(fresh, STATS);
+    return fresh;
+  };
+
+  /** Keeps what a step changed and sets the timer for the next due time when it moved. */
+  const store = (
+    stores: AggregateStores,
+    key: string,
+    field: string,
+    before: RuleState | undefined,
+    state: RuleState,
+    cell: Float64Array,
+    dueBefore: number | undefined,
+    rule: CompiledAggregate,
+    subject: Subject,
+  ) => {
+    stores.cells.set(key, field, cell);
+    counts.aggregateWrites++;
+    if (state !== before) {
+      stores.states.set(key, field, state);
+      counts.stateWrites++;
+    }
+    const due = nextDue(state, cell, rule, subject);
+    if (due !== undefined && due !== dueBefore) stores.timers.registerEventTime(key, due);
+  };
+
+  return {
+    /** The enabled aggregate rules of a ruleset for a target, by id (for timers). */
+    byId(ruleset: CompiledRuleset, target: RuleTarget): ReadonlyMap<string, CompiledAggregate> {
+      const rules = ruleset.rulesFor(target);
+      let map = maps.get(rules);
+      if (map === undefined) {
+        map = new Map(of(ruleset, target).map((r) => [r.id, r]));
+        maps.set(rules, map);
+      }
+      return map;
+    },
+
+    /** Adds one reading (not behind the watermark) to its windows; events into `out`. */
+    judge(
+      r: Enriched,
+      ruleset: CompiledRuleset,
+      key: string,
+      stores: AggregateStores,
+      out: AlarmEvent[],
+    ): void {
+      const rules = of(ruleset, { deviceId: r.device_id, siteId: r.site_id, customerId: r.customer_id });
+      if (rules.length === 0) return;
+      const t = r.device_timestamp;
+      const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
+      const zone = siteZone(r.site_id);
+      for (const rule of rules) {
+        const value = r.metrics[rule.metric];
+        if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+        const field = ruleField(rule.id, r.device_id);
+        const before = stores.states.get(key, field);
+        const cell = cellOf(stores, key, field, rule);
+        const dueBefore = before === undefined ? undefined : nextDue(before, cell, rule, subject);
+        let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
+        if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
+          s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
+        const events: AlarmEvent[] = [];
+        s = catchUp(s, cell, rule, subject, t, zone, events);
+        const window = assign(t, rule.window);
+        const open = cell[STATS + STAT.count]! > 0;
+        // after the catch-up an open window has not ended: the reading is of it, or of one judged
+        if (open ? window.start === cell[START] : t >= cell[END]!) {
+          if (!open) {
+            cell[START] = window.start;
+            cell[END] = window.end;
+          }
+          addToStats(cell, STATS, value, t);
+          if (!rule.final) {
+            const v = statisticOf(cell, rule.statistic);
+            s = onWindow(s, rule, subject, rule.test(v), t, v, zone, events);
+          }
+        }
+        counts.events += events.length;
+        out.push(...events);
+        store(stores, key, field, before, s, cell, dueBefore, rule, subject);
+      }
+    },
+
+    /** What is due up to `at` for one aggregate rule on one device (a timer fired); events into `out`. */
+    due(
+      key: string,
+      field: string,
+      deviceId: string,
+      before: RuleState,
+      rule: CompiledAggregate,
+      rulesetVersion: number,
+      at: number,
+      stores: AggregateStores,
+      out: AlarmEvent[],
+    ): void {
+      const subject = { rulesetVersion, deviceId };
+      const cell = cellOf(stores, key, field, rule);
+      const dueBefore = nextDue(before, cell, rule, subject);
+      if (dueBefore === undefined || dueBefore > at) return;
+      const events: AlarmEvent[] = [];
+      const s = catchUp(before, cell, rule, subject, at, siteZone(before.siteId), events);
+      counts.events += events.length;
+      out.push(...events);
+      store(stores, key, field, before, s, cell, dueBefore, rule, subject);
+    },
+  };
+}
+
+/** The earliest event time at which time alone changes the rule's state or cell, or undefined. */
+function nextDue(
+  s: RuleState,
+  cell: Float64Array,
+  rule: CompiledAggregate,
+  subject: Subject,
+): number | undefined {
+  let due: number | undefined;
+  const e = s.episode;
+  if (e.episode !== null || e.shelvedUntil !== null || e.flapping)
+    due = dueAt(e, alarmRuleOf(rule, { ...subject, ...s }, e.episode?.severity));
+  if (cell[STATS + STAT.count]! > 0 && (due === undefined || cell[END]! < due)) due = cell[END]!;
+  return due;
+}
+
+/** Everything due up to and including `upTo`, each at its own due time, in time order. */
+function catchUp(
+  state: RuleState,
+  cell: Float64Array,
+  rule: CompiledAggregate,
+  subject: Subject,
+  upTo: number,
+  zone: string | undefined,
+  events: AlarmEvent[],
+): RuleState {
+  let s = state;
+  let last = Number.NEGATIVE_INFINITY;
+  for (;;) {
+    const due = nextDue(s, cell, rule, subject);
+    // a due time that does not move forward would loop: the machine promises a tick at dueAt acts
+    if (due === undefined || due > upTo || due <= last) break;
+    last = due;
+    s = feed(s, rule, subject, { kind: 'tick', at: due }, events);
+    if (cell[STATS + STAT.count]! > 0 && cell[END]! <= due) {
+      const v = statisticOf(cell, rule.statistic);
+      clearStats(cell, STATS);
+      s = onWindow(s, rule, subject, rule.test(v), cell[END]!, v, zone, events);
+    }
+  }
+  return s;
+}
+
+/** A window's statistic judged at `at`: holding raises (in schedule, out of maintenance), not holding clears. */
+function onWindow(
+  s: RuleState,
+  rule: CompiledAggregate,
+  subject: Subject,
+  holds: boolean,
+  at: number,
+  value: number,
+  zone: string | undefined,
+  events: AlarmEvent[],
+): RuleState {
+  const active = s.episode.episode?.status === 'active';
+  if (holds) {
+    if (active || !rule.inSchedule(at, zone) || rule.inMaintenance(at)) return s;
+    return feed(
+      s,
+      rule,
+      subject,
+      { kind: 'condition', at, holds: true, value, message: rule.message },
+      events,
+    );
+  }
+  return active ? feed(s, rule, subject, { kind: 'condition', at, holds: false }, events) : s;
+}
+
+function feed(
+  s: RuleState,
+  rule: CompiledAggregate,
+  subject: Subject,
+  input: EpisodeInput,
+  events: AlarmEvent[],
+): RuleState {
+  const step = apply(s.episode, input, alarmRuleOf(rule, { ...subject, ...s }, s.episode.episode?.severity));
+  if (step.events.length === 0 && step.state === s.episode) return s;
+  events.push(...step.events);
+  return { ...s, episode: step.state };
+}
