@@ -1,5 +1,5 @@
 /**
- * Detector rules under failures, on the runtime (`TopologyRuntime`, the embedded keyed state store,
+ * Detector and aggregate rules under failures, on the runtime (`TopologyRuntime`, the embedded keyed state store,
  * checkpoints every `CHECKPOINT_MS` of a `ManualClock`), as `rule-restore.test.ts` does for threshold
  * rules: a worker killed right after a snapshot and before its checkpoint, and one killed in the
  * middle of a snapshot write, give the alarm events of an uninterrupted run (the same ids, the same
@@ -43,7 +43,9 @@ const RULES = thermoRules(
     threshold: { op: ">=", value: 32 }
     horizon: 6h
     over: 3h
-    escalate: [{ after: 1h, to: critical }]\n`,
+    escalate: [{ after: 1h, to: critical }]
+  - { id: warm-hour, kind: aggregate, severity: minor, metric: temperature, window: 1h, statistic: mean, op: ">", value: 24 }
+  - { id: peak-hour, kind: aggregate, severity: minor, metric: temperature, window: 1h, statistic: max, final: false, op: ">", value: 27 }\n`,
 );
 
 // per shard 3 devices, one reading every 5 min each, spikes and a drift, in event-time order
@@ -193,11 +195,11 @@ async function expectSameAlarms(events: readonly AlarmEvent[]): Promise<void> {
   for (const [id, e] of got) expect(e).toEqual(expected.get(id));
 }
 
-describe('detector rules restored by the runtime', () => {
+describe('detector and aggregate rules restored by the runtime', () => {
   it('raise, escalate and clear in an uninterrupted run, every kind', async () => {
     const events = [...(await uninterrupted()).values()];
     expect(new Set(events.filter((e) => e.kind === 'raise').map((e) => e.episode.ruleId))).toEqual(
-      new Set(['jump', 'band', 'odd', 'forecast']),
+      new Set(['jump', 'band', 'odd', 'forecast', 'warm-hour', 'peak-hour']),
     );
     expect(new Set(events.map((e) => e.kind))).toEqual(new Set(['raise', 'severity', 'clear', 'close']));
   });
