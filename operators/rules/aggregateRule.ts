@@ -39,7 +39,8 @@ import { windowAssigner } from '../windows/index.ts';
 import { alarmRuleOf } from './alarmRule.ts';
 import type { CompiledAggregate, CompiledRuleset, RuleTarget } from './compile/compileRuleset.ts';
 import { fingerprint } from './detectorCell.ts';
-import { apply, dueAt, type EpisodeInput } from './episodes/index.ts';
+import { type EpisodeSubject, feedEpisode } from './episodeStep.ts';
+import { dueAt } from './episodes/index.ts';
 import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
 
 // The cell: a fingerprint of the rule's metric and window (another ruleset version that changes them
@@ -92,11 +93,7 @@ export interface AggregateCounts {
   events: number;
 }
 
-/** The rule and device an alarm is about, besides what the rule state holds. */
-interface Subject {
-  readonly rulesetVersion: number;
-  readonly deviceId: string;
-}
+type Subject = EpisodeSubject;
 
 /**
  * The aggregate rules of rulesets, with windows cut in `windowZone` (the windows' zone) and
@@ -276,7 +273,7 @@ function catchUp(
     // a due time that does not move forward would loop: the machine promises a tick at dueAt acts
     if (due === undefined || due > upTo || due <= last) break;
     last = due;
-    s = feed(s, rule, subject, { kind: 'tick', at: due }, events);
+    s = feedEpisode(s, rule, subject, { kind: 'tick', at: due }, events);
     if (cell[STATS + STAT.count]! > 0 && cell[END]! <= due) {
       const v = statisticOf(cell, rule.statistic);
       clearStats(cell, STATS);
@@ -300,7 +297,7 @@ function onWindow(
   const active = s.episode.episode?.status === 'active';
   if (holds) {
     if (active || !rule.inSchedule(at, zone) || rule.inMaintenance(at)) return s;
-    return feed(
+    return feedEpisode(
       s,
       rule,
       subject,
@@ -308,18 +305,5 @@ function onWindow(
       events,
     );
   }
-  return active ? feed(s, rule, subject, { kind: 'condition', at, holds: false }, events) : s;
-}
-
-function feed(
-  s: RuleState,
-  rule: CompiledAggregate,
-  subject: Subject,
-  input: EpisodeInput,
-  events: AlarmEvent[],
-): RuleState {
-  const step = apply(s.episode, input, alarmRuleOf(rule, { ...subject, ...s }, s.episode.episode?.severity));
-  if (step.events.length === 0 && step.state === s.episode) return s;
-  events.push(...step.events);
-  return { ...s, episode: step.state };
+  return active ? feedEpisode(s, rule, subject, { kind: 'condition', at, holds: false }, events) : s;
 }

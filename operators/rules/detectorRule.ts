@@ -37,7 +37,8 @@ import {
 } from './detectorCell.ts';
 import { type DetectorPlan, type DetectorRuleSource, isDetectorKind, planOf } from './detectorParams.ts';
 import { feedAnomalyHour, type Verdict } from './detectors/index.ts';
-import { apply, dueAt, type EpisodeInput } from './episodes/index.ts';
+import { feedEpisode } from './episodeStep.ts';
+import { dueAt, type EpisodeInput } from './episodes/index.ts';
 import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
 
 const HOUR_MS = 3_600_000;
@@ -323,14 +324,7 @@ function feed(
   input: EpisodeInput,
   events: AlarmEvent[],
 ): RuleState {
-  const step = apply(
-    s.episode,
-    input,
-    alarmRuleOf(d.rule, { ...subject, ...s }, s.episode.episode?.severity),
-  );
-  if (step.events.length === 0 && step.state === s.episode) return s;
-  events.push(...step.events);
-  return { ...s, episode: step.state };
+  return feedEpisode(s, d.rule, subject, input, events);
 }
 
 function clear(s: RuleState, d: DetectorRule, subject: Subject, at: number, events: AlarmEvent[]): RuleState {

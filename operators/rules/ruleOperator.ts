@@ -12,8 +12,9 @@
  * past it, and judging it would make the result depend on how records were cut into batches.
  *
  * Threshold rules are judged here (`threshold.ts`), the detector kinds in `detectorRule.ts`, aggregate
- * rules in `aggregateRule.ts`, absence rules in `absence.ts` (processing time); correlation rules are
- * skipped with a warning per ruleset version.
+ * rules in `aggregateRule.ts`, device-scope correlations in `correlationRule.ts`, absence rules in
+ * `absence.ts` (processing time); correlations across devices are skipped with a warning per ruleset
+ * version.
  */
 import type {
   AlarmEvent,
@@ -34,6 +35,7 @@ import type {
   RuleTarget,
 } from './compile/compileRuleset.ts';
 import { type RuleOperatorConfig, ruleOperatorConfigSchema } from './config.ts';
+import { correlationRules, isJudgedCorrelation } from './correlationRule.ts';
 import { detectorCellCodec } from './detectorCell.ts';
 import { DETECTOR_KINDS } from './detectorParams.ts';
 import { detectorRules } from './detectorRule.ts';
@@ -48,7 +50,13 @@ const DETECTORS = 'detectors';
 /** The map state of the aggregate rules' open windows: the same fields. */
 const AGGREGATES = 'aggregates';
 /** The rule kinds the operator evaluates. */
-const EVALUATED: ReadonlySet<string> = new Set(['threshold', 'absence', 'aggregate', ...DETECTOR_KINDS]);
+const EVALUATED: ReadonlySet<string> = new Set([
+  'threshold',
+  'absence',
+  'aggregate',
+  'correlation',
+  ...DETECTOR_KINDS,
+]);
 
 /** What the rule operator is given. */
 export interface RuleOperatorOptions {
@@ -97,6 +105,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
   const detectors = detectorRules(zoneOf, counters);
   const aggregates = aggregateRules(options.windowZone ?? 'UTC', zoneOf, counters);
+  const correlations = correlationRules(zoneOf, counters);
   const absence = absenceRules({
     rulesets: options.rulesets,
     maxLagMs: config.absenceMaxLagMs,
@@ -189,29 +198,39 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
         watermark = Math.max(watermark, t - config.allowedOutOfOrdernessMs);
         const ruleset = options.rulesets(r.productId);
         if (ruleset === undefined) continue;
-        const rules = thresholds.of(ruleset, {
+        const key = r.rawRef.partitionKey ?? r.device_id;
+        const target = {
           deviceId: r.device_id,
+          productId: r.productId,
           siteId: r.site_id,
           customerId: r.customer_id,
-        });
-        const key = r.rawRef.partitionKey ?? r.device_id;
+        };
+        // what the device's correlations watch, before this reading moves it
+        const view = correlations.any(ruleset, target)
+          ? correlations.view(key, target, ruleset, states)
+          : undefined;
+        const mark = out.length;
+        const rules = thresholds.of(ruleset, target);
         detectors.judge(r, ruleset, key, stores, out);
         aggregates.judge(r, ruleset, key, windows, out);
-        if (rules.length === 0) continue;
-        const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
-        const reading = { metrics: r.metrics, at: t, siteZone: zoneOf(r.site_id) };
-        for (const rule of rules) {
-          const field = ruleField(rule.id, r.device_id);
-          const before = states.get(key, field);
-          // no state and the condition does not hold: judging it would change nothing
-          if (before === undefined && rule.condition(r) !== true) continue;
-          let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
-          if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
-            s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
-          const step = judge(s, rule, subject, reading);
-          out.push(...step.events);
-          store(states, timers, key, field, before, step, rule, subject);
+        if (rules.length > 0) {
+          const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
+          const reading = { metrics: r.metrics, at: t, siteZone: zoneOf(r.site_id) };
+          for (const rule of rules) {
+            const field = ruleField(rule.id, r.device_id);
+            const before = states.get(key, field);
+            // no state and the condition does not hold: judging it would change nothing
+            if (before === undefined && rule.condition(r) !== true) continue;
+            let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
+            if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
+              s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
+            const step = judge(s, rule, subject, reading);
+            out.push(...step.events);
+            store(states, timers, key, field, before, step, rule, subject);
+          }
         }
+        if (view !== undefined)
+          correlations.afterChanges(key, target, ruleset, { states, timers }, view, out, mark);
       }
       if (Number.isFinite(watermark)) timers.advanceWatermark(watermark);
       return out;
@@ -225,10 +244,15 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
       const out: AlarmEvent[] = absence.timeDue(fired, ctx);
       for (const timer of fired) {
         if (timer.domain !== 'event-time') continue;
-        for (const [field, before] of [...states.entries(timer.key)]) {
+        // the devices whose rules time reached, and what their correlations watched before
+        const devices = new Map<string, RuleState>();
+        const entries = [...states.entries(timer.key)];
+        const mark = out.length;
+        for (const [field, before] of entries) {
           const { ruleId, deviceId } = parseRuleField(field);
           const ruleset = options.rulesets(before.productId);
           if (ruleset === undefined) continue;
+          devices.set(deviceId, before);
           const target = { deviceId, siteId: before.siteId, customerId: before.customerId };
           const rule = thresholds.byId(ruleset, target).get(ruleId);
           const detector = rule === undefined ? detectors.byId(ruleset, target).get(ruleId) : undefined;
@@ -267,6 +291,16 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
           const step = catchUp(before, rule, subject, timer.timestamp, zoneOf(before.siteId));
           out.push(...step.events);
           store(states, ctx.timers, timer.key, field, before, step, rule, subject);
+        }
+        for (const [deviceId, s] of devices) {
+          const ruleset = options.rulesets(s.productId)!;
+          const target = { deviceId, productId: s.productId, siteId: s.siteId, customerId: s.customerId };
+          if (!correlations.any(ruleset, target)) continue;
+          const corr = { states, timers: ctx.timers };
+          // the rules' changes first, in time order, then what time alone makes due up to the timer
+          const view = correlations.viewOf(entries, target, ruleset);
+          correlations.afterChanges(timer.key, target, ruleset, corr, view, out, mark);
+          correlations.tick(timer.key, target, ruleset, corr, timer.timestamp, out);
         }
       }
       return out;
@@ -308,7 +342,11 @@ function thresholdIndex(log: Logger) {
       lists.set(rules, list);
       if (!reported.has(ruleset)) {
         reported.add(ruleset);
-        const skipped = ruleset.rules.filter((r) => !EVALUATED.has(r.kind)).map((r) => `${r.id} (${r.kind})`);
+        const skipped = ruleset.rules
+          .filter((r) => !EVALUATED.has(r.kind) || (r.kind === 'correlation' && !isJudgedCorrelation(r)))
+          .map((r) =>
+            r.kind === 'correlation' ? `${r.id} (correlation, scope ${r.scope})` : `${r.id} (${r.kind})`,
+          );
         if (skipped.length > 0)
           log.warn(
             { ruleset: ruleset.id, version: ruleset.version, rules: skipped },

@@ -278,26 +278,35 @@ describe('rule operator: threshold rules', () => {
   });
 
   it('says once per ruleset version which rules it does not evaluate yet', async () => {
+    // every rule of the example ruleset is evaluated: no warning
     const text = readFileSync('specs/examples/rules/thermo-t1.rules.yaml', 'utf8');
-    const rules = compileRuleset(parseRuleset('thermo-t1.rules.yaml', text).ruleset!);
-    const warnings: { fields: object; message: string }[] = [];
-    const logger = {
-      ...silentLogger,
-      warn: (fields: object, message: string) => warnings.push({ fields, message }),
-    };
-    const h = new RuleHarness({ rulesets: () => rules, logger });
-    await h.send(series('thermo-1', T0, [20, 21, 22]).concat(series('thermo-2', T0 + 5 * SEC, [20])), 1);
-    await h.close();
-    expect(warnings).toEqual([
-      {
-        message: 'rules of these kinds are not evaluated yet',
-        fields: {
-          ruleset: 'thermo-t1-rules',
-          version: 1,
-          rules: ['overheat-and-damp (correlation)'],
-        },
-      },
-    ]);
+    const example = compileRuleset(parseRuleset('thermo-t1.rules.yaml', text).ruleset!);
+    const siteWide = thermoRules(
+      `  - { id: hot, kind: threshold, severity: major, when: { metric: temperature, op: ">", value: 30 } }
+  - { id: hot-site, kind: correlation, severity: major, scope: site, when: { all: [hot] } }\n`,
+    );
+    for (const [rules, expected] of [
+      [example, []],
+      [
+        siteWide,
+        [
+          {
+            message: 'rules of these kinds are not evaluated yet',
+            fields: { ruleset: 'thermo-t1-test', version: 1, rules: ['hot-site (correlation, scope site)'] },
+          },
+        ],
+      ],
+    ] as const) {
+      const warnings: { fields: object; message: string }[] = [];
+      const logger = {
+        ...silentLogger,
+        warn: (fields: object, message: string) => warnings.push({ fields, message }),
+      };
+      const h = new RuleHarness({ rulesets: () => rules, logger });
+      await h.send(series('thermo-1', T0, [20, 21, 22]).concat(series('thermo-2', T0 + 5 * SEC, [20])), 1);
+      await h.close();
+      expect(warnings).toEqual(expected);
+    }
   });
 
   it('skips readings behind the watermark, and products without a ruleset', async () => {
