@@ -252,7 +252,7 @@ function advance(state: EpisodeState, at: number, rule: AlarmRule): EpisodeStep 
  * the grace period, of shelving or of flapping), or undefined when only an input can: when the rule
  * operator should set its timer for this (rule, target).
  */
-export function dueAt(state: EpisodeState, rule: AlarmRule): number | undefined {
+export function dueAt(state: EpisodeState, rule: Pick<AlarmRule, 'policy'>): number | undefined {
   const due: number[] = [];
   const e = state.episode;
   if (state.shelvedUntil !== null) due.push(state.shelvedUntil);
