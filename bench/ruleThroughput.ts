@@ -306,9 +306,11 @@ function verdictRuns(): VerdictFigures {
   let chunks = 0;
   // the shards' readings in the order the runtime interleaves them closely enough: shard by shard per chunk
   const perShardChunk = Math.max(1, Math.floor(CHUNK / SHARDS));
+  // both warmed up (optimized by the JIT) on the first readings of every shard, untimed
   const warm: Enriched[] = [];
-  for (let i = 0; i < Math.min(PER_SHARD, 2000); i++) warm.push(fleet.reading(0, i));
-  for (let i = 0; i < 5; i++) {
+  for (let s = 0; s < SHARDS; s++)
+    for (let i = 0; i < Math.min(PER_SHARD, Math.ceil(CHUNK / SHARDS)); i++) warm.push(fleet.reading(s, i));
+  for (let i = 0; i < 3; i++) {
     compiledVerdicts(warm, compiledOf, compiled);
     interpretiveVerdicts(warm, treeOf, interpreted);
   }
