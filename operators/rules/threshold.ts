@@ -56,12 +56,10 @@ export function nextDue(state: RuleState, rule: CompiledThreshold, _subject?: Su
   )
     return undefined;
   // dueAt reads only the policy: the alarm rule (whom it concerns) is not built here, per reading
+  // (no closure here: run through tsx, each one made per call is also named at run time)
   let due = dueAt(e, { policy: policyOf(rule, e.episode?.severity) });
-  const take = (t: number) => {
-    if (due === undefined || t < due) due = t;
-  };
-  if (state.pendingSince !== null) take(state.pendingSince + rule.onDelayMs);
-  if (state.clearSince !== null) take(state.clearSince + rule.offDelayMs);
+  if (state.pendingSince !== null) due = earlier(due, state.pendingSince + rule.onDelayMs);
+  if (state.clearSince !== null) due = earlier(due, state.clearSince + rule.offDelayMs);
   return due;
 }
 
@@ -175,6 +173,11 @@ export function judge(
       ? raise(s, rule, subject, t, value, events)
       : { ...s, pendingSince: t, pendingValue: value };
   return { state: s, events };
+}
+
+/** The earlier of a due time (if any) and `t`. */
+function earlier(due: number | undefined, t: number): number {
+  return due === undefined || t < due ? t : due;
 }
 
 /** In schedule and outside maintenance: the rule may raise. */
