@@ -168,12 +168,31 @@ interface RuntimeFigures {
   readonly counters?: RuleOperator['counters'];
   readonly state?: StateFigures;
   readonly eventKinds?: Record<string, number>;
+  /** {@link addToDigest} over the alarm events emitted. */
+  readonly eventsDigest?: string;
+}
+
+/** FNV-1a of a text. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * A digest of alarm events that does not depend on their order (the shards interleave differently
+ * from run to run): the sum of each event's hash (id, kind, time, severity, value). Two versions of
+ * the operator that emit the same events give the same digest.
+ */
+function addToDigest(sum: number, e: AlarmEvent): number {
+  return (sum + fnv1a(`${e.id}|${e.kind}|${e.at}|${e.episode.severity}|${e.episode.value}`)) >>> 0;
 }
 
 /** Runs the readings through the runtime: into a counting sink, or through the rule operator first. */
 async function throughRuntime(withOperator: boolean): Promise<RuntimeFigures> {
   const kinds: Record<string, number> = {};
   let delivered = 0;
+  let digest = 0;
   const b = new TopologyBuilder('rules-bench');
   const readings = b.source('readings', new ReadingSource());
   let operator: RuleOperator | undefined;
@@ -183,7 +202,10 @@ async function throughRuntime(withOperator: boolean): Promise<RuntimeFigures> {
       type: 'count',
       write: async (batch) => {
         delivered += batch.length;
-        for (const e of batch) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+        for (const e of batch) {
+          kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+          digest = addToDigest(digest, e);
+        }
       },
     });
   } else {
@@ -218,7 +240,12 @@ async function throughRuntime(withOperator: boolean): Promise<RuntimeFigures> {
     delivered,
     ...(operator === undefined
       ? {}
-      : { counters: { ...operator.counters }, state: sumFigures(figures.values()), eventKinds: kinds }),
+      : {
+          counters: { ...operator.counters },
+          state: sumFigures(figures.values()),
+          eventKinds: kinds,
+          eventsDigest: digest.toString(16).padStart(8, '0'),
+        }),
   };
 }
 
@@ -481,7 +508,7 @@ function writeResults(
               .map(([k, v]) => `${k} ${count(v)}`)
               .join(
                 ', ',
-              )}); late ${count(c.late)}; snapshots ${count(operator!.state?.snapshots ?? 0)} of ${count(operator!.state?.entries ?? 0)} entries`
+              )}, digest ${operator!.eventsDigest}); late ${count(c.late)}; snapshots ${count(operator!.state?.snapshots ?? 0)} of ${count(operator!.state?.entries ?? 0)} entries`
           : '',
       ),
       verdicts === undefined
