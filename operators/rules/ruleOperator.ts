@@ -41,7 +41,7 @@ import { DETECTOR_KINDS } from './detectorParams.ts';
 import { detectorRules } from './detectorRule.ts';
 import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
 import { emptyRuleState, parseRuleField, type RuleState, ruleField, ruleStateCodec } from './ruleState.ts';
-import { catchUp, judge, nextDue, type ThresholdStep } from './threshold.ts';
+import { catchUp, judge, nextDue, restsOn, type ThresholdStep } from './threshold.ts';
 
 /** The map state of the rules: field `ruleField(rule, device)` under the partition key. */
 const RULES = 'rules';
@@ -219,8 +219,12 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
           for (const rule of rules) {
             const field = ruleField(rule.id, r.device_id);
             const before = states.get(key, field);
-            // no state and the condition does not hold: judging it would change nothing
-            if (before === undefined && rule.condition(r) !== true) continue;
+            // no state, or one at rest, and the condition does not hold: judging it would change nothing
+            if (
+              (before === undefined || restsOn(before, r.productId, r.site_id, r.customer_id)) &&
+              rule.condition(r) !== true
+            )
+              continue;
             let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
             if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
               s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };

@@ -4,7 +4,13 @@
  * is one per rule and device; written only when one of its fields changes.
  */
 import type { StateCodec } from '../../topology/index.ts';
-import { EMPTY_EPISODE_STATE, type EpisodeState, episodeStateCodec } from './episodes/index.ts';
+import {
+  EMPTY_EPISODE_STATE,
+  type EpisodeState,
+  type EpisodeStateTuple,
+  episodeStateOf,
+  episodeStateTuple,
+} from './episodes/index.ts';
 
 /** The state of one threshold rule on one device. */
 export interface RuleState {
@@ -69,14 +75,16 @@ type RuleStateTuple = [
   number | null, // clearSince
   0 | 1, // holding
   number[], // hits
-  unknown, // the episode state, as episodeStateCodec writes it
+  EpisodeStateTuple, // the episode state, as episodeStateCodec writes it
 ];
 
-/** The rule state as a positional JSON array; the episode part in the episodes codec's own layout. */
+/**
+ * The rule state as a positional JSON array; the episode part in the episodes codec's own layout,
+ * its tuple embedded (one `JSON.stringify` and one encoding per write).
+ */
 export const ruleStateCodec: StateCodec<RuleState> = {
   encode(s) {
-    const episode = decoder.decode(episodeStateCodec.encode(s.episode));
-    const head = JSON.stringify([
+    const tuple: RuleStateTuple = [
       VERSION,
       s.productId,
       s.siteId,
@@ -85,9 +93,10 @@ export const ruleStateCodec: StateCodec<RuleState> = {
       s.pendingValue,
       s.clearSince,
       s.holding ? 1 : 0,
-      s.hits,
-    ]);
-    return encoder.encode(`${head.slice(0, -1)},${episode}]`);
+      s.hits as number[],
+      episodeStateTuple(s.episode),
+    ];
+    return encoder.encode(JSON.stringify(tuple));
   },
   decode(bytes) {
     const t = JSON.parse(decoder.decode(bytes)) as RuleStateTuple;
@@ -101,7 +110,7 @@ export const ruleStateCodec: StateCodec<RuleState> = {
       clearSince: t[6],
       holding: t[7] === 1,
       hits: t[8],
-      episode: episodeStateCodec.decode(encoder.encode(JSON.stringify(t[9]))),
+      episode: episodeStateOf(t[9]),
     };
   },
 };

@@ -21,7 +21,7 @@
  * one per reading would flood the history and write the state on every reading).
  */
 import type { AlarmEvent } from '../../topology/index.ts';
-import { alarmRuleOf, type DeviceSubject } from './alarmRule.ts';
+import { alarmRuleOf, type DeviceSubject, policyOf } from './alarmRule.ts';
 import type { CompiledThreshold, RuleReading } from './compile/compileRuleset.ts';
 import { apply, dueAt, type EpisodeInput } from './episodes/index.ts';
 import type { RuleState } from './ruleState.ts';
@@ -43,8 +43,8 @@ export interface ThresholdStep {
 /** Whom the alarm concerns, from the rule state and the device. */
 type Subject = Pick<DeviceSubject, 'rulesetVersion' | 'deviceId'>;
 
-/** The earliest event time at which time alone changes the state, or undefined. */
-export function nextDue(state: RuleState, rule: CompiledThreshold, subject: Subject): number | undefined {
+/** The earliest event time at which time alone changes the state, or undefined (whom the alarm concerns does not change it). */
+export function nextDue(state: RuleState, rule: CompiledThreshold, _subject?: Subject): number | undefined {
   const e = state.episode;
   // the calm case, most readings of most rules: nothing can be due (no need to build the alarm rule)
   if (
@@ -55,13 +55,37 @@ export function nextDue(state: RuleState, rule: CompiledThreshold, subject: Subj
     !e.flapping
   )
     return undefined;
-  let due = dueAt(state.episode, alarmRuleOf(rule, { ...subject, ...state }, e.episode?.severity));
-  const take = (t: number) => {
-    if (due === undefined || t < due) due = t;
-  };
-  if (state.pendingSince !== null) take(state.pendingSince + rule.onDelayMs);
-  if (state.clearSince !== null) take(state.clearSince + rule.offDelayMs);
+  // dueAt reads only the policy: the alarm rule (whom it concerns) is not built here, per reading
+  // (no closure here: run through tsx, each one made per call is also named at run time)
+  let due = dueAt(e, { policy: policyOf(rule, e.episode?.severity) });
+  if (state.pendingSince !== null) due = earlier(due, state.pendingSince + rule.onDelayMs);
+  if (state.clearSince !== null) due = earlier(due, state.clearSince + rule.offDelayMs);
   return due;
+}
+
+/**
+ * Whether a reading of the device whose condition does not hold would leave `state` as it is, so
+ * that the rule need not be judged: nothing running or due, no episode, not holding, and the
+ * reading's product, site and customer the state's own (else `judge` is given them).
+ */
+export function restsOn(
+  state: RuleState,
+  productId: string,
+  siteId: string | null,
+  customerId: string | null,
+): boolean {
+  const e = state.episode;
+  return (
+    !state.holding &&
+    state.pendingSince === null &&
+    state.clearSince === null &&
+    e.episode === null &&
+    e.shelvedUntil === null &&
+    !e.flapping &&
+    state.productId === productId &&
+    state.siteId === siteId &&
+    state.customerId === customerId
+  );
 }
 
 /** Everything due up to and including `upTo`, each at its own due time. */
@@ -73,10 +97,22 @@ export function catchUp(
   siteZone?: string,
 ): ThresholdStep {
   const events: AlarmEvent[] = [];
+  return { state: catchUpInto(state, rule, subject, upTo, siteZone, events), events };
+}
+
+/** {@link catchUp}, its events pushed onto `events`. */
+function catchUpInto(
+  state: RuleState,
+  rule: CompiledThreshold,
+  subject: Subject,
+  upTo: number,
+  siteZone: string | undefined,
+  events: AlarmEvent[],
+): RuleState {
   let s = state;
   let last = Number.NEGATIVE_INFINITY;
   for (;;) {
-    const due = nextDue(s, rule, subject);
+    const due = nextDue(s, rule);
     // a due time that does not move forward would loop: the machine promises a tick at dueAt acts
     if (due === undefined || due > upTo || due <= last) break;
     last = due;
@@ -88,7 +124,7 @@ export function catchUp(
     if (s.clearSince !== null && s.clearSince + rule.offDelayMs <= due)
       s = clear(s, rule, subject, due, events);
   }
-  return { state: s, events };
+  return s;
 }
 
 /** Judges one reading of the device (after what was due before it). */
@@ -99,9 +135,8 @@ export function judge(
   reading: JudgedReading,
 ): ThresholdStep {
   const t = reading.at;
-  const caught = catchUp(state, rule, subject, t, reading.siteZone);
-  const events = [...caught.events];
-  let s = caught.state;
+  const events: AlarmEvent[] = [];
+  let s = catchUpInto(state, rule, subject, t, reading.siteZone, events);
   const active = s.episode.episode?.status === 'active';
   const holds = rule.condition(reading);
   if (active) {
@@ -140,6 +175,11 @@ export function judge(
   return { state: s, events };
 }
 
+/** The earlier of a due time (if any) and `t`. */
+function earlier(due: number | undefined, t: number): number {
+  return due === undefined || t < due ? t : due;
+}
+
 /** In schedule and outside maintenance: the rule may raise. */
 function gateOpen(rule: CompiledThreshold, at: number, siteZone: string | undefined): boolean {
   return rule.inSchedule(at, siteZone) && !rule.inMaintenance(at);
@@ -152,6 +192,17 @@ function alarmValue(rule: CompiledThreshold, reading: RuleReading): number | nul
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** Whom the alarm concerns: named fields, not a spread of the state (a spread is slow on the state's many shapes). */
+function deviceSubject(subject: Subject, s: RuleState): DeviceSubject {
+  return {
+    rulesetVersion: subject.rulesetVersion,
+    deviceId: subject.deviceId,
+    productId: s.productId,
+    siteId: s.siteId,
+    customerId: s.customerId,
+  };
+}
+
 function feed(
   s: RuleState,
   rule: CompiledThreshold,
@@ -159,7 +210,11 @@ function feed(
   input: EpisodeInput,
   events: AlarmEvent[],
 ): RuleState {
-  const step = apply(s.episode, input, alarmRuleOf(rule, { ...subject, ...s }, s.episode.episode?.severity));
+  const step = apply(
+    s.episode,
+    input,
+    alarmRuleOf(rule, deviceSubject(subject, s), s.episode.episode?.severity),
+  );
   if (step.events.length === 0 && step.state === s.episode) return s;
   events.push(...step.events);
   return { ...s, episode: step.state };

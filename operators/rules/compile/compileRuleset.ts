@@ -136,6 +136,8 @@ export function compileRuleset(ruleset: Ruleset): CompiledRuleset {
     severities: ruleset.severities,
     rules: base,
     rulesFor(target) {
+      // most rulesets have no overrides: nothing to look up or allocate per reading
+      if (ruleset.overrides.length === 0) return base;
       const applying = [
         target.customerId == null ? undefined : byTarget.customer.get(target.customerId),
         target.siteId == null ? undefined : byTarget.site.get(target.siteId),

@@ -99,38 +99,45 @@ function episodeOf(t: EpisodeTuple): Episode {
   };
 }
 
+/** The episode state's layout as a JSON value (what {@link episodeStateCodec} writes), for codecs that embed it. */
+export type EpisodeStateTuple = [
+  number,
+  EpisodeTuple | 0,
+  number | null,
+  number[],
+  0 | 1,
+  number | null,
+  number | null,
+];
+
+/** The episode state as its positional tuple. */
+export function episodeStateTuple(s: EpisodeState): EpisodeStateTuple {
+  return [
+    VERSION,
+    s.episode === null ? 0 : episodeTuple(s.episode),
+    s.activeSince,
+    s.changes as number[],
+    bit(s.flapping),
+    s.shelvedUntil,
+    s.lastRaisedAt,
+  ];
+}
+
+/** The episode state of a tuple made by {@link episodeStateTuple}. */
+export function episodeStateOf(t: EpisodeStateTuple): EpisodeState {
+  if (t[0] !== VERSION) throw new Error(`episode state: unknown layout version ${t[0]}`);
+  return {
+    episode: t[1] === 0 ? null : episodeOf(t[1]),
+    activeSince: t[2],
+    changes: t[3],
+    flapping: t[4] === 1,
+    shelvedUntil: t[5],
+    lastRaisedAt: t[6],
+  };
+}
+
 /** The episode state as bytes and back (keyed state of the rule operator). */
 export const episodeStateCodec: StateCodec<EpisodeState> = {
-  encode(s) {
-    const tuple = [
-      VERSION,
-      s.episode === null ? 0 : episodeTuple(s.episode),
-      s.activeSince,
-      s.changes,
-      bit(s.flapping),
-      s.shelvedUntil,
-      s.lastRaisedAt,
-    ];
-    return encoder.encode(JSON.stringify(tuple));
-  },
-  decode(bytes) {
-    const t = JSON.parse(decoder.decode(bytes)) as [
-      number,
-      EpisodeTuple | 0,
-      number | null,
-      number[],
-      0 | 1,
-      number | null,
-      number | null,
-    ];
-    if (t[0] !== VERSION) throw new Error(`episode state: unknown layout version ${t[0]}`);
-    return {
-      episode: t[1] === 0 ? null : episodeOf(t[1]),
-      activeSince: t[2],
-      changes: t[3],
-      flapping: t[4] === 1,
-      shelvedUntil: t[5],
-      lastRaisedAt: t[6],
-    };
-  },
+  encode: (s) => encoder.encode(JSON.stringify(episodeStateTuple(s))),
+  decode: (bytes) => episodeStateOf(JSON.parse(decoder.decode(bytes)) as EpisodeStateTuple),
 };

@@ -1,6 +1,11 @@
 /** The alarm episode lifecycle: the state machine, people's actions, and the keyed-state codec. */
 export { type ActionResult, applyAction, mayClose, type PersonAction } from './actions.ts';
-export { episodeStateCodec } from './codec.ts';
+export {
+  type EpisodeStateTuple,
+  episodeStateCodec,
+  episodeStateOf,
+  episodeStateTuple,
+} from './codec.ts';
 export {
   apply,
   type ConditionInput,

@@ -205,13 +205,13 @@ function conditionEnds(state: EpisodeState, input: ConditionInput, rule: AlarmRu
 function advance(state: EpisodeState, at: number, rule: AlarmRule): EpisodeStep {
   let s = state;
   const events: AlarmEvent[] = [];
-  const push = (event: AlarmEvent) => {
-    events.push(event);
-    s = settle(s, [event]).state;
-  };
   if (s.shelvedUntil !== null && s.shelvedUntil <= at) s = { ...s, shelvedUntil: null };
   if (s.episode?.shelvedUntil != null && s.episode.shelvedUntil <= at)
-    push(nextEvent(s.episode, 'unshelve', at, { shelvedUntil: null }, { note: 'shelving expired' }));
+    s = pushed(
+      s,
+      events,
+      nextEvent(s.episode, 'unshelve', at, { shelvedUntil: null }, { note: 'shelving expired' }),
+    );
   const flap = rule.policy.flapping;
   if (
     s.flapping &&
@@ -219,13 +219,16 @@ function advance(state: EpisodeState, at: number, rule: AlarmRule): EpisodeStep 
     (s.changes.at(-1) ?? Number.NEGATIVE_INFINITY) <= at - flap.windowMs
   ) {
     s = { ...s, flapping: false, changes: [] };
-    if (s.episode !== null) push(nextEvent(s.episode, 'update', at, { flapping: false }, { note: 'stable' }));
+    if (s.episode !== null)
+      s = pushed(s, events, nextEvent(s.episode, 'update', at, { flapping: false }, { note: 'stable' }));
   }
   const { escalate, deescalateAfterMs, closeAfterMs } = rule.policy;
   const open = s.episode;
   if (open !== null && open.status === 'active' && escalate !== undefined && s.activeSince !== null) {
     if (severityRank(open.severity) < severityRank(escalate.to) && at - s.activeSince >= escalate.afterMs)
-      push(
+      s = pushed(
+        s,
+        events,
         nextEvent(open, 'severity', at, { severity: escalate.to }, { note: 'escalated', notifiable: true }),
       );
   }
@@ -237,14 +240,22 @@ function advance(state: EpisodeState, at: number, rule: AlarmRule): EpisodeStep 
       cleared.severity !== base &&
       at - cleared.clearedAt >= deescalateAfterMs
     )
-      push(
+      s = pushed(
+        s,
+        events,
         nextEvent(cleared, 'severity', at, { severity: base }, { note: 'de-escalated', notifiable: true }),
       );
     const last = s.episode;
     if (last !== null && mayClose(last) && (closeAfterMs ?? 0) > 0 && at - cleared.clearedAt >= closeAfterMs!)
-      push(nextEvent(last, 'close', at, { closedAt: at }));
+      s = pushed(s, events, nextEvent(last, 'close', at, { closedAt: at }));
   }
   return { state: s, events };
+}
+
+/** `event` added to the step's events and applied to `s` (a function, not a closure per call: see `threshold.ts`). */
+function pushed(s: EpisodeState, events: AlarmEvent[], event: AlarmEvent): EpisodeState {
+  events.push(event);
+  return settle(s, [event]).state;
 }
 
 /**
@@ -252,7 +263,7 @@ function advance(state: EpisodeState, at: number, rule: AlarmRule): EpisodeStep 
  * the grace period, of shelving or of flapping), or undefined when only an input can: when the rule
  * operator should set its timer for this (rule, target).
  */
-export function dueAt(state: EpisodeState, rule: AlarmRule): number | undefined {
+export function dueAt(state: EpisodeState, rule: Pick<AlarmRule, 'policy'>): number | undefined {
   const due: number[] = [];
   const e = state.episode;
   if (state.shelvedUntil !== null) due.push(state.shelvedUntil);
