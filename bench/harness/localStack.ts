@@ -528,7 +528,6 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
                   store: alarmProbe.store,
                   pollMs: POLL_MS,
                 },
-                lateReadings: pipeline.rules?.counters.late ?? 0,
               }
             : undefined,
         cpu: {

@@ -43,8 +43,6 @@ export interface AlarmFigures {
     readonly store: string;
     readonly pollMs: number;
   };
-  /** Readings the rule operator did not judge, behind the shard's watermark (the whole run). */
-  readonly lateReadings: number;
 }
 
 /** One run of one sweep point. */
