@@ -8,6 +8,7 @@ import { alarmGoal, type BenchResult, type RunResult } from './result.ts';
 import { type Spread, spreadOf } from './stats.ts';
 import {
   alarmMarkerCounts,
+  alarmStagesText,
   alarmStoreOf,
   baselineLines,
   formatSpread,
@@ -85,7 +86,7 @@ function alarmTable(result: BenchResult): string {
   if (where === undefined) return '';
   const goalMs = result.goals.alarmP99Ms ?? Number.NaN;
   const head =
-    '<tr><th>point</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>markers sent</th><th>unseen</th><th>upper bounds</th><th>p99 ÷ goal</th><th>goal</th></tr>';
+    '<tr><th>point</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>markers sent</th><th>unseen</th><th>upper bounds</th><th>p99 ÷ goal</th><th>goal</th><th>where the time goes</th></tr>';
   const rows = result.points.map((p) => {
     const s = p.summary;
     const c = alarmMarkerCounts(p.runs);
@@ -101,6 +102,7 @@ function alarmTable(result: BenchResult): string {
       c.upperBound.toLocaleString('en-US'),
       s.alarmP99 === undefined ? '–' : (s.alarmP99.median / goalMs).toFixed(2),
       goal === undefined ? '–' : `${goal.met ? 'met' : 'not met'}: ${goal.why}`,
+      alarmStagesText(p.runs),
     ];
     return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
   });

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describeProfile } from '../workloads/profiles.ts';
 import { alarmGoal, type BenchResult } from './result.ts';
-import { alarmMarkerCounts, alarmStoreOf, baselineLines, formatSpread } from './summary.ts';
+import { alarmMarkerCounts, alarmStagesText, alarmStoreOf, baselineLines, formatSpread } from './summary.ts';
 
 const BEGIN = '<!-- bench-harness:begin -->';
 const END = '<!-- bench-harness:end -->';
@@ -67,6 +67,8 @@ function alarmRows(result: BenchResult): string[] {
       const goal = alarmGoal(s, result.goals);
       return `| ${p.label} | ${formatSpread(s.alarmP50)} | ${formatSpread(s.alarmP95)} | ${formatSpread(s.alarmP99)} | ${formatSpread(s.alarmMax)} | ${c.sent} / ${c.unseen} / ${c.upperBound} | ${s.alarmP99 === undefined ? '–' : (s.alarmP99.median / goalMs).toFixed(2)} | ${goal === undefined ? '–' : `${goal.met ? '**met**' : '**not met**'}: ${goal.why}`} |`;
     }),
+    '',
+    ...result.points.map((p) => `${p.label}: ${alarmStagesText(p.runs)}.`),
   ];
 }
 

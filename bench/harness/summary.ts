@@ -4,7 +4,7 @@
  */
 import { describeProfile } from '../workloads/profiles.ts';
 import { alarmGoal, type BenchResult } from './result.ts';
-import type { Spread } from './stats.ts';
+import { type Spread, spreadOf } from './stats.ts';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -140,6 +140,17 @@ export function alarmMarkerCounts(runs: BenchResult['points'][number]['runs']): 
   return { sent: sum((m) => m.sent), unseen: sum((m) => m.unseen), upperBound: sum((m) => m.upperBound) };
 }
 
+/**
+ * Where an alarm marker's time goes, per point: the mean time per batch of the rule operator, of the
+ * alarm sink (Warm transaction and Hot upsert; one batch at a time per shard) and, to compare, of the
+ * Hot telemetry sink; medians over the runs.
+ */
+export function alarmStagesText(runs: BenchResult['points'][number]['runs']): string {
+  const ok = runs.filter((r) => r.error === undefined);
+  const of = (node: string) => formatSpread(spreadOf(ok.map((r) => r.stages[node]?.batchMs)));
+  return `mean ms per batch: rules ${of('rules')}, alarm-events ${of('alarm-events')} (hot-telemetry ${of('hot-telemetry')})`;
+}
+
 /** The reading → open alarm latency per point, as lines of text; none without the rules branch. */
 export function alarmLines(result: BenchResult): string[] {
   const where = alarmStoreOf(result);
@@ -149,7 +160,7 @@ export function alarmLines(result: BenchResult): string[] {
     ...result.points.map((p) => {
       const s = p.summary;
       const c = alarmMarkerCounts(p.runs);
-      return `  ${p.label}: p50 ${formatSpread(s.alarmP50)}, p95 ${formatSpread(s.alarmP95)}, p99 ${formatSpread(s.alarmP99)}, max ${formatSpread(s.alarmMax)}; markers ${int(c.sent)} sent, ${int(c.unseen)} unseen, ${int(c.upperBound)} seen only through a later raise (upper bounds)`;
+      return `  ${p.label}: p50 ${formatSpread(s.alarmP50)}, p95 ${formatSpread(s.alarmP95)}, p99 ${formatSpread(s.alarmP99)}, max ${formatSpread(s.alarmMax)}; markers ${int(c.sent)} sent, ${int(c.unseen)} unseen, ${int(c.upperBound)} seen only through a later raise (upper bounds); ${alarmStagesText(p.runs)}`;
     }),
   ];
 }

@@ -184,7 +184,11 @@ function runWithAlarms(rate: number, alarmP99: number, unseen = 0): RunResult {
     repeat: 1,
     seconds: 60,
     recordsPerSecond: { read: rate, endToEnd: rate, telemetry: rate * 1.3 },
-    stages: {},
+    stages: {
+      rules: { in: rate, out: 4, batchMs: 7 },
+      'alarm-events': { in: 4, out: 0, batchMs: alarmP99 / 2 },
+      'hot-telemetry': { in: rate, out: 0, batchMs: 180 },
+    },
     latencyMs: { ...summary, p99: 500 },
     markers: { sent: 1200, unseen: 0, store: 'hot.device_state (PostgreSQL)', pollMs: 100 },
     alarms: {
@@ -259,7 +263,7 @@ describe('the alarm figures in the outputs', () => {
     const text = summaryTable(result);
     expect(text).toContain('reading → open alarm visible in the Hot store (hot.open_alarms (PostgreSQL)');
     expect(text).toContain(
-      'batch=500: p50 267 (233–300), p95 667 (583–750), p99 800 (700–900), max 880 (770–990); markers 720 sent, 0 unseen, 6 seen only through a later raise',
+      'batch=500: p50 267 (233–300), p95 667 (583–750), p99 800 (700–900), max 880 (770–990); markers 720 sent, 0 unseen, 6 seen only through a later raise (upper bounds); mean ms per batch: rules 7 (7–7), alarm-events 400 (350–450) (hot-telemetry 180 (180–180))',
     );
     expect(text).toMatch(
       /batch=2000: reading → open alarm p99 ÷ 1,000 ms = 1\.40; goal .*: not met \(p99 1,400 ms > 1,000 ms\)/,
@@ -272,6 +276,7 @@ describe('the alarm figures in the outputs', () => {
       '| batch=500 | 267 (233–300) | 667 (583–750) | 800 (700–900) | 880 (770–990) | 720 / 0 / 6 | 0.80 | **met**: p99 800 ms at 5,000 records/s |',
     );
     expect(md).toContain('| batch=2000 | 467 (400–533) |');
+    expect(md).toContain('batch=2000: mean ms per batch: rules 7 (7–7), alarm-events 700 (600–800)');
     // a result without the rules branch writes no alarm table
     const without = resultOf([[{ ...runWithAlarms(5_000, 500), alarms: undefined }]]);
     expect(withResultSection('# Results\n', without)).not.toContain('open alarm visible');
