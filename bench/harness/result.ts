@@ -197,7 +197,9 @@ export function alarmGoal(
   const misses = [
     ...(p99 > goals.alarmP99Ms ? [`p99 ${fmt(p99)} ms > ${fmt(goals.alarmP99Ms)} ms`] : []),
     ...(rate < RATE_TOLERANCE * goals.recordsPerSecond
-      ? [`${fmt(rate)} records/s < ${fmt(goals.recordsPerSecond)}/s`]
+      ? [
+          `${fmt(rate)} records/s, below ${Math.round(RATE_TOLERANCE * 100)} % of ${fmt(goals.recordsPerSecond)}/s`,
+        ]
       : []),
     ...((summary.alarmUnseen?.max ?? 0) > 0 ? ['alarm markers unseen'] : []),
   ];

@@ -254,7 +254,9 @@ describe('the alarm figures in the outputs', () => {
     expect(met).toEqual({ met: true, why: 'p99 800 ms at 5,000 records/s' });
     expect(missed).toEqual({ met: false, why: 'p99 1,400 ms > 1,000 ms' });
     const slow = resultOf([[runWithAlarms(4_000, 500)]]);
-    expect(alarmGoal(slow.points[0]!.summary, slow.goals)?.why).toBe('4,000 records/s < 5,000/s');
+    expect(alarmGoal(slow.points[0]!.summary, slow.goals)?.why).toBe(
+      '4,000 records/s, below 97 % of 5,000/s',
+    );
     const unseen = resultOf([[runWithAlarms(5_000, 500, 3)]]);
     expect(alarmGoal(unseen.points[0]!.summary, unseen.goals)?.met).toBe(false);
   });
