@@ -4,7 +4,8 @@
  * JDBC catalog in the same PostgreSQL) and the remote mode (real AWS endpoints from the remote
  * configuration): a producer process writes the workload at the profile's rate, KPL-aggregated by
  * default (`aggregateBytes`), the worker reads it with the leased KCL source, and the harness puts
- * the latency markers itself, one plain Kinesis record each, and reads the Hot store for them. The
+ * the latency markers itself, one plain Kinesis record each, and reads the Hot store for them: each
+ * lane device's latest state, and each alarm lane device's open alarms (reading → open alarm). The
  * CPU of each process is read from /proc, so a run says whether the emulators, the producer, the
  * servers or shardflow was the limit. After the run, the raw GetRecords loop reads the same stream
  * for the in-run baseline.
@@ -39,7 +40,7 @@ import {
 import { startEmulator } from '../emulators.ts';
 import { dueBy, type RateProfile, scaleProfile } from '../workloads/profiles.ts';
 import type { Workload } from '../workloads/workload.ts';
-
+import { raises } from './alarmProbe.ts';
 import { type BaselineFigure, rawLoopBaseline } from './baselines.ts';
 import type { KnobValues } from './knobs.ts';
 import {
@@ -62,7 +63,10 @@ import { DRAIN_TIMEOUT_MS, type RunOptions } from './runOptions.ts';
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
 const TSX_ARGS = ['--import', 'tsx'];
-/** Marker polls of the Hot store: one `readLatestState` per lane with markers pending. */
+/**
+ * Marker polls of the Hot store: one `readLatestState` per lane with markers pending, and one
+ * `readOpenAlarms({ deviceId })` per alarm lane with markers pending.
+ */
 const POLL_MS = 100;
 /**
  * The worker's pool: its four PostgreSQL sinks (Hot telemetry and aggregates, daily aggregates, dead
@@ -108,9 +112,15 @@ async function createStream(client: KinesisClient, name: string, shards: number)
 
 /**
  * A partition key per open shard that Kinesis routes to it (MD5 of the key within the shard's hash
- * range); `run` makes the keys, which are also the marker devices' ids, fresh per run.
+ * range); `run` makes the keys, which are also the marker devices' ids, fresh per run, and `prefix`
+ * tells the Hot state markers' lanes from the alarm markers'.
  */
-async function laneKeysFor(client: KinesisClient, streamName: string, run = ''): Promise<string[]> {
+async function laneKeysFor(
+  client: KinesisClient,
+  streamName: string,
+  run = '',
+  prefix = 'bench-marker',
+): Promise<string[]> {
   const shards = (await client.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
   const open = shards.filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined);
   return open.map((shard) => {
@@ -119,7 +129,7 @@ async function laneKeysFor(client: KinesisClient, streamName: string, run = ''):
       endingHashKey: shard.HashKeyRange!.EndingHashKey!,
     };
     for (let n = 0; n < 1_000_000; n++) {
-      const key = run === '' ? `bench-marker-${n}` : `bench-marker-${run}-${n}`;
+      const key = run === '' ? `${prefix}-${n}` : `${prefix}-${run}-${n}`;
       if (inHashRange(hashKeyOf(key), range)) return key;
     }
     throw new Error(`no marker key found for ${shard.ShardId}`);
@@ -275,7 +285,9 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         await createStream(client, streamName, knobs.shards ?? KNOB_DEFAULTS.shards);
         await createStream(client, changeStream!, 1);
       }
-      const laneKeys = await laneKeysFor(client, streamName, randomUUID().slice(0, 8));
+      const run = randomUUID().slice(0, 8);
+      const laneKeys = await laneKeysFor(client, streamName, run);
+      const alarmLaneKeys = await laneKeysFor(client, streamName, run, 'bench-alarm');
       const aggregateBytes = knobs.aggregateBytes ?? KNOB_DEFAULTS.aggregateBytes;
       const log = countingLogger(options.log);
       const pipeline = buildBenchPipeline(remote ? 'remote' : 'local-stack', workload, knobs, {
@@ -291,6 +303,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           dynamodbEndpoint: s.dynamodbEndpoint,
           startPosition: remote ? 'LATEST' : 'TRIM_HORIZON',
           laneKeys,
+          alarmLaneKeys,
         },
         warm: s.warm,
         redisUrl: s.redisUrl,
@@ -302,6 +315,10 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       await pipeline.probe.start();
       const markers: Marker[] = [];
       const tracker = new VisibilityTracker(pipeline.probe, () => markers, clock);
+      const alarmProbe = pipeline.alarmProbe;
+      await alarmProbe?.start();
+      const alarmMarkers: Marker[] = [];
+      const alarmTracker = alarmProbe && new VisibilityTracker(alarmProbe, () => alarmMarkers, clock);
       const sampler = new Sampler();
       const runtime = new TopologyRuntime(pipeline.topology, pipeline.runtime);
       const done = runtime.run();
@@ -326,6 +343,14 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       await producer?.ready;
       const markerProducer = kinesisProducer({ client, clock, streamName });
       let markerIndex = 0;
+      let alarmIndex = 0;
+      /** The alarm markers of one round: one per alarm lane, raising or clearing by their index. */
+      const alarmRound = (now: number) => {
+        if (alarmProbe === undefined) return { batch: [], envelopes: [] };
+        const batch = alarmProbe.laneKeys.map((_, lane) => ({ lane, index: alarmIndex, receivedAt: now }));
+        alarmIndex++;
+        return { batch, envelopes: batch.map((m) => alarmProbe.envelope(m.lane, m.index, m.receivedAt)) };
+      };
       const putMarkers = async () => {
         const now = clock.now();
         const batch = laneKeys.map((_, lane) => ({ lane, index: markerIndex, receivedAt: now }));
@@ -333,10 +358,31 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         await markerProducer.put(batch.map((m) => pipeline.probe.envelope(m.lane, m.index, m.receivedAt)));
         markers.push(...batch);
       };
+      const putAlarmMarkers = async () => {
+        const alarms = alarmRound(clock.now());
+        if (alarms.batch.length === 0) return;
+        await markerProducer.put(alarms.envelopes);
+        alarmMarkers.push(...alarms.batch);
+      };
+      /**
+       * After the window, one more raise per alarm lane when the last marker cleared: a raise and
+       * its clear that fell between two polls are resolved by the raise after them.
+       */
+      const closeAlarmLanes = async () => {
+        if (alarmProbe !== undefined && !raises(alarmIndex - 1)) await putAlarmMarkers();
+      };
       let measuring = false;
       const started = clock.now();
-      const poller = setInterval(() => void tracker.poll().catch(() => {}), POLL_MS);
+      const poller = setInterval(() => {
+        void tracker.poll().catch(() => {});
+        void alarmTracker?.poll().catch(() => {});
+      }, POLL_MS);
       const marking = setInterval(() => void putMarkers().catch(() => {}), options.markerIntervalMs);
+      // A round in flight when the window closes finishes before the last raise is put.
+      let alarmPut: Promise<void> = Promise.resolve();
+      const alarmMarking = setInterval(() => {
+        alarmPut = putAlarmMarkers().catch(() => {});
+      }, options.alarmMarkerIntervalMs);
       const ticker = setInterval(() => {
         const m = runtime.metrics();
         sampler.sample(m, measuring);
@@ -385,9 +431,12 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         windowEnd = clock.now();
         measuring = false;
         clearInterval(marking);
+        clearInterval(alarmMarking);
+        await alarmPut;
+        await closeAlarmLanes();
         await producer?.done;
         // Drain: until every record put (workload and markers) has gone through the decode stage.
-        const expected = (producer?.last().produced ?? 0) + markers.length;
+        const expected = (producer?.last().produced ?? 0) + markers.length + alarmMarkers.length;
         const drainUntil = clock.now() + DRAIN_TIMEOUT_MS;
         while (clock.now() < drainUntil && runtime.error === undefined) {
           const m = runtime.metrics();
@@ -395,16 +444,19 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           if (
             decoded >= expected &&
             m.shards.every((x) => x.inFlightBatches === 0) &&
-            tracker.pending() === 0
+            tracker.pending() === 0 &&
+            (alarmTracker?.pending() ?? 0) === 0
           )
             break;
           await tracker.poll();
+          await alarmTracker?.poll();
           await clock.sleep(100);
         }
       } finally {
         lookedUntil = clock.now();
         clearInterval(poller);
         clearInterval(marking);
+        clearInterval(alarmMarking);
         clearInterval(ticker);
         producer?.child.kill('SIGTERM');
         await runtime.stop();
@@ -420,9 +472,10 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
       const userRead = rates.stages.decode?.in ?? 0;
       const endToEnd = userRead;
       const latency = tracker.latencies(windowStart, windowEnd, lookedUntil);
+      const alarmLatency = alarmTracker?.latencies(windowStart, windowEnd, lookedUntil);
       const after = await pipeline.totals();
       const sent = producer?.last() ?? { produced: 0, malformed: 0, telemetry: 0, changes: 0 };
-      const stored = after.stored - before.stored - markers.length;
+      const stored = after.stored - before.stored - markers.length - alarmMarkers.length;
       const deadLetters = after.deadLetters - before.deadLetters;
       const own = cpuB.own - cpuA.own;
       const between = (x: number | undefined, y: number | undefined) =>
@@ -460,6 +513,23 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
         latencyMs: latency.summary,
         latencyTimeline: latency.timeline,
         markers: { sent: latency.sent, unseen: latency.unseen, store: pipeline.probe.store, pollMs: POLL_MS },
+        alarms:
+          alarmProbe && alarmLatency
+            ? {
+                latencyMs: alarmLatency.summary,
+                latencyTimeline: alarmLatency.timeline,
+                markers: {
+                  sent: alarmLatency.sent,
+                  unseen: alarmLatency.unseen,
+                  upperBound: alarmMarkers.filter(
+                    (m) =>
+                      m.receivedAt >= windowStart && m.receivedAt < windowEnd && alarmProbe.upperBound(m),
+                  ).length,
+                  store: alarmProbe.store,
+                  pollMs: POLL_MS,
+                },
+              }
+            : undefined,
         cpu: {
           shardflowSeconds: own,
           shardflowCores: own / seconds,
@@ -500,6 +570,9 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
               })) +
           (latency.unseen > 0
             ? `; ${latency.unseen} of ${latency.sent} markers not in the Hot store by the end of the drain (latency figures are lower bounds)`
+            : '') +
+          (alarmLatency !== undefined && alarmLatency.unseen > 0
+            ? `; ${alarmLatency.unseen} of ${alarmLatency.sent} alarm markers not seen in the Hot open alarms by the end of the drain (alarm latency figures are lower bounds)`
             : ''),
         baseline,
         setup: {
@@ -509,6 +582,7 @@ export function localStackRunner(workload: Workload, remote?: RemoteConfig): Sta
           hot: 'postgresql',
           cold: s.coldDirectory === undefined ? 'none' : 'iceberg on disk, jdbc catalog',
           coldCommitMs: knobs.coldCommitMs ?? KNOB_DEFAULTS.coldCommitMs,
+          rules: pipeline.rules ? 'example rulesets and the alarm probe rule' : 'none',
         },
         accounting: {
           envelopes: sent.produced,

@@ -23,6 +23,7 @@ import { reportHtml } from './report.ts';
 import type { BenchResult } from './result.ts';
 import { updateResultsFile } from './resultsMd.ts';
 import { type PointRunner, runSweep } from './runner.ts';
+import { ALARM_MARKER_MS } from './runOptions.ts';
 import { summaryTable } from './summary.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,6 +40,8 @@ export interface RunCommandOptions {
   readonly out?: string;
   readonly paced?: boolean;
   readonly markerMs: number;
+  /** Local stack, remote: an alarm marker per shard every so many ms (default 1,000). */
+  readonly alarmMarkerMs?: number;
   readonly seed?: number;
   readonly postgresUrl?: string;
   readonly redisUrl?: string;
@@ -117,6 +120,7 @@ export async function benchRun(
       durationMs,
       warmupMs,
       markerIntervalMs: opts.markerMs,
+      alarmMarkerIntervalMs: opts.alarmMarkerMs ?? ALARM_MARKER_MS,
       paced,
       specs,
       log,
@@ -183,6 +187,12 @@ function benchCommand(name = 'bench'): Command {
     )
     .option('--paced', 'in-process: offer records at the profile’s rate instead of as fast as taken')
     .option('--marker-ms <ms>', 'a latency marker per shard every so many ms', integer(10, 60_000), 200)
+    .option(
+      '--alarm-marker-ms <ms>',
+      'local stack, remote: an alarm marker per shard every so many ms, raising and clearing the probe rule in turn (so each alarm is held open this long)',
+      integer(10, 60_000),
+      ALARM_MARKER_MS,
+    )
     .option('--seed <n>', 'seed of the workload (default: the workload’s)', integer(0, 2 ** 31))
     .option(
       '--postgres-url <url>',

@@ -13,7 +13,14 @@
  *   aggregates counted) unless a Warm store is given, then the PostgreSQL Hot tables, the dead
  *   letters and the Warm daily aggregates in it; the Cold Iceberg table when `env.cold` is given
  *   (local stack: a directory, JDBC catalog in the Warm PostgreSQL).
- * Latency is read from the Hot store: each marker lane's device's latest state (`hotStateProbe`).
+ * - rules (local stack and remote, the modes with a Warm store of their own): the rules branch
+ *   (`rules` → `alarm-events`) runs the example rulesets of the workload's products and the alarm
+ *   probe's rule (`probeRules.ts`), writing alarm events through the worker's `alarmEventSink` into
+ *   Warm and the Hot open alarms; the rulesets are given to the rule operator as loaded files, as with
+ *   `rules.dir` (the catalog of rulesets stored in Warm and its NOTIFY are not under test). In-process
+ *   has no rules branch.
+ * Latency is read from the Hot store: each marker lane's device's latest state (`hotStateProbe`)
+ * and, with rules, each alarm lane's device's open alarms (`hotAlarmProbe`).
  */
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
@@ -22,7 +29,9 @@ import type { SpecRegistry } from '../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../operators/decodeBySpec.ts';
 import { type DevicePlacement, memoryDeviceDirectory } from '../../operators/enrich/directory.ts';
 import { enrich, enrichConfigSchema } from '../../operators/enrich.ts';
+import { type RuleOperator, ruleOperator } from '../../operators/rules/ruleOperator.ts';
 import { windowAggregate, windowAggregateConfigSchema } from '../../operators/windows/index.ts';
+import { alarmEventSink } from '../../sinks/alarms/alarmEventSink.ts';
 import { coldConfigSchema, openColdTable } from '../../sinks/cold/catalog/coldTable.ts';
 import { coldSink } from '../../sinks/cold/coldSink.ts';
 import { threadedDataFiles } from '../../sinks/cold/parquet/threadWriter.ts';
@@ -40,10 +49,12 @@ import type { Clock, Logger, RawRecord, RuntimeOptions, Source, Topology } from 
 import { buildFleet } from '../workloads/fleet.ts';
 import { scaleProfile } from '../workloads/profiles.ts';
 import type { Workload, WorkloadGenerator } from '../workloads/workload.ts';
+import { type AlarmProbe, hotAlarmProbe } from './alarmProbe.ts';
 import { type GeneratedSource, generatedSource } from './generatedSource.ts';
 import { type BenchMode, type KnobValues, SweepError } from './knobs.ts';
 import { countingSink, memoryDeadLetters, memoryHot } from './memoryStores.ts';
 import { hotStateProbe, type VisibilityProbe } from './probe.ts';
+import { benchRulesets } from './probeRules.ts';
 import { countedWarm, storeTotals } from './warmStores.ts';
 
 /** The window operator's flush knobs, honoured in every mode. */
@@ -123,6 +134,8 @@ export type BenchInput =
       readonly kinesis?: KinesisClient;
       /** Marker partition keys, one per shard, chosen by the caller from the shards' hash ranges. */
       readonly laneKeys: readonly string[];
+      /** The alarm markers' partition keys (their devices' ids), one per shard, other than `laneKeys`. */
+      readonly alarmLaneKeys: readonly string[];
     };
 
 /** What the pipeline is built with besides the knobs. */
@@ -149,6 +162,10 @@ export interface BenchPipeline {
   /** Set in-process: the generated source (markers, generator time, stop). */
   readonly generated?: GeneratedSource;
   readonly probe: VisibilityProbe;
+  /** With the rules branch: the probe of reading → open alarm visible in the Hot store. */
+  readonly alarmProbe?: AlarmProbe;
+  /** With the rules branch: the rule operator (its counters). */
+  readonly rules?: RuleOperator;
   readonly runtime: RuntimeOptions;
   /** Sink nodes whose batches are store writes. */
   readonly sinkNodes: readonly string[];
@@ -164,6 +181,9 @@ export interface BenchPipeline {
   /** Closes what the pipeline opened itself (the Cold table's storage). */
   close(): Promise<void>;
 }
+
+/** The customer the alarm probe's devices are placed under: the only one the probe rule is enabled for. */
+export const ALARM_PROBE_CUSTOMER = 'bench-alarm-probe';
 
 /** `count` marker partition keys for in-process shards, fresh per run (`run` tells runs apart). */
 function generatedLaneKeys(count: number, run: string): string[] {
@@ -240,6 +260,23 @@ export function buildBenchPipeline(
   );
   for (const key of laneKeys)
     placements.set(key, [{ from: 0, to: Number.POSITIVE_INFINITY, siteId: 'bench', customerId: 'bench' }]);
+  // The rules branch where the mode has a Warm store of its own, with the alarm probe's lanes.
+  const alarmLaneKeys = env.input.kind === 'kinesis' && counted ? env.input.alarmLaneKeys : undefined;
+  for (const key of alarmLaneKeys ?? [])
+    placements.set(key, [
+      { from: 0, to: Number.POSITIVE_INFINITY, siteId: 'bench', customerId: ALARM_PROBE_CUSTOMER },
+    ]);
+  let rules: RuleOperator | undefined;
+  let alarmProbe: AlarmProbe | undefined;
+  if (alarmLaneKeys !== undefined) {
+    const rulesets = benchRulesets(env.specs, ALARM_PROBE_CUSTOMER);
+    rules = ruleOperator({ rulesets: (productId) => rulesets.get(productId), logger: env.log });
+    alarmProbe = hotAlarmProbe(
+      'hot.open_alarms (PostgreSQL)',
+      (deviceId) => hot.readOpenAlarms({ deviceId }),
+      alarmLaneKeys,
+    );
+  }
   const windowConfig = windowAggregateConfigSchema.parse({
     ...(knobs.flushMs === undefined ? {} : { flushIntervalMs: knobs.flushMs }),
     ...(knobs.customerFlushMs === undefined ? {} : { customerFlushIntervalMs: knobs.customerFlushMs }),
@@ -281,12 +318,15 @@ export function buildBenchPipeline(
     deadLetters: memory
       ? memory.deadLetters.sink
       : () => deadLetterStoreSink(postgresDeadLetterStore(counted!.store.write)),
+    rules: rules && { operator: rules, alarms: alarmEventSink(counted!.store.write, hot) },
   });
   return {
     topology: telemetry.topology,
     source,
     generated,
     probe,
+    alarmProbe,
+    rules,
     runtime: {
       clock: env.clock,
       log: env.log,
@@ -299,6 +339,7 @@ export function buildBenchPipeline(
       'hot-aggregates',
       'daily-aggregates',
       ...(coldTable ? ['cold-telemetry'] : []),
+      ...(rules ? ['alarm-events'] : []),
       'dead-letters',
       'kpl-dead-letters',
       'enrich-dead-letters',

@@ -4,9 +4,17 @@
  */
 import { describeProfile } from '../workloads/profiles.ts';
 import { type BarChart, barChartSvg, esc, type LineChart, lineChartSvg } from './charts.ts';
-import type { BenchResult, RunResult } from './result.ts';
+import { alarmGoal, type BenchResult, type RunResult } from './result.ts';
 import { type Spread, spreadOf } from './stats.ts';
-import { baselineLines, formatSpread, warningLines } from './summary.ts';
+import {
+  alarmMarkerCounts,
+  alarmStagesText,
+  alarmStoreOf,
+  baselineLines,
+  formatSpread,
+  hasAlarms,
+  warningLines,
+} from './summary.ts';
 
 function bar(series: string, s: Spread | undefined) {
   return s === undefined ? [] : [{ series, median: s.median, min: s.min, max: s.max }];
@@ -50,6 +58,55 @@ function latencyChart(result: BenchResult): BarChart {
     })),
     goal: { value: result.goals.p99Ms, label: `goal p99 < ${result.goals.p99Ms} ms` },
   };
+}
+
+/** The alarm latency chart: reading → open alarm visible in the Hot store, goal line at its p99 goal. */
+function alarmLatencyChart(result: BenchResult): BarChart | undefined {
+  if (!hasAlarms(result) || result.goals.alarmP99Ms === undefined) return undefined;
+  return {
+    id: 'alarm-latency',
+    title: 'Reading → open alarm visible in the Hot store, per sweep point',
+    unit: 'ms',
+    groups: result.points.map((p) => ({
+      label: p.label,
+      bars: [
+        ...bar('p50', p.summary.alarmP50),
+        ...bar('p95', p.summary.alarmP95),
+        ...bar('p99', p.summary.alarmP99),
+        ...bar('max', p.summary.alarmMax),
+      ],
+    })),
+    goal: { value: result.goals.alarmP99Ms, label: `goal p99 ≤ ${result.goals.alarmP99Ms} ms` },
+  };
+}
+
+/** The alarm latency per point with its markers and the goal, met or not. */
+function alarmTable(result: BenchResult): string {
+  const where = alarmStoreOf(result);
+  if (where === undefined) return '';
+  const goalMs = result.goals.alarmP99Ms ?? Number.NaN;
+  const head =
+    '<tr><th>point</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>markers sent</th><th>unseen</th><th>upper bounds</th><th>p99 ÷ goal</th><th>goal</th><th>where the time goes</th></tr>';
+  const rows = result.points.map((p) => {
+    const s = p.summary;
+    const c = alarmMarkerCounts(p.runs);
+    const goal = alarmGoal(s, result.goals);
+    const cells = [
+      p.label,
+      formatSpread(s.alarmP50),
+      formatSpread(s.alarmP95),
+      formatSpread(s.alarmP99),
+      formatSpread(s.alarmMax),
+      c.sent.toLocaleString('en-US'),
+      c.unseen.toLocaleString('en-US'),
+      c.upperBound.toLocaleString('en-US'),
+      s.alarmP99 === undefined ? '–' : (s.alarmP99.median / goalMs).toFixed(2),
+      goal === undefined ? '–' : `${goal.met ? 'met' : 'not met'}: ${goal.why}`,
+      alarmStagesText(p.runs),
+    ];
+    return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+  });
+  return `<table><caption>${esc(`reading → open alarm visible in the Hot store (${where.store}, polled every ${where.pollMs} ms): median (min–max) over the runs; goal p99 ≤ ${goalMs.toLocaleString('en-US')} ms at ${result.goals.recordsPerSecond.toLocaleString('en-US')} readings/s; upper bounds: markers seen only through a later raise`)}</caption>${head}${rows.join('')}</table>`;
 }
 
 /**
@@ -156,6 +213,7 @@ export function reportHtml(result: BenchResult): string {
   const w = result.workload;
   const m = result.machine;
   const timeline = latencyTimelineChart(result);
+  const alarmChart = alarmLatencyChart(result);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shardflow bench: ${esc(w.name)} (${esc(result.mode)})</title>
 <style>
@@ -171,11 +229,13 @@ td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weigh
 ${barChartSvg(throughputChart(result))}
 ${barChartSvg(latencyChart(result))}
 ${timeline === undefined ? '' : lineChartSvg(timeline)}
+${alarmChart === undefined ? '' : barChartSvg(alarmChart)}
 </div>
 <table><caption>summary: median (min–max) over the runs</caption>
 <tr><th>point</th><th>records/s</th><th>telemetry/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>CPU s per M records</th><th>peak RSS MiB</th><th>PostgreSQL round trips per sink batch</th><th>Redis round trips per window batch</th><th>ms behind latest (max)</th><th>baseline records/s</th><th>÷ baseline</th><th>stores balanced</th><th>limit</th></tr>
 ${summaryRows(result)}
 </table>
+${alarmTable(result)}
 ${[...baselineLines(result), ...warningLines(result).filter((l) => l !== '')]
   .map((l) => `<p>${esc(l)}.</p>`)
   .join('\n')}

@@ -4,8 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describeProfile } from '../workloads/profiles.ts';
-import type { BenchResult } from './result.ts';
-import { baselineLines, formatSpread } from './summary.ts';
+import { alarmGoal, type BenchResult } from './result.ts';
+import { alarmMarkerCounts, alarmStagesText, alarmStoreOf, baselineLines, formatSpread } from './summary.ts';
 
 const BEGIN = '<!-- bench-harness:begin -->';
 const END = '<!-- bench-harness:end -->';
@@ -17,6 +17,9 @@ const INTRO = [
   'seen by the end of the drain counts until the last poll, so the figures are then lower bounds. ÷ baseline:',
   'records/s divided by the in-run baseline’s (local stack: the raw GetRecords loop over the same',
   'stream on the same emulator; in-process: a pass-through topology over the same workload).',
+  'Reading → open alarm (with the rules branch: local stack, remote) is a raising or clearing marker',
+  'reading’s `receivedAt` to the poll that saw its device’s open alarm appear or go in the Hot store;',
+  'upper bounds: markers seen only through a later raise (`bench/harness/alarmProbe.ts`).',
 ].join('\n');
 
 /** The subsection of one result, with its own markers. */
@@ -41,9 +44,32 @@ function resultSubsection(result: BenchResult): string {
     '| point | records/s | telemetry/s | p50 ms | p99 ms | max ms | CPU s per M records | peak RSS MiB | round trips per batch: PostgreSQL (sinks) / Redis (windows) | ÷ 5,000/s goal | p99 ÷ 1 s goal | baseline records/s | ÷ baseline | limit |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
+    ...alarmRows(result),
     ...baselineLines(result).map((l) => `\n${l}.`),
     `<!-- bench-harness:${key}:end -->`,
   ].join('\n');
+}
+
+/** The reading → open alarm table, with the goal met or not; none without the rules branch. */
+function alarmRows(result: BenchResult): string[] {
+  const where = alarmStoreOf(result);
+  if (where === undefined) return [];
+  const goalMs = result.goals.alarmP99Ms ?? Number.NaN;
+  return [
+    '',
+    `Reading → open alarm visible in the Hot store (${where.store}, polled every ${where.pollMs} ms); goal p99 ≤ ${goalMs.toLocaleString('en-US')} ms at ${result.goals.recordsPerSecond.toLocaleString('en-US')} readings/s:`,
+    '',
+    '| point | p50 ms | p95 ms | p99 ms | max ms | alarm markers sent / unseen / upper bounds | p99 ÷ 1 s goal | goal |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+    ...result.points.map((p) => {
+      const s = p.summary;
+      const c = alarmMarkerCounts(p.runs);
+      const goal = alarmGoal(s, result.goals);
+      return `| ${p.label} | ${formatSpread(s.alarmP50)} | ${formatSpread(s.alarmP95)} | ${formatSpread(s.alarmP99)} | ${formatSpread(s.alarmMax)} | ${c.sent} / ${c.unseen} / ${c.upperBound} | ${s.alarmP99 === undefined ? '–' : (s.alarmP99.median / goalMs).toFixed(2)} | ${goal === undefined ? '–' : `${goal.met ? '**met**' : '**not met**'}: ${goal.why}`} |`;
+    }),
+    '',
+    ...result.points.map((p) => `${p.label}: ${alarmStagesText(p.runs)}.`),
+  ];
 }
 
 /** The runs' configuration beyond the knobs (aggregation, window state, stores), when recorded. */

@@ -3,8 +3,8 @@
  * the figures against the platform's goals.
  */
 import { describeProfile } from '../workloads/profiles.ts';
-import type { BenchResult } from './result.ts';
-import type { Spread } from './stats.ts';
+import { alarmGoal, type BenchResult } from './result.ts';
+import { type Spread, spreadOf } from './stats.ts';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -80,14 +80,17 @@ export function summaryTable(result: BenchResult): string {
     return `  ${p.label}: records/s ÷ ${int(result.goals.recordsPerSecond)} = ${r}; p99 ÷ ${int(result.goals.p99Ms)} ms = ${l}`;
   });
   const baselines = baselineLines(result);
+  const alarms = alarmLines(result);
   return [
     ...head,
     out,
     '',
+    ...(alarms.length > 0 ? [...alarms, ''] : []),
     ...(baselines.length > 0 ? [...baselines, ''] : []),
     ...warningLines(result),
     'against the goals (≥ 1 and ≤ 1 meet them):',
     ...goals,
+    ...alarmGoalLines(result),
     '',
   ].join('\n');
 }
@@ -114,4 +117,61 @@ export function baselineLines(result: BenchResult): string[] {
     ([name, description]) =>
       `baseline: ${name}, ${description}; ÷ baseline is the topology's records/s divided by it`,
   );
+}
+
+/** Whether any run of the result has alarm figures (the topology had the rules branch). */
+export function hasAlarms(result: BenchResult): boolean {
+  return result.points.some((p) => p.runs.some((r) => r.alarms !== undefined));
+}
+
+/** Where the alarm latency was read, and how often, from the first run that has it. */
+export function alarmStoreOf(result: BenchResult): { store: string; pollMs: number } | undefined {
+  return result.points.flatMap((p) => p.runs).find((r) => r.alarms !== undefined)?.alarms?.markers;
+}
+
+/** Alarm markers over a point's runs: sent, unseen and seen only through a later raise (sums). */
+export function alarmMarkerCounts(runs: BenchResult['points'][number]['runs']): {
+  sent: number;
+  unseen: number;
+  upperBound: number;
+} {
+  const sum = (f: (m: NonNullable<(typeof runs)[number]['alarms']>['markers']) => number) =>
+    runs.reduce((n, r) => n + (r.alarms ? f(r.alarms.markers) : 0), 0);
+  return { sent: sum((m) => m.sent), unseen: sum((m) => m.unseen), upperBound: sum((m) => m.upperBound) };
+}
+
+/**
+ * Where an alarm marker's time goes, per point: the mean time per batch of the rule operator, of the
+ * alarm sink (Warm transaction and Hot upsert; one batch at a time per shard) and, to compare, of the
+ * Hot telemetry sink; medians over the runs.
+ */
+export function alarmStagesText(runs: BenchResult['points'][number]['runs']): string {
+  const ok = runs.filter((r) => r.error === undefined);
+  const of = (node: string) => formatSpread(spreadOf(ok.map((r) => r.stages[node]?.batchMs)));
+  return `mean ms per batch: rules ${of('rules')}, alarm-events ${of('alarm-events')} (hot-telemetry ${of('hot-telemetry')})`;
+}
+
+/** The reading → open alarm latency per point, as lines of text; none without the rules branch. */
+export function alarmLines(result: BenchResult): string[] {
+  const where = alarmStoreOf(result);
+  if (where === undefined) return [];
+  return [
+    `reading → open alarm visible in the Hot store (${where.store}, polled every ${where.pollMs} ms), ms, median (min–max):`,
+    ...result.points.map((p) => {
+      const s = p.summary;
+      const c = alarmMarkerCounts(p.runs);
+      return `  ${p.label}: p50 ${formatSpread(s.alarmP50)}, p95 ${formatSpread(s.alarmP95)}, p99 ${formatSpread(s.alarmP99)}, max ${formatSpread(s.alarmMax)}; markers ${int(c.sent)} sent, ${int(c.unseen)} unseen, ${int(c.upperBound)} seen only through a later raise (upper bounds); ${alarmStagesText(p.runs)}`;
+    }),
+  ];
+}
+
+/** The alarm goal per point (met / not met and why); none without the rules branch. */
+export function alarmGoalLines(result: BenchResult): string[] {
+  if (!hasAlarms(result) || result.goals.alarmP99Ms === undefined) return [];
+  return result.points.map((p) => {
+    const goal = alarmGoal(p.summary, result.goals);
+    const p99 = p.summary.alarmP99?.median;
+    const ratio = p99 === undefined ? '–' : (p99 / result.goals.alarmP99Ms!).toFixed(2);
+    return `  ${p.label}: reading → open alarm p99 ÷ ${int(result.goals.alarmP99Ms!)} ms = ${ratio}; goal p99 ≤ ${int(result.goals.alarmP99Ms!)} ms at ${int(result.goals.recordsPerSecond)} readings/s: ${goal === undefined ? 'no figure' : `${goal.met ? 'met' : 'not met'} (${goal.why})`}`;
+  });
 }

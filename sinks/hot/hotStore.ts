@@ -76,6 +76,8 @@ export interface OpenAlarm {
 /** Which open alarms to read: most severe first, then newest. */
 export interface OpenAlarmQuery {
   readonly customerId?: string;
+  /** Only this device's alarms: what a device page shows. */
+  readonly deviceId?: string;
   /** Only alarms at least this severe. */
   readonly minSeverity?: Severity;
   /** At most this many; 1,000 when absent. */

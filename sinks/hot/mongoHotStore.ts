@@ -30,6 +30,7 @@ import {
 } from './hotStore.ts';
 import { classifyMongoError } from './mongoErrors.ts';
 import {
+  DEVICE_ALARMS_INDEX,
   OPEN_ALARMS,
   OPEN_ALARMS_INDEX,
   OPEN_ALARMS_SORT,
@@ -165,6 +166,7 @@ export function mongoHotStore(endpoints: MongoHotEndpoints, options: { retention
         .collection('hot_aggregates')
         .createIndex({ scope: 1, key: 1, window: 1, windowStart: 1, metric: 1 });
       await writeDb.collection(OPEN_ALARMS).createIndex(OPEN_ALARMS_INDEX, { name: 'dashboard' });
+      await writeDb.collection(OPEN_ALARMS).createIndex(DEVICE_ALARMS_INDEX, { name: 'device' });
       // closed episodes stay (a replayed older event finds them newer) until the retention
       await ttlIndex(OPEN_ALARMS, 'closedAt', 'retention');
     },

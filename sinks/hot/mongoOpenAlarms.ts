@@ -27,6 +27,9 @@ export interface OpenAlarmDoc
 /** The dashboard's index: a customer's open alarms by severity and opening time. */
 export const OPEN_ALARMS_INDEX = { customerId: 1, closedAt: 1, severityRank: -1, openedAt: -1 } as const;
 
+/** A device page's index: the device's open alarms by severity and opening time. */
+export const DEVICE_ALARMS_INDEX = { deviceId: 1, closedAt: 1, severityRank: -1, openedAt: -1 } as const;
+
 /** The forward-only upserts of the batch's latest state of each episode. */
 export function openAlarmOps(episodes: readonly Episode[]): AnyBulkWriteOperation<OpenAlarmDoc>[] {
   return latestEpisodes(episodes).map((e) => ({
@@ -66,6 +69,7 @@ export function openAlarmFilter(query: OpenAlarmQuery): Filter<OpenAlarmDoc> {
   return {
     closedAt: null,
     ...(query.customerId === undefined ? {} : { customerId: query.customerId }),
+    ...(query.deviceId === undefined ? {} : { deviceId: query.deviceId }),
     ...(query.minSeverity === undefined
       ? {}
       : { severityRank: { $gte: SEVERITIES.indexOf(query.minSeverity) } }),

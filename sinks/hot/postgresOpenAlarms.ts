@@ -1,7 +1,8 @@
 /**
  * Open alarms in the PostgreSQL Hot store (`hot_open_alarms`, migration 600): one row per episode,
  * upserted forward-only by the episode's event number, read for a customer's dashboard by the index
- * on (customer, severity, opened at) of the rows not closed. Closed episodes keep their row until the
+ * on (customer, severity, opened at) of the rows not closed, and for a device page by the one on
+ * (device, severity, opened at) (migration 620). Closed episodes keep their row until the
  * retention, so a replayed older event finds a newer row and changes nothing.
  */
 import { type Episode, SEVERITIES, type Severity, severityRank } from '../../topology/index.ts';
@@ -84,6 +85,10 @@ export async function readOpenAlarms(read: SqlClient, query: OpenAlarmQuery): Pr
   if (query.customerId !== undefined) {
     params.push(query.customerId);
     where.push(`customer_id = $${params.length}`);
+  }
+  if (query.deviceId !== undefined) {
+    params.push(query.deviceId);
+    where.push(`device_id = $${params.length}`);
   }
   if (query.minSeverity !== undefined) {
     params.push(SEVERITIES.indexOf(query.minSeverity));

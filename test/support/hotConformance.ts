@@ -312,6 +312,36 @@ export function hotConformance(
       expect((await store.readOpenAlarms({ customerId: 'cust-oa' }))[1]!.acknowledged).toBe(true);
     });
 
+    it("shows one device's open alarms for its page, most severe first, closed ones left out", async () => {
+      const device = 'dev-page-1';
+      const mine = (id: string, over: Partial<Episode>) =>
+        episode(id, {
+          customerId: 'cust-od',
+          target: { kind: 'device', id: device },
+          deviceId: device,
+          ...over,
+        });
+      const low = mine('alarm-dev-low', { severity: 'warning', openedAt: BASE + 3000 });
+      const high = mine('alarm-dev-high', { ruleId: 'frost', severity: 'critical', openedAt: BASE });
+      const closed = mine('alarm-dev-closed', { ruleId: 'damp', openedAt: BASE + 4000 });
+      // same customer, another device; and another customer's device with a similar id
+      const other = episode('alarm-dev-other', { customerId: 'cust-od', openedAt: BASE + 5000 });
+      const prefixed = episode('alarm-dev-prefixed', {
+        customerId: 'cust-oe',
+        target: { kind: 'device', id: `${device}0` },
+        deviceId: `${device}0`,
+      });
+      await store.writeOpenAlarms([low, high, closed, other, prefixed]);
+      await store.writeOpenAlarms([{ ...closed, status: 'cleared', closedAt: BASE + 4010, lastEventSeq: 3 }]);
+      const ids = async (q: Parameters<HotStore['readOpenAlarms']>[0]) =>
+        (await store.readOpenAlarms(q)).map((a) => a.episodeId);
+      expect(await ids({ deviceId: device })).toEqual(['alarm-dev-high', 'alarm-dev-low']);
+      expect(await ids({ deviceId: device, minSeverity: 'major' })).toEqual(['alarm-dev-high']);
+      expect(await ids({ deviceId: device, customerId: 'cust-oe' })).toEqual([]);
+      expect(await ids({ deviceId: 'dev-page-none' })).toEqual([]);
+      expect((await store.readOpenAlarms({ deviceId: device, limit: 1 }))[0]).toEqual(openAlarmOf(high));
+    });
+
     it('takes a closed alarm off the dashboards, and a replayed older event does not bring it back', async () => {
       const open = episode('alarm-closing', { customerId: 'cust-oc', openedAt: BASE });
       const cleared = {
