@@ -41,13 +41,9 @@ import {
   parseAbsenceField,
 } from './absenceState.ts';
 import { policyOf } from './alarmRule.ts';
-import type {
-  CompiledDetectorRule,
-  CompiledRule,
-  CompiledRuleset,
-  RuleTarget,
-} from './compile/compileRuleset.ts';
+import type { CompiledDetectorRule, CompiledRuleset } from './compile/compileRuleset.ts';
 import { type AlarmRule, apply, dueAt, type EpisodeInput } from './episodes/index.ts';
+import { ruleIndex } from './ruleIndex.ts';
 
 /** The map state of absence rules: field `absenceField(rule, target)` under the partition key. */
 const ABSENCE = 'absence';
@@ -361,27 +357,5 @@ function duration(ms: number): string {
 
 /** The enabled absence rules of a ruleset for a target, kept per rules array (`rulesFor` shares them). */
 function absenceIndex() {
-  const lists = new WeakMap<readonly CompiledRule[], readonly CompiledAbsence[]>();
-  const maps = new WeakMap<readonly CompiledRule[], ReadonlyMap<string, CompiledAbsence>>();
-  const of = (ruleset: CompiledRuleset, target: RuleTarget): readonly CompiledAbsence[] => {
-    const rules = ruleset.rulesFor(target);
-    let list = lists.get(rules);
-    if (list === undefined) {
-      list = rules.filter((r): r is CompiledAbsence => r.kind === 'absence' && r.enabled);
-      lists.set(rules, list);
-    }
-    return list;
-  };
-  return {
-    of,
-    byId(ruleset: CompiledRuleset, target: RuleTarget): ReadonlyMap<string, CompiledAbsence> {
-      const rules = ruleset.rulesFor(target);
-      let map = maps.get(rules);
-      if (map === undefined) {
-        map = new Map(of(ruleset, target).map((r) => [r.id, r]));
-        maps.set(rules, map);
-      }
-      return map;
-    },
-  };
+  return ruleIndex((rules) => rules.filter((r): r is CompiledAbsence => r.kind === 'absence' && r.enabled));
 }

@@ -29,18 +29,18 @@ import {
   addToStats,
   clearStats,
   type Enriched,
-  type MapState,
   STAT,
   STATS_STRIDE,
   type StateCodec,
-  type TimerService,
 } from '../../topology/index.ts';
 import { windowAssigner } from '../windows/index.ts';
 import { alarmRuleOf } from './alarmRule.ts';
-import type { CompiledAggregate, CompiledRuleset, RuleTarget } from './compile/compileRuleset.ts';
+import type { CompiledAggregate, CompiledRuleset } from './compile/compileRuleset.ts';
 import { fingerprint } from './detectorCell.ts';
-import { type EpisodeSubject, feedEpisode } from './episodeStep.ts';
+import { float64Bytes, float64Slots } from './detectors/index.ts';
+import { type CellStores, type EpisodeSubject, feedEpisode, keepCellStep } from './episodeStep.ts';
 import { dueAt } from './episodes/index.ts';
+import { ruleIndex } from './ruleIndex.ts';
 import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
 
 // The cell: a fingerprint of the rule's metric and window (another ruleset version that changes them
@@ -54,19 +54,11 @@ const CELL_SLOTS = STATS + STATS_STRIDE;
 
 /** The cells as their slots, little-endian doubles (−∞ and +∞ included, which JSON cannot carry). */
 export const aggregateCellCodec: StateCodec<Float64Array> = {
-  encode(cell) {
-    const bytes = new Uint8Array(cell.length * 8);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < cell.length; i++) view.setFloat64(i * 8, cell[i]!, true);
-    return bytes;
-  },
+  encode: float64Bytes,
   decode(bytes) {
     if (bytes.length !== CELL_SLOTS * 8)
       throw new Error(`aggregate cell: ${bytes.length} bytes where a cell has ${CELL_SLOTS * 8}`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const cell = new Float64Array(CELL_SLOTS);
-    for (let i = 0; i < CELL_SLOTS; i++) cell[i] = view.getFloat64(i * 8, true);
-    return cell;
+    return float64Slots(bytes);
   },
 };
 
@@ -79,11 +71,7 @@ export function statisticOf(cell: Float64Array, statistic: CompiledAggregate['st
 }
 
 /** The maps an aggregate rule reads and writes, and the timers. */
-export interface AggregateStores {
-  readonly states: MapState<RuleState>;
-  readonly cells: MapState<Float64Array>;
-  readonly timers: TimerService;
-}
+export type AggregateStores = CellStores;
 
 /** What the operator counts of aggregate rules. */
 export interface AggregateCounts {
@@ -105,18 +93,11 @@ export function aggregateRules(
   counts: AggregateCounts,
 ) {
   const assign = windowAssigner(windowZone);
-  const lists = new WeakMap<readonly unknown[], readonly CompiledAggregate[]>();
-  const maps = new WeakMap<readonly unknown[], ReadonlyMap<string, CompiledAggregate>>();
+  const index = ruleIndex((rules) =>
+    rules.filter((r): r is CompiledAggregate => r.kind === 'aggregate' && r.enabled),
+  );
+  const of = index.of;
   const fingerprints = new WeakMap<CompiledAggregate, number>();
-  const of = (ruleset: CompiledRuleset, target: RuleTarget): readonly CompiledAggregate[] => {
-    const rules = ruleset.rulesFor(target);
-    let list = lists.get(rules);
-    if (list === undefined) {
-      list = rules.filter((r): r is CompiledAggregate => r.kind === 'aggregate' && r.enabled);
-      lists.set(rules, list);
-    }
-    return list;
-  };
   const fingerprintOf = (rule: CompiledAggregate): number => {
     let f = fingerprints.get(rule);
     if (f === undefined) {
@@ -149,27 +130,14 @@ export function aggregateRules(
     rule: CompiledAggregate,
     subject: Subject,
   ) => {
-    stores.cells.set(key, field, cell);
     counts.aggregateWrites++;
-    if (state !== before) {
-      stores.states.set(key, field, state);
-      counts.stateWrites++;
-    }
     const due = nextDue(state, cell, rule, subject);
-    if (due !== undefined && due !== dueBefore) stores.timers.registerEventTime(key, due);
+    if (keepCellStep(stores, key, field, { before, state, cell, dueBefore, due })) counts.stateWrites++;
   };
 
   return {
     /** The enabled aggregate rules of a ruleset for a target, by id (for timers). */
-    byId(ruleset: CompiledRuleset, target: RuleTarget): ReadonlyMap<string, CompiledAggregate> {
-      const rules = ruleset.rulesFor(target);
-      let map = maps.get(rules);
-      if (map === undefined) {
-        map = new Map(of(ruleset, target).map((r) => [r.id, r]));
-        maps.set(rules, map);
-      }
-      return map;
-    },
+    byId: index.byId,
 
     /** Adds one reading (not behind the watermark) to its windows; events into `out`. */
     judge(

@@ -15,6 +15,7 @@ import type { StateCodec } from '../../topology/index.ts';
 import {
   anomalyCodec,
   DetectorKind,
+  float64Bytes,
   outOfBandCodec,
   predictiveCodec,
   rateOfChangeCodec,
@@ -98,12 +99,7 @@ const byKind = new Map<number, StateCodec<Float64Array>>([
 
 /** Cells as little-endian doubles; decoding checks the detector's part with the detector's own codec. */
 export const detectorCellCodec: StateCodec<Float64Array> = {
-  encode(cell) {
-    const bytes = new Uint8Array(cell.length * 8);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < cell.length; i++) view.setFloat64(i * 8, cell[i]!, true);
-    return bytes;
-  },
+  encode: float64Bytes,
   decode(bytes) {
     if (bytes.length <= CELL_HEAD * 8)
       throw new Error(`detector cell: ${bytes.length} bytes is shorter than its head`);

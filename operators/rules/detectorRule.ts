@@ -17,15 +17,10 @@
  *
  * Escalation, de-escalation, severity and latching come from the rule as for threshold rules.
  */
-import type { AlarmEvent, Enriched, MapState, TimerService } from '../../topology/index.ts';
+import type { AlarmEvent, Enriched } from '../../topology/index.ts';
 import { zoneOffset } from '../time/zoneOffset.ts';
 import { alarmRuleOf, type DeviceSubject } from './alarmRule.ts';
-import type {
-  CompiledRule,
-  CompiledRuleset,
-  CompiledThreshold,
-  RuleTarget,
-} from './compile/compileRuleset.ts';
+import type { CompiledRule, CompiledRuleset, CompiledThreshold } from './compile/compileRuleset.ts';
 import {
   addToHour,
   closeHour,
@@ -37,8 +32,9 @@ import {
 } from './detectorCell.ts';
 import { type DetectorPlan, type DetectorRuleSource, isDetectorKind, planOf } from './detectorParams.ts';
 import { feedAnomalyHour, type Verdict } from './detectors/index.ts';
-import { feedEpisode } from './episodeStep.ts';
+import { type CellStores, feedEpisode, keepCellStep } from './episodeStep.ts';
 import { dueAt, type EpisodeInput } from './episodes/index.ts';
+import { ruleIndex } from './ruleIndex.ts';
 import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
 
 const HOUR_MS = 3_600_000;
@@ -68,11 +64,7 @@ type PreparedBase = Pick<
 type Subject = Pick<DeviceSubject, 'rulesetVersion' | 'deviceId'>;
 
 /** The maps a detector rule reads and writes, and the timers. */
-export interface DetectorStores {
-  readonly states: MapState<RuleState>;
-  readonly cells: MapState<Float64Array>;
-  readonly timers: TimerService;
-}
+export type DetectorStores = CellStores;
 
 /** What the operator counts of detector rules. */
 export interface DetectorCounts {
@@ -89,8 +81,6 @@ export function detectorRules(
   counts: DetectorCounts,
 ) {
   const prepared = new WeakMap<CompiledRule, DetectorRule>();
-  const lists = new WeakMap<readonly CompiledRule[], readonly DetectorRule[]>();
-  const maps = new WeakMap<readonly CompiledRule[], ReadonlyMap<string, DetectorRule>>();
   const prepare = (rule: CompiledRule): DetectorRule => {
     let p = prepared.get(rule);
     if (p === undefined) {
@@ -106,15 +96,11 @@ export function detectorRules(
     }
     return p;
   };
-  const of = (ruleset: CompiledRuleset, target: RuleTarget): readonly DetectorRule[] => {
-    const rules = ruleset.rulesFor(target);
-    let list = lists.get(rules);
-    if (list === undefined) {
-      list = rules.filter((r) => isDetectorKind(r.kind) && r.enabled).map(prepare);
-      lists.set(rules, list);
-    }
-    return list;
-  };
+  const index = ruleIndex(
+    (rules) => rules.filter((r) => isDetectorKind(r.kind) && r.enabled).map(prepare),
+    (d) => d.rule.id,
+  );
+  const of = index.of;
 
   /** Keeps what a step changed and sets the timer for the next due time when it moved. */
   const store = (
@@ -128,14 +114,9 @@ export function detectorRules(
     d: DetectorRule,
     subject: Subject,
   ) => {
-    stores.cells.set(key, field, cell);
     counts.detectorWrites++;
-    if (state !== before) {
-      stores.states.set(key, field, state);
-      counts.stateWrites++;
-    }
     const due = nextDue(state, cell, d, subject);
-    if (due !== undefined && due !== dueBefore) stores.timers.registerEventTime(key, due);
+    if (keepCellStep(stores, key, field, { before, state, cell, dueBefore, due })) counts.stateWrites++;
   };
 
   /** The cell of a rule on a device: the stored one, or a fresh one when none or for other parameters. */
@@ -147,15 +128,7 @@ export function detectorRules(
 
   return {
     /** The enabled detector rules of a ruleset for a target, by id (for timers). */
-    byId(ruleset: CompiledRuleset, target: RuleTarget): ReadonlyMap<string, DetectorRule> {
-      const rules = ruleset.rulesFor(target);
-      let map = maps.get(rules);
-      if (map === undefined) {
-        map = new Map(of(ruleset, target).map((d) => [d.rule.id, d]));
-        maps.set(rules, map);
-      }
-      return map;
-    },
+    byId: index.byId,
 
     /** Judges one reading (not behind the watermark) by the ruleset's detector rules; events into `out`. */
     judge(

@@ -28,18 +28,14 @@ import type {
 import { silentLogger } from '../../topology/index.ts';
 import { absenceRules } from './absence.ts';
 import { aggregateCellCodec, aggregateRules } from './aggregateRule.ts';
-import type {
-  CompiledRule,
-  CompiledRuleset,
-  CompiledThreshold,
-  RuleTarget,
-} from './compile/compileRuleset.ts';
+import type { CompiledRuleset, CompiledThreshold } from './compile/compileRuleset.ts';
 import { type RuleOperatorConfig, ruleOperatorConfigSchema } from './config.ts';
 import { correlationRules, isJudgedCorrelation } from './correlationRule.ts';
 import { detectorCellCodec } from './detectorCell.ts';
 import { DETECTOR_KINDS } from './detectorParams.ts';
 import { detectorRules } from './detectorRule.ts';
 import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
+import { ruleIndex } from './ruleIndex.ts';
 import { emptyRuleState, parseRuleField, type RuleState, ruleField, ruleStateCodec } from './ruleState.ts';
 import { catchUp, judge, nextDue, restsOn, type ThresholdStep } from './threshold.ts';
 
@@ -335,41 +331,21 @@ function isIdle(s: RuleState): boolean {
  * version as not evaluated yet.
  */
 function thresholdIndex(log: Logger) {
-  const lists = new WeakMap<readonly CompiledRule[], readonly CompiledThreshold[]>();
-  const maps = new WeakMap<readonly CompiledRule[], ReadonlyMap<string, CompiledThreshold>>();
   const reported = new WeakSet<CompiledRuleset>();
-  const of = (ruleset: CompiledRuleset, target: RuleTarget): readonly CompiledThreshold[] => {
-    const rules = ruleset.rulesFor(target);
-    let list = lists.get(rules);
-    if (list === undefined) {
-      list = rules.filter((r): r is CompiledThreshold => r.kind === 'threshold' && r.enabled);
-      lists.set(rules, list);
-      if (!reported.has(ruleset)) {
-        reported.add(ruleset);
-        const skipped = ruleset.rules
-          .filter((r) => !EVALUATED.has(r.kind) || (r.kind === 'correlation' && !isJudgedCorrelation(r)))
-          .map((r) =>
-            r.kind === 'correlation' ? `${r.id} (correlation, scope ${r.scope})` : `${r.id} (${r.kind})`,
-          );
-        if (skipped.length > 0)
-          log.warn(
-            { ruleset: ruleset.id, version: ruleset.version, rules: skipped },
-            'rules of these kinds are not evaluated yet',
-          );
-      }
+  return ruleIndex((rules, ruleset) => {
+    if (!reported.has(ruleset)) {
+      reported.add(ruleset);
+      const skipped = ruleset.rules
+        .filter((r) => !EVALUATED.has(r.kind) || (r.kind === 'correlation' && !isJudgedCorrelation(r)))
+        .map((r) =>
+          r.kind === 'correlation' ? `${r.id} (correlation, scope ${r.scope})` : `${r.id} (${r.kind})`,
+        );
+      if (skipped.length > 0)
+        log.warn(
+          { ruleset: ruleset.id, version: ruleset.version, rules: skipped },
+          'rules of these kinds are not evaluated yet',
+        );
     }
-    return list;
-  };
-  return {
-    of,
-    byId(ruleset: CompiledRuleset, target: RuleTarget): ReadonlyMap<string, CompiledThreshold> {
-      const rules = ruleset.rulesFor(target);
-      let map = maps.get(rules);
-      if (map === undefined) {
-        map = new Map(of(ruleset, target).map((r) => [r.id, r]));
-        maps.set(rules, map);
-      }
-      return map;
-    },
-  };
+    return rules.filter((r): r is CompiledThreshold => r.kind === 'threshold' && r.enabled);
+  });
 }

@@ -40,5 +40,5 @@ export {
   rateOfChangeCodec,
   updateRateOfChange,
 } from './rateOfChange.ts';
-export { DetectorKind } from './stateCodec.ts';
+export { DetectorKind, float64Bytes, float64Slots } from './stateCodec.ts';
 export type { Direction, Ignored, Verdict } from './verdict.ts';
