@@ -41,7 +41,7 @@ import { float64Bytes, float64Slots } from './detectors/index.ts';
 import { type CellStores, type EpisodeSubject, feedEpisode, keepCellStep } from './episodeStep.ts';
 import { dueAt } from './episodes/index.ts';
 import { ruleIndex } from './ruleIndex.ts';
-import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
+import { type RuleState, ruleField, ruleStateFor } from './ruleState.ts';
 
 // The cell: a fingerprint of the rule's metric and window (another ruleset version that changes them
 // starts the cell afresh), the open window's bounds, its statistics. After a window is judged its
@@ -159,9 +159,7 @@ export function aggregateRules(
         const before = stores.states.get(key, field);
         const cell = cellOf(stores, key, field, rule);
         const dueBefore = before === undefined ? undefined : nextDue(before, cell, rule, subject);
-        let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
-        if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
-          s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
+        let s = ruleStateFor(before, r.productId, r.site_id, r.customer_id);
         const events: AlarmEvent[] = [];
         s = catchUp(s, cell, rule, subject, t, zone, events);
         const window = assign(t, rule.window);

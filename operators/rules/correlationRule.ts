@@ -29,7 +29,7 @@ import type {
 } from './compile/compileRuleset.ts';
 import { type EpisodeSubject, feedEpisode } from './episodeStep.ts';
 import { dueAt } from './episodes/index.ts';
-import { emptyRuleState, parseRuleField, type RuleState, ruleField } from './ruleState.ts';
+import { parseRuleField, type RuleState, ruleField, ruleStateFor } from './ruleState.ts';
 
 /** Whether the operator judges a correlation rule (its scope stays within one partition key). */
 export function isJudgedCorrelation(rule: CompiledRule): rule is CompiledCorrelation {
@@ -111,10 +111,7 @@ export function correlationRules(
     rule: CompiledCorrelation,
   ) => {
     const before = stores.states.get(key, ruleField(rule.id, t.deviceId));
-    let s = before ?? emptyRuleState(t.productId, t.siteId, t.customerId);
-    if (s.productId !== t.productId || s.siteId !== t.siteId || s.customerId !== t.customerId)
-      s = { ...s, productId: t.productId, siteId: t.siteId, customerId: t.customerId };
-    return { before, s };
+    return { before, s: ruleStateFor(before, t.productId, t.siteId, t.customerId) };
   };
 
   /** Judges the device's correlations at `at` on `view`, which their own new episodes join. */

@@ -35,7 +35,7 @@ import { feedAnomalyHour, type Verdict } from './detectors/index.ts';
 import { type CellStores, feedEpisode, keepCellStep } from './episodeStep.ts';
 import { dueAt, type EpisodeInput } from './episodes/index.ts';
 import { ruleIndex } from './ruleIndex.ts';
-import { emptyRuleState, type RuleState, ruleField } from './ruleState.ts';
+import { type RuleState, ruleField, ruleStateFor } from './ruleState.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -152,9 +152,7 @@ export function detectorRules(
         const before = stores.states.get(key, field);
         const cell = cellOf(stores, key, field, d);
         const dueBefore = before === undefined ? undefined : nextDue(before, cell, d, subject);
-        let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
-        if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
-          s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
+        let s = ruleStateFor(before, r.productId, r.site_id, r.customer_id);
         const events: AlarmEvent[] = [];
         s = catchUp(s, cell, d, subject, t, zone, events);
         const offset = offsetOf(d.plan.hours === 'hour-cells' ? zone : undefined);

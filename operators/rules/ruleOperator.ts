@@ -36,7 +36,7 @@ import { DETECTOR_KINDS } from './detectorParams.ts';
 import { detectorRules } from './detectorRule.ts';
 import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
 import { ruleIndex } from './ruleIndex.ts';
-import { emptyRuleState, parseRuleField, type RuleState, ruleField, ruleStateCodec } from './ruleState.ts';
+import { parseRuleField, type RuleState, ruleField, ruleStateCodec, ruleStateFor } from './ruleState.ts';
 import { catchUp, judge, nextDue, restsOn, type ThresholdStep } from './threshold.ts';
 
 /** The map state of the rules: field `ruleField(rule, device)` under the partition key. */
@@ -221,9 +221,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
               rule.condition(r) !== true
             )
               continue;
-            let s = before ?? emptyRuleState(r.productId, r.site_id, r.customer_id);
-            if (s.productId !== r.productId || s.siteId !== r.site_id || s.customerId !== r.customer_id)
-              s = { ...s, productId: r.productId, siteId: r.site_id, customerId: r.customer_id };
+            const s = ruleStateFor(before, r.productId, r.site_id, r.customer_id);
             const step = judge(s, rule, subject, reading);
             out.push(...step.events);
             store(states, timers, key, field, before, step, rule, subject);

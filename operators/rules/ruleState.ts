@@ -50,6 +50,22 @@ export function emptyRuleState(
   };
 }
 
+/**
+ * The state a reading of the device is judged on: the stored one (`before`), or an empty one, with the
+ * product, site and customer of the reading (a device moved between sites keeps its rule state).
+ */
+export function ruleStateFor(
+  before: RuleState | undefined,
+  productId: string,
+  siteId: string | null,
+  customerId: string | null,
+): RuleState {
+  if (before === undefined) return emptyRuleState(productId, siteId, customerId);
+  if (before.productId === productId && before.siteId === siteId && before.customerId === customerId)
+    return before;
+  return { ...before, productId, siteId, customerId };
+}
+
 /** The map-state field of a rule on a device (a partition key may carry several devices: a hub's). */
 export function ruleField(ruleId: string, deviceId: string): string {
   return `${ruleId}\u0001${deviceId}`;
