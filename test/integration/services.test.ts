@@ -3,6 +3,7 @@ import {
   CreateTableCommand,
   DynamoDBClient,
   PutItemCommand,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
@@ -93,6 +94,8 @@ describe('local services', () => {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
+    // a new table is CREATING until dynalite's next turn makes it ACTIVE: a put before is refused
+    await waitUntilTableExists({ client: dynamo, maxWaitTime: 30, minDelay: 1 }, { TableName });
     const put = (owner: string) =>
       dynamo.send(
         new PutItemCommand({
