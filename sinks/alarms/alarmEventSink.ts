@@ -1,9 +1,9 @@
 /**
  * Writes the rules stage's alarm events: the history and the episodes in the Warm store (one
- * transaction per batch, see `warmAlarms.ts`), then the open alarms in the Hot store. Idempotent on
- * replay: events are keyed by their deterministic id, episodes and open alarms move only forward by
- * event number, so a batch written again, in whole or in parts, leaves the same rows. A failure
- * between the two stores is retried whole, which rewrites nothing in Warm and brings Hot up to date.
+ * transaction per batch, see `warmAlarms.ts`) and, at the same time, the open alarms in the Hot store.
+ * Idempotent on replay: events are keyed by their deterministic id, episodes and open alarms move only
+ * forward by event number, so a batch written again, in whole or in parts, leaves the same rows. A
+ * failure of either store is retried whole, which rewrites nothing the other already holds.
  */
 import type { AlarmEvent, Sink } from '../../topology/index.ts';
 import type { HotStore } from '../hot/hotStore.ts';
@@ -24,8 +24,13 @@ export function alarmEventSink(warm: SqlClient, hot: HotStore): Sink<AlarmEvent>
     rejects: 'isolate',
     async write(batch) {
       if (batch.length === 0) return;
-      await warm.transaction((tx) => writeAlarmEvents(tx, batch));
-      await hot.writeOpenAlarms(batch.map((e) => e.episode));
+      // Both stores move an episode only forward by its event number, so neither write depends on
+      // the other: they go out together, and a batch retried after either failed is written again
+      // whole (the Hot store may show an alarm a moment before the Warm history holds it).
+      await Promise.all([
+        warm.transaction((tx) => writeAlarmEvents(tx, batch)),
+        hot.writeOpenAlarms(batch.map((e) => e.episode)),
+      ]);
     },
   };
 }
