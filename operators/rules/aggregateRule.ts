@@ -35,13 +35,14 @@ import {
 } from '../../topology/index.ts';
 import { windowAssigner } from '../windows/index.ts';
 import { alarmRuleOf } from './alarmRule.ts';
+import { type CellStores, cellRules } from './cellRule.ts';
 import type { CompiledAggregate, CompiledRuleset } from './compile/compileRuleset.ts';
 import { fingerprint } from './detectorCell.ts';
 import { float64Bytes, float64Slots } from './detectors/index.ts';
-import { type CellStores, type EpisodeSubject, feedEpisode, keepCellStep } from './episodeStep.ts';
+import { type EpisodeSubject, feedEpisode } from './episodeStep.ts';
 import { dueAt } from './episodes/index.ts';
 import { ruleIndex } from './ruleIndex.ts';
-import { type RuleState, ruleField, ruleStateFor } from './ruleState.ts';
+import type { RuleState } from './ruleState.ts';
 
 // The cell: a fingerprint of the rule's metric and window (another ruleset version that changes them
 // starts the cell afresh), the open window's bounds, its statistics. After a window is judged its
@@ -96,7 +97,6 @@ export function aggregateRules(
   const index = ruleIndex((rules) =>
     rules.filter((r): r is CompiledAggregate => r.kind === 'aggregate' && r.enabled),
   );
-  const of = index.of;
   const fingerprints = new WeakMap<CompiledAggregate, number>();
   const fingerprintOf = (rule: CompiledAggregate): number => {
     let f = fingerprints.get(rule);
@@ -118,92 +118,45 @@ export function aggregateRules(
     return fresh;
   };
 
-  /** Keeps what a step changed and sets the timer for the next due time when it moved. */
-  const store = (
-    stores: AggregateStores,
-    key: string,
-    field: string,
-    before: RuleState | undefined,
-    state: RuleState,
-    cell: Float64Array,
-    dueBefore: number | undefined,
-    rule: CompiledAggregate,
-    subject: Subject,
-  ) => {
-    counts.aggregateWrites++;
-    const due = nextDue(state, cell, rule, subject);
-    if (keepCellStep(stores, key, field, { before, state, cell, dueBefore, due })) counts.stateWrites++;
-  };
+  const cells = cellRules<CompiledAggregate>(
+    {
+      idOf: (rule) => rule.id,
+      metricOf: (rule) => rule.metric,
+      cellOf,
+      nextDue,
+      catchUp,
+      learn(s, cell, rule, subject, t, value, zone, events) {
+        const window = assign(t, rule.window);
+        const open = cell[STATS + STAT.count]! > 0;
+        // after the catch-up an open window has not ended: the reading is of it, or of one judged
+        if (!(open ? window.start === cell[START] : t >= cell[END]!)) return s;
+        if (!open) {
+          cell[START] = window.start;
+          cell[END] = window.end;
+        }
+        addToStats(cell, STATS, value, t);
+        if (rule.final) return s;
+        const v = statisticOf(cell, rule.statistic);
+        return onWindow(s, rule, subject, rule.test(v), t, v, zone, events);
+      },
+    },
+    siteZone,
+    counts,
+    () => counts.aggregateWrites++,
+  );
 
   return {
     /** The enabled aggregate rules of a ruleset for a target, by id (for timers). */
     byId: index.byId,
 
     /** Adds one reading (not behind the watermark) to its windows; events into `out`. */
-    judge(
-      r: Enriched,
-      ruleset: CompiledRuleset,
-      key: string,
-      stores: AggregateStores,
-      out: AlarmEvent[],
-    ): void {
-      const rules = of(ruleset, { deviceId: r.device_id, siteId: r.site_id, customerId: r.customer_id });
-      if (rules.length === 0) return;
-      const t = r.device_timestamp;
-      const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
-      const zone = siteZone(r.site_id);
-      for (const rule of rules) {
-        const value = r.metrics[rule.metric];
-        if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        const field = ruleField(rule.id, r.device_id);
-        const before = stores.states.get(key, field);
-        const cell = cellOf(stores, key, field, rule);
-        const dueBefore = before === undefined ? undefined : nextDue(before, cell, rule, subject);
-        let s = ruleStateFor(before, r.productId, r.site_id, r.customer_id);
-        const events: AlarmEvent[] = [];
-        s = catchUp(s, cell, rule, subject, t, zone, events);
-        const window = assign(t, rule.window);
-        const open = cell[STATS + STAT.count]! > 0;
-        // after the catch-up an open window has not ended: the reading is of it, or of one judged
-        if (open ? window.start === cell[START] : t >= cell[END]!) {
-          if (!open) {
-            cell[START] = window.start;
-            cell[END] = window.end;
-          }
-          addToStats(cell, STATS, value, t);
-          if (!rule.final) {
-            const v = statisticOf(cell, rule.statistic);
-            s = onWindow(s, rule, subject, rule.test(v), t, v, zone, events);
-          }
-        }
-        counts.events += events.length;
-        out.push(...events);
-        store(stores, key, field, before, s, cell, dueBefore, rule, subject);
-      }
+    judge(r: Enriched, ruleset: CompiledRuleset, key: string, stores: AggregateStores, out: AlarmEvent[]) {
+      const target = { deviceId: r.device_id, siteId: r.site_id, customerId: r.customer_id };
+      cells.judge(r, index.of(ruleset, target), ruleset.version, key, stores, out);
     },
 
     /** What is due up to `at` for one aggregate rule on one device (a timer fired); events into `out`. */
-    due(
-      key: string,
-      field: string,
-      deviceId: string,
-      before: RuleState,
-      rule: CompiledAggregate,
-      rulesetVersion: number,
-      at: number,
-      stores: AggregateStores,
-      out: AlarmEvent[],
-    ): void {
-      const subject = { rulesetVersion, deviceId };
-      const cell = cellOf(stores, key, field, rule);
-      const dueBefore = nextDue(before, cell, rule, subject);
-      if (dueBefore === undefined || dueBefore > at) return;
-      const events: AlarmEvent[] = [];
-      const s = catchUp(before, cell, rule, subject, at, siteZone(before.siteId), events);
-      counts.events += events.length;
-      out.push(...events);
-      store(stores, key, field, before, s, cell, dueBefore, rule, subject);
-    },
+    due: cells.due,
   };
 }
 

@@ -20,6 +20,7 @@
 import type { AlarmEvent, Enriched } from '../../topology/index.ts';
 import { zoneOffset } from '../time/zoneOffset.ts';
 import { alarmRuleOf, type DeviceSubject } from './alarmRule.ts';
+import { type CellStores, cellRules } from './cellRule.ts';
 import type { CompiledRule, CompiledRuleset, CompiledThreshold } from './compile/compileRuleset.ts';
 import {
   addToHour,
@@ -32,10 +33,10 @@ import {
 } from './detectorCell.ts';
 import { type DetectorPlan, type DetectorRuleSource, isDetectorKind, planOf } from './detectorParams.ts';
 import { feedAnomalyHour, type Verdict } from './detectors/index.ts';
-import { type CellStores, feedEpisode, keepCellStep } from './episodeStep.ts';
+import { feedEpisode } from './episodeStep.ts';
 import { dueAt, type EpisodeInput } from './episodes/index.ts';
 import { ruleIndex } from './ruleIndex.ts';
-import { type RuleState, ruleField, ruleStateFor } from './ruleState.ts';
+import type { RuleState } from './ruleState.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -100,24 +101,6 @@ export function detectorRules(
     (rules) => rules.filter((r) => isDetectorKind(r.kind) && r.enabled).map(prepare),
     (d) => d.rule.id,
   );
-  const of = index.of;
-
-  /** Keeps what a step changed and sets the timer for the next due time when it moved. */
-  const store = (
-    stores: DetectorStores,
-    key: string,
-    field: string,
-    before: RuleState | undefined,
-    state: RuleState,
-    cell: Float64Array,
-    dueBefore: number | undefined,
-    d: DetectorRule,
-    subject: Subject,
-  ) => {
-    counts.detectorWrites++;
-    const due = nextDue(state, cell, d, subject);
-    if (keepCellStep(stores, key, field, { before, state, cell, dueBefore, due })) counts.stateWrites++;
-  };
 
   /** The cell of a rule on a device: the stored one, or a fresh one when none or for other parameters. */
   const cellOf = (stores: DetectorStores, key: string, field: string, d: DetectorRule) => {
@@ -126,35 +109,14 @@ export function detectorRules(
     return newCell(d.fingerprint, d.plan.detector.create(d.plan.params as never));
   };
 
-  return {
-    /** The enabled detector rules of a ruleset for a target, by id (for timers). */
-    byId: index.byId,
-
-    /** Judges one reading (not behind the watermark) by the ruleset's detector rules; events into `out`. */
-    judge(
-      r: Enriched,
-      ruleset: CompiledRuleset,
-      key: string,
-      stores: DetectorStores,
-      out: AlarmEvent[],
-    ): void {
-      const target = { deviceId: r.device_id, siteId: r.site_id, customerId: r.customer_id };
-      const rules = of(ruleset, target);
-      if (rules.length === 0) return;
-      const t = r.device_timestamp;
-      const subject = { rulesetVersion: ruleset.version, deviceId: r.device_id };
-      const zone = siteZone(r.site_id);
-      for (const d of rules) {
-        const value = r.metrics[d.metric];
-        // a reading without the rule's metric (or not a finite number) tells the detector nothing
-        if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        const field = ruleField(d.rule.id, r.device_id);
-        const before = stores.states.get(key, field);
-        const cell = cellOf(stores, key, field, d);
-        const dueBefore = before === undefined ? undefined : nextDue(before, cell, d, subject);
-        let s = ruleStateFor(before, r.productId, r.site_id, r.customer_id);
-        const events: AlarmEvent[] = [];
-        s = catchUp(s, cell, d, subject, t, zone, events);
+  const cells = cellRules<DetectorRule>(
+    {
+      idOf: (d) => d.rule.id,
+      metricOf: (d) => d.metric,
+      cellOf,
+      nextDue,
+      catchUp,
+      learn(s, cell, d, subject, t, value, zone, events) {
         const offset = offsetOf(d.plan.hours === 'hour-cells' ? zone : undefined);
         if (d.plan.hours !== 'none') {
           const start =
@@ -163,39 +125,29 @@ export function detectorRules(
           // a reading of an hour already fed (out of order across its end) is not added to it
           if (open.count > 0 ? start === open.start : start >= open.start) addToHour(cell, start, value);
         }
-        if (d.plan.perReading) {
-          const hourOfDay = d.plan.hours === 'hour-cells' ? localHourOfDay(t, offset) : undefined;
-          const verdict = d.plan.detector.update(detectorOf(cell), t, value, hourOfDay);
-          s = onVerdict(s, d, subject, verdict, t, value, zone, events);
-        }
-        counts.events += events.length;
-        out.push(...events);
-        store(stores, key, field, before, s, cell, dueBefore, d, subject);
-      }
+        if (!d.plan.perReading) return s;
+        const hourOfDay = d.plan.hours === 'hour-cells' ? localHourOfDay(t, offset) : undefined;
+        const verdict = d.plan.detector.update(detectorOf(cell), t, value, hourOfDay);
+        return onVerdict(s, d, subject, verdict, t, value, zone, events);
+      },
+    },
+    siteZone,
+    counts,
+    () => counts.detectorWrites++,
+  );
+
+  return {
+    /** The enabled detector rules of a ruleset for a target, by id (for timers). */
+    byId: index.byId,
+
+    /** Judges one reading (not behind the watermark) by the ruleset's detector rules; events into `out`. */
+    judge(r: Enriched, ruleset: CompiledRuleset, key: string, stores: DetectorStores, out: AlarmEvent[]) {
+      const target = { deviceId: r.device_id, siteId: r.site_id, customerId: r.customer_id };
+      cells.judge(r, index.of(ruleset, target), ruleset.version, key, stores, out);
     },
 
     /** What is due up to `at` for one detector rule on one device (a timer fired); events into `out`. */
-    due(
-      key: string,
-      field: string,
-      deviceId: string,
-      before: RuleState,
-      d: DetectorRule,
-      rulesetVersion: number,
-      at: number,
-      stores: DetectorStores,
-      out: AlarmEvent[],
-    ): void {
-      const subject = { rulesetVersion, deviceId };
-      const cell = cellOf(stores, key, field, d);
-      const dueBefore = nextDue(before, cell, d, subject);
-      if (dueBefore === undefined || dueBefore > at) return;
-      const events: AlarmEvent[] = [];
-      const s = catchUp(before, cell, d, subject, at, siteZone(before.siteId), events);
-      counts.events += events.length;
-      out.push(...events);
-      store(stores, key, field, before, s, cell, dueBefore, d, subject);
-    },
+    due: cells.due,
   };
 }
 
