@@ -56,6 +56,7 @@ import {
 } from './harness/keyedRuns.ts';
 import { machineInfo } from './harness/machine.ts';
 import { spreadOf } from './harness/stats.ts';
+import { wholeOption } from './options.ts';
 import { type RedisCounters, redisCounters } from './redisCounters.ts';
 import { count, writeLatestFigures } from './results.ts';
 
@@ -101,14 +102,7 @@ if (values.help) {
 }
 
 /** A whole number ≥ `min` from the option `name`. */
-function whole(name: keyof typeof values, min: number): number {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`--${name} must be a whole number ≥ ${min}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const whole = (name: keyof typeof values, min: number): number => wholeOption(values[name], name, min, USAGE);
 
 type Shape = 'map' | 'value';
 if (values.shape !== 'map' && values.shape !== 'value') {

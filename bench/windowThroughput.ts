@@ -54,6 +54,7 @@ import {
   until,
 } from './harness/keyedRuns.ts';
 import { machineInfo } from './harness/machine.ts';
+import { wholeOption } from './options.ts';
 import { type RedisCounters, redisCounters } from './redisCounters.ts';
 import { count, writeLatestFigures } from './results.ts';
 
@@ -95,14 +96,7 @@ if (values.help) {
 }
 
 /** A whole number ≥ `min` from the option `name`. */
-function whole(name: keyof typeof values, min: number): number {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`--${name} must be a whole number ≥ ${min}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const whole = (name: keyof typeof values, min: number): number => wholeOption(values[name], name, min, USAGE);
 
 const SHARDS = whole('shards', 1);
 const DEVICES = whole('devices', SHARDS);
