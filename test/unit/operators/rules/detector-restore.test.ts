@@ -8,22 +8,26 @@
  */
 import { describe, expect, it } from 'vitest';
 import { detectorCellCodec } from '../../../../operators/rules/detectorCell.ts';
-import { ruleOperator } from '../../../../operators/rules/ruleOperator.ts';
 import { embeddedStateStore } from '../../../../state/keyed/embeddedStateStore.ts';
 import {
   type AlarmEvent,
   comparePositions,
   type Enriched,
-  flushMicrotasks,
   ManualClock,
   type Position,
-  positionOfRecord,
   type StateStore,
-  TopologyBuilder,
-  TopologyRuntime,
 } from '../../../../topology/index.ts';
 import { reading, thermoRules } from '../../../support/ruleFixtures.ts';
-import { CrashableStore, keepingSink, ScriptedSource, until } from '../../../support/scriptedSource.ts';
+import {
+  beyond,
+  eventsById,
+  onShard,
+  positionOf,
+  type RuleWorker,
+  settleWorkers,
+  startRuleWorker,
+} from '../../../support/ruleRuntime.ts';
+import { CrashableStore } from '../../../support/scriptedSource.ts';
 import { syntheticSignal } from '../../../support/syntheticSignals.ts';
 
 const MIN = 60_000;
@@ -49,8 +53,6 @@ const RULES = thermoRules(
 );
 
 // per shard 3 devices, one reading every 5 min each, spikes and a drift, in event-time order
-const BASE = 49_651_234_567_890_123_456_789_012_345_678_901_234_567_890_123_456n;
-
 function shardRecords(s: number): Enriched[] {
   const records: Enriched[] = [];
   for (let d = 0; d < 3; d++) {
@@ -67,58 +69,22 @@ function shardRecords(s: number): Enriched[] {
     });
   }
   records.sort((a, b) => a.device_timestamp - b.device_timestamp);
-  return records.map((r, i) => ({
-    ...r,
-    rawRef: {
-      ...r.rawRef,
-      shardId: SHARDS[s]!,
-      sequenceNumber: (BASE + BigInt(Math.floor(i / 3)) * 1_000_003n).toString(),
-      subSequenceNumber: i % 3,
-    },
-  }));
+  return onShard(records, SHARDS[s]!);
 }
 
 const INPUT = SHARDS.map((_, s) => shardRecords(s));
-const positionOf = (r: Enriched): Position => positionOfRecord(r.rawRef);
-const beyond = (records: readonly Enriched[], p: Position | undefined) =>
-  p === undefined ? records : records.filter((r) => comparePositions(positionOf(r), p) > 0);
 
-interface Worker {
-  readonly source: ScriptedSource<Enriched>;
-  readonly runtime: TopologyRuntime;
-  readonly events: AlarmEvent[];
-  readonly done: Promise<void>;
-  readonly alive: () => boolean;
-  readonly operator: ReturnType<typeof ruleOperator>;
-}
+type Worker = RuleWorker;
 
-function startWorker(store: StateStore, clock: ManualClock, alive: () => boolean = () => true): Worker {
-  const source = new ScriptedSource<Enriched>(positionOf);
-  const events: AlarmEvent[] = [];
-  const operator = ruleOperator({ rulesets: () => RULES, config: { allowedOutOfOrdernessMs: 0 } });
-  const b = new TopologyBuilder('detector-restore');
-  b.source('telemetry', source).via('rules', operator).to('alarms', keepingSink(events, alive));
-  const runtime = new TopologyRuntime(b.build(), {
+const startWorker = (store: StateStore, clock: ManualClock, alive?: () => boolean): Worker =>
+  startRuleWorker(
+    store,
     clock,
-    stateStore: store,
-    checkpointIntervalMs: CHECKPOINT_MS,
-  });
-  const done = runtime.run();
-  done.catch(() => {});
-  return { source, runtime, events, done, alive, operator };
-}
-
-async function settle(w: Worker): Promise<void> {
-  if (!w.alive()) return;
-  await until(() => {
-    if (w.runtime.error !== undefined) throw w.runtime.error;
-    const m = w.runtime.metrics();
-    const admitted = m.nodes.find((n) => n.node === 'telemetry')!.batches;
-    const pushed = w.source.opened.reduce((sum, s) => sum + s.pushed, 0);
-    return admitted === pushed && m.shards.every((s) => s.inFlightBatches === 0 && s.inFlightTimers === 0);
-  });
-  await flushMicrotasks(20);
-}
+    { rulesets: () => RULES, config: { allowedOutOfOrdernessMs: 0 } },
+    CHECKPOINT_MS,
+    alive,
+  );
+const settle = (w: Worker) => settleWorkers([w]);
 
 /** Sends each shard's records a batch a round until they are sent or `stop` says so. */
 async function run(
@@ -156,15 +122,7 @@ async function finish(clock: ManualClock, w: Worker): Promise<void> {
   expect(w.runtime.error).toBeUndefined();
 }
 
-function byId(events: readonly AlarmEvent[]): Map<string, AlarmEvent> {
-  const out = new Map<string, AlarmEvent>();
-  for (const e of events) {
-    const before = out.get(e.id);
-    if (before !== undefined) expect(e).toEqual(before);
-    out.set(e.id, e);
-  }
-  return out;
-}
+const byId = eventsById;
 
 const openShards = (w: Worker, from: (Position | undefined)[] = []) =>
   SHARDS.map((shardId, i) => w.source.open({ shardId, ...(from[i] ? { startPosition: from[i] } : {}) }));

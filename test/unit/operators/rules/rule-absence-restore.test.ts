@@ -7,21 +7,11 @@
  * given it.
  */
 import { describe, expect, it } from 'vitest';
-import { ruleOperator } from '../../../../operators/rules/ruleOperator.ts';
 import { embeddedStateStore } from '../../../../state/keyed/embeddedStateStore.ts';
-import {
-  type AlarmEvent,
-  type Enriched,
-  flushMicrotasks,
-  ManualClock,
-  type Position,
-  positionOfRecord,
-  type StateStore,
-  TopologyBuilder,
-  TopologyRuntime,
-} from '../../../../topology/index.ts';
+import { type Enriched, ManualClock, type StateStore } from '../../../../topology/index.ts';
 import { reading, thermoRules } from '../../../support/ruleFixtures.ts';
-import { keepingSink, ScriptedSource, until } from '../../../support/scriptedSource.ts';
+import { type RuleWorker, settleWorkers, startRuleWorker } from '../../../support/ruleRuntime.ts';
+import { until } from '../../../support/scriptedSource.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 5, 9);
@@ -36,38 +26,9 @@ function minute(m: number): Enriched[] {
   });
 }
 
-const positionOf = (r: Enriched): Position => positionOfRecord(r.rawRef);
-
-interface Worker {
-  readonly source: ScriptedSource<Enriched>;
-  readonly runtime: TopologyRuntime;
-  readonly events: AlarmEvent[];
-  readonly done: Promise<void>;
-}
-
-function startWorker(store: StateStore, clock: ManualClock): Worker {
-  const source = new ScriptedSource<Enriched>(positionOf);
-  const events: AlarmEvent[] = [];
-  const b = new TopologyBuilder('absence-restore');
-  b.source('telemetry', source)
-    .via('rules', ruleOperator({ rulesets: () => RULES }))
-    .to('alarms', keepingSink(events));
-  const runtime = new TopologyRuntime(b.build(), { clock, stateStore: store, checkpointIntervalMs: 0 });
-  const done = runtime.run();
-  done.catch(() => {});
-  return { source, runtime, events, done };
-}
-
-async function settle(w: Worker): Promise<void> {
-  await until(() => {
-    if (w.runtime.error !== undefined) throw w.runtime.error;
-    const m = w.runtime.metrics();
-    const admitted = m.nodes.find((n) => n.node === 'telemetry')!.batches;
-    const pushed = w.source.opened.reduce((sum, s) => sum + s.pushed, 0);
-    return admitted === pushed && m.shards.every((s) => s.inFlightBatches === 0 && s.inFlightTimers === 0);
-  });
-  await flushMicrotasks(20);
-}
+const startWorker = (store: StateStore, clock: ManualClock) =>
+  startRuleWorker(store, clock, { rulesets: () => RULES }, 0);
+const settle = (w: RuleWorker) => settleWorkers([w]);
 
 describe('absence rules across a lease move', () => {
   it('raise nothing in the gap the move made; a device silent through the move still raises, once', async () => {

@@ -7,36 +7,32 @@
  * which the alarm sink writes once).
  */
 import { describe, expect, it } from 'vitest';
-import { ruleOperator } from '../../../../operators/rules/ruleOperator.ts';
 import { ruleStateCodec } from '../../../../operators/rules/ruleState.ts';
 import { embeddedStateStore } from '../../../../state/keyed/embeddedStateStore.ts';
 import {
   type AlarmEvent,
   comparePositions,
   type Enriched,
-  flushMicrotasks,
   ManualClock,
-  type Position,
-  positionOfRecord,
   type StateStore,
-  TopologyBuilder,
-  TopologyRuntime,
 } from '../../../../topology/index.ts';
 import { noisySignal, reading, thermoRules } from '../../../support/ruleFixtures.ts';
 import {
-  CrashableStore,
-  keepingSink,
-  type ScriptedShard,
-  ScriptedSource,
-  until,
-} from '../../../support/scriptedSource.ts';
+  beyond,
+  eventsById,
+  onShard,
+  positionOf,
+  type RuleWorker,
+  settleWorkers,
+  startRuleWorker,
+} from '../../../support/ruleRuntime.ts';
+import { CrashableStore, type ScriptedShard, until } from '../../../support/scriptedSource.ts';
 
 const SEC = 1_000;
 const T0 = Date.UTC(2026, 0, 5, 9);
 const ROUND_MS = 1_000;
 const CHECKPOINT_MS = 2_000;
 const BATCH = 8;
-const NODE = 'rules';
 const SHARDS = ['s-0', 's-1'];
 
 const RULES = thermoRules(
@@ -59,8 +55,6 @@ const RULES = thermoRules(
 // The workload: per shard 4 devices, one reading every 4 s each, a slow wave with noise, in event-time
 // order on the shard; positions as Kinesis's (three user records to a sequence number).
 
-const BASE = 49_651_234_567_890_123_456_789_012_345_678_901_234_567_890_123_456n;
-
 function shardRecords(s: number): Enriched[] {
   const devices = [0, 1, 2, 3].map((d) => `thermo-${s}${d}`);
   const waves = devices.map((_, d) =>
@@ -73,63 +67,25 @@ function shardRecords(s: number): Enriched[] {
     devices.forEach((device, d) => {
       records.push(reading(device, T0 + i * 4 * SEC + d * 100, { temperature: waves[d]![i]! }));
     });
-  return records.map((r, i) => ({
-    ...r,
-    rawRef: {
-      ...r.rawRef,
-      shardId: SHARDS[s]!,
-      sequenceNumber: (BASE + BigInt(Math.floor(i / 3)) * 1_000_003n).toString(),
-      subSequenceNumber: i % 3,
-    },
-  }));
+  return onShard(records, SHARDS[s]!);
 }
 
 const INPUT = SHARDS.map((_, s) => shardRecords(s));
-const positionOf = (r: Enriched): Position => positionOfRecord(r.rawRef);
-const beyond = (records: readonly Enriched[], p: Position | undefined) =>
-  p === undefined ? records : records.filter((r) => comparePositions(positionOf(r), p) > 0);
 
 // ---------------------------------------------------------------------------------------------
 // Workers and rounds
 
-interface Worker {
-  readonly source: ScriptedSource<Enriched>;
-  readonly runtime: TopologyRuntime;
-  readonly events: AlarmEvent[];
-  readonly done: Promise<void>;
-  readonly alive: () => boolean;
-}
+type Worker = RuleWorker;
 
-function startWorker(store: StateStore, clock: ManualClock, alive: () => boolean = () => true): Worker {
-  const source = new ScriptedSource<Enriched>(positionOf);
-  const events: AlarmEvent[] = [];
-  const b = new TopologyBuilder('rule-restore');
-  b.source('telemetry', source)
-    .via(NODE, ruleOperator({ rulesets: () => RULES, config: { allowedOutOfOrdernessMs: 0 } }))
-    .to('alarms', keepingSink(events, alive));
-  const runtime = new TopologyRuntime(b.build(), {
+const startWorker = (store: StateStore, clock: ManualClock, alive?: () => boolean): Worker =>
+  startRuleWorker(
+    store,
     clock,
-    stateStore: store,
-    checkpointIntervalMs: CHECKPOINT_MS,
-  });
-  const done = runtime.run();
-  done.catch(() => {});
-  return { source, runtime, events, done, alive };
-}
-
-async function settle(workers: readonly Worker[]): Promise<void> {
-  for (const w of workers) {
-    if (!w.alive()) continue;
-    await until(() => {
-      if (w.runtime.error !== undefined) throw w.runtime.error;
-      const m = w.runtime.metrics();
-      const admitted = m.nodes.find((n) => n.node === 'telemetry')!.batches;
-      const pushed = w.source.opened.reduce((sum, s) => sum + s.pushed, 0);
-      return admitted === pushed && m.shards.every((s) => s.inFlightBatches === 0 && s.inFlightTimers === 0);
-    });
-  }
-  await flushMicrotasks(20);
-}
+    { rulesets: () => RULES, config: { allowedOutOfOrdernessMs: 0 } },
+    CHECKPOINT_MS,
+    alive,
+  );
+const settle = settleWorkers;
 
 interface Feed {
   readonly shard: ScriptedShard<Enriched>;
@@ -181,15 +137,7 @@ async function finish(clock: ManualClock, workers: readonly Worker[]): Promise<v
 // What a run must give
 
 /** The events by id; an id seen twice must carry the same event. */
-function byId(events: readonly AlarmEvent[]): Map<string, AlarmEvent> {
-  const out = new Map<string, AlarmEvent>();
-  for (const e of events) {
-    const before = out.get(e.id);
-    if (before !== undefined) expect(e).toEqual(before);
-    out.set(e.id, e);
-  }
-  return out;
-}
+const byId = eventsById;
 
 let reference: Promise<Map<string, AlarmEvent>> | undefined;
 function uninterrupted(): Promise<Map<string, AlarmEvent>> {
