@@ -18,7 +18,7 @@ import {
   TopologyBuilder,
   TopologyRuntime,
 } from '../../topology/index.ts';
-import { keepingSink, ScriptedSource, until } from './scriptedSource.ts';
+import { keepingSink, type ScriptedShard, ScriptedSource, until } from './scriptedSource.ts';
 
 /** A reading's stream position. */
 export const positionOf = (r: Enriched): Position => positionOfRecord(r.rawRef);
@@ -97,4 +97,62 @@ export function eventsById(events: readonly AlarmEvent[]): Map<string, AlarmEven
     out.set(e.id, e);
   }
   return out;
+}
+
+/** A shard's records sent to it a batch of `size` a round. */
+export interface Feed {
+  readonly shard: ScriptedShard<Enriched>;
+  readonly records: readonly Enriched[];
+  readonly size: number;
+  next: number;
+}
+
+export const feed = (shard: ScriptedShard<Enriched>, records: readonly Enriched[], size: number): Feed => ({
+  shard,
+  records,
+  size,
+  next: 0,
+});
+
+/**
+ * Rounds: each feed sends its next batch, the workers settle, the clock moves `roundMs`, they settle
+ * again; until every feed is sent, `rounds` rounds went, or `stop` says so.
+ */
+export async function runRounds(
+  clock: ManualClock,
+  workers: readonly RuleWorker[],
+  feeds: readonly Feed[],
+  roundMs: number,
+  { stop = () => false, rounds = Number.POSITIVE_INFINITY }: { stop?: () => boolean; rounds?: number } = {},
+): Promise<void> {
+  for (let round = 0; round < rounds && !stop(); round++) {
+    const left = feeds.filter((f) => f.next < f.records.length);
+    if (left.length === 0) return;
+    for (const f of left) {
+      f.shard.send(f.records.slice(f.next, f.next + f.size), f.size);
+      f.next += f.size;
+    }
+    await settleWorkers(workers);
+    await clock.advance(roundMs);
+    await settleWorkers(workers);
+  }
+}
+
+/** Lets `forMs` pass in rounds (timers fire, checkpoints are taken), then ends the workers cleanly. */
+export async function finishWorkers(
+  clock: ManualClock,
+  workers: readonly RuleWorker[],
+  roundMs: number,
+  forMs: number,
+): Promise<void> {
+  for (let t = 0; t < forMs; t += roundMs) {
+    await clock.advance(roundMs);
+    await settleWorkers(workers);
+  }
+  for (const w of workers) {
+    for (const s of w.source.opened) s.end();
+    w.source.end();
+    await w.done;
+    expect(w.runtime.error).toBeUndefined();
+  }
 }

@@ -21,10 +21,13 @@ import { reading, thermoRules } from '../../../support/ruleFixtures.ts';
 import {
   beyond,
   eventsById,
+  type Feed,
+  feed,
+  finishWorkers,
   onShard,
   positionOf,
   type RuleWorker,
-  settleWorkers,
+  runRounds,
   startRuleWorker,
 } from '../../../support/ruleRuntime.ts';
 import { CrashableStore } from '../../../support/scriptedSource.ts';
@@ -84,55 +87,21 @@ const startWorker = (store: StateStore, clock: ManualClock, alive?: () => boolea
     CHECKPOINT_MS,
     alive,
   );
-const settle = (w: Worker) => settleWorkers([w]);
 
-/** Sends each shard's records a batch a round until they are sent or `stop` says so. */
-async function run(
+const run = (
   clock: ManualClock,
   w: Worker,
-  feeds: {
-    send: (r: Enriched[], size: number) => void;
-    records: readonly Enriched[];
-    size: number;
-    next: number;
-  }[],
-  { stop = () => false, rounds = Number.POSITIVE_INFINITY }: { stop?: () => boolean; rounds?: number } = {},
-): Promise<void> {
-  for (let round = 0; round < rounds && !stop(); round++) {
-    const left = feeds.filter((f) => f.next < f.records.length);
-    if (left.length === 0) return;
-    for (const f of left) {
-      f.send(f.records.slice(f.next, f.next + f.size), f.size);
-      f.next += f.size;
-    }
-    await settle(w);
-    await clock.advance(ROUND_MS);
-    await settle(w);
-  }
-}
-
-async function finish(clock: ManualClock, w: Worker): Promise<void> {
-  for (let t = 0; t < 3 * CHECKPOINT_MS; t += ROUND_MS) {
-    await clock.advance(ROUND_MS);
-    await settle(w);
-  }
-  for (const s of w.source.opened) s.end();
-  w.source.end();
-  await w.done;
-  expect(w.runtime.error).toBeUndefined();
-}
+  feeds: readonly Feed[],
+  opts?: { stop?: () => boolean; rounds?: number },
+) => runRounds(clock, [w], feeds, ROUND_MS, opts);
+const finish = (clock: ManualClock, w: Worker) => finishWorkers(clock, [w], ROUND_MS, 3 * CHECKPOINT_MS);
 
 const byId = eventsById;
 
 const openShards = (w: Worker, from: (Position | undefined)[] = []) =>
   SHARDS.map((shardId, i) => w.source.open({ shardId, ...(from[i] ? { startPosition: from[i] } : {}) }));
 const feedsOf = (shards: ReturnType<typeof openShards>, from: (Position | undefined)[] = [], size = BATCH) =>
-  shards.map((s, i) => ({
-    send: (r: Enriched[], n: number) => s.send(r, n),
-    records: beyond(INPUT[i]!, from[i]),
-    size,
-    next: 0,
-  }));
+  shards.map((s, i) => feed(s, beyond(INPUT[i]!, from[i]), size));
 
 let reference: Promise<Map<string, AlarmEvent>> | undefined;
 function uninterrupted(): Promise<Map<string, AlarmEvent>> {

@@ -20,10 +20,13 @@ import { noisySignal, reading, thermoRules } from '../../../support/ruleFixtures
 import {
   beyond,
   eventsById,
+  type Feed,
+  feed as feedOf,
+  finishWorkers,
   onShard,
   positionOf,
   type RuleWorker,
-  settleWorkers,
+  runRounds,
   startRuleWorker,
 } from '../../../support/ruleRuntime.ts';
 import { CrashableStore, type ScriptedShard, until } from '../../../support/scriptedSource.ts';
@@ -85,53 +88,17 @@ const startWorker = (store: StateStore, clock: ManualClock, alive?: () => boolea
     CHECKPOINT_MS,
     alive,
   );
-const settle = settleWorkers;
 
-interface Feed {
-  readonly shard: ScriptedShard<Enriched>;
-  readonly records: readonly Enriched[];
-  readonly size: number;
-  next: number;
-}
-
-const feed = (shard: ScriptedShard<Enriched>, records: readonly Enriched[], size = BATCH): Feed => ({
-  shard,
-  records,
-  size,
-  next: 0,
-});
-
-async function run(
+const run = (
   clock: ManualClock,
   workers: readonly Worker[],
   feeds: readonly Feed[],
-  { stop = () => false, rounds = Number.POSITIVE_INFINITY }: { stop?: () => boolean; rounds?: number } = {},
-): Promise<void> {
-  for (let round = 0; round < rounds && !stop(); round++) {
-    const left = feeds.filter((f) => f.next < f.records.length);
-    if (left.length === 0) return;
-    for (const f of left) {
-      f.shard.send(f.records.slice(f.next, f.next + f.size), f.size);
-      f.next += f.size;
-    }
-    await settle(workers);
-    await clock.advance(ROUND_MS);
-    await settle(workers);
-  }
-}
-
-async function finish(clock: ManualClock, workers: readonly Worker[]): Promise<void> {
-  for (let t = 0; t < 3 * CHECKPOINT_MS; t += ROUND_MS) {
-    await clock.advance(ROUND_MS);
-    await settle(workers);
-  }
-  for (const w of workers) {
-    for (const s of w.source.opened) s.end();
-    w.source.end();
-    await w.done;
-    expect(w.runtime.error).toBeUndefined();
-  }
-}
+  opts?: { stop?: () => boolean; rounds?: number },
+) => runRounds(clock, workers, feeds, ROUND_MS, opts);
+const finish = (clock: ManualClock, workers: readonly Worker[]) =>
+  finishWorkers(clock, workers, ROUND_MS, 3 * CHECKPOINT_MS);
+const feed = (shard: ScriptedShard<Enriched>, records: readonly Enriched[], size = BATCH) =>
+  feedOf(shard, records, size);
 
 // ---------------------------------------------------------------------------------------------
 // What a run must give
