@@ -8,6 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          pool: 'threads',
           include: ['test/unit/**/*.test.ts', 'test/types/**/*.test.ts'],
           testTimeout: 20_000,
         },
