@@ -3,7 +3,7 @@
  * from a list of records at once.
  */
 
-import { TelemetryBuffer } from '../sinks/cold/iceberg/telemetryTable.ts';
+import { TelemetryBuffer } from '../sinks/cold/iceberg/telemetryBuffer.ts';
 import type { SchemaJson } from '../sinks/cold/iceberg/types.ts';
 import type { ColumnarRows } from '../sinks/cold/parquet/types.ts';
 import type { Enriched } from '../topology/index.ts';

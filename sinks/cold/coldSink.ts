@@ -33,11 +33,11 @@ import { stringifyJson } from './iceberg/json.ts';
 import { currentSchema, defaultSpec } from './iceberg/metadata.ts';
 import { partitionPath } from './iceberg/partition.ts';
 import { keyOf, type TableFiles } from './iceberg/tableFiles.ts';
+import { PartitionedTelemetry } from './iceberg/telemetryBuffer.ts';
 import {
   coldFields,
   evolvedTelemetrySchema,
   metricColumnSchema,
-  PartitionedTelemetry,
   TELEMETRY_SPEC,
   telemetrySchema,
 } from './iceberg/telemetryTable.ts';

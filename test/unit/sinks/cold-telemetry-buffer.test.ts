@@ -1,11 +1,7 @@
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import {
-  coldFields,
-  PartitionedTelemetry,
-  TelemetryBuffer,
-  telemetrySchema,
-} from '../../../sinks/cold/iceberg/telemetryTable.ts';
+import { PartitionedTelemetry, TelemetryBuffer } from '../../../sinks/cold/iceberg/telemetryBuffer.ts';
+import { coldFields, telemetrySchema } from '../../../sinks/cold/iceberg/telemetryTable.ts';
 import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
 import type { Enriched } from '../../../topology/index.ts';
 
