@@ -8,7 +8,8 @@ import * as arrow from 'apache-arrow';
 import { parquetMetadata } from 'hyparquet';
 import * as parquetWasm from 'parquet-wasm/node';
 import { encodeBound } from './bounds.ts';
-import { type BuiltColumn, buildColumn, type LeafStats } from './columns.ts';
+import { type BuiltColumn, buildColumn } from './columns.ts';
+import type { LeafStats } from './leafColumns.ts';
 import {
   type ColdField,
   type ColumnarRows,
