@@ -183,34 +183,27 @@ describe('shardflow replay and savepoint (kinesalite + dynalite, live worker)', 
       const noLeases = configFile(
         `source:\n  kinesis:\n    streamName: ${stream}\n    endpoint: ${kinesisEndpoint()}\nwarm:\n  writeUrl: embedded\n`,
       );
-      const missing = await runCli(['replay', '-c', noLeases, '--from-timestamp', '2024-01-01T00:00:00Z']);
+      // independent refusals: run side by side (each is a CLI process of its own)
+      const [missing, noSavepoint, unknownShard, none, two, badTime] = await Promise.all([
+        runCli(['replay', '-c', noLeases, '--from-timestamp', '2024-01-01T00:00:00Z']),
+        runCli(['replay', '-c', config, '--shards', 'shardId-000000000042', '--from-savepoint', 'x']),
+        runCli([
+          ...['replay', '-c', config, '--shards', 'shardId-000000000042,shardId-000000000000'],
+          ...['--from-timestamp', '2024-01-01T00:00:00Z', '--dry-run'],
+        ]),
+        runCli(['replay', '-c', config]),
+        runCli(['replay', '-c', config, '--from-sequence', '1', '--from-savepoint', 'x']),
+        runCli(['replay', '-c', config, '--from-timestamp', 'yesterday']),
+      ]);
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain('source.leases: is required by replay');
-
-      const noSavepoint = await runCli([
-        'replay',
-        '-c',
-        config,
-        '--shards',
-        'shardId-000000000042',
-        '--from-savepoint',
-        'x',
-      ]);
       expect(noSavepoint.code).toBe(2);
       expect(noSavepoint.stderr).toContain('no savepoint named "x"');
-      const unknownShard = await runCli([
-        ...['replay', '-c', config, '--shards', 'shardId-000000000042,shardId-000000000000'],
-        ...['--from-timestamp', '2024-01-01T00:00:00Z', '--dry-run'],
-      ]);
       expect(unknownShard.code).toBe(2);
       expect(unknownShard.stderr).toContain('unknown shard shardId-000000000042');
-
-      const none = await runCli(['replay', '-c', config]);
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('give one of --from-timestamp, --from-sequence or --from-savepoint');
-      const two = await runCli(['replay', '-c', config, '--from-sequence', '1', '--from-savepoint', 'x']);
       expect(two.code).toBe(2);
-      const badTime = await runCli(['replay', '-c', config, '--from-timestamp', 'yesterday']);
       expect(badTime.code).toBe(2);
       expect(badTime.stderr).toContain('expected an ISO 8601 time');
 
