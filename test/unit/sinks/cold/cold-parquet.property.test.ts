@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareCodePoints } from '../../../sinks/cold/parquet/bounds.ts';
-import type { ColdField, ColdType } from '../../../sinks/cold/parquet/types.ts';
-import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
-import { decodeBound } from '../../support/icebergReads.ts';
+import { compareCodePoints } from '../../../../sinks/cold/parquet/bounds.ts';
+import type { ColdField, ColdType } from '../../../../sinks/cold/parquet/types.ts';
+import { writeParquet } from '../../../../sinks/cold/parquet/writer.ts';
+import { decodeBound } from '../../../support/icebergReads.ts';
 
 const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null, freq: 5 });
 

@@ -5,17 +5,17 @@
 import avro from 'avsc';
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { jdbcCatalog } from '../../../sinks/cold/catalog/jdbcCatalog.ts';
-import { coldSink, coldSinkConfigSchema } from '../../../sinks/cold/coldSink.ts';
-import { loadTable, type TableRef } from '../../../sinks/cold/iceberg/commit.ts';
-import { readManifest, readManifestList } from '../../../sinks/cold/iceberg/manifest.ts';
-import { currentSchema, currentSnapshot } from '../../../sinks/cold/iceberg/metadata.ts';
-import { readLocation } from '../../../sinks/cold/iceberg/tableFiles.ts';
-import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
-import { type Enriched, ManualClock, type Position, systemClock } from '../../../topology/index.ts';
-import { ancestry } from '../../support/icebergReads.ts';
-import { icebergScratch } from '../../support/icebergScratch.ts';
-import { waitFor } from '../../support/wait.ts';
+import { jdbcCatalog } from '../../../../sinks/cold/catalog/jdbcCatalog.ts';
+import { coldSink, coldSinkConfigSchema } from '../../../../sinks/cold/coldSink.ts';
+import { loadTable, type TableRef } from '../../../../sinks/cold/iceberg/commit.ts';
+import { readManifest, readManifestList } from '../../../../sinks/cold/iceberg/manifest.ts';
+import { currentSchema, currentSnapshot } from '../../../../sinks/cold/iceberg/metadata.ts';
+import { readLocation } from '../../../../sinks/cold/iceberg/tableFiles.ts';
+import { writeParquet } from '../../../../sinks/cold/parquet/writer.ts';
+import { type Enriched, ManualClock, type Position, systemClock } from '../../../../topology/index.ts';
+import { ancestry } from '../../../support/icebergReads.ts';
+import { icebergScratch } from '../../../support/icebergScratch.ts';
+import { waitFor } from '../../../support/wait.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 8);
 const scratch = icebergScratch('iceberg-unit');

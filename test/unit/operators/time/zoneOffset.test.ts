@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { wallClockInstant, zoneOffset } from '../../../operators/time/zoneOffset.ts';
-import { isKnownZone } from '../../../topology/index.ts';
+import { wallClockInstant, zoneOffset } from '../../../../operators/time/zoneOffset.ts';
+import { isKnownZone } from '../../../../topology/index.ts';
 
 const HOUR = 3_600_000;
 const utc = (iso: string) => Date.parse(iso);

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { cdcDecode } from '../../../operators/cdc/cdcDecode.ts';
-import type { MasterDataChange, MasterDataRowChange } from '../../../operators/cdc/change.ts';
-import { dmsMicros } from '../../../operators/cdc/dms.ts';
-import { cdcDecodeConfigSchema } from '../../../operators/cdc/mapping.ts';
+import { cdcDecode } from '../../../../operators/cdc/cdcDecode.ts';
+import type { MasterDataChange, MasterDataRowChange } from '../../../../operators/cdc/change.ts';
+import { dmsMicros } from '../../../../operators/cdc/dms.ts';
+import { cdcDecodeConfigSchema } from '../../../../operators/cdc/mapping.ts';
 import {
   type DeadLetter,
   ManualClock,
   type OperatorContext,
   type RawRecord,
-} from '../../../topology/index.ts';
-import { CDC_MAPPINGS } from '../../support/cdcMappings.ts';
-import { asRawRecords, dmsControl, dmsData, mongoChange } from '../../support/dms.ts';
+} from '../../../../topology/index.ts';
+import { CDC_MAPPINGS } from '../../../support/cdcMappings.ts';
+import { asRawRecords, dmsControl, dmsData, mongoChange } from '../../../support/dms.ts';
 
 const T0 = Date.UTC(2026, 10, 1, 8, 0, 0);
 

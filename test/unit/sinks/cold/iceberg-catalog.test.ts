@@ -5,21 +5,21 @@
  */
 import type { Table } from '@aws-sdk/client-glue';
 import { describe, expect, it } from 'vitest';
-import type { Catalog } from '../../../sinks/cold/catalog/catalog.ts';
-import { type GlueCalls, glueCatalog } from '../../../sinks/cold/catalog/glueCatalog.ts';
-import { jdbcCatalog } from '../../../sinks/cold/catalog/jdbcCatalog.ts';
+import type { Catalog } from '../../../../sinks/cold/catalog/catalog.ts';
+import { type GlueCalls, glueCatalog } from '../../../../sinks/cold/catalog/glueCatalog.ts';
+import { jdbcCatalog } from '../../../../sinks/cold/catalog/jdbcCatalog.ts';
 import {
   appendFiles,
   loadOrCreateTable,
   loadTable,
   type TableRef,
-} from '../../../sinks/cold/iceberg/commit.ts';
-import { currentSnapshot } from '../../../sinks/cold/iceberg/metadata.ts';
-import { TELEMETRY_SPEC, telemetrySchema } from '../../../sinks/cold/iceberg/telemetryTable.ts';
-import type { DataFile } from '../../../sinks/cold/iceberg/types.ts';
-import { systemClock } from '../../../topology/index.ts';
-import { ancestry } from '../../support/icebergReads.ts';
-import { icebergScratch } from '../../support/icebergScratch.ts';
+} from '../../../../sinks/cold/iceberg/commit.ts';
+import { currentSnapshot } from '../../../../sinks/cold/iceberg/metadata.ts';
+import { TELEMETRY_SPEC, telemetrySchema } from '../../../../sinks/cold/iceberg/telemetryTable.ts';
+import type { DataFile } from '../../../../sinks/cold/iceberg/types.ts';
+import { systemClock } from '../../../../topology/index.ts';
+import { ancestry } from '../../../support/icebergReads.ts';
+import { icebergScratch } from '../../../support/icebergScratch.ts';
 
 const scratch = icebergScratch('iceberg-catalog');
 const filesAt = scratch.filesAt;

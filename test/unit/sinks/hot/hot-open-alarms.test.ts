@@ -4,14 +4,14 @@
  * where `MONGODB_URI` is set; these run everywhere).
  */
 import { describe, expect, it } from 'vitest';
-import { latestEpisodes, openAlarmOf } from '../../../sinks/hot/hotStore.ts';
+import { latestEpisodes, openAlarmOf } from '../../../../sinks/hot/hotStore.ts';
 import {
   type OpenAlarmDoc,
   openAlarmFilter,
   openAlarmOfDoc,
   openAlarmOps,
-} from '../../../sinks/hot/mongoOpenAlarms.ts';
-import type { Episode } from '../../../topology/index.ts';
+} from '../../../../sinks/hot/mongoOpenAlarms.ts';
+import type { Episode } from '../../../../topology/index.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 8);
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ColumnBuffer } from '../../../bench/columnBuffer.ts';
-import type { ColdField, ColumnarRows, ColumnValues } from '../../../sinks/cold/parquet/types.ts';
-import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
-import { decodeBound } from '../../support/icebergReads.ts';
+import { ColumnBuffer } from '../../../../bench/columnBuffer.ts';
+import type { ColdField, ColumnarRows, ColumnValues } from '../../../../sinks/cold/parquet/types.ts';
+import { writeParquet } from '../../../../sinks/cold/parquet/writer.ts';
+import { decodeBound } from '../../../support/icebergReads.ts';
 
 const FIELDS: readonly ColdField[] = [
   { id: 1, name: 'device_id', type: 'string', required: true },

@@ -4,8 +4,8 @@ import {
   type WindowAggregateConfig,
   windowAggregate,
   windowAggregateConfigSchema,
-} from '../../../operators/windows/index.ts';
-import { embeddedStateStore } from '../../../state/keyed/embeddedStateStore.ts';
+} from '../../../../operators/windows/index.ts';
+import { embeddedStateStore } from '../../../../state/keyed/embeddedStateStore.ts';
 import {
   type Enriched,
   flushMicrotasks,
@@ -15,14 +15,14 @@ import {
   TopologyBuilder,
   TopologyTestDriver,
   type WindowAggregate,
-} from '../../../topology/index.ts';
+} from '../../../../topology/index.ts';
 import {
   compareAggregates,
   enriched,
   latestAggregates,
   referenceAggregates,
   windowWorkload,
-} from '../../support/windowBruteForce.ts';
+} from '../../../support/windowBruteForce.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -5,9 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { faultPoint, parseFaultSpec } from '../../../sinks/cold/iceberg/faultPoint.ts';
+import { faultPoint, parseFaultSpec } from '../../../../sinks/cold/iceberg/faultPoint.ts';
 
-const MODULE = fileURLToPath(new URL('../../../sinks/cold/iceberg/faultPoint.ts', import.meta.url));
+const MODULE = fileURLToPath(new URL('../../../../sinks/cold/iceberg/faultPoint.ts', import.meta.url));
 
 describe('SHARDFLOW_FAULT', () => {
   it('parses one point or several, and nothing when unset', () => {

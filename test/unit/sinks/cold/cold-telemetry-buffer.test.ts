@@ -1,9 +1,9 @@
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { PartitionedTelemetry, TelemetryBuffer } from '../../../sinks/cold/iceberg/telemetryBuffer.ts';
-import { coldFields, telemetrySchema } from '../../../sinks/cold/iceberg/telemetryTable.ts';
-import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
-import type { Enriched } from '../../../topology/index.ts';
+import { PartitionedTelemetry, TelemetryBuffer } from '../../../../sinks/cold/iceberg/telemetryBuffer.ts';
+import { coldFields, telemetrySchema } from '../../../../sinks/cold/iceberg/telemetryTable.ts';
+import { writeParquet } from '../../../../sinks/cold/parquet/writer.ts';
+import type { Enriched } from '../../../../topology/index.ts';
 
 const T = Date.UTC(2026, 10, 22, 9);
 const schema = telemetrySchema([

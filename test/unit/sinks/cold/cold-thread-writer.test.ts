@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
 import { afterEach, describe, expect, it } from 'vitest';
-import { threadParquetWriter } from '../../../sinks/cold/parquet/threadWriter.ts';
-import type { ColdField, ColumnarRows } from '../../../sinks/cold/parquet/types.ts';
-import { writeParquet } from '../../../sinks/cold/parquet/writer.ts';
+import { threadParquetWriter } from '../../../../sinks/cold/parquet/threadWriter.ts';
+import type { ColdField, ColumnarRows } from '../../../../sinks/cold/parquet/types.ts';
+import { writeParquet } from '../../../../sinks/cold/parquet/writer.ts';
 
 const FIELDS: readonly ColdField[] = [
   { id: 1, name: 'device_id', type: 'string', required: true },
@@ -72,7 +72,7 @@ describe('Parquet data files on a thread', () => {
 
   it('keeps a process with nothing else to do alive until its file is written', () => {
     const module = pathToFileURL(
-      fileURLToPath(new URL('../../../sinks/cold/parquet/threadWriter.ts', import.meta.url)),
+      fileURLToPath(new URL('../../../../sinks/cold/parquet/threadWriter.ts', import.meta.url)),
     ).href;
     const dir = mkdtempSync(join(tmpdir(), 'thread-writer-'));
     const file = join(dir, 'one-file.mjs');

@@ -14,8 +14,8 @@
  * snapshots and checkpoints.
  */
 import { describe, expect, it } from 'vitest';
-import { windowAggregate, windowAggregateConfigSchema } from '../../../operators/windows/index.ts';
-import { embeddedStateStore } from '../../../state/keyed/embeddedStateStore.ts';
+import { windowAggregate, windowAggregateConfigSchema } from '../../../../operators/windows/index.ts';
+import { embeddedStateStore } from '../../../../state/keyed/embeddedStateStore.ts';
 import {
   comparePositions,
   type Enriched,
@@ -29,14 +29,14 @@ import {
   TopologyBuilder,
   TopologyRuntime,
   type WindowAggregate,
-} from '../../../topology/index.ts';
+} from '../../../../topology/index.ts';
 import {
   CrashableStore,
   keepingSink,
   type ScriptedShard,
   ScriptedSource,
   until,
-} from '../../support/scriptedSource.ts';
+} from '../../../support/scriptedSource.ts';
 import {
   aggregateKey,
   compareAggregates,
@@ -44,7 +44,7 @@ import {
   latestAggregates,
   referenceAggregates,
   windowWorkload,
-} from '../../support/windowBruteForce.ts';
+} from '../../../support/windowBruteForce.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

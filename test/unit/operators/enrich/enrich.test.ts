@@ -4,17 +4,17 @@ import {
   type DeviceInvalidation,
   type DevicePlacement,
   memoryDeviceDirectory,
-} from '../../../operators/enrich/directory.ts';
-import { LruTtlCache } from '../../../operators/enrich/lruCache.ts';
-import { enrich, enrichConfigSchema } from '../../../operators/enrich.ts';
+} from '../../../../operators/enrich/directory.ts';
+import { LruTtlCache } from '../../../../operators/enrich/lruCache.ts';
+import { enrich, enrichConfigSchema } from '../../../../operators/enrich.ts';
 import {
   type DeadLetter,
   type Enriched,
   flushMicrotasks,
   ManualClock,
   type OperatorContext,
-} from '../../../topology/index.ts';
-import { reading } from '../../support/records.ts';
+} from '../../../../topology/index.ts';
+import { reading } from '../../../support/records.ts';
 
 const T0 = Date.UTC(2026, 10, 3, 0, 0, 0);
 const HOUR = 3_600_000;

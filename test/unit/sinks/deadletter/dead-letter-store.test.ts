@@ -4,7 +4,7 @@
  * the shard for ever. The refusing store is a fake that injects the fault.
  */
 import { describe, expect, it } from 'vitest';
-import { type DeadLetterStore, deadLetterStoreSink } from '../../../sinks/deadletter/deadLetterStore.ts';
+import { type DeadLetterStore, deadLetterStoreSink } from '../../../../sinks/deadletter/deadLetterStore.ts';
 import {
   type DeadLetter,
   isFatal,
@@ -13,7 +13,7 @@ import {
   RecordRejectedError,
   TopologyBuilder,
   TopologyTestDriver,
-} from '../../../topology/index.ts';
+} from '../../../../topology/index.ts';
 
 const letter: DeadLetter = {
   node: 'decode',

@@ -7,25 +7,29 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readAvroFile } from '../../../sinks/cold/iceberg/avro.ts';
-import { parseJson, parseJsonByHand, stringifyJson } from '../../../sinks/cold/iceberg/json.ts';
+import { readAvroFile } from '../../../../sinks/cold/iceberg/avro.ts';
+import { parseJson, parseJsonByHand, stringifyJson } from '../../../../sinks/cold/iceberg/json.ts';
 import {
   MANIFEST_LIST_SCHEMA,
   manifestAvroSchema,
   readManifest,
   readManifestList,
-} from '../../../sinks/cold/iceberg/manifest.ts';
-import { currentSnapshot, parseMetadata, serializeMetadata } from '../../../sinks/cold/iceberg/metadata.ts';
-import { dayOf, partitionPath } from '../../../sinks/cold/iceberg/partition.ts';
-import { keyOf, readLocation, type TableFiles } from '../../../sinks/cold/iceberg/tableFiles.ts';
+} from '../../../../sinks/cold/iceberg/manifest.ts';
+import {
+  currentSnapshot,
+  parseMetadata,
+  serializeMetadata,
+} from '../../../../sinks/cold/iceberg/metadata.ts';
+import { dayOf, partitionPath } from '../../../../sinks/cold/iceberg/partition.ts';
+import { keyOf, readLocation, type TableFiles } from '../../../../sinks/cold/iceberg/tableFiles.ts';
 import {
   evolvedTelemetrySchema,
   TELEMETRY_SPEC,
   telemetrySchema,
-} from '../../../sinks/cold/iceberg/telemetryTable.ts';
-import { localObjectStore } from '../../../sinks/cold/storage/localObjectStore.ts';
+} from '../../../../sinks/cold/iceberg/telemetryTable.ts';
+import { localObjectStore } from '../../../../sinks/cold/storage/localObjectStore.ts';
 
-const GOLDEN = fileURLToPath(new URL('../../fixtures/iceberg-golden', import.meta.url));
+const GOLDEN = fileURLToPath(new URL('../../../fixtures/iceberg-golden', import.meta.url));
 const golden = localObjectStore({ kind: 'local', directory: GOLDEN });
 const table = (location: string, prefix: string): TableFiles => ({ store: golden, location, prefix });
 const text = (path: string) => readFileSync(`${GOLDEN}/${path}`, 'utf8');

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { windowAssigner } from '../../../operators/windows/index.ts';
-import { mergeStats } from '../../../topology/index.ts';
-import { RunningStats } from '../../support/runningStats.ts';
-import { statsOf } from '../../support/windowBruteForce.ts';
+import { windowAssigner } from '../../../../operators/windows/index.ts';
+import { mergeStats } from '../../../../topology/index.ts';
+import { RunningStats } from '../../../support/runningStats.ts';
+import { statsOf } from '../../../support/windowBruteForce.ts';
 
 const HOUR = 3_600_000;
 const utc = (iso: string) => Date.parse(iso);
