@@ -29,7 +29,9 @@ import {
   ManualClock,
   MemorySource,
   type PersonAction,
+  type Position,
   type RawRecord,
+  type StateStore,
   silentLogger,
   TopologyTestDriver,
 } from '../../../topology/index.ts';
@@ -76,7 +78,11 @@ const actionRecord = (episode: Episode, actionId: string, action: PersonAction):
   );
 
 /** The worker's graph with the rules stage; `batches` sent in order, one driver batch each. */
-async function run(batches: readonly (readonly RawRecord[])[]) {
+async function run(
+  batches: readonly (readonly RawRecord[])[],
+  stateStore: StateStore = embeddedStateStore(),
+  positionOf?: (r: RawRecord) => Position,
+) {
   const hot = memoryHot();
   const deadLetters = memoryDeadLetters();
   const specs = new SpecRegistry(BUNDLED_SPECS);
@@ -87,7 +93,7 @@ async function run(batches: readonly (readonly RawRecord[])[]) {
     { log: silentLogger },
   );
   const telemetry = buildTelemetryTopology('telemetry', {
-    source: new MemorySource<RawRecord>(),
+    source: new MemorySource<RawRecord>(positionOf === undefined ? {} : { positionOf }),
     decode: decodeBySpec(specs),
     enrich: enrich(
       enrichConfigSchema.parse({}),
@@ -104,7 +110,7 @@ async function run(batches: readonly (readonly RawRecord[])[]) {
   });
   const driver = new TopologyTestDriver(telemetry.topology, {
     clock: new ManualClock(NOW),
-    stateStore: embeddedStateStore(),
+    stateStore,
   });
   for (const batch of batches) driver.send(telemetry.records, SHARD, [...batch]);
   await driver.settle();
@@ -127,8 +133,14 @@ describe("people's actions on the stream, in the rule operator", () => {
     const episode = before.events.at(-1)!.episode;
     expect(episode.latched && episode.closedAt === null).toBe(true);
 
-    const ack = actionRecord(episode, 'a-1', { kind: 'acknowledge', at: NOW + 120_000, by: 'ops' });
-    const records = [...first, ack, ack, readingRecord(NOW + 180_000, 36)];
+    const acknowledge = { kind: 'acknowledge', at: NOW + 120_000, by: 'ops' } as const;
+    // the same action put twice (a put retried): two stream records, one action id
+    const records = [
+      ...first,
+      actionRecord(episode, 'a-1', acknowledge),
+      actionRecord(episode, 'a-1', acknowledge),
+      readingRecord(NOW + 180_000, 36),
+    ];
     const after = await run(records.map((r) => [r]));
     const ackEvents = after.events.slice(3, 5);
     expect(ackEvents.map((e) => [e.kind, e.seq, e.by])).toEqual([
@@ -152,6 +164,21 @@ describe("people's actions on the stream, in the rule operator", () => {
     const cut = await run([records.slice(0, 3), records.slice(3)]);
     expect(cut.events).toEqual(after.events);
     expect(kinds(cut.events)).toEqual(kinds(after.events));
+
+    // a worker that stops after the acknowledgement, and a successor that reads the stream again from
+    // its start on the state it left: what the state holds is not applied again, the redelivered
+    // action is refused as applied already, and the next raise is the same new episode
+    const store = embeddedStateStore();
+    // the memory source numbers a shard's records from 1, as they are in `records`
+    const positionOf = (r: RawRecord): Position => ({
+      sequenceNumber: String(records.indexOf(r) + 1),
+      subSequenceNumber: 0,
+    });
+    const stopped = await run([records.slice(0, 3)], store, positionOf);
+    expect(stopped.events).toEqual(after.events.slice(0, 5));
+    const successor = await run([records], store, positionOf);
+    expect(successor.events).toEqual(after.events.slice(5));
+    expect(successor.counters).toMatchObject({ actionsApplied: 0, actionsRefused: 1 });
   });
 
   it('refuses an action on an episode the operator does not hold, and dead-letters a malformed action record with its reason', async () => {
