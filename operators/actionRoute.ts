@@ -103,6 +103,11 @@ export function enrichWithActions(
       // without a rules stage decode passes no action on: the readings are the batch
       if (!options.toRules) return enrich.process(batch as readonly Telemetry[], ctx);
       const inner = ctx as unknown as OperatorContext<Dlq>;
+      if (!batch.some(isAlarmAction)) {
+        const readings = await enrich.process(batch as readonly Telemetry[], inner);
+        for (const x of readings) ctx.side('rules', x);
+        return readings;
+      }
       const all = await aroundPassed<Telemetry | AlarmActionRecord, AlarmActionRecord, Enriched>(
         batch,
         (x) => (isAlarmAction(x) ? x : undefined),
