@@ -32,6 +32,7 @@ import {
 } from '../../topology/index.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
 import { ServiceUnavailableError } from '../worker.ts';
+import { actionPartitionKey } from './actionKey.ts';
 import { putOnStream } from './putOnStream.ts';
 import { exitWithError, formatTable, UsageError } from './shared.ts';
 
@@ -186,7 +187,8 @@ async function act(opts: ActOptions, id: string, action: (at: number) => PersonA
       throw new UsageError(
         `alarm ${id} is about a ${episode.target.kind}: no rule operator keeps such episodes; use --direct`,
       );
-    const partitionKey = opts.partitionKey ?? episode.target.id;
+    const partitionKey =
+      opts.partitionKey ?? (await actionPartitionKey(episode, (q) => hot.readTelemetry(q)));
     const actionId = randomUUID();
     const data = encodeAlarmAction({
       actionId,
@@ -316,7 +318,7 @@ export function registerAlarmsCommand(program: Command): void {
       )
       .option(
         '--partition-key <key>',
-        "the partition key of the target's readings (default the target's id; a child device keyed by its hub: the hub's id)",
+        "the partition key of the target's readings (default: as the gateways key the reading that raised the alarm, from its topic in the Hot store, e.g. a hub's id for its children; else the target's id)",
       );
 
   byOption(config(alarms.command('ack')), true)
