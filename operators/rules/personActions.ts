@@ -11,7 +11,6 @@
  * (`rule_actions_refused`) and logged with its reason, never dead-lettered and never an error.
  */
 import type { AlarmActionRecord, AlarmEvent, Logger, MapState, TimerService } from '../../topology/index.ts';
-import { ABSENCE } from './absence.ts';
 import { type AbsenceState, absenceField } from './absenceState.ts';
 import { applyActionOnce, type EpisodeState } from './episodes/index.ts';
 import { type RuleState, ruleField } from './ruleState.ts';
@@ -30,9 +29,6 @@ export interface ActionStates {
   readonly absence: MapState<AbsenceState>;
   readonly timers: TimerService;
 }
-
-/** The map state names an action reads besides the rules' own. */
-export const ACTION_MAPS = { absence: ABSENCE } as const;
 
 /** Applies alarm action records; refusals are counted and logged. */
 export function personActions(log: Logger, counters: ActionCounters) {

@@ -27,7 +27,7 @@ import type {
   TimerService,
 } from '../../topology/index.ts';
 import { isAlarmAction, silentLogger } from '../../topology/index.ts';
-import { absenceRules } from './absence.ts';
+import { ABSENCE, absenceRules } from './absence.ts';
 import type { AbsenceState } from './absenceState.ts';
 import { aggregateCellCodec, aggregateRules } from './aggregateRule.ts';
 import type { CompiledRuleset, CompiledThreshold } from './compile/compileRuleset.ts';
@@ -37,7 +37,7 @@ import { detectorCellCodec } from './detectorCell.ts';
 import { DETECTOR_KINDS } from './detectorParams.ts';
 import { detectorRules } from './detectorRule.ts';
 import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
-import { ACTION_MAPS, personActions } from './personActions.ts';
+import { personActions } from './personActions.ts';
 import { ruleIndex } from './ruleIndex.ts';
 import { parseRuleField, type RuleState, ruleField, ruleStateCodec, ruleStateFor } from './ruleState.ts';
 import { catchUp, judge, nextDue, restsOn, type ThresholdStep } from './threshold.ts';
@@ -209,7 +209,7 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
           break;
         }
       const actionStates = hasActions
-        ? { rules: states, absence: ctx.state!.map<AbsenceState>(ACTION_MAPS.absence), timers }
+        ? { rules: states, absence: ctx.state!.map<AbsenceState>(ABSENCE), timers }
         : undefined;
       const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers };
       const windows = { states, cells: ctx.state!.map<Float64Array>(AGGREGATES), timers };
