@@ -183,6 +183,10 @@ async function act(opts: ActOptions, id: string, action: (at: number) => PersonA
     // refused on the stored episode already (closed, acknowledged twice): nothing is put
     const check = applyAction(episode, a);
     if (check.refused !== undefined) throw new UsageError(check.refused);
+    if (config.rules === undefined)
+      throw new UsageError(
+        `the configuration runs no rules stage: its workers would dead-letter the action (alarm-action-unowned); use --direct`,
+      );
     if (episode.target.kind !== 'device' && episode.target.kind !== 'hub')
       throw new UsageError(
         `alarm ${id} is about a ${episode.target.kind}: no rule operator keeps such episodes; use --direct`,

@@ -325,6 +325,10 @@ describe('alarm stores', () => {
       const refused = await act('shelve', id, '--by', 'bo');
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/exactly one of --until and --for/);
+      // through the stream, with a configuration that runs no rules stage: refused, --direct named
+      const unowned = await alarms('comment', id, '--text', 'hm', '--by', 'bo');
+      expect(unowned.code).toBe(2);
+      expect(unowned.stderr).toMatch(/no rules stage.*--direct/);
     },
     CLI_TEST_TIMEOUT_MS,
   );
