@@ -6,18 +6,25 @@
  *                  │                │        │        └─late→ late-records → late-dead-letters
  *                  │                │        ├→ hot-telemetry                         (Hot)
  *                  │                │        ├→ cold-telemetry                        (Cold, optional)
- *                  │                │        └→ rules → alarm-events                  (Warm + Hot, optional)
+ *                  │                │        └─rules→ rules → alarm-events            (Warm + Hot, optional)
  *                  │                └─dlq→ dead-letters              enrich └─dlq→ enrich-dead-letters
  *                  └─dlq→ kpl-dead-letters
  *   cdc → cdc-decode → masterdata-apply (Warm; invalidates every worker's enrich cache)
  *           └─dlq→ cdc-dead-letters
  *
+ * People's actions on alarms (alarm action records, `shardflow alarms ack|…`) are on the same stream:
+ * decode recognises them and passes them on in their place, enrich passes them by, and its side output
+ * `rules` (the readings and the actions in stream order) is what the rule operator reads; the main
+ * output stays the readings (`operators/actionRoute.ts`). Without a rules stage decode dead-letters them.
+ *
  * Every sink is idempotent on replay (natural-key upserts, forward-only revisions, or, for Cold, a
  * per-shard position committed with the data), so a shard's checkpoint may trail what the stores hold.
  */
+import { decodeWithActions, enrichWithActions } from '../operators/actionRoute.ts';
 import { lateRecordsAsDeadLetters } from '../operators/lateRecords.ts';
 import { kplDeaggregation } from '../sources/kinesis/kplDeaggregation.ts';
 import {
+  type AlarmActionRecord,
   type AlarmEvent,
   type DeadLetter,
   type Enriched,
@@ -53,7 +60,8 @@ export interface TelemetryComponents {
   readonly cdc?: CdcComponents;
   /** The rules stage and where its alarm events go; no rules branch when absent. */
   readonly rules?: {
-    readonly operator: Operator<Enriched, AlarmEvent>;
+    /** Reads the readings and people's actions (alarm action records) in stream order. */
+    readonly operator: Operator<Enriched | AlarmActionRecord, AlarmEvent>;
     readonly alarms: Sink<AlarmEvent>;
   };
 }
@@ -89,10 +97,13 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   const records = b.source('kinesis', c.source);
   const userRecords = records.via('kpl-deaggregation', kplDeaggregation());
   userRecords.side('dlq').to('kpl-dead-letters', c.deadLetters());
-  const telemetry = userRecords.via('decode', c.decode);
+  const telemetry = userRecords.via(
+    'decode',
+    decodeWithActions(c.decode, { passActions: c.rules !== undefined }),
+  );
   const deadLetters = telemetry.side('dlq').to('dead-letters', c.deadLetters());
 
-  const enriched = telemetry.via('enrich', c.enrich);
+  const enriched = telemetry.via('enrich', enrichWithActions(c.enrich, { toRules: c.rules !== undefined }));
   enriched.side('dlq').to('enrich-dead-letters', c.deadLetters());
   connectRejected('enrich', enriched, c.enrich, c.deadLetters);
   const hotTelemetry = enriched.to('hot-telemetry', c.hotTelemetry);
@@ -111,7 +122,7 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
 
   let alarmEvents: SinkRef<AlarmEvent> | undefined;
   if (c.rules) {
-    const written = enriched.via('rules', c.rules.operator).to('alarm-events', c.rules.alarms);
+    const written = enriched.side('rules').via('rules', c.rules.operator).to('alarm-events', c.rules.alarms);
     connectRejected('alarm-events', written, c.rules.alarms, c.deadLetters);
     alarmEvents = written;
   }

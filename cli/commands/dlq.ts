@@ -8,9 +8,8 @@
  *               a second replay skips them (unless `--again`)
  */
 
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { type Command, InvalidArgumentError } from 'commander';
-import { devicePartitionKey, kinesisProducer, type ProducerRecord } from '../../gateways/kinesis/producer.ts';
+import { devicePartitionKey } from '../../gateways/kinesis/producer.ts';
 import { readIncoming } from '../../operators/decode/envelope.ts';
 import { DecodeError, REASON_CODES } from '../../operators/decode/errors.ts';
 import type { SpecRegistry } from '../../operators/decode/registry.ts';
@@ -26,11 +25,11 @@ import {
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/postgres/store.ts';
 import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts';
-import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type RawRecord, silentLogger, systemClock } from '../../topology/index.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
 import { loadSpecs, ServiceUnavailableError } from '../worker.ts';
+import { putOnStream } from './putOnStream.ts';
 import { exitWithError, formatTable, UsageError } from './shared.ts';
 
 /** The node whose dead letters a spec fix can recover. */
@@ -205,29 +204,6 @@ function redecode(
   }
 }
 
-/** Puts records on the stream, turning "no answer" or "no such stream" into exit 3. */
-async function putBack(config: WorkerConfig, records: readonly ProducerRecord[]): Promise<void> {
-  const { streamName, region, endpoint } = config.source.kinesis;
-  const client: KinesisClient = createKinesisClient({ region, endpoint, maxAttempts: 3 });
-  const address = endpoint ?? `the AWS Kinesis endpoint of ${region}`;
-  try {
-    await kinesisProducer({ client, clock: systemClock, streamName }).putRecords(records);
-  } catch (error) {
-    if ((error as { name?: string }).name === 'ResourceNotFoundException')
-      throw new ServiceUnavailableError(
-        'Kinesis stream',
-        'source.kinesis.streamName',
-        address,
-        `stream "${streamName}" does not exist`,
-      );
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined)
-      throw error;
-    throw new ServiceUnavailableError('Kinesis', 'source.kinesis.endpoint', address, error);
-  } finally {
-    client.destroy();
-  }
-}
-
 interface ReplayOptions extends FilterOptions {
   readonly dryRun?: boolean;
   readonly again?: boolean;
@@ -262,7 +238,7 @@ async function replay(warm: WarmStore, config: WorkerConfig, opts: ReplayOptions
   console.log(`${recovered.length} of ${selected.length} recovered, ${failing} still failing`);
   if (opts.dryRun) console.log('dry run: nothing put on the stream, nothing marked');
   else if (recovered.length > 0) {
-    await putBack(
+    await putOnStream(
       config,
       recovered.map(({ row, partitionKey }) => ({ partitionKey, data: row.payload })),
     );

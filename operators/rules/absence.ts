@@ -46,7 +46,7 @@ import { type AlarmRule, apply, dueAt, type EpisodeInput } from './episodes/inde
 import { ruleIndex } from './ruleIndex.ts';
 
 /** The map state of absence rules: field `absenceField(rule, target)` under the partition key. */
-const ABSENCE = 'absence';
+export const ABSENCE = 'absence';
 /** When each hub was last heard, under the hub's partition key: field the hub id. */
 const HUBS = 'absence-hubs';
 

@@ -17,6 +17,7 @@
  * version.
  */
 import type {
+  AlarmActionRecord,
   AlarmEvent,
   Enriched,
   FiredTimer,
@@ -25,8 +26,9 @@ import type {
   Operator,
   TimerService,
 } from '../../topology/index.ts';
-import { silentLogger } from '../../topology/index.ts';
-import { absenceRules } from './absence.ts';
+import { isAlarmAction, silentLogger } from '../../topology/index.ts';
+import { ABSENCE, absenceRules } from './absence.ts';
+import type { AbsenceState } from './absenceState.ts';
 import { aggregateCellCodec, aggregateRules } from './aggregateRule.ts';
 import type { CompiledRuleset, CompiledThreshold } from './compile/compileRuleset.ts';
 import { type RuleOperatorConfig, ruleOperatorConfigSchema } from './config.ts';
@@ -35,6 +37,7 @@ import { detectorCellCodec } from './detectorCell.ts';
 import { DETECTOR_KINDS } from './detectorParams.ts';
 import { detectorRules } from './detectorRule.ts';
 import { EMPTY_EPISODE_STATE } from './episodes/index.ts';
+import { personActions } from './personActions.ts';
 import { ruleIndex } from './ruleIndex.ts';
 import { parseRuleField, type RuleState, ruleField, ruleStateCodec, ruleStateFor } from './ruleState.ts';
 import { catchUp, judge, nextDue, restsOn, type ThresholdStep } from './threshold.ts';
@@ -77,10 +80,16 @@ export interface RuleCounters {
   /** Aggregate cell writes (a reading added to a window, a window judged). */
   aggregateWrites: number;
   events: number;
+  /** People's actions (alarm action records) applied, and refused (no event). */
+  actionsApplied: number;
+  actionsRefused: number;
 }
 
+/** What the rule operator reads: readings, and people's actions in their place among them. */
+export type RuleInput = Enriched | AlarmActionRecord;
+
 /** The rule operator, with its counters at hand for benchmarks. */
-export interface RuleOperator extends Operator<Enriched, AlarmEvent> {
+export interface RuleOperator extends Operator<RuleInput, AlarmEvent> {
   readonly counters: Readonly<RuleCounters>;
 }
 
@@ -95,8 +104,11 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
     detectorWrites: 0,
     aggregateWrites: 0,
     events: 0,
+    actionsApplied: 0,
+    actionsRefused: 0,
   };
   const thresholds = thresholdIndex(log);
+  const actions = personActions(log, counters);
   const zoneOf = (siteId: string | null) =>
     siteId === null || options.siteZone === undefined ? undefined : options.siteZone(siteId);
   const detectors = detectorRules(zoneOf, counters);
@@ -173,16 +185,42 @@ export function ruleOperator(options: RuleOperatorOptions): RuleOperator {
         help: 'alarm events emitted since the worker started',
         value: counters.events,
       },
+      {
+        name: 'rule_actions_applied',
+        help: "people's actions (alarm action records) applied to episodes since the worker started",
+        value: counters.actionsApplied,
+      },
+      {
+        name: 'rule_actions_refused',
+        help: "people's actions refused (no open episode, closed, applied already; logged) since the worker started",
+        value: counters.actionsRefused,
+      },
     ],
-    process: function judgeReadings(batch, ctx) {
+    process: function judgeReadings(input, ctx) {
       const states = ctx.state!.map<RuleState>(RULES);
       const timers = ctx.timers!;
+      // people's actions are rare: a batch without one is the readings as they are
+      let batch = input as readonly Enriched[];
+      let hasActions = false;
+      for (const r of input)
+        if (isAlarmAction(r)) {
+          hasActions = true;
+          batch = input.filter((x): x is Enriched => !isAlarmAction(x));
+          break;
+        }
+      const actionStates = hasActions
+        ? { rules: states, absence: ctx.state!.map<AbsenceState>(ABSENCE), timers }
+        : undefined;
       const stores = { states, cells: ctx.state!.map<Float64Array>(DETECTORS), timers };
       const windows = { states, cells: ctx.state!.map<Float64Array>(AGGREGATES), timers };
       const out: AlarmEvent[] = [];
       const heard = absence.hearing(batch, ctx);
       let watermark = timers.watermark;
-      for (const r of batch) {
+      for (const r of hasActions ? input : batch) {
+        if (isAlarmAction(r)) {
+          actions.apply(r, actionStates!, out);
+          continue;
+        }
         counters.readings++;
         // every reading is the device heard, a late one too
         out.push(...heard(r));

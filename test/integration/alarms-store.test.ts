@@ -1,7 +1,8 @@
 /**
  * The alarm stores on a real PostgreSQL server: the sink writes the state machine's events to the
  * Warm history and episodes and to the Hot open alarms, idempotently; a replayed clear does not undo a
- * newer state; the history rebuilds the episodes; and `shardflow alarms` acts through the same path.
+ * newer state; the history rebuilds the episodes; and `shardflow alarms … --direct` (for episodes no
+ * rule operator keeps) acts through the same path.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -249,8 +250,10 @@ describe('alarm stores', () => {
       await alarmEventSink(write, hot).write(events, ctx);
       const id = events[0]!.episodeId;
       const alarms = (...args: string[]) => runCli(['alarms', ...args, '-c', config]);
+      // no worker runs here: the episodes are no operator's, so the actions are recorded directly
+      const act = (...args: string[]) => alarms(...args, '--direct');
 
-      const shelved = await alarms('shelve', id, '--for', '2h', '--by', 'ana');
+      const shelved = await act('shelve', id, '--for', '2h', '--by', 'ana');
       expect(shelved.stderr).toBe('');
       expect(shelved.code).toBe(0);
       const listed = await alarms('list', '--customer', 'cust-1', '--json');
@@ -265,7 +268,7 @@ describe('alarm stores', () => {
         (await hot.readOpenAlarms({ customerId: 'cust-1' })).find((a) => a.episodeId === id)?.shelvedUntil,
       ).toBe(mine?.shelvedUntil);
 
-      const acked = await alarms('ack', id, '--by', 'ana');
+      const acked = await act('ack', id, '--by', 'ana');
       expect(acked.code).toBe(0);
       expect(acked.stdout).toMatch(/acknowledge.*close/);
       const history = await readAlarmEvents(read, id);
@@ -280,9 +283,13 @@ describe('alarm stores', () => {
       expect((await readEpisode(read, id))?.closedAt).not.toBeNull();
       expect(await openIds()).not.toContain(id);
 
-      const again = await alarms('ack', id, '--by', 'ana');
+      const again = await act('ack', id, '--by', 'ana');
       expect(again.code).toBe(2);
       expect(again.stderr).toMatch(/closed/);
+      // through the stream too, an action the stored episode refuses is refused before anything is put
+      const onStream = await alarms('ack', id, '--by', 'ana');
+      expect(onStream.code).toBe(2);
+      expect(onStream.stderr).toMatch(/closed/);
       const table = await alarms('list', '--status', 'all', '--severity', 'warning');
       expect(table.stdout).toContain(id);
       const shown = await alarms('show', id);
@@ -298,9 +305,11 @@ describe('alarm stores', () => {
       await alarmEventSink(write, hot).write(events, ctx);
       const id = events[0]!.episodeId;
       const alarms = (...args: string[]) => runCli(['alarms', ...args, '-c', config]);
-      expect((await alarms('assign', id, '--to', 'bo', '--by', 'ana')).code).toBe(0);
-      expect((await alarms('comment', id, '--text', 'fan replaced', '--by', 'bo')).code).toBe(0);
-      const cleared = await alarms('clear', id, '--by', 'bo');
+      // no worker runs here: the episodes are no operator's, so the actions are recorded directly
+      const act = (...args: string[]) => alarms(...args, '--direct');
+      expect((await act('assign', id, '--to', 'bo', '--by', 'ana')).code).toBe(0);
+      expect((await act('comment', id, '--text', 'fan replaced', '--by', 'bo')).code).toBe(0);
+      const cleared = await act('clear', id, '--by', 'bo');
       expect(cleared.code).toBe(0);
       expect(cleared.stdout).toMatch(/clear.*latch/);
       const history = await readAlarmEvents(read, id);
@@ -313,9 +322,13 @@ describe('alarm stores', () => {
       ]);
       const shown = (await hot.readOpenAlarms({ customerId: 'cust-1' })).find((a) => a.episodeId === id);
       expect([shown?.assignee, shown?.status, shown?.acknowledged]).toEqual(['bo', 'cleared', false]);
-      const refused = await alarms('shelve', id, '--by', 'bo');
+      const refused = await act('shelve', id, '--by', 'bo');
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/exactly one of --until and --for/);
+      // through the stream, with a configuration that runs no rules stage: refused, --direct named
+      const unowned = await alarms('comment', id, '--text', 'hm', '--by', 'bo');
+      expect(unowned.code).toBe(2);
+      expect(unowned.stderr).toMatch(/no rules stage.*--direct/);
     },
     CLI_TEST_TIMEOUT_MS,
   );

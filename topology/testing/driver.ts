@@ -50,7 +50,9 @@ export class TopologyTestDriver {
   constructor(topology: Topology, options: TestDriverOptions = {}) {
     const nodes = topology.nodes.map((node): TopologyNode => {
       if (node.kind === 'source') {
-        const source = new MemorySource<unknown>();
+        // the topology's source's record positions are kept: a shard restored ahead of its checkpoint needs them
+        const { positionOf } = node.component;
+        const source = new MemorySource<unknown>(positionOf === undefined ? {} : { positionOf });
         this.sources.set(node.name, source);
         return { ...node, component: source };
       }

@@ -4,17 +4,11 @@
  * code. An action that does not apply (acknowledging twice, acting on a closed episode) is refused
  * with a reason and makes no event.
  */
-import type { AlarmEvent, Episode } from '../../../topology/index.ts';
+import type { AlarmEvent, Episode, PersonAction } from '../../../topology/index.ts';
 import { after, nextEvent } from './events.ts';
 
-/** Something a person does to an alarm, at `at` (epoch ms), as `by`. */
-export type PersonAction =
-  | { readonly kind: 'acknowledge'; readonly at: number; readonly by: string }
-  | { readonly kind: 'assign'; readonly at: number; readonly by: string; readonly to: string }
-  | { readonly kind: 'comment'; readonly at: number; readonly by: string; readonly text: string }
-  | { readonly kind: 'clear'; readonly at: number; readonly by: string }
-  | { readonly kind: 'shelve'; readonly at: number; readonly by: string; readonly until: number }
-  | { readonly kind: 'unshelve'; readonly at: number; readonly by: string };
+/** Something a person does to an alarm (the vocabulary is `topology/alarms.ts`: actions travel on the stream). */
+export type { PersonAction } from '../../../topology/index.ts';
 
 /** The events an action makes, or why it was refused. */
 export type ActionResult =

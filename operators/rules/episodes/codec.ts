@@ -108,11 +108,12 @@ export type EpisodeStateTuple = [
   0 | 1,
   number | null,
   number | null,
+  string[]?, // applied action ids, when there are any (states written before them have none)
 ];
 
 /** The episode state as its positional tuple. */
 export function episodeStateTuple(s: EpisodeState): EpisodeStateTuple {
-  return [
+  const tuple: EpisodeStateTuple = [
     VERSION,
     s.episode === null ? 0 : episodeTuple(s.episode),
     s.activeSince,
@@ -121,6 +122,8 @@ export function episodeStateTuple(s: EpisodeState): EpisodeStateTuple {
     s.shelvedUntil,
     s.lastRaisedAt,
   ];
+  if (s.appliedActions !== undefined && s.appliedActions.length > 0) tuple.push(s.appliedActions as string[]);
+  return tuple;
 }
 
 /** The episode state of a tuple made by {@link episodeStateTuple}. */
@@ -133,6 +136,7 @@ export function episodeStateOf(t: EpisodeStateTuple): EpisodeState {
     flapping: t[4] === 1,
     shelvedUntil: t[5],
     lastRaisedAt: t[6],
+    ...(t[7] === undefined ? {} : { appliedActions: t[7] }),
   };
 }
 

@@ -7,7 +7,9 @@ export {
   episodeStateTuple,
 } from './codec.ts';
 export {
+  APPLIED_ACTIONS,
   apply,
+  applyActionOnce,
   type ConditionInput,
   dueAt,
   EMPTY_EPISODE_STATE,

@@ -52,7 +52,15 @@ export interface EpisodeState {
   readonly shelvedUntil: number | null;
   /** Event time the last episode's id was made from (two raises at one time get distinct ids). */
   readonly lastRaisedAt: number | null;
+  /**
+   * The ids of the latest people's actions applied from the stream (at most {@link APPLIED_ACTIONS}),
+   * so that one delivered twice applies once; absent when none was.
+   */
+  readonly appliedActions?: readonly string[];
 }
+
+/** How many applied action ids a state remembers. */
+export const APPLIED_ACTIONS = 16;
 
 /** The state of a (rule, target) that never raised. */
 export const EMPTY_EPISODE_STATE: EpisodeState = {
@@ -85,6 +93,29 @@ export function apply(state: EpisodeState | undefined, input: EpisodeInput, rule
     default:
       return then(timed, personAction(timed.state, input));
   }
+}
+
+/**
+ * A person's action that came with an id (an alarm action record on the stream), applied at its place
+ * among the (rule, target)'s inputs: refused when the id was applied already, else as `apply` applies
+ * an action, except that time is not advanced to the action's `at` (a person's clock, not the event
+ * time the condition side runs on: what time makes due stays with the readings and timers).
+ */
+export function applyActionOnce(
+  state: EpisodeState | undefined,
+  action: PersonAction,
+  actionId: string,
+): EpisodeStep {
+  const s = state ?? EMPTY_EPISODE_STATE;
+  const applied = s.appliedActions ?? [];
+  if (applied.includes(actionId))
+    return { state: s, events: [], refused: `action ${actionId} is applied already` };
+  const step = personAction(s, action);
+  if (step.refused !== undefined) return step;
+  return {
+    state: { ...step.state, appliedActions: [...applied, actionId].slice(-APPLIED_ACTIONS) },
+    events: step.events,
+  };
 }
 
 /** A person's action on the open episode; shelving also applies to the (rule, target). */

@@ -2,11 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AlarmRule,
+  APPLIED_ACTIONS,
   apply,
   applyAction,
+  applyActionOnce,
   type EpisodeInput,
   type EpisodePolicy,
   type EpisodeState,
+  episodeStateCodec,
 } from '../../../../operators/rules/episodes/index.ts';
 import { type AlarmEvent, episodeId } from '../../../../topology/index.ts';
 
@@ -174,5 +177,29 @@ describe('alarm episode state machine', () => {
     expect(applyAction(state.episode!, { kind: 'unshelve', at: T0, by: 'ana' }).refused).toMatch(
       /not shelved/,
     );
+  });
+
+  it('applies an action with an id once, remembers the latest ids through the codec, and advances no time', () => {
+    const r = rule({ closeAfterMs: 5 * MIN });
+    const { state } = feed(r, [holds(0)]);
+    const comment = { kind: 'comment', at: T0 + 10 * MIN, by: 'ana', text: 'on it' } as const;
+    const once = applyActionOnce(state, comment, 'act-1');
+    expect(once.events.map((e) => e.kind)).toEqual(['comment']);
+    expect(once.state.appliedActions).toEqual(['act-1']);
+    const again = applyActionOnce(once.state, comment, 'act-1');
+    expect(again.events).toEqual([]);
+    expect(again.refused).toMatch(/act-1 is applied already/);
+    const bytes = episodeStateCodec.encode(once.state);
+    expect(episodeStateCodec.decode(bytes)).toEqual(once.state);
+    // a state without ids keeps its old layout
+    expect(episodeStateCodec.decode(episodeStateCodec.encode(state))).toEqual(state);
+    let s = once.state;
+    for (let i = 2; i <= APPLIED_ACTIONS + 1; i++) s = applyActionOnce(s, comment, `act-${i}`).state;
+    expect(s.appliedActions).toHaveLength(APPLIED_ACTIONS);
+    expect(s.appliedActions![0]).toBe('act-2');
+    // a cleared episode past its grace period is closed by time, not by the action's time
+    const cleared = feed(r, [ends(1)], state).state;
+    const late = applyActionOnce(cleared, { ...comment, at: T0 + 60 * MIN }, 'act-x');
+    expect(late.events.map((e) => e.kind)).toEqual(['comment']);
   });
 });
