@@ -25,6 +25,7 @@ import {
   type ValueState,
 } from '../keyedState.ts';
 import type { NodeTimers } from './timers.ts';
+import { ValueEntries } from './valueEntries.ts';
 
 const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
@@ -44,6 +45,14 @@ export interface Capture {
 /** The group a field of a published map state is published under. */
 export function publishedGroup(node: string, state: string, field: string): string {
   return JSON.stringify([node, state, field]);
+}
+
+/**
+ * The start of the ids of a state's entries, `["node","state",`: an id is it followed by the key's
+ * JSON (and a field's) and `]`, the same text as `JSON.stringify` of the array.
+ */
+function idPrefix(node: string, state: string): string {
+  return `${JSON.stringify([node, state]).slice(0, -1)},`;
 }
 
 /** An entry id as its parts: node, state, key and (map state) field. */
@@ -124,10 +133,9 @@ const DOMAINS = [
 /** One operator's keyed state on one shard. */
 export class NodeState implements KeyedState {
   private readonly declared = new Map<string, Declared>();
-  private readonly values = new Map<string, Map<string, unknown>>();
+  /** Value states, with what changed in them. */
+  private readonly values = new Map<string, ValueEntries>();
   private readonly maps = new Map<string, Map<string, Map<string, unknown>>>();
-  /** state → keys whose value changed. */
-  private readonly dirtyValues = new Map<string, Set<string>>();
   /** state → key → fields that changed. */
   private readonly dirtyFields = new Map<string, Map<string, Set<string>>>();
   private readonly dirtyTimers = new Set<string>();
@@ -152,8 +160,7 @@ export class NodeState implements KeyedState {
         ttlMs: d.publish?.ttlMs,
       });
       if (d.kind === 'value') {
-        this.values.set(d.name, new Map());
-        this.dirtyValues.set(d.name, new Set());
+        this.values.set(d.name, new ValueEntries(idPrefix(node, d.name)));
       } else {
         this.maps.set(d.name, new Map());
         this.dirtyFields.set(d.name, new Map());
@@ -169,7 +176,7 @@ export class NodeState implements KeyedState {
   }
 
   value<T>(name: string): ValueState<T> {
-    return this.handle(name, 'value', () => this.valueHandle(name)) as ValueState<T>;
+    return this.handle(name, 'value', () => this.values.get(name)!.handle) as ValueState<T>;
   }
 
   map<T>(name: string): MapState<T> {
@@ -188,22 +195,6 @@ export class NodeState implements KeyedState {
         `node "${this.node}": state "${name}" is a ${declared.kind} state, not a ${kind} state`,
       );
     return getOrCreate(this.handles, name, make);
-  }
-
-  private valueHandle(name: string): ValueState<unknown> {
-    const values = this.values.get(name)!;
-    const dirty = this.dirtyValues.get(name)!;
-    return {
-      get: (key) => values.get(key),
-      set: (key, value) => {
-        values.set(key, value);
-        dirty.add(key);
-      },
-      delete: (key) => {
-        if (values.delete(key)) dirty.add(key);
-      },
-      keys: () => values.keys(),
-    };
   }
 
   private mapHandle(name: string): MapState<unknown> {
@@ -250,7 +241,7 @@ export class NodeState implements KeyedState {
   get changed(): boolean {
     if (this.dirtyTimers.size > 0 || this.timers.currentWatermark !== this.capturedWatermark) return true;
     if (this.activeAt !== undefined) return true;
-    for (const keys of this.dirtyValues.values()) if (keys.size > 0) return true;
+    for (const entries of this.values.values()) if (entries.hasChanges) return true;
     for (const keys of this.dirtyFields.values()) if (keys.size > 0) return true;
     return false;
   }
@@ -266,26 +257,24 @@ export class NodeState implements KeyedState {
       declared.json
         ? slab.encode((JSON.stringify(value) as string | undefined) ?? '')
         : declared.codec.encode(value);
-    for (const [name, keys] of this.dirtyValues) {
+    for (const [name, entries] of this.values) {
       const declared = this.declared.get(name)!;
-      const values = this.values.get(name)!;
-      for (const key of keys) {
-        const id = JSON.stringify([this.node, name, key]);
-        const value = values.get(key);
+      entries.capture((id, value) => {
         if (value === undefined) deletes.push(id);
         else upserts.push({ key: id, value: encode(declared, value) });
-      }
-      keys.clear();
+      });
     }
     for (const [name, keys] of this.dirtyFields) {
       const declared = this.declared.get(name)!;
       const maps = this.maps.get(name)!;
+      const prefix = idPrefix(this.node, name);
       for (const [key, fields] of keys) {
         const current = maps.get(key);
         // only the shard's own key is published
         const ttlMs = key === '' ? declared.ttlMs : undefined;
+        const keyPrefix = `${prefix}${JSON.stringify(key)},`;
         for (const field of fields) {
-          const id = JSON.stringify([this.node, name, key, field]);
+          const id = `${keyPrefix}${JSON.stringify(field)}]`;
           const value = current?.get(field);
           const bytes = value === undefined ? undefined : encode(declared, value);
           if (bytes === undefined) deletes.push(id);
@@ -357,8 +346,7 @@ export class NodeState implements KeyedState {
     const value = declared.codec.decode(bytes);
     if (declared.kind === 'value') {
       if (field !== undefined) return false;
-      this.values.get(name)!.set(key, value);
-      if (dirty) this.dirtyValues.get(name)!.add(key);
+      this.values.get(name)!.set(key, value, dirty);
       return true;
     }
     if (field === undefined) return false;
