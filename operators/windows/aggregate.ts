@@ -18,6 +18,8 @@ import { columnOf, newSlot, type Slot } from './slots.ts';
 const METRICS_HINT = 12;
 /** Rows a customer bucket is first sized for (the slab doubles as rows come). */
 const FIRST_KEY_ROWS = 64;
+/** Batch rows kept for the next batches' windows (a batch touches a few windows of each scope). */
+const SPARE_ROWS = 16;
 
 /** The product and customer × product windows of a batch: bucket id → window end and rows. */
 export type SharedBuckets = Map<string, { readonly end: number; readonly rows: WindowRows }>;
@@ -77,8 +79,21 @@ export function batchApplier(
   const deviceSlices = slices.filter((s) => s.scope === 'device');
   const sharedSlices = slices.filter((s) => s.scope !== 'device');
   const paneSize = panes.sizes[0];
+  // the rows of merged batches, emptied for the next: their slabs are sized for a batch already
+  const spare: WindowRows[] = [];
+  const rowsFor = (keys: number): WindowRows => {
+    const rows = spare.pop();
+    if (rows === undefined) return new WindowRows(lists, keys * METRICS_HINT);
+    rows.clear();
+    return rows;
+  };
   return {
     lists,
+    /** The batch's shared windows were merged (`applied.shared` is not read again): their rows serve the next batches. */
+    merged(applied: AppliedBatch): void {
+      for (const { rows } of applied.shared.values()) if (spare.length < SPARE_ROWS) spare.push(rows);
+      applied.shared.clear();
+    },
     /** Whether a record at event time `t` is too late under `watermark` (the rule `apply` applies). */
     tooLate(t: number, watermark: number): boolean {
       let firstEnd = Number.POSITIVE_INFINITY;
@@ -120,7 +135,7 @@ export function batchApplier(
             let bucket = out.shared.get(id);
             if (bucket === undefined) {
               const keys = slice.scope === 'product' ? 4 : Math.min(batch.length, FIRST_KEY_ROWS);
-              bucket = { end, rows: new WindowRows(lists, keys * METRICS_HINT) };
+              bucket = { end, rows: rowsFor(keys) };
               out.shared.set(id, bucket);
             }
             acc = bucket.rows;

@@ -189,6 +189,7 @@ export function windowAggregate(
       for (const record of applied.late) ctx.side('late', record);
       windows.devices.changed(applied);
       windows.shared.merge(applied.shared);
+      applier.merged(applied);
       const timers = ctx.timers!;
       if (Number.isFinite(applied.maxEventTime))
         timers.advanceWatermark(applied.maxEventTime - config.allowedOutOfOrdernessMs);
