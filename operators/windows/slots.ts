@@ -93,6 +93,20 @@ export function newSlot(
   return { product, device, size, start, end, columns, data, records: 0, emitted: 0, flags: 0 };
 }
 
+/**
+ * Empties a slot for reuse with `columns`: statistics and counts as {@link newSlot} makes them, in its
+ * own buffer when that has the size (a slot that only passes values on, never kept).
+ */
+export function emptySlot(slot: Slot, columns: readonly string[]): void {
+  const n = STATS_STRIDE * columns.length;
+  if (slot.data.length !== n) slot.data = new Float64Array(n);
+  for (let c = 0; c < columns.length; c++) clearStats(slot.data, STATS_STRIDE * c);
+  slot.columns = columns;
+  slot.records = 0;
+  slot.emitted = 0;
+  slot.flags = 0;
+}
+
 /** The column of `metric` in the slot, added (empty) when the slot has none yet. */
 export function columnOf(slot: Slot, metric: string, hint: number, lists: ColumnLists): number {
   const columns = slot.columns;
