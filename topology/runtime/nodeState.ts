@@ -24,6 +24,7 @@ import {
   type StateEntry,
   type ValueState,
 } from '../keyedState.ts';
+import { MapEntries } from './mapEntries.ts';
 import type { NodeTimers } from './timers.ts';
 import { ValueEntries } from './valueEntries.ts';
 
@@ -31,8 +32,6 @@ const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const TIMERS = '#timers';
-/** The fields of a key that has none. */
-const NO_FIELDS: ReadonlyMap<string, unknown> = new Map();
 const WATERMARK = '#watermark';
 
 /** The changed entries of one capture: upserts and deleted ids, and what it publishes (if anything). */
@@ -135,9 +134,8 @@ export class NodeState implements KeyedState {
   private readonly declared = new Map<string, Declared>();
   /** Value states, with what changed in them. */
   private readonly values = new Map<string, ValueEntries>();
-  private readonly maps = new Map<string, Map<string, Map<string, unknown>>>();
-  /** state → key → fields that changed. */
-  private readonly dirtyFields = new Map<string, Map<string, Set<string>>>();
+  /** Map states, with what changed in them. */
+  private readonly maps = new Map<string, MapEntries>();
   private readonly dirtyTimers = new Set<string>();
   private capturedWatermark = Number.NEGATIVE_INFINITY;
   /** Whether any state is published: then so is the watermark. */
@@ -162,8 +160,7 @@ export class NodeState implements KeyedState {
       if (d.kind === 'value') {
         this.values.set(d.name, new ValueEntries(idPrefix(node, d.name)));
       } else {
-        this.maps.set(d.name, new Map());
-        this.dirtyFields.set(d.name, new Map());
+        this.maps.set(d.name, new MapEntries());
       }
     }
     timers.onChange = (key) => this.dirtyTimers.add(key);
@@ -180,7 +177,7 @@ export class NodeState implements KeyedState {
   }
 
   map<T>(name: string): MapState<T> {
-    return this.handle(name, 'map', () => this.mapHandle(name)) as MapState<T>;
+    return this.handle(name, 'map', () => this.maps.get(name)!.handle) as MapState<T>;
   }
 
   private handle(
@@ -197,52 +194,12 @@ export class NodeState implements KeyedState {
     return getOrCreate(this.handles, name, make);
   }
 
-  private mapHandle(name: string): MapState<unknown> {
-    const maps = this.maps.get(name)!;
-    const dirty = this.dirtyFields.get(name)!;
-    // on every record's path: no closure made per call
-    const mark = (key: string, field: string) => {
-      let fields = dirty.get(key);
-      if (fields === undefined) {
-        fields = new Set<string>();
-        dirty.set(key, fields);
-      }
-      fields.add(field);
-    };
-    return {
-      get: (key, field) => maps.get(key)?.get(field),
-      set: (key, field, value) => {
-        let fields = maps.get(key);
-        if (fields === undefined) {
-          fields = new Map<string, unknown>();
-          maps.set(key, fields);
-        }
-        fields.set(field, value);
-        mark(key, field);
-      },
-      delete: (key, field) => {
-        const fields = maps.get(key);
-        if (fields === undefined || !fields.delete(field)) return;
-        if (fields.size === 0) maps.delete(key);
-        mark(key, field);
-      },
-      clear: (key) => {
-        const fields = maps.get(key);
-        if (fields === undefined) return;
-        for (const field of fields.keys()) mark(key, field);
-        maps.delete(key);
-      },
-      entries: (key) => (maps.get(key) ?? NO_FIELDS).entries(),
-      keys: () => maps.keys(),
-    };
-  }
-
   /** Whether anything changed since the last capture. */
   get changed(): boolean {
     if (this.dirtyTimers.size > 0 || this.timers.currentWatermark !== this.capturedWatermark) return true;
     if (this.activeAt !== undefined) return true;
     for (const entries of this.values.values()) if (entries.hasChanges) return true;
-    for (const keys of this.dirtyFields.values()) if (keys.size > 0) return true;
+    for (const entries of this.maps.values()) if (entries.hasChanges) return true;
     return false;
   }
 
@@ -264,28 +221,21 @@ export class NodeState implements KeyedState {
         else upserts.push({ key: id, value: encode(declared, value) });
       });
     }
-    for (const [name, keys] of this.dirtyFields) {
+    for (const [name, entries] of this.maps) {
       const declared = this.declared.get(name)!;
-      const maps = this.maps.get(name)!;
       const prefix = idPrefix(this.node, name);
-      for (const [key, fields] of keys) {
-        const current = maps.get(key);
-        // only the shard's own key is published
-        const ttlMs = key === '' ? declared.ttlMs : undefined;
-        const keyPrefix = `${prefix}${JSON.stringify(key)},`;
-        for (const field of fields) {
-          const id = `${keyPrefix}${JSON.stringify(field)}]`;
-          const value = current?.get(field);
-          const bytes = value === undefined ? undefined : encode(declared, value);
-          if (bytes === undefined) deletes.push(id);
-          else upserts.push({ key: id, value: bytes });
-          if (ttlMs === undefined) continue;
-          const group = publishedGroup(this.node, name, field);
-          if (bytes === undefined) published.deletes.push(group);
-          else published.upserts.push({ group, value: bytes, ttlMs });
-        }
-      }
-      keys.clear();
+      entries.capture((key, field, value) => {
+        const fieldJson = JSON.stringify(field);
+        const id = `${prefix}${JSON.stringify(key)},${fieldJson}]`;
+        const bytes = value === undefined ? undefined : encode(declared, value);
+        if (bytes === undefined) deletes.push(id);
+        else upserts.push({ key: id, value: bytes });
+        // only the shard's own key is published; its group is `publishedGroup`'s text
+        if (key !== '' || declared.ttlMs === undefined) return;
+        const group = `${prefix}${fieldJson}]`;
+        if (bytes === undefined) published.deletes.push(group);
+        else published.upserts.push({ group, value: bytes, ttlMs: declared.ttlMs });
+      });
     }
     for (const key of this.dirtyTimers) {
       const id = JSON.stringify([this.node, TIMERS, key]);
@@ -350,8 +300,7 @@ export class NodeState implements KeyedState {
       return true;
     }
     if (field === undefined) return false;
-    getOrCreate(this.maps.get(name)!, key, () => new Map<string, unknown>()).set(field, value);
-    if (dirty) getOrCreate(this.dirtyFields.get(name)!, key, () => new Set<string>()).add(field);
+    this.maps.get(name)!.set(key, field, value, dirty);
     return true;
   }
 }
