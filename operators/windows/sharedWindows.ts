@@ -52,6 +52,12 @@ export class SharedWindows {
    * merge with more records than the last emitted goes out as the final again.
    */
   private readonly recheck = new Map<string, { readonly at: number[]; records: number }>();
+  /**
+   * The watermark at which one of the shard's partials may next be due (its final, or its expiry),
+   * or a late record changed one whose final went out: until then an emission need not look at them
+   * (they are many; a batch merges into few). Found again by every look.
+   */
+  private nextDue = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly partials: MapState<Slot>,
@@ -80,6 +86,9 @@ export class SharedWindows {
           mergeSlots(slot.data, STATS_STRIDE * column, rows.data, row.at + STATS_STRIDE * c);
         }
         slot.records += row.records;
+        // a final that went out is due again, a new window at its end
+        if (slot.flags & FINAL) this.nextDue = Number.NEGATIVE_INFINITY;
+        else this.nextDue = Math.min(this.nextDue, end + this.rules.allowedLatenessMs);
         this.partials.set(SHARD, field, slot);
         this.dirty.add(field);
       }
@@ -108,12 +117,18 @@ export class SharedWindows {
     const { allowedLatenessMs, retentionMs } = this.rules;
     const finals: string[] = [];
     const expired: string[] = [];
-    for (const [field, slot] of this.partials.entries(SHARD)) {
-      if (slot.end + allowedLatenessMs > watermark) continue;
-      if (!(slot.flags & FINAL) || slot.emitted !== slot.records) finals.push(field);
-      // kept a retention longer than a device window: another worker, its view of the watermark
-      // behind this one's, may still take a late record for the window and merge this part into it
-      if (slot.end + 2 * retentionMs <= watermark) expired.push(field);
+    if (this.nextDue <= watermark) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const [field, slot] of this.partials.entries(SHARD)) {
+        const done = slot.flags & FINAL && slot.emitted === slot.records;
+        // kept a retention longer than a device window: another worker, its view of the watermark
+        // behind this one's, may still take a late record for the window and merge this part into it
+        next = Math.min(next, done ? slot.end + 2 * retentionMs : slot.end + allowedLatenessMs);
+        if (slot.end + allowedLatenessMs > watermark) continue;
+        if (!done) finals.push(field);
+        if (slot.end + 2 * retentionMs <= watermark) expired.push(field);
+      }
+      this.nextDue = next;
     }
     // inherited windows (see the file comment) that are due and this shard has no part of; only
     // once other shards' parts can be read (the parent's are published)
