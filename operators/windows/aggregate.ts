@@ -37,9 +37,10 @@ export interface AppliedBatch {
   readonly created: { key: string; pane: PaneWindows }[];
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether `a` is the first `n` names of `b`. */
+function sameList(a: readonly string[], b: readonly string[], n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -149,17 +150,19 @@ export function batchApplier(
           out.late.push(record);
           continue;
         }
-        names.length = 0;
-        values.length = 0;
+        // the record's metrics are the first `n` of `names` and `values`, written over the last
+        // record's (emptying an array gives its room back: the next record's pushes would allocate it again)
+        let n = 0;
         for (const metric in record.metrics) {
           const value = record.metrics[metric];
           if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-          names.push(metric);
-          values.push(value);
+          names[n] = metric;
+          values[n] = value;
+          n++;
         }
-        if (names.length === 0) continue;
+        if (n === 0) continue;
         // records mostly carry the same metrics: intern the list only when it changes
-        if (!sameList(columns, names)) columns = lists.of(names);
+        if (!sameList(columns, names, n)) columns = lists.of(names.slice(0, n));
         if (pane !== undefined) {
           const key = record.rawRef.partitionKey ?? record.device_id;
           let open = devices.open.get(key);
@@ -178,9 +181,9 @@ export function batchApplier(
             }
           }
           if (slot.columns === columns)
-            for (let m = 0; m < names.length; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
+            for (let m = 0; m < n; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
           else
-            for (let m = 0; m < names.length; m++) {
+            for (let m = 0; m < n; m++) {
               const c = columnOf(slot, names[m]!, m, lists);
               addToStats(slot.data, STATS_STRIDE * c, values[m]!, t);
             }
@@ -205,10 +208,8 @@ export function batchApplier(
           }
           const rows = accs[i]!;
           const row = rows.row(rowName, columns);
-          if (row.columns === columns) for (let m = 0; m < names.length; m++) rows.add(row, m, values[m]!, t);
-          else
-            for (let m = 0; m < names.length; m++)
-              rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
+          if (row.columns === columns) for (let m = 0; m < n; m++) rows.add(row, m, values[m]!, t);
+          else for (let m = 0; m < n; m++) rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
           row.records++;
         }
       }
