@@ -37,6 +37,8 @@ const RECHECK_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000];
 
 /** The name of the published map state that holds the partials. */
 export const PARTIALS = 'partials';
+/** Buckets whose partials' fields are remembered (a few days of windows). */
+const FIELD_BUCKETS = 200;
 /** The key partials are kept under: the shard as a whole. */
 const SHARD = '';
 
@@ -58,6 +60,11 @@ export class SharedWindows {
    * (they are many; a batch merges into few). Found again by every look.
    */
   private nextDue = Number.NEGATIVE_INFINITY;
+  /**
+   * Partial fields by bucket and row: a batch's rows find theirs made already, so the partials'
+   * lookups hash a known string rather than a new one per row and batch.
+   */
+  private readonly fieldNames = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly partials: MapState<Slot>,
@@ -75,7 +82,7 @@ export class SharedWindows {
     for (const [bucket, { end, rows }] of shared) {
       for (const [name, row] of rows.byRow) {
         if (row.records === 0) continue;
-        const field = partialField(bucket, name);
+        const field = this.fieldOf(bucket, name);
         let slot = this.partials.get(SHARD, field);
         if (slot === undefined) {
           const key = this.keyOf(field);
@@ -206,6 +213,22 @@ export class SharedWindows {
       if (this.partials.get(SHARD, field) === undefined) this.keys.delete(field);
     }
     return { flushed: running.length, left };
+  }
+
+  private fieldOf(bucket: string, row: string): string {
+    let rows = this.fieldNames.get(bucket);
+    if (rows === undefined) {
+      // past windows' buckets are never asked for again: forgotten now and then
+      if (this.fieldNames.size >= FIELD_BUCKETS) this.fieldNames.clear();
+      rows = new Map();
+      this.fieldNames.set(bucket, rows);
+    }
+    let field = rows.get(row);
+    if (field === undefined) {
+      field = partialField(bucket, row);
+      rows.set(row, field);
+    }
+    return field;
   }
 
   private keyOf(field: string): PartialKey {
