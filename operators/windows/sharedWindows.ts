@@ -29,7 +29,7 @@ import type { SharedBuckets } from './aggregate.ts';
 import type { Lateness } from './deviceWindows.ts';
 import { type PartialKey, parsePartial, partialField, sharedAggregates } from './keys.ts';
 import type { ColumnLists } from './rows.ts';
-import { columnOf, FINAL, mergeSlot, newSlot, type Slot } from './slots.ts';
+import { columnOf, FINAL, mergeSlot, newSlot, type Slot, SlotRoom } from './slots.ts';
 import type { GlobalWatermark } from './watermark.ts';
 
 /** When a final is merged again after it went out (see `SharedWindows.recheck`). */
@@ -262,17 +262,21 @@ export class SharedParts {
   async merged(fields: readonly string[]): Promise<Map<string, Slot>> {
     const published = this.remote ? await this.published()!.read<Slot>(PARTIALS, fields) : undefined;
     const out = new Map<string, Slot>();
+    // the merges live as long as this emission: one room for all of them
+    const room = new SlotRoom(fields.length);
     for (const field of fields) {
       let merged: Slot | undefined;
-      const add = (part: Slot) => {
-        merged ??= newSlot('', '', part.size, part.start, part.end, part.columns, false);
-        mergeSlot(merged, part, this.lists);
-      };
       for (const { shared } of this.locals.values()) {
         const part = shared.partial(field);
-        if (part !== undefined) add(part);
+        if (part === undefined) continue;
+        merged ??= room.slot(part.size, part.start, part.end, part.columns);
+        mergeSlot(merged, part, this.lists);
       }
-      for (const [shardId, part] of published?.get(field) ?? []) if (!this.global.isLocal(shardId)) add(part);
+      for (const [shardId, part] of published?.get(field) ?? []) {
+        if (this.global.isLocal(shardId)) continue;
+        merged ??= room.slot(part.size, part.start, part.end, part.columns);
+        mergeSlot(merged, part, this.lists);
+      }
       if (merged !== undefined) out.set(field, merged);
     }
     return out;
