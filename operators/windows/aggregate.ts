@@ -48,6 +48,12 @@ function sameList(a: readonly string[], b: readonly string[], n: number): boolea
 export interface DeviceState {
   readonly open: ValueState<Slot[]>;
   readonly closed: MapState<Slot>;
+  /**
+   * The latest end of a closed pane's smallest window (kept by `deviceWindows.ts`): a pane whose
+   * window ends later is not closed, so a record's new pane is looked for among the closed ones only
+   * when it is late enough to be there.
+   */
+  closedUntil: number;
 }
 
 /** The field of a device's pane once closed (`closed`). */
@@ -171,8 +177,10 @@ export function batchApplier(
           let field: string | undefined;
           if (slot === undefined) {
             // a pane already closed (a late record), or a new one
-            field = closedField({ product: record.productId, device: record.device_id, start: pane.start });
-            slot = devices.closed.get(key, field);
+            if (pane.windows[0]!.end <= devices.closedUntil) {
+              field = closedField({ product: record.productId, device: record.device_id, start: pane.start });
+              slot = devices.closed.get(key, field);
+            }
             if (slot === undefined) {
               field = undefined;
               slot = newSlot(record.productId, record.device_id, paneSize!, pane.start, pane.end, columns);

@@ -88,7 +88,11 @@ export class DeviceWindows {
       this.dirty.add(key);
     }
     for (const key of this.state.closed.keys())
-      for (const [, pane] of this.state.closed.entries(key)) this.index(key, this.geometry.windowsOf(pane));
+      for (const [, pane] of this.state.closed.entries(key)) {
+        const windows = this.geometry.windowsOf(pane);
+        this.index(key, windows);
+        this.closedUntil(windows);
+      }
   }
 
   /** Takes in what a batch changed. */
@@ -224,8 +228,12 @@ export class DeviceWindows {
     if (open !== undefined) {
       kept = [];
       for (const slot of open) {
-        if (this.geometry.windowsOf(slot).windows[0]!.end + lateness > watermark) kept.push(slot);
-        else this.state.closed.set(key, closedField(slot), slot);
+        const windows = this.geometry.windowsOf(slot);
+        if (windows.windows[0]!.end + lateness > watermark) kept.push(slot);
+        else {
+          this.state.closed.set(key, closedField(slot), slot);
+          this.closedUntil(windows);
+        }
       }
       if (kept.length === 0) this.state.open.delete(key);
       else if (kept.length !== open.length) this.state.open.set(key, kept);
@@ -253,6 +261,12 @@ export class DeviceWindows {
     for (const { slot } of held) mergeSlot(merged, slot, this.lists);
     deviceAggregates(w, merged, final, out);
     return held;
+  }
+
+  /** A pane went to `closed`: new records' panes ending later are looked for among the open ones only. */
+  private closedUntil(pane: PaneWindows): void {
+    const end = pane.windows[0]!.end;
+    if (end > this.state.closedUntil) this.state.closedUntil = end;
   }
 
   /** Drops the key's panes whose largest window ends at `end` (it is past retention). */

@@ -79,7 +79,11 @@ export function windowAggregate(
     if (windows === undefined || windows.state !== state) {
       if (state === undefined)
         throw new Error('window-aggregate needs keyed state: run it with a state store');
-      const device = { open: state.value<Slot[]>(DEVICES), closed: state.map<Slot>(CLOSED) };
+      const device: DeviceState = {
+        open: state.value<Slot[]>(DEVICES),
+        closed: state.map<Slot>(CLOSED),
+        closedUntil: Number.NEGATIVE_INFINITY,
+      };
       windows = {
         state,
         device,
