@@ -14,8 +14,6 @@ interface FieldEntry {
   value: unknown;
   /** In `changed`. */
   dirty: boolean;
-  /** The entry id, once a capture needed it (see `capture`). */
-  id: string | undefined;
 }
 
 const NO_FIELDS: IterableIterator<FieldEntry> = new Map<string, FieldEntry>().values();
@@ -84,7 +82,7 @@ export class MapEntries {
     }
     let entry = fields.get(field);
     if (entry === undefined) {
-      entry = { key, field, value, dirty: false, id: undefined };
+      entry = { key, field, value, dirty: false };
       fields.set(field, entry);
     }
     entry.value = value;
@@ -92,21 +90,15 @@ export class MapEntries {
   }
 
   /**
-   * Hands each changed field's entry id, key, field and value (`undefined`: deleted) to `take`, in
-   * the order they first changed, drops the deleted ones, and starts tracking changes anew. A
-   * field's id is made by `idOf` once and kept: a field is written again and again (a pane's
-   * marks, a partial at every snapshot), and a kept id is hashed once wherever it is a map key.
+   * Hands each changed field's key, field and value (`undefined`: deleted) to `take`, in the order
+   * they first changed, drops the deleted ones, and starts tracking changes anew.
    */
-  capture(
-    idOf: (key: string, field: string) => string,
-    take: (id: string, key: string, field: string, value: unknown) => void,
-  ): void {
+  capture(take: (key: string, field: string, value: unknown) => void): void {
     const changed = this.changed;
     this.changed = [];
     for (const entry of changed) {
       entry.dirty = false;
-      entry.id ??= idOf(entry.key, entry.field);
-      take(entry.id, entry.key, entry.field, entry.value);
+      take(entry.key, entry.field, entry.value);
       if (entry.value !== undefined) continue;
       const fields = this.byKey.get(entry.key)!;
       fields.delete(entry.field);

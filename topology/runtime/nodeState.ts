@@ -224,15 +224,15 @@ export class NodeState implements KeyedState {
     for (const [name, entries] of this.maps) {
       const declared = this.declared.get(name)!;
       const prefix = idPrefix(this.node, name);
-      const idOf = (key: string, field: string) =>
-        `${prefix}${JSON.stringify(key)},${JSON.stringify(field)}]`;
-      entries.capture(idOf, (id, key, field, value) => {
+      entries.capture((key, field, value) => {
+        const fieldJson = JSON.stringify(field);
+        const id = `${prefix}${JSON.stringify(key)},${fieldJson}]`;
         const bytes = value === undefined ? undefined : encode(declared, value);
         if (bytes === undefined) deletes.push(id);
         else upserts.push({ key: id, value: bytes });
         // only the shard's own key is published; its group is `publishedGroup`'s text
         if (key !== '' || declared.ttlMs === undefined) return;
-        const group = `${prefix}${JSON.stringify(field)}]`;
+        const group = `${prefix}${fieldJson}]`;
         if (bytes === undefined) published.deletes.push(group);
         else published.upserts.push({ group, value: bytes, ttlMs: declared.ttlMs });
       });
