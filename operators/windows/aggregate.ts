@@ -18,6 +18,8 @@ import { columnOf, newSlot, type Slot } from './slots.ts';
 const METRICS_HINT = 12;
 /** Rows a customer bucket is first sized for (the slab doubles as rows come). */
 const FIRST_KEY_ROWS = 64;
+/** Batch rows kept for the next batches' windows (a batch touches a few windows of each scope). */
+const SPARE_ROWS = 16;
 
 /** The product and customer × product windows of a batch: bucket id → window end and rows. */
 export type SharedBuckets = Map<string, { readonly end: number; readonly rows: WindowRows }>;
@@ -35,9 +37,10 @@ export interface AppliedBatch {
   readonly created: { key: string; pane: PaneWindows }[];
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether `a` is the first `n` names of `b`. */
+function sameList(a: readonly string[], b: readonly string[], n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -45,6 +48,12 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export interface DeviceState {
   readonly open: ValueState<Slot[]>;
   readonly closed: MapState<Slot>;
+  /**
+   * The latest end of a closed pane's smallest window (kept by `deviceWindows.ts`): a pane whose
+   * window ends later is not closed, so a record's new pane is looked for among the closed ones only
+   * when it is late enough to be there.
+   */
+  closedUntil: number;
 }
 
 /** The field of a device's pane once closed (`closed`). */
@@ -77,8 +86,21 @@ export function batchApplier(
   const deviceSlices = slices.filter((s) => s.scope === 'device');
   const sharedSlices = slices.filter((s) => s.scope !== 'device');
   const paneSize = panes.sizes[0];
+  // the rows of merged batches, emptied for the next: their slabs are sized for a batch already
+  const spare: WindowRows[] = [];
+  const rowsFor = (keys: number): WindowRows => {
+    const rows = spare.pop();
+    if (rows === undefined) return new WindowRows(lists, keys * METRICS_HINT);
+    rows.clear();
+    return rows;
+  };
   return {
     lists,
+    /** The batch's shared windows were merged (`applied.shared` is not read again): their rows serve the next batches. */
+    merged(applied: AppliedBatch): void {
+      for (const { rows } of applied.shared.values()) if (spare.length < SPARE_ROWS) spare.push(rows);
+      applied.shared.clear();
+    },
     /** Whether a record at event time `t` is too late under `watermark` (the rule `apply` applies). */
     tooLate(t: number, watermark: number): boolean {
       let firstEnd = Number.POSITIVE_INFINITY;
@@ -120,7 +142,7 @@ export function batchApplier(
             let bucket = out.shared.get(id);
             if (bucket === undefined) {
               const keys = slice.scope === 'product' ? 4 : Math.min(batch.length, FIRST_KEY_ROWS);
-              bucket = { end, rows: new WindowRows(lists, keys * METRICS_HINT) };
+              bucket = { end, rows: rowsFor(keys) };
               out.shared.set(id, bucket);
             }
             acc = bucket.rows;
@@ -134,17 +156,19 @@ export function batchApplier(
           out.late.push(record);
           continue;
         }
-        names.length = 0;
-        values.length = 0;
+        // the record's metrics are the first `n` of `names` and `values`, written over the last
+        // record's (emptying an array gives its room back: the next record's pushes would allocate it again)
+        let n = 0;
         for (const metric in record.metrics) {
           const value = record.metrics[metric];
           if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-          names.push(metric);
-          values.push(value);
+          names[n] = metric;
+          values[n] = value;
+          n++;
         }
-        if (names.length === 0) continue;
+        if (n === 0) continue;
         // records mostly carry the same metrics: intern the list only when it changes
-        if (!sameList(columns, names)) columns = lists.of(names);
+        if (!sameList(columns, names, n)) columns = lists.of(names.slice(0, n));
         if (pane !== undefined) {
           const key = record.rawRef.partitionKey ?? record.device_id;
           let open = devices.open.get(key);
@@ -153,8 +177,10 @@ export function batchApplier(
           let field: string | undefined;
           if (slot === undefined) {
             // a pane already closed (a late record), or a new one
-            field = closedField({ product: record.productId, device: record.device_id, start: pane.start });
-            slot = devices.closed.get(key, field);
+            if (pane.windows[0]!.end <= devices.closedUntil) {
+              field = closedField({ product: record.productId, device: record.device_id, start: pane.start });
+              slot = devices.closed.get(key, field);
+            }
             if (slot === undefined) {
               field = undefined;
               slot = newSlot(record.productId, record.device_id, paneSize!, pane.start, pane.end, columns);
@@ -163,9 +189,9 @@ export function batchApplier(
             }
           }
           if (slot.columns === columns)
-            for (let m = 0; m < names.length; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
+            for (let m = 0; m < n; m++) addToStats(slot.data, STATS_STRIDE * m, values[m]!, t);
           else
-            for (let m = 0; m < names.length; m++) {
+            for (let m = 0; m < n; m++) {
               const c = columnOf(slot, names[m]!, m, lists);
               addToStats(slot.data, STATS_STRIDE * c, values[m]!, t);
             }
@@ -190,10 +216,8 @@ export function batchApplier(
           }
           const rows = accs[i]!;
           const row = rows.row(rowName, columns);
-          if (row.columns === columns) for (let m = 0; m < names.length; m++) rows.add(row, m, values[m]!, t);
-          else
-            for (let m = 0; m < names.length; m++)
-              rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
+          if (row.columns === columns) for (let m = 0; m < n; m++) rows.add(row, m, values[m]!, t);
+          else for (let m = 0; m < n; m++) rows.add(row, rows.column(row, names[m]!, m), values[m]!, t);
           row.records++;
         }
       }

@@ -21,7 +21,7 @@ import type { WindowBounds } from './assign.ts';
 import { deviceAggregates } from './keys.ts';
 import type { PaneGeometry, PaneWindows } from './panes.ts';
 import type { ColumnLists } from './rows.ts';
-import { mergeSlot, newSlot, type Slot, sizeBit } from './slots.ts';
+import { emptySlot, mergeSlot, newSlot, type Slot, sizeBit } from './slots.ts';
 
 /** Event-time rules of the operator. */
 export interface Lateness {
@@ -35,20 +35,25 @@ interface KeyPane {
   readonly field: string | undefined;
 }
 
-/** One device window of a key and the panes it holds. */
+/** One device window of a key (it names the window's aggregates). */
 interface DueWindow {
   readonly product: string;
   readonly device: string;
   readonly size: WindowSize;
-  readonly bounds: WindowBounds;
+  readonly start: number;
+  readonly end: number;
   /** Index of the size among the geometry's sizes. */
   readonly i: number;
 }
 
 /** The device windows of one shard. */
 export class DeviceWindows {
-  /** Window end (any size) → the partition keys holding a pane in a window that ends then. */
-  private readonly byEnd = new Map<number, Set<string>>();
+  /**
+   * Window end (any size) → the partition keys holding a pane in a window that ends then, a key
+   * once per pane (a list, not a set: a pane is indexed once for each of its windows, for every
+   * record's new pane, and a key's repeats are dropped only when the end is due: `keysAt`).
+   */
+  private readonly byEnd = new Map<number, string[]>();
   /** The keys of `byEnd`, ascending. */
   private ends: number[] = [];
   /** Window ends whose keys were all settled once the watermark passed them (later: late keys only). */
@@ -61,6 +66,11 @@ export class DeviceWindows {
   private round: string[] = [];
   private next = 0;
   private readonly allBits: number;
+  /**
+   * Where a window of several panes is merged to be emitted: its aggregates copy the statistics out,
+   * so one slot serves every merge instead of a new buffer per window.
+   */
+  private readonly merged: Slot = newSlot('', '', '1h', 0, 0, [], false);
 
   constructor(
     private readonly state: DeviceState,
@@ -78,7 +88,11 @@ export class DeviceWindows {
       this.dirty.add(key);
     }
     for (const key of this.state.closed.keys())
-      for (const [, pane] of this.state.closed.entries(key)) this.index(key, this.geometry.windowsOf(pane));
+      for (const [, pane] of this.state.closed.entries(key)) {
+        const windows = this.geometry.windowsOf(pane);
+        this.index(key, windows);
+        this.closedUntil(windows);
+      }
   }
 
   /** Takes in what a batch changed. */
@@ -113,12 +127,12 @@ export class DeviceWindows {
     for (const end of this.ends) {
       if (end + allowedLatenessMs > watermark) break;
       if (this.settled.has(end)) continue;
-      for (const key of this.byEnd.get(end)!) this.settle(key, watermark, out);
+      for (const key of this.keysAt(end)) this.settle(key, watermark, out);
       this.settled.add(end);
     }
     while (this.ends.length > 0 && this.ends[0]! + retentionMs <= watermark) {
       const end = this.ends.shift()!;
-      for (const key of this.byEnd.get(end)!) this.expire(key, end);
+      for (const key of this.keysAt(end)) this.expire(key, end);
       this.byEnd.delete(end);
       this.settled.delete(end);
     }
@@ -159,15 +173,21 @@ export class DeviceWindows {
     for (const { end } of pane.windows) {
       let keys = this.byEnd.get(end);
       if (keys === undefined) {
-        keys = new Set();
+        keys = [];
         this.byEnd.set(end, keys);
         // few distinct ends (a retention's worth of windows): insert in order
         let at = this.ends.length;
         while (at > 0 && this.ends[at - 1]! > end) at--;
         this.ends.splice(at, 0, end);
       }
-      keys.add(key);
+      // a key whose panes are indexed one after another (a rebuild, a hub's devices) is listed once
+      if (keys[keys.length - 1] !== key) keys.push(key);
     }
+  }
+
+  /** The keys holding a pane in a window that ends at `end`, each once. */
+  private keysAt(end: number): Set<string> {
+    return new Set(this.byEnd.get(end));
   }
 
   /** Every pane of a key: the open ones (`open`) and the closed ones. */
@@ -208,8 +228,12 @@ export class DeviceWindows {
     if (open !== undefined) {
       kept = [];
       for (const slot of open) {
-        if (this.geometry.windowsOf(slot).windows[0]!.end + lateness > watermark) kept.push(slot);
-        else this.state.closed.set(key, closedField(slot), slot);
+        const windows = this.geometry.windowsOf(slot);
+        if (windows.windows[0]!.end + lateness > watermark) kept.push(slot);
+        else {
+          this.state.closed.set(key, closedField(slot), slot);
+          this.closedUntil(windows);
+        }
       }
       if (kept.length === 0) this.state.open.delete(key);
       else if (kept.length !== open.length) this.state.open.set(key, kept);
@@ -226,18 +250,23 @@ export class DeviceWindows {
     for (const pane of panes) {
       const s = pane.slot;
       if (s.device !== w.device || s.product !== w.product) continue;
-      if (this.geometry.windowsOf(s).windows[w.i]!.start === w.bounds.start) held.push(pane);
+      if (this.geometry.windowsOf(s).windows[w.i]!.start === w.start) held.push(pane);
     }
-    const window = { product: w.product, device: w.device, size: w.size, ...w.bounds };
     if (held.length === 1) {
-      deviceAggregates(window, held[0]!.slot, final, out);
+      deviceAggregates(w, held[0]!.slot, final, out);
       return held;
     }
-    const first = held[0]!.slot;
-    const merged = newSlot(w.product, w.device, w.size, w.bounds.start, w.bounds.end, first.columns, false);
+    const merged = this.merged;
+    emptySlot(merged, held[0]!.slot.columns);
     for (const { slot } of held) mergeSlot(merged, slot, this.lists);
-    deviceAggregates(window, merged, final, out);
+    deviceAggregates(w, merged, final, out);
     return held;
+  }
+
+  /** A pane went to `closed`: new records' panes ending later are looked for among the open ones only. */
+  private closedUntil(pane: PaneWindows): void {
+    const end = pane.windows[0]!.end;
+    if (end > this.state.closedUntil) this.state.closedUntil = end;
   }
 
   /** Drops the key's panes whose largest window ends at `end` (it is past retention). */
@@ -256,13 +285,15 @@ export class DeviceWindows {
   /** Adds the window of size index `i` of `pane`'s device to `windows`, once. */
   private add(windows: DueWindow[], pane: Slot, i: number, bounds: WindowBounds): void {
     for (const w of windows)
-      if (
-        w.i === i &&
-        w.bounds.start === bounds.start &&
-        w.device === pane.device &&
-        w.product === pane.product
-      )
+      if (w.i === i && w.start === bounds.start && w.device === pane.device && w.product === pane.product)
         return;
-    windows.push({ product: pane.product, device: pane.device, size: this.geometry.sizes[i]!, bounds, i });
+    windows.push({
+      product: pane.product,
+      device: pane.device,
+      size: this.geometry.sizes[i]!,
+      start: bounds.start,
+      end: bounds.end,
+      i,
+    });
   }
 }

@@ -120,17 +120,34 @@ export function sharedAggregates(
 ): void {
   for (let c = 0; c < merged.columns.length; c++) {
     const stats = statsOf(merged, c);
-    const base = {
-      scope: key.scope,
-      window: key.size,
-      productId: key.product,
-      metric: merged.columns[c]!,
-      windowStart: merged.start,
-      windowEnd: merged.end,
-      revision: windowRevision(stats.count, final),
-      final,
-      stats,
-    };
-    out.push(key.scope === 'customer-product' ? { ...base, customerId: key.customer } : base);
+    const revision = windowRevision(stats.count, final);
+    const metric = merged.columns[c]!;
+    // one object each, not a copy of the product's with the customer added
+    out.push(
+      key.scope === 'customer-product'
+        ? {
+            scope: key.scope,
+            window: key.size,
+            productId: key.product,
+            metric,
+            windowStart: merged.start,
+            windowEnd: merged.end,
+            revision,
+            final,
+            stats,
+            customerId: key.customer,
+          }
+        : {
+            scope: key.scope,
+            window: key.size,
+            productId: key.product,
+            metric,
+            windowStart: merged.start,
+            windowEnd: merged.end,
+            revision,
+            final,
+            stats,
+          },
+    );
   }
 }

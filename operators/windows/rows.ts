@@ -51,7 +51,7 @@ export class ColumnLists {
   }
 }
 
-/** A window's rows for one batch. */
+/** A window's rows for one batch (then emptied for another batch's window: `clear`). */
 export class WindowRows {
   readonly byRow = new Map<string, StatsRow>();
   data: Float64Array;
@@ -63,6 +63,12 @@ export class WindowRows {
     columnsHint = 64,
   ) {
     this.data = new Float64Array(STATS_STRIDE * Math.max(16, columnsHint));
+  }
+
+  /** No rows any more; the slab stays, sized for a batch like the last. */
+  clear(): void {
+    this.byRow.clear();
+    this.used = 0;
   }
 
   /**

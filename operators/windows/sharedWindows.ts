@@ -29,7 +29,7 @@ import type { SharedBuckets } from './aggregate.ts';
 import type { Lateness } from './deviceWindows.ts';
 import { type PartialKey, parsePartial, partialField, sharedAggregates } from './keys.ts';
 import type { ColumnLists } from './rows.ts';
-import { columnOf, FINAL, mergeSlot, newSlot, type Slot } from './slots.ts';
+import { columnOf, FINAL, mergeSlot, newSlot, type Slot, SlotRoom } from './slots.ts';
 import type { GlobalWatermark } from './watermark.ts';
 
 /** When a final is merged again after it went out (see `SharedWindows.recheck`). */
@@ -37,6 +37,8 @@ const RECHECK_MS = [1_000, 2_000, 4_000, 8_000, 16_000, 32_000];
 
 /** The name of the published map state that holds the partials. */
 export const PARTIALS = 'partials';
+/** Buckets whose partials' fields are remembered (a few days of windows). */
+const FIELD_BUCKETS = 200;
 /** The key partials are kept under: the shard as a whole. */
 const SHARD = '';
 
@@ -52,6 +54,17 @@ export class SharedWindows {
    * merge with more records than the last emitted goes out as the final again.
    */
   private readonly recheck = new Map<string, { readonly at: number[]; records: number }>();
+  /**
+   * The watermark at which one of the shard's partials may next be due (its final, or its expiry),
+   * or a late record changed one whose final went out: until then an emission need not look at them
+   * (they are many; a batch merges into few). Found again by every look.
+   */
+  private nextDue = Number.NEGATIVE_INFINITY;
+  /**
+   * Partial fields by bucket and row: a batch's rows find theirs made already, so the partials'
+   * lookups hash a known string rather than a new one per row and batch.
+   */
+  private readonly fieldNames = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly partials: MapState<Slot>,
@@ -69,7 +82,7 @@ export class SharedWindows {
     for (const [bucket, { end, rows }] of shared) {
       for (const [name, row] of rows.byRow) {
         if (row.records === 0) continue;
-        const field = partialField(bucket, name);
+        const field = this.fieldOf(bucket, name);
         let slot = this.partials.get(SHARD, field);
         if (slot === undefined) {
           const key = this.keyOf(field);
@@ -80,6 +93,9 @@ export class SharedWindows {
           mergeSlots(slot.data, STATS_STRIDE * column, rows.data, row.at + STATS_STRIDE * c);
         }
         slot.records += row.records;
+        // a final that went out is due again, a new window at its end
+        if (slot.flags & FINAL) this.nextDue = Number.NEGATIVE_INFINITY;
+        else this.nextDue = Math.min(this.nextDue, end + this.rules.allowedLatenessMs);
         this.partials.set(SHARD, field, slot);
         this.dirty.add(field);
       }
@@ -108,12 +124,18 @@ export class SharedWindows {
     const { allowedLatenessMs, retentionMs } = this.rules;
     const finals: string[] = [];
     const expired: string[] = [];
-    for (const [field, slot] of this.partials.entries(SHARD)) {
-      if (slot.end + allowedLatenessMs > watermark) continue;
-      if (!(slot.flags & FINAL) || slot.emitted !== slot.records) finals.push(field);
-      // kept a retention longer than a device window: another worker, its view of the watermark
-      // behind this one's, may still take a late record for the window and merge this part into it
-      if (slot.end + 2 * retentionMs <= watermark) expired.push(field);
+    if (this.nextDue <= watermark) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const [field, slot] of this.partials.entries(SHARD)) {
+        const done = slot.flags & FINAL && slot.emitted === slot.records;
+        // kept a retention longer than a device window: another worker, its view of the watermark
+        // behind this one's, may still take a late record for the window and merge this part into it
+        next = Math.min(next, done ? slot.end + 2 * retentionMs : slot.end + allowedLatenessMs);
+        if (slot.end + allowedLatenessMs > watermark) continue;
+        if (!done) finals.push(field);
+        if (slot.end + 2 * retentionMs <= watermark) expired.push(field);
+      }
+      this.nextDue = next;
     }
     // inherited windows (see the file comment) that are due and this shard has no part of; only
     // once other shards' parts can be read (the parent's are published)
@@ -193,6 +215,22 @@ export class SharedWindows {
     return { flushed: running.length, left };
   }
 
+  private fieldOf(bucket: string, row: string): string {
+    let rows = this.fieldNames.get(bucket);
+    if (rows === undefined) {
+      // past windows' buckets are never asked for again: forgotten now and then
+      if (this.fieldNames.size >= FIELD_BUCKETS) this.fieldNames.clear();
+      rows = new Map();
+      this.fieldNames.set(bucket, rows);
+    }
+    let field = rows.get(row);
+    if (field === undefined) {
+      field = partialField(bucket, row);
+      rows.set(row, field);
+    }
+    return field;
+  }
+
   private keyOf(field: string): PartialKey {
     let key = this.keys.get(field);
     if (key === undefined) {
@@ -224,17 +262,21 @@ export class SharedParts {
   async merged(fields: readonly string[]): Promise<Map<string, Slot>> {
     const published = this.remote ? await this.published()!.read<Slot>(PARTIALS, fields) : undefined;
     const out = new Map<string, Slot>();
+    // the merges live as long as this emission: one room for all of them
+    const room = new SlotRoom(fields.length);
     for (const field of fields) {
       let merged: Slot | undefined;
-      const add = (part: Slot) => {
-        merged ??= newSlot('', '', part.size, part.start, part.end, part.columns, false);
-        mergeSlot(merged, part, this.lists);
-      };
       for (const { shared } of this.locals.values()) {
         const part = shared.partial(field);
-        if (part !== undefined) add(part);
+        if (part === undefined) continue;
+        merged ??= room.slot(part.size, part.start, part.end, part.columns);
+        mergeSlot(merged, part, this.lists);
       }
-      for (const [shardId, part] of published?.get(field) ?? []) if (!this.global.isLocal(shardId)) add(part);
+      for (const [shardId, part] of published?.get(field) ?? []) {
+        if (this.global.isLocal(shardId)) continue;
+        merged ??= room.slot(part.size, part.start, part.end, part.columns);
+        mergeSlot(merged, part, this.lists);
+      }
       if (merged !== undefined) out.set(field, merged);
     }
     return out;

@@ -93,6 +93,45 @@ export function newSlot(
   return { product, device, size, start, end, columns, data, records: 0, emitted: 0, flags: 0 };
 }
 
+/**
+ * Room for slots that die together (the merges of one emission), cut from buffers they share rather
+ * than a buffer each: `expected` slots are made room for at once.
+ */
+export class SlotRoom {
+  private chunk = new Float64Array(0);
+  private used = 0;
+
+  constructor(private expected: number) {}
+
+  /** A new, empty slot (as {@link newSlot}) with no product or device. */
+  slot(size: WindowSize, start: number, end: number, columns: readonly string[]): Slot {
+    const n = STATS_STRIDE * columns.length;
+    if (this.used + n > this.chunk.length) {
+      this.chunk = new Float64Array(Math.max(n, Math.min(this.expected * n, CHUNK_FLOATS)));
+      this.used = 0;
+    }
+    this.expected--;
+    const data = this.chunk.subarray(this.used, this.used + n);
+    this.used += n;
+    for (let c = 0; c < columns.length; c++) clearStats(data, STATS_STRIDE * c);
+    return { product: '', device: '', size, start, end, columns, data, records: 0, emitted: 0, flags: 0 };
+  }
+}
+
+/**
+ * Empties a slot for reuse with `columns`: statistics and counts as {@link newSlot} makes them, in its
+ * own buffer when that has the size (a slot that only passes values on, never kept).
+ */
+export function emptySlot(slot: Slot, columns: readonly string[]): void {
+  const n = STATS_STRIDE * columns.length;
+  if (slot.data.length !== n) slot.data = new Float64Array(n);
+  for (let c = 0; c < columns.length; c++) clearStats(slot.data, STATS_STRIDE * c);
+  slot.columns = columns;
+  slot.records = 0;
+  slot.emitted = 0;
+  slot.flags = 0;
+}
+
 /** The column of `metric` in the slot, added (empty) when the slot has none yet. */
 export function columnOf(slot: Slot, metric: string, hint: number, lists: ColumnLists): number {
   const columns = slot.columns;

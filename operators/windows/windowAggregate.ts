@@ -79,7 +79,11 @@ export function windowAggregate(
     if (windows === undefined || windows.state !== state) {
       if (state === undefined)
         throw new Error('window-aggregate needs keyed state: run it with a state store');
-      const device = { open: state.value<Slot[]>(DEVICES), closed: state.map<Slot>(CLOSED) };
+      const device: DeviceState = {
+        open: state.value<Slot[]>(DEVICES),
+        closed: state.map<Slot>(CLOSED),
+        closedUntil: Number.NEGATIVE_INFINITY,
+      };
       windows = {
         state,
         device,
@@ -189,6 +193,7 @@ export function windowAggregate(
       for (const record of applied.late) ctx.side('late', record);
       windows.devices.changed(applied);
       windows.shared.merge(applied.shared);
+      applier.merged(applied);
       const timers = ctx.timers!;
       if (Number.isFinite(applied.maxEventTime))
         timers.advanceWatermark(applied.maxEventTime - config.allowedOutOfOrdernessMs);

@@ -24,14 +24,14 @@ import {
   type StateEntry,
   type ValueState,
 } from '../keyedState.ts';
+import { MapEntries } from './mapEntries.ts';
 import type { NodeTimers } from './timers.ts';
+import { ValueEntries } from './valueEntries.ts';
 
 const STATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const TIMERS = '#timers';
-/** The fields of a key that has none. */
-const NO_FIELDS: ReadonlyMap<string, unknown> = new Map();
 const WATERMARK = '#watermark';
 
 /** The changed entries of one capture: upserts and deleted ids, and what it publishes (if anything). */
@@ -44,6 +44,14 @@ export interface Capture {
 /** The group a field of a published map state is published under. */
 export function publishedGroup(node: string, state: string, field: string): string {
   return JSON.stringify([node, state, field]);
+}
+
+/**
+ * The start of the ids of a state's entries, `["node","state",`: an id is it followed by the key's
+ * JSON (and a field's) and `]`, the same text as `JSON.stringify` of the array.
+ */
+function idPrefix(node: string, state: string): string {
+  return `${JSON.stringify([node, state]).slice(0, -1)},`;
 }
 
 /** An entry id as its parts: node, state, key and (map state) field. */
@@ -124,12 +132,10 @@ const DOMAINS = [
 /** One operator's keyed state on one shard. */
 export class NodeState implements KeyedState {
   private readonly declared = new Map<string, Declared>();
-  private readonly values = new Map<string, Map<string, unknown>>();
-  private readonly maps = new Map<string, Map<string, Map<string, unknown>>>();
-  /** state → keys whose value changed. */
-  private readonly dirtyValues = new Map<string, Set<string>>();
-  /** state → key → fields that changed. */
-  private readonly dirtyFields = new Map<string, Map<string, Set<string>>>();
+  /** Value states, with what changed in them. */
+  private readonly values = new Map<string, ValueEntries>();
+  /** Map states, with what changed in them. */
+  private readonly maps = new Map<string, MapEntries>();
   private readonly dirtyTimers = new Set<string>();
   private capturedWatermark = Number.NEGATIVE_INFINITY;
   /** Whether any state is published: then so is the watermark. */
@@ -152,11 +158,9 @@ export class NodeState implements KeyedState {
         ttlMs: d.publish?.ttlMs,
       });
       if (d.kind === 'value') {
-        this.values.set(d.name, new Map());
-        this.dirtyValues.set(d.name, new Set());
+        this.values.set(d.name, new ValueEntries(idPrefix(node, d.name)));
       } else {
-        this.maps.set(d.name, new Map());
-        this.dirtyFields.set(d.name, new Map());
+        this.maps.set(d.name, new MapEntries());
       }
     }
     timers.onChange = (key) => this.dirtyTimers.add(key);
@@ -169,11 +173,11 @@ export class NodeState implements KeyedState {
   }
 
   value<T>(name: string): ValueState<T> {
-    return this.handle(name, 'value', () => this.valueHandle(name)) as ValueState<T>;
+    return this.handle(name, 'value', () => this.values.get(name)!.handle) as ValueState<T>;
   }
 
   map<T>(name: string): MapState<T> {
-    return this.handle(name, 'map', () => this.mapHandle(name)) as MapState<T>;
+    return this.handle(name, 'map', () => this.maps.get(name)!.handle) as MapState<T>;
   }
 
   private handle(
@@ -190,68 +194,12 @@ export class NodeState implements KeyedState {
     return getOrCreate(this.handles, name, make);
   }
 
-  private valueHandle(name: string): ValueState<unknown> {
-    const values = this.values.get(name)!;
-    const dirty = this.dirtyValues.get(name)!;
-    return {
-      get: (key) => values.get(key),
-      set: (key, value) => {
-        values.set(key, value);
-        dirty.add(key);
-      },
-      delete: (key) => {
-        if (values.delete(key)) dirty.add(key);
-      },
-      keys: () => values.keys(),
-    };
-  }
-
-  private mapHandle(name: string): MapState<unknown> {
-    const maps = this.maps.get(name)!;
-    const dirty = this.dirtyFields.get(name)!;
-    // on every record's path: no closure made per call
-    const mark = (key: string, field: string) => {
-      let fields = dirty.get(key);
-      if (fields === undefined) {
-        fields = new Set<string>();
-        dirty.set(key, fields);
-      }
-      fields.add(field);
-    };
-    return {
-      get: (key, field) => maps.get(key)?.get(field),
-      set: (key, field, value) => {
-        let fields = maps.get(key);
-        if (fields === undefined) {
-          fields = new Map<string, unknown>();
-          maps.set(key, fields);
-        }
-        fields.set(field, value);
-        mark(key, field);
-      },
-      delete: (key, field) => {
-        const fields = maps.get(key);
-        if (fields === undefined || !fields.delete(field)) return;
-        if (fields.size === 0) maps.delete(key);
-        mark(key, field);
-      },
-      clear: (key) => {
-        const fields = maps.get(key);
-        if (fields === undefined) return;
-        for (const field of fields.keys()) mark(key, field);
-        maps.delete(key);
-      },
-      entries: (key) => (maps.get(key) ?? NO_FIELDS).entries(),
-      keys: () => maps.keys(),
-    };
-  }
-
   /** Whether anything changed since the last capture. */
   get changed(): boolean {
     if (this.dirtyTimers.size > 0 || this.timers.currentWatermark !== this.capturedWatermark) return true;
     if (this.activeAt !== undefined) return true;
-    for (const keys of this.dirtyValues.values()) if (keys.size > 0) return true;
-    for (const keys of this.dirtyFields.values()) if (keys.size > 0) return true;
+    for (const entries of this.values.values()) if (entries.hasChanges) return true;
+    for (const entries of this.maps.values()) if (entries.hasChanges) return true;
     return false;
   }
 
@@ -266,37 +214,28 @@ export class NodeState implements KeyedState {
       declared.json
         ? slab.encode((JSON.stringify(value) as string | undefined) ?? '')
         : declared.codec.encode(value);
-    for (const [name, keys] of this.dirtyValues) {
+    for (const [name, entries] of this.values) {
       const declared = this.declared.get(name)!;
-      const values = this.values.get(name)!;
-      for (const key of keys) {
-        const id = JSON.stringify([this.node, name, key]);
-        const value = values.get(key);
+      entries.capture((id, value) => {
         if (value === undefined) deletes.push(id);
         else upserts.push({ key: id, value: encode(declared, value) });
-      }
-      keys.clear();
+      });
     }
-    for (const [name, keys] of this.dirtyFields) {
+    for (const [name, entries] of this.maps) {
       const declared = this.declared.get(name)!;
-      const maps = this.maps.get(name)!;
-      for (const [key, fields] of keys) {
-        const current = maps.get(key);
-        // only the shard's own key is published
-        const ttlMs = key === '' ? declared.ttlMs : undefined;
-        for (const field of fields) {
-          const id = JSON.stringify([this.node, name, key, field]);
-          const value = current?.get(field);
-          const bytes = value === undefined ? undefined : encode(declared, value);
-          if (bytes === undefined) deletes.push(id);
-          else upserts.push({ key: id, value: bytes });
-          if (ttlMs === undefined) continue;
-          const group = publishedGroup(this.node, name, field);
-          if (bytes === undefined) published.deletes.push(group);
-          else published.upserts.push({ group, value: bytes, ttlMs });
-        }
-      }
-      keys.clear();
+      const prefix = idPrefix(this.node, name);
+      entries.capture((key, field, value) => {
+        const fieldJson = JSON.stringify(field);
+        const id = `${prefix}${JSON.stringify(key)},${fieldJson}]`;
+        const bytes = value === undefined ? undefined : encode(declared, value);
+        if (bytes === undefined) deletes.push(id);
+        else upserts.push({ key: id, value: bytes });
+        // only the shard's own key is published; its group is `publishedGroup`'s text
+        if (key !== '' || declared.ttlMs === undefined) return;
+        const group = `${prefix}${fieldJson}]`;
+        if (bytes === undefined) published.deletes.push(group);
+        else published.upserts.push({ group, value: bytes, ttlMs: declared.ttlMs });
+      });
     }
     for (const key of this.dirtyTimers) {
       const id = JSON.stringify([this.node, TIMERS, key]);
@@ -357,13 +296,11 @@ export class NodeState implements KeyedState {
     const value = declared.codec.decode(bytes);
     if (declared.kind === 'value') {
       if (field !== undefined) return false;
-      this.values.get(name)!.set(key, value);
-      if (dirty) this.dirtyValues.get(name)!.add(key);
+      this.values.get(name)!.set(key, value, dirty);
       return true;
     }
     if (field === undefined) return false;
-    getOrCreate(this.maps.get(name)!, key, () => new Map<string, unknown>()).set(field, value);
-    if (dirty) getOrCreate(this.dirtyFields.get(name)!, key, () => new Set<string>()).add(field);
+    this.maps.get(name)!.set(key, field, value, dirty);
     return true;
   }
 }
