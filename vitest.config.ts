@@ -1,14 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects, one after the other: `unit` needs no servers; `integration` talks to real Redis,
+// Two projects, run side by side: `unit` needs no servers; `integration` talks to real Redis,
 // PostgreSQL, kinesalite and dynalite, which its global setup starts on loopback (or takes from
 // SHARDFLOW_TEST_* variables).
 //
-// The unit files share one module cache (`isolate: false`): loading the project's modules once rather
-// than once per file takes the unit run from about 138 to 85 CPU-seconds here; no unit test mocks a
-// module or leaves a global changed. They run before the integration files (`groupOrder`), which
-// run one at a time in one fork: on two cores, running either beside the timing-sensitive
-// integration files only slowed those by as much as it saved.
+// The unit files run in worker threads (the threads pool runs beside the forks pool; in one forks
+// pool vitest runs all multi-fork files before the single-fork ones) and share one module cache
+// (`isolate: false`): loading the project's modules once rather than once per file takes the unit run
+// from about 138 to 85 CPU-seconds here; no unit test mocks a module or leaves a global changed. The
+// integration files run one at a time in one fork: in parallel on two cores their timing-sensitive
+// tests became flaky.
 export default defineConfig({
   test: {
     projects: [
@@ -19,7 +20,6 @@ export default defineConfig({
           testTimeout: 20_000,
           pool: 'threads',
           isolate: false,
-          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -30,7 +30,6 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           poolOptions: { forks: { singleFork: true } },
-          sequence: { groupOrder: 1 },
         },
       },
     ],
