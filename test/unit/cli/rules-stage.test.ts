@@ -128,9 +128,12 @@ describe("the worker's rules stage", () => {
         alarms: { type: 'alarm-events', write: async () => {} },
       },
     });
-    expect(telemetry.topology.describe().nodes.map((n) => n.name)).toEqual(
-      expect.arrayContaining(['rules', 'alarm-events']),
-    );
+    const description = telemetry.topology.describe();
+    expect(description.nodes.map((n) => n.name)).toEqual(expect.arrayContaining(['rules', 'alarm-events']));
+    // the rule operator reads enrich's `rules` output (readings and people's actions in stream order)
+    expect(description.edges.filter((e) => e.to === 'rules')).toEqual([
+      expect.objectContaining({ from: 'enrich', port: 'rules' }),
+    ]);
     const clock = new ManualClock(NOW);
     const driver = new TopologyTestDriver(telemetry.topology, { clock, stateStore: embeddedStateStore() });
     fleet.batch(NOW, 300).forEach((envelope, i) => {
