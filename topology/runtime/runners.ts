@@ -1,25 +1,24 @@
 /**
- * The runtime's wrappers around components. Each node gets one runner, shared by all shards; a runner
- * runs its component in the shard's lane for that node (in order), measures it, retries it, fires its
- * timers, and hands its outputs to the runners downstream. Components never see any of this.
+ * The runtime's wrappers around components (operators here, sinks in `sinkRunner.ts`). Each node gets
+ * one runner, shared by all shards; a runner runs its component in the shard's lane for that node (in
+ * order), measures it, retries it, fires its timers, and hands its outputs to the runners downstream.
+ * Components never see any of this.
  */
 
 import type { Clock } from '../clock.ts';
 import type {
-  BatchContext,
   FiredTimer,
   Operator,
   OperatorContext,
   ShardReaderStatus,
   SideOutputs,
-  Sink,
   TimerContext,
   TimerService,
 } from '../components.ts';
 import { REJECTED_PORT } from '../graph.ts';
 import type { KeyedState } from '../keyedState.ts';
 import type { Logger } from '../logger.ts';
-import { type DeadLetter, maxPosition, type Position } from '../records.ts';
+import { maxPosition, type Position } from '../records.ts';
 import { attemptIsolating, onFailure, rejectedDeadLetters } from './isolation.ts';
 import type { Lane } from './lane.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -62,7 +61,7 @@ export class ShardStoppedError extends Error {
 }
 
 /** Runs `work` unless the shard has failed; marks the shard failed if `work` fails. */
-async function guarded<T>(shard: ShardScope, work: () => Promise<T>): Promise<T> {
+export async function guarded<T>(shard: ShardScope, work: () => Promise<T>): Promise<T> {
   if (shard.failure) throw new ShardStoppedError(`shard ${shard.shardId} stopped after an earlier failure`);
   try {
     return await work();
@@ -393,75 +392,5 @@ export class OperatorRunner implements Runner {
     let out = result.main.length;
     for (const side of result.sides.values()) out += side.length;
     this.metrics.observe(recordsIn, out, performance.now() - started);
-  }
-}
-
-/**
- * Runs a sink and reports durability for `on-write` sinks. A sink that isolates refused records hands
- * their dead letters to the runners on its `rejected` output, and counts a batch as written only once
- * they have them: an empty batch goes there too, as an operator's side output does, so that the
- * dead-letter sink's durable position follows the batches.
- */
-export class SinkRunner implements Runner {
-  /** Downstream runners by port (only `rejected`). */
-  readonly children = new Map<string, Runner[]>();
-
-  constructor(
-    readonly node: string,
-    private readonly sink: Sink<unknown>,
-    private readonly metrics: NodeMetrics,
-    private readonly retry: RetryPolicy,
-    private readonly env: RunnerEnv,
-  ) {}
-
-  get explicitDurability(): boolean {
-    return this.sink.durability === 'explicit';
-  }
-
-  accept(
-    shard: ShardScope,
-    records: readonly unknown[],
-    position: Position,
-    fromTimer = false,
-  ): Promise<void> {
-    return shard
-      .lane(this.node)
-      .run(() => guarded(shard, () => this.write(shard, records, position, fromTimer)));
-  }
-
-  private async write(
-    shard: ShardScope,
-    records: readonly unknown[],
-    position: Position,
-    fromTimer: boolean,
-  ): Promise<void> {
-    // An empty batch still moves the sink's durable position: every record before it is written.
-    const ctx: BatchContext = {
-      node: this.node,
-      shardId: shard.shardId,
-      position,
-      clock: this.env.clock,
-      ...(fromTimer ? { fromTimer } : {}),
-      reader: shard.reader,
-    };
-    let letters: DeadLetter[] = [];
-    if (records.length > 0 || this.explicitDurability) {
-      const started = performance.now();
-      const isolated = await attemptIsolating(
-        records,
-        (part) => this.sink.write(part, ctx),
-        this.sink.rejects === 'isolate',
-        this.retry,
-        this.env,
-        this.metrics,
-        shard,
-      );
-      letters = rejectedDeadLetters(isolated.rejected, ctx, this.env, this.metrics);
-      this.metrics.observe(records.length, letters.length, performance.now() - started);
-    }
-    const rejectedTo = this.children.get(REJECTED_PORT);
-    if (rejectedTo !== undefined && (letters.length > 0 || !fromTimer))
-      await deliver(rejectedTo, shard, letters, position, fromTimer);
-    if (!this.explicitDurability) shard.markDurable(this.node, position);
   }
 }

@@ -16,8 +16,9 @@ import { captureQuiet, deliverKeyed, openKeyedState, writeDueSnapshot } from './
 import { NodeMetrics, type RuntimeMetricsSnapshot, snapshotNode, snapshotShard } from './metrics.ts';
 import { publishedStateOf } from './publishedState.ts';
 import { OPERATOR_RETRY, type RetryPolicy, SINK_RETRY } from './retry.ts';
-import { deliver, OperatorRunner, type Runner, type RunnerEnv, SinkRunner } from './runners.ts';
+import { deliver, OperatorRunner, type Runner, type RunnerEnv } from './runners.ts';
 import { ShardState } from './shardState.ts';
+import { SinkRunner } from './sinkRunner.ts';
 import { STATE_DURABILITY } from './snapshots.ts';
 
 /** How often a stop past its drain timeout logs the shards it still waits for. */
