@@ -1,8 +1,10 @@
 /**
  * A YAML document kept with its line table, so that a problem found in its parsed value (by a zod
  * schema or by a later check) can be reported at the line of the node it concerns. Shared by the
- * spec loader and the ruleset loader.
+ * loaders of specs, rulesets and formulas, with the listing of a directory's YAML files.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 
@@ -77,4 +79,20 @@ export function parseWithSchema<T>(
   return {
     problems: result.error.issues.map((issue) => source.problemAt(issue.path, describeIssue(issue))),
   };
+}
+
+/** The YAML files among `paths`: files as given, directories' `*.yaml` / `*.yml` files (not recursive). */
+export function yamlFilesOf(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (!statSync(path).isDirectory()) {
+      files.push(path);
+      continue;
+    }
+    const names = readdirSync(path)
+      .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+      .sort();
+    files.push(...names.map((name) => join(path, name)));
+  }
+  return files;
 }

@@ -17,8 +17,9 @@ import { parse, stringify } from 'yaml';
 import type { SpecRegistry } from '../../operators/decode/registry.ts';
 import { type CompiledRuleset, compileRuleset } from '../../operators/rules/compile/compileRuleset.ts';
 import { runExamples } from '../../operators/rules/compile/examples.ts';
-import { parseRuleset, rulesetFilesOf } from '../../specs/rules/loader.ts';
+import { parseRuleset } from '../../specs/rules/loader.ts';
 import type { Ruleset } from '../../specs/rules/schema.ts';
+import { yamlFilesOf } from '../../specs/yamlSource.ts';
 
 /** Where the example rulesets are. */
 export const EXAMPLE_RULESETS = fileURLToPath(new URL('../../specs/examples/rules/', import.meta.url));
@@ -78,7 +79,7 @@ function checked(file: string, text: string, specs: SpecRegistry): Ruleset {
  */
 export function benchRulesets(specs: SpecRegistry, probeCustomer: string): Map<string, CompiledRuleset> {
   const compiled = new Map<string, CompiledRuleset>();
-  for (const file of rulesetFilesOf([EXAMPLE_RULESETS])) {
+  for (const file of yamlFilesOf([EXAMPLE_RULESETS])) {
     const text = readFileSync(file, 'utf8');
     let ruleset = checked(file, text, specs);
     if (ruleset.productId === PROBE_PRODUCT) {

@@ -41,13 +41,50 @@ export async function readDailyAggregates(
   if (filter.metric !== undefined) where.push(`metric = ${param(filter.metric)}`);
   if (filter.from !== undefined) where.push(`day_start >= ${param(new Date(filter.from).toISOString())}`);
   if (filter.to !== undefined) where.push(`day_start < ${param(new Date(filter.to).toISOString())}`);
-  const { rows } = await client.query<Row>(
-    `SELECT customer_id, product_id, metric, day_start, day_end, revision, final, count, sum, min, max, mean, m2,
-       first, first_at, last, last_at
-     FROM customer_product_daily_aggregates${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY day_start, customer_key, product_id, metric`,
-    params,
+  return rowsOf(
+    await client.query<Row>(
+      `SELECT ${COLUMNS}
+       FROM customer_product_daily_aggregates${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY day_start, customer_key, product_id, metric`,
+      params,
+    ),
   );
+}
+
+/** One customer x product day. */
+export interface CustomerProductDay {
+  /** `null`: devices unknown to the master data. */
+  readonly customerId: string | null;
+  readonly productId: string;
+  readonly dayStart: number;
+}
+
+/** Every metric's aggregate of each of `days` (one query), by day, customer, product and metric. */
+export async function readDailyAggregatesOf(
+  client: SqlClient,
+  days: readonly CustomerProductDay[],
+): Promise<WindowAggregate[]> {
+  if (days.length === 0) return [];
+  return rowsOf(
+    await client.query<Row>(
+      `SELECT ${COLUMNS}
+       FROM customer_product_daily_aggregates
+       WHERE (customer_key, product_id, day_start) IN (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]))
+       ORDER BY day_start, customer_key, product_id, metric`,
+      [
+        days.map((d) => d.customerId ?? ''),
+        days.map((d) => d.productId),
+        days.map((d) => new Date(d.dayStart).toISOString()),
+      ],
+    ),
+  );
+}
+
+const COLUMNS = `customer_id, product_id, metric, day_start, day_end, revision, final, count, sum, min, max, mean, m2,
+  first, first_at, last, last_at`;
+
+function rowsOf({ rows }: { rows: Row[] }): WindowAggregate[] {
   return rows.map((r) => ({
     scope: 'customer-product',
     window: '1d',

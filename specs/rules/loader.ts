@@ -3,11 +3,10 @@
  * against its product's specs. A file that is not valid is reported with its path, line and the
  * problem, and left out; the others load.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { loadSpecDirectory } from '../loader.ts';
 import type { Spec } from '../schema.ts';
-import { type FileProblem, parseWithSchema, parseYamlSource } from '../yamlSource.ts';
+import { type FileProblem, parseWithSchema, parseYamlSource, yamlFilesOf } from '../yamlSource.ts';
 import { type Ruleset, rulesetSchema } from './schema.ts';
 import { type RulesetIssue, validateRuleset } from './validate.ts';
 
@@ -54,22 +53,6 @@ export function parseRuleset(
   return { ruleset, problems: [] };
 }
 
-/** The ruleset files among `paths`: files as given, directories' `*.yaml` / `*.yml` files (not recursive). */
-export function rulesetFilesOf(paths: readonly string[]): string[] {
-  const files: string[] = [];
-  for (const path of paths) {
-    if (!statSync(path).isDirectory()) {
-      files.push(path);
-      continue;
-    }
-    const names = readdirSync(path)
-      .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-      .sort();
-    files.push(...names.map((name) => join(path, name)));
-  }
-  return files;
-}
-
 /**
  * Loads ruleset files (or directories of them), checking each against the specs of `specDir`: the
  * spec directory's own problems are not the rulesets' and are left to `specs validate`.
@@ -79,7 +62,7 @@ export function loadRulesets(paths: readonly string[], specDir?: string, check?:
   const specsOf = specs && ((productId: string) => specs.filter((s) => s.productId === productId));
   const rulesets: LoadedRuleset[] = [];
   const problems: FileProblem[] = [];
-  for (const file of rulesetFilesOf(paths)) {
+  for (const file of yamlFilesOf(paths)) {
     const parsed = parseRuleset(file, readFileSync(file, 'utf8'), specsOf, check);
     problems.push(...parsed.problems);
     if (parsed.ruleset) rulesets.push({ file, ruleset: parsed.ruleset });

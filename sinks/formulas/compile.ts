@@ -1,0 +1,67 @@
+/**
+ * A formula version compiled once (mathjs `compile` of the checked tree, `specs/formulas/`), and
+ * one evaluation of it: a finite number rounded to the version's decimals, or no value and the
+ * reason (division by zero, NaN, a result that is not a number). Never a stored NaN or infinity.
+ */
+import { parseFormula } from '../../specs/formulas/math.ts';
+import type { Formula } from '../../specs/formulas/schema.ts';
+import { validateFormula } from '../../specs/formulas/validate.ts';
+
+/** A version ready to evaluate. */
+export interface CompiledFormula {
+  readonly formula: Formula;
+  /** The variables' names, in the order of `formula.variables`. */
+  readonly names: readonly string[];
+  /** Evaluates with each variable's value; what mathjs returns (a number or boolean when checked). */
+  run(scope: Map<string, number>): unknown;
+}
+
+/** An evaluation's outcome: a value, or none and why. */
+export type Outcome =
+  | { readonly value: number; readonly reason?: undefined }
+  | { readonly value?: undefined; readonly reason: string };
+
+/** Thrown when a version does not pass the checks it passed when it was saved (it never should). */
+export class FormulaCompileError extends Error {
+  override readonly name = 'FormulaCompileError';
+}
+
+/** Compiles a version; the expression is checked again first (the allowlist guards the compile). */
+export function compileFormula(formula: Formula): CompiledFormula {
+  const issues = validateFormula(formula);
+  if (issues.length > 0)
+    throw new FormulaCompileError(
+      `formula ${formula.id} version ${formula.version}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  const code = parseFormula(formula.expression).compile();
+  return { formula, names: Object.keys(formula.variables), run: (scope) => code.evaluate(scope) };
+}
+
+/** The outcome of a value mathjs returned, rounded to `decimals` when given. */
+export function outcomeOf(raw: unknown, decimals?: number): Outcome {
+  let value: number;
+  if (typeof raw === 'number') value = raw;
+  else if (typeof raw === 'boolean') value = raw ? 1 : 0;
+  else return { reason: `the result is not a number (${raw === null ? 'null' : typeof raw})` };
+  if (Number.isNaN(value))
+    return { reason: 'the result is not a number (NaN: 0/0, sqrt or log of a negative…)' };
+  if (!Number.isFinite(value))
+    return { reason: `the result is ${value > 0 ? '' : '-'}infinite (division by zero or overflow)` };
+  if (decimals !== undefined) {
+    const scale = 10 ** decimals;
+    const rounded = Math.round(value * scale) / scale;
+    value = Number.isFinite(rounded) ? rounded : value;
+  }
+  return { value: Object.is(value, -0) ? 0 : value };
+}
+
+/** Evaluates a compiled version with `scope`; an exception of mathjs becomes the reason. */
+export function evaluateCompiled(compiled: CompiledFormula, scope: Map<string, number>): Outcome {
+  let raw: unknown;
+  try {
+    raw = compiled.run(scope);
+  } catch (error) {
+    return { reason: `evaluation failed: ${(error as Error).message}` };
+  }
+  return outcomeOf(raw, compiled.formula.decimals);
+}
