@@ -18,6 +18,8 @@ export interface LoadedFormula {
   readonly formula: Formula;
   /** The entry as authored (the YAML's data, before defaults): what the Warm store keeps. */
   readonly definition: unknown;
+  /** The line of a node of the entry (a path within it, such as `['variables', 'x']`). */
+  readonly lineOf: (path: readonly (string | number)[]) => number;
 }
 
 /** What a set of files holds. */
@@ -64,6 +66,7 @@ export function parseFormulaFile(
         file,
         formula,
         definition: (parsed.source.value as { formulas: unknown[] }).formulas[index],
+        lineOf: (path) => parsed.source.lineOf([...at, ...path]),
       });
   }
   return { formulas, problems };
@@ -96,15 +99,9 @@ export function checkFormulaSet(
   for (const issue of validateFormulaSet(all)) {
     const where = fileOf.get(issue.formula);
     if (!where) continue;
-    const source = parseYamlSource(where.file, readFileSync(where.file, 'utf8')).source;
-    const index = (
-      source?.value as { formulas: { id: string; version: number }[] } | undefined
-    )?.formulas.findIndex((f) => f.id === issue.formula.id && f.version === issue.formula.version);
-    const line =
-      source && index !== undefined && index >= 0 ? source.lineOf(['formulas', index, ...issue.path]) : 1;
     problems.push({
       file: where.file,
-      line,
+      line: where.lineOf(issue.path),
       message: `formula ${issue.formula.id}: ${issue.path.join('.')}: ${issue.message}`,
     });
   }
