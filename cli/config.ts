@@ -75,6 +75,17 @@ export const workerConfigSchema = z
       .describe(
         'threshold rules on enriched telemetry, alarm events to Warm and Hot; no rules stage when absent',
       ),
+    formulas: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'evaluate the formulas in the Warm store (`shardflow formulas import`) when a day becomes final; no formula-results sink when false',
+          ),
+      })
+      .strict()
+      .default({ enabled: true }),
     state: stateConfigSchema
       .default({ backend: 'embedded' })
       .describe('window state: redis (shared by all workers) or embedded (one worker)'),

@@ -3,6 +3,7 @@
  *
  *   kinesis → kpl-deaggregation → decode → enrich → windows → hot-aggregates          (Hot)
  *                  │                │        │        │     → daily-aggregates        (Warm)
+ *                  │                │        │        │     → formula-results         (Warm, optional)
  *                  │                │        │        └─late→ late-records → late-dead-letters
  *                  │                │        ├→ hot-telemetry                         (Hot)
  *                  │                │        ├→ cold-telemetry                        (Cold, optional)
@@ -53,6 +54,8 @@ export interface TelemetryComponents {
   readonly hotAggregates: Sink<WindowAggregate>;
   /** Daily customer × product windows (other scopes are ignored by the sink). */
   readonly dailyAggregates: Sink<WindowAggregate>;
+  /** The formulas evaluated on days made final; no formula branch when absent. */
+  readonly formulas?: Sink<WindowAggregate>;
   /** All joined telemetry into the Iceberg table; no Cold branch when absent. */
   readonly cold?: Sink<Enriched>;
   /** Makes a dead-letter sink; called once per stage that can refuse records. */
@@ -119,6 +122,7 @@ export function buildTelemetryTopology(name: string, c: TelemetryComponents): Te
   connectRejected('hot-aggregates', hotAggregates, c.hotAggregates, c.deadLetters);
   const dailyAggregates = aggregates.to('daily-aggregates', c.dailyAggregates);
   connectRejected('daily-aggregates', dailyAggregates, c.dailyAggregates, c.deadLetters);
+  if (c.formulas) aggregates.to('formula-results', c.formulas);
 
   let alarmEvents: SinkRef<AlarmEvent> | undefined;
   if (c.rules) {

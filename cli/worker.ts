@@ -15,6 +15,7 @@ import { alarmEventSink } from '../sinks/alarms/alarmEventSink.ts';
 import { coldSink } from '../sinks/cold/coldSink.ts';
 import { threadedDataFiles } from '../sinks/cold/parquet/threadWriter.ts';
 import { deadLetterStoreSink } from '../sinks/deadletter/deadLetterStore.ts';
+import { FormulasInForce, formulaFeed, formulaSink } from '../sinks/formulas/index.ts';
 import { hotAggregateSink } from '../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../sinks/hot/hotTelemetrySink.ts';
 import type { PgChannelFeed } from '../sinks/postgres/channelFeed.ts';
@@ -188,6 +189,8 @@ interface TopologyResources {
   readonly rulesets?: RulesetCatalog;
   /** The sites' time zones, for a `rules:` section. */
   readonly siteZones?: SiteZones;
+  /** The formulas stored in the Warm store, when `formulas.enabled`. */
+  readonly formulas?: FormulasInForce;
 }
 
 function kinesisSource(
@@ -202,7 +205,7 @@ function kinesisSource(
 function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
-  { stores, invalidations, deviceProducts, rulesets, siteZones }: TopologyResources,
+  { stores, invalidations, deviceProducts, rulesets, siteZones, formulas }: TopologyResources,
 ): TelemetryTopology {
   const clock = deps.clock ?? systemClock;
   const { warm, hot, cold } = stores;
@@ -220,6 +223,13 @@ function telemetryTopologyFor(
     hotTelemetry: hotTelemetrySink(hot),
     hotAggregates: hotAggregateSink(hot),
     dailyAggregates: warmDailyAggregateSink(warm.write),
+    formulas: config.formulas.enabled
+      ? formulaSink({
+          warm: warm.write,
+          hot,
+          formulas: formulas ?? new FormulasInForce(warm.write, deps.log),
+        })
+      : undefined,
     cold:
       cold && config.cold
         ? coldSink(config.cold.sink, {
@@ -271,6 +281,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let invalidations: PgInvalidationFeed | undefined;
   let rulesets: RulesetCatalog | undefined;
   let rulesetChanges: PgChannelFeed | undefined;
+  let formulas: FormulasInForce | undefined;
+  let formulaChanges: PgChannelFeed | undefined;
   const deviceProducts = pgDeviceProducts(warm.read, clock, log);
   const siteZones = config.rules ? pgSiteZones(warm.read, clock, log) : undefined;
   const background = new AbortController();
@@ -296,7 +308,19 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       }
       await rulesets.loadAll();
     }
+    if (config.formulas.enabled) {
+      formulas = new FormulasInForce(warm.write, log);
+      // listening before the first read, as for rulesets; an embedded store has no NOTIFY and keeps
+      // the formulas it read at the start
+      if (warm.writeEndpoint) {
+        formulaChanges = formulaFeed(warm.writeEndpoint, { clock, log });
+        formulas.follow(formulaChanges);
+        await Promise.race([formulaChanges.ready(), clock.sleep(5_000)]);
+      }
+      await formulas.loadAll();
+    }
   } catch (error) {
+    await formulaChanges?.close().catch(() => {});
     await rulesetChanges?.close().catch(() => {});
     await stores.close().catch(() => {});
     throw error;
@@ -308,6 +332,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     deviceProducts,
     rulesets,
     siteZones,
+    formulas,
   });
   void deviceProducts.watch(config.decode.registryRefreshMs, background.signal);
   if (config.rules) void siteZones?.watch(config.rules.siteZonesRefreshMs, background.signal);
@@ -347,6 +372,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         background.abort();
         await invalidations?.close();
         await rulesetChanges?.close();
+        await formulaChanges?.close();
         await stores.close();
       }
     })();

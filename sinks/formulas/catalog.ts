@@ -4,6 +4,7 @@
  * `FORMULA_CHANNEL` (NOTIFY at commit, the product ids as payload) for the workers that evaluate them.
  */
 import { type Formula, type FormulaStatus, formulaSchema } from '../../specs/formulas/schema.ts';
+import { validateFormula } from '../../specs/formulas/validate.ts';
 import { type ChannelFeedDeps, type PgChannelFeed, pgChannelFeed } from '../postgres/channelFeed.ts';
 import type { SqlClient } from '../postgres/sql.ts';
 import type { PgEndpoint } from '../postgres/store.ts';
@@ -20,6 +21,11 @@ export class FormulaVersionConflictError extends Error {
 export interface FormulaToStore {
   readonly formula: Formula;
   readonly definition: unknown;
+}
+
+/** A version that does not pass its own checks (`validateFormula`): never stored. */
+export class FormulaInvalidError extends Error {
+  override readonly name = 'FormulaInvalidError';
 }
 
 /** What an import did, per version. */
@@ -48,8 +54,10 @@ function parseStored(definition: unknown, status: string): Formula {
 }
 
 /**
- * Stores versions in one transaction. The same version again changes nothing, or only its status;
- * other content under a stored version number is refused (nothing of the import is stored).
+ * Stores versions in one transaction. Each is checked on its own again (the set's checks are the
+ * caller's, which knows the files); the same version again changes nothing, or only its status;
+ * other content under a stored version number, or a version that does not pass, is refused (nothing
+ * of the import is stored).
  */
 export async function importFormulas(
   client: SqlClient,
@@ -58,6 +66,11 @@ export async function importFormulas(
   return client.transaction(async (tx) => {
     const done: FormulaImport[] = [];
     for (const { formula: f, definition } of versions) {
+      const issues = validateFormula(f);
+      if (issues.length > 0)
+        throw new FormulaInvalidError(
+          `formula ${f.id} version ${f.version}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       const inserted = await tx.query(
         `INSERT INTO formulas (formula_id, version, product_id, scope, targets, status, effective_from, definition)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -2,6 +2,7 @@
 export {
   FORMULA_CHANNEL,
   type FormulaImport,
+  FormulaInvalidError,
   type FormulaToStore,
   FormulaVersionConflictError,
   formulaFeed,

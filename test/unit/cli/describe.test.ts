@@ -53,6 +53,7 @@ describe('topology describe', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
       'hot-aggregates-rejected',
       'daily-aggregates',
       'daily-aggregates-rejected',
+      'formula-results',
     ]);
   });
 
