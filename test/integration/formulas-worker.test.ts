@@ -175,11 +175,17 @@ describe('formulas on a running worker', () => {
       fleets.push(first);
       await first.start('a').started();
       // imported while the worker runs: it learns of them through NOTIFY
+      const imported = Date.now();
       await importFormulas(
         sql,
         FORMULAS.map((definition) => ({ formula: formulaSchema.parse(definition), definition })),
       );
-      await new Promise((r) => setTimeout(r, 2_000));
+      const inForce = () =>
+        first.workers[0]!.logs().some(
+          (l) => l.msg === 'formulas: in force' && l.versions === FORMULAS.length,
+        );
+      await waitFor('the worker’s reload of the imported formulas', async () => inForce(), 10_000);
+      const importToInForce = Date.now() - imported;
 
       const producer = kinesisProducer({ client: kinesis, clock: systemClock, streamName: stream });
       const put = (readings: readonly Reading[]) =>
@@ -272,7 +278,7 @@ describe('formulas on a running worker', () => {
       expect(a(afterReplay)).toEqual(a(afterLate));
       const strip = (rows: readonly StoredFormulaResult[]) => rows.map(({ computedAt: _c, ...rest }) => rest);
       expect(strip(b(afterReplay))).toEqual(strip(b(afterLate)));
-      console.log(JSON.stringify({ finalToResultsMs: finalToResults }));
+      console.log(JSON.stringify({ importToInForceMs: importToInForce, finalToResultsMs: finalToResults }));
     },
     TIMEOUT_MS,
   );
