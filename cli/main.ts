@@ -8,6 +8,7 @@ import { registerAlarmsCommand } from './commands/alarms.ts';
 import { registerBenchCommand } from './commands/bench.ts';
 import { registerDemoCommand } from './commands/demo.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
+import { registerFormulasCommand } from './commands/formulas.ts';
 import { registerIcebergCommand } from './commands/iceberg.ts';
 import { registerMasterdataCommand } from './commands/masterdata.ts';
 import { registerQueryCommand } from './commands/query.ts';
@@ -39,6 +40,7 @@ registerSavepointCommand(program);
 registerScaleAdviceCommand(program);
 registerSpecsCommand(program);
 registerRulesCommand(program);
+registerFormulasCommand(program);
 registerAlarmsCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

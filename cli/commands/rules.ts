@@ -14,45 +14,16 @@
  *   rules schema      the JSON Schema of a ruleset file, for editors
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { compileRuleset } from '../../operators/rules/compile/compileRuleset.ts';
 import { runExamples } from '../../operators/rules/compile/examples.ts';
 import { detectorIssues } from '../../operators/rules/detectorParams.ts';
-import { migrateWarm } from '../../sinks/postgres/migrate.ts';
-import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/postgres/store.ts';
 import { exportRuleset, importRuleset, RulesetVersionConflictError } from '../../sinks/warm/rulesets.ts';
 import { loadRulesets } from '../../specs/rules/loader.ts';
 import { rulesetJsonSchema } from '../../specs/rules/schema.ts';
 import { parseYamlSource } from '../../specs/yamlSource.ts';
-import { loadWorkerConfig } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
-import { ServiceUnavailableError } from '../worker.ts';
-import { exitWithError, UsageError } from './shared.ts';
-
-/** Opens and migrates the Warm store of a worker configuration, runs `work`, closes it. */
-async function withWarmStore<T>(configFile: string, work: (store: WarmStore) => Promise<T>): Promise<T> {
-  const config = loadWorkerConfig(configFile);
-  const store = openWarmStore(config.warm);
-  try {
-    await migrateWarm(store.write).catch((error: unknown) => {
-      throw new ServiceUnavailableError(
-        'PostgreSQL',
-        'warm.writeUrl',
-        describeEndpoint(config.warm.writeUrl),
-        error,
-      );
-    });
-    return await work(store);
-  } finally {
-    await store.close();
-  }
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
-  return n;
-}
+import { exitWithError, positiveInteger, UsageError, withWarmStore } from './shared.ts';
 
 /** Registers `rules` and its subcommands on the program. */
 export function registerRulesCommand(program: Command): void {

@@ -1,10 +1,13 @@
 /**
  * What the operator commands (`replay`, `savepoint`, `scale-advice`) share: the worker
  * configuration with a `--stream` override, the lease table it names, and one mapping of errors to
- * exit codes (2 usage or configuration, 3 a service did not answer, 1 anything else).
+ * exit codes (2 usage or configuration, 3 a service did not answer, 1 anything else). The commands
+ * over the Warm store (`rules`, `formulas`) open it here, migrated, with `withWarmStore`.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/postgres/store.ts';
 import { createDynamoClient } from '../../sources/kinesis/dynamodb.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { DrainTimeoutError, errorMessage } from '../../topology/index.ts';
@@ -41,6 +44,38 @@ export function loadCommandConfig(opts: CommonOptions): WorkerConfig {
     ...config,
     source: { ...config.source, kinesis: { ...config.source.kinesis, streamName: opts.stream } },
   };
+}
+
+/**
+ * Opens and migrates the Warm store of a worker configuration, runs `work` with it and the
+ * configuration, closes it. A store that does not answer is a {@link ServiceUnavailableError}.
+ */
+export async function withWarmStore<T>(
+  configFile: string,
+  work: (store: WarmStore, config: WorkerConfig) => Promise<T>,
+): Promise<T> {
+  const config = loadWorkerConfig(configFile);
+  const store = openWarmStore(config.warm);
+  try {
+    await migrateWarm(store.write).catch((error: unknown) => {
+      throw new ServiceUnavailableError(
+        'PostgreSQL',
+        'warm.writeUrl',
+        describeEndpoint(config.warm.writeUrl),
+        error,
+      );
+    });
+    return await work(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A commander parser of a whole number ≥ 1 (a version, a count). */
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
 }
 
 /** The lease table of a configuration that must name one. */
