@@ -156,7 +156,7 @@ export function evaluatedEachCall(
   return new Map(
     [...inForce].map(([id, c]) => [
       id,
-      { formula: c.formula, names: c.names, run: (scope) => plain.evaluate(c.formula.expression, scope) },
+      { ...c, scope: new Map(), run: (scope) => plain.evaluate(c.formula.expression, scope) },
     ]),
   );
 }

@@ -4,14 +4,36 @@
  * reason (division by zero, NaN, a result that is not a number). Never a stored NaN or infinity.
  */
 import { parseFormula } from '../../specs/formulas/math.ts';
-import type { Formula } from '../../specs/formulas/schema.ts';
+import type { Formula, Statistic } from '../../specs/formulas/schema.ts';
 import { validateFormula } from '../../specs/formulas/validate.ts';
+
+/** A variable that reads a statistic of a metric's day. */
+export interface MetricInput {
+  readonly name: string;
+  readonly metric: string;
+  readonly stat: Statistic;
+}
+
+/** A variable that reads another formula's result. */
+export interface FormulaInput {
+  readonly name: string;
+  readonly formula: string;
+}
 
 /** A version ready to evaluate. */
 export interface CompiledFormula {
   readonly formula: Formula;
   /** The variables' names, in the order of `formula.variables`. */
   readonly names: readonly string[];
+  readonly metricInputs: readonly MetricInput[];
+  readonly formulaInputs: readonly FormulaInput[];
+  /** The metrics its own variables read, each once. */
+  readonly metrics: readonly string[];
+  /**
+   * The scope evaluations fill and pass to `run`, one per version: an evaluation is synchronous and
+   * mathjs keeps no reference to it.
+   */
+  readonly scope: Map<string, number>;
   /** Evaluates with each variable's value; what mathjs returns (a number or boolean when checked). */
   run(scope: Map<string, number>): unknown;
 }
@@ -34,7 +56,21 @@ export function compileFormula(formula: Formula): CompiledFormula {
       `formula ${formula.id} version ${formula.version}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   const code = parseFormula(formula.expression).compile();
-  return { formula, names: Object.keys(formula.variables), run: (scope) => code.evaluate(scope) };
+  const metricInputs: MetricInput[] = [];
+  const formulaInputs: FormulaInput[] = [];
+  for (const [name, v] of Object.entries(formula.variables)) {
+    if ('metric' in v) metricInputs.push({ name, metric: v.metric, stat: v.stat });
+    else formulaInputs.push({ name, formula: v.formula });
+  }
+  return {
+    formula,
+    names: Object.keys(formula.variables),
+    metricInputs,
+    formulaInputs,
+    metrics: [...new Set(metricInputs.map((i) => i.metric))],
+    scope: new Map(),
+    run: (scope) => code.evaluate(scope),
+  };
 }
 
 /** The outcome of a value mathjs returned, rounded to `decimals` when given. */

@@ -37,7 +37,7 @@ function specificity(f: Formula, targets: ReadonlySet<string>, target: DayTarget
 
 /**
  * The versions of one product's formulas in force for `target` on the day starting `dayStart`, by
- * formula id. `candidate`, when given, is a version evaluated as if it were active and effective
+ * formula id, in the order of the ids (`indexVersions` keeps them sorted). `candidate`, when given, is a version evaluated as if it were active and effective
  * (recompute): it wins over the other versions of its formula at its own scope.
  */
 export function versionsInForce(
@@ -47,8 +47,9 @@ export function versionsInForce(
   candidate?: CompiledFormula,
 ): Map<string, CompiledFormula> {
   const chosen = new Map<string, CompiledFormula>();
-  const ids = new Set(versions.keys());
-  if (candidate) ids.add(candidate.formula.id);
+  let ids: Iterable<string> = versions.keys();
+  if (candidate && !versions.has(candidate.formula.id))
+    ids = [...versions.keys(), candidate.formula.id].sort();
   for (const id of ids) {
     let best: Version | undefined;
     let bestRank = -1;
@@ -91,7 +92,8 @@ export function indexVersions(
   refused: (f: Formula, error: unknown) => void,
 ): VersionIndex {
   const byProduct: VersionIndex = new Map();
-  for (const formula of formulas) {
+  const sorted = [...formulas].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.version - b.version));
+  for (const formula of sorted) {
     let compiled: CompiledFormula;
     try {
       compiled = compileFormula(formula);

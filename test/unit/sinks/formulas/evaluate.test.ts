@@ -69,9 +69,10 @@ describe('a day’s formulas', () => {
       inForce(copPct, cop),
       day({ heat: [[4, 6], 5], power: [[1, 2], 7], temp: [[1, 3], 9] }),
     );
+    // in the map's order; cop evaluated once, first, as cop-pct's input
     expect(results.map((r) => [r.formula.formula.id, r.value, r.inputRevision])).toEqual([
-      ['cop', 3.33, 12],
       ['cop-pct', 333 + 1, 21], // variance of 1, 3 (population): 1
+      ['cop', 3.33, 12],
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { all, create } from 'mathjs';
 import { describe, expect, it } from 'vitest';
 import { checkExpression, MAX_EXPRESSION_LENGTH } from '../../../../specs/formulas/expression.ts';
 import { parseFormula } from '../../../../specs/formulas/math.ts';
@@ -106,5 +107,38 @@ describe('the formula instance of mathjs', () => {
     expect(() => parseFormula('createUnit("x")').compile().evaluate({})).toThrow(
       /createUnit is disabled in formulas/,
     );
+  });
+});
+
+describe('the functions the formula instance answers itself', () => {
+  const plain = create(all!, { number: 'number', predictable: true });
+  const values = [0, 1.3, -1.7, 2.5, -2.5, 1.005, 7.999999999999999, 1e-300, -1e-300, 5e-324, 1e15 + 0.5];
+  values.push(2 ** 53, -(2 ** 53) - 2, 1.7976931348623157e308, -1.7976931348623157e308, Number.NaN);
+  const expressions = [
+    'floor(x)',
+    'ceil(x)',
+    'fix(x)',
+    'round(x)',
+    'round(x, 2)',
+    'floor(x, 3)',
+    'x % y',
+    'mod(x, y)',
+  ];
+  expressions.push('x and y', 'x or y', '(x > 1) and true', 'floor((0.7 + 0.1) * 10)');
+
+  it('gives what mathjs gives, on ordinary, huge, tiny and near-integer values', () => {
+    for (const expression of expressions) {
+      const compiled = parseFormula(expression).compile();
+      for (const x of values)
+        for (const y of [3, -0.4, 0, 1e-300])
+          expect(
+            Object.is(compiled.evaluate({ x, y }), plain.evaluate(expression, { x, y })),
+            `${expression} at ${x}, ${y}`,
+          ).toBe(true);
+    }
+  });
+
+  it('keeps mathjs’s tolerance near integers', () => {
+    expect(parseFormula('floor((0.7 + 0.1) * 10)').compile().evaluate({})).toBe(8);
   });
 });
