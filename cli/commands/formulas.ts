@@ -17,7 +17,7 @@
  *   formulas recompute ...      one version over past days (`formulaRecompute.ts`)
  *   formulas schema   the JSON Schema of a formula file, for editors
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import {
   type FormulaImport,
@@ -27,7 +27,7 @@ import {
 } from '../../sinks/formulas/index.ts';
 import { checkFormulaSet, type LoadedFormula, loadFormulaFiles } from '../../specs/formulas/loader.ts';
 import { type Formula, type FormulaStatus, formulaKey, STATUSES } from '../../specs/formulas/schema.ts';
-import { type FileProblem, parseYamlSource, type YamlSource } from '../../specs/yamlSource.ts';
+import type { FileProblem } from '../../specs/yamlSource.ts';
 import { EXIT } from '../exitCodes.ts';
 import { EXAMPLE_TOLERANCE, runFormulaExamples } from './formulaExamples.ts';
 import { formulaFileJsonSchema, formulaFileText } from './formulaFile.ts';
@@ -43,18 +43,6 @@ function loadFiles(paths: readonly string[], specDir?: string) {
 
 function printProblems(problems: readonly FileProblem[]): void {
   for (const p of problems) console.log(`error ${p.file}:${p.line}: ${p.message}`);
-}
-
-/** The line of `formula`'s entry (at `path` inside it) in its file. */
-function lineIn(
-  source: YamlSource | undefined,
-  formula: Formula,
-  path: readonly (string | number)[],
-): number {
-  const entries = (source?.value as { formulas?: { id?: unknown; version?: unknown }[] } | undefined)
-    ?.formulas;
-  const index = entries?.findIndex((e) => e.id === formula.id && e.version === formula.version) ?? -1;
-  return source && index >= 0 ? source.lineOf(['formulas', index, ...path]) : 1;
 }
 
 /** A day (`YYYY-MM-DD`) when `ms` is a UTC midnight, else the ISO time. */
@@ -119,13 +107,11 @@ export function registerFormulasCommand(program: Command): void {
       try {
         const { formulas: loaded, problems } = loadFiles(paths);
         printProblems(problems);
-        const sources = new Map<string, YamlSource | undefined>();
         let passed = 0;
         let failed = 0;
-        for (const { file, formula } of loaded) {
-          if (!sources.has(file)) sources.set(file, parseYamlSource(file, readFileSync(file, 'utf8')).source);
+        for (const { file, formula, lineOf } of loaded) {
           for (const r of runFormulaExamples(formula)) {
-            const line = lineIn(sources.get(file), formula, ['examples', r.exampleIndex]);
+            const line = lineOf(['examples', r.exampleIndex]);
             console.log(
               `${r.passed ? 'pass' : 'FAIL'}  ${file}:${line}  ${formula.id} v${formula.version} example ${r.exampleIndex + 1}: ${r.detail}`,
             );

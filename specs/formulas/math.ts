@@ -12,10 +12,11 @@
  *   so a chain of n of them cost about n²/2 compilations per evaluation (21 ms and 10 MiB for a
  *   1,000-character chain). Here they evaluate both operands, like every other operator; with
  *   numbers and booleans only there is nothing a short circuit could skip.
- * - `floor`, `ceil`, `fix`, `round` and `mod` round through the number's decimal digits as strings,
- *   which for a magnitude near 1e308 or 1e-300 is hundreds of digits per call. A double of magnitude
- *   2^53 or more is an integer already, and one within mathjs's absolute tolerance (1e-15) of zero
- *   rounds to zero: those two ranges are answered directly, the rest by mathjs.
+ * - `floor`, `ceil`, `fix`, `round` and `mod` round through the number's decimal digits as strings
+ *   (microseconds per call; for a magnitude near 1e308 or 1e-300, hundreds of digits). `floor`,
+ *   `ceil`, `fix` and `mod` are computed here with mathjs's tolerance near integers; `round` is
+ *   answered here for a magnitude of 2^53 or more (an integer already) and one within the absolute
+ *   tolerance of zero, and by mathjs otherwise.
  */
 import { all, create, type MathNode } from 'mathjs';
 
@@ -24,30 +25,52 @@ const math = create(all!, { number: 'number', predictable: true });
 const parse = math.parse;
 
 const INTEGRAL = 2 ** 53;
-// mathjs's absolute tolerance (config.absTol): a value this close to zero rounds to zero
 const ABS_TOL = 1e-15;
 
 type AnyFn = (...args: unknown[]) => unknown;
 const mathFn = (name: string) => (math as unknown as Record<string, AnyFn>)[name]!;
 
+// mathjs's tolerances (config.relTol, config.absTol): how near an integer a value is that integer
+const REL_TOL = 1e-12;
+
+function nearlyEqual(a: number, b: number): boolean {
+  return a === b || Math.abs(a - b) <= Math.max(REL_TOL * Math.max(Math.abs(a), Math.abs(b)), ABS_TOL);
+}
+
 /**
- * mathjs's one-argument `floor`, `ceil` or `round` on numbers, answered directly where that needs no
- * digits: a magnitude of 2^53 or more is an integer already; a non-zero one within the absolute
- * tolerance gives what mathjs gives any such value of its sign (asked once).
+ * A one-argument function of mathjs on numbers, answered directly where that needs no digits: a
+ * magnitude of 2^53 or more is an integer already; a non-zero one within the absolute tolerance gives
+ * what mathjs gives any such value of its sign (asked once); else `rest`.
  */
-function integral(name: 'floor' | 'ceil' | 'round'): (x: number) => number {
+function integral(name: 'floor' | 'ceil' | 'round', rest?: (x: number) => number): (x: number) => number {
   const fn = mathFn(name) as (x: number) => number;
   const tiny = [fn(-1e-300), fn(1e-300)] as const;
+  const otherwise = rest ?? fn;
   return (x) => {
     const magnitude = Math.abs(x);
     if (magnitude >= INTEGRAL || !Number.isFinite(x)) return x;
     if (magnitude <= ABS_TOL && magnitude > 0) return tiny[x < 0 ? 0 : 1];
-    return fn(x);
+    return otherwise(x);
   };
 }
 
-const floor1 = integral('floor');
-const ceil1 = integral('ceil');
+/**
+ * mathjs's `floor` and `ceil` on numbers (`floor.js`, `ceil.js`): the JavaScript one, unless the value
+ * is within the tolerance of the nearest integer and not of that one. mathjs takes the nearest integer
+ * from its own `round`; `Math.round` differs from it only at a half, where the value is within the
+ * tolerance of both neighbours or of neither, and the answer is the same.
+ */
+const tolerant =
+  (js: (x: number) => number) =>
+  (x: number): number => {
+    const f = js(x);
+    const r = Math.round(x);
+    if (f === r) return f;
+    return nearlyEqual(x, r) && !nearlyEqual(x, f) ? r : f;
+  };
+
+const floor1 = integral('floor', tolerant(Math.floor));
+const ceil1 = integral('ceil', tolerant(Math.ceil));
 const round1 = integral('round');
 const isNumber = (x: unknown): x is number => typeof x === 'number';
 /** mathjs's `floor(x, n)` and `ceil(x, n)` on numbers (`x * 10^n` to an integer, over `10^n`); other arguments to mathjs. */

@@ -138,6 +138,28 @@ describe('the functions the formula instance answers itself', () => {
     }
   });
 
+  it('gives what mathjs gives on 20,000 values near integers, halves and powers of ten', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const compiled = ['floor(x)', 'ceil(x)', 'fix(x)', 'x % y', 'floor(x, 2)', 'ceil(x, 1)'].map(
+      (e) => [e, parseFormula(e).compile()] as const,
+    );
+    for (let i = 0; i < 20_000; i++) {
+      const k = Math.round((random() - 0.5) * 10 ** Math.floor(random() * 17));
+      const offsets = [0, 0.5, 1e-13, -1e-13, 1e-10, 3e-12 * k, (random() - 0.5) * 1e-11];
+      const x = (k + offsets[i % offsets.length]!) * (i % 3 === 0 ? 0.1 : 1);
+      const y = [3, 0.1, -7, 1e-5][i % 4]!;
+      for (const [expression, c] of compiled)
+        expect(
+          Object.is(c.evaluate({ x, y }), plain.evaluate(expression, { x, y })),
+          `${expression} at ${x}, ${y}`,
+        ).toBe(true);
+    }
+  });
+
   it('keeps mathjs’s tolerance near integers', () => {
     expect(parseFormula('floor((0.7 + 0.1) * 10)').compile().evaluate({})).toBe(8);
   });
