@@ -7,18 +7,9 @@ import {
   versionsInForce,
 } from '../../../../sinks/formulas/index.ts';
 import type { Version } from '../../../../sinks/formulas/inForce.ts';
-import { type Formula, formulaSchema } from '../../../../specs/formulas/schema.ts';
+import type { Formula } from '../../../../specs/formulas/schema.ts';
 import type { MetricStats } from '../../../../topology/index.ts';
-
-const formula = (over: Record<string, unknown>): Formula =>
-  formulaSchema.parse({
-    id: 'f',
-    version: 1,
-    productId: 'p',
-    expression: 'a',
-    variables: { a: { metric: 'power', stat: 'sum' } },
-    ...over,
-  });
+import { formula } from '../../../support/formulas.ts';
 
 const stats = (values: number[]): MetricStats => {
   const count = values.length;

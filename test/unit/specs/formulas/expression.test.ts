@@ -112,7 +112,22 @@ describe('the formula instance of mathjs', () => {
 
 describe('the functions the formula instance answers itself', () => {
   const plain = create(all!, { number: 'number', predictable: true });
-  const values = [0, 1.3, -1.7, 2.5, -2.5, 1.005, 7.999999999999999, 1e-300, -1e-300, 5e-324, 1e15 + 0.5];
+  const values = [
+    0,
+    1.3,
+    -1.7,
+    2.5,
+    -2.5,
+    1.005,
+    7.999999999999999,
+    1e-300,
+    -1e-300,
+    5e-324,
+    1e15 + 0.5,
+    9e-17,
+    -9e-17,
+    4e-16,
+  ];
   values.push(2 ** 53, -(2 ** 53) - 2, 1.7976931348623157e308, -1.7976931348623157e308, Number.NaN);
   const expressions = [
     'floor(x)',

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkFormulaSet, parseFormulaFile } from '../../../../specs/formulas/loader.ts';
-import { type Formula, formulaSchema } from '../../../../specs/formulas/schema.ts';
 import { MAX_DEPTH, validateFormula, validateFormulaSet } from '../../../../specs/formulas/validate.ts';
-
-const formula = (over: Record<string, unknown>): Formula =>
-  formulaSchema.parse({
-    id: 'f',
-    version: 1,
-    productId: 'p',
-    expression: 'a',
-    variables: { a: { metric: 'power', stat: 'sum' } },
-    ...over,
-  });
+import { formula } from '../../../support/formulas.ts';
 
 const reads = (id: string, ...others: string[]) =>
   formula({
