@@ -4,21 +4,6 @@
  */
 import { Command } from 'commander';
 import { errorMessage } from '../topology/index.ts';
-import { registerAlarmsCommand } from './commands/alarms.ts';
-import { registerBenchCommand } from './commands/bench.ts';
-import { registerDemoCommand } from './commands/demo.ts';
-import { registerDlqCommand } from './commands/dlq.ts';
-import { registerFormulasCommand } from './commands/formulas.ts';
-import { registerIcebergCommand } from './commands/iceberg.ts';
-import { registerMasterdataCommand } from './commands/masterdata.ts';
-import { registerQueryCommand } from './commands/query.ts';
-import { registerReplayCommand } from './commands/replay.ts';
-import { registerRulesCommand } from './commands/rules.ts';
-import { registerRunCommand } from './commands/run.ts';
-import { registerSavepointCommand } from './commands/savepoint.ts';
-import { registerScaleAdviceCommand } from './commands/scaleAdvice.ts';
-import { registerSpecsCommand } from './commands/specs.ts';
-import { registerTopologyCommand } from './commands/topology.ts';
 import { EXIT } from './exitCodes.ts';
 
 const program = new Command('shardflow')
@@ -27,21 +12,32 @@ const program = new Command('shardflow')
   .configureOutput({ outputError: (text, write) => write(`shardflow: ${text}`) })
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT.usage));
 
-registerTopologyCommand(program);
-registerRunCommand(program);
-registerDemoCommand(program);
-registerBenchCommand(program);
-registerDlqCommand(program);
-registerIcebergCommand(program);
-registerQueryCommand(program);
-registerMasterdataCommand(program);
-registerReplayCommand(program);
-registerSavepointCommand(program);
-registerScaleAdviceCommand(program);
-registerSpecsCommand(program);
-registerRulesCommand(program);
-registerFormulasCommand(program);
-registerAlarmsCommand(program);
+// Each command's module is loaded only when it runs: a command imports what it needs (the worker,
+// the AWS SDK clients, mathjs…), which takes seconds to load, and a run of one command needs one
+// module. Without a command, or with one not listed (help, a typo), every module is loaded, so the
+// help lists them all and commander can suggest a name.
+type Register = (program: Command) => void;
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  topology: async () => (await import('./commands/topology.ts')).registerTopologyCommand,
+  run: async () => (await import('./commands/run.ts')).registerRunCommand,
+  demo: async () => (await import('./commands/demo.ts')).registerDemoCommand,
+  bench: async () => (await import('./commands/bench.ts')).registerBenchCommand,
+  dlq: async () => (await import('./commands/dlq.ts')).registerDlqCommand,
+  iceberg: async () => (await import('./commands/iceberg.ts')).registerIcebergCommand,
+  query: async () => (await import('./commands/query.ts')).registerQueryCommand,
+  masterdata: async () => (await import('./commands/masterdata.ts')).registerMasterdataCommand,
+  replay: async () => (await import('./commands/replay.ts')).registerReplayCommand,
+  savepoint: async () => (await import('./commands/savepoint.ts')).registerSavepointCommand,
+  'scale-advice': async () => (await import('./commands/scaleAdvice.ts')).registerScaleAdviceCommand,
+  specs: async () => (await import('./commands/specs.ts')).registerSpecsCommand,
+  rules: async () => (await import('./commands/rules.ts')).registerRulesCommand,
+  formulas: async () => (await import('./commands/formulas.ts')).registerFormulasCommand,
+  alarms: async () => (await import('./commands/alarms.ts')).registerAlarmsCommand,
+};
+
+const asked = process.argv[2];
+const one = asked !== undefined && Object.hasOwn(COMMANDS, asked) ? COMMANDS[asked] : undefined;
+for (const load of one ? [one] : Object.values(COMMANDS)) (await load())(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`shardflow: ${errorMessage(error)}`);

@@ -45,19 +45,12 @@ import {
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
+import { ServiceUnavailableError } from './exitCodes.ts';
 import { RulesetCatalog } from './rulesetCatalog.ts';
 import { rulesStage, specsByProduct } from './rulesStage.ts';
 import { redisAuth, workerKeyedStateStore } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
-
-/** A service the worker needs did not answer. */
-export class ServiceUnavailableError extends Error {
-  override readonly name = 'ServiceUnavailableError';
-  constructor(service: string, key: string, address: string, cause: unknown) {
-    super(`cannot reach ${service} (${key}) at ${address}: ${errorMessage(cause)}`, { cause });
-  }
-}
 
 /** A running worker. */
 export interface Worker {

@@ -31,7 +31,7 @@ import {
   systemClock,
 } from '../../topology/index.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
-import { ServiceUnavailableError } from '../worker.ts';
+import { ServiceUnavailableError } from '../exitCodes.ts';
 import { actionPartitionKey } from './actionKey.ts';
 import { putOnStream } from './putOnStream.ts';
 import { exitWithError, formatTable, UsageError } from './shared.ts';

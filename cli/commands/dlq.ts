@@ -27,8 +27,7 @@ import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/pos
 import { pgDeviceProducts } from '../../sinks/warm/masterdata/deviceProducts.ts';
 import { type RawRecord, silentLogger, systemClock } from '../../topology/index.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../config.ts';
-import { EXIT } from '../exitCodes.ts';
-import { loadSpecs, ServiceUnavailableError } from '../worker.ts';
+import { EXIT, ServiceUnavailableError } from '../exitCodes.ts';
 import { putOnStream } from './putOnStream.ts';
 import { exitWithError, formatTable, UsageError } from './shared.ts';
 
@@ -210,6 +209,8 @@ interface ReplayOptions extends FilterOptions {
 }
 
 async function replay(warm: WarmStore, config: WorkerConfig, opts: ReplayOptions): Promise<void> {
+  // the worker's modules load only for `dlq replay`, which decodes with the worker's specs
+  const { loadSpecs } = await import('../worker.ts');
   const registry = loadSpecs(config, silentLogger);
   const selected = await listDeadLetters(warm.read, {
     ...filterOf(opts),

@@ -20,7 +20,7 @@ import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import { describeEndpoint, type WarmStore } from '../../sinks/postgres/store.ts';
 import { systemClock } from '../../topology/index.ts';
 import type { WorkerConfig } from '../config.ts';
-import { ServiceUnavailableError } from '../worker.ts';
+import { ServiceUnavailableError } from '../exitCodes.ts';
 import { exitWithError, formatTable, positiveInteger, UsageError, withWarmStore } from './shared.ts';
 
 const DAY_MS = 86_400_000;

@@ -22,8 +22,7 @@ import {
   rowChange,
 } from '../../sinks/warm/masterdata/import.ts';
 import { loadWorkerConfig } from '../config.ts';
-import { EXIT } from '../exitCodes.ts';
-import { ServiceUnavailableError } from '../worker.ts';
+import { EXIT, ServiceUnavailableError } from '../exitCodes.ts';
 import { exitWithError, UsageError } from './shared.ts';
 
 const CHUNK = 2_000;

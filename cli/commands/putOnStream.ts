@@ -4,7 +4,7 @@ import { kinesisProducer, type ProducerRecord } from '../../gateways/kinesis/pro
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { systemClock } from '../../topology/index.ts';
 import type { WorkerConfig } from '../config.ts';
-import { ServiceUnavailableError } from '../worker.ts';
+import { ServiceUnavailableError } from '../exitCodes.ts';
 
 /** Puts records on the stream, turning "no answer" or "no such stream" into exit 3. */
 export async function putOnStream(config: WorkerConfig, records: readonly ProducerRecord[]): Promise<void> {

@@ -8,7 +8,7 @@ import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { KINESIS_BACKOFF } from '../../sources/kinesis/retrieval/backoff.ts';
 import { listShards } from '../../sources/kinesis/shardDetector.ts';
 import { systemClock } from '../../topology/index.ts';
-import { ServiceUnavailableError } from '../worker.ts';
+import { ServiceUnavailableError } from '../exitCodes.ts';
 import {
   type CommonOptions,
   exitWithError,

@@ -12,8 +12,7 @@ import { createDynamoClient } from '../../sources/kinesis/dynamodb.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import { DrainTimeoutError, errorMessage } from '../../topology/index.ts';
 import { ConfigError, loadWorkerConfig, type WorkerConfig } from '../config.ts';
-import { EXIT } from '../exitCodes.ts';
-import { ServiceUnavailableError } from '../worker.ts';
+import { EXIT, ServiceUnavailableError } from '../exitCodes.ts';
 
 /** A request that cannot be carried out as asked (exit 2); the message says what to change. */
 export class UsageError extends Error {
