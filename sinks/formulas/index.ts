@@ -30,6 +30,8 @@ export {
 export {
   type FormulaResult,
   type FormulaResultFilter,
+  type FormulaResultRevision,
+  readFormulaResultHistory,
   readFormulaResults,
   type StoredFormulaResult,
   writeFormulaResults,

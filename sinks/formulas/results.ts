@@ -2,7 +2,8 @@
  * `formula_results` (migration 700): one row per formula version, target (customer × product, or
  * device) and day. Written by one multi-row upsert per chunk; a row is replaced only by a result
  * of a higher input revision, so a replay (the same aggregates, the same revisions) changes nothing,
- * not even `computed_at`, and a late reading's higher revision replaces it.
+ * not even `computed_at`, and a late reading's higher revision replaces it. The same statement keeps
+ * the lineage (`formula_result_history`, migration 701): a row per input revision a result ever had.
  */
 import { type SqlClient, writeJsonRows } from '../postgres/sql.ts';
 
@@ -28,11 +29,23 @@ export interface StoredFormulaResult extends FormulaResult {
   readonly computedAt: number;
 }
 
-const UPSERT = `INSERT INTO formula_results (formula_id, version, product_id, customer_key, customer_id, device_key,
+/**
+ * One statement: the rows into the lineage (`formula_result_history`, new input revisions only) and
+ * into the current results (a row replaced only by a higher input revision).
+ */
+const UPSERT = `WITH u AS (
+    SELECT f, v, p, coalesce(cu, '') AS ck, cu, coalesce(d, '') AS dk, d, to_timestamp(ds / 1000) AS day, val, rs, un, ir
+    FROM jsonb_to_recordset($1::jsonb) AS r(f text, v int, p text, cu text, d text, ds float8, val float8, rs text,
+      un text, ir bigint)
+  ), lineage AS (
+    INSERT INTO formula_result_history (formula_id, version, product_id, customer_key, customer_id, device_key,
+      device_id, day_start, input_revision, value, reason, unit)
+    SELECT f, v, p, ck, cu, dk, d, day, ir, val, rs, un FROM u
+    ON CONFLICT DO NOTHING
+  )
+  INSERT INTO formula_results (formula_id, version, product_id, customer_key, customer_id, device_key,
     device_id, day_start, value, reason, unit, input_revision)
-  SELECT f, v, p, coalesce(cu, ''), cu, coalesce(d, ''), d, to_timestamp(ds / 1000), val, rs, un, ir
-  FROM jsonb_to_recordset($1::jsonb) AS u(f text, v int, p text, cu text, d text, ds float8, val float8, rs text,
-    un text, ir bigint)
+  SELECT f, v, p, ck, cu, dk, d, day, val, rs, un, ir FROM u
   ON CONFLICT (formula_id, version, product_id, customer_key, device_key, day_start) DO UPDATE SET
     customer_id = EXCLUDED.customer_id, device_id = EXCLUDED.device_id, value = EXCLUDED.value,
     reason = EXCLUDED.reason, unit = EXCLUDED.unit, input_revision = EXCLUDED.input_revision, computed_at = now()
@@ -104,6 +117,15 @@ export async function readFormulaResults(
   client: SqlClient,
   filter: FormulaResultFilter = {},
 ): Promise<StoredFormulaResult[]> {
+  return readResults(client, 'formula_results', filter);
+}
+
+async function readResults(
+  client: SqlClient,
+  table: 'formula_results' | 'formula_result_history',
+  filter: FormulaResultFilter,
+  thenBy?: 'input_revision',
+): Promise<StoredFormulaResult[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   const param = (value: unknown) => `$${params.push(value)}`;
@@ -117,8 +139,8 @@ export async function readFormulaResults(
   const { rows } = await client.query<Row>(
     `SELECT formula_id, version, product_id, customer_id, device_id, day_start, value, reason, unit, input_revision,
        computed_at
-     FROM formula_results${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY day_start, formula_id, version, product_id, customer_key, device_key`,
+     FROM ${table}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY day_start, formula_id, version, product_id, customer_key, device_key${thenBy ? `, ${thenBy}` : ''}`,
     params,
   );
   return rows.map((r) => ({
@@ -134,4 +156,15 @@ export async function readFormulaResults(
     inputRevision: Number(r.input_revision),
     computedAt: new Date(r.computed_at).getTime(),
   }));
+}
+
+/** A result as it was at one input revision (`formula_result_history`). */
+export type FormulaResultRevision = StoredFormulaResult;
+
+/** The lineage of results matching `filter`: every input revision each had, oldest first per target and day. */
+export async function readFormulaResultHistory(
+  client: SqlClient,
+  filter: FormulaResultFilter = {},
+): Promise<FormulaResultRevision[]> {
+  return readResults(client, 'formula_result_history', filter, 'input_revision');
 }

@@ -3,13 +3,14 @@
  * window aggregates directly: a day's metrics gathered from the batch and the stores (the batch may
  * hold one metric's final, the other stored), the version in force per target (a customer's
  * override, a device-scoped version on a device's 1-day window), no result without a final, and a
- * batch written twice changing nothing.
+ * batch written twice changing nothing; the lineage keeps one row per input revision.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FormulasInForce,
   formulaSink,
   importFormulas,
+  readFormulaResultHistory,
   readFormulaResults,
 } from '../../sinks/formulas/index.ts';
 import type { HotStore } from '../../sinks/hot/hotStore.ts';
@@ -183,5 +184,18 @@ describe('the formula sink', () => {
       ctx,
     );
     expect(await readFormulaResults(warm)).toEqual(after);
+    // the lineage: each input revision a result had, once, whatever was written again
+    const lineage = (await readFormulaResultHistory(warm)).map((r) => [
+      r.customerId ?? r.deviceId,
+      r.value,
+      r.inputRevision,
+    ]);
+    expect(lineage).toEqual([
+      ['m-1', 35, 10],
+      [null, null, 3],
+      ['cust-b', 4, 22],
+      ['cust-b', 6, 24],
+      ['cust-a', 30, 18],
+    ]);
   });
 });

@@ -5,7 +5,8 @@
  * late reading raises the day's revision and replaces the customer's rows with a higher input
  * revision, the other customer's rows untouched; a replay of the whole stream by a second worker
  * (a new lease table and state) changes no row, not even `computed_at`, and writes again the rows
- * deleted before it, equal to what they were.
+ * deleted before it, equal to what they were. The lineage keeps a row per input revision a result
+ * had; the replay adds none.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,12 @@ import type { WorkerConfigInput } from '../../cli/config.ts';
 import { loadDemoMasterData } from '../../cli/demoMasterData.ts';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import type { SimulatedDevice } from '../../gateways/simulator/fleet.ts';
-import { importFormulas, readFormulaResults, type StoredFormulaResult } from '../../sinks/formulas/index.ts';
+import {
+  importFormulas,
+  readFormulaResultHistory,
+  readFormulaResults,
+  type StoredFormulaResult,
+} from '../../sinks/formulas/index.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -254,6 +260,18 @@ describe('formulas on a running worker', () => {
         expect(r.inputRevision).toBeGreaterThan(
           before.find((x) => x.formulaId === r.formulaId && x.customerId === 'cust-a')!.inputRevision,
         );
+      // the lineage: cust-a's results at both input revisions, cust-b's at its one
+      const history = () => readFormulaResultHistory(sql, { productId: 'meter-m2', from: D0, to: D0 + DAY });
+      const lineage = await history();
+      const cust = (rows: readonly StoredFormulaResult[], c: string) =>
+        rows.filter((r) => r.customerId === c);
+      expect(cust(lineage, 'cust-a').map((r) => [r.formulaId, r.inputRevision])).toEqual(
+        cust(before, 'cust-a').flatMap((r) => [
+          [r.formulaId, r.inputRevision],
+          [r.formulaId, cust(afterLate, 'cust-a').find((x) => x.formulaId === r.formulaId)!.inputRevision],
+        ]),
+      );
+      expect(cust(lineage, 'cust-b')).toHaveLength(4);
       await first.close();
 
       // replay: a second worker reads the whole stream again with fresh state; cust-b's rows deleted first
@@ -278,6 +296,7 @@ describe('formulas on a running worker', () => {
       expect(a(afterReplay)).toEqual(a(afterLate));
       const strip = (rows: readonly StoredFormulaResult[]) => rows.map(({ computedAt: _c, ...rest }) => rest);
       expect(strip(b(afterReplay))).toEqual(strip(b(afterLate)));
+      expect(await history()).toEqual(lineage); // the replay added no revision
       console.log(JSON.stringify({ importToInForceMs: importToInForce, finalToResultsMs: finalToResults }));
     },
     TIMEOUT_MS,
