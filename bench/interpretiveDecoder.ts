@@ -10,6 +10,7 @@
 import { rawRefOf } from '../operators/decode/compileSpec.ts';
 import type { Incoming } from '../operators/decode/envelope.ts';
 import { DecodeError } from '../operators/decode/errors.ts';
+import { roundingOf } from '../operators/decode/formats/binaryFields.ts';
 import { CHECKSUM_BYTES, crc16Modbus, crc32 } from '../operators/decode/formats/checksum.ts';
 import type { DecodedFields, FieldValue } from '../operators/decode/frame.ts';
 import { zonedTime } from '../operators/decode/timestamps.ts';
@@ -227,18 +228,21 @@ function readField(
   return offset + size;
 }
 
-function transform(
-  field: {
-    scale?: number | undefined;
-    offset?: number | undefined;
-    enum?: Record<string, string | number> | undefined;
-  },
-  raw: number | string,
-): FieldValue {
+type BitField = NonNullable<BinaryField['bits']>[number];
+
+function transform(field: BinaryField | BitField, raw: number | string): FieldValue | undefined {
+  if (field.na?.includes(raw)) return undefined;
+  if (field.boolean) return typeof raw === 'number' ? raw !== 0 : /[^0]/.test(raw);
   const label = field.enum?.[String(raw)];
   if (label !== undefined) return label;
-  if (typeof raw !== 'number' || (field.scale === undefined && field.offset === undefined)) return raw;
-  return raw * (field.scale ?? 1) + (field.offset ?? 0);
+  const decimals = roundingOf({ ...field, type: 'type' in field ? field.type : 'u32' });
+  if (
+    typeof raw !== 'number' ||
+    (field.scale === undefined && field.offset === undefined && decimals === undefined)
+  )
+    return raw;
+  const value = raw * (field.scale ?? 1) + (field.offset ?? 0);
+  return decimals === undefined ? value : Math.round(value * 10 ** decimals) / 10 ** decimals;
 }
 
 function verifyChecksum(checksum: Checksum, bytes: Uint8Array): void {
@@ -367,13 +371,14 @@ function metricsOf(spec: Spec, fields: DecodedFields): Record<string, FieldValue
   const t = spec.telemetry;
   const metrics: Record<string, FieldValue> = {};
   if (t.metrics) {
-    for (const name of t.metrics) if (fields[name] !== undefined) metrics[name] = fields[name];
+    for (const name of t.metrics) if (fields[name] !== undefined) metrics[name] = fields[name]!;
     return metrics;
   }
   const used = [t.deviceId, t.hubId, t.timestamp, t.hubTimestamp].map((s) =>
     s && 'field' in s ? s.field : undefined,
   );
-  for (const [name, value] of Object.entries(fields)) if (!used.includes(name)) metrics[name] = value;
+  for (const [name, value] of Object.entries(fields))
+    if (!used.includes(name) && value !== undefined) metrics[name] = value;
   return metrics;
 }
 

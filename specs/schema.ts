@@ -43,13 +43,38 @@ export const TYPE_BYTES: Partial<Record<(typeof BINARY_TYPES)[number], number>> 
 };
 
 const valueTransform = {
-  scale: z.number().optional().describe('multiply the raw value'),
-  offset: z.number().optional().describe('then add this'),
-  enum: z
-    .record(z.string(), z.union([z.string(), z.number()]))
+  scale: z
+    .number()
     .optional()
-    .describe('raw value → label'),
+    .describe(
+      'multiply the raw value; the result of an integer is rounded to the decimals scale and offset have (×0.1 of 634 is 63.4)',
+    ),
+  offset: z.number().optional().describe('then add this'),
+  decimals: z
+    .number()
+    .int()
+    .min(0)
+    .max(12)
+    .optional()
+    .describe('round the value to this many decimals (instead of those scale and offset imply)'),
+  enum: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .describe('raw value → label (a string, number or boolean)'),
+  boolean: z
+    .boolean()
+    .optional()
+    .describe('the value is a boolean: false when the raw value is 0, else true'),
+  na: z
+    .array(z.union([z.number(), z.string()]))
+    .optional()
+    .describe('raw values that mean "not available" (e.g. 0xFFFF): the metric is then absent'),
 };
+
+/** A boolean value has nothing to scale or label. */
+const booleanAlone = (f: { boolean?: boolean | undefined; scale?: number; offset?: number; enum?: object }) =>
+  !f.boolean || (f.scale === undefined && f.offset === undefined && f.enum === undefined);
+const BOOLEAN_ALONE = { message: 'a boolean field has no scale, offset or enum', path: ['boolean'] };
 
 /** A bit field inside an integer field (bit 0 is the least significant). */
 const bitFieldSchema = z
@@ -59,7 +84,8 @@ const bitFieldSchema = z
     width: z.number().int().min(1).max(53),
     ...valueTransform,
   })
-  .strict();
+  .strict()
+  .refine(booleanAlone, BOOLEAN_ALONE);
 
 /** One field of a binary frame, in order. */
 export const binaryFieldSchema = z
@@ -76,7 +102,8 @@ export const binaryFieldSchema = z
   .refine((f) => TYPE_BYTES[f.type] !== undefined || f.length !== undefined, {
     message: 'bcd, ascii and hex fields need a length',
     path: ['length'],
-  });
+  })
+  .refine(booleanAlone, BOOLEAN_ALONE);
 /** See {@link binaryFieldSchema}. */
 export type BinaryField = z.output<typeof binaryFieldSchema>;
 

@@ -7,8 +7,8 @@
 /** A decoded value. */
 export type FieldValue = number | string | boolean | null;
 
-/** One decoded record: field name → value. */
-export type DecodedFields = Record<string, FieldValue>;
+/** One decoded record: field name → value (`undefined`: the field said "not available"; the metric is absent). */
+export type DecodedFields = Record<string, FieldValue | undefined>;
 
 /**
  * Decodes one payload; throws `DecodeError` (with a reason code) for anything it cannot decode.

@@ -109,7 +109,11 @@ export function compileTelemetryBuilder(
   ];
   lines.push(`const hub = ${hubId === undefined ? 'undefined' : idExpr(hubId, get)};`);
   lines.push(`const ts = k.time(${timeArg(timestamp)}, ingest);`);
-  lines.push(...(projected ? ['const m = f;'] : metricsCode(metrics, fields.always)));
+  if (!projected) lines.push(...metricsCode(metrics, fields.always));
+  // a field's "not available" value leaves its key undefined in a projected record: the metric is absent
+  else if (hasNotAvailable(spec.format))
+    lines.push('const m = f;', 'for (const n in m) if (m[n] === undefined) delete m[n];');
+  else lines.push('const m = f;');
   lines.push('k.contract(m, ts, now);');
   const hubTime =
     hubTimestamp === undefined ? '' : `const hubTs = k.hubTime(${timeArg(hubTimestamp)}, ingest);`;
@@ -154,4 +158,12 @@ function metricsCode(names: readonly string[], always: boolean): string[] {
 
 function unique(names: readonly string[]): string[] {
   return [...new Set(names)];
+}
+
+/** True when some field of the format lists "not available" values (`na`), at any depth. */
+function hasNotAvailable(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(hasNotAvailable);
+  if (node === null || typeof node !== 'object') return false;
+  if (Array.isArray((node as { na?: unknown }).na)) return true;
+  return Object.values(node).some(hasNotAvailable);
 }

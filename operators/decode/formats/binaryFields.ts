@@ -190,13 +190,54 @@ const helpers = {
   linear(raw: number | string, scale: number, offset: number): number | string {
     return typeof raw === 'number' ? raw * scale + offset : raw;
   },
+  rounded,
 };
 
 type Transform = {
   scale?: number | undefined;
   offset?: number | undefined;
-  enum?: Record<string, string | number> | undefined;
+  decimals?: number | undefined;
+  enum?: Record<string, string | number | boolean> | undefined;
+  boolean?: boolean | undefined;
+  na?: readonly (number | string)[] | undefined;
 };
+
+/** The types whose raw value is an integer (bit fields are read as `u32`). */
+const INTEGRAL: ReadonlySet<BinaryField['type']> = new Set([
+  'u8',
+  'i8',
+  'u16',
+  'i16',
+  'u32',
+  'i32',
+  'u64',
+  'i64',
+  'bcd',
+]);
+
+/** Digits after the point in the shortest form of `n` (`0.1` → 1, `1e-7` → 7, `2` → 0). */
+function decimalsOf(n: number): number {
+  const [mantissa, exponent] = String(n).split('e');
+  const fraction = mantissa!.split('.')[1]?.length ?? 0;
+  return Math.max(0, fraction - Number(exponent ?? 0));
+}
+
+/**
+ * The decimals a field's value is rounded to: the spec's `decimals`, else, for an integer scaled or
+ * offset, the decimals its scale and offset have (beyond 12, a scale such as 1/3, none).
+ */
+export function roundingOf(field: Transform & { type: BinaryField['type'] }): number | undefined {
+  if (field.decimals !== undefined) return field.decimals;
+  if (!INTEGRAL.has(field.type) || (field.scale === undefined && field.offset === undefined))
+    return undefined;
+  const d = Math.max(decimalsOf(field.scale ?? 1), decimalsOf(field.offset ?? 0));
+  return d > 12 ? undefined : d;
+}
+
+/** `value` rounded to `decimals` (a power of ten `factor`); strings (64-bit, BCD beyond 2^53) as they are. */
+function rounded(value: number | string, factor: number): number | string {
+  return typeof value === 'number' ? Math.round(value * factor) / factor : value;
+}
 
 /**
  * Collects the statements for a field list and the values they refer to (`k.*`). Locals are named
@@ -211,7 +252,7 @@ export class CodeBuilder {
 
   constructor(
     private readonly prefix = 'v',
-    private readonly enums: ((raw: number | string) => FieldValue)[] = [],
+    private readonly enums: ((raw: number | string) => FieldValue | undefined)[] = [],
     private readonly assign = false,
   ) {}
 
@@ -263,20 +304,30 @@ export class CodeBuilder {
     return text;
   }
 
-  /** The raw expression with the field's enum, scale and offset applied. */
+  /**
+   * The raw expression with the field's transforms applied: "not available" values (absent), then a
+   * boolean, an enum label, or scale and offset, rounded (`roundingOf`).
+   */
   private transformed(field: Transform & { type: BinaryField['type'] }, raw: string): string {
-    const linear = field.scale !== undefined || field.offset !== undefined;
-    if (field.enum) {
-      this.enums.push(enumTransform(field.enum, field.scale ?? 1, field.offset ?? 0));
+    const text = field.type === 'ascii' || field.type === 'hex';
+    const decimals = text ? undefined : roundingOf(field);
+    if (field.enum || field.boolean || field.na) {
+      this.enums.push(valueTransform(field, decimals));
       return `k.enums[${this.enums.length - 1}](${raw})`;
     }
-    if (!linear || field.type === 'ascii' || field.type === 'hex') return raw;
+    const linear = field.scale !== undefined || field.offset !== undefined;
+    if (text || (!linear && decimals === undefined)) return raw;
     const scale = literal(field.scale ?? 1);
     const offset = literal(field.offset ?? 0);
-    if (field.type === 'u64' || field.type === 'i64' || field.type === 'bcd') {
-      return `h.linear(${raw}, ${scale}, ${offset})`;
-    }
-    return `(${raw}) * ${scale} + ${offset}`;
+    const value =
+      field.type === 'u64' || field.type === 'i64' || field.type === 'bcd'
+        ? `h.linear(${raw}, ${scale}, ${offset})`
+        : `(${raw}) * ${scale} + ${offset}`;
+    if (decimals === undefined) return value;
+    const factor = literal(10 ** decimals);
+    return value.startsWith('h.')
+      ? `h.rounded(${value}, ${factor})`
+      : `Math.round((${value}) * ${factor}) / ${factor}`;
   }
 
   text(): string {
@@ -333,22 +384,38 @@ function bitsExpr(shift: number, width: number): string {
   return `((hi${mask(width - low)}) >>> 0) * ${2 ** low} + (lo >>> ${shift})`;
 }
 
-/** An enum lookup by raw value (numeric keys such as "3" or "0x03" match numbers), else the scaled value. */
-function enumTransform(
-  labels: Record<string, string | number>,
-  scale: number,
-  offset: number,
-): (raw: number | string) => FieldValue {
-  const byNumber = new Map<number, string | number>();
-  const byString = new Map<string, string | number>();
-  for (const [key, label] of Object.entries(labels)) {
+/**
+ * A field's value from its raw value, for fields with "not available" values, a boolean or an enum:
+ * a raw value listed in `na` gives no value (the metric is absent); `boolean` gives `raw !== 0`; an
+ * enum looks the raw value up (numeric keys such as "3" or "0x03" match numbers), else the value is
+ * scaled (and rounded) as any other.
+ */
+function valueTransform(
+  field: Transform,
+  decimals: number | undefined,
+): (raw: number | string) => FieldValue | undefined {
+  const na = new Set<number | string>(field.na ?? []);
+  const scale = field.scale ?? 1;
+  const offset = field.offset ?? 0;
+  const factor = decimals === undefined ? undefined : 10 ** decimals;
+  const byNumber = new Map<number, string | number | boolean>();
+  const byString = new Map<string, string | number | boolean>();
+  for (const [key, label] of Object.entries(field.enum ?? {})) {
     byString.set(key, label);
     if (/^-?\d+$/.test(key) || /^0x[0-9a-f]+$/i.test(key)) byNumber.set(Number(key), label);
   }
-  return function enumLabel(raw) {
-    const label = typeof raw === 'number' ? byNumber.get(raw) : byString.get(raw);
-    if (label !== undefined) return label;
-    return typeof raw === 'number' ? raw * scale + offset : raw;
+  const labelled = field.enum !== undefined;
+  const boolean = field.boolean === true;
+  return function fieldValue(raw) {
+    if (na.has(raw)) return undefined;
+    if (boolean) return typeof raw === 'number' ? raw !== 0 : /[^0]/.test(raw);
+    if (labelled) {
+      const label = typeof raw === 'number' ? byNumber.get(raw) : byString.get(raw);
+      if (label !== undefined) return label;
+    }
+    if (typeof raw !== 'number') return raw;
+    const value = raw * scale + offset;
+    return factor === undefined ? value : rounded(value, factor);
   };
 }
 
