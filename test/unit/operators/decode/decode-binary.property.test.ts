@@ -15,14 +15,21 @@ const bytes = (h: string) =>
 const group = {
   fields: [
     { name: 'ch', type: 'u8' },
-    { name: 'v', type: 'i16', scale: 0.1 },
-    { name: 'f', type: 'f32', endian: 'little' },
+    { name: 'v', type: 'i16', scale: 0.1, na: [0x7fff, -32768] },
+    { name: 'f', type: 'f32', endian: 'little', decimals: 3 },
   ],
 };
 const hexFields = [
   { name: 'device', type: 'u32' },
   { name: 'n', type: 'u16' },
-  { name: 'flags', type: 'u8', bits: [{ name: 'alarm', shift: 0, width: 1 }] },
+  {
+    name: 'flags',
+    type: 'u8',
+    bits: [
+      { name: 'alarm', shift: 0, width: 1, boolean: true },
+      { name: 'mode', shift: 1, width: 2, enum: { '0': false, '1': true }, na: [3] },
+    ],
+  },
   { name: 'date', type: 'bcd', length: 3 },
 ];
 const hexPlain = compileHex(
@@ -37,11 +44,11 @@ const hexCrc = compileHex(
   }) as HexFormat,
 );
 const kvKeys = {
-  '0001': { name: 'temp', type: 'i16', scale: 0.1 },
+  '0001': { name: 'temp', type: 'i16', scale: 0.1, na: [0x7fff] },
   '0002': { name: 'name', type: 'ascii', length: 6 },
   '0003': { name: 'serial', type: 'bcd', length: 4 },
   '0004': { name: 'energy', type: 'f64' },
-  '0005': { name: 'count', type: 'u64' },
+  '0005': { name: 'count', type: 'u64', scale: 0.001 },
 };
 const kvLength = compileKv(
   formatSchema.parse({
