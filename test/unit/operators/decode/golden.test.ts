@@ -68,6 +68,19 @@ const CASES: Record<string, Record<string, Input>> = {
     'bad CRC': { bare: `${envH1('AA55010203042611221030000' + '0E12D1100').slice(0, -2)}00` },
     'BCD digit above 9 in the time': { bare: envH1('AA550102030426112210300A00E12D1100') },
   },
+  'door-d6': {
+    // D6, serial, epoch seconds (NOW − 60 s), status bits, battery (hundredths of a volt), temperature (tenths)
+    'door open, temperature probe missing (0x7FFF)': {
+      bare: hex('D6', 'A1B2C3D4', u32(NOW / 1000 - 60), '01', u16(340), '7FFF'),
+    },
+    'closed, tampered, installed, 23.5 °C': {
+      bare: hex('D6', 'A1B2C3D4', u32(NOW / 1000 - 30), '82', u16(329), '00EB'),
+    },
+    'battery 5.00 V is over the contract': {
+      bare: hex('D6', 'A1B2C3D4', u32(NOW / 1000), '00', u16(500), '00EB'),
+    },
+    'frame cut before the temperature': { bare: hex('D6', 'A1B2C3D4', u32(NOW / 1000), '00', u16(340)) },
+  },
   'meter-kv2': {
     'all four keys and an unknown one': {
       envelope: {
