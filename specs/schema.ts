@@ -147,6 +147,30 @@ const kvFormat = z
     keys: z.record(z.string().regex(/^[0-9A-Fa-f]{4}$/, 'a 2-byte key as 4 hex digits'), binaryFieldSchema),
     lengthByte: z.boolean().default(false).describe('every value is preceded by a 1-byte length'),
     unknownKeys: z.enum(['skip', 'reject']).default('reject').describe('skip needs lengthByte'),
+    extensions: z
+      .array(
+        z
+          .object({
+            keys: z
+              .string()
+              .regex(
+                /^[0-9A-Fa-f]{4}(-[0-9A-Fa-f]{4})?$/,
+                'a key (4 hex digits) or a range of keys (FF00-FFFF)',
+              )
+              .describe('the vendor keys: one key, or a range of keys, both ends included'),
+            length: z
+              .enum(['byte', 'word'])
+              .default('byte')
+              .describe(
+                'the length (bytes) that follows each such key: 1 byte, or 2 big-endian; with lengthByte, its byte',
+              ),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe(
+        'vendor extensions: keys whose value carries its own length, skipped wherever they come between the spec’s keys',
+      ),
     checksum: checksumSchema.optional(),
   })
   .strict();

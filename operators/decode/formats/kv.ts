@@ -1,7 +1,8 @@
 /**
  * The key-value format: optional fixed header fields, then pairs of a 2-byte key (big-endian), an
  * optional 1-byte length and the value, decoded by the field the spec gives for that key. A key
- * seen twice keeps its last value.
+ * seen twice keeps its last value. Vendor extensions (`extensions`: a key or a range of keys) carry
+ * their own length (a byte or a big-endian word after the key) and are skipped wherever they come.
  *
  * The decoder is generated once per spec (`new Function`): a `switch` over the spec's keys reads
  * each value into a local named after its field, and the record is one object literal when every
@@ -81,6 +82,17 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
   const unknown = skipUnknown
     ? 'p += declared; if (p > end) k.unknownTruncated(key, at, declared); break;'
     : 'k.unknownKey(key, at);';
+  // vendor extensions: each key of a range carries its own length, read and skipped
+  const extensions = format.extensions.map(({ keys, length }) => {
+    const [lo, hi = lo] = keys.split('-').map((k) => Number.parseInt(k, 16)) as [number, number?];
+    if (hi! < lo) throw new Error(`extensions: ${keys} is not a range (its end is below its start)`);
+    const own = lengthByte
+      ? 'const n = declared;'
+      : length === 'word'
+        ? `if (p + 2 > end) k.unknownTruncated(key, at, 2); const n = (bytes[p] << 8) | bytes[p + 1]; p += 2;`
+        : `if (p + 1 > end) k.unknownTruncated(key, at, 1); const n = bytes[p++];`;
+    return `if (key >= ${lo} && key <= ${hi}) { ${own} p += n; if (p > end) k.unknownTruncated(key, at, n); break; }`;
+  });
   const body = [
     names.length > 0 ? `let ${names.map((n) => `f_${n}`).join(', ')};` : '',
     `if (${header.size} > bytes.length) k.truncated(0, bytes.length);`,
@@ -95,7 +107,7 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
     lengthByte ? 'const declared = bytes[p++];' : 'const declared = undefined;',
     'switch (key) {',
     ...cases,
-    `default: ${unknown}`,
+    `default: ${extensions.join(' ')} ${unknown}`,
     '}',
     '}',
     'if (p > end) k.intoChecksum(end);',

@@ -59,7 +59,13 @@ const kvLength = compileKv(
     unknownKeys: 'skip',
   }) as KvFormat,
 );
-const kvPlain = compileKv(formatSchema.parse({ type: 'kv', keys: kvKeys }) as KvFormat);
+const kvPlain = compileKv(
+  formatSchema.parse({
+    type: 'kv',
+    keys: kvKeys,
+    extensions: [{ keys: 'FF00-FFFF' }, { keys: 'FE10', length: 'word' }],
+  }) as KvFormat,
+);
 const hybridText = compileHybrid(
   formatSchema.parse({
     type: 'hybrid',

@@ -49,6 +49,7 @@ describe('decoding the example products', () => {
       'meter-m2',
       'thermo-t1',
       'tracker-y3',
+      'valve-k7',
     ]);
   });
 

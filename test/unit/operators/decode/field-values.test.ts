@@ -140,3 +140,37 @@ describe('scaled integers', () => {
     expect(decode(bytes('0001 027A 0002 01'))).toEqual([{ volts: 63.4, ok: true }]);
   });
 });
+
+describe('vendor extensions in key-value frames', () => {
+  const decode = kv({
+    keys: { '0001': { name: 'volts', type: 'u16', scale: 0.1 }, '0002': { name: 'level', type: 'u8' } },
+    extensions: [{ keys: 'FF00-FFFF' }, { keys: 'FE10', length: 'word' }],
+  });
+  const codeOf = (frame: string) => {
+    try {
+      decode(bytes(frame));
+      return 'decoded';
+    } catch (error) {
+      return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+    }
+  };
+
+  it('skips two vendor keys of different lengths between ordinary keys', () => {
+    expect(decode(bytes('0001 027A  FF01 03 AABBCC  0002 05  FE10 0004 DEADBEEF  FFFF 00'))).toEqual([
+      { volts: 63.4, level: 5 },
+    ]);
+  });
+
+  it('keeps refusing a key that is neither the spec’s nor an extension, with the key and offset', () => {
+    expect(codeOf('0001 027A  FD00 01 00')).toBe('unknown-key: key 0xFD00 at offset 4');
+  });
+
+  it('refuses a vendor value that runs past the frame', () => {
+    expect(codeOf('0001 027A  FF01 09 AABB')).toMatch(/^truncated: key 0xFF01 at offset 4 needs 9 bytes/);
+    expect(codeOf('0001 027A  FE10 00')).toMatch(/^truncated: key 0xFE10 at offset 4 needs 2 bytes/);
+  });
+
+  it('refuses a range that ends below its start', () => {
+    expect(() => kv({ keys: {}, extensions: [{ keys: 'FFFF-FF00' }] })).toThrow(/is not a range/);
+  });
+});

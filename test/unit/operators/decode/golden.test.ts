@@ -81,6 +81,36 @@ const CASES: Record<string, Record<string, Input>> = {
     },
     'frame cut before the temperature': { bare: hex('D6', 'A1B2C3D4', u32(NOW / 1000), '00', u16(340)) },
   },
+  'valve-k7': {
+    // 4B37, device id, then keys: 0001 time, 0002 position (%), 0003 pressure (hundredths of a bar), 0004 open
+    'two vendor keys between ordinary keys': {
+      bare: hex(
+        '4B37',
+        '0A0B0C0D',
+        '0001',
+        u32(TS),
+        'FF01',
+        '03AABBCC',
+        '0002',
+        '32',
+        'FE10',
+        '0004DEADBEEF',
+        '0003',
+        u16(415),
+        '0004',
+        '01',
+      ),
+    },
+    'position not available (255), valve closed': {
+      bare: hex('4B37', '0A0B0C0D', '0001', u32(TS), '0002', 'FF', '0003', u16(0), '0004', '00'),
+    },
+    'a key neither the spec’s nor a vendor extension': {
+      bare: hex('4B37', '0A0B0C0D', '0001', u32(TS), 'FD00', '01', '0004', '01'),
+    },
+    'a vendor value longer than the frame': {
+      bare: hex('4B37', '0A0B0C0D', '0001', u32(TS), 'FF01', '09AABB'),
+    },
+  },
   'meter-kv2': {
     'all four keys and an unknown one': {
       envelope: {
