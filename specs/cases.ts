@@ -54,7 +54,10 @@ function caseSchema(reasonCodes: readonly [string, ...string[]]) {
       receivedAt: instant.optional().describe('the envelope’s receive time (default: now)'),
       partitionKey: z.string().min(1).optional().describe('the stream record’s partition key'),
       now: instant.optional().describe('the decoder’s clock for this case'),
-      expect: z.union([expectedTelemetrySchema, z.array(expectedTelemetrySchema).min(1)]).optional(),
+      expect: z
+        .union([expectedTelemetrySchema, z.array(expectedTelemetrySchema)])
+        .optional()
+        .describe('the record, or the records in order ([]: none, and no dead letter)'),
       deadLetter: z
         .object({ code: z.enum(reasonCodes), message: z.string().min(1).optional() })
         .strict()
