@@ -1,7 +1,9 @@
 /**
  * Whether what the decode stage made of a case's frame is what the case expects: the dead letter's
  * reason code (and a part of its message), or the telemetry, record by record. Of a record only the
- * fields the case gives are compared; its metrics, when given, must be exactly the record's metrics.
+ * fields the case gives are compared; its metrics, when given, must be exactly the record's metrics:
+ * the same names, the same values, numbers up to {@link METRIC_TOLERANCE} (a scale of 0.1 makes
+ * -53 into -5.300000000000001, and a case says -5.3).
  */
 import { type ExpectedTelemetry, epochMsOf, type SpecCase } from '../../specs/cases.ts';
 import type { Telemetry } from '../../topology/index.ts';
@@ -14,7 +16,16 @@ export interface Difference {
   readonly got: string;
 }
 
+/** Numbers within this much of the expected value (relative, above 1) are equal. */
+export const METRIC_TOLERANCE = 1e-9;
+
 const ABSENT = '(absent)';
+
+function sameMetric(expected: unknown, got: unknown): boolean {
+  if (typeof expected === 'number' && typeof got === 'number')
+    return Math.abs(expected - got) <= METRIC_TOLERANCE * Math.max(1, Math.abs(expected));
+  return Object.is(expected, got);
+}
 
 function shown(value: unknown): string {
   return value === undefined ? ABSENT : JSON.stringify(value);
@@ -61,7 +72,7 @@ function recordDifferences(at: string, expected: ExpectedTelemetry, got: Telemet
     for (const name of names) {
       const want = Object.hasOwn(expected.metrics, name) ? expected.metrics[name] : undefined;
       const value = Object.hasOwn(got.metrics, name) ? got.metrics[name] : undefined;
-      if (!Object.is(want, value))
+      if (!sameMetric(want, value))
         out.push({ field: `${at}metrics.${name}`, expected: shown(want), got: shown(value) });
     }
   }
