@@ -1,10 +1,11 @@
 /**
  * Loads product specs from a directory: every `*.yaml` / `*.yml` file is one spec, validated by the
- * schema. A file that is not valid is reported with its path, line and the problem, and left out;
- * the others load.
+ * schema, except the example cases beside them (`*.cases.yaml`, see `cases.ts`). A file that is not
+ * valid is reported with its path, line and the problem, and left out; the others load.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isCaseFileName } from './cases.ts';
 import { type Spec, specSchema } from './schema.ts';
 import { type FileProblem, parseWithSchema, parseYamlSource } from './yamlSource.ts';
 
@@ -34,14 +35,18 @@ export function parseSpec(file: string, text: string): { spec?: Spec; problems: 
   return { spec: result.value, problems: [] };
 }
 
+/** The names of a directory's spec files, sorted: its YAML files but the case files. */
+export function specFileNames(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && !isCaseFileName(f))
+    .sort();
+}
+
 /** Loads every spec file of a directory (not recursive). */
 export function loadSpecDirectory(dir: string): SpecDirectory {
   const specs: LoadedSpec[] = [];
   const problems: SpecProblem[] = [];
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-    .sort();
-  for (const name of files) {
+  for (const name of specFileNames(dir)) {
     const file = join(dir, name);
     const parsed = parseSpec(file, readFileSync(file, 'utf8'));
     problems.push(...parsed.problems);

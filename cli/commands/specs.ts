@@ -1,55 +1,65 @@
 /**
  * `shardflow specs`: tools for spec authors.
  *   specs validate DIR        every file checked; problems with file and line; exit 1 if any
- *   specs test --spec-dir DIR [--product P] [--topic T] (--payload HEX | --file F)
+ *   specs test --spec-dir DIR [--product P] [--topic T] [--now ISO] (--payload HEX | --file F)
  *                             decodes one frame and prints the telemetry as JSON, or the dead letter
+ *   specs test DIR | --cases FILE [--spec-dir DIR] [--now ISO]
+ *                             runs the example cases (`*.cases.yaml`) and prints a pass/fail table
  *   specs schema              the JSON Schema of a spec file, for editors
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { readIncoming } from '../../operators/decode/envelope.ts';
-import { DecodeError } from '../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../operators/decode/registry.ts';
 import { loadSpecDirectory } from '../../specs/loader.ts';
 import { specJsonSchema } from '../../specs/schema.ts';
-import type { IngestEnvelope, RawRecord } from '../../topology/index.ts';
 import { EXIT } from '../exitCodes.ts';
+import { caseFilesOf, runCaseFiles } from './specCases.ts';
+import { decodeTestFrame } from './specFrames.ts';
 
 interface TestOptions {
-  readonly specDir: string;
+  readonly specDir?: string;
+  readonly cases?: string;
+  readonly now?: string;
   readonly product?: string;
   readonly topic?: string;
   readonly payload?: string;
   readonly file?: string;
 }
 
-/** The record `specs test` decodes: an envelope when a product or topic is given, else a bare payload. */
-function testRecord(
-  payload: Buffer,
-  product: string | undefined,
-  topic: string | undefined,
-  now: number,
-): RawRecord {
-  const envelope: IngestEnvelope | undefined =
-    product === undefined && topic === undefined
-      ? undefined
-      : {
-          v: 1,
-          protocol: 'mqtt',
-          topic,
-          productId: product,
-          receivedAt: now,
-          encoding: 'base64',
-          payload: payload.toString('base64'),
-        };
-  return {
-    stream: 'specs-test',
-    shardId: 'shardId-000000000000',
-    sequenceNumber: '1',
-    partitionKey: 'specs-test',
-    arrivedAt: now,
-    data: envelope ? Buffer.from(JSON.stringify(envelope)) : payload,
-  };
+function usageError(message: string): never {
+  console.error(`shardflow: ${message}`);
+  process.exit(EXIT.usage);
+}
+
+/** `--now`: an ISO 8601 time with a zone, so that a frame's test does not depend on the machine's. */
+function parseNow(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (!/(Z|[+-]\d\d:?\d\d)$/i.test(value) || Number.isNaN(ms))
+    usageError(`--now ${JSON.stringify(value)} is not an ISO 8601 time with a zone (2026-11-22T09:31:00Z)`);
+  return ms;
+}
+
+/** The single-frame form: prints the telemetry, or the dead letter (exit 1). */
+function testOneFrame(opts: TestOptions, now: number): void {
+  if (opts.specDir === undefined) usageError('--payload and --file need --spec-dir DIR');
+  if (opts.payload !== undefined && opts.file !== undefined)
+    usageError('give exactly one of --payload HEX and --file F');
+  if (opts.payload !== undefined && !/^([0-9a-fA-F]{2})*$/.test(opts.payload.replace(/\s/g, '')))
+    usageError('--payload must be hex digits (two per byte)');
+  const payload =
+    opts.payload !== undefined
+      ? Buffer.from(opts.payload.replace(/\s/g, ''), 'hex')
+      : readFileSync(opts.file!);
+  const registry = new SpecRegistry(opts.specDir);
+  for (const p of registry.load()) console.error(`spec refused: ${p.file}:${p.line}  ${p.message}`);
+  const outcome = decodeTestFrame(registry, { payload, product: opts.product, topic: opts.topic }, now);
+  if (outcome.telemetry) {
+    console.log(JSON.stringify(outcome.telemetry, null, 2));
+    return;
+  }
+  console.log(JSON.stringify({ deadLetter: outcome.deadLetter }, null, 2));
+  process.exit(EXIT.failed);
 }
 
 /** Registers `specs` and its subcommands on the program. */
@@ -74,41 +84,26 @@ export function registerSpecsCommand(program: Command): void {
   specs
     .command('test')
     .description(
-      'decode one frame with the specs of a directory and print the telemetry or the dead-letter reason',
+      'decode one frame (--payload, --file) and print the telemetry or the dead letter, or run the ' +
+        'example cases of a directory (*.cases.yaml) or of one file (--cases) and print a pass/fail table',
     )
-    .requiredOption('--spec-dir <dir>', 'directory of *.yaml specs')
+    .argument('[dir]', 'directory of specs and their *.cases.yaml files')
+    .option('--spec-dir <dir>', 'directory of *.yaml specs (default: the case file’s own)')
+    .option('--cases <file>', 'one case file')
+    .option('--now <iso>', 'the decoder’s clock, for the contract’s time checks (default: now)')
     .option('--product <id>', 'the envelope’s productId')
     .option('--topic <topic>', 'the envelope’s topic')
     .option('--payload <hex>', 'the frame as hex digits')
     .option('--file <file>', 'the frame as a file')
-    .action((opts: TestOptions) => {
-      if ((opts.payload === undefined) === (opts.file === undefined)) {
-        console.error('shardflow: give exactly one of --payload HEX and --file F');
-        process.exit(EXIT.usage);
-      }
-      if (opts.payload !== undefined && !/^([0-9a-fA-F]{2})*$/.test(opts.payload.replace(/\s/g, ''))) {
-        console.error('shardflow: --payload must be hex digits (two per byte)');
-        process.exit(EXIT.usage);
-      }
-      const payload =
-        opts.payload !== undefined
-          ? Buffer.from(opts.payload.replace(/\s/g, ''), 'hex')
-          : readFileSync(opts.file!);
-      const registry = new SpecRegistry(opts.specDir);
-      for (const p of registry.load()) console.error(`spec refused: ${p.file}:${p.line}  ${p.message}`);
-      const now = Date.now();
-      const record = testRecord(payload, opts.product, opts.topic, now);
-      try {
-        const incoming = readIncoming(record);
-        const spec = registry.find(incoming);
-        if (spec === undefined) throw new DecodeError('no-spec', 'no spec matches this frame');
-        const telemetry = spec.decode(record, incoming, now);
-        console.log(JSON.stringify(telemetry, null, 2));
-      } catch (error) {
-        if (!(error instanceof DecodeError)) throw error;
-        console.log(JSON.stringify({ deadLetter: { code: error.code, reason: error.message } }, null, 2));
-        process.exit(EXIT.failed);
-      }
+    .action((dir: string | undefined, opts: TestOptions) => {
+      const now = parseNow(opts.now);
+      const oneFrame = opts.payload !== undefined || opts.file !== undefined;
+      const forms = [oneFrame, opts.cases !== undefined, dir !== undefined].filter(Boolean).length;
+      if (forms !== 1) usageError('give one of DIR, --cases FILE, and --payload HEX / --file F');
+      if (oneFrame) return testOneFrame(opts, now ?? Date.now());
+      const files = opts.cases !== undefined ? [opts.cases] : caseFilesOf(dir!);
+      if (files.length === 0) usageError(`${dir} holds no case files (*.cases.yaml)`);
+      process.exit(runCaseFiles({ files, specDir: opts.specDir, now }));
     });
 
   specs

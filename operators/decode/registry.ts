@@ -3,9 +3,9 @@
  * directory changes, without a restart. A file that becomes invalid is refused (with file, line and
  * the problem) and its previous version stays in force; a file that is removed takes its spec away.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type LoadedSpec, loadSpecDirectory, type SpecProblem } from '../../specs/loader.ts';
+import { type LoadedSpec, loadSpecDirectory, type SpecProblem, specFileNames } from '../../specs/loader.ts';
 import { type Clock, errorMessage, type Logger, silentLogger } from '../../topology/index.ts';
 import { type CompiledSpec, compileSpec } from './compileSpec.ts';
 import type { Incoming } from './envelope.ts';
@@ -79,9 +79,7 @@ export class SpecRegistry {
 
   private currentFingerprint(): string {
     try {
-      return readdirSync(this.dir)
-        .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-        .sort()
+      return specFileNames(this.dir)
         .map((f) => `${f}:${statSync(join(this.dir, f)).mtimeMs}`)
         .join('|');
     } catch {
