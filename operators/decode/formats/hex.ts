@@ -72,14 +72,23 @@ export function compileHex(format: HexFormat, projection?: Projection): FrameDec
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
       throw new DecodeError('bad-value', `field ${countName} is ${count}, not a count`);
     }
-    // A forged count must not cost one record per claimed entry.
-    if (header.size + count * groupSize > bytes.length) {
+    // The groups end where a checksum at the end of the frame begins: its bytes are never read as an
+    // entry (a count one too high would otherwise take them for one). A forged count must not cost
+    // one record per claimed entry.
+    const trailing = trailingChecksumBytes(checksum, bytes.length);
+    const end = bytes.length - trailing;
+    if (header.size + count * groupSize > end) {
       throw new DecodeError(
         'truncated',
-        `${count} groups need ${count * groupSize} bytes at offset ${header.size}, frame has ${bytes.length}`,
+        `${count} groups need ${count * groupSize} bytes at offset ${header.size}, frame has ${end}${trailing > 0 ? ' before its checksum' : ''}`,
       );
     }
-    assertConsumed(bytes, header.size + count * groupSize);
+    const left = end - header.size - count * groupSize;
+    if (left !== 0)
+      throw new DecodeError(
+        'trailing-bytes',
+        `${left} bytes left after offset ${header.size + count * groupSize}`,
+      );
     return count;
   }
   const readGroups = compileGroups(format, countName, header, groupSize, checkGroups, projection);
