@@ -230,12 +230,19 @@ function readField(
 
 type BitField = NonNullable<BinaryField['bits']>[number];
 
+/** Each field's rounding, worked out once per field of the spec (as it reads `scale` once per record). */
+const rounding = new WeakMap<object, number | undefined>();
+
 function transform(field: BinaryField | BitField, raw: number | string): FieldValue | undefined {
   if (field.na?.includes(raw)) return undefined;
   if (field.boolean) return typeof raw === 'number' ? raw !== 0 : /[^0]/.test(raw);
   const label = field.enum?.[String(raw)];
   if (label !== undefined) return label;
-  const decimals = roundingOf({ ...field, type: 'type' in field ? field.type : 'u32' });
+  let decimals = rounding.get(field);
+  if (!rounding.has(field)) {
+    decimals = roundingOf({ ...field, type: 'type' in field ? field.type : 'u32' });
+    rounding.set(field, decimals);
+  }
   if (
     typeof raw !== 'number' ||
     (field.scale === undefined && field.offset === undefined && decimals === undefined)

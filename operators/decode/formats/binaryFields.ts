@@ -324,10 +324,18 @@ export class CodeBuilder {
         ? `h.linear(${raw}, ${scale}, ${offset})`
         : `(${raw}) * ${scale} + ${offset}`;
     if (decimals === undefined) return value;
-    const factor = literal(10 ** decimals);
-    return value.startsWith('h.')
-      ? `h.rounded(${value}, ${factor})`
-      : `Math.round((${value}) * ${factor}) / ${factor}`;
+    const f = 10 ** decimals;
+    const factor = literal(f);
+    if (value.startsWith('h.')) return `h.rounded(${value}, ${factor})`;
+    // An integer of 32 bits or less scaled by the decimals its scale and offset have: (raw × scale × 10^d
+    // + offset × 10^d), integers, is exact, and one division gives the decimal's nearest double (no
+    // rounding call per value).
+    const m = Math.round((field.scale ?? 1) * f);
+    const o = Math.round((field.offset ?? 0) * f);
+    const bits = 'width' in field ? (field.width as number) : TYPE_BYTES[field.type]! * 8;
+    if (field.decimals === undefined && 2 ** bits * Math.abs(m) + Math.abs(o) <= Number.MAX_SAFE_INTEGER)
+      return `((${raw}) * ${literal(m)} + ${literal(o)}) / ${factor}`;
+    return `Math.round((${value}) * ${factor}) / ${factor}`;
   }
 
   text(): string {
