@@ -10,8 +10,8 @@
 import { rawRefOf } from '../operators/decode/compileSpec.ts';
 import type { Incoming } from '../operators/decode/envelope.ts';
 import { DecodeError } from '../operators/decode/errors.ts';
-import { roundingOf } from '../operators/decode/formats/binaryFields.ts';
 import { CHECKSUM_BYTES, crc16Modbus, crc32 } from '../operators/decode/formats/checksum.ts';
+import { roundingOf } from '../operators/decode/formats/fieldValues.ts';
 import type { DecodedFields, FieldValue } from '../operators/decode/frame.ts';
 import { zonedTime } from '../operators/decode/timestamps.ts';
 import { type BinaryField, type Checksum, type Spec, TYPE_BYTES } from '../specs/schema.ts';

@@ -9,12 +9,12 @@
 import { type BinaryField, TYPE_BYTES } from '../../../specs/schema.ts';
 import { DecodeError } from '../errors.ts';
 import type { DecodedFields, FieldValue } from '../frame.ts';
+import { type FieldTransform, fieldValueCode, INTEGER_TYPES, rounded } from './fieldValues.ts';
 
 /** Reads a run of fields at `offset` into `out`; returns the offset after the last field. */
 export type FieldsReader = (view: DataView, bytes: Uint8Array, offset: number, out: DecodedFields) => number;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const INTEGER_TYPES = new Set(['u8', 'u16', 'u32', 'u64', 'i8', 'i16', 'i32', 'i64']);
 const TWO_POW_32 = 4_294_967_296;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -193,52 +193,6 @@ const helpers = {
   rounded,
 };
 
-type Transform = {
-  scale?: number | undefined;
-  offset?: number | undefined;
-  decimals?: number | undefined;
-  enum?: Record<string, string | number | boolean> | undefined;
-  boolean?: boolean | undefined;
-  na?: readonly (number | string)[] | undefined;
-};
-
-/** The types whose raw value is an integer (bit fields are read as `u32`). */
-const INTEGRAL: ReadonlySet<BinaryField['type']> = new Set([
-  'u8',
-  'i8',
-  'u16',
-  'i16',
-  'u32',
-  'i32',
-  'u64',
-  'i64',
-  'bcd',
-]);
-
-/** Digits after the point in the shortest form of `n` (`0.1` → 1, `1e-7` → 7, `2` → 0). */
-function decimalsOf(n: number): number {
-  const [mantissa, exponent] = String(n).split('e');
-  const fraction = mantissa!.split('.')[1]?.length ?? 0;
-  return Math.max(0, fraction - Number(exponent ?? 0));
-}
-
-/**
- * The decimals a field's value is rounded to: the spec's `decimals`, else, for an integer scaled or
- * offset, the decimals its scale and offset have (beyond 12, a scale such as 1/3, none).
- */
-export function roundingOf(field: Transform & { type: BinaryField['type'] }): number | undefined {
-  if (field.decimals !== undefined) return field.decimals;
-  if (!INTEGRAL.has(field.type) || (field.scale === undefined && field.offset === undefined))
-    return undefined;
-  const d = Math.max(decimalsOf(field.scale ?? 1), decimalsOf(field.offset ?? 0));
-  return d > 12 ? undefined : d;
-}
-
-/** `value` rounded to `decimals` (a power of ten `factor`); strings (64-bit, BCD beyond 2^53) as they are. */
-function rounded(value: number | string, factor: number): number | string {
-  return typeof value === 'number' ? Math.round(value * factor) / factor : value;
-}
-
 /**
  * Collects the statements for a field list and the values they refer to (`k.*`). Locals are named
  * `prefix` + index; with `assign`, values go to locals the caller declares (`let`) instead of new
@@ -304,38 +258,12 @@ export class CodeBuilder {
     return text;
   }
 
-  /**
-   * The raw expression with the field's transforms applied: "not available" values (absent), then a
-   * boolean, an enum label, or scale and offset, rounded (`roundingOf`).
-   */
-  private transformed(field: Transform & { type: BinaryField['type'] }, raw: string): string {
-    const text = field.type === 'ascii' || field.type === 'hex';
-    const decimals = text ? undefined : roundingOf(field);
-    if (field.enum || field.boolean || field.na) {
-      this.enums.push(valueTransform(field, decimals));
-      return `k.enums[${this.enums.length - 1}](${raw})`;
-    }
-    const linear = field.scale !== undefined || field.offset !== undefined;
-    if (text || (!linear && decimals === undefined)) return raw;
-    const scale = literal(field.scale ?? 1);
-    const offset = literal(field.offset ?? 0);
-    const value =
-      field.type === 'u64' || field.type === 'i64' || field.type === 'bcd'
-        ? `h.linear(${raw}, ${scale}, ${offset})`
-        : `(${raw}) * ${scale} + ${offset}`;
-    if (decimals === undefined) return value;
-    const f = 10 ** decimals;
-    const factor = literal(f);
-    if (value.startsWith('h.')) return `h.rounded(${value}, ${factor})`;
-    // An integer of 32 bits or less scaled by the decimals its scale and offset have: (raw × scale × 10^d
-    // + offset × 10^d), integers, is exact, and one division gives the decimal's nearest double (no
-    // rounding call per value).
-    const m = Math.round((field.scale ?? 1) * f);
-    const o = Math.round((field.offset ?? 0) * f);
-    const bits = 'width' in field ? (field.width as number) : TYPE_BYTES[field.type]! * 8;
-    if (field.decimals === undefined && 2 ** bits * Math.abs(m) + Math.abs(o) <= Number.MAX_SAFE_INTEGER)
-      return `((${raw}) * ${literal(m)} + ${literal(o)}) / ${factor}`;
-    return `Math.round((${value}) * ${factor}) / ${factor}`;
+  /** The raw expression with the field's transforms applied (`fieldValues.ts`). */
+  private transformed(
+    field: FieldTransform & { type: BinaryField['type']; width?: number },
+    raw: string,
+  ): string {
+    return fieldValueCode(field, raw, (fn) => this.enums.push(fn) - 1);
   }
 
   text(): string {
@@ -390,46 +318,6 @@ function bitsExpr(shift: number, width: number): string {
   if (shift + width <= 32) return `((lo >>> ${shift})${mask(width)}) >>> 0`;
   const low = 32 - shift;
   return `((hi${mask(width - low)}) >>> 0) * ${2 ** low} + (lo >>> ${shift})`;
-}
-
-/**
- * A field's value from its raw value, for fields with "not available" values, a boolean or an enum:
- * a raw value listed in `na` gives no value (the metric is absent); `boolean` gives `raw !== 0`; an
- * enum looks the raw value up (numeric keys such as "3" or "0x03" match numbers), else the value is
- * scaled (and rounded) as any other.
- */
-function valueTransform(
-  field: Transform,
-  decimals: number | undefined,
-): (raw: number | string) => FieldValue | undefined {
-  const na = new Set<number | string>(field.na ?? []);
-  const scale = field.scale ?? 1;
-  const offset = field.offset ?? 0;
-  const factor = decimals === undefined ? undefined : 10 ** decimals;
-  const byNumber = new Map<number, string | number | boolean>();
-  const byString = new Map<string, string | number | boolean>();
-  for (const [key, label] of Object.entries(field.enum ?? {})) {
-    byString.set(key, label);
-    if (/^-?\d+$/.test(key) || /^0x[0-9a-f]+$/i.test(key)) byNumber.set(Number(key), label);
-  }
-  const labelled = field.enum !== undefined;
-  const boolean = field.boolean === true;
-  return function fieldValue(raw) {
-    if (na.has(raw)) return undefined;
-    if (boolean) return typeof raw === 'number' ? raw !== 0 : /[^0]/.test(raw);
-    if (labelled) {
-      const label = typeof raw === 'number' ? byNumber.get(raw) : byString.get(raw);
-      if (label !== undefined) return label;
-    }
-    if (typeof raw !== 'number') return raw;
-    const value = raw * scale + offset;
-    return factor === undefined ? value : rounded(value, factor);
-  };
-}
-
-function literal(n: number): string {
-  if (!Number.isFinite(n)) throw new Error(`not a finite number: ${n}`);
-  return `(${String(n)})`;
 }
 
 /** Refuses a name that is not a valid field name (they are written into generated code). */

@@ -115,7 +115,7 @@ function compileGroups(
   checkGroups: (count: FieldValue, bytes: Uint8Array) => number,
   projection: Projection | undefined,
 ): GroupsReader {
-  const enums: ((raw: number | string) => FieldValue)[] = [];
+  const enums: ((raw: number | string) => FieldValue | undefined)[] = [];
   const headerCode = new CodeBuilder('v', enums);
   let at = 0;
   for (const field of format.fields) {

@@ -34,7 +34,7 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
   if (skipUnknown && !lengthByte)
     throw new Error('unknownKeys: skip needs lengthByte: a value without a length cannot be skipped');
 
-  const enums: ((raw: number | string) => FieldValue)[] = [];
+  const enums: ((raw: number | string) => FieldValue | undefined)[] = [];
   const code = new CodeBuilder('f_', enums, true);
   let at = 0;
   for (const field of format.header) {
