@@ -114,6 +114,8 @@ export function indexVersions(
 export class FormulasInForce {
   private byProduct: VersionIndex = new Map();
   private devices = new Set<string>();
+  /** Products with a product- or customer-scoped version: worked out at each load, asked per final aggregate. */
+  private customerDayProducts = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -123,11 +125,7 @@ export class FormulasInForce {
 
   /** True when `productId` has a formula for customer × product days. */
   hasCustomerDays(productId: string): boolean {
-    const formulas = this.byProduct.get(productId);
-    if (!formulas) return false;
-    for (const versions of formulas.values())
-      if (versions.some((v) => v.compiled.formula.scope !== 'device')) return true;
-    return false;
+    return this.customerDayProducts.has(productId);
   }
 
   /** True when a device-scoped version names `deviceId`. */
@@ -158,10 +156,13 @@ export class FormulasInForce {
           ),
       );
       const devices = new Set<string>();
+      const customerDayProducts = new Set<string>();
       for (const { formula } of stored)
         if (formula.scope === 'device') for (const d of formula.targets) devices.add(d);
+        else customerDayProducts.add(formula.productId);
       this.byProduct = byProduct;
       this.devices = devices;
+      this.customerDayProducts = customerDayProducts;
       this.log.info({ versions: stored.length, products: byProduct.size }, 'formulas: in force');
     });
     this.queue = run.catch(() => {});
