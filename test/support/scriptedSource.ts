@@ -7,6 +7,7 @@
  */
 import {
   AsyncQueue,
+  comparePositions,
   flushMicrotasks,
   type Position,
   type ShardHandle,
@@ -128,6 +129,18 @@ export class CrashableStore implements StateStore {
 
   crash(): void {
     this.dead = true;
+  }
+
+  /**
+   * The worker dies when `shard` is about to checkpoint at or past `at`: after the snapshot of that
+   * position was written, before the checkpoint (which never completes).
+   */
+  crashAtCheckpoint<T>(shard: ScriptedShard<T>, at: Position): void {
+    shard.onCheckpoint = async (p) => {
+      if (comparePositions(p, at) < 0) return;
+      this.crash();
+      return new Promise<void>(() => {});
+    };
   }
 
   private async guard<T>(call: () => Promise<T>): Promise<T> {

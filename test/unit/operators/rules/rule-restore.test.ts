@@ -153,11 +153,7 @@ describe('rule operator restored by the runtime', () => {
     const a = startWorker(first, clock, () => !first.crashed);
     const shardsA = SHARDS.map((shardId) => a.source.open({ shardId }));
     const deathAt = positionOf(INPUT[0]![500]!);
-    shardsA[0]!.onCheckpoint = async (p) => {
-      if (comparePositions(p, deathAt) < 0) return;
-      first.crash();
-      return new Promise<void>(() => {});
-    };
+    first.crashAtCheckpoint(shardsA[0]!, deathAt);
     await run(
       clock,
       [a],

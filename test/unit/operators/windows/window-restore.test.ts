@@ -302,11 +302,7 @@ describe('window-aggregate restored by the runtime', () => {
     const shardsA = SHARDS.map((shardId) => a.source.open({ shardId }));
     // the worker dies once it is about to checkpoint s-0 past its 100th record: that snapshot is written
     const deathAt = positionOf(INPUT[0]![100]!);
-    shardsA[0]!.onCheckpoint = async (p) => {
-      if (comparePositions(p, deathAt) < 0) return;
-      first.crash();
-      return new Promise<void>(() => {});
-    };
+    first.crashAtCheckpoint(shardsA[0]!, deathAt);
     await run(
       clock,
       [a],
