@@ -1,13 +1,13 @@
 /**
  * Import direction, enforced (`npm run deps`, part of the test line):
  *   topology        ← the engine; imports nothing else of the project
- *   sources, operators, state, sinks, specs, gateways
+ *   sources, operators, state, sinks, specs, gateways, actions
  *                   ← components; import topology (and operators may read specs), never each other
  *   cli             ← wires everything; may import any component
  *   infra           ← local service scripts; imports no project code
  *   test/, bench/   ← nothing outside them imports them
  */
-const COMPONENTS = '^(sources|operators|state|sinks|specs|gateways)/';
+const COMPONENTS = '^(sources|operators|state|sinks|specs|gateways|actions)/';
 
 module.exports = {
   forbidden: [
@@ -16,7 +16,7 @@ module.exports = {
       comment: 'topology/ is the engine every component builds on; it must not depend on any of them.',
       severity: 'error',
       from: { path: '^topology/' },
-      to: { path: '^(sources|operators|state|sinks|specs|gateways|cli|infra|bench|test)/' },
+      to: { path: '^(sources|operators|state|sinks|specs|gateways|actions|cli|infra|bench|test)/' },
     },
     {
       name: 'components-do-not-import-each-other',
@@ -27,6 +27,14 @@ module.exports = {
         path: COMPONENTS,
         pathNot: ['^$1/', '^specs/'],
       },
+    },
+    {
+      name: 'actions-share-only-the-postgres-plumbing',
+      comment:
+        'The outbox lives in the Warm store: actions/ may use sinks/postgres/ (and specs/), no other component.',
+      severity: 'error',
+      from: { path: '^actions/' },
+      to: { path: COMPONENTS, pathNot: ['^actions/', '^specs/', '^sinks/postgres/'] },
     },
     {
       name: 'warm-is-not-a-library',
@@ -41,7 +49,7 @@ module.exports = {
       comment: 'specs/ holds schemas and example specs; it depends on topology types at most.',
       severity: 'error',
       from: { path: '^specs/' },
-      to: { path: '^(sources|operators|state|sinks|gateways)/' },
+      to: { path: '^(sources|operators|state|sinks|gateways|actions)/' },
     },
     {
       name: 'nothing-imports-cli',
@@ -68,7 +76,7 @@ module.exports = {
       comment: 'infra/ scripts start servers; they import only npm packages and node built-ins.',
       severity: 'error',
       from: { path: '^infra/' },
-      to: { path: '^(topology|sources|operators|state|sinks|specs|gateways|cli|bench|test)/' },
+      to: { path: '^(topology|sources|operators|state|sinks|specs|gateways|actions|cli|bench|test)/' },
     },
     {
       name: 'no-circular',

@@ -15,6 +15,7 @@ COPY state ./state
 COPY sinks ./sinks
 COPY specs ./specs
 COPY gateways ./gateways
+COPY actions ./actions
 COPY infra ./infra
 COPY bench ./bench
 COPY tsconfig.json ./
