@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { actionsConfigSchema } from '../actions/config.ts';
 import { cdcDecodeConfigSchema } from '../operators/cdc/mapping.ts';
 import { decodeConfigSchema } from '../operators/decodeBySpec.ts';
 import { enrichConfigSchema } from '../operators/enrich.ts';
@@ -86,6 +87,11 @@ export const workerConfigSchema = z
       })
       .strict()
       .default({ enabled: true }),
+    actions: actionsConfigSchema
+      .optional()
+      .describe(
+        'actions that follow alarms (notifications, escalation, remote fixes, dispatch) through the outbox; none when absent',
+      ),
     state: stateConfigSchema
       .default({ backend: 'embedded' })
       .describe('window state: redis (shared by all workers) or embedded (one worker)'),

@@ -6,6 +6,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { type OutboxWriter, outboxWriter } from '../actions/outbox/outboxWriter.ts';
 import { cdcDecode } from '../operators/cdc/cdcDecode.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
 import { decodeBySpec } from '../operators/decodeBySpec.ts';
@@ -42,6 +43,7 @@ import {
   type TopologyDescription,
   TopologyRuntime,
 } from '../topology/index.ts';
+import { type ActionsStage, openActionsStage } from './actionsStage.ts';
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
@@ -60,6 +62,8 @@ export interface Worker {
   readonly warm: WarmStore;
   readonly stores: WorkerStores;
   readonly admin: AdminServer | undefined;
+  /** The policies, outbox writer and deliverer, with an `actions:` section. */
+  readonly actions: ActionsStage | undefined;
   /** Settles when the runtime has stopped (rejects with the error that stopped it). */
   readonly done: Promise<void>;
   /** Drains, checkpoints and closes everything. */
@@ -184,6 +188,8 @@ interface TopologyResources {
   readonly siteZones?: SiteZones;
   /** The formulas stored in the Warm store, when `formulas.enabled`. */
   readonly formulas?: FormulasInForce;
+  /** The outbox rows of alarm events, when an `actions:` section is given. */
+  readonly outbox?: OutboxWriter;
 }
 
 function kinesisSource(
@@ -198,7 +204,7 @@ function kinesisSource(
 function telemetryTopologyFor(
   config: WorkerConfig,
   deps: WorkerDeps,
-  { stores, invalidations, deviceProducts, rulesets, siteZones, formulas }: TopologyResources,
+  { stores, invalidations, deviceProducts, rulesets, siteZones, formulas, outbox }: TopologyResources,
 ): TelemetryTopology {
   const clock = deps.clock ?? systemClock;
   const { warm, hot, cold } = stores;
@@ -245,7 +251,7 @@ function telemetryTopologyFor(
         siteZone: siteZones?.zoneOf,
         windowZone: config.windows.zone,
       }),
-      alarms: alarmEventSink(warm.write, hot),
+      alarms: alarmEventSink(warm.write, hot, outbox),
     },
   });
 }
@@ -257,7 +263,11 @@ export async function describeTopologyFor(
 ): Promise<TopologyDescription> {
   const stores = await openWorkerStores(config, deps.clock ?? systemClock);
   try {
-    return telemetryTopologyFor(config, deps, { stores }).topology.describe();
+    // the outbox writer is part of the alarm sink's transaction: shown, never run, here
+    const outbox = config.actions
+      ? outboxWriter({ policyFor: () => undefined, maxEventAgeMs: config.actions.maxEventAgeMs })
+      : undefined;
+    return telemetryTopologyFor(config, deps, { stores, outbox }).topology.describe();
   } finally {
     await stores.close();
   }
@@ -276,6 +286,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   let rulesetChanges: PgChannelFeed | undefined;
   let formulas: FormulasInForce | undefined;
   let formulaChanges: PgChannelFeed | undefined;
+  let actions: ActionsStage | undefined;
   const deviceProducts = pgDeviceProducts(warm.read, clock, log);
   const siteZones = config.rules ? pgSiteZones(warm.read, clock, log) : undefined;
   const background = new AbortController();
@@ -312,7 +323,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       }
       await formulas.loadAll();
     }
+    if (config.actions)
+      actions = await openActionsStage(config.actions, {
+        warm: warm.write,
+        ...(warm.writeEndpoint ? { writeEndpoint: warm.writeEndpoint } : {}),
+        clock,
+        log,
+      });
   } catch (error) {
+    await actions?.close().catch(() => {});
     await formulaChanges?.close().catch(() => {});
     await rulesetChanges?.close().catch(() => {});
     await stores.close().catch(() => {});
@@ -326,6 +345,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     rulesets,
     siteZones,
     formulas,
+    outbox: actions?.writer,
   });
   void deviceProducts.watch(config.decode.registryRefreshMs, background.signal);
   if (config.rules) void siteZones?.watch(config.rules.siteZonesRefreshMs, background.signal);
@@ -362,6 +382,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
         await runtime.stop();
       } finally {
         await admin?.close();
+        await actions?.close();
         background.abort();
         await invalidations?.close();
         await rulesetChanges?.close();
@@ -371,5 +392,5 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
     })();
     return stopping;
   };
-  return { runtime, telemetry, description, warm, stores, admin, done, stop };
+  return { runtime, telemetry, description, warm, stores, admin, actions, done, stop };
 }

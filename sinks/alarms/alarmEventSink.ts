@@ -10,13 +10,20 @@ import type { HotStore } from '../hot/hotStore.ts';
 import type { SqlClient } from '../postgres/sql.ts';
 import { writeAlarmEvents } from './warmAlarms.ts';
 
+/**
+ * Writes more that must commit with the events, on their transaction: the outbox of actions that
+ * follow alarms (`actions/outbox/outboxWriter.ts`, passed in by the worker).
+ */
+export type AlsoWithEvents = (tx: SqlClient, events: readonly AlarmEvent[]) => Promise<void>;
+
 /** The alarm event sink over the Warm store's write endpoint and the Hot store. */
-export function alarmEventSink(warm: SqlClient, hot: HotStore): Sink<AlarmEvent> {
+export function alarmEventSink(warm: SqlClient, hot: HotStore, also?: AlsoWithEvents): Sink<AlarmEvent> {
   return {
     type: 'alarm-events',
     stores: [
       { name: 'warm.alarm_events', kind: 'postgresql' },
       { name: 'warm.alarm_episodes', kind: 'postgresql' },
+      ...(also === undefined ? [] : [{ name: 'warm.action_outbox', kind: 'postgresql' as const }]),
       { name: 'hot.open_alarms', kind: hot.kind },
     ],
     durability: 'on-write',
@@ -28,7 +35,10 @@ export function alarmEventSink(warm: SqlClient, hot: HotStore): Sink<AlarmEvent>
       // the other: they go out together, and a batch retried after either failed is written again
       // whole (the Hot store may show an alarm a moment before the Warm history holds it).
       await Promise.all([
-        warm.transaction((tx) => writeAlarmEvents(tx, batch)),
+        warm.transaction(async (tx) => {
+          await writeAlarmEvents(tx, batch);
+          await also?.(tx, batch);
+        }),
         hot.writeOpenAlarms(batch.map((e) => e.episode)),
       ]);
     },
