@@ -41,16 +41,18 @@ export function serve(handler: Handler, onStop: () => void = () => {}): Promise<
   });
 }
 
-/** The request body, or undefined when it is longer than `limit` bytes. */
+/**
+ * The request body, or undefined when it is longer than `limit` bytes (read to its end all the same,
+ * so the client gets the error answer rather than a reset connection).
+ */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     length += chunk.length;
-    if (length > limit) return undefined;
-    chunks.push(chunk);
+    if (length <= limit) chunks.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return length > limit ? undefined : Buffer.concat(chunks);
 }
 
 /** A JSON answer with the request id header every AWS service sends. */

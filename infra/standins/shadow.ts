@@ -59,7 +59,10 @@ export interface ShadowStandIn extends Listening {
   obey(thingName: string, delayMs: number, shadowName?: string): void;
   /** Refuses the next `n` requests with 429 `ThrottlingException`. */
   throttleNext(n: number): void;
-  /** Once: right after the next read of this shadow, another writer updates it (its version moves on). */
+  /**
+   * Once: right after the next read of this shadow, another writer updates it (its version moves on).
+   * Each call adds one more such read.
+   */
   conflictAfterNextRead(thingName: string, shadowName?: string): void;
   /** Refuses every request for this thing with 403 `ForbiddenException` (a policy that excludes it). */
   forbid(thingName: string): void;
@@ -84,7 +87,7 @@ export async function startShadowStandIn(options: ShadowStandInOptions = {}): Pr
   const updates: ShadowUpdate[] = [];
   const throttles = new NextRequests();
   const obedient = new Map<string, number>();
-  const conflicts = new Set<string>();
+  const conflicts = new Map<string, number>();
   const forbidden = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   let requests = 0;
@@ -125,7 +128,11 @@ export async function startShadowStandIn(options: ShadowStandInOptions = {}): Pr
     const shadow = shadows.get(id);
     if (!shadow) throw notFound(id);
     sendJson(res, 200, document(shadow));
-    if (conflicts.delete(id)) commit(shadow);
+    const pending = conflicts.get(id) ?? 0;
+    if (pending > 0) {
+      conflicts.set(id, pending - 1);
+      commit(shadow);
+    }
   }
 
   function updateShadow(id: string, path: ShadowPath, body: Buffer, res: ServerResponse): void {
@@ -196,7 +203,8 @@ export async function startShadowStandIn(options: ShadowStandInOptions = {}): Pr
     },
     throttleNext: (n) => throttles.fail(n),
     conflictAfterNextRead(thingName, shadowName) {
-      conflicts.add(shadowId(thingName, shadowName));
+      const id = shadowId(thingName, shadowName);
+      conflicts.set(id, (conflicts.get(id) ?? 0) + 1);
     },
     forbid(thingName) {
       forbidden.add(thingName);

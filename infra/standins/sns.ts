@@ -13,6 +13,7 @@ import { type Listening, NextRequests, readBody, serve } from './http.ts';
 /** SNS's limit on one message, and on one batch request (messages and attributes). */
 export const SNS_MAX_PAYLOAD_BYTES = 262_144;
 const MAX_ENTRIES = 10;
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 const DEDUP_WINDOW_MS = 5 * 60_000;
 const XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
@@ -164,7 +165,9 @@ export async function startSnsStandIn(options: SnsStandInOptions = {}): Promise<
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, 2 * SNS_MAX_PAYLOAD_BYTES);
+    // Form encoding can make each UTF-8 byte three characters (`%C3%A9`); the 256 KiB limit is checked on
+    // the decoded messages.
+    const body = await readBody(req, MAX_REQUEST_BYTES);
     try {
       if (req.method !== 'POST') throw new SnsError(400, 'InvalidAction', 'Only POST is supported');
       if (body === undefined) throw new SnsError(413, 'RequestEntityTooLarge', 'Request is too large');
