@@ -29,7 +29,10 @@ const ATTRIBUTE_FACTS = ['severity', 'episodeId'] as const;
 
 /** Options of the SNS channel. */
 export interface SnsChannelOptions {
-  /** PublishBatch requests in flight at once (default 8). */
+  /**
+   * PublishBatch requests in flight at once (default 16: at SNS's tens of milliseconds a request,
+   * 16 × 10 entries keep one worker well above 2,000 notifications a second).
+   */
   readonly concurrency?: number;
   /** The wait asked for after a throttle or a server error (default 1000 ms). */
   readonly backoffMs?: number;
@@ -50,7 +53,7 @@ interface Chunk {
 
 /** A channel publishing notifications to SNS topics (`payload.to` is the topic ARN). */
 export function snsChannel(client: SNSClient, options: SnsChannelOptions = {}): Channel<'sns'> {
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 16;
   const backoffMs = options.backoffMs ?? 1000;
 
   async function publish(chunk: Chunk, results: DeliveryResult[]): Promise<void> {
