@@ -62,8 +62,11 @@ export interface SnsStandIn extends Listening {
    * false; which ones follows from `seed`. `rate` 0 stops it.
    */
   failEntries(rate: number, seed?: number): void;
-  /** Refuses the next `n` requests with `Throttled` (HTTP 429), SNS's throttling error. */
-  throttleNext(n: number): void;
+  /**
+   * Refuses the next `n` requests as throttled: by default with SNS's own `Throttled` (HTTP 429, the
+   * SDK's `ThrottledException`); `'Throttling'` answers the generic awsQuery throttle (HTTP 400).
+   */
+  throttleNext(n: number, code?: 'Throttled' | 'Throttling'): void;
   /** Answers the next `n` requests with `InternalError` (HTTP 500). */
   failNext(n: number): void;
 }
@@ -93,6 +96,7 @@ export async function startSnsStandIn(options: SnsStandInOptions = {}): Promise<
   const messages: SnsMessage[] = [];
   const requests: SnsRequest[] = [];
   const throttles = new NextRequests();
+  const genericThrottles = new NextRequests();
   const serverErrors = new NextRequests();
   // Per FIFO topic, the deduplication ids seen and when, with the message id first answered.
   const seen = new Map<string, Map<string, { at: number; messageId: string }>>();
@@ -175,9 +179,11 @@ export async function startSnsStandIn(options: SnsStandInOptions = {}): Promise<
       const action = form.get('Action');
       const fault = throttles.take()
         ? new SnsError(429, 'Throttled', 'Rate exceeded')
-        : serverErrors.take()
-          ? new SnsError(500, 'InternalError', 'Internal error')
-          : undefined;
+        : genericThrottles.take()
+          ? new SnsError(400, 'Throttling', 'Rate exceeded')
+          : serverErrors.take()
+            ? new SnsError(500, 'InternalError', 'Internal error')
+            : undefined;
       if (fault) {
         requests.push({ ...sizeOf(form), error: fault.code });
         throw fault;
@@ -199,7 +205,7 @@ export async function startSnsStandIn(options: SnsStandInOptions = {}): Promise<
     failEntries(rate, seed = 1) {
       entryFailure = { rate, random: seeded(seed) };
     },
-    throttleNext: (n) => throttles.fail(n),
+    throttleNext: (n, code = 'Throttled') => (code === 'Throttled' ? throttles : genericThrottles).fail(n),
     failNext: (n) => serverErrors.fail(n),
   };
 }
