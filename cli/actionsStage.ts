@@ -44,11 +44,24 @@ function fromEnv(key: string, name: string | undefined, env: NodeJS.ProcessEnv):
   return value;
 }
 
+/** Credentials a loopback stand-in accepts, used only when the environment has none. */
+const LOOPBACK_CREDENTIALS = { accessKeyId: 'shardflow-local', secretAccessKey: 'shardflow-local' };
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
 /** The AWS client options of a service: region, endpoint when given, HTTP/1.1 (loopback stand-ins). */
-function awsOptions(region: string, endpoint: string | undefined) {
+function awsOptions(region: string, endpoint: string | undefined, env: NodeJS.ProcessEnv) {
+  const local =
+    endpoint !== undefined &&
+    isLoopback(endpoint) &&
+    !(env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE);
   return {
     region,
     ...(endpoint === undefined ? {} : { endpoint }),
+    ...(local ? { credentials: LOOPBACK_CREDENTIALS } : {}),
     requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 15_000 }),
     maxAttempts: 1,
   };
@@ -58,7 +71,7 @@ function awsOptions(region: string, endpoint: string | undefined) {
 export function openChannels(config: ActionsConfig, env: NodeJS.ProcessEnv = process.env) {
   const channels: { -readonly [K in keyof Channels]: Channels[K] } = {};
   let shadows: ReturnType<typeof shadowChannel> | undefined;
-  if (config.sns) channels.sns = snsChannel(new SNSClient(awsOptions(config.region, config.sns.endpoint)));
+  if (config.sns) channels.sns = snsChannel(new SNSClient(awsOptions(config.region, config.sns.endpoint, env)));
   if (config.email) {
     const { host, port, secure, from } = config.email;
     const user = fromEnv('actions.email.usernameEnv', config.email.usernameEnv, env);
@@ -73,14 +86,14 @@ export function openChannels(config: ActionsConfig, env: NodeJS.ProcessEnv = pro
   if (config.iot) {
     const { region } = config;
     const { accountId } = config.iot;
-    shadows = shadowChannel(new IoTDataPlaneClient(awsOptions(region, config.iot.dataEndpoint)));
+    shadows = shadowChannel(new IoTDataPlaneClient(awsOptions(region, config.iot.dataEndpoint, env)));
     channels.shadow = shadows;
-    channels.firmware = firmwareChannel(new IoTClient(awsOptions(region, config.iot.endpoint)), {
+    channels.firmware = firmwareChannel(new IoTClient(awsOptions(region, config.iot.endpoint, env)), {
       thingArn: (thing) => `arn:aws:iot:${region}:${accountId}:thing/${thing}`,
     });
   }
   if (config.workflow)
-    channels.workflow = workflowChannel(new SFNClient(awsOptions(config.region, config.workflow.endpoint)), {
+    channels.workflow = workflowChannel(new SFNClient(awsOptions(config.region, config.workflow.endpoint, env)), {
       stateMachineArn: config.workflow.stateMachineArn,
     });
   return { channels: channels as Channels, shadows };

@@ -200,24 +200,6 @@ describe('SNS channel', () => {
     expect(sns.requests.at(-1)).toMatchObject({ entries: 11, error: 'TooManyEntriesInBatchRequest' });
     expect(sns.messages.length).toBe(before);
   });
-
-  it('publishes at least 2,000 notifications a second', async () => {
-    const channel = snsChannel(client);
-    const batch = (round: number) =>
-      Array.from({ length: 4000 }, (_, i) =>
-        notification(`rate/${round}/${i}/sns`, `{"alarm":"overheat","device":"d-${i}","value":${i}}`),
-      );
-    // The best of three rounds: the stand-in shares this process's CPU, and the machine is shared.
-    let best = 0;
-    for (let round = 0; round < 3; round++) {
-      const started = performance.now();
-      const results = await channel.send(batch(round));
-      best = Math.max(best, 4000 / ((performance.now() - started) / 1000));
-      expect(results.every((r) => r.ok)).toBe(true);
-    }
-    console.log(`SNS channel against the stand-in: ${Math.round(best)} notifications/s`);
-    expect(best).toBeGreaterThan(2000);
-  });
 });
 
 describe('Device Shadow channel', () => {
