@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { SEVERITIES } from '../../topology/index.ts';
-import { durationSchema } from '../rules/duration.ts';
+import { durationSchema, parseDuration } from '../rules/duration.ts';
 
 /** An id as the other languages take them: letters, digits, `_ . -`, a letter or `_` first. */
 const idSchema = z
@@ -40,7 +40,18 @@ export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
 /** One step of an escalation chain: after this long unacknowledged (0s for the first), tell these. */
 const stepSchema = z
   .object({
-    after: z.union([z.literal('0s'), durationSchema]).transform((v) => (v === '0s' ? 0 : v)),
+    after: z
+      .string()
+      .transform((text, ctx) => {
+        const ms = parseDuration(text);
+        if (ms === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${text}" is not a duration: a whole number and a unit, ms, s, m, h or d (0s for the first step)`,
+          });
+        return ms ?? z.NEVER;
+      })
+      .describe('unacknowledged this long (0s for the first step): 0s, 90s, 15m, 2h'),
     to: z.array(recipientSchema).min(1),
   })
   .strict();

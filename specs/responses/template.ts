@@ -71,7 +71,9 @@ export function renderTemplate(text: string, fields: TemplateValues): string {
   if (parts.length === 1) return text;
   let out = parts[0]!;
   for (let i = 1; i < parts.length; i += 2) {
-    const value = fields[parts[i]!];
+    const name = parts[i]!;
+    // own names only: `{{constructor}}` is not a field
+    const value = Object.hasOwn(fields, name) ? fields[name] : null;
     if (value !== null && value !== undefined) out += String(value);
     out += parts[i + 1]!;
   }
