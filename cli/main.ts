@@ -32,6 +32,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   specs: async () => (await import('./commands/specs.ts')).registerSpecsCommand,
   rules: async () => (await import('./commands/rules.ts')).registerRulesCommand,
   formulas: async () => (await import('./commands/formulas.ts')).registerFormulasCommand,
+  responses: async () => (await import('./commands/responses.ts')).registerResponsesCommand,
   alarms: async () => (await import('./commands/alarms.ts')).registerAlarmsCommand,
   outbox: async () => (await import('./commands/outbox.ts')).registerOutboxCommand,
 };

@@ -69,6 +69,22 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
   return `${path}: ${issue.message}`;
 }
 
+/**
+ * A union's issue as the issues of the one alternative the value was meant to be, when its keys tell
+ * (a union of objects with strict keys, such as `{ shadow: … } | { firmware: … }`): "within: expected
+ * a duration" at the node rather than "Invalid input" at the union. Otherwise the issue as it is.
+ */
+function resolveUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+  const meant = issue.errors.filter(
+    (branch) => !branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0),
+  );
+  if (meant.length !== 1) return [issue];
+  return meant[0]!.flatMap((i) =>
+    resolveUnion({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue),
+  );
+}
+
 /** Validates a source's value with a schema; each issue becomes a problem at its node's line. */
 export function parseWithSchema<T>(
   source: YamlSource,
@@ -77,7 +93,9 @@ export function parseWithSchema<T>(
   const result = schema.safeParse(source.value, { reportInput: true });
   if (result.success) return { value: result.data };
   return {
-    problems: result.error.issues.map((issue) => source.problemAt(issue.path, describeIssue(issue))),
+    problems: result.error.issues
+      .flatMap(resolveUnion)
+      .map((issue) => source.problemAt(issue.path, describeIssue(issue))),
   };
 }
 

@@ -112,6 +112,14 @@ export function severityRank(severity: Severity): number {
   return SEVERITIES.indexOf(severity);
 }
 
+/**
+ * The platform's severity of a product's severity rank: a ruleset names five severities of its own,
+ * lowest first, and the one at rank r is the platform's `SEVERITIES[r]`.
+ */
+export function platformSeverity(rank: number): Severity {
+  return SEVERITIES[Math.min(Math.max(rank, 0), SEVERITIES.length - 1)]!;
+}
+
 /** True for a known severity name. */
 export function isSeverity(value: string): value is Severity {
   return (SEVERITIES as readonly string[]).includes(value);

@@ -4,7 +4,7 @@
  * rank (the product's lowest is `info`, its highest `critical`), since episodes, the stores and
  * `shardflow alarms` speak the platform's names. Escalation goes step by step (see `policyOf`).
  */
-import { SEVERITIES, type Severity, severityRank } from '../../topology/index.ts';
+import { platformSeverity, type Severity, severityRank } from '../../topology/index.ts';
 import type { CompiledThreshold } from './compile/compileRuleset.ts';
 import type { AlarmRule, EpisodePolicy } from './episodes/index.ts';
 
@@ -15,11 +15,6 @@ export type PolicySource = Pick<
 >;
 
 const policies = new WeakMap<PolicySource, EpisodePolicy[]>();
-
-/** The platform's severity of a product's severity rank. */
-export function platformSeverity(rank: number): Severity {
-  return SEVERITIES[Math.min(Math.max(rank, 0), SEVERITIES.length - 1)]!;
-}
 
 /**
  * The episode policy of a compiled rule for an episode now at `severity` (none: not raised yet). The

@@ -7,7 +7,8 @@
  * migrate once and a failed migration leaves nothing half applied. Version ranges by area keep
  * independent work from colliding: 001–099 core (dead letters), 100–199 master data,
  * 200–299 Hot store on PostgreSQL, 300–399 windows and aggregates, 400–499 the Iceberg catalog,
- * 500–599 changes to tables that exist already, 600–699 rules and alarms. A database at version N
+ * 500–599 changes to tables that exist already, 600–699 rules and alarms,
+ * 700–799 formulas, 800–899 actions (response policies, the outbox, dispatch). A database at version N
  * never runs a migration numbered below N, so whatever comes after a release (a change or a new
  * area) is numbered above every migration released: the ranges only say where to look.
  */

@@ -5,10 +5,12 @@
  * (a Device Shadow `desired` change or a firmware job) and whether a technician is dispatched when it
  * does not work. This zod schema is the single source for the shape of a file; `validate.ts` checks
  * what a shape cannot say (the shadow keys against the product's allowlist, templates' placeholders,
- * steps in order).
+ * steps in order, policies that can never match), and which policy applies to an alarm
+ * (`matchPolicy`); `template.ts` renders the messages.
  */
 import { z } from 'zod';
-import { durationSchema } from '../rules/duration.ts';
+import { SEVERITIES } from '../../topology/index.ts';
+import { durationSchema, parseDuration } from '../rules/duration.ts';
 
 /** An id as the other languages take them: letters, digits, `_ . -`, a letter or `_` first. */
 const idSchema = z
@@ -16,8 +18,12 @@ const idSchema = z
   .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'an id: letters, digits, _ . and -, starting with a letter or _')
   .max(100);
 
-/** The severities an alarm may have (`topology/alarms.ts` SEVERITIES), repeated here as data. */
-export const POLICY_SEVERITIES = ['info', 'warning', 'minor', 'major', 'critical'] as const;
+/**
+ * The severities an alarm event carries (`topology/alarms.ts`): the platform's five, lowest first. A
+ * product's own five severity names map to these by rank (`operators/rules/alarmRule.ts`), and a
+ * policy speaks these, as the alarm events, the stores and `shardflow alarms` do.
+ */
+export const POLICY_SEVERITIES = SEVERITIES;
 
 /** Where a notification goes: exactly one of the keys. */
 export const recipientSchema = z.union([
@@ -34,16 +40,27 @@ export type NotifyChannel = (typeof NOTIFY_CHANNELS)[number];
 /** One step of an escalation chain: after this long unacknowledged (0s for the first), tell these. */
 const stepSchema = z
   .object({
-    after: z.union([z.literal('0s'), durationSchema]).transform((v) => (v === '0s' ? 0 : v)),
+    after: z
+      .string()
+      .transform((text, ctx) => {
+        const ms = parseDuration(text);
+        if (ms === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${text}" is not a duration: a whole number and a unit, ms, s, m, h or d (0s for the first step)`,
+          });
+        return ms ?? z.NEVER;
+      })
+      .describe('unacknowledged this long (0s for the first step): 0s, 90s, 15m, 2h'),
     to: z.array(recipientSchema).min(1),
   })
   .strict();
 
-/** A message per channel: `{{name}}` placeholders (`validate.ts` lists the names). */
+/** A message per channel: `{{name}}` placeholders (`template.ts` lists the names, `TEMPLATE_FIELDS`). */
 const templateSchema = z
   .object({ subject: z.string().max(200).default('{{severity}}: {{message}}'), body: z.string() })
   .strict();
-/** Templates of one channel: `default`, and optionally one per severity. */
+/** Templates of one channel: `default`, and optionally one per severity (`validate.ts` checks the keys). */
 const channelTemplatesSchema = z.record(z.string(), templateSchema);
 
 const shadowFixSchema = z
@@ -85,7 +102,14 @@ const firmwareFixSchema = z
 export const policySchema = z
   .object({
     alarm: z.union([idSchema, z.literal('*')]).describe('a rule id of the product’s ruleset, or * for any'),
-    severities: z.array(z.enum(POLICY_SEVERITIES)).optional().describe('only alarms of these severities'),
+    severities: z
+      .array(
+        z.enum(POLICY_SEVERITIES, {
+          error: `one of the platform's severities, ${POLICY_SEVERITIES.join(', ')} (a product's own severity names map to these by rank)`,
+        }),
+      )
+      .optional()
+      .describe('only alarms of these severities (the platform’s names); all when absent'),
     notify: z.array(stepSchema).default([]).describe('the escalation chain, first step first'),
     remind: z
       .object({
@@ -142,3 +166,10 @@ export const responsePolicySetSchema = z
   })
   .strict();
 export type ResponsePolicySet = z.infer<typeof responsePolicySetSchema>;
+/** A notification template as validated (the subject's default filled in). */
+export type ChannelTemplate = z.infer<typeof templateSchema>;
+
+/** The JSON Schema of a response-policy file, for editors (`shardflow responses schema`). */
+export function responsePolicySetJsonSchema(): object {
+  return z.toJSONSchema(responsePolicySetSchema, { io: 'input', unrepresentable: 'any' });
+}
