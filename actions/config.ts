@@ -15,6 +15,13 @@ const endpoint = z
 /** Configuration of actions. */
 export const actionsConfigSchema = z
   .object({
+    policiesDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'response policy files (YAML) loaded at start, each product its highest version; the policies in the Warm store (`shardflow responses import`), followed as they change, when absent',
+      ),
     deliver: z.boolean().default(true).describe('run an outbox deliverer on this worker'),
     region: z.string().min(1).default('eu-west-1').describe('AWS region of SNS, IoT and Step Functions'),
     maxEventAgeMs: z

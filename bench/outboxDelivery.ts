@@ -25,14 +25,14 @@ import { snsChannel } from '../actions/channels/sns.ts';
 import { OutboxDeliverer } from '../actions/outbox/deliverer.ts';
 import { insertActions } from '../actions/outbox/outboxTable.ts';
 import { outboxFeed, outboxWriter } from '../actions/outbox/outboxWriter.ts';
-import { type PolicyInForce, planActions } from '../actions/outbox/plan.ts';
+import { planActions } from '../actions/outbox/plan.ts';
+import { policiesOfSets } from '../actions/policies/catalog.ts';
 import { startPostgres } from '../infra/local/postgres.ts';
 import { alarmEventSink } from '../sinks/alarms/alarmEventSink.ts';
 import { postgresHotStore } from '../sinks/hot/postgresHotStore.ts';
 import { migrateWarm } from '../sinks/postgres/migrate.ts';
 import { openWarmStore, warmStoreConfigSchema } from '../sinks/postgres/store.ts';
 import { responsePolicySetSchema } from '../specs/responses/schema.ts';
-import { matchPolicy } from '../specs/responses/validate.ts';
 import {
   type AlarmEvent,
   alarmEventId,
@@ -75,10 +75,7 @@ const SET = responsePolicySetSchema.parse({
   version: 1,
   policies: [{ alarm: '*', notify: [{ after: '0s', to: [{ sns: TOPIC }] }] }],
 });
-const policyFor = (productId: string, rule: string, severity: string): PolicyInForce | undefined => {
-  const found = productId === SET.productId ? matchPolicy(SET, rule, severity) : undefined;
-  return found && { set: SET, ...found };
-};
+const policyFor = policiesOfSets([SET]);
 
 /** A raise of rule `overheat` on device `i`, by customer `i`. */
 function raise(i: number, at: number, tag: string): AlarmEvent {

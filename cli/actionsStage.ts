@@ -18,18 +18,18 @@ import { workflowChannel } from '../actions/channels/workflow.ts';
 import type { ActionsConfig } from '../actions/config.ts';
 import { type Channels, OutboxDeliverer } from '../actions/outbox/deliverer.ts';
 import { type OutboxWriter, outboxFeed, outboxWriter } from '../actions/outbox/outboxWriter.ts';
-import { PolicyCatalog, policyFeed } from '../actions/policies/catalog.ts';
+import { PolicyCatalog, type PolicyLookup, policiesOfSets, policyFeed } from '../actions/policies/catalog.ts';
 import type { PgChannelFeed } from '../sinks/postgres/channelFeed.ts';
 import type { SqlClient } from '../sinks/postgres/sql.ts';
 import type { PgEndpoint } from '../sinks/postgres/store.ts';
-import type { Clock, Logger } from '../topology/index.ts';
+import { loadPolicySets } from '../specs/responses/loader.ts';
+import { type Clock, errorMessage, type Logger } from '../topology/index.ts';
 import { ConfigError } from './config.ts';
 
 /** What a worker runs for its `actions:` section. */
 export interface ActionsStage {
   /** For the alarm event sink: the outbox rows of each batch, in its transaction. */
   readonly writer: OutboxWriter;
-  readonly policies: PolicyCatalog;
   /** Absent when `deliver: false`. */
   readonly deliverer?: OutboxDeliverer;
   close(): Promise<void>;
@@ -71,7 +71,8 @@ function awsOptions(region: string, endpoint: string | undefined, env: NodeJS.Pr
 export function openChannels(config: ActionsConfig, env: NodeJS.ProcessEnv = process.env) {
   const channels: { -readonly [K in keyof Channels]: Channels[K] } = {};
   let shadows: ReturnType<typeof shadowChannel> | undefined;
-  if (config.sns) channels.sns = snsChannel(new SNSClient(awsOptions(config.region, config.sns.endpoint, env)));
+  if (config.sns)
+    channels.sns = snsChannel(new SNSClient(awsOptions(config.region, config.sns.endpoint, env)));
   if (config.email) {
     const { host, port, secure, from } = config.email;
     const user = fromEnv('actions.email.usernameEnv', config.email.usernameEnv, env);
@@ -93,10 +94,32 @@ export function openChannels(config: ActionsConfig, env: NodeJS.ProcessEnv = pro
     });
   }
   if (config.workflow)
-    channels.workflow = workflowChannel(new SFNClient(awsOptions(config.region, config.workflow.endpoint, env)), {
-      stateMachineArn: config.workflow.stateMachineArn,
-    });
+    channels.workflow = workflowChannel(
+      new SFNClient(awsOptions(config.region, config.workflow.endpoint, env)),
+      {
+        stateMachineArn: config.workflow.stateMachineArn,
+      },
+    );
   return { channels: channels as Channels, shadows };
+}
+
+/** The policies of the files in `dir`, checked against the rulesets in `rulesDir` when given. */
+function policiesInFiles(dir: string, rulesDir: string | undefined): PolicyLookup {
+  let loaded: ReturnType<typeof loadPolicySets>;
+  try {
+    loaded = loadPolicySets([dir], rulesDir);
+  } catch (error) {
+    throw new ConfigError(
+      [`actions.policiesDir: cannot read ${dir}: ${errorMessage(error)}`],
+      'configuration',
+    );
+  }
+  if (loaded.problems.length > 0)
+    throw new ConfigError(
+      loaded.problems.map((p) => `actions.policiesDir: ${p.file}:${p.line} ${p.message}`),
+      'configuration',
+    );
+  return policiesOfSets(loaded.sets.map((s) => s.set));
 }
 
 /** Opens the actions of a worker: loads the policies in force and starts delivering. */
@@ -105,23 +128,32 @@ export async function openActionsStage(
   deps: {
     readonly warm: SqlClient;
     readonly writeEndpoint?: PgEndpoint;
+    /** The worker's ruleset files (`rules.dir`), which policy files are checked against. */
+    readonly rulesDir?: string;
     readonly clock: Clock;
     readonly log: Logger;
   },
 ): Promise<ActionsStage> {
-  const { warm, writeEndpoint, clock, log } = deps;
+  const { warm, writeEndpoint, rulesDir, clock, log } = deps;
   const { channels, shadows } = openChannels(config);
-  const policies = new PolicyCatalog(warm, log);
   const feeds: PgChannelFeed[] = [];
-  if (writeEndpoint) {
-    const changes = policyFeed(writeEndpoint, { clock, log });
-    feeds.push(changes);
-    policies.follow(changes);
-    await Promise.race([changes.ready(), clock.sleep(5_000)]);
+  let policyFor: PolicyLookup;
+  if (config.policiesDir !== undefined) {
+    policyFor = policiesInFiles(config.policiesDir, rulesDir);
+  } else {
+    const catalog = new PolicyCatalog(warm, log);
+    // listening before the first read, as for rulesets
+    if (writeEndpoint) {
+      const changes = policyFeed(writeEndpoint, { clock, log });
+      feeds.push(changes);
+      catalog.follow(changes);
+      await Promise.race([changes.ready(), clock.sleep(5_000)]);
+    }
+    await catalog.loadAll();
+    policyFor = (product, rule, severity) => catalog.policyFor(product, rule, severity);
   }
-  await policies.loadAll();
   const writer = outboxWriter({
-    policyFor: (product, rule, severity) => policies.policyFor(product, rule, severity),
+    policyFor,
     clock,
     maxEventAgeMs: config.maxEventAgeMs,
   });
@@ -148,7 +180,6 @@ export async function openActionsStage(
   }
   return {
     writer,
-    policies,
     ...(deliverer === undefined ? {} : { deliverer }),
     async close() {
       await deliverer?.stop();

@@ -327,6 +327,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
       actions = await openActionsStage(config.actions, {
         warm: warm.write,
         ...(warm.writeEndpoint ? { writeEndpoint: warm.writeEndpoint } : {}),
+        ...(config.rules?.dir === undefined ? {} : { rulesDir: config.rules.dir }),
         clock,
         log,
       });

@@ -359,7 +359,8 @@ export class OutboxDeliverer {
   ): void {
     if (result.ok) {
       outcomes.set(a.key, { status: 'sent', ...(result.ref === undefined ? {} : { result: result.ref }) });
-      if (a.kind === 'notify' && a.key.includes('/notify.1/')) this.recordLatency(this.clock.now() - a.createdAt);
+      if (a.kind === 'notify' && a.key.includes('/notify.1/'))
+        this.recordLatency(this.clock.now() - a.createdAt);
       followUps.push(...this.afterSent(a, now));
       return;
     }

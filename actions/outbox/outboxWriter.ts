@@ -8,8 +8,9 @@ import { type ChannelFeedDeps, type PgChannelFeed, pgChannelFeed } from '../../s
 import type { SqlClient } from '../../sinks/postgres/sql.ts';
 import type { PgEndpoint } from '../../sinks/postgres/store.ts';
 import { type AlarmEvent, type Clock, systemClock } from '../../topology/index.ts';
+import type { PolicyLookup } from '../policies/catalog.ts';
 import { cancelStoppable, insertActions } from './outboxTable.ts';
-import { type PolicyLookup, planActions } from './plan.ts';
+import { planActions } from './plan.ts';
 
 /** The NOTIFY channel of new outbox rows. */
 export const OUTBOX_CHANNEL = 'shardflow_outbox';

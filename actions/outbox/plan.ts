@@ -20,17 +20,8 @@ import type { Recipient, ResponsePolicy, ResponsePolicySet } from '../../specs/r
 import { renderTemplate, templateFor } from '../../specs/responses/template.ts';
 import type { AlarmEvent, Episode } from '../../topology/index.ts';
 import type { FirmwarePayload, NotificationPayload, ShadowPayload } from '../channels/channel.ts';
+import type { PolicyInForce, PolicyLookup } from '../policies/catalog.ts';
 import type { NewAction } from './outboxTable.ts';
-
-/** The policy that applies to an alarm, as the catalog finds it. */
-export interface PolicyInForce {
-  readonly set: ResponsePolicySet;
-  readonly policy: ResponsePolicy;
-  readonly index: number;
-}
-
-/** Finds the policy in force for an alarm of `ruleId` at `severity` on `productId`. */
-export type PolicyLookup = (productId: string, ruleId: string, severity: string) => PolicyInForce | undefined;
 
 /** What the planner needs besides the events. */
 export interface PlanContext {

@@ -138,6 +138,35 @@ export interface PolicyInForce {
   readonly index: number;
 }
 
+/** Finds the policy in force for an alarm of `ruleId` at `severity` on `productId`. */
+export type PolicyLookup = (productId: string, ruleId: string, severity: string) => PolicyInForce | undefined;
+
+/** The policy of `set` for an alarm of `ruleId` at `severity`: the first that matches. */
+export function policyInSet(
+  set: ResponsePolicySet,
+  ruleId: string,
+  severity: string,
+): PolicyInForce | undefined {
+  const found = matchPolicy(set, ruleId, severity);
+  return found === undefined ? undefined : { set, ...found };
+}
+
+/**
+ * The lookup over policy sets loaded from files (a worker's `actions.policiesDir`): each product's
+ * highest version.
+ */
+export function policiesOfSets(sets: readonly ResponsePolicySet[]): PolicyLookup {
+  const byProduct = new Map<string, ResponsePolicySet>();
+  for (const set of sets) {
+    const current = byProduct.get(set.productId);
+    if (current === undefined || current.version < set.version) byProduct.set(set.productId, set);
+  }
+  return (productId, ruleId, severity) => {
+    const set = byProduct.get(productId);
+    return set === undefined ? undefined : policyInSet(set, ruleId, severity);
+  };
+}
+
 /**
  * The response policies in force on a worker, by product. A stored version that no longer passes
  * its checks (the language changed since the import) is refused with the set, line and reason, and
@@ -189,7 +218,6 @@ export class PolicyCatalog {
   policyFor(productId: string, ruleId: string, severity: string): PolicyInForce | undefined {
     const set = this.setFor(productId);
     if (set === undefined) return undefined;
-    const found = matchPolicy(set, ruleId, severity);
-    return found === undefined ? undefined : { set, ...found };
+    return policyInSet(set, ruleId, severity);
   }
 }

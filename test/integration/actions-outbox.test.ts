@@ -10,7 +10,7 @@ import { actionsConfigSchema } from '../../actions/config.ts';
 import { importEngineers } from '../../actions/dispatch/engineers.ts';
 import { OutboxDeliverer } from '../../actions/outbox/deliverer.ts';
 import { outboxWriter } from '../../actions/outbox/outboxWriter.ts';
-import type { PolicyInForce } from '../../actions/outbox/plan.ts';
+import { policiesOfSets } from '../../actions/policies/catalog.ts';
 import { openChannels } from '../../cli/actionsStage.ts';
 import { alarmEventSink } from '../../sinks/alarms/alarmEventSink.ts';
 import type { HotStore } from '../../sinks/hot/hotStore.ts';
@@ -18,7 +18,6 @@ import { postgresHotStore } from '../../sinks/hot/postgresHotStore.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import type { ResponsePolicySet } from '../../specs/responses/schema.ts';
-import { matchPolicy } from '../../specs/responses/validate.ts';
 import { type AlarmEvent, type BatchContext, ManualClock, silentLogger } from '../../topology/index.ts';
 import { type ActionServices, startActionServices } from '../support/actionServices.ts';
 import { episodeOf, eventOf, policySetOf } from '../support/actions.ts';
@@ -64,11 +63,7 @@ describe('the outbox', () => {
 
   /** A sink writing events with the outbox rows of `set`, each test on a product of its own. */
   function sinkFor(set: ResponsePolicySet) {
-    const policyFor = (productId: string, rule: string, severity: string): PolicyInForce | undefined => {
-      if (productId !== set.productId) return undefined;
-      const found = matchPolicy(set, rule, severity);
-      return found && { set, ...found };
-    };
+    const policyFor = policiesOfSets([set]);
     return alarmEventSink(write, hot, outboxWriter({ policyFor, maxEventAgeMs: 3_600_000 }));
   }
 

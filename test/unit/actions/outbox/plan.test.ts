@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firmwareJobId, type PolicyInForce, planActions } from '../../../../actions/outbox/plan.ts';
-import { matchPolicy } from '../../../../specs/responses/validate.ts';
+import { firmwareJobId, planActions } from '../../../../actions/outbox/plan.ts';
+import { policiesOfSets } from '../../../../actions/policies/catalog.ts';
 import { episodeOf, eventOf, policySetOf } from '../../../support/actions.ts';
 
 const T0 = Date.UTC(2026, 11, 7, 10);
@@ -21,10 +21,7 @@ policies:
   - alarm: "*"
     dispatch: { skills: [general] }
 `);
-const policyFor = (_product: string, rule: string, severity: string): PolicyInForce | undefined => {
-  const found = matchPolicy(SET, rule, severity);
-  return found && { set: SET, ...found };
-};
+const policyFor = policiesOfSets([SET]);
 const ctx = { policyFor, now: T0 + 1_000, maxEventAgeMs: 3_600_000 };
 
 describe('planActions', () => {
