@@ -33,6 +33,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   rules: async () => (await import('./commands/rules.ts')).registerRulesCommand,
   formulas: async () => (await import('./commands/formulas.ts')).registerFormulasCommand,
   alarms: async () => (await import('./commands/alarms.ts')).registerAlarmsCommand,
+  dispatch: async () => (await import('./commands/dispatch.ts')).registerDispatchCommand,
 };
 
 const asked = process.argv[2];
