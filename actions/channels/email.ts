@@ -34,7 +34,7 @@ export function messageIdOf(key: string): string {
 }
 
 /** What a failed send means: nodemailer's errors carry the SMTP reply code when there was one. */
-export function emailFailure(error: unknown): DeliveryResult {
+function emailFailure(error: unknown): DeliveryResult {
   const e = error as { responseCode?: unknown; code?: unknown; message?: unknown };
   const reply = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   const message = `${typeof e.code === 'string' ? `${e.code}: ` : ''}${String(e.message ?? error)}`;

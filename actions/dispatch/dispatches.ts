@@ -38,7 +38,7 @@ interface DispatchRow {
 }
 
 /** An `engineers` row as stored. */
-export interface EngineerRow {
+interface EngineerRow {
   engineer_id: string;
   name: string;
   email: string;
@@ -71,7 +71,7 @@ function dispatchOfRow(r: DispatchRow): Dispatch {
 }
 
 /** An engineer from its row. */
-export function engineerOfRow(r: EngineerRow): Engineer {
+function engineerOfRow(r: EngineerRow): Engineer {
   return {
     id: r.engineer_id,
     name: r.name,
