@@ -35,6 +35,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   responses: async () => (await import('./commands/responses.ts')).registerResponsesCommand,
   alarms: async () => (await import('./commands/alarms.ts')).registerAlarmsCommand,
   outbox: async () => (await import('./commands/outbox.ts')).registerOutboxCommand,
+  dispatch: async () => (await import('./commands/dispatch.ts')).registerDispatchCommand,
 };
 
 const asked = process.argv[2];
