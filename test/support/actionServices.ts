@@ -92,7 +92,12 @@ async function startHooks(hooks: ReceivedHook[]): Promise<{ server: Server; url:
         body = undefined;
       }
       const key = req.headers['idempotency-key'];
-      hooks.push({ path: req.url ?? '', key: typeof key === 'string' ? key : undefined, body, at: Date.now() });
+      hooks.push({
+        path: req.url ?? '',
+        key: typeof key === 'string' ? key : undefined,
+        body,
+        at: Date.now(),
+      });
       res.writeHead(204).end();
     });
   });
