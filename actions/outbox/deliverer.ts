@@ -524,8 +524,8 @@ export class OutboxDeliverer {
     if (engineer !== undefined && this.options.channels.email !== undefined)
       followUps.push({
         ...carried(a),
-        key: `${a.episodeId}/dispatch.notify/email:${engineer.email}`,
-        kind: 'notify',
+        key: `${a.episodeId}/dispatch.engineer/email:${engineer.email}`,
+        kind: 'engineer',
         channel: 'email',
         payload: {
           notification: {
@@ -625,6 +625,7 @@ function deliveryPayload(a: ClaimedAction): Delivery['payload'] {
     case 'notify':
     case 'remind':
     case 'clear':
+    case 'engineer':
       return (a.payload as NotifyActionPayload).notification;
     case 'shadow': {
       const { commandIntervalMs: _, ...shadow } = (a.payload as FixActionPayload).shadow!;

@@ -15,12 +15,13 @@ export const ACTION_KINDS = [
   'firmware',
   'verify',
   'dispatch',
+  'engineer',
   'workflow',
   'digest',
 ] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
 
-/** The kinds that tell people something: counted by the per-customer flood control. */
+/** The kinds that tell a customer's people something: counted by the per-customer flood control. */
 export const NOTIFICATION_KINDS: ReadonlySet<ActionKind> = new Set(['notify', 'remind', 'clear']);
 
 /** Where a row is delivered: a channel's kind, or `outbox` for the steps the deliverer does itself. */

@@ -50,8 +50,12 @@ describe('the outbox', () => {
     services = await startActionServices();
   }, 60_000);
 
+  const opened: ReturnType<typeof openChannels>['channels'][] = [];
+
   afterEach(async () => {
     for (const d of deliverers.splice(0)) await d.stop();
+    for (const c of opened.splice(0))
+      await Promise.all(Object.values(c).map((channel) => channel?.close?.()));
   });
 
   afterAll(async () => {
@@ -70,6 +74,7 @@ describe('the outbox', () => {
   function deliverer(over: { flood?: { max: number; windowMs: number } } = {}) {
     const config = actionsConfigSchema.parse(services.config());
     const { channels, shadows } = openChannels(config);
+    opened.push(channels);
     const d = new OutboxDeliverer({ warm: write, channels, shadows, pollMs: 50, log: silentLogger, ...over });
     deliverers.push(d);
     return d;
@@ -107,7 +112,12 @@ policies:
     const sink = sinkFor(set);
     const now = Date.now();
     const events = Array.from({ length: 20 }, (_, i) =>
-      eventOf('raise', 1, episodeOf(`dev-a${i}`, now - 1000, { productId }), now - 1000),
+      eventOf(
+        'raise',
+        1,
+        episodeOf(`dev-a${i}`, now - 1000, { productId, customerId: `c-a${i}` }),
+        now - 1000,
+      ),
     );
     await sink.write(events, ctx);
     await sink.write(events, ctx);
@@ -150,7 +160,7 @@ policies:
     const sink = sinkFor(set);
     const d = deliverer();
     d.start();
-    const episode = episodeOf('dev-esc', Date.now(), { productId });
+    const episode = episodeOf('dev-esc', Date.now(), { productId, customerId: 'c-esc' });
     const raisedAt = Date.now();
     await sink.write([eventOf('raise', 1, episode, raisedAt)], ctx);
     const to = (address: string) =>
@@ -184,7 +194,7 @@ policies:
     const sink = sinkFor(set);
     const first = deliverer();
     first.start();
-    const episode = episodeOf('dev-restart', Date.now(), { productId });
+    const episode = episodeOf('dev-restart', Date.now(), { productId, customerId: 'c-restart' });
     const raisedAt = Date.now();
     await sink.write([eventOf('raise', 1, episode, raisedAt)], ctx);
     await new Promise((r) => setTimeout(r, 1000));
@@ -278,8 +288,8 @@ policies:
     const sink = sinkFor(set);
     const d = deliverer();
     d.start();
-    const stubborn = episodeOf('dev-stubborn', Date.now(), { productId });
-    const obedient = episodeOf('dev-obedient', Date.now(), { productId });
+    const stubborn = episodeOf('dev-stubborn', Date.now(), { productId, customerId: 'c-fix' });
+    const obedient = episodeOf('dev-obedient', Date.now(), { productId, customerId: 'c-fix' });
     services.shadow.obey('dev-obedient', 500);
     const raisedAt = Date.now();
     await sink.write([eventOf('raise', 1, stubborn, raisedAt), eventOf('raise', 1, obedient, raisedAt)], ctx);

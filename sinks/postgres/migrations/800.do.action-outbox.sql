@@ -6,7 +6,7 @@
 CREATE TABLE IF NOT EXISTS action_outbox (
   action_key  text        PRIMARY KEY,
   episode_id  text        NOT NULL,
-  -- notify | remind | clear | shadow | firmware | verify | dispatch | workflow | digest
+  -- notify | remind | clear | shadow | firmware | verify | dispatch | engineer | workflow | digest
   kind        text        NOT NULL,
   -- the channel it is delivered on: sns | email | webhook | shadow | firmware | workflow, or outbox
   -- for the steps the deliverer does itself (verify, dispatch)
