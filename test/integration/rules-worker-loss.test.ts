@@ -21,7 +21,7 @@ import { type Position, systemClock } from '../../topology/index.ts';
 import { uniqueTable } from '../support/dynamodb.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { createTestDatabase, hotPositions, type TestDatabase, testPool } from '../support/postgres.ts';
-import { noisySignal } from '../support/ruleFixtures.ts';
+import { thermoWaves } from '../support/ruleFixtures.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 import { envelopeOf, tickKeys } from '../support/windowReference.ts';
 import { comparePositions, type WorkerFleet, workerFleet } from '../support/workerProcesses.ts';
@@ -36,28 +36,7 @@ const TIMEOUT_MS = 5 * MINUTE;
 // recent event times (the spec's contract refuses readings older than 30 days), on a whole minute
 const T0 = Math.floor((Date.now() - 3 * 60 * MINUTE) / MINUTE) * MINUTE;
 
-/**
- * Each device's readings, in arrival order over the fleet: temperature a wave of 40 minutes about 25 °C
- * of ±9 with noise (σ 0.4), above `overheat`'s 30 °C for about 12 minutes of each (past its escalation
- * after 10 minutes); humidity a wave about 78 % of ±9.
- */
-function readings() {
-  const temperature = Array.from({ length: DEVICES }, (_, d) =>
-    noisySignal(100 + d, READINGS_PER_DEVICE, 0, 0.4),
-  );
-  const humidity = Array.from({ length: DEVICES }, (_, d) => noisySignal(500 + d, READINGS_PER_DEVICE, 0, 1));
-  const out = [];
-  for (let i = 0; i < READINGS_PER_DEVICE; i++)
-    for (let d = 0; d < DEVICES; d++) {
-      const at = T0 + i * STEP_MS + d * 37;
-      const metrics = {
-        temperature: 25 + 9 * Math.sin((2 * Math.PI * (i + 17 * d)) / 160) + temperature[d]![i]!,
-        humidity: Math.min(100, 78 + 9 * Math.sin((2 * Math.PI * (i + 11 * d)) / 90) + humidity[d]![i]!),
-      };
-      out.push(envelopeOf(`thermo-${String(d).padStart(3, '0')}`, 'thermo-t1', at, at + SEC, metrics));
-    }
-  return out;
-}
+const readings = () => thermoWaves(DEVICES, READINGS_PER_DEVICE, T0, STEP_MS);
 
 /** The configuration of the workers of one run: their own lease table, state namespace and database. */
 function configOf(label: string, stream: string, warmUrl: string): WorkerConfigInput {

@@ -3,6 +3,7 @@
  * specs), thermo-t1 readings with their partition key, a seeded noisy signal, and a run of the
  * operator on the test driver with the embedded keyed state store.
  */
+
 import { mulberry32 } from '../../gateways/simulator/fleet.ts';
 import { type CompiledRuleset, compileRuleset } from '../../operators/rules/compile/compileRuleset.ts';
 import { type RuleOperatorOptions, ruleOperator } from '../../operators/rules/ruleOperator.ts';
@@ -19,8 +20,8 @@ import {
   TopologyBuilder,
   TopologyTestDriver,
 } from '../../topology/index.ts';
-
 import { keepingSink } from './scriptedSource.ts';
+import { envelopeOf } from './windowReference.ts';
 
 const SPECS = loadSpecDirectory('specs/examples').specs.map((s) => s.spec);
 
@@ -120,4 +121,26 @@ export class RuleHarness {
   close(): Promise<void> {
     return this.driver.close();
   }
+}
+
+/**
+ * thermo-t1 readings of `devices` devices, `perDevice` each every `stepMs` from `t0`, in arrival order
+ * over the fleet: temperature a wave of 40 minutes (at 15 s steps) about 25 °C of ±9 with noise
+ * (σ 0.4), above `overheat`'s 30 °C for about 12 minutes of each (past its escalation after 10
+ * minutes); humidity a wave about 78 % of ±9.
+ */
+export function thermoWaves(devices: number, perDevice: number, t0: number, stepMs: number) {
+  const temperature = Array.from({ length: devices }, (_, d) => noisySignal(100 + d, perDevice, 0, 0.4));
+  const humidity = Array.from({ length: devices }, (_, d) => noisySignal(500 + d, perDevice, 0, 1));
+  const out = [];
+  for (let i = 0; i < perDevice; i++)
+    for (let d = 0; d < devices; d++) {
+      const at = t0 + i * stepMs + d * 37;
+      const metrics = {
+        temperature: 25 + 9 * Math.sin((2 * Math.PI * (i + 17 * d)) / 160) + temperature[d]![i]!,
+        humidity: Math.min(100, 78 + 9 * Math.sin((2 * Math.PI * (i + 11 * d)) / 90) + humidity[d]![i]!),
+      };
+      out.push(envelopeOf(`thermo-${String(d).padStart(3, '0')}`, 'thermo-t1', at, at + 1000, metrics));
+    }
+  return out;
 }
