@@ -368,7 +368,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDeps): Promi
   done.catch(() => {});
   const admin = config.admin.enabled
     ? await startAdminServer(
-        { description, metrics: () => runtime.metrics(), ready: () => running },
+        {
+          description,
+          metrics: () => {
+            const snapshot = runtime.metrics();
+            const outbox = (actions?.deliverer?.gauges() ?? []).map((g) => ({ source: 'outbox', ...g }));
+            return outbox.length === 0 ? snapshot : { ...snapshot, gauges: [...snapshot.gauges, ...outbox] };
+          },
+          ready: () => running,
+        },
         config.admin.host,
         config.admin.port,
         { token: adminToken },

@@ -24,7 +24,13 @@
  * for receivers that deduplicate (see `channels/channel.ts`).
  */
 import type { SqlClient } from '../../sinks/postgres/sql.ts';
-import { type Clock, errorMessage, type Logger, systemClock } from '../../topology/index.ts';
+import {
+  type Clock,
+  errorMessage,
+  type Logger,
+  type SourceGauge,
+  systemClock,
+} from '../../topology/index.ts';
 import type {
   Channel,
   ChannelKind,
@@ -598,6 +604,35 @@ export class OutboxDeliverer {
       dueAt: now,
       stopOnAck: false,
     };
+  }
+
+  /** The figures as gauges for `/metrics` (counts since start; the latency over the last 1,000). */
+  gauges(): SourceGauge[] {
+    const f = this.figures;
+    const sorted = [...f.firstNotifyLatencyMs].sort((a, b) => a - b);
+    const p99 =
+      sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))]!;
+    return [
+      { name: 'outbox_sent', help: 'outbox rows delivered by this worker since it started', value: f.sent },
+      { name: 'outbox_failed', help: 'outbox rows given up (refused, or out of attempts)', value: f.failed },
+      { name: 'outbox_retried', help: 'deliveries put off to be tried again', value: f.retried },
+      {
+        name: 'outbox_cancelled',
+        help: 'escalation steps and reminders an acknowledgement stopped',
+        value: f.cancelled,
+      },
+      { name: 'outbox_skipped', help: 'remote fixes a guard rail held back', value: f.skipped },
+      {
+        name: 'outbox_digested',
+        help: 'notifications folded into a digest by flood control',
+        value: f.digested,
+      },
+      {
+        name: 'outbox_first_notify_p99_ms',
+        help: 'first notification of an alarm, row written to sent, p99 of the last 1,000 (ms)',
+        value: p99,
+      },
+    ];
   }
 
   private recordLatency(ms: number): void {
