@@ -53,33 +53,6 @@ export function failedDelivery(error: unknown, backoffMs: number): DeliveryResul
   return { ok: false, retry: false, error: text };
 }
 
-/**
- * `f` over every item with at most `limit` calls in flight, results in the items' order. The first
- * failure stops new calls; it is rethrown once those in flight have ended.
- */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  f: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const index = next++;
-      try {
-        results[index] = await f(items[index]!, index);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.error;
-  return results;
-}
-
 /** Hex SHA-256 of a text: idempotency keys turned into the tokens services accept. */
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -5,8 +5,9 @@
  * `ResourceAlreadyExistsException` means an earlier send (or a replay) created it, which is done.
  */
 import { CreateJobCommand, type CreateJobRequest, type IoTClient } from '@aws-sdk/client-iot';
-import { errorCodeOf, failedDelivery, mapLimit } from './aws.ts';
+import { errorCodeOf, failedDelivery } from './aws.ts';
 import type { Channel, DeliveryResult, FirmwarePayload } from './channel.ts';
+import { mapBounded } from './mapBounded.ts';
 
 /** Options of the firmware channel. */
 export interface FirmwareChannelOptions {
@@ -40,7 +41,7 @@ export function firmwareChannel(client: IoTClient, options: FirmwareChannelOptio
 
   return {
     kind: 'firmware',
-    send: (batch) => mapLimit(batch, concurrency, (d) => createJob(d.payload)),
+    send: (batch) => mapBounded(batch, concurrency, (d) => createJob(d.payload)),
   };
 }
 

@@ -14,8 +14,9 @@ import {
   type IoTDataPlaneClient,
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
-import { errorCodeOf, failedDelivery, mapLimit, sha256Hex } from './aws.ts';
+import { errorCodeOf, failedDelivery, sha256Hex } from './aws.ts';
 import type { Channel, Delivery, DeliveryResult, ShadowReader } from './channel.ts';
+import { mapBounded } from './mapBounded.ts';
 
 /** Options of the shadow channel. */
 export interface ShadowChannelOptions {
@@ -82,7 +83,7 @@ export function shadowChannel(
 
   return {
     kind: 'shadow',
-    send: (batch) => mapLimit(batch, concurrency, update),
+    send: (batch) => mapBounded(batch, concurrency, update),
     async reported(thingName, shadowName) {
       return (await read(thingName, shadowName))?.state?.reported;
     },

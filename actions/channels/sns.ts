@@ -17,8 +17,9 @@ import {
   type PublishBatchResponse,
   type SNSClient,
 } from '@aws-sdk/client-sns';
-import { failedDelivery, isThrottlingCode, mapLimit, sha256Hex } from './aws.ts';
+import { failedDelivery, isThrottlingCode, sha256Hex } from './aws.ts';
 import type { Channel, Delivery, DeliveryResult, NotificationPayload } from './channel.ts';
+import { mapBounded } from './mapBounded.ts';
 
 /** SNS's limit on one message, and on one PublishBatch request (messages and attributes). */
 export const SNS_MAX_PAYLOAD_BYTES = 262_144;
@@ -93,7 +94,7 @@ export function snsChannel(client: SNSClient, options: SnsChannelOptions = {}): 
     async send(batch) {
       const results: DeliveryResult[] = new Array(batch.length);
       const chunks = chunkBatch(batch, results);
-      await mapLimit(chunks, concurrency, (chunk) => publish(chunk, results));
+      await mapBounded(chunks, concurrency, (chunk) => publish(chunk, results));
       return results;
     },
   };

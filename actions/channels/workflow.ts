@@ -7,8 +7,9 @@
  * with another input is a different dispatch under the same name, which can never succeed.
  */
 import { DescribeExecutionCommand, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { errorCodeOf, failedDelivery, mapLimit } from './aws.ts';
+import { errorCodeOf, failedDelivery } from './aws.ts';
 import type { Channel, DeliveryResult, WorkflowPayload } from './channel.ts';
+import { mapBounded } from './mapBounded.ts';
 
 /** Options of the workflow channel. */
 export interface WorkflowChannelOptions {
@@ -64,7 +65,7 @@ export function workflowChannel(client: SFNClient, options: WorkflowChannelOptio
 
   return {
     kind: 'workflow',
-    send: (batch) => mapLimit(batch, concurrency, (d) => start(d.payload)),
+    send: (batch) => mapBounded(batch, concurrency, (d) => start(d.payload)),
   };
 }
 
