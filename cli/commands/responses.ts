@@ -13,7 +13,7 @@
  *                     the stored versions as a table
  *   responses schema  the JSON Schema of a policy file, for editors
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import {
@@ -26,7 +26,7 @@ import { loadPolicySets } from '../../specs/responses/loader.ts';
 import { type ResponsePolicySet, responsePolicySetJsonSchema } from '../../specs/responses/schema.ts';
 import type { FileProblem } from '../../specs/yamlSource.ts';
 import { EXIT } from '../exitCodes.ts';
-import { exitWithError, formatTable, positiveInteger, UsageError, withWarmStore } from './shared.ts';
+import { addVersionExport, exitWithError, formatTable, UsageError, withWarmStore } from './shared.ts';
 
 /** Loads policy files; a path or ruleset directory that does not exist is a {@link UsageError}. */
 function loadFiles(paths: readonly string[], rulesDir?: string) {
@@ -108,28 +108,11 @@ export function registerResponsesCommand(program: Command): void {
       }
     });
 
-  responses
-    .command('export')
-    .description('print a stored policy-set version (the newest by default) as the YAML it was imported as')
-    .requiredOption('--id <id>', 'the policy set id')
-    .option('--version <n>', 'the version (default: the newest)', positiveInteger)
-    .option('--out <file>', 'write to this file instead of stdout')
-    .requiredOption('-c, --config <file>', 'worker configuration (YAML): warm')
-    .action(async (opts: { id: string; version?: number; out?: string; config: string }) => {
-      try {
-        const exported = await withWarmStore(opts.config, (store) =>
-          exportPolicySet(store.read, opts.id, opts.version),
-        );
-        if (exported === undefined)
-          throw new UsageError(
-            `no policy set ${opts.id}${opts.version === undefined ? '' : ` version ${opts.version}`} is stored`,
-          );
-        if (opts.out === undefined) process.stdout.write(exported.yaml);
-        else writeFileSync(opts.out, exported.yaml);
-      } catch (error) {
-        exitWithError(error);
-      }
-    });
+  addVersionExport(responses, {
+    noun: 'policy set',
+    description: 'print a stored policy-set version (the newest by default) as the YAML it was imported as',
+    read: exportPolicySet,
+  });
 
   responses
     .command('list')

@@ -13,7 +13,7 @@
  *                     a stored version (the newest by default) as YAML, with the current overrides
  *   rules schema      the JSON Schema of a ruleset file, for editors
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { compileRuleset } from '../../operators/rules/compile/compileRuleset.ts';
 import { runExamples } from '../../operators/rules/compile/examples.ts';
@@ -23,7 +23,7 @@ import { loadRulesets } from '../../specs/rules/loader.ts';
 import { rulesetJsonSchema } from '../../specs/rules/schema.ts';
 import { parseYamlSource } from '../../specs/yamlSource.ts';
 import { EXIT } from '../exitCodes.ts';
-import { exitWithError, positiveInteger, UsageError, withWarmStore } from './shared.ts';
+import { addVersionExport, exitWithError, UsageError, withWarmStore } from './shared.ts';
 
 /** Registers `rules` and its subcommands on the program. */
 export function registerRulesCommand(program: Command): void {
@@ -99,28 +99,11 @@ export function registerRulesCommand(program: Command): void {
       }
     });
 
-  rules
-    .command('export')
-    .description('print a stored ruleset version (the newest by default) as YAML, with its current overrides')
-    .requiredOption('--id <id>', 'the ruleset id')
-    .option('--version <n>', 'the version (default: the newest)', positiveInteger)
-    .option('--out <file>', 'write to this file instead of stdout')
-    .requiredOption('-c, --config <file>', 'worker configuration (YAML): warm')
-    .action(async (opts: { id: string; version?: number; out?: string; config: string }) => {
-      try {
-        const exported = await withWarmStore(opts.config, (store) =>
-          exportRuleset(store.read, opts.id, opts.version),
-        );
-        if (exported === undefined)
-          throw new UsageError(
-            `no ruleset ${opts.id}${opts.version === undefined ? '' : ` version ${opts.version}`} is stored`,
-          );
-        if (opts.out === undefined) process.stdout.write(exported.yaml);
-        else writeFileSync(opts.out, exported.yaml);
-      } catch (error) {
-        exitWithError(error);
-      }
-    });
+  addVersionExport(rules, {
+    noun: 'ruleset',
+    description: 'print a stored ruleset version (the newest by default) as YAML, with its current overrides',
+    read: exportRuleset,
+  });
 
   rules
     .command('schema')

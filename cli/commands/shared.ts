@@ -4,9 +4,11 @@
  * exit codes (2 usage or configuration, 3 a service did not answer, 1 anything else). The commands
  * over the Warm store (`rules`, `formulas`) open it here, migrated, with `withWarmStore`.
  */
+import { writeFileSync } from 'node:fs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Command, InvalidArgumentError } from 'commander';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
+import type { SqlClient } from '../../sinks/postgres/sql.ts';
 import { describeEndpoint, openWarmStore, type WarmStore } from '../../sinks/postgres/store.ts';
 import { createDynamoClient } from '../../sources/kinesis/dynamodb.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
@@ -168,4 +170,44 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** What `addVersionExport` needs to know of a kind of stored, versioned YAML document. */
+export interface VersionedDocument {
+  /** How the command names one, e.g. `ruleset`, `policy set`. */
+  readonly noun: string;
+  /** The description of the `export` command. */
+  readonly description: string;
+  /** The stored version (the newest when `version` is undefined) as YAML, or undefined. */
+  read(
+    client: SqlClient,
+    id: string,
+    version: number | undefined,
+  ): Promise<{ readonly yaml: string } | undefined>;
+}
+
+/** Adds `export --id ID [--version N] [--out FILE] -c CONFIG` to `parent`. */
+export function addVersionExport(parent: Command, doc: VersionedDocument): void {
+  parent
+    .command('export')
+    .description(doc.description)
+    .requiredOption('--id <id>', `the ${doc.noun} id`)
+    .option('--version <n>', 'the version (default: the newest)', positiveInteger)
+    .option('--out <file>', 'write to this file instead of stdout')
+    .requiredOption('-c, --config <file>', 'worker configuration (YAML): warm')
+    .action(async (opts: { id: string; version?: number; out?: string; config: string }) => {
+      try {
+        const exported = await withWarmStore(opts.config, (store) =>
+          doc.read(store.read, opts.id, opts.version),
+        );
+        if (exported === undefined)
+          throw new UsageError(
+            `no ${doc.noun} ${opts.id}${opts.version === undefined ? '' : ` version ${opts.version}`} is stored`,
+          );
+        if (opts.out === undefined) process.stdout.write(exported.yaml);
+        else writeFileSync(opts.out, exported.yaml);
+      } catch (error) {
+        exitWithError(error);
+      }
+    });
 }

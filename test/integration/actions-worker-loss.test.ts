@@ -1,21 +1,3 @@
-/**
- * Issue 21's acceptance for exactly-once actions: thermo-t1 readings that raise and clear alarms
- * (`specs/examples/rules/`) through two real `shardflow run` processes sharing four shards through
- * leases, each with an outbox deliverer sending e-mail to a real SMTP server, SNS through the real AWS
- * SDK client to the SNS stand-in, and webhooks to a real HTTP server. Mid-run a worker that has
- * processed batches beyond its shards' checkpoints is killed with `kill -9` and a replacement takes
- * its leases: the dead worker's alarm events are made again from the checkpoints, with the same ids,
- * and plan the same outbox rows. Then the whole stream is replayed from its start (`shardflow replay
- * --from-timestamp`) into the same stores.
- *
- * Every (episode, step, channel) must have been sent exactly once, counted at the receivers.
- *
- * The kill is timed when no outbox row is held by a deliverer: a kill between a service accepting a
- * send and the deliverer's commit sends that row again (`actions/outbox/README.md`), which no outbox
- * can rule out for a receiver that does not deduplicate; this test is about the alarm side of a
- * worker's loss and the replay, not about that window.
- */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,13 +9,17 @@ import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type Position, systemClock } from '../../topology/index.ts';
 import { type ActionServices, startActionServices } from '../support/actionServices.ts';
 import { runCli } from '../support/cli.ts';
-import { uniqueTable } from '../support/dynamodb.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { createTestDatabase, hotPositions, type TestDatabase, testPool } from '../support/postgres.ts';
 import { thermoWaves } from '../support/ruleFixtures.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 import { envelopeOf, tickKeys } from '../support/windowReference.ts';
-import { comparePositions, type WorkerFleet, workerFleet } from '../support/workerProcesses.ts';
+import {
+  comparePositions,
+  rulesWorkerConfig,
+  type WorkerFleet,
+  workerFleet,
+} from '../support/workerProcesses.ts';
 
 const SEC = 1_000;
 const MINUTE = 60 * SEC;
@@ -88,36 +74,13 @@ describe('actions: a worker lost mid-run, then a replay', () => {
   it('sends every (episode, step, channel) exactly once', async () => {
     const startedAt = Date.now();
     const config: WorkerConfigInput = {
-      topology: { name: `actions-loss-${randomUUID().slice(0, 8)}` },
-      source: {
-        kinesis: {
-          streamName: stream,
-          endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
-          region: 'us-east-1',
-          maxRecords: 200,
-          idleTimeBetweenReadsMs: 50,
-          maxIdleTimeMs: 200,
-        },
-        leases: {
-          tableName: uniqueTable('actions-loss'),
-          endpoint: testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT'),
-          failoverTimeMs: 3000,
-          renewIntervalMs: 500,
-          takeIntervalMs: 500,
-        },
-      },
-      decode: { specDir: 'specs/examples' },
-      rules: { dir: 'specs/examples/rules' },
+      ...rulesWorkerConfig('actions-loss', stream, db.url),
       actions: services.config({
         policiesDir: policyFile(services.webhookUrl),
         maxEventAgeMs: 86_400_000,
         iot: undefined,
         workflow: undefined,
       }) as WorkerConfigInput['actions'],
-      state: { backend: 'redis', redisUrl: testEnv('SHARDFLOW_TEST_REDIS_URL') },
-      warm: { writeUrl: db.url },
-      runtime: { checkpointIntervalMs: 2000 },
-      log: { level: 'info' },
     };
     const all = thermoWaves(DEVICES, READINGS_PER_DEVICE, T0, 15 * SEC);
     const fleet = workerFleet(config, { timeoutMs: TIMEOUT_MS });

@@ -1,30 +1,19 @@
-/**
- * Issue 19's worker-loss test for rules: thermo-t1 readings that cross the example ruleset's
- * thresholds (`specs/examples/rules/`) through two real `shardflow run` processes sharing four shards
- * through leases, rule state in Redis. Mid-run, a worker that has processed batches beyond its shards'
- * checkpoints (their alarm events in the stores, their rule state in its memory and, up to its last
- * snapshot, in Redis) is killed with `kill -9` and a replacement started: the dead worker's shards
- * restore their last snapshots and resume from their checkpoints, so what it had processed beyond a
- * checkpoint is judged again.
- *
- * The same stream is then read from its start by one worker that nobody kills, into a database and a
- * state namespace of its own. Both runs must leave the same alarm history (every event, its id and the
- * episode it holds), the same episodes and the same open alarms in the Hot store.
- */
-import { randomUUID } from 'node:crypto';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkerConfigInput } from '../../cli/config.ts';
 import { kinesisProducer } from '../../gateways/kinesis/producer.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type Position, systemClock } from '../../topology/index.ts';
-import { uniqueTable } from '../support/dynamodb.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { createTestDatabase, hotPositions, type TestDatabase, testPool } from '../support/postgres.ts';
 import { thermoWaves } from '../support/ruleFixtures.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 import { envelopeOf, tickKeys } from '../support/windowReference.ts';
-import { comparePositions, type WorkerFleet, workerFleet } from '../support/workerProcesses.ts';
+import {
+  comparePositions,
+  rulesWorkerConfig,
+  type WorkerFleet,
+  workerFleet,
+} from '../support/workerProcesses.ts';
 
 const SEC = 1_000;
 const MINUTE = 60 * SEC;
@@ -37,36 +26,6 @@ const TIMEOUT_MS = 5 * MINUTE;
 const T0 = Math.floor((Date.now() - 3 * 60 * MINUTE) / MINUTE) * MINUTE;
 
 const readings = () => thermoWaves(DEVICES, READINGS_PER_DEVICE, T0, STEP_MS);
-
-/** The configuration of the workers of one run: their own lease table, state namespace and database. */
-function configOf(label: string, stream: string, warmUrl: string): WorkerConfigInput {
-  return {
-    topology: { name: `${label}-${randomUUID().slice(0, 8)}` },
-    source: {
-      kinesis: {
-        streamName: stream,
-        endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
-        region: 'us-east-1',
-        maxRecords: 200,
-        idleTimeBetweenReadsMs: 50,
-        maxIdleTimeMs: 200,
-      },
-      leases: {
-        tableName: uniqueTable(label),
-        endpoint: testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT'),
-        failoverTimeMs: 3000,
-        renewIntervalMs: 500,
-        takeIntervalMs: 500,
-      },
-    },
-    decode: { specDir: 'specs/examples' },
-    rules: { dir: 'specs/examples/rules' },
-    state: { backend: 'redis', redisUrl: testEnv('SHARDFLOW_TEST_REDIS_URL') },
-    warm: { writeUrl: warmUrl },
-    runtime: { checkpointIntervalMs: 2000 },
-    log: { level: 'info' },
-  };
-}
 
 /** What a run left in the alarm tables, in a form two runs can be compared by. */
 async function alarmsOf(url: string) {
@@ -114,7 +73,9 @@ describe('rules: a worker lost mid-run', () => {
 
   it('leaves the same alarm history and episodes as a run nobody killed', async () => {
     const all = readings();
-    const fleet = workerFleet(configOf('rules-loss-a', stream, killed.url), { timeoutMs: TIMEOUT_MS });
+    const fleet = workerFleet(rulesWorkerConfig('rules-loss-a', stream, killed.url), {
+      timeoutMs: TIMEOUT_MS,
+    });
     fleets.push(fleet);
     for (const w of [fleet.start('a'), fleet.start('b')]) await w.started();
 
@@ -183,7 +144,9 @@ describe('rules: a worker lost mid-run', () => {
     await fleet.close();
 
     // the same stream from its start, one worker, nobody killed
-    const calm = workerFleet(configOf('rules-loss-ref', stream, reference.url), { timeoutMs: TIMEOUT_MS });
+    const calm = workerFleet(rulesWorkerConfig('rules-loss-ref', stream, reference.url), {
+      timeoutMs: TIMEOUT_MS,
+    });
     fleets.push(calm);
     await calm.start('ref').started();
     await calm.waitForCheckpoints(ends, TIMEOUT_MS);

@@ -8,6 +8,7 @@
  * reads; only the lease owner id (and an ephemeral admin port) differ between processes, set through
  * the `SHARDFLOW_*` overrides a deployment would use.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,8 @@ import type { Lease } from '../../sources/kinesis/leases/lease.ts';
 import { LeaseRefresher } from '../../sources/kinesis/leases/leaseRefresher.ts';
 import type { Position } from '../../topology/index.ts';
 import { type CliResult, type RunningCli, startCli } from './cli.ts';
-import { testDynamoClient } from './dynamodb.ts';
-import { waitFor } from './wait.ts';
+import { testDynamoClient, uniqueTable } from './dynamodb.ts';
+import { testEnv, waitFor } from './wait.ts';
 
 /** One JSON log line of a worker (pino). */
 export interface WorkerLogLine {
@@ -183,5 +184,38 @@ export function workerFleet(
       await Promise.all(workers.map((w) => w.stop()));
       dynamo.destroy();
     },
+  };
+}
+
+/**
+ * The configuration of the workers of one run of the example rulesets (`specs/examples/rules/`) over a
+ * leased stream: their own lease table, state namespace and database, rule state in Redis.
+ */
+export function rulesWorkerConfig(label: string, stream: string, warmUrl: string): WorkerConfigInput {
+  return {
+    topology: { name: `${label}-${randomUUID().slice(0, 8)}` },
+    source: {
+      kinesis: {
+        streamName: stream,
+        endpoint: testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT'),
+        region: 'us-east-1',
+        maxRecords: 200,
+        idleTimeBetweenReadsMs: 50,
+        maxIdleTimeMs: 200,
+      },
+      leases: {
+        tableName: uniqueTable(label),
+        endpoint: testEnv('SHARDFLOW_TEST_DYNAMODB_ENDPOINT'),
+        failoverTimeMs: 3000,
+        renewIntervalMs: 500,
+        takeIntervalMs: 500,
+      },
+    },
+    decode: { specDir: 'specs/examples' },
+    rules: { dir: 'specs/examples/rules' },
+    state: { backend: 'redis', redisUrl: testEnv('SHARDFLOW_TEST_REDIS_URL') },
+    warm: { writeUrl: warmUrl },
+    runtime: { checkpointIntervalMs: 2000 },
+    log: { level: 'info' },
   };
 }
