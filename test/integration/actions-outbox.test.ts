@@ -419,4 +419,46 @@ policies:
     expect(jobs[0]!.abortConfig).toBeDefined();
     expect((await rows('action_key = $1', [`${episode.id}/fix/firmware:dev-fw`]))[0]!.status).toBe('sent');
   });
+
+  it('sends a row again when its deliverer dies after the send and before its commit; a FIFO topic drops the copy', async () => {
+    const fifo = 'arn:aws:sns:eu-west-1:123456789012:alarms.fifo';
+    const { set, productId } = nextProduct(`
+id: s9
+productId: PRODUCT
+version: 1
+policies:
+  - alarm: overheat
+    notify:
+      - { after: 0s, to: [{ sns: "${TOPIC}" }, { sns: "${fifo}" }] }
+`);
+    const sink = sinkFor(set);
+    const now = Date.now();
+    const episode = episodeOf('dev-crash', now, { productId, customerId: 'c-crash' });
+    await sink.write([eventOf('raise', 1, episode, now)], ctx);
+    // a fake for the fault no server can be made to produce: the transaction ends without its commit,
+    // as when the worker is killed between the services' answers and the COMMIT
+    const dying: SqlClient = {
+      ...write,
+      transaction: (work) =>
+        write.transaction(async (tx) => {
+          await work(tx);
+          throw new Error('killed before the commit');
+        }),
+    };
+    const config = actionsConfigSchema.parse(services.config());
+    const { channels } = openChannels(config);
+    opened.push(channels);
+    await expect(
+      new OutboxDeliverer({ warm: dying, channels, log: silentLogger }).deliverOnce(),
+    ).rejects.toThrow('killed before the commit');
+    expect((await rows('product_id = $1', [productId])).map((r) => r.status)).toEqual(['pending', 'pending']);
+    const d = deliverer();
+    while ((await d.deliverOnce()) > 0);
+    const arrived = (topic: string) =>
+      services.sns.messages.filter(
+        (m) => m.topicArn === topic && m.attributes['shardflow.key']?.value.startsWith(episode.id),
+      ).length;
+    expect(arrived(TOPIC)).toBe(2);
+    expect(arrived(fifo)).toBe(1);
+  });
 });
