@@ -90,6 +90,9 @@ export interface DelivererFigures {
   readonly firstNotifyLatencyMs: number[];
 }
 
+/** The rows the deliverer delivers itself: a fix's check, opening a dispatch, a digest. */
+const OWN_KINDS: ReadonlySet<string> = new Set(['verify', 'dispatch', 'digest']);
+
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 300_000;
 const DAY_MS = 86_400_000;
@@ -170,9 +173,14 @@ export class OutboxDeliverer {
       const live = await this.dropStopped(tx, claimed, outcomes);
       const toSend = await this.holdBack(tx, live, outcomes, followUps, now);
       await Promise.all([
-        this.sendAll(toSend, outcomes, followUps, now),
+        this.sendAll(
+          toSend.filter((a) => !OWN_KINDS.has(a.kind)),
+          outcomes,
+          followUps,
+          now,
+        ),
         ...toSend
-          .filter((a) => a.channel === 'outbox')
+          .filter((a) => OWN_KINDS.has(a.kind))
           .map((a) => this.doItself(tx, a, outcomes, followUps, now)),
       ]);
       await insertActions(tx, followUps, now);
@@ -325,10 +333,11 @@ export class OutboxDeliverer {
   ): Promise<void> {
     const byChannel = new Map<ChannelKind, ClaimedAction[]>();
     for (const a of rows) {
-      if (a.channel === 'outbox' || a.kind === 'digest') continue;
-      const list = byChannel.get(a.channel) ?? [];
+      // rows on `outbox` are the deliverer's own (OWN_KINDS), never here
+      const channel = a.channel as ChannelKind;
+      const list = byChannel.get(channel) ?? [];
       list.push(a);
-      byChannel.set(a.channel, list);
+      byChannel.set(channel, list);
     }
     await Promise.all(
       [...byChannel].map(async ([kind, list]) => {
@@ -352,7 +361,6 @@ export class OutboxDeliverer {
         });
       }),
     );
-    await Promise.all(rows.filter((a) => a.kind === 'digest').map((a) => this.sendDigest(a, outcomes, now)));
   }
 
   /** Records a delivery's result and what follows from it. */
@@ -395,9 +403,9 @@ export class OutboxDeliverer {
       return [
         {
           ...carried(a),
-          key: `${a.episodeId}/verify/outbox:${a.kind}`,
+          key: `${a.episodeId}/verify/shadow:${verify.thingName}`,
           kind: 'verify',
-          channel: 'outbox',
+          channel: 'shadow',
           payload: { verify, dispatch } satisfies VerifyActionPayload,
           dueAt: now + verify.withinMs,
           stopOnAck: false,
@@ -431,7 +439,7 @@ export class OutboxDeliverer {
     return [];
   }
 
-  /** The steps the deliverer does itself: the check of a fix, opening a dispatch. */
+  /** The steps the deliverer does itself: the check of a fix, opening a dispatch, a digest. */
   private async doItself(
     tx: SqlClient,
     a: ClaimedAction,
@@ -442,7 +450,7 @@ export class OutboxDeliverer {
     try {
       if (a.kind === 'verify') await this.verify(tx, a, outcomes, followUps, now);
       else if (a.kind === 'dispatch') await this.openDispatch(tx, a, outcomes, followUps, now);
-      else outcomes.set(a.key, { status: 'failed', error: `the outbox does not deliver ${a.kind} itself` });
+      else await this.sendDigest(tx, a, outcomes, now);
     } catch (error) {
       this.settle(a, { ok: false, retry: true, error: errorMessage(error) }, outcomes, followUps, now);
     }
@@ -464,15 +472,9 @@ export class OutboxDeliverer {
       outcomes.set(a.key, { status: 'sent', result: 'fixed: the alarm cleared' });
       return;
     }
-    if (this.options.shadows === undefined) {
-      outcomes.set(a.key, {
-        status: 'retry',
-        dueAt: now + this.pollMs * 4,
-        error: 'no shadow reader on this worker',
-      });
-      return;
-    }
-    const reported = await this.options.shadows.reported(verify.thingName, verify.shadowName);
+    const shadows = this.options.shadows;
+    if (shadows === undefined) throw new Error('this worker has the shadow channel but no shadow reader');
+    const reported = await shadows.reported(verify.thingName, verify.shadowName);
     const missing = Object.entries(verify.expect)
       .filter(([k, v]) => !sameValue(reported?.[k], v))
       .map(([k]) => k);
@@ -558,13 +560,14 @@ export class OutboxDeliverer {
 
   /** Sends a digest: every notification folded into it, as one message. */
   private async sendDigest(
+    tx: SqlClient,
     a: ClaimedAction,
     outcomes: Map<string, ActionOutcome>,
     now: number,
   ): Promise<void> {
     const channel = this.options.channels[a.channel as 'sns' | 'email' | 'webhook'];
     if (channel === undefined) return;
-    const { rows } = await this.options.warm.query<{ payload: NotifyActionPayload | string }>(
+    const { rows } = await tx.query<{ payload: NotifyActionPayload | string }>(
       `SELECT payload FROM action_outbox WHERE digest_key = $1 ORDER BY created_at, action_key`,
       [a.key],
     );

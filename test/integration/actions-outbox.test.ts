@@ -310,10 +310,10 @@ policies:
     await waitFor(
       "the obedient device's check",
       async () =>
-        (await rows('action_key = $1', [`${obedient.id}/verify/outbox:shadow`]))[0]?.status === 'sent',
+        (await rows('action_key = $1', [`${obedient.id}/verify/shadow:dev-obedient`]))[0]?.status === 'sent',
       15_000,
     );
-    expect((await rows('action_key = $1', [`${obedient.id}/verify/outbox:shadow`]))[0]!.result).toMatch(
+    expect((await rows('action_key = $1', [`${obedient.id}/verify/shadow:dev-obedient`]))[0]!.result).toMatch(
       /^fixed/,
     );
     expect((await pool.query('SELECT 1 FROM dispatches WHERE episode_id = $1', [obedient.id])).rows).toEqual(
@@ -407,7 +407,7 @@ policies:
       `${episode.id}/fix/firmware:dev-fw`,
     ]);
     await pool.query('DELETE FROM action_outbox WHERE action_key = $1', [
-      `${episode.id}/verify/outbox:firmware`,
+      `${episode.id}/verify/shadow:dev-fw`,
     ]);
     while ((await d.deliverOnce()) > 0);
     const jobs = services.jobs.jobs.filter((j) => j.targets.some((t) => t.endsWith('/dev-fw')));
