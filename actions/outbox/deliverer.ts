@@ -7,7 +7,7 @@
  * Before sending, in the claiming transaction:
  * - an escalation step or reminder whose episode was acknowledged, closed, or cleared without a
  *   latch is cancelled (the acknowledgement also cancels them when it is written; this catches the
- *   rows that were held at that moment);
+ *   rows that were held at that moment); one whose episode is shelved waits for the shelving's end;
  * - per-customer flood control: past `flood.max` notifications in `flood.windowMs`, a notification
  *   is folded into one digest per recipient and window, sent when the window ends;
  * - guard rails: at most one shadow command per device per the policy's interval, at most one
@@ -170,7 +170,7 @@ export class OutboxDeliverer {
       if (claimed.length === 0) return 0;
       const outcomes = new Map<string, ActionOutcome>();
       const followUps: NewAction[] = [];
-      const live = await this.dropStopped(tx, claimed, outcomes);
+      const live = await this.dropStopped(tx, claimed, outcomes, now);
       const toSend = await this.holdBack(tx, live, outcomes, followUps, now);
       await Promise.all([
         this.sendAll(
@@ -190,25 +190,36 @@ export class OutboxDeliverer {
     });
   }
 
-  /** Cancels stoppable rows whose episode was acknowledged or ended; returns the rest. */
+  /**
+   * Cancels stoppable rows whose episode was acknowledged or ended, puts off those of a shelved
+   * episode to the shelving's end; returns the rest.
+   */
   private async dropStopped(
     tx: SqlClient,
     claimed: readonly ClaimedAction[],
     outcomes: Map<string, ActionOutcome>,
+    now: number,
   ): Promise<ClaimedAction[]> {
     const ids = [...new Set(claimed.filter((a) => a.stopOnAck).map((a) => a.episodeId))];
     if (ids.length === 0) return [...claimed];
-    const { rows } = await tx.query<{ episode_id: string; why: string | null }>(
+    const { rows } = await tx.query<{ episode_id: string; why: string | null; shelved_until: Date | null }>(
       `SELECT episode_id, CASE WHEN acknowledged THEN 'acknowledged' WHEN closed_at IS NOT NULL THEN 'closed'
-         WHEN status = 'cleared' AND NOT latched THEN 'cleared' END AS why
+         WHEN status = 'cleared' AND NOT latched THEN 'cleared' END AS why, shelved_until
        FROM alarm_episodes WHERE episode_id = ANY($1::text[])`,
       [ids],
     );
-    const stopped = new Map(rows.filter((r) => r.why !== null).map((r) => [r.episode_id, r.why!]));
+    const byId = new Map(rows.map((r) => [r.episode_id, r]));
     return claimed.filter((a) => {
-      const why = a.stopOnAck ? stopped.get(a.episodeId) : undefined;
-      if (why !== undefined) outcomes.set(a.key, { status: 'cancelled', result: why });
-      return why === undefined;
+      const episode = a.stopOnAck ? byId.get(a.episodeId) : undefined;
+      if (episode === undefined) return true;
+      if (episode.why !== null) {
+        outcomes.set(a.key, { status: 'cancelled', result: episode.why });
+        return false;
+      }
+      const shelvedUntil = episode.shelved_until === null ? 0 : new Date(episode.shelved_until).getTime();
+      if (shelvedUntil <= now) return true;
+      outcomes.set(a.key, { status: 'postpone', dueAt: shelvedUntil, result: 'shelved' });
+      return false;
     });
   }
 
@@ -647,7 +658,7 @@ export class OutboxDeliverer {
   private count(outcomes: ReadonlyMap<string, ActionOutcome>): void {
     for (const o of outcomes.values()) {
       if (o.status === 'retry') this.figures.retried++;
-      else this.figures[o.status]++;
+      else if (o.status !== 'postpone') this.figures[o.status]++;
     }
   }
 }

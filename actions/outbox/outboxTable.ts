@@ -63,7 +63,9 @@ export type ActionOutcome =
     }
   | { readonly status: 'digested'; readonly digestKey: string }
   /** Tried again at `dueAt` (the attempt counted). */
-  | { readonly status: 'retry'; readonly dueAt: number; readonly error: string };
+  | { readonly status: 'retry'; readonly dueAt: number; readonly error: string }
+  /** Put off to `dueAt` without an attempt (a shelved episode's escalation steps and reminders). */
+  | { readonly status: 'postpone'; readonly dueAt: number; readonly result: string };
 
 const INSERT = `INSERT INTO action_outbox (action_key, episode_id, kind, channel, customer_id, device_id, product_id,
     payload, due_at, stop_on_ack, status, created_at)
@@ -167,13 +169,13 @@ export async function claimDue(
 }
 
 const FINISH = `UPDATE action_outbox AS o SET
-    status = CASE WHEN x.s = 'retry' THEN 'pending' ELSE x.s END,
+    status = CASE WHEN x.s IN ('retry', 'postpone') THEN 'pending' ELSE x.s END,
     attempts = o.attempts + CASE WHEN x.s IN ('sent', 'failed', 'retry') THEN 1 ELSE 0 END,
-    due_at = CASE WHEN x.s = 'retry' THEN to_timestamp(x.u / 1000.0) ELSE o.due_at END,
+    due_at = CASE WHEN x.s IN ('retry', 'postpone') THEN to_timestamp(x.u / 1000.0) ELSE o.due_at END,
     last_error = COALESCE(x.er, o.last_error),
     result = COALESCE(x.r, o.result),
     digest_key = COALESCE(x.dk, o.digest_key),
-    done_at = CASE WHEN x.s = 'retry' THEN NULL ELSE to_timestamp(x.n / 1000.0) END
+    done_at = CASE WHEN x.s IN ('retry', 'postpone') THEN NULL ELSE to_timestamp(x.n / 1000.0) END
   FROM jsonb_to_recordset($1::jsonb) AS x(k text, s text, u float8, er text, r text, dk text, n float8)
   WHERE o.action_key = x.k`;
 
@@ -187,7 +189,7 @@ export async function finishActions(
   await writeJsonRows(tx, FINISH, [...outcomes], ([key, o]) => ({
     k: key,
     s: o.status,
-    u: o.status === 'retry' ? o.dueAt : null,
+    u: o.status === 'retry' || o.status === 'postpone' ? o.dueAt : null,
     er: 'error' in o ? (o.error ?? null) : null,
     r: 'result' in o ? (o.result ?? null) : null,
     dk: o.status === 'digested' ? o.digestKey : null,

@@ -461,4 +461,38 @@ policies:
     expect(arrived(TOPIC)).toBe(2);
     expect(arrived(fifo)).toBe(1);
   });
+
+  it('holds a shelved episode’s escalation step until the shelving ends', async () => {
+    const { set, productId } = nextProduct(`
+id: s10
+productId: PRODUCT
+version: 1
+policies:
+  - alarm: overheat
+    notify:
+      - { after: 2s, to: [{ email: shelved@example.com }] }
+`);
+    const sink = sinkFor(set);
+    deliverer().start();
+    const raisedAt = Date.now();
+    const episode = episodeOf('dev-shelved', raisedAt, { productId, customerId: 'c-shelved' });
+    await sink.write([eventOf('raise', 1, episode, raisedAt)], ctx);
+    const until = raisedAt + 5000;
+    await sink.write(
+      [eventOf('shelve', 2, { ...episode, shelvedUntil: until }, raisedAt + 100, { notify: false })],
+      ctx,
+    );
+    await waitFor(
+      'the step after the shelving',
+      () => services.mails.some((m) => m.to.includes('shelved@example.com')),
+      15_000,
+    );
+    const sent = services.mails.find((m) => m.to.includes('shelved@example.com'))!;
+    expect(sent.at).toBeGreaterThanOrEqual(until);
+    expect(sent.at - until).toBeLessThan(3000);
+    const { rows } = await pool.query('SELECT attempts FROM action_outbox WHERE episode_id = $1', [
+      episode.id,
+    ]);
+    expect(rows[0].attempts).toBe(1);
+  }, 30_000);
 });
