@@ -81,7 +81,7 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
     const [lo, hi = lo] = extension.keys.split('-').map((k) => Number.parseInt(k, 16)) as [number, number?];
     if (hi! < lo)
       throw new Error(`extensions: ${extension.keys} is not a range (its end is below its start)`);
-    const own = lengthByte
+    const readLength = lengthByte
       ? 'const n = declared;'
       : extension.length === 'word'
         ? `if (p + 2 > end) k.unknownTruncated(key, at, 2); const n = (bytes[p] << 8) | bytes[p + 1]; p += 2;`
@@ -90,11 +90,13 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
     const size = extension.fields === undefined ? 0 : compileFields(extension.fields).size;
     let offset = 0;
     for (const field of fields) {
-      code.field(field, `p + ${offset}`, 'n');
-      offset += fieldSize(field) ?? 0;
+      // a field of the value's fields has its own size; the value kept as hex is all of it
+      const fixed = fieldSize(field);
+      code.field(field, `p + ${offset}`, fixed === undefined ? 'n' : String(fixed));
+      offset += fixed ?? 0;
     }
     const short = size > 0 ? `if (n < ${size}) k.valueShort(${e}, key, at, p, n);` : '';
-    return `if (key >= ${lo} && key <= ${hi}) { ${own} if (p + n > end) k.unknownTruncated(key, at, n); ${short} ${code.take()} p += n; break; }`;
+    return `if (key >= ${lo} && key <= ${hi}) { ${readLength} if (p + n > end) k.unknownTruncated(key, at, n); ${short} ${code.take()} p += n; break; }`;
   });
   const names = [...new Set(code.emits.map(([name]) => name))];
   const keep = projection?.keep ?? names;
