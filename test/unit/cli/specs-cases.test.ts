@@ -171,7 +171,7 @@ describe('specs test with case files', () => {
     async () => {
       const { code, stdout } = await runCli(['specs', 'validate', SPECS]);
       expect(stdout).not.toContain('cases.yaml');
-      expect(stdout.trim().split('\n')).toHaveLength(10);
+      expect(stdout.trim().split('\n')).toHaveLength(11);
       expect(code).toBe(0);
     },
     CLI_TEST_TIMEOUT_MS,
