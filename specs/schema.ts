@@ -93,15 +93,24 @@ export const binaryFieldSchema = z
     name,
     type: z.enum(BINARY_TYPES),
     length: z.number().int().min(1).max(65_535).optional().describe('bytes; required for bcd, ascii and hex'),
+    lengthFrom: name
+      .optional()
+      .describe(
+        'bcd, ascii and hex in a hex frame’s fields: the earlier u8, u16 or u32 field whose raw value is this field’s length in bytes',
+      ),
     endian: z.enum(['big', 'little']).default('big'),
     ...valueTransform,
     bits: z.array(bitFieldSchema).optional().describe('split an integer into named bit fields'),
     skip: z.boolean().default(false).describe('reserved bytes: read past, not emitted'),
   })
   .strict()
-  .refine((f) => TYPE_BYTES[f.type] !== undefined || f.length !== undefined, {
-    message: 'bcd, ascii and hex fields need a length',
+  .refine((f) => TYPE_BYTES[f.type] !== undefined || f.length !== undefined || f.lengthFrom !== undefined, {
+    message: 'bcd, ascii and hex fields need a length (or lengthFrom)',
     path: ['length'],
+  })
+  .refine((f) => f.lengthFrom === undefined || (TYPE_BYTES[f.type] === undefined && f.length === undefined), {
+    message: 'lengthFrom is for bcd, ascii and hex fields without a length',
+    path: ['lengthFrom'],
   })
   .refine(booleanAlone, BOOLEAN_ALONE);
 /** See {@link binaryFieldSchema}. */
@@ -124,6 +133,44 @@ export const checksumSchema = z
   })
   .strict();
 
+/** The integer types a length may come from: never negative, always an exact double. */
+const LENGTH_TYPES: ReadonlySet<string> = new Set(['u8', 'u16', 'u32']);
+const INTEGER_TYPES: ReadonlySet<string> = new Set(['u8', 'u16', 'u32', 'u64', 'i8', 'i16', 'i32', 'i64']);
+type Issues = z.core.$RefinementCtx;
+
+/** Each `lengthFrom` of a field list names an earlier u8, u16 or u32 field without bits. */
+function checkLengthsFrom(fields: readonly BinaryField[], path: (string | number)[], ctx: Issues): void {
+  fields.forEach((field, i) => {
+    if (field.lengthFrom === undefined) return;
+    const from = fields.slice(0, i).find((f) => f.name === field.lengthFrom);
+    const problem =
+      from === undefined
+        ? fields.some((f) => f.name === field.lengthFrom)
+          ? `field ${field.lengthFrom} comes after ${field.name}: a length is read before its field`
+          : `no field ${field.lengthFrom} before ${field.name}`
+        : !LENGTH_TYPES.has(from.type) || from.bits?.length
+          ? `field ${field.lengthFrom} is a ${from.type}${from.bits?.length ? ' with bits' : ''}; a length comes from a u8, u16 or u32`
+          : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: [...path, i, 'lengthFrom'], message: problem });
+  });
+}
+
+/** Field lists whose offsets are fixed: `lengthFrom` is read only in a hex frame's fields. */
+function noLengthsFrom(fields: readonly BinaryField[], path: (string | number)[], ctx: Issues): void {
+  fields.forEach((field, i) => {
+    noLengthFrom(field, [...path, i], ctx);
+  });
+}
+
+function noLengthFrom(field: BinaryField, path: (string | number)[], ctx: Issues): void {
+  if (field.lengthFrom !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'lengthFrom'],
+      message: 'lengthFrom is read only in a hex frame’s fields (not here)',
+    });
+}
+
 const groupSchema = z
   .object({
     count: name.describe('the field holding how many times the group repeats'),
@@ -138,7 +185,19 @@ const hexFormat = z
     repeat: groupSchema.optional().describe('a repeated group after the fields: one record per entry'),
     checksum: checksumSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((format, ctx) => {
+    checkLengthsFrom(format.fields, ['fields'], ctx);
+    if (format.repeat === undefined) return;
+    noLengthsFrom(format.repeat.fields, ['repeat', 'fields'], ctx);
+    const count = format.fields.find((f) => f.name === format.repeat!.count);
+    if (count === undefined || count.skip || !INTEGER_TYPES.has(count.type) || count.bits?.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repeat', 'count'],
+        message: `${format.repeat.count} must name an integer field of the fields before the group (not skipped, no bits)`,
+      });
+  });
 
 const kvFormat = z
   .object({
@@ -164,16 +223,33 @@ const kvFormat = z
               .describe(
                 'the length (bytes) that follows each such key: 1 byte, or 2 big-endian; with lengthByte, its byte',
               ),
+            hex: name.optional().describe('keep the value: a text field of this name holding its hex digits'),
+            fields: z
+              .array(binaryFieldSchema)
+              .min(1)
+              .optional()
+              .describe('decode the value: fields read back to back from its first byte, within its length'),
           })
-          .strict(),
+          .strict()
+          .refine((e) => e.hex === undefined || e.fields === undefined, {
+            message: 'give hex or fields, not both',
+            path: ['hex'],
+          }),
       )
       .default([])
       .describe(
-        'vendor extensions: keys whose value carries its own length, skipped wherever they come between the spec’s keys',
+        'vendor extensions: keys whose value carries its own length, wherever they come between the spec’s keys; skipped, kept as hex or decoded by fields',
       ),
     checksum: checksumSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((format, ctx) => {
+    noLengthsFrom(format.header, ['header'], ctx);
+    for (const [key, field] of Object.entries(format.keys)) noLengthFrom(field, ['keys', key], ctx);
+    format.extensions.forEach((e, i) => {
+      noLengthsFrom(e.fields ?? [], ['extensions', i, 'fields'], ctx);
+    });
+  });
 
 const hybridFormat = z
   .object({
@@ -183,7 +259,12 @@ const hybridFormat = z
     segments: z.array(z.object({ fields: z.array(binaryFieldSchema).min(1) }).strict()).min(1),
     checksum: checksumSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((format, ctx) => {
+    format.segments.forEach((segment, i) => {
+      noLengthsFrom(segment.fields, ['segments', i, 'fields'], ctx);
+    });
+  });
 
 const jsonFormat = z
   .object({
@@ -265,6 +346,35 @@ const metricContract = z
   })
   .strict();
 
+/** What a product's device ids look like; an id that is not so is a `contract-id` dead letter. */
+const deviceIdContract = z
+  .object({
+    pattern: z
+      .string()
+      .refine(
+        (p) => {
+          try {
+            new RegExp(p, 'u');
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'is not a valid regular expression' },
+      )
+      .optional()
+      .describe('a regular expression the id matches (anchor it: ^[0-9a-f]{8}$)'),
+    minLength: z.number().int().min(1).optional().describe('fewest characters'),
+    maxLength: z.number().int().min(1).optional().describe('most characters'),
+  })
+  .strict()
+  .refine((c) => c.minLength === undefined || c.maxLength === undefined || c.minLength <= c.maxLength, {
+    message: 'minLength is above maxLength',
+    path: ['minLength'],
+  });
+/** See {@link deviceIdContract}. */
+export type DeviceIdContract = z.output<typeof deviceIdContract>;
+
 /** One product spec (one version). */
 export const specSchema = z
   .object({
@@ -323,6 +433,7 @@ export const specSchema = z
     contract: z
       .object({
         metrics: z.record(name, metricContract).default({}),
+        deviceId: deviceIdContract.optional(),
         maxFutureSkewMs: z
           .number()
           .int()

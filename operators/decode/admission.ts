@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { BinaryField, Spec } from '../../specs/schema.ts';
 import { hasUnstorableText, type Telemetry } from '../../topology/index.ts';
 import { DecodeError } from './errors.ts';
+import { extensionFields } from './formats/kv.ts';
 import { isPlausibleEpoch, isPrintable, quoted } from './storable.ts';
 import { fieldNamesOf, projectionOf } from './telemetryBuilder.ts';
 
@@ -90,7 +91,11 @@ function binaryFieldsOf(format: Spec['format']): Map<string, { readonly integer:
       fields = format.segments.flatMap((segment) => segment.fields);
       break;
     case 'kv':
-      fields = [...format.header, ...Object.values(format.keys)];
+      fields = [
+        ...format.header,
+        ...Object.values(format.keys),
+        ...format.extensions.flatMap(extensionFields),
+      ];
       break;
     default:
       return undefined;

@@ -1,6 +1,6 @@
 /**
- * A product's data contract, compiled: required metrics, types, ranges, allowed values, and the
- * clock skew allowed for the event time. A violated metric either rejects the record or is dropped
+ * A product's data contract, compiled: required metrics, types, ranges, allowed values, the clock
+ * skew allowed for the event time, and what a device id looks like. A violated metric either rejects the record or is dropped
  * while the record is kept, as the spec says per metric.
  *
  * The check is generated as straight-line code (`new Function`): one named property read and a few
@@ -11,6 +11,7 @@
 import type { MetricContract, Spec } from '../../specs/schema.ts';
 import { DecodeError } from './errors.ts';
 import type { FieldValue } from './frame.ts';
+import { quoted } from './storable.ts';
 
 /** Checks (and trims) one record's metrics and event time; throws `DecodeError` to reject it. */
 export type ContractCheck = (
@@ -69,6 +70,30 @@ export function compileContract(contract: Spec['contract']): ContractCheck {
   lines.push('return m;');
   const source = `return function checkContract(m, ts, now) {\n${lines.join('\n')}\n};`;
   return new Function('k', source)(helpers) as ContractCheck;
+}
+
+/**
+ * The check of the contract's `deviceId` rule, or `undefined` when the contract has none: a device
+ * id that is shorter, longer or off the pattern is a `contract-id` dead letter.
+ */
+export function compileDeviceIdRule(
+  rule: Spec['contract']['deviceId'],
+): ((deviceId: string) => void) | undefined {
+  if (rule === undefined) return undefined;
+  const pattern = rule.pattern === undefined ? undefined : new RegExp(rule.pattern, 'u');
+  const min = rule.minLength ?? 0;
+  const max = rule.maxLength ?? Number.POSITIVE_INFINITY;
+  return function checkDeviceId(id) {
+    const problem =
+      id.length < min
+        ? `is shorter than ${min} characters`
+        : id.length > max
+          ? `is longer than ${max} characters`
+          : pattern !== undefined && !pattern.test(id)
+            ? `does not match ${rule.pattern}`
+            : undefined;
+    if (problem !== undefined) throw new DecodeError('contract-id', `device id ${quoted(id)} ${problem}`);
+  };
 }
 
 function ruleCode(metric: string, rule: MetricContract, i: number): string {

@@ -22,11 +22,13 @@ export const REASON_CODES = [
   'bad-timestamp',
   'no-device-id',
   'invalid-id', // a device or hub id that is too long, unprintable or off the configured pattern
+  'bad-id-bytes', // an id read from ASCII bytes that are empty (NUL or spaces only) or hold control characters
   'invalid-text', // a text metric a store cannot hold (NUL, control characters, broken UTF-16, too long)
   'contract-missing', // a required metric is absent
   'contract-type',
   'contract-range',
   'contract-allowed',
+  'contract-id', // a device id off the contract's deviceId rule (pattern, minLength, maxLength)
   'clock-skew', // timestamp too far in the future or too old
 ] as const;
 /** One of {@link REASON_CODES}. */

@@ -12,10 +12,11 @@
  */
 import type { Format, Spec } from '../../specs/schema.ts';
 import type { IngestEnvelope, RawRef, Telemetry } from '../../topology/index.ts';
-import type { ContractCheck } from './contract.ts';
+import { type ContractCheck, compileDeviceIdRule } from './contract.ts';
 import { DecodeError } from './errors.ts';
 import type { Projection } from './formats/binaryFields.ts';
 import { emittedNames } from './formats/binaryFields.ts';
+import { extensionFields } from './formats/kv.ts';
 import type { DecodedFields, FieldValue } from './frame.ts';
 import type { TopicIds } from './match.ts';
 import { compileTimeValue } from './timestamps.ts';
@@ -50,7 +51,11 @@ export function fieldNamesOf(format: Format): FieldNames {
       return { names: unique(format.segments.flatMap((s) => emittedNames(s.fields))), always: true };
     case 'kv':
       return {
-        names: unique([...emittedNames(format.header), ...emittedNames(Object.values(format.keys))]),
+        names: unique([
+          ...emittedNames(format.header),
+          ...emittedNames(Object.values(format.keys)),
+          ...emittedNames(format.extensions.flatMap(extensionFields)),
+        ]),
         always: false,
       };
     case 'json':
@@ -74,7 +79,8 @@ export function projectionOf(spec: Spec, fields: FieldNames): Projection {
   const keep = (listed ?? fields.names.filter((n) => !used.has(n))).filter(
     (n) => n !== '__proto__' && fields.names.includes(n),
   );
-  return { keep: unique(keep), aux: [...used].filter((n) => n !== '__proto__') };
+  const ids = [deviceId, hubId].flatMap((id) => (id?.from === 'field' ? [id.field] : []));
+  return { keep: unique(keep), aux: [...used].filter((n) => n !== '__proto__'), ids };
 }
 
 /**
@@ -96,6 +102,7 @@ export function compileTelemetryBuilder(
     time: compileTimeValue(timestamp),
     hubTime: hubTimestamp === undefined ? undefined : compileTimeValue(hubTimestamp),
     productId: spec.productId,
+    deviceIdRule: compileDeviceIdRule(spec.contract.deviceId),
     noDevice(): never {
       throw new DecodeError('no-device-id', 'no device id where the spec says to find it');
     },
@@ -107,6 +114,7 @@ export function compileTelemetryBuilder(
     `const device = ${idExpr(deviceId, get)};`,
     'if (device === undefined) k.noDevice();',
   ];
+  if (spec.contract.deviceId !== undefined) lines.push('k.deviceIdRule(device);');
   lines.push(`const hub = ${hubId === undefined ? 'undefined' : idExpr(hubId, get)};`);
   lines.push(`const ts = k.time(${timeArg(timestamp)}, ingest);`);
   if (!projected) lines.push(...metricsCode(metrics, fields.always));

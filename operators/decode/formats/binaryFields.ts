@@ -58,6 +58,8 @@ export type RecordReader = (
 export interface Projection {
   readonly keep: readonly string[];
   readonly aux: readonly string[];
+  /** The fields among `aux` that carry a device or hub id (read with the id's checks). */
+  readonly ids?: readonly string[];
 }
 
 /**
@@ -85,7 +87,7 @@ export function compileFields(
   projection?: Projection,
 ): CompiledFields {
   const layout: { name: string; at: number; size: number }[] = [];
-  const code = new CodeBuilder();
+  const code = new CodeBuilder('v', [], false, projection?.ids);
   let size = 0;
   for (const field of fields) {
     const n = fieldSize(field);
@@ -182,6 +184,20 @@ const helpers = {
     }
     return s;
   },
+  /** An ascii id: not empty once trailing NUL and spaces are dropped, no control characters. */
+  asciiId(bytes: Uint8Array, o: number, len: number, name: string): string {
+    const id = helpers.ascii(bytes, o, len, name);
+    if (id === '') throw new DecodeError('bad-id-bytes', `id field ${name} at offset ${o} is empty`);
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      if (c < 0x20 || c === 0x7f)
+        throw new DecodeError(
+          'bad-id-bytes',
+          `id field ${name}: control character 0x${HEX[c]} at offset ${o + i}`,
+        );
+    }
+    return id;
+  },
   hex(bytes: Uint8Array, o: number, len: number): string {
     let s = '';
     for (let i = o; i < o + len; i++) s += HEX[bytes[i]!];
@@ -201,6 +217,7 @@ const helpers = {
  */
 export class CodeBuilder {
   private lines: string[] = [];
+  private raws = 0;
   /** Field name → the local holding its value, in frame order. */
   readonly emits: [string, string][] = [];
 
@@ -208,6 +225,8 @@ export class CodeBuilder {
     private readonly prefix = 'v',
     private readonly enums: ((raw: number | string) => FieldValue | undefined)[] = [],
     private readonly assign = false,
+    /** Fields that carry a device or hub id: an ascii one is refused empty or with control characters. */
+    private readonly ids: readonly string[] = [],
   ) {}
 
   field(field: BinaryField, at: string, len: string): void {
@@ -217,7 +236,11 @@ export class CodeBuilder {
       this.bits(field, at);
       return;
     }
-    this.emit(field.name, this.transformed(field, rawExpr(field, at, len)));
+    const raw =
+      field.type === 'ascii' && this.ids.includes(field.name)
+        ? `h.asciiId(bytes, ${at}, ${len}, ${JSON.stringify(field.name)})`
+        : rawExpr(field, at, len);
+    this.emit(field.name, this.transformed(field, raw));
   }
 
   private bits(field: BinaryField, at: string): void {
@@ -249,6 +272,16 @@ export class CodeBuilder {
     const local = this.assign ? `${this.prefix}${name}` : `${this.prefix}${this.emits.length}`;
     this.lines.push(this.assign ? `${local} = ${expr};` : `const ${local} = ${expr};`);
     this.emits.push([name, local]);
+  }
+
+  /**
+   * Reads an integer field's raw value (its transforms and `skip` aside) into a new local and gives
+   * its name: the length a later field takes (`lengthFrom`).
+   */
+  raw(field: BinaryField, at: string): string {
+    const local = `n${this.prefix}${this.raws++}`;
+    this.lines.push(`const ${local} = ${rawExpr(field, at, '0')};`);
+    return local;
   }
 
   /** The statements collected since the last `take`. */

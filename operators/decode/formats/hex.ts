@@ -1,6 +1,8 @@
 /**
  * The hex length-based format: fixed fields one after another, optionally followed by a group that
  * repeats as many times as a header field says (one record per entry, each carrying the header).
+ * A frame with fields whose length comes from an earlier field is read by `hexLengths.ts`; the
+ * others keep readers with constant offsets.
  */
 import type { HexFormat } from '../../../specs/schema.ts';
 import { DecodeError } from '../errors.ts';
@@ -14,6 +16,7 @@ import {
   type Projection,
 } from './binaryFields.ts';
 import { compileChecksum, trailingChecksumBytes } from './checksum.ts';
+import { compileHexLengths, type GroupCheck } from './hexLengths.ts';
 
 /** Reads the header once and every group entry into a record; `aux` as in {@link Projection}. */
 type GroupsReader = (
@@ -32,32 +35,64 @@ type GroupsReader = (
  * decode(Uint8Array.of(0xff, 0x38)); // [{ temp: -200 }]
  */
 export function compileHex(format: HexFormat, projection?: Projection): FrameDecoder {
-  const header = compileFields(format.fields, [], format.repeat ? undefined : projection);
   const check = format.checksum ? compileChecksum(format.checksum) : undefined;
   const { checksum, repeat } = format;
   const aux: FieldValue[] = [];
   const auxWidth = projection?.aux.length ?? 0;
+  const checkGroups = repeat ? groupCheck(format) : undefined;
 
-  /** Bytes after `end` must be none, or only the checksum at the very end of the frame. */
-  function assertConsumed(bytes: Uint8Array, end: number): void {
-    const left = bytes.length - end;
-    if (left !== 0 && left !== trailingChecksumBytes(checksum, bytes.length)) {
-      throw new DecodeError('trailing-bytes', `${left} bytes left after offset ${end}`);
-    }
+  if (format.fields.some((f) => f.lengthFrom !== undefined)) {
+    const readFrame = compileHexLengths(format, projection, checkGroups);
+    const decode: FrameDecoder = function decodeHexLengths(payload) {
+      check?.(payload);
+      const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+      return readFrame(
+        view,
+        payload,
+        aux,
+        auxWidth,
+        payload.length - trailingChecksumBytes(checksum, payload.length),
+      );
+    };
+    decode.aux = aux;
+    return decode;
   }
 
+  const header = compileFields(format.fields, [], repeat ? undefined : projection);
   if (!repeat) {
     const decode: FrameDecoder = function decodeHex(payload) {
       check?.(payload);
       const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       const out = header.create(view, payload, 0, undefined, aux, 0);
-      assertConsumed(payload, header.size);
+      // bytes after the fields must be none, or only the checksum at the very end of the frame
+      const left = payload.length - header.size;
+      if (left !== 0 && left !== trailingChecksumBytes(checksum, payload.length)) {
+        throw new DecodeError('trailing-bytes', `${left} bytes left after offset ${header.size}`);
+      }
       return [out];
     };
     decode.aux = aux;
     return decode;
   }
 
+  const groupSize = compileFields(repeat.fields).size;
+  const readGroups = compileGroups(format, repeat.count, header, groupSize, checkGroups!, projection);
+  const decode: FrameDecoder = function decodeHexGroups(payload) {
+    check?.(payload);
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    return readGroups(view, payload, aux, auxWidth);
+  };
+  decode.aux = aux;
+  return decode;
+}
+
+/**
+ * The check of a frame's repeated groups, made before any entry is read or allocated: the count is a
+ * count, and the entries from `start` (the end of the fields before them) fill the frame exactly.
+ */
+function groupCheck(format: HexFormat): GroupCheck {
+  const repeat = format.repeat!;
+  const { checksum } = format;
   const countField = format.fields.find((f) => f.name === repeat.count);
   if (!countField || countField.skip || !isIntegerField(countField) || countField.bits?.length) {
     throw new Error(
@@ -66,9 +101,7 @@ export function compileHex(format: HexFormat, projection?: Projection): FrameDec
   }
   const groupSize = compileFields(repeat.fields).size;
   const countName = repeat.count;
-
-  /** The frame's structure, checked before any entry is read or allocated. */
-  function checkGroups(count: FieldValue, bytes: Uint8Array): number {
+  return function checkGroups(count, bytes, start) {
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
       throw new DecodeError('bad-value', `field ${countName} is ${count}, not a count`);
     }
@@ -77,29 +110,17 @@ export function compileHex(format: HexFormat, projection?: Projection): FrameDec
     // one record per claimed entry.
     const trailing = trailingChecksumBytes(checksum, bytes.length);
     const end = bytes.length - trailing;
-    if (header.size + count * groupSize > end) {
+    if (start + count * groupSize > end) {
       throw new DecodeError(
         'truncated',
-        `${count} groups need ${count * groupSize} bytes at offset ${header.size}, frame has ${end}${trailing > 0 ? ' before its checksum' : ''}`,
+        `${count} groups need ${count * groupSize} bytes at offset ${start}, frame has ${end}${trailing > 0 ? ' before its checksum' : ''}`,
       );
     }
-    const left = end - header.size - count * groupSize;
+    const left = end - start - count * groupSize;
     if (left !== 0)
-      throw new DecodeError(
-        'trailing-bytes',
-        `${left} bytes left after offset ${header.size + count * groupSize}`,
-      );
+      throw new DecodeError('trailing-bytes', `${left} bytes left after offset ${start + count * groupSize}`);
     return count;
-  }
-  const readGroups = compileGroups(format, countName, header, groupSize, checkGroups, projection);
-
-  const decode: FrameDecoder = function decodeHexGroups(payload) {
-    check?.(payload);
-    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-    return readGroups(view, payload, aux, auxWidth);
   };
-  decode.aux = aux;
-  return decode;
 }
 
 /**
@@ -112,11 +133,11 @@ function compileGroups(
   countName: string,
   header: ReturnType<typeof compileFields>,
   groupSize: number,
-  checkGroups: (count: FieldValue, bytes: Uint8Array) => number,
+  checkGroups: GroupCheck,
   projection: Projection | undefined,
 ): GroupsReader {
   const enums: ((raw: number | string) => FieldValue | undefined)[] = [];
-  const headerCode = new CodeBuilder('v', enums);
+  const headerCode = new CodeBuilder('v', enums, false, projection?.ids);
   let at = 0;
   for (const field of format.fields) {
     headerCode.field(field, String(at), String(fieldSize(field)));
@@ -137,7 +158,7 @@ function compileGroups(
   const body = [
     `if (${header.size} > bytes.length) k.truncated(0, bytes.length);`,
     headerCode.take(),
-    `const count = k.checkGroups(${value(countName)}, bytes);`,
+    `const count = k.checkGroups(${value(countName)}, bytes, ${header.size});`,
     'const records = new Array(count);',
     `for (let i = 0, g = ${header.size}; i < count; i++, g += ${groupSize}) {`,
     groupCode.take(),

@@ -2,14 +2,16 @@
  * The key-value format: optional fixed header fields, then pairs of a 2-byte key (big-endian), an
  * optional 1-byte length and the value, decoded by the field the spec gives for that key. A key
  * seen twice keeps its last value. Vendor extensions (`extensions`: a key or a range of keys) carry
- * their own length (a byte or a big-endian word after the key) and are skipped wherever they come.
+ * their own length (a byte or a big-endian word after the key) and may come anywhere; their value is
+ * skipped, kept as hex digits, or read by the extension's own fields from its first byte (a value
+ * shorter than those fields is `truncated` with the key and the offsets).
  *
  * The decoder is generated once per spec (`new Function`): a `switch` over the spec's keys reads
  * each value into a local named after its field, and the record is one object literal when every
  * field came (the usual frame), else built field by field. The generated text holds only key
  * numbers, sizes and offsets we computed and field names that pass the spec's name pattern.
  */
-import type { KvFormat } from '../../../specs/schema.ts';
+import type { BinaryField, KvFormat } from '../../../specs/schema.ts';
 import { DecodeError } from '../errors.ts';
 import type { DecodedFields, FieldValue, FrameDecoder } from '../frame.ts';
 import { CodeBuilder, checkName, compileFields, fieldSize, type Projection } from './binaryFields.ts';
@@ -35,7 +37,7 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
     throw new Error('unknownKeys: skip needs lengthByte: a value without a length cannot be skipped');
 
   const enums: ((raw: number | string) => FieldValue | undefined)[] = [];
-  const code = new CodeBuilder('f_', enums, true);
+  const code = new CodeBuilder('f_', enums, true, projection?.ids);
   let at = 0;
   for (const field of format.header) {
     code.field(field, String(at), String(fieldSize(field)));
@@ -73,6 +75,29 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
       ].join('\n'),
     );
   });
+  // vendor extensions: each key of a range carries its own length; its value is skipped, kept as
+  // hex or read by its fields (the first extension that lists a key decodes it)
+  const extensions = format.extensions.map((extension, e) => {
+    const [lo, hi = lo] = extension.keys.split('-').map((k) => Number.parseInt(k, 16)) as [number, number?];
+    if (hi! < lo)
+      throw new Error(`extensions: ${extension.keys} is not a range (its end is below its start)`);
+    const readLength = lengthByte
+      ? 'const n = declared;'
+      : extension.length === 'word'
+        ? `if (p + 2 > end) k.unknownTruncated(key, at, 2); const n = (bytes[p] << 8) | bytes[p + 1]; p += 2;`
+        : `if (p + 1 > end) k.unknownTruncated(key, at, 1); const n = bytes[p++];`;
+    const fields = extensionFields(extension);
+    const size = extension.fields === undefined ? 0 : compileFields(extension.fields).size;
+    let offset = 0;
+    for (const field of fields) {
+      // a field of the value's fields has its own size; the value kept as hex is all of it
+      const fixed = fieldSize(field);
+      code.field(field, `p + ${offset}`, fixed === undefined ? 'n' : String(fixed));
+      offset += fixed ?? 0;
+    }
+    const short = size > 0 ? `if (n < ${size}) k.valueShort(${e}, key, at, p, n);` : '';
+    return `if (key >= ${lo} && key <= ${hi}) { ${readLength} if (p + n > end) k.unknownTruncated(key, at, n); ${short} ${code.take()} p += n; break; }`;
+  });
   const names = [...new Set(code.emits.map(([name]) => name))];
   const keep = projection?.keep ?? names;
   const auxNames = projection?.aux ?? [];
@@ -82,17 +107,6 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
   const unknown = skipUnknown
     ? 'p += declared; if (p > end) k.unknownTruncated(key, at, declared); break;'
     : 'k.unknownKey(key, at);';
-  // vendor extensions: each key of a range carries its own length, read and skipped
-  const extensions = format.extensions.map(({ keys, length }) => {
-    const [lo, hi = lo] = keys.split('-').map((k) => Number.parseInt(k, 16)) as [number, number?];
-    if (hi! < lo) throw new Error(`extensions: ${keys} is not a range (its end is below its start)`);
-    const own = lengthByte
-      ? 'const n = declared;'
-      : length === 'word'
-        ? `if (p + 2 > end) k.unknownTruncated(key, at, 2); const n = (bytes[p] << 8) | bytes[p + 1]; p += 2;`
-        : `if (p + 1 > end) k.unknownTruncated(key, at, 1); const n = bytes[p++];`;
-    return `if (key >= ${lo} && key <= ${hi}) { ${own} p += n; if (p > end) k.unknownTruncated(key, at, n); break; }`;
-  });
   const body = [
     names.length > 0 ? `let ${names.map((n) => `f_${n}`).join(', ')};` : '',
     `if (${header.size} > bytes.length) k.truncated(0, bytes.length);`,
@@ -145,6 +159,19 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
         `field ${fieldNames[field]} needs ${length} bytes at offset ${p}, frame has ${end}`,
       );
     },
+    valueShort(extension: number, key: number, at: number, p: number, n: number): never {
+      let offset = 0;
+      for (const field of format.extensions[extension]!.fields!) {
+        const size = fieldSize(field)!;
+        if (offset + size > n)
+          throw new DecodeError(
+            'truncated',
+            `key ${keyText(key)} at offset ${at}: field ${field.name} needs ${size} bytes at offset ${p + offset}, the value has ${n}`,
+          );
+        offset += size;
+      }
+      throw new Error('a value shorter than its fields has a field that does not fit');
+    },
     intoChecksum(end: number): never {
       throw new DecodeError('truncated', `header runs into the checksum at offset ${end}`);
     },
@@ -159,6 +186,15 @@ export function compileKv(format: KvFormat, projection?: Projection): FrameDecod
   };
   decode.aux = aux;
   return decode;
+}
+
+/**
+ * The fields an extension's value gives: its `fields`, or with `hex` one hex field of that name (its
+ * length the value's), or none when the value is skipped.
+ */
+export function extensionFields(extension: KvFormat['extensions'][number]): BinaryField[] {
+  if (extension.hex !== undefined) return [{ name: extension.hex, type: 'hex', endian: 'big', skip: false }];
+  return extension.fields ?? [];
 }
 
 function keyText(key: number): string {

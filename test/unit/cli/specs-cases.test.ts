@@ -29,6 +29,7 @@ describe('specs test with case files', () => {
       expect(stdout).not.toContain('FAIL');
       for (const spec of [
         'air-a3',
+        'bin-n8',
         'door-d6',
         'env-h1',
         'hub-j4',
@@ -40,7 +41,7 @@ describe('specs test with case files', () => {
         'valve-k7',
       ])
         expect(stdout).toContain(`${SPECS}/${spec}.cases.yaml`);
-      expect(stdout).toMatch(/\d+ cases in 10 files: \d+ passed, 0 failed/);
+      expect(stdout).toMatch(/\d+ cases in 11 files: \d+ passed, 0 failed/);
       expect(code).toBe(0);
     },
     CLI_TEST_TIMEOUT_MS,
@@ -170,7 +171,7 @@ describe('specs test with case files', () => {
     async () => {
       const { code, stdout } = await runCli(['specs', 'validate', SPECS]);
       expect(stdout).not.toContain('cases.yaml');
-      expect(stdout.trim().split('\n')).toHaveLength(10);
+      expect(stdout.trim().split('\n')).toHaveLength(11);
       expect(code).toBe(0);
     },
     CLI_TEST_TIMEOUT_MS,

@@ -83,6 +83,52 @@ const hybridText = compileHybrid(
   }) as HybridFormat,
 );
 
+// Lengths from earlier fields, an ascii id (checked as one), and a group after the variable fields.
+const hexLengthsFormat = formatSchema.parse({
+  type: 'hex',
+  fields: [
+    { name: 'tag_length', type: 'u8', skip: true },
+    { name: 'tag', type: 'ascii', lengthFrom: 'tag_length' },
+    { name: 'note_length', type: 'u16' },
+    { name: 'note', type: 'hex', lengthFrom: 'note_length' },
+    { name: 'digits', type: 'bcd', lengthFrom: 'tag_length' },
+    { name: 'n', type: 'u8' },
+  ],
+  repeat: {
+    count: 'n',
+    fields: [
+      { name: 'ch', type: 'u8' },
+      { name: 'v', type: 'i16', na: [0x7fff] },
+    ],
+  },
+}) as HexFormat;
+const idProjection = { keep: ['note_length', 'note', 'digits', 'n', 'ch', 'v'], aux: ['tag'], ids: ['tag'] };
+const hexLengths = compileHex(hexLengthsFormat, idProjection);
+const hexLengthsCrc = compileHex(
+  { ...hexLengthsFormat, checksum: { algorithm: 'crc16-modbus', from: 0, at: -2, endian: 'little' } },
+  idProjection,
+);
+// Vendor extensions decoded by fields (one with bits), kept as hex, and skipped.
+const kvExtensions = compileKv(
+  formatSchema.parse({
+    type: 'kv',
+    keys: { '0001': { name: 'temp', type: 'i16', scale: 0.1 } },
+    extensions: [
+      {
+        keys: 'FE20',
+        fields: [
+          { name: 'body', type: 'i16', scale: 0.1, na: [0x7fff] },
+          { name: 'flags', type: 'u8', bits: [{ name: 'fault', shift: 0, width: 1, boolean: true }] },
+          { name: 'serial', type: 'bcd', length: 2 },
+        ],
+      },
+      { keys: 'FE30', length: 'word', hex: 'blob' },
+      { keys: 'FF00-FFFF' },
+    ],
+  }) as KvFormat,
+);
+const hexLengthsFrame = bytes('04 41424344 0002 BEEF 12345678 02 01 00FA 02 7FFF');
+
 function withCrc(frame: Uint8Array): Uint8Array {
   const crc = crc16Modbus(frame);
   return new Uint8Array([...frame, crc & 0xff, crc >> 8]);
@@ -100,6 +146,13 @@ const cases: { name: string; decode: FrameDecoder; valid: Uint8Array }[] = [
     ),
   },
   { name: 'kv', decode: kvPlain, valid: bytes('0001 00FA 0004 400921FB54442D18 0003 12345678') },
+  { name: 'hex with lengths from earlier fields', decode: hexLengths, valid: hexLengthsFrame },
+  { name: 'hex with lengths and crc', decode: hexLengthsCrc, valid: withCrc(hexLengthsFrame) },
+  {
+    name: 'kv with extension values',
+    decode: kvExtensions,
+    valid: bytes('0001 00FA FE20 07 00EB 01 1234 AAAA FE30 0003 E1020A FF01 01 00 0001 00FB'),
+  },
   {
     name: 'hybrid',
     decode: hybridText,
@@ -196,5 +249,79 @@ describe('forged lengths', () => {
   it('a length byte past the end of the frame is truncated', () => {
     expect(outcome(kvLength, bytes('01 00FF FF 0102'))).toBe('truncated');
     expect(outcome(kvLength, bytes('01 0002 FF 4142'))).toBe('bad-value');
+  });
+});
+
+/** The message of a DecodeError, or undefined when the frame decodes. */
+function failure(decode: FrameDecoder, payload: Uint8Array): DecodeError | undefined {
+  try {
+    decode(payload);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    return e;
+  }
+}
+
+describe.each([
+  { name: 'hex with lengths from earlier fields', decode: hexLengths, valid: hexLengthsFrame },
+  { name: 'hex with lengths and crc', decode: hexLengthsCrc, valid: withCrc(hexLengthsFrame) },
+  {
+    name: 'kv with extension values',
+    decode: kvExtensions,
+    valid: bytes('0001 00FA FE20 07 00EB 01 1234 AAAA FE30 0003 E1020A FF01 01 00 0001 00FB'),
+  },
+])('$name: where a frame fails', ({ decode, valid }) => {
+  it('every failure of a mutated frame names an offset', () => {
+    fc.assert(
+      fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), (mutations) => {
+        const error = failure(decode, mutate(valid, mutations));
+        if (error !== undefined && error.code !== 'checksum-mismatch')
+          expect(error.message).toMatch(/offset -?\d+/);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('lengths, extension values and ascii ids', () => {
+  it('a length past the frame is truncated with the field and its offset', () => {
+    const error = failure(hexLengths, bytes('04 41424344 0102 BEEF'));
+    expect(error?.code).toBe('truncated');
+    expect(error?.message).toBe(
+      'field note of length 258 (from note_length) at offset 7 runs past the frame of 9 bytes',
+    );
+  });
+
+  it('a length that would swallow the checksum is truncated before it', () => {
+    const frame = withCrc(bytes('04 41424344 0002 BEEF 12345678 00'));
+    frame[5] = 0;
+    frame[6] = 5; // the note takes the 3 bytes that follow it and the two of the CRC
+    const crc = crc16Modbus(frame.subarray(0, -2));
+    frame[frame.length - 2] = crc & 0xff;
+    frame[frame.length - 1] = crc >> 8;
+    expect(failure(hexLengthsCrc, frame)?.code).toBe('truncated');
+  });
+
+  it('an ascii id that is empty or holds a control character is bad-id-bytes with its offset', () => {
+    expect(failure(hexLengths, bytes('00 0000 00'))?.message).toBe('id field tag at offset 1 is empty');
+    expect(failure(hexLengths, bytes('04 20200000 0000 00'))?.code).toBe('bad-id-bytes');
+    const control = failure(hexLengths, bytes('04 41094344 0000 00'));
+    expect(control?.code).toBe('bad-id-bytes');
+    expect(control?.message).toBe('id field tag: control character 0x09 at offset 2');
+  });
+
+  it('an extension value shorter than its fields is truncated with the key and both offsets', () => {
+    const error = failure(kvExtensions, bytes('0001 00FA FE20 03 00EB 01'));
+    expect(error?.code).toBe('truncated');
+    expect(error?.message).toBe(
+      'key 0xFE20 at offset 4: field serial needs 2 bytes at offset 10, the value has 3',
+    );
+  });
+
+  it('a forged word length of an extension is truncated without reading on', () => {
+    expect(failure(kvExtensions, bytes('FE30 FFFF 0102'))?.message).toBe(
+      'key 0xFE30 at offset 0 needs 65535 bytes',
+    );
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { compileSpec } from '../../../../operators/decode/compileSpec.ts';
 import { DecodeError, type ReasonCode } from '../../../../operators/decode/errors.ts';
 import { compileCsv } from '../../../../operators/decode/formats/csv.ts';
 import { compileJson } from '../../../../operators/decode/formats/json.ts';
-import type { CsvFormat, JsonFormat } from '../../../../specs/schema.ts';
+import { type CsvFormat, type JsonFormat, specSchema } from '../../../../specs/schema.ts';
+import { rawRecord } from '../../../support/records.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -231,5 +233,44 @@ describe('csv', () => {
 
   it('refuses column names without a header at compile time', () => {
     expect(() => csv({ id: 'id' }, { header: false })).toThrow(/header: true/);
+  });
+});
+
+describe('the contract’s device id rule', () => {
+  const NOW = Date.UTC(2026, 10, 22, 9, 31, 0);
+  const spec = compileSpec(
+    specSchema.parse({
+      id: 'valve-v9',
+      version: 1,
+      productId: 'valve-v9',
+      match: { topic: 'devices/{device}/telemetry' },
+      format: { type: 'json', fields: { ts: 'ts', position: 'position' } },
+      telemetry: { deviceId: { from: 'topic' }, timestamp: { field: 'ts', kind: 'epoch-ms' } },
+      contract: { deviceId: { pattern: '^v9-[0-9]+$', maxLength: 8 } },
+    }),
+  );
+  const record = rawRecord(new Uint8Array(0));
+  const decode = (device: string) =>
+    spec.decode(
+      record,
+      {
+        envelope: {
+          v: 1,
+          protocol: 'mqtt',
+          encoding: 'utf8',
+          receivedAt: NOW,
+          topic: `devices/${device}/telemetry`,
+          payload: '',
+        },
+        payload: bytes(JSON.stringify({ ts: NOW - 1000, position: 40 })),
+      },
+      NOW,
+    );
+
+  it('holds for an id from the topic as for one from a field', () => {
+    expect(decode('v9-17')[0]?.device_id).toBe('v9-17');
+    expect(codeOf(() => decode('v8-17'))).toBe('contract-id');
+    expect(codeOf(() => decode('v9-123456'))).toBe('contract-id');
+    expect(() => decode('v9-123456')).toThrow('device id "v9-123456" is longer than 8 characters');
   });
 });

@@ -41,6 +41,7 @@ describe('decoding the example products', () => {
   it('loads every bundled spec', () => {
     expect(specs.specs.map((s) => s.spec.id).sort()).toEqual([
       'air-a3',
+      'bin-n8',
       'door-d6',
       'env-h1',
       'hub-j4',

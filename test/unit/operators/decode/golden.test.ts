@@ -110,6 +110,52 @@ const CASES: Record<string, Record<string, Input>> = {
     'a vendor value longer than the frame': {
       bare: hex('4B37', '0A0B0C0D', '0001', u32(TS), 'FF01', '09AABB'),
     },
+    // FE20: diagnostics read by their fields (body temperature, cycles); FE30: a fault record kept as hex
+    'diagnostics read by their fields, a fault record kept as hex': {
+      bare: hex(
+        '4B37',
+        '0A0B0C0D',
+        '0001',
+        u32(TS),
+        'FE20',
+        '06',
+        '00EB',
+        u32(8000),
+        'FE30',
+        '03E1020A',
+        '0004',
+        '01',
+      ),
+    },
+    'diagnostics shorter than their fields': {
+      bare: hex('4B37', '0A0B0C0D', '0001', u32(TS), 'FE20', '04', '00EB0000', '0004', '01'),
+    },
+  },
+  'bin-n8': {
+    // 4E38, the tag's length, the tag (ASCII), epoch seconds, compartments, then number and fill (tenths of a %)
+    'two compartments': {
+      bare: hex(
+        '4E38',
+        '08',
+        Buffer.from('BIN-0042').toString('hex'),
+        u32(TS),
+        '02',
+        '01',
+        u16(600),
+        '02',
+        u16(1000),
+      ),
+    },
+    'a tag length past the end of the frame': {
+      bare: hex('4E38', 'FF', Buffer.from('BIN-0042').toString('hex'), u32(TS), '00'),
+    },
+    'a control character in the tag': {
+      bare: hex('4E38', '08', '42494E2D30300142', u32(TS), '01', '01', u16(600)),
+    },
+    'an empty tag': { bare: hex('4E38', '00', u32(TS), '01', '01', u16(600)) },
+    'a tag off the contract’s pattern': {
+      bare: hex('4E38', '08', Buffer.from('VIAL-042').toString('hex'), u32(TS), '01', '01', u16(600)),
+    },
   },
   'meter-kv2': {
     'all four keys and an unknown one': {

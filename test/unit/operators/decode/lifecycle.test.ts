@@ -20,6 +20,61 @@ function specDir(): string {
 }
 
 describe('spec files', () => {
+  it('refuses a length from a field that is not earlier, a bad repeat count and misplaced lengths, with their lines', () => {
+    const text = [
+      'id: bad-lengths', //  1
+      'version: 1', //  2
+      'productId: bad-lengths', //  3
+      'match: { prefix: "AA" }', //  4
+      'format:', //  5
+      '  type: hex', //  6
+      '  fields:', //  7
+      '    - { name: name, type: ascii, lengthFrom: name_length }', //  8
+      '    - { name: name_length, type: u8 }', //  9
+      '    - { name: ratio, type: f32 }', // 10
+      '    - { name: note, type: hex, lengthFrom: ratio }', // 11
+      '    - { name: code, type: hex, lengthFrom: nowhere }', // 12
+      '  repeat: { count: missing, fields: [{ name: v, type: u8 }] }', // 13
+      'telemetry: { deviceId: { from: field, field: name }, timestamp: { from: ingest } }', // 14
+      'contract: { deviceId: { pattern: "([", minLength: 9, maxLength: 3 } }', // 15
+    ].join('\n');
+    const { spec, problems } = parseSpec('bad-lengths.yaml', text);
+    expect(spec).toBeUndefined();
+    expect(problems.map((p) => [p.line, p.message])).toEqual(
+      expect.arrayContaining([
+        [8, expect.stringContaining('field name_length comes after name')],
+        [11, expect.stringContaining('field ratio is a f32; a length comes from a u8, u16 or u32')],
+        [12, expect.stringContaining('no field nowhere before code')],
+        [13, expect.stringContaining('missing must name an integer field')],
+        [15, expect.stringContaining('is not a valid regular expression')],
+        [15, expect.stringContaining('minLength is above maxLength')],
+      ]),
+    );
+  });
+
+  it('refuses lengthFrom outside a hex frame’s fields, and an extension both kept and decoded', () => {
+    const text = [
+      'id: bad-kv',
+      'version: 1',
+      'productId: bad-kv',
+      'match: { prefix: "AA" }',
+      'format:',
+      '  type: kv',
+      '  header: [{ name: n, type: u8 }, { name: s, type: ascii, lengthFrom: n }]',
+      '  keys: { "0001": { name: t, type: u32 } }',
+      '  extensions:',
+      '    - { keys: FE20, hex: raw, fields: [{ name: x, type: u8 }] }',
+      'telemetry: { deviceId: { from: envelope }, timestamp: { field: t, kind: epoch-s } }',
+    ].join('\n');
+    const messages = parseSpec('bad-kv.yaml', text).problems.map((p) => [p.line, p.message]);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        [7, expect.stringContaining('lengthFrom is read only in a hex frame’s fields')],
+        [10, expect.stringContaining('give hex or fields, not both')],
+      ]),
+    );
+  });
+
   it('reports a bad spec with its file, line and the problem', () => {
     const text = readFileSync(EXAMPLE, 'utf8')
       .replace('kind: epoch-ms', 'kind: epoch-minutes')
