@@ -6,7 +6,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadedSpec, loadSpecDirectory, type SpecProblem, specFileNames } from '../../specs/loader.ts';
-import { type Clock, errorMessage, type Logger, silentLogger } from '../../topology/index.ts';
+import type { Clock } from '../../topology/index.ts';
+import { errorMessage, type Logger, silentLogger } from '../../topology/logger.ts';
 import { type CompiledSpec, compileSpec } from './compileSpec.ts';
 import type { Incoming } from './envelope.ts';
 import { type DeviceRegistry, topicIds } from './match.ts';
