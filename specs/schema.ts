@@ -265,6 +265,22 @@ const metricContract = z
   })
   .strict();
 
+/** The contract's default limit on how far an event time may lie ahead of the clock: 5 minutes. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+/** The contract's default limit on an event time's age: 30 days. */
+export const MAX_AGE_MS = 30 * 24 * 3_600_000;
+
+/**
+ * A limit of the contract on the event time, in ms, or `off`: no limit, read as `Infinity` so that
+ * every comparison with it holds without a special case.
+ */
+const timeLimit = (fallback: number) =>
+  z
+    .union([z.number().int().min(0), z.literal('off').transform(() => Number.POSITIVE_INFINITY)], {
+      error: 'milliseconds (a whole number, 0 or more) or off (no limit)',
+    })
+    .default(fallback);
+
 /** One product spec (one version). */
 export const specSchema = z
   .object({
@@ -323,19 +339,15 @@ export const specSchema = z
     contract: z
       .object({
         metrics: z.record(name, metricContract).default({}),
-        maxFutureSkewMs: z
-          .number()
-          .int()
-          .min(0)
-          .default(5 * 60_000),
-        maxAgeMs: z
-          .number()
-          .int()
-          .min(0)
-          .default(30 * 24 * 3_600_000),
+        maxFutureSkewMs: timeLimit(MAX_FUTURE_SKEW_MS).describe(
+          `how far (ms) an event time may lie ahead of the decoder's clock before the record is a clock-skew dead letter; default ${MAX_FUTURE_SKEW_MS} (5 minutes); off: no limit`,
+        ),
+        maxAgeMs: timeLimit(MAX_AGE_MS).describe(
+          `how old (ms) an event time may be before the record is a clock-skew dead letter; default ${MAX_AGE_MS} (30 days); off: no limit (loggers that upload their history, backfills)`,
+        ),
       })
       .strict()
-      .default({ metrics: {}, maxFutureSkewMs: 5 * 60_000, maxAgeMs: 30 * 24 * 3_600_000 }),
+      .default({ metrics: {}, maxFutureSkewMs: MAX_FUTURE_SKEW_MS, maxAgeMs: MAX_AGE_MS }),
   })
   .strict();
 /** A validated spec. */
