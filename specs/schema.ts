@@ -229,29 +229,37 @@ export type CsvFormat = z.output<typeof csvFormat>;
 export type Checksum = z.output<typeof checksumSchema>;
 
 /** Where an id comes from. */
-const idSource = z.union([
-  z.object({ from: z.literal('topic'), part: z.enum(['device', 'hub']).default('device') }).strict(),
-  z.object({ from: z.literal('field'), field: name }).strict(),
-  z
-    .object({ from: z.literal('envelope') })
-    .strict()
-    .describe('the envelope’s `source`'),
-]);
+const idSource = z
+  .union([
+    z.object({ from: z.literal('topic'), part: z.enum(['device', 'hub']).default('device') }).strict(),
+    z.object({ from: z.literal('field'), field: name }).strict(),
+    z
+      .object({ from: z.literal('envelope') })
+      .strict()
+      .describe('the envelope’s `source`'),
+  ])
+  .describe(
+    'where the id comes from: { from: topic, part: device|hub } (the topic pattern’s {device} or {hub}), { from: field, field: NAME } (a decoded field) or { from: envelope } (the envelope’s source)',
+  );
 
 /** How a timestamp is read. */
-export const timestampSchema = z.union([
-  z
-    .object({
-      field: name,
-      kind: z.enum(['epoch-s', 'epoch-ms', 'epoch-us', 'iso8601', 'bcd', 'local']),
-      zone: z.string().optional().describe('IANA zone for bcd/local device time; UTC when absent'),
-    })
-    .strict(),
-  z
-    .object({ from: z.literal('ingest') })
-    .strict()
-    .describe('the gateway’s receive time'),
-]);
+export const timestampSchema = z
+  .union([
+    z
+      .object({
+        field: name,
+        kind: z.enum(['epoch-s', 'epoch-ms', 'epoch-us', 'iso8601', 'bcd', 'local']),
+        zone: z.string().optional().describe('IANA zone for bcd/local device time; UTC when absent'),
+      })
+      .strict(),
+    z
+      .object({ from: z.literal('ingest') })
+      .strict()
+      .describe('the gateway’s receive time'),
+  ])
+  .describe(
+    'either { field: NAME, kind: epoch-s|epoch-ms|epoch-us|iso8601|bcd|local, zone: IANA zone } (a decoded field) or { from: ingest } (the gateway’s receive time)',
+  );
 
 const metricContract = z
   .object({
