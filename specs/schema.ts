@@ -80,8 +80,8 @@ const BOOLEAN_ALONE = { message: 'a boolean field has no scale, offset or enum',
 const bitFieldSchema = z
   .object({
     name,
-    shift: z.number().int().min(0).max(63),
-    width: z.number().int().min(1).max(53),
+    shift: z.number().int().min(0).max(63).describe('the lowest bit taken; bit 0 is the least significant'),
+    width: z.number().int().min(1).max(53).describe('how many bits, from shift upwards'),
     ...valueTransform,
   })
   .strict()
@@ -91,9 +91,12 @@ const bitFieldSchema = z
 export const binaryFieldSchema = z
   .object({
     name,
-    type: z.enum(BINARY_TYPES),
+    type: z.enum(BINARY_TYPES).describe('how the bytes are read (the table of binary types)'),
     length: z.number().int().min(1).max(65_535).optional().describe('bytes; required for bcd, ascii and hex'),
-    endian: z.enum(['big', 'little']).default('big'),
+    endian: z
+      .enum(['big', 'little'])
+      .default('big')
+      .describe('byte order of a multi-byte number: big, most significant byte first'),
     ...valueTransform,
     bits: z.array(bitFieldSchema).optional().describe('split an integer into named bit fields'),
     skip: z.boolean().default(false).describe('reserved bytes: read past, not emitted'),
@@ -110,7 +113,9 @@ export type BinaryField = z.output<typeof binaryFieldSchema>;
 /** A checksum over a byte range, checked before anything is emitted. */
 export const checksumSchema = z
   .object({
-    algorithm: z.enum(['sum8', 'xor', 'crc16-modbus', 'crc32']),
+    algorithm: z
+      .enum(['sum8', 'xor', 'crc16-modbus', 'crc32'])
+      .describe('sum8 and xor: 1 byte; crc16-modbus: 2 bytes; crc32 (IEEE): 4 bytes'),
     from: z.number().int().default(0).describe('first byte covered'),
     to: z
       .number()
@@ -120,7 +125,7 @@ export const checksumSchema = z
         'end of the covered range (exclusive; negative counts from the end); default: up to the checksum',
       ),
     at: z.number().int().describe('offset of the checksum (negative counts from the end)'),
-    endian: z.enum(['big', 'little']).default('big'),
+    endian: z.enum(['big', 'little']).default('big').describe('byte order of the stored checksum'),
   })
   .strict();
 
@@ -179,7 +184,7 @@ const hybridFormat = z
   .object({
     type: z.literal('hybrid'),
     separator: z.union([hexBytes, z.string().min(1)]).describe('segment separator: hex bytes or text'),
-    separatorIsHex: z.boolean().default(false),
+    separatorIsHex: z.boolean().default(false).describe('the separator is given as hex bytes'),
     segments: z.array(z.object({ fields: z.array(binaryFieldSchema).min(1) }).strict()).min(1),
     checksum: checksumSchema.optional(),
   })
@@ -202,7 +207,7 @@ const jsonFormat = z
 const csvFormat = z
   .object({
     type: z.literal('csv'),
-    delimiter: z.string().length(1).default(','),
+    delimiter: z.string().length(1).default(',').describe('one character between columns'),
     header: z.boolean().default(true).describe('first row names the columns'),
     columns: z
       .record(name, z.union([z.string(), z.number().int().min(0)]))
@@ -263,13 +268,19 @@ export const timestampSchema = z
 
 const metricContract = z
   .object({
-    type: z.enum(['number', 'string', 'boolean']).default('number'),
-    unit: z.string().optional(),
-    required: z.boolean().default(false),
-    min: z.number().optional(),
-    max: z.number().optional(),
-    allowed: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
-    onViolation: z.enum(['reject', 'drop-metric']).default('reject'),
+    type: z.enum(['number', 'string', 'boolean']).default('number').describe('the type the value must have'),
+    unit: z.string().optional().describe('the unit, for people and the stores'),
+    required: z.boolean().default(false).describe('a record without the metric violates the contract'),
+    min: z.number().optional().describe('the lowest value allowed (included)'),
+    max: z.number().optional().describe('the highest value allowed (included)'),
+    allowed: z
+      .array(z.union([z.string(), z.number(), z.boolean()]))
+      .optional()
+      .describe('the only values allowed'),
+    onViolation: z
+      .enum(['reject', 'drop-metric'])
+      .default('reject')
+      .describe('reject: the record is a dead letter; drop-metric: the record is kept without the metric'),
   })
   .strict();
 
@@ -292,10 +303,13 @@ const timeLimit = (fallback: number) =>
 /** One product spec (one version). */
 export const specSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
-    version: z.number().int().min(1),
-    productId: z.string().min(1),
-    description: z.string().optional(),
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes')
+      .describe('the spec’s stable id; with the version, it goes into every record’s rawRef'),
+    version: z.number().int().min(1).describe('the spec’s version; one file per version'),
+    productId: z.string().min(1).describe('the product the records are of'),
+    description: z.string().optional().describe('for people'),
     match: z
       .object({
         productId: z.string().optional().describe('the envelope names this product'),
@@ -327,7 +341,8 @@ export const specSchema = z
           .int()
           .min(1)
           .max(16 * 1024 * 1024)
-          .default(64 * 1024),
+          .default(64 * 1024)
+          .describe('a larger payload is a dead letter'),
       })
       .strict()
       .default({ encoding: 'envelope', maxBytes: 64 * 1024 }),
