@@ -13,7 +13,6 @@ import type { Command } from 'commander';
 import { REASON_CODES } from '../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../operators/decode/registry.ts';
 import { caseFileJsonSchema } from '../../specs/cases.ts';
-import { loadSpecDirectory } from '../../specs/loader.ts';
 import { specReference } from '../../specs/reference.ts';
 import { specJsonSchema } from '../../specs/schema.ts';
 import { EXIT } from '../exitCodes.ts';
@@ -76,11 +75,10 @@ export function registerSpecsCommand(program: Command): void {
     .argument('<dir>', 'directory of *.yaml specs')
     .action((dir: string) => {
       // loaded as a worker loads them: schema problems and compile problems (an unknown time zone)
-      const problems = new SpecRegistry(dir).load();
-      for (const { file, spec } of loadSpecDirectory(dir).specs) {
-        if (!problems.some((p) => p.file === file))
-          console.log(`ok    ${file}  ${spec.id} v${spec.version} (${spec.format.type})`);
-      }
+      const registry = new SpecRegistry(dir);
+      const problems = registry.load();
+      for (const [file, { spec }] of registry.compiledByFile)
+        console.log(`ok    ${file}  ${spec.id} v${spec.version} (${spec.format.type})`);
       for (const p of problems) console.log(`error ${p.file}:${p.line}  ${p.message}`);
       if (problems.length > 0) process.exit(EXIT.failed);
     });

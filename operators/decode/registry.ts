@@ -59,6 +59,11 @@ export class SpecRegistry {
     return problems;
   }
 
+  /** Every spec compiled from the directory, by file, the versions not in force included. */
+  get compiledByFile(): ReadonlyMap<string, CompiledSpec> {
+    return this.byFile;
+  }
+
   /** The compiled specs in force: the highest version of each spec id, in file order. */
   get specs(): readonly CompiledSpec[] {
     return this.inForce;
