@@ -130,7 +130,7 @@ function schemasAt(schema: Schema, path: readonly PropertyKey[]): Schema[][] {
 }
 
 /** The schema's description of the key at `path`, if it has one. */
-export function hintAt(schema: Schema, path: readonly PropertyKey[]): string | undefined {
+function hintAt(schema: Schema, path: readonly PropertyKey[]): string | undefined {
   for (const chain of schemasAt(schema, path))
     for (const node of chain) {
       const description = (node as { description?: string }).description;
@@ -152,7 +152,7 @@ function containerHintAt(schema: Schema, path: readonly PropertyKey[]): string |
 }
 
 /** The keys the mapping at `path` may have. */
-export function keysAt(schema: Schema, path: readonly PropertyKey[]): string[] {
+function keysAt(schema: Schema, path: readonly PropertyKey[]): string[] {
   const keys = new Set<string>();
   for (const chain of schemasAt(schema, path)) {
     const def = chain[chain.length - 1]!._zod.def as unknown as { type: string; shape?: object };
