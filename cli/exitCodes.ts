@@ -2,7 +2,7 @@
  * The exit codes of every `shardflow` command, and the error that means code 3, in a module of their
  * own: a command that does not run the worker uses them without loading it (about 2 s of imports).
  */
-import { errorMessage } from '../topology/index.ts';
+import { errorMessage } from '../topology/logger.ts';
 
 export const EXIT = { done: 0, failed: 1, usage: 2, service: 3 } as const;
 

@@ -3,7 +3,7 @@
  * 3 a service could not be reached.
  */
 import { Command } from 'commander';
-import { errorMessage } from '../topology/index.ts';
+import { errorMessage } from '../topology/logger.ts';
 import { EXIT } from './exitCodes.ts';
 
 const program = new Command('shardflow')

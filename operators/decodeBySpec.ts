@@ -6,13 +6,8 @@
  * stable reason code, the spec id and version, and its bytes; the stream keeps flowing.
  */
 import { z } from 'zod';
-import {
-  type DeadLetter,
-  deadLetterOf,
-  type Operator,
-  type RawRecord,
-  type Telemetry,
-} from '../topology/index.ts';
+import type { DeadLetter, Operator, RawRecord, Telemetry } from '../topology/index.ts';
+import { deadLetterOf } from '../topology/records.ts';
 import { type AdmissionConfig, admissionConfigSchema, compileAdmission } from './decode/admission.ts';
 import { readIncoming } from './decode/envelope.ts';
 import { DecodeError } from './decode/errors.ts';

@@ -97,6 +97,11 @@ function caseFileSchema(reasonCodes: readonly [string, ...string[]]) {
     });
 }
 
+/** The JSON Schema of a case file, for editors (`shardflow specs schema --cases`). */
+export function caseFileJsonSchema(reasonCodes: readonly [string, ...string[]]): object {
+  return z.toJSONSchema(caseFileSchema(reasonCodes), { io: 'input', unrepresentable: 'any' });
+}
+
 /** A case file as written. */
 export type CaseFile = z.output<ReturnType<typeof caseFileSchema>>;
 /** One case of a {@link CaseFile}. */

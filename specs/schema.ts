@@ -80,8 +80,8 @@ const BOOLEAN_ALONE = { message: 'a boolean field has no scale, offset or enum',
 const bitFieldSchema = z
   .object({
     name,
-    shift: z.number().int().min(0).max(63),
-    width: z.number().int().min(1).max(53),
+    shift: z.number().int().min(0).max(63).describe('the lowest bit taken; bit 0 is the least significant'),
+    width: z.number().int().min(1).max(53).describe('how many bits, from shift upwards'),
     ...valueTransform,
   })
   .strict()
@@ -91,14 +91,17 @@ const bitFieldSchema = z
 export const binaryFieldSchema = z
   .object({
     name,
-    type: z.enum(BINARY_TYPES),
+    type: z.enum(BINARY_TYPES).describe('how the bytes are read (the table of binary types)'),
     length: z.number().int().min(1).max(65_535).optional().describe('bytes; required for bcd, ascii and hex'),
     lengthFrom: name
       .optional()
       .describe(
         'bcd, ascii and hex in a hex frame’s fields: the earlier u8, u16 or u32 field whose raw value is this field’s length in bytes',
       ),
-    endian: z.enum(['big', 'little']).default('big'),
+    endian: z
+      .enum(['big', 'little'])
+      .default('big')
+      .describe('byte order of a multi-byte number: big, most significant byte first'),
     ...valueTransform,
     bits: z.array(bitFieldSchema).optional().describe('split an integer into named bit fields'),
     skip: z.boolean().default(false).describe('reserved bytes: read past, not emitted'),
@@ -119,7 +122,9 @@ export type BinaryField = z.output<typeof binaryFieldSchema>;
 /** A checksum over a byte range, checked before anything is emitted. */
 export const checksumSchema = z
   .object({
-    algorithm: z.enum(['sum8', 'xor', 'crc16-modbus', 'crc32']),
+    algorithm: z
+      .enum(['sum8', 'xor', 'crc16-modbus', 'crc32'])
+      .describe('sum8 and xor: 1 byte; crc16-modbus: 2 bytes; crc32 (IEEE): 4 bytes'),
     from: z.number().int().default(0).describe('first byte covered'),
     to: z
       .number()
@@ -129,7 +134,7 @@ export const checksumSchema = z
         'end of the covered range (exclusive; negative counts from the end); default: up to the checksum',
       ),
     at: z.number().int().describe('offset of the checksum (negative counts from the end)'),
-    endian: z.enum(['big', 'little']).default('big'),
+    endian: z.enum(['big', 'little']).default('big').describe('byte order of the stored checksum'),
   })
   .strict();
 
@@ -255,7 +260,7 @@ const hybridFormat = z
   .object({
     type: z.literal('hybrid'),
     separator: z.union([hexBytes, z.string().min(1)]).describe('segment separator: hex bytes or text'),
-    separatorIsHex: z.boolean().default(false),
+    separatorIsHex: z.boolean().default(false).describe('the separator is given as hex bytes'),
     segments: z.array(z.object({ fields: z.array(binaryFieldSchema).min(1) }).strict()).min(1),
     checksum: checksumSchema.optional(),
   })
@@ -283,7 +288,7 @@ const jsonFormat = z
 const csvFormat = z
   .object({
     type: z.literal('csv'),
-    delimiter: z.string().length(1).default(','),
+    delimiter: z.string().length(1).default(',').describe('one character between columns'),
     header: z.boolean().default(true).describe('first row names the columns'),
     columns: z
       .record(name, z.union([z.string(), z.number().int().min(0)]))
@@ -310,39 +315,53 @@ export type CsvFormat = z.output<typeof csvFormat>;
 export type Checksum = z.output<typeof checksumSchema>;
 
 /** Where an id comes from. */
-const idSource = z.union([
-  z.object({ from: z.literal('topic'), part: z.enum(['device', 'hub']).default('device') }).strict(),
-  z.object({ from: z.literal('field'), field: name }).strict(),
-  z
-    .object({ from: z.literal('envelope') })
-    .strict()
-    .describe('the envelope’s `source`'),
-]);
+const idSource = z
+  .union([
+    z.object({ from: z.literal('topic'), part: z.enum(['device', 'hub']).default('device') }).strict(),
+    z.object({ from: z.literal('field'), field: name }).strict(),
+    z
+      .object({ from: z.literal('envelope') })
+      .strict()
+      .describe('the envelope’s `source`'),
+  ])
+  .describe(
+    'where the id comes from: { from: topic, part: device|hub } (the topic pattern’s {device} or {hub}), { from: field, field: NAME } (a decoded field) or { from: envelope } (the envelope’s source)',
+  );
 
 /** How a timestamp is read. */
-export const timestampSchema = z.union([
-  z
-    .object({
-      field: name,
-      kind: z.enum(['epoch-s', 'epoch-ms', 'epoch-us', 'iso8601', 'bcd', 'local']),
-      zone: z.string().optional().describe('IANA zone for bcd/local device time; UTC when absent'),
-    })
-    .strict(),
-  z
-    .object({ from: z.literal('ingest') })
-    .strict()
-    .describe('the gateway’s receive time'),
-]);
+export const timestampSchema = z
+  .union([
+    z
+      .object({
+        field: name,
+        kind: z.enum(['epoch-s', 'epoch-ms', 'epoch-us', 'iso8601', 'bcd', 'local']),
+        zone: z.string().optional().describe('IANA zone for bcd/local device time; UTC when absent'),
+      })
+      .strict(),
+    z
+      .object({ from: z.literal('ingest') })
+      .strict()
+      .describe('the gateway’s receive time'),
+  ])
+  .describe(
+    'either { field: NAME, kind: epoch-s|epoch-ms|epoch-us|iso8601|bcd|local, zone: IANA zone } (a decoded field) or { from: ingest } (the gateway’s receive time)',
+  );
 
 const metricContract = z
   .object({
-    type: z.enum(['number', 'string', 'boolean']).default('number'),
-    unit: z.string().optional(),
-    required: z.boolean().default(false),
-    min: z.number().optional(),
-    max: z.number().optional(),
-    allowed: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
-    onViolation: z.enum(['reject', 'drop-metric']).default('reject'),
+    type: z.enum(['number', 'string', 'boolean']).default('number').describe('the type the value must have'),
+    unit: z.string().optional().describe('the unit, for people and the stores'),
+    required: z.boolean().default(false).describe('a record without the metric violates the contract'),
+    min: z.number().optional().describe('the lowest value allowed (included)'),
+    max: z.number().optional().describe('the highest value allowed (included)'),
+    allowed: z
+      .array(z.union([z.string(), z.number(), z.boolean()]))
+      .optional()
+      .describe('the only values allowed'),
+    onViolation: z
+      .enum(['reject', 'drop-metric'])
+      .default('reject')
+      .describe('reject: the record is a dead letter; drop-metric: the record is kept without the metric'),
   })
   .strict();
 
@@ -375,13 +394,32 @@ const deviceIdContract = z
 /** See {@link deviceIdContract}. */
 export type DeviceIdContract = z.output<typeof deviceIdContract>;
 
+/** The contract's default limit on how far an event time may lie ahead of the clock: 5 minutes. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+/** The contract's default limit on an event time's age: 30 days. */
+export const MAX_AGE_MS = 30 * 24 * 3_600_000;
+
+/**
+ * A limit of the contract on the event time, in ms, or `off`: no limit, read as `Infinity` so that
+ * every comparison with it holds without a special case.
+ */
+const timeLimit = (fallback: number) =>
+  z
+    .union([z.number().int().min(0), z.literal('off').transform(() => Number.POSITIVE_INFINITY)], {
+      error: 'milliseconds (a whole number, 0 or more) or off (no limit)',
+    })
+    .default(fallback);
+
 /** One product spec (one version). */
 export const specSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
-    version: z.number().int().min(1),
-    productId: z.string().min(1),
-    description: z.string().optional(),
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes')
+      .describe('the spec’s stable id; with the version, it goes into every record’s rawRef'),
+    version: z.number().int().min(1).describe('the spec’s version; one file per version'),
+    productId: z.string().min(1).describe('the product the records are of'),
+    description: z.string().optional().describe('for people'),
     match: z
       .object({
         productId: z.string().optional().describe('the envelope names this product'),
@@ -413,7 +451,8 @@ export const specSchema = z
           .int()
           .min(1)
           .max(16 * 1024 * 1024)
-          .default(64 * 1024),
+          .default(64 * 1024)
+          .describe('a larger payload is a dead letter'),
       })
       .strict()
       .default({ encoding: 'envelope', maxBytes: 64 * 1024 }),
@@ -433,20 +472,18 @@ export const specSchema = z
     contract: z
       .object({
         metrics: z.record(name, metricContract).default({}),
-        deviceId: deviceIdContract.optional(),
-        maxFutureSkewMs: z
-          .number()
-          .int()
-          .min(0)
-          .default(5 * 60_000),
-        maxAgeMs: z
-          .number()
-          .int()
-          .min(0)
-          .default(30 * 24 * 3_600_000),
+        deviceId: deviceIdContract
+          .optional()
+          .describe('what a device id looks like (pattern, length): else a contract-id dead letter'),
+        maxFutureSkewMs: timeLimit(MAX_FUTURE_SKEW_MS).describe(
+          `how far (ms) an event time may lie ahead of the decoder's clock before the record is a clock-skew dead letter; default ${MAX_FUTURE_SKEW_MS} (5 minutes); off: no limit`,
+        ),
+        maxAgeMs: timeLimit(MAX_AGE_MS).describe(
+          `how old (ms) an event time may be before the record is a clock-skew dead letter; default ${MAX_AGE_MS} (30 days); off: no limit (loggers that upload their history, backfills)`,
+        ),
       })
       .strict()
-      .default({ metrics: {}, maxFutureSkewMs: 5 * 60_000, maxAgeMs: 30 * 24 * 3_600_000 }),
+      .default({ metrics: {}, maxFutureSkewMs: MAX_FUTURE_SKEW_MS, maxAgeMs: MAX_AGE_MS }),
   })
   .strict();
 /** A validated spec. */

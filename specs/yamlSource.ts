@@ -1,12 +1,14 @@
 /**
  * A YAML document kept with its line table, so that a problem found in its parsed value (by a zod
- * schema or by a later check) can be reported at the line of the node it concerns. Shared by the
- * loaders of specs, rulesets and formulas, with the listing of a directory's YAML files.
+ * schema or by a later check) can be reported at the line of the key it concerns, in the words of
+ * `schemaIssues.ts`. Shared by the loaders of specs, case files, rulesets, formulas and response
+ * policies, with the listing of a directory's YAML files.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { describeIssue, issueMessage, resolveUnion } from './schemaIssues.ts';
 
 /** A problem in a YAML file: where it is and what is wrong. */
 export interface FileProblem {
@@ -20,7 +22,7 @@ export interface YamlSource {
   readonly file: string;
   /** The document as plain data. */
   readonly value: unknown;
-  /** The line (1-based) of the deepest node of `path` that exists in the file. */
+  /** The line (1-based) of the deepest node of `path` that exists in the file (of its key, in a mapping). */
   lineOf(path: readonly PropertyKey[]): number;
   /** A problem at the node of `path`. */
   problemAt(path: readonly PropertyKey[], message: string): FileProblem;
@@ -44,12 +46,22 @@ export function parseYamlSource(
   }
   const lineOf = (path: readonly PropertyKey[]): number => {
     for (let depth = path.length; depth >= 0; depth--) {
+      const keyLine = depth > 0 ? lineOfKey(path.slice(0, depth - 1), path[depth - 1]!) : undefined;
+      if (keyLine !== undefined) return keyLine;
       const node = doc.getIn(path.slice(0, depth) as (string | number)[], true) as
         | { range?: [number] }
         | undefined;
       if (node?.range) return lines.linePos(node.range[0]).line;
     }
     return 1;
+  };
+  // a mapping's key is where an author looks for it: a block value starts on the next line
+  const lineOfKey = (parent: readonly PropertyKey[], key: PropertyKey): number | undefined => {
+    const map = parent.length === 0 ? doc.contents : doc.getIn(parent as (string | number)[], true);
+    if (!isMap(map)) return undefined;
+    const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+    const range = (pair?.key as { range?: [number] } | undefined)?.range;
+    return range ? lines.linePos(range[0]).line : undefined;
   };
   return {
     source: {
@@ -61,41 +73,22 @@ export function parseYamlSource(
   };
 }
 
-/** A zod issue in words: the key's path and the problem. */
-export function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map(String).join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys')
-    return `${path}: unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  return `${path}: ${issue.message}`;
-}
-
-/**
- * A union's issue as the issues of the one alternative the value was meant to be, when its keys tell
- * (a union of objects with strict keys, such as `{ shadow: … } | { firmware: … }`): "within: expected
- * a duration" at the node rather than "Invalid input" at the union. Otherwise the issue as it is.
- */
-function resolveUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
-  const meant = issue.errors.filter(
-    (branch) => !branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0),
-  );
-  if (meant.length !== 1) return [issue];
-  return meant[0]!.flatMap((i) =>
-    resolveUnion({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue),
-  );
-}
-
-/** Validates a source's value with a schema; each issue becomes a problem at its node's line. */
+/** Validates a source's value with a schema; each issue becomes a problem at its key's line. */
 export function parseWithSchema<T>(
   source: YamlSource,
   schema: z.ZodType<T>,
 ): { value: T; problems?: undefined } | { value?: undefined; problems: FileProblem[] } {
-  const result = schema.safeParse(source.value, { reportInput: true });
+  const result = schema.safeParse(source.value, { reportInput: true, error: issueMessage });
   if (result.success) return { value: result.data };
   return {
-    problems: result.error.issues
-      .flatMap(resolveUnion)
-      .map((issue) => source.problemAt(issue.path, describeIssue(issue))),
+    problems: result.error.issues.flatMap(resolveUnion).flatMap((issue) =>
+      // an unknown key is reported at its own line, one problem per key
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) =>
+            source.problemAt([...issue.path, key], describeIssue({ ...issue, keys: [key] }, schema)),
+          )
+        : [source.problemAt(issue.path, describeIssue(issue, schema))],
+    ),
   };
 }
 

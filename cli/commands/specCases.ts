@@ -10,7 +10,7 @@ import { REASON_CODES } from '../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../operators/decode/registry.ts';
 import { epochMsOf, isCaseFileName, type LoadedCaseFile, parseCaseFile } from '../../specs/cases.ts';
 import type { FileProblem } from '../../specs/yamlSource.ts';
-import { errorMessage } from '../../topology/index.ts';
+import { errorMessage } from '../../topology/logger.ts';
 import { EXIT } from '../exitCodes.ts';
 import { caseDifferences, type Difference, outcomeSummary } from './specCaseCheck.ts';
 import { decodeTestFrame, type FrameOutcome } from './specFrames.ts';

@@ -6,13 +6,8 @@
 
 import type { SpecRegistry } from '../../operators/decode/registry.ts';
 import { decodeBySpec } from '../../operators/decodeBySpec.ts';
-import {
-  type DeadLetter,
-  type IngestEnvelope,
-  ManualClock,
-  type RawRecord,
-  type Telemetry,
-} from '../../topology/index.ts';
+import { ManualClock } from '../../topology/clock.ts';
+import type { DeadLetter, IngestEnvelope, RawRecord, Telemetry } from '../../topology/index.ts';
 
 /** A frame and what came with it: the envelope's fields (none: a bare payload) and the partition key. */
 export interface TestFrame {

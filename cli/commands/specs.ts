@@ -5,12 +5,15 @@
  *                             decodes one frame and prints the telemetry as JSON, or the dead letter
  *   specs test DIR | --cases FILE [--spec-dir DIR] [--now ISO]
  *                             runs the example cases (`*.cases.yaml`) and prints a pass/fail table
- *   specs schema              the JSON Schema of a spec file, for editors
+ *   specs schema [--cases]    the JSON Schema of a spec file (of a case file), for editors
+ *   specs reference [--out F] the field reference of the language (`specs/REFERENCE.md`)
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { REASON_CODES } from '../../operators/decode/errors.ts';
 import { SpecRegistry } from '../../operators/decode/registry.ts';
-import { loadSpecDirectory } from '../../specs/loader.ts';
+import { caseFileJsonSchema } from '../../specs/cases.ts';
+import { specReference } from '../../specs/reference.ts';
 import { specJsonSchema } from '../../specs/schema.ts';
 import { EXIT } from '../exitCodes.ts';
 import { caseFilesOf, runCaseFiles } from './specCases.ts';
@@ -72,11 +75,10 @@ export function registerSpecsCommand(program: Command): void {
     .argument('<dir>', 'directory of *.yaml specs')
     .action((dir: string) => {
       // loaded as a worker loads them: schema problems and compile problems (an unknown time zone)
-      const problems = new SpecRegistry(dir).load();
-      for (const { file, spec } of loadSpecDirectory(dir).specs) {
-        if (!problems.some((p) => p.file === file))
-          console.log(`ok    ${file}  ${spec.id} v${spec.version} (${spec.format.type})`);
-      }
+      const registry = new SpecRegistry(dir);
+      const problems = registry.load();
+      for (const [file, { spec }] of registry.compiledByFile)
+        console.log(`ok    ${file}  ${spec.id} v${spec.version} (${spec.format.type})`);
       for (const p of problems) console.log(`error ${p.file}:${p.line}  ${p.message}`);
       if (problems.length > 0) process.exit(EXIT.failed);
     });
@@ -108,6 +110,20 @@ export function registerSpecsCommand(program: Command): void {
 
   specs
     .command('schema')
-    .description('print the JSON Schema of a spec file (for editors)')
-    .action(() => console.log(JSON.stringify(specJsonSchema(), null, 2)));
+    .description('print the JSON Schema of a spec file, or of a case file with --cases (for editors)')
+    .option('--cases', 'the schema of a case file (*.cases.yaml)')
+    .action((opts: { cases?: boolean }) => {
+      const schema = opts.cases ? caseFileJsonSchema(REASON_CODES) : specJsonSchema();
+      console.log(JSON.stringify(schema, null, 2));
+    });
+
+  specs
+    .command('reference')
+    .description('print the field reference of the spec language (Markdown), or write it to a file')
+    .option('--out <file>', 'write it here (specs/REFERENCE.md is the committed one)')
+    .action((opts: { out?: string }) => {
+      const text = specReference();
+      if (opts.out === undefined) process.stdout.write(text);
+      else writeFileSync(opts.out, text);
+    });
 }

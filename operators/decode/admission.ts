@@ -10,7 +10,8 @@
  */
 import { z } from 'zod';
 import type { BinaryField, Spec } from '../../specs/schema.ts';
-import { hasUnstorableText, type Telemetry } from '../../topology/index.ts';
+import type { Telemetry } from '../../topology/index.ts';
+import { hasUnstorableText } from '../../topology/rejection.ts';
 import { DecodeError } from './errors.ts';
 import { extensionFields } from './formats/kv.ts';
 import { isPlausibleEpoch, isPrintable, quoted } from './storable.ts';

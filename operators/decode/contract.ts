@@ -1,7 +1,8 @@
 /**
  * A product's data contract, compiled: required metrics, types, ranges, allowed values, the clock
- * skew allowed for the event time, and what a device id looks like. A violated metric either rejects the record or is dropped
- * while the record is kept, as the spec says per metric.
+ * skew allowed for the event time (either limit may be switched off), and what a device id looks
+ * like. A violated metric either rejects the record or is dropped while the record is kept, as the
+ * spec says per metric.
  *
  * The check is generated as straight-line code (`new Function`): one named property read and a few
  * comparisons per metric, instead of a loop over rule objects. The generated text holds metric names
@@ -59,9 +60,14 @@ export function compileContract(contract: Spec['contract']): ContractCheck {
     },
     allowed: rules.map(([, rule]) => (rule.allowed === undefined ? undefined : new Set(rule.allowed))),
   };
+  // a limit switched off (`off` in the spec: Infinity) has no comparison at all
+  const limits = [
+    ...(maxFutureSkewMs === Number.POSITIVE_INFINITY ? [] : [`ts > now + ${finite(maxFutureSkewMs)}`]),
+    ...(maxAgeMs === Number.POSITIVE_INFINITY ? [] : [`ts < now - ${finite(maxAgeMs)}`]),
+  ];
   const lines: string[] = [
     // NaN times compare false both ways, as in the rule they replace
-    `if (ts > now + ${finite(maxFutureSkewMs)} || ts < now - ${finite(maxAgeMs)}) k.skew(ts, now);`,
+    ...(limits.length > 0 ? [`if (${limits.join(' || ')}) k.skew(ts, now);`] : []),
     'let x;',
   ];
   rules.forEach(([metric, rule], i) => {

@@ -6,7 +6,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadedSpec, loadSpecDirectory, type SpecProblem, specFileNames } from '../../specs/loader.ts';
-import { type Clock, errorMessage, type Logger, silentLogger } from '../../topology/index.ts';
+import type { Clock } from '../../topology/index.ts';
+import { errorMessage, type Logger, silentLogger } from '../../topology/logger.ts';
 import { type CompiledSpec, compileSpec } from './compileSpec.ts';
 import type { Incoming } from './envelope.ts';
 import { type DeviceRegistry, topicIds } from './match.ts';
@@ -56,6 +57,11 @@ export class SpecRegistry {
     for (const p of problems)
       this.log.warn({ file: p.file, line: p.line, problem: p.message }, 'spec refused');
     return problems;
+  }
+
+  /** Every spec compiled from the directory, by file, the versions not in force included. */
+  get compiledByFile(): ReadonlyMap<string, CompiledSpec> {
+    return this.byFile;
   }
 
   /** The compiled specs in force: the highest version of each spec id, in file order. */

@@ -3,7 +3,7 @@
  * ISO-8601, BCD `YYMMDDhhmmss`, or device-local `YYYY-MM-DD hh:mm:ss` in a configured IANA zone.
  */
 import type { TimestampSpec } from '../../specs/schema.ts';
-import { isKnownZone } from '../../topology/index.ts';
+import { isKnownZone } from '../../topology/clock.ts';
 import { wallClockInstant, zoneOffset } from '../time/zoneOffset.ts';
 import { DecodeError } from './errors.ts';
 import type { FieldValue } from './frame.ts';

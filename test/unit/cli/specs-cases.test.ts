@@ -176,4 +176,42 @@ describe('specs test with case files', () => {
     },
     CLI_TEST_TIMEOUT_MS,
   );
+
+  it(
+    'specs validate names the line of a bad key and what is allowed',
+    async () => {
+      const file = scratch(
+        'bad.yaml',
+        [
+          'id: bad',
+          'version: 1',
+          'productId: bad',
+          'match: { productId: bad }',
+          'format: { type: json, fields: { ts: ts } }',
+          'telemetry:',
+          '  deviceId: { from: topic }',
+          '  timestamp: { field: ts, kind: epoch }',
+        ].join('\n'),
+      );
+      const { code, stdout } = await runCli(['specs', 'validate', join(file, '..')]);
+      expect(stdout).toContain(
+        `error ${file}:8  telemetry.timestamp.kind: "epoch" is not allowed: one of epoch-s, epoch-ms`,
+      );
+      expect(code).toBe(1);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'specs schema --cases prints the JSON Schema of a case file',
+    async () => {
+      const { code, stdout } = await runCli(['specs', 'schema', '--cases']);
+      const schema = JSON.parse(stdout) as { properties: Record<string, unknown>; required: string[] };
+      expect(Object.keys(schema.properties)).toEqual(['now', 'cases']);
+      expect(schema.required).toEqual(['cases']);
+      expect(stdout).toContain('"checksum-mismatch"');
+      expect(code).toBe(0);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 });

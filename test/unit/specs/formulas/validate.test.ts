@@ -124,7 +124,7 @@ describe('a formula file', () => {
       'formulas:\n  - id: x\n    version: 0\n    productId: p\n    expression: "1"\n',
     );
     expect(problems).toEqual([
-      { file: 'h.yaml', line: 3, message: 'formulas.0.version: Too small: expected number to be >=1' },
+      { file: 'h.yaml', line: 3, message: 'formulas.0.version: 0 must be at least 1' },
     ]);
   });
 });

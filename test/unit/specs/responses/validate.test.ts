@@ -85,7 +85,7 @@ describe('response-policy files', () => {
     expectRefused(
       setText('  - alarm: overheat\n    remoteFix:\n      shadow: { desired: { fanSpeed: high } }', ''),
       'fanSpeed',
-      /^policies\.0\.remoteFix\.shadow\.within: .*expected string/,
+      /^policies\.0\.remoteFix\.shadow\.within: .*expected a string/,
     );
     expectRefused(
       setText(
