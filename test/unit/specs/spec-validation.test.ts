@@ -41,7 +41,9 @@ const MISTAKES: readonly { kind: string; over: Sections; line: number; says: str
     kind: 'a misspelt option of a field',
     over: { format: [...SECTIONS.format.slice(0, 4), '    - { name: temp, type: i16, scal: 0.1 }'] },
     line: 10,
-    says: ['format.fields.1: unknown key "scal"; allowed: name, type, length, endian, scale, offset'],
+    says: [
+      'format.fields.1: unknown key "scal"; allowed: name, type, length, lengthFrom, endian, scale, offset',
+    ],
   },
   {
     kind: 'an unknown format',
@@ -138,7 +140,9 @@ const MISTAKES: readonly { kind: string; over: Sections; line: number; says: str
     kind: 'an ascii field without its length',
     over: { format: [...SECTIONS.format.slice(0, 4), '    - { name: code, type: ascii }'] },
     line: 10,
-    says: ['format.fields.1.length: bcd, ascii and hex fields need a length — bytes; required for bcd'],
+    says: [
+      'format.fields.1.length: bcd, ascii and hex fields need a length (or lengthFrom) — bytes; required for bcd, ascii and hex',
+    ],
   },
   {
     kind: 'a key-value key that is not 4 hex digits',
