@@ -50,12 +50,13 @@ import {
   type NewAction,
   NOTIFICATION_KINDS,
 } from './outboxTable.ts';
-import type {
-  DispatchActionPayload,
-  DispatchSpec,
-  FixActionPayload,
-  NotifyActionPayload,
-  VerifyActionPayload,
+import {
+  type DispatchActionPayload,
+  dispatchRow,
+  type FixActionPayload,
+  type NotifyActionPayload,
+  type RowSubject,
+  type VerifyActionPayload,
 } from './plan.ts';
 
 /** The channels a worker delivers on; a row on a channel it lacks waits for a worker that has it. */
@@ -261,7 +262,7 @@ export class OutboxDeliverer {
               : 'a firmware job went to this device today';
           outcomes.set(a.key, { status: 'skipped', result: why });
           if (payload.dispatch !== null)
-            followUps.push(this.dispatchAfter(a, payload.dispatch, `remote fix not sent: ${why}`, now));
+            followUps.push(dispatchRow(carried(a), payload.dispatch, `remote fix not sent: ${why}`, now));
           continue;
         }
         commands.set(`${a.kind}\u0001${a.deviceId}`, now);
@@ -403,7 +404,7 @@ export class OutboxDeliverer {
     if (a.kind === 'shadow' || a.kind === 'firmware') {
       const { dispatch } = a.payload as FixActionPayload;
       if (dispatch !== null)
-        followUps.push(this.dispatchAfter(a, dispatch, `remote fix failed: ${result.error}`, now));
+        followUps.push(dispatchRow(carried(a), dispatch, `remote fix failed: ${result.error}`, now));
     }
   }
 
@@ -496,7 +497,7 @@ export class OutboxDeliverer {
     const why = `the device did not report ${missing.join(', ')} as expected within ${verify.withinMs / 1000} s`;
     outcomes.set(a.key, { status: 'sent', result: `not fixed: ${why}` });
     if (dispatch !== null)
-      followUps.push(this.dispatchAfter(a, dispatch, `remote ${verify.fix} fix did not work: ${why}`, now));
+      followUps.push(dispatchRow(carried(a), dispatch, `remote ${verify.fix} fix did not work: ${why}`, now));
   }
 
   private async openDispatch(
@@ -608,18 +609,6 @@ export class OutboxDeliverer {
     this.settle(a, result, outcomes, [], now);
   }
 
-  private dispatchAfter(a: ClaimedAction, dispatch: DispatchSpec, reason: string, now: number): NewAction {
-    return {
-      ...carried(a),
-      key: `${a.episodeId}/dispatch/outbox:technician`,
-      kind: 'dispatch',
-      channel: 'outbox',
-      payload: { dispatch, reason } satisfies DispatchActionPayload,
-      dueAt: now,
-      stopOnAck: false,
-    };
-  }
-
   /** The figures as gauges for `/metrics` (counts since start; the latency over the last 1,000). */
   gauges(): SourceGauge[] {
     const f = this.figures;
@@ -663,8 +652,8 @@ export class OutboxDeliverer {
   }
 }
 
-/** The subject fields a follow-up row keeps from the row it follows. */
-function carried(a: ClaimedAction): Pick<NewAction, 'episodeId' | 'customerId' | 'deviceId' | 'productId'> {
+/** The subject a follow-up row keeps from the row it follows. */
+function carried(a: ClaimedAction): RowSubject {
   return { episodeId: a.episodeId, customerId: a.customerId, deviceId: a.deviceId, productId: a.productId };
 }
 

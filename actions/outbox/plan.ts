@@ -162,18 +162,12 @@ export function planActions(events: readonly AlarmEvent[], ctx: PlanContext): Ac
   return { rows, stop: [...stop] };
 }
 
-/** The subject of a row: who and what it is about. */
+/** A row of `episode`. */
 function rowOf(
   episode: Episode,
   fields: Pick<NewAction, 'key' | 'kind' | 'channel' | 'payload' | 'dueAt' | 'stopOnAck'>,
 ): NewAction {
-  return {
-    ...fields,
-    episodeId: episode.id,
-    customerId: episode.customerId,
-    deviceId: episode.deviceId,
-    productId: episode.productId,
-  };
+  return { ...fields, ...subjectOf(episode) };
 }
 
 function planRaise({ set, policy }: PolicyInForce, episode: Episode, now: number): NewAction[] {
@@ -217,7 +211,7 @@ function planRaise({ set, policy }: PolicyInForce, episode: Episode, now: number
   } else if (dispatch !== null) {
     const reason =
       fix === undefined ? 'no remote fix for this alarm' : 'the alarm names no device to fix remotely';
-    rows.push(dispatchRow(episode, dispatch, reason, now));
+    rows.push(dispatchRow(subjectOf(episode), dispatch, reason, now));
   }
   return rows;
 }
@@ -272,21 +266,35 @@ function fixRow(
   });
 }
 
-/** The row that opens a technician dispatch for `episode`. */
+/** What an outbox row says of its alarm: the episode and who and what it is about. */
+export type RowSubject = Pick<NewAction, 'episodeId' | 'customerId' | 'deviceId' | 'productId'>;
+
+/** The subject of an episode's rows. */
+function subjectOf(episode: Episode): RowSubject {
+  return {
+    episodeId: episode.id,
+    customerId: episode.customerId,
+    deviceId: episode.deviceId,
+    productId: episode.productId,
+  };
+}
+
+/** The row that opens a technician dispatch for an episode (one per episode: the key says so). */
 export function dispatchRow(
-  episode: Episode,
+  subject: RowSubject,
   dispatch: DispatchSpec,
   reason: string,
   now: number,
 ): NewAction {
-  return rowOf(episode, {
-    key: `${episode.id}/dispatch/outbox:technician`,
+  return {
+    ...subject,
+    key: `${subject.episodeId}/dispatch/outbox:technician`,
     kind: 'dispatch',
     channel: 'outbox',
     payload: { dispatch, reason } satisfies DispatchActionPayload,
     dueAt: now,
     stopOnAck: false,
-  });
+  };
 }
 
 function planClear({ set, policy }: PolicyInForce, episode: Episode, seq: number, now: number): NewAction[] {
