@@ -5,7 +5,6 @@
  */
 
 import { fileURLToPath } from 'node:url';
-import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { type OutboxWriter, outboxWriter } from '../actions/outbox/outboxWriter.ts';
 import { cdcDecode } from '../operators/cdc/cdcDecode.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
@@ -21,7 +20,7 @@ import { hotAggregateSink } from '../sinks/hot/hotAggregateSink.ts';
 import { hotTelemetrySink } from '../sinks/hot/hotTelemetrySink.ts';
 import type { PgChannelFeed } from '../sinks/postgres/channelFeed.ts';
 import { migrateWarm } from '../sinks/postgres/migrate.ts';
-import { describeEndpoint, type WarmStore } from '../sinks/postgres/store.ts';
+import type { WarmStore } from '../sinks/postgres/store.ts';
 import { warmDailyAggregateSink } from '../sinks/warm/dailyAggregateSink.ts';
 import { masterDataApplySink } from '../sinks/warm/masterdata/applier.ts';
 import { pgDeviceDirectory } from '../sinks/warm/masterdata/deviceDirectory.ts';
@@ -30,9 +29,7 @@ import { type PgInvalidationFeed, pgInvalidationFeed } from '../sinks/warm/maste
 import { pgSiteZones, type SiteZones } from '../sinks/warm/masterdata/siteZones.ts';
 import { rulesetFeed } from '../sinks/warm/rulesets.ts';
 import { kinesisAllShardsSource } from '../sources/kinesis/allShardsSource.ts';
-import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { kclSource } from '../sources/kinesis/kclSource.ts';
-import { connectRedis, redisClient } from '../state/redisConnection.ts';
 import {
   type Clock,
   errorMessage,
@@ -47,10 +44,10 @@ import { type ActionsStage, openActionsStage } from './actionsStage.ts';
 import { type AdminServer, startAdminServer } from './admin.ts';
 import { resolveAdminToken } from './adminAuth.ts';
 import { ConfigError, type WorkerConfig } from './config.ts';
-import { ServiceUnavailableError } from './exitCodes.ts';
 import { RulesetCatalog } from './rulesetCatalog.ts';
 import { rulesStage, specsByProduct } from './rulesStage.ts';
-import { redisAuth, workerKeyedStateStore } from './stateConfig.ts';
+import { checkKinesis, checkPostgres, checkRedis, prepareHot } from './serviceChecks.ts';
+import { workerKeyedStateStore } from './stateConfig.ts';
 import { openWorkerStores, type WorkerStores } from './stores.ts';
 import { buildTelemetryTopology, type TelemetryTopology } from './telemetryTopology.ts';
 
@@ -78,78 +75,6 @@ export interface WorkerDeps {
   readonly clock?: Clock;
   /** An already-open Warm store (the demo's embedded one); opened from the config when absent. */
   readonly warm?: WarmStore;
-}
-
-async function checkKinesis(config: WorkerConfig): Promise<void> {
-  const { streamName, region, endpoint } = config.source.kinesis;
-  const probe: KinesisClient = createKinesisClient({ region, endpoint, maxAttempts: 1 });
-  const address = endpoint ?? `the AWS Kinesis endpoint of ${region}`;
-  try {
-    await probe.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
-  } catch (error) {
-    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
-      throw new ServiceUnavailableError(
-        'Kinesis stream',
-        'source.kinesis.streamName',
-        address,
-        `stream "${streamName}" does not exist`,
-      );
-    }
-    throw new ServiceUnavailableError('Kinesis', 'source.kinesis.endpoint', address, error);
-  } finally {
-    probe.destroy();
-  }
-}
-
-async function checkPostgres(warm: WarmStore, config: WorkerConfig): Promise<void> {
-  const endpoints: Array<[string, string, typeof warm.write]> = [
-    ['warm.writeUrl', config.warm.writeUrl, warm.write],
-  ];
-  if (config.warm.readUrl !== undefined) endpoints.push(['warm.readUrl', config.warm.readUrl, warm.read]);
-  for (const [key, url, client] of endpoints) {
-    try {
-      await client.query('SELECT 1');
-    } catch (error) {
-      throw new ServiceUnavailableError('PostgreSQL', key, describeEndpoint(url), error);
-    }
-  }
-}
-
-async function checkRedis(config: WorkerConfig, log: Logger, clock: Clock): Promise<void> {
-  if (config.state.backend !== 'redis') return;
-  const state = config.state;
-  const auth = await redisAuth(state)();
-  const probe = redisClient(
-    state,
-    auth,
-    { log, clock, client: 'start-up check' },
-    { maxRetriesPerRequest: 0, connectTimeout: 5000 },
-  );
-  try {
-    await connectRedis(probe);
-    await probe.ping();
-  } catch (error) {
-    const { hostname, port } = new URL(state.redisUrl);
-    throw new ServiceUnavailableError('Redis', 'state.redisUrl', `${hostname}:${port || '6379'}`, error);
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function prepareHot(stores: WorkerStores, config: WorkerConfig): Promise<void> {
-  try {
-    await stores.hot.prepare();
-  } catch (error) {
-    if (!config.hot) throw error;
-    const url = config.hot.writeUrl;
-    const address = config.hot.kind === 'mongodb' ? new URL(url).host : describeEndpoint(url);
-    throw new ServiceUnavailableError(
-      config.hot.kind === 'mongodb' ? 'MongoDB' : 'PostgreSQL',
-      'hot.writeUrl',
-      address,
-      error,
-    );
-  }
 }
 
 /** The specs shipped with shardflow (the demo fleet and one example of each format). */

@@ -3,8 +3,10 @@
  * now, and it states what an author needs: every format, binary type, byte and bit order, and the
  * contract's time limits with their defaults.
  */
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { BINARY_TYPES } from '../../../specs/binaryFields.ts';
 import { REFERENCE_COMMAND, specReference } from '../../../specs/reference.ts';
 
 const reference = specReference();
@@ -21,21 +23,7 @@ describe('the spec field reference', () => {
   it('has a table for every format and every binary type with its reading', () => {
     for (const format of ['hex', 'kv', 'hybrid', 'json', 'csv'])
       expect(reference).toContain(`### \`format (type: ${format})\``);
-    for (const type of [
-      'u8',
-      'u16',
-      'u32',
-      'u64',
-      'i8',
-      'i16',
-      'i32',
-      'i64',
-      'f32',
-      'f64',
-      'bcd',
-      'ascii',
-      'hex',
-    ])
+    for (const type of BINARY_TYPES)
       expect(reference).toMatch(new RegExp(`^\\| \`${type}\` \\| \\d+|^\\| \`${type}\` \\| \`length\``, 'm'));
     expect(reference).not.toContain('(not described yet)');
   });
