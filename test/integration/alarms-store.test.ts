@@ -28,7 +28,7 @@ import {
   ManualClock,
   rebuildEpisodes,
 } from '../../topology/index.ts';
-import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.ts';
+import { CLI_TEST_TIMEOUT_MS, runCli, warmOnlyConfig } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 const MIN = 60_000;
@@ -94,10 +94,7 @@ describe('alarm stores', () => {
     hot = postgresHotStore({ write, read }, { retentionDays: 10, ownsEndpoints: false });
     dir = mkdtempSync(join(tmpdir(), 'shardflow-alarms-'));
     config = join(dir, 'shardflow.yaml');
-    writeFileSync(
-      config,
-      `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${db.url}\n`,
-    );
+    writeFileSync(config, warmOnlyConfig(db.url));
   }, 60_000);
 
   afterAll(async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatchIdOf, openDispatch } from '../../actions/dispatch/dispatches.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
-import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.ts';
+import { CLI_TEST_TIMEOUT_MS, runCli, warmOnlyConfig } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 let db: TestDatabase;
@@ -26,10 +26,7 @@ beforeAll(async () => {
   await migrateWarm(sql);
   dir = mkdtempSync(join(tmpdir(), 'dispatch-cli-'));
   config = join(dir, 'worker.yaml');
-  writeFileSync(
-    config,
-    `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${db.url}\n`,
-  );
+  writeFileSync(config, warmOnlyConfig(db.url));
 });
 
 afterAll(async () => {

@@ -23,7 +23,7 @@ import {
   type WindowAggregate,
   windowRevision,
 } from '../../topology/index.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, warmOnlyConfig } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 const DAY = 86_400_000;
@@ -155,10 +155,7 @@ describe('shardflow formulas against the Warm store', () => {
     warm = openWarmStore(warmStoreConfigSchema.parse({ writeUrl: db.url }));
     await migrateWarm(warm.write);
     dir = mkdtempSync(join(tmpdir(), 'shardflow-formulas-cli-'));
-    config = write(
-      'shardflow.yaml',
-      `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${db.url}\n`,
-    );
+    config = write('shardflow.yaml', warmOnlyConfig(db.url));
   });
 
   afterAll(async () => {

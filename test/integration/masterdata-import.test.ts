@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.ts';
+import { runCli, warmOnlyConfig } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 /** `shardflow masterdata …args`. */
@@ -32,10 +32,7 @@ describe('shardflow masterdata import', () => {
     db = await createTestDatabase('mdimport');
     pool = testPool(db.url, 1);
     dir = mkdtempSync(join(tmpdir(), 'shardflow-mdimport-'));
-    config = file(
-      'shardflow.yaml',
-      `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${db.url}\n`,
-    );
+    config = file('shardflow.yaml', warmOnlyConfig(db.url));
   });
 
   afterAll(async () => {

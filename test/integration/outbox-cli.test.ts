@@ -13,7 +13,7 @@ import { policiesOfSets } from '../../actions/policies/catalog.ts';
 import { migrateWarm } from '../../sinks/postgres/migrate.ts';
 import { pgSqlClient, type SqlClient } from '../../sinks/postgres/sql.ts';
 import { episodeOf, eventOf, policySetOf } from '../support/actions.ts';
-import { CLI_TEST_TIMEOUT_MS, runCli } from '../support/cli.ts';
+import { CLI_TEST_TIMEOUT_MS, runCli, warmOnlyConfig } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 let db: TestDatabase;
@@ -27,10 +27,7 @@ beforeAll(async () => {
   sql = pgSqlClient(testPool(db.url, 2));
   await migrateWarm(sql);
   config = join(mkdtempSync(join(tmpdir(), 'outbox-cli-')), 'worker.yaml');
-  writeFileSync(
-    config,
-    `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${db.url}\n`,
-  );
+  writeFileSync(config, warmOnlyConfig(db.url));
 });
 
 afterAll(async () => {

@@ -20,7 +20,7 @@ import {
 import { loadSpecDirectory } from '../../specs/loader.ts';
 import { parseRuleset } from '../../specs/rules/loader.ts';
 import type { Ruleset } from '../../specs/rules/schema.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, warmOnlyConfig } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase, testPool } from '../support/postgres.ts';
 
 const THERMO = 'specs/examples/rules/thermo-t1.rules.yaml';
@@ -46,10 +46,7 @@ describe('rulesets in the Warm store', () => {
     await migrateWarm(sql);
     dir = mkdtempSync(join(tmpdir(), 'shardflow-rules-warm-'));
     config = join(dir, 'shardflow.yaml');
-    writeFileSync(
-      config,
-      `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${db.url}\n`,
-    );
+    writeFileSync(config, warmOnlyConfig(db.url));
   });
 
   afterAll(async () => {

@@ -63,3 +63,8 @@ export function runCli(
 ): Promise<CliResult> {
   return startCli(args, env, timeoutMs).exited;
 }
+
+/** A worker configuration for the commands that only need the Warm store at `warmUrl`. */
+export function warmOnlyConfig(warmUrl: string): string {
+  return `source:\n  kinesis:\n    streamName: unused\n    endpoint: http://127.0.0.1:1\nwarm:\n  writeUrl: ${warmUrl}\n`;
+}
