@@ -140,6 +140,7 @@ export const checksumSchema = z
 
 /** The integer types a length may come from: never negative, always an exact double. */
 const LENGTH_TYPES: ReadonlySet<string> = new Set(['u8', 'u16', 'u32']);
+/** The integer types (the only ones a repeat count or bit fields may use). */
 export const INTEGER_TYPES: ReadonlySet<string> = new Set([
   'u8',
   'u16',

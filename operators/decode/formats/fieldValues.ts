@@ -4,20 +4,13 @@
  * generated readers of `binaryFields.ts` use, and the function it calls for the options that are more
  * than arithmetic.
  */
+import { INTEGER_TYPES } from '../../../specs/binaryFields.ts';
 import { type BinaryField, TYPE_BYTES } from '../../../specs/schema.ts';
-import type { FieldValue } from '../frame.ts';
 
 /** The integer types (the only ones a repeat count or bit fields may use). */
-export const INTEGER_TYPES: ReadonlySet<string> = new Set([
-  'u8',
-  'u16',
-  'u32',
-  'u64',
-  'i8',
-  'i16',
-  'i32',
-  'i64',
-]);
+export { INTEGER_TYPES };
+
+import type { FieldValue } from '../frame.ts';
 
 /** What turns a field's raw value into its value (`specs/schema.ts`'s value options). */
 export type FieldTransform = {
