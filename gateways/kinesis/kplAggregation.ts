@@ -178,6 +178,28 @@ class AggregateBuilder {
 }
 
 /**
+ * Packs the longest prefix of `records` that fits in one aggregate of at most `maxBytes` (at least the
+ * first record, put on its own when it is too large to share one). For callers that must keep a key's
+ * records in one Kinesis record, so that they are put, or fail, together.
+ */
+export function aggregatePrefix(
+  records: readonly UserRecord[],
+  maxBytes: number = DEFAULT_AGGREGATE_BYTES,
+): PackedRecord {
+  const first = records[0];
+  if (first === undefined) throw new Error('nothing to aggregate');
+  const builder = new AggregateBuilder();
+  if (records.length === 1 || builder.sizeWith(first) > maxBytes) return { record: first, count: 1 };
+  for (const record of records) {
+    if (builder.count > 0 && builder.sizeWith(record) > maxBytes) break;
+    builder.add(record);
+  }
+  return builder.count === 1
+    ? { record: first, count: 1 }
+    : { record: builder.build(), count: builder.count };
+}
+
+/**
  * Packs user records into KPL aggregates of at most `maxBytes` each (data plus framing), one group per
  * shard, keeping each shard's records in their given order. A record too large to share an aggregate
  * is put on its own, unaggregated, as the KPL does.

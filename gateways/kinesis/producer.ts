@@ -20,7 +20,7 @@ import {
 } from './kplAggregation.ts';
 
 /** PutRecords limits: records per request, bytes per request, bytes per record (data + key). */
-const PUT_RECORDS_LIMITS = { records: 500, requestBytes: 5 * 1024 * 1024, recordBytes: 1024 * 1024 };
+export const PUT_RECORDS_LIMITS = { records: 500, requestBytes: 5 * 1024 * 1024, recordBytes: 1024 * 1024 };
 
 /** What a producer needs. */
 export interface KinesisProducerOptions {
