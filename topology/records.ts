@@ -55,6 +55,12 @@ export interface IngestEnvelope {
   readonly productId?: string;
   readonly encoding: 'base64' | 'utf8' | 'hex';
   readonly payload: string;
+  /**
+   * Set by a gateway that could not take the bytes as a message (a TCP stream's framing broke, a
+   * file's record could not be cut): why. The decode stage makes it a `gateway-rejected` dead letter
+   * with the payload as its bytes, so that nothing a device sent is lost.
+   */
+  readonly rejected?: string;
 }
 
 /** Where a decoded record came from, so any output can be traced to its stream position. */

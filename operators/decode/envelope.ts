@@ -54,6 +54,11 @@ export function readIncoming(record: RawRecord): Incoming {
     return { envelope: undefined, payload: data };
   }
   checkEnvelopeFields(candidate);
+  if (candidate.rejected !== undefined)
+    throw new DecodeError(
+      'gateway-rejected',
+      `the ${candidate.protocol ?? ''} gateway kept these bytes: ${String(candidate.rejected).slice(0, MAX_ENVELOPE_TEXT)}`,
+    );
   return { envelope: candidate as IngestEnvelope, payload: payloadBytes(candidate as IngestEnvelope) };
 }
 
@@ -76,7 +81,7 @@ function checkEnvelopeFields(e: Partial<IngestEnvelope>): void {
       'invalid-envelope',
       `receivedAt ${quoted(JSON.stringify(e.receivedAt))} is not an epoch in milliseconds between 2000 and 2100`,
     );
-  for (const key of ['topic', 'source', 'productId'] as const) {
+  for (const key of ['topic', 'source', 'productId', 'rejected'] as const) {
     const value: unknown = e[key];
     if (value === undefined) continue;
     if (typeof value !== 'string')

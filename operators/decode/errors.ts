@@ -9,6 +9,7 @@ export const REASON_CODES = [
   'no-spec', // no spec matches the record
   'payload-too-large', // over the spec's maxBytes
   'invalid-envelope', // the ingest envelope is not valid
+  'gateway-rejected', // a gateway could not take the bytes as a message (broken framing); its reason in the message
   'invalid-hex-text', // a hex-text payload has non-hex characters or an odd length
   'truncated', // the frame ends before a field, group or value
   'trailing-bytes', // bytes left after the last field
