@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the integration tests need (redis-server, PostgreSQL 15, Chromium) when
+# Installs the Debian packages the integration tests need (redis-server, PostgreSQL 15, mosquitto, Chromium) when
 # absent.
 # Idempotent: does nothing, and touches no package index, when everything is already there.
 set -euo pipefail
@@ -10,6 +10,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   missing+=(postgresql)
 fi
+
+# The MQTT bridge's tests run a real MQTT 5 broker (shared subscriptions); aedes (npm) is the 3.1.1 one.
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 
 # The benchmark report's test opens it in headless Chromium through playwright-core (never a download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -43,6 +46,9 @@ for pkg in "${missing[@]}"; do
       ;;
     redis-server)
       "${as_root[@]}" service redis-server stop >/dev/null 2>&1 || true
+      ;;
+    mosquitto)
+      "${as_root[@]}" service mosquitto stop >/dev/null 2>&1 || true
       ;;
   esac
 done
