@@ -31,7 +31,11 @@ export function createKinesisClient(options: KinesisClientOptions): KinesisClien
     region: options.region,
     requestHandler: new NodeHttpHandler(
       options.requestTimeoutMs !== undefined
-        ? { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs }
+        ? {
+            requestTimeout: options.requestTimeoutMs,
+            connectionTimeout: options.requestTimeoutMs,
+            throwOnRequestTimeout: true,
+          }
         : {},
     ),
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
