@@ -9,7 +9,7 @@ import { type Clock, errorMessage, type Logger, silentLogger } from '../../topol
 import type { DurableIngest } from '../ingest/durableIngest.ts';
 import type { PayloadKeyFinder } from '../ingest/envelope.ts';
 import { ackBytes, type TcpGatewayConfig, type TcpListenerConfig } from './config.ts';
-import { type ConnectionContext, TcpConnection, tcpCounters } from './connection.ts';
+import { type ConnectionContext, TcpConnection, type TcpCounters, tcpCounters } from './connection.ts';
 
 /** What the TCP gateway needs. */
 export interface TcpGatewayOptions {
@@ -37,8 +37,8 @@ export interface TcpGateway {
   readonly addresses: readonly TcpListenerAddress[];
   /** Listening and not closing: what `/readyz` reports to the load balancer. */
   ready(): boolean;
-  /** Counters and gauges for `/metrics`; see `TcpCounters`. */
-  stats(): Record<string, number>;
+  /** Counters and gauges for `/metrics` (a plain record of numbers); see `TcpCounters`. */
+  stats(): Readonly<TcpCounters>;
   /**
    * Stops listening and reading, lets what was read become durable and be acknowledged (up to the
    * config's `drainTimeoutMs`), then ends the sockets. Idempotent.
