@@ -372,22 +372,32 @@ describe('MQTT bridge', () => {
     expectAllInOrder(await readStream(kinesis, after.stream), TOPICS, 10);
   }, 40_000);
 
-  it('fuzzed topics, payloads and QoS through aedes: every QoS 1 message kept exactly as sent, the bridge never drops', async () => {
+  it('fuzzed topics, payloads and QoS through mosquitto: every QoS 1 message kept exactly as sent, the bridge never drops', async () => {
     const { ingest, stream } = await harness('mqtt-fuzz', endpoint, 1);
-    const b = bridge(aedesUrl, ingest, { protocolVersion: 4 });
+    const b = bridge(mosquitto.url, ingest, { protocolVersion: 5 });
     cleanups.push(
       () => b.close(),
       () => ingest.close(0),
     );
     await waitFor('the bridge to subscribe', () => b.ready());
-    const client = await device(aedesUrl, 4);
+    const client = await device(mosquitto.url, 5);
     // A topic level the broker accepts: no separators, wildcards or control characters.
     const level = fc
       .oneof(
         fc.string({ unit: 'grapheme', maxLength: 12 }),
         fc.string({ unit: 'grapheme', minLength: 130, maxLength: 200 }),
       )
-      .map((text) => [...text].map((c) => (/[/+#]/.test(c) || (c.codePointAt(0) ?? 0) < 0x20 || ((c.codePointAt(0) ?? 0) >= 0x7f && (c.codePointAt(0) ?? 0) < 0xa0) ? '_' : c)).join(''));
+      .map((text) =>
+        [...text]
+          .map((c) =>
+            /[/+#]/.test(c) ||
+            (c.codePointAt(0) ?? 0) < 0x20 ||
+            ((c.codePointAt(0) ?? 0) >= 0x7f && (c.codePointAt(0) ?? 0) < 0xa0)
+              ? '_'
+              : c,
+          )
+          .join(''),
+      );
     const message = fc.record({
       device: level,
       child: fc.option(level, { nil: undefined }),
@@ -427,4 +437,51 @@ describe('MQTT bridge', () => {
     expect(b.ready()).toBe(true);
     expect(b.stats().disconnects).toBe(0);
   }, 50_000);
+
+  it('the broker connection cut: the bridge reconnects, the session resumes, nothing published meanwhile is lost', async () => {
+    const proxy = await startFaultProxy('127.0.0.1', mosquitto.port);
+    cleanups.push(() => proxy.close());
+    const { ingest, stream } = await harness('mqtt-cut');
+    const b = bridge(`mqtt://127.0.0.1:${proxy.port}`, ingest, { protocolVersion: 5 });
+    cleanups.push(
+      () => b.close(),
+      () => ingest.close(0),
+    );
+    await waitFor('the bridge to subscribe', () => b.ready());
+    const client = await device(mosquitto.url, 5);
+    await publishReadings(client, { alone: TOPICS.alone }, 10);
+    await waitFor('the first ten acknowledged', () => b.stats().acknowledged === 10);
+    proxy.down();
+    await waitFor('the bridge to notice', () => !b.ready());
+    // Published while the bridge is away: the broker keeps them in the bridge's session.
+    const sends: Promise<unknown>[] = [];
+    for (let seq = 10; seq < 30; seq++)
+      sends.push(client.publishAsync(TOPICS.alone, JSON.stringify({ d: 'alone', seq }), { qos: 1 }));
+    await Promise.all(sends);
+    proxy.up();
+    await waitFor('all thirty acknowledged', () => b.stats().acknowledged === 30, 20_000);
+    expect(b.stats().disconnects).toBeGreaterThanOrEqual(1);
+    expectAllInOrder(await readStream(kinesis, stream), { alone: TOPICS.alone }, 30);
+  }, 40_000);
+
+  it('close: stops reading, waits for what it holds to be durable and acknowledged, then disconnects', async () => {
+    const target = new URL(endpoint);
+    const proxy = await startFaultProxy(target.hostname, Number(target.port));
+    cleanups.push(() => proxy.close());
+    const { ingest, stream } = await harness('mqtt-close', `http://127.0.0.1:${proxy.port}`);
+    const b = bridge(mosquitto.url, ingest, { protocolVersion: 5, closeDrainMs: 10_000 });
+    cleanups.push(() => ingest.close(0));
+    await waitFor('the bridge to subscribe', () => b.ready());
+    proxy.down();
+    const client = await device(mosquitto.url, 5);
+    await publishReadings(client, TOPICS, 5);
+    await waitFor('the bridge to hold them', () => b.stats().unacknowledged === 15);
+    const closed = b.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.stats().acknowledged).toBe(0);
+    proxy.up();
+    await closed;
+    expect(b.stats()).toMatchObject({ acknowledged: 15, connected: 0 });
+    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 5);
+  }, 40_000);
 });
