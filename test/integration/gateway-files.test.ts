@@ -7,7 +7,7 @@
  * record still lands once and in order, and the gateway's buffer stays within its bound.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,7 +32,7 @@ import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { type IngestEnvelope, systemClock } from '../../topology/index.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { testEnv } from '../support/wait.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
 
 const kinesisEndpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
 
@@ -353,6 +353,65 @@ describe('file gateway (kinesalite, s3rver)', () => {
       Array.from({ length: 450 }, (_, i) => [lines[0], lines[1 + 2 * i], lines[2 + 2 * i]].join('\n')),
     );
     expect(rows).toHaveLength(470);
+  });
+
+  it('after a kill -9 the next run resumes at the last progress write: at least once, one replayed run', async () => {
+    const dir = tempDir('kill');
+    writeFileSync(join(dir, 'long.csv'), csv('dev-k', 3_000));
+    const stream = await newStream('files-kill');
+    const config = { ...CSV_CONFIG, progressIntervalMs: 100 };
+    // A slow gateway in its own process: small buffer, small aggregates, so the kill lands mid-file.
+    const script = `
+      import { durableIngest } from './gateways/ingest/durableIngest.ts';
+      import { filesGatewayConfigSchema, runFilesGateway } from './gateways/files/index.ts';
+      import { createKinesisClient } from './sources/kinesis/client.ts';
+      import { systemClock } from './topology/index.ts';
+      const client = createKinesisClient({ region: 'us-east-1', endpoint: ${JSON.stringify(kinesisEndpoint)} });
+      const ingest = durableIngest({ client, streamName: ${JSON.stringify(stream)}, clock: systemClock,
+        limits: { lingerMs: 10, maxBufferedRecords: 50, aggregateBytes: 2_000 } });
+      await runFilesGateway({ config: filesGatewayConfigSchema.parse(${JSON.stringify(config)}),
+        from: ${JSON.stringify(dir)}, ingest, clock: systemClock });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const progressFile = join(dir, '.shardflow-progress', 'long.csv.json');
+    const written = () => {
+      try {
+        return (JSON.parse(readFileSync(progressFile, 'utf8')) as { records: number }).records;
+      } catch {
+        return 0;
+      }
+    };
+    await waitFor('the child to write progress past 200 records', () => written() > 200, 60_000);
+    // Let more records land after that write, then kill between two writes.
+    await new Promise((r) => setTimeout(r, 150));
+    child.kill('SIGKILL');
+    await exited;
+    const atKill = written();
+    const beforeRerun = await landed(kinesis, stream);
+    expect(atKill).toBeGreaterThan(200);
+    expect(atKill).toBeLessThan(1_500);
+    expect(beforeRerun.length).toBeGreaterThanOrEqual(atKill);
+
+    const ingest = ingestFor(stream);
+    const summary = await runFilesGateway({
+      config: filesGatewayConfigSchema.parse(config),
+      from: dir,
+      ingest,
+      clock: systemClock,
+    });
+    expect(summary).toMatchObject({ files: 1, records: 3_000 - atKill, failed: [], stopped: false });
+    const uri = pathToFileURL(join(dir, 'long.csv')).href;
+    const expected = Array.from({ length: 3_000 }, (_, i) => `${uri}#line ${i + 2}`);
+    // What the killed run put, then everything from the last progress write on: the records between
+    // the write and the kill are in the stream twice, nothing is missing, each run in file order.
+    expect(sources(await landed(kinesis, stream))).toEqual([
+      ...expected.slice(0, beforeRerun.length),
+      ...expected.slice(atKill),
+    ]);
   });
 
   it('through 20 % entry failures, throttles and a stall: every record once, in order, the buffer bounded', async () => {

@@ -126,6 +126,56 @@ describe('file records', () => {
       { numRuns: 300 },
     );
   });
+  it('never throws on any bytes under any framing, and accounts for every byte it cut', () => {
+    const framingArb = fc.oneof(
+      fc.record({ kind: fc.constant('lines' as const), maxFrameBytes: fc.integer({ min: 1, max: 16 }) }),
+      fc.record({
+        kind: fc.constant('length-prefix' as const),
+        lengthBytes: fc.constantFrom(1 as const, 2 as const, 4 as const),
+        endian: fc.constantFrom('big' as const, 'little' as const),
+        maxFrameBytes: fc.integer({ min: 1, max: 64 }),
+      }),
+      fc.record({ kind: fc.constant('fixed' as const), frameBytes: fc.integer({ min: 1, max: 9 }) }),
+      fc.record({
+        kind: fc.constant('delimiter' as const),
+        delimiter: fc.constant({ hex: '7e' }),
+        maxFrameBytes: fc.integer({ min: 1, max: 16 }),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        framingArb,
+        fc.uint8Array({ maxLength: 300 }),
+        fc.array(fc.nat(300)),
+        fc.boolean(),
+        (input, bytes, cuts, header) => {
+          const framing = framingSchema.parse(input);
+          const options: CutOptions = {
+            framing,
+            header: header && framing.kind === 'lines' ? 'repeat' : 'none',
+            linesPerRecord: 2,
+          };
+          const { records, broken } = cutAll(options, bytes, cuts);
+          let previousEnd = 0;
+          for (const r of records) {
+            expect(r.offset).toBeGreaterThanOrEqual(previousEnd);
+            expect(r.end).toBeGreaterThan(r.offset);
+            expect(r.end).toBeLessThanOrEqual(bytes.length);
+            previousEnd = r.end;
+          }
+          if (broken !== undefined) {
+            expect(broken.offset).toBeGreaterThanOrEqual(previousEnd);
+            expect(broken.offset + broken.bytes.length).toBe(bytes.length);
+            expect(Buffer.from(broken.bytes)).toEqual(Buffer.from(bytes.subarray(broken.offset)));
+          }
+          if (options.header === 'none' && framing.kind !== 'lines' && framing.kind !== 'delimiter')
+            for (const r of records)
+              expect(Buffer.from(r.payload)).toEqual(Buffer.from(bytes.subarray(r.offset, r.end)));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });
 
 describe('durable prefix', () => {
