@@ -26,7 +26,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import mqtt from 'mqtt';
 import { startMosquitto } from '../infra/local/mosquitto.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
@@ -65,14 +69,19 @@ class Latencies {
   }
   summary() {
     const sorted = [...this.values].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
     return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
   }
 }
 
 /** A reading of a thermo-t1 device, as JSON text. */
 const reading = (device: string, n: number) =>
-  JSON.stringify({ device_id: device, ts: Date.now(), metrics: { temperature: 20 + (n % 50) / 10, humidity: 40 } });
+  JSON.stringify({
+    device_id: device,
+    ts: Date.now(),
+    metrics: { temperature: 20 + (n % 50) / 10, humidity: 40 },
+  });
 
 /** A gateway process: started from a configuration, sampled for RSS and CPU, stopped with SIGTERM. */
 async function startGateway(kind: string, configFile: string) {
@@ -83,7 +92,8 @@ async function startGateway(kind: string, configFile: string) {
   const started = new Promise<{ admin: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stderr! });
     lines.on('line', (line) => {
-      if (line.includes('"gateway started"')) resolve({ admin: (JSON.parse(line) as { admin: string }).admin });
+      if (line.includes('"gateway started"'))
+        resolve({ admin: (JSON.parse(line) as { admin: string }).admin });
       else if (/"level":(50|60)/.test(line)) console.error(line);
     });
     child.once('exit', (code) => reject(new Error(`gateway ${kind} exited with ${code}`)));
@@ -185,7 +195,11 @@ async function restLoad(port: number): Promise<Load> {
         method: 'POST',
         path: `/v1/devices/rest-${n % 100}/telemetry?productId=thermo-t1`,
         agent,
-        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY, 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': API_KEY,
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (res) => {
         res.resume();
@@ -209,7 +223,9 @@ async function restLoad(port: number): Promise<Load> {
 
 async function mqttLoad(brokerUrl: string, metrics: () => Promise<string>): Promise<Load> {
   const clients = await Promise.all(
-    Array.from({ length: 50 }, (_, i) => mqtt.connectAsync(brokerUrl, { clientId: `bench-device-${i}`, protocolVersion: 5 })),
+    Array.from({ length: 50 }, (_, i) =>
+      mqtt.connectAsync(brokerUrl, { clientId: `bench-device-${i}`, protocolVersion: 5 }),
+    ),
   );
   const start = performance.now();
   const sent = await paced(RATE, DURATION_S, (n) => {
@@ -217,13 +233,16 @@ async function mqttLoad(brokerUrl: string, metrics: () => Promise<string>): Prom
     clients[n % clients.length]!.publish(`devices/${device}/telemetry`, reading(device, n), { qos: 1 });
   });
   const seconds = (performance.now() - start) / 1000;
-  const put = async () => Number(/shardflow_gateway_ingest_records_put_total\{[^}]*\} (\d+)/.exec(await metrics())?.[1] ?? 0);
+  const put = async () =>
+    Number(/shardflow_gateway_ingest_records_put_total\{[^}]*\} (\d+)/.exec(await metrics())?.[1] ?? 0);
   const deadline = Date.now() + 60_000;
   while ((await put()) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
   await Promise.all(clients.map((c) => c.endAsync()));
   const text = await metrics();
   const quantile = (q: string) =>
-    Number(new RegExp(`durable_latency_ms\\{gateway="mqtt-bridge",quantile="${q}"\\} ([0-9.]+)`).exec(text)?.[1]);
+    Number(
+      new RegExp(`durable_latency_ms\\{gateway="mqtt-bridge",quantile="${q}"\\} ([0-9.]+)`).exec(text)?.[1],
+    );
   const latency = new Latencies();
   // the bridge reports its quantiles; keep them as a two-point summary
   return {
@@ -246,7 +265,15 @@ async function rawPutRecords(endpoint: string, stream: string, seconds: number):
   const client = createKinesisClient({ region: 'us-east-1', endpoint });
   const records = Array.from({ length: 500 }, (_, i) => ({
     PartitionKey: `raw-${i % 100}`,
-    Data: Buffer.from(JSON.stringify({ v: 1, protocol: 'tcp', receivedAt: Date.now(), encoding: 'utf8', payload: reading(`raw-${i}`, i) })),
+    Data: Buffer.from(
+      JSON.stringify({
+        v: 1,
+        protocol: 'tcp',
+        receivedAt: Date.now(),
+        encoding: 'utf8',
+        payload: reading(`raw-${i}`, i),
+      }),
+    ),
   }));
   let put = 0;
   const end = performance.now() + seconds * 1000;
@@ -273,7 +300,10 @@ async function main(): Promise<void> {
   try {
     const stream = `bench-gateways-${Date.now()}`;
     await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 4 }));
-    while ((await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }))).StreamDescriptionSummary?.StreamStatus !== 'ACTIVE')
+    while (
+      (await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }))).StreamDescriptionSummary
+        ?.StreamStatus !== 'ACTIVE'
+    )
       await new Promise((r) => setTimeout(r, 100));
     const baseline = await rawPutRecords(kinesis.endpoint, stream, Math.min(30, DURATION_S));
     console.log(`baseline: raw PutRecords loop ${count(baseline)} records/s`);
@@ -307,7 +337,16 @@ async function main(): Promise<void> {
       const rate = load.acknowledged / load.seconds;
       const { p50, p99, max } = load.latency.summary();
       const met = rate >= GOALS.rate * 0.98 && p99 <= GOALS.p99Ms && rss <= GOALS.rssMiB;
-      figures[kind] = { sent: load.sent, acknowledged: load.acknowledged, rate, p50, p99, max, rssMiB: rss, cpuMs };
+      figures[kind] = {
+        sent: load.sent,
+        acknowledged: load.acknowledged,
+        rate,
+        p50,
+        p99,
+        max,
+        rssMiB: rss,
+        cpuMs,
+      };
       console.log(kind, JSON.stringify(figures[kind]));
       rows.push(
         `| ${kind} | ${count(load.sent)} | ${count(load.acknowledged)} | ${count(rate)} | ${ratioToGoal(rate / baseline, undefined)} | ${p50.toFixed(0)} / ${p99.toFixed(0)} / ${Number.isNaN(max) ? '–' : max.toFixed(0)} | ${rss.toFixed(0)} | ${count((cpuMs / 1000 / load.seconds) * 100)} % | ${met ? 'met' : 'not met'} |`,

@@ -30,8 +30,12 @@ export const gatewayConfigSchema = z
         'without it, a TCP frame is keyed by its connection and a file record by its file (order kept, shard not the device’s)',
       ),
     tcp: tcpGatewayConfigSchema.optional().describe('`shardflow gateway tcp`: listeners, framing, acks'),
-    rest: restGatewayConfigSchema.optional().describe('`shardflow gateway rest`: the HTTP(S) endpoint, auth, limits'),
-    mqtt: mqttBridgeConfigSchema.optional().describe('`shardflow gateway mqtt-bridge`: the broker and session'),
+    rest: restGatewayConfigSchema
+      .optional()
+      .describe('`shardflow gateway rest`: the HTTP(S) endpoint, auth, limits'),
+    mqtt: mqttBridgeConfigSchema
+      .optional()
+      .describe('`shardflow gateway mqtt-bridge`: the broker and session'),
     files: filesGatewayConfigSchema.optional().describe('`shardflow gateway files`: framing, progress, S3'),
     log: logConfigSchema,
     admin: adminConfigSchema,

@@ -6,8 +6,8 @@
  * durable and is acknowledged, then the process exits.
  */
 import { DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { type DurableIngest, durableIngest } from '../gateways/ingest/durableIngest.ts';
 import { ingestLimitsOf } from '../gateways/ingest/config.ts';
+import { type DurableIngest, durableIngest } from '../gateways/ingest/durableIngest.ts';
 import type { PayloadKeyFinder } from '../gateways/ingest/envelope.ts';
 import { createKinesisClient } from '../sources/kinesis/client.ts';
 import { type Logger, systemClock } from '../topology/index.ts';
@@ -113,7 +113,12 @@ export async function serveGatewayAdmin(
   return startPlainAdminServer(
     {
       prometheus: () => gatewayPrometheus(kind, gateway, ingest),
-      json: () => ({ gateway: kind, counters: gateway.stats(), ingest: ingest.stats(), reachable: ingest.reachable }),
+      json: () => ({
+        gateway: kind,
+        counters: gateway.stats(),
+        ingest: ingest.stats(),
+        reachable: ingest.reachable,
+      }),
       ready: () => gateway.ready() && ingest.reachable,
     },
     config.admin.host,

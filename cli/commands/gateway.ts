@@ -12,7 +12,12 @@ import { type Logger, systemClock } from '../../topology/index.ts';
 import { ConfigError } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
 import { type GatewayConfig, loadGatewayConfig } from '../gatewayConfig.ts';
-import { type GatewayStream, openGatewayStream, type RunnableGateway, serveGatewayAdmin } from '../gatewayProcess.ts';
+import {
+  type GatewayStream,
+  openGatewayStream,
+  type RunnableGateway,
+  serveGatewayAdmin,
+} from '../gatewayProcess.ts';
 import { createLogger } from '../log.ts';
 import { fail, onSignal } from './options.ts';
 
@@ -22,18 +27,28 @@ const DRAIN_MS = 30_000;
 type Section = 'tcp' | 'rest' | 'mqtt';
 
 /** The gateway's section of the configuration, or a configuration error naming it. */
-function section<S extends Section>(config: GatewayConfig, name: S, file: string): NonNullable<GatewayConfig[S]> {
+function section<S extends Section>(
+  config: GatewayConfig,
+  name: S,
+  file: string,
+): NonNullable<GatewayConfig[S]> {
   const value = config[name];
   if (value === undefined) throw new ConfigError([`${name}: is required by this gateway`], file);
   return value as NonNullable<GatewayConfig[S]>;
 }
 
-type Starter = (config: GatewayConfig, stream: GatewayStream, log: Logger, file: string) => Promise<RunnableGateway>;
+type Starter = (
+  config: GatewayConfig,
+  stream: GatewayStream,
+  log: Logger,
+  file: string,
+) => Promise<RunnableGateway>;
 
 const LONG_RUNNING: Record<string, { section: Section; start: Starter; description: string }> = {
   tcp: {
     section: 'tcp',
-    description: 'the TCP gateway: listeners per product, framed device messages acknowledged once in the stream',
+    description:
+      'the TCP gateway: listeners per product, framed device messages acknowledged once in the stream',
     start: (config, stream, log, file) =>
       startTcpGateway({
         config: section(config, 'tcp', file),
@@ -45,15 +60,27 @@ const LONG_RUNNING: Record<string, { section: Section; start: Starter; descripti
   },
   rest: {
     section: 'rest',
-    description: 'the REST gateway: POST /v1/devices/{id}/telemetry and /v1/telemetry:batch, 202 once in the stream',
+    description:
+      'the REST gateway: POST /v1/devices/{id}/telemetry and /v1/telemetry:batch, 202 once in the stream',
     start: (config, stream, log, file) =>
-      startRestGateway({ config: section(config, 'rest', file), ingest: stream.ingest, clock: systemClock, log }),
+      startRestGateway({
+        config: section(config, 'rest', file),
+        ingest: stream.ingest,
+        clock: systemClock,
+        log,
+      }),
   },
   'mqtt-bridge': {
     section: 'mqtt',
-    description: 'the MQTT bridge: a persistent QoS 1 subscription, each PUBACK once the message is in the stream',
+    description:
+      'the MQTT bridge: a persistent QoS 1 subscription, each PUBACK once the message is in the stream',
     start: async (config, stream, log, file) =>
-      startMqttBridge({ config: section(config, 'mqtt', file), ingest: stream.ingest, clock: systemClock, log }),
+      startMqttBridge({
+        config: section(config, 'mqtt', file),
+        ingest: stream.ingest,
+        clock: systemClock,
+        log,
+      }),
   },
 };
 
@@ -66,7 +93,10 @@ async function runGateway(kind: string, opts: { config: string; pretty?: boolean
   const stream = await openGatewayStream(config, log);
   const gateway = await entry.start(config, stream, log, opts.config);
   const admin = await serveGatewayAdmin(config, kind, gateway, stream.ingest);
-  log.info({ gateway: kind, stream: config.stream.streamName, admin: admin?.url, ...gateway.stats() }, 'gateway started');
+  log.info(
+    { gateway: kind, stream: config.stream.streamName, admin: admin?.url, ...gateway.stats() },
+    'gateway started',
+  );
   const { signal } = onSignal();
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   log.info({ gateway: kind }, 'stopping: acknowledging what was taken');
@@ -114,7 +144,10 @@ export function registerGatewayCommand(program: Command): void {
     gateway
       .command(kind)
       .description(entry.description)
-      .requiredOption('-c, --config <file>', 'gateway configuration (YAML); SHARDFLOW_<SECTION>__<KEY> overrides')
+      .requiredOption(
+        '-c, --config <file>',
+        'gateway configuration (YAML); SHARDFLOW_<SECTION>__<KEY> overrides',
+      )
       .option('--pretty', 'human-readable logs instead of JSON lines')
       .action(async (opts: { config: string; pretty?: boolean }) => {
         try {
