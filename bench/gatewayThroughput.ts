@@ -181,7 +181,7 @@ async function tcpLoad(port: number): Promise<Load> {
 
 async function restLoad(port: number): Promise<Load> {
   const latency = new Latencies();
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1000 });
   let acknowledged = 0;
   let failed = 0;
   const start = performance.now();
