@@ -139,6 +139,7 @@ async function paced(rate: number, seconds: number, send: (n: number) => void): 
   return sent;
 }
 
+/** What a load did: `seconds` from the first message sent to the last acknowledged. */
 interface Load {
   sent: number;
   acknowledged: number;
@@ -173,8 +174,8 @@ async function tcpLoad(port: number): Promise<Load> {
     entry.sentAt.push(performance.now());
     entry.socket.write(frame);
   });
+  await waitUntil(() => acknowledged >= sent, 60_000);
   const seconds = (performance.now() - start) / 1000;
-  await waitUntil(() => acknowledged >= sent, 30_000);
   for (const { socket } of sockets) socket.destroy();
   return { sent, acknowledged, latency, seconds };
 }
@@ -214,8 +215,8 @@ async function restLoad(port: number): Promise<Load> {
     req.on('error', () => failed++);
     req.end(body);
   });
+  await waitUntil(() => acknowledged + failed >= sent, 60_000);
   const seconds = (performance.now() - start) / 1000;
-  await waitUntil(() => acknowledged + failed >= sent, 30_000);
   agent.destroy();
   if (failed > 0) console.error(`rest: ${failed} requests not answered 202`);
   return { sent, acknowledged, latency, seconds };
@@ -232,11 +233,11 @@ async function mqttLoad(brokerUrl: string, metrics: () => Promise<string>): Prom
     const device = `mqtt-${n % clients.length}`;
     clients[n % clients.length]!.publish(`devices/${device}/telemetry`, reading(device, n), { qos: 1 });
   });
-  const seconds = (performance.now() - start) / 1000;
   const put = async () =>
     Number(/shardflow_gateway_ingest_records_put_total\{[^}]*\} (\d+)/.exec(await metrics())?.[1] ?? 0);
   const deadline = Date.now() + 60_000;
-  while ((await put()) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  while ((await put()) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const seconds = (performance.now() - start) / 1000;
   await Promise.all(clients.map((c) => c.endAsync()));
   const text = await metrics();
   const quantile = (q: string) =>
