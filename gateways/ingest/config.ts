@@ -57,7 +57,7 @@ export const producerConfigSchema = z
       .enum(['shard', 'key'])
       .default(d.lanes)
       .describe(
-        "shard: the records bound for one shard (ListShards) share KPL aggregates, one in flight per shard; key: one lane per device (no ListShards permission needed)",
+        'shard: the records bound for one shard (ListShards) share KPL aggregates, one in flight per shard; key: one lane per device (no ListShards permission needed)',
       ),
     requestTimeoutMs: z
       .number()
