@@ -377,6 +377,85 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     expect((await readStream(client, stream)).map((l) => l.envelope.payload)).toHaveLength(2);
   });
 
+  it("writes a frame's ack only after every earlier frame of the connection is durable", async () => {
+    const g = await start([{ port: 0, host: '127.0.0.1', framing: { kind: 'lines' }, ack: { text: '+' } }]);
+    // the same ingest, with the durability of key `slow` reported 400 ms late
+    const real = ingest;
+    const late: DurableIngest = {
+      offer(record) {
+        const admission = real.offer(record);
+        if (!admission.accepted || record.partitionKey !== 'slow') return admission;
+        return {
+          accepted: true,
+          durable: admission.durable.then(() => new Promise((r) => setTimeout(r, 400))),
+        };
+      },
+      put: (record) => real.put(record),
+      whenRoom: () => real.whenRoom(),
+      get hasRoom() {
+        return real.hasRoom;
+      },
+      get reachable() {
+        return real.reachable;
+      },
+      stats: () => real.stats(),
+      close: (drainMs) => real.close(drainMs),
+    };
+    await g.close();
+    const config = tcpGatewayConfigSchema.parse({
+      listeners: [{ port: 0, host: '127.0.0.1', framing: { kind: 'lines' }, ack: { text: '+' } }],
+    });
+    gateway = await startTcpGateway({ config, ingest: late, clock: systemClock, keyFinder });
+    const d = await device(gateway.addresses[0]!.port);
+    d.write('{"device":"slow"}\n{"device":"fast","n":1}\n{"device":"fast","n":2}\n');
+    await waitFor('the later frames in the stream', async () => {
+      const landed = await readStream(client, stream);
+      return landed.filter((l) => l.partitionKey === 'fast').length === 2;
+    });
+    expect(d.received.byteLength).toBe(0); // durable, but behind a frame that is not yet
+    await d.acks(3, '+');
+  });
+
+  it('pushes back while Kinesis cannot take records: sockets paused, memory bounded, resumes by itself', async () => {
+    const maxBufferedBytes = 256 * 1024;
+    const g = await start(
+      [{ port: 0, host: '127.0.0.1', framing: { kind: 'length-prefix' }, ack: { hex: '06' } }],
+      { create: false, limits: { maxBufferedBytes } },
+    );
+    const perDevice = 1500;
+    const filler = 'x'.repeat(700);
+    const ds = await Promise.all([0, 1, 2].map(() => device(g.addresses[0]!.port)));
+    let sent = 0;
+    ds.forEach((d, i) => {
+      for (let n = 0; n < perDevice; n++) {
+        const frame = lengthFrame(JSON.stringify({ device: `bp-${i}`, n, filler }));
+        sent += frame.byteLength;
+        d.write(frame);
+      }
+    });
+    await waitFor('every connection paused', () => g.stats().connectionsPaused === 3);
+    await new Promise((r) => setTimeout(r, 500));
+    const stalled = { gateway: g.stats(), ingest: ingest.stats() };
+    expect(stalled.gateway.acknowledged).toBe(0);
+    expect(ds.every((d) => d.received.byteLength === 0)).toBe(true);
+    // the ingest holds at most its bound (plus one record); the rest waits in the kernels' buffers
+    expect(stalled.ingest.bufferedBytes).toBeLessThanOrEqual(maxBufferedBytes + 1024);
+    expect(stalled.gateway.bytesRead).toBeLessThan(sent / 2);
+    expect(stalled.gateway.refused).toBeGreaterThan(0);
+
+    await createStream(client, stream, 2);
+    await Promise.all(ds.map((d) => d.acks(perDevice, '\x06', `${perDevice} acks after the stall`)));
+    expect(g.stats().connectionsPaused).toBe(0);
+    const landed = await readStream(client, stream);
+    expect(landed).toHaveLength(3 * perDevice);
+    for (let i = 0; i < 3; i++) {
+      const ns = landed
+        .filter((l) => l.partitionKey === `bp-${i}`)
+        .map((l) => (JSON.parse(payloadOf(l.envelope).slice(2)) as { n: number }).n);
+      expect(ns).toEqual(Array.from({ length: perDevice }, (_, n) => n));
+    }
+  });
+
   it('survives random bytes in random chunks (fast-check): every connection ends or stays sane', async () => {
     const g = await start([
       {
