@@ -2,7 +2,7 @@
  * Cuts a byte stream (a TCP connection, a binary dump, a log file) into messages, by one of the
  * framings devices use: a length prefix, a delimiter, lines, or a fixed size. One definition for the
  * TCP gateway and the file gateway. A frame keeps its header and length field (a product spec decodes
- * the whole frame); a delimiter is not part of its frame, and an empty frame between two delimiters
+ * the whole frame) unless `keep: rest` says they are a transport's, not the device's; a delimiter is not part of its frame, and an empty frame between two delimiters
  * (a flag byte that both ends and starts frames) is no message.
  *
  * Broken framing (a length past `maxFrameBytes`, no delimiter within it) throws a `FramingError` that
@@ -59,6 +59,12 @@ export const framingSchema = z.discriminatedUnion('kind', [
         .max(64)
         .default(0)
         .describe('bytes to add to the length (a checksum or trailer it does not count)'),
+      keep: z
+        .enum(['frame', 'rest'])
+        .default('frame')
+        .describe(
+          "frame: the message is the whole frame (its spec decodes the header and length); rest: the bytes after the length field (a transport header around the device's own frame)",
+        ),
       maxFrameBytes,
     })
     .strict(),
@@ -133,6 +139,12 @@ export class Deframer {
     else if (framing.kind === 'lines') this.delimiter = Buffer.of(LF);
   }
 
+  /** Bytes at the start of each frame that are not part of its message (`keep: rest`). */
+  private get headerDropped(): number {
+    const f = this.framing;
+    return f.kind === 'length-prefix' && f.keep === 'rest' ? f.lengthOffset + f.lengthBytes : 0;
+  }
+
   /** Bytes read but not yet a whole frame. */
   get buffered(): number {
     return this.pending.byteLength;
@@ -157,7 +169,7 @@ export class Deframer {
       }
       if (cut === undefined) break;
       const [end, skip] = cut;
-      const bytes = this.pending.subarray(at, end);
+      const bytes = this.pending.subarray(at + this.headerDropped, end);
       if (bytes.byteLength > 0 || this.delimiter === undefined)
         frames.push({ bytes: Uint8Array.from(bytes), offset: this.start + at });
       at = end + skip;

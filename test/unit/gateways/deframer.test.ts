@@ -69,6 +69,16 @@ describe('length-prefix framing', () => {
     });
   });
 
+  it('gives only the bytes after the length field with keep: rest (a transport header around the device frame)', () => {
+    const stream = bytes(0, 3, 0xaa, 0x55, 7, 0, 1, 9);
+    everyBoundary({ kind: 'length-prefix', keep: 'rest' }, stream, {
+      frames: [
+        { hex: 'aa5507', offset: 0 },
+        { hex: '09', offset: 5 },
+      ],
+    });
+  });
+
   it('reads 1- and 4-byte fields, little-endian, after a marker, counting the whole frame, with a trailer', () => {
     everyBoundary({ kind: 'length-prefix', lengthBytes: 1 }, bytes(2, 7, 8, 1, 5), {
       frames: [
