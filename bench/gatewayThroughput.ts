@@ -5,7 +5,7 @@
  *
  * - tcp: 100 connections, one device each, frames with a 2-byte length prefix, a 1-byte ack per frame;
  *   acknowledgement latency = frame written → its ack read.
- * - rest: single-message `POST /v1/devices/{id}/telemetry` over 64 keep-alive connections, with an API
+ * - rest: single-message `POST /v1/devices/{id}/telemetry` over up to 1,000 keep-alive connections, with an API
  *   key; latency = request sent → 202 read.
  * - mqtt-bridge: 50 mqtt.js devices publishing QoS 1 to mosquitto, the bridge subscribed; the devices'
  *   PUBACKs come from the broker, so the latency is the bridge's own (PUBLISH received → PUBACK, i.e.
@@ -181,7 +181,7 @@ async function tcpLoad(port: number): Promise<Load> {
 
 async function restLoad(port: number): Promise<Load> {
   const latency = new Latencies();
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1000 });
   let acknowledged = 0;
   let failed = 0;
   const start = performance.now();
@@ -315,7 +315,7 @@ async function main(): Promise<void> {
         config,
         [
           `stream: { streamName: ${stream}, endpoint: "${kinesis.endpoint}" }`,
-          'log: { level: warn }',
+          'log: { level: info }',
           'admin: { port: 0 }',
           `tcp: { listeners: [ { port: ${port}, host: 127.0.0.1, productId: thermo-t1, framing: { kind: length-prefix, lengthBytes: 2 }, ack: { hex: "06" } } ] }`,
           `rest: { port: ${port}, host: 127.0.0.1, auth: { apiKeysEnv: BENCH_API_KEYS } }`,

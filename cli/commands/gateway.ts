@@ -10,8 +10,9 @@ import { startRestGateway } from '../../gateways/rest/gateway.ts';
 import { startTcpGateway } from '../../gateways/tcp/index.ts';
 import { type Logger, systemClock } from '../../topology/index.ts';
 import { ConfigError } from '../config.ts';
+import { configReference } from '../configReference.ts';
 import { EXIT } from '../exitCodes.ts';
-import { type GatewayConfig, loadGatewayConfig } from '../gatewayConfig.ts';
+import { type GatewayConfig, gatewayConfigSchema, loadGatewayConfig } from '../gatewayConfig.ts';
 import {
   type GatewayStream,
   openGatewayStream,
@@ -149,6 +150,7 @@ export function registerGatewayCommand(program: Command): void {
         'gateway configuration (YAML); SHARDFLOW_<SECTION>__<KEY> overrides',
       )
       .option('--pretty', 'human-readable logs instead of JSON lines')
+      .addHelpText('after', () => configReference(gatewayConfigSchema))
       .action(async (opts: { config: string; pretty?: boolean }) => {
         try {
           await runGateway(kind, opts);
@@ -162,6 +164,7 @@ export function registerGatewayCommand(program: Command): void {
     .requiredOption('-c, --config <file>', 'gateway configuration (YAML) with a files section')
     .requiredOption('--from <uri>', 's3://bucket/prefix or a directory')
     .option('--pretty', 'human-readable logs instead of JSON lines')
+    .addHelpText('after', () => configReference(gatewayConfigSchema))
     .action(async (opts: { config: string; from: string; pretty?: boolean }) => {
       try {
         await runFiles(opts);
