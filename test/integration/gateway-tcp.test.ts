@@ -39,11 +39,13 @@ const payloadOf = (e: IngestEnvelope) =>
 /** A device: a real TCP client that counts what the gateway writes back. */
 class Device {
   received = Buffer.alloc(0);
+  receivedBytes = 0;
   ended = false;
   readonly closed: Promise<void>;
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
+      this.receivedBytes += chunk.byteLength;
+      if (this.receivedBytes <= 64 * 1024) this.received = Buffer.concat([this.received, chunk]);
     });
     socket.on('error', () => {});
     socket.on('end', () => {
@@ -422,6 +424,48 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
         .map((l) => (JSON.parse(payloadOf(l.envelope).slice(2)) as { n: number }).n);
       expect(ns).toEqual(Array.from({ length: perDevice }, (_, n) => n));
     }
+  });
+
+  it('stops reading a connection with maxPendingFramesPerConnection frames unacknowledged', async () => {
+    const g = await start(
+      [
+        {
+          port: 0,
+          host: '127.0.0.1',
+          maxPendingFramesPerConnection: 4,
+          framing: { kind: 'length-prefix' },
+          ack: { hex: '06' },
+        },
+      ],
+      { limits: { lingerMs: 100 } },
+    );
+    const d = await device(g.addresses[0]!.port);
+    const frames = 800;
+    const filler = 'z'.repeat(500);
+    for (let n = 0; n < frames; n++) d.write(lengthFrame(JSON.stringify({ device: 'pend', n, filler })));
+    await waitFor('the connection paused', () => g.stats().connectionsPaused === 1);
+    // at most the bound and one read's frames (64 KiB) are taken from the socket
+    expect(g.stats().messages).toBeLessThanOrEqual(4 + Math.ceil((64 * 1024) / 500));
+    expect(ingest.stats().bufferedRecords).toBeLessThanOrEqual(4 + Math.ceil((64 * 1024) / 500));
+    await d.acks(frames, '\x06');
+    expect(g.stats().pauses).toBeGreaterThan(5);
+  });
+
+  it('stops reading a device that does not read its acks, until it does', async () => {
+    const ack = 'A'.repeat(3000);
+    const g = await start([{ port: 0, host: '127.0.0.1', framing: { kind: 'lines' }, ack: { text: ack } }]);
+    const d = await device(g.addresses[0]!.port);
+    d.socket.pause(); // the device reads nothing: the kernels' buffers fill, then the gateway's
+    const frames = 4_000;
+    for (let n = 0; n < frames; n++) d.write(`{"device":"deaf-${n % 8}","n":${n}}\n`);
+    await waitFor('the connection paused', () => g.stats().connectionsPaused === 1, 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const stuck = g.stats();
+    expect(stuck.connectionsPaused).toBe(1);
+    expect(stuck.messages).toBeLessThan(frames);
+    d.socket.resume();
+    await waitFor(`${frames} acks`, () => d.receivedBytes === frames * ack.length, 30_000);
+    expect(g.stats()).toMatchObject({ acknowledged: frames, connectionsPaused: 0 });
   });
 
   it('survives random bytes in random chunks (fast-check): every connection ends or stays sane', async () => {
