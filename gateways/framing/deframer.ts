@@ -23,11 +23,17 @@ const hexOrText = z
   .strict()
   .refine((b) => (b.hex === undefined) !== (b.text === undefined), 'give exactly one of hex, text');
 
+/**
+ * The largest message: a binary one travels base64 in its envelope (4/3 of its size), and the
+ * envelope must fit a Kinesis record (1 MiB with its key).
+ */
+const MAX_MESSAGE_BYTES = 512 * 1024;
+
 const maxFrameBytes = z
   .number()
   .int()
   .min(1)
-  .max(1024 * 1024)
+  .max(MAX_MESSAGE_BYTES)
   .default(64 * 1024)
   .describe('a longer frame breaks the framing (dead letter, end of the connection)');
 
@@ -89,7 +95,7 @@ export const framingSchema = z.discriminatedUnion('kind', [
         .number()
         .int()
         .min(1)
-        .max(1024 * 1024)
+        .max(MAX_MESSAGE_BYTES)
         .describe('every frame has this size'),
     })
     .strict(),

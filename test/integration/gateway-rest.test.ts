@@ -297,14 +297,15 @@ describe('REST gateway when the stream does not answer', () => {
 
   it('closes within closeTimeoutMs with a request in flight, never acknowledging it, and then refuses connections', async () => {
     const rest = await startRest(await deadEndpoint(), 'nowhere', {
-      ackTimeoutMs: 5_000,
+      ackTimeoutMs: 60_000,
       closeTimeoutMs: 300,
     });
     const inFlight = fetch(`${rest.url}/v1/devices/a/telemetry`, { method: 'POST', body: 'x' });
     await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     await rest.gateway.close();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // cut by the close timeout, not by the ack timeout (a generous bound: the machine is shared)
+    expect(Date.now() - started).toBeLessThan(15_000);
     // The in-flight request was cut when the close timeout passed, never acknowledged.
     const outcome = await inFlight.then((r) => r.status).catch(() => 'cut');
     expect(outcome).not.toBe(202);

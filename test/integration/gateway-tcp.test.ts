@@ -297,9 +297,10 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     const silent = await device(g.addresses[0]!.port);
     const half = await device(g.addresses[0]!.port);
     half.write(Buffer.concat([lengthFrame('{"device":"half-1"}'), Buffer.from([0, 9, 1, 2])]));
+    // closed by the gateway's idle timer, not by the test's end (a generous bound: the machine is shared)
     const started = Date.now();
     await Promise.all([silent.closed, half.closed]);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(half.received.toString('latin1')).toBe('\x06');
     expect(g.stats()).toMatchObject({ idleClosed: 2, leftovers: 1 });
     const landed = await landedOn(client, stream);
