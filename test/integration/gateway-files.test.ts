@@ -11,12 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +24,8 @@ import {
 import { type DurableIngest, durableIngest, type IngestLimits } from '../../gateways/ingest/durableIngest.ts';
 import { type KinesisFaultProxy, startKinesisFaultProxy } from '../../infra/local/kinesisFaults.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { type IngestEnvelope, systemClock } from '../../topology/index.ts';
-import { createStream, uniqueStream } from '../support/kinesis.ts';
+import { createStream, readStream, uniqueStream } from '../support/kinesis.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const kinesisEndpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -41,32 +35,12 @@ interface Landed {
   readonly envelope: IngestEnvelope;
 }
 
-/** Every user record on the stream's single shard, de-aggregated, in order. */
+/** Every record on the stream (one shard: in order), its envelope read. */
 async function landed(client: KinesisClient, stream: string): Promise<Landed[]> {
-  const [shard] = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  let iterator = (
-    await client.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shard!.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    )
-  ).ShardIterator;
-  const out: Landed[] = [];
-  const take = (partitionKey: string, data: Uint8Array) =>
-    out.push({ partitionKey, envelope: JSON.parse(Buffer.from(data).toString('utf8')) as IngestEnvelope });
-  for (;;) {
-    const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-    for (const r of page.Records ?? []) {
-      const result = deaggregate(r.Data!);
-      if (result.kind === 'aggregate') for (const u of result.records) take(u.partitionKey, u.data);
-      else if (result.kind === 'plain') take(r.PartitionKey!, r.Data!);
-      else throw new Error(result.reason);
-    }
-    if ((page.Records ?? []).length === 0) return out;
-    iterator = page.NextShardIterator;
-  }
+  return (await readStream(client, stream)).map((r) => ({
+    partitionKey: r.partitionKey,
+    envelope: JSON.parse(r.data.toString('utf8')) as IngestEnvelope,
+  }));
 }
 
 const sources = (rows: Landed[]) => rows.map((r) => r.envelope.source);
