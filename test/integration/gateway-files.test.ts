@@ -206,6 +206,39 @@ describe('file gateway (kinesalite, s3rver)', () => {
     expect(after.at(-1)!.envelope.payload).toContain('dev-a;2026-12-01T00:01:46Z');
   });
 
+  it("puts each record under the key finder's device key, each device's records in file order", async () => {
+    const dir = tempDir('keys');
+    const rows = Array.from(
+      { length: 60 },
+      (_, i) => `dev-${i % 3};2026-12-01T00:00:${String(i).padStart(2, '0')}Z;${i};1013`,
+    );
+    writeFileSync(join(dir, 'mixed.csv'), `device;time;temp_c;pressure_hpa\n${rows.join('\n')}\n`);
+    const stream = await newStream('files-keys');
+    const ingest = ingestFor(stream);
+    const seen: (string | undefined)[] = [];
+    const summary = await runFilesGateway({
+      config: filesGatewayConfigSchema.parse(CSV_CONFIG),
+      from: dir,
+      ingest,
+      clock: systemClock,
+      keyFinder: (payload, productId) => {
+        seen.push(productId);
+        const line = Buffer.from(payload).toString('utf8').split('\n')[1]!;
+        return line.startsWith('dev-2') ? undefined : line.split(';')[0];
+      },
+    });
+    expect(summary).toMatchObject({ files: 1, records: 60, failed: [] });
+    expect(new Set(seen)).toEqual(new Set(['logger-c5']));
+    const uri = pathToFileURL(join(dir, 'mixed.csv')).href;
+    const landedRows = await landed(kinesis, stream);
+    const keys = ['dev-0', 'dev-1', `file:${uri}`];
+    keys.forEach((key, d) => {
+      const mine = landedRows.filter((r) => r.partitionKey === key);
+      expect(sources(mine)).toEqual(rows.flatMap((_, i) => (i % 3 === d ? [`${uri}#line ${i + 2}`] : [])));
+    });
+    expect(landedRows).toHaveLength(60);
+  });
+
   it('puts binary dumps from S3 with their offsets; a file whose framing breaks leaves a rejected envelope', async () => {
     const good = dump('good', 20);
     const other = dump('other', 4);
