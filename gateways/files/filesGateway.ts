@@ -101,9 +101,22 @@ export function filePartitionKey(uri: string): string {
 
 /** Runs the file gateway over `from` once; see the file's comment. */
 export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<FilesSummary> {
+  const { config } = options;
+  // A client built here is closed here (its kept-alive sockets would hold the process).
+  const ownClient =
+    options.s3Client === undefined && parseS3Uri(options.from) !== undefined
+      ? createS3Client(config.s3)
+      : undefined;
+  try {
+    return await run(options, openFileSource(options.from, config, options.s3Client ?? ownClient));
+  } finally {
+    ownClient?.destroy();
+  }
+}
+
+async function run(options: RunFilesGatewayOptions, source: FileSource): Promise<FilesSummary> {
   const { config, ingest, clock, keyFinder, onProgress, signal } = options;
   const log = options.log ?? silentLogger;
-  const source = openFileSource(options.from, config, options.s3Client);
   const cutOptions = {
     framing: config.framing,
     header: config.header,
