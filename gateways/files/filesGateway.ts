@@ -99,6 +99,11 @@ export function filePartitionKey(uri: string): string {
   return key.length <= MAX_KEY_CHARS ? key : `file:${createHash('sha256').update(uri).digest('hex')}`;
 }
 
+/** The ingest closed under a run: the file stops where its durable prefix ends, as on a signal. */
+class IngestClosedError extends Error {
+  override readonly name = 'IngestClosedError';
+}
+
 /** Runs the file gateway over `from` once; see the file's comment. */
 export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<FilesSummary> {
   const { config } = options;
@@ -171,7 +176,8 @@ async function run(options: RunFilesGatewayOptions, source: FileSource): Promise
         );
         return;
       }
-      if (admission.reason === 'closed') throw new Error('the ingest is closed');
+      if (admission.reason === 'closed')
+        throw new IngestClosedError('the ingest closed before the file was done');
       await ingest.whenRoom();
     }
   };
@@ -204,8 +210,15 @@ async function run(options: RunFilesGatewayOptions, source: FileSource): Promise
     });
     const prefix = new DurablePrefix(start);
     const textual = config.framing.kind === 'lines';
-    const keyOf = (payload: Uint8Array) =>
-      keyFinder?.(payload, config.productId) ?? filePartitionKey(file.uri);
+    const fileKey = filePartitionKey(file.uri);
+    const keyOf = (payload: Uint8Array) => {
+      if (keyFinder === undefined) return fileKey;
+      try {
+        return keyFinder(payload, config.productId) ?? fileKey;
+      } catch {
+        return fileKey; // a finder's bug must not stop the file; the decode stage judges the record
+      }
+    };
 
     const progressOf = (done: boolean, reason?: string): FileProgress => {
       const point = prefix.committed;
@@ -325,7 +338,8 @@ async function run(options: RunFilesGatewayOptions, source: FileSource): Promise
         complete = true;
       }
     } catch (error) {
-      readError = errorMessage(error);
+      if (error instanceof IngestClosedError) log.warn({ file: file.uri }, error.message);
+      else readError = errorMessage(error);
     }
     await prefix.whenSettled();
     ticking.abort();

@@ -362,6 +362,45 @@ describe('file gateway (kinesalite, s3rver)', () => {
     expect(rows).toHaveLength(470);
   });
 
+  it('stops, not fails, when its ingest closes under it; the next run puts the rest once', async () => {
+    const dir = tempDir('closed');
+    writeFileSync(join(dir, 'log.csv'), csv('dev-c', 400));
+    const stream = await newStream('files-closed');
+    const config = filesGatewayConfigSchema.parse(CSV_CONFIG);
+    const first = ingestFor(stream);
+    let offered = 0;
+    let closing: Promise<void> | undefined;
+    const closingIngest: DurableIngest = {
+      ...first,
+      offer(record) {
+        if (++offered === 150) closing = first.close(5_000);
+        return first.offer(record);
+      },
+      whenRoom: () => first.whenRoom(),
+      stats: () => first.stats(),
+      get hasRoom() {
+        return first.hasRoom;
+      },
+    };
+    const stoppedRun = await runFilesGateway({
+      config,
+      from: dir,
+      ingest: closingIngest,
+      clock: systemClock,
+    });
+    await closing;
+    expect(stoppedRun).toMatchObject({ failed: [], stopped: true });
+    const put = stoppedRun.records;
+    expect((await landed(kinesis, stream)).length).toBe(put);
+
+    const rest = await runFilesGateway({ config, from: dir, ingest: ingestFor(stream), clock: systemClock });
+    expect(rest).toMatchObject({ files: 1, records: 400 - put, failed: [], stopped: false });
+    const uri = pathToFileURL(join(dir, 'log.csv')).href;
+    expect(sources(await landed(kinesis, stream))).toEqual(
+      Array.from({ length: 400 }, (_, i) => `${uri}#line ${i + 2}`),
+    );
+  });
+
   it('after a kill -9 the next run resumes at the last progress write: at least once, one replayed run', async () => {
     const dir = tempDir('kill');
     writeFileSync(join(dir, 'long.csv'), csv('dev-k', 3_000));
