@@ -15,6 +15,8 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directorySource } from '../../gateways/files/directorySource.ts';
+import type { FileSource } from '../../gateways/files/fileSource.ts';
 import {
   type FilesGatewayConfigInput,
   filesExitCode,
@@ -399,6 +401,45 @@ describe('file gateway (kinesalite, s3rver)', () => {
     expect(sources(await landed(kinesis, stream))).toEqual(
       Array.from({ length: 400 }, (_, i) => `${uri}#line ${i + 2}`),
     );
+  });
+
+  it('reads on from where a cut-off read stopped: every record once', async () => {
+    const dir = tempDir('cutoff');
+    writeFileSync(join(dir, 'cut.csv'), csv('dev-x', 200));
+    const stream = await newStream('files-cutoff');
+    const config = filesGatewayConfigSchema.parse(CSV_CONFIG);
+    const real = directorySource(dir);
+    const offsets: number[] = [];
+    const cutting: FileSource = {
+      ...real,
+      async *read(file, offset) {
+        offsets.push(offset);
+        let first = offsets.length === 1;
+        for await (const chunk of real.read(file, offset)) {
+          if (first) {
+            // The first read breaks off mid-line, 1,000 bytes in.
+            yield chunk.subarray(0, 1_000);
+            first = false;
+            throw new Error('socket hang up');
+          }
+          yield chunk;
+        }
+      },
+    };
+    const summary = await runFilesGateway({
+      config,
+      from: dir,
+      source: cutting,
+      ingest: ingestFor(stream),
+      clock: systemClock,
+    });
+    expect(summary).toMatchObject({ files: 1, records: 200, failed: [], stopped: false });
+    expect(offsets).toEqual([0, 1_000]);
+    const uri = pathToFileURL(join(dir, 'cut.csv')).href;
+    const rows = await landed(kinesis, stream);
+    expect(sources(rows)).toEqual(Array.from({ length: 200 }, (_, i) => `${uri}#line ${i + 2}`));
+    const lines = csv('dev-x', 200).trimEnd().split('\n');
+    expect(payloads(rows)).toEqual(lines.slice(1).map((l) => `${lines[0]}\n${l}`));
   });
 
   it('after a kill -9 the next run resumes at the last progress write: at least once, one replayed run', async () => {
