@@ -29,7 +29,7 @@ import { stateConfigSchema } from './stateConfig.ts';
 const CHECKED_BY_SECTION = new Set(['warm', 'hot', 'state']);
 
 /** The path of every string in `node` that is a URL holding a password. */
-function urlsHoldingPasswords(node: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+export function urlsHoldingPasswords(node: unknown, path: PropertyKey[] = []): PropertyKey[][] {
   if (typeof node === 'string') return urlHasPassword(node) ? [path] : [];
   if (node === null || typeof node !== 'object') return [];
   return Object.entries(node).flatMap(([key, value]) => urlsHoldingPasswords(value, [...path, key]));
