@@ -104,6 +104,11 @@ export class FileRecordCutter {
     this.headerLine = start.header;
   }
 
+  /** File offset of the next byte to push (where to read on from). */
+  get position(): number {
+    return this.read;
+  }
+
   /** The header line, once read (header: repeat). */
   get header(): Uint8Array | undefined {
     return this.headerLine;

@@ -71,6 +71,8 @@ export interface RunFilesGatewayOptions {
   readonly signal?: AbortSignal;
   /** The S3 client of an s3:// source; built from `config.s3` when absent. */
   readonly s3Client?: S3Client;
+  /** Another source than `from`'s (a test's, wrapping a real one); `from` then only names it. */
+  readonly source?: FileSource;
 }
 
 /** The source of `from`: an S3 prefix or a directory. */
@@ -92,6 +94,9 @@ const MAX_KEY_CHARS = 256;
 /** Rejected bytes kept in one envelope at most (base64 and the envelope must fit a 1 MiB record). */
 const MAX_REJECTED_BYTES = 512 * 1024;
 const REPORT_EVERY_MS = 200;
+/** Reads of a file that may fail in a row before the file fails, and the growing wait between them. */
+const READ_ATTEMPTS = 3;
+const READ_RETRY_DELAY_MS = 1_000;
 
 /** A file's own partition key: its records stay in order. Kinesis keys hold 256 characters at most. */
 export function filePartitionKey(uri: string): string {
@@ -99,11 +104,30 @@ export function filePartitionKey(uri: string): string {
   return key.length <= MAX_KEY_CHARS ? key : `file:${createHash('sha256').update(uri).digest('hex')}`;
 }
 
+/** The ingest closed under a run: the file stops where its durable prefix ends, as on a signal. */
+class IngestClosedError extends Error {
+  override readonly name = 'IngestClosedError';
+}
+
 /** Runs the file gateway over `from` once; see the file's comment. */
 export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<FilesSummary> {
+  const { config } = options;
+  if (options.source !== undefined) return run(options, options.source);
+  // A client built here is closed here (its kept-alive sockets would hold the process).
+  const ownClient =
+    options.s3Client === undefined && parseS3Uri(options.from) !== undefined
+      ? createS3Client(config.s3)
+      : undefined;
+  try {
+    return await run(options, openFileSource(options.from, config, options.s3Client ?? ownClient));
+  } finally {
+    ownClient?.destroy();
+  }
+}
+
+async function run(options: RunFilesGatewayOptions, source: FileSource): Promise<FilesSummary> {
   const { config, ingest, clock, keyFinder, onProgress, signal } = options;
   const log = options.log ?? silentLogger;
-  const source = openFileSource(options.from, config, options.s3Client);
   const cutOptions = {
     framing: config.framing,
     header: config.header,
@@ -158,7 +182,8 @@ export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<
         );
         return;
       }
-      if (admission.reason === 'closed') throw new Error('the ingest is closed');
+      if (admission.reason === 'closed')
+        throw new IngestClosedError('the ingest closed before the file was done');
       await ingest.whenRoom();
     }
   };
@@ -191,8 +216,15 @@ export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<
     });
     const prefix = new DurablePrefix(start);
     const textual = config.framing.kind === 'lines';
-    const keyOf = (payload: Uint8Array) =>
-      keyFinder?.(payload, config.productId) ?? filePartitionKey(file.uri);
+    const fileKey = filePartitionKey(file.uri);
+    const keyOf = (payload: Uint8Array) => {
+      if (keyFinder === undefined) return fileKey;
+      try {
+        return keyFinder(payload, config.productId) ?? fileKey;
+      } catch {
+        return fileKey; // a finder's bug must not stop the file; the decode stage judges the record
+      }
+    };
 
     const progressOf = (done: boolean, reason?: string): FileProgress => {
       const point = prefix.committed;
@@ -287,20 +319,44 @@ export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<
     let readError: string | undefined;
     let complete = false;
     try {
-      reading: for await (const chunk of source.read(file, start.offset)) {
-        totals.bytesRead += chunk.byteLength;
-        const cut = cutter.push(chunk);
-        for (const record of cut.records) {
-          if (signal?.aborted || prefix.failed !== undefined) break reading;
-          await offerRecord(record);
+      let attempts = 0;
+      let chunks = source.read(file, start.offset)[Symbol.asyncIterator]();
+      try {
+        reading: for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await chunks.next();
+          } catch (error) {
+            // A read cut off (a connection S3 closed while the stream was stalled): read again from
+            // the next byte the cutter needs, a few times. Errors of offers are never retried here.
+            if (++attempts > READ_ATTEMPTS || signal?.aborted) throw error;
+            log.warn(
+              { file: file.uri, offset: cutter.position, attempt: attempts, error: errorMessage(error) },
+              'file gateway: read failed; reading again',
+            );
+            await clock.sleep(attempts * READ_RETRY_DELAY_MS);
+            chunks = source.read(file, cutter.position)[Symbol.asyncIterator]();
+            continue;
+          }
+          if (next.done) break;
+          attempts = 0;
+          const chunk = next.value;
+          totals.bytesRead += chunk.byteLength;
+          const cut = cutter.push(chunk);
+          for (const record of cut.records) {
+            if (signal?.aborted || prefix.failed !== undefined) break reading;
+            await offerRecord(record);
+          }
+          if (cut.broken !== undefined) {
+            await offerBroken(cut.broken);
+            broken = cut.broken.reason;
+            break;
+          }
+          maybeWrite();
+          report(file, 'reading');
         }
-        if (cut.broken !== undefined) {
-          await offerBroken(cut.broken);
-          broken = cut.broken.reason;
-          break;
-        }
-        maybeWrite();
-        report(file, 'reading');
+      } finally {
+        await chunks.return?.();
       }
       if (broken === undefined && !signal?.aborted && prefix.failed === undefined) {
         const last = cutter.end();
@@ -312,7 +368,8 @@ export async function runFilesGateway(options: RunFilesGatewayOptions): Promise<
         complete = true;
       }
     } catch (error) {
-      readError = errorMessage(error);
+      if (error instanceof IngestClosedError) log.warn({ file: file.uri }, error.message);
+      else readError = errorMessage(error);
     }
     await prefix.whenSettled();
     ticking.abort();

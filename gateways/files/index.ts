@@ -1,5 +1,6 @@
 /** The file gateway: what the CLI wires (`shardflow gateway files`). */
 export { type FilesGatewayConfig, type FilesGatewayConfigInput, filesGatewayConfigSchema } from './config.ts';
+export { directorySource } from './directorySource.ts';
 export type { FileProgress, FileSource, SourceFile } from './fileSource.ts';
 export {
   type FilesProgress,
@@ -11,4 +12,4 @@ export {
   runFilesGateway,
 } from './filesGateway.ts';
 export { type ProgressOutput, progressLine, progressRenderer } from './progressBar.ts';
-export { createS3Client } from './s3Source.ts';
+export { createS3Client, s3Source } from './s3Source.ts';

@@ -11,15 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directorySource } from '../../gateways/files/directorySource.ts';
+import type { FileSource } from '../../gateways/files/fileSource.ts';
 import {
   type FilesGatewayConfigInput,
   filesExitCode,
@@ -29,9 +26,8 @@ import {
 import { type DurableIngest, durableIngest, type IngestLimits } from '../../gateways/ingest/durableIngest.ts';
 import { type KinesisFaultProxy, startKinesisFaultProxy } from '../../infra/local/kinesisFaults.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { type IngestEnvelope, systemClock } from '../../topology/index.ts';
-import { createStream, uniqueStream } from '../support/kinesis.ts';
+import { createStream, readStream, uniqueStream } from '../support/kinesis.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const kinesisEndpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -41,32 +37,12 @@ interface Landed {
   readonly envelope: IngestEnvelope;
 }
 
-/** Every user record on the stream's single shard, de-aggregated, in order. */
+/** Every record on the stream (one shard: in order), its envelope read. */
 async function landed(client: KinesisClient, stream: string): Promise<Landed[]> {
-  const [shard] = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  let iterator = (
-    await client.send(
-      new GetShardIteratorCommand({
-        StreamName: stream,
-        ShardId: shard!.ShardId,
-        ShardIteratorType: 'TRIM_HORIZON',
-      }),
-    )
-  ).ShardIterator;
-  const out: Landed[] = [];
-  const take = (partitionKey: string, data: Uint8Array) =>
-    out.push({ partitionKey, envelope: JSON.parse(Buffer.from(data).toString('utf8')) as IngestEnvelope });
-  for (;;) {
-    const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-    for (const r of page.Records ?? []) {
-      const result = deaggregate(r.Data!);
-      if (result.kind === 'aggregate') for (const u of result.records) take(u.partitionKey, u.data);
-      else if (result.kind === 'plain') take(r.PartitionKey!, r.Data!);
-      else throw new Error(result.reason);
-    }
-    if ((page.Records ?? []).length === 0) return out;
-    iterator = page.NextShardIterator;
-  }
+  return (await readStream(client, stream)).map((r) => ({
+    partitionKey: r.partitionKey,
+    envelope: JSON.parse(r.data.toString('utf8')) as IngestEnvelope,
+  }));
 }
 
 const sources = (rows: Landed[]) => rows.map((r) => r.envelope.source);
@@ -232,6 +208,39 @@ describe('file gateway (kinesalite, s3rver)', () => {
     expect(after.at(-1)!.envelope.payload).toContain('dev-a;2026-12-01T00:01:46Z');
   });
 
+  it("puts each record under the key finder's device key, each device's records in file order", async () => {
+    const dir = tempDir('keys');
+    const rows = Array.from(
+      { length: 60 },
+      (_, i) => `dev-${i % 3};2026-12-01T00:00:${String(i).padStart(2, '0')}Z;${i};1013`,
+    );
+    writeFileSync(join(dir, 'mixed.csv'), `device;time;temp_c;pressure_hpa\n${rows.join('\n')}\n`);
+    const stream = await newStream('files-keys');
+    const ingest = ingestFor(stream);
+    const seen: (string | undefined)[] = [];
+    const summary = await runFilesGateway({
+      config: filesGatewayConfigSchema.parse(CSV_CONFIG),
+      from: dir,
+      ingest,
+      clock: systemClock,
+      keyFinder: (payload, productId) => {
+        seen.push(productId);
+        const line = Buffer.from(payload).toString('utf8').split('\n')[1]!;
+        return line.startsWith('dev-2') ? undefined : line.split(';')[0];
+      },
+    });
+    expect(summary).toMatchObject({ files: 1, records: 60, failed: [] });
+    expect(new Set(seen)).toEqual(new Set(['logger-c5']));
+    const uri = pathToFileURL(join(dir, 'mixed.csv')).href;
+    const landedRows = await landed(kinesis, stream);
+    const keys = ['dev-0', 'dev-1', `file:${uri}`];
+    keys.forEach((key, d) => {
+      const mine = landedRows.filter((r) => r.partitionKey === key);
+      expect(sources(mine)).toEqual(rows.flatMap((_, i) => (i % 3 === d ? [`${uri}#line ${i + 2}`] : [])));
+    });
+    expect(landedRows).toHaveLength(60);
+  });
+
   it('puts binary dumps from S3 with their offsets; a file whose framing breaks leaves a rejected envelope', async () => {
     const good = dump('good', 20);
     const other = dump('other', 4);
@@ -355,6 +364,84 @@ describe('file gateway (kinesalite, s3rver)', () => {
     expect(rows).toHaveLength(470);
   });
 
+  it('stops, not fails, when its ingest closes under it; the next run puts the rest once', async () => {
+    const dir = tempDir('closed');
+    writeFileSync(join(dir, 'log.csv'), csv('dev-c', 400));
+    const stream = await newStream('files-closed');
+    const config = filesGatewayConfigSchema.parse(CSV_CONFIG);
+    const first = ingestFor(stream);
+    let offered = 0;
+    let closing: Promise<void> | undefined;
+    const closingIngest: DurableIngest = {
+      ...first,
+      offer(record) {
+        if (++offered === 150) closing = first.close(5_000);
+        return first.offer(record);
+      },
+      whenRoom: () => first.whenRoom(),
+      stats: () => first.stats(),
+      get hasRoom() {
+        return first.hasRoom;
+      },
+    };
+    const stoppedRun = await runFilesGateway({
+      config,
+      from: dir,
+      ingest: closingIngest,
+      clock: systemClock,
+    });
+    await closing;
+    expect(stoppedRun).toMatchObject({ failed: [], stopped: true });
+    const put = stoppedRun.records;
+    expect((await landed(kinesis, stream)).length).toBe(put);
+
+    const rest = await runFilesGateway({ config, from: dir, ingest: ingestFor(stream), clock: systemClock });
+    expect(rest).toMatchObject({ files: 1, records: 400 - put, failed: [], stopped: false });
+    const uri = pathToFileURL(join(dir, 'log.csv')).href;
+    expect(sources(await landed(kinesis, stream))).toEqual(
+      Array.from({ length: 400 }, (_, i) => `${uri}#line ${i + 2}`),
+    );
+  });
+
+  it('reads on from where a cut-off read stopped: every record once', async () => {
+    const dir = tempDir('cutoff');
+    writeFileSync(join(dir, 'cut.csv'), csv('dev-x', 200));
+    const stream = await newStream('files-cutoff');
+    const config = filesGatewayConfigSchema.parse(CSV_CONFIG);
+    const real = directorySource(dir);
+    const offsets: number[] = [];
+    const cutting: FileSource = {
+      ...real,
+      async *read(file, offset) {
+        offsets.push(offset);
+        let first = offsets.length === 1;
+        for await (const chunk of real.read(file, offset)) {
+          if (first) {
+            // The first read breaks off mid-line, 1,000 bytes in.
+            yield chunk.subarray(0, 1_000);
+            first = false;
+            throw new Error('socket hang up');
+          }
+          yield chunk;
+        }
+      },
+    };
+    const summary = await runFilesGateway({
+      config,
+      from: dir,
+      source: cutting,
+      ingest: ingestFor(stream),
+      clock: systemClock,
+    });
+    expect(summary).toMatchObject({ files: 1, records: 200, failed: [], stopped: false });
+    expect(offsets).toEqual([0, 1_000]);
+    const uri = pathToFileURL(join(dir, 'cut.csv')).href;
+    const rows = await landed(kinesis, stream);
+    expect(sources(rows)).toEqual(Array.from({ length: 200 }, (_, i) => `${uri}#line ${i + 2}`));
+    const lines = csv('dev-x', 200).trimEnd().split('\n');
+    expect(payloads(rows)).toEqual(lines.slice(1).map((l) => `${lines[0]}\n${l}`));
+  });
+
   it('after a kill -9 the next run resumes at the last progress write: at least once, one replayed run', async () => {
     const dir = tempDir('kill');
     writeFileSync(join(dir, 'long.csv'), csv('dev-k', 3_000));
@@ -391,7 +478,14 @@ describe('file gateway (kinesalite, s3rver)', () => {
     child.kill('SIGKILL');
     await exited;
     const atKill = written();
-    const beforeRerun = await landed(kinesis, stream);
+    // A request the child sent before it died may still be put: read once the stream stops growing.
+    let beforeRerun = await landed(kinesis, stream);
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await landed(kinesis, stream);
+      if (again.length === beforeRerun.length) break;
+      beforeRerun = again;
+    }
     expect(atKill).toBeGreaterThan(200);
     expect(atKill).toBeLessThan(1_500);
     expect(beforeRerun.length).toBeGreaterThanOrEqual(atKill);

@@ -10,6 +10,7 @@ import { DurablePrefix } from '../../../gateways/files/durablePrefix.ts';
 import { type CutOptions, type FileRecord, FileRecordCutter } from '../../../gateways/files/fileRecords.ts';
 import { includes, progressNameOf } from '../../../gateways/files/fileSource.ts';
 import { filePartitionKey } from '../../../gateways/files/filesGateway.ts';
+import { progressLine, progressRenderer } from '../../../gateways/files/progressBar.ts';
 import { framingSchema } from '../../../gateways/framing/deframer.ts';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
@@ -239,5 +240,34 @@ describe('files gateway config', () => {
     });
     expect(bad.success).toBe(false);
     expect(filesGatewayConfigSchema.safeParse({ nope: 1 }).success).toBe(false);
+  });
+});
+
+describe('files progress renderer', () => {
+  const update = {
+    file: 's3://drop/dumps/a.bin',
+    event: 'reading' as const,
+    filesTotal: 4,
+    filesFinished: 1,
+    bytesTotal: 2048,
+    bytesRead: 1024,
+    records: 10,
+  };
+
+  it('draws one line in place on a terminal, JSON lines of file events otherwise', () => {
+    const tty: string[] = [];
+    const bar = progressRenderer({ isTTY: true, write: (t: string) => tty.push(t) });
+    bar.onProgress(update);
+    bar.finish();
+    expect(tty[0]).toBe(
+      '\r\x1b[2K[############............]  50% 1/4 files 1.0 KiB/2.0 KiB 10 records s3://drop/dumps/a.bin',
+    );
+    expect(tty[1]).toBe('\n');
+    const log: string[] = [];
+    const lines = progressRenderer({ isTTY: false, write: (t: string) => log.push(t) });
+    lines.onProgress(update);
+    lines.onProgress({ ...update, event: 'done' });
+    expect(log).toEqual([`${JSON.stringify({ ...update, event: 'done' })}\n`]);
+    expect(progressLine({ ...update, bytesTotal: 0, bytesRead: 0 })).toContain('100%');
   });
 });
