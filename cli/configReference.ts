@@ -1,5 +1,5 @@
 /**
- * The configuration reference printed by `shardflow run --help`, generated from the same zod schema
+ * The configuration reference printed by `shardflow run --help` (and `shardflow gateway … --help`), generated from the same zod schema
  * that validates the file, so the help text cannot drift from what is accepted.
  */
 import { z } from 'zod';
@@ -65,9 +65,12 @@ function walk(s: JsonSchema, path: string[], required: boolean, lines: string[])
   lines.push(`      env: ${envName(path)}`);
 }
 
-/** Every configuration key with its type, default, description and environment variable. */
-export function configReference(): string {
-  const schema = z.toJSONSchema(workerConfigSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+/**
+ * Every key of a configuration (the worker's by default) with its type, default, description and
+ * environment variable.
+ */
+export function configReference(of: z.ZodType = workerConfigSchema): string {
+  const schema = z.toJSONSchema(of, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const lines = ['', 'Configuration keys (YAML; each can be overridden by its environment variable):'];
   walk(schema, [], true, lines);
   return `${lines.join('\n')}\n`;
