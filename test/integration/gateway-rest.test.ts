@@ -8,7 +8,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { type RestUnderTest, rawRequest, readStream, startRest } from '../support/restGateway.ts';
+import { type RestUnderTest, rawRequest, readEnvelopes, startRest } from '../support/restGateway.ts';
 import { testEnv } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -45,14 +45,14 @@ describe('REST gateway into kinesalite', () => {
     fetch(`${rest.url}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
 
   it('puts a single post as a rest envelope under the device key, and answers 202 once it is in the stream', async () => {
-    const before = (await readStream(client, stream)).length;
+    const before = (await readEnvelopes(client, stream)).length;
     const answer = await post('/v1/devices/therm-1/telemetry?productId=thermostat-v2', '{"t":21.5}', {
       'content-type': 'application/json',
     });
     expect(answer.status).toBe(202);
     expect(await answer.json()).toEqual({ accepted: 1 });
     // Read at once: a 202 means the record is already there.
-    const landed = await readStream(client, stream);
+    const landed = await readEnvelopes(client, stream);
     expect(landed.length).toBe(before + 1);
     const mine = landed.find((l) => l.envelope.topic === 'devices/therm-1/telemetry')!;
     expect(mine.partitionKey).toBe('therm-1');
@@ -74,7 +74,7 @@ describe('REST gateway into kinesalite', () => {
       'x-product-id': 'meter-bin',
     });
     expect(answer.status).toBe(202);
-    const mine = (await readStream(client, stream)).find(
+    const mine = (await readEnvelopes(client, stream)).find(
       (l) => l.envelope.topic === 'devices/hub-7/child/meter 3/telemetry',
     )!;
     expect(mine.partitionKey).toBe('hub-7');
@@ -104,7 +104,7 @@ describe('REST gateway into kinesalite', () => {
     );
     expect(answer.status).toBe(202);
     expect(await answer.json()).toEqual({ accepted: 5 });
-    const landed = await readStream(client, stream);
+    const landed = await readEnvelopes(client, stream);
     const b1 = landed.filter((l) => l.envelope.topic === 'devices/b-1/telemetry');
     expect(b1.map((l) => l.envelope.payload)).toEqual(['seq=1,t=20', 'seq=2,t=21', 'seq=3,t=22']);
     expect(b1.every((l) => l.partitionKey === 'b-1' && l.envelope.encoding === 'utf8')).toBe(true);
@@ -122,7 +122,7 @@ describe('REST gateway into kinesalite', () => {
   });
 
   it('refuses a batch with one bad item whole, naming the item, and puts none of it', async () => {
-    const before = (await readStream(client, stream)).length;
+    const before = (await readEnvelopes(client, stream)).length;
     const answer = await post(
       '/v1/telemetry:batch',
       JSON.stringify({
@@ -138,7 +138,7 @@ describe('REST gateway into kinesalite', () => {
       error: 'bad-message',
       message: expect.stringMatching(/^messages\[1\] .*hex/),
     });
-    expect((await readStream(client, stream)).length).toBe(before);
+    expect((await readEnvelopes(client, stream)).length).toBe(before);
   });
 
   it.each([
@@ -237,7 +237,7 @@ describe('REST gateway into kinesalite', () => {
       headers: { authorization: 'Bearer p-9999999999999999' },
     });
     expect(bearer.status).toBe(202);
-    const mine = (await readStream(client, stream)).find(
+    const mine = (await readEnvelopes(client, stream)).find(
       (l) => l.envelope.topic === 'devices/by-partner/telemetry',
     );
     expect(mine?.envelope.source).toBe('rest:partner');
