@@ -3,7 +3,7 @@
  * stream as ingest envelopes under the device's partition key, 202 comes only once they are durable,
  * every refusal has its status and a JSON body, and API keys guard it.
  */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -312,5 +312,40 @@ describe('REST gateway when the stream does not answer', () => {
       fetch(`${rest.url}/v1/devices/a/telemetry`, { method: 'POST', body: 'x' }),
     ).rejects.toThrow();
     await rest.close();
+  });
+});
+
+describe('REST gateway and Expect: 100-continue', () => {
+  it('refuses a body too large before it is sent, and asks for a good one', async () => {
+    const client = createKinesisClient({ region: 'us-east-1', endpoint });
+    const stream = uniqueStream('rest-continue');
+    await createStream(client, stream, 1);
+    const rest = await startRest(endpoint, stream, { maxBodyBytes: 100 });
+    try {
+      const head = (length: number) =>
+        `POST /v1/devices/d/telemetry HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: ${length}\r\nconnection: close\r\n\r\n`;
+      // The body is never sent: the answer must come without it.
+      const tooLarge = await rawRequest(rest.gateway.port, head(1_000));
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.text).not.toContain('100 Continue');
+      const good = await new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port: rest.gateway.port });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.startsWith('HTTP/1.1 100') && !text.includes('[sent]')) {
+            socket.write('t=1');
+            text += '[sent]';
+          }
+        });
+        socket.on('close', () => resolve(text));
+        socket.write(head(3));
+      });
+      expect(good).toMatch(/^HTTP\/1\.1 100 Continue[\s\S]*HTTP\/1\.1 202/);
+      expect((await readEnvelopes(client, stream)).map((l) => l.envelope.payload)).toEqual(['t=1']);
+    } finally {
+      await rest.close();
+      client.destroy();
+    }
   });
 });
