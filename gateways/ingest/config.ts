@@ -53,6 +53,12 @@ export const producerConfigSchema = z
       .min(1)
       .default(d.maxRetryDelayMs)
       .describe('cap of the doubling retry delay; records are retried for as long as the gateway runs'),
+    lanes: z
+      .enum(['shard', 'key'])
+      .default(d.lanes)
+      .describe(
+        'shard: the records bound for one shard (ListShards) share KPL aggregates, one in flight per shard; key: one lane per device (no ListShards permission needed)',
+      ),
     requestTimeoutMs: z
       .number()
       .int()
@@ -68,6 +74,7 @@ export const producerConfigSchema = z
     maxBufferedRecords: d.maxBufferedRecords,
     initialRetryDelayMs: d.initialRetryDelayMs,
     maxRetryDelayMs: d.maxRetryDelayMs,
+    lanes: d.lanes,
     requestTimeoutMs: 5_000,
   });
 export type ProducerConfig = z.output<typeof producerConfigSchema>;
@@ -81,5 +88,6 @@ export function ingestLimitsOf(config: ProducerConfig): Partial<IngestLimits> {
     maxBufferedRecords: config.maxBufferedRecords,
     initialRetryDelayMs: config.initialRetryDelayMs,
     maxRetryDelayMs: config.maxRetryDelayMs,
+    lanes: config.lanes,
   };
 }

@@ -3,11 +3,15 @@
  * durable (in the stream), so that it acknowledges the device then and never earlier. Three rules
  * hold the guarantees the gateways promise:
  *
- * - **Order per key.** Records wait in a lane per partition key. A lane has at most one Kinesis entry
- *   in flight; when it holds several records they travel as one KPL aggregate (`aggregatePrefix`), so
- *   they are put, or fail, together. A failed entry goes back to the head of its lane, so a retried
- *   record can never land behind a later one of the same key (two entries of one key in one request
- *   could: Kinesis fails entries one by one).
+ * - **Order per key.** Records wait in a lane: one per shard (the shard their partition key hashes to,
+ *   from ListShards: the KPL's aggregation, many devices' records in one Kinesis record), or one per
+ *   partition key until the shard map is known or when `lanes: 'key'`. A lane has at most one Kinesis
+ *   entry in flight; when it holds several records they travel as one KPL aggregate
+ *   (`aggregatePrefix`), so they are put, or fail, together. A failed entry goes back to the head of
+ *   its lane, so a retried record can never land behind a later one of the same key (two entries of
+ *   one key in one request could: Kinesis fails entries one by one). When the shard map changes (a
+ *   reshard), nothing is sent until every entry in flight has returned; then the waiting records are
+ *   dealt to the new lanes, each key's in its order.
  * - **Nothing acknowledged is lost.** A record's promise resolves only after PutRecords reported its
  *   entry put. Failed entries, throttled or failed requests and an unreachable stream are retried
  *   with capped exponential backoff per lane, for as long as the gateway runs; only `close` gives up,
@@ -23,8 +27,13 @@
  */
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import type { Clock, Logger } from '../../topology/index.ts';
-import { aggregatePrefix, DEFAULT_AGGREGATE_BYTES, type UserRecord } from '../kinesis/kplAggregation.ts';
-import { PUT_RECORDS_LIMITS } from '../kinesis/producer.ts';
+import {
+  aggregatePrefix,
+  DEFAULT_AGGREGATE_BYTES,
+  shardRouter,
+  type UserRecord,
+} from '../kinesis/kplAggregation.ts';
+import { openShardRanges, PUT_RECORDS_LIMITS } from '../kinesis/producer.ts';
 import { LatencyHistogram } from './latency.ts';
 
 /** How much a gateway buffers and how it sends. */
@@ -39,8 +48,12 @@ export interface IngestLimits {
   readonly maxBufferedRecords: number;
   readonly initialRetryDelayMs: number;
   readonly maxRetryDelayMs: number;
-  /** Upper bound (bytes) of one KPL aggregate of a key's records. */
+  /** Upper bound (bytes) of one KPL aggregate of a lane's records. */
   readonly aggregateBytes: number;
+  /** A lane per shard (records of many keys share aggregates) or per partition key. */
+  readonly lanes: 'shard' | 'key';
+  /** How often (ms) the shard map is read again with ListShards. */
+  readonly shardMapTtlMs: number;
 }
 
 export const DEFAULT_INGEST_LIMITS: IngestLimits = {
@@ -51,6 +64,8 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   initialRetryDelayMs: 100,
   maxRetryDelayMs: 5_000,
   aggregateBytes: DEFAULT_AGGREGATE_BYTES,
+  lanes: 'shard',
+  shardMapTtlMs: 60_000,
 };
 
 /** What a durable ingest needs. */
@@ -130,7 +145,7 @@ interface Item extends UserRecord {
   readonly reject: (error: Error) => void;
 }
 
-/** The records of one partition key, oldest first; the head entry at most in flight. */
+/** The records of one shard or partition key, oldest first; the head entry at most in flight. */
 interface Lane {
   readonly key: string;
   readonly items: Item[];
@@ -146,6 +161,13 @@ export function durableIngest(options: DurableIngestOptions): DurableIngest {
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
   const { client, streamName, clock, log } = options;
   const lanes = new Map<string, Lane>();
+  /** The lane of a partition key: its shard, or the key itself before the shard map is known. */
+  let laneOf: (partitionKey: string) => string = (key) => key;
+  /** A new shard map waiting for the entries in flight to return before it is used. */
+  let nextLaneOf: ((partitionKey: string) => string) | undefined;
+  let shardMap = '';
+  let shardMapAt = Number.NEGATIVE_INFINITY;
+  let loadingShardMap = false;
   /** Lanes with records and no entry in flight, in the order they became ready (round robin). */
   const ready = new Map<string, Lane>();
   const aborts = new AbortController();
@@ -203,6 +225,12 @@ export function durableIngest(options: DurableIngestOptions): DurableIngest {
   function flush(): void {
     timer = undefined;
     timerAt = Number.POSITIVE_INFINITY;
+    refreshShardMap();
+    if (nextLaneOf !== undefined) {
+      if (inFlight > 0) return; // the last entry in flight to return flushes again
+      relane(nextLaneOf);
+      nextLaneOf = undefined;
+    }
     let earliest = Number.POSITIVE_INFINITY;
     while (inFlight < limits.maxInFlightRequests && ready.size > 0) {
       const now = clock.now();
@@ -216,10 +244,10 @@ export function durableIngest(options: DurableIngestOptions): DurableIngest {
           continue;
         }
         const packed = aggregatePrefix(lane.items, limits.aggregateBytes);
-        const size = packed.record.data.byteLength + Buffer.byteLength(lane.key, 'utf8');
+        const size = packed.record.data.byteLength + Buffer.byteLength(packed.record.partitionKey, 'utf8');
         if (entries.length === PUT_RECORDS_LIMITS.records || bytes + size > PUT_RECORDS_LIMITS.requestBytes)
           break;
-        entries.push({ PartitionKey: lane.key, Data: packed.record.data });
+        entries.push({ PartitionKey: packed.record.partitionKey, Data: packed.record.data });
         lanesSent.push(lane);
         packedCounts.push(packed.count);
         bytes += size;
@@ -307,9 +335,68 @@ export function durableIngest(options: DurableIngestOptions): DurableIngest {
       for (const wake of waiters) wake();
     }
     if (aborts.signal.aborted) return;
+    if (nextLaneOf !== undefined && inFlight === 0) {
+      flush();
+      return;
+    }
     // Whatever is ready goes after the linger (at once when a full request waits); when every entry
     // failed, not before the earliest of their backoffs.
     schedule(failed.every((f) => f) ? backoff(Math.min(...sent.map((l) => l.attempts))) : undefined);
+  }
+
+  function laneFor(key: string): Lane {
+    let lane = lanes.get(key);
+    if (lane === undefined) {
+      lane = { key, items: [], busy: false, attempts: 0, notBefore: 0 };
+      lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  /** Deals every waiting record to the lanes of `next`, each key's records in their order. */
+  function relane(next: (partitionKey: string) => string): void {
+    const old = [...lanes.values()];
+    lanes.clear();
+    ready.clear();
+    readyRecords = 0;
+    readyBytes = 0;
+    laneOf = next;
+    for (const lane of old)
+      for (const item of lane.items) {
+        const to = laneFor(laneOf(item.partitionKey));
+        to.items.push(item);
+        to.attempts = Math.max(to.attempts, lane.attempts);
+        to.notBefore = Math.max(to.notBefore, lane.notBefore);
+      }
+    for (const lane of lanes.values()) markReady(lane);
+  }
+
+  /** Reads the shard map when it is due (in the background); a changed map waits for `flush`. */
+  function refreshShardMap(): void {
+    if (limits.lanes !== 'shard' || loadingShardMap || clock.now() - shardMapAt < limits.shardMapTtlMs)
+      return;
+    loadingShardMap = true;
+    openShardRanges(client, streamName, aborts.signal).then(
+      (ranges) => {
+        loadingShardMap = false;
+        shardMapAt = clock.now();
+        const fingerprint = JSON.stringify(ranges);
+        if (fingerprint === shardMap || ranges.length === 0) return;
+        shardMap = fingerprint;
+        nextLaneOf = shardRouter(ranges);
+        schedule(0);
+      },
+      (error: unknown) => {
+        loadingShardMap = false;
+        // lanes stay as they are (per key until a map is known); tried again after a short while
+        shardMapAt = clock.now() - limits.shardMapTtlMs + Math.min(limits.shardMapTtlMs, 5_000);
+        if (!aborts.signal.aborted)
+          log?.warn(
+            { stream: streamName, error: (error as Error).message },
+            'ListShards failed; lanes stay as they are',
+          );
+      },
+    );
   }
 
   const take = (record: IngestRecord): Promise<void> => {
@@ -327,11 +414,7 @@ export function durableIngest(options: DurableIngestOptions): DurableIngest {
         resolve,
         reject,
       };
-      let lane = lanes.get(record.partitionKey);
-      if (lane === undefined) {
-        lane = { key: record.partitionKey, items: [], busy: false, attempts: 0, notBefore: 0 };
-        lanes.set(lane.key, lane);
-      }
+      const lane = laneFor(laneOf(record.partitionKey));
       lane.items.push(item);
       bufferedRecords++;
       bufferedBytes += bytes;

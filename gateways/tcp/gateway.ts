@@ -46,6 +46,8 @@ export interface TcpGateway {
   close(): Promise<void>;
 }
 
+const REFUSAL_LOG_INTERVAL_MS = 1_000;
+
 /** A listener's name in logs: its configured name, else `tcp:<host>:<port>`. */
 function listenerName(listener: TcpListenerConfig, port: number): string {
   return listener.name ?? `tcp:${listener.host}:${port}`;
@@ -73,18 +75,27 @@ export async function startTcpGateway(options: TcpGatewayOptions): Promise<TcpGa
   let listening = false;
   let closing: Promise<void> | undefined;
 
+  // a flood of refused connections logs once a second, with how many it did not log
+  let refusalLoggedAt = Number.NEGATIVE_INFINITY;
+  let refusalsUnlogged = 0;
   const accept = (ctx: ConnectionContext, open: Set<TcpConnection>, socket: Socket) => {
     if (closing !== undefined || open.size >= ctx.listener.maxConnections) {
       counters.connectionsRefused++;
-      log.warn(
-        {
-          listener: ctx.listenerName,
-          peer: `${socket.remoteAddress}:${socket.remotePort}`,
-          connections: open.size,
-          reason: closing !== undefined ? 'closing' : 'max connections',
-        },
-        'TCP connection refused',
-      );
+      const now = clock.now();
+      if (now - refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+        log.warn(
+          {
+            listener: ctx.listenerName,
+            peer: `${socket.remoteAddress}:${socket.remotePort}`,
+            connections: open.size,
+            reason: closing !== undefined ? 'closing' : 'max connections',
+            refusedUnlogged: refusalsUnlogged,
+          },
+          'TCP connection refused',
+        );
+        refusalLoggedAt = now;
+        refusalsUnlogged = 0;
+      } else refusalsUnlogged++;
       socket.on('error', () => {});
       socket.destroy();
       return;

@@ -47,7 +47,8 @@ describe('durable ingest through a faulty Kinesis', () => {
       client: faulty,
       streamName: stream,
       clock: systemClock,
-      limits: { lingerMs: 5, initialRetryDelayMs: 5, maxRetryDelayMs: 50 },
+      // small aggregates: many requests, so that many meet a fault
+      limits: { lingerMs: 5, initialRetryDelayMs: 5, maxRetryDelayMs: 50, aggregateBytes: 1024 },
     });
     const devices = Array.from({ length: 60 }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
     const acknowledged: string[] = [];

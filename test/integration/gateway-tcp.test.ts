@@ -4,21 +4,16 @@
  * frame order; broken framing, idle and surplus connections end one connection, never the gateway.
  */
 import { connect, type Socket } from 'node:net';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DurableIngest, durableIngest, type IngestLimits } from '../../gateways/ingest/durableIngest.ts';
 import type { PayloadKeyFinder } from '../../gateways/ingest/envelope.ts';
 import { startTcpGateway, type TcpGateway, tcpGatewayConfigSchema } from '../../gateways/tcp/index.ts';
+import { type KinesisFaultProxy, startKinesisFaultProxy } from '../../infra/local/kinesisFaults.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { type IngestEnvelope, systemClock } from '../../topology/index.ts';
-import { createStream, uniqueStream } from '../support/kinesis.ts';
+import { createStream, readStream, uniqueStream } from '../support/kinesis.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -30,39 +25,12 @@ interface Landed {
   readonly envelope: IngestEnvelope;
 }
 
-/** Everything on the stream, each shard in order, KPL aggregates opened. */
-async function readStream(client: KinesisClient, stream: string): Promise<Landed[]> {
-  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  const landed: Landed[] = [];
-  for (const shard of shards) {
-    let iterator = (
-      await client.send(
-        new GetShardIteratorCommand({
-          StreamName: stream,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    for (;;) {
-      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const record of out.Records ?? []) {
-        const opened = deaggregate(record.Data!);
-        const users =
-          opened.kind === 'aggregate'
-            ? opened.records
-            : [{ partitionKey: record.PartitionKey!, data: record.Data! }];
-        for (const user of users)
-          landed.push({
-            partitionKey: user.partitionKey,
-            envelope: JSON.parse(Buffer.from(user.data).toString('utf8')),
-          });
-      }
-      if ((out.Records ?? []).length === 0) break;
-      iterator = out.NextShardIterator;
-    }
-  }
-  return landed;
+/** Everything on the stream, each shard in order, KPL aggregates opened, as envelopes. */
+async function landedOn(client: KinesisClient, stream: string): Promise<Landed[]> {
+  return (await readStream(client, stream)).map((r) => ({
+    partitionKey: r.partitionKey,
+    envelope: JSON.parse(r.data.toString('utf8')) as IngestEnvelope,
+  }));
 }
 
 const payloadOf = (e: IngestEnvelope) =>
@@ -71,11 +39,13 @@ const payloadOf = (e: IngestEnvelope) =>
 /** A device: a real TCP client that counts what the gateway writes back. */
 class Device {
   received = Buffer.alloc(0);
+  receivedBytes = 0;
   ended = false;
   readonly closed: Promise<void>;
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
+      this.receivedBytes += chunk.byteLength;
+      if (this.receivedBytes <= 64 * 1024) this.received = Buffer.concat([this.received, chunk]);
     });
     socket.on('error', () => {});
     socket.on('end', () => {
@@ -206,7 +176,7 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     });
     await Promise.all(runs);
 
-    const landed = await readStream(client, stream);
+    const landed = await landedOn(client, stream);
     expect(landed).toHaveLength(6 * perDevice);
     for (const [id, bodies] of sent) {
       const mine = landed.filter((l) => l.partitionKey === id);
@@ -251,14 +221,14 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
 
     await createStream(client, stream, 1);
     await d.acks(20, '+');
-    const landed = await readStream(client, stream);
+    const landed = await landedOn(client, stream);
     expect(landed.map((l) => l.envelope.payload)).toEqual(bodies);
 
     // and one at a time: an ack means the frame is already readable
     for (let n = 20; n < 25; n++) {
       d.write(`{"device":"d-ack","n":${n}}\n`);
       await d.acks(n + 1, '+');
-      const now = await readStream(client, stream);
+      const now = await landedOn(client, stream);
       expect(now.at(-1)!.envelope.payload).toBe(`{"device":"d-ack","n":${n}}`);
     }
   });
@@ -271,7 +241,7 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     const solo = await device(g.addresses[0]!.port);
     solo.write('{"device":"solo-3"}\n');
     await solo.acks(1, '.');
-    const landed = await readStream(client, stream);
+    const landed = await landedOn(client, stream);
     const keyOf = (payload: string) => landed.find((l) => l.envelope.payload === payload)?.partitionKey;
     expect(keyOf('no key yet')).toBe(`tcp:127.0.0.1:${hub.socket.localPort}`);
     expect(keyOf('{"hub":"hub-1","device":"child-7"}')).toBe('hub-1');
@@ -302,7 +272,7 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     good.write(lengthFrame('{"device":"good-1","n":1}'));
     await good.acks(2, '\x06');
 
-    const landed = await readStream(client, stream);
+    const landed = await landedOn(client, stream);
     const bads = landed.filter((l) => l.partitionKey === 'bad-1');
     expect(bads).toHaveLength(2);
     expect(bads[0]!.envelope.rejected).toBeUndefined();
@@ -332,7 +302,7 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(half.received.toString('latin1')).toBe('\x06');
     expect(g.stats()).toMatchObject({ idleClosed: 2, leftovers: 1 });
-    const landed = await readStream(client, stream);
+    const landed = await landedOn(client, stream);
     expect(landed.map((l) => l.partitionKey)).toEqual(['half-1', 'half-1']);
     expect(landed[1]!.envelope.rejected).toMatch(/went idle.*ended inside a frame/);
     expect(Buffer.from(landed[1]!.envelope.payload, 'base64')).toEqual(Buffer.from([0, 9, 1, 2]));
@@ -374,7 +344,128 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     await d.closed;
     expect(d.received.toString()).toBe('++');
     await expect(Device.open(g.addresses[0]!.port)).rejects.toThrow();
-    expect((await readStream(client, stream)).map((l) => l.envelope.payload)).toHaveLength(2);
+    expect((await landedOn(client, stream)).map((l) => l.envelope.payload)).toHaveLength(2);
+  });
+
+  it("writes a frame's ack only after every earlier frame of the connection is durable", async () => {
+    const g = await start([{ port: 0, host: '127.0.0.1', framing: { kind: 'lines' }, ack: { text: '+' } }]);
+    // the same ingest, with the durability of key `slow` reported 400 ms late
+    const real = ingest;
+    const late: DurableIngest = {
+      offer(record) {
+        const admission = real.offer(record);
+        if (!admission.accepted || record.partitionKey !== 'slow') return admission;
+        return {
+          accepted: true,
+          durable: admission.durable.then(() => new Promise((r) => setTimeout(r, 400))),
+        };
+      },
+      put: (record) => real.put(record),
+      whenRoom: () => real.whenRoom(),
+      get hasRoom() {
+        return real.hasRoom;
+      },
+      get reachable() {
+        return real.reachable;
+      },
+      stats: () => real.stats(),
+      close: (drainMs) => real.close(drainMs),
+    };
+    await g.close();
+    const config = tcpGatewayConfigSchema.parse({
+      listeners: [{ port: 0, host: '127.0.0.1', framing: { kind: 'lines' }, ack: { text: '+' } }],
+    });
+    gateway = await startTcpGateway({ config, ingest: late, clock: systemClock, keyFinder });
+    const d = await device(gateway.addresses[0]!.port);
+    d.write('{"device":"slow"}\n{"device":"fast","n":1}\n{"device":"fast","n":2}\n');
+    await waitFor('the later frames in the stream', async () => {
+      const landed = await landedOn(client, stream);
+      return landed.filter((l) => l.partitionKey === 'fast').length === 2;
+    });
+    expect(d.received.byteLength).toBe(0); // durable, but behind a frame that is not yet
+    await d.acks(3, '+');
+  });
+
+  it('pushes back while Kinesis cannot take records: sockets paused, memory bounded, resumes by itself', async () => {
+    const maxBufferedBytes = 256 * 1024;
+    const g = await start(
+      [{ port: 0, host: '127.0.0.1', framing: { kind: 'length-prefix' }, ack: { hex: '06' } }],
+      { create: false, limits: { maxBufferedBytes } },
+    );
+    const perDevice = 1500;
+    const filler = 'x'.repeat(700);
+    const ds = await Promise.all([0, 1, 2].map(() => device(g.addresses[0]!.port)));
+    let sent = 0;
+    ds.forEach((d, i) => {
+      for (let n = 0; n < perDevice; n++) {
+        const frame = lengthFrame(JSON.stringify({ device: `bp-${i}`, n, filler }));
+        sent += frame.byteLength;
+        d.write(frame);
+      }
+    });
+    await waitFor('every connection paused', () => g.stats().connectionsPaused === 3);
+    await new Promise((r) => setTimeout(r, 500));
+    const stalled = { gateway: g.stats(), ingest: ingest.stats() };
+    expect(stalled.gateway.acknowledged).toBe(0);
+    expect(ds.every((d) => d.received.byteLength === 0)).toBe(true);
+    // the ingest holds at most its bound (plus one record); the rest waits in the kernels' buffers
+    expect(stalled.ingest.bufferedBytes).toBeLessThanOrEqual(maxBufferedBytes + 1024);
+    expect(stalled.gateway.bytesRead).toBeLessThan(sent / 2);
+    expect(stalled.gateway.refused).toBeGreaterThan(0);
+
+    await createStream(client, stream, 2);
+    await Promise.all(ds.map((d) => d.acks(perDevice, '\x06', `${perDevice} acks after the stall`)));
+    expect(g.stats().connectionsPaused).toBe(0);
+    const landed = await landedOn(client, stream);
+    expect(landed).toHaveLength(3 * perDevice);
+    for (let i = 0; i < 3; i++) {
+      const ns = landed
+        .filter((l) => l.partitionKey === `bp-${i}`)
+        .map((l) => (JSON.parse(payloadOf(l.envelope).slice(2)) as { n: number }).n);
+      expect(ns).toEqual(Array.from({ length: perDevice }, (_, n) => n));
+    }
+  });
+
+  it('stops reading a connection with maxPendingFramesPerConnection frames unacknowledged', async () => {
+    const g = await start(
+      [
+        {
+          port: 0,
+          host: '127.0.0.1',
+          maxPendingFramesPerConnection: 4,
+          framing: { kind: 'length-prefix' },
+          ack: { hex: '06' },
+        },
+      ],
+      { limits: { lingerMs: 100 } },
+    );
+    const d = await device(g.addresses[0]!.port);
+    const frames = 800;
+    const filler = 'z'.repeat(500);
+    for (let n = 0; n < frames; n++) d.write(lengthFrame(JSON.stringify({ device: 'pend', n, filler })));
+    await waitFor('the connection paused', () => g.stats().connectionsPaused === 1);
+    // at most the bound and one read's frames (64 KiB) are taken from the socket
+    expect(g.stats().messages).toBeLessThanOrEqual(4 + Math.ceil((64 * 1024) / 500));
+    expect(ingest.stats().bufferedRecords).toBeLessThanOrEqual(4 + Math.ceil((64 * 1024) / 500));
+    await d.acks(frames, '\x06');
+    expect(g.stats().pauses).toBeGreaterThan(5);
+  });
+
+  it('stops reading a device that does not read its acks, until it does', async () => {
+    const ack = 'A'.repeat(3000);
+    const g = await start([{ port: 0, host: '127.0.0.1', framing: { kind: 'lines' }, ack: { text: ack } }]);
+    const d = await device(g.addresses[0]!.port);
+    d.socket.pause(); // the device reads nothing: the kernels' buffers fill, then the gateway's
+    const frames = 4_000;
+    for (let n = 0; n < frames; n++) d.write(`{"device":"deaf-${n % 8}","n":${n}}\n`);
+    await waitFor('the connection paused', () => g.stats().connectionsPaused === 1, 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const stuck = g.stats();
+    expect(stuck.connectionsPaused).toBe(1);
+    expect(stuck.messages).toBeLessThan(frames);
+    d.socket.resume();
+    await waitFor(`${frames} acks`, () => d.receivedBytes === frames * ack.length, 30_000);
+    expect(g.stats()).toMatchObject({ acknowledged: frames, connectionsPaused: 0 });
   });
 
   it('survives random bytes in random chunks (fast-check): every connection ends or stays sane', async () => {
@@ -422,5 +513,124 @@ describe('TCP gateway (kinesalite, real sockets)', () => {
     d.write('{"device":"after-fuzz"}\r\n');
     await d.acks(1, '\x06');
     expect(g.ready()).toBe(true);
+  });
+});
+
+describe('TCP gateway through a faulty Kinesis (fault proxy)', () => {
+  const STALL_MS = Number(process.env.GATEWAY_STALL_MS ?? 5_000);
+  let proxy: KinesisFaultProxy;
+  let direct: KinesisClient;
+  let faulty: KinesisClient;
+  let ingest: DurableIngest | undefined;
+  let gateway: TcpGateway | undefined;
+  const sockets: Device[] = [];
+
+  beforeAll(async () => {
+    proxy = await startKinesisFaultProxy({ target: endpoint, seed: 23 });
+    direct = createKinesisClient({ region: 'us-east-1', endpoint });
+    faulty = createKinesisClient({
+      region: 'us-east-1',
+      endpoint: proxy.endpoint,
+      maxAttempts: 1,
+      requestTimeoutMs: 1_000,
+    });
+  });
+  afterEach(async () => {
+    proxy.set({ stalled: false, entryFailureRate: 0, throttleRate: 0 });
+    for (const d of sockets.splice(0)) d.socket.destroy();
+    await gateway?.close();
+    gateway = undefined;
+    await ingest?.close(1_000);
+  });
+  afterAll(async () => {
+    faulty?.destroy();
+    direct?.destroy();
+    await proxy?.close();
+  });
+
+  async function start(stream: string, limits: Partial<IngestLimits>): Promise<TcpGateway> {
+    await createStream(direct, stream, 2);
+    ingest = durableIngest({
+      client: faulty,
+      streamName: stream,
+      clock: systemClock,
+      limits: { ...FAST, ...limits },
+    });
+    const config = tcpGatewayConfigSchema.parse({
+      listeners: [{ port: 0, host: '127.0.0.1', framing: { kind: 'length-prefix' }, ack: { hex: '06' } }],
+    });
+    gateway = await startTcpGateway({ config, ingest, clock: systemClock, keyFinder });
+    return gateway;
+  }
+
+  async function devicesOn(port: number, count: number): Promise<Device[]> {
+    const ds = await Promise.all(Array.from({ length: count }, () => Device.open(port)));
+    sockets.push(...ds);
+    return ds;
+  }
+
+  const numbersOf = (landed: Landed[], key: string) =>
+    landed
+      .filter((l) => l.partitionKey === key)
+      .map((l) => (JSON.parse(payloadOf(l.envelope).slice(2)) as { n: number }).n);
+
+  it('with a fifth of the entries failed and of the requests throttled, every acked frame is in the stream once, in order', async () => {
+    const stream = uniqueStream('tcp-faults');
+    const g = await start(stream, {});
+    proxy.set({ entryFailureRate: 0.2, throttleRate: 0.2 });
+    const perDevice = 150;
+    const ds = await devicesOn(g.addresses[0]!.port, 5);
+    ds.forEach((d, i) => {
+      for (let n = 0; n < perDevice; n++) d.write(lengthFrame(JSON.stringify({ device: `f-${i}`, n })));
+    });
+    await Promise.all(ds.map((d) => d.acks(perDevice, '\x06')));
+    expect(proxy.stats().entriesFailed + proxy.stats().throttled).toBeGreaterThan(0);
+    const landed = await landedOn(direct, stream);
+    for (let i = 0; i < 5; i++)
+      expect(numbersOf(landed, `f-${i}`)).toEqual(Array.from({ length: perDevice }, (_, n) => n));
+  });
+
+  it('with Kinesis stalled: sockets paused, the ingest within its bound, acks resume by themselves', async () => {
+    const stream = uniqueStream('tcp-stall');
+    const maxBufferedBytes = 256 * 1024;
+    const g = await start(stream, { maxBufferedBytes });
+    const ds = await devicesOn(g.addresses[0]!.port, 3);
+    ds[0]!.write(lengthFrame(JSON.stringify({ device: 's-0', n: -1 })));
+    await ds[0]!.acks(1, '\x06');
+    ds[0]!.received = Buffer.alloc(0);
+
+    proxy.set({ stalled: true });
+    const perDevice = 1500;
+    const filler = 'y'.repeat(700);
+    let sent = 0;
+    ds.forEach((d, i) => {
+      for (let n = 0; n < perDevice; n++) {
+        const frame = lengthFrame(JSON.stringify({ device: `s-${i}`, n, filler }));
+        sent += frame.byteLength;
+        d.write(frame);
+      }
+    });
+    let maxBuffered = 0;
+    const sampling = setInterval(() => {
+      maxBuffered = Math.max(maxBuffered, ingest!.stats().bufferedBytes);
+    }, 20);
+    try {
+      await new Promise((r) => setTimeout(r, STALL_MS));
+      const stalled = g.stats();
+      expect(stalled.connectionsPaused).toBe(3);
+      expect(ds.every((d) => d.received.byteLength === 0)).toBe(true);
+      expect(maxBuffered).toBeLessThanOrEqual(maxBufferedBytes + 1024);
+      expect(stalled.bytesRead).toBeLessThan(sent / 2);
+      expect(ingest!.reachable).toBe(false);
+    } finally {
+      clearInterval(sampling);
+      proxy.set({ stalled: false });
+    }
+    await Promise.all(ds.map((d) => d.acks(perDevice, '\x06', `${perDevice} acks after the stall`)));
+    expect(g.stats().connectionsPaused).toBe(0);
+    const landed = await landedOn(direct, stream);
+    expect(numbersOf(landed, 's-0')).toEqual([-1, ...Array.from({ length: perDevice }, (_, n) => n)]);
+    for (const i of [1, 2])
+      expect(numbersOf(landed, `s-${i}`)).toEqual(Array.from({ length: perDevice }, (_, n) => n));
   });
 });

@@ -22,6 +22,7 @@ const framings: fc.Arbitrary<FramingInput> = fc.oneof(
     lengthOffset: fc.integer({ min: 0, max: 3 }),
     lengthCounts: fc.constantFrom('rest' as const, 'frame' as const),
     lengthAdjust: fc.integer({ min: -3, max: 3 }),
+    keep: fc.constantFrom('frame' as const, 'rest' as const),
     maxFrameBytes: fc.integer({ min: 1, max: 64 }),
   }),
   fc.record({
@@ -105,14 +106,18 @@ describe('deframer fuzzing', () => {
           for (const frame of frames) {
             expect(frame.offset).toBeGreaterThanOrEqual(cursor);
             expect(isGap(framing, input.subarray(cursor, frame.offset), false)).toBe(true);
+            // with `keep: rest` a frame's message starts after its header (marker and length field)
+            const dropped =
+              framing.kind === 'length-prefix' && framing.keep === 'rest'
+                ? (framing.lengthOffset ?? 0) + (framing.lengthBytes ?? 2)
+                : 0;
+            const start = frame.offset + dropped;
             expect(
-              Buffer.from(frame.bytes).equals(
-                input.subarray(frame.offset, frame.offset + frame.bytes.byteLength),
-              ),
+              Buffer.from(frame.bytes).equals(input.subarray(start, start + frame.bytes.byteLength)),
             ).toBe(true);
             if (framing.kind !== 'fixed' && framing.kind !== 'length-prefix')
               expect(frame.bytes.byteLength).toBeLessThanOrEqual(framing.maxFrameBytes ?? 65_536);
-            cursor = frame.offset + frame.bytes.byteLength;
+            cursor = start + frame.bytes.byteLength;
           }
           const rest = outcome.broken ?? (tail instanceof FramingError ? tail : undefined);
           const restBytes = rest === undefined ? Buffer.alloc(0) : Buffer.from(rest.bytes);

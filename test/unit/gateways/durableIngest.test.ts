@@ -3,7 +3,12 @@
  * failures, throttles and silences in a chosen pattern (the integration test runs the same claims
  * against kinesalite behind the fault proxy).
  */
-import type { KinesisClient, PutRecordsCommand, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  type KinesisClient,
+  ListShardsCommand,
+  type PutRecordsCommand,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { durableIngest, RecordTooLargeError } from '../../../gateways/ingest/durableIngest.ts';
 import { deaggregate } from '../../../sources/kinesis/retrieval/kpl.ts';
@@ -18,17 +23,36 @@ interface Script {
   hold?: () => Promise<void>;
 }
 
-/** A PutRecords endpoint that keeps what it accepted, user records de-aggregated, in order. */
-function scriptedKinesis(script: Script = {}) {
+/** Two shards, split at the middle of the hash key range, as ListShards gives them. */
+const HALF = 2n ** 127n;
+const twoShards = [
+  {
+    ShardId: 'shardId-000000000000',
+    HashKeyRange: { StartingHashKey: '0', EndingHashKey: String(HALF - 1n) },
+  },
+  {
+    ShardId: 'shardId-000000000001',
+    HashKeyRange: { StartingHashKey: String(HALF), EndingHashKey: String(2n ** 128n - 1n) },
+  },
+];
+
+/**
+ * A PutRecords endpoint that keeps what it accepted, user records de-aggregated, in order; ListShards
+ * answers `shards()`.
+ */
+function scriptedKinesis(script: Script = {}, shards: () => unknown[] = () => twoShards) {
   const landed: { key: string; data: string }[] = [];
   let requests = 0;
   const maxEntriesPerKey: number[] = [];
+  const entriesPerRequest: number[] = [];
   const client = {
-    async send(command: PutRecordsCommand) {
+    async send(command: PutRecordsCommand | ListShardsCommand) {
+      if (command instanceof ListShardsCommand) return { Shards: shards() };
       const request = requests++;
       await script.hold?.();
       const entries = command.input.Records as PutRecordsRequestEntry[];
       const keys = entries.map((e) => e.PartitionKey!);
+      entriesPerRequest.push(entries.length);
       maxEntriesPerKey.push(Math.max(...[...new Set(keys)].map((k) => keys.filter((x) => x === k).length)));
       if (script.throttle?.(request))
         throw Object.assign(new Error('Rate exceeded'), {
@@ -48,48 +72,87 @@ function scriptedKinesis(script: Script = {}) {
       return { FailedRecordCount: results.filter((r) => 'ErrorCode' in r).length, Records: results };
     },
   } as unknown as KinesisClient;
-  return { client, landed, maxEntriesPerKey, requests: () => requests };
+  return { client, landed, maxEntriesPerKey, entriesPerRequest, requests: () => requests };
 }
 
 const record = (key: string, n: number) => ({ partitionKey: key, data: Buffer.from(`${key}#${n}`) });
-const fast = { lingerMs: 2, initialRetryDelayMs: 1, maxRetryDelayMs: 5 };
+const fast = { lingerMs: 2, initialRetryDelayMs: 1, maxRetryDelayMs: 5, lanes: 'key' as const };
 
 describe('durable ingest', () => {
-  it('keeps each key in order and loses nothing when a fifth of the entries and requests fail', async () => {
+  /** Puts `rounds` records of each of `keys`, with a fifth of the entries and requests failing. */
+  async function putUnderFaults(
+    lanes: 'key' | 'shard',
+    keys: readonly string[],
+    rounds: number,
+    shards?: () => unknown[],
+  ) {
     let seed = 7;
     const random = () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
       return seed / 2 ** 31;
     };
-    const kinesis = scriptedKinesis({ failEntry: () => random() < 0.2, throttle: (n) => n % 5 === 1 });
+    const kinesis = scriptedKinesis(
+      { failEntry: () => random() < 0.2, throttle: (n) => n % 5 === 1 },
+      shards,
+    );
     const ingest = durableIngest({
       client: kinesis.client,
       streamName: 's',
       clock: systemClock,
-      limits: fast,
+      limits: { ...fast, lanes, shardMapTtlMs: 20 },
     });
-    const keys = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
-    const acked: string[] = [];
     const all: Promise<void>[] = [];
-    for (let n = 0; n < 50; n++)
-      for (const key of keys) {
-        const r = record(key, n);
-        all.push(ingest.put(r).then(() => void acked.push(`${key}#${n}`)));
-      }
+    for (let n = 0; n < rounds; n++) {
+      for (const key of keys) all.push(ingest.put(record(key, n)));
+      if (n % 10 === 9) await new Promise((r) => setTimeout(r, 15));
+    }
     await Promise.all(all);
-    expect(acked).toHaveLength(2000);
     // every acknowledged record is in the stream, exactly once, and each key's are in order
-    expect(new Set(kinesis.landed.map((l) => l.data)).size).toBe(2000);
-    expect(kinesis.landed).toHaveLength(2000);
+    expect(kinesis.landed).toHaveLength(keys.length * rounds);
+    expect(new Set(kinesis.landed.map((l) => l.data)).size).toBe(keys.length * rounds);
     for (const key of keys) {
       const mine = kinesis.landed.filter((l) => l.key === key).map((l) => Number(l.data.split('#')[1]));
-      expect(mine).toEqual([...mine].sort((a, b) => a - b));
+      expect(mine).toEqual(Array.from({ length: rounds }, (_, n) => n));
     }
-    // never two entries of one key in one request
-    expect(Math.max(...kinesis.maxEntriesPerKey)).toBe(1);
     expect(ingest.stats().entriesFailed).toBeGreaterThan(0);
     expect(ingest.stats().requestsFailed).toBeGreaterThan(0);
     await ingest.close();
+    return kinesis;
+  }
+
+  const keys = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
+
+  it('keeps each key in order and loses nothing when a fifth of the entries and requests fail (a lane per key)', async () => {
+    const kinesis = await putUnderFaults('key', keys, 50);
+    expect(Math.max(...kinesis.maxEntriesPerKey)).toBe(1); // never two entries of one key in one request
+  });
+
+  it('does the same with a lane per shard, at most one entry per shard in a request', async () => {
+    const kinesis = await putUnderFaults('shard', keys, 50);
+    // lanes per key until the shard map is read (the first requests), then per shard
+    const later = kinesis.entriesPerRequest.slice(Math.floor(kinesis.entriesPerRequest.length / 2));
+    expect(Math.max(...later)).toBeLessThanOrEqual(2);
+    // many devices' records share an aggregate: far fewer entries than records
+    expect(kinesis.entriesPerRequest.reduce((a, b) => a + b, 0)).toBeLessThan(keys.length * 50 * 0.2);
+  });
+
+  it('keeps each key in order across a reshard (new lanes only once the entries in flight returned)', async () => {
+    let calls = 0;
+    const third = 2n ** 126n;
+    const split = [
+      {
+        ShardId: 'shardId-000000000002',
+        HashKeyRange: { StartingHashKey: '0', EndingHashKey: String(third - 1n) },
+      },
+      {
+        ShardId: 'shardId-000000000003',
+        HashKeyRange: { StartingHashKey: String(third), EndingHashKey: String(HALF - 1n) },
+      },
+      twoShards[1],
+    ];
+    // the map changes after a few reads: shard 0 split in two
+    await putUnderFaults('shard', keys, 60, () => (++calls < 3 ? twoShards : split));
+    expect(calls).toBeGreaterThanOrEqual(3);
   });
 
   it('resolves a record only once it is in the stream', async () => {
