@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
 import { type RestUnderTest, rawRequest, readEnvelopes, startRest } from '../support/restGateway.ts';
-import { testEnv } from '../support/wait.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
 const KEY = 'k-0123456789abcdef0123';
@@ -344,6 +344,34 @@ describe('REST gateway and Expect: 100-continue', () => {
       expect(good).toMatch(/^HTTP\/1\.1 100 Continue[\s\S]*HTTP\/1\.1 202/);
       expect((await readEnvelopes(client, stream)).map((l) => l.envelope.payload)).toEqual(['t=1']);
     } finally {
+      await rest.close();
+      client.destroy();
+    }
+  });
+});
+
+describe('REST gateway keep-alive', () => {
+  it('keeps an idle connection past headersTimeoutMs (only keepAliveTimeoutMs closes it)', async () => {
+    const client = createKinesisClient({ region: 'us-east-1', endpoint });
+    const stream = uniqueStream('rest-keepalive');
+    await createStream(client, stream, 1);
+    const rest = await startRest(endpoint, stream, { headersTimeoutMs: 300, keepAliveTimeoutMs: 5_000 });
+    const socket = connect({ host: '127.0.0.1', port: rest.gateway.port });
+    try {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      const post = (n: number) =>
+        socket.write(`POST /v1/devices/k/telemetry HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nn=${n}`);
+      post(1);
+      await waitFor('the first 202', () => text.split('HTTP/1.1 202').length === 2, 5_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      post(2);
+      await waitFor('the second 202', () => text.split('HTTP/1.1 202').length === 3, 5_000);
+      expect(text).not.toContain('408');
+    } finally {
+      socket.destroy();
       await rest.close();
       client.destroy();
     }
