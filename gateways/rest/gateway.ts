@@ -149,18 +149,15 @@ export async function startRestGateway(options: RestGatewayOptions): Promise<Res
   /**
    * Offers every record or none: refused (429) only when the first is, that is before anything was
    * taken. Once the first is in, the rest wait for room (`put`) rather than leave the request half
-   * taken; only one request at a time can be in that state, as the next one finds no room.
+   * taken: they are already in memory (the request's body), and requests arriving while there is no
+   * room are refused, so what waits outside the ingest's bound is at most the requests in flight.
    */
   const admit = (records: readonly IngestRecord[]): Promise<void>[] => {
     const first = ingest.offer(records[0]!);
     if (!first.accepted)
       throw first.reason === 'full'
-        ? Object.assign(new Refusal(429, 'busy', 'the gateway is buffering all it may; retry later'), {
-            retryAfterMs: first.retryAfterMs,
-          })
-        : Object.assign(new Refusal(503, 'closing', 'the gateway is shutting down; retry elsewhere'), {
-            retryAfterMs: first.retryAfterMs,
-          });
+        ? new Refusal(429, 'busy', 'the gateway is buffering all it may; retry later', first.retryAfterMs)
+        : new Refusal(503, 'closing', 'the gateway is shutting down; retry elsewhere', first.retryAfterMs);
     const durables = [first.durable];
     for (let i = 1; i < records.length; i++) {
       const admission = ingest.offer(records[i]!);
@@ -245,13 +242,11 @@ export async function startRestGateway(options: RestGatewayOptions): Promise<Res
     }
     if (outcome === 'timeout') {
       counts.ackTimeouts++;
-      throw Object.assign(
-        new Refusal(
-          503,
-          'not-durable-yet',
-          `the records were not in the stream within ${config.ackTimeoutMs} ms; they may still land, send them again`,
-        ),
-        { retryAfterMs: config.ackTimeoutMs },
+      throw new Refusal(
+        503,
+        'not-durable-yet',
+        `the records were not in the stream within ${config.ackTimeoutMs} ms; they may still land, send them again`,
+        config.ackTimeoutMs,
       );
     }
     counts.acknowledged += records.length;
@@ -280,8 +275,8 @@ export async function startRestGateway(options: RestGatewayOptions): Promise<Res
     const headers: Record<string, string> = {};
     if (error.status === 401) headers['www-authenticate'] = auth.challenge;
     if (error.status === 405) headers.allow = 'POST';
-    const wait = (error as { retryAfterMs?: number }).retryAfterMs;
-    if (error.status === 429 || error.status === 503) headers['retry-after'] = retryAfter(wait ?? 1_000);
+    if (error.status === 429 || error.status === 503)
+      headers['retry-after'] = retryAfter(error.retryAfterMs ?? 1_000);
     // An unread body would otherwise be read to its end to keep the connection.
     if (!request.complete || closing) headers.connection = 'close';
     log?.debug({ gateway: 'rest', status: error.status, code: error.code, url: request.url }, error.message);
