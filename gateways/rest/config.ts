@@ -79,8 +79,10 @@ export const restGatewayConfigSchema = z
       .number()
       .int()
       .min(1)
-      .default(5_000)
-      .describe('how long an idle keep-alive connection stays open'),
+      .default(65_000)
+      .describe(
+        'how long an idle keep-alive connection stays open; keep it above the load balancer idle timeout (ALB: 60 s), or the balancer reuses connections the gateway is closing (502s)',
+      ),
     maxRequestsPerSocket: z
       .number()
       .int()

@@ -4,13 +4,14 @@
  * I/O, so the unit tests and the fuzzing drive it directly.
  */
 
-/** An answer other than 202: the status, a stable code and a human message. */
+/** An answer other than 202: the status, a stable code, a human message and, for 429/503, the wait. */
 export class Refusal extends Error {
   override readonly name = 'Refusal';
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -12,7 +12,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { type RestUnderTest, readStream, startRest } from '../support/restGateway.ts';
+import { type RestUnderTest, readEnvelopes, startRest } from '../support/restGateway.ts';
 import { testEnv } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -129,7 +129,7 @@ describe('REST gateway with mTLS', () => {
 
   it("takes a post from a client with the CA's certificate, under its CN", async () => {
     expect(await post('/v1/devices/m-1/telemetry', 'v=1', 'device-77')).toBe(202);
-    const landed = await readStream(client, stream);
+    const landed = await readEnvelopes(client, stream);
     expect(landed).toEqual([
       expect.objectContaining({
         partitionKey: 'm-1',
@@ -144,7 +144,7 @@ describe('REST gateway with mTLS', () => {
     expect(without).toMatch(/certificate required/);
     // The handshake fails on the server's side; the client sees its connection dropped.
     expect(intruder).toMatch(/socket hang up|ECONNRESET|unknown ca|certificate/i);
-    expect((await readStream(client, stream)).length).toBe(1);
+    expect((await readEnvelopes(client, stream)).length).toBe(1);
     expect(rest.gateway.stats().unauthorized).toBeGreaterThanOrEqual(2);
   });
 });

@@ -3,13 +3,13 @@
  * stream as ingest envelopes under the device's partition key, 202 comes only once they are durable,
  * every refusal has its status and a JSON body, and API keys guard it.
  */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { createStream, uniqueStream } from '../support/kinesis.ts';
-import { type RestUnderTest, rawRequest, readStream, startRest } from '../support/restGateway.ts';
-import { testEnv } from '../support/wait.ts';
+import { type RestUnderTest, rawRequest, readEnvelopes, startRest } from '../support/restGateway.ts';
+import { testEnv, waitFor } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
 const KEY = 'k-0123456789abcdef0123';
@@ -45,14 +45,14 @@ describe('REST gateway into kinesalite', () => {
     fetch(`${rest.url}${path}`, { method: 'POST', body, headers: { 'x-api-key': KEY, ...headers } });
 
   it('puts a single post as a rest envelope under the device key, and answers 202 once it is in the stream', async () => {
-    const before = (await readStream(client, stream)).length;
+    const before = (await readEnvelopes(client, stream)).length;
     const answer = await post('/v1/devices/therm-1/telemetry?productId=thermostat-v2', '{"t":21.5}', {
       'content-type': 'application/json',
     });
     expect(answer.status).toBe(202);
     expect(await answer.json()).toEqual({ accepted: 1 });
     // Read at once: a 202 means the record is already there.
-    const landed = await readStream(client, stream);
+    const landed = await readEnvelopes(client, stream);
     expect(landed.length).toBe(before + 1);
     const mine = landed.find((l) => l.envelope.topic === 'devices/therm-1/telemetry')!;
     expect(mine.partitionKey).toBe('therm-1');
@@ -74,7 +74,7 @@ describe('REST gateway into kinesalite', () => {
       'x-product-id': 'meter-bin',
     });
     expect(answer.status).toBe(202);
-    const mine = (await readStream(client, stream)).find(
+    const mine = (await readEnvelopes(client, stream)).find(
       (l) => l.envelope.topic === 'devices/hub-7/child/meter 3/telemetry',
     )!;
     expect(mine.partitionKey).toBe('hub-7');
@@ -104,7 +104,7 @@ describe('REST gateway into kinesalite', () => {
     );
     expect(answer.status).toBe(202);
     expect(await answer.json()).toEqual({ accepted: 5 });
-    const landed = await readStream(client, stream);
+    const landed = await readEnvelopes(client, stream);
     const b1 = landed.filter((l) => l.envelope.topic === 'devices/b-1/telemetry');
     expect(b1.map((l) => l.envelope.payload)).toEqual(['seq=1,t=20', 'seq=2,t=21', 'seq=3,t=22']);
     expect(b1.every((l) => l.partitionKey === 'b-1' && l.envelope.encoding === 'utf8')).toBe(true);
@@ -122,7 +122,7 @@ describe('REST gateway into kinesalite', () => {
   });
 
   it('refuses a batch with one bad item whole, naming the item, and puts none of it', async () => {
-    const before = (await readStream(client, stream)).length;
+    const before = (await readEnvelopes(client, stream)).length;
     const answer = await post(
       '/v1/telemetry:batch',
       JSON.stringify({
@@ -138,7 +138,7 @@ describe('REST gateway into kinesalite', () => {
       error: 'bad-message',
       message: expect.stringMatching(/^messages\[1\] .*hex/),
     });
-    expect((await readStream(client, stream)).length).toBe(before);
+    expect((await readEnvelopes(client, stream)).length).toBe(before);
   });
 
   it.each([
@@ -237,7 +237,7 @@ describe('REST gateway into kinesalite', () => {
       headers: { authorization: 'Bearer p-9999999999999999' },
     });
     expect(bearer.status).toBe(202);
-    const mine = (await readStream(client, stream)).find(
+    const mine = (await readEnvelopes(client, stream)).find(
       (l) => l.envelope.topic === 'devices/by-partner/telemetry',
     );
     expect(mine?.envelope.source).toBe('rest:partner');
@@ -313,5 +313,68 @@ describe('REST gateway when the stream does not answer', () => {
       fetch(`${rest.url}/v1/devices/a/telemetry`, { method: 'POST', body: 'x' }),
     ).rejects.toThrow();
     await rest.close();
+  });
+});
+
+describe('REST gateway and Expect: 100-continue', () => {
+  it('refuses a body too large before it is sent, and asks for a good one', async () => {
+    const client = createKinesisClient({ region: 'us-east-1', endpoint });
+    const stream = uniqueStream('rest-continue');
+    await createStream(client, stream, 1);
+    const rest = await startRest(endpoint, stream, { maxBodyBytes: 100 });
+    try {
+      const head = (length: number) =>
+        `POST /v1/devices/d/telemetry HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: ${length}\r\nconnection: close\r\n\r\n`;
+      // The body is never sent: the answer must come without it.
+      const tooLarge = await rawRequest(rest.gateway.port, head(1_000));
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.text).not.toContain('100 Continue');
+      const good = await new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port: rest.gateway.port });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.startsWith('HTTP/1.1 100') && !text.includes('[sent]')) {
+            socket.write('t=1');
+            text += '[sent]';
+          }
+        });
+        socket.on('close', () => resolve(text));
+        socket.write(head(3));
+      });
+      expect(good).toMatch(/^HTTP\/1\.1 100 Continue[\s\S]*HTTP\/1\.1 202/);
+      expect((await readEnvelopes(client, stream)).map((l) => l.envelope.payload)).toEqual(['t=1']);
+    } finally {
+      await rest.close();
+      client.destroy();
+    }
+  });
+});
+
+describe('REST gateway keep-alive', () => {
+  it('keeps an idle connection past headersTimeoutMs (only keepAliveTimeoutMs closes it)', async () => {
+    const client = createKinesisClient({ region: 'us-east-1', endpoint });
+    const stream = uniqueStream('rest-keepalive');
+    await createStream(client, stream, 1);
+    const rest = await startRest(endpoint, stream, { headersTimeoutMs: 300, keepAliveTimeoutMs: 5_000 });
+    const socket = connect({ host: '127.0.0.1', port: rest.gateway.port });
+    try {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+      });
+      const post = (n: number) =>
+        socket.write(`POST /v1/devices/k/telemetry HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nn=${n}`);
+      post(1);
+      await waitFor('the first 202', () => text.split('HTTP/1.1 202').length === 2, 5_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      post(2);
+      await waitFor('the second 202', () => text.split('HTTP/1.1 202').length === 3, 5_000);
+      expect(text).not.toContain('408');
+    } finally {
+      socket.destroy();
+      await rest.close();
+      client.destroy();
+    }
   });
 });

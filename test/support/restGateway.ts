@@ -1,17 +1,12 @@
 /** What the REST gateway's integration tests share: a gateway on an ingest, raw HTTP, and reading the stream back. */
 import { connect as rawConnect } from 'node:net';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { type DurableIngest, durableIngest, type IngestLimits } from '../../gateways/ingest/durableIngest.ts';
 import { type RestGatewayConfigInput, restGatewayConfigSchema } from '../../gateways/rest/config.ts';
 import { type RestGateway, startRestGateway } from '../../gateways/rest/gateway.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { type IngestEnvelope, systemClock } from '../../topology/index.ts';
+import { readStream } from './kinesis.ts';
 
 /** A gateway and the ingest under it. */
 export interface RestUnderTest {
@@ -26,9 +21,14 @@ export async function startRest(
   endpoint: string,
   streamName: string,
   config: Partial<RestGatewayConfigInput>,
-  options: { limits?: Partial<IngestLimits>; env?: NodeJS.ProcessEnv } = {},
+  options: { limits?: Partial<IngestLimits>; env?: NodeJS.ProcessEnv; requestTimeoutMs?: number } = {},
 ): Promise<RestUnderTest> {
-  const client = createKinesisClient({ region: 'us-east-1', endpoint, maxAttempts: 1 });
+  const client = createKinesisClient({
+    region: 'us-east-1',
+    endpoint,
+    maxAttempts: 1,
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+  });
   const ingest = durableIngest({
     client,
     streamName,
@@ -60,38 +60,12 @@ export interface Landed {
   readonly envelope: IngestEnvelope;
 }
 
-const decoder = new TextDecoder();
-
-/** Every user record on the stream, de-aggregated, in shard order. */
-export async function readStream(client: KinesisClient, streamName: string): Promise<Landed[]> {
-  const landed: Landed[] = [];
-  const shards = (await client.send(new ListShardsCommand({ StreamName: streamName }))).Shards ?? [];
-  for (const shard of shards) {
-    let iterator = (
-      await client.send(
-        new GetShardIteratorCommand({
-          StreamName: streamName,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    while (iterator !== undefined) {
-      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const record of out.Records ?? []) {
-        const result = deaggregate(record.Data!);
-        const users =
-          result.kind === 'aggregate'
-            ? result.records
-            : [{ partitionKey: record.PartitionKey!, data: record.Data! }];
-        for (const user of users)
-          landed.push({ partitionKey: user.partitionKey, envelope: JSON.parse(decoder.decode(user.data)) });
-      }
-      if ((out.Records ?? []).length === 0 || out.MillisBehindLatest === 0) break;
-      iterator = out.NextShardIterator;
-    }
-  }
-  return landed;
+/** Every user record on the stream as an envelope, shard by shard (`kinesis.ts`'s `readStream`). */
+export async function readEnvelopes(client: KinesisClient, streamName: string): Promise<Landed[]> {
+  return (await readStream(client, streamName)).map((r) => ({
+    partitionKey: r.partitionKey,
+    envelope: JSON.parse(r.data.toString('utf8')) as IngestEnvelope,
+  }));
 }
 
 /** Sends `bytes` as they are on a fresh connection and returns the status of the answer (0: none). */
