@@ -188,15 +188,25 @@ async function restLoad(port: number): Promise<Load> {
   const latency = new Latencies();
   let acknowledged = 0;
   let failed = 0;
+  let closing = false;
   const idle: Socket[] = [];
-  const waiting: Buffer[] = [];
-  const sentAt = new Map<Socket, number>();
-  const fire = (socket: Socket, request: Buffer) => {
-    sentAt.set(socket, performance.now());
+  const waiting: { request: Buffer; dueAt: number }[] = [];
+  /** The sockets with a request in flight, and when it was due. */
+  const busy = new Map<Socket, number>();
+  const open = new Set<Socket>();
+  const fire = (socket: Socket, request: Buffer, dueAt: number) => {
+    busy.set(socket, dueAt);
     socket.write(request);
   };
-  for (let i = 0; i < 500; i++) {
+  const next = (socket: Socket) => {
+    const queued = waiting.shift();
+    if (queued === undefined) idle.push(socket);
+    else fire(socket, queued.request, queued.dueAt);
+  };
+  /** A keep-alive connection; one the server closes (after maxRequestsPerSocket) is replaced. */
+  const connection = async (): Promise<void> => {
     const socket = connect(port, '127.0.0.1');
+    open.add(socket);
     await new Promise((resolve) => socket.once('connect', resolve));
     let buffered: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
@@ -210,16 +220,24 @@ async function restLoad(port: number): Promise<Load> {
         buffered = buffered.subarray(head + 4 + length);
         if (headers.startsWith('HTTP/1.1 202')) {
           acknowledged++;
-          latency.add(performance.now() - sentAt.get(socket)!);
+          latency.add(performance.now() - busy.get(socket)!);
         } else failed++;
-        const next = waiting.shift();
-        if (next === undefined) idle.push(socket);
-        else fire(socket, next);
+        busy.delete(socket);
+        if (/\r\nconnection: *close/i.test(headers)) return; // replaced on close
+        next(socket);
       }
     });
-    socket.on('error', () => failed++);
-    idle.push(socket);
-  }
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      open.delete(socket);
+      if (busy.delete(socket)) failed++;
+      const at = idle.indexOf(socket);
+      if (at >= 0) idle.splice(at, 1);
+      if (!closing) void connection();
+    });
+    next(socket);
+  };
+  for (let i = 0; i < 500; i++) await connection();
   const start = performance.now();
   const sent = await paced(RATE, DURATION_S, (n) => {
     const device = `rest-${n % 100}`;
@@ -229,12 +247,13 @@ async function restLoad(port: number): Promise<Load> {
     );
     const socket = idle.pop();
     // no free connection: the request waits, and its wait counts in its latency
-    if (socket === undefined) waiting.push(request);
-    else fire(socket, request);
+    if (socket === undefined) waiting.push({ request, dueAt: performance.now() });
+    else fire(socket, request, performance.now());
   });
   await waitUntil(() => acknowledged + failed >= sent, 60_000);
   const seconds = (performance.now() - start) / 1000;
-  for (const socket of [...sentAt.keys(), ...idle]) socket.destroy();
+  closing = true;
+  for (const socket of open) socket.destroy();
   if (failed > 0) console.error(`rest: ${failed} requests not answered 202`);
   return { sent, acknowledged, latency, seconds };
 }
