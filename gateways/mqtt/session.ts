@@ -88,6 +88,11 @@ export function openMqttSession(options: MqttSessionOptions): MqttSession {
   let sessionPresent = false;
   let paused = false;
   let pingOutstanding = false;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
   let settle: (reason: Error | undefined) => void = () => {};
   const ended = new Promise<Error | undefined>((resolve) => {
     settle = resolve;
@@ -252,6 +257,12 @@ export function openMqttSession(options: MqttSessionOptions): MqttSession {
     },
     ended,
     puback(messageId) {
+      // PUBACKs settle in bursts: one write (one syscall) per burst rather than per message.
+      if (!corked && state !== 'ended') {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
       write(
         protocolVersion === 5 ? { cmd: 'puback', messageId, reasonCode: 0 } : { cmd: 'puback', messageId },
       );
