@@ -235,25 +235,30 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     let wasReady = false;
     let current: MqttSession | undefined;
     const queue = new AckQueue((messageId) => current?.puback(messageId));
-    current = openMqttSession({
-      socket: openSocket(),
-      protocolVersion: config.protocolVersion,
-      clientId: config.clientId,
-      username,
-      password,
-      keepaliveSeconds: config.keepaliveSeconds,
-      sessionExpirySeconds: config.sessionExpirySeconds,
-      receiveMaximum: config.maxInFlight,
-      filters,
-      connectTimeoutMs: config.connectTimeoutMs,
-      clock,
-      log,
-      onReady: () => {
-        wasReady = true;
-        counts.connections++;
-      },
-      onPublish: (publish) => onPublish(current!, queue, publish),
-    });
+    try {
+      current = openMqttSession({
+        socket: openSocket(),
+        protocolVersion: config.protocolVersion,
+        clientId: config.clientId,
+        username,
+        password,
+        keepaliveSeconds: config.keepaliveSeconds,
+        sessionExpirySeconds: config.sessionExpirySeconds,
+        receiveMaximum: config.maxInFlight,
+        filters,
+        connectTimeoutMs: config.connectTimeoutMs,
+        clock,
+        log,
+        onReady: () => {
+          wasReady = true;
+          counts.connections++;
+        },
+        onPublish: (publish) => onPublish(current!, queue, publish),
+      });
+    } catch (error) {
+      // A CONNECT that cannot be written (or a socket that cannot be opened): retried like a refusal.
+      return { cause: error instanceof Error ? error : new Error(String(error)), wasReady };
+    }
     session = current;
     acks = queue;
     paused = false;

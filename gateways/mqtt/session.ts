@@ -197,24 +197,33 @@ export function openMqttSession(options: MqttSessionOptions): MqttSession {
   socket.on('close', () => end(new Error('the broker closed the connection')));
 
   const user = options.username;
-  write({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion,
-    clientId: options.clientId,
-    clean: false,
-    keepalive: options.keepaliveSeconds,
-    ...(user !== undefined ? { username: user } : {}),
-    ...(options.password !== undefined ? { password: Buffer.from(options.password) } : {}),
-    ...(protocolVersion === 5
-      ? {
-          properties: {
-            sessionExpiryInterval: options.sessionExpirySeconds,
-            receiveMaximum: options.receiveMaximum,
-          },
-        }
-      : {}),
-  });
+  // A CONNECT mqtt-packet cannot encode (a client id or credentials it refuses) ends the session.
+  try {
+    write({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion,
+      clientId: options.clientId,
+      clean: false,
+      keepalive: options.keepaliveSeconds,
+      ...(user !== undefined ? { username: user } : {}),
+      ...(options.password !== undefined ? { password: Buffer.from(options.password) } : {}),
+      ...(protocolVersion === 5
+        ? {
+            properties: {
+              sessionExpiryInterval: options.sessionExpirySeconds,
+              receiveMaximum: options.receiveMaximum,
+            },
+          }
+        : {}),
+    });
+  } catch (error) {
+    end(
+      new MqttProtocolError(
+        `cannot write CONNECT: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
+  }
 
   // The broker answers CONNECT and SUBSCRIBE in time, or the connection is given up.
   void clock
