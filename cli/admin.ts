@@ -54,6 +54,16 @@ const UNAUTHORIZED: Answer = [
   { 'www-authenticate': 'Bearer' },
 ];
 
+/** What a process without a topology (a gateway) serves on its admin port. */
+export interface PlainAdminTarget {
+  /** Prometheus text for `/metrics`. */
+  prometheus(): string;
+  /** The same figures for `/metrics.json`. */
+  json(): unknown;
+  /** True while the process takes work (a load balancer's `/readyz`). */
+  ready(): boolean;
+}
+
 /**
  * Starts the admin server on `host:port` (port 0 picks a free one). It answers GET and HEAD only:
  * nothing here changes the worker, so any other method is a mistake or a probe (405).
@@ -66,23 +76,66 @@ export async function startAdminServer(
 ): Promise<AdminServer> {
   const html = adminPage(target.description.name);
   const layout = JSON.stringify(layoutTopology(target.description));
+  return serveAdmin(
+    (path) => {
+      switch (path) {
+        case '/metrics':
+          return [200, 'text/plain; version=0.0.4', renderPrometheus(target.metrics())];
+        case '/metrics.json':
+          return [200, 'application/json', JSON.stringify(target.metrics())];
+        case '/topology':
+          return [200, 'application/json', JSON.stringify(target.description)];
+        case '/topology/layout':
+          return [200, 'application/json', layout];
+        case '/':
+          return [200, 'text/html; charset=utf-8', html, { 'content-security-policy': ADMIN_PAGE_CSP }];
+        default:
+          return NOT_FOUND;
+      }
+    },
+    target.ready,
+    host,
+    port,
+    options,
+  );
+}
+
+/** The admin port of a process that runs no topology: `/healthz`, `/readyz`, `/metrics`, `/metrics.json`. */
+export function startPlainAdminServer(
+  target: PlainAdminTarget,
+  host: string,
+  port: number,
+  options: AdminServerOptions = {},
+): Promise<AdminServer> {
+  return serveAdmin(
+    (path) => {
+      switch (path) {
+        case '/metrics':
+          return [200, 'text/plain; version=0.0.4', target.prometheus()];
+        case '/metrics.json':
+          return [200, 'application/json', JSON.stringify(target.json())];
+        default:
+          return NOT_FOUND;
+      }
+    },
+    target.ready,
+    host,
+    port,
+    options,
+  );
+}
+
+const NOT_FOUND: Answer = [404, 'text/plain', 'not found\n'];
+
+/** Serves `route` behind the health checks, the token and the method check. */
+async function serveAdmin(
+  route: (path: string) => Answer,
+  ready: () => boolean,
+  host: string,
+  port: number,
+  options: AdminServerOptions,
+): Promise<AdminServer> {
   const auth = adminAuth(options.token);
-  const route = (path: string): Answer => {
-    switch (path) {
-      case '/metrics':
-        return [200, 'text/plain; version=0.0.4', renderPrometheus(target.metrics())];
-      case '/metrics.json':
-        return [200, 'application/json', JSON.stringify(target.metrics())];
-      case '/topology':
-        return [200, 'application/json', JSON.stringify(target.description)];
-      case '/topology/layout':
-        return [200, 'application/json', layout];
-      case '/':
-        return [200, 'text/html; charset=utf-8', html, { 'content-security-policy': ADMIN_PAGE_CSP }];
-      default:
-        return [404, 'text/plain', 'not found\n'];
-    }
-  };
   const answer = (req: IncomingMessage): Answer => {
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return [405, 'text/plain', 'only GET and HEAD\n', { allow: 'GET, HEAD' }];
@@ -90,7 +143,7 @@ export async function startAdminServer(
     // The load balancer's health check and the orchestrator's probes carry no token.
     if (url.pathname === '/healthz') return [200, 'text/plain', 'ok\n'];
     if (url.pathname === '/readyz')
-      return target.ready() ? [200, 'text/plain', 'ready\n'] : [503, 'text/plain', 'not ready\n'];
+      return ready() ? [200, 'text/plain', 'ready\n'] : [503, 'text/plain', 'not ready\n'];
     const cookie = auth.signIn(url);
     if (cookie === null) return UNAUTHORIZED;
     // Not a 303: a redirect continues a navigation begun by a link on another site, which a

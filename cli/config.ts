@@ -29,11 +29,42 @@ import { stateConfigSchema } from './stateConfig.ts';
 const CHECKED_BY_SECTION = new Set(['warm', 'hot', 'state']);
 
 /** The path of every string in `node` that is a URL holding a password. */
-function urlsHoldingPasswords(node: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+export function urlsHoldingPasswords(node: unknown, path: PropertyKey[] = []): PropertyKey[][] {
   if (typeof node === 'string') return urlHasPassword(node) ? [path] : [];
   if (node === null || typeof node !== 'object') return [];
   return Object.entries(node).flatMap(([key, value]) => urlsHoldingPasswords(value, [...path, key]));
 }
+
+/** The `log:` section, of workers and gateways alike. */
+export const logConfigSchema = z
+  .object({
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('lowest level logged'),
+    pretty: z.boolean().default(false).describe('human-readable logs instead of JSON lines'),
+  })
+  .strict()
+  .default({ level: 'info', pretty: false });
+
+/** The `admin:` section: the admin HTTP port of workers and gateways alike. */
+export const adminConfigSchema = z
+  .object({
+    port: z.number().int().min(0).max(65_535).default(9400).describe('admin HTTP port; 0 = any free port'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe(
+        "admin HTTP address: the default 127.0.0.1 serves the task itself only; an ECS task binds 0.0.0.0 so that the load balancer's /readyz health check and Prometheus reach the task's IP, and should then set admin.tokenEnv",
+      ),
+    enabled: z.boolean().default(true).describe('serve /healthz, /metrics, /topology'),
+    tokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' })
+      .optional()
+      .describe(
+        'environment variable holding a bearer token every admin path but /healthz and /readyz then needs (Authorization: Bearer TOKEN; a browser opens /?token=TOKEN once); never the token itself',
+      ),
+  })
+  .strict()
+  .default({ port: 9400, host: '127.0.0.1', enabled: true });
 
 /** The configuration of one worker (`shardflow run --config FILE`). */
 export const workerConfigSchema = z
@@ -102,39 +133,8 @@ export const workerConfigSchema = z
     deadLetters: deadLettersConfigSchema.default({ kind: 'postgres' }),
     cold: coldConfigSchema.optional().describe('the Cold Iceberg table; no Cold sink when absent'),
     runtime: runtimeConfigSchema.default(runtimeConfigSchema.parse({})),
-    log: z
-      .object({
-        level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('lowest level logged'),
-        pretty: z.boolean().default(false).describe('human-readable logs instead of JSON lines'),
-      })
-      .strict()
-      .default({ level: 'info', pretty: false }),
-    admin: z
-      .object({
-        port: z
-          .number()
-          .int()
-          .min(0)
-          .max(65_535)
-          .default(9400)
-          .describe('admin HTTP port; 0 = any free port'),
-        host: z
-          .string()
-          .default('127.0.0.1')
-          .describe(
-            "admin HTTP address: the default 127.0.0.1 serves the task itself only; an ECS task binds 0.0.0.0 so that the load balancer's /readyz health check and Prometheus reach the task's IP, and should then set admin.tokenEnv",
-          ),
-        enabled: z.boolean().default(true).describe('serve /healthz, /metrics, /topology'),
-        tokenEnv: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected an environment variable name' })
-          .optional()
-          .describe(
-            'environment variable holding a bearer token every admin path but /healthz and /readyz then needs (Authorization: Bearer TOKEN; a browser opens /?token=TOKEN once); never the token itself',
-          ),
-      })
-      .strict()
-      .default({ port: 9400, host: '127.0.0.1', enabled: true }),
+    log: logConfigSchema,
+    admin: adminConfigSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -215,18 +215,19 @@ function formatIssue(issue: z.core.$ZodIssue, origins: Map<string, string>): str
   return [`${where(path)}: ${issue.message}`];
 }
 
-/** Validates a raw configuration object, applying environment overrides first. */
-export function parseWorkerConfig(
+/** Validates a raw configuration object against `schema`, applying environment overrides first. */
+export function parseConfigWith<S extends z.ZodType>(
+  schema: S,
   raw: unknown,
   env: NodeJS.ProcessEnv = process.env,
   source = 'configuration',
-): WorkerConfig {
+): z.output<S> {
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError(['(top level): expected a mapping of sections'], source);
   const copy = structuredClone(raw) as Record<string, unknown>;
   const origins = applyEnvOverrides(copy, env);
-  const result = workerConfigSchema.safeParse(copy, { reportInput: true });
+  const result = schema.safeParse(copy, { reportInput: true });
   if (!result.success)
     throw new ConfigError(
       result.error.issues.flatMap((i) => formatIssue(i, origins)),
@@ -235,8 +236,12 @@ export function parseWorkerConfig(
   return result.data;
 }
 
-/** Reads a YAML configuration file and validates it (with environment overrides). */
-export function loadWorkerConfig(file: string, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+/** Reads a YAML configuration file and validates it against `schema` (with environment overrides). */
+export function loadConfigFileWith<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<S> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -250,5 +255,19 @@ export function loadWorkerConfig(file: string, env: NodeJS.ProcessEnv = process.
     if (error instanceof YAMLParseError) throw new ConfigError([`not valid YAML: ${error.message}`], file);
     throw error;
   }
-  return parseWorkerConfig(raw, env, file);
+  return parseConfigWith(schema, raw, env, file);
+}
+
+/** Validates a raw worker configuration, applying environment overrides first. */
+export function parseWorkerConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  source = 'configuration',
+): WorkerConfig {
+  return parseConfigWith(workerConfigSchema, raw, env, source);
+}
+
+/** Reads a YAML worker configuration file and validates it (with environment overrides). */
+export function loadWorkerConfig(file: string, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return loadConfigFileWith(workerConfigSchema, file, env);
 }

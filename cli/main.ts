@@ -36,6 +36,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   alarms: async () => (await import('./commands/alarms.ts')).registerAlarmsCommand,
   outbox: async () => (await import('./commands/outbox.ts')).registerOutboxCommand,
   dispatch: async () => (await import('./commands/dispatch.ts')).registerDispatchCommand,
+  gateway: async () => (await import('./commands/gateway.ts')).registerGatewayCommand,
 };
 
 const asked = process.argv[2];

@@ -2,7 +2,8 @@
  * Cuts a byte stream (a TCP connection, a binary dump, a log file) into messages, by one of the
  * framings devices use: a length prefix, a delimiter, lines, or a fixed size. One definition for the
  * TCP gateway and the file gateway. A frame keeps its header and length field (a product spec decodes
- * the whole frame); a delimiter is not part of its frame.
+ * the whole frame) unless `keep: rest` says they are a transport's, not the device's; a delimiter is not part of its frame, and an empty frame between two delimiters
+ * (a flag byte that both ends and starts frames) is no message.
  *
  * Broken framing (a length past `maxFrameBytes`, no delimiter within it) throws a `FramingError` that
  * carries the bytes it could not frame, so that the caller keeps them as a dead letter; the stream
@@ -58,6 +59,12 @@ export const framingSchema = z.discriminatedUnion('kind', [
         .max(64)
         .default(0)
         .describe('bytes to add to the length (a checksum or trailer it does not count)'),
+      keep: z
+        .enum(['frame', 'rest'])
+        .default('frame')
+        .describe(
+          "frame: the message is the whole frame (its spec decodes the header and length); rest: the bytes after the length field (a transport header around the device's own frame)",
+        ),
       maxFrameBytes,
     })
     .strict(),
@@ -113,9 +120,14 @@ const CR = 0x0d;
 
 /** Cuts frames out of a byte stream; see the file's comment. */
 export class Deframer {
+  /** The bytes read and not yet framed: a view into `storage`. */
   private pending: Buffer = Buffer.alloc(0);
+  /** Grows by doubling, so that a frame read in many small chunks is copied a bounded number of times. */
+  private storage: Buffer = Buffer.alloc(0);
   /** Stream offset of `pending[0]`. */
   private start = 0;
+  /** Bytes from `pending[0]` already searched for the delimiter, so that a read does not search them again. */
+  private searched = 0;
   private readonly delimiter: Buffer | undefined;
 
   constructor(private readonly framing: Framing) {
@@ -125,6 +137,12 @@ export class Deframer {
           ? Buffer.from(framing.delimiter.hex, 'hex')
           : Buffer.from(framing.delimiter.text ?? '', 'utf8');
     else if (framing.kind === 'lines') this.delimiter = Buffer.of(LF);
+  }
+
+  /** Bytes at the start of each frame that are not part of its message (`keep: rest`). */
+  private get headerDropped(): number {
+    const f = this.framing;
+    return f.kind === 'length-prefix' && f.keep === 'rest' ? f.lengthOffset + f.lengthBytes : 0;
   }
 
   /** Bytes read but not yet a whole frame. */
@@ -138,7 +156,7 @@ export class Deframer {
    * holds nothing; the stream should end).
    */
   push(chunk: Uint8Array): { frames: Frame[]; broken?: FramingError } {
-    this.pending = this.pending.byteLength === 0 ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
+    this.append(chunk);
     const frames: Frame[] = [];
     let at = 0;
     for (;;) {
@@ -151,8 +169,8 @@ export class Deframer {
       }
       if (cut === undefined) break;
       const [end, skip] = cut;
-      const bytes = this.pending.subarray(at, end);
-      if (!(this.framing.kind === 'lines' && bytes.byteLength === 0))
+      const bytes = this.pending.subarray(at + this.headerDropped, end);
+      if (bytes.byteLength > 0 || this.delimiter === undefined)
         frames.push({ bytes: Uint8Array.from(bytes), offset: this.start + at });
       at = end + skip;
     }
@@ -170,6 +188,7 @@ export class Deframer {
     const offset = this.start;
     this.start += rest.byteLength;
     this.pending = Buffer.alloc(0);
+    this.searched = 0;
     if (rest.byteLength === 0) return undefined;
     if (this.framing.kind === 'lines') {
       const line = rest.at(-1) === CR ? rest.subarray(0, -1) : rest;
@@ -213,12 +232,15 @@ export class Deframer {
       case 'delimiter':
       case 'lines': {
         const delimiter = this.delimiter!;
-        const found = this.pending.indexOf(delimiter, at);
+        const from = at + Math.max(0, this.searched - delimiter.byteLength + 1);
+        const found = this.pending.indexOf(delimiter, from);
         if (found === -1) {
           if (available > framing.maxFrameBytes + delimiter.byteLength - 1)
             throw this.broken(at, `no delimiter within ${framing.maxFrameBytes} bytes`);
+          this.searched = available; // the frame at `at` becomes pending[0]
           return undefined;
         }
+        this.searched = 0;
         if (found - at > framing.maxFrameBytes)
           throw this.broken(at, `a frame of ${found - at} bytes, over ${framing.maxFrameBytes}`);
         const end =
@@ -228,9 +250,34 @@ export class Deframer {
     }
   }
 
+  /** Appends `chunk` to `pending`, in place when `storage` has room after it. */
+  private append(chunk: Uint8Array): void {
+    const length = this.pending.byteLength;
+    if (length === 0) {
+      this.pending = Buffer.from(chunk);
+      this.storage = this.pending;
+      return;
+    }
+    const offset = this.pending.byteOffset - this.storage.byteOffset;
+    if (
+      this.pending.buffer === this.storage.buffer &&
+      offset + length + chunk.byteLength <= this.storage.byteLength
+    ) {
+      this.storage.set(chunk, offset + length);
+      this.pending = this.storage.subarray(offset, offset + length + chunk.byteLength);
+      return;
+    }
+    const grown = Buffer.allocUnsafe(Math.max(2 * (length + chunk.byteLength), 4096));
+    this.pending.copy(grown, 0);
+    grown.set(chunk, length);
+    this.storage = grown;
+    this.pending = grown.subarray(0, length + chunk.byteLength);
+  }
+
   private broken(at: number, reason: string): FramingError {
     const bytes = Uint8Array.from(this.pending.subarray(at));
     this.pending = Buffer.alloc(0);
+    this.searched = 0;
     this.start += at + bytes.byteLength;
     return new FramingError(`${reason} (at stream offset ${this.start - bytes.byteLength})`, bytes);
   }

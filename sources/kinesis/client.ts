@@ -13,6 +13,8 @@ export interface KinesisClientOptions {
   readonly endpoint?: string;
   /** Attempts per call the SDK itself makes on transient errors; SDK default (3) when absent. */
   readonly maxAttempts?: number;
+  /** A request unanswered this long (ms) fails (a stalled endpoint); none when absent. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Credentials kinesalite accepts; used only for an explicit endpoint with none in the environment. */
@@ -27,7 +29,15 @@ export function createKinesisClient(options: KinesisClientOptions): KinesisClien
   const local = options.endpoint !== undefined && !environmentHasCredentials(process.env);
   return new KinesisClient({
     region: options.region,
-    requestHandler: new NodeHttpHandler(),
+    requestHandler: new NodeHttpHandler(
+      options.requestTimeoutMs !== undefined
+        ? {
+            requestTimeout: options.requestTimeoutMs,
+            connectionTimeout: options.requestTimeoutMs,
+            throwOnRequestTimeout: true,
+          }
+        : {},
+    ),
     ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),

@@ -3,11 +3,14 @@ import { randomUUID } from 'node:crypto';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
   MergeShardsCommand,
   SplitShardCommand,
 } from '@aws-sdk/client-kinesis';
+import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { waitFor } from './wait.ts';
 
 /** A stream name no other test uses. */
@@ -61,4 +64,46 @@ export async function mergeFirstTwoShards(client: KinesisClient, name: string): 
   );
   await waitForActive(client, name);
   return [first!.ShardId!, second!.ShardId!];
+}
+
+/** One user record read back from a stream (a KPL aggregate's records one by one). */
+export interface StreamRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly data: Buffer;
+}
+
+/**
+ * Everything a stream holds, shard by shard in shard order, KPL aggregates opened: what a producer's
+ * test reads back to check what landed, in which shard and order.
+ */
+export async function readStream(client: KinesisClient, name: string): Promise<StreamRecord[]> {
+  const shards = (await client.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  const records: StreamRecord[] = [];
+  for (const shard of shards) {
+    let iterator = (
+      await client.send(
+        new GetShardIteratorCommand({
+          StreamName: name,
+          ShardId: shard.ShardId,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
+    ).ShardIterator;
+    while (iterator !== undefined) {
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const record of page.Records ?? []) {
+        const opened = deaggregate(record.Data!);
+        const common = { shardId: shard.ShardId!, sequenceNumber: record.SequenceNumber! };
+        if (opened.kind === 'aggregate')
+          for (const user of opened.records)
+            records.push({ ...common, partitionKey: user.partitionKey, data: Buffer.from(user.data) });
+        else records.push({ ...common, partitionKey: record.PartitionKey!, data: Buffer.from(record.Data!) });
+      }
+      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return records;
 }
