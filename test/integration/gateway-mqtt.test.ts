@@ -391,6 +391,9 @@ describe('MQTT bridge', () => {
     expectAllInOrder(await readStream(kinesis, after.stream), TOPICS, 10);
   }, 40_000);
 
+  // Through mosquitto, not aedes: aedes 1.2 drops a subscriber now and then under these mixes of QoS 0
+  // and 1 ("no such packet" from its in-memory persistence, before the bridge acknowledged anything);
+  // the bridge survives that by reconnecting, but the exact count of acknowledgements would not hold.
   it('fuzzed topics, payloads and QoS through mosquitto: every QoS 1 message kept exactly as sent, the bridge never drops', async () => {
     const { ingest, stream } = await harness('mqtt-fuzz', endpoint, 1);
     const b = bridge(mosquitto.url, ingest, { protocolVersion: 5 });
