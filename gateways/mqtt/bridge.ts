@@ -35,13 +35,35 @@ export interface MqttBridgeOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** Counters and gauges for `/metrics` (a plain record of numbers). */
+export type MqttBridgeStats = {
+  /** Connections that got as far as their subscription. */
+  readonly connections: number;
+  /** Connections lost (the bridge reconnects after each). */
+  readonly disconnects: number;
+  /** PUBLISHes received (redeliveries included). */
+  readonly messages: number;
+  readonly qos0: number;
+  /** PUBACKs sent. */
+  readonly acknowledged: number;
+  /** Messages kept as rejected envelopes (not telemetry, empty, too large). */
+  readonly rejected: number;
+  /** Messages the ingest refused because it was closing (left unacknowledged to the broker). */
+  readonly failed: number;
+  /** Times the bridge stopped reading for want of room. */
+  readonly pauses: number;
+  readonly connected: number;
+  readonly unacknowledged: number;
+  readonly paused: number;
+};
+
 /** A running bridge. */
 export interface MqttBridge {
   /** Whether it is connected and subscribed. */
   ready(): boolean;
   /** The broker it connects to. */
   readonly broker: { readonly host: string; readonly port: number };
-  stats(): Record<string, number>;
+  stats(): MqttBridgeStats;
   /**
    * Stops reading, waits (up to `closeDrainMs`) for what was received to be durable and acknowledged,
    * then sends DISCONNECT. The ingest is the caller's to close.
@@ -213,25 +235,30 @@ export function startMqttBridge(options: MqttBridgeOptions): MqttBridge {
     let wasReady = false;
     let current: MqttSession | undefined;
     const queue = new AckQueue((messageId) => current?.puback(messageId));
-    current = openMqttSession({
-      socket: openSocket(),
-      protocolVersion: config.protocolVersion,
-      clientId: config.clientId,
-      username,
-      password,
-      keepaliveSeconds: config.keepaliveSeconds,
-      sessionExpirySeconds: config.sessionExpirySeconds,
-      receiveMaximum: config.maxInFlight,
-      filters,
-      connectTimeoutMs: config.connectTimeoutMs,
-      clock,
-      log,
-      onReady: () => {
-        wasReady = true;
-        counts.connections++;
-      },
-      onPublish: (publish) => onPublish(current!, queue, publish),
-    });
+    try {
+      current = openMqttSession({
+        socket: openSocket(),
+        protocolVersion: config.protocolVersion,
+        clientId: config.clientId,
+        username,
+        password,
+        keepaliveSeconds: config.keepaliveSeconds,
+        sessionExpirySeconds: config.sessionExpirySeconds,
+        receiveMaximum: config.maxInFlight,
+        filters,
+        connectTimeoutMs: config.connectTimeoutMs,
+        clock,
+        log,
+        onReady: () => {
+          wasReady = true;
+          counts.connections++;
+        },
+        onPublish: (publish) => onPublish(current!, queue, publish),
+      });
+    } catch (error) {
+      // A CONNECT that cannot be written (or a socket that cannot be opened): retried like a refusal.
+      return { cause: error instanceof Error ? error : new Error(String(error)), wasReady };
+    }
     session = current;
     acks = queue;
     paused = false;

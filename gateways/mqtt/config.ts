@@ -101,7 +101,11 @@ export const mqttBridgeConfigSchema = z
       .default(10_000)
       .describe('on close, longest wait for received messages to be durable and acknowledged'),
   })
-  .strict();
+  .strict()
+  .refine((config) => config.passwordEnv === undefined || config.usernameEnv !== undefined, {
+    message: 'MQTT sends a password only with a username: set usernameEnv too',
+    path: ['passwordEnv'],
+  });
 
 /** The bridge's configuration, defaults filled in. */
 export type MqttBridgeConfig = z.infer<typeof mqttBridgeConfigSchema>;

@@ -4,6 +4,7 @@ export {
   bridgeFilters,
   type MqttBridge,
   type MqttBridgeOptions,
+  type MqttBridgeStats,
   recordOf,
   startMqttBridge,
 } from './bridge.ts';

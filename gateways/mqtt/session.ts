@@ -88,6 +88,11 @@ export function openMqttSession(options: MqttSessionOptions): MqttSession {
   let sessionPresent = false;
   let paused = false;
   let pingOutstanding = false;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
   let settle: (reason: Error | undefined) => void = () => {};
   const ended = new Promise<Error | undefined>((resolve) => {
     settle = resolve;
@@ -192,24 +197,33 @@ export function openMqttSession(options: MqttSessionOptions): MqttSession {
   socket.on('close', () => end(new Error('the broker closed the connection')));
 
   const user = options.username;
-  write({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion,
-    clientId: options.clientId,
-    clean: false,
-    keepalive: options.keepaliveSeconds,
-    ...(user !== undefined ? { username: user } : {}),
-    ...(options.password !== undefined ? { password: Buffer.from(options.password) } : {}),
-    ...(protocolVersion === 5
-      ? {
-          properties: {
-            sessionExpiryInterval: options.sessionExpirySeconds,
-            receiveMaximum: options.receiveMaximum,
-          },
-        }
-      : {}),
-  });
+  // A CONNECT mqtt-packet cannot encode (a client id or credentials it refuses) ends the session.
+  try {
+    write({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion,
+      clientId: options.clientId,
+      clean: false,
+      keepalive: options.keepaliveSeconds,
+      ...(user !== undefined ? { username: user } : {}),
+      ...(options.password !== undefined ? { password: Buffer.from(options.password) } : {}),
+      ...(protocolVersion === 5
+        ? {
+            properties: {
+              sessionExpiryInterval: options.sessionExpirySeconds,
+              receiveMaximum: options.receiveMaximum,
+            },
+          }
+        : {}),
+    });
+  } catch (error) {
+    end(
+      new MqttProtocolError(
+        `cannot write CONNECT: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
+  }
 
   // The broker answers CONNECT and SUBSCRIBE in time, or the connection is given up.
   void clock
@@ -252,6 +266,12 @@ export function openMqttSession(options: MqttSessionOptions): MqttSession {
     },
     ended,
     puback(messageId) {
+      // PUBACKs settle in bursts: one write (one syscall) per burst rather than per message.
+      if (!corked && state !== 'ended') {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
       write(
         protocolVersion === 5 ? { cmd: 'puback', messageId, reasonCode: 0 } : { cmd: 'puback', messageId },
       );

@@ -19,6 +19,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DurableIngest, durableIngest } from '../../gateways/ingest/durableIngest.ts';
 import { type MqttBridge, mqttBridgeConfigSchema, startMqttBridge } from '../../gateways/mqtt/index.ts';
+import { startKinesisFaultProxy } from '../../infra/local/kinesisFaults.ts';
 import { type Mosquitto, startMosquitto } from '../../infra/local/mosquitto.ts';
 import { freePort } from '../../infra/local/process.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
@@ -30,6 +31,8 @@ import { testEnv, waitFor } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
 const decoder = new TextDecoder();
+/** How long Kinesis stays stalled (the issue's acceptance: 30 s; shorter by default to keep the suite fast). */
+const STALL_MS = Number(process.env.GATEWAY_STALL_MS ?? 5_000);
 
 interface Landed {
   readonly partitionKey: string;
@@ -93,7 +96,12 @@ async function harness(label: string, kinesisEndpoint = endpoint, shards = 2): P
   const stream = uniqueStream(label);
   await createStream(kinesis, stream, shards);
   const ingest = durableIngest({
-    client: createKinesisClient({ region: 'us-east-1', endpoint: kinesisEndpoint, maxAttempts: 1 }),
+    client: createKinesisClient({
+      region: 'us-east-1',
+      endpoint: kinesisEndpoint,
+      maxAttempts: 1,
+      requestTimeoutMs: 2000,
+    }),
     streamName: stream,
     clock: systemClock,
     log: silentLogger,
@@ -148,13 +156,24 @@ const TOPICS = {
 const KEYS: Record<string, string> = { hub: 'hub-1', child: 'hub-1', alone: 'meter-3' };
 
 /** Every reading once, with its topic and key, each device's in order. */
-function expectAllInOrder(landed: readonly Landed[], topics: Record<string, string>, count: number) {
+function expectAllInOrder(
+  landed: readonly Landed[],
+  topics: Record<string, string>,
+  count: number,
+  redelivered = false,
+) {
   const seen = new Map<string, number[]>();
+  const once = new Set<string>();
   for (const { envelope, partitionKey } of landed) {
     const { d, seq } = JSON.parse(payloadOf(envelope).toString());
+    // After a reconnect the broker may send again what the bridge acknowledged as the connection broke
+    // (at least once): the first copies must still be complete and in order.
+    if (redelivered && once.has(`${d}#${seq}`)) continue;
+    once.add(`${d}#${seq}`);
     expect(envelope).toMatchObject({ v: 1, protocol: 'mqtt', topic: topics[d] });
     expect(envelope.rejected).toBeUndefined();
-    if (KEYS[d] !== undefined) expect(partitionKey).toBe(KEYS[d]);
+    // The hub for hub and child topics, the device for a standalone one: the topic's second level.
+    expect(partitionKey).toBe(KEYS[d] ?? topics[d]!.split('/')[1]);
     seen.set(d, [...(seen.get(d) ?? []), seq]);
   }
   for (const d of Object.keys(topics)) expect(seen.get(d)).toEqual([...Array(count).keys()]);
@@ -372,6 +391,9 @@ describe('MQTT bridge', () => {
     expectAllInOrder(await readStream(kinesis, after.stream), TOPICS, 10);
   }, 40_000);
 
+  // Through mosquitto, not aedes: aedes 1.2 drops a subscriber now and then under these mixes of QoS 0
+  // and 1 ("no such packet" from its in-memory persistence, before the bridge acknowledged anything);
+  // the bridge survives that by reconnecting, but the exact count of acknowledgements would not hold.
   it('fuzzed topics, payloads and QoS through mosquitto: every QoS 1 message kept exactly as sent, the bridge never drops', async () => {
     const { ingest, stream } = await harness('mqtt-fuzz', endpoint, 1);
     const b = bridge(mosquitto.url, ingest, { protocolVersion: 5 });
@@ -459,9 +481,9 @@ describe('MQTT bridge', () => {
       sends.push(client.publishAsync(TOPICS.alone, JSON.stringify({ d: 'alone', seq }), { qos: 1 }));
     await Promise.all(sends);
     proxy.up();
-    await waitFor('all thirty acknowledged', () => b.stats().acknowledged === 30, 20_000);
+    await waitFor('all thirty acknowledged', () => b.stats().acknowledged >= 30, 20_000);
     expect(b.stats().disconnects).toBeGreaterThanOrEqual(1);
-    expectAllInOrder(await readStream(kinesis, stream), { alone: TOPICS.alone }, 30);
+    expectAllInOrder(await readStream(kinesis, stream), { alone: TOPICS.alone }, 30, true);
   }, 40_000);
 
   it('close: stops reading, waits for what it holds to be durable and acknowledged, then disconnects', async () => {
@@ -484,4 +506,61 @@ describe('MQTT bridge', () => {
     expect(b.stats()).toMatchObject({ acknowledged: 15, connected: 0 });
     expectAllInOrder(await readStream(kinesis, stream), TOPICS, 5);
   }, 40_000);
+
+  it('20 % of entries failed and 20 % of requests throttled: every reading once, in order, all acknowledged', async () => {
+    const proxy = await startKinesisFaultProxy({ target: endpoint, seed: 7 });
+    cleanups.push(() => proxy.close());
+    const { ingest, stream } = await harness('mqtt-faults', proxy.endpoint, 4);
+    proxy.set({ entryFailureRate: 0.2, throttleRate: 0.2 });
+    const b = bridge(mosquitto.url, ingest, { protocolVersion: 5, maxInFlight: 200 });
+    cleanups.push(
+      () => b.close(),
+      () => ingest.close(0),
+    );
+    await waitFor('the bridge to subscribe', () => b.ready());
+    const client = await device(mosquitto.url, 5);
+    // Many keys, so that requests carry many entries to fail one by one.
+    const topics = {
+      ...TOPICS,
+      ...Object.fromEntries([...Array(40).keys()].map((i) => [`m${i}`, `devices/m${i}/telemetry`])),
+    };
+    await publishReadings(client, topics, 50);
+    await waitFor('every PUBACK', () => b.stats().acknowledged === 43 * 50, 30_000);
+    expect(proxy.stats().entriesFailed).toBeGreaterThan(10);
+    expect(proxy.stats().throttled).toBeGreaterThan(2);
+    expectAllInOrder(await readStream(kinesis, stream), topics, 50);
+  }, 60_000);
+
+  it(`Kinesis stalled (${STALL_MS / 1000} s): the bridge holds at most maxInFlight, memory bounded, resumes by itself`, async () => {
+    const proxy = await startKinesisFaultProxy({ target: endpoint, seed: 8 });
+    cleanups.push(() => proxy.close());
+    const { ingest, stream } = await harness('mqtt-stalled', proxy.endpoint, 2);
+    const b = bridge(mosquitto.url, ingest, { protocolVersion: 5, maxInFlight: 100 });
+    cleanups.push(
+      () => b.close(),
+      () => ingest.close(0),
+    );
+    await waitFor('the bridge to subscribe', () => b.ready());
+    proxy.set({ stalled: true });
+    const client = await device(mosquitto.url, 5);
+    const heapBefore = process.memoryUsage().heapUsed;
+    const published = publishReadings(client, TOPICS, 1000, 200);
+    const stalledUntil = Date.now() + STALL_MS;
+    let most = 0;
+    while (Date.now() < stalledUntil) {
+      most = Math.max(most, b.stats().unacknowledged, ingest.stats().bufferedRecords);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await published; // the broker took all 3,000; the bridge holds at most 100 of them
+    expect(b.stats().acknowledged).toBe(0);
+    expect(most).toBe(100);
+    expect(b.stats().messages).toBe(100);
+    expect(b.stats().paused).toBe(1);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+    proxy.set({ stalled: false });
+    await waitFor('every PUBACK', () => b.stats().acknowledged === 3000, 30_000);
+    expect(proxy.stats().stalledRequests).toBeGreaterThan(0);
+    expect(b.stats().disconnects).toBe(0);
+    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 1000);
+  }, 120_000);
 });

@@ -7,12 +7,14 @@ import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
+import type { DurableIngest } from '../../../gateways/ingest/durableIngest.ts';
 import {
   AckQueue,
   bridgeFilters,
   mqttBridgeConfigSchema,
   openMqttSession,
   recordOf,
+  startMqttBridge,
 } from '../../../gateways/mqtt/index.ts';
 import type { IngestEnvelope } from '../../../topology/index.ts';
 import { silentLogger, systemClock } from '../../../topology/index.ts';
@@ -99,6 +101,26 @@ describe('recordOf', () => {
 });
 
 describe('mqtt bridge configuration', () => {
+  it('takes credentials only from the environment, and a password only with a username', () => {
+    expect(
+      mqttBridgeConfigSchema.safeParse({ url: 'mqtt://h:1883', passwordEnv: 'MQTT_PASSWORD' }).error
+        ?.issues[0]?.path,
+    ).toEqual(['passwordEnv']);
+    const config = mqttBridgeConfigSchema.parse({
+      url: 'mqtt://h:1883',
+      usernameEnv: 'SHARDFLOW_TEST_MQTT_USER',
+      passwordEnv: 'SHARDFLOW_TEST_MQTT_PASSWORD',
+    });
+    expect(() =>
+      startMqttBridge({
+        config,
+        ingest: {} as DurableIngest,
+        clock: systemClock,
+        env: { SHARDFLOW_TEST_MQTT_USER: 'u' },
+      }),
+    ).toThrow(/SHARDFLOW_TEST_MQTT_PASSWORD is not set/);
+  });
+
   it('fills in defaults and subscribes to the topic shapes, shared and prefixed when asked', () => {
     const config = mqttBridgeConfigSchema.parse({ url: 'mqtt://127.0.0.1:1883' });
     expect(config).toMatchObject({
