@@ -5,6 +5,7 @@
  * device's records land in one shard whichever way they came. A payload no spec decodes has no key
  * here (the gateway falls back to its connection's or file's); the decode stage dead-letters it.
  */
+import { MAX_PARTITION_KEY_BYTES } from '../gateways/ingest/durableIngest.ts';
 import type { PayloadKeyFinder } from '../gateways/ingest/envelope.ts';
 import { SpecRegistry } from '../operators/decode/registry.ts';
 import type { IngestEnvelope, Logger, RawRecord } from '../topology/index.ts';
@@ -42,7 +43,11 @@ export function specKeyFinder(dir: string, log: Logger, now: () => number = Date
     };
     try {
       const first = spec.decode(record, incoming, envelope.receivedAt)[0];
-      return first === undefined ? undefined : (first.hub_id ?? first.device_id);
+      const key = first === undefined ? undefined : (first.hub_id ?? first.device_id);
+      // an id Kinesis cannot take as a key: the gateway's fallback key (decode dead-letters it)
+      return key !== undefined && key.length > 0 && Buffer.byteLength(key, 'utf8') <= MAX_PARTITION_KEY_BYTES
+        ? key
+        : undefined;
     } catch {
       // a DecodeError (the decode stage will dead-letter the record), or a decoder's bug, which
       // must not take a gateway's connections down with it: the caller's fallback key then

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type Clock, errorMessage, type Logger, silentLogger } from '../../topology/index.ts';
-import type { DurableIngest } from '../ingest/durableIngest.ts';
+import { type DurableIngest, MAX_PARTITION_KEY_BYTES } from '../ingest/durableIngest.ts';
 import { envelopeBytes, envelopeOf, type PayloadKeyFinder } from '../ingest/envelope.ts';
 import type { FilesGatewayConfig } from './config.ts';
 import { directorySource } from './directorySource.ts';
@@ -90,7 +90,6 @@ export function filesExitCode(summary: FilesSummary): number {
   return summary.failed.length > 0 ? 1 : summary.stopped ? 2 : 0;
 }
 
-const MAX_KEY_CHARS = 256;
 /** Rejected bytes kept in one envelope at most (base64 and the envelope must fit a 1 MiB record). */
 const MAX_REJECTED_BYTES = 512 * 1024;
 const REPORT_EVERY_MS = 200;
@@ -101,7 +100,9 @@ const READ_RETRY_DELAY_MS = 1_000;
 /** A file's own partition key: its records stay in order. Kinesis keys hold 256 characters at most. */
 export function filePartitionKey(uri: string): string {
   const key = `file:${uri}`;
-  return key.length <= MAX_KEY_CHARS ? key : `file:${createHash('sha256').update(uri).digest('hex')}`;
+  return Buffer.byteLength(key, 'utf8') <= MAX_PARTITION_KEY_BYTES
+    ? key
+    : `file:${createHash('sha256').update(uri).digest('hex')}`;
 }
 
 /** The ingest closed under a run: the file stops where its durable prefix ends, as on a signal. */

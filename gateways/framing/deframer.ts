@@ -91,12 +91,7 @@ export const framingSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('fixed'),
-      frameBytes: z
-        .number()
-        .int()
-        .min(1)
-        .max(MAX_MESSAGE_BYTES)
-        .describe('every frame has this size'),
+      frameBytes: z.number().int().min(1).max(MAX_MESSAGE_BYTES).describe('every frame has this size'),
     })
     .strict(),
 ]);

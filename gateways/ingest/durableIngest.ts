@@ -132,10 +132,20 @@ export interface DurableIngest {
   close(drainMs?: number): Promise<void>;
 }
 
-/** A record refused because Kinesis cannot hold it (over 1 MiB with its key). */
-export class RecordTooLargeError extends Error {
-  override readonly name = 'RecordTooLargeError';
+/**
+ * A record Kinesis would refuse, and with it the whole request it travelled in: over 1 MiB with its
+ * key, or a partition key that is empty or longer than 256 characters (bytes here). Refused at `offer`, so that one
+ * bad record cannot hold up every other.
+ */
+export class RecordRefusedError extends Error {
+  override readonly name = 'RecordRefusedError';
 }
+
+/**
+ * The longest partition key taken: Kinesis allows 256 characters; 256 UTF-8 bytes fit that however
+ * they are counted.
+ */
+export const MAX_PARTITION_KEY_BYTES = 256;
 
 /** The record in a lane, with the promise it settles. */
 interface Item extends UserRecord {
@@ -400,9 +410,14 @@ export function durableIngest(options: DurableIngestOptions): DurableIngest {
   }
 
   const take = (record: IngestRecord): Promise<void> => {
+    const keyBytes = Buffer.byteLength(record.partitionKey, 'utf8');
+    if (keyBytes === 0 || keyBytes > MAX_PARTITION_KEY_BYTES)
+      throw new RecordRefusedError(
+        `a partition key of ${keyBytes} bytes; Kinesis takes 1 to ${MAX_PARTITION_KEY_BYTES} characters`,
+      );
     const bytes = record.data.byteLength + Buffer.byteLength(record.partitionKey, 'utf8');
     if (bytes > PUT_RECORDS_LIMITS.recordBytes)
-      throw new RecordTooLargeError(
+      throw new RecordRefusedError(
         `a record of ${bytes} bytes with its key; a Kinesis record holds at most ${PUT_RECORDS_LIMITS.recordBytes}`,
       );
     return new Promise<void>((resolve, reject) => {

@@ -11,7 +11,7 @@ import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Clock, IngestEnvelope, Logger } from '../../topology/index.ts';
-import type { DurableIngest, IngestRecord } from '../ingest/durableIngest.ts';
+import { type DurableIngest, type IngestRecord, MAX_PARTITION_KEY_BYTES } from '../ingest/durableIngest.ts';
 import {
   devicePartitionKey,
   envelopeBytes,
@@ -73,8 +73,7 @@ export interface MqttBridge {
 
 /** Records a Kinesis entry cannot hold are kept (as rejected envelopes) with at most this much payload. */
 const KEPT_BYTES_OF_TOO_LARGE = 256 * 1024;
-/** Kinesis partition keys are 1 to 256 characters; the fallback key of envelopes whose topic gives none. */
-const MAX_KEY_BYTES = 256;
+/** The fallback key of envelopes whose topic gives none a Kinesis partition key can be. */
 const REJECTED_KEY = 'mqtt-rejected';
 
 /** The subscription filters of a configuration. */
@@ -94,7 +93,7 @@ export function recordOf(
   const topic = publish.topic.startsWith(prefix) ? publish.topic.slice(prefix.length) : publish.topic;
   const envelope = envelopeOf({ protocol: 'mqtt', topic, receivedAt, payload: publish.payload });
   const key = devicePartitionKey(envelope);
-  const keyFits = key.length > 0 && Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES;
+  const keyFits = key.length > 0 && Buffer.byteLength(key, 'utf8') <= MAX_PARTITION_KEY_BYTES;
   let rejected: string | undefined;
   if (!isTelemetryTopic(topic)) rejected = 'not a platform telemetry topic';
   else if (!keyFits) rejected = 'a device id longer than a Kinesis partition key';

@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import { type Clock, errorMessage, type IngestEnvelope, type Logger } from '../../topology/index.ts';
 import { Deframer, FramingError } from '../framing/deframer.ts';
-import { type DurableIngest, type IngestRecord, RecordTooLargeError } from '../ingest/durableIngest.ts';
+import { type DurableIngest, type IngestRecord, RecordRefusedError } from '../ingest/durableIngest.ts';
 import { envelopeBytes, envelopeOf, type PayloadKeyFinder } from '../ingest/envelope.ts';
 import type { TcpListenerConfig } from './config.ts';
 import { Fifo } from './fifo.ts';
@@ -221,7 +221,7 @@ export class TcpConnection {
       try {
         admission = ingest.offer(next.record);
       } catch (error) {
-        if (!(error instanceof RecordTooLargeError)) throw error;
+        if (!(error instanceof RecordRefusedError)) throw error;
         this.tooLarge(error);
         return;
       }
@@ -279,8 +279,8 @@ export class TcpConnection {
     this.endWhenDone();
   }
 
-  /** A frame too large for a Kinesis record: logged, and the connection ends before it. */
-  private tooLarge(error: RecordTooLargeError): void {
+  /** A frame Kinesis cannot take (too large): logged, and the connection ends before it. */
+  private tooLarge(error: RecordRefusedError): void {
     const ctx = this.ctx;
     ctx.counters.tooLarge++;
     const dropped = this.waiting.drain().filter((w) => w.slot.ack).length;

@@ -10,7 +10,7 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
-import { durableIngest, RecordTooLargeError } from '../../../gateways/ingest/durableIngest.ts';
+import { durableIngest, RecordRefusedError } from '../../../gateways/ingest/durableIngest.ts';
 import { deaggregate } from '../../../sources/kinesis/retrieval/kpl.ts';
 import { systemClock } from '../../../topology/index.ts';
 
@@ -214,7 +214,7 @@ describe('durable ingest', () => {
     await ingest.close();
   });
 
-  it('sends a waiting key as one aggregate and refuses a record Kinesis cannot hold', async () => {
+  it('sends a waiting key as one aggregate and refuses a record or key Kinesis cannot hold', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -241,7 +241,12 @@ describe('durable ingest', () => {
     expect(kinesis.requests()).toBe(2);
     expect(kinesis.landed.map((l) => l.data)).toEqual(Array.from({ length: 21 }, (_, n) => `hub-1#${n}`));
     expect(() => ingest.offer({ partitionKey: 'x', data: new Uint8Array(1024 * 1024) })).toThrow(
-      RecordTooLargeError,
+      RecordRefusedError,
+    );
+    // a key Kinesis refuses would fail the whole request it shared with others: refused alone
+    expect(() => ingest.offer({ partitionKey: '', data: new Uint8Array(1) })).toThrow(RecordRefusedError);
+    expect(() => ingest.offer({ partitionKey: 'k'.repeat(257), data: new Uint8Array(1) })).toThrow(
+      /257 bytes/,
     );
     await ingest.close();
   });
