@@ -17,7 +17,7 @@ import { Aedes } from 'aedes';
 import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DurableIngest, durableIngest } from '../../gateways/ingest/durableIngest.ts';
+import { type DurableIngest, durableIngest, type IngestLimits } from '../../gateways/ingest/durableIngest.ts';
 import { type MqttBridge, mqttBridgeConfigSchema, startMqttBridge } from '../../gateways/mqtt/index.ts';
 import { startKinesisFaultProxy } from '../../infra/local/kinesisFaults.ts';
 import { type Mosquitto, startMosquitto } from '../../infra/local/mosquitto.ts';
@@ -92,7 +92,12 @@ interface Harness {
   readonly ingest: DurableIngest;
 }
 
-async function harness(label: string, kinesisEndpoint = endpoint, shards = 2): Promise<Harness> {
+async function harness(
+  label: string,
+  kinesisEndpoint = endpoint,
+  shards = 2,
+  limits: Partial<IngestLimits> = {},
+): Promise<Harness> {
   const stream = uniqueStream(label);
   await createStream(kinesis, stream, shards);
   const ingest = durableIngest({
@@ -105,7 +110,7 @@ async function harness(label: string, kinesisEndpoint = endpoint, shards = 2): P
     streamName: stream,
     clock: systemClock,
     log: silentLogger,
-    limits: { lingerMs: 5, initialRetryDelayMs: 50, maxRetryDelayMs: 200 },
+    limits: { lingerMs: 5, initialRetryDelayMs: 50, maxRetryDelayMs: 200, ...limits },
   });
   return { kinesis, stream, ingest };
 }
@@ -510,7 +515,8 @@ describe('MQTT bridge', () => {
   it('20 % of entries failed and 20 % of requests throttled: every reading once, in order, all acknowledged', async () => {
     const proxy = await startKinesisFaultProxy({ target: endpoint, seed: 7 });
     cleanups.push(() => proxy.close());
-    const { ingest, stream } = await harness('mqtt-faults', proxy.endpoint, 4);
+    // small aggregates: many entries per request, to fail one by one
+    const { ingest, stream } = await harness('mqtt-faults', proxy.endpoint, 4, { aggregateBytes: 512 });
     proxy.set({ entryFailureRate: 0.2, throttleRate: 0.2 });
     const b = bridge(mosquitto.url, ingest, { protocolVersion: 5, maxInFlight: 200 });
     cleanups.push(
