@@ -76,13 +76,15 @@ export async function startAdminServer(
 ): Promise<AdminServer> {
   const html = adminPage(target.description.name);
   const layout = JSON.stringify(layoutTopology(target.description));
+  const metrics = {
+    prometheus: () => renderPrometheus(target.metrics()),
+    json: () => target.metrics(),
+    ready: () => target.ready(),
+  };
   return serveAdmin(
+    metrics,
     (path) => {
       switch (path) {
-        case '/metrics':
-          return [200, 'text/plain; version=0.0.4', renderPrometheus(target.metrics())];
-        case '/metrics.json':
-          return [200, 'application/json', JSON.stringify(target.metrics())];
         case '/topology':
           return [200, 'application/json', JSON.stringify(target.description)];
         case '/topology/layout':
@@ -93,7 +95,6 @@ export async function startAdminServer(
           return NOT_FOUND;
       }
     },
-    target.ready,
     host,
     port,
     options,
@@ -107,35 +108,25 @@ export function startPlainAdminServer(
   port: number,
   options: AdminServerOptions = {},
 ): Promise<AdminServer> {
-  return serveAdmin(
-    (path) => {
-      switch (path) {
-        case '/metrics':
-          return [200, 'text/plain; version=0.0.4', target.prometheus()];
-        case '/metrics.json':
-          return [200, 'application/json', JSON.stringify(target.json())];
-        default:
-          return NOT_FOUND;
-      }
-    },
-    target.ready,
-    host,
-    port,
-    options,
-  );
+  return serveAdmin(target, () => NOT_FOUND, host, port, options);
 }
 
 const NOT_FOUND: Answer = [404, 'text/plain', 'not found\n'];
 
-/** Serves `route` behind the health checks, the token and the method check. */
+/** Serves the metrics and `routes` behind the health checks, the token and the method check. */
 async function serveAdmin(
-  route: (path: string) => Answer,
-  ready: () => boolean,
+  target: PlainAdminTarget,
+  routes: (path: string) => Answer,
   host: string,
   port: number,
   options: AdminServerOptions,
 ): Promise<AdminServer> {
   const auth = adminAuth(options.token);
+  const route = (path: string): Answer => {
+    if (path === '/metrics') return [200, 'text/plain; version=0.0.4', target.prometheus()];
+    if (path === '/metrics.json') return [200, 'application/json', JSON.stringify(target.json())];
+    return routes(path);
+  };
   const answer = (req: IncomingMessage): Answer => {
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return [405, 'text/plain', 'only GET and HEAD\n', { allow: 'GET, HEAD' }];
@@ -143,7 +134,7 @@ async function serveAdmin(
     // The load balancer's health check and the orchestrator's probes carry no token.
     if (url.pathname === '/healthz') return [200, 'text/plain', 'ok\n'];
     if (url.pathname === '/readyz')
-      return ready() ? [200, 'text/plain', 'ready\n'] : [503, 'text/plain', 'not ready\n'];
+      return target.ready() ? [200, 'text/plain', 'ready\n'] : [503, 'text/plain', 'not ready\n'];
     const cookie = auth.signIn(url);
     if (cookie === null) return UNAUTHORIZED;
     // Not a 303: a redirect continues a navigation begun by a link on another site, which a

@@ -17,6 +17,7 @@
  * (`application/x-amz-cbor-1.1`, the Java SDK's default) passes through without faults.
  */
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { seededRandom } from './seeded.ts';
 
 /** The faults injected from now on. */
 export interface KinesisFaults {
@@ -79,18 +80,6 @@ interface Upstream {
   readonly status: number;
   readonly headers: IncomingMessage['headers'];
   readonly body: Buffer;
-}
-
-/** A small seeded generator (mulberry32): reproducible fault choices. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { seededRandom } from '../local/seeded.ts';
 import { type Listening, NextRequests, readBody, serve } from './http.ts';
 
 /** SNS's limit on one message, and on one batch request (messages and attributes). */
@@ -100,7 +101,7 @@ export async function startSnsStandIn(options: SnsStandInOptions = {}): Promise<
   const serverErrors = new NextRequests();
   // Per FIFO topic, the deduplication ids seen and when, with the message id first answered.
   const seen = new Map<string, Map<string, { at: number; messageId: string }>>();
-  let entryFailure = { rate: 0, random: seeded(0) };
+  let entryFailure = { rate: 0, random: seededRandom(0) };
 
   function accept(topicArn: string, entry: Entry): string {
     if (topicArn.endsWith('.fifo')) {
@@ -203,7 +204,7 @@ export async function startSnsStandIn(options: SnsStandInOptions = {}): Promise<
     messages,
     requests,
     failEntries(rate, seed = 1) {
-      entryFailure = { rate, random: seeded(seed) };
+      entryFailure = { rate, random: seededRandom(seed) };
     },
     throttleNext: (n, code = 'Throttled') => (code === 'Throttled' ? throttles : genericThrottles).fail(n),
     failNext: (n) => serverErrors.fail(n),
@@ -334,16 +335,4 @@ function send(res: ServerResponse, status: number, text: string): void {
 
 function xml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** mulberry32: a small seeded generator, so a failure pattern repeats from run to run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

@@ -1,19 +1,13 @@
-/**
- * One conformance suite for every ObjectStore: a local directory and S3 (s3rver on loopback). s3rver
- * runs in a child process started with --openssl-legacy-provider, because its continuation tokens use
- * DES, which Node's OpenSSL 3 only offers through the legacy provider; with it, paged listing works.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localObjectStore } from '../../sinks/cold/storage/localObjectStore.ts';
 import { ObjectNotFoundError, type ObjectStore } from '../../sinks/cold/storage/objectStore.ts';
 import { objectStoreConfigSchema, openObjectStore } from '../../sinks/cold/storage/openObjectStore.ts';
 import { s3ObjectStore, s3ObjectStoreConfigSchema } from '../../sinks/cold/storage/s3ObjectStore.ts';
+import { type RunningS3rver, S3RVER_CREDENTIALS, startS3rver } from '../support/s3rver.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -158,38 +152,16 @@ conformance('local directory', async () => {
   };
 });
 
-let s3rver: ChildProcess | undefined;
+let s3rver: RunningS3rver | undefined;
 afterAll(() => {
-  s3rver?.kill();
+  s3rver?.stop();
 });
-
-/** Starts s3rver on a loopback port in its own process; resolves to its endpoint. */
-async function startS3rver(directory: string): Promise<string> {
-  const script = `
-    const S3rver = require('s3rver');
-    new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(directory)},
-      configureBuckets: [{ name: 'lake' }] })
-      .run().then((a) => console.log(JSON.stringify(a)), (e) => { console.error(e); process.exit(1); });`;
-  const cwd = fileURLToPath(new URL('../..', import.meta.url));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', script], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  s3rver = child;
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
-  const { port } = JSON.parse(line) as { port: number };
-  return `http://127.0.0.1:${port}`;
-}
-
-const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 conformance('S3 (s3rver)', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'cold-s3rver-'));
   tempRoots.push(directory);
-  const endpoint = await startS3rver(directory);
+  s3rver = await startS3rver(directory, ['lake']);
+  const endpoint = s3rver.endpoint;
   const config = s3ObjectStoreConfigSchema.parse({
     kind: 's3',
     bucket: 'lake',

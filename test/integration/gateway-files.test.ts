@@ -6,7 +6,7 @@
  * while the others complete; through the fault proxy (entry failures, throttles, a stall) every
  * record still lands once and in order, and the gateway's buffer stays within its bound.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import { type KinesisFaultProxy, startKinesisFaultProxy } from '../../infra/loca
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
 import { type IngestEnvelope, systemClock } from '../../topology/index.ts';
 import { createStream, readStream, uniqueStream } from '../support/kinesis.ts';
+import { type RunningS3rver, startS3rver } from '../support/s3rver.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const kinesisEndpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -84,26 +85,7 @@ const CSV_CONFIG: FilesGatewayConfigInput = {
   include: '*.csv',
 };
 
-let s3rver: ChildProcess | undefined;
-
-/** s3rver in its own process (its paged listing needs the legacy OpenSSL provider). */
-async function startS3rver(directory: string): Promise<string> {
-  const script = `
-    const S3rver = require('s3rver');
-    new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(directory)} })
-      .run().then((a) => console.log(JSON.stringify(a)), (e) => { console.error(e); process.exit(1); });`;
-  const cwd = fileURLToPath(new URL('../..', import.meta.url));
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', script], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  s3rver = child;
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
-  return `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
-}
+let s3rver: RunningS3rver | undefined;
 
 describe('file gateway (kinesalite, s3rver)', () => {
   let kinesis: KinesisClient;
@@ -114,7 +96,8 @@ describe('file gateway (kinesalite, s3rver)', () => {
   beforeAll(async () => {
     kinesis = createKinesisClient({ region: 'us-east-1', endpoint: kinesisEndpoint });
     proxy = await startKinesisFaultProxy({ target: kinesisEndpoint, seed: 23 });
-    const endpoint = await startS3rver(tempDir('s3rver'));
+    s3rver = await startS3rver(tempDir('s3rver'));
+    const endpoint = s3rver.endpoint;
     s3 = new S3Client({
       region: 'us-east-1',
       endpoint,
@@ -131,7 +114,7 @@ describe('file gateway (kinesalite, s3rver)', () => {
     kinesis.destroy();
     s3.destroy();
     await proxy.close();
-    s3rver?.kill();
+    s3rver?.stop();
     for (const dir of tempRoots) rmSync(dir, { recursive: true, force: true });
   });
 

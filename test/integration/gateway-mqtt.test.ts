@@ -7,12 +7,7 @@
  * bridge that dies with unacknowledged messages loses none (its successor gets them again).
  */
 import { createServer, type Server } from 'node:net';
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Aedes } from 'aedes';
 import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -23,10 +18,9 @@ import { startKinesisFaultProxy } from '../../infra/local/kinesisFaults.ts';
 import { type Mosquitto, startMosquitto } from '../../infra/local/mosquitto.ts';
 import { freePort } from '../../infra/local/process.ts';
 import { createKinesisClient } from '../../sources/kinesis/client.ts';
-import { deaggregate } from '../../sources/kinesis/retrieval/kpl.ts';
 import { type IngestEnvelope, silentLogger, systemClock } from '../../topology/index.ts';
 import { type FaultProxy, startFaultProxy } from '../support/faultProxy.ts';
-import { createStream, uniqueStream } from '../support/kinesis.ts';
+import { createStream, readStream, uniqueStream } from '../support/kinesis.ts';
 import { testEnv, waitFor } from '../support/wait.ts';
 
 const endpoint = testEnv('SHARDFLOW_TEST_KINESIS_ENDPOINT');
@@ -40,41 +34,13 @@ interface Landed {
   readonly envelope: IngestEnvelope;
 }
 
-/** Everything in the stream, shard by shard in order, KPL aggregates opened. */
-async function readStream(client: KinesisClient, stream: string): Promise<Landed[]> {
-  const landed: Landed[] = [];
-  const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  for (const shard of shards) {
-    let iterator = (
-      await client.send(
-        new GetShardIteratorCommand({
-          StreamName: stream,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    while (iterator) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const record of page.Records ?? []) {
-        const result = deaggregate(record.Data!);
-        const users =
-          result.kind === 'aggregate'
-            ? result.records
-            : [{ partitionKey: record.PartitionKey!, data: record.Data! }];
-        expect(result.kind).not.toBe('corrupt');
-        for (const user of users)
-          landed.push({
-            partitionKey: user.partitionKey,
-            shardId: shard.ShardId!,
-            envelope: JSON.parse(decoder.decode(user.data)),
-          });
-      }
-      if ((page.Records ?? []).length === 0) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  return landed;
+/** Everything in the stream, shard by shard in order, KPL aggregates opened, as envelopes. */
+async function readEnvelopes(client: KinesisClient, stream: string): Promise<Landed[]> {
+  return (await readStream(client, stream)).map((r) => ({
+    partitionKey: r.partitionKey,
+    shardId: r.shardId,
+    envelope: JSON.parse(decoder.decode(r.data)) as IngestEnvelope,
+  }));
 }
 
 const payloadOf = (envelope: IngestEnvelope) =>
@@ -263,7 +229,7 @@ describe('MQTT bridge', () => {
     expect(ackedBeforeDurable).toEqual([]);
     expect(acked).toEqual(witness.putOrder);
     // Acknowledged means in the stream: read at once, no waiting.
-    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 100);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), TOPICS, 100);
     expect(b.stats()).toMatchObject({ messages: 300, acknowledged: 300, unacknowledged: 0, rejected: 0 });
   }, 40_000);
 
@@ -279,7 +245,7 @@ describe('MQTT bridge', () => {
     const prefixed = Object.fromEntries(Object.entries(TOPICS).map(([d, t]) => [d, `eu/${t}`]));
     await publishReadings(client, prefixed, 100);
     await waitFor('every PUBACK', () => b.stats().acknowledged === 300, 20_000);
-    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 100);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), TOPICS, 100);
   }, 40_000);
 
   it('Kinesis down: nothing acknowledged, at most maxInFlight read (receive maximum); all in order once it is back', async () => {
@@ -303,7 +269,7 @@ describe('MQTT bridge', () => {
     expect(ingest.reachable).toBe(false);
     proxy.up();
     await waitFor('every PUBACK', () => b.stats().acknowledged === 60, 20_000);
-    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 20);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), TOPICS, 20);
   }, 40_000);
 
   it('a full ingest stops the bridge reading its socket (aedes sends without a receive maximum)', async () => {
@@ -338,7 +304,7 @@ describe('MQTT bridge', () => {
     expect(b.stats().messages).toBeLessThan(120);
     proxy.up();
     await waitFor('every PUBACK', () => b.stats().acknowledged === 400, 20_000);
-    expectAllInOrder(await readStream(kinesis, stream), { alone: TOPICS.alone }, 400);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), { alone: TOPICS.alone }, 400);
   }, 40_000);
 
   it('two bridges on a shared subscription split the messages and deliver each exactly once', async () => {
@@ -358,7 +324,7 @@ describe('MQTT bridge', () => {
     expect(one.stats().messages).toBeGreaterThan(0);
     expect(two.stats().messages).toBeGreaterThan(0);
     expect(one.stats().messages + two.stats().messages).toBe(200);
-    const ids = (await readStream(kinesis, stream)).map((l) => readingId(l.envelope));
+    const ids = (await readEnvelopes(kinesis, stream)).map((l) => readingId(l.envelope));
     expect(ids.length).toBe(200);
     expect(new Set(ids).size).toBe(200);
   }, 40_000);
@@ -392,8 +358,8 @@ describe('MQTT bridge', () => {
       20_000,
     );
     expect(first.stats().acknowledged).toBe(0);
-    expect(await readStream(kinesis, dead.stream)).toEqual([]);
-    expectAllInOrder(await readStream(kinesis, after.stream), TOPICS, 10);
+    expect(await readEnvelopes(kinesis, dead.stream)).toEqual([]);
+    expectAllInOrder(await readEnvelopes(kinesis, after.stream), TOPICS, 10);
   }, 40_000);
 
   // Through mosquitto, not aedes: aedes 1.2 drops a subscriber now and then under these mixes of QoS 0
@@ -452,7 +418,7 @@ describe('MQTT bridge', () => {
           10_000,
         );
         const landed = new Map<string, number>();
-        for (const { envelope, partitionKey } of await readStream(kinesis, stream)) {
+        for (const { envelope, partitionKey } of await readEnvelopes(kinesis, stream)) {
           expect(partitionKey.length).toBeGreaterThan(0);
           const key = keyOf(envelope.topic ?? '', payloadOf(envelope));
           landed.set(key, (landed.get(key) ?? 0) + 1);
@@ -488,7 +454,7 @@ describe('MQTT bridge', () => {
     proxy.up();
     await waitFor('all thirty acknowledged', () => b.stats().acknowledged >= 30, 20_000);
     expect(b.stats().disconnects).toBeGreaterThanOrEqual(1);
-    expectAllInOrder(await readStream(kinesis, stream), { alone: TOPICS.alone }, 30, true);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), { alone: TOPICS.alone }, 30, true);
   }, 40_000);
 
   it('close: stops reading, waits for what it holds to be durable and acknowledged, then disconnects', async () => {
@@ -509,7 +475,7 @@ describe('MQTT bridge', () => {
     proxy.up();
     await closed;
     expect(b.stats()).toMatchObject({ acknowledged: 15, connected: 0 });
-    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 5);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), TOPICS, 5);
   }, 40_000);
 
   it('20 % of entries failed and 20 % of requests throttled: every reading once, in order, all acknowledged', async () => {
@@ -534,7 +500,7 @@ describe('MQTT bridge', () => {
     await waitFor('every PUBACK', () => b.stats().acknowledged === 43 * 50, 30_000);
     expect(proxy.stats().entriesFailed).toBeGreaterThan(10);
     expect(proxy.stats().throttled).toBeGreaterThan(2);
-    expectAllInOrder(await readStream(kinesis, stream), topics, 50);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), topics, 50);
   }, 60_000);
 
   it(`Kinesis stalled (${STALL_MS / 1000} s): the bridge holds at most maxInFlight, memory bounded, resumes by itself`, async () => {
@@ -567,6 +533,6 @@ describe('MQTT bridge', () => {
     await waitFor('every PUBACK', () => b.stats().acknowledged === 3000, 30_000);
     expect(proxy.stats().stalledRequests).toBeGreaterThan(0);
     expect(b.stats().disconnects).toBe(0);
-    expectAllInOrder(await readStream(kinesis, stream), TOPICS, 1000);
+    expectAllInOrder(await readEnvelopes(kinesis, stream), TOPICS, 1000);
   }, 120_000);
 });
