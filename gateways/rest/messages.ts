@@ -3,6 +3,7 @@
  * or of a batch, each checked whole before anything is offered (a batch is all or nothing). Pure: no
  * I/O, so the unit tests and the fuzzing drive it directly.
  */
+import { MAX_PARTITION_KEY_BYTES } from '../ingest/durableIngest.ts';
 
 /** An answer other than 202: the status, a stable code, a human message and, for 429/503, the wait. */
 export class Refusal extends Error {
@@ -39,6 +40,9 @@ const MAX_ID_CHARS = 128;
 export function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'is empty';
   if (id.length > MAX_ID_CHARS) return `is longer than ${MAX_ID_CHARS} characters`;
+  // the device's (or hub's) id is the record's partition key
+  if (Buffer.byteLength(id, 'utf8') > MAX_PARTITION_KEY_BYTES)
+    return `is longer than ${MAX_PARTITION_KEY_BYTES} bytes in UTF-8`;
   // Printable: no C0 or C1 control characters, no DEL; '/' would change the topic's shape.
   if (/\p{Cc}/u.test(id)) return 'holds a control character';
   if (id.includes('/')) return "holds a '/'";
