@@ -223,7 +223,11 @@ async function restLoad(port: number): Promise<Load> {
           latency.add(performance.now() - busy.get(socket)!);
         } else failed++;
         busy.delete(socket);
-        if (/\r\nconnection: *close/i.test(headers)) return; // replaced on close
+        // the server will take no more on this connection (maxRequestsPerSocket): end it, replaced on close
+        if (/\r\nconnection: *close/i.test(headers)) {
+          socket.destroy();
+          return;
+        }
         next(socket);
       }
     });
