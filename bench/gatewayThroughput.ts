@@ -189,6 +189,7 @@ async function restLoad(port: number): Promise<Load> {
   let acknowledged = 0;
   let failed = 0;
   let closing = false;
+  const unsolicited: string[] = [];
   const idle: Socket[] = [];
   const waiting: { request: Buffer; dueAt: number }[] = [];
   /** The sockets with a request in flight, and when it was due. */
@@ -218,6 +219,11 @@ async function restLoad(port: number): Promise<Load> {
         const length = Number(/content-length: *(\d+)/i.exec(headers)?.[1] ?? 0);
         if (buffered.byteLength < head + 4 + length) return;
         buffered = buffered.subarray(head + 4 + length);
+        // an answer with no request in flight (the server timing out an idle connection): not a device's
+        if (!busy.has(socket)) {
+          unsolicited.push(headers.split('\r\n', 1)[0]!);
+          continue;
+        }
         if (headers.startsWith('HTTP/1.1 202')) {
           acknowledged++;
           latency.add(performance.now() - busy.get(socket)!);
@@ -259,6 +265,7 @@ async function restLoad(port: number): Promise<Load> {
   closing = true;
   for (const socket of open) socket.destroy();
   if (failed > 0) console.error(`rest: ${failed} requests not answered 202`);
+  if (unsolicited.length > 0) console.error(`rest: answers without a request: ${unsolicited.join(', ')}`);
   return { sent, acknowledged, latency, seconds };
 }
 
