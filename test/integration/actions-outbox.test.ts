@@ -491,9 +491,11 @@ policies:
     // not at its delay (2 s) but at the shelving's end (5 s), within the clocks' millisecond roundings
     expect(sent.at).toBeGreaterThanOrEqual(until - 50);
     expect(sent.at - until).toBeLessThan(3000);
-    const { rows } = await pool.query('SELECT attempts FROM action_outbox WHERE episode_id = $1', [
-      episode.id,
-    ]);
-    expect(rows[0].attempts).toBe(1);
+    // the mail arrives before the deliverer commits its row: wait for the commit
+    const row = async () =>
+      (await pool.query('SELECT status, attempts FROM action_outbox WHERE episode_id = $1', [episode.id]))
+        .rows[0] as { status: string; attempts: number };
+    await waitFor('the row marked sent', async () => (await row()).status === 'sent', 15_000);
+    expect((await row()).attempts).toBe(1);
   }, 30_000);
 });
